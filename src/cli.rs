@@ -1,0 +1,283 @@
+//! The command line, as clap derive structs. No logic here: `settings` interprets it.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::policy::NetworkMode;
+
+/// Run Python you did not write inside a kernel sandbox.
+#[derive(Debug, Parser)]
+#[command(
+    name = "boxpy",
+    version,
+    about = "Run Python you did not write inside a kernel sandbox",
+    long_about = "Run Python you did not write inside a kernel sandbox.\n\nboxpy reads a TOML policy, renders it into bubblewrap arguments (Linux), runs the virtualenv's Python inside that sandbox, streams its output, and when the program fails, prints a short report of what failed, where, and which policy key or flag fixes it.",
+    after_help = "Exit codes: the program's own code; 128+N killed by signal N; 124 timeout; 125 boxpy failed before the program ran; 126 interpreter not executable; 127 interpreter or venv not found.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a Python script, `-c CODE`, `-m MODULE` or `-` (stdin) in the sandbox
+    #[command(
+        override_usage = "boxpy run [OPTIONS] <SCRIPT> [ARGS]...\n       boxpy run [OPTIONS] -c <CODE> [ARGS]...\n       boxpy run [OPTIONS] -m <MODULE> [ARGS]...",
+        after_help = "Everything after SCRIPT, -c CODE or -m MODULE goes to the program untouched: `boxpy run x.py --policy y` passes `--policy y` to x.py."
+    )]
+    Run(RunArgs),
+    /// Print the sandbox command a policy becomes; runs nothing
+    Render(RenderArgs),
+    /// Generate shell completions
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Options shared by every command that builds a sandbox.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SandboxArgs {
+    /// A shipped policy name (default, strict, net) or a policy file
+    #[arg(short = 'P', long, value_name = "NAME|FILE")]
+    pub policy: Option<String>,
+    /// The virtualenv to use
+    #[arg(long, value_name = "DIR")]
+    pub venv: Option<PathBuf>,
+    /// Read-write working directory, the program's cwd [default: current directory]
+    #[arg(short = 'w', long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
+    /// Extra read-only mount (repeatable)
+    #[arg(long = "ro", value_name = "PATH[:DEST]")]
+    pub read_only: Vec<String>,
+    /// Extra read-write mount (repeatable)
+    #[arg(long = "rw", value_name = "PATH[:DEST]")]
+    pub read_write: Vec<String>,
+    /// Network mode
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub network: Option<NetworkMode>,
+    /// Pass KEY from the host, or set KEY=VALUE (repeatable)
+    #[arg(long = "env", value_name = "KEY[=VALUE]")]
+    pub env: Vec<String>,
+    /// Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)
+    #[arg(long, value_name = "DUR")]
+    pub timeout: Option<String>,
+    /// CPU-time limit (e.g. 30s)
+    #[arg(long, value_name = "DUR")]
+    pub cpu: Option<String>,
+    /// Memory limit (e.g. 512MiB, 2GiB)
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// Print one JSON result object on stdout instead of streaming
+    #[arg(long)]
+    pub json: bool,
+    /// When to colour boxpy's own output
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// No report of boxpy's own; only the program's output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Print the sandbox command line to stderr before running
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// `boxpy run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+    /// Run a code string
+    #[arg(
+        short = 'c',
+        value_name = "CODE",
+        allow_hyphen_values = true,
+        conflicts_with = "module"
+    )]
+    pub code: Option<String>,
+    /// Run a module as a script
+    #[arg(short = 'm', value_name = "MODULE", allow_hyphen_values = true)]
+    pub module: Option<String>,
+    /// The script, or `-` to read the program from stdin; then its arguments
+    #[arg(
+        value_name = "SCRIPT|ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub args: Vec<OsString>,
+}
+
+/// `boxpy render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+    /// Which sandbox to render
+    #[arg(long, value_enum, default_value_t = Target::host())]
+    pub target: Target,
+    /// What the interpreter would run (default: nothing, the bare interpreter)
+    #[arg(value_name = "ARGS", last = true)]
+    pub args: Vec<OsString>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Target {
+    Linux,
+    Macos,
+}
+
+impl Target {
+    /// The target of the running OS.
+    pub fn host() -> Target {
+        if cfg!(target_os = "macos") {
+            Target::Macos
+        } else {
+            Target::Linux
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// Everything after the point where the program starts (SCRIPT, `-c CODE`, `-m MODULE`)
+/// belongs to the program. After a SCRIPT clap's `trailing_var_arg` does that; but clap
+/// cannot stop parsing options after an option's value, so for `-c CODE` and `-m MODULE`
+/// a `--` is inserted where the program's own arguments begin.
+pub fn split_program_arguments(args: Vec<OsString>) -> Vec<OsString> {
+    use clap::CommandFactory;
+    let command = Cli::command();
+    let Some(run) = command.find_subcommand("run") else {
+        return args;
+    };
+    let takes_value = |token: &str| -> Option<bool> {
+        // Some(true): option with a value; Some(false): flag; None: unknown
+        for argument in run.get_arguments() {
+            let expects = argument.get_action().takes_values();
+            if let Some(long) = token.strip_prefix("--") {
+                if argument.get_long() == Some(long) {
+                    return Some(expects);
+                }
+            } else if let Some(short) = token.strip_prefix('-') {
+                let mut chars = short.chars();
+                if let (Some(first), None) = (chars.next(), chars.next()) {
+                    if argument.get_short() == Some(first) {
+                        return Some(expects);
+                    }
+                }
+            }
+        }
+        None
+    };
+    // Find `run` (the first non-option argument after the binary name).
+    let Some(run_index) = args
+        .iter()
+        .skip(1)
+        .position(|arg| arg == "run")
+        .map(|i| i + 1)
+    else {
+        return args;
+    };
+    if args[1..run_index]
+        .iter()
+        .any(|arg| !arg.to_string_lossy().starts_with('-'))
+    {
+        return args;
+    }
+    let mut index = run_index + 1;
+    while index < args.len() {
+        let token = args[index].to_string_lossy().into_owned();
+        if token == "--" {
+            return args;
+        }
+        if token == "-c" || token == "-m" {
+            index += 2;
+            break;
+        }
+        if (token.starts_with("-c") || token.starts_with("-m")) && !token.starts_with("--") {
+            index += 1;
+            break;
+        }
+        if token == "-" || !token.starts_with('-') {
+            // A script: clap's trailing_var_arg keeps everything after it untouched.
+            return args;
+        }
+        let name = token.split('=').next().unwrap_or(&token);
+        match takes_value(name) {
+            Some(true) if !token.contains('=') && token.starts_with("--") => index += 2,
+            Some(true) if token.starts_with("--") => index += 1,
+            Some(true) => index += if token.len() > 2 { 1 } else { 2 },
+            Some(false) | None => {
+                // Short flags glued together (`-qv`) or a short option with its value glued on.
+                index += 1;
+            }
+        }
+    }
+    let index = index.min(args.len());
+    let mut out = args[..index].to_vec();
+    out.push("--".into());
+    out.extend_from_slice(&args[index..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(line: &str) -> Vec<String> {
+        let args: Vec<OsString> = line.split(' ').map(OsString::from).collect();
+        split_program_arguments(args)
+            .into_iter()
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn program_arguments_are_untouched() {
+        assert_eq!(
+            split("boxpy run x.py --policy y"),
+            ["boxpy", "run", "x.py", "--policy", "y"]
+        );
+        assert_eq!(
+            split("boxpy run -P strict --json x.py -q"),
+            ["boxpy", "run", "-P", "strict", "--json", "x.py", "-q"]
+        );
+        assert_eq!(
+            split("boxpy run -c print(1) --json"),
+            ["boxpy", "run", "-c", "print(1)", "--", "--json"]
+        );
+        assert_eq!(
+            split("boxpy run --network=full -m http.server 8000"),
+            [
+                "boxpy",
+                "run",
+                "--network=full",
+                "-m",
+                "http.server",
+                "--",
+                "8000"
+            ]
+        );
+        assert_eq!(split("boxpy run - a"), ["boxpy", "run", "-", "a"]);
+        assert_eq!(split("boxpy run -- x.py"), ["boxpy", "run", "--", "x.py"]);
+        assert_eq!(
+            split("boxpy run -c pass -- a"),
+            ["boxpy", "run", "-c", "pass", "--", "--", "a"]
+        );
+    }
+
+    #[test]
+    fn clap_definition_is_valid() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

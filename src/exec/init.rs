@@ -1,0 +1,174 @@
+//! boxpy's init: PID 1 inside the sandbox (bwrap `--as-pid-1`).
+//!
+//! bwrap's own PID-1 reaper does not pass the program's resource usage up, does not forward
+//! signals and cannot say whether the program exited 137 or was killed by SIGKILL. This
+//! init does all three, the way tini does for containers:
+//! - it starts the program in its own process group and forwards SIGINT and SIGQUIT to that
+//!   group (as a terminal would) and SIGTERM, SIGHUP and SIGUSR2 to the program;
+//! - it reaps every orphan, so daemons do not pile up as zombies;
+//! - on SIGUSR1 (boxpy's timeout) or when the program ends, it kills every other process in
+//!   the PID namespace, reaps them, and reports the program's status with
+//!   `getrusage(RUSAGE_CHILDREN)` on the report descriptor, one JSON object per line.
+//!
+//! The report descriptor is close-on-exec, so the program cannot write to it.
+
+use std::ffi::{CString, OsString};
+use std::io::Write;
+use std::os::fd::{FromRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+
+use nix::errno::Errno;
+use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+
+/// Runs the init. `args` are the process arguments after `__sandbox-init`:
+/// `REPORT_FD -- PROGRAM [ARGS]...`.
+pub fn main(args: &[OsString]) -> i32 {
+    let report_fd: RawFd = match args.first().and_then(|fd| fd.to_str()?.parse().ok()) {
+        Some(fd) => fd,
+        None => {
+            eprintln!("boxpy: the sandbox init needs a report descriptor");
+            return 125;
+        }
+    };
+    let program: Vec<&OsString> = args.iter().skip(1).skip_while(|arg| *arg == "--").collect();
+    if program.is_empty() {
+        eprintln!("boxpy: the sandbox init needs a program to run");
+        return 125;
+    }
+    let _ = nix::fcntl::fcntl(
+        report_fd,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
+    // SAFETY: boxpy passed this descriptor to bwrap for exactly this use; nothing else owns it.
+    let mut report = std::fs::File::from(unsafe { std::os::fd::OwnedFd::from_raw_fd(report_fd) });
+
+    let mut handled = SigSet::empty();
+    for signal in [
+        Signal::SIGCHLD,
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+    ] {
+        handled.add(signal);
+    }
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), None);
+
+    let arguments: Vec<CString> = program
+        .iter()
+        .map(|arg| CString::new(arg.as_bytes()).unwrap_or_default())
+        .collect();
+    let Ok((error_read, error_write)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
+        return 125;
+    };
+    let _ = writeln!(report, "{{\"event\":\"started\"}}");
+
+    // SAFETY: the init is single-threaded, so the child may run any code before exec.
+    let child = match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            drop(error_read);
+            let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
+            // SAFETY: restoring the default SIGPIPE disposition the Rust runtime changed.
+            unsafe {
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            }
+            let _ = nix::sys::signal::sigprocmask(
+                SigmaskHow::SIG_SETMASK,
+                Some(&SigSet::empty()),
+                None,
+            );
+            let errno = match nix::unistd::execvp(&arguments[0], &arguments) {
+                Err(errno) => errno as i32,
+                Ok(_) => 0,
+            };
+            let mut pipe = std::fs::File::from(error_write);
+            let _ = pipe.write_all(&errno.to_ne_bytes());
+            // SAFETY: leaving the forked child without running the parent's destructors.
+            unsafe { libc::_exit(127) }
+        }
+        Ok(ForkResult::Parent { child }) => child,
+        Err(errno) => {
+            eprintln!("boxpy: cannot start the program: {errno}");
+            return 125;
+        }
+    };
+    drop(error_write);
+    let mut errno_bytes = [0u8; 4];
+    let mut error_pipe = std::fs::File::from(error_read);
+    if std::io::Read::read_exact(&mut error_pipe, &mut errno_bytes).is_ok() {
+        let errno = i32::from_ne_bytes(errno_bytes);
+        let path = serde_json::to_string(&program[0].to_string_lossy()).unwrap_or_default();
+        let _ = writeln!(
+            report,
+            "{{\"event\":\"exec_failed\",\"errno\":{errno},\"path\":{path}}}"
+        );
+        let _ = waitpid(child, None);
+        return if errno == libc::ENOENT { 127 } else { 126 };
+    }
+
+    let mut program_status: Option<WaitStatus> = None;
+    while program_status.is_none() {
+        let Ok(signal) = handled.wait() else { break };
+        match signal {
+            Signal::SIGCHLD => {
+                reap(child, &mut program_status, WaitPidFlag::WNOHANG);
+            }
+            Signal::SIGUSR1 => break,
+            Signal::SIGINT | Signal::SIGQUIT => {
+                let _ = kill(Pid::from_raw(-child.as_raw()), signal);
+            }
+            other => {
+                let _ = kill(child, other);
+            }
+        }
+    }
+    // Everything else in the namespace dies with the program (daemons included), and is
+    // reaped so its usage is counted.
+    let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+    reap(child, &mut program_status, WaitPidFlag::empty());
+
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).ok();
+    let (cpu_ms, max_rss_kib) = usage
+        .map(|usage| {
+            let user = usage.user_time();
+            let system = usage.system_time();
+            let micros = (user.tv_sec() + system.tv_sec()) * 1_000_000
+                + user.tv_usec() as i64
+                + system.tv_usec() as i64;
+            (micros / 1000, usage.max_rss())
+        })
+        .unwrap_or((0, 0));
+    let (field, value, exit_code) = match program_status {
+        Some(WaitStatus::Exited(_, code)) => ("code", code, code),
+        Some(WaitStatus::Signaled(_, signal, _)) => ("signal", signal as i32, 128 + signal as i32),
+        _ => ("signal", libc::SIGKILL, 128 + libc::SIGKILL),
+    };
+    let _ = writeln!(
+        report,
+        "{{\"event\":\"ended\",\"{field}\":{value},\"cpu_ms\":{cpu_ms},\"max_rss_kib\":{max_rss_kib}}}"
+    );
+    exit_code
+}
+
+/// Reaps children; records the program's status when it is among them. With `WNOHANG`
+/// it returns when nothing more is ready; without, when no child is left.
+fn reap(child: Pid, program_status: &mut Option<WaitStatus>, flags: WaitPidFlag) {
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(flags)) {
+            Ok(WaitStatus::StillAlive) => return,
+            Ok(status) => {
+                if status.pid() == Some(child)
+                    && matches!(status, WaitStatus::Exited(..) | WaitStatus::Signaled(..))
+                {
+                    *program_status = Some(status);
+                }
+            }
+            Err(Errno::EINTR) => continue,
+            Err(_) => return,
+        }
+    }
+}

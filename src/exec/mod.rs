@@ -1,0 +1,526 @@
+//! The one module that spawns processes, handles signals and uses `unsafe`.
+//!
+//! boxpy cannot `exec` itself away: it must tee stderr for the report, count output for
+//! `limits.output` and enforce `limits.timeout`. So it spawns bwrap, forwards SIGINT,
+//! SIGTERM, SIGHUP and SIGQUIT, pumps both output pipes, waits, and reads two status
+//! channels:
+//! - bwrap's `--json-status-fd`: a `child-pid` record means the sandbox was created; its
+//!   absence means bwrap failed during setup (bwrap exits 1 for that, like a program might).
+//! - the report of boxpy's own init (PID 1 inside the sandbox, see [`init`]): when the
+//!   program started, how it ended (code or signal) and its honest resource usage.
+//!
+//! Invariants:
+//! - Only the descriptors boxpy means to pass reach bwrap: every inherited descriptor above
+//!   2 is marked close-on-exec before the spawn.
+//! - bwrap is spawned from the main thread (its `--die-with-parent` is tied to the thread
+//!   that spawned it) into its own process group, so a terminal's Ctrl-C reaches boxpy
+//!   alone, which forwards it to the program.
+//! - Output is always drained, so the program never blocks on a full pipe; what exceeds
+//!   `limits.output` is dropped with one notice.
+
+#![allow(unsafe_code)]
+
+pub(crate) mod init;
+mod pump;
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+
+use crate::error::{Error, NamespaceCause, Result};
+use crate::sandbox::{fds, BwrapCommand, EnvValue};
+pub use pump::Captured;
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// Capture the program's output (for `--json`) instead of streaming it.
+    pub capture: bool,
+    /// Bytes of stdout+stderr forwarded before the rest is dropped.
+    pub output_limit: Option<u64>,
+    /// Wall-clock limit.
+    pub timeout: Option<Duration>,
+    /// A compiled seccomp program for bwrap's `--seccomp`.
+    pub seccomp: Option<Vec<u8>>,
+}
+
+/// How the program ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// It exited with this code.
+    Exited(i32),
+    /// It was killed by this signal.
+    Signaled(i32),
+    /// boxpy stopped it at `limits.timeout`.
+    TimedOut,
+}
+
+/// What the program used, from its init's `RUSAGE_CHILDREN`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Resources {
+    pub cpu_ms: u64,
+    pub max_rss_kib: u64,
+}
+
+/// The result of a run whose sandbox started.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: Status,
+    pub duration: Duration,
+    pub stdout: Captured,
+    pub stderr: Captured,
+    /// The last bytes of stderr, for the traceback parser.
+    pub stderr_tail: Vec<u8>,
+    pub resources: Option<Resources>,
+    /// `limits.output` was reached and output was dropped.
+    pub output_limit_reached: bool,
+}
+
+const FORWARDED_SIGNALS: [Signal; 4] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+];
+
+/// How long the init gets to kill everything and report before it is killed itself.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+
+/// Runs `command` (a rendered bwrap command line) and waits for it.
+pub fn run(command: &BwrapCommand, options: &ExecOptions) -> Result<Outcome> {
+    let started = Instant::now();
+    mark_inherited_descriptors_cloexec();
+
+    let (status_read, status_write) = pipe()?;
+    let (report_read, report_write) = pipe()?;
+    let mut passed: Vec<(OwnedFd, RawFd)> = vec![
+        (status_write, fds::STATUS),
+        (report_write, fds::INIT_REPORT),
+    ];
+    if let Some(program) = &options.seccomp {
+        passed.push((memory_file("boxpy-seccomp", program)?, fds::SECCOMP));
+    }
+    for data in &command.data {
+        passed.push((memory_file("boxpy-data", &data.contents)?, data.fd));
+    }
+    // Move every source above the targets so no dup2 clobbers another source.
+    let mut mapping: Vec<(OwnedFd, RawFd)> = Vec::new();
+    for (fd, target) in passed {
+        mapping.push((duplicate_above(&fd, 64)?, target));
+    }
+    let raw_mapping: Vec<(RawFd, RawFd)> = mapping
+        .iter()
+        .map(|(fd, target)| (fd.as_raw_fd(), *target))
+        .collect();
+
+    let mut process = Command::new(&command.program);
+    process
+        .args(&command.args)
+        .env_clear()
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    for (key, value) in &command.env {
+        match value {
+            EnvValue::Literal(value) => {
+                process.env(key, value);
+            }
+            EnvValue::FromHost(name) => {
+                if let Some(value) = std::env::var_os(name) {
+                    process.env(key, value);
+                }
+            }
+        }
+    }
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // async-signal-safe functions (dup2, pthread_sigmask) on plain integers it captured.
+    unsafe {
+        process.pre_exec(move || {
+            for (source, target) in &raw_mapping {
+                if libc::dup2(*source, *target) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+
+    // Block the forwarded signals in every thread; a dedicated thread takes them.
+    let mut forwarded = SigSet::empty();
+    for signal in FORWARDED_SIGNALS {
+        forwarded.add(signal);
+    }
+    let mut previous_mask = SigSet::empty();
+    nix::sys::signal::pthread_sigmask(
+        SigmaskHow::SIG_BLOCK,
+        Some(&forwarded),
+        Some(&mut previous_mask),
+    )
+    .context("blocking signals")?;
+
+    let spawned = process.spawn();
+    drop(mapping);
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(error) => {
+            let _ = nix::sys::signal::pthread_sigmask(
+                SigmaskHow::SIG_SETMASK,
+                Some(&previous_mask),
+                None,
+            );
+            return Err(Error::SandboxSetup {
+                detail: format!("cannot start `{}`: {error}", command.program.display()),
+            });
+        }
+    };
+    let bwrap_pid = child.id() as i32;
+
+    let state = pump::Gate::new();
+    let init_pid = Arc::new(AtomicI32::new(0));
+
+    // bwrap's status: child-pid (sandbox created) and exit-code.
+    let status_thread = {
+        let init_pid = Arc::clone(&init_pid);
+        std::thread::spawn(move || read_bwrap_status(status_read, &init_pid))
+    };
+    // The init's report: started, exec failure, how the program ended.
+    let report_thread = {
+        let gate = state.clone();
+        std::thread::spawn(move || {
+            let report = read_init_report(report_read, &gate);
+            gate.finish_setup();
+            report
+        })
+    };
+    let stdout = child.stdout.take().context("child stdout")?;
+    let stderr = child.stderr.take().context("child stderr")?;
+    let budget = pump::Budget::new(options.output_limit);
+    let stdout_thread = {
+        let (budget, gate, capture) = (budget.clone(), state.clone(), options.capture);
+        std::thread::spawn(move || {
+            pump::pump(stdout, pump::Stream::Stdout, capture, &budget, &gate)
+        })
+    };
+    let stderr_thread = {
+        let (budget, gate, capture) = (budget.clone(), state.clone(), options.capture);
+        std::thread::spawn(move || {
+            pump::pump(stderr, pump::Stream::Stderr, capture, &budget, &gate)
+        })
+    };
+    {
+        let init_pid = Arc::clone(&init_pid);
+        std::thread::spawn(move || loop {
+            let Ok(signal) = forwarded.wait() else { return };
+            let target = init_pid.load(Ordering::SeqCst);
+            let pid = if target > 0 { target } else { -bwrap_pid };
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+        });
+    }
+
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait());
+    });
+    let mut timed_out = false;
+    let waited = match options.timeout {
+        Some(timeout) => match receiver.recv_timeout(timeout.saturating_sub(started.elapsed())) {
+            Ok(result) => result,
+            Err(_) => {
+                timed_out = true;
+                stop_sandbox(&init_pid, bwrap_pid, &receiver)
+            }
+        },
+        None => receiver
+            .recv()
+            .map_err(|_| std::io::Error::other("waiter thread ended"))
+            .and_then(|result| result),
+    };
+    let bwrap_status = waited.context("waiting for bwrap")?;
+    let duration = started.elapsed();
+
+    let bwrap_record = status_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("status reader panicked"))?;
+    let report = report_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("report reader panicked"))?;
+    let stdout = stdout_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("stdout pump panicked"))?;
+    let stderr = stderr_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("stderr pump panicked"))?;
+
+    if bwrap_record.child_pid.is_none() {
+        return Err(classify_setup_failure(&stderr.tail));
+    }
+    if let Some(errno) = report.exec_errno {
+        return Err(exec_failure(errno, &report.exec_path));
+    }
+    let status = if timed_out {
+        Status::TimedOut
+    } else if let Some(signal) = report.signal {
+        Status::Signaled(signal)
+    } else if let Some(code) = report.exit_code {
+        Status::Exited(code)
+    } else if let Some(code) = bwrap_record.exit_code {
+        Status::Exited(code)
+    } else {
+        use std::os::unix::process::ExitStatusExt;
+        match (bwrap_status.code(), bwrap_status.signal()) {
+            (Some(code), _) => Status::Exited(code),
+            (None, Some(signal)) => Status::Signaled(signal),
+            (None, None) => Status::Exited(1),
+        }
+    };
+    let output_limit_reached = budget.exhausted();
+    Ok(Outcome {
+        status,
+        duration,
+        stderr_tail: stderr.tail.clone(),
+        stdout: stdout.captured,
+        stderr: stderr.captured,
+        resources: report.resources,
+        output_limit_reached,
+    })
+}
+
+/// At the timeout: ask the init to kill everything and report (SIGUSR1), then kill the
+/// init itself, which takes the whole PID namespace with it.
+fn stop_sandbox(
+    init_pid: &AtomicI32,
+    bwrap_pid: i32,
+    receiver: &mpsc::Receiver<std::io::Result<std::process::ExitStatus>>,
+) -> std::io::Result<std::process::ExitStatus> {
+    use nix::sys::signal::kill;
+    use nix::unistd::Pid;
+    let init = init_pid.load(Ordering::SeqCst);
+    if init > 0 {
+        let _ = kill(Pid::from_raw(init), Signal::SIGUSR1);
+        if let Ok(result) = receiver.recv_timeout(SHUTDOWN_GRACE) {
+            return result;
+        }
+        let _ = kill(Pid::from_raw(init), Signal::SIGKILL);
+    }
+    let _ = kill(Pid::from_raw(-bwrap_pid), Signal::SIGKILL);
+    receiver
+        .recv()
+        .map_err(|_| std::io::Error::other("waiter thread ended"))?
+}
+
+#[derive(Debug, Default)]
+struct BwrapRecord {
+    child_pid: Option<i32>,
+    exit_code: Option<i32>,
+}
+
+/// bwrap writes one JSON object per event; keep the child pid and the exit code.
+fn read_bwrap_status(read: OwnedFd, init_pid: &AtomicI32) -> BwrapRecord {
+    let mut file = std::fs::File::from(read);
+    let mut record = BwrapRecord::default();
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let count = match file.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(count) => count,
+        };
+        buffer.extend_from_slice(&chunk[..count]);
+        let stream = serde_json::Deserializer::from_slice(&buffer).into_iter::<serde_json::Value>();
+        for value in stream.flatten() {
+            if let Some(pid) = value.get("child-pid").and_then(serde_json::Value::as_i64) {
+                record.child_pid = Some(pid as i32);
+                init_pid.store(pid as i32, Ordering::SeqCst);
+            }
+            if let Some(code) = value.get("exit-code").and_then(serde_json::Value::as_i64) {
+                record.exit_code = Some(code as i32);
+            }
+        }
+    }
+    record
+}
+
+#[derive(Debug, Default)]
+struct InitReport {
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+    exec_errno: Option<i32>,
+    exec_path: String,
+    resources: Option<Resources>,
+}
+
+fn read_init_report(read: OwnedFd, gate: &pump::Gate) -> InitReport {
+    let mut reader = std::io::BufReader::new(std::fs::File::from(read));
+    let mut report = InitReport::default();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match std::io::BufRead::read_line(&mut reader, &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        let number = |key: &str| value.get(key).and_then(serde_json::Value::as_i64);
+        match value.get("event").and_then(serde_json::Value::as_str) {
+            Some("started") => gate.open(),
+            Some("exec_failed") => {
+                report.exec_errno = number("errno").map(|errno| errno as i32);
+                report.exec_path = value
+                    .get("path")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+            }
+            Some("ended") => {
+                report.exit_code = number("code").map(|code| code as i32);
+                report.signal = number("signal").map(|signal| signal as i32);
+                if let (Some(cpu), Some(rss)) = (number("cpu_ms"), number("max_rss_kib")) {
+                    report.resources = Some(Resources {
+                        cpu_ms: cpu as u64,
+                        max_rss_kib: rss as u64,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    report
+}
+
+fn exec_failure(errno: i32, path: &str) -> Error {
+    let error = std::io::Error::from_raw_os_error(errno);
+    let path = std::path::PathBuf::from(path);
+    if errno == libc::ENOENT || errno == libc::ENOTDIR {
+        Error::InterpreterNotFound {
+            path,
+            detail: format!("inside the sandbox: {error}"),
+            hint: Some(
+                "the interpreter or its base installation is not visible in the sandbox; run `boxpy render` to see the mounts"
+                    .to_owned(),
+            ),
+        }
+    } else {
+        Error::InterpreterNotExecutable {
+            path,
+            detail: format!("inside the sandbox: {error}"),
+        }
+    }
+}
+
+/// Turns bwrap's own setup error into a typed error with the right hint.
+fn classify_setup_failure(stderr: &[u8]) -> Error {
+    let text = String::from_utf8_lossy(stderr);
+    let detail = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| line.trim_start_matches("bwrap: ").to_owned())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let detail = if detail.is_empty() {
+        "bwrap exited before starting the program, without a message".to_owned()
+    } else {
+        detail
+    };
+    let lower = detail.to_lowercase();
+    let namespace_problem = lower.contains("no permissions to create new namespace")
+        || lower.contains("no permissions to create a new namespace")
+        || lower.contains("setting up uid map")
+        || lower.contains("creating new namespace failed")
+        || lower.contains("rtm_newaddr")
+        || lower.contains("loopback: failed")
+        || (lower.contains("operation not permitted") && lower.contains("namespace"))
+        || lower.contains("can't mount proc");
+    if namespace_problem {
+        Error::NamespacesRefused {
+            detail,
+            cause: detect_namespace_cause(),
+        }
+    } else {
+        Error::SandboxSetup { detail }
+    }
+}
+
+/// Reads the sysctls that explain a namespace refusal.
+pub fn detect_namespace_cause() -> NamespaceCause {
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .map(|text| text.trim().to_owned())
+            .ok()
+    };
+    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+        NamespaceCause::AppArmor
+    } else if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+        NamespaceCause::UsernsCloneDisabled
+    } else if read("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+        NamespaceCause::MaxUserNamespacesZero
+    } else if std::path::Path::new("/.dockerenv").exists()
+        || std::path::Path::new("/run/.containerenv").exists()
+        || read("/proc/1/cgroup")
+            .is_some_and(|text| text.contains("docker") || text.contains("kubepods"))
+    {
+        NamespaceCause::Container
+    } else {
+        NamespaceCause::Unknown
+    }
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    Ok(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?)
+}
+
+/// An anonymous in-memory file holding `contents`, positioned at its start.
+fn memory_file(name: &str, contents: &[u8]) -> Result<OwnedFd> {
+    use std::io::{Seek, Write};
+    let name = std::ffi::CString::new(name).map_err(anyhow::Error::from)?;
+    let fd = nix::sys::memfd::memfd_create(&name, nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC)
+        .context("memfd_create")?;
+    let mut file = std::fs::File::from(fd);
+    file.write_all(contents).context("writing a memfd")?;
+    file.seek(std::io::SeekFrom::Start(0))
+        .context("seeking a memfd")?;
+    Ok(OwnedFd::from(file))
+}
+
+fn duplicate_above(fd: &OwnedFd, minimum: RawFd) -> Result<OwnedFd> {
+    let raw = nix::fcntl::fcntl(
+        fd.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(minimum),
+    )
+    .context("duplicating a descriptor")?;
+    // SAFETY: fcntl(F_DUPFD_CLOEXEC) returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// Descriptors boxpy inherited (from a shell, a CI runner, an agent framework) must not
+/// leak into the sandbox: an open directory descriptor would let the program walk out of
+/// its mount namespace.
+fn mark_inherited_descriptors_cloexec() {
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let descriptors: Vec<RawFd> = entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in descriptors {
+        let _ = nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        );
+    }
+}

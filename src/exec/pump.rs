@@ -1,0 +1,193 @@
+//! Moving the program's output: stream it live (or capture it for `--json`), count it
+//! against `limits.output`, keep a bounded tail of stderr for the report.
+//!
+//! A pump never stops reading before end-of-file, so the program never blocks on a full
+//! pipe; bytes over the limit are read and dropped.
+
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+/// How much of stderr is kept for the traceback parser.
+pub const TAIL_BYTES: usize = 64 * 1024;
+
+/// Which of the program's streams a pump moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Output captured for `--json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Captured {
+    pub bytes: Vec<u8>,
+    /// Bytes were dropped at `limits.output`.
+    pub truncated: bool,
+}
+
+/// What a pump hands back at end-of-file.
+#[derive(Debug, Default)]
+pub struct PumpResult {
+    pub captured: Captured,
+    pub tail: Vec<u8>,
+}
+
+/// The shared `limits.output` budget of stdout and stderr together.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    remaining: Arc<AtomicU64>,
+    limit: Option<u64>,
+    exhausted: Arc<AtomicBool>,
+}
+
+impl Budget {
+    pub fn new(limit: Option<u64>) -> Budget {
+        Budget {
+            remaining: Arc::new(AtomicU64::new(limit.unwrap_or(u64::MAX))),
+            limit,
+            exhausted: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Takes up to `wanted` bytes from the budget; returns how many may be forwarded and
+    /// whether this call is the one that ran out (to print the notice once).
+    fn take(&self, wanted: usize) -> (usize, bool) {
+        let wanted = wanted as u64;
+        let mut granted = 0;
+        let _ = self
+            .remaining
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |remaining| {
+                granted = remaining.min(wanted);
+                Some(remaining - granted)
+            });
+        let first_to_run_out = granted < wanted && !self.exhausted.swap(true, Ordering::SeqCst);
+        (granted as usize, first_to_run_out)
+    }
+
+    pub fn exhausted(&self) -> bool {
+        self.exhausted.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GateState {
+    Pending,
+    Open,
+    Closed,
+}
+
+/// Holds back stderr until the sandbox init says the program started. If it never does,
+/// whatever bwrap printed is kept for boxpy's own error report instead of being streamed.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    inner: Arc<(Mutex<GateState>, Condvar)>,
+}
+
+impl Gate {
+    pub fn new() -> Gate {
+        Gate {
+            inner: Arc::new((Mutex::new(GateState::Pending), Condvar::new())),
+        }
+    }
+
+    pub fn open(&self) {
+        self.set(GateState::Open, true);
+    }
+
+    /// The init's report ended: a gate still pending closes.
+    pub fn finish_setup(&self) {
+        self.set(GateState::Closed, false);
+    }
+
+    fn set(&self, state: GateState, overwrite: bool) {
+        let (lock, condvar) = &*self.inner;
+        let mut current = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if overwrite || *current == GateState::Pending {
+            *current = state;
+        }
+        condvar.notify_all();
+    }
+
+    fn wait(&self) -> bool {
+        let (lock, condvar) = &*self.inner;
+        let mut current = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        while *current == GateState::Pending {
+            current = condvar
+                .wait(current)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        *current == GateState::Open
+    }
+}
+
+/// Moves one stream until end-of-file.
+pub fn pump(
+    mut reader: impl Read,
+    stream: Stream,
+    capture: bool,
+    budget: &Budget,
+    gate: &Gate,
+) -> PumpResult {
+    let mut result = PumpResult::default();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut forward = !capture;
+    let mut gate_checked = stream == Stream::Stdout;
+    loop {
+        let count = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(count) => count,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        let bytes = &chunk[..count];
+        if stream == Stream::Stderr {
+            result.tail.extend_from_slice(bytes);
+            if result.tail.len() > 2 * TAIL_BYTES {
+                let cut = result.tail.len() - TAIL_BYTES;
+                result.tail.drain(..cut);
+            }
+        }
+        if !gate_checked {
+            gate_checked = true;
+            if !gate.wait() {
+                // The program never started: this is bwrap talking; keep it for the report.
+                forward = false;
+                continue;
+            }
+        }
+        let (allowed, ran_out) = budget.take(count);
+        if capture {
+            result.captured.bytes.extend_from_slice(&bytes[..allowed]);
+            if allowed < count {
+                result.captured.truncated = true;
+            }
+        } else if forward && allowed > 0 {
+            let written = match stream {
+                Stream::Stdout => {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(&bytes[..allowed]).and_then(|()| out.flush())
+                }
+                Stream::Stderr => {
+                    let mut out = std::io::stderr().lock();
+                    out.write_all(&bytes[..allowed]).and_then(|()| out.flush())
+                }
+            };
+            if written.is_err() && stream == Stream::Stdout {
+                // Our stdout is gone (`boxpy run x.py | head`): close the program's end
+                // too, as if it had been writing to the closed pipe itself.
+                break;
+            }
+        }
+        if ran_out && !capture {
+            if let Some(limit) = budget.limit {
+                crate::report::output_limit_notice(limit);
+            }
+        }
+    }
+    if result.tail.len() > TAIL_BYTES {
+        let cut = result.tail.len() - TAIL_BYTES;
+        result.tail.drain(..cut);
+    }
+    result
+}

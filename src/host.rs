@@ -1,0 +1,224 @@
+//! Everything boxpy needs to know about the host, probed once into plain data
+//! ([`HostFacts`]) so the renderers stay pure and testable with fixed facts.
+//!
+//! This is the only module (besides venv resolution and the policy loader reading files)
+//! that looks at the filesystem to decide what the sandbox will contain.
+
+use std::path::{Path, PathBuf};
+
+/// A top-level system path as it exists on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SystemEntry {
+    /// A real directory, bound read-only at the same path.
+    Directory(PathBuf),
+    /// A symlink (merged /usr: `/bin -> usr/bin`), recreated as the same symlink.
+    Symlink { path: PathBuf, target: PathBuf },
+}
+
+impl SystemEntry {
+    /// The path inside the sandbox.
+    pub fn path(&self) -> &Path {
+        match self {
+            SystemEntry::Directory(path) | SystemEntry::Symlink { path, .. } => path,
+        }
+    }
+}
+
+/// The host, probed once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostFacts {
+    /// `bwrap` found on PATH (never in the working directory).
+    pub bwrap: Option<PathBuf>,
+    /// The caller's real uid (0 when boxpy runs as root).
+    pub uid: u32,
+    /// The caller's home, for `~` and for hiding it.
+    pub home: Option<PathBuf>,
+    /// `/usr`, `/bin`, `/lib`, ... that exist.
+    pub system_entries: Vec<SystemEntry>,
+    /// Allow-listed `/etc` entries that exist (see [`ETC_ALLOW_LIST`]).
+    pub etc_entries: Vec<PathBuf>,
+    /// [`PROTECTED_PATHS`] that exist on this host as real files or directories.
+    pub protected_paths: Vec<PathBuf>,
+    /// boxpy's own executable, mounted read-only as the sandbox's init.
+    pub boxpy_executable: PathBuf,
+}
+
+/// Top-level directories Python needs, read-only. Anything else under `/` is invisible.
+pub const SYSTEM_PATHS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+];
+
+/// `/etc` entries the sandbox may see. An allow-list, not a deny-list: `/etc/shadow`,
+/// `/etc/gshadow`, `/etc/ssh` (host keys), `/etc/sudoers` and everything unknown stay hidden.
+/// `/etc/resolv.conf` and `/etc/hosts` are handled by the network mode.
+pub const ETC_ALLOW_LIST: &[&str] = &[
+    "alternatives",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "crypto-policies",
+    "debian_version",
+    "fonts",
+    "gai.conf",
+    "group",
+    "host.conf",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "locale.alias",
+    "locale.conf",
+    "localtime",
+    "lsb-release",
+    "magic",
+    "magic.mime",
+    "matplotlibrc",
+    "mime.types",
+    "networks",
+    "nsswitch.conf",
+    "os-release",
+    "passwd",
+    "pki",
+    "protocols",
+    "python3",
+    "python3.8",
+    "python3.9",
+    "python3.10",
+    "python3.11",
+    "python3.12",
+    "python3.13",
+    "python3.14",
+    "rpc",
+    "services",
+    "ssl",
+    "terminfo",
+    "timezone",
+];
+
+/// Host paths no policy may mount and no mount may expose (SPEC §4).
+pub const PROTECTED_PATHS: &[&str] = &[
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/ssh",
+    "/etc/sudoers",
+    "/etc/sudoers.d",
+    "/run",
+    "/var/run",
+];
+
+impl HostFacts {
+    /// Probes the running host.
+    pub fn probe(path_variable: Option<&std::ffi::OsStr>) -> HostFacts {
+        let bwrap = find_bwrap(path_variable);
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .filter(|home| home.is_absolute());
+        let system_entries = SYSTEM_PATHS
+            .iter()
+            .filter_map(|path| {
+                let path = Path::new(path);
+                let metadata = path.symlink_metadata().ok()?;
+                if metadata.file_type().is_symlink() {
+                    let target = std::fs::read_link(path).ok()?;
+                    // Only keep links whose target is visible too (merged /usr).
+                    path.metadata().ok()?;
+                    Some(SystemEntry::Symlink {
+                        path: path.to_path_buf(),
+                        target,
+                    })
+                } else if metadata.is_dir() {
+                    Some(SystemEntry::Directory(path.to_path_buf()))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let etc_entries = ETC_ALLOW_LIST
+            .iter()
+            .map(|name| Path::new("/etc").join(name))
+            .filter(|path| path.metadata().is_ok())
+            .collect();
+        let protected_paths = PROTECTED_PATHS
+            .iter()
+            .map(PathBuf::from)
+            .filter(|path| {
+                path.symlink_metadata()
+                    .is_ok_and(|metadata| !metadata.file_type().is_symlink())
+            })
+            .collect();
+        HostFacts {
+            bwrap,
+            uid: nix::unistd::getuid().as_raw(),
+            home,
+            system_entries,
+            etc_entries,
+            protected_paths,
+            boxpy_executable: std::env::current_exe()
+                .and_then(|exe| exe.canonicalize())
+                .unwrap_or_else(|_| PathBuf::from("/proc/self/exe")),
+        }
+    }
+
+    /// Fixed facts of a typical merged-/usr Debian host, for snapshot tests.
+    pub fn fixture() -> HostFacts {
+        let symlink = |path: &str, target: &str| SystemEntry::Symlink {
+            path: PathBuf::from(path),
+            target: PathBuf::from(target),
+        };
+        HostFacts {
+            bwrap: Some(PathBuf::from("/usr/bin/bwrap")),
+            uid: 1000,
+            home: Some(PathBuf::from("/home/user")),
+            system_entries: vec![
+                SystemEntry::Directory(PathBuf::from("/usr")),
+                symlink("/bin", "usr/bin"),
+                symlink("/sbin", "usr/sbin"),
+                symlink("/lib", "usr/lib"),
+                symlink("/lib64", "usr/lib64"),
+            ],
+            etc_entries: [
+                "alternatives",
+                "ca-certificates",
+                "group",
+                "ld.so.cache",
+                "localtime",
+                "nsswitch.conf",
+                "passwd",
+                "python3.11",
+                "ssl",
+            ]
+            .iter()
+            .map(|name| Path::new("/etc").join(name))
+            .collect(),
+            protected_paths: ["/etc/shadow", "/etc/gshadow", "/etc/ssh", "/run"]
+                .iter()
+                .map(PathBuf::from)
+                .collect(),
+            boxpy_executable: PathBuf::from("/usr/local/bin/boxpy"),
+        }
+    }
+}
+
+/// `bwrap` from PATH, skipping relative PATH entries so a `bwrap` planted in the working
+/// directory is never picked up; falls back to the usual system locations.
+pub fn find_bwrap(path_variable: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    let from_path = path_variable.and_then(|path| {
+        std::env::split_paths(path)
+            .filter(|dir| dir.is_absolute())
+            .map(|dir| dir.join("bwrap"))
+            .find(|candidate| is_executable_file(candidate))
+    });
+    from_path.or_else(|| {
+        ["/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|candidate| is_executable_file(candidate))
+    })
+}
+
+fn is_executable_file(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .map(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}

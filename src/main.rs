@@ -1,0 +1,5 @@
+//! The `boxpy` binary: everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    boxpy::main()
+}

@@ -1,0 +1,493 @@
+//! From one parsed policy file to a [`Layer`] (typed values, absolute paths, errors that
+//! carry the file, line, column and a did-you-mean), and from layers to a [`Policy`].
+//!
+//! Pure: no filesystem access. Whether mounted paths exist is checked later, by settings.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::raw::{NetworkMode, PyProject, RawMount, RawPolicy, SizeValue};
+use super::units::{parse_duration, parse_size};
+use super::{EnvPolicy, FilesystemPolicy, Guards, Limits, Mount, Policy, PythonPolicy};
+use crate::error::{Error, PolicyLocation, Result};
+
+/// One policy file, validated. Every field is `None` when the file does not set it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Layer {
+    pub python: Option<PythonPolicy>,
+    pub workdir: Option<PathBuf>,
+    pub read_only: Option<Vec<Mount>>,
+    pub read_write: Option<Vec<Mount>>,
+    pub tmp_size: Option<Option<u64>>,
+    pub network: Option<NetworkMode>,
+    pub timeout: Option<Option<Duration>>,
+    pub cpu: Option<Option<Duration>>,
+    pub memory: Option<Option<u64>>,
+    pub processes: Option<Option<u64>>,
+    pub file_size: Option<Option<u64>>,
+    pub open_files: Option<Option<u64>>,
+    pub output: Option<Option<u64>>,
+    pub env_pass: Option<Vec<String>>,
+    pub env_set: Option<BTreeMap<String, String>>,
+    pub deny_imports: Option<Vec<String>>,
+    pub audit_log: Option<PathBuf>,
+}
+
+/// Parses the TOML text of a policy file (or the `[tool.boxpy]` table of a pyproject.toml).
+pub(crate) fn parse(text: &str, display: &str, in_pyproject: bool) -> Result<RawPolicy> {
+    let parsed = if in_pyproject {
+        toml::from_str::<PyProject>(text).map(|pyproject| {
+            pyproject
+                .tool
+                .and_then(|tool| tool.boxpy)
+                .unwrap_or_default()
+        })
+    } else {
+        toml::from_str::<RawPolicy>(text)
+    };
+    parsed.map_err(|error| toml_error(text, display, &error))
+}
+
+fn toml_error(text: &str, display: &str, error: &toml::de::Error) -> Error {
+    let message = error.message().trim().to_owned();
+    let location = match error.span() {
+        Some(span) => locate(text, display, span.start),
+        None => PolicyLocation {
+            file: display.to_owned(),
+            line: None,
+            column: None,
+        },
+    };
+    let hint = suggestion_from_serde_message(&message);
+    Error::Policy {
+        location,
+        message,
+        hint,
+    }
+}
+
+/// serde says "unknown field `netwrk`, expected one of `a`, `b`" or
+/// "unknown variant `ful`, expected one of ..."; turn that into a did-you-mean.
+fn suggestion_from_serde_message(message: &str) -> Option<String> {
+    let unknown = ["unknown field `", "unknown variant `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))?;
+    let (word, rest) = unknown.split_once('`')?;
+    let candidates: Vec<&str> = rest
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|candidate| !candidate.is_empty())
+        .collect();
+    match did_you_mean(word, candidates.iter().copied()) {
+        Some(suggestion) => Some(format!("did you mean `{suggestion}`?")),
+        None if !candidates.is_empty() => Some(format!(
+            "expected one of {}",
+            candidates
+                .iter()
+                .map(|candidate| format!("`{candidate}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        None => None,
+    }
+}
+
+/// The closest candidate to `word`, if it is close enough to be a likely typo.
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::jaro_winkler(word, candidate), candidate))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| candidate)
+}
+
+/// Converts a byte offset into a 1-based line and column.
+pub(crate) fn locate(text: &str, display: &str, offset: usize) -> PolicyLocation {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|index| index + 1).unwrap_or(0);
+    let column = before[line_start..].chars().count() + 1;
+    PolicyLocation {
+        file: display.to_owned(),
+        line: Some(line),
+        column: Some(column),
+    }
+}
+
+/// Expands `~` and makes `text` absolute against `base`, then removes `.` and `..`
+/// lexically (symlinks are left alone: paths inside are the same as outside).
+pub(crate) fn expand_path(text: &str, base: &Path, home: Option<&Path>) -> PathBuf {
+    let expanded = match (text.strip_prefix('~'), home) {
+        (Some(""), Some(home)) => home.to_path_buf(),
+        (Some(rest), Some(home)) if rest.starts_with('/') => home.join(&rest[1..]),
+        _ => PathBuf::from(text),
+    };
+    let absolute = if expanded.is_absolute() {
+        expanded
+    } else {
+        base.join(expanded)
+    };
+    normalize(&absolute)
+}
+
+/// Lexical normalisation of an absolute path.
+pub(crate) fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for component in path.components() {
+        match component {
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(part) => out.push(part),
+        }
+    }
+    out
+}
+
+struct LayerBuilder<'a> {
+    text: &'a str,
+    display: &'a str,
+    base: &'a Path,
+    home: Option<&'a Path>,
+}
+
+impl LayerBuilder<'_> {
+    fn error<T>(&self, span_start: usize, message: String, hint: Option<String>) -> Result<T> {
+        Err(Error::Policy {
+            location: locate(self.text, self.display, span_start),
+            message,
+            hint,
+        })
+    }
+
+    fn path(&self, value: &Spanned<String>, key: &str) -> Result<PathBuf> {
+        if value.get_ref().trim().is_empty() {
+            return self.error(
+                value.span().start,
+                format!("`{key}` is an empty path"),
+                None,
+            );
+        }
+        Ok(expand_path(value.get_ref(), self.base, self.home))
+    }
+
+    fn size(&self, value: &Spanned<SizeValue>, key: &str) -> Result<Option<u64>> {
+        let bytes = match value.get_ref() {
+            SizeValue::Bytes(bytes) => *bytes,
+            SizeValue::Text(text) if is_unlimited(text) => return Ok(None),
+            SizeValue::Text(text) => match parse_size(text) {
+                Ok(bytes) => bytes,
+                Err(message) => {
+                    return self.error(value.span().start, format!("`{key}`: {message}"), None)
+                }
+            },
+        };
+        if bytes == 0 {
+            return self.error(
+                value.span().start,
+                format!("`{key}` must be larger than zero"),
+                Some("write `\"unlimited\"` to remove the limit".to_owned()),
+            );
+        }
+        Ok(Some(bytes))
+    }
+
+    fn duration(&self, value: &Spanned<String>, key: &str) -> Result<Option<Duration>> {
+        if is_unlimited(value.get_ref()) {
+            return Ok(None);
+        }
+        match parse_duration(value.get_ref()) {
+            Ok(duration) if duration.is_zero() => self.error(
+                value.span().start,
+                format!("`{key}` must be longer than zero"),
+                Some("write `\"unlimited\"` to remove the limit".to_owned()),
+            ),
+            Ok(duration) => Ok(Some(duration)),
+            Err(message) => self.error(value.span().start, format!("`{key}`: {message}"), None),
+        }
+    }
+
+    fn count(&self, value: &Spanned<u64>, key: &str) -> Result<Option<u64>> {
+        if *value.get_ref() == 0 {
+            return self.error(
+                value.span().start,
+                format!("`{key}` must be larger than zero"),
+                None,
+            );
+        }
+        Ok(Some(*value.get_ref()))
+    }
+
+    fn mounts(
+        &self,
+        entries: &[Spanned<RawMount>],
+        key: &str,
+        writable: bool,
+    ) -> Result<Vec<Mount>> {
+        entries
+            .iter()
+            .map(|entry| {
+                let raw = entry.get_ref();
+                mount_from_raw(raw, key, writable, self.base, self.home)
+                    .or_else(|message| self.error(entry.span().start, message, None))
+            })
+            .collect()
+    }
+
+    fn names(&self, entries: &[Spanned<String>], key: &str, dotted: bool) -> Result<Vec<String>> {
+        entries
+            .iter()
+            .map(|entry| {
+                let name = entry.get_ref();
+                let valid = if dotted {
+                    name.split('.').all(is_identifier)
+                } else {
+                    is_identifier(name)
+                };
+                if valid {
+                    Ok(name.clone())
+                } else {
+                    self.error(
+                        entry.span().start,
+                        format!("`{key}`: `{name}` is not a valid name"),
+                        None,
+                    )
+                }
+            })
+            .collect()
+    }
+}
+
+fn is_unlimited(text: &str) -> bool {
+    matches!(text.trim(), "unlimited" | "none" | "off")
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Turns a `SRC[:DEST]` mount into a [`Mount`]; used for policy entries and `--ro`/`--rw`.
+pub(crate) fn mount_from_raw(
+    raw: &RawMount,
+    origin: &str,
+    writable: bool,
+    base: &Path,
+    home: Option<&Path>,
+) -> std::result::Result<Mount, String> {
+    if raw.path.trim().is_empty() {
+        return Err(format!("`{origin}`: empty path"));
+    }
+    let source = expand_path(&raw.path, base, home);
+    let dest = match &raw.dest {
+        None => source.clone(),
+        Some(dest) if dest.starts_with('/') || dest.starts_with('~') => {
+            expand_path(dest, base, home)
+        }
+        Some(dest) => {
+            return Err(format!(
+                "`{origin}`: the destination `{dest}` must be an absolute path"
+            ))
+        }
+    };
+    Ok(Mount {
+        source,
+        dest,
+        optional: raw.optional,
+        writable,
+        origin: origin.to_owned(),
+    })
+}
+
+/// Validates one parsed file into a [`Layer`].
+pub(crate) fn layer(
+    raw: &RawPolicy,
+    text: &str,
+    display: &str,
+    base: &Path,
+    home: Option<&Path>,
+) -> Result<Layer> {
+    let builder = LayerBuilder {
+        text,
+        display,
+        base,
+        home,
+    };
+    let mut layer = Layer::default();
+
+    if let Some(python) = &raw.python {
+        if let (Some(_), Some(interpreter)) = (&python.venv, &python.interpreter) {
+            return builder.error(
+                interpreter.span().start,
+                "`python.venv` and `python.interpreter` are both set".to_owned(),
+                Some("keep one: a venv brings its own interpreter".to_owned()),
+            );
+        }
+        let venv = python
+            .venv
+            .as_ref()
+            .map(|venv| builder.path(venv, "python.venv"))
+            .transpose()?;
+        let interpreter = python
+            .interpreter
+            .as_ref()
+            .map(|interpreter| builder.path(interpreter, "python.interpreter"))
+            .transpose()?;
+        if venv.is_some() || interpreter.is_some() {
+            layer.python = Some(PythonPolicy { venv, interpreter });
+        }
+    }
+
+    if let Some(filesystem) = &raw.filesystem {
+        layer.workdir = filesystem
+            .workdir
+            .as_ref()
+            .map(|workdir| builder.path(workdir, "filesystem.workdir"))
+            .transpose()?;
+        if let Some(entries) = &filesystem.read_only {
+            layer.read_only = Some(builder.mounts(entries, "filesystem.read_only", false)?);
+        }
+        if let Some(entries) = &filesystem.read_write {
+            layer.read_write = Some(builder.mounts(entries, "filesystem.read_write", true)?);
+        }
+        if let Some(size) = &filesystem.tmp_size {
+            layer.tmp_size = Some(builder.size(size, "filesystem.tmp_size")?);
+        }
+    }
+
+    if let Some(network) = &raw.network {
+        layer.network = network.mode.as_ref().map(|mode| *mode.get_ref());
+    }
+
+    if let Some(limits) = &raw.limits {
+        if let Some(value) = &limits.timeout {
+            layer.timeout = Some(builder.duration(value, "limits.timeout")?);
+        }
+        if let Some(value) = &limits.cpu {
+            layer.cpu = Some(builder.duration(value, "limits.cpu")?);
+        }
+        if let Some(value) = &limits.memory {
+            layer.memory = Some(builder.size(value, "limits.memory")?);
+        }
+        if let Some(value) = &limits.processes {
+            layer.processes = Some(builder.count(value, "limits.processes")?);
+        }
+        if let Some(value) = &limits.file_size {
+            layer.file_size = Some(builder.size(value, "limits.file_size")?);
+        }
+        if let Some(value) = &limits.open_files {
+            layer.open_files = Some(builder.count(value, "limits.open_files")?);
+        }
+        if let Some(value) = &limits.output {
+            layer.output = Some(builder.size(value, "limits.output")?);
+        }
+    }
+
+    if let Some(env) = &raw.env {
+        if let Some(pass) = &env.pass {
+            layer.env_pass = Some(builder.names(pass, "env.pass", false)?);
+        }
+        if let Some(set) = &env.set {
+            let mut values = BTreeMap::new();
+            for (key, value) in set {
+                if !is_identifier(key) {
+                    return builder.error(
+                        value.span().start,
+                        format!("`env.set`: `{key}` is not a valid variable name"),
+                        None,
+                    );
+                }
+                values.insert(key.clone(), value.get_ref().clone());
+            }
+            layer.env_set = Some(values);
+        }
+    }
+
+    if let Some(guards) = &raw.guards {
+        if let Some(deny) = &guards.deny_imports {
+            layer.deny_imports = Some(builder.names(deny, "guards.deny_imports", true)?);
+        }
+    }
+
+    if let Some(audit) = &raw.audit {
+        layer.audit_log = audit
+            .log
+            .as_ref()
+            .map(|log| builder.path(log, "audit.log"))
+            .transpose()?;
+    }
+    Ok(layer)
+}
+
+/// Folds layers, root first: a later layer's value replaces an earlier one's (lists are
+/// replaced, not appended; `env.set` merges key by key).
+pub(crate) fn fold(name: String, layers: Vec<Layer>) -> Policy {
+    let mut policy = Policy {
+        name,
+        python: PythonPolicy::default(),
+        filesystem: FilesystemPolicy {
+            workdir: PathBuf::from("."),
+            read_only: Vec::new(),
+            read_write: Vec::new(),
+            tmp_size: None,
+        },
+        network: NetworkMode::None,
+        limits: Limits::default(),
+        env: EnvPolicy::default(),
+        guards: Guards::default(),
+        audit_log: None,
+    };
+    for layer in layers {
+        if let Some(python) = layer.python {
+            policy.python = python;
+        }
+        if let Some(workdir) = layer.workdir {
+            policy.filesystem.workdir = workdir;
+        }
+        if let Some(read_only) = layer.read_only {
+            policy.filesystem.read_only = read_only;
+        }
+        if let Some(read_write) = layer.read_write {
+            policy.filesystem.read_write = read_write;
+        }
+        if let Some(tmp_size) = layer.tmp_size {
+            policy.filesystem.tmp_size = tmp_size;
+        }
+        if let Some(network) = layer.network {
+            policy.network = network;
+        }
+        let limits = &mut policy.limits;
+        macro_rules! take {
+            ($($field:ident),*) => {$(
+                if let Some(value) = layer.$field {
+                    limits.$field = value;
+                }
+            )*};
+        }
+        take!(timeout, cpu, memory, processes, file_size, open_files, output);
+        if let Some(pass) = layer.env_pass {
+            policy.env.pass = pass;
+        }
+        if let Some(set) = layer.env_set {
+            policy.env.set.extend(set);
+        }
+        if let Some(deny) = layer.deny_imports {
+            policy.guards.deny_imports = deny;
+        }
+        if let Some(log) = layer.audit_log {
+            policy.audit_log = Some(log);
+        }
+    }
+    policy
+}

@@ -1,0 +1,273 @@
+//! The only writer of boxpy's own output: errors, the after-run report, `--json` results,
+//! `--verbose` command lines and notices. Human text goes to stderr (uv-style: lowercase,
+//! backticks, `hint:` lines); JSON goes to stdout as exactly one object.
+
+use std::io::{IsTerminal, Write};
+
+use owo_colors::{OwoColorize, Style};
+use serde::Serialize;
+
+use crate::cli::ColorChoice;
+use crate::error::Error;
+use crate::exec::{Outcome, Resources, Status};
+use crate::policy::units::{format_duration, format_size};
+use crate::settings::Invocation;
+
+/// Colours for boxpy's own stderr text; all plain unless colour is on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Styles {
+    pub error: Style,
+    pub hint: Style,
+    pub dim: Style,
+    pub bold: Style,
+}
+
+impl Styles {
+    /// Decides colour: `--color` wins; `auto` honours `NO_COLOR` and whether stderr is a terminal.
+    pub fn for_stderr(choice: ColorChoice) -> Styles {
+        let enabled = match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+                    && std::io::stderr().is_terminal()
+            }
+        };
+        if enabled {
+            Styles {
+                error: Style::new().red().bold(),
+                hint: Style::new().cyan().bold(),
+                dim: Style::new().blue().bold(),
+                bold: Style::new().bold(),
+            }
+        } else {
+            Styles::default()
+        }
+    }
+}
+
+/// Formats an expected failure, uv-style.
+pub fn format_error(error: &Error, styles: &Styles) -> String {
+    let mut text = format!("{} {}\n", "error:".style(styles.error), error.summary());
+    for cause in error.causes() {
+        text.push_str(&format!("  Caused by: {cause}\n"));
+    }
+    let hints = error.hints();
+    if !hints.is_empty() {
+        text.push('\n');
+        for hint in hints {
+            text.push_str(&format!("{} {hint}\n", "hint:".style(styles.hint)));
+        }
+    }
+    text
+}
+
+/// Prints an expected failure on stderr.
+pub fn error(error: &Error, color: ColorChoice) {
+    let text = format_error(error, &Styles::for_stderr(color));
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// `--verbose`: the sandbox command line, before running.
+pub fn verbose_command(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "boxpy: running\n{text}");
+}
+
+/// Plain text on stdout (`render`, `completions`).
+pub fn stdout_text(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// The one notice printed when `limits.output` is reached.
+pub fn output_limit_notice(limit: u64) {
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "\nboxpy: output limit of {} reached (`limits.output`); further output is dropped",
+        format_size(limit)
+    );
+}
+
+/// The exit code boxpy returns for an outcome (SPEC §5).
+pub fn exit_code(outcome: &Outcome) -> u8 {
+    match outcome.status {
+        Status::Exited(code) => (code & 0xff) as u8,
+        Status::Signaled(signal) => crate::exit::for_signal(signal),
+        Status::TimedOut => crate::exit::TIMEOUT,
+    }
+}
+
+/// What boxpy itself has to say about how the program ended (not a traceback report).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub kind: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// boxpy's own findings: stopped at a limit, killed by a signal.
+pub fn findings(invocation: &Invocation, outcome: &Outcome) -> Option<Finding> {
+    let limits = &invocation.policy.limits;
+    match outcome.status {
+        Status::TimedOut => Some(Finding {
+            kind: "Timeout".to_owned(),
+            message: format!(
+                "stopped after {} at the wall-clock limit",
+                limits.timeout.map(format_duration).unwrap_or_default()
+            ),
+            hint: Some("raise `limits.timeout` in the policy or pass `--timeout DUR`".to_owned()),
+        }),
+        Status::Signaled(signal) => {
+            let name = nix::sys::signal::Signal::try_from(signal)
+                .map(|signal| signal.as_str().to_owned())
+                .unwrap_or_else(|_| format!("signal {signal}"));
+            let hint = match signal {
+                libc::SIGXCPU => Some(format!(
+                    "the program used its CPU-time limit ({}); raise `limits.cpu` or pass `--cpu DUR`",
+                    limits.cpu.map(format_duration).unwrap_or_default()
+                )),
+                libc::SIGXFSZ => Some(format!(
+                    "the program wrote a file larger than `limits.file_size` ({}); raise it in the policy",
+                    limits.file_size.map(format_size).unwrap_or_default()
+                )),
+                libc::SIGKILL if limits.memory.is_some() => Some(format!(
+                    "SIGKILL often means the memory limit ({}) was reached; raise `limits.memory` or pass `--memory SIZE`",
+                    limits.memory.map(format_size).unwrap_or_default()
+                )),
+                _ => None,
+            };
+            Some(Finding {
+                kind: "Killed".to_owned(),
+                message: format!("the program was killed by {name} (signal {signal})"),
+                hint,
+            })
+        }
+        Status::Exited(_) => None,
+    }
+}
+
+/// The human report after the program's own output, on stderr.
+pub fn human_outcome(invocation: &Invocation, outcome: &Outcome) {
+    if invocation.output.quiet {
+        return;
+    }
+    let styles = Styles::for_stderr(invocation.output.color);
+    if let Some(finding) = findings(invocation, outcome) {
+        let mut text = format!(
+            "{} {}: {}\n",
+            "error:".style(styles.error),
+            finding.kind,
+            finding.message
+        );
+        if let Some(hint) = finding.hint {
+            text.push_str(&format!("\n{} {hint}\n", "hint:".style(styles.hint)));
+        }
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }
+}
+
+/// The `--json` result object (SPEC §6). Fields are only ever added, never renamed.
+#[derive(Debug, Serialize)]
+pub struct JsonResult {
+    pub schema: u32,
+    pub status: &'static str,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub duration_ms: u64,
+    pub stdout: String,
+    pub stderr: String,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+    pub error: Option<JsonError>,
+    pub resources: Option<Resources>,
+    pub policy: Option<JsonPolicy>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonError {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub message: String,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub hint: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonPolicy {
+    pub name: String,
+    pub network: &'static str,
+}
+
+/// Builds the JSON result for a run whose sandbox started.
+pub fn json_outcome(invocation: &Invocation, outcome: &Outcome) -> JsonResult {
+    let (status, exit_code, signal) = match outcome.status {
+        Status::Exited(0) => ("ok", Some(0), None),
+        Status::Exited(code) => ("failed", Some(code), None),
+        Status::Signaled(signal) => ("killed", Some(128 + signal), Some(signal)),
+        Status::TimedOut => ("timeout", Some(i32::from(crate::exit::TIMEOUT)), None),
+    };
+    let error = findings(invocation, outcome).map(|finding| JsonError {
+        kind: finding.kind,
+        message: finding.message,
+        file: None,
+        line: None,
+        hint: finding.hint,
+    });
+    JsonResult {
+        schema: 1,
+        status,
+        exit_code,
+        signal,
+        duration_ms: outcome.duration.as_millis() as u64,
+        stdout: String::from_utf8_lossy(&outcome.stdout.bytes).into_owned(),
+        stderr: String::from_utf8_lossy(&outcome.stderr.bytes).into_owned(),
+        stdout_truncated: outcome.stdout.truncated,
+        stderr_truncated: outcome.stderr.truncated,
+        error,
+        resources: outcome.resources,
+        policy: Some(JsonPolicy {
+            name: invocation.policy.name.clone(),
+            network: invocation.policy.network.as_str(),
+        }),
+    }
+}
+
+/// The JSON result when boxpy failed before the program ran.
+pub fn json_error(error: &Error) -> JsonResult {
+    let mut message = error.summary();
+    for cause in error.causes() {
+        message.push_str(": ");
+        message.push_str(&cause);
+    }
+    JsonResult {
+        schema: 1,
+        status: "sandbox_error",
+        exit_code: Some(i32::from(error.exit_code())),
+        signal: None,
+        duration_ms: 0,
+        stdout: String::new(),
+        stderr: String::new(),
+        stdout_truncated: false,
+        stderr_truncated: false,
+        error: Some(JsonError {
+            kind: "SandboxError".to_owned(),
+            message,
+            file: None,
+            line: None,
+            hint: error.hints().into_iter().next(),
+        }),
+        resources: None,
+        policy: None,
+    }
+}
+
+/// Prints a JSON result as one line on stdout.
+pub fn print_json(result: &JsonResult) {
+    let mut out = std::io::stdout().lock();
+    if let Ok(text) = serde_json::to_string(result) {
+        let _ = writeln!(out, "{text}");
+    }
+    let _ = out.flush();
+}

@@ -1,0 +1,321 @@
+//! The Linux renderer: [`SandboxSpec`] + [`HostFacts`] -> a bwrap command line. Pure.
+//!
+//! Invariants this function enforces (each has a test):
+//! - Namespaces: `--unshare-all` (user, ipc, pid, net, uts, cgroup); `--share-net` only for
+//!   `network = "full"`. `--die-with-parent`, `--new-session`, `--cap-drop ALL` always;
+//!   `--disable-userns` (with an explicit `--unshare-user`) when bwrap supports it.
+//! - Mount order: bwrap applies arguments in order, and a mount hides whatever an earlier
+//!   mount put below it. Every mount is sorted by the depth of its destination (stable), so
+//!   `--tmpfs /tmp` and the private HOME come before any bind under them, and the venv
+//!   (read-only) comes after a workdir that contains it.
+//! - Only allow-listed system paths are visible: `/usr` and its merged-/usr symlinks, an
+//!   allow-list of `/etc` (never `shadow`, `gshadow`, `ssh/`), a fresh `/proc`, a minimal
+//!   `/dev`, private `/tmp` and `/dev/shm`. Host `/tmp`, `/run`, `/var` and every home are
+//!   absent unless a policy names them; protected paths
+//!   ([`crate::host::PROTECTED_PATHS`]) are masked even then.
+//! - `/etc/resolv.conf` and the host's `/etc/hosts` only with `network = "full"`; otherwise a
+//!   generated `/etc/hosts` that knows `localhost`.
+//! - The program runs under boxpy's own init as PID 1 (`--as-pid-1`), which reaps, forwards
+//!   signals and reports the program's exit status and resource usage.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use super::{fds, BwrapCommand, DataFile, SandboxSpec, INIT_ARGUMENT, INIT_PATH};
+use crate::host::{HostFacts, SystemEntry};
+use crate::policy::NetworkMode;
+
+/// The hostname inside the sandbox (its own UTS namespace).
+pub const HOSTNAME: &str = "boxpy";
+
+const HOSTS_FILE: &str =
+    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tboxpy\n";
+
+/// One mount operation, before ordering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum MountOp {
+    Proc(PathBuf),
+    Dev(PathBuf),
+    Tmpfs { dest: PathBuf, size: Option<u64> },
+    ReadOnlyTmpfs(PathBuf),
+    Symlink { target: PathBuf, dest: PathBuf },
+    Bind { source: PathBuf, dest: PathBuf },
+    ReadOnlyBind { source: PathBuf, dest: PathBuf },
+    ReadOnlyData { fd: i32, dest: PathBuf },
+}
+
+impl MountOp {
+    fn dest(&self) -> &Path {
+        match self {
+            MountOp::Proc(dest) | MountOp::Dev(dest) | MountOp::ReadOnlyTmpfs(dest) => dest,
+            MountOp::Tmpfs { dest, .. }
+            | MountOp::Symlink { dest, .. }
+            | MountOp::Bind { dest, .. }
+            | MountOp::ReadOnlyBind { dest, .. }
+            | MountOp::ReadOnlyData { dest, .. } => dest,
+        }
+    }
+
+    fn push_args(&self, args: &mut Vec<OsString>) {
+        let mut push =
+            |parts: &[&std::ffi::OsStr]| args.extend(parts.iter().map(|p| p.to_os_string()));
+        match self {
+            MountOp::Proc(dest) => push(&["--proc".as_ref(), dest.as_os_str()]),
+            MountOp::Dev(dest) => push(&["--dev".as_ref(), dest.as_os_str()]),
+            MountOp::Tmpfs { dest, size } => {
+                if let Some(size) = size {
+                    let size = size.to_string();
+                    push(&["--size".as_ref(), size.as_ref()]);
+                }
+                push(&["--tmpfs".as_ref(), dest.as_os_str()]);
+            }
+            MountOp::ReadOnlyTmpfs(dest) => push(&[
+                "--perms".as_ref(),
+                "0555".as_ref(),
+                "--tmpfs".as_ref(),
+                dest.as_os_str(),
+                "--remount-ro".as_ref(),
+                dest.as_os_str(),
+            ]),
+            MountOp::Symlink { target, dest } => {
+                push(&["--symlink".as_ref(), target.as_os_str(), dest.as_os_str()])
+            }
+            MountOp::Bind { source, dest } => {
+                push(&["--bind".as_ref(), source.as_os_str(), dest.as_os_str()])
+            }
+            MountOp::ReadOnlyBind { source, dest } => {
+                push(&["--ro-bind".as_ref(), source.as_os_str(), dest.as_os_str()])
+            }
+            MountOp::ReadOnlyData { fd, dest } => {
+                let fd = fd.to_string();
+                push(&["--ro-bind-data".as_ref(), fd.as_ref(), dest.as_os_str()])
+            }
+        }
+    }
+}
+
+fn depth(path: &Path) -> usize {
+    path.components().count()
+}
+
+/// Renders the bwrap command for `spec` on a host described by `host`.
+pub fn render(spec: &SandboxSpec, host: &HostFacts) -> BwrapCommand {
+    let mut args: Vec<OsString> = Vec::new();
+    let mut flag = |text: &str| args.push(text.into());
+    flag("--unshare-all");
+    if spec.network == NetworkMode::Full {
+        flag("--share-net");
+    }
+    if spec.disable_userns {
+        flag("--unshare-user");
+        flag("--disable-userns");
+    }
+    flag("--die-with-parent");
+    flag("--new-session");
+    flag("--as-pid-1");
+    flag("--cap-drop");
+    flag("ALL");
+    flag("--hostname");
+    flag(HOSTNAME);
+
+    let mut data = Vec::new();
+    let mut ops = vec![
+        MountOp::Proc("/proc".into()),
+        MountOp::Dev("/dev".into()),
+        MountOp::Tmpfs {
+            dest: "/tmp".into(),
+            size: spec.tmp_size,
+        },
+        MountOp::Tmpfs {
+            dest: "/dev/shm".into(),
+            size: spec.tmp_size,
+        },
+        MountOp::Tmpfs {
+            dest: spec.home.clone(),
+            size: None,
+        },
+    ];
+
+    // System directories, read-only.
+    let mut read_only_roots: Vec<&Path> = Vec::new();
+    for entry in &host.system_entries {
+        match entry {
+            SystemEntry::Directory(path) => {
+                read_only_roots.push(path);
+                ops.push(MountOp::ReadOnlyBind {
+                    source: path.clone(),
+                    dest: path.clone(),
+                });
+            }
+            SystemEntry::Symlink { path, target } => ops.push(MountOp::Symlink {
+                target: target.clone(),
+                dest: path.clone(),
+            }),
+        }
+    }
+    for path in &host.etc_entries {
+        ops.push(MountOp::ReadOnlyBind {
+            source: path.clone(),
+            dest: path.clone(),
+        });
+    }
+    match spec.network {
+        NetworkMode::Full => {
+            for path in ["/etc/resolv.conf", "/etc/hosts"] {
+                ops.push(MountOp::ReadOnlyBind {
+                    source: path.into(),
+                    dest: path.into(),
+                });
+            }
+        }
+        NetworkMode::None | NetworkMode::Localhost => {
+            let fd = fds::FIRST_DATA + data.len() as i32;
+            data.push(DataFile {
+                fd,
+                dest: "/etc/hosts".into(),
+                contents: HOSTS_FILE.as_bytes().to_vec(),
+            });
+            ops.push(MountOp::ReadOnlyData {
+                fd,
+                dest: "/etc/hosts".into(),
+            });
+        }
+    }
+
+    // The interpreter: venv and base prefixes, read-only, unless a system mount already
+    // shows them read-only.
+    let covered_by_system = |path: &Path| read_only_roots.iter().any(|root| path.starts_with(root));
+    let mut interpreter_paths: Vec<&PathBuf> = Vec::new();
+    for path in &spec.interpreter.read_only_paths {
+        let redundant = covered_by_system(path)
+            || interpreter_paths
+                .iter()
+                .any(|earlier| path.starts_with(earlier) && !spec.workdir.starts_with(earlier));
+        if !redundant {
+            interpreter_paths.push(path);
+        }
+    }
+
+    // Writable binds first, read-only after, so at an equal destination read-only wins.
+    ops.push(MountOp::Bind {
+        source: spec.workdir.clone(),
+        dest: spec.workdir.clone(),
+    });
+    for mount in spec.mounts.iter().filter(|mount| mount.writable) {
+        ops.push(MountOp::Bind {
+            source: mount.source.clone(),
+            dest: mount.dest.clone(),
+        });
+    }
+    for mount in spec.mounts.iter().filter(|mount| !mount.writable) {
+        ops.push(MountOp::ReadOnlyBind {
+            source: mount.source.clone(),
+            dest: mount.dest.clone(),
+        });
+    }
+    for path in interpreter_paths {
+        ops.push(MountOp::ReadOnlyBind {
+            source: path.clone(),
+            dest: path.clone(),
+        });
+    }
+    if let Some(script) = &spec.script_mount {
+        ops.push(MountOp::ReadOnlyBind {
+            source: script.clone(),
+            dest: script.clone(),
+        });
+    }
+
+    // A user bind of an ancestor of a protected path (`--ro /etc`) would expose it: mask it.
+    let mut masks = Vec::new();
+    for op in &ops {
+        let (source, dest) = match op {
+            MountOp::Bind { source, dest } | MountOp::ReadOnlyBind { source, dest } => {
+                (source, dest)
+            }
+            _ => continue,
+        };
+        for protected in &host.protected_paths {
+            if let Ok(relative) = protected.strip_prefix(source) {
+                let masked = dest.join(relative);
+                let is_directory = matches!(
+                    protected.to_str(),
+                    Some("/etc/ssh" | "/etc/sudoers.d" | "/run" | "/var/run")
+                );
+                masks.push(if is_directory {
+                    MountOp::ReadOnlyTmpfs(masked)
+                } else {
+                    MountOp::ReadOnlyBind {
+                        source: "/dev/null".into(),
+                        dest: masked,
+                    }
+                });
+            }
+        }
+    }
+    ops.extend(masks);
+
+    ops.push(MountOp::ReadOnlyBind {
+        source: host.boxpy_executable.clone(),
+        dest: INIT_PATH.into(),
+    });
+
+    ops.sort_by_key(|op| depth(op.dest()));
+    for op in &ops {
+        op.push_args(&mut args);
+    }
+
+    args.push("--chdir".into());
+    args.push(spec.workdir.clone().into());
+    args.push("--json-status-fd".into());
+    args.push(fds::STATUS.to_string().into());
+    if spec.seccomp {
+        args.push("--seccomp".into());
+        args.push(fds::SECCOMP.to_string().into());
+    }
+    args.push("--".into());
+    args.push(INIT_PATH.into());
+    args.push(INIT_ARGUMENT.into());
+    args.push(fds::INIT_REPORT.to_string().into());
+    args.push("--".into());
+    args.extend(spec.command.iter().cloned());
+
+    BwrapCommand {
+        program: host.bwrap.clone().unwrap_or_else(|| PathBuf::from("bwrap")),
+        args,
+        env: spec.env.clone(),
+        data,
+    }
+}
+
+/// `boxpy render`'s text: the environment and the command, one argument per line,
+/// shell-quoted, as a pasteable `env -i ... bwrap ...` command.
+pub fn to_shell_lines(command: &BwrapCommand) -> String {
+    let mut lines = vec!["env -i".to_owned()];
+    for (key, value) in &command.env {
+        lines.push(match value {
+            super::EnvValue::Literal(value) => super::shell_quote(&format!("{key}={value}")),
+            super::EnvValue::FromHost(name) => format!("\"{key}=${name}\""),
+        });
+    }
+    lines.push(super::shell_quote(&command.program.to_string_lossy()));
+    for arg in &command.args {
+        lines.push(super::shell_quote(&arg.to_string_lossy()));
+    }
+    let mut text = String::new();
+    for (index, line) in lines.iter().enumerate() {
+        if index > 0 {
+            text.push_str("  ");
+        }
+        text.push_str(line);
+        text.push_str(if index + 1 < lines.len() {
+            " \\\n"
+        } else {
+            "\n"
+        });
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,113 @@
+//! What a sandbox contains, as plain data ([`SandboxSpec`]), and the pure renderers that
+//! turn it into a bwrap command line (Linux) or, later, a Seatbelt profile (macOS).
+//!
+//! Nothing here touches the system: the spec is built by `settings` from the policy, the
+//! venv and [`HostFacts`](crate::host::HostFacts), so every security-relevant change shows up
+//! as a snapshot diff of the rendered command.
+
+pub(crate) mod bwrap;
+pub(crate) mod seccomp;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::policy::{Limits, Mount, NetworkMode};
+use crate::venv::Interpreter;
+
+/// The file descriptor numbers the exec module arranges in bwrap's process.
+pub mod fds {
+    /// bwrap's `--json-status-fd`.
+    pub const STATUS: i32 = 3;
+    /// The sandbox init's report (exit status and resource usage of the program).
+    pub const INIT_REPORT: i32 = 4;
+    /// bwrap's `--seccomp`.
+    pub const SECCOMP: i32 = 5;
+    /// The first of the `--ro-bind-data` files.
+    pub const FIRST_DATA: i32 = 6;
+}
+
+/// Where boxpy's own executable appears inside the sandbox, to run as PID 1.
+pub const INIT_PATH: &str = "/run/boxpy/init";
+/// The argument that makes boxpy act as the sandbox init.
+pub const INIT_ARGUMENT: &str = "__sandbox-init";
+
+/// A variable for the program's environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvValue {
+    /// A value boxpy or the policy sets.
+    Literal(String),
+    /// The host's value of the same variable, passed through (`env.pass`, `--env KEY`).
+    /// Rendered as `"$KEY"` so `boxpy render` never prints secrets.
+    FromHost(String),
+}
+
+/// Everything the renderers need, resolved and absolute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SandboxSpec {
+    /// Read-write, the program's cwd.
+    pub workdir: PathBuf,
+    /// Extra mounts from the policy and flags whose source exists.
+    pub mounts: Vec<Mount>,
+    /// The interpreter and the paths it needs.
+    pub interpreter: Interpreter,
+    /// A script outside every visible path, mounted read-only on its own.
+    pub script_mount: Option<PathBuf>,
+    pub network: NetworkMode,
+    pub tmp_size: Option<u64>,
+    pub limits: Limits,
+    /// The private HOME inside the sandbox.
+    pub home: PathBuf,
+    /// The program's environment, in order.
+    pub env: Vec<(String, EnvValue)>,
+    /// The program and its arguments (argv[0] is the interpreter or the command).
+    pub command: Vec<OsString>,
+    /// Whether a seccomp filter is passed on [`fds::SECCOMP`].
+    pub seccomp: bool,
+    /// `--disable-userns` is available (bwrap >= 0.8).
+    pub disable_userns: bool,
+}
+
+/// A file whose contents bwrap copies into the sandbox from a pipe (`--ro-bind-data`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataFile {
+    pub fd: i32,
+    pub dest: PathBuf,
+    pub contents: Vec<u8>,
+}
+
+/// The fully rendered Linux command: what the exec module spawns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BwrapCommand {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    /// The environment bwrap starts with (and passes into the sandbox); nothing else.
+    pub env: Vec<(String, EnvValue)>,
+    pub data: Vec<DataFile>,
+}
+
+/// Quotes `text` for a POSIX shell when it needs it.
+pub fn shell_quote(text: &str) -> String {
+    let safe = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%^".contains(c));
+    if safe {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quote;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("--ro-bind"), "--ro-bind");
+        assert_eq!(shell_quote("/a b"), "'/a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("$HOME"), "'$HOME'");
+    }
+}
