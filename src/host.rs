@@ -109,7 +109,12 @@ pub const PROTECTED_PATHS: &[&str] = &[
 impl HostFacts {
     /// Probes the running host.
     pub fn probe(path_variable: Option<&std::ffi::OsStr>) -> HostFacts {
-        let bwrap = find_bwrap(path_variable);
+        let bwrap = match std::env::var_os("BOXPY_BWRAP") {
+            Some(path) if !path.is_empty() => {
+                Some(PathBuf::from(path)).filter(|path| is_executable_file(path))
+            }
+            _ => find_bwrap(path_variable),
+        };
         let home = std::env::var_os("HOME")
             .map(PathBuf::from)
             .filter(|home| home.is_absolute());
