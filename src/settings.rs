@@ -331,7 +331,7 @@ fn private_home(home: Option<&Path>) -> PathBuf {
 }
 
 /// The program's environment: boxpy's own settings, then `env.pass`, `env.set`, `--env`.
-fn program_environment(
+pub(crate) fn program_environment(
     policy: &Policy,
     args: &SandboxArgs,
     interpreter: &Interpreter,

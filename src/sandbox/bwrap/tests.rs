@@ -1,1 +1,262 @@
+//! Snapshot and invariant tests of the bwrap renderer over fixed host facts.
 
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::cli::SandboxArgs;
+use crate::policy::{self, LoadContext, Mount, Policy, PolicySource};
+use crate::sandbox::SandboxSpec;
+use crate::venv::{Interpreter, Origin};
+
+fn load_builtin(name: &str) -> Policy {
+    let context = LoadContext {
+        cwd: PathBuf::from("/home/user/project"),
+        home: Some(PathBuf::from("/home/user")),
+    };
+    policy::load(&PolicySource::Builtin(name.to_owned()), &context).expect("shipped policy loads")
+}
+
+fn pyenv_interpreter() -> Interpreter {
+    Interpreter {
+        venv: Some(PathBuf::from("/home/user/project/.venv")),
+        executable: PathBuf::from("/home/user/project/.venv/bin/python"),
+        read_only_paths: vec![
+            PathBuf::from("/home/user/project/.venv"),
+            PathBuf::from("/home/user/.pyenv/versions/3.11.7"),
+        ],
+        version: Some("3.11.7".to_owned()),
+        origin: Origin::WorkdirDotVenv,
+    }
+}
+
+fn spec_for(policy: &Policy, mounts: Vec<Mount>) -> SandboxSpec {
+    let interpreter = pyenv_interpreter();
+    let home = PathBuf::from("/home/user");
+    let host_env = |name: &str| -> Option<OsString> {
+        matches!(name, "LANG" | "TERM").then(|| OsString::from("x"))
+    };
+    let env = crate::settings::program_environment(
+        policy,
+        &SandboxArgs::default(),
+        &interpreter,
+        &home,
+        &host_env,
+    )
+    .expect("environment");
+    SandboxSpec {
+        workdir: PathBuf::from("/home/user/project"),
+        mounts,
+        command: vec![
+            interpreter.executable.clone().into_os_string(),
+            "analyze.py".into(),
+        ],
+        interpreter,
+        script_mount: None,
+        network: policy.network,
+        tmp_size: policy.filesystem.tmp_size,
+        limits: policy.limits.clone(),
+        home,
+        env,
+        seccomp: true,
+        disable_userns: true,
+    }
+}
+
+fn rendered(name: &str) -> String {
+    let policy = load_builtin(name);
+    to_shell_lines(&render(
+        &spec_for(&policy, Vec::new()),
+        &HostFacts::fixture(),
+    ))
+}
+
+#[test]
+fn snapshot_default() {
+    insta::assert_snapshot!("default", rendered("default"));
+}
+
+#[test]
+fn snapshot_strict() {
+    insta::assert_snapshot!("strict", rendered("strict"));
+}
+
+#[test]
+fn snapshot_net() {
+    insta::assert_snapshot!("net", rendered("net"));
+}
+
+fn args_of(command: &BwrapCommand) -> Vec<String> {
+    command
+        .args
+        .iter()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect()
+}
+
+fn position(args: &[String], window: &[&str]) -> Option<usize> {
+    args.windows(window.len())
+        .position(|candidate| candidate.iter().zip(window).all(|(a, b)| a == b))
+}
+
+fn mount(source: &str, dest: &str, writable: bool) -> Mount {
+    Mount {
+        source: source.into(),
+        dest: dest.into(),
+        optional: false,
+        writable,
+        origin: if writable { "--rw" } else { "--ro" }.to_owned(),
+    }
+}
+
+#[test]
+fn tmpfs_precedes_every_bind_under_it() {
+    let policy = load_builtin("default");
+    let mut spec = spec_for(&policy, vec![mount("/tmp/data", "/tmp/data", false)]);
+    spec.workdir = "/tmp/work".into();
+    spec.interpreter.read_only_paths = vec!["/tmp/work/.venv".into(), "/tmp/venvs/base".into()];
+    let args = args_of(&render(&spec, &HostFacts::fixture()));
+    let tmpfs = position(&args, &["--tmpfs", "/tmp"]).expect("tmpfs /tmp");
+    for bind in [
+        ["--bind", "/tmp/work", "/tmp/work"],
+        ["--ro-bind", "/tmp/data", "/tmp/data"],
+        ["--ro-bind", "/tmp/work/.venv", "/tmp/work/.venv"],
+        ["--ro-bind", "/tmp/venvs/base", "/tmp/venvs/base"],
+    ] {
+        let at = position(&args, &bind).unwrap_or_else(|| panic!("missing {bind:?}"));
+        assert!(tmpfs < at, "{bind:?} must come after --tmpfs /tmp");
+    }
+    // The venv inside the workdir is re-mounted read-only after the writable workdir.
+    assert!(
+        position(&args, &["--bind", "/tmp/work", "/tmp/work"])
+            < position(&args, &["--ro-bind", "/tmp/work/.venv", "/tmp/work/.venv"])
+    );
+}
+
+#[test]
+fn private_home_precedes_binds_under_it() {
+    let args = args_of(&render(
+        &spec_for(&load_builtin("default"), Vec::new()),
+        &HostFacts::fixture(),
+    ));
+    let home = position(&args, &["--tmpfs", "/home/user"]).expect("tmpfs home");
+    let workdir = position(
+        &args,
+        &["--bind", "/home/user/project", "/home/user/project"],
+    )
+    .expect("workdir bind");
+    let base = position(
+        &args,
+        &[
+            "--ro-bind",
+            "/home/user/.pyenv/versions/3.11.7",
+            "/home/user/.pyenv/versions/3.11.7",
+        ],
+    )
+    .expect("base interpreter bind");
+    assert!(home < workdir && home < base);
+}
+
+#[test]
+fn share_net_only_for_full() {
+    for (name, expected) in [("default", false), ("strict", false), ("net", true)] {
+        let args = args_of(&render(
+            &spec_for(&load_builtin(name), Vec::new()),
+            &HostFacts::fixture(),
+        ));
+        assert_eq!(args.contains(&"--share-net".to_owned()), expected, "{name}");
+        assert!(args.contains(&"--unshare-all".to_owned()));
+        assert_eq!(
+            position(
+                &args,
+                &["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"]
+            )
+            .is_some(),
+            expected,
+            "{name}: resolv.conf only with full network"
+        );
+    }
+}
+
+#[test]
+fn always_hardened() {
+    let args = args_of(&render(
+        &spec_for(&load_builtin("default"), Vec::new()),
+        &HostFacts::fixture(),
+    ));
+    for flag in [
+        "--die-with-parent",
+        "--new-session",
+        "--as-pid-1",
+        "--disable-userns",
+    ] {
+        assert!(args.contains(&flag.to_owned()), "{flag}");
+    }
+    assert!(position(&args, &["--cap-drop", "ALL"]).is_some());
+    assert!(position(&args, &["--seccomp", "5"]).is_some());
+    assert!(position(&args, &["--json-status-fd", "3"]).is_some());
+}
+
+#[test]
+fn secrets_never_mounted() {
+    let args = args_of(&render(
+        &spec_for(&load_builtin("default"), Vec::new()),
+        &HostFacts::fixture(),
+    ));
+    for forbidden in [
+        "/etc/shadow",
+        "/etc/gshadow",
+        "/etc/ssh",
+        "/run",
+        "/var/run",
+        "/root",
+    ] {
+        assert!(
+            !args.iter().any(|arg| arg == forbidden),
+            "{forbidden} must not be mounted"
+        );
+    }
+    assert!(position(&args, &["--ro-bind", "/etc", "/etc"]).is_none());
+}
+
+#[test]
+fn binding_an_ancestor_of_a_protected_path_masks_it() {
+    let policy = load_builtin("default");
+    let spec = spec_for(&policy, vec![mount("/etc", "/etc", false)]);
+    let args = args_of(&render(&spec, &HostFacts::fixture()));
+    let etc = position(&args, &["--ro-bind", "/etc", "/etc"]).expect("etc bind");
+    let shadow = position(&args, &["--ro-bind", "/dev/null", "/etc/shadow"]).expect("shadow mask");
+    let ssh = position(&args, &["--tmpfs", "/etc/ssh"]).expect("ssh mask");
+    assert!(etc < shadow && etc < ssh);
+}
+
+#[test]
+fn no_network_gets_a_generated_hosts_file() {
+    let command = render(
+        &spec_for(&load_builtin("default"), Vec::new()),
+        &HostFacts::fixture(),
+    );
+    assert_eq!(command.data.len(), 1);
+    assert_eq!(command.data[0].dest, Path::new("/etc/hosts"));
+    assert!(String::from_utf8_lossy(&command.data[0].contents).contains("localhost"));
+}
+
+#[test]
+fn program_comes_last_after_separator() {
+    let args = args_of(&render(
+        &spec_for(&load_builtin("default"), Vec::new()),
+        &HostFacts::fixture(),
+    ));
+    let tail: Vec<&str> = args[args.len() - 6..].iter().map(String::as_str).collect();
+    assert_eq!(
+        tail,
+        [
+            INIT_PATH,
+            INIT_ARGUMENT,
+            "4",
+            "--",
+            "/home/user/project/.venv/bin/python",
+            "analyze.py"
+        ]
+    );
+}
