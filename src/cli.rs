@@ -281,3 +281,60 @@ mod tests {
         Cli::command().debug_assert();
     }
 }
+
+/// The generated files committed under `completions/` and `man/`: (path, contents).
+pub fn generated_docs() -> Vec<(String, Vec<u8>)> {
+    use clap::CommandFactory;
+    let mut files = Vec::new();
+    for shell in [
+        clap_complete::Shell::Bash,
+        clap_complete::Shell::Zsh,
+        clap_complete::Shell::Fish,
+    ] {
+        let mut out = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "boxpy", &mut out);
+        let name = match shell {
+            clap_complete::Shell::Bash => "boxpy.bash",
+            clap_complete::Shell::Zsh => "_boxpy",
+            _ => "boxpy.fish",
+        };
+        files.push((format!("completions/{name}"), out));
+    }
+    let command = Cli::command();
+    let mut out = Vec::new();
+    let _ = clap_mangen::Man::new(command.clone()).render(&mut out);
+    files.push(("man/boxpy.1".to_owned(), out));
+    for subcommand in command.get_subcommands() {
+        let name = format!("boxpy-{}", subcommand.get_name());
+        let mut out = Vec::new();
+        let page = subcommand.clone().name(name.clone());
+        let _ = clap_mangen::Man::new(page).render(&mut out);
+        files.push((format!("man/{name}.1"), out));
+    }
+    files
+}
+
+#[cfg(test)]
+mod docs_tests {
+    /// completions/ and man/ are generated from the clap definitions; this fails when they
+    /// are stale. `BOXPY_UPDATE_DOCS=1 cargo test generated_docs` rewrites them.
+    #[test]
+    fn generated_docs_are_up_to_date() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let update = std::env::var_os("BOXPY_UPDATE_DOCS").is_some();
+        let mut stale = Vec::new();
+        for (path, contents) in super::generated_docs() {
+            let full = root.join(&path);
+            if update {
+                std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+                std::fs::write(&full, &contents).unwrap();
+            } else if std::fs::read(&full).ok().as_deref() != Some(&contents[..]) {
+                stale.push(path);
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "stale generated files {stale:?}; run `BOXPY_UPDATE_DOCS=1 cargo test generated_docs`"
+        );
+    }
+}

@@ -1,0 +1,82 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_boxpy_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_boxpy_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_boxpy_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_boxpy_using_subcommand
+    set -l cmd (__fish_boxpy_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c boxpy -n "__fish_boxpy_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c boxpy -n "__fish_boxpy_needs_command" -s V -l version -d 'Print version'
+complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "run" -d 'Run a Python script, `-c CODE`, `-m MODULE` or `-` (stdin) in the sandbox'
+complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "render" -d 'Print the sandbox command a policy becomes; runs nothing'
+complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "completions" -d 'Generate shell completions'
+complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l venv -d 'The virtualenv to use' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s w -l workdir -d 'Read-write working directory, the program\'s cwd [default: current directory]' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l ro -d 'Extra read-only mount (repeatable)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l rw -d 'Extra read-write mount (repeatable)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l network -d 'Network mode' -r -f -a "none\t'A private network namespace with only a loopback interface'
+localhost\t'On Linux the same as `none`: a private loopback for servers the program starts itself'
+full\t'The host\'s network, plus resolv.conf, hosts and CA certificates'"
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l env -d 'Pass KEY from the host, or set KEY=VALUE (repeatable)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l timeout -d 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l cpu -d 'CPU-time limit (e.g. 30s)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l memory -d 'Memory limit (e.g. 512MiB, 2GiB)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l color -d 'When to colour boxpy\'s own output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s c -d 'Run a code string' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s m -d 'Run a module as a script' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l json -d 'Print one JSON result object on stdout instead of streaming'
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s v -l verbose -d 'Print the sandbox command line to stderr before running'
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s V -l version -d 'Print version'
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l venv -d 'The virtualenv to use' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s w -l workdir -d 'Read-write working directory, the program\'s cwd [default: current directory]' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l ro -d 'Extra read-only mount (repeatable)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l rw -d 'Extra read-write mount (repeatable)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l network -d 'Network mode' -r -f -a "none\t'A private network namespace with only a loopback interface'
+localhost\t'On Linux the same as `none`: a private loopback for servers the program starts itself'
+full\t'The host\'s network, plus resolv.conf, hosts and CA certificates'"
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l env -d 'Pass KEY from the host, or set KEY=VALUE (repeatable)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l timeout -d 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l cpu -d 'CPU-time limit (e.g. 30s)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l memory -d 'Memory limit (e.g. 512MiB, 2GiB)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l color -d 'When to colour boxpy\'s own output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l target -d 'Which sandbox to render' -r -f -a "linux\t''
+macos\t''"
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l json -d 'Print one JSON result object on stdout instead of streaming'
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s v -l verbose -d 'Print the sandbox command line to stderr before running'
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s V -l version -d 'Print version'
+complete -c boxpy -n "__fish_boxpy_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c boxpy -n "__fish_boxpy_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run render completions help" -f -a "run" -d 'Run a Python script, `-c CODE`, `-m MODULE` or `-` (stdin) in the sandbox'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run render completions help" -f -a "render" -d 'Print the sandbox command a policy becomes; runs nothing'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run render completions help" -f -a "completions" -d 'Generate shell completions'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run render completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
