@@ -110,7 +110,11 @@ fn run(args: RunArgs) -> Result<u8> {
         timeout: invocation.policy.limits.timeout,
         seccomp: None,
     };
-    let outcome = exec::run(&command, &options)?;
+    let enforcement = exec::limits::plan(&invocation.policy.limits, host.uid);
+    for (key, reason) in &enforcement.unenforced {
+        report::warning(&format!("`{key}` is not enforced on this host: {reason}"));
+    }
+    let outcome = exec::run(&command, &options, &enforcement)?;
     if invocation.output.json {
         report::print_json(&report::json_outcome(&invocation, &outcome));
     } else {

@@ -80,6 +80,11 @@ pub fn stdout_text(text: &str) {
     let _ = out.flush();
 }
 
+/// A warning about this run (a limit this host cannot enforce).
+pub fn warning(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "boxpy: warning: {text}");
+}
+
 /// The one notice printed when `limits.output` is reached.
 pub fn output_limit_notice(limit: u64) {
     let _ = writeln!(
@@ -131,8 +136,8 @@ pub fn findings(invocation: &Invocation, outcome: &Outcome) -> Option<Finding> {
                     "the program wrote a file larger than `limits.file_size` ({}); raise it in the policy",
                     limits.file_size.map(format_size).unwrap_or_default()
                 )),
-                libc::SIGKILL if limits.memory.is_some() => Some(format!(
-                    "SIGKILL often means the memory limit ({}) was reached; raise `limits.memory` or pass `--memory SIZE`",
+                libc::SIGKILL if outcome.memory_limit_reached => Some(format!(
+                    "the program reached the memory limit ({}); raise `limits.memory` or pass `--memory SIZE`",
                     limits.memory.map(format_size).unwrap_or_default()
                 )),
                 _ => None,

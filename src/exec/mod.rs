@@ -21,6 +21,7 @@
 #![allow(unsafe_code)]
 
 pub(crate) mod init;
+pub(crate) mod limits;
 mod pump;
 
 use std::io::Read;
@@ -82,6 +83,8 @@ pub struct Outcome {
     pub resources: Option<Resources>,
     /// `limits.output` was reached and output was dropped.
     pub output_limit_reached: bool,
+    /// The kernel's OOM killer acted in the sandbox's memory cgroup.
+    pub memory_limit_reached: bool,
 }
 
 const FORWARDED_SIGNALS: [Signal; 4] = [
@@ -95,7 +98,11 @@ const FORWARDED_SIGNALS: [Signal; 4] = [
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
 /// Runs `command` (a rendered bwrap command line) and waits for it.
-pub fn run(command: &BwrapCommand, options: &ExecOptions) -> Result<Outcome> {
+pub fn run(
+    command: &BwrapCommand,
+    options: &ExecOptions,
+    enforcement: &limits::Enforcement,
+) -> Result<Outcome> {
     let started = Instant::now();
     mark_inherited_descriptors_cloexec();
 
@@ -120,6 +127,24 @@ pub fn run(command: &BwrapCommand, options: &ExecOptions) -> Result<Outcome> {
         .iter()
         .map(|(fd, target)| (fd.as_raw_fd(), *target))
         .collect();
+    let cgroup_procs: Vec<RawFd> = enforcement
+        .cgroup
+        .as_ref()
+        .map(limits::Cgroup::procs_descriptors)
+        .unwrap_or_default();
+    let rlimits: Vec<libc::rlimit> = enforcement
+        .rlimits
+        .iter()
+        .map(|limit| libc::rlimit {
+            rlim_cur: limit.soft,
+            rlim_max: limit.hard,
+        })
+        .collect();
+    let resources: Vec<i32> = enforcement
+        .rlimits
+        .iter()
+        .map(|limit| limit.resource)
+        .collect();
 
     let mut process = Command::new(&command.program);
     process
@@ -142,9 +167,20 @@ pub fn run(command: &BwrapCommand, options: &ExecOptions) -> Result<Outcome> {
         }
     }
     // SAFETY: the closure runs in the forked child before exec and only calls
-    // async-signal-safe functions (dup2, pthread_sigmask) on plain integers it captured.
+    // async-signal-safe functions (write, setrlimit, dup2, pthread_sigmask) on plain data
+    // it captured; it allocates nothing.
     unsafe {
         process.pre_exec(move || {
+            for procs in &cgroup_procs {
+                if libc::write(*procs, b"0".as_ptr().cast(), 1) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            for (resource, limit) in resources.iter().zip(&rlimits) {
+                if libc::setrlimit(*resource as _, limit) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             for (source, target) in &raw_mapping {
                 if libc::dup2(*source, *target) < 0 {
                     return Err(std::io::Error::last_os_error());
@@ -286,7 +322,12 @@ pub fn run(command: &BwrapCommand, options: &ExecOptions) -> Result<Outcome> {
         }
     };
     let output_limit_reached = budget.exhausted();
+    let memory_limit_reached = enforcement
+        .cgroup
+        .as_ref()
+        .is_some_and(limits::Cgroup::oom_killed);
     Ok(Outcome {
+        memory_limit_reached,
         status,
         duration,
         stderr_tail: stderr.tail.clone(),

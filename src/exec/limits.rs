@@ -1,0 +1,307 @@
+//! How each `[limits]` key is enforced on this host, and the cgroup that enforces some.
+//!
+//! | key | mechanism |
+//! |---|---|
+//! | `timeout` | boxpy's wall clock; the init kills the whole PID namespace (`exec/mod.rs`) |
+//! | `cpu` | `RLIMIT_CPU` (per process: SIGXCPU at the limit, SIGKILL one second later) |
+//! | `memory` | a memory cgroup (v2 `memory.max` or v1 `memory.limit_in_bytes`, swap included) when boxpy can create one; otherwise `RLIMIT_DATA` (per process: heap and private mappings, not virtual reservations, so threads and ipykernel still start) |
+//! | `processes` | a pids cgroup when boxpy can create one; otherwise `RLIMIT_NPROC` raised by the tasks the user already runs (the kernel counts them all; it exempts root entirely, so root needs the cgroup) |
+//! | `file_size` | `RLIMIT_FSIZE` (SIGXFSZ / `File too large`) |
+//! | `open_files` | `RLIMIT_NOFILE` |
+//! | `output` | counted by boxpy's pumps (`exec/pump.rs`) |
+//! | `filesystem.tmp_size` | bwrap `--size` on the `/tmp` and `/dev/shm` tmpfs |
+//!
+//! rlimits are set in bwrap's process just before exec and are inherited by everything in
+//! the sandbox. The cgroup is joined the same way (writing `0` to `cgroup.procs`).
+//! What cannot be enforced is listed in [`Enforcement::unenforced`], which `boxpy` prints
+//! as a warning (never silently skipped).
+
+use std::fs::{File, OpenOptions};
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use crate::policy::Limits;
+
+/// One rlimit to set before exec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rlimit {
+    pub resource: i32,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// The cgroup(s) a run is placed in. Removed on drop.
+#[derive(Debug)]
+pub struct Cgroup {
+    directories: Vec<PathBuf>,
+    /// Open `cgroup.procs` files; the child writes `0` to each before exec.
+    procs: Vec<File>,
+    memory_events: Option<MemoryEvents>,
+    pub memory: bool,
+    pub processes: bool,
+}
+
+#[derive(Debug, Clone)]
+enum MemoryEvents {
+    V2(PathBuf),
+    V1(PathBuf),
+}
+
+impl Cgroup {
+    /// Descriptors of the `cgroup.procs` files, for the pre-exec hook.
+    pub fn procs_descriptors(&self) -> Vec<RawFd> {
+        self.procs.iter().map(AsRawFd::as_raw_fd).collect()
+    }
+
+    /// Whether the kernel's OOM killer acted inside this cgroup.
+    pub fn oom_killed(&self) -> bool {
+        let count = |path: &Path, key: &str| {
+            std::fs::read_to_string(path)
+                .ok()
+                .and_then(|text| {
+                    text.lines().find_map(|line| {
+                        let (name, value) = line.split_once(' ')?;
+                        (name == key).then(|| value.trim().parse::<u64>().ok())?
+                    })
+                })
+                .unwrap_or(0)
+        };
+        match &self.memory_events {
+            Some(MemoryEvents::V2(path)) => count(path, "oom_kill") > 0,
+            Some(MemoryEvents::V1(path)) => count(path, "oom_kill") > 0,
+            None => false,
+        }
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        self.procs.clear();
+        for directory in self.directories.iter().rev() {
+            // The init has killed and reaped everything; the kernel may need a moment to
+            // release the last task.
+            for _ in 0..50 {
+                if std::fs::remove_dir(directory).is_ok() || !directory.exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        }
+    }
+}
+
+/// How this run's limits will be enforced.
+#[derive(Debug, Default)]
+pub struct Enforcement {
+    pub rlimits: Vec<Rlimit>,
+    pub cgroup: Option<Cgroup>,
+    /// Limits that cannot be enforced here: (policy key, reason).
+    pub unenforced: Vec<(String, String)>,
+}
+
+/// Decides the mechanism for every limit (probing cgroups and counting tasks).
+pub fn plan(limits: &Limits, uid: u32) -> Enforcement {
+    let mut enforcement = Enforcement::default();
+    let wants_cgroup = limits.memory.is_some() || limits.processes.is_some();
+    if wants_cgroup {
+        enforcement.cgroup = create_cgroup(limits);
+    }
+    let cgroup = enforcement.cgroup.as_ref();
+    if let Some(cpu) = limits.cpu {
+        let seconds = cpu.as_secs_f64().ceil().max(1.0) as u64;
+        enforcement.rlimits.push(Rlimit {
+            resource: libc::RLIMIT_CPU as i32,
+            soft: seconds,
+            hard: seconds + 1,
+        });
+    }
+    if let Some(memory) = limits.memory {
+        if !cgroup.is_some_and(|cgroup| cgroup.memory) {
+            enforcement.rlimits.push(Rlimit {
+                resource: libc::RLIMIT_DATA as i32,
+                soft: memory,
+                hard: memory,
+            });
+        }
+    }
+    if let Some(processes) = limits.processes {
+        if !cgroup.is_some_and(|cgroup| cgroup.processes) {
+            if uid == 0 {
+                enforcement.unenforced.push((
+                    "limits.processes".to_owned(),
+                    "boxpy runs as root, which RLIMIT_NPROC does not apply to, and no pids cgroup could be created".to_owned(),
+                ));
+            } else {
+                let existing = count_user_tasks(uid);
+                let allowed = processes.saturating_add(existing);
+                enforcement.rlimits.push(Rlimit {
+                    resource: libc::RLIMIT_NPROC as i32,
+                    soft: allowed,
+                    hard: allowed,
+                });
+            }
+        }
+    }
+    if let Some(size) = limits.file_size {
+        enforcement.rlimits.push(Rlimit {
+            resource: libc::RLIMIT_FSIZE as i32,
+            soft: size,
+            hard: size,
+        });
+    }
+    if let Some(files) = limits.open_files {
+        enforcement.rlimits.push(Rlimit {
+            resource: libc::RLIMIT_NOFILE as i32,
+            soft: files,
+            hard: files,
+        });
+    }
+    enforcement
+}
+
+/// Tasks (threads included) the user runs now: RLIMIT_NPROC counts them all.
+fn count_user_tasks(uid: u32) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let mut count = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name
+            .to_string_lossy()
+            .bytes()
+            .all(|byte| byte.is_ascii_digit())
+        {
+            continue;
+        }
+        if entry.metadata().map(|metadata| metadata.uid()).ok() != Some(uid) {
+            continue;
+        }
+        let threads = std::fs::read_dir(entry.path().join("task"))
+            .map(|tasks| tasks.count() as u64)
+            .unwrap_or(1);
+        count += threads;
+    }
+    count
+}
+
+/// The cgroup directory of this process for a controller (v1) or the unified one (v2).
+fn own_cgroup(controller: Option<&str>) -> Option<String> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    text.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let _id = parts.next()?;
+        let controllers = parts.next()?;
+        let path = parts.next()?;
+        let matches = match controller {
+            Some(name) => controllers.split(',').any(|c| c == name),
+            None => controllers.is_empty(),
+        };
+        matches.then(|| path.to_owned())
+    })
+}
+
+fn write(path: &Path, value: &str) -> bool {
+    std::fs::write(path, value).is_ok()
+}
+
+fn open_procs(directory: &Path) -> Option<File> {
+    OpenOptions::new()
+        .write(true)
+        .open(directory.join("cgroup.procs"))
+        .ok()
+}
+
+fn create_cgroup(limits: &Limits) -> Option<Cgroup> {
+    let name = format!("boxpy-{}", std::process::id());
+    let root = Path::new("/sys/fs/cgroup");
+    if root.join("cgroup.controllers").exists() {
+        return create_cgroup_v2(root, &name, limits);
+    }
+    create_cgroup_v1(root, &name, limits)
+}
+
+/// cgroup v2: a child of boxpy's own cgroup, when its controllers are delegated there.
+fn create_cgroup_v2(root: &Path, name: &str, limits: &Limits) -> Option<Cgroup> {
+    let own = own_cgroup(None)?;
+    let parent = root.join(own.trim_start_matches('/'));
+    let enabled =
+        std::fs::read_to_string(parent.join("cgroup.subtree_control")).unwrap_or_default();
+    let has = |controller: &str| enabled.split_whitespace().any(|c| c == controller);
+    if !(has("memory") || has("pids")) {
+        return None;
+    }
+    let directory = parent.join(name);
+    std::fs::create_dir(&directory).ok()?;
+    let mut cgroup = Cgroup {
+        directories: vec![directory.clone()],
+        procs: Vec::new(),
+        memory_events: None,
+        memory: false,
+        processes: false,
+    };
+    if let Some(memory) = limits.memory.filter(|_| has("memory")) {
+        cgroup.memory = write(&directory.join("memory.max"), &memory.to_string());
+        let _ = write(&directory.join("memory.swap.max"), "0");
+        cgroup.memory_events = Some(MemoryEvents::V2(directory.join("memory.events")));
+    }
+    if let Some(processes) = limits.processes.filter(|_| has("pids")) {
+        cgroup.processes = write(&directory.join("pids.max"), &processes.to_string());
+    }
+    cgroup.procs.push(open_procs(&directory)?);
+    Some(cgroup)
+}
+
+/// cgroup v1: a child in the memory and pids hierarchies (root, or a delegated tree).
+fn create_cgroup_v1(root: &Path, name: &str, limits: &Limits) -> Option<Cgroup> {
+    let mut cgroup = Cgroup {
+        directories: Vec::new(),
+        procs: Vec::new(),
+        memory_events: None,
+        memory: false,
+        processes: false,
+    };
+    if let Some(memory) = limits.memory {
+        if let Some(own) = own_cgroup(Some("memory")) {
+            let directory = root
+                .join("memory")
+                .join(own.trim_start_matches('/'))
+                .join(name);
+            if std::fs::create_dir(&directory).is_ok() {
+                cgroup.directories.push(directory.clone());
+                let limited = write(
+                    &directory.join("memory.limit_in_bytes"),
+                    &memory.to_string(),
+                );
+                let swap = directory.join("memory.memsw.limit_in_bytes");
+                if swap.exists() {
+                    let _ = write(&swap, &memory.to_string());
+                }
+                if let (true, Some(procs)) = (limited, open_procs(&directory)) {
+                    cgroup.procs.push(procs);
+                    cgroup.memory = true;
+                    cgroup.memory_events =
+                        Some(MemoryEvents::V1(directory.join("memory.oom_control")));
+                }
+            }
+        }
+    }
+    if let Some(processes) = limits.processes {
+        if let Some(own) = own_cgroup(Some("pids")) {
+            let directory = root
+                .join("pids")
+                .join(own.trim_start_matches('/'))
+                .join(name);
+            if std::fs::create_dir(&directory).is_ok() {
+                cgroup.directories.push(directory.clone());
+                let limited = write(&directory.join("pids.max"), &processes.to_string());
+                if let (true, Some(procs)) = (limited, open_procs(&directory)) {
+                    cgroup.procs.push(procs);
+                    cgroup.processes = true;
+                }
+            }
+        }
+    }
+    (!cgroup.directories.is_empty()).then_some(cgroup)
+}
