@@ -19,6 +19,9 @@ _boxpy() {
             boxpy,completions)
                 cmd="boxpy__subcmd__completions"
                 ;;
+            boxpy,doctor)
+                cmd="boxpy__subcmd__doctor"
+                ;;
             boxpy,help)
                 cmd="boxpy__subcmd__help"
                 ;;
@@ -30,6 +33,9 @@ _boxpy() {
                 ;;
             boxpy__subcmd__help,completions)
                 cmd="boxpy__subcmd__help__subcmd__completions"
+                ;;
+            boxpy__subcmd__help,doctor)
+                cmd="boxpy__subcmd__help__subcmd__doctor"
                 ;;
             boxpy__subcmd__help,help)
                 cmd="boxpy__subcmd__help__subcmd__help"
@@ -47,7 +53,7 @@ _boxpy() {
 
     case "${cmd}" in
         boxpy)
-            opts="-h -V --help --version run render completions help"
+            opts="-h -V --help --version run render doctor completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -74,8 +80,22 @@ _boxpy() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        boxpy__subcmd__doctor)
+            opts="-h -V --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         boxpy__subcmd__help)
-            opts="run render completions help"
+            opts="run render doctor completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -89,6 +109,20 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        boxpy__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -32,6 +32,8 @@ pub enum Command {
     Run(RunArgs),
     /// Print the sandbox command a policy becomes; runs nothing
     Render(RenderArgs),
+    /// Check whether this machine can sandbox, and how each limit is enforced
+    Doctor,
     /// Generate shell completions
     Completions {
         /// The shell

@@ -4,6 +4,7 @@
 //! to an exit code (SPEC §5). See ARCHITECTURE.md for the module map.
 
 pub mod cli;
+pub mod doctor;
 pub mod error;
 pub mod exec;
 pub mod exit;
@@ -46,7 +47,7 @@ pub fn main() -> ExitCode {
     let (json, color) = match &cli.command {
         Command::Run(args) => (args.sandbox.json, args.sandbox.color),
         Command::Render(args) => (false, args.sandbox.color),
-        Command::Completions { .. } => (false, cli::ColorChoice::Auto),
+        Command::Completions { .. } | Command::Doctor => (false, cli::ColorChoice::Auto),
     };
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
@@ -65,6 +66,15 @@ fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Render(args) => render(args),
+        Command::Doctor => {
+            let host = HostFacts::probe(std::env::var_os("PATH").as_deref());
+            let checks = doctor::checks(&host);
+            report::doctor(&checks);
+            let failed = checks
+                .iter()
+                .any(|check| check.level == doctor::Level::Error);
+            Ok(if failed { exit::SANDBOX_FAILED } else { 0 })
+        }
         Command::Completions { shell } => {
             let mut command = Cli::command();
             let mut out = Vec::new();
@@ -108,13 +118,26 @@ fn run(args: RunArgs) -> Result<u8> {
         capture: invocation.output.json,
         output_limit: invocation.policy.limits.output,
         timeout: invocation.policy.limits.timeout,
-        seccomp: None,
+        seccomp: seccomp_program(&invocation)?,
     };
     let enforcement = exec::limits::plan(&invocation.policy.limits, host.uid);
     for (key, reason) in &enforcement.unenforced {
         report::warning(&format!("`{key}` is not enforced on this host: {reason}"));
     }
-    let outcome = exec::run(&command, &options, &enforcement)?;
+    let outcome = match exec::run(&command, &options, &enforcement) {
+        // bwrap older than 0.8 has no `--disable-userns`: say so, and run without it (the
+        // seccomp filter still refuses unshare/clone with namespace flags).
+        Err(Error::SandboxSetup { detail }) if detail.contains("--disable-userns") => {
+            report::warning(
+                "this bwrap is older than 0.8 and cannot forbid nested user namespaces with `--disable-userns`; relying on the seccomp filter",
+            );
+            let mut spec = invocation.spec.clone();
+            spec.disable_userns = false;
+            let command = sandbox::bwrap::render(&spec, &host);
+            exec::run(&command, &options, &enforcement)?
+        }
+        result => result?,
+    };
     if invocation.output.json {
         report::print_json(&report::json_outcome(&invocation, &outcome));
     } else {
@@ -153,4 +176,25 @@ fn render(args: RenderArgs) -> Result<u8> {
     let command = sandbox::bwrap::render(&invocation.spec, &host);
     report::stdout_text(&sandbox::bwrap::to_shell_lines(&command));
     Ok(0)
+}
+
+/// The compiled seccomp filter, when the spec asks for one.
+fn seccomp_program(invocation: &settings::Invocation) -> Result<Option<Vec<u8>>> {
+    if !invocation.spec.seccomp {
+        return Ok(None);
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let arch = sandbox::seccomp::Arch::host().ok_or_else(|| Error::UnsupportedPlatform {
+            detail: "no seccomp filter for this architecture".to_owned(),
+        })?;
+        let program = sandbox::seccomp::build_filter(arch).map_err(|error| {
+            Error::Internal(anyhow::anyhow!("building the seccomp filter: {error}"))
+        })?;
+        Ok(Some(program))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Ok(None)
+    }
 }

@@ -276,3 +276,22 @@ pub fn print_json(result: &JsonResult) {
     }
     let _ = out.flush();
 }
+
+/// `boxpy doctor`'s report on stdout.
+pub fn doctor(checks: &[crate::doctor::Check]) {
+    use crate::doctor::Level;
+    let styles = Styles::for_stderr(ColorChoice::Auto);
+    let mut text = String::new();
+    for check in checks {
+        let label = match check.level {
+            Level::Ok => format!("{}", "ok     ".style(styles.hint)),
+            Level::Warning => format!("{}", "warning".style(styles.bold)),
+            Level::Error => format!("{}", "error  ".style(styles.error)),
+        };
+        text.push_str(&format!("{label} {}\n", check.what));
+        if let Some(hint) = &check.hint {
+            text.push_str(&format!("        hint: {hint}\n"));
+        }
+    }
+    stdout_text(&text);
+}

@@ -120,7 +120,7 @@ pub fn resolve(
         home,
         env: environment,
         command,
-        seccomp: false,
+        seccomp: seccomp_available(),
         disable_userns: true,
     };
     Ok(Invocation {
@@ -400,4 +400,16 @@ fn is_variable_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Whether this build can give the sandbox a seccomp filter (Linux on x86_64 or aarch64).
+fn seccomp_available() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        crate::sandbox::seccomp::Arch::host().is_some()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
 }

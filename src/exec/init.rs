@@ -134,11 +134,9 @@ pub fn main(args: &[OsString]) -> i32 {
     let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).ok();
     let (cpu_ms, max_rss_kib) = usage
         .map(|usage| {
-            let user = usage.user_time();
-            let system = usage.system_time();
-            let micros = (user.tv_sec() + system.tv_sec()) * 1_000_000
-                + user.tv_usec() as i64
-                + system.tv_usec() as i64;
+            use nix::sys::time::TimeValLike;
+            let micros =
+                usage.user_time().num_microseconds() + usage.system_time().num_microseconds();
             (micros / 1000, usage.max_rss())
         })
         .unwrap_or((0, 0));

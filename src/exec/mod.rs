@@ -299,7 +299,9 @@ pub fn run(
         .join()
         .map_err(|_| anyhow::anyhow!("stderr pump panicked"))?;
 
-    if bwrap_record.child_pid.is_none() {
+    // bwrap reports `child-pid` before it sets up the mounts, so only the init's `started`
+    // proves the sandbox was built; without it, stderr holds bwrap's own error.
+    if !report.started {
         return Err(classify_setup_failure(&stderr.tail));
     }
     if let Some(errno) = report.exec_errno {
@@ -395,6 +397,7 @@ fn read_bwrap_status(read: OwnedFd, init_pid: &AtomicI32) -> BwrapRecord {
 
 #[derive(Debug, Default)]
 struct InitReport {
+    started: bool,
     exit_code: Option<i32>,
     signal: Option<i32>,
     exec_errno: Option<i32>,
@@ -417,7 +420,10 @@ fn read_init_report(read: OwnedFd, gate: &pump::Gate) -> InitReport {
         };
         let number = |key: &str| value.get(key).and_then(serde_json::Value::as_i64);
         match value.get("event").and_then(serde_json::Value::as_str) {
-            Some("started") => gate.open(),
+            Some("started") => {
+                report.started = true;
+                gate.open();
+            }
             Some("exec_failed") => {
                 report.exec_errno = number("errno").map(|errno| errno as i32);
                 report.exec_path = value

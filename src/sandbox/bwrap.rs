@@ -153,7 +153,17 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts) -> BwrapCommand {
             }),
         }
     }
-    for path in &host.etc_entries {
+    // A user mount of `/etc` (or `/`-like ancestors) already shows these entries.
+    let under_user_mount = |path: &Path| {
+        spec.mounts
+            .iter()
+            .any(|mount| path.starts_with(&mount.dest))
+    };
+    for path in host
+        .etc_entries
+        .iter()
+        .filter(|path| !under_user_mount(path))
+    {
         ops.push(MountOp::ReadOnlyBind {
             source: path.clone(),
             dest: path.clone(),
@@ -264,6 +274,10 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts) -> BwrapCommand {
     for op in &ops {
         op.push_args(&mut args);
     }
+    // bwrap's root is a tmpfs: without this, `/`, `/etc` and every directory created for a
+    // mount point would be writable (and unbounded by `filesystem.tmp_size`).
+    args.push("--remount-ro".into());
+    args.push("/".into());
 
     args.push("--chdir".into());
     args.push(spec.workdir.clone().into());

@@ -6,6 +6,7 @@
 //! as a snapshot diff of the rendered command.
 
 pub(crate) mod bwrap;
+#[cfg(target_os = "linux")]
 pub(crate) mod seccomp;
 
 use std::ffi::OsString;

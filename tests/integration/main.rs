@@ -1,0 +1,16 @@
+//! boxpy's integration tests: the real binary, real bubblewrap, real venvs.
+//!
+//! One test binary (`cargo test --test integration`), one module per area. Security tests
+//! run twice, as the caller and as an unprivileged user (see [`harness::Runner`]); each
+//! first proves Python started, then that the attempt was refused, then that the host is
+//! unchanged.
+
+mod harness;
+
+mod errors;
+mod isolation;
+mod mounts;
+mod network;
+mod policy;
+mod run_basic;
+mod venvs;
