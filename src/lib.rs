@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod error;
 pub mod exec;
 pub mod exit;
+pub mod hints;
 pub mod host;
 pub mod policy;
 pub mod report;

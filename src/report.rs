@@ -10,8 +10,9 @@ use serde::Serialize;
 use crate::cli::ColorChoice;
 use crate::error::Error;
 use crate::exec::{Outcome, Resources, Status};
+use crate::hints::catalogue::{Diagnosis, HintContext, ProgramKind};
 use crate::policy::units::{format_duration, format_size};
-use crate::settings::Invocation;
+use crate::settings::{Invocation, Program};
 
 /// Colours for boxpy's own stderr text; all plain unless colour is on.
 #[derive(Debug, Clone, Copy, Default)]
@@ -152,22 +153,166 @@ pub fn findings(invocation: &Invocation, outcome: &Outcome) -> Option<Finding> {
     }
 }
 
+/// What to report about a finished run: a diagnosed traceback, or boxpy's own finding
+/// (stopped at a limit, killed by a signal). `None` for a success, and for a failure
+/// without a traceback that boxpy has nothing to add to.
+pub fn diagnose(invocation: &Invocation, outcome: &Outcome) -> Option<Diagnosis> {
+    let finding = findings(invocation, outcome);
+    let failed = !matches!(outcome.status, Status::Exited(0));
+    if !failed {
+        return None;
+    }
+    let limit_finding = matches!(outcome.status, Status::TimedOut)
+        || finding
+            .as_ref()
+            .is_some_and(|finding| finding.hint.is_some());
+    let traceback = if limit_finding {
+        None
+    } else {
+        crate::hints::traceback::parse(&String::from_utf8_lossy(&outcome.stderr_tail))
+    };
+    match (traceback, finding) {
+        (Some(traceback), _) => {
+            let mut diagnosis = with_hint_context(invocation, |context| {
+                crate::hints::catalogue::diagnose(&traceback, context)
+            });
+            // Python does not print `-c` source lines before 3.13; boxpy has the code.
+            if let (Program::Code(code, _), Some(place)) =
+                (&invocation.program, &mut diagnosis.location)
+            {
+                if place.file == "<string>" && place.source.is_none() {
+                    place.source = place
+                        .line
+                        .and_then(|line| code.lines().nth(line.saturating_sub(1) as usize))
+                        .map(|line| line.trim().to_owned());
+                }
+            }
+            Some(diagnosis)
+        }
+        (None, Some(finding)) => Some(Diagnosis {
+            exception_type: finding.kind,
+            message: finding.message,
+            location: None,
+            raised_at: None,
+            cause: None,
+            hint: finding.hint,
+        }),
+        (None, None) => None,
+    }
+}
+
+/// Builds the catalogue's view of this run and calls `with` on it.
+fn with_hint_context<T>(invocation: &Invocation, with: impl FnOnce(&HintContext) -> T) -> T {
+    let spec = &invocation.spec;
+    let program = match &invocation.program {
+        Program::Script(path, _) => ProgramKind::Script(path),
+        Program::Code(..) => ProgramKind::Code,
+        Program::Stdin(_) => ProgramKind::Stdin,
+        Program::Module(..) => ProgramKind::Module,
+        Program::Interpreter(_) => ProgramKind::Other,
+    };
+    let host_path_exists = |path: &std::path::Path| path.symlink_metadata().is_ok();
+    let context = HintContext {
+        workdir: &spec.workdir,
+        program,
+        venv: spec.interpreter.venv.as_deref(),
+        python: &spec.interpreter.executable,
+        network: spec.network,
+        mounts: &spec.mounts,
+        interpreter_paths: &spec.interpreter.read_only_paths,
+        deny_imports: &invocation.policy.guards.deny_imports,
+        limits: &invocation.policy.limits,
+        tmp_size: spec.tmp_size,
+        policy_name: &invocation.policy.name,
+        host_path_exists: &host_path_exists,
+    };
+    with(&context)
+}
+
+/// The human report (SPEC §6), uv/rustc-style.
+pub fn format_diagnosis(diagnosis: &Diagnosis, styles: &Styles) -> String {
+    let mut text = format!(
+        "{} {}",
+        "error:".style(styles.error),
+        diagnosis.exception_type
+    );
+    let message = diagnosis.message.lines().next().unwrap_or("");
+    if !message.is_empty() {
+        text.push_str(": ");
+        text.push_str(message);
+    }
+    text.push('\n');
+    if let Some(place) = &diagnosis.location {
+        text.push_str(&format_place(place, styles));
+    }
+    if let Some(raised) = &diagnosis.raised_at {
+        let mut at = raised.file.clone();
+        if let Some(line) = raised.line {
+            at.push_str(&format!(":{line}"));
+        }
+        if let Some(function) = &raised.function {
+            at.push_str(&format!(" in `{function}`"));
+        }
+        let lead = if diagnosis.location.is_some() {
+            "   = raised in"
+        } else {
+            "  --> raised in"
+        };
+        text.push_str(&format!("{} {at}\n", lead.style(styles.dim)));
+    }
+    if let Some(cause) = &diagnosis.cause {
+        text.push_str(&format!("{} {cause}\n", "   =".style(styles.dim)));
+    }
+    if let Some(hint) = &diagnosis.hint {
+        text.push_str(&format!("\n{} {hint}\n", "hint:".style(styles.hint)));
+    }
+    text
+}
+
+fn format_place(place: &crate::hints::catalogue::Place, styles: &Styles) -> String {
+    let line = place.line.map(|line| line.to_string()).unwrap_or_default();
+    let width = line.len().max(1);
+    let gutter = " ".repeat(width);
+    let mut text = format!(
+        "{gutter}{} {}{}\n",
+        "-->".style(styles.dim),
+        place.file,
+        if line.is_empty() {
+            String::new()
+        } else {
+            format!(":{line}")
+        }
+    );
+    if let Some(source) = place
+        .source
+        .as_deref()
+        .and_then(|source| source.lines().next())
+    {
+        let bar = "|".style(styles.dim);
+        text.push_str(&format!("{gutter} {bar}\n"));
+        text.push_str(&format!("{} {bar} {source}\n", line.style(styles.dim)));
+        match place.column {
+            Some(column) if column > 0 => {
+                let pad = " ".repeat(column as usize - 1);
+                text.push_str(&format!(
+                    "{gutter} {bar} {pad}{}\n",
+                    "^".style(styles.error)
+                ));
+            }
+            _ => text.push_str(&format!("{gutter} {bar}\n")),
+        }
+    }
+    text
+}
+
 /// The human report after the program's own output, on stderr.
 pub fn human_outcome(invocation: &Invocation, outcome: &Outcome) {
     if invocation.output.quiet {
         return;
     }
-    let styles = Styles::for_stderr(invocation.output.color);
-    if let Some(finding) = findings(invocation, outcome) {
-        let mut text = format!(
-            "{} {}: {}\n",
-            "error:".style(styles.error),
-            finding.kind,
-            finding.message
-        );
-        if let Some(hint) = finding.hint {
-            text.push_str(&format!("\n{} {hint}\n", "hint:".style(styles.hint)));
-        }
+    if let Some(diagnosis) = diagnose(invocation, outcome) {
+        let styles = Styles::for_stderr(invocation.output.color);
+        let text = format!("\n{}", format_diagnosis(&diagnosis, &styles));
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
     }
 }
@@ -197,6 +342,36 @@ pub struct JsonError {
     pub file: Option<String>,
     pub line: Option<u32>,
     pub hint: Option<String>,
+    /// The source line at `file:line`, when Python printed it.
+    pub source: Option<String>,
+    /// Where the exception was raised, when that is not `file:line`.
+    pub raised_at: Option<JsonPlace>,
+    /// The earlier exception in the chain (`caused by KeyError: 'x'`).
+    pub cause: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonPlace {
+    pub file: String,
+    pub line: Option<u32>,
+}
+
+impl From<Diagnosis> for JsonError {
+    fn from(diagnosis: Diagnosis) -> JsonError {
+        JsonError {
+            kind: diagnosis.exception_type,
+            message: diagnosis.message,
+            file: diagnosis.location.as_ref().map(|place| place.file.clone()),
+            line: diagnosis.location.as_ref().and_then(|place| place.line),
+            source: diagnosis.location.and_then(|place| place.source),
+            hint: diagnosis.hint,
+            raised_at: diagnosis.raised_at.map(|place| JsonPlace {
+                file: place.file,
+                line: place.line,
+            }),
+            cause: diagnosis.cause,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -213,13 +388,7 @@ pub fn json_outcome(invocation: &Invocation, outcome: &Outcome) -> JsonResult {
         Status::Signaled(signal) => ("killed", Some(128 + signal), Some(signal)),
         Status::TimedOut => ("timeout", Some(i32::from(crate::exit::TIMEOUT)), None),
     };
-    let error = findings(invocation, outcome).map(|finding| JsonError {
-        kind: finding.kind,
-        message: finding.message,
-        file: None,
-        line: None,
-        hint: finding.hint,
-    });
+    let error = diagnose(invocation, outcome).map(JsonError::from);
     JsonResult {
         schema: 1,
         status,
@@ -262,6 +431,9 @@ pub fn json_error(error: &Error) -> JsonResult {
             file: None,
             line: None,
             hint: error.hints().into_iter().next(),
+            source: None,
+            raised_at: None,
+            cause: None,
         }),
         resources: None,
         policy: None,

@@ -107,7 +107,21 @@ pub fn resolve(
 
     let (command, script_mount) = command_line(&program, &interpreter, &workdir, &mounts, &cwd)?;
     let home = private_home(host.home.as_deref());
-    let environment = program_environment(&policy, args, &interpreter, &home, env)?;
+    let mut environment = program_environment(&policy, args, &interpreter, &home, env)?;
+    let mut files = Vec::new();
+    if !policy.guards.deny_imports.is_empty() {
+        let directory = crate::hints::guards::GUARD_DIRECTORY;
+        files.push((
+            Path::new(directory).join("sitecustomize.py"),
+            crate::hints::guards::sitecustomize(&policy.guards.deny_imports).into_bytes(),
+        ));
+        let python_path = match environment.iter().find(|(name, _)| name == "PYTHONPATH") {
+            Some((_, EnvValue::Literal(existing))) => format!("{directory}:{existing}"),
+            _ => directory.to_owned(),
+        };
+        environment.retain(|(name, _)| name != "PYTHONPATH");
+        environment.push(("PYTHONPATH".to_owned(), EnvValue::Literal(python_path)));
+    }
 
     let spec = SandboxSpec {
         workdir,
@@ -120,6 +134,7 @@ pub fn resolve(
         home,
         env: environment,
         command,
+        files,
         seccomp: seccomp_available(),
         disable_userns: true,
     };

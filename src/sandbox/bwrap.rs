@@ -192,6 +192,19 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts) -> BwrapCommand {
         }
     }
 
+    for (dest, contents) in &spec.files {
+        let fd = fds::FIRST_DATA + data.len() as i32;
+        data.push(DataFile {
+            fd,
+            dest: dest.clone(),
+            contents: contents.clone(),
+        });
+        ops.push(MountOp::ReadOnlyData {
+            fd,
+            dest: dest.clone(),
+        });
+    }
+
     // The interpreter: venv and base prefixes, read-only, unless a system mount already
     // shows them read-only.
     let covered_by_system = |path: &Path| read_only_roots.iter().any(|root| path.starts_with(root));

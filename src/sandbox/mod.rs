@@ -62,6 +62,8 @@ pub struct SandboxSpec {
     pub env: Vec<(String, EnvValue)>,
     /// The program and its arguments (argv[0] is the interpreter or the command).
     pub command: Vec<OsString>,
+    /// Generated files mounted read-only (e.g. the `deny_imports` guard): (path, contents).
+    pub files: Vec<(PathBuf, Vec<u8>)>,
     /// Whether a seccomp filter is passed on [`fds::SECCOMP`].
     pub seccomp: bool,
     /// `--disable-userns` is available (bwrap >= 0.8).

@@ -58,6 +58,7 @@ fn spec_for(policy: &Policy, mounts: Vec<Mount>) -> SandboxSpec {
         limits: policy.limits.clone(),
         home,
         env,
+        files: Vec::new(),
         seccomp: true,
         disable_userns: true,
     }

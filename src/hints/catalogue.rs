@@ -1,0 +1,621 @@
+//! The hint catalogue: a parsed [`Traceback`] plus what boxpy knows about the sandbox ->
+//! a [`Diagnosis`]: what failed, where in the user's code, and which policy key, flag or
+//! command changes the outcome.
+//!
+//! Pure: the one question about the host ("does this path exist out there?") is asked
+//! through [`HintContext::host_path_exists`], so tests answer it themselves.
+//!
+//! Rules the catalogue keeps:
+//! - Python's own "Did you mean" is carried through, never contradicted.
+//! - A policy-aware hint names the key and the flag (`network.mode` / `--network full`).
+//! - No hint is better than a wrong one: unknown exceptions get none.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::traceback::{locate, CauseKind, Site, Traceback};
+use crate::policy::units::{format_duration, format_size};
+use crate::policy::{Limits, Mount, NetworkMode};
+
+/// What the program was, for deciding which files are the user's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgramKind<'a> {
+    Script(&'a Path),
+    Code,
+    Stdin,
+    Module,
+    Other,
+}
+
+/// What the catalogue knows about this run.
+pub struct HintContext<'a> {
+    pub workdir: &'a Path,
+    pub program: ProgramKind<'a>,
+    pub venv: Option<&'a Path>,
+    pub python: &'a Path,
+    pub network: NetworkMode,
+    /// Mounts from the policy and flags (with their origin key).
+    pub mounts: &'a [Mount],
+    /// The venv and base interpreter directories (always read-only).
+    pub interpreter_paths: &'a [PathBuf],
+    pub deny_imports: &'a [String],
+    pub limits: &'a Limits,
+    pub tmp_size: Option<u64>,
+    /// The policy's name, for hints that say where to change it.
+    pub policy_name: &'a str,
+    /// Whether a path exists on the host (outside the sandbox).
+    pub host_path_exists: &'a dyn Fn(&Path) -> bool,
+}
+
+/// A place in a file, as shown to the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Place {
+    /// Relative to the working directory when inside it.
+    pub file: String,
+    pub line: Option<u32>,
+    pub source: Option<String>,
+    pub column: Option<u32>,
+    pub function: Option<String>,
+}
+
+/// What the report says about a failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnosis {
+    pub exception_type: String,
+    pub message: String,
+    /// The deepest frame in the user's own code.
+    pub location: Option<Place>,
+    /// Where the exception was raised, when that is not `location`.
+    pub raised_at: Option<Place>,
+    /// The earlier exception in the chain: `(kind, "Type: message")`.
+    pub cause: Option<String>,
+    pub hint: Option<String>,
+}
+
+/// Diagnoses a traceback.
+pub fn diagnose(traceback: &Traceback, context: &HintContext) -> Diagnosis {
+    let is_user_file = |file: &str| is_user_file(file, context);
+    let location = locate(traceback, &is_user_file);
+    let to_place = |site: Site| Place {
+        file: display_path(site.file, context.workdir),
+        line: site.line,
+        source: site.source.map(str::to_owned),
+        column: site.column,
+        function: site.function.map(str::to_owned),
+    };
+    let cause = traceback.cause.as_ref().map(|cause| {
+        let relation = match cause.kind {
+            CauseKind::DirectCause => "caused by",
+            CauseKind::DuringHandling => "while handling",
+        };
+        let mut text = format!("{relation} {}", cause.exception_type);
+        let summary = cause
+            .message
+            .lines()
+            .map(|line| line.trim().trim_matches('"').trim())
+            .find(|line| !line.is_empty());
+        if let Some(summary) = summary {
+            text.push_str(": ");
+            text.push_str(summary);
+        }
+        text
+    });
+    Diagnosis {
+        exception_type: traceback.exception_type.clone(),
+        message: traceback.message.clone(),
+        location: location.user_frame.map(to_place),
+        raised_at: location.raised_at.map(to_place),
+        cause,
+        hint: hint(traceback, context),
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}
+
+fn is_user_file(file: &str, context: &HintContext) -> bool {
+    match file {
+        "<string>" => return context.program == ProgramKind::Code,
+        "<stdin>" => return context.program == ProgramKind::Stdin,
+        _ => {}
+    }
+    let path = absolute(file, context.workdir);
+    if context
+        .interpreter_paths
+        .iter()
+        .any(|interpreter| path.starts_with(interpreter))
+    {
+        return false;
+    }
+    if let ProgramKind::Script(script) = context.program {
+        if path == absolute(&script.to_string_lossy(), context.workdir) {
+            return true;
+        }
+    }
+    path.starts_with(context.workdir)
+}
+
+fn absolute(file: &str, workdir: &Path) -> PathBuf {
+    crate::policy::validate::normalize(&workdir.join(file))
+}
+
+/// A path relative to the working directory when it is inside it.
+pub fn display_path(file: &str, workdir: &Path) -> String {
+    if file.starts_with('<') {
+        return file.to_owned();
+    }
+    let path = absolute(file, workdir);
+    match path.strip_prefix(workdir) {
+        Ok(relative) if !relative.as_os_str().is_empty() => relative.display().to_string(),
+        _ => path.display().to_string(),
+    }
+}
+
+/// `[Errno 30] Read-only file system: '/usr/x'` -> (30, "Read-only file system", Some("/usr/x")).
+pub fn errno_message(message: &str) -> Option<(i32, &str, Option<String>)> {
+    let rest = message.strip_prefix("[Errno ")?;
+    let (number, rest) = rest.split_once("] ")?;
+    let errno: i32 = number.trim().parse().ok()?;
+    let (description, path) = match rest.split_once(": ") {
+        Some((description, quoted)) => (description, unquote(quoted)),
+        None => (rest, None),
+    };
+    Some((errno, description, path))
+}
+
+/// The first Python string literal in `text` (`'a'` or `"a"`), unescaped enough for paths.
+fn unquote(text: &str) -> Option<String> {
+    let quote = text.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let mut out = String::new();
+    let mut chars = text[1..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                other => out.push(other),
+            },
+            c if c == quote => return Some(out),
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+/// `No module named 'requests.adapters'` -> `requests.adapters`.
+fn quoted_name(message: &str, prefix: &str) -> Option<String> {
+    unquote(message.strip_prefix(prefix)?.trim())
+}
+
+fn short_type(exception_type: &str) -> &str {
+    exception_type.rsplit('.').next().unwrap_or(exception_type)
+}
+
+fn python_did_you_mean(message: &str) -> Option<&str> {
+    let index = message
+        .find("Did you mean")
+        .or_else(|| message.find("Did you forget"))?;
+    Some(message[index..].trim_end_matches(['.', ' ']).trim())
+}
+
+/// The pip distribution for an import name, where they differ.
+fn distribution_for(module: &str) -> &str {
+    match module {
+        "cv2" => "opencv-python",
+        "PIL" => "Pillow",
+        "sklearn" => "scikit-learn",
+        "skimage" => "scikit-image",
+        "yaml" => "PyYAML",
+        "bs4" => "beautifulsoup4",
+        "dateutil" => "python-dateutil",
+        "dotenv" => "python-dotenv",
+        "jwt" => "PyJWT",
+        "Crypto" => "pycryptodome",
+        "serial" => "pyserial",
+        "magic" => "python-magic",
+        "docx" => "python-docx",
+        "pptx" => "python-pptx",
+        "fitz" => "PyMuPDF",
+        "zmq" => "pyzmq",
+        "OpenSSL" => "pyOpenSSL",
+        "attr" => "attrs",
+        "wx" => "wxPython",
+        "git" => "GitPython",
+        other => other,
+    }
+}
+
+impl HintContext<'_> {
+    fn venv_display(&self) -> Option<String> {
+        self.venv
+            .map(|venv| display_path(&venv.to_string_lossy(), self.workdir))
+    }
+
+    fn python_display(&self) -> String {
+        display_path(&self.python.to_string_lossy(), self.workdir)
+    }
+
+    fn is_denied(&self, module: &str) -> Option<&str> {
+        self.deny_imports
+            .iter()
+            .find(|denied| module == denied.as_str() || module.starts_with(&format!("{denied}.")))
+            .map(String::as_str)
+    }
+
+    /// The mount that makes `path` visible, if a user mount does.
+    fn mount_for(&self, path: &Path) -> Option<&Mount> {
+        self.mounts
+            .iter()
+            .filter(|mount| path.starts_with(&mount.dest))
+            .max_by_key(|mount| mount.dest.components().count())
+    }
+
+    fn is_visible(&self, path: &Path) -> bool {
+        const SYSTEM: &[&str] = &[
+            "/usr", "/bin", "/sbin", "/lib", "/lib64", "/proc", "/dev", "/tmp",
+        ];
+        path.starts_with(self.workdir)
+            || self.mount_for(path).is_some()
+            || self
+                .interpreter_paths
+                .iter()
+                .any(|interpreter| path.starts_with(interpreter))
+            || SYSTEM.iter().any(|system| path.starts_with(system))
+    }
+}
+
+/// The hint for a traceback, if the catalogue has one.
+pub fn hint(traceback: &Traceback, context: &HintContext) -> Option<String> {
+    let kind = short_type(&traceback.exception_type);
+    let message = traceback.message.as_str();
+    let first = first_line(message);
+
+    if let Some(hint) = network_hint(kind, message, context) {
+        return Some(hint);
+    }
+    if let Some((errno, _, path)) = errno_message(first) {
+        if let Some(hint) = errno_hint(errno, path.as_deref(), traceback, context) {
+            return Some(hint);
+        }
+    }
+    match kind {
+        "ModuleNotFoundError" | "ImportError" => import_hint(first, context),
+        "MemoryError" => Some(match context.limits.memory {
+            Some(memory) => format!(
+                "the program ran out of memory under `limits.memory` ({}); raise it in the policy or pass `--memory SIZE`",
+                format_size(memory)
+            ),
+            None => "the program ran out of memory; check the size of what it allocates".to_owned(),
+        }),
+        "RuntimeError" if first.contains("can't start new thread") => Some(processes_hint(context)),
+        "NameError" => Some(match python_did_you_mean(first) {
+            Some(suggestion) => format!("{suggestion} (Python's suggestion)"),
+            None => match quoted_name(first, "name ") {
+                Some(name) => format!("`{name}` is not defined at this point: check the spelling, or define or import it before it is used"),
+                None => "a name is used before it is defined".to_owned(),
+            },
+        }),
+        "AttributeError" => Some(attribute_hint(first, context)),
+        "TypeError" => Some(type_error_hint(first)),
+        "KeyError" => Some(match message.trim() {
+            "" => "a key is missing from a dict".to_owned(),
+            key => format!("{key} is not a key of the mapping; use `.get({key})` or check `{key} in mapping` first"),
+        }),
+        "IndexError" => Some("an index is past the end of the sequence; check its length (or that it is not empty) before indexing".to_owned()),
+        "ZeroDivisionError" => Some("a divisor is zero; check it before dividing".to_owned()),
+        "RecursionError" => Some("the recursion does not stop (or is deeper than `sys.getrecursionlimit()`); check the base case, or rewrite it as a loop".to_owned()),
+        "UnicodeDecodeError" => Some("the data is not in the encoding it was read with; pass the right `encoding=` to `open()` (e.g. `encoding=\"latin-1\"`), or open it in binary mode (`\"rb\"`)".to_owned()),
+        "UnicodeEncodeError" => Some("the text has characters the output encoding cannot hold; write with `encoding=\"utf-8\"`, or pass `--env PYTHONIOENCODING=utf-8`".to_owned()),
+        "JSONDecodeError" => Some("the text is not valid JSON at the position the message gives; print or log it before parsing to see what arrived".to_owned()),
+        "TabError" => Some("the indentation mixes tabs and spaces; indent with spaces only (4 per level)".to_owned()),
+        "IndentationError" => Some(match python_did_you_mean(first) {
+            Some(suggestion) => format!("{suggestion} (Python's suggestion)"),
+            None => "the indentation does not match the block structure; indent each block consistently (4 spaces per level)".to_owned(),
+        }),
+        "SyntaxError" => Some(syntax_hint(first)),
+        "KeyboardInterrupt" => Some("the program was interrupted (SIGINT, e.g. Ctrl-C)".to_owned()),
+        "AssertionError" => Some("an `assert` failed at the line shown".to_owned()),
+        "FileNotFoundError" => Some("a file or directory does not exist; relative paths start at the working directory".to_owned()),
+        _ => None,
+    }
+}
+
+fn is_network_failure(kind: &str, message: &str) -> bool {
+    const TYPES: &[&str] = &[
+        "ConnectionRefusedError",
+        "ConnectionError",
+        "ConnectionResetError",
+        "gaierror",
+        "URLError",
+        "NewConnectionError",
+        "MaxRetryError",
+        "ConnectError",
+        "ConnectTimeout",
+        "NameResolutionError",
+    ];
+    const MESSAGES: &[&str] = &[
+        "Name or service not known",
+        "Temporary failure in name resolution",
+        "No address associated with hostname",
+        "Network is unreachable",
+        "Connection refused",
+        "Failed to establish a new connection",
+        "Failed to resolve",
+        "nodename nor servname",
+        "Cannot assign requested address",
+    ];
+    TYPES.contains(&kind) || MESSAGES.iter().any(|needle| message.contains(needle))
+}
+
+fn network_hint(kind: &str, message: &str, context: &HintContext) -> Option<String> {
+    if !is_network_failure(kind, message) {
+        return None;
+    }
+    Some(match context.network {
+        NetworkMode::None => "the sandbox has no network (`network.mode = \"none\"`); allow it with `--network full` (or `-P net`), or set `mode = \"full\"` under `[network]` in the policy".to_owned(),
+        NetworkMode::Localhost => "`network.mode = \"localhost\"` reaches only servers started inside the sandbox (not the host's); allow the network with `--network full`, or set `mode = \"full\"` under `[network]`".to_owned(),
+        NetworkMode::Full => {
+            if message.contains("refused") {
+                "nothing accepted the connection at that address (the sandbox uses the host's network); check the host and port".to_owned()
+            } else {
+                "the connection failed with the host's network (`network.mode = \"full\"`); check the address and the host's DNS".to_owned()
+            }
+        }
+    })
+}
+
+fn processes_hint(context: &HintContext) -> String {
+    match context.limits.processes {
+        Some(processes) => format!(
+            "the program hit `limits.processes` ({processes} tasks, threads included); raise it in the policy"
+        ),
+        None => "the system refused a new process or thread".to_owned(),
+    }
+}
+
+fn errno_hint(
+    errno: i32,
+    path: Option<&str>,
+    traceback: &Traceback,
+    context: &HintContext,
+) -> Option<String> {
+    let absolute_path = path.map(|path| absolute(path, context.workdir));
+    match errno {
+        libc::EROFS | libc::EACCES => {
+            let path = absolute_path?;
+            Some(write_refused_hint(&path, errno == libc::EROFS, context))
+        }
+        libc::EPERM => Some(match absolute_path {
+            Some(path) => write_refused_hint(&path, false, context),
+            None => "the sandbox refuses this operation (its seccomp filter blocks ptrace, mount, namespaces, keyctl, bpf and similar calls); no policy key allows it".to_owned(),
+        }),
+        libc::ENOENT => {
+            let shown = path?;
+            let path = absolute_path?;
+            let is_command = !shown.contains('/')
+                && traceback
+                    .frames
+                    .iter()
+                    .any(|frame| frame.file.ends_with("subprocess.py"));
+            if is_command {
+                return Some(format!(
+                    "`{shown}` is not on the sandbox's PATH (the venv's bin, /usr/local/bin, /usr/bin, /bin); only /usr is visible from the host"
+                ));
+            }
+            if !context.is_visible(&path) && (context.host_path_exists)(&path) {
+                return Some(format!(
+                    "`{}` exists on the host but is not mounted in the sandbox; add `--ro {}` (or list it in `filesystem.read_only`; `--rw` to write)",
+                    path.display(),
+                    path.display()
+                ));
+            }
+            if !shown.starts_with('/') {
+                return Some(format!(
+                    "there is no `{shown}` in the working directory `{}` (relative paths start there)",
+                    context.workdir.display()
+                ));
+            }
+            Some(format!("`{shown}` does not exist, on the host or in the sandbox"))
+        }
+        libc::ENOSPC => {
+            let path = absolute_path.unwrap_or_default();
+            if path.starts_with("/tmp") || path.starts_with("/dev/shm") || path.as_os_str().is_empty() {
+                Some(match context.tmp_size {
+                    Some(size) => format!(
+                        "the sandbox's private /tmp is full at `filesystem.tmp_size` ({}); raise it in the policy, or write large files to the working directory",
+                        format_size(size)
+                    ),
+                    None => "the sandbox's /tmp is full; set a larger `filesystem.tmp_size`".to_owned(),
+                })
+            } else {
+                Some(format!("the host's disk holding `{}` is full", path.display()))
+            }
+        }
+        libc::EFBIG => Some(match context.limits.file_size {
+            Some(size) => format!(
+                "the program wrote a file larger than `limits.file_size` ({}); raise it in the policy",
+                format_size(size)
+            ),
+            None => "the file is larger than the filesystem allows".to_owned(),
+        }),
+        libc::EMFILE => Some(match context.limits.open_files {
+            Some(files) => format!(
+                "the program has {files} files open, the `limits.open_files` limit; close files (use `with open(...)`) or raise it in the policy"
+            ),
+            None => "too many open files; close files when done (use `with open(...)`)".to_owned(),
+        }),
+        libc::EAGAIN => Some(processes_hint(context)),
+        _ => None,
+    }
+}
+
+fn write_refused_hint(path: &Path, read_only_filesystem: bool, context: &HintContext) -> String {
+    let shown = path.display();
+    if let Some(venv) = context
+        .interpreter_paths
+        .iter()
+        .find(|interpreter| path.starts_with(interpreter))
+    {
+        let python = context.python_display();
+        return format!(
+            "`{shown}` is inside `{}`, which the sandbox mounts read-only; install packages from outside it (`{python} -m pip install ...`)",
+            display_path(&venv.to_string_lossy(), context.workdir)
+        );
+    }
+    if path.starts_with(context.workdir) && !read_only_filesystem {
+        return format!(
+            "`{shown}` is in the working directory but its permissions refuse the write; check its owner and mode on the host"
+        );
+    }
+    if let Some(mount) = context.mount_for(path) {
+        if !mount.writable {
+            let flag = if mount.origin.starts_with("--") {
+                format!("mounted read-only by `{}`", mount.origin)
+            } else {
+                format!("listed in `{}`", mount.origin)
+            };
+            return format!(
+                "`{}` is {flag}; to write there, mount it with `--rw {}` or move it to `filesystem.read_write`",
+                mount.source.display(),
+                mount.source.display()
+            );
+        }
+        return format!(
+            "`{shown}` is mounted read-write (`{}`) but its permissions refuse the write; check its owner and mode on the host",
+            mount.origin
+        );
+    }
+    const SYSTEM: &[&str] = &[
+        "/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/proc", "/sys", "/dev",
+    ];
+    if SYSTEM.iter().any(|system| path.starts_with(system)) {
+        return format!(
+            "system directories are read-only in the sandbox; write under the working directory (`{}`) or /tmp instead",
+            context.workdir.display()
+        );
+    }
+    let directory = if (context.host_path_exists)(path) && path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
+    format!(
+        "only the working directory (`{}`) and `filesystem.read_write` are writable; to write `{shown}`, add `--rw {}` (or list it in `filesystem.read_write`)",
+        context.workdir.display(),
+        directory.display()
+    )
+}
+
+fn import_hint(message: &str, context: &HintContext) -> Option<String> {
+    if message.contains("guards.deny_imports") {
+        let module = quoted_name(message, "import of ").unwrap_or_default();
+        return Some(format!(
+            "`{module}` is listed in `guards.deny_imports` of policy `{}`; remove it there to allow the import (a guardrail, not a security boundary)",
+            context.policy_name
+        ));
+    }
+    if let Some(module) = quoted_name(message, "No module named ") {
+        let top = module.split('.').next().unwrap_or(&module).to_owned();
+        if let Some(denied) = context.is_denied(&module) {
+            return Some(format!(
+                "`{denied}` is listed in `guards.deny_imports` of policy `{}`",
+                context.policy_name
+            ));
+        }
+        if top.starts_with('_') || top == "distutils" {
+            return Some(match top.as_str() {
+                "distutils" => "`distutils` was removed in Python 3.12; install `setuptools`, which provides it".to_owned(),
+                _ => format!("`{top}` is part of the interpreter itself; this Python was built without it"),
+            });
+        }
+        let distribution = distribution_for(&top);
+        let python = context.python_display();
+        return Some(match context.venv_display() {
+            Some(venv) => format!(
+                "`{top}` is not installed in `{venv}`; install it with `{python} -m pip install {distribution}`"
+            ),
+            None => format!(
+                "`{top}` is not installed for `{python}` (no venv); create one with `python3 -m venv .venv` and `.venv/bin/python -m pip install {distribution}`, then run with `--venv .venv`"
+            ),
+        });
+    }
+    if let Some(rest) = message.strip_prefix("cannot import name ") {
+        let name = unquote(rest).unwrap_or_default();
+        let module = rest
+            .split(" from ")
+            .nth(1)
+            .and_then(unquote)
+            .unwrap_or_default();
+        if message.contains("circular import") {
+            return Some(format!(
+                "`{module}` is only partly initialised: a circular import (or a file named like the module in the working directory shadows it)"
+            ));
+        }
+        return Some(format!(
+            "`{module}` has no `{name}`: check the spelling and the installed version of `{module}`"
+        ));
+    }
+    None
+}
+
+fn attribute_hint(message: &str, context: &HintContext) -> String {
+    if let Some(suggestion) = python_did_you_mean(message) {
+        return format!("{suggestion} (Python's suggestion)");
+    }
+    if message.starts_with("'NoneType' object") {
+        return "a value is `None` where an object was expected: something returned `None` (a function without `return`, a failed lookup)".to_owned();
+    }
+    if let Some(module) = quoted_name(message, "module ") {
+        let local = context.workdir.join(format!("{module}.py"));
+        if (context.host_path_exists)(&local) {
+            return format!(
+                "`{module}.py` in the working directory shadows the `{module}` module; rename it"
+            );
+        }
+        return format!(
+            "`{module}` has no such attribute: check the spelling and the installed version"
+        );
+    }
+    "the object has no such attribute: check the spelling and the object's type".to_owned()
+}
+
+fn type_error_hint(message: &str) -> String {
+    if message.contains("NoneType") {
+        "a value is `None` where something else was expected: something returned `None`".to_owned()
+    } else if message.contains("positional argument") || message.contains("keyword argument") {
+        "the call's arguments do not match the function's signature".to_owned()
+    } else if message.contains("unsupported operand") || message.contains("can only concatenate") {
+        "the operands have types that do not combine; convert one (e.g. `str(n)` or `int(s)`)"
+            .to_owned()
+    } else if message.contains("not subscriptable")
+        || message.contains("not iterable")
+        || message.contains("not callable")
+    {
+        "the value is not the kind of object the code treats it as; check its type".to_owned()
+    } else {
+        "a value has the wrong type for this operation; check the types at the line shown"
+            .to_owned()
+    }
+}
+
+fn syntax_hint(message: &str) -> String {
+    if message.contains("Missing parentheses in call to 'print'") {
+        return "this is Python 2 code; `print` is a function in Python 3".to_owned();
+    }
+    match python_did_you_mean(message).or_else(|| message.find("Perhaps").map(|index| &message[index..])) {
+        Some(suggestion) => format!("{suggestion} (Python's suggestion)"),
+        None => "the code does not parse; look at the marked position and just before it (an unclosed bracket or quote often shows up on a later line)".to_owned(),
+    }
+}
+
+/// Formats a limit value for a hint: `10m`, `512MiB`.
+pub fn describe_duration(duration: Option<std::time::Duration>) -> String {
+    duration
+        .map(format_duration)
+        .unwrap_or_else(|| "unlimited".to_owned())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,334 @@
+//! The catalogue over the real fixture corpus: a snapshot of the rendered report for every
+//! fixture (one snapshot per Python version), and the policy-aware hints on real tracebacks.
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::hints::traceback::parse;
+use crate::policy::Mount;
+use crate::report::{format_diagnosis, Styles};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tracebacks");
+
+fn fixture(name: &str) -> Traceback {
+    let text = std::fs::read_to_string(format!("{FIXTURES}/{name}.stderr"))
+        .unwrap_or_else(|error| panic!("{name}: {error}"));
+    parse(&text).unwrap_or_else(|| panic!("{name} does not parse"))
+}
+
+struct Setup {
+    network: NetworkMode,
+    mounts: Vec<Mount>,
+    deny: Vec<String>,
+    limits: Limits,
+    venv: Option<PathBuf>,
+    existing: Vec<PathBuf>,
+}
+
+impl Default for Setup {
+    fn default() -> Setup {
+        Setup {
+            network: NetworkMode::None,
+            mounts: Vec::new(),
+            deny: Vec::new(),
+            limits: Limits {
+                memory: Some(2 << 30),
+                file_size: Some(1 << 30),
+                processes: Some(256),
+                open_files: Some(1024),
+                ..Limits::default()
+            },
+            venv: Some(PathBuf::from("/home/user/project/.venv")),
+            existing: Vec::new(),
+        }
+    }
+}
+
+impl Setup {
+    fn diagnose(&self, traceback: &Traceback) -> Diagnosis {
+        let interpreter_paths = vec![
+            PathBuf::from("/home/user/project/.venv"),
+            PathBuf::from("/root/.pyenv/versions/3.12.1"),
+        ];
+        let existing = self.existing.clone();
+        let host_path_exists = move |path: &Path| existing.iter().any(|known| known == path);
+        let python = self
+            .venv
+            .as_ref()
+            .map(|venv| venv.join("bin/python"))
+            .unwrap_or_else(|| PathBuf::from("/usr/bin/python3"));
+        let context = HintContext {
+            workdir: Path::new("/home/user/project"),
+            program: ProgramKind::Code,
+            venv: self.venv.as_deref(),
+            python: &python,
+            network: self.network,
+            mounts: &self.mounts,
+            interpreter_paths: &interpreter_paths,
+            deny_imports: &self.deny,
+            limits: &self.limits,
+            tmp_size: Some(256 << 20),
+            policy_name: "default",
+            host_path_exists: &host_path_exists,
+        };
+        diagnose(traceback, &context)
+    }
+
+    fn hint(&self, name: &str) -> String {
+        self.diagnose(&fixture(name)).hint.unwrap_or_default()
+    }
+}
+
+/// Every fixture of one Python version, rendered as the user sees it.
+fn reports_for(tag: &str) -> String {
+    let mut names: Vec<String> = std::fs::read_dir(FIXTURES)
+        .expect("fixtures")
+        .flatten()
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|name| name.ends_with(&format!(".{tag}.stderr")))
+        .collect();
+    names.sort();
+    let setup = Setup::default();
+    let mut out = String::new();
+    for name in names {
+        let stem = name.trim_end_matches(".stderr");
+        out.push_str(&format!("=== {stem}\n"));
+        let text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap();
+        match parse(&text) {
+            Some(traceback) => out.push_str(&format_diagnosis(
+                &setup.diagnose(&traceback),
+                &Styles::default(),
+            )),
+            None => out.push_str("(no report)\n"),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn reports_python_3_8() {
+    insta::assert_snapshot!("reports_py38", reports_for("py38"));
+}
+
+#[test]
+fn reports_python_3_10() {
+    insta::assert_snapshot!("reports_py310", reports_for("py310"));
+}
+
+#[test]
+fn reports_python_3_12() {
+    insta::assert_snapshot!("reports_py312", reports_for("py312"));
+}
+
+#[test]
+fn reports_python_3_13() {
+    insta::assert_snapshot!("reports_py313", reports_for("py313"));
+}
+
+#[test]
+fn every_fixture_of_every_version_gets_a_report_and_locates_user_code() {
+    let setup = Setup::default();
+    for entry in std::fs::read_dir(FIXTURES).unwrap().flatten() {
+        let name = entry.file_name().into_string().unwrap();
+        let Some(stem) = name.strip_suffix(".stderr") else {
+            continue;
+        };
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        let Some(traceback) = parse(&text) else {
+            continue;
+        };
+        let diagnosis = setup.diagnose(&traceback);
+        if let Some(place) = &diagnosis.location {
+            assert!(
+                !place.file.contains("site-packages") && !place.file.contains("/lib/python3"),
+                "{stem}: located in library code {place:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn network_hint_names_the_key_only_without_network() {
+    for name in [
+        "no_network.py312",
+        "gaierror.py312",
+        "connection_refused.py312",
+        "url_error.py311",
+    ] {
+        let hint = Setup::default().hint(name);
+        assert!(
+            hint.contains("network.mode") && hint.contains("--network full"),
+            "{name}: {hint}"
+        );
+        let full = Setup {
+            network: NetworkMode::Full,
+            ..Setup::default()
+        }
+        .hint(name);
+        assert!(
+            !full.contains("--network full"),
+            "{name} with full network: {full}"
+        );
+    }
+}
+
+#[test]
+fn missing_module_gives_the_pip_command_for_the_venv() {
+    let hint = Setup::default().hint("module_not_found.py312");
+    assert!(
+        hint.contains("not installed in `.venv`")
+            && hint.contains("`.venv/bin/python -m pip install "),
+        "{hint}"
+    );
+    let without_venv = Setup {
+        venv: None,
+        ..Setup::default()
+    }
+    .hint("module_not_found.py312");
+    assert!(without_venv.contains("no venv"), "{without_venv}");
+}
+
+#[test]
+fn denied_import_names_the_guard_key() {
+    let traceback = fixture("module_not_found.py312");
+    let module = traceback
+        .message
+        .trim_start_matches("No module named ")
+        .trim_matches('\'')
+        .to_owned();
+    let hint = Setup {
+        deny: vec![module.clone()],
+        ..Setup::default()
+    }
+    .diagnose(&traceback)
+    .hint
+    .unwrap();
+    assert!(
+        hint.contains("guards.deny_imports") && hint.contains(&module),
+        "{hint}"
+    );
+}
+
+#[test]
+fn read_only_names_the_mount_that_made_it_so() {
+    let traceback = fixture("read_only.py312");
+    let (_, _, path) = errno_message(&traceback.message).expect("an errno message");
+    let path = Path::new("/home/user/project").join(path.expect("a path"));
+    let source = path.parent().unwrap().to_path_buf();
+    assert!(source.is_absolute());
+    let hint = Setup {
+        mounts: vec![Mount {
+            source: source.clone(),
+            dest: source.clone(),
+            optional: false,
+            writable: false,
+            origin: "--ro".to_owned(),
+        }],
+        ..Setup::default()
+    }
+    .diagnose(&traceback)
+    .hint
+    .unwrap();
+    assert!(
+        hint.contains("mounted read-only by `--ro`")
+            && hint.contains(&format!("--rw {}", source.display())),
+        "{hint}"
+    );
+}
+
+#[test]
+fn unmounted_host_path_suggests_ro() {
+    let traceback = fixture("file_not_found.py312");
+    let unmounted = Setup::default().hint("file_not_found.py312");
+    assert!(
+        unmounted.contains("relative paths start there"),
+        "{unmounted}"
+    );
+    // The same error for a path that exists on the host outside every mount.
+    let outside = Traceback {
+        message: "[Errno 2] No such file or directory: '/srv/data/input.csv'".to_owned(),
+        ..traceback
+    };
+    let hint = Setup {
+        existing: vec![PathBuf::from("/srv/data/input.csv")],
+        ..Setup::default()
+    }
+    .diagnose(&outside)
+    .hint
+    .unwrap();
+    assert!(hint.contains("--ro /srv/data/input.csv"), "{hint}");
+}
+
+#[test]
+fn python_suggestions_are_carried_not_contradicted() {
+    for name in [
+        "name_error.py312",
+        "attribute_error.py312",
+        "name_error_import.py312",
+    ] {
+        let diagnosis = Setup::default().diagnose(&fixture(name));
+        let start = diagnosis
+            .message
+            .find("Did you")
+            .unwrap_or_else(|| panic!("{name}: no suggestion in {}", diagnosis.message));
+        let suggestion = diagnosis.message[start..]
+            .trim_end_matches(['.', ' '])
+            .to_owned();
+        assert!(diagnosis.hint.unwrap().starts_with(&suggestion), "{name}");
+    }
+}
+
+#[test]
+fn everyday_exceptions_have_hints() {
+    for name in [
+        "type_error",
+        "key_error",
+        "index_error",
+        "zero_division",
+        "recursion",
+        "unicode_decode",
+        "syntax_error",
+        "indentation_error",
+        "tab_error",
+        "memory_error",
+        "keyboard_interrupt",
+        "assertion_bare",
+        "dotted_type",
+    ] {
+        let hint = Setup::default().hint(&format!("{name}.py312"));
+        assert!(!hint.is_empty(), "{name} has no hint");
+    }
+    assert!(Setup::default()
+        .hint("memory_error.py312")
+        .contains("limits.memory"));
+}
+
+#[test]
+fn user_frame_and_raised_at() {
+    let diagnosis = Setup::default().diagnose(&fixture("deep_library.py312"));
+    let location = diagnosis.location.unwrap();
+    assert_eq!(
+        (location.file.as_str(), location.line),
+        ("deep_library.py", Some(5))
+    );
+    let raised = diagnosis.raised_at.unwrap();
+    assert!(raised.file.ends_with("json/decoder.py"), "{raised:?}");
+}
+
+#[test]
+fn errno_messages() {
+    assert_eq!(
+        errno_message("[Errno 30] Read-only file system: '/usr/x'"),
+        Some((30, "Read-only file system", Some("/usr/x".to_owned())))
+    );
+    assert_eq!(
+        errno_message("[Errno 2] No such file or directory: \"it's.txt\""),
+        Some((2, "No such file or directory", Some("it's.txt".to_owned())))
+    );
+    assert_eq!(
+        errno_message("[Errno 11] Resource temporarily unavailable"),
+        Some((11, "Resource temporarily unavailable", None))
+    );
+    assert_eq!(errno_message("not an errno"), None);
+}
