@@ -253,9 +253,8 @@ impl HintContext<'_> {
     }
 
     fn is_visible(&self, path: &Path) -> bool {
-        const SYSTEM: &[&str] = &[
-            "/usr", "/bin", "/sbin", "/lib", "/lib64", "/proc", "/dev", "/tmp",
-        ];
+        // Not `/tmp`: the sandbox's /tmp is private; the host's is not visible.
+        const SYSTEM: &[&str] = &["/usr", "/bin", "/sbin", "/lib", "/lib64", "/proc", "/dev"];
         path.starts_with(self.workdir)
             || self.mount_for(path).is_some()
             || self
@@ -410,6 +409,16 @@ fn errno_hint(
                     path.display(),
                     path.display()
                 ));
+            }
+            if let Some(parent) = path.parent() {
+                if !context.is_visible(parent) && (context.host_path_exists)(parent) {
+                    return Some(format!(
+                        "`{}` exists on the host but is not mounted in the sandbox; add `--ro {}` to read there or `--rw {}` to write (or list it in `filesystem.read_only` / `filesystem.read_write`)",
+                        parent.display(),
+                        parent.display(),
+                        parent.display()
+                    ));
+                }
             }
             if !shown.starts_with('/') {
                 return Some(format!(

@@ -8,6 +8,7 @@
 mod harness;
 
 mod errors;
+mod hints;
 mod isolation;
 mod mounts;
 mod network;

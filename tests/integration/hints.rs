@@ -1,0 +1,367 @@
+//! Hinted reports (SPEC §6) produced by real runs: every policy-aware hint case, the
+//! report's shape on stderr, `--json`'s `error` object, `-q`, colour, and no report for a
+//! program that succeeded.
+
+use crate::harness::{
+    assert_exit, assert_started, boxpy, py_path, run_in_venv, runner_tests, venv, Output, Venv,
+    Workspace,
+};
+
+/// The text after `hint: ` in boxpy's report.
+fn hint(output: &Output) -> String {
+    output
+        .stderr_text()
+        .lines()
+        .find_map(|line| line.strip_prefix("hint: ").map(str::to_owned))
+        .unwrap_or_else(|| panic!("no hint in the report: {output}"))
+}
+
+/// The `error:` line of boxpy's report (after the program's own stderr).
+fn error_line(output: &Output) -> String {
+    output
+        .stderr_text()
+        .lines()
+        .find_map(|line| line.strip_prefix("error: ").map(str::to_owned))
+        .unwrap_or_else(|| panic!("no report: {output}"))
+}
+
+fn assert_hint_mentions(output: &Output, needles: &[&str]) {
+    let hint = hint(output);
+    for needle in needles {
+        assert!(
+            hint.contains(needle),
+            "hint should mention {needle:?}, got {hint:?}: {output}"
+        );
+    }
+}
+
+runner_tests! {
+    /// A connection error under `network = "none"` names `network.mode` and `--network full`.
+    fn network_error_names_the_network_key(runner) {
+        let ws = Workspace::new(&runner);
+        let output = run_in_venv(&ws)
+            .code("import urllib.request\nurllib.request.urlopen('http://example.com', timeout=5)")
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 1);
+        assert!(error_line(&output).starts_with("urllib.error.URLError"), "{output}");
+        assert_hint_mentions(&output, &["network.mode", "--network full"]);
+    }
+
+    /// A write into a `--ro` mount names that flag and the `--rw` that fixes it.
+    fn read_only_mount_names_the_flag(runner) {
+        let ws = Workspace::new(&runner);
+        let data = ws.dir("data");
+        let output = run_in_venv(&ws)
+            .arg("--ro")
+            .arg(&data)
+            .code(&format!("open({} + '/out.txt', 'w')", py_path(&data)))
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 1);
+        assert!(error_line(&output).contains("Read-only file system"), "{output}");
+        assert_hint_mentions(&output, &["`--ro`", &format!("--rw {}", data.display())]);
+        assert!(!data.join("out.txt").exists());
+    }
+
+    /// A write outside every writable path says which key makes a path writable.
+    fn write_outside_the_workdir_names_read_write(runner) {
+        let ws = Workspace::new(&runner);
+        let outside = ws.dir("outside");
+        let target = outside.join("result.txt");
+        let output = run_in_venv(&ws)
+            .code(&format!("open({}, 'w')", py_path(&target)))
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 1);
+        assert_hint_mentions(&output, &["filesystem.read_write", "--rw"]);
+        assert!(!target.exists());
+    }
+
+    /// A host file that exists but is not mounted: the hint says `--ro PATH`.
+    fn unmounted_host_path_suggests_ro(runner) {
+        let ws = Workspace::new(&runner);
+        let secret = ws.write("elsewhere/input.csv", "a,b\n1,2\n");
+        let output = run_in_venv(&ws)
+            .code(&format!("open({}).read()", py_path(&secret)))
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 1);
+        assert!(error_line(&output).starts_with("FileNotFoundError"), "{output}");
+        assert_hint_mentions(&output, &[&format!("--ro {}", secret.display())]);
+    }
+
+    /// A missing module: the exact pip command for the venv in use.
+    fn missing_module_gives_the_venvs_pip_command(runner) {
+        let ws = Workspace::new(&runner);
+        let venv = venv(Venv::Debian).unwrap();
+        let output = run_in_venv(&ws).code("import boxpy_surely_not_installed").run();
+        assert_started(&output);
+        assert_exit(&output, 1);
+        assert_hint_mentions(
+            &output,
+            &[
+                "is not installed in",
+                &format!("{}/bin/python -m pip install boxpy_surely_not_installed", venv.display()),
+            ],
+        );
+    }
+
+    /// `guards.deny_imports` raises ImportError naming the key; other imports still work,
+    /// including a sitecustomize further down the path.
+    fn denied_import_names_the_guard(runner) {
+        let ws = Workspace::new(&runner);
+        ws.write("work/boxpy.toml", "[guards]\ndeny_imports = [\"sqlite3\", \"xml.dom\"]\n");
+        let output = run_in_venv(&ws)
+            .code(
+                r#"
+                import json, xml.sax
+                print("allowed imports work")
+                try:
+                    import xml.dom.minidom
+                except ImportError as error:
+                    print("blocked:", error)
+                import sqlite3
+                "#,
+            )
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 1);
+        let stdout = output.stdout_text();
+        assert!(stdout.contains("allowed imports work"), "{output}");
+        assert!(stdout.contains("blocked: import of 'xml.dom' is blocked by the boxpy policy (guards.deny_imports)"), "{output}");
+        assert!(error_line(&output).starts_with("ImportError"), "{output}");
+        assert_hint_mentions(&output, &["`sqlite3`", "guards.deny_imports"]);
+    }
+
+    /// A full /tmp names `filesystem.tmp_size`.
+    fn full_tmp_names_tmp_size(runner) {
+        let ws = Workspace::new(&runner);
+        ws.write("work/boxpy.toml", "[filesystem]\ntmp_size = \"4MiB\"\n");
+        let output = run_in_venv(&ws)
+            .code("with open('/tmp/fill', 'wb') as f:\n    f.write(b'x' * (8 << 20))")
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 1);
+        assert!(error_line(&output).contains("No space left on device"), "{output}");
+        assert_hint_mentions(&output, &["filesystem.tmp_size", "4MiB"]);
+    }
+
+    /// A file over `limits.file_size` names that key (SIGXFSZ or EFBIG).
+    fn large_file_names_file_size(runner) {
+        let ws = Workspace::new(&runner);
+        ws.write("work/boxpy.toml", "[limits]\nfile_size = \"1MiB\"\n");
+        let output = run_in_venv(&ws)
+            .code("with open('big.bin', 'wb') as f:\n    f.write(b'x' * (2 << 20))")
+            .run();
+        assert_started(&output);
+        assert_ne!(output.code, Some(0), "{output}");
+        assert_hint_mentions(&output, &["limits.file_size"]);
+    }
+
+    /// Fork failures name `limits.processes`.
+    fn fork_failure_names_processes(runner) {
+        let ws = Workspace::new(&runner);
+        ws.write("work/boxpy.toml", "[limits]\nprocesses = 16\n");
+        let output = run_in_venv(&ws)
+            .code(
+                r#"
+                import os, time
+                children = []
+                for _ in range(64):
+                    pid = os.fork()
+                    if pid == 0:
+                        time.sleep(2)
+                        os._exit(0)
+                    children.append(pid)
+                "#,
+            )
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 1);
+        assert!(error_line(&output).starts_with("BlockingIOError"), "{output}");
+        assert_hint_mentions(&output, &["limits.processes", "16"]);
+    }
+
+    /// Running out of memory names `limits.memory`, whether the memory cgroup killed the
+    /// program (root) or RLIMIT_DATA made the allocation fail (ordinary user).
+    fn memory_exhaustion_names_memory(runner) {
+        let ws = Workspace::new(&runner);
+        let output = run_in_venv(&ws)
+            .args(["--memory", "64MiB"])
+            .code("blocks = [bytearray(16 << 20) for _ in range(32)]")
+            .run();
+        assert_started(&output);
+        assert_ne!(output.code, Some(0), "{output}");
+        assert_hint_mentions(&output, &["limits.memory", "64MiB"]);
+    }
+
+    /// The CPU limit and the wall clock each name their key.
+    fn cpu_and_timeout_name_their_keys(runner) {
+        let ws = Workspace::new(&runner);
+        let cpu = run_in_venv(&ws).args(["--cpu", "1s"]).code("while True: pass").run();
+        assert_started(&cpu);
+        assert_exit(&cpu, 128 + 24);
+        assert_hint_mentions(&cpu, &["limits.cpu"]);
+        let wall = run_in_venv(&ws)
+            .args(["--timeout", "1s"])
+            .code("import time\ntime.sleep(30)")
+            .run();
+        assert_started(&wall);
+        assert_exit(&wall, 124);
+        assert_hint_mentions(&wall, &["limits.timeout", "--timeout"]);
+    }
+}
+
+/// The report's shape: the user's frame with its source line, where it was raised, and the
+/// hint, after the program's own traceback.
+#[test]
+fn report_points_at_the_users_line_and_the_library_frame() {
+    let ws = Workspace::new(&crate::harness::Runner::Caller);
+    ws.write(
+        "work/analyze.py",
+        "import json\n\n\ndef load(text):\n    return json.loads(text)\n\n\nload('{')\n",
+    );
+    let output = run_in_venv(&ws).arg("analyze.py").run();
+    assert_exit(&output, 1);
+    let stderr = output.stderr_text();
+    let traceback_end = stderr
+        .find("json.decoder.JSONDecodeError")
+        .expect("python's traceback");
+    let report = stderr
+        .find("error: json.decoder.JSONDecodeError")
+        .expect("boxpy's report");
+    assert!(
+        traceback_end < report,
+        "the report comes after the program's output"
+    );
+    assert!(stderr.contains(" --> analyze.py:5\n"), "{output}");
+    assert!(stderr.contains("5 | return json.loads(text)"), "{output}");
+    assert!(stderr.contains("= raised in /usr/lib/python3"), "{output}");
+    assert!(stderr.contains("hint: "), "{output}");
+}
+
+/// `--json`: one object, the documented fields, the error located with its hint.
+#[test]
+fn json_error_object_has_the_documented_fields() {
+    let ws = Workspace::new(&crate::harness::Runner::Caller);
+    let output = run_in_venv(&ws)
+        .arg("--json")
+        .code("import socket\nsocket.create_connection(('127.0.0.1', 9), timeout=3)")
+        .run();
+    assert_exit(&output, 1);
+    let result = output.json();
+    for field in [
+        "schema",
+        "status",
+        "exit_code",
+        "signal",
+        "duration_ms",
+        "stdout",
+        "stderr",
+        "stdout_truncated",
+        "stderr_truncated",
+        "error",
+        "resources",
+        "policy",
+    ] {
+        assert!(result.get(field).is_some(), "missing {field}: {result}");
+    }
+    assert_eq!(result["status"], "failed");
+    assert_eq!(result["exit_code"], 1);
+    let error = &result["error"];
+    assert_eq!(error["type"], "ConnectionRefusedError", "{result}");
+    assert_eq!(error["file"], "<string>");
+    assert_eq!(error["line"], 3, "the harness's marker line comes first");
+    assert!(error["message"]
+        .as_str()
+        .unwrap()
+        .contains("Connection refused"));
+    assert!(
+        error["hint"].as_str().unwrap().contains("network.mode"),
+        "{result}"
+    );
+    assert!(
+        result["stderr"].as_str().unwrap().contains("Traceback"),
+        "program output captured"
+    );
+    assert!(result["resources"]["cpu_ms"].is_u64() && result["resources"]["max_rss_kib"].is_u64());
+    assert_eq!(result["policy"]["network"], "none");
+}
+
+/// A successful program gets no report, even when its output looks like an error.
+#[test]
+fn success_is_never_reported() {
+    let ws = Workspace::new(&crate::harness::Runner::Caller);
+    let snippet = r#"
+        import sys, traceback
+        print("Error: this is just a message", file=sys.stderr)
+        try:
+            {}["missing"]
+        except KeyError:
+            traceback.print_exc()
+        "#;
+    let output = run_in_venv(&ws).code(snippet).run();
+    assert_started(&output);
+    assert_exit(&output, 0);
+    assert!(
+        !output.stderr_text().contains("error: KeyError"),
+        "{output}"
+    );
+    assert!(!output.stderr_text().contains("hint:"), "{output}");
+    let json = run_in_venv(&ws).arg("--json").code(snippet).run().json();
+    assert_eq!(json["status"], "ok");
+    assert!(json["error"].is_null(), "{json}");
+}
+
+/// `-q` keeps only the program's output; `--color always` colours the report; `NO_COLOR`
+/// turns `auto` off.
+#[test]
+fn quiet_and_colour() {
+    let ws = Workspace::new(&crate::harness::Runner::Caller);
+    let failing = "raise ValueError('nope')";
+    let quiet = run_in_venv(&ws).arg("-q").code(failing).run();
+    assert_exit(&quiet, 1);
+    assert!(
+        quiet.stderr_text().contains("ValueError: nope"),
+        "the program's own traceback stays"
+    );
+    assert!(
+        !quiet.stderr_text().contains("error: ValueError"),
+        "{quiet}"
+    );
+    let coloured = run_in_venv(&ws)
+        .args(["--color", "always"])
+        .code(failing)
+        .run();
+    assert!(coloured.stderr_text().contains("\u{1b}["), "{coloured}");
+    let plain = run_in_venv(&ws)
+        .args(["--color", "auto"])
+        .env("NO_COLOR", "1")
+        .code(failing)
+        .run();
+    assert!(
+        plain.stderr_text().contains("error: ValueError: nope"),
+        "{plain}"
+    );
+    assert!(!plain.stderr_text().contains("\u{1b}["), "{plain}");
+}
+
+/// Namespace refusal is reported by `boxpy` itself with host advice (fake bwrap).
+#[test]
+fn namespace_refusal_hint_mentions_doctor() {
+    let ws = Workspace::new(&crate::harness::Runner::Caller);
+    let fake = ws.write(
+        "fake-bwrap",
+        "#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n",
+    );
+    crate::harness::set_mode(&fake, 0o755);
+    let output = boxpy(&ws)
+        .env("BOXPY_BWRAP", &fake)
+        .args(["run", "-c", "pass"])
+        .run();
+    assert_exit(&output, 125);
+    let stderr = output.stderr_text();
+    assert!(stderr.contains("namespaces"), "{output}");
+    assert!(stderr.contains("boxpy doctor"), "{output}");
+}
