@@ -179,7 +179,7 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__render)
-            opts="-P -w -q -v -h -V --policy --venv --workdir --ro --rw --network --env --timeout --cpu --memory --json --color --quiet --verbose --target --help --version"
+            opts="-P -w -q -v -h -V --policy --venv --workdir --ro --rw --network --env --timeout --cpu --memory --json --color --quiet --verbose --target --seccomp-out --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -239,6 +239,10 @@ _boxpy() {
                     ;;
                 --target)
                     COMPREPLY=($(compgen -W "linux macos" -- "${cur}"))
+                    return 0
+                    ;;
+                --seccomp-out)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -70,6 +70,7 @@ always\t''
 never\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l target -d 'Which sandbox to render' -r -f -a "linux\t''
 macos\t''"
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l seccomp-out -d 'Also write the compiled seccomp filter to FILE, so the printed command can be run by hand with `5<FILE`' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l json -d 'Print one JSON result object on stdout instead of streaming'
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s v -l verbose -d 'Print the sandbox command line to stderr before running'

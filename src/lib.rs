@@ -175,6 +175,13 @@ fn render(args: RenderArgs) -> Result<u8> {
         &host_environment,
     )?;
     let command = sandbox::bwrap::render(&invocation.spec, &host);
+    if let Some(path) = &args.seccomp_out {
+        let program = seccomp_program(&invocation)?.unwrap_or_default();
+        std::fs::write(path, program).map_err(|error| Error::Usage {
+            message: format!("cannot write `{}`: {error}", path.display()),
+            hint: None,
+        })?;
+    }
     report::stdout_text(&sandbox::bwrap::to_shell_lines(&command));
     Ok(0)
 }

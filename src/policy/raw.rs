@@ -76,9 +76,9 @@ pub(crate) struct RawLimits {
     pub timeout: Option<Spanned<String>>,
     pub cpu: Option<Spanned<String>>,
     pub memory: Option<Spanned<SizeValue>>,
-    pub processes: Option<Spanned<u64>>,
+    pub processes: Option<Spanned<SizeValue>>,
     pub file_size: Option<Spanned<SizeValue>>,
-    pub open_files: Option<Spanned<u64>>,
+    pub open_files: Option<Spanned<SizeValue>>,
     pub output: Option<Spanned<SizeValue>>,
 }
 

@@ -217,15 +217,23 @@ impl LayerBuilder<'_> {
         }
     }
 
-    fn count(&self, value: &Spanned<u64>, key: &str) -> Result<Option<u64>> {
-        if *value.get_ref() == 0 {
-            return self.error(
+    fn count(&self, value: &Spanned<SizeValue>, key: &str) -> Result<Option<u64>> {
+        match value.get_ref() {
+            SizeValue::Bytes(0) => self.error(
                 value.span().start,
                 format!("`{key}` must be larger than zero"),
-                None,
-            );
+                Some("write `\"unlimited\"` to remove the limit".to_owned()),
+            ),
+            SizeValue::Bytes(count) => Ok(Some(*count)),
+            SizeValue::Text(text) if is_unlimited(text) => Ok(None),
+            SizeValue::Text(text) => self.error(
+                value.span().start,
+                format!("`{key}`: `{text}` is not a number"),
+                Some(format!(
+                    "write a whole number (`{key} = 256`) or `\"unlimited\"`"
+                )),
+            ),
         }
-        Ok(Some(*value.get_ref()))
     }
 
     fn mounts(
