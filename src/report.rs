@@ -104,6 +104,14 @@ pub fn exit_code(outcome: &Outcome) -> u8 {
     }
 }
 
+/// Whether the program's CPU time reached `limits.cpu` (so a SIGKILL was the hard limit).
+fn cpu_limit_used(limits: &crate::policy::Limits, outcome: &Outcome) -> bool {
+    match (limits.cpu, outcome.resources) {
+        (Some(cpu), Some(resources)) => resources.cpu_ms as u128 + 50 >= cpu.as_millis(),
+        _ => false,
+    }
+}
+
 /// What boxpy itself has to say about how the program ended (not a traceback report).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -140,6 +148,12 @@ pub fn findings(invocation: &Invocation, outcome: &Outcome) -> Option<Finding> {
                 libc::SIGKILL if outcome.memory_limit_reached => Some(format!(
                     "the program reached the memory limit ({}); raise `limits.memory` or pass `--memory SIZE`",
                     limits.memory.map(format_size).unwrap_or_default()
+                )),
+                // RLIMIT_CPU's hard limit (a second after SIGXCPU, for a program that
+                // ignores it) kills with SIGKILL.
+                libc::SIGKILL if cpu_limit_used(limits, outcome) => Some(format!(
+                    "the program used its CPU-time limit ({}) and ignored SIGXCPU; raise `limits.cpu` or pass `--cpu DUR`",
+                    limits.cpu.map(format_duration).unwrap_or_default()
                 )),
                 _ => None,
             };
@@ -202,7 +216,10 @@ pub fn diagnose(invocation: &Invocation, outcome: &Outcome) -> Option<Diagnosis>
 }
 
 /// Builds the catalogue's view of this run and calls `with` on it.
-fn with_hint_context<T>(invocation: &Invocation, with: impl FnOnce(&HintContext) -> T) -> T {
+pub(crate) fn with_hint_context<T>(
+    invocation: &Invocation,
+    with: impl FnOnce(&HintContext) -> T,
+) -> T {
     let spec = &invocation.spec;
     let program = match &invocation.program {
         Program::Script(path, _) => ProgramKind::Script(path),
@@ -273,16 +290,13 @@ fn format_place(place: &crate::hints::catalogue::Place, styles: &Styles) -> Stri
     let line = place.line.map(|line| line.to_string()).unwrap_or_default();
     let width = line.len().max(1);
     let gutter = " ".repeat(width);
-    let mut text = format!(
-        "{gutter}{} {}{}\n",
-        "-->".style(styles.dim),
-        place.file,
-        if line.is_empty() {
-            String::new()
-        } else {
-            format!(":{line}")
-        }
-    );
+    let at = match (place.cell, line.is_empty()) {
+        (Some(cell), true) => format!(", cell {cell}"),
+        (Some(cell), false) => format!(", cell {cell}, line {line}"),
+        (None, true) => String::new(),
+        (None, false) => format!(":{line}"),
+    };
+    let mut text = format!("{gutter}{} {}{at}\n", "-->".style(styles.dim), place.file);
     if let Some(source) = place
         .source
         .as_deref()
@@ -348,6 +362,8 @@ pub struct JsonError {
     pub raised_at: Option<JsonPlace>,
     /// The earlier exception in the chain (`caused by KeyError: 'x'`).
     pub cause: Option<String>,
+    /// `nbexec`: the failing code cell, counted from 1 (`line` is within the cell).
+    pub cell: Option<usize>,
 }
 
 #[derive(Debug, Serialize)]
@@ -361,6 +377,7 @@ impl From<Diagnosis> for JsonError {
         JsonError {
             kind: diagnosis.exception_type,
             message: diagnosis.message,
+            cell: diagnosis.location.as_ref().and_then(|place| place.cell),
             file: diagnosis.location.as_ref().map(|place| place.file.clone()),
             line: diagnosis.location.as_ref().and_then(|place| place.line),
             source: diagnosis.location.and_then(|place| place.source),
@@ -434,6 +451,7 @@ pub fn json_error(error: &Error) -> JsonResult {
             source: None,
             raised_at: None,
             cause: None,
+            cell: None,
         }),
         resources: None,
         policy: None,
@@ -446,6 +464,32 @@ pub fn print_json(result: &JsonResult) {
     if let Ok(text) = serde_json::to_string(result) {
         let _ = writeln!(out, "{text}");
     }
+    let _ = out.flush();
+}
+
+/// Prints one diagnosis on stderr (nbexec reports each failed cell).
+pub fn print_diagnosis(diagnosis: &Diagnosis, color: ColorChoice) {
+    let text = format!(
+        "\n{}",
+        format_diagnosis(diagnosis, &Styles::for_stderr(color))
+    );
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// A progress line on a terminal, rewritten in place.
+pub fn progress(text: &str) {
+    let _ = write!(std::io::stderr().lock(), "\r\x1b[2Kboxpy: {text}");
+}
+
+/// Clears the progress line.
+pub fn progress_done() {
+    let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
+}
+
+/// Prints a JSON value as one line on stdout (`nbexec --json` adds fields to the result).
+pub fn print_json_value(value: &serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{value}");
     let _ = out.flush();
 }
 

@@ -215,11 +215,46 @@ fn open_procs(directory: &Path) -> Option<File> {
 
 fn create_cgroup(limits: &Limits) -> Option<Cgroup> {
     let name = format!("boxpy-{}", std::process::id());
+    remove_stale_cgroups();
     let root = Path::new("/sys/fs/cgroup");
     if root.join("cgroup.controllers").exists() {
         return create_cgroup_v2(root, &name, limits);
     }
     create_cgroup_v1(root, &name, limits)
+}
+
+/// A boxpy that was SIGKILLed could not remove its cgroups: remove the `boxpy-PID`
+/// directories whose process is gone (rmdir only succeeds on an empty cgroup).
+fn remove_stale_cgroups() {
+    let root = Path::new("/sys/fs/cgroup");
+    let parents: Vec<PathBuf> = if root.join("cgroup.controllers").exists() {
+        own_cgroup(None)
+            .map(|own| root.join(own.trim_start_matches('/')))
+            .into_iter()
+            .collect()
+    } else {
+        ["memory", "pids"]
+            .iter()
+            .filter_map(|controller| {
+                own_cgroup(Some(controller))
+                    .map(|own| root.join(controller).join(own.trim_start_matches('/')))
+            })
+            .collect()
+    };
+    for parent in parents {
+        let Ok(entries) = std::fs::read_dir(&parent) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(|name| name.strip_prefix("boxpy-")) else {
+                continue;
+            };
+            if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir(entry.path());
+            }
+        }
+    }
 }
 
 /// cgroup v2: a child of boxpy's own cgroup, when its controllers are delegated there.
