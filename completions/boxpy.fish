@@ -27,6 +27,7 @@ end
 complete -c boxpy -n "__fish_boxpy_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c boxpy -n "__fish_boxpy_needs_command" -s V -l version -d 'Print version'
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "run" -d 'Run a Python script, `-c CODE`, `-m MODULE` or `-` (stdin) in the sandbox'
+complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "nbexec" -d 'Execute a Jupyter notebook in the sandbox (nbclient + ipykernel from the venv)'
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "render" -d 'Print the sandbox command a policy becomes; runs nothing'
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "doctor" -d 'Check whether this machine can sandbox, and how each limit is enforced'
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "completions" -d 'Generate shell completions'
@@ -53,6 +54,33 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s q -l quiet -d 'No re
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s v -l verbose -d 'Print the sandbox command line to stderr before running'
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s V -l version -d 'Print version'
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l venv -d 'The virtualenv to use' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s w -l workdir -d 'Read-write working directory, the program\'s cwd [default: current directory]' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l ro -d 'Extra read-only mount (repeatable)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l rw -d 'Extra read-write mount (repeatable)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l network -d 'Network mode' -r -f -a "none\t'A private network namespace with only a loopback interface'
+localhost\t'On Linux the same as `none`: a private loopback for servers the program starts itself'
+full\t'The host\'s network, plus resolv.conf, hosts and CA certificates'"
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l env -d 'Pass KEY from the host, or set KEY=VALUE (repeatable)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l timeout -d 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l cpu -d 'CPU-time limit (e.g. 30s)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l memory -d 'Memory limit (e.g. 512MiB, 2GiB)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l color -d 'When to colour boxpy\'s own output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s o -l output -d 'Write the executed notebook to OUT (atomically)' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s p -l parameter -d 'A parameter; VALUE is parsed as a Python literal where it can be, else a string' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s r -l parameter-raw -d 'A parameter whose VALUE is always a string' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l cell-timeout -d 'Limit for each cell (e.g. 60s); the policy\'s `limits.timeout` bounds the whole run' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l kernel -d 'The kernel to use (default: the notebook\'s kernelspec, else python3)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l json -d 'Print one JSON result object on stdout instead of streaming'
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s v -l verbose -d 'Print the sandbox command line to stderr before running'
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l inplace -d 'Overwrite NOTEBOOK with the executed notebook (atomically)'
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l allow-errors -d 'Run every cell even after one fails; exit 1 at the end if any failed'
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s V -l version -d 'Print version'
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l venv -d 'The virtualenv to use' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s w -l workdir -d 'Read-write working directory, the program\'s cwd [default: current directory]' -r -F
@@ -80,8 +108,9 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand doctor" -s h -l help -d 'Pri
 complete -c boxpy -n "__fish_boxpy_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c boxpy -n "__fish_boxpy_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c boxpy -n "__fish_boxpy_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run render doctor completions help" -f -a "run" -d 'Run a Python script, `-c CODE`, `-m MODULE` or `-` (stdin) in the sandbox'
-complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run render doctor completions help" -f -a "render" -d 'Print the sandbox command a policy becomes; runs nothing'
-complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run render doctor completions help" -f -a "doctor" -d 'Check whether this machine can sandbox, and how each limit is enforced'
-complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run render doctor completions help" -f -a "completions" -d 'Generate shell completions'
-complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run render doctor completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec render doctor completions help" -f -a "run" -d 'Run a Python script, `-c CODE`, `-m MODULE` or `-` (stdin) in the sandbox'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec render doctor completions help" -f -a "nbexec" -d 'Execute a Jupyter notebook in the sandbox (nbclient + ipykernel from the venv)'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec render doctor completions help" -f -a "render" -d 'Print the sandbox command a policy becomes; runs nothing'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec render doctor completions help" -f -a "doctor" -d 'Check whether this machine can sandbox, and how each limit is enforced'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec render doctor completions help" -f -a "completions" -d 'Generate shell completions'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec render doctor completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

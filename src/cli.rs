@@ -30,6 +30,11 @@ pub enum Command {
         after_help = "Everything after SCRIPT, -c CODE or -m MODULE goes to the program untouched: `boxpy run x.py --policy y` passes `--policy y` to x.py."
     )]
     Run(RunArgs),
+    /// Execute a Jupyter notebook in the sandbox (nbclient + ipykernel from the venv)
+    #[command(
+        after_help = "Parameters follow papermill: a new cell tagged `injected-parameters` goes after the cell tagged `parameters` (or first). Nothing is saved unless -o or --inplace is given."
+    )]
+    Nbexec(NbexecArgs),
     /// Print the sandbox command a policy becomes; runs nothing
     Render(RenderArgs),
     /// Check whether this machine can sandbox, and how each limit is enforced
@@ -111,6 +116,42 @@ pub struct RunArgs {
         allow_hyphen_values = true
     )]
     pub args: Vec<OsString>,
+}
+
+/// `boxpy nbexec`.
+#[derive(Debug, Args)]
+pub struct NbexecArgs {
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+    /// The notebook to execute (nbformat 4)
+    #[arg(value_name = "NOTEBOOK")]
+    pub notebook: PathBuf,
+    /// Write the executed notebook to OUT (atomically)
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "OUT.ipynb",
+        conflicts_with = "inplace"
+    )]
+    pub output: Option<PathBuf>,
+    /// Overwrite NOTEBOOK with the executed notebook (atomically)
+    #[arg(long)]
+    pub inplace: bool,
+    /// A parameter; VALUE is parsed as a Python literal where it can be, else a string
+    #[arg(short = 'p', long = "parameter", num_args = 2, value_names = ["NAME", "VALUE"], allow_hyphen_values = true)]
+    pub parameters: Vec<String>,
+    /// A parameter whose VALUE is always a string
+    #[arg(short = 'r', long = "parameter-raw", num_args = 2, value_names = ["NAME", "VALUE"], allow_hyphen_values = true)]
+    pub raw_parameters: Vec<String>,
+    /// Limit for each cell (e.g. 60s); the policy's `limits.timeout` bounds the whole run
+    #[arg(long, value_name = "DUR")]
+    pub cell_timeout: Option<String>,
+    /// Run every cell even after one fails; exit 1 at the end if any failed
+    #[arg(long)]
+    pub allow_errors: bool,
+    /// The kernel to use (default: the notebook's kernelspec, else python3)
+    #[arg(long, value_name = "NAME")]
+    pub kernel: Option<String>,
 }
 
 /// `boxpy render`.

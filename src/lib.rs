@@ -10,6 +10,7 @@ pub mod exec;
 pub mod exit;
 pub mod hints;
 pub mod host;
+pub mod nbexec;
 pub mod policy;
 pub mod report;
 pub mod sandbox;
@@ -47,6 +48,7 @@ pub fn main() -> ExitCode {
     };
     let (json, color) = match &cli.command {
         Command::Run(args) => (args.sandbox.json, args.sandbox.color),
+        Command::Nbexec(args) => (args.sandbox.json, args.sandbox.color),
         Command::Render(args) => (false, args.sandbox.color),
         Command::Completions { .. } | Command::Doctor => (false, cli::ColorChoice::Auto),
     };
@@ -66,6 +68,7 @@ pub fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run(args) => run(args),
+        Command::Nbexec(args) => nbexec::run(args, &linux_host()?),
         Command::Render(args) => render(args),
         Command::Doctor => {
             let host = HostFacts::probe(std::env::var_os("PATH").as_deref());
@@ -120,6 +123,7 @@ fn run(args: RunArgs) -> Result<u8> {
         output_limit: invocation.policy.limits.output,
         timeout: invocation.policy.limits.timeout,
         seccomp: seccomp_program(&invocation)?,
+        channel: None,
     };
     let enforcement = exec::limits::plan(&invocation.policy.limits, host.uid);
     for (key, reason) in &enforcement.unenforced {
@@ -187,7 +191,7 @@ fn render(args: RenderArgs) -> Result<u8> {
 }
 
 /// The compiled seccomp filter, when the spec asks for one.
-fn seccomp_program(invocation: &settings::Invocation) -> Result<Option<Vec<u8>>> {
+pub(crate) fn seccomp_program(invocation: &settings::Invocation) -> Result<Option<Vec<u8>>> {
     if !invocation.spec.seccomp {
         return Ok(None);
     }

@@ -51,7 +51,13 @@ pub struct ExecOptions {
     pub timeout: Option<Duration>,
     /// A compiled seccomp program for bwrap's `--seccomp`.
     pub seccomp: Option<Vec<u8>>,
+    /// Open [`fds::CHANNEL`] in the sandbox and send each line written to it here (the
+    /// notebook driver's events). What arrives is untrusted: lines are bounded.
+    pub channel: Option<mpsc::Sender<String>>,
 }
+
+/// The most a single channel line may hold (an executed notebook with its outputs).
+const CHANNEL_LINE_LIMIT: usize = 512 << 20;
 
 /// How the program ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +124,14 @@ pub fn run(
     for data in &command.data {
         passed.push((memory_file("boxpy-data", &data.contents)?, data.fd));
     }
+    let channel_read = match &options.channel {
+        Some(_) => {
+            let (read, write) = pipe()?;
+            passed.push((write, fds::CHANNEL));
+            Some(read)
+        }
+        None => None,
+    };
     // Move every source above the targets so no dup2 clobbers another source.
     let mut mapping: Vec<(OwnedFd, RawFd)> = Vec::new();
     for (fd, target) in passed {
@@ -240,6 +254,10 @@ pub fn run(
             report
         })
     };
+    let channel_thread = match (channel_read, options.channel.clone()) {
+        (Some(read), Some(sender)) => Some(std::thread::spawn(move || read_channel(read, &sender))),
+        _ => None,
+    };
     let stdout = child.stdout.take().context("child stdout")?;
     let stderr = child.stderr.take().context("child stderr")?;
     let budget = pump::Budget::new(options.output_limit);
@@ -298,6 +316,11 @@ pub fn run(
     let stderr = stderr_thread
         .join()
         .map_err(|_| anyhow::anyhow!("stderr pump panicked"))?;
+    if let Some(thread) = channel_thread {
+        thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("channel reader panicked"))?;
+    }
 
     // bwrap reports `child-pid` before it sets up the mounts, so only the init's `started`
     // proves the sandbox was built; without it, stderr holds bwrap's own error.
@@ -361,6 +384,48 @@ fn stop_sandbox(
     receiver
         .recv()
         .map_err(|_| std::io::Error::other("waiter thread ended"))?
+}
+
+/// Forwards the channel's lines until end-of-file; an over-long line is dropped whole.
+fn read_channel(read: OwnedFd, sender: &mpsc::Sender<String>) {
+    let mut reader = std::io::BufReader::new(std::fs::File::from(read));
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let mut limited = std::io::Read::take(&mut reader, CHANNEL_LINE_LIMIT as u64);
+        match std::io::BufRead::read_until(&mut limited, b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        if line.last() != Some(&b'\n') && line.len() >= CHANNEL_LINE_LIMIT {
+            skip_line(&mut reader);
+            continue;
+        }
+        if sender
+            .send(String::from_utf8_lossy(&line).into_owned())
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Discards input up to and including the next newline, without holding it in memory.
+fn skip_line(reader: &mut impl std::io::BufRead) {
+    loop {
+        let (consumed, done) = match reader.fill_buf() {
+            Ok(buffer) if !buffer.is_empty() => match buffer.iter().position(|byte| *byte == b'\n')
+            {
+                Some(position) => (position + 1, true),
+                None => (buffer.len(), false),
+            },
+            _ => return,
+        };
+        reader.consume(consumed);
+        if done {
+            return;
+        }
+    }
 }
 
 #[derive(Debug, Default)]

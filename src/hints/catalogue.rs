@@ -57,6 +57,9 @@ pub struct Place {
     pub source: Option<String>,
     pub column: Option<u32>,
     pub function: Option<String>,
+    /// For notebooks: the code cell (counted from 1, as a reader counts them); `file` is
+    /// then the notebook and `line` the line within the cell.
+    pub cell: Option<usize>,
 }
 
 /// What the report says about a failure.
@@ -83,6 +86,7 @@ pub fn diagnose(traceback: &Traceback, context: &HintContext) -> Diagnosis {
         source: site.source.map(str::to_owned),
         column: site.column,
         function: site.function.map(str::to_owned),
+        cell: None,
     };
     let cause = traceback.cause.as_ref().map(|cause| {
         let relation = match cause.kind {

@@ -23,8 +23,10 @@ pub mod fds {
     pub const INIT_REPORT: i32 = 4;
     /// bwrap's `--seccomp`.
     pub const SECCOMP: i32 = 5;
+    /// A channel from a boxpy helper program inside the sandbox (the notebook driver).
+    pub const CHANNEL: i32 = 6;
     /// The first of the `--ro-bind-data` files.
-    pub const FIRST_DATA: i32 = 6;
+    pub const FIRST_DATA: i32 = 7;
 }
 
 /// Where boxpy's own executable appears inside the sandbox, to run as PID 1.

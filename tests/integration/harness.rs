@@ -137,6 +137,23 @@ impl Runner {
         assert!(status.success(), "chown -R {}", path.display());
     }
 
+    /// A host command run as the runner's user (through `setpriv` for the unprivileged
+    /// one; `setpriv` execs, so the spawned pid is the program's own).
+    pub fn host_command(&self, program: impl AsRef<OsStr>) -> Command {
+        match self {
+            Runner::Caller => Command::new(program),
+            Runner::Unprivileged(user) => {
+                let mut command = Command::new("setpriv");
+                command
+                    .arg(format!("--reuid={}", user.uid))
+                    .arg(format!("--regid={}", user.gid))
+                    .args(["--init-groups", "--"])
+                    .arg(program);
+                command
+            }
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             Runner::Caller => format!("the caller (uid {})", nix::unistd::getuid()),
@@ -325,6 +342,9 @@ pub struct Boxpy {
     env: Vec<(OsString, OsString)>,
     stdin: Option<Vec<u8>>,
     xdg_config_home: PathBuf,
+    /// A program (and its arguments) that starts boxpy: it gets boxpy's path and arguments
+    /// after its own (see [`Boxpy::through`]).
+    wrapper: Vec<OsString>,
 }
 
 /// `boxpy` with no arguments yet, run by the workspace's runner from its workdir.
@@ -338,6 +358,7 @@ pub fn boxpy(workspace: &Workspace) -> Boxpy {
         // An empty config home, so a developer's own `~/.config/boxpy/policy.toml` never
         // changes what the tests see.
         xdg_config_home: workspace.root().join("no-xdg-config"),
+        wrapper: Vec::new(),
     }
 }
 
@@ -378,6 +399,21 @@ impl Boxpy {
         self
     }
 
+    /// Starts boxpy through `wrapper` (a program and its arguments, run as the runner's
+    /// user with the same environment), which receives boxpy's path and arguments after its
+    /// own: e.g. a Python script that opens descriptors and `execv`s boxpy.
+    pub fn through<I, S>(mut self, wrapper: I) -> Boxpy
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.wrapper = wrapper
+            .into_iter()
+            .map(|a| a.as_ref().to_os_string())
+            .collect();
+        self
+    }
+
     /// Runs boxpy from `dir` instead of the workdir.
     pub fn cwd(mut self, dir: &Path) -> Boxpy {
         self.cwd = dir.to_path_buf();
@@ -414,7 +450,14 @@ impl Boxpy {
         }
         let mut command = match &self.runner {
             Runner::Caller => {
-                let mut command = Command::new(BOXPY);
+                let mut command = match self.wrapper.split_first() {
+                    Some((program, arguments)) => {
+                        let mut command = Command::new(program);
+                        command.args(arguments).arg(BOXPY);
+                        command
+                    }
+                    None => Command::new(BOXPY),
+                };
                 command.env_clear().envs(env);
                 command
             }
@@ -432,7 +475,7 @@ impl Boxpy {
                     assignment.push(value);
                     command.arg(assignment);
                 }
-                command.arg(unprivileged_binary());
+                command.args(&self.wrapper).arg(unprivileged_binary());
                 command
             }
         };
@@ -465,6 +508,16 @@ impl Boxpy {
                 .join(" "),
             self.runner.describe()
         );
+        let description = if self.wrapper.is_empty() {
+            description
+        } else {
+            let wrapper: Vec<String> = self
+                .wrapper
+                .iter()
+                .map(|arg| clip_argument(&arg.to_string_lossy()))
+                .collect();
+            format!("{description} through {}", wrapper.join(" "))
+        };
         let mut child = command
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start {description}: {error}"));
@@ -811,6 +864,62 @@ pub fn assert_absent_on_host(path: &Path) {
     );
 }
 
+/// Every process on the host (but the test itself) with `token` in its command line.
+pub fn host_processes_with(token: &str) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid != std::process::id() as i32)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains(token))
+        })
+        .collect()
+}
+
+/// Polls `probe` every 50 ms until it returns something or `within` passes.
+pub fn wait_until<T>(within: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(found) = probe() {
+            return Some(found);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Fails if a host process still carries `token` 5 s from now (killing what is left, by
+/// pid, so a failed test leaves nothing behind).
+#[track_caller]
+pub fn assert_no_process_left(token: &str) {
+    let gone = wait_until(Duration::from_secs(5), || {
+        host_processes_with(token).is_empty().then_some(())
+    });
+    if gone.is_none() {
+        let left: Vec<String> = host_processes_with(token)
+            .into_iter()
+            .map(|pid| {
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                format!(
+                    "pid {pid} ({})",
+                    String::from_utf8_lossy(&cmdline).replace('\0', " ")
+                )
+            })
+            .collect();
+        panic!("outlived boxpy by 5 s: {}", left.join(", "));
+    }
+}
+
 /// Whether any process on the host has `token` in its command line.
 pub fn host_process_with(token: &str) -> Option<i32> {
     let entries = std::fs::read_dir("/proc").ok()?;
@@ -918,6 +1027,8 @@ pub enum Venv {
     Uv,
     /// `virtualenv -p /usr/bin/python3`.
     Virtualenv,
+    /// `/usr/bin/python3 -m venv` with numpy installed by pip (from PyPI).
+    Numpy,
 }
 
 /// pyenv's interpreter for [`Venv::Pyenv`].
@@ -1001,6 +1112,7 @@ pub fn venv(kind: Venv) -> Result<PathBuf, String> {
     static DEBIAN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     static UV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     static VIRTUALENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    static NUMPY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     match kind {
         Venv::Pyenv => PYENV
             .get_or_init(|| {
@@ -1058,6 +1170,32 @@ pub fn venv(kind: Venv) -> Result<PathBuf, String> {
                 })
             })
             .clone(),
+        Venv::Numpy => NUMPY
+            .get_or_init(|| {
+                cached("numpy", |dest| {
+                    run_checked(
+                        Command::new("/usr/bin/python3")
+                            .args(["-m", "venv"])
+                            .arg(dest),
+                    )?;
+                    run_checked(
+                        Command::new(dest.join("bin/python"))
+                            .args([
+                                "-m",
+                                "pip",
+                                "install",
+                                "--quiet",
+                                "--disable-pip-version-check",
+                                "--timeout",
+                                "20",
+                                "numpy",
+                            ])
+                            .env("PIP_NO_INPUT", "1"),
+                    )
+                    .map_err(|error| format!("pip could not install numpy: {error}"))
+                })
+            })
+            .clone(),
     }
 }
 
@@ -1095,7 +1233,10 @@ fn tools() -> Result<PathBuf, String> {
 
 /// `target/test-venvs/NAME`, made by `create` in a temporary sibling and renamed into
 /// place; a lost race deletes ours and uses the winner's.
-fn cached(name: &str, create: impl FnOnce(&Path) -> Result<(), String>) -> Result<PathBuf, String> {
+pub fn cached(
+    name: &str,
+    create: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<PathBuf, String> {
     let cache = venv_cache_dir();
     let dest = cache.join(name);
     if dest.join("pyvenv.cfg").is_file() {

@@ -8,9 +8,12 @@
 mod harness;
 
 mod errors;
+mod escape;
 mod hints;
 mod isolation;
+mod limits;
 mod mounts;
+mod nbexec;
 mod network;
 mod policy;
 mod run_basic;

@@ -1,0 +1,178 @@
+# boxpy's notebook driver. boxpy mounts this file read-only inside the sandbox and runs it
+# with the venv's own interpreter; it executes the notebook with the venv's nbclient and
+# ipykernel and reports to boxpy over file descriptor 6, one JSON object per line:
+#   {"event": "start", "cells": M}                  code cells to run (injected cell excluded)
+#   {"event": "cell_start", "index": N}             N counts the notebook's own code cells
+#   {"event": "cell_end", "index": N, "status": "ok|failed|timeout|dead", "duration_ms": T,
+#    "error": {...}}                                 error: ename, evalue, traceback, line
+#   {"event": "notebook", "content": {...}}         the executed notebook (nbformat 4)
+#   {"event": "missing", "module": "nbclient"}      the venv lacks nbclient/ipykernel/nbformat
+#   {"event": "driver_error", "message": "..."}     anything unexpected, never a traceback
+# It exits 0 whatever the cells did; boxpy decides the exit code.
+import json
+import os
+import re
+import sys
+import time
+
+CHANNEL_FD = 6
+CONFIG = "/run/boxpy/nbexec/config.json"
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
+
+
+def main(channel):
+    def emit(**event):
+        channel.write(json.dumps(event) + "\n")
+        channel.flush()
+
+    with open(CONFIG) as handle:
+        config = json.load(handle)
+    for variable, value in config["env"].items():
+        os.environ[variable] = value
+    for directory in config["private_dirs"]:
+        os.makedirs(directory, exist_ok=True)
+
+    try:
+        import nbformat
+        from nbclient import NotebookClient
+        from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+        import ipykernel  # noqa: F401  (the kernel the client starts)
+    except ImportError as error:
+        emit(event="missing", module=(error.name or str(error)).split(".")[0])
+        return
+
+    import warnings
+
+    # nbformat nags about missing cell ids; the output gets them from normalize().
+    warnings.filterwarnings("ignore", module="nbformat")
+    with open(config["input"], encoding="utf-8") as handle:
+        notebook = nbformat.read(handle, as_version=4)
+    try:
+        from nbformat.validator import normalize
+
+        _, notebook = normalize(notebook)
+        notebook = nbformat.from_dict(notebook)
+    except Exception:
+        pass
+
+    injected_at = inject_parameters(nbformat, notebook, config["parameters"])
+    code_cells = [
+        index for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+    ]
+    emit(event="start", cells=len(code_cells) - (1 if injected_at is not None else 0))
+
+    kernel = config["kernel"] or notebook.metadata.get("kernelspec", {}).get("name") or "python3"
+    # TCP on the sandbox's private loopback (nothing outside can connect; with
+    # network = "none" there is no other interface). The IPC transport would avoid TCP, but
+    # nbclient's per-cell timeout does not fire over it. The kernel's warning about
+    # unencrypted TCP is silenced: on a private loopback there is no one to eavesdrop.
+    client = NotebookClient(
+        notebook,
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        timeout=config["cell_timeout"],
+        kernel_name=kernel,
+        allow_errors=False,
+        interrupt_on_timeout=True,
+        error_on_timeout={
+            "ename": "CellTimeoutError",
+            "evalue": f"the cell ran longer than --cell-timeout ({config['cell_timeout']}s)",
+            "traceback": [],
+        },
+        resources={"metadata": {"path": config["cwd"]}},
+    )
+    failed = False
+    number = 0
+    with client.setup_kernel():
+        for index in code_cells:
+            cell = notebook.cells[index]
+            injected = index == injected_at
+            if not injected:
+                number += 1
+            label = "injected" if injected else number
+            if failed:
+                emit(event="cell_end", index=label, status="skipped", duration_ms=0)
+                continue
+            emit(event="cell_start", index=label)
+            started = time.monotonic()
+            status, error = "ok", None
+            try:
+                client.execute_cell(cell, index)
+            except CellTimeoutError:
+                status = "timeout"
+                error = {"ename": "CellTimeoutError", "evalue": f"the cell ran longer than --cell-timeout ({config['cell_timeout']}s)"}
+            except DeadKernelError as dead:
+                status = "dead"
+                error = {"ename": "DeadKernelError", "evalue": str(dead) or "the kernel died"}
+            except CellExecutionError as failure:
+                if getattr(failure, "ename", "") == "CellTimeoutError":
+                    status = "timeout"
+                    error = {"ename": failure.ename, "evalue": failure.evalue}
+                else:
+                    status = "failed"
+                    error = cell_error(cell, failure)
+            duration = int((time.monotonic() - started) * 1000)
+            emit(event="cell_end", index=label, status=status, duration_ms=duration, error=error)
+            if status != "ok" and (status == "dead" or not config["allow_errors"]):
+                failed = True
+    emit(event="notebook", content=notebook)
+
+
+def inject_parameters(nbformat, notebook, parameters):
+    """papermill's rule: a new cell tagged `injected-parameters` after the cell tagged
+    `parameters`, or first when there is none. Returns its index, or None."""
+    if not parameters:
+        return None
+    import ast
+
+    lines = ["# Parameters"]
+    for name, kind, text in parameters:
+        value = text
+        if kind == "literal":
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                value = text
+        lines.append(f"{name} = {value!r}")
+    cell = nbformat.v4.new_code_cell("\n".join(lines) + "\n")
+    cell.metadata["tags"] = ["injected-parameters"]
+    position = 0
+    for index, existing in enumerate(notebook.cells):
+        if "parameters" in existing.get("metadata", {}).get("tags", []):
+            position = index + 1
+            break
+    notebook.cells.insert(position, cell)
+    return position
+
+
+def cell_error(cell, failure):
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            traceback = [ANSI.sub("", line) for line in output.get("traceback", [])]
+            return {
+                "ename": output.get("ename", "Error"),
+                "evalue": output.get("evalue", ""),
+                "traceback": "\n".join(traceback),
+            }
+    return {
+        "ename": getattr(failure, "ename", "") or "Error",
+        "evalue": getattr(failure, "evalue", "") or "the cell failed",
+        "traceback": ANSI.sub("", getattr(failure, "traceback", "") or ""),
+    }
+
+
+if __name__ == "__main__":
+    try:
+        stream = os.fdopen(CHANNEL_FD, "w", encoding="utf-8", buffering=1)
+        os.set_inheritable(CHANNEL_FD, False)
+    except OSError:
+        print("boxpy: the notebook driver must be started by `boxpy nbexec`", file=sys.stderr)
+        sys.exit(125)
+    try:
+        main(stream)
+    except BaseException as error:  # boxpy reports it; never a traceback from the driver
+        try:
+            stream.write(json.dumps({"event": "driver_error", "message": f"{type(error).__name__}: {error}"}) + "\n")
+            stream.flush()
+        except Exception:
+            pass
+        sys.exit(0)
