@@ -114,7 +114,23 @@ fn run(args: RunArgs) -> Result<u8> {
     };
     let host = linux_host()?;
     let invocation = settings::resolve(&args.sandbox, program, &host, &host_environment)?;
-    let command = sandbox::bwrap::render(&invocation.spec, &host);
+    let outcome = execute(&invocation, &host, None)?;
+    if invocation.output.json {
+        report::print_json(&report::json_outcome(&invocation, &outcome));
+    } else {
+        report::human_outcome(&invocation, &outcome);
+    }
+    Ok(report::exit_code(&outcome))
+}
+
+/// Renders the invocation's sandbox, applies its limits and runs it (shared by `run` and
+/// `nbexec`); `channel` receives the lines a boxpy helper inside writes to its channel.
+pub(crate) fn execute(
+    invocation: &settings::Invocation,
+    host: &HostFacts,
+    channel: Option<std::sync::mpsc::Sender<String>>,
+) -> Result<exec::Outcome> {
+    let command = sandbox::bwrap::render(&invocation.spec, host);
     if invocation.output.verbose {
         report::verbose_command(&sandbox::bwrap::to_shell_lines(&command));
     }
@@ -122,14 +138,14 @@ fn run(args: RunArgs) -> Result<u8> {
         capture: invocation.output.json,
         output_limit: invocation.policy.limits.output,
         timeout: invocation.policy.limits.timeout,
-        seccomp: seccomp_program(&invocation)?,
-        channel: None,
+        seccomp: seccomp_program(invocation)?,
+        channel,
     };
     let enforcement = exec::limits::plan(&invocation.policy.limits, host.uid);
     for (key, reason) in &enforcement.unenforced {
         report::warning(&format!("`{key}` is not enforced on this host: {reason}"));
     }
-    let outcome = match exec::run(&command, &options, &enforcement) {
+    match exec::run(&command, &options, &enforcement) {
         // bwrap older than 0.8 has no `--disable-userns`: say so, and run without it (the
         // seccomp filter still refuses unshare/clone with namespace flags).
         Err(Error::SandboxSetup { detail }) if detail.contains("--disable-userns") => {
@@ -138,17 +154,10 @@ fn run(args: RunArgs) -> Result<u8> {
             );
             let mut spec = invocation.spec.clone();
             spec.disable_userns = false;
-            let command = sandbox::bwrap::render(&spec, &host);
-            exec::run(&command, &options, &enforcement)?
+            exec::run(&sandbox::bwrap::render(&spec, host), &options, &enforcement)
         }
-        result => result?,
-    };
-    if invocation.output.json {
-        report::print_json(&report::json_outcome(&invocation, &outcome));
-    } else {
-        report::human_outcome(&invocation, &outcome);
+        result => result,
     }
-    Ok(report::exit_code(&outcome))
 }
 
 fn linux_host() -> Result<HostFacts> {
@@ -191,7 +200,7 @@ fn render(args: RenderArgs) -> Result<u8> {
 }
 
 /// The compiled seccomp filter, when the spec asks for one.
-pub(crate) fn seccomp_program(invocation: &settings::Invocation) -> Result<Option<Vec<u8>>> {
+fn seccomp_program(invocation: &settings::Invocation) -> Result<Option<Vec<u8>>> {
     if !invocation.spec.seccomp {
         return Ok(None);
     }

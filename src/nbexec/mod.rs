@@ -18,7 +18,7 @@ use serde::Deserialize;
 
 use crate::cli::NbexecArgs;
 use crate::error::{Error, Result};
-use crate::exec::{self, Outcome, Status};
+use crate::exec::{Outcome, Status};
 use crate::hints::catalogue::{self, Diagnosis, Place};
 use crate::hints::traceback::{Frame, Traceback};
 use crate::host::HostFacts;
@@ -158,27 +158,11 @@ pub fn run(args: NbexecArgs, host: &HostFacts) -> Result<u8> {
             .push((Path::new(DRIVER_DIRECTORY).join(name), contents));
     }
 
-    let command = crate::sandbox::bwrap::render(&invocation.spec, host);
-    if invocation.output.verbose {
-        report::verbose_command(&crate::sandbox::bwrap::to_shell_lines(&command));
-    }
     let (sender, receiver) = mpsc::channel();
     let show_progress =
         !invocation.output.json && !invocation.output.quiet && std::io::stderr().is_terminal();
     let collector = std::thread::spawn(move || collect(receiver, show_progress));
-    let options = exec::ExecOptions {
-        capture: invocation.output.json,
-        output_limit: invocation.policy.limits.output,
-        timeout: invocation.policy.limits.timeout,
-        seccomp: crate::seccomp_program(&invocation)?,
-        channel: Some(sender),
-    };
-    let enforcement = exec::limits::plan(&invocation.policy.limits, host.uid);
-    for (key, reason) in &enforcement.unenforced {
-        report::warning(&format!("`{key}` is not enforced on this host: {reason}"));
-    }
-    let outcome = exec::run(&command, &options, &enforcement);
-    drop(options);
+    let outcome = crate::execute(&invocation, host, Some(sender));
     let collected = collector
         .join()
         .map_err(|_| anyhow::anyhow!("the notebook event reader panicked"))?;

@@ -1029,6 +1029,8 @@ pub enum Venv {
     Virtualenv,
     /// `/usr/bin/python3 -m venv` with numpy installed by pip (from PyPI).
     Numpy,
+    /// `/usr/bin/python3 -m venv` with nbclient, ipykernel and nbformat (for `nbexec`).
+    Jupyter,
 }
 
 /// pyenv's interpreter for [`Venv::Pyenv`].
@@ -1113,6 +1115,7 @@ pub fn venv(kind: Venv) -> Result<PathBuf, String> {
     static UV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     static VIRTUALENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     static NUMPY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    static JUPYTER: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     match kind {
         Venv::Pyenv => PYENV
             .get_or_init(|| {
@@ -1171,72 +1174,50 @@ pub fn venv(kind: Venv) -> Result<PathBuf, String> {
             })
             .clone(),
         Venv::Numpy => NUMPY
-            .get_or_init(|| {
-                cached("numpy", |dest| {
-                    run_checked(
-                        Command::new("/usr/bin/python3")
-                            .args(["-m", "venv"])
-                            .arg(dest),
-                    )?;
-                    run_checked(
-                        Command::new(dest.join("bin/python"))
-                            .args([
-                                "-m",
-                                "pip",
-                                "install",
-                                "--quiet",
-                                "--disable-pip-version-check",
-                                "--timeout",
-                                "20",
-                                "numpy",
-                            ])
-                            .env("PIP_NO_INPUT", "1"),
-                    )
-                    .map_err(|error| format!("pip could not install numpy: {error}"))
-                })
-            })
+            .get_or_init(|| debian_venv_with("numpy", &["numpy"]))
+            .clone(),
+        Venv::Jupyter => JUPYTER
+            .get_or_init(|| debian_venv_with("jupyter", &["nbclient", "ipykernel", "nbformat"]))
             .clone(),
     }
+}
+
+/// A cached venv of Debian's python3 with `packages` installed by pip (from PyPI).
+fn debian_venv_with(name: &str, packages: &[&str]) -> Result<PathBuf, String> {
+    cached(name, |dest| {
+        run_checked(
+            Command::new("/usr/bin/python3")
+                .args(["-m", "venv"])
+                .arg(dest),
+        )?;
+        run_checked(
+            Command::new(dest.join("bin/python"))
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
+                .args(["--timeout", "20"])
+                .args(packages)
+                .env("PIP_NO_INPUT", "1"),
+        )
+        .map_err(|error| format!("pip could not install {}: {error}", packages.join(", ")))
+    })
 }
 
 /// The tools venv: Debian's python3 with `uv` and `virtualenv` installed by pip.
 fn tools() -> Result<PathBuf, String> {
     static TOOLS: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     TOOLS
-        .get_or_init(|| {
-            cached("tools", |dest| {
-                run_checked(
-                    Command::new("/usr/bin/python3")
-                        .args(["-m", "venv"])
-                        .arg(dest),
-                )?;
-                run_checked(
-                    Command::new(dest.join("bin/python"))
-                        .args([
-                            "-m",
-                            "pip",
-                            "install",
-                            "--quiet",
-                            "--disable-pip-version-check",
-                            "--timeout",
-                            "20",
-                            "uv",
-                            "virtualenv",
-                        ])
-                        .env("PIP_NO_INPUT", "1"),
-                )
-                .map_err(|error| format!("pip could not install uv and virtualenv: {error}"))
-            })
-        })
+        .get_or_init(|| debian_venv_with("tools", &["uv", "virtualenv"]))
         .clone()
 }
 
 /// `target/test-venvs/NAME`, made by `create` in a temporary sibling and renamed into
 /// place; a lost race deletes ours and uses the winner's.
-pub fn cached(
-    name: &str,
-    create: impl FnOnce(&Path) -> Result<(), String>,
-) -> Result<PathBuf, String> {
+fn cached(name: &str, create: impl FnOnce(&Path) -> Result<(), String>) -> Result<PathBuf, String> {
     let cache = venv_cache_dir();
     let dest = cache.join(name);
     if dest.join("pyvenv.cfg").is_file() {

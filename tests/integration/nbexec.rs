@@ -2,44 +2,13 @@
 //! PyPI once, cached under the shared venv cache): execution, parameters, outputs written
 //! atomically, nothing beside the notebook, failing-cell reports, limits, bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+use std::path::Path;
 
-use crate::harness::{
-    assert_exit, boxpy, cached, run_checked, runner_tests, venv, Runner, Venv, Workspace,
-};
-
-/// A Debian-python venv with nbclient and ipykernel, or why there is none.
-fn jupyter_venv() -> Result<PathBuf, String> {
-    static JUPYTER: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    JUPYTER
-        .get_or_init(|| {
-            cached("jupyter", |dest| {
-                run_checked(
-                    Command::new("/usr/bin/python3")
-                        .args(["-m", "venv"])
-                        .arg(dest),
-                )?;
-                run_checked(
-                    Command::new(dest.join("bin/python"))
-                        .args([
-                            "-m",
-                            "pip",
-                            "install",
-                            "--quiet",
-                            "--disable-pip-version-check",
-                        ])
-                        .args(["nbclient", "ipykernel", "nbformat"]),
-                )
-            })
-        })
-        .clone()
-}
+use crate::harness::{assert_exit, boxpy, runner_tests, venv, Runner, Venv, Workspace};
 
 macro_rules! require_jupyter {
     () => {
-        match jupyter_venv() {
+        match venv(Venv::Jupyter) {
             Ok(venv) => venv,
             Err(why) => {
                 eprintln!("SKIPPED: no venv with nbclient/ipykernel ({why})");
