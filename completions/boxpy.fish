@@ -28,7 +28,9 @@ complete -c boxpy -n "__fish_boxpy_needs_command" -s h -l help -d 'Print help (s
 complete -c boxpy -n "__fish_boxpy_needs_command" -s V -l version -d 'Print version'
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "run" -d 'Run a Python script, `-c CODE`, `-m MODULE` or `-` (stdin) in the sandbox'
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "nbexec" -d 'Execute a Jupyter notebook in the sandbox (nbclient + ipykernel from the venv)'
+complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "exec" -d 'Run any program under the same policy (`boxpy exec -- sh` for a shell inside)'
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "render" -d 'Print the sandbox command a policy becomes; runs nothing'
+complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "policy" -d 'List, show, check or create policies'
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "doctor" -d 'Check whether this machine can sandbox, and how each limit is enforced'
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "completions" -d 'Generate shell completions'
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -47,6 +49,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l memory -d 'Memory li
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l color -d 'When to colour boxpy\'s own output' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l audit-log -d 'Append one JSON line describing the run to FILE (also `[audit] log`)' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s c -d 'Run a code string' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s m -d 'Run a module as a script' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l json -d 'Print one JSON result object on stdout instead of streaming'
@@ -69,6 +72,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l memory -d 'Memory
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l color -d 'When to colour boxpy\'s own output' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l audit-log -d 'Append one JSON line describing the run to FILE (also `[audit] log`)' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s o -l output -d 'Write the executed notebook to OUT (atomically)' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s p -l parameter -d 'A parameter; VALUE is parsed as a Python literal where it can be, else a string' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s r -l parameter-raw -d 'A parameter whose VALUE is always a string' -r
@@ -81,6 +85,27 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l inplace -d 'Overw
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l allow-errors -d 'Run every cell even after one fails; exit 1 at the end if any failed'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s V -l version -d 'Print version'
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l venv -d 'The virtualenv to use' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s w -l workdir -d 'Read-write working directory, the program\'s cwd [default: current directory]' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l ro -d 'Extra read-only mount (repeatable)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l rw -d 'Extra read-write mount (repeatable)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l network -d 'Network mode' -r -f -a "none\t'A private network namespace with only a loopback interface'
+localhost\t'On Linux the same as `none`: a private loopback for servers the program starts itself'
+full\t'The host\'s network, plus resolv.conf, hosts and CA certificates'"
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l env -d 'Pass KEY from the host, or set KEY=VALUE (repeatable)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l timeout -d 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l cpu -d 'CPU-time limit (e.g. 30s)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l memory -d 'Memory limit (e.g. 512MiB, 2GiB)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l color -d 'When to colour boxpy\'s own output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l audit-log -d 'Append one JSON line describing the run to FILE (also `[audit] log`)' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l json -d 'Print one JSON result object on stdout instead of streaming'
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s v -l verbose -d 'Print the sandbox command line to stderr before running'
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s V -l version -d 'Print version'
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l venv -d 'The virtualenv to use' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s w -l workdir -d 'Read-write working directory, the program\'s cwd [default: current directory]' -r -F
@@ -96,6 +121,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l memory -d 'Memory
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l color -d 'When to colour boxpy\'s own output' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l audit-log -d 'Append one JSON line describing the run to FILE (also `[audit] log`)' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l target -d 'Which sandbox to render' -r -f -a "linux\t''
 macos\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l seccomp-out -d 'Also write the compiled seccomp filter to FILE, so the printed command can be run by hand with `5<FILE`' -r -F
@@ -104,13 +130,62 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s q -l quiet -d 'No
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s v -l verbose -d 'Print the sandbox command line to stderr before running'
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s V -l version -d 'Print version'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and not __fish_seen_subcommand_from list show check init help" -s h -l help -d 'Print help'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and not __fish_seen_subcommand_from list show check init help" -s V -l version -d 'Print version'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and not __fish_seen_subcommand_from list show check init help" -f -a "list" -d 'List the shipped policies and the policy files found for this directory'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and not __fish_seen_subcommand_from list show check init help" -f -a "show" -d 'Print the fully resolved policy (after `extends`, lookup and flags) as TOML'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and not __fish_seen_subcommand_from list show check init help" -f -a "check" -d 'Validate a policy file and warn about risky choices'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and not __fish_seen_subcommand_from list show check init help" -f -a "init" -d 'Write a commented `boxpy.toml` for the current project'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and not __fish_seen_subcommand_from list show check init help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from list" -s w -l workdir -d 'Working directory to look in [default: current directory]' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l venv -d 'The virtualenv to use' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -s w -l workdir -d 'Read-write working directory, the program\'s cwd [default: current directory]' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l ro -d 'Extra read-only mount (repeatable)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l rw -d 'Extra read-write mount (repeatable)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l network -d 'Network mode' -r -f -a "none\t'A private network namespace with only a loopback interface'
+localhost\t'On Linux the same as `none`: a private loopback for servers the program starts itself'
+full\t'The host\'s network, plus resolv.conf, hosts and CA certificates'"
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l env -d 'Pass KEY from the host, or set KEY=VALUE (repeatable)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l timeout -d 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l cpu -d 'CPU-time limit (e.g. 30s)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l memory -d 'Memory limit (e.g. 512MiB, 2GiB)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l color -d 'When to colour boxpy\'s own output' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l audit-log -d 'Append one JSON line describing the run to FILE (also `[audit] log`)' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON result object on stdout instead of streaming'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Print the sandbox command line to stderr before running'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from init" -l force -d 'Overwrite an existing boxpy.toml'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from init" -s V -l version -d 'Print version'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the shipped policies and the policy files found for this directory'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the fully resolved policy (after `extends`, lookup and flags) as TOML'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate a policy file and warn about risky choices'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "init" -d 'Write a commented `boxpy.toml` for the current project'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c boxpy -n "__fish_boxpy_using_subcommand doctor" -l venv -d 'The venv to check (default: what `run` would use here)' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand doctor" -l json -d 'Print the checks as one JSON object'
 complete -c boxpy -n "__fish_boxpy_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c boxpy -n "__fish_boxpy_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c boxpy -n "__fish_boxpy_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c boxpy -n "__fish_boxpy_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec render doctor completions help" -f -a "run" -d 'Run a Python script, `-c CODE`, `-m MODULE` or `-` (stdin) in the sandbox'
-complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec render doctor completions help" -f -a "nbexec" -d 'Execute a Jupyter notebook in the sandbox (nbclient + ipykernel from the venv)'
-complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec render doctor completions help" -f -a "render" -d 'Print the sandbox command a policy becomes; runs nothing'
-complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec render doctor completions help" -f -a "doctor" -d 'Check whether this machine can sandbox, and how each limit is enforced'
-complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec render doctor completions help" -f -a "completions" -d 'Generate shell completions'
-complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec render doctor completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec exec render policy doctor completions help" -f -a "run" -d 'Run a Python script, `-c CODE`, `-m MODULE` or `-` (stdin) in the sandbox'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec exec render policy doctor completions help" -f -a "nbexec" -d 'Execute a Jupyter notebook in the sandbox (nbclient + ipykernel from the venv)'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec exec render policy doctor completions help" -f -a "exec" -d 'Run any program under the same policy (`boxpy exec -- sh` for a shell inside)'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec exec render policy doctor completions help" -f -a "render" -d 'Print the sandbox command a policy becomes; runs nothing'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec exec render policy doctor completions help" -f -a "policy" -d 'List, show, check or create policies'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec exec render policy doctor completions help" -f -a "doctor" -d 'Check whether this machine can sandbox, and how each limit is enforced'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec exec render policy doctor completions help" -f -a "completions" -d 'Generate shell completions'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec exec render policy doctor completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "list" -d 'List the shipped policies and the policy files found for this directory'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "show" -d 'Print the fully resolved policy (after `extends`, lookup and flags) as TOML'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "check" -d 'Validate a policy file and warn about risky choices'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "init" -d 'Write a commented `boxpy.toml` for the current project'

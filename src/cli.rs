@@ -35,10 +35,23 @@ pub enum Command {
         after_help = "Parameters follow papermill: a new cell tagged `injected-parameters` goes after the cell tagged `parameters` (or first). Nothing is saved unless -o or --inplace is given."
     )]
     Nbexec(NbexecArgs),
+    /// Run any program under the same policy (`boxpy exec -- sh` for a shell inside)
+    #[command(override_usage = "boxpy exec [OPTIONS] -- <CMD> [ARGS]...")]
+    Exec(ExecArgs),
     /// Print the sandbox command a policy becomes; runs nothing
     Render(RenderArgs),
+    /// List, show, check or create policies
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Check whether this machine can sandbox, and how each limit is enforced
-    Doctor,
+    Doctor {
+        /// Print the checks as one JSON object
+        #[arg(long)]
+        json: bool,
+        /// The venv to check (default: what `run` would use here)
+        #[arg(long, value_name = "DIR")]
+        venv: Option<PathBuf>,
+    },
     /// Generate shell completions
     Completions {
         /// The shell
@@ -91,6 +104,9 @@ pub struct SandboxArgs {
     /// Print the sandbox command line to stderr before running
     #[arg(short, long)]
     pub verbose: bool,
+    /// Append one JSON line describing the run to FILE (also `[audit] log`)
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
 }
 
 /// `boxpy run`.
@@ -152,6 +168,48 @@ pub struct NbexecArgs {
     /// The kernel to use (default: the notebook's kernelspec, else python3)
     #[arg(long, value_name = "NAME")]
     pub kernel: Option<String>,
+}
+
+/// `boxpy exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+    /// The program and its arguments (a bare name is looked up on the sandbox's PATH)
+    #[arg(value_name = "CMD", last = true, required = true)]
+    pub command: Vec<OsString>,
+}
+
+/// `boxpy policy ...`.
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
+pub enum PolicyCommand {
+    /// List the shipped policies and the policy files found for this directory
+    List {
+        /// Working directory to look in [default: current directory]
+        #[arg(short = 'w', long, value_name = "DIR")]
+        workdir: Option<PathBuf>,
+    },
+    /// Print the fully resolved policy (after `extends`, lookup and flags) as TOML
+    Show {
+        /// A shipped policy name or a file (default: the lookup order)
+        #[arg(value_name = "NAME|FILE")]
+        name: Option<String>,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
+    },
+    /// Validate a policy file and warn about risky choices
+    Check {
+        /// The policy file
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Write a commented `boxpy.toml` for the current project
+    Init {
+        /// Overwrite an existing boxpy.toml
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// `boxpy render`.
@@ -333,18 +391,15 @@ mod tests {
 pub fn generated_docs() -> Vec<(String, Vec<u8>)> {
     use clap::CommandFactory;
     let mut files = Vec::new();
-    for shell in [
-        clap_complete::Shell::Bash,
-        clap_complete::Shell::Zsh,
-        clap_complete::Shell::Fish,
+    for (shell, name) in [
+        (clap_complete::Shell::Bash, "boxpy.bash"),
+        (clap_complete::Shell::Zsh, "_boxpy"),
+        (clap_complete::Shell::Fish, "boxpy.fish"),
+        (clap_complete::Shell::Elvish, "boxpy.elv"),
+        (clap_complete::Shell::PowerShell, "_boxpy.ps1"),
     ] {
         let mut out = Vec::new();
         clap_complete::generate(shell, &mut Cli::command(), "boxpy", &mut out);
-        let name = match shell {
-            clap_complete::Shell::Bash => "boxpy.bash",
-            clap_complete::Shell::Zsh => "_boxpy",
-            _ => "boxpy.fish",
-        };
         files.push((format!("completions/{name}"), out));
     }
     let command = Cli::command();

@@ -1,16 +1,21 @@
-//! `boxpy doctor`: can this machine sandbox, and how will each limit be enforced?
-//!
-//! Every check is a [`Check`] (ok, warning or error) with a hint; `report.rs` prints them.
-//! The namespace check starts a real (tiny) sandbox, so it sees what `run` would see.
+//! `boxpy doctor`: can this machine sandbox, what is missing, and how each limit will be
+//! enforced. The host is probed once into [`DoctorFacts`] (the namespace check starts a
+//! real, tiny sandbox, so it sees what `run` would see); [`checks`] turns the facts into
+//! one line each — ok, warning or error — with the fix. Pure, so it is snapshot-tested.
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use serde::Serialize;
+
+use crate::error::NamespaceCause;
 use crate::exec::limits;
 use crate::host::HostFacts;
 use crate::policy::Limits;
 
 /// How a check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Level {
     Ok,
     Warning,
@@ -18,57 +23,122 @@ pub enum Level {
 }
 
 /// One line of the doctor's report.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
     pub level: Level,
+    /// What was checked, in a few words (`bwrap`, `namespaces`, `limits.memory`).
+    pub topic: String,
     pub what: String,
     pub hint: Option<String>,
 }
 
-fn check(level: Level, what: impl Into<String>, hint: Option<String>) -> Check {
-    Check {
-        level,
-        what: what.into(),
-        hint,
+/// The venv `run` would use here, as far as the doctor needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenvFacts {
+    pub executable: PathBuf,
+    pub venv: Option<PathBuf>,
+    pub version: Option<String>,
+    pub base: Vec<PathBuf>,
+    pub has_nbclient: bool,
+    pub has_ipykernel: bool,
+}
+
+/// Everything the checks look at, probed once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoctorFacts {
+    pub linux: bool,
+    pub bwrap: Option<PathBuf>,
+    /// `bwrap --version`'s (major, minor, patch).
+    pub bwrap_version: Option<(u32, u32, u32)>,
+    /// `Ok(())` when a test sandbox started; the error text otherwise.
+    pub sandbox_probe: Result<(), String>,
+    pub namespace_cause: NamespaceCause,
+    pub apparmor_restricts_userns: bool,
+    pub seccomp_rules: Option<(String, usize)>,
+    pub uid: u32,
+    pub memory_cgroup: bool,
+    pub pids_cgroup: bool,
+    pub venv: Result<VenvFacts, String>,
+}
+
+impl DoctorFacts {
+    /// Probes this machine.
+    pub fn probe(host: &HostFacts, venv: Result<VenvFacts, String>) -> DoctorFacts {
+        let linux = cfg!(target_os = "linux");
+        let bwrap_version = host.bwrap.as_ref().and_then(|bwrap| {
+            let output = Command::new(bwrap)
+                .arg("--version")
+                .stderr(Stdio::null())
+                .output()
+                .ok()?;
+            parse_version(&String::from_utf8_lossy(&output.stdout))
+        });
+        let sandbox_probe = match &host.bwrap {
+            None => Err("bwrap is not installed".to_owned()),
+            Some(bwrap) => probe_sandbox(bwrap, bwrap_version),
+        };
+        #[cfg(target_os = "linux")]
+        let seccomp_rules = crate::sandbox::seccomp::Arch::host().map(|arch| {
+            let count = crate::sandbox::seccomp::rules()
+                .iter()
+                .filter(|rule| rule.applies_to(arch))
+                .count();
+            (arch.to_string(), count)
+        });
+        #[cfg(not(target_os = "linux"))]
+        let seccomp_rules = None;
+        let probe_limits = Limits {
+            memory: Some(1 << 30),
+            processes: Some(256),
+            ..Limits::default()
+        };
+        let enforcement = limits::plan(&probe_limits, host.uid);
+        let memory_cgroup = enforcement
+            .cgroup
+            .as_ref()
+            .is_some_and(|cgroup| cgroup.memory);
+        let pids_cgroup = enforcement
+            .cgroup
+            .as_ref()
+            .is_some_and(|cgroup| cgroup.processes);
+        drop(enforcement);
+        DoctorFacts {
+            linux,
+            bwrap: host.bwrap.clone(),
+            bwrap_version,
+            sandbox_probe,
+            namespace_cause: crate::exec::detect_namespace_cause(),
+            apparmor_restricts_userns: std::fs::read_to_string(
+                "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+            )
+            .is_ok_and(|text| text.trim() == "1"),
+            seccomp_rules,
+            uid: host.uid,
+            memory_cgroup,
+            pids_cgroup,
+            venv,
+        }
     }
 }
 
-/// Runs every check.
-pub fn checks(host: &HostFacts) -> Vec<Check> {
-    let mut out = Vec::new();
-    if !cfg!(target_os = "linux") {
-        out.push(check(
-            Level::Error,
-            "boxpy's sandbox needs Linux (bubblewrap); macOS support is planned",
-            None,
-        ));
-        return out;
+fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
+    let version = text.split_whitespace().last()?;
+    let mut parts = version.split('.').map(|part| part.parse::<u32>().ok());
+    Some((
+        parts.next()??,
+        parts.next()??,
+        parts.next().flatten().unwrap_or(0),
+    ))
+}
+
+fn probe_sandbox(bwrap: &Path, version: Option<(u32, u32, u32)>) -> Result<(), String> {
+    let mut command = Command::new(bwrap);
+    command.args(["--unshare-all", "--die-with-parent"]);
+    if version.is_some_and(|version| version >= (0, 8, 0)) {
+        command.args(["--unshare-user", "--disable-userns"]);
     }
-    let Some(bwrap) = &host.bwrap else {
-        out.push(check(
-            Level::Error,
-            "bubblewrap (`bwrap`) is not installed",
-            crate::error::Error::BwrapMissing.hints().into_iter().next(),
-        ));
-        return out;
-    };
-    let version = Command::new(bwrap)
-        .arg("--version")
-        .stderr(Stdio::null())
-        .output()
-        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-        .unwrap_or_default();
-    out.push(check(
-        Level::Ok,
-        format!("{version} at `{}`", bwrap.display()),
-        None,
-    ));
-    let probe = Command::new(bwrap)
+    command
         .args([
-            "--unshare-all",
-            "--unshare-user",
-            "--disable-userns",
-            "--die-with-parent",
             "--ro-bind",
             "/",
             "/",
@@ -79,108 +149,302 @@ pub fn checks(host: &HostFacts) -> Vec<Check> {
             "--",
             "true",
         ])
-        .stdout(Stdio::null())
-        .output();
-    match probe {
-        Ok(output) if output.status.success() => out.push(check(
+        .stdout(Stdio::null());
+    match command.output() {
+        Ok(output) if output.status.success() => Ok(()),
+        Ok(output) => Err(String::from_utf8_lossy(&output.stderr).trim().to_owned()),
+        Err(error) => Err(format!("cannot run bwrap: {error}")),
+    }
+}
+
+/// Whether a venv's site-packages holds `package`.
+pub fn has_package(venv: &Path, package: &str) -> bool {
+    let Ok(lib) = std::fs::read_dir(venv.join("lib")) else {
+        return false;
+    };
+    lib.flatten()
+        .any(|entry| entry.path().join("site-packages").join(package).is_dir())
+}
+
+fn check(level: Level, topic: &str, what: impl Into<String>, hint: Option<String>) -> Check {
+    Check {
+        level,
+        topic: topic.to_owned(),
+        what: what.into(),
+        hint,
+    }
+}
+
+/// The checks, from the facts. Pure.
+pub fn checks(facts: &DoctorFacts) -> Vec<Check> {
+    let mut out = Vec::new();
+    if !facts.linux {
+        out.push(check(
+            Level::Error,
+            "platform",
+            "boxpy's sandbox needs Linux (bubblewrap) to run programs; macOS support renders profiles only",
+            None,
+        ));
+        return out;
+    }
+    match (&facts.bwrap, facts.bwrap_version) {
+        (None, _) => {
+            out.push(check(
+                Level::Error,
+                "bwrap",
+                "bubblewrap (`bwrap`) is not installed",
+                crate::error::Error::BwrapMissing.hints().into_iter().next(),
+            ));
+            return out;
+        }
+        (Some(path), Some(version)) if version < (0, 8, 0) => out.push(check(
+            Level::Warning,
+            "bwrap",
+            format!(
+                "bubblewrap {}.{}.{} at `{}` lacks `--disable-userns` (0.8+): nested user namespaces are refused by the seccomp filter only",
+                version.0, version.1, version.2,
+                path.display()
+            ),
+            Some("upgrade bubblewrap to 0.8 or newer".to_owned()),
+        )),
+        (Some(path), Some(version)) => out.push(check(
             Level::Ok,
-            "namespaces: a test sandbox started (user, pid, net, ipc, uts, cgroup; no nested user namespaces)",
+            "bwrap",
+            format!(
+                "bubblewrap {}.{}.{} at `{}`",
+                version.0,
+                version.1,
+                version.2,
+                path.display()
+            ),
             None,
         )),
-        Ok(output) => {
-            let detail = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+        (Some(path), None) => out.push(check(
+            Level::Warning,
+            "bwrap",
+            format!("`{}` did not report its version", path.display()),
+            None,
+        )),
+    }
+    match &facts.sandbox_probe {
+        Ok(()) => out.push(check(
+            Level::Ok,
+            "namespaces",
+            "a test sandbox started (user, pid, net, ipc, uts, cgroup namespaces)",
+            None,
+        )),
+        Err(detail) => {
             let error = crate::error::Error::NamespacesRefused {
                 detail: detail.clone(),
-                cause: crate::exec::detect_namespace_cause(),
+                cause: facts.namespace_cause,
             };
             out.push(check(
                 Level::Error,
-                format!("namespaces: bwrap could not start a sandbox: {detail}"),
+                "namespaces",
+                format!("bwrap could not start a sandbox: {detail}"),
                 error.hints().into_iter().next(),
             ));
         }
-        Err(error) => out.push(check(
-            Level::Error,
-            format!("namespaces: cannot run bwrap: {error}"),
+    }
+    if facts.apparmor_restricts_userns {
+        out.push(check(
+            if facts.sandbox_probe.is_ok() { Level::Ok } else { Level::Error },
+            "apparmor",
+            "AppArmor restricts unprivileged user namespaces (`kernel.apparmor_restrict_unprivileged_userns=1`)",
+            facts.sandbox_probe.is_err().then(|| {
+                "keep AppArmor on and allow bwrap: load the `bwrap-userns-restrict` profile (Ubuntu 24.04: `/usr/share/apparmor/extra-profiles/bwrap-userns-restrict` from apparmor-profiles, then `sudo apparmor_parser -r` it)".to_owned()
+            }),
+        ));
+    }
+    match &facts.seccomp_rules {
+        Some((arch, count)) => out.push(check(
+            Level::Ok,
+            "seccomp",
+            format!("{count} rules for {arch} (Docker's default refusals, io_uring, namespaces, TIOCSTI, foreign ABIs)"),
             None,
         )),
-    }
-
-    #[cfg(target_os = "linux")]
-    match crate::sandbox::seccomp::Arch::host() {
-        Some(arch) => {
-            let refused = crate::sandbox::seccomp::rules()
-                .iter()
-                .filter(|rule| rule.applies_to(arch))
-                .count();
-            out.push(check(
-                Level::Ok,
-                format!("seccomp: {refused} rules for {arch} (Docker's default refusals, io_uring, namespaces, TIOCSTI, foreign ABIs)"),
-                None,
-            ));
-        }
         None => out.push(check(
             Level::Warning,
-            "seccomp: no filter for this architecture; the sandbox runs without one",
+            "seccomp",
+            "no filter for this architecture; the sandbox runs without one",
             None,
         )),
     }
-
-    let probe_limits = Limits {
-        memory: Some(1 << 30),
-        processes: Some(256),
-        ..Limits::default()
-    };
-    let enforcement = limits::plan(&probe_limits, host.uid);
-    let cgroup = enforcement.cgroup.as_ref();
-    let memory = if cgroup.is_some_and(|cgroup| cgroup.memory) {
-        check(
-            Level::Ok,
-            "limits.memory: a memory cgroup (all processes together, swap included)",
-            None,
-        )
+    out.push(if facts.memory_cgroup {
+        check(Level::Ok, "limits.memory", "a memory cgroup (all processes together, swap included)", None)
     } else {
         check(
             Level::Warning,
-            "limits.memory: RLIMIT_DATA (each process separately; no memory cgroup could be created)",
-            Some("run boxpy as root, or in a cgroup v2 tree with the memory controller delegated, for a total limit".to_owned()),
+            "limits.memory",
+            "RLIMIT_DATA, each process separately (no memory cgroup could be created)",
+            Some("run boxpy as root, or where a cgroup v2 tree delegates the memory controller to it, for one limit over all processes".to_owned()),
         )
-    };
-    out.push(memory);
-    let processes = if cgroup.is_some_and(|cgroup| cgroup.processes) {
-        check(Level::Ok, "limits.processes: a pids cgroup", None)
-    } else if host.uid == 0 {
+    });
+    out.push(if facts.pids_cgroup {
+        check(Level::Ok, "limits.processes", "a pids cgroup", None)
+    } else if facts.uid == 0 {
         check(
             Level::Warning,
-            "limits.processes: not enforced (root is exempt from RLIMIT_NPROC and no pids cgroup could be created)",
-            Some("run boxpy as an ordinary user, or where the pids cgroup controller is writable".to_owned()),
+            "limits.processes",
+            "not enforced: root is exempt from RLIMIT_NPROC and no pids cgroup could be created",
+            Some(
+                "run boxpy as an ordinary user, or where the pids cgroup controller is writable"
+                    .to_owned(),
+            ),
         )
     } else {
         check(
             Level::Ok,
-            "limits.processes: RLIMIT_NPROC (raised by the tasks you already run)",
+            "limits.processes",
+            "RLIMIT_NPROC (raised by the tasks you already run)",
             None,
         )
-    };
-    out.push(processes);
+    });
     out.push(check(
         Level::Ok,
-        "limits.cpu, file_size, open_files: RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_NOFILE; timeout and output: enforced by boxpy",
+        "limits",
+        "cpu, file_size, open_files: RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_NOFILE; timeout and output: enforced by boxpy",
         None,
     ));
-    drop(enforcement);
-
-    match which::which("python3") {
-        Ok(path) => out.push(check(
-            Level::Ok,
-            format!("python3 on PATH: `{}`", path.display()),
-            None,
-        )),
-        Err(_) => out.push(check(
+    match &facts.venv {
+        Ok(venv) => {
+            let base = venv
+                .base
+                .iter()
+                .map(|path| format!("`{}`", path.display()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let what = match &venv.venv {
+                Some(root) => format!(
+                    "venv `{}` (Python {}), base {base}",
+                    root.display(),
+                    venv.version.as_deref().unwrap_or("?")
+                ),
+                None => format!("no venv: `{}` (python3 on PATH)", venv.executable.display()),
+            };
+            out.push(check(Level::Ok, "python", what, None));
+            let missing: Vec<&str> = [
+                ("nbclient", venv.has_nbclient),
+                ("ipykernel", venv.has_ipykernel),
+            ]
+            .iter()
+            .filter(|(_, present)| !present)
+            .map(|(name, _)| *name)
+            .collect();
+            if venv.venv.is_some() {
+                out.push(if missing.is_empty() {
+                    check(
+                        Level::Ok,
+                        "nbexec",
+                        "nbclient and ipykernel are installed in the venv",
+                        None,
+                    )
+                } else {
+                    check(
+                        Level::Warning,
+                        "nbexec",
+                        format!("`boxpy nbexec` needs {} in the venv", missing.join(" and ")),
+                        Some(format!(
+                            "`{} -m pip install nbclient ipykernel`",
+                            venv.executable.display()
+                        )),
+                    )
+                });
+            }
+        }
+        Err(why) => out.push(check(
             Level::Warning,
-            "no python3 on PATH (fine when every run names a venv)",
-            None,
+            "python",
+            format!("no Python for this directory: {why}"),
+            Some("create a venv (`python3 -m venv .venv`) or pass `--venv DIR`".to_owned()),
         )),
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn healthy() -> DoctorFacts {
+        DoctorFacts {
+            linux: true,
+            bwrap: Some(PathBuf::from("/usr/bin/bwrap")),
+            bwrap_version: Some((0, 8, 0)),
+            sandbox_probe: Ok(()),
+            namespace_cause: NamespaceCause::Unknown,
+            apparmor_restricts_userns: false,
+            seccomp_rules: Some(("x86_64".to_owned(), 62)),
+            uid: 1000,
+            memory_cgroup: false,
+            pids_cgroup: false,
+            venv: Ok(VenvFacts {
+                executable: PathBuf::from("/home/user/project/.venv/bin/python"),
+                venv: Some(PathBuf::from("/home/user/project/.venv")),
+                version: Some("3.12.3".to_owned()),
+                base: vec![PathBuf::from("/usr")],
+                has_nbclient: false,
+                has_ipykernel: true,
+            }),
+        }
+    }
+
+    fn render(facts: &DoctorFacts) -> String {
+        crate::report::format_doctor(&checks(facts), &crate::report::Styles::default())
+    }
+
+    #[test]
+    fn snapshot_healthy_user() {
+        insta::assert_snapshot!("healthy_user", render(&healthy()));
+    }
+
+    #[test]
+    fn snapshot_ubuntu_apparmor() {
+        let facts = DoctorFacts {
+            sandbox_probe: Err("bwrap: setting up uid map: Permission denied".to_owned()),
+            namespace_cause: NamespaceCause::AppArmor,
+            apparmor_restricts_userns: true,
+            ..healthy()
+        };
+        let text = render(&facts);
+        assert!(text.contains("bwrap-userns-restrict"));
+        insta::assert_snapshot!("ubuntu_apparmor", text);
+    }
+
+    #[test]
+    fn snapshot_root_with_cgroups_old_bwrap() {
+        let facts = DoctorFacts {
+            bwrap_version: Some((0, 6, 1)),
+            uid: 0,
+            memory_cgroup: true,
+            pids_cgroup: true,
+            venv: Err("no `python3` on PATH".to_owned()),
+            ..healthy()
+        };
+        insta::assert_snapshot!("root_old_bwrap", render(&facts));
+    }
+
+    #[test]
+    fn no_bwrap_stops_early() {
+        let facts = DoctorFacts {
+            bwrap: None,
+            bwrap_version: None,
+            ..healthy()
+        };
+        let found = checks(&facts);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].level, Level::Error);
+        assert!(found[0]
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("apt-get install bubblewrap"));
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(parse_version("bubblewrap 0.8.0\n"), Some((0, 8, 0)));
+        assert_eq!(parse_version("bubblewrap 0.11"), Some((0, 11, 0)));
+        assert_eq!(parse_version("nonsense"), None);
+    }
 }

@@ -90,10 +90,25 @@ pub enum Error {
     },
     /// The interpreter exists but cannot be executed.
     InterpreterNotExecutable { path: PathBuf, detail: String },
+    /// The program could not be started inside the sandbox (not found there, or not
+    /// executable).
+    ProgramNotStarted {
+        path: PathBuf,
+        detail: String,
+        not_found: bool,
+    },
     /// The script to run does not exist.
     ScriptNotFound { path: PathBuf },
     /// This platform has no sandbox boxpy can use.
     UnsupportedPlatform { detail: String },
+    /// The policy asks for something the target's sandbox cannot express (a mount at
+    /// another path with Seatbelt): refused rather than silently enforced differently.
+    Inexpressible {
+        what: String,
+        target: &'static str,
+        reason: String,
+        hint: String,
+    },
     /// Something unexpected; the chain carries the context.
     Internal(anyhow::Error),
 }
@@ -112,8 +127,16 @@ impl Error {
             | Error::SandboxSetup { .. }
             | Error::ScriptNotFound { .. }
             | Error::UnsupportedPlatform { .. }
+            | Error::Inexpressible { .. }
             | Error::Internal(_) => exit::SANDBOX_FAILED,
             Error::InterpreterNotExecutable { .. } => exit::NOT_EXECUTABLE,
+            Error::ProgramNotStarted { not_found, .. } => {
+                if *not_found {
+                    exit::NOT_FOUND
+                } else {
+                    exit::NOT_EXECUTABLE
+                }
+            }
             Error::VenvNotFound { .. } | Error::InterpreterNotFound { .. } => exit::NOT_FOUND,
         }
     }
@@ -136,7 +159,12 @@ impl Error {
             Error::NamespacesRefused { .. } => {
                 "the kernel refused to create the sandbox's namespaces".to_owned()
             }
-            Error::SandboxSetup { .. } => "bubblewrap failed to set up the sandbox".to_owned(),
+            Error::SandboxSetup { .. } => if cfg!(target_os = "macos") {
+                "sandbox-exec failed to set up the sandbox"
+            } else {
+                "bubblewrap failed to set up the sandbox"
+            }
+            .to_owned(),
             Error::VenvNotFound { path, .. } => {
                 format!("virtualenv `{}` not found", path.display())
             }
@@ -147,7 +175,19 @@ impl Error {
                 format!("python interpreter `{}` cannot be executed", path.display())
             }
             Error::ScriptNotFound { path } => format!("script `{}` not found", path.display()),
+            Error::ProgramNotStarted {
+                path, not_found, ..
+            } => {
+                if *not_found {
+                    format!("`{}` was not found inside the sandbox", path.display())
+                } else {
+                    format!("`{}` cannot be executed inside the sandbox", path.display())
+                }
+            }
             Error::UnsupportedPlatform { .. } => "this platform cannot be sandboxed".to_owned(),
+            Error::Inexpressible { what, target, .. } => {
+                format!("{what} cannot be enforced on {target}")
+            }
             Error::Internal(error) => format!("{error}"),
         }
     }
@@ -171,8 +211,10 @@ impl Error {
             }
             Error::VenvNotFound { reason, .. } => vec![reason.clone()],
             Error::InterpreterNotFound { detail, .. }
-            | Error::InterpreterNotExecutable { detail, .. } => vec![detail.clone()],
+            | Error::InterpreterNotExecutable { detail, .. }
+            | Error::ProgramNotStarted { detail, .. } => vec![detail.clone()],
             Error::UnsupportedPlatform { detail } => vec![detail.clone()],
+            Error::Inexpressible { reason, .. } => vec![reason.clone()],
             Error::Internal(error) => error.chain().skip(1).map(|c| c.to_string()).collect(),
             Error::Usage { .. }
             | Error::MountMissing { .. }
@@ -202,9 +244,12 @@ impl Error {
                 "install it: `sudo apt-get install bubblewrap` (Debian/Ubuntu), `sudo dnf install bubblewrap` (Fedora), `sudo pacman -S bubblewrap` (Arch); then run `boxpy doctor`".to_owned(),
             ],
             Error::NamespacesRefused { cause, .. } => namespace_hints(*cause),
-            Error::SandboxSetup { .. } => vec![
-                "run `boxpy render` to see the bwrap command line and `boxpy doctor` to check the host".to_owned(),
-            ],
+            Error::SandboxSetup { .. } => vec![if cfg!(target_os = "macos") {
+                "run `boxpy render` to see the Seatbelt profile and `boxpy doctor` to check the host"
+            } else {
+                "run `boxpy render` to see the bwrap command line and `boxpy doctor` to check the host"
+            }
+            .to_owned()],
             Error::VenvNotFound { origin, .. } => vec![format!(
                 "create it with `python3 -m venv DIR` (or `uv venv DIR`), or point {origin} at an existing venv"
             )],
@@ -213,10 +258,14 @@ impl Error {
                 "check the file's permissions: `ls -l {}`",
                 path.display()
             )],
+            Error::ProgramNotStarted { .. } => vec![
+                "a program must be on the sandbox's PATH (the venv's bin, /usr/local/bin, /usr/bin, /bin) or under a mounted path; `boxpy render` shows the mounts".to_owned(),
+            ],
             Error::ScriptNotFound { .. } => vec![
                 "check the path; it is resolved against the current directory".to_owned(),
             ],
             Error::UnsupportedPlatform { .. } => Vec::new(),
+            Error::Inexpressible { hint, .. } => vec![hint.clone()],
             Error::Internal(_) => Vec::new(),
         }
     }

@@ -3,6 +3,7 @@
 //! `main` parses the command line, resolves settings, dispatches, and maps every outcome
 //! to an exit code (SPEC §5). See ARCHITECTURE.md for the module map.
 
+pub mod audit;
 pub mod cli;
 pub mod doctor;
 pub mod error;
@@ -49,8 +50,11 @@ pub fn main() -> ExitCode {
     let (json, color) = match &cli.command {
         Command::Run(args) => (args.sandbox.json, args.sandbox.color),
         Command::Nbexec(args) => (args.sandbox.json, args.sandbox.color),
+        Command::Exec(args) => (args.sandbox.json, args.sandbox.color),
+        Command::Policy(_) => (false, cli::ColorChoice::Auto),
         Command::Render(args) => (false, args.sandbox.color),
-        Command::Completions { .. } | Command::Doctor => (false, cli::ColorChoice::Auto),
+        Command::Completions { .. } => (false, cli::ColorChoice::Auto),
+        Command::Doctor { json, .. } => (*json, cli::ColorChoice::Auto),
     };
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
@@ -69,11 +73,23 @@ fn dispatch(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Nbexec(args) => nbexec::run(args, &linux_host()?),
+        Command::Exec(args) => {
+            let mut command = args.command.into_iter();
+            let program = command.next().ok_or_else(|| Error::Usage {
+                message: "nothing to run".to_owned(),
+                hint: Some(
+                    "e.g. `boxpy exec -- sh` or `boxpy exec -- python -m pip list`".to_owned(),
+                ),
+            })?;
+            run_program(&args.sandbox, Program::Command(program, command.collect()))
+        }
+        Command::Policy(command) => policy_command(command),
         Command::Render(args) => render(args),
-        Command::Doctor => {
+        Command::Doctor { json, venv } => {
             let host = HostFacts::probe(std::env::var_os("PATH").as_deref());
-            let checks = doctor::checks(&host);
-            report::doctor(&checks);
+            let facts = doctor::DoctorFacts::probe(&host, doctor_venv(venv.as_deref()));
+            let checks = doctor::checks(&facts);
+            report::doctor(&checks, json);
             let failed = checks
                 .iter()
                 .any(|check| check.level == doctor::Level::Error);
@@ -112,15 +128,22 @@ fn run(args: RunArgs) -> Result<u8> {
             }),
         }
     };
+    run_program(&args.sandbox, program)
+}
+
+/// `run` and `exec`: resolve, run, report.
+fn run_program(sandbox: &cli::SandboxArgs, program: Program) -> Result<u8> {
     let host = linux_host()?;
-    let invocation = settings::resolve(&args.sandbox, program, &host, &host_environment)?;
+    let invocation = settings::resolve(sandbox, program, &host, &host_environment)?;
     let outcome = execute(&invocation, &host, None)?;
     if invocation.output.json {
         report::print_json(&report::json_outcome(&invocation, &outcome));
     } else {
         report::human_outcome(&invocation, &outcome);
     }
-    Ok(report::exit_code(&outcome))
+    let code = report::exit_code(&outcome);
+    audit::log_run(&invocation, &outcome, code);
+    Ok(code)
 }
 
 /// Renders the invocation's sandbox, applies its limits and runs it (shared by `run` and
@@ -157,6 +180,119 @@ pub(crate) fn execute(
             exec::run(&sandbox::bwrap::render(&spec, host), &options, &enforcement)
         }
         result => result,
+    }
+}
+
+/// The venv `run` would use in this directory, for the doctor.
+fn doctor_venv(flag: Option<&std::path::Path>) -> std::result::Result<doctor::VenvFacts, String> {
+    let cwd = std::env::current_dir().map_err(|error| error.to_string())?;
+    let virtual_env = std::env::var_os("VIRTUAL_ENV").map(std::path::PathBuf::from);
+    let path = std::env::var_os("PATH");
+    let interpreter = venv::resolve(&venv::Choice {
+        flag_venv: flag,
+        policy_venv: None,
+        policy_interpreter: None,
+        virtual_env: virtual_env.as_deref(),
+        workdir: &cwd,
+        path_variable: path.as_deref(),
+    })
+    .map_err(|error| {
+        let mut text = error.summary();
+        for cause in error.causes() {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+        text
+    })?;
+    let (has_nbclient, has_ipykernel) = match &interpreter.venv {
+        Some(root) => (
+            doctor::has_package(root, "nbclient"),
+            doctor::has_package(root, "ipykernel"),
+        ),
+        None => (false, false),
+    };
+    Ok(doctor::VenvFacts {
+        base: interpreter
+            .read_only_paths
+            .iter()
+            .filter(|path| Some(*path) != interpreter.venv.as_ref())
+            .cloned()
+            .collect(),
+        executable: interpreter.executable,
+        venv: interpreter.venv,
+        version: interpreter.version,
+        has_nbclient,
+        has_ipykernel,
+    })
+}
+
+/// `boxpy policy list|show|check|init`.
+fn policy_command(command: cli::PolicyCommand) -> Result<u8> {
+    let host = HostFacts::probe(std::env::var_os("PATH").as_deref());
+    let cwd = std::env::current_dir().map_err(anyhow::Error::from)?;
+    match command {
+        cli::PolicyCommand::List { workdir } => {
+            let args = cli::SandboxArgs {
+                workdir,
+                ..cli::SandboxArgs::default()
+            };
+            let in_use = settings::policy_source(&args, &host, &host_environment)?;
+            let workdir = args
+                .workdir
+                .as_ref()
+                .map(|dir| cwd.join(dir))
+                .unwrap_or(cwd);
+            let config = settings::user_config_home(&host, &host_environment);
+            report::stdout_text(&report::policy_list(&in_use, &workdir, config.as_deref()));
+            Ok(0)
+        }
+        cli::PolicyCommand::Show { name, mut sandbox } => {
+            if name.is_some() {
+                sandbox.policy = name;
+            }
+            let policy = settings::resolve_policy(&sandbox, &host, &host_environment)?;
+            report::stdout_text(&policy::render::to_toml(&policy));
+            Ok(0)
+        }
+        cli::PolicyCommand::Check { file } => {
+            let context = policy::LoadContext {
+                cwd,
+                home: host.home.clone(),
+            };
+            let policy = policy::load(&policy::PolicySource::File(file.clone()), &context)?;
+            let is_socket = |path: &std::path::Path| {
+                use std::os::unix::fs::FileTypeExt;
+                std::fs::metadata(path).is_ok_and(|metadata| metadata.file_type().is_socket())
+            };
+            let warnings = policy::render::warnings(&policy, host.home.as_deref(), &is_socket);
+            report::policy_check(&file, &warnings);
+            Ok(0)
+        }
+        cli::PolicyCommand::Init { force } => {
+            let path = cwd.join("boxpy.toml");
+            if path.exists() && !force {
+                return Err(Error::Usage {
+                    message: "`boxpy.toml` already exists".to_owned(),
+                    hint: Some("pass `--force` to overwrite it, or edit it; `boxpy policy show` prints what it resolves to".to_owned()),
+                });
+            }
+            let venv = cwd.join(".venv/pyvenv.cfg").is_file().then_some(".venv");
+            std::fs::write(&path, policy::render::init_template(venv)).map_err(|error| {
+                Error::Usage {
+                    message: format!("cannot write `boxpy.toml`: {error}"),
+                    hint: None,
+                }
+            })?;
+            report::stdout_text(&format!(
+                "wrote `boxpy.toml`{}; check it with `boxpy policy check boxpy.toml`\n",
+                if venv.is_some() {
+                    " (using `.venv`)"
+                } else {
+                    ""
+                }
+            ));
+            Ok(0)
+        }
     }
 }
 

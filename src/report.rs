@@ -227,6 +227,18 @@ pub(crate) fn with_hint_context<T>(
         Program::Stdin(_) => ProgramKind::Stdin,
         Program::Module(..) => ProgramKind::Module,
         Program::Interpreter(_) => ProgramKind::Other,
+        // `boxpy exec -- python ...` gets the same locations as `run`.
+        Program::Command(command, arguments) => {
+            let is_python = std::path::Path::new(command)
+                .file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("python"));
+            match arguments.first().map(|first| first.to_string_lossy()) {
+                Some(first) if is_python && first == "-c" => ProgramKind::Code,
+                Some(first) if is_python && first == "-" => ProgramKind::Stdin,
+                Some(first) if is_python && first == "-m" => ProgramKind::Module,
+                _ => ProgramKind::Other,
+            }
+        }
     };
     let host_path_exists = |path: &std::path::Path| path.symlink_metadata().is_ok();
     let context = HintContext {
@@ -493,10 +505,115 @@ pub fn print_json_value(value: &serde_json::Value) {
     let _ = out.flush();
 }
 
+/// `boxpy policy list`: the shipped policies and where the lookup finds one here.
+pub fn policy_list(
+    in_use: &crate::policy::PolicySource,
+    workdir: &std::path::Path,
+    config_home: Option<&std::path::Path>,
+) -> String {
+    use crate::policy::PolicySource;
+    let mut text = String::from("shipped policies (compiled in):\n");
+    for (name, _, summary) in crate::policy::BUILTIN_POLICIES {
+        let mark = if *in_use == PolicySource::Builtin((*name).to_owned()) {
+            "*"
+        } else {
+            " "
+        };
+        text.push_str(&format!("{mark} {name:<8} {summary}\n"));
+    }
+    text.push_str(&format!(
+        "\nlookup for `{}` (first found wins):\n",
+        workdir.display()
+    ));
+    let variable = std::env::var("BOXPY_POLICY")
+        .ok()
+        .filter(|value| !value.is_empty());
+    text.push_str(&format!(
+        "  $BOXPY_POLICY        {}\n",
+        variable.as_deref().unwrap_or("(not set)")
+    ));
+    let local = workdir.join("boxpy.toml");
+    let pyproject = workdir.join("pyproject.toml");
+    let user = config_home.map(|home| home.join("boxpy/policy.toml"));
+    let state = |path: &std::path::Path| {
+        let found = match in_use {
+            PolicySource::File(file) | PolicySource::PyProject(file) => file == path,
+            PolicySource::Builtin(_) => false,
+        };
+        if found {
+            "* in use"
+        } else if path.exists() {
+            "present"
+        } else {
+            "absent"
+        }
+    };
+    text.push_str(&format!(
+        "  boxpy.toml           {} ({})\n",
+        local.display(),
+        state(&local)
+    ));
+    text.push_str(&format!(
+        "  [tool.boxpy]         {} ({})\n",
+        pyproject.display(),
+        state(&pyproject)
+    ));
+    if let Some(user) = &user {
+        text.push_str(&format!(
+            "  user config          {} ({})\n",
+            user.display(),
+            state(user)
+        ));
+    }
+    let name = match in_use {
+        PolicySource::Builtin(name) => format!("the built-in `{name}`"),
+        PolicySource::File(path) | PolicySource::PyProject(path) => format!("`{}`", path.display()),
+    };
+    text.push_str(&format!("\nin use: {name}\n"));
+    text
+}
+
+/// `boxpy policy check`'s verdict on stdout.
+pub fn policy_check(file: &std::path::Path, warnings: &[String]) {
+    let mut text = String::new();
+    for warning in warnings {
+        text.push_str(&format!("warning: {warning}\n"));
+    }
+    text.push_str(&format!(
+        "ok: `{}` is a valid policy{}\n",
+        file.display(),
+        match warnings.len() {
+            0 => String::new(),
+            1 => " (1 warning)".to_owned(),
+            count => format!(" ({count} warnings)"),
+        }
+    ));
+    stdout_text(&text);
+}
+
 /// `boxpy doctor`'s report on stdout.
-pub fn doctor(checks: &[crate::doctor::Check]) {
+pub fn doctor(checks: &[crate::doctor::Check], json: bool) {
+    if json {
+        let value = serde_json::json!({
+            "ok": !checks.iter().any(|check| check.level == crate::doctor::Level::Error),
+            "checks": checks,
+        });
+        print_json_value(&value);
+    } else {
+        let enabled = std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+        let styles = if enabled {
+            Styles::for_stderr(ColorChoice::Always)
+        } else {
+            Styles::default()
+        };
+        stdout_text(&format_doctor(checks, &styles));
+    }
+}
+
+/// The doctor's lines: `ok`/`warning`/`error`, the topic, what was found, the fix.
+pub fn format_doctor(checks: &[crate::doctor::Check], styles: &Styles) -> String {
     use crate::doctor::Level;
-    let styles = Styles::for_stderr(ColorChoice::Auto);
     let mut text = String::new();
     for check in checks {
         let label = match check.level {
@@ -504,10 +621,10 @@ pub fn doctor(checks: &[crate::doctor::Check]) {
             Level::Warning => format!("{}", "warning".style(styles.bold)),
             Level::Error => format!("{}", "error  ".style(styles.error)),
         };
-        text.push_str(&format!("{label} {}\n", check.what));
+        text.push_str(&format!("{label} {:<17} {}\n", check.topic, check.what));
         if let Some(hint) = &check.hint {
-            text.push_str(&format!("        hint: {hint}\n"));
+            text.push_str(&format!("        {:<17} hint: {hint}\n", ""));
         }
     }
-    stdout_text(&text);
+    text
 }

@@ -29,6 +29,9 @@ pub enum Program {
     Stdin(Vec<OsString>),
     /// The bare interpreter with these arguments (`boxpy render`).
     Interpreter(Vec<OsString>),
+    /// Any program and its arguments (`boxpy exec -- CMD ARGS`); a bare name is looked up
+    /// on the sandbox's PATH.
+    Command(OsString, Vec<OsString>),
 }
 
 /// How boxpy presents its own output.
@@ -44,6 +47,8 @@ pub struct OutputOptions {
 #[derive(Debug, Clone)]
 pub struct Invocation {
     pub policy: Policy,
+    /// Where to append the audit line (`--audit-log`, else `[audit] log`).
+    pub audit_log: Option<PathBuf>,
     pub spec: SandboxSpec,
     pub program: Program,
     pub output: OutputOptions,
@@ -59,33 +64,9 @@ pub fn resolve(
     host: &HostFacts,
     env: EnvLookup,
 ) -> Result<Invocation> {
-    let cwd = std::env::current_dir().map_err(|error| Error::Workdir {
-        path: PathBuf::from("."),
-        reason: format!("the current directory is not accessible: {error}"),
-    })?;
-    let context = LoadContext {
-        cwd: cwd.clone(),
-        home: host.home.clone(),
-    };
+    let cwd = current_directory()?;
     let flag_workdir = args.workdir.as_ref().map(|dir| normalize(&cwd.join(dir)));
-    let source = match &args.policy {
-        Some(policy) => PolicySource::from_argument(policy, &cwd),
-        None => {
-            let env_policy = env("BOXPY_POLICY").map(|value| value.to_string_lossy().into_owned());
-            let xdg = env("XDG_CONFIG_HOME")
-                .map(PathBuf::from)
-                .filter(|path| path.is_absolute())
-                .or_else(|| host.home.as_ref().map(|home| home.join(".config")));
-            PolicySource::discover(
-                env_policy.as_deref(),
-                flag_workdir.as_deref().unwrap_or(&cwd),
-                xdg.as_deref(),
-                &cwd,
-            )
-        }
-    };
-    let mut policy = policy::load(&source, &context)?;
-    apply_flags(&mut policy, args, &cwd, host.home.as_deref())?;
+    let policy = resolve_policy(args, host, env)?;
 
     let workdir = check_workdir(
         flag_workdir
@@ -96,14 +77,31 @@ pub fn resolve(
 
     let virtual_env = env("VIRTUAL_ENV").map(PathBuf::from);
     let path_variable = env("PATH");
-    let interpreter = venv::resolve(&venv::Choice {
+    let resolved = venv::resolve(&venv::Choice {
         flag_venv: args.venv.as_deref(),
         policy_venv: policy.python.venv.as_deref(),
         policy_interpreter: policy.python.interpreter.as_deref(),
         virtual_env: virtual_env.as_deref(),
         workdir: &workdir,
         path_variable: path_variable.as_deref(),
-    })?;
+    });
+    let interpreter = match (resolved, &program) {
+        (Ok(interpreter), _) => interpreter,
+        // `exec` runs any program: without a Python to find (and no venv asked for by
+        // name), it runs with no venv on the sandbox's PATH.
+        (Err(Error::InterpreterNotFound { .. }), Program::Command(command, _))
+            if args.venv.is_none() && policy.python.venv.is_none() =>
+        {
+            venv::Interpreter {
+                venv: None,
+                executable: PathBuf::from(command),
+                read_only_paths: Vec::new(),
+                version: None,
+                origin: venv::Origin::Path,
+            }
+        }
+        (Err(error), _) => return Err(error),
+    };
 
     let (command, script_mount) = command_line(&program, &interpreter, &workdir, &mounts, &cwd)?;
     let home = private_home(host.home.as_deref());
@@ -138,7 +136,13 @@ pub fn resolve(
         seccomp: seccomp_available(),
         disable_userns: true,
     };
+    let audit_log = args
+        .audit_log
+        .as_ref()
+        .map(|path| normalize(&cwd.join(path)))
+        .or_else(|| policy.audit_log.clone());
     Ok(Invocation {
+        audit_log,
         policy,
         spec,
         program,
@@ -149,6 +153,54 @@ pub fn resolve(
             color: args.color,
         },
     })
+}
+
+fn current_directory() -> Result<PathBuf> {
+    std::env::current_dir().map_err(|error| Error::Workdir {
+        path: PathBuf::from("."),
+        reason: format!("the current directory is not accessible: {error}"),
+    })
+}
+
+/// Where the policy comes from: `--policy`, else the lookup order (SPEC §4).
+pub fn policy_source(args: &SandboxArgs, host: &HostFacts, env: EnvLookup) -> Result<PolicySource> {
+    let cwd = current_directory()?;
+    let flag_workdir = args.workdir.as_ref().map(|dir| normalize(&cwd.join(dir)));
+    Ok(match &args.policy {
+        Some(policy) => PolicySource::from_argument(policy, &cwd),
+        None => {
+            let env_policy = env("BOXPY_POLICY").map(|value| value.to_string_lossy().into_owned());
+            PolicySource::discover(
+                env_policy.as_deref(),
+                flag_workdir.as_deref().unwrap_or(&cwd),
+                user_config_home(host, env).as_deref(),
+                &cwd,
+            )
+        }
+    })
+}
+
+/// `$XDG_CONFIG_HOME`, else `~/.config`.
+pub fn user_config_home(host: &HostFacts, env: EnvLookup) -> Option<PathBuf> {
+    env("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|path| path.is_absolute())
+        .or_else(|| host.home.as_ref().map(|home| home.join(".config")))
+}
+
+/// The policy after lookup, `extends` and flags (what `boxpy policy show` prints).
+pub fn resolve_policy(args: &SandboxArgs, host: &HostFacts, env: EnvLookup) -> Result<Policy> {
+    let cwd = current_directory()?;
+    let context = LoadContext {
+        cwd: cwd.clone(),
+        home: host.home.clone(),
+    };
+    let mut policy = policy::load(&policy_source(args, host, env)?, &context)?;
+    apply_flags(&mut policy, args, &cwd, host.home.as_deref())?;
+    if let Some(workdir) = &args.workdir {
+        policy.filesystem.workdir = normalize(&cwd.join(workdir));
+    }
+    Ok(policy)
 }
 
 /// Flags override the policy.
@@ -284,6 +336,11 @@ fn command_line(
     mounts: &[Mount],
     cwd: &Path,
 ) -> Result<(Vec<OsString>, Option<PathBuf>)> {
+    if let Program::Command(program, rest) = program {
+        let mut command = vec![program.clone()];
+        command.extend(rest.iter().cloned());
+        return Ok((command, None));
+    }
     let mut command = vec![interpreter.executable.clone().into_os_string()];
     let mut script_mount = None;
     let rest = match program {
@@ -321,6 +378,8 @@ fn command_line(
             rest
         }
         Program::Interpreter(rest) => rest,
+        // Handled above; a command has no interpreter to put first.
+        Program::Command(_, rest) => rest,
     };
     command.extend(rest.iter().cloned());
     Ok((command, script_mount))

@@ -514,22 +514,10 @@ fn read_init_report(read: OwnedFd, gate: &pump::Gate) -> InitReport {
 }
 
 fn exec_failure(errno: i32, path: &str) -> Error {
-    let error = std::io::Error::from_raw_os_error(errno);
-    let path = std::path::PathBuf::from(path);
-    if errno == libc::ENOENT || errno == libc::ENOTDIR {
-        Error::InterpreterNotFound {
-            path,
-            detail: format!("inside the sandbox: {error}"),
-            hint: Some(
-                "the interpreter or its base installation is not visible in the sandbox; run `boxpy render` to see the mounts"
-                    .to_owned(),
-            ),
-        }
-    } else {
-        Error::InterpreterNotExecutable {
-            path,
-            detail: format!("inside the sandbox: {error}"),
-        }
+    Error::ProgramNotStarted {
+        path: std::path::PathBuf::from(path),
+        detail: nix::errno::Errno::from_raw(errno).desc().to_lowercase(),
+        not_found: errno == libc::ENOENT || errno == libc::ENOTDIR,
     }
 }
 

@@ -240,6 +240,7 @@ pub fn run(args: NbexecArgs, host: &HostFacts) -> Result<u8> {
             report::print_diagnosis(diagnosis, invocation.output.color);
         }
     }
+    crate::audit::log_run(&invocation, &outcome, code);
     Ok(code)
 }
 

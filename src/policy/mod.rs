@@ -6,6 +6,7 @@
 //! read is pure so it is unit-tested on strings.
 
 pub(crate) mod raw;
+pub mod render;
 pub(crate) mod units;
 pub(crate) mod validate;
 

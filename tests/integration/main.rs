@@ -17,4 +17,5 @@ mod nbexec;
 mod network;
 mod policy;
 mod run_basic;
+mod tooling;
 mod venvs;

@@ -1,0 +1,312 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'boxpy'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'boxpy' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a Python script, `-c CODE`, `-m MODULE` or `-` (stdin) in the sandbox')
+            [CompletionResult]::new('nbexec', 'nbexec', [CompletionResultType]::ParameterValue, 'Execute a Jupyter notebook in the sandbox (nbclient + ipykernel from the venv)')
+            [CompletionResult]::new('exec', 'exec', [CompletionResultType]::ParameterValue, 'Run any program under the same policy (`boxpy exec -- sh` for a shell inside)')
+            [CompletionResult]::new('render', 'render', [CompletionResultType]::ParameterValue, 'Print the sandbox command a policy becomes; runs nothing')
+            [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'List, show, check or create policies')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check whether this machine can sandbox, and how each limit is enforced')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Generate shell completions')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'boxpy;run' {
+            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
+            [CompletionResult]::new('--venv', '--venv', [CompletionResultType]::ParameterName, 'The virtualenv to use')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
+            [CompletionResult]::new('--workdir', '--workdir', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
+            [CompletionResult]::new('--ro', '--ro', [CompletionResultType]::ParameterName, 'Extra read-only mount (repeatable)')
+            [CompletionResult]::new('--rw', '--rw', [CompletionResultType]::ParameterName, 'Extra read-write mount (repeatable)')
+            [CompletionResult]::new('--network', '--network', [CompletionResultType]::ParameterName, 'Network mode')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Pass KEY from the host, or set KEY=VALUE (repeatable)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)')
+            [CompletionResult]::new('--cpu', '--cpu', [CompletionResultType]::ParameterName, 'CPU-time limit (e.g. 30s)')
+            [CompletionResult]::new('--memory', '--memory', [CompletionResultType]::ParameterName, 'Memory limit (e.g. 512MiB, 2GiB)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output')
+            [CompletionResult]::new('--audit-log', '--audit-log', [CompletionResultType]::ParameterName, 'Append one JSON line describing the run to FILE (also `[audit] log`)')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Run a code string')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Run a module as a script')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON result object on stdout instead of streaming')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No report of boxpy''s own; only the program''s output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No report of boxpy''s own; only the program''s output')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the sandbox command line to stderr before running')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the sandbox command line to stderr before running')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'boxpy;nbexec' {
+            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
+            [CompletionResult]::new('--venv', '--venv', [CompletionResultType]::ParameterName, 'The virtualenv to use')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
+            [CompletionResult]::new('--workdir', '--workdir', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
+            [CompletionResult]::new('--ro', '--ro', [CompletionResultType]::ParameterName, 'Extra read-only mount (repeatable)')
+            [CompletionResult]::new('--rw', '--rw', [CompletionResultType]::ParameterName, 'Extra read-write mount (repeatable)')
+            [CompletionResult]::new('--network', '--network', [CompletionResultType]::ParameterName, 'Network mode')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Pass KEY from the host, or set KEY=VALUE (repeatable)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)')
+            [CompletionResult]::new('--cpu', '--cpu', [CompletionResultType]::ParameterName, 'CPU-time limit (e.g. 30s)')
+            [CompletionResult]::new('--memory', '--memory', [CompletionResultType]::ParameterName, 'Memory limit (e.g. 512MiB, 2GiB)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output')
+            [CompletionResult]::new('--audit-log', '--audit-log', [CompletionResultType]::ParameterName, 'Append one JSON line describing the run to FILE (also `[audit] log`)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write the executed notebook to OUT (atomically)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write the executed notebook to OUT (atomically)')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'A parameter; VALUE is parsed as a Python literal where it can be, else a string')
+            [CompletionResult]::new('--parameter', '--parameter', [CompletionResultType]::ParameterName, 'A parameter; VALUE is parsed as a Python literal where it can be, else a string')
+            [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'A parameter whose VALUE is always a string')
+            [CompletionResult]::new('--parameter-raw', '--parameter-raw', [CompletionResultType]::ParameterName, 'A parameter whose VALUE is always a string')
+            [CompletionResult]::new('--cell-timeout', '--cell-timeout', [CompletionResultType]::ParameterName, 'Limit for each cell (e.g. 60s); the policy''s `limits.timeout` bounds the whole run')
+            [CompletionResult]::new('--kernel', '--kernel', [CompletionResultType]::ParameterName, 'The kernel to use (default: the notebook''s kernelspec, else python3)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON result object on stdout instead of streaming')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No report of boxpy''s own; only the program''s output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No report of boxpy''s own; only the program''s output')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the sandbox command line to stderr before running')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the sandbox command line to stderr before running')
+            [CompletionResult]::new('--inplace', '--inplace', [CompletionResultType]::ParameterName, 'Overwrite NOTEBOOK with the executed notebook (atomically)')
+            [CompletionResult]::new('--allow-errors', '--allow-errors', [CompletionResultType]::ParameterName, 'Run every cell even after one fails; exit 1 at the end if any failed')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'boxpy;exec' {
+            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
+            [CompletionResult]::new('--venv', '--venv', [CompletionResultType]::ParameterName, 'The virtualenv to use')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
+            [CompletionResult]::new('--workdir', '--workdir', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
+            [CompletionResult]::new('--ro', '--ro', [CompletionResultType]::ParameterName, 'Extra read-only mount (repeatable)')
+            [CompletionResult]::new('--rw', '--rw', [CompletionResultType]::ParameterName, 'Extra read-write mount (repeatable)')
+            [CompletionResult]::new('--network', '--network', [CompletionResultType]::ParameterName, 'Network mode')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Pass KEY from the host, or set KEY=VALUE (repeatable)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)')
+            [CompletionResult]::new('--cpu', '--cpu', [CompletionResultType]::ParameterName, 'CPU-time limit (e.g. 30s)')
+            [CompletionResult]::new('--memory', '--memory', [CompletionResultType]::ParameterName, 'Memory limit (e.g. 512MiB, 2GiB)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output')
+            [CompletionResult]::new('--audit-log', '--audit-log', [CompletionResultType]::ParameterName, 'Append one JSON line describing the run to FILE (also `[audit] log`)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON result object on stdout instead of streaming')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No report of boxpy''s own; only the program''s output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No report of boxpy''s own; only the program''s output')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the sandbox command line to stderr before running')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the sandbox command line to stderr before running')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'boxpy;render' {
+            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
+            [CompletionResult]::new('--venv', '--venv', [CompletionResultType]::ParameterName, 'The virtualenv to use')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
+            [CompletionResult]::new('--workdir', '--workdir', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
+            [CompletionResult]::new('--ro', '--ro', [CompletionResultType]::ParameterName, 'Extra read-only mount (repeatable)')
+            [CompletionResult]::new('--rw', '--rw', [CompletionResultType]::ParameterName, 'Extra read-write mount (repeatable)')
+            [CompletionResult]::new('--network', '--network', [CompletionResultType]::ParameterName, 'Network mode')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Pass KEY from the host, or set KEY=VALUE (repeatable)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)')
+            [CompletionResult]::new('--cpu', '--cpu', [CompletionResultType]::ParameterName, 'CPU-time limit (e.g. 30s)')
+            [CompletionResult]::new('--memory', '--memory', [CompletionResultType]::ParameterName, 'Memory limit (e.g. 512MiB, 2GiB)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output')
+            [CompletionResult]::new('--audit-log', '--audit-log', [CompletionResultType]::ParameterName, 'Append one JSON line describing the run to FILE (also `[audit] log`)')
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'Which sandbox to render')
+            [CompletionResult]::new('--seccomp-out', '--seccomp-out', [CompletionResultType]::ParameterName, 'Also write the compiled seccomp filter to FILE, so the printed command can be run by hand with `5<FILE`')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON result object on stdout instead of streaming')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No report of boxpy''s own; only the program''s output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No report of boxpy''s own; only the program''s output')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the sandbox command line to stderr before running')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the sandbox command line to stderr before running')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'boxpy;policy' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the shipped policies and the policy files found for this directory')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the fully resolved policy (after `extends`, lookup and flags) as TOML')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate a policy file and warn about risky choices')
+            [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented `boxpy.toml` for the current project')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'boxpy;policy;list' {
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Working directory to look in [default: current directory]')
+            [CompletionResult]::new('--workdir', '--workdir', [CompletionResultType]::ParameterName, 'Working directory to look in [default: current directory]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'boxpy;policy;show' {
+            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
+            [CompletionResult]::new('--venv', '--venv', [CompletionResultType]::ParameterName, 'The virtualenv to use')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
+            [CompletionResult]::new('--workdir', '--workdir', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
+            [CompletionResult]::new('--ro', '--ro', [CompletionResultType]::ParameterName, 'Extra read-only mount (repeatable)')
+            [CompletionResult]::new('--rw', '--rw', [CompletionResultType]::ParameterName, 'Extra read-write mount (repeatable)')
+            [CompletionResult]::new('--network', '--network', [CompletionResultType]::ParameterName, 'Network mode')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Pass KEY from the host, or set KEY=VALUE (repeatable)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)')
+            [CompletionResult]::new('--cpu', '--cpu', [CompletionResultType]::ParameterName, 'CPU-time limit (e.g. 30s)')
+            [CompletionResult]::new('--memory', '--memory', [CompletionResultType]::ParameterName, 'Memory limit (e.g. 512MiB, 2GiB)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output')
+            [CompletionResult]::new('--audit-log', '--audit-log', [CompletionResultType]::ParameterName, 'Append one JSON line describing the run to FILE (also `[audit] log`)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON result object on stdout instead of streaming')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No report of boxpy''s own; only the program''s output')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No report of boxpy''s own; only the program''s output')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the sandbox command line to stderr before running')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the sandbox command line to stderr before running')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'boxpy;policy;check' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'boxpy;policy;init' {
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite an existing boxpy.toml')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'boxpy;policy;help' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the shipped policies and the policy files found for this directory')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the fully resolved policy (after `extends`, lookup and flags) as TOML')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate a policy file and warn about risky choices')
+            [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented `boxpy.toml` for the current project')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'boxpy;policy;help;list' {
+            break
+        }
+        'boxpy;policy;help;show' {
+            break
+        }
+        'boxpy;policy;help;check' {
+            break
+        }
+        'boxpy;policy;help;init' {
+            break
+        }
+        'boxpy;policy;help;help' {
+            break
+        }
+        'boxpy;doctor' {
+            [CompletionResult]::new('--venv', '--venv', [CompletionResultType]::ParameterName, 'The venv to check (default: what `run` would use here)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the checks as one JSON object')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'boxpy;completions' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'boxpy;help' {
+            [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a Python script, `-c CODE`, `-m MODULE` or `-` (stdin) in the sandbox')
+            [CompletionResult]::new('nbexec', 'nbexec', [CompletionResultType]::ParameterValue, 'Execute a Jupyter notebook in the sandbox (nbclient + ipykernel from the venv)')
+            [CompletionResult]::new('exec', 'exec', [CompletionResultType]::ParameterValue, 'Run any program under the same policy (`boxpy exec -- sh` for a shell inside)')
+            [CompletionResult]::new('render', 'render', [CompletionResultType]::ParameterValue, 'Print the sandbox command a policy becomes; runs nothing')
+            [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'List, show, check or create policies')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check whether this machine can sandbox, and how each limit is enforced')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Generate shell completions')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'boxpy;help;run' {
+            break
+        }
+        'boxpy;help;nbexec' {
+            break
+        }
+        'boxpy;help;exec' {
+            break
+        }
+        'boxpy;help;render' {
+            break
+        }
+        'boxpy;help;policy' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the shipped policies and the policy files found for this directory')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the fully resolved policy (after `extends`, lookup and flags) as TOML')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate a policy file and warn about risky choices')
+            [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented `boxpy.toml` for the current project')
+            break
+        }
+        'boxpy;help;policy;list' {
+            break
+        }
+        'boxpy;help;policy;show' {
+            break
+        }
+        'boxpy;help;policy;check' {
+            break
+        }
+        'boxpy;help;policy;init' {
+            break
+        }
+        'boxpy;help;doctor' {
+            break
+        }
+        'boxpy;help;completions' {
+            break
+        }
+        'boxpy;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

@@ -1,0 +1,276 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[boxpy] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'boxpy'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'boxpy'= {
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand run 'Run a Python script, `-c CODE`, `-m MODULE` or `-` (stdin) in the sandbox'
+            cand nbexec 'Execute a Jupyter notebook in the sandbox (nbclient + ipykernel from the venv)'
+            cand exec 'Run any program under the same policy (`boxpy exec -- sh` for a shell inside)'
+            cand render 'Print the sandbox command a policy becomes; runs nothing'
+            cand policy 'List, show, check or create policies'
+            cand doctor 'Check whether this machine can sandbox, and how each limit is enforced'
+            cand completions 'Generate shell completions'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'boxpy;run'= {
+            cand -P 'A shipped policy name (default, strict, net) or a policy file'
+            cand --policy 'A shipped policy name (default, strict, net) or a policy file'
+            cand --venv 'The virtualenv to use'
+            cand -w 'Read-write working directory, the program''s cwd [default: current directory]'
+            cand --workdir 'Read-write working directory, the program''s cwd [default: current directory]'
+            cand --ro 'Extra read-only mount (repeatable)'
+            cand --rw 'Extra read-write mount (repeatable)'
+            cand --network 'Network mode'
+            cand --env 'Pass KEY from the host, or set KEY=VALUE (repeatable)'
+            cand --timeout 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)'
+            cand --cpu 'CPU-time limit (e.g. 30s)'
+            cand --memory 'Memory limit (e.g. 512MiB, 2GiB)'
+            cand --color 'When to colour boxpy''s own output'
+            cand --audit-log 'Append one JSON line describing the run to FILE (also `[audit] log`)'
+            cand -c 'Run a code string'
+            cand -m 'Run a module as a script'
+            cand --json 'Print one JSON result object on stdout instead of streaming'
+            cand -q 'No report of boxpy''s own; only the program''s output'
+            cand --quiet 'No report of boxpy''s own; only the program''s output'
+            cand -v 'Print the sandbox command line to stderr before running'
+            cand --verbose 'Print the sandbox command line to stderr before running'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'boxpy;nbexec'= {
+            cand -P 'A shipped policy name (default, strict, net) or a policy file'
+            cand --policy 'A shipped policy name (default, strict, net) or a policy file'
+            cand --venv 'The virtualenv to use'
+            cand -w 'Read-write working directory, the program''s cwd [default: current directory]'
+            cand --workdir 'Read-write working directory, the program''s cwd [default: current directory]'
+            cand --ro 'Extra read-only mount (repeatable)'
+            cand --rw 'Extra read-write mount (repeatable)'
+            cand --network 'Network mode'
+            cand --env 'Pass KEY from the host, or set KEY=VALUE (repeatable)'
+            cand --timeout 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)'
+            cand --cpu 'CPU-time limit (e.g. 30s)'
+            cand --memory 'Memory limit (e.g. 512MiB, 2GiB)'
+            cand --color 'When to colour boxpy''s own output'
+            cand --audit-log 'Append one JSON line describing the run to FILE (also `[audit] log`)'
+            cand -o 'Write the executed notebook to OUT (atomically)'
+            cand --output 'Write the executed notebook to OUT (atomically)'
+            cand -p 'A parameter; VALUE is parsed as a Python literal where it can be, else a string'
+            cand --parameter 'A parameter; VALUE is parsed as a Python literal where it can be, else a string'
+            cand -r 'A parameter whose VALUE is always a string'
+            cand --parameter-raw 'A parameter whose VALUE is always a string'
+            cand --cell-timeout 'Limit for each cell (e.g. 60s); the policy''s `limits.timeout` bounds the whole run'
+            cand --kernel 'The kernel to use (default: the notebook''s kernelspec, else python3)'
+            cand --json 'Print one JSON result object on stdout instead of streaming'
+            cand -q 'No report of boxpy''s own; only the program''s output'
+            cand --quiet 'No report of boxpy''s own; only the program''s output'
+            cand -v 'Print the sandbox command line to stderr before running'
+            cand --verbose 'Print the sandbox command line to stderr before running'
+            cand --inplace 'Overwrite NOTEBOOK with the executed notebook (atomically)'
+            cand --allow-errors 'Run every cell even after one fails; exit 1 at the end if any failed'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'boxpy;exec'= {
+            cand -P 'A shipped policy name (default, strict, net) or a policy file'
+            cand --policy 'A shipped policy name (default, strict, net) or a policy file'
+            cand --venv 'The virtualenv to use'
+            cand -w 'Read-write working directory, the program''s cwd [default: current directory]'
+            cand --workdir 'Read-write working directory, the program''s cwd [default: current directory]'
+            cand --ro 'Extra read-only mount (repeatable)'
+            cand --rw 'Extra read-write mount (repeatable)'
+            cand --network 'Network mode'
+            cand --env 'Pass KEY from the host, or set KEY=VALUE (repeatable)'
+            cand --timeout 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)'
+            cand --cpu 'CPU-time limit (e.g. 30s)'
+            cand --memory 'Memory limit (e.g. 512MiB, 2GiB)'
+            cand --color 'When to colour boxpy''s own output'
+            cand --audit-log 'Append one JSON line describing the run to FILE (also `[audit] log`)'
+            cand --json 'Print one JSON result object on stdout instead of streaming'
+            cand -q 'No report of boxpy''s own; only the program''s output'
+            cand --quiet 'No report of boxpy''s own; only the program''s output'
+            cand -v 'Print the sandbox command line to stderr before running'
+            cand --verbose 'Print the sandbox command line to stderr before running'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'boxpy;render'= {
+            cand -P 'A shipped policy name (default, strict, net) or a policy file'
+            cand --policy 'A shipped policy name (default, strict, net) or a policy file'
+            cand --venv 'The virtualenv to use'
+            cand -w 'Read-write working directory, the program''s cwd [default: current directory]'
+            cand --workdir 'Read-write working directory, the program''s cwd [default: current directory]'
+            cand --ro 'Extra read-only mount (repeatable)'
+            cand --rw 'Extra read-write mount (repeatable)'
+            cand --network 'Network mode'
+            cand --env 'Pass KEY from the host, or set KEY=VALUE (repeatable)'
+            cand --timeout 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)'
+            cand --cpu 'CPU-time limit (e.g. 30s)'
+            cand --memory 'Memory limit (e.g. 512MiB, 2GiB)'
+            cand --color 'When to colour boxpy''s own output'
+            cand --audit-log 'Append one JSON line describing the run to FILE (also `[audit] log`)'
+            cand --target 'Which sandbox to render'
+            cand --seccomp-out 'Also write the compiled seccomp filter to FILE, so the printed command can be run by hand with `5<FILE`'
+            cand --json 'Print one JSON result object on stdout instead of streaming'
+            cand -q 'No report of boxpy''s own; only the program''s output'
+            cand --quiet 'No report of boxpy''s own; only the program''s output'
+            cand -v 'Print the sandbox command line to stderr before running'
+            cand --verbose 'Print the sandbox command line to stderr before running'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'boxpy;policy'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'List the shipped policies and the policy files found for this directory'
+            cand show 'Print the fully resolved policy (after `extends`, lookup and flags) as TOML'
+            cand check 'Validate a policy file and warn about risky choices'
+            cand init 'Write a commented `boxpy.toml` for the current project'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'boxpy;policy;list'= {
+            cand -w 'Working directory to look in [default: current directory]'
+            cand --workdir 'Working directory to look in [default: current directory]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'boxpy;policy;show'= {
+            cand -P 'A shipped policy name (default, strict, net) or a policy file'
+            cand --policy 'A shipped policy name (default, strict, net) or a policy file'
+            cand --venv 'The virtualenv to use'
+            cand -w 'Read-write working directory, the program''s cwd [default: current directory]'
+            cand --workdir 'Read-write working directory, the program''s cwd [default: current directory]'
+            cand --ro 'Extra read-only mount (repeatable)'
+            cand --rw 'Extra read-write mount (repeatable)'
+            cand --network 'Network mode'
+            cand --env 'Pass KEY from the host, or set KEY=VALUE (repeatable)'
+            cand --timeout 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)'
+            cand --cpu 'CPU-time limit (e.g. 30s)'
+            cand --memory 'Memory limit (e.g. 512MiB, 2GiB)'
+            cand --color 'When to colour boxpy''s own output'
+            cand --audit-log 'Append one JSON line describing the run to FILE (also `[audit] log`)'
+            cand --json 'Print one JSON result object on stdout instead of streaming'
+            cand -q 'No report of boxpy''s own; only the program''s output'
+            cand --quiet 'No report of boxpy''s own; only the program''s output'
+            cand -v 'Print the sandbox command line to stderr before running'
+            cand --verbose 'Print the sandbox command line to stderr before running'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'boxpy;policy;check'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'boxpy;policy;init'= {
+            cand --force 'Overwrite an existing boxpy.toml'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'boxpy;policy;help'= {
+            cand list 'List the shipped policies and the policy files found for this directory'
+            cand show 'Print the fully resolved policy (after `extends`, lookup and flags) as TOML'
+            cand check 'Validate a policy file and warn about risky choices'
+            cand init 'Write a commented `boxpy.toml` for the current project'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'boxpy;policy;help;list'= {
+        }
+        &'boxpy;policy;help;show'= {
+        }
+        &'boxpy;policy;help;check'= {
+        }
+        &'boxpy;policy;help;init'= {
+        }
+        &'boxpy;policy;help;help'= {
+        }
+        &'boxpy;doctor'= {
+            cand --venv 'The venv to check (default: what `run` would use here)'
+            cand --json 'Print the checks as one JSON object'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'boxpy;completions'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'boxpy;help'= {
+            cand run 'Run a Python script, `-c CODE`, `-m MODULE` or `-` (stdin) in the sandbox'
+            cand nbexec 'Execute a Jupyter notebook in the sandbox (nbclient + ipykernel from the venv)'
+            cand exec 'Run any program under the same policy (`boxpy exec -- sh` for a shell inside)'
+            cand render 'Print the sandbox command a policy becomes; runs nothing'
+            cand policy 'List, show, check or create policies'
+            cand doctor 'Check whether this machine can sandbox, and how each limit is enforced'
+            cand completions 'Generate shell completions'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'boxpy;help;run'= {
+        }
+        &'boxpy;help;nbexec'= {
+        }
+        &'boxpy;help;exec'= {
+        }
+        &'boxpy;help;render'= {
+        }
+        &'boxpy;help;policy'= {
+            cand list 'List the shipped policies and the policy files found for this directory'
+            cand show 'Print the fully resolved policy (after `extends`, lookup and flags) as TOML'
+            cand check 'Validate a policy file and warn about risky choices'
+            cand init 'Write a commented `boxpy.toml` for the current project'
+        }
+        &'boxpy;help;policy;list'= {
+        }
+        &'boxpy;help;policy;show'= {
+        }
+        &'boxpy;help;policy;check'= {
+        }
+        &'boxpy;help;policy;init'= {
+        }
+        &'boxpy;help;doctor'= {
+        }
+        &'boxpy;help;completions'= {
+        }
+        &'boxpy;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,86 @@
+//! The audit log: one JSON line per run (`--audit-log FILE` or `[audit] log`), appended
+//! so that many boxpy processes writing at once never interleave or lose lines: the file
+//! is opened with `O_APPEND`, locked with `flock`, and each line is one `write`.
+
+use std::io::Write;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::exec::{Outcome, Status};
+use crate::settings::Invocation;
+
+/// The line for one finished run.
+pub fn record(invocation: &Invocation, outcome: &Outcome, exit_code: u8) -> serde_json::Value {
+    let spec = &invocation.spec;
+    let policy_text = crate::policy::render::to_toml(&invocation.policy);
+    let digest = Sha256::digest(policy_text.as_bytes());
+    let digest: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    let uid = nix::unistd::getuid();
+    let user = nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|user| user.name);
+    let (status, signal) = match outcome.status {
+        Status::Exited(0) if exit_code == 0 => ("ok", None),
+        Status::Exited(_) => ("failed", None),
+        Status::Signaled(signal) => ("killed", Some(signal)),
+        Status::TimedOut => ("timeout", None),
+    };
+    let limits = &invocation.policy.limits;
+    let seconds = |duration: Option<std::time::Duration>| duration.map(|d| d.as_secs_f64());
+    serde_json::json!({
+        "time": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        "boxpy": env!("CARGO_PKG_VERSION"),
+        "user": {"uid": uid.as_raw(), "name": user},
+        "cwd": std::env::current_dir().ok(),
+        "workdir": spec.workdir,
+        "command": spec.command.iter().map(|arg| arg.to_string_lossy()).collect::<Vec<_>>(),
+        "policy": {"name": invocation.policy.name, "sha256": digest},
+        "network": invocation.policy.network.as_str(),
+        "mounts": spec.mounts.iter().map(|mount| serde_json::json!({
+            "source": mount.source, "dest": mount.dest, "writable": mount.writable, "origin": mount.origin,
+        })).collect::<Vec<_>>(),
+        "limits": {
+            "timeout_s": seconds(limits.timeout), "cpu_s": seconds(limits.cpu),
+            "memory": limits.memory, "processes": limits.processes, "file_size": limits.file_size,
+            "open_files": limits.open_files, "output": limits.output, "tmp_size": spec.tmp_size,
+        },
+        "status": status,
+        "exit_code": exit_code,
+        "signal": signal,
+        "duration_ms": outcome.duration.as_millis() as u64,
+        "resources": outcome.resources,
+    })
+}
+
+/// Appends `line` to the log at `path` as one locked write.
+pub fn append(path: &Path, line: &serde_json::Value) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let mut locked = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, errno)| std::io::Error::from(errno))?;
+    let mut text = line.to_string();
+    text.push('\n');
+    locked.write_all(text.as_bytes())?;
+    locked.flush()
+}
+
+/// Writes the audit line when the invocation asks for one; a failure is a warning, never
+/// a change to the run's exit code.
+pub fn log_run(invocation: &Invocation, outcome: &Outcome, exit_code: u8) {
+    let Some(path) = invocation.audit_log.as_ref() else {
+        return;
+    };
+    if let Err(error) = append(path, &record(invocation, outcome, exit_code)) {
+        crate::report::warning(&format!(
+            "cannot append to the audit log `{}`: {error}",
+            path.display()
+        ));
+    }
+}

@@ -1,0 +1,339 @@
+//! Policies back to text: the resolved policy as TOML (`boxpy policy show`), the risky
+//! choices `boxpy policy check` warns about, and the starting `boxpy.toml` of
+//! `boxpy policy init`. Pure.
+
+use std::path::Path;
+
+use toml::{Table, Value};
+
+use super::units::{format_duration, format_size};
+use super::{Mount, Policy};
+
+fn limit(value: Option<String>) -> Value {
+    Value::String(value.unwrap_or_else(|| "unlimited".to_owned()))
+}
+
+fn mounts(list: &[Mount]) -> Value {
+    Value::Array(
+        list.iter()
+            .map(|mount| {
+                let mut table = Table::new();
+                table.insert(
+                    "path".into(),
+                    Value::String(mount.source.display().to_string()),
+                );
+                if mount.dest != mount.source {
+                    table.insert(
+                        "dest".into(),
+                        Value::String(mount.dest.display().to_string()),
+                    );
+                }
+                if mount.optional {
+                    table.insert("optional".into(), Value::Boolean(true));
+                }
+                Value::Table(table)
+            })
+            .collect(),
+    )
+}
+
+/// The fully resolved policy as a TOML document that loads back to the same policy.
+pub fn to_toml(policy: &Policy) -> String {
+    let mut root = Table::new();
+    let mut python = Table::new();
+    if let Some(venv) = &policy.python.venv {
+        python.insert("venv".into(), Value::String(venv.display().to_string()));
+    }
+    if let Some(interpreter) = &policy.python.interpreter {
+        python.insert(
+            "interpreter".into(),
+            Value::String(interpreter.display().to_string()),
+        );
+    }
+    root.insert("python".into(), Value::Table(python));
+
+    let mut filesystem = Table::new();
+    filesystem.insert(
+        "workdir".into(),
+        Value::String(policy.filesystem.workdir.display().to_string()),
+    );
+    filesystem.insert("read_only".into(), mounts(&policy.filesystem.read_only));
+    filesystem.insert("read_write".into(), mounts(&policy.filesystem.read_write));
+    filesystem.insert(
+        "tmp_size".into(),
+        limit(policy.filesystem.tmp_size.map(format_size)),
+    );
+    root.insert("filesystem".into(), Value::Table(filesystem));
+
+    let mut network = Table::new();
+    network.insert("mode".into(), Value::String(policy.network.as_str().into()));
+    root.insert("network".into(), Value::Table(network));
+
+    let limits = &policy.limits;
+    let mut table = Table::new();
+    table.insert("timeout".into(), limit(limits.timeout.map(format_duration)));
+    table.insert("cpu".into(), limit(limits.cpu.map(format_duration)));
+    table.insert("memory".into(), limit(limits.memory.map(format_size)));
+    table.insert(
+        "processes".into(),
+        limits
+            .processes
+            .map(|count| Value::Integer(count as i64))
+            .unwrap_or_else(|| limit(None)),
+    );
+    table.insert("file_size".into(), limit(limits.file_size.map(format_size)));
+    table.insert(
+        "open_files".into(),
+        limits
+            .open_files
+            .map(|count| Value::Integer(count as i64))
+            .unwrap_or_else(|| limit(None)),
+    );
+    table.insert("output".into(), limit(limits.output.map(format_size)));
+    root.insert("limits".into(), Value::Table(table));
+
+    let mut env = Table::new();
+    env.insert(
+        "pass".into(),
+        Value::Array(policy.env.pass.iter().cloned().map(Value::String).collect()),
+    );
+    env.insert(
+        "set".into(),
+        Value::Table(
+            policy
+                .env
+                .set
+                .iter()
+                .map(|(key, value)| (key.clone(), Value::String(value.clone())))
+                .collect(),
+        ),
+    );
+    root.insert("env".into(), Value::Table(env));
+
+    let mut guards = Table::new();
+    guards.insert(
+        "deny_imports".into(),
+        Value::Array(
+            policy
+                .guards
+                .deny_imports
+                .iter()
+                .cloned()
+                .map(Value::String)
+                .collect(),
+        ),
+    );
+    root.insert("guards".into(), Value::Table(guards));
+    if let Some(log) = &policy.audit_log {
+        let mut audit = Table::new();
+        audit.insert("log".into(), Value::String(log.display().to_string()));
+        root.insert("audit".into(), Value::Table(audit));
+    }
+    let body = toml::to_string(&root).unwrap_or_default();
+    format!(
+        "# The resolved policy `{}`: every key, after `extends`, lookup and flags.\n# Saved as a file, it loads back to the same policy.\n\n{body}",
+        policy.name
+    )
+}
+
+/// Variable names that look like credentials.
+fn looks_secret(name: &str) -> bool {
+    let upper = name.to_uppercase();
+    [
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "API_KEY",
+        "APIKEY",
+        "CREDENTIAL",
+        "PRIVATE_KEY",
+        "AWS_ACCESS",
+        "AWS_SESSION",
+    ]
+    .iter()
+    .any(|needle| upper.contains(needle))
+}
+
+/// Risky choices in a valid policy, each a sentence that names the key.
+pub fn warnings(
+    policy: &Policy,
+    home: Option<&Path>,
+    is_socket: &dyn Fn(&Path) -> bool,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let workdir = &policy.filesystem.workdir;
+    if let Some(home) = home {
+        if workdir == home {
+            out.push(format!(
+                "`filesystem.workdir` is your home directory `{}`: the program can read and change everything in it (SSH keys, shell startup files); use a project directory",
+                home.display()
+            ));
+        }
+        for mount in &policy.filesystem.read_write {
+            if home.starts_with(&mount.source) {
+                out.push(format!(
+                    "`{}` lists `{}`, which contains your home directory: the program can change your dotfiles; list the directories it needs instead",
+                    mount.origin,
+                    mount.source.display()
+                ));
+            }
+        }
+        for mount in &policy.filesystem.read_only {
+            if home.starts_with(&mount.source) {
+                out.push(format!(
+                    "`{}` lists `{}`, which contains your home directory: the program can read your SSH keys and tokens; list the directories it needs instead",
+                    mount.origin,
+                    mount.source.display()
+                ));
+            }
+        }
+    }
+    for mount in policy
+        .filesystem
+        .read_only
+        .iter()
+        .chain(&policy.filesystem.read_write)
+    {
+        if is_socket(&mount.source) || mount.source.to_string_lossy().ends_with(".sock") {
+            out.push(format!(
+                "`{}` mounts the socket `{}`: whoever can talk to it (e.g. Docker's) can usually take over the host; read-only does not stop `connect()`",
+                mount.origin,
+                mount.source.display()
+            ));
+        }
+    }
+    if policy.network == super::NetworkMode::Full {
+        let secrets: Vec<&str> = policy
+            .env
+            .pass
+            .iter()
+            .map(String::as_str)
+            .chain(policy.env.set.keys().map(String::as_str))
+            .filter(|name| looks_secret(name))
+            .collect();
+        if !secrets.is_empty() {
+            out.push(format!(
+                "`network.mode = \"full\"` with secrets in the environment ({}): the program can send them anywhere; pass them only to programs you trust, or drop the network",
+                secrets
+                    .iter()
+                    .map(|name| format!("`{name}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    if !policy.guards.deny_imports.is_empty() {
+        out.push("`guards.deny_imports` is a guardrail against accidents, not a security boundary: a program can remove the import hook".to_owned());
+    }
+    if policy.limits.timeout.is_none() {
+        out.push(
+            "`limits.timeout` is unlimited: a program that never ends keeps its sandbox alive"
+                .to_owned(),
+        );
+    }
+    out
+}
+
+/// The commented `boxpy.toml` that `boxpy policy init` writes.
+pub fn init_template(venv: Option<&str>) -> String {
+    let python = match venv {
+        Some(venv) => format!("venv = \"{venv}\"                 # found in this directory\n"),
+        None => "# venv = \".venv\"               # unset: --venv, $VIRTUAL_ENV, .venv, python3 on PATH\n".to_owned(),
+    };
+    format!(
+        r#"# boxpy policy for this project. Keys you leave out come from the built-in `default`
+# policy; `boxpy policy show` prints the result, `boxpy policy check boxpy.toml` checks it.
+extends = "default"
+
+[python]
+{python}
+[filesystem]
+workdir = "."                   # read-write; the program's cwd
+read_only = []                  # e.g. ["data", "/opt/models:/models", {{ path = "~/cache", optional = true }}]
+read_write = []                 # e.g. ["out"]
+tmp_size = "1GiB"               # private /tmp
+
+[network]
+mode = "none"                   # none | localhost | full
+
+[limits]
+timeout = "10m"
+cpu = "5m"
+memory = "4GiB"
+processes = 512
+file_size = "4GiB"
+open_files = 4096
+output = "64MiB"
+
+[env]
+pass = ["LANG", "LC_ALL", "TERM", "TZ"]
+set = {{ MPLBACKEND = "Agg" }}
+
+[guards]
+deny_imports = []               # a guardrail, not a security boundary
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::policy::{load, LoadContext, PolicySource, BUILTIN_POLICIES};
+
+    fn context() -> LoadContext {
+        LoadContext {
+            cwd: PathBuf::from("/home/user/project"),
+            home: Some(PathBuf::from("/home/user")),
+        }
+    }
+
+    #[test]
+    fn shown_policies_load_back_to_themselves() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, _, _) in BUILTIN_POLICIES {
+            let policy = load(&PolicySource::Builtin((*name).into()), &context()).unwrap();
+            let file = dir.path().join(format!("{name}.toml"));
+            std::fs::write(&file, to_toml(&policy)).unwrap();
+            let mut again = load(&PolicySource::File(file.clone()), &context()).unwrap();
+            again.name = policy.name.clone();
+            assert_eq!(again, policy, "{name}");
+        }
+    }
+
+    #[test]
+    fn snapshot_show_default() {
+        let policy = load(&PolicySource::Builtin("default".into()), &context()).unwrap();
+        insta::assert_snapshot!("show_default", to_toml(&policy));
+    }
+
+    #[test]
+    fn init_template_is_a_valid_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        for venv in [None, Some(".venv")] {
+            let file = dir.path().join("boxpy.toml");
+            std::fs::write(&file, init_template(venv)).unwrap();
+            let policy = load(&PolicySource::File(file), &context()).unwrap();
+            assert_eq!(policy.python.venv.is_some(), venv.is_some());
+        }
+        insta::assert_snapshot!("init_template", init_template(Some(".venv")));
+    }
+
+    #[test]
+    fn risky_choices_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("risky.toml");
+        std::fs::write(
+            &file,
+            "extends = \"net\"\n[filesystem]\nworkdir = \"/home/user\"\nread_write = [\"/home\"]\nread_only = [{ path = \"/var/run/docker.sock\", optional = true }]\n[env]\npass = [\"GITHUB_TOKEN\"]\n[limits]\ntimeout = \"unlimited\"\n",
+        )
+        .unwrap();
+        let policy = load(&PolicySource::File(file), &context()).unwrap();
+        let found = warnings(&policy, Some(Path::new("/home/user")), &|_| false);
+        insta::assert_snapshot!("check_risky", found.join("\n"));
+        let default = load(&PolicySource::Builtin("default".into()), &context()).unwrap();
+        assert!(warnings(&default, Some(Path::new("/home/user")), &|_| false).is_empty());
+    }
+}
