@@ -276,7 +276,7 @@ fn namespace_hints(cause: NamespaceCause) -> Vec<String> {
         NamespaceCause::AppArmor => "this host restricts unprivileged user namespaces with AppArmor (`kernel.apparmor_restrict_unprivileged_userns=1`); install the `bwrap-userns-restrict` AppArmor profile (Ubuntu 24.04: `sudo apt install apparmor-profiles` and load `/usr/share/apparmor/extra-profiles/bwrap-userns-restrict`), or as a last resort `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`",
         NamespaceCause::UsernsCloneDisabled => "unprivileged user namespaces are disabled; enable them with `sudo sysctl kernel.unprivileged_userns_clone=1`",
         NamespaceCause::MaxUserNamespacesZero => "user namespaces are disabled (`user.max_user_namespaces=0`); enable them with `sudo sysctl user.max_user_namespaces=15000`",
-        NamespaceCause::Container => "boxpy seems to run inside a container that refuses new namespaces; run the container with `--security-opt seccomp=unconfined --security-opt apparmor=unconfined` (Docker) or run boxpy on the host",
+        NamespaceCause::Container => "boxpy seems to run inside a container that refuses new namespaces; run the container with `--security-opt seccomp=unconfined --security-opt apparmor=unconfined --security-opt systempaths=unconfined` (Docker) or run boxpy on the host",
         NamespaceCause::Unknown => "the host refuses unprivileged user namespaces; check `sysctl kernel.unprivileged_userns_clone`, `user.max_user_namespaces` and AppArmor",
     };
     vec![

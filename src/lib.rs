@@ -118,6 +118,11 @@ fn run(args: RunArgs) -> Result<u8> {
         let mut rest = args.args.into_iter();
         match rest.next() {
             Some(first) if first == "-" => Program::Stdin(rest.collect()),
+            // clap hands an unknown option over as the script (it allows hyphen values
+            // there so program arguments pass untouched): say what it is.
+            Some(first) if first.to_string_lossy().starts_with('-') => {
+                return Err(unknown_run_option(&first.to_string_lossy()));
+            }
             Some(script) => Program::Script(script.into(), rest.collect()),
             None => return Err(Error::Usage {
                 message: "nothing to run".to_owned(),
@@ -129,6 +134,27 @@ fn run(args: RunArgs) -> Result<u8> {
         }
     };
     run_program(&args.sandbox, program)
+}
+
+fn unknown_run_option(option: &str) -> Error {
+    let command = Cli::command();
+    let names: Vec<String> = command
+        .find_subcommand("run")
+        .map(|run| {
+            run.get_arguments()
+                .filter_map(|argument| argument.get_long().map(|long| format!("--{long}")))
+                .collect()
+        })
+        .unwrap_or_default();
+    let name = option.split('=').next().unwrap_or(option);
+    let suggestion = policy::validate::did_you_mean(name, names.iter().map(String::as_str));
+    Error::Usage {
+        message: format!("unexpected option `{option}` before the script"),
+        hint: Some(match suggestion {
+            Some(suggestion) => format!("did you mean `{suggestion}`? (`boxpy run --help` lists the options)"),
+            None => "options go before the script; `boxpy run --help` lists them".to_owned(),
+        }),
+    }
 }
 
 /// `run` and `exec`: resolve, run, report.
@@ -195,6 +221,7 @@ fn doctor_venv(flag: Option<&std::path::Path>) -> std::result::Result<doctor::Ve
         virtual_env: virtual_env.as_deref(),
         workdir: &cwd,
         path_variable: path.as_deref(),
+        home: std::env::var_os("HOME").map(std::path::PathBuf::from).as_deref(),
     })
     .map_err(|error| {
         let mut text = error.summary();
@@ -331,7 +358,11 @@ fn render(args: RenderArgs) -> Result<u8> {
             hint: None,
         })?;
     }
-    report::stdout_text(&sandbox::bwrap::to_shell_lines(&command));
+    if args.sandbox.json {
+        report::print_json_value(&sandbox::bwrap::to_json(&command));
+    } else {
+        report::stdout_text(&sandbox::bwrap::to_shell_lines(&command));
+    }
     Ok(0)
 }
 

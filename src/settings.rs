@@ -73,7 +73,8 @@ pub fn resolve(
             .as_deref()
             .unwrap_or(&policy.filesystem.workdir),
     )?;
-    let mounts = check_mounts(&policy)?;
+    let mut mounts = check_mounts(&policy)?;
+    protect_steering_files(&workdir, &mut mounts);
 
     let virtual_env = env("VIRTUAL_ENV").map(PathBuf::from);
     let path_variable = env("PATH");
@@ -84,6 +85,7 @@ pub fn resolve(
         virtual_env: virtual_env.as_deref(),
         workdir: &workdir,
         path_variable: path_variable.as_deref(),
+        home: host.home.as_deref(),
     });
     let interpreter = match (resolved, &program) {
         (Ok(interpreter), _) => interpreter,
@@ -252,6 +254,31 @@ fn apply_flags(
             })?);
     }
     Ok(())
+}
+
+/// Files in the working directory that choose the *next* run's policy and interpreter
+/// (`boxpy.toml`, `pyproject.toml`, `.venv`) are mounted read-only when they exist, so a
+/// program cannot loosen the policy of the run after it. (It can still create them when
+/// they are absent: for untrusted code, pass `--policy` and `--venv` explicitly.)
+/// The `origin` of those protective mounts.
+pub const STEERING_ORIGIN: &str = "steering file";
+
+fn protect_steering_files(workdir: &Path, mounts: &mut Vec<Mount>) {
+    for name in ["boxpy.toml", "pyproject.toml", ".venv"] {
+        let path = workdir.join(name);
+        let exists = path
+            .symlink_metadata()
+            .is_ok_and(|metadata| !metadata.file_type().is_symlink());
+        if exists && !mounts.iter().any(|mount| mount.dest == path) {
+            mounts.push(Mount {
+                source: path.clone(),
+                dest: path,
+                optional: true,
+                writable: false,
+                origin: STEERING_ORIGIN.to_owned(),
+            });
+        }
+    }
 }
 
 /// Directories that must never be the (read-write) working directory.

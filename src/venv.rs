@@ -67,11 +67,50 @@ pub struct Choice<'a> {
     pub virtual_env: Option<&'a Path>,
     pub workdir: &'a Path,
     pub path_variable: Option<&'a std::ffi::OsStr>,
+    /// The caller's home: no base prefix may contain it.
+    pub home: Option<&'a Path>,
 }
 
 /// Resolves the interpreter: `--venv`, the policy, `$VIRTUAL_ENV`, `.venv` in the working
 /// directory, then `python3` on PATH.
 pub fn resolve(choice: &Choice) -> Result<Interpreter> {
+    let mut interpreter = resolve_unchecked(choice)?;
+    let venv = interpreter.venv.clone();
+    interpreter
+        .read_only_paths
+        .retain(|path| Some(path) == venv.as_ref() || is_safe_base_prefix(path, choice.home));
+    Ok(interpreter)
+}
+
+/// A base prefix named by `pyvenv.cfg` or reached through a symlink must look like a
+/// Python installation (`lib/python3.X` or `lib/python2.X` inside) and must not be `/`,
+/// contain the caller's home, or lie under a protected path.
+///
+/// Security: a sandboxed program can write `.venv/pyvenv.cfg` in its (writable) working
+/// directory; the next run that picks up that `.venv` must not mount `home = /root`
+/// or `home = ~/.ssh/bin` read-only. The program cannot create a Python installation
+/// outside the working directory, so the shape check stops it.
+pub fn is_safe_base_prefix(prefix: &Path, home: Option<&Path>) -> bool {
+    if prefix == Path::new("/") || home.is_some_and(|home| home.starts_with(prefix)) {
+        return false;
+    }
+    if crate::host::PROTECTED_PATHS
+        .iter()
+        .any(|protected| prefix.starts_with(protected))
+    {
+        return false;
+    }
+    let Ok(entries) = std::fs::read_dir(prefix.join("lib")) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        (name.starts_with("python3") || name.starts_with("python2")) && entry.path().is_dir()
+    })
+}
+
+fn resolve_unchecked(choice: &Choice) -> Result<Interpreter> {
     if let Some(venv) = choice.flag_venv {
         return from_venv(venv, Origin::Flag);
     }
@@ -239,6 +278,15 @@ fn check_executable(
     for _ in 0..40 {
         let metadata = match current.symlink_metadata() {
             Ok(metadata) => metadata,
+            Err(error) if error.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(Error::InterpreterNotExecutable {
+                    path: executable.to_path_buf(),
+                    detail: format!(
+                        "`{}` cannot be read by this user (a venv made from another user's Python?)",
+                        current.display()
+                    ),
+                });
+            }
             Err(_) => {
                 let (detail, hint) = match venv {
                     Some(venv) if current != executable => (

@@ -407,6 +407,14 @@ fn errno_hint(
                     "`{shown}` is not on the sandbox's PATH (the venv's bin, /usr/local/bin, /usr/bin, /bin); only /usr is visible from the host"
                 ));
             }
+            if let Some(protected) = crate::host::PROTECTED_PATHS
+                .iter()
+                .find(|protected| path.starts_with(protected))
+            {
+                return Some(format!(
+                    "boxpy never shows `{protected}` to a sandboxed program, whatever the policy says"
+                ));
+            }
             if !context.is_visible(&path) && (context.host_path_exists)(&path) {
                 return Some(format!(
                     "`{}` exists on the host but is not mounted in the sandbox; add `--ro {}` (or list it in `filesystem.read_only`; `--rw` to write)",
@@ -483,6 +491,12 @@ fn write_refused_hint(path: &Path, read_only_filesystem: bool, context: &HintCon
         );
     }
     if let Some(mount) = context.mount_for(path) {
+        if mount.origin == crate::settings::STEERING_ORIGIN {
+            return format!(
+                "`{}` chooses the policy or the venv of the next run in this directory, so boxpy mounts it read-only; change it outside the sandbox",
+                mount.source.display()
+            );
+        }
         if !mount.writable {
             let flag = if mount.origin.starts_with("--") {
                 format!("mounted read-only by `{}`", mount.origin)

@@ -29,6 +29,10 @@ def main(channel):
         config = json.load(handle)
     for variable, value in config["env"].items():
         os.environ[variable] = value
+    # The policy's `MPLBACKEND = "Agg"` suits scripts; in a notebook it would keep plots
+    # out of the outputs, so the kernel gets its inline backend instead.
+    if os.environ.get("MPLBACKEND", "").lower() == "agg":
+        del os.environ["MPLBACKEND"]
     for directory in config["private_dirs"]:
         os.makedirs(directory, exist_ok=True)
 

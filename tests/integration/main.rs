@@ -17,5 +17,6 @@ mod nbexec;
 mod network;
 mod policy;
 mod run_basic;
+mod steering;
 mod tooling;
 mod venvs;

@@ -1,0 +1,57 @@
+//! boxpy's own start-up cost, measured inside the process: host probe, policy lookup and
+//! parse, venv resolution, rendering the bwrap command, compiling the seccomp filter.
+//! Run by `bench/run` (case 2) as `cargo bench --bench own_cost`; prints `name=microseconds`.
+
+use std::ffi::OsString;
+use std::time::Instant;
+
+use boxpy::cli::SandboxArgs;
+use boxpy::host::HostFacts;
+use boxpy::settings::{self, Program};
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    let work = tempfile::tempdir().expect("a temporary directory");
+    let venv = work.path().join(".venv");
+    let status = std::process::Command::new("/usr/bin/python3")
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .status()
+        .expect("python3 -m venv");
+    assert!(status.success());
+    std::env::set_current_dir(work.path()).expect("cd");
+    let env = |name: &str| -> Option<OsString> { std::env::var_os(name) };
+    let args = SandboxArgs::default();
+    let (mut resolve, mut render, mut seccomp, mut total) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..300 {
+        let start = Instant::now();
+        let host = HostFacts::probe(std::env::var_os("PATH").as_deref());
+        let invocation = settings::resolve(&args, Program::Code("pass".into(), Vec::new()), &host, &env)
+            .expect("resolve");
+        let resolved = Instant::now();
+        let command = boxpy::sandbox::bwrap::render(&invocation.spec, &host);
+        std::hint::black_box(&command);
+        let rendered = Instant::now();
+        let filter = boxpy::sandbox::seccomp::build_filter(
+            boxpy::sandbox::seccomp::Arch::host().expect("a supported architecture"),
+        )
+        .expect("filter");
+        std::hint::black_box(&filter);
+        let done = Instant::now();
+        resolve.push((resolved - start).as_secs_f64() * 1e6);
+        render.push((rendered - resolved).as_secs_f64() * 1e6);
+        seccomp.push((done - rendered).as_secs_f64() * 1e6);
+        total.push((done - start).as_secs_f64() * 1e6);
+    }
+    println!(
+        "resolve_us={:.0} render_us={:.0} seccomp_us={:.0} total_us={:.0}",
+        median(resolve),
+        median(render),
+        median(seccomp),
+        median(total)
+    );
+}
