@@ -315,6 +315,35 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts) -> BwrapCommand {
     }
 }
 
+/// `boxpy render --json`: the command as data, for tools (and `bench/`) that run it
+/// themselves. Variables passed from the host appear as `{"from_host": NAME}`; generated
+/// files as their text; descriptors 3 (status) and 4 (init report) are the caller's to
+/// provide, 5 is the seccomp filter (`--seccomp-out FILE`).
+pub fn to_json(command: &BwrapCommand) -> serde_json::Value {
+    let env: serde_json::Map<String, serde_json::Value> = command
+        .env
+        .iter()
+        .map(|(key, value)| {
+            let value = match value {
+                super::EnvValue::Literal(value) => serde_json::Value::String(value.clone()),
+                super::EnvValue::FromHost(name) => serde_json::json!({ "from_host": name }),
+            };
+            (key.clone(), value)
+        })
+        .collect();
+    serde_json::json!({
+        "program": command.program,
+        "args": command.args.iter().map(|arg| arg.to_string_lossy()).collect::<Vec<_>>(),
+        "env": env,
+        "files": command.data.iter().map(|data| serde_json::json!({
+            "fd": data.fd,
+            "dest": data.dest,
+            "contents": String::from_utf8_lossy(&data.contents),
+        })).collect::<Vec<_>>(),
+        "fds": {"status": fds::STATUS, "init_report": fds::INIT_REPORT, "seccomp": fds::SECCOMP},
+    })
+}
+
 /// `boxpy render`'s text: the environment and the command, one argument per line,
 /// shell-quoted, as a pasteable `env -i ... bwrap ...` command.
 pub fn to_shell_lines(command: &BwrapCommand) -> String {

@@ -1,13 +1,13 @@
 //! What a sandbox contains, as plain data ([`SandboxSpec`]), and the pure renderers that
-//! turn it into a bwrap command line (Linux) or, later, a Seatbelt profile (macOS).
+//! turn it into a bwrap command line (Linux) or a Seatbelt profile (macOS).
 //!
 //! Nothing here touches the system: the spec is built by `settings` from the policy, the
 //! venv and [`HostFacts`](crate::host::HostFacts), so every security-relevant change shows up
 //! as a snapshot diff of the rendered command.
 
-pub(crate) mod bwrap;
+pub mod bwrap;
 #[cfg(target_os = "linux")]
-pub(crate) mod seccomp;
+pub mod seccomp;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
