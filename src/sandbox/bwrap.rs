@@ -159,10 +159,18 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts) -> BwrapCommand {
             .iter()
             .any(|mount| path.starts_with(&mount.dest))
     };
+    let network_only = |path: &Path| {
+        spec.network != NetworkMode::Full
+            && path.file_name().is_some_and(|name| {
+                crate::host::ETC_NETWORK_ONLY
+                    .iter()
+                    .any(|entry| name == std::ffi::OsStr::new(entry))
+            })
+    };
     for path in host
         .etc_entries
         .iter()
-        .filter(|path| !under_user_mount(path))
+        .filter(|path| !under_user_mount(path) && !network_only(path))
     {
         ops.push(MountOp::ReadOnlyBind {
             source: path.clone(),
