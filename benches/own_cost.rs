@@ -26,12 +26,14 @@ fn main() {
     std::env::set_current_dir(work.path()).expect("cd");
     let env = |name: &str| -> Option<OsString> { std::env::var_os(name) };
     let args = SandboxArgs::default();
-    let (mut resolve, mut render, mut seccomp, mut total) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut resolve, mut render, mut seccomp, mut total) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..300 {
         let start = Instant::now();
         let host = HostFacts::probe(std::env::var_os("PATH").as_deref());
-        let invocation = settings::resolve(&args, Program::Code("pass".into(), Vec::new()), &host, &env)
-            .expect("resolve");
+        let invocation =
+            settings::resolve(&args, Program::Code("pass".into(), Vec::new()), &host, &env)
+                .expect("resolve");
         let resolved = Instant::now();
         let command = boxpy::sandbox::bwrap::render(&invocation.spec, &host);
         std::hint::black_box(&command);

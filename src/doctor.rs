@@ -47,6 +47,8 @@ pub struct VenvFacts {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DoctorFacts {
     pub linux: bool,
+    /// macOS: `Ok(())` when sandbox-exec applied a test profile; `None` elsewhere.
+    pub seatbelt_probe: Option<Result<(), String>>,
     pub bwrap: Option<PathBuf>,
     /// `bwrap --version`'s (major, minor, patch).
     pub bwrap_version: Option<(u32, u32, u32)>,
@@ -104,6 +106,7 @@ impl DoctorFacts {
         drop(enforcement);
         DoctorFacts {
             linux,
+            seatbelt_probe: cfg!(target_os = "macos").then(probe_seatbelt),
             bwrap: host.bwrap.clone(),
             bwrap_version,
             sandbox_probe,
@@ -157,6 +160,26 @@ fn probe_sandbox(bwrap: &Path, version: Option<(u32, u32, u32)>) -> Result<(), S
     }
 }
 
+/// Applies a profile that allows everything: proves sandbox-exec exists and that this
+/// process may be sandboxed (it is not inside another sandbox).
+fn probe_seatbelt() -> Result<(), String> {
+    let output = Command::new(crate::sandbox::seatbelt::SANDBOX_EXEC)
+        .args(["-p", "(version 1)(allow default)", "/usr/bin/true"])
+        .stdout(Stdio::null())
+        .output()
+        .map_err(|error| {
+            format!(
+                "cannot run `{}`: {error}",
+                crate::sandbox::seatbelt::SANDBOX_EXEC
+            )
+        })?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+    }
+}
+
 /// Whether a venv's site-packages holds `package`.
 pub fn has_package(venv: &Path, package: &str) -> bool {
     let Ok(lib) = std::fs::read_dir(venv.join("lib")) else {
@@ -178,11 +201,16 @@ fn check(level: Level, topic: &str, what: impl Into<String>, hint: Option<String
 /// The checks, from the facts. Pure.
 pub fn checks(facts: &DoctorFacts) -> Vec<Check> {
     let mut out = Vec::new();
+    if let Some(probe) = &facts.seatbelt_probe {
+        macos_checks(probe, &mut out);
+        python_checks(facts, &mut out);
+        return out;
+    }
     if !facts.linux {
         out.push(check(
             Level::Error,
             "platform",
-            "boxpy's sandbox needs Linux (bubblewrap) to run programs; macOS support renders profiles only",
+            "boxpy's sandbox needs Linux (bubblewrap) or macOS (Seatbelt)",
             None,
         ));
         return out;
@@ -306,6 +334,12 @@ pub fn checks(facts: &DoctorFacts) -> Vec<Check> {
         "cpu, file_size, open_files: RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_NOFILE; timeout and output: enforced by boxpy",
         None,
     ));
+    python_checks(facts, &mut out);
+    out
+}
+
+/// Which Python `run` would use here, and whether `nbexec` can.
+fn python_checks(facts: &DoctorFacts, out: &mut Vec<Check>) {
     match &facts.venv {
         Ok(venv) => {
             let base = venv
@@ -359,7 +393,54 @@ pub fn checks(facts: &DoctorFacts) -> Vec<Check> {
             Some("create a venv (`python3 -m venv .venv`) or pass `--venv DIR`".to_owned()),
         )),
     }
-    out
+}
+
+/// macOS: Seatbelt instead of bwrap, and the limits macOS can enforce.
+fn macos_checks(probe: &Result<(), String>, out: &mut Vec<Check>) {
+    out.push(match probe {
+        Ok(()) => check(
+            Level::Ok,
+            "seatbelt",
+            format!(
+                "a test profile applied with `{}`",
+                crate::sandbox::seatbelt::SANDBOX_EXEC
+            ),
+            None,
+        ),
+        Err(why) => check(
+            Level::Error,
+            "seatbelt",
+            format!("Seatbelt could not apply a test profile: {why}"),
+            Some("profiles cannot be nested: run boxpy outside other sandboxes (App Sandbox, another sandbox-exec)".to_owned()),
+        ),
+    });
+    out.push(check(
+        Level::Ok,
+        "seatbelt",
+        format!(
+            "denials are logged: `{}`",
+            crate::sandbox::seatbelt::log_stream_command("boxpy-")
+        ),
+        None,
+    ));
+    out.push(check(
+        Level::Warning,
+        "limits.memory",
+        "not enforced: macOS enforces neither RLIMIT_DATA nor RLIMIT_AS and has no memory cgroups",
+        None,
+    ));
+    out.push(check(
+        Level::Warning,
+        "filesystem.tmp_size",
+        "not enforced: TMPDIR is a private directory on the disk, not a tmpfs",
+        None,
+    ));
+    out.push(check(
+        Level::Ok,
+        "limits",
+        "cpu, processes, file_size, open_files: rlimits; timeout: the program's process group is killed; output: enforced by boxpy",
+        None,
+    ));
 }
 
 #[cfg(test)]
@@ -369,6 +450,7 @@ mod tests {
     fn healthy() -> DoctorFacts {
         DoctorFacts {
             linux: true,
+            seatbelt_probe: None,
             bwrap: Some(PathBuf::from("/usr/bin/bwrap")),
             bwrap_version: Some((0, 8, 0)),
             sandbox_probe: Ok(()),
@@ -422,6 +504,21 @@ mod tests {
             ..healthy()
         };
         insta::assert_snapshot!("root_old_bwrap", render(&facts));
+    }
+
+    #[test]
+    fn snapshot_macos() {
+        let facts = DoctorFacts {
+            linux: false,
+            seatbelt_probe: Some(Ok(())),
+            bwrap: None,
+            bwrap_version: None,
+            seccomp_rules: None,
+            ..healthy()
+        };
+        let text = render(&facts);
+        assert!(!text.contains("bwrap"), "{text}");
+        insta::assert_snapshot!("macos", text);
     }
 
     #[test]

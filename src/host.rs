@@ -4,6 +4,7 @@
 //! This is the only module (besides venv resolution and the policy loader reading files)
 //! that looks at the filesystem to decide what the sandbox will contain.
 
+pub mod macos;
 
 use std::path::{Path, PathBuf};
 

@@ -35,6 +35,14 @@ pub fn main() -> ExitCode {
         let code = exec::init::main(&args[2..]);
         return ExitCode::from(u8::try_from(code).unwrap_or(125));
     }
+    #[cfg(target_os = "macos")]
+    if args
+        .get(1)
+        .is_some_and(|arg| arg == sandbox::seatbelt::START_ARGUMENT)
+    {
+        let code = exec::macos::start(&args[2..]);
+        return ExitCode::from(u8::try_from(code).unwrap_or(125));
+    }
     let args = cli::split_program_arguments(args);
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -151,7 +159,9 @@ fn unknown_run_option(option: &str) -> Error {
     Error::Usage {
         message: format!("unexpected option `{option}` before the script"),
         hint: Some(match suggestion {
-            Some(suggestion) => format!("did you mean `{suggestion}`? (`boxpy run --help` lists the options)"),
+            Some(suggestion) => {
+                format!("did you mean `{suggestion}`? (`boxpy run --help` lists the options)")
+            }
             None => "options go before the script; `boxpy run --help` lists them".to_owned(),
         }),
     }
@@ -159,9 +169,18 @@ fn unknown_run_option(option: &str) -> Error {
 
 /// `run` and `exec`: resolve, run, report.
 fn run_program(sandbox: &cli::SandboxArgs, program: Program) -> Result<u8> {
-    let host = linux_host()?;
+    let macos = cfg!(target_os = "macos");
+    let host = if macos {
+        HostFacts::probe(std::env::var_os("PATH").as_deref())
+    } else {
+        linux_host()?
+    };
     let invocation = settings::resolve(sandbox, program, &host, &host_environment)?;
-    let outcome = execute(&invocation, &host, None)?;
+    let outcome = if macos {
+        execute_seatbelt(&invocation, &host)?
+    } else {
+        execute(&invocation, &host, None)?
+    };
     if invocation.output.json {
         report::print_json(&report::json_outcome(&invocation, &outcome));
     } else {
@@ -209,6 +228,56 @@ pub(crate) fn execute(
     }
 }
 
+/// macOS: renders the invocation to a Seatbelt profile in a private run directory (HOME,
+/// TMPDIR, generated files; removed afterwards), applies the limits macOS has, and runs
+/// it with the pinned `/usr/bin/sandbox-exec`.
+fn execute_seatbelt(invocation: &settings::Invocation, host: &HostFacts) -> Result<exec::Outcome> {
+    use sandbox::seatbelt;
+    if !std::path::Path::new(seatbelt::SANDBOX_EXEC).is_file() {
+        return Err(Error::UnsupportedPlatform {
+            detail: format!("`{}` is missing", seatbelt::SANDBOX_EXEC),
+        });
+    }
+    let run_directory = tempfile::Builder::new()
+        .prefix("boxpy-")
+        .tempdir()
+        .map_err(|error| anyhow::anyhow!("creating the run directory: {error}"))?;
+    // Seatbelt matches resolved paths: `$TMPDIR` is under `/var`, really `/private/var`.
+    let run_path = run_directory
+        .path()
+        .canonicalize()
+        .map_err(|error| anyhow::anyhow!("resolving the run directory: {error}"))?;
+    let facts = host::macos::probe(
+        &invocation.spec,
+        run_path,
+        host::macos::run_tag(),
+        host.boxpy_executable.clone(),
+    );
+    let command = seatbelt::render(&invocation.spec, &facts)?;
+    if invocation.output.verbose {
+        report::verbose_command(&seatbelt::to_shell_script(&command));
+    }
+    let options = exec::ExecOptions {
+        capture: invocation.output.json,
+        output_limit: invocation.policy.limits.output,
+        timeout: invocation.policy.limits.timeout,
+        seccomp: None,
+        channel: None,
+    };
+    let enforcement = exec::limits::plan(&invocation.policy.limits, host.uid);
+    for (key, reason) in &enforcement.unenforced {
+        report::warning(&format!("`{key}` is not enforced on this host: {reason}"));
+    }
+    if invocation.spec.tmp_size.is_some() {
+        report::warning(
+            "`filesystem.tmp_size` is not enforced on macOS: TMPDIR is a private directory on the disk, not a tmpfs",
+        );
+    }
+    let outcome = exec::run_seatbelt(&command, &options, &enforcement);
+    drop(run_directory);
+    outcome
+}
+
 /// The venv `run` would use in this directory, for the doctor.
 fn doctor_venv(flag: Option<&std::path::Path>) -> std::result::Result<doctor::VenvFacts, String> {
     let cwd = std::env::current_dir().map_err(|error| error.to_string())?;
@@ -221,7 +290,9 @@ fn doctor_venv(flag: Option<&std::path::Path>) -> std::result::Result<doctor::Ve
         virtual_env: virtual_env.as_deref(),
         workdir: &cwd,
         path_variable: path.as_deref(),
-        home: std::env::var_os("HOME").map(std::path::PathBuf::from).as_deref(),
+        home: std::env::var_os("HOME")
+            .map(std::path::PathBuf::from)
+            .as_deref(),
     })
     .map_err(|error| {
         let mut text = error.summary();
@@ -326,7 +397,12 @@ fn policy_command(command: cli::PolicyCommand) -> Result<u8> {
 fn linux_host() -> Result<HostFacts> {
     if !cfg!(target_os = "linux") {
         return Err(Error::UnsupportedPlatform {
-            detail: "`boxpy run` needs Linux (bubblewrap); macOS support is planned".to_owned(),
+            detail: if cfg!(target_os = "macos") {
+                "this command needs Linux (bubblewrap) for now; on macOS `run`, `exec` and `render` use Seatbelt"
+            } else {
+                "boxpy needs Linux (bubblewrap) or macOS (Seatbelt)"
+            }
+            .to_owned(),
         });
     }
     let host = HostFacts::probe(std::env::var_os("PATH").as_deref());
@@ -337,12 +413,6 @@ fn linux_host() -> Result<HostFacts> {
 }
 
 fn render(args: RenderArgs) -> Result<u8> {
-    if args.target == Target::Macos {
-        return Err(Error::UnsupportedPlatform {
-            detail: "rendering a Seatbelt profile (`--target macos`) is not implemented yet"
-                .to_owned(),
-        });
-    }
     let host = HostFacts::probe(std::env::var_os("PATH").as_deref());
     let invocation = settings::resolve(
         &args.sandbox,
@@ -350,6 +420,29 @@ fn render(args: RenderArgs) -> Result<u8> {
         &host,
         &host_environment,
     )?;
+    if args.target == Target::Macos {
+        if args.seccomp_out.is_some() {
+            return Err(Error::Usage {
+                message: "`--seccomp-out` is for `--target linux`: macOS has no seccomp".to_owned(),
+                hint: None,
+            });
+        }
+        // Placeholders for what each run creates: its directory and its violation tag.
+        use sandbox::seatbelt;
+        let facts = host::macos::probe(
+            &invocation.spec,
+            std::path::PathBuf::from(seatbelt::RUN_DIRECTORY_PLACEHOLDER),
+            seatbelt::TAG_PLACEHOLDER.to_owned(),
+            host.boxpy_executable.clone(),
+        );
+        let command = seatbelt::render(&invocation.spec, &facts)?;
+        if args.sandbox.json {
+            report::print_json_value(&seatbelt::to_json(&command));
+        } else {
+            report::stdout_text(&seatbelt::to_shell_script(&command));
+        }
+        return Ok(0);
+    }
     let command = sandbox::bwrap::render(&invocation.spec, &host);
     if let Some(path) = &args.seccomp_out {
         let program = seccomp_program(&invocation)?.unwrap_or_default();

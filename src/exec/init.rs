@@ -25,6 +25,13 @@ use nix::unistd::{fork, ForkResult, Pid};
 /// Runs the init. `args` are the process arguments after `__sandbox-init`:
 /// `REPORT_FD -- PROGRAM [ARGS]...`.
 pub fn main(args: &[OsString]) -> i32 {
+    // When the program ends the init kills every process it may signal (`kill(-1)`): only
+    // safe as PID 1 of the sandbox's PID namespace, never in the host's (by hand, or on
+    // macOS, which has no PID namespaces).
+    if std::process::id() != 1 {
+        eprintln!("boxpy: the sandbox init runs only as PID 1 inside boxpy's Linux sandbox");
+        return 125;
+    }
     let report_fd: RawFd = match args.first().and_then(|fd| fd.to_str()?.parse().ok()) {
         Some(fd) => fd,
         None => {
@@ -62,7 +69,7 @@ pub fn main(args: &[OsString]) -> i32 {
         .iter()
         .map(|arg| CString::new(arg.as_bytes()).unwrap_or_default())
         .collect();
-    let Ok((error_read, error_write)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
+    let Ok((error_read, error_write)) = super::pipe() else {
         return 125;
     };
     let _ = writeln!(report, "{{\"event\":\"started\"}}");

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `timeout` | boxpy's wall clock; the init kills the whole PID namespace (`exec/mod.rs`) |
 //! | `cpu` | `RLIMIT_CPU` (per process: SIGXCPU at the limit, SIGKILL one second later) |
-//! | `memory` | a memory cgroup (v2 `memory.max` or v1 `memory.limit_in_bytes`, swap included) when boxpy can create one; otherwise `RLIMIT_DATA` (per process: heap and private mappings, not virtual reservations, so threads and ipykernel still start) |
+//! | `memory` | a memory cgroup (v2 `memory.max` or v1 `memory.limit_in_bytes`, swap included) when boxpy can create one; otherwise `RLIMIT_DATA` (per process: heap and private mappings, not virtual reservations, so threads and ipykernel still start); not enforced on macOS |
 //! | `processes` | a pids cgroup when boxpy can create one; otherwise `RLIMIT_NPROC` raised by the tasks the user already runs (the kernel counts them all; it exempts root entirely, so root needs the cgroup) |
 //! | `file_size` | `RLIMIT_FSIZE` (SIGXFSZ / `File too large`) |
 //! | `open_files` | `RLIMIT_NOFILE` |
@@ -100,6 +100,8 @@ pub struct Enforcement {
 }
 
 /// Decides the mechanism for every limit (probing cgroups and counting tasks).
+// `RLIMIT_*` are `u32` on Linux and `c_int` on macOS: the casts are needed on one of them.
+#[cfg_attr(target_os = "macos", allow(clippy::unnecessary_cast))]
 pub fn plan(limits: &Limits, uid: u32) -> Enforcement {
     let mut enforcement = Enforcement::default();
     let wants_cgroup = limits.memory.is_some() || limits.processes.is_some();
@@ -116,7 +118,13 @@ pub fn plan(limits: &Limits, uid: u32) -> Enforcement {
         });
     }
     if let Some(memory) = limits.memory {
-        if !cgroup.is_some_and(|cgroup| cgroup.memory) {
+        if cfg!(target_os = "macos") {
+            enforcement.unenforced.push((
+                "limits.memory".to_owned(),
+                "macOS enforces neither RLIMIT_DATA nor RLIMIT_AS and has no memory cgroups"
+                    .to_owned(),
+            ));
+        } else if !cgroup.is_some_and(|cgroup| cgroup.memory) {
             enforcement.rlimits.push(Rlimit {
                 resource: libc::RLIMIT_DATA as i32,
                 soft: memory,
@@ -150,6 +158,12 @@ pub fn plan(limits: &Limits, uid: u32) -> Enforcement {
         });
     }
     if let Some(files) = limits.open_files {
+        // macOS refuses a limit above OPEN_MAX: it gets the largest it takes.
+        let files = if cfg!(target_os = "macos") {
+            files.min(MACOS_OPEN_MAX)
+        } else {
+            files
+        };
         enforcement.rlimits.push(Rlimit {
             resource: libc::RLIMIT_NOFILE as i32,
             soft: files,
@@ -159,7 +173,23 @@ pub fn plan(limits: &Limits, uid: u32) -> Enforcement {
     enforcement
 }
 
+/// `OPEN_MAX` of macOS's `<sys/syslimits.h>`: the largest `RLIMIT_NOFILE` it accepts.
+const MACOS_OPEN_MAX: u64 = 10240;
+
+/// Processes the user runs now: macOS's RLIMIT_NPROC counts them all (not threads).
+#[cfg(target_os = "macos")]
+fn count_user_tasks(uid: u32) -> u64 {
+    // libproc.h's PROC_RUID_ONLY: processes whose real user is `uid`.
+    const PROC_RUID_ONLY: u32 = 5;
+    // SAFETY: a null buffer of size 0 asks only for the size the list needs, in bytes.
+    let bytes = unsafe { libc::proc_listpids(PROC_RUID_ONLY, uid, std::ptr::null_mut(), 0) };
+    // The size has room to spare, so this over-counts a little: a slightly larger limit,
+    // never one that stops the program before it starts.
+    u64::try_from(bytes).unwrap_or(0) / std::mem::size_of::<libc::pid_t>() as u64
+}
+
 /// Tasks (threads included) the user runs now: RLIMIT_NPROC counts them all.
+#[cfg(not(target_os = "macos"))]
 fn count_user_tasks(uid: u32) -> u64 {
     use std::os::unix::fs::MetadataExt;
     let Ok(entries) = std::fs::read_dir("/proc") else {

@@ -22,6 +22,10 @@
 
 pub(crate) mod init;
 pub(crate) mod limits;
+// macOS's executor; also compiled in Linux test builds, which run it against a stand-in
+// for sandbox-exec.
+#[cfg(any(target_os = "macos", test))]
+pub(crate) mod macos;
 mod pump;
 
 use std::io::Read;
@@ -363,6 +367,25 @@ pub fn run(
     })
 }
 
+/// Runs a rendered Seatbelt command (`sandbox-exec`) and waits for it: macOS only.
+pub fn run_seatbelt(
+    command: &crate::sandbox::seatbelt::SeatbeltCommand,
+    options: &ExecOptions,
+    enforcement: &limits::Enforcement,
+) -> Result<Outcome> {
+    #[cfg(target_os = "macos")]
+    {
+        macos::run(command, options, enforcement)
+    }
+    #[cfg(not(target_os = "macos"))]
+    {
+        let _ = (command, options, enforcement);
+        Err(Error::UnsupportedPlatform {
+            detail: "Seatbelt (`sandbox-exec`) exists only on macOS; render it here with `boxpy render --target macos`".to_owned(),
+        })
+    }
+}
+
 /// At the timeout: ask the init to kill everything and report (SIGUSR1), then kill the
 /// init itself, which takes the whole PID namespace with it.
 fn stop_sandbox(
@@ -579,16 +602,43 @@ pub fn detect_namespace_cause() -> NamespaceCause {
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {
-    Ok(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?)
+    #[cfg(target_os = "linux")]
+    {
+        Ok(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")?)
+    }
+    // No pipe2() on macOS: boxpy spawns from one thread at a time, so setting the flag
+    // right after creating the pipe cannot leak it into another child.
+    #[cfg(not(target_os = "linux"))]
+    {
+        let (read, write) = nix::unistd::pipe().context("creating a pipe")?;
+        for fd in [&read, &write] {
+            nix::fcntl::fcntl(
+                fd.as_raw_fd(),
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )
+            .context("marking a pipe close-on-exec")?;
+        }
+        Ok((read, write))
+    }
 }
 
 /// An anonymous in-memory file holding `contents`, positioned at its start.
 fn memory_file(name: &str, contents: &[u8]) -> Result<OwnedFd> {
     use std::io::{Seek, Write};
-    let name = std::ffi::CString::new(name).map_err(anyhow::Error::from)?;
-    let fd = nix::sys::memfd::memfd_create(&name, nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC)
-        .context("memfd_create")?;
-    let mut file = std::fs::File::from(fd);
+    #[cfg(target_os = "linux")]
+    let mut file = {
+        let name = std::ffi::CString::new(name).map_err(anyhow::Error::from)?;
+        let fd =
+            nix::sys::memfd::memfd_create(&name, nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC)
+                .context("memfd_create")?;
+        std::fs::File::from(fd)
+    };
+    // Elsewhere (only bwrap uses these, so this is for compiling): an unlinked temporary file.
+    #[cfg(not(target_os = "linux"))]
+    let mut file = {
+        let _ = name;
+        tempfile::tempfile().context("creating a temporary file")?
+    };
     file.write_all(contents).context("writing a memfd")?;
     file.seek(std::io::SeekFrom::Start(0))
         .context("seeking a memfd")?;
@@ -609,7 +659,12 @@ fn duplicate_above(fd: &OwnedFd, minimum: RawFd) -> Result<OwnedFd> {
 /// leak into the sandbox: an open directory descriptor would let the program walk out of
 /// its mount namespace.
 fn mark_inherited_descriptors_cloexec() {
-    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else {
+    let directory = if cfg!(target_os = "linux") {
+        "/proc/self/fd"
+    } else {
+        "/dev/fd"
+    };
+    let Ok(entries) = std::fs::read_dir(directory) else {
         return;
     };
     let descriptors: Vec<RawFd> = entries

@@ -6,6 +6,7 @@
 //! as a snapshot diff of the rendered command.
 
 pub mod bwrap;
+pub(crate) mod seatbelt;
 #[cfg(target_os = "linux")]
 pub mod seccomp;
 

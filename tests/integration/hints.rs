@@ -365,3 +365,30 @@ fn namespace_refusal_hint_mentions_doctor() {
     assert!(stderr.contains("namespaces"), "{output}");
     assert!(stderr.contains("boxpy doctor"), "{output}");
 }
+
+/// The guard's sitecustomize works with a Python that has no sitecustomize of its own to
+/// chain to (pyenv's): no `Error in sitecustomize` noise on every run.
+#[test]
+fn deny_imports_without_a_sitecustomize_to_chain() {
+    let Ok(pyenv) = venv(Venv::Pyenv) else {
+        eprintln!("SKIPPED: no pyenv venv here");
+        return;
+    };
+    let ws = Workspace::new(&crate::harness::Runner::Caller);
+    ws.write(
+        "work/boxpy.toml",
+        "[guards]\ndeny_imports = [\"sqlite3\"]\n",
+    );
+    let output = boxpy(&ws)
+        .args(["run", "--venv"])
+        .arg(&pyenv)
+        .args(["-c", "import json\nprint('fine')\nimport sqlite3"])
+        .run();
+    assert_exit(&output, 1);
+    assert!(output.stdout_text().contains("fine"), "{output}");
+    assert!(
+        !output.stderr_text().contains("Error in sitecustomize"),
+        "{output}"
+    );
+    assert!(hint(&output).contains("guards.deny_imports"), "{output}");
+}
