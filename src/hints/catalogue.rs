@@ -292,7 +292,7 @@ pub fn hint(traceback: &Traceback, context: &HintContext) -> Option<String> {
             ),
             None => "the program ran out of memory; check the size of what it allocates".to_owned(),
         }),
-        "RuntimeError" if first.contains("can't start new thread") => Some(processes_hint(context)),
+        "RuntimeError" if first.contains("can't start new thread") => Some(thread_hint(context)),
         "NameError" => Some(match python_did_you_mean(first) {
             Some(suggestion) => format!("{suggestion} (Python's suggestion)"),
             None => match quoted_name(first, "name ") {
@@ -367,6 +367,18 @@ fn network_hint(kind: &str, message: &str, context: &HintContext) -> Option<Stri
             }
         }
     })
+}
+
+/// A thread that could not start: too many tasks, or (under RLIMIT_DATA, where each
+/// thread's stack counts) no memory left for its stack.
+fn thread_hint(context: &HintContext) -> String {
+    match (context.limits.processes, context.limits.memory) {
+        (Some(processes), Some(memory)) => format!(
+            "no new thread could start: the program hit `limits.processes` ({processes} tasks, threads included) or `limits.memory` ({}; each thread's stack counts); raise the one it hit in the policy",
+            format_size(memory)
+        ),
+        _ => processes_hint(context),
+    }
 }
 
 fn processes_hint(context: &HintContext) -> String {
