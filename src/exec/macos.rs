@@ -34,10 +34,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use super::{limits, pump, ExecOptions, Outcome, Resources, Status, FORWARDED_SIGNALS};
+use super::{limits, pump, ExecOptions, Outcome, Resources, Status};
 use crate::error::{Error, Result};
 use crate::sandbox::seatbelt::{SeatbeltCommand, START_REPORT_FD};
 use crate::sandbox::EnvValue;
@@ -120,34 +120,9 @@ pub fn run(
         });
     }
 
-    // Block the forwarded signals in every thread; a dedicated thread takes them.
-    let mut forwarded = SigSet::empty();
-    for signal in FORWARDED_SIGNALS {
-        forwarded.add(signal);
-    }
-    let mut previous_mask = SigSet::empty();
-    nix::sys::signal::pthread_sigmask(
-        SigmaskHow::SIG_BLOCK,
-        Some(&forwarded),
-        Some(&mut previous_mask),
-    )
-    .context("blocking signals")?;
-
-    let spawned = process.spawn();
+    let spawned = super::spawn_with_signals_blocked(&mut process, &command.program);
     drop(report_write);
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(error) => {
-            let _ = nix::sys::signal::pthread_sigmask(
-                SigmaskHow::SIG_SETMASK,
-                Some(&previous_mask),
-                None,
-            );
-            return Err(Error::SandboxSetup {
-                detail: format!("cannot start `{}`: {error}", command.program.display()),
-            });
-        }
-    };
+    let (mut child, forwarded) = spawned?;
     let pid = child.id() as i32;
 
     let gate = pump::Gate::new();

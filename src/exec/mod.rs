@@ -211,34 +211,9 @@ pub fn run(
         });
     }
 
-    // Block the forwarded signals in every thread; a dedicated thread takes them.
-    let mut forwarded = SigSet::empty();
-    for signal in FORWARDED_SIGNALS {
-        forwarded.add(signal);
-    }
-    let mut previous_mask = SigSet::empty();
-    nix::sys::signal::pthread_sigmask(
-        SigmaskHow::SIG_BLOCK,
-        Some(&forwarded),
-        Some(&mut previous_mask),
-    )
-    .context("blocking signals")?;
-
-    let spawned = process.spawn();
+    let spawned = spawn_with_signals_blocked(&mut process, &command.program);
     drop(mapping);
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(error) => {
-            let _ = nix::sys::signal::pthread_sigmask(
-                SigmaskHow::SIG_SETMASK,
-                Some(&previous_mask),
-                None,
-            );
-            return Err(Error::SandboxSetup {
-                detail: format!("cannot start `{}`: {error}", command.program.display()),
-            });
-        }
-    };
+    let (mut child, forwarded) = spawned?;
     let bwrap_pid = child.id() as i32;
 
     let state = pump::Gate::new();
@@ -383,6 +358,39 @@ pub fn run_seatbelt(
         Err(Error::UnsupportedPlatform {
             detail: "Seatbelt (`sandbox-exec`) exists only on macOS; render it here with `boxpy render --target macos`".to_owned(),
         })
+    }
+}
+
+/// Blocks the forwarded signals in this thread (and so in every thread spawned after it;
+/// a dedicated thread then takes them with `sigwait`) and spawns `process`. Returns the
+/// child and the signal set to wait on. On failure the old mask is restored.
+pub(crate) fn spawn_with_signals_blocked(
+    process: &mut Command,
+    program: &std::path::Path,
+) -> Result<(std::process::Child, SigSet)> {
+    let mut forwarded = SigSet::empty();
+    for signal in FORWARDED_SIGNALS {
+        forwarded.add(signal);
+    }
+    let mut previous_mask = SigSet::empty();
+    nix::sys::signal::pthread_sigmask(
+        SigmaskHow::SIG_BLOCK,
+        Some(&forwarded),
+        Some(&mut previous_mask),
+    )
+    .context("blocking signals")?;
+    match process.spawn() {
+        Ok(child) => Ok((child, forwarded)),
+        Err(error) => {
+            let _ = nix::sys::signal::pthread_sigmask(
+                SigmaskHow::SIG_SETMASK,
+                Some(&previous_mask),
+                None,
+            );
+            Err(Error::SandboxSetup {
+                detail: format!("cannot start `{}`: {error}", program.display()),
+            })
+        }
     }
 }
 
