@@ -243,7 +243,7 @@ pub fn run(
     let stdout_thread = {
         let (budget, gate, capture) = (budget.clone(), state.clone(), options.capture);
         std::thread::spawn(move || {
-            pump::pump(stdout, pump::Stream::Stdout, capture, &budget, &gate)
+            pump::pump_spliced(stdout, pump::Stream::Stdout, capture, &budget, &gate)
         })
     };
     let stderr_thread = {

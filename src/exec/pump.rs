@@ -65,6 +65,25 @@ impl Budget {
         (granted as usize, first_to_run_out)
     }
 
+    /// Reserves up to `wanted` bytes without marking the budget exhausted (for `splice`).
+    #[cfg(target_os = "linux")]
+    fn reserve(&self, wanted: usize) -> usize {
+        let mut granted = 0;
+        let _ = self
+            .remaining
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |remaining| {
+                granted = remaining.min(wanted as u64);
+                Some(remaining - granted)
+            });
+        granted as usize
+    }
+
+    /// Returns bytes a reservation did not use.
+    #[cfg(target_os = "linux")]
+    fn give_back(&self, unused: usize) {
+        self.remaining.fetch_add(unused as u64, Ordering::SeqCst);
+    }
+
     pub fn exhausted(&self) -> bool {
         self.exhausted.load(Ordering::SeqCst)
     }
@@ -119,6 +138,87 @@ impl Gate {
         }
         *current == GateState::Open
     }
+}
+
+#[cfg(target_os = "linux")]
+enum Spliced {
+    /// The stream reached end-of-file (or boxpy's stdout closed): nothing left to do.
+    Done,
+    /// boxpy's stdout cannot take `splice` (a terminal): copy instead.
+    Unsupported,
+}
+
+/// Streams stdout with `splice(2)`: the kernel moves the bytes from the program's pipe to
+/// boxpy's stdout without copying them through boxpy. Each call reserves its length from
+/// the budget first, so `limits.output` is never overshot; once the budget is spent, the
+/// ordinary pump reads and drops the rest.
+#[cfg(target_os = "linux")]
+fn splice_stdout(reader: &impl std::os::fd::AsFd, budget: &Budget) -> Spliced {
+    use nix::errno::Errno;
+    use nix::fcntl::{splice, SpliceFFlags};
+    use std::os::fd::AsFd;
+    let stdout = std::io::stdout();
+    loop {
+        let reserved = budget.reserve(1 << 20);
+        if reserved == 0 {
+            return Spliced::Unsupported;
+        }
+        let moved = splice(
+            reader.as_fd(),
+            None,
+            stdout.as_fd(),
+            None,
+            reserved,
+            SpliceFFlags::SPLICE_F_MOVE,
+        );
+        match moved {
+            Ok(0) => {
+                budget.give_back(reserved);
+                return Spliced::Done;
+            }
+            Ok(count) => budget.give_back(reserved - count),
+            Err(Errno::EINTR | Errno::EAGAIN) => budget.give_back(reserved),
+            Err(Errno::EPIPE) => {
+                budget.give_back(reserved);
+                return Spliced::Done;
+            }
+            Err(_) => {
+                budget.give_back(reserved);
+                // Fall back to copying, from where splice stopped (no byte is lost or
+                // repeated).
+                return Spliced::Unsupported;
+            }
+        }
+    }
+}
+
+/// [`pump`], but a streamed (not captured) stdout moves with `splice(2)` while it can.
+#[cfg(target_os = "linux")]
+pub fn pump_spliced(
+    reader: impl Read + std::os::fd::AsFd,
+    stream: Stream,
+    capture: bool,
+    budget: &Budget,
+    gate: &Gate,
+) -> PumpResult {
+    if stream == Stream::Stdout && !capture {
+        if let Spliced::Done = splice_stdout(&reader, budget) {
+            return PumpResult::default();
+        }
+    }
+    pump(reader, stream, capture, budget, gate)
+}
+
+/// Elsewhere there is no `splice`: the ordinary pump.
+#[cfg(not(target_os = "linux"))]
+pub fn pump_spliced(
+    reader: impl Read + std::os::fd::AsFd,
+    stream: Stream,
+    capture: bool,
+    budget: &Budget,
+    gate: &Gate,
+) -> PumpResult {
+    pump(reader, stream, capture, budget, gate)
 }
 
 /// Moves one stream until end-of-file.
