@@ -40,7 +40,6 @@ use nix::unistd::Pid;
 use super::{limits, pump, ExecOptions, Outcome, Resources, Status};
 use crate::error::{Error, Result};
 use crate::sandbox::seatbelt::{SeatbeltCommand, START_REPORT_FD};
-use crate::sandbox::EnvValue;
 
 /// How long the pumps may keep reading after the program's process group is gone.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
@@ -83,18 +82,7 @@ pub fn run(
         .stdin(Stdio::inherit())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for (key, value) in &command.env {
-        match value {
-            EnvValue::Literal(value) => {
-                process.env(key, value);
-            }
-            EnvValue::FromHost(name) => {
-                if let Some(value) = std::env::var_os(name) {
-                    process.env(key, value);
-                }
-            }
-        }
-    }
+    super::set_environment(&mut process, &command.env);
     // SAFETY: the closure runs in the forked child before exec and only calls
     // async-signal-safe functions (setsid, setrlimit, dup2, pthread_sigmask) on plain data
     // it captured; it allocates nothing.

@@ -172,18 +172,7 @@ pub fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    for (key, value) in &command.env {
-        match value {
-            EnvValue::Literal(value) => {
-                process.env(key, value);
-            }
-            EnvValue::FromHost(name) => {
-                if let Some(value) = std::env::var_os(name) {
-                    process.env(key, value);
-                }
-            }
-        }
-    }
+    set_environment(&mut process, &command.env);
     // SAFETY: the closure runs in the forked child before exec and only calls
     // async-signal-safe functions (write, setrlimit, dup2, pthread_sigmask) on plain data
     // it captured; it allocates nothing.
@@ -358,6 +347,23 @@ pub fn run_seatbelt(
         Err(Error::UnsupportedPlatform {
             detail: "Seatbelt (`sandbox-exec`) exists only on macOS; render it here with `boxpy render --target macos`".to_owned(),
         })
+    }
+}
+
+/// Gives `process` exactly the sandbox's environment (the caller's values of `FromHost`
+/// variables, when set); the caller clears the rest with `env_clear`.
+pub(crate) fn set_environment(process: &mut Command, env: &[(String, EnvValue)]) {
+    for (key, value) in env {
+        match value {
+            EnvValue::Literal(value) => {
+                process.env(key, value);
+            }
+            EnvValue::FromHost(name) => {
+                if let Some(value) = std::env::var_os(name) {
+                    process.env(key, value);
+                }
+            }
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::*;
 use crate::exec::limits::{Enforcement, Rlimit};
 use crate::sandbox::seatbelt::{SeatbeltCommand, SeatbeltProfile, START_ARGUMENT};
+use crate::sandbox::EnvValue;
 
 const STAND_IN: &str = r#"#!/bin/sh
 # Stand-in for /usr/bin/sandbox-exec: skip -p PROFILE and -D parameters up to `--`.
