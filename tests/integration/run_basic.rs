@@ -71,7 +71,11 @@ runner_tests! {
                 r#"
                 import time
                 print("ready", flush=True)
-                time.sleep(60)
+                # Short sleeps: a SIGINT that lands after CPython's last check for pending
+                # signals but before it enters clock_nanosleep does not interrupt that
+                # sleep (a CPython race, not boxpy's); the next check raises it.
+                for _ in range(600):
+                    time.sleep(0.1)
                 print("slept through the interrupt", flush=True)
                 "#,
             )
