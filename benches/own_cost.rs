@@ -35,7 +35,11 @@ fn main() {
             settings::resolve(&args, Program::Code("pass".into(), Vec::new()), &host, &env)
                 .expect("resolve");
         let resolved = Instant::now();
-        let command = boxpy::sandbox::bwrap::render(&invocation.spec, &host);
+        let command = boxpy::sandbox::bwrap::render(
+            &invocation.spec,
+            &host,
+            &boxpy::sandbox::InitSetup::default(),
+        );
         std::hint::black_box(&command);
         let rendered = Instant::now();
         let filter = boxpy::sandbox::seccomp::build_filter(

@@ -198,7 +198,12 @@ pub(crate) fn execute(
     host: &HostFacts,
     channel: Option<std::sync::mpsc::Sender<String>>,
 ) -> Result<exec::Outcome> {
-    let command = sandbox::bwrap::render(&invocation.spec, host);
+    let enforcement = exec::limits::plan(&invocation.policy.limits, host.uid);
+    for (key, reason) in &enforcement.unenforced {
+        report::warning(&format!("`{key}` is not enforced on this host: {reason}"));
+    }
+    let setup = enforcement.init_setup();
+    let command = sandbox::bwrap::render(&invocation.spec, host, &setup);
     if invocation.output.verbose {
         report::verbose_command(&sandbox::bwrap::to_shell_lines(&command));
     }
@@ -209,10 +214,6 @@ pub(crate) fn execute(
         seccomp: seccomp_program(invocation)?,
         channel,
     };
-    let enforcement = exec::limits::plan(&invocation.policy.limits, host.uid);
-    for (key, reason) in &enforcement.unenforced {
-        report::warning(&format!("`{key}` is not enforced on this host: {reason}"));
-    }
     match exec::run(&command, &options, &enforcement) {
         // bwrap older than 0.8 has no `--disable-userns`: say so, and run without it (the
         // seccomp filter still refuses unshare/clone with namespace flags).
@@ -222,7 +223,11 @@ pub(crate) fn execute(
             );
             let mut spec = invocation.spec.clone();
             spec.disable_userns = false;
-            exec::run(&sandbox::bwrap::render(&spec, host), &options, &enforcement)
+            exec::run(
+                &sandbox::bwrap::render(&spec, host, &setup),
+                &options,
+                &enforcement,
+            )
         }
         result => result,
     }
@@ -443,7 +448,10 @@ fn render(args: RenderArgs) -> Result<u8> {
         }
         return Ok(0);
     }
-    let command = sandbox::bwrap::render(&invocation.spec, &host);
+    // Changes nothing on the host: no cgroups, so every limit shows as its rlimit.
+    let setup =
+        exec::limits::plan_without_cgroups(&invocation.policy.limits, host.uid).init_setup();
+    let command = sandbox::bwrap::render(&invocation.spec, &host, &setup);
     if let Some(path) = &args.seccomp_out {
         let program = seccomp_program(&invocation)?.unwrap_or_default();
         std::fs::write(path, program).map_err(|error| Error::Usage {

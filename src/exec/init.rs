@@ -23,7 +23,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
 /// Runs the init. `args` are the process arguments after `__sandbox-init`:
-/// `REPORT_FD -- PROGRAM [ARGS]...`.
+/// `REPORT_FD [--rlimit NAME=SOFT:HARD]... [--join-cgroup FD]... -- PROGRAM [ARGS]...`.
 pub fn main(args: &[OsString]) -> i32 {
     // When the program ends the init kills every process it may signal (`kill(-1)`): only
     // safe as PID 1 of the sandbox's PID namespace, never in the host's (by hand, or on
@@ -39,7 +39,41 @@ pub fn main(args: &[OsString]) -> i32 {
             return 125;
         }
     };
-    let program: Vec<&OsString> = args.iter().skip(1).skip_while(|arg| *arg == "--").collect();
+    let mut rlimits: Vec<libc::rlimit> = Vec::new();
+    let mut resources: Vec<i32> = Vec::new();
+    let mut cgroups: Vec<RawFd> = Vec::new();
+    let mut rest = args.iter().skip(1);
+    loop {
+        match rest.next().and_then(|arg| arg.to_str()) {
+            Some("--") => break,
+            Some("--rlimit") => {
+                let Some(limit) = rest
+                    .next()
+                    .and_then(|arg| super::limits::Rlimit::from_argument(arg.to_str()?))
+                else {
+                    eprintln!("boxpy: the sandbox init's --rlimit takes NAME=SOFT:HARD");
+                    return 125;
+                };
+                resources.push(limit.resource);
+                rlimits.push(libc::rlimit {
+                    rlim_cur: limit.soft,
+                    rlim_max: limit.hard,
+                });
+            }
+            Some("--join-cgroup") => {
+                let Some(fd) = rest.next().and_then(|arg| arg.to_str()?.parse().ok()) else {
+                    eprintln!("boxpy: the sandbox init's --join-cgroup takes a descriptor");
+                    return 125;
+                };
+                cgroups.push(fd);
+            }
+            _ => {
+                eprintln!("boxpy: the sandbox init takes REPORT_FD [--rlimit NAME=SOFT:HARD]... [--join-cgroup FD]... -- PROGRAM");
+                return 125;
+            }
+        }
+    }
+    let program: Vec<&OsString> = rest.collect();
     if program.is_empty() {
         eprintln!("boxpy: the sandbox init needs a program to run");
         return 125;
@@ -50,6 +84,20 @@ pub fn main(args: &[OsString]) -> i32 {
     );
     // SAFETY: boxpy passed this descriptor to bwrap for exactly this use; nothing else owns it.
     let mut report = std::fs::File::from(unsafe { std::os::fd::OwnedFd::from_raw_fd(report_fd) });
+
+    // Join the cgroups before the program exists, so it and everything it starts are
+    // inside; then close the files, which the program must never reach.
+    for fd in cgroups {
+        // SAFETY: boxpy passed this descriptor (an open `tasks`/`cgroup.procs` file) for
+        // exactly this use; the init owns it from here and closes it.
+        let mut file = std::fs::File::from(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+        if let Err(error) = file.write_all(b"0") {
+            let detail = serde_json::to_string(&format!("joining the limits' cgroup: {error}"))
+                .unwrap_or_default();
+            let _ = writeln!(report, "{{\"event\":\"setup_failed\",\"detail\":{detail}}}");
+            return 125;
+        }
+    }
 
     let mut handled = SigSet::empty();
     for signal in [
@@ -88,12 +136,29 @@ pub fn main(args: &[OsString]) -> i32 {
                 Some(&SigSet::empty()),
                 None,
             );
-            let errno = match nix::unistd::execvp(&arguments[0], &arguments) {
-                Err(errno) => errno as i32,
-                Ok(_) => 0,
+            let mut failure = (Stage::Exec, 0);
+            for (index, (resource, limit)) in resources.iter().zip(&rlimits).enumerate() {
+                // SAFETY: setrlimit reads the limit, which lives across the call.
+                if unsafe { libc::setrlimit(*resource as _, limit) } < 0 {
+                    failure = (Stage::Rlimit(index), Errno::last_raw());
+                    break;
+                }
+            }
+            if failure.1 == 0 {
+                failure.1 = match nix::unistd::execvp(&arguments[0], &arguments) {
+                    Err(errno) => errno as i32,
+                    Ok(_) => 0,
+                };
+            }
+            let stage = match failure.0 {
+                Stage::Exec => -1,
+                Stage::Rlimit(index) => index as i32,
             };
+            let mut message = [0u8; 8];
+            message[..4].copy_from_slice(&stage.to_ne_bytes());
+            message[4..].copy_from_slice(&failure.1.to_ne_bytes());
             let mut pipe = std::fs::File::from(error_write);
-            let _ = pipe.write_all(&errno.to_ne_bytes());
+            let _ = pipe.write_all(&message);
             // SAFETY: leaving the forked child without running the parent's destructors.
             unsafe { libc::_exit(127) }
         }
@@ -104,10 +169,30 @@ pub fn main(args: &[OsString]) -> i32 {
         }
     };
     drop(error_write);
-    let mut errno_bytes = [0u8; 4];
+    let mut message = [0u8; 8];
     let mut error_pipe = std::fs::File::from(error_read);
-    if std::io::Read::read_exact(&mut error_pipe, &mut errno_bytes).is_ok() {
-        let errno = i32::from_ne_bytes(errno_bytes);
+    if std::io::Read::read_exact(&mut error_pipe, &mut message).is_ok() {
+        let stage = i32::from_ne_bytes(message[..4].try_into().unwrap_or_default());
+        let errno = i32::from_ne_bytes(message[4..].try_into().unwrap_or_default());
+        if let Some(limit) = usize::try_from(stage)
+            .ok()
+            .and_then(|index| rlimits.get(index))
+        {
+            let name = super::limits::Rlimit {
+                resource: resources[stage as usize],
+                soft: limit.rlim_cur,
+                hard: limit.rlim_max,
+            }
+            .to_argument();
+            let detail = serde_json::to_string(&format!(
+                "setting the limit {name}: {}",
+                Errno::from_raw(errno).desc()
+            ))
+            .unwrap_or_default();
+            let _ = writeln!(report, "{{\"event\":\"setup_failed\",\"detail\":{detail}}}");
+            let _ = waitpid(child, None);
+            return 125;
+        }
         let path = serde_json::to_string(&program[0].to_string_lossy()).unwrap_or_default();
         let _ = writeln!(
             report,
@@ -157,6 +242,12 @@ pub fn main(args: &[OsString]) -> i32 {
         "{{\"event\":\"ended\",\"{field}\":{value},\"cpu_ms\":{cpu_ms},\"max_rss_kib\":{max_rss_kib}}}"
     );
     exit_code
+}
+
+/// Where the program's child process failed before it became the program.
+enum Stage {
+    Exec,
+    Rlimit(usize),
 }
 
 /// Reaps children; records the program's status when it is among them. With `WNOHANG`

@@ -11,16 +11,19 @@
 //! | `output` | counted by boxpy's pumps (`exec/pump.rs`) |
 //! | `filesystem.tmp_size` | bwrap `--size` on the `/tmp` and `/dev/shm` tmpfs |
 //!
-//! rlimits are set in bwrap's process just before exec and are inherited by everything in
-//! the sandbox. The cgroup is joined the same way: on v1 by writing `0` to `tasks` (the
-//! forked child is single-threaded, and moving only the current thread lets the kernel skip
-//! the global threadgroup lock, whose RCU grace period cost ~7 ms a run); on v2 by writing
-//! `0` to `cgroup.procs` (v2 moves threads only inside a threaded subtree).
+//! On Linux both are applied by boxpy's init inside the sandbox, so bwrap itself is spawned
+//! with a plain `posix_spawn` (no fork of boxpy) and `boxpy render` shows the limits: the
+//! init joins the cgroups through descriptors boxpy opened (`--join-cgroup FD`) before the
+//! program exists, and sets the rlimits in the program's process between fork and exec
+//! (`--rlimit NAME=SOFT:HARD`), so everything the program starts inherits them. A cgroup is
+//! joined by writing `0`: on v1 to `tasks` (the init is single-threaded, and moving only the
+//! current thread lets the kernel skip the global threadgroup lock, whose RCU grace period
+//! cost ~7 ms a run); on v2 to `cgroup.procs` (v2 moves threads only inside a threaded
+//! subtree). On macOS, which has no init, the rlimits are set before `sandbox-exec` runs.
 //! What cannot be enforced is listed in [`Enforcement::unenforced`], which `boxpy` prints
 //! as a warning (never silently skipped).
 
 use std::fs::{File, OpenOptions};
-use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use crate::policy::Limits;
@@ -31,6 +34,40 @@ pub struct Rlimit {
     pub resource: i32,
     pub soft: u64,
     pub hard: u64,
+}
+
+/// The rlimits boxpy sets, by the names the init's `--rlimit` takes.
+// `RLIMIT_*` are `u32` on Linux and `c_int` on macOS: the casts are needed on one of them.
+#[cfg_attr(target_os = "macos", allow(clippy::unnecessary_cast))]
+const RLIMIT_NAMES: [(&str, i32); 5] = [
+    ("cpu", libc::RLIMIT_CPU as i32),
+    ("data", libc::RLIMIT_DATA as i32),
+    ("nproc", libc::RLIMIT_NPROC as i32),
+    ("fsize", libc::RLIMIT_FSIZE as i32),
+    ("nofile", libc::RLIMIT_NOFILE as i32),
+];
+
+impl Rlimit {
+    /// `NAME=SOFT:HARD`, as the init's `--rlimit` takes it.
+    pub fn to_argument(self) -> String {
+        let name = RLIMIT_NAMES
+            .iter()
+            .find(|(_, resource)| *resource == self.resource)
+            .map_or("unknown", |(name, _)| name);
+        format!("{name}={}:{}", self.soft, self.hard)
+    }
+
+    /// Parses [`Rlimit::to_argument`]'s form.
+    pub fn from_argument(text: &str) -> Option<Rlimit> {
+        let (name, values) = text.split_once('=')?;
+        let (soft, hard) = values.split_once(':')?;
+        let resource = RLIMIT_NAMES.iter().find(|(known, _)| *known == name)?.1;
+        Some(Rlimit {
+            resource,
+            soft: soft.parse().ok()?,
+            hard: hard.parse().ok()?,
+        })
+    }
 }
 
 /// The cgroup(s) a run is placed in. Removed on drop.
@@ -52,9 +89,9 @@ enum MemoryEvents {
 }
 
 impl Cgroup {
-    /// Descriptors of the `tasks`/`cgroup.procs` files, for the pre-exec hook.
-    pub fn procs_descriptors(&self) -> Vec<RawFd> {
-        self.procs.iter().map(AsRawFd::as_raw_fd).collect()
+    /// The open `tasks`/`cgroup.procs` files, passed to the init to join.
+    pub fn join_files(&self) -> &[File] {
+        &self.procs
     }
 
     /// Whether the kernel's OOM killer acted inside this cgroup.
@@ -103,13 +140,34 @@ pub struct Enforcement {
     pub unenforced: Vec<(String, String)>,
 }
 
+impl Enforcement {
+    /// What the init must apply, for the renderer.
+    pub fn init_setup(&self) -> crate::sandbox::InitSetup {
+        crate::sandbox::InitSetup {
+            rlimits: self.rlimits.clone(),
+            cgroups: self.cgroup.as_ref().map_or(0, |cgroup| cgroup.procs.len()),
+        }
+    }
+}
+
 /// Decides the mechanism for every limit (probing cgroups and counting tasks).
 // `RLIMIT_*` are `u32` on Linux and `c_int` on macOS: the casts are needed on one of them.
 #[cfg_attr(target_os = "macos", allow(clippy::unnecessary_cast))]
 pub fn plan(limits: &Limits, uid: u32) -> Enforcement {
+    plan_with(limits, uid, true)
+}
+
+/// The plan without creating cgroups (`boxpy render`, which changes nothing on the host):
+/// every limit falls back to its rlimit, as on a host without usable cgroups.
+pub fn plan_without_cgroups(limits: &Limits, uid: u32) -> Enforcement {
+    plan_with(limits, uid, false)
+}
+
+#[cfg_attr(target_os = "macos", allow(clippy::unnecessary_cast))]
+fn plan_with(limits: &Limits, uid: u32, create_cgroups: bool) -> Enforcement {
     let mut enforcement = Enforcement::default();
     let wants_cgroup = limits.memory.is_some() || limits.processes.is_some();
-    if wants_cgroup {
+    if wants_cgroup && create_cgroups {
         enforcement.cgroup = create_cgroup(limits);
     }
     let cgroup = enforcement.cgroup.as_ref();
@@ -241,7 +299,10 @@ fn write(path: &Path, value: &str) -> bool {
 }
 
 fn open_procs(directory: &Path, file: &str) -> Option<File> {
-    OpenOptions::new().write(true).open(directory.join(file)).ok()
+    OpenOptions::new()
+        .write(true)
+        .open(directory.join(file))
+        .ok()
 }
 
 fn create_cgroup(limits: &Limits) -> Option<Cgroup> {
@@ -370,4 +431,33 @@ fn create_cgroup_v1(root: &Path, name: &str, limits: &Limits) -> Option<Cgroup> 
         }
     }
     (!cgroup.directories.is_empty()).then_some(cgroup)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rlimit_arguments_round_trip() {
+        for (name, resource) in RLIMIT_NAMES {
+            let limit = Rlimit {
+                resource,
+                soft: 10,
+                hard: 11,
+            };
+            assert_eq!(limit.to_argument(), format!("{name}=10:11"));
+            assert_eq!(Rlimit::from_argument(&limit.to_argument()), Some(limit));
+        }
+        for bad in [
+            "",
+            "cpu",
+            "cpu=1",
+            "cpu=1:",
+            "stack=1:1",
+            "cpu=-1:2",
+            "cpu=1:2:3",
+        ] {
+            assert_eq!(Rlimit::from_argument(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -21,7 +21,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::{fds, BwrapCommand, DataFile, SandboxSpec, INIT_ARGUMENT, INIT_PATH};
+use super::{fds, BwrapCommand, DataFile, InitSetup, SandboxSpec, INIT_ARGUMENT, INIT_PATH};
 use crate::host::{HostFacts, SystemEntry};
 use crate::policy::NetworkMode;
 
@@ -99,7 +99,7 @@ fn depth(path: &Path) -> usize {
 }
 
 /// Renders the bwrap command for `spec` on a host described by `host`.
-pub fn render(spec: &SandboxSpec, host: &HostFacts) -> BwrapCommand {
+pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapCommand {
     let mut args: Vec<OsString> = Vec::new();
     let mut flag = |text: &str| args.push(text.into());
     flag("--unshare-all");
@@ -312,6 +312,18 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts) -> BwrapCommand {
     args.push(INIT_PATH.into());
     args.push(INIT_ARGUMENT.into());
     args.push(fds::INIT_REPORT.to_string().into());
+    for limit in &setup.rlimits {
+        args.push("--rlimit".into());
+        args.push(limit.to_argument().into());
+    }
+    let first_cgroup = fds::FIRST_DATA + data.len() as i32;
+    let cgroup_fds: Vec<i32> = (0..setup.cgroups)
+        .map(|index| first_cgroup + index as i32)
+        .collect();
+    for fd in &cgroup_fds {
+        args.push("--join-cgroup".into());
+        args.push(fd.to_string().into());
+    }
     args.push("--".into());
     args.extend(spec.command.iter().cloned());
 
@@ -320,6 +332,7 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts) -> BwrapCommand {
         args,
         env: spec.env.clone(),
         data,
+        cgroup_fds,
     }
 }
 

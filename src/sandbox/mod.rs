@@ -26,8 +26,19 @@ pub mod fds {
     pub const SECCOMP: i32 = 5;
     /// A channel from a boxpy helper program inside the sandbox (the notebook driver).
     pub const CHANNEL: i32 = 6;
-    /// The first of the `--ro-bind-data` files.
+    /// The first of the `--ro-bind-data` files; the cgroup files the init joins follow
+    /// the last of them.
     pub const FIRST_DATA: i32 = 7;
+}
+
+/// What the init sets up before it starts the program, rendered on its command line:
+/// the per-process limits (`--rlimit NAME=SOFT:HARD`, applied between fork and exec) and
+/// how many cgroups it joins (`--join-cgroup FD`: each a `tasks` or `cgroup.procs` file
+/// boxpy opened, written to and closed by the init before the program exists).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InitSetup {
+    pub rlimits: Vec<crate::exec::limits::Rlimit>,
+    pub cgroups: usize,
 }
 
 /// Where boxpy's own executable appears inside the sandbox, to run as PID 1.
@@ -89,6 +100,8 @@ pub struct BwrapCommand {
     /// The environment bwrap starts with (and passes into the sandbox); nothing else.
     pub env: Vec<(String, EnvValue)>,
     pub data: Vec<DataFile>,
+    /// Where the init finds the cgroup files it joins ([`InitSetup::cgroups`] of them).
+    pub cgroup_fds: Vec<i32>,
 }
 
 /// Quotes `text` for a POSIX shell when it needs it.

@@ -66,9 +66,16 @@ fn spec_for(policy: &Policy, mounts: Vec<Mount>) -> SandboxSpec {
 
 fn rendered(name: &str) -> String {
     let policy = load_builtin(name);
+    // The policy's limits as root's plan renders them without cgroups (deterministic: no
+    // task counting), and two cgroups to join.
+    let setup = InitSetup {
+        rlimits: crate::exec::limits::plan_without_cgroups(&policy.limits, 0).rlimits,
+        cgroups: 2,
+    };
     to_shell_lines(&render(
         &spec_for(&policy, Vec::new()),
         &HostFacts::fixture(),
+        &setup,
     ))
 }
 
@@ -116,7 +123,7 @@ fn tmpfs_precedes_every_bind_under_it() {
     let mut spec = spec_for(&policy, vec![mount("/tmp/data", "/tmp/data", false)]);
     spec.workdir = "/tmp/work".into();
     spec.interpreter.read_only_paths = vec!["/tmp/work/.venv".into(), "/tmp/venvs/base".into()];
-    let args = args_of(&render(&spec, &HostFacts::fixture()));
+    let args = args_of(&render(&spec, &HostFacts::fixture(), &InitSetup::default()));
     let tmpfs = position(&args, &["--tmpfs", "/tmp"]).expect("tmpfs /tmp");
     for bind in [
         ["--bind", "/tmp/work", "/tmp/work"],
@@ -139,6 +146,7 @@ fn private_home_precedes_binds_under_it() {
     let args = args_of(&render(
         &spec_for(&load_builtin("default"), Vec::new()),
         &HostFacts::fixture(),
+        &InitSetup::default(),
     ));
     let home = position(&args, &["--tmpfs", "/home/user"]).expect("tmpfs home");
     let workdir = position(
@@ -164,6 +172,7 @@ fn share_net_only_for_full() {
         let args = args_of(&render(
             &spec_for(&load_builtin(name), Vec::new()),
             &HostFacts::fixture(),
+            &InitSetup::default(),
         ));
         assert_eq!(args.contains(&"--share-net".to_owned()), expected, "{name}");
         assert!(args.contains(&"--unshare-all".to_owned()));
@@ -184,6 +193,7 @@ fn always_hardened() {
     let args = args_of(&render(
         &spec_for(&load_builtin("default"), Vec::new()),
         &HostFacts::fixture(),
+        &InitSetup::default(),
     ));
     for flag in [
         "--die-with-parent",
@@ -203,6 +213,7 @@ fn secrets_never_mounted() {
     let args = args_of(&render(
         &spec_for(&load_builtin("default"), Vec::new()),
         &HostFacts::fixture(),
+        &InitSetup::default(),
     ));
     for forbidden in [
         "/etc/shadow",
@@ -224,7 +235,7 @@ fn secrets_never_mounted() {
 fn binding_an_ancestor_of_a_protected_path_masks_it() {
     let policy = load_builtin("default");
     let spec = spec_for(&policy, vec![mount("/etc", "/etc", false)]);
-    let args = args_of(&render(&spec, &HostFacts::fixture()));
+    let args = args_of(&render(&spec, &HostFacts::fixture(), &InitSetup::default()));
     let etc = position(&args, &["--ro-bind", "/etc", "/etc"]).expect("etc bind");
     let shadow = position(&args, &["--ro-bind", "/dev/null", "/etc/shadow"]).expect("shadow mask");
     let ssh = position(&args, &["--tmpfs", "/etc/ssh"]).expect("ssh mask");
@@ -236,6 +247,7 @@ fn no_network_gets_a_generated_hosts_file() {
     let command = render(
         &spec_for(&load_builtin("default"), Vec::new()),
         &HostFacts::fixture(),
+        &InitSetup::default(),
     );
     assert_eq!(command.data.len(), 1);
     assert_eq!(command.data[0].dest, Path::new("/etc/hosts"));
@@ -247,6 +259,7 @@ fn program_comes_last_after_separator() {
     let args = args_of(&render(
         &spec_for(&load_builtin("default"), Vec::new()),
         &HostFacts::fixture(),
+        &InitSetup::default(),
     ));
     let tail: Vec<&str> = args[args.len() - 6..].iter().map(String::as_str).collect();
     assert_eq!(
