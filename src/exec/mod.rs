@@ -126,6 +126,9 @@ pub fn run(
     for data in &command.data {
         passed.push((memory_file("boxpy-data", &data.contents)?, data.fd));
     }
+    for copy in &command.copies {
+        passed.push((open_copied_file(&copy.source)?, copy.fd));
+    }
     let join_files = enforcement
         .cgroup
         .as_ref()
@@ -782,6 +785,29 @@ fn memory_file(name: &str, contents: &[u8]) -> Result<OwnedFd> {
     file.write_all(contents).context("writing a memfd")?;
     file.seek(std::io::SeekFrom::Start(0))
         .context("seeking a memfd")?;
+    Ok(OwnedFd::from(file))
+}
+
+/// A host file for bwrap's `--file`: opened read-only, never blocking (a FIFO planted in
+/// its place must not hang the run), and only if it is a regular file.
+fn open_copied_file(path: &std::path::Path) -> Result<OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|error| Error::SandboxSetup {
+            detail: format!(
+                "cannot open `{}` to copy it into the sandbox: {error}",
+                path.display()
+            ),
+        })?;
+    let regular = file.metadata().is_ok_and(|metadata| metadata.is_file());
+    if !regular {
+        return Err(Error::SandboxSetup {
+            detail: format!("`{}` is not a regular file", path.display()),
+        });
+    }
     Ok(OwnedFd::from(file))
 }
 

@@ -21,8 +21,10 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::{fds, BwrapCommand, DataFile, InitSetup, SandboxSpec, INIT_ARGUMENT, INIT_PATH};
-use crate::host::{HostFacts, SystemEntry};
+use super::{
+    fds, BwrapCommand, CopiedFile, DataFile, InitSetup, SandboxSpec, INIT_ARGUMENT, INIT_PATH,
+};
+use crate::host::{EtcEntry, HostFacts, SystemEntry};
 use crate::policy::NetworkMode;
 
 /// The hostname inside the sandbox (its own UTS namespace).
@@ -36,12 +38,33 @@ const HOSTS_FILE: &str =
 enum MountOp {
     Proc(PathBuf),
     Dev(PathBuf),
-    Tmpfs { dest: PathBuf, size: Option<u64> },
+    Tmpfs {
+        dest: PathBuf,
+        size: Option<u64>,
+    },
     ReadOnlyTmpfs(PathBuf),
-    Symlink { target: PathBuf, dest: PathBuf },
-    Bind { source: PathBuf, dest: PathBuf },
-    ReadOnlyBind { source: PathBuf, dest: PathBuf },
-    ReadOnlyData { fd: i32, dest: PathBuf },
+    Symlink {
+        target: PathBuf,
+        dest: PathBuf,
+    },
+    Bind {
+        source: PathBuf,
+        dest: PathBuf,
+    },
+    ReadOnlyBind {
+        source: PathBuf,
+        dest: PathBuf,
+    },
+    ReadOnlyData {
+        fd: i32,
+        dest: PathBuf,
+    },
+    /// A file created in the sandbox's root tmpfs (read-only once `/` is remounted) from
+    /// descriptor `fd`: no mount, so much cheaper than a bind.
+    CopiedFile {
+        fd: i32,
+        dest: PathBuf,
+    },
 }
 
 impl MountOp {
@@ -52,7 +75,8 @@ impl MountOp {
             | MountOp::Symlink { dest, .. }
             | MountOp::Bind { dest, .. }
             | MountOp::ReadOnlyBind { dest, .. }
-            | MountOp::ReadOnlyData { dest, .. } => dest,
+            | MountOp::ReadOnlyData { dest, .. }
+            | MountOp::CopiedFile { dest, .. } => dest,
         }
     }
 
@@ -89,6 +113,16 @@ impl MountOp {
             MountOp::ReadOnlyData { fd, dest } => {
                 let fd = fd.to_string();
                 push(&["--ro-bind-data".as_ref(), fd.as_ref(), dest.as_os_str()])
+            }
+            MountOp::CopiedFile { fd, dest } => {
+                let fd = fd.to_string();
+                push(&[
+                    "--perms".as_ref(),
+                    "0644".as_ref(),
+                    "--file".as_ref(),
+                    fd.as_ref(),
+                    dest.as_os_str(),
+                ])
             }
         }
     }
@@ -167,35 +201,48 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
                     .any(|entry| name == std::ffi::OsStr::new(entry))
             })
     };
-    for path in host
+    // Host files to copy in: numbered once every generated file has its number.
+    let mut to_copy: Vec<PathBuf> = Vec::new();
+    for entry in host
         .etc_entries
         .iter()
-        .filter(|path| !under_user_mount(path) && !network_only(path))
+        .filter(|entry| !under_user_mount(entry.path()) && !network_only(entry.path()))
     {
-        ops.push(MountOp::ReadOnlyBind {
-            source: path.clone(),
-            dest: path.clone(),
-        });
+        match entry {
+            EtcEntry::Directory(path) => ops.push(MountOp::ReadOnlyBind {
+                source: path.clone(),
+                dest: path.clone(),
+            }),
+            EtcEntry::File(path) => to_copy.push(path.clone()),
+            EtcEntry::Symlink { path, target } => ops.push(MountOp::Symlink {
+                target: target.clone(),
+                dest: path.clone(),
+            }),
+        }
     }
     match spec.network {
         NetworkMode::Full => {
-            for path in ["/etc/resolv.conf", "/etc/hosts"] {
-                ops.push(MountOp::ReadOnlyBind {
-                    source: path.into(),
-                    dest: path.into(),
-                });
-            }
+            // Copied like the other files; a user mount of /etc already shows them.
+            to_copy.extend(
+                ["/etc/resolv.conf", "/etc/hosts"]
+                    .map(PathBuf::from)
+                    .into_iter()
+                    .filter(|path| !under_user_mount(path)),
+            );
         }
         NetworkMode::None | NetworkMode::Localhost => {
             let fd = fds::FIRST_DATA + data.len() as i32;
+            let dest = PathBuf::from("/etc/hosts");
             data.push(DataFile {
                 fd,
-                dest: "/etc/hosts".into(),
+                dest: dest.clone(),
                 contents: HOSTS_FILE.as_bytes().to_vec(),
             });
-            ops.push(MountOp::ReadOnlyData {
-                fd,
-                dest: "/etc/hosts".into(),
+            // Inside a user's read-only mount of /etc a file cannot be created: mount it.
+            ops.push(if under_user_mount(&dest) {
+                MountOp::ReadOnlyData { fd, dest }
+            } else {
+                MountOp::CopiedFile { fd, dest }
             });
         }
     }
@@ -210,6 +257,20 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
         ops.push(MountOp::ReadOnlyData {
             fd,
             dest: dest.clone(),
+        });
+    }
+
+    let mut copies = Vec::new();
+    for source in to_copy {
+        let fd = fds::FIRST_DATA + (data.len() + copies.len()) as i32;
+        ops.push(MountOp::CopiedFile {
+            fd,
+            dest: source.clone(),
+        });
+        copies.push(CopiedFile {
+            fd,
+            dest: source.clone(),
+            source,
         });
     }
 
@@ -316,7 +377,7 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
         args.push("--rlimit".into());
         args.push(limit.to_argument().into());
     }
-    let first_cgroup = fds::FIRST_DATA + data.len() as i32;
+    let first_cgroup = fds::FIRST_DATA + (data.len() + copies.len()) as i32;
     let cgroup_fds: Vec<i32> = (0..setup.cgroups)
         .map(|index| first_cgroup + index as i32)
         .collect();
@@ -332,6 +393,7 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
         args,
         env: spec.env.clone(),
         data,
+        copies,
         cgroup_fds,
     }
 }
@@ -360,6 +422,11 @@ pub fn to_json(command: &BwrapCommand) -> serde_json::Value {
             "fd": data.fd,
             "dest": data.dest,
             "contents": String::from_utf8_lossy(&data.contents),
+        })).collect::<Vec<_>>(),
+        "copies": command.copies.iter().map(|copy| serde_json::json!({
+            "fd": copy.fd,
+            "source": copy.source,
+            "dest": copy.dest,
         })).collect::<Vec<_>>(),
         "fds": {"status": fds::STATUS, "init_report": fds::INIT_REPORT, "seccomp": fds::SECCOMP},
     })

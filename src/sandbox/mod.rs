@@ -26,8 +26,8 @@ pub mod fds {
     pub const SECCOMP: i32 = 5;
     /// A channel from a boxpy helper program inside the sandbox (the notebook driver).
     pub const CHANNEL: i32 = 6;
-    /// The first of the `--ro-bind-data` files; the cgroup files the init joins follow
-    /// the last of them.
+    /// The first of the generated files (`--ro-bind-data`, `--file`); the host files
+    /// copied in (`--file`) follow them, and the cgroup files the init joins follow those.
     pub const FIRST_DATA: i32 = 7;
 }
 
@@ -92,6 +92,15 @@ pub struct DataFile {
     pub contents: Vec<u8>,
 }
 
+/// A host file bwrap copies into the sandbox (`--file FD DEST`): boxpy opens `source`
+/// read-only when it runs the command and passes it as descriptor `fd`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopiedFile {
+    pub fd: i32,
+    pub source: PathBuf,
+    pub dest: PathBuf,
+}
+
 /// The fully rendered Linux command: what the exec module spawns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BwrapCommand {
@@ -100,6 +109,8 @@ pub struct BwrapCommand {
     /// The environment bwrap starts with (and passes into the sandbox); nothing else.
     pub env: Vec<(String, EnvValue)>,
     pub data: Vec<DataFile>,
+    /// Host files copied in, numbered after the data files.
+    pub copies: Vec<CopiedFile>,
     /// Where the init finds the cgroup files it joins ([`InitSetup::cgroups`] of them).
     pub cgroup_fds: Vec<i32>,
 }

@@ -169,22 +169,30 @@ fn private_home_precedes_binds_under_it() {
 #[test]
 fn share_net_only_for_full() {
     for (name, expected) in [("default", false), ("strict", false), ("net", true)] {
-        let args = args_of(&render(
+        let command = render(
             &spec_for(&load_builtin(name), Vec::new()),
             &HostFacts::fixture(),
             &InitSetup::default(),
-        ));
+        );
+        let args = args_of(&command);
         assert_eq!(args.contains(&"--share-net".to_owned()), expected, "{name}");
         assert!(args.contains(&"--unshare-all".to_owned()));
+        let resolv = command
+            .copies
+            .iter()
+            .find(|copy| copy.source == Path::new("/etc/resolv.conf"));
         assert_eq!(
-            position(
-                &args,
-                &["--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"]
-            )
-            .is_some(),
+            resolv.is_some(),
             expected,
             "{name}: resolv.conf only with full network"
         );
+        if let Some(copy) = resolv {
+            let fd = copy.fd.to_string();
+            assert!(
+                position(&args, &["--file", &fd, "/etc/resolv.conf"]).is_some(),
+                "{name}: resolv.conf is copied from its descriptor"
+            );
+        }
     }
 }
 
@@ -272,5 +280,57 @@ fn program_comes_last_after_separator() {
             "/home/user/project/.venv/bin/python",
             "analyze.py"
         ]
+    );
+}
+
+#[test]
+fn etc_files_are_copied_links_recreated_directories_bound() {
+    let command = render(
+        &spec_for(&load_builtin("default"), Vec::new()),
+        &HostFacts::fixture(),
+        &InitSetup {
+            rlimits: Vec::new(),
+            cgroups: 1,
+        },
+    );
+    let args = args_of(&command);
+    // Files: copied from descriptors numbered after the generated /etc/hosts, read-only
+    // once / is remounted, and never bound.
+    assert_eq!(command.data.len(), 1);
+    let passwd = command
+        .copies
+        .iter()
+        .find(|copy| copy.dest == Path::new("/etc/passwd"))
+        .expect("passwd is copied");
+    assert_eq!(passwd.source, Path::new("/etc/passwd"));
+    assert!(command
+        .copies
+        .iter()
+        .all(|copy| copy.fd > command.data[0].fd));
+    let fd = passwd.fd.to_string();
+    assert!(position(&args, &["--perms", "0644", "--file", &fd, "/etc/passwd"]).is_some());
+    assert!(position(&args, &["--ro-bind", "/etc/passwd", "/etc/passwd"]).is_none());
+    // The generated hosts file is copied too, not mounted.
+    let hosts = command.data[0].fd.to_string();
+    assert!(position(&args, &["--file", &hosts, "/etc/hosts"]).is_some());
+    // A link into /usr stays a link; a directory stays a bind.
+    assert!(position(
+        &args,
+        &["--symlink", "/usr/share/zoneinfo/Etc/UTC", "/etc/localtime"]
+    )
+    .is_some());
+    assert!(position(
+        &args,
+        &["--ro-bind", "/etc/alternatives", "/etc/alternatives"]
+    )
+    .is_some());
+    // The cgroup the init joins comes after every copied file.
+    let last_copy = command.copies.iter().map(|copy| copy.fd).max().unwrap_or(0);
+    assert_eq!(command.cgroup_fds, vec![last_copy + 1]);
+    let remount = position(&args, &["--remount-ro", "/"]).expect("remount");
+    let copy = position(&args, &["--file", &fd, "/etc/passwd"]).expect("copy");
+    assert!(
+        copy < remount,
+        "files are copied before / becomes read-only"
     );
 }
