@@ -1,5 +1,6 @@
 //! boxpy's own start-up cost, measured inside the process: host probe, policy lookup and
-//! parse, venv resolution, rendering the bwrap command, compiling the seccomp filter.
+//! parse, venv resolution, rendering the bwrap command, compiling the seccomp filter; and,
+//! apart, clap's parse of a `boxpy run` command line.
 //! Run by `bench/run` (case 2) as `cargo bench --bench own_cost`; prints `name=microseconds`.
 
 use std::ffi::OsString;
@@ -28,7 +29,16 @@ fn main() {
     let args = SandboxArgs::default();
     let (mut resolve, mut render, mut seccomp, mut total) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut parse = Vec::new();
     for _ in 0..300 {
+        let start = Instant::now();
+        let argv = ["boxpy", "run", "--venv", ".venv", "-c", "pass"].map(OsString::from);
+        let cli = <boxpy::cli::Cli as clap::Parser>::try_parse_from(
+            boxpy::cli::split_program_arguments(argv.to_vec()),
+        )
+        .expect("parse");
+        std::hint::black_box(&cli);
+        parse.push(start.elapsed().as_secs_f64() * 1e6);
         let start = Instant::now();
         let host = HostFacts::probe(std::env::var_os("PATH").as_deref());
         let invocation =
@@ -54,7 +64,8 @@ fn main() {
         total.push((done - start).as_secs_f64() * 1e6);
     }
     println!(
-        "resolve_us={:.0} render_us={:.0} seccomp_us={:.0} total_us={:.0}",
+        "parse_us={:.0} resolve_us={:.0} render_us={:.0} seccomp_us={:.0} total_us={:.0}",
+        median(parse),
         median(resolve),
         median(render),
         median(seccomp),

@@ -180,19 +180,19 @@ pub fn run(
     // bwrap's status: child-pid (sandbox created) and exit-code.
     let status_thread = {
         let init_pid = Arc::clone(&init_pid);
-        std::thread::spawn(move || read_bwrap_status(status_read, &init_pid))
+        helper_thread(move || read_bwrap_status(status_read, &init_pid))
     };
     // The init's report: started, exec failure, how the program ended.
     let report_thread = {
         let gate = state.clone();
-        std::thread::spawn(move || {
+        helper_thread(move || {
             let report = read_init_report(report_read, &gate);
             gate.finish_setup();
             report
         })
     };
     let channel_thread = match (channel_read, options.channel.clone()) {
-        (Some(read), Some(sender)) => Some(std::thread::spawn(move || read_channel(read, &sender))),
+        (Some(read), Some(sender)) => Some(helper_thread(move || read_channel(read, &sender))),
         _ => None,
     };
     let stdout = std::fs::File::from(child.stdout);
@@ -200,19 +200,17 @@ pub fn run(
     let budget = pump::Budget::new(options.output_limit);
     let stdout_thread = {
         let (budget, gate, capture) = (budget.clone(), state.clone(), options.capture);
-        std::thread::spawn(move || {
+        helper_thread(move || {
             pump::pump_spliced(stdout, pump::Stream::Stdout, capture, &budget, &gate)
         })
     };
     let stderr_thread = {
         let (budget, gate, capture) = (budget.clone(), state.clone(), options.capture);
-        std::thread::spawn(move || {
-            pump::pump(stderr, pump::Stream::Stderr, capture, &budget, &gate)
-        })
+        helper_thread(move || pump::pump(stderr, pump::Stream::Stderr, capture, &budget, &gate))
     };
     {
         let init_pid = Arc::clone(&init_pid);
-        std::thread::spawn(move || loop {
+        helper_thread(move || loop {
             let Ok(signal) = forwarded.wait() else { return };
             let target = init_pid.load(Ordering::SeqCst);
             let pid = if target > 0 { target } else { -bwrap_pid };
@@ -221,7 +219,7 @@ pub fn run(
     }
 
     let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
+    helper_thread(move || {
         let _ = sender.send(wait_for(bwrap_pid));
     });
     let mut timed_out = false;
@@ -382,6 +380,21 @@ fn with_signals_blocked<T>(
             })
         }
     }
+}
+
+/// Stack for boxpy's helper threads (pumps, readers, signal forwarder, waiter): they hold
+/// their buffers on the heap, and a small stack is quicker to map and, at exit, to unmap
+/// (freeing a touched 2 MiB default stack costs TLB shootdowns across the cores).
+const HELPER_STACK: usize = 256 * 1024;
+
+/// Starts one of boxpy's helper threads.
+fn helper_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    std::thread::Builder::new()
+        .stack_size(HELPER_STACK)
+        .spawn(work)
+        .expect("starting a helper thread")
 }
 
 /// bwrap, running, with the read ends of its output pipes.
