@@ -206,7 +206,148 @@ pub fn pump_spliced(
             return PumpResult::default();
         }
     }
+    if stream == Stream::Stderr && !capture && gate.wait() {
+        let (spliced, kept) = splice_stderr(&reader, budget);
+        if let Spliced::Done = spliced {
+            return PumpResult {
+                tail: kept,
+                ..PumpResult::default()
+            };
+        }
+        // Copy the rest; what the kernel kept is the start of the tail.
+        let mut result = pump(reader, stream, capture, budget, gate);
+        let mut tail = kept;
+        tail.append(&mut result.tail);
+        if tail.len() > TAIL_BYTES {
+            tail.drain(..tail.len() - TAIL_BYTES);
+        }
+        result.tail = tail;
+        return result;
+    }
     pump(reader, stream, capture, budget, gate)
+}
+
+/// Streams stderr with `splice(2)` once the program has started, keeping the last bytes
+/// for the traceback parser without copying the stream through boxpy: each chunk is first
+/// duplicated with `tee(2)` into a private pipe that holds the tail (its oldest bytes are
+/// spliced to `/dev/null` to make room), then moved to boxpy's stderr. Returns what the
+/// private pipe holds (the tail so far) and whether the stream is done.
+#[cfg(target_os = "linux")]
+fn splice_stderr(reader: &impl std::os::fd::AsFd, budget: &Budget) -> (Spliced, Vec<u8>) {
+    use nix::errno::Errno;
+    use nix::fcntl::{splice, tee, FcntlArg, SpliceFFlags};
+    use std::os::fd::{AsFd, AsRawFd};
+    const CHUNK: usize = TAIL_BYTES;
+    let Ok((tail_read, tail_write)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
+        return (Spliced::Unsupported, Vec::new());
+    };
+    let capacity = nix::fcntl::fcntl(
+        tail_write.as_raw_fd(),
+        FcntlArg::F_SETPIPE_SZ(2 * CHUNK as i32),
+    );
+    let (Ok(capacity), Ok(null)) = (
+        capacity,
+        std::fs::OpenOptions::new().write(true).open("/dev/null"),
+    ) else {
+        return (Spliced::Unsupported, Vec::new());
+    };
+    let capacity = capacity as usize;
+    let stderr = std::io::stderr();
+    let mut held = 0usize;
+    // Reads back what the private pipe holds. `pending` bytes of it are still in the
+    // program's pipe too (duplicated, not yet moved): they are read from there and written
+    // out (if stderr takes them), so none is lost and none is kept twice.
+    let finish = |spliced: Spliced, pending: usize| {
+        if pending > 0 {
+            let mut bytes = vec![0u8; pending];
+            let mut program = std::fs::File::from(reader.as_fd().try_clone_to_owned().ok()?);
+            if std::io::Read::read_exact(&mut program, &mut bytes).is_ok() {
+                let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), &bytes);
+            }
+        }
+        let mut kept = Vec::new();
+        let mut file = std::fs::File::from(tail_read.try_clone().ok()?);
+        let _ = nix::fcntl::fcntl(
+            file.as_raw_fd(),
+            FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        );
+        let _ = std::io::Read::read_to_end(&mut file, &mut kept);
+        if kept.len() > TAIL_BYTES {
+            kept.drain(..kept.len() - TAIL_BYTES);
+        }
+        Some((spliced, kept))
+    };
+    loop {
+        let reserved = budget.reserve(CHUNK);
+        if reserved == 0 {
+            return finish(Spliced::Unsupported, 0).unwrap_or((Spliced::Unsupported, Vec::new()));
+        }
+        // Room for the chunk in the private pipe: drop its oldest bytes.
+        if held + reserved > capacity {
+            let drop = held + reserved - capacity;
+            match splice(
+                tail_read.as_fd(),
+                None,
+                null.as_fd(),
+                None,
+                drop,
+                SpliceFFlags::empty(),
+            ) {
+                Ok(count) => held -= count,
+                Err(_) => {
+                    budget.give_back(reserved);
+                    return finish(Spliced::Unsupported, 0)
+                        .unwrap_or((Spliced::Unsupported, Vec::new()));
+                }
+            }
+        }
+        let duplicated = match tee(
+            reader.as_fd(),
+            tail_write.as_fd(),
+            reserved,
+            SpliceFFlags::empty(),
+        ) {
+            Ok(0) => {
+                budget.give_back(reserved);
+                return finish(Spliced::Done, 0).unwrap_or((Spliced::Done, Vec::new()));
+            }
+            Ok(count) => count,
+            Err(Errno::EINTR | Errno::EAGAIN) => {
+                budget.give_back(reserved);
+                continue;
+            }
+            Err(_) => {
+                budget.give_back(reserved);
+                return finish(Spliced::Unsupported, 0)
+                    .unwrap_or((Spliced::Unsupported, Vec::new()));
+            }
+        };
+        budget.give_back(reserved - duplicated);
+        held += duplicated;
+        let mut moved = 0;
+        while moved < duplicated {
+            match splice(
+                reader.as_fd(),
+                None,
+                stderr.as_fd(),
+                None,
+                duplicated - moved,
+                SpliceFFlags::SPLICE_F_MOVE,
+            ) {
+                Ok(0) => break,
+                Ok(count) => moved += count,
+                Err(Errno::EINTR | Errno::EAGAIN) => {}
+                Err(_) => {
+                    // boxpy's stderr cannot take splice (a terminal) or is gone: the bytes
+                    // already duplicated are in the tail; drop them from the program's
+                    // pipe, then copy (writing them out first when stderr still works).
+                    let pending = duplicated - moved;
+                    let result = finish(Spliced::Unsupported, pending);
+                    return result.unwrap_or((Spliced::Unsupported, Vec::new()));
+                }
+            }
+        }
+    }
 }
 
 /// Elsewhere there is no `splice`: the ordinary pump.

@@ -341,6 +341,42 @@ fn large_output_arrives_complete() {
     );
 }
 
+/// A large stderr (streamed with splice, its tail kept in a kernel pipe for the report)
+/// arrives byte-exact, and the failure report still finds the traceback after it.
+#[test]
+fn large_stderr_arrives_complete_and_the_report_finds_the_traceback() {
+    let ws = Workspace::new(&Runner::Caller);
+    const SIZE: usize = 3 * 1024 * 1024 + 123;
+    let output = run_in_venv(&ws)
+        .code(&format!(
+            r#"
+            import sys
+            pattern = bytes(range(256))
+            sys.stderr.buffer.write((pattern * ({SIZE} // 256 + 1))[:{SIZE}])
+            sys.stderr.flush()
+            raise LookupError("after the flood")
+            "#
+        ))
+        .run();
+    assert_started(&output);
+    assert_exit(&output, 1);
+    let pattern: Vec<u8> = (0..=255u8).cycle().take(SIZE).collect();
+    assert!(
+        output.stderr.starts_with(&pattern),
+        "the first {SIZE} bytes of stderr are not the program's: {} bytes arrived",
+        output.stderr.len()
+    );
+    let rest = String::from_utf8_lossy(&output.stderr[SIZE..]);
+    assert!(
+        rest.starts_with("Traceback (most recent call last):"),
+        "{rest}"
+    );
+    assert!(
+        rest.contains("error: LookupError: after the flood"),
+        "boxpy's report should follow the traceback: {rest}"
+    );
+}
+
 #[test]
 fn json_result_is_one_object_with_every_field() {
     let ws = Workspace::new(&Runner::Caller);
