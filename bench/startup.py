@@ -55,7 +55,7 @@ def main():
         sys.exit(f"no boxpy at {options.boxpy}: run `cargo build --release` first")
 
     work = tempfile.mkdtemp(prefix="boxpy-bench-")
-    venv = options.venv or os.path.join(work, "venv")
+    venv = os.path.abspath(options.venv) if options.venv else os.path.join(work, "venv")
     if not options.venv:
         subprocess.run(["/usr/bin/python3", "-m", "venv", venv], check=True)
     python = os.path.join(venv, "bin", "python")
