@@ -22,6 +22,8 @@ use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
+use super::limits::Rlimit;
+
 /// Runs the init. `args` are the process arguments after `__sandbox-init`:
 /// `REPORT_FD [--rlimit NAME=SOFT:HARD]... [--join-cgroup FD]... -- PROGRAM [ARGS]...`.
 pub fn main(args: &[OsString]) -> i32 {
@@ -39,8 +41,7 @@ pub fn main(args: &[OsString]) -> i32 {
             return 125;
         }
     };
-    let mut rlimits: Vec<libc::rlimit> = Vec::new();
-    let mut resources: Vec<i32> = Vec::new();
+    let mut limits: Vec<Rlimit> = Vec::new();
     let mut cgroups: Vec<RawFd> = Vec::new();
     let mut rest = args.iter().skip(1);
     loop {
@@ -49,16 +50,12 @@ pub fn main(args: &[OsString]) -> i32 {
             Some("--rlimit") => {
                 let Some(limit) = rest
                     .next()
-                    .and_then(|arg| super::limits::Rlimit::from_argument(arg.to_str()?))
+                    .and_then(|arg| Rlimit::from_argument(arg.to_str()?))
                 else {
                     eprintln!("boxpy: the sandbox init's --rlimit takes NAME=SOFT:HARD");
                     return 125;
                 };
-                resources.push(limit.resource);
-                rlimits.push(libc::rlimit {
-                    rlim_cur: limit.soft,
-                    rlim_max: limit.hard,
-                });
+                limits.push(limit);
             }
             Some("--join-cgroup") => {
                 let Some(fd) = rest.next().and_then(|arg| arg.to_str()?.parse().ok()) else {
@@ -92,10 +89,7 @@ pub fn main(args: &[OsString]) -> i32 {
         // exactly this use; the init owns it from here and closes it.
         let mut file = std::fs::File::from(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
         if let Err(error) = file.write_all(b"0") {
-            let detail = serde_json::to_string(&format!("joining the limits' cgroup: {error}"))
-                .unwrap_or_default();
-            let _ = writeln!(report, "{{\"event\":\"setup_failed\",\"detail\":{detail}}}");
-            return 125;
+            return setup_failed(&mut report, &format!("joining the limits' cgroup: {error}"));
         }
     }
 
@@ -136,27 +130,28 @@ pub fn main(args: &[OsString]) -> i32 {
                 Some(&SigSet::empty()),
                 None,
             );
-            let mut failure = (Stage::Exec, 0);
-            for (index, (resource, limit)) in resources.iter().zip(&rlimits).enumerate() {
-                // SAFETY: setrlimit reads the limit, which lives across the call.
-                if unsafe { libc::setrlimit(*resource as _, limit) } < 0 {
-                    failure = (Stage::Rlimit(index), Errno::last_raw());
+            // What failed, for the parent: the index of the limit that could not be set,
+            // or -1 for exec; and the errno.
+            let mut failure = None;
+            for (index, limit) in limits.iter().enumerate() {
+                let value = libc::rlimit {
+                    rlim_cur: limit.soft,
+                    rlim_max: limit.hard,
+                };
+                // SAFETY: setrlimit reads `value`, which lives across the call.
+                if unsafe { libc::setrlimit(limit.resource as _, &value) } < 0 {
+                    failure = Some((index as i32, Errno::last_raw()));
                     break;
                 }
             }
-            if failure.1 == 0 {
-                failure.1 = match nix::unistd::execvp(&arguments[0], &arguments) {
-                    Err(errno) => errno as i32,
-                    Ok(_) => 0,
-                };
-            }
-            let stage = match failure.0 {
-                Stage::Exec => -1,
-                Stage::Rlimit(index) => index as i32,
-            };
+            let (stage, errno) = failure.unwrap_or_else(|| {
+                let errno =
+                    nix::unistd::execvp(&arguments[0], &arguments).map_or_else(|e| e as i32, |_| 0);
+                (-1, errno)
+            });
             let mut message = [0u8; 8];
             message[..4].copy_from_slice(&stage.to_ne_bytes());
-            message[4..].copy_from_slice(&failure.1.to_ne_bytes());
+            message[4..].copy_from_slice(&errno.to_ne_bytes());
             let mut pipe = std::fs::File::from(error_write);
             let _ = pipe.write_all(&message);
             // SAFETY: leaving the forked child without running the parent's destructors.
@@ -176,22 +171,15 @@ pub fn main(args: &[OsString]) -> i32 {
         let errno = i32::from_ne_bytes(message[4..].try_into().unwrap_or_default());
         if let Some(limit) = usize::try_from(stage)
             .ok()
-            .and_then(|index| rlimits.get(index))
+            .and_then(|index| limits.get(index))
         {
-            let name = super::limits::Rlimit {
-                resource: resources[stage as usize],
-                soft: limit.rlim_cur,
-                hard: limit.rlim_max,
-            }
-            .to_argument();
-            let detail = serde_json::to_string(&format!(
-                "setting the limit {name}: {}",
-                Errno::from_raw(errno).desc()
-            ))
-            .unwrap_or_default();
-            let _ = writeln!(report, "{{\"event\":\"setup_failed\",\"detail\":{detail}}}");
             let _ = waitpid(child, None);
-            return 125;
+            let detail = format!(
+                "setting the limit {}: {}",
+                limit.to_argument(),
+                Errno::from_raw(errno).desc()
+            );
+            return setup_failed(&mut report, &detail);
         }
         let path = serde_json::to_string(&program[0].to_string_lossy()).unwrap_or_default();
         let _ = writeln!(
@@ -244,10 +232,12 @@ pub fn main(args: &[OsString]) -> i32 {
     exit_code
 }
 
-/// Where the program's child process failed before it became the program.
-enum Stage {
-    Exec,
-    Rlimit(usize),
+/// Reports that a limit could not be applied (boxpy exits 125 for it, never runs the
+/// program without it) and returns the init's exit code.
+fn setup_failed(report: &mut std::fs::File, detail: &str) -> i32 {
+    let detail = serde_json::to_string(detail).unwrap_or_default();
+    let _ = writeln!(report, "{{\"event\":\"setup_failed\",\"detail\":{detail}}}");
+    125
 }
 
 /// Reaps children; records the program's status when it is among them. With `WNOHANG`

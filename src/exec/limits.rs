@@ -74,8 +74,8 @@ impl Rlimit {
 #[derive(Debug)]
 pub struct Cgroup {
     directories: Vec<PathBuf>,
-    /// Open `tasks` (v1) or `cgroup.procs` (v2) files; the child writes `0` to each
-    /// before exec.
+    /// Open `tasks` (v1) or `cgroup.procs` (v2) files; the init writes `0` to each
+    /// before it starts the program.
     procs: Vec<File>,
     memory_events: Option<MemoryEvents>,
     pub memory: bool,

@@ -218,9 +218,7 @@ pub fn pump_spliced(
         let mut result = pump(reader, stream, capture, budget, gate);
         let mut tail = kept;
         tail.append(&mut result.tail);
-        if tail.len() > TAIL_BYTES {
-            tail.drain(..tail.len() - TAIL_BYTES);
-        }
+        keep_tail(&mut tail);
         result.tail = tail;
         return result;
     }
@@ -254,33 +252,12 @@ fn splice_stderr(reader: &impl std::os::fd::AsFd, budget: &Budget) -> (Spliced, 
     let capacity = capacity as usize;
     let stderr = std::io::stderr();
     let mut held = 0usize;
-    // Reads back what the private pipe holds. `pending` bytes of it are still in the
-    // program's pipe too (duplicated, not yet moved): they are read from there and written
-    // out (if stderr takes them), so none is lost and none is kept twice.
-    let finish = |spliced: Spliced, pending: usize| {
-        if pending > 0 {
-            let mut bytes = vec![0u8; pending];
-            let mut program = std::fs::File::from(reader.as_fd().try_clone_to_owned().ok()?);
-            if std::io::Read::read_exact(&mut program, &mut bytes).is_ok() {
-                let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), &bytes);
-            }
-        }
-        let mut kept = Vec::new();
-        let mut file = std::fs::File::from(tail_read.try_clone().ok()?);
-        let _ = nix::fcntl::fcntl(
-            file.as_raw_fd(),
-            FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-        );
-        let _ = std::io::Read::read_to_end(&mut file, &mut kept);
-        if kept.len() > TAIL_BYTES {
-            kept.drain(..kept.len() - TAIL_BYTES);
-        }
-        Some((spliced, kept))
-    };
-    loop {
+    // How it ended, and how many bytes at the end of the private pipe are still in the
+    // program's pipe too (duplicated, not yet moved).
+    let (spliced, pending) = 'stream: loop {
         let reserved = budget.reserve(CHUNK);
         if reserved == 0 {
-            return finish(Spliced::Unsupported, 0).unwrap_or((Spliced::Unsupported, Vec::new()));
+            break (Spliced::Unsupported, 0);
         }
         // Room for the chunk in the private pipe: drop its oldest bytes.
         if held + reserved > capacity {
@@ -296,8 +273,7 @@ fn splice_stderr(reader: &impl std::os::fd::AsFd, budget: &Budget) -> (Spliced, 
                 Ok(count) => held -= count,
                 Err(_) => {
                     budget.give_back(reserved);
-                    return finish(Spliced::Unsupported, 0)
-                        .unwrap_or((Spliced::Unsupported, Vec::new()));
+                    break (Spliced::Unsupported, 0);
                 }
             }
         }
@@ -309,7 +285,7 @@ fn splice_stderr(reader: &impl std::os::fd::AsFd, budget: &Budget) -> (Spliced, 
         ) {
             Ok(0) => {
                 budget.give_back(reserved);
-                return finish(Spliced::Done, 0).unwrap_or((Spliced::Done, Vec::new()));
+                break (Spliced::Done, 0);
             }
             Ok(count) => count,
             Err(Errno::EINTR | Errno::EAGAIN) => {
@@ -318,8 +294,7 @@ fn splice_stderr(reader: &impl std::os::fd::AsFd, budget: &Budget) -> (Spliced, 
             }
             Err(_) => {
                 budget.give_back(reserved);
-                return finish(Spliced::Unsupported, 0)
-                    .unwrap_or((Spliced::Unsupported, Vec::new()));
+                break (Spliced::Unsupported, 0);
             }
         };
         budget.give_back(reserved - duplicated);
@@ -337,17 +312,30 @@ fn splice_stderr(reader: &impl std::os::fd::AsFd, budget: &Budget) -> (Spliced, 
                 Ok(0) => break,
                 Ok(count) => moved += count,
                 Err(Errno::EINTR | Errno::EAGAIN) => {}
-                Err(_) => {
-                    // boxpy's stderr cannot take splice (a terminal) or is gone: the bytes
-                    // already duplicated are in the tail; drop them from the program's
-                    // pipe, then copy (writing them out first when stderr still works).
-                    let pending = duplicated - moved;
-                    let result = finish(Spliced::Unsupported, pending);
-                    return result.unwrap_or((Spliced::Unsupported, Vec::new()));
-                }
+                // boxpy's stderr cannot take splice (a terminal) or is gone.
+                Err(_) => break 'stream (Spliced::Unsupported, duplicated - moved),
+            }
+        }
+    };
+    // Bytes duplicated but not moved are read from the program's pipe and written out (if
+    // stderr takes them): none is lost, none is kept twice.
+    if pending > 0 {
+        let mut bytes = vec![0u8; pending];
+        if let Ok(fd) = reader.as_fd().try_clone_to_owned() {
+            if std::io::Read::read_exact(&mut std::fs::File::from(fd), &mut bytes).is_ok() {
+                let _ = std::io::Write::write_all(&mut stderr.lock(), &bytes);
             }
         }
     }
+    // What the private pipe holds is the tail (its write end stays open: read until empty).
+    let mut kept = Vec::new();
+    let _ = nix::fcntl::fcntl(
+        tail_read.as_raw_fd(),
+        FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    );
+    let _ = std::io::Read::read_to_end(&mut std::fs::File::from(tail_read), &mut kept);
+    keep_tail(&mut kept);
+    (spliced, kept)
 }
 
 /// Elsewhere there is no `splice`: the ordinary pump.
@@ -360,6 +348,13 @@ pub fn pump_spliced(
     gate: &Gate,
 ) -> PumpResult {
     pump(reader, stream, capture, budget, gate)
+}
+
+/// Trims a stderr tail to its last [`TAIL_BYTES`].
+fn keep_tail(tail: &mut Vec<u8>) {
+    if tail.len() > TAIL_BYTES {
+        tail.drain(..tail.len() - TAIL_BYTES);
+    }
 }
 
 /// Moves one stream until end-of-file.
@@ -426,9 +421,6 @@ pub fn pump(
             }
         }
     }
-    if result.tail.len() > TAIL_BYTES {
-        let cut = result.tail.len() - TAIL_BYTES;
-        result.tail.drain(..cut);
-    }
+    keep_tail(&mut result.tail);
     result
 }

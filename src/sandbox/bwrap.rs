@@ -1,4 +1,5 @@
-//! The Linux renderer: [`SandboxSpec`] + [`HostFacts`] -> a bwrap command line. Pure.
+//! The Linux renderer: [`SandboxSpec`] + [`HostFacts`] + [`InitSetup`] -> a bwrap command
+//! line. Pure.
 //!
 //! Invariants this function enforces (each has a test):
 //! - Namespaces: `--unshare-all` (user, ipc, pid, net, uts, cgroup); `--share-net` only for
@@ -15,8 +16,12 @@
 //!   ([`crate::host::PROTECTED_PATHS`]) are masked even then.
 //! - `/etc/resolv.conf` and the host's `/etc/hosts` only with `network = "full"`; otherwise a
 //!   generated `/etc/hosts` that knows `localhost`.
-//! - The program runs under boxpy's own init as PID 1 (`--as-pid-1`), which reaps, forwards
-//!   signals and reports the program's exit status and resource usage.
+//! - `/etc` files are copied in (`--file`, mode 0644, read-only once `/` is remounted), links
+//!   into `/usr` recreated, directories bound; a file is mounted only where a user's mount
+//!   of `/etc` leaves nowhere to create it.
+//! - The program runs under boxpy's own init as PID 1 (`--as-pid-1`), which joins the
+//!   limits' cgroups, sets the rlimits, reaps, forwards signals and reports the program's
+//!   exit status and resource usage.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
