@@ -198,11 +198,16 @@ pub(crate) fn execute(
     host: &HostFacts,
     channel: Option<std::sync::mpsc::Sender<String>>,
 ) -> Result<exec::Outcome> {
-    let enforcement = exec::limits::plan(&invocation.policy.limits, host.uid);
-    for (key, reason) in &enforcement.unenforced {
-        report::warning(&format!("`{key}` is not enforced on this host: {reason}"));
-    }
-    let setup = enforcement.init_setup();
+    // The limits are planned (cgroups created) once bwrap is running; the init waits for
+    // them before it starts the program.
+    let plan = || {
+        let enforcement = exec::limits::plan(&invocation.policy.limits, host.uid);
+        for (key, reason) in &enforcement.unenforced {
+            report::warning(&format!("`{key}` is not enforced on this host: {reason}"));
+        }
+        enforcement
+    };
+    let setup = sandbox::InitSetup::Deferred;
     let command = sandbox::bwrap::render(&invocation.spec, host, &setup);
     if invocation.output.verbose {
         report::verbose_command(&sandbox::bwrap::to_shell_lines(&command));
@@ -214,7 +219,7 @@ pub(crate) fn execute(
         seccomp: seccomp_program(invocation)?,
         channel,
     };
-    match exec::run(&command, &options, &enforcement) {
+    match exec::run(&command, &options, plan) {
         // bwrap older than 0.8 has no `--disable-userns`: say so, and run without it (the
         // seccomp filter still refuses unshare/clone with namespace flags).
         Err(Error::SandboxSetup { detail }) if detail.contains("--disable-userns") => {
@@ -223,11 +228,7 @@ pub(crate) fn execute(
             );
             let mut spec = invocation.spec.clone();
             spec.disable_userns = false;
-            exec::run(
-                &sandbox::bwrap::render(&spec, host, &setup),
-                &options,
-                &enforcement,
-            )
+            exec::run(&sandbox::bwrap::render(&spec, host, &setup), &options, plan)
         }
         result => result,
     }
@@ -449,8 +450,9 @@ fn render(args: RenderArgs) -> Result<u8> {
         return Ok(0);
     }
     // Changes nothing on the host: no cgroups, so every limit shows as its rlimit.
-    let setup =
-        exec::limits::plan_without_cgroups(&invocation.policy.limits, host.uid).init_setup();
+    let setup = sandbox::InitSetup::Inline(
+        exec::limits::plan_without_cgroups(&invocation.policy.limits, host.uid).rlimits,
+    );
     let command = sandbox::bwrap::render(&invocation.spec, &host, &setup);
     if let Some(path) = &args.seccomp_out {
         let program = seccomp_program(&invocation)?.unwrap_or_default();

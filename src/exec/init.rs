@@ -14,7 +14,7 @@
 
 use std::ffi::{CString, OsString};
 use std::io::Write;
-use std::os::fd::{FromRawFd, RawFd};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
 use nix::errno::Errno;
@@ -25,7 +25,10 @@ use nix::unistd::{fork, ForkResult, Pid};
 use super::limits::Rlimit;
 
 /// Runs the init. `args` are the process arguments after `__sandbox-init`:
-/// `REPORT_FD [--rlimit NAME=SOFT:HARD]... [--join-cgroup FD]... -- PROGRAM [ARGS]...`.
+/// `REPORT_FD [--rlimit NAME=SOFT:HARD]... [--setup FD] -- PROGRAM [ARGS]...`.
+///
+/// With `--setup FD` the init first waits for boxpy's setup message on that socket (see
+/// [`setup_message`]): more rlimits, and the cgroup files to join.
 pub fn main(args: &[OsString]) -> i32 {
     // When the program ends the init kills every process it may signal (`kill(-1)`): only
     // safe as PID 1 of the sandbox's PID namespace, never in the host's (by hand, or on
@@ -42,7 +45,7 @@ pub fn main(args: &[OsString]) -> i32 {
         }
     };
     let mut limits: Vec<Rlimit> = Vec::new();
-    let mut cgroups: Vec<RawFd> = Vec::new();
+    let mut setup: Option<RawFd> = None;
     let mut rest = args.iter().skip(1);
     loop {
         match rest.next().and_then(|arg| arg.to_str()) {
@@ -57,15 +60,15 @@ pub fn main(args: &[OsString]) -> i32 {
                 };
                 limits.push(limit);
             }
-            Some("--join-cgroup") => {
+            Some("--setup") => {
                 let Some(fd) = rest.next().and_then(|arg| arg.to_str()?.parse().ok()) else {
-                    eprintln!("boxpy: the sandbox init's --join-cgroup takes a descriptor");
+                    eprintln!("boxpy: the sandbox init's --setup takes a descriptor");
                     return 125;
                 };
-                cgroups.push(fd);
+                setup = Some(fd);
             }
             _ => {
-                eprintln!("boxpy: the sandbox init takes REPORT_FD [--rlimit NAME=SOFT:HARD]... [--join-cgroup FD]... -- PROGRAM");
+                eprintln!("boxpy: the sandbox init takes REPORT_FD [--rlimit NAME=SOFT:HARD]... [--setup FD] -- PROGRAM");
                 return 125;
             }
         }
@@ -83,13 +86,21 @@ pub fn main(args: &[OsString]) -> i32 {
     let mut report = std::fs::File::from(unsafe { std::os::fd::OwnedFd::from_raw_fd(report_fd) });
 
     // Join the cgroups before the program exists, so it and everything it starts are
-    // inside; then close the files, which the program must never reach.
-    for fd in cgroups {
-        // SAFETY: boxpy passed this descriptor (an open `tasks`/`cgroup.procs` file) for
-        // exactly this use; the init owns it from here and closes it.
-        let mut file = std::fs::File::from(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
-        if let Err(error) = file.write_all(b"0") {
-            return setup_failed(&mut report, &format!("joining the limits' cgroup: {error}"));
+    // inside; then close the files (and the socket), which the program must never reach.
+    if let Some(fd) = setup {
+        // SAFETY: boxpy passed this socket for exactly this use; the init owns it from here
+        // and closes it once the message is read.
+        let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+        let (more, cgroups) = match receive_setup(&socket) {
+            Ok(received) => received,
+            Err(detail) => return setup_failed(&mut report, &detail),
+        };
+        drop(socket);
+        limits.extend(more);
+        for cgroup in cgroups {
+            if let Err(error) = std::fs::File::from(cgroup).write_all(b"0") {
+                return setup_failed(&mut report, &format!("joining the limits' cgroup: {error}"));
+            }
         }
     }
 
@@ -232,6 +243,85 @@ pub fn main(args: &[OsString]) -> i32 {
     exit_code
 }
 
+/// The setup message boxpy sends on `--setup FD` (a `SOCK_SEQPACKET` socket, so it
+/// arrives whole): one `rlimit NAME=SOFT:HARD` line per limit, then `end`. The cgroup
+/// files to join travel with it as `SCM_RIGHTS`.
+#[cfg(any(target_os = "linux", test))]
+pub fn setup_message(rlimits: &[Rlimit]) -> String {
+    let mut text = String::new();
+    for limit in rlimits {
+        text.push_str("rlimit ");
+        text.push_str(&limit.to_argument());
+        text.push('\n');
+    }
+    text.push_str("end\n");
+    text
+}
+
+/// Parses [`setup_message`]'s text; `None` when it is malformed or cut short.
+#[cfg(any(target_os = "linux", test))]
+pub fn parse_setup_message(text: &str) -> Option<Vec<Rlimit>> {
+    let mut limits = Vec::new();
+    for line in text.lines() {
+        if line == "end" {
+            return Some(limits);
+        }
+        limits.push(Rlimit::from_argument(line.strip_prefix("rlimit ")?)?);
+    }
+    None
+}
+
+/// Waits for boxpy's setup message; returns its rlimits and the cgroup files to join
+/// (received close-on-exec, so none can reach the program).
+#[cfg(not(target_os = "linux"))]
+fn receive_setup(_: &OwnedFd) -> Result<(Vec<Rlimit>, Vec<OwnedFd>), String> {
+    Err("the setup socket exists only in the Linux sandbox".to_owned())
+}
+
+#[cfg(target_os = "linux")]
+fn receive_setup(socket: &OwnedFd) -> Result<(Vec<Rlimit>, Vec<OwnedFd>), String> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::AsRawFd;
+    // Room for more cgroup files than a run makes (one per controller: memory, pids).
+    let mut buffer = [0u8; 4096];
+    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let mut files = Vec::new();
+    let (length, truncated) = loop {
+        let mut slices = [std::io::IoSliceMut::new(&mut buffer)];
+        match recvmsg::<()>(
+            socket.as_raw_fd(),
+            &mut slices,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(message) => {
+                for control in message.cmsgs().into_iter().flatten() {
+                    if let ControlMessageOwned::ScmRights(fds) = control {
+                        // SAFETY: the kernel just installed these descriptors in this
+                        // process for this message; nothing else owns them.
+                        files.extend(
+                            fds.into_iter()
+                                .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                        );
+                    }
+                }
+                let truncated = message
+                    .flags
+                    .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC);
+                break (message.bytes, truncated);
+            }
+            Err(Errno::EINTR) => continue,
+            Err(errno) => return Err(format!("reading boxpy's limits: {}", errno.desc())),
+        }
+    };
+    let limits = std::str::from_utf8(&buffer[..length])
+        .ok()
+        .filter(|_| !truncated)
+        .and_then(parse_setup_message)
+        .ok_or_else(|| "boxpy ended before it sent the limits".to_owned())?;
+    Ok((limits, files))
+}
+
 /// Reports that a limit could not be applied (boxpy exits 125 for it, never runs the
 /// program without it) and returns the init's exit code.
 fn setup_failed(report: &mut std::fs::File, detail: &str) -> i32 {
@@ -256,5 +346,80 @@ fn reap(child: Pid, program_status: &mut Option<WaitStatus>, flags: WaitPidFlag)
             Err(Errno::EINTR) => continue,
             Err(_) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg_attr(target_os = "macos", allow(clippy::unnecessary_cast))]
+    fn setup_messages_round_trip_and_refuse_what_is_cut_short() {
+        let limits = vec![
+            Rlimit {
+                resource: libc::RLIMIT_CPU as i32,
+                soft: 30,
+                hard: 31,
+            },
+            Rlimit {
+                resource: libc::RLIMIT_NOFILE as i32,
+                soft: 64,
+                hard: 64,
+            },
+        ];
+        let text = setup_message(&limits);
+        assert_eq!(text, "rlimit cpu=30:31\nrlimit nofile=64:64\nend\n");
+        assert_eq!(parse_setup_message(&text), Some(limits));
+        assert_eq!(parse_setup_message("end\n"), Some(Vec::new()));
+        for bad in [
+            "",
+            "rlimit cpu=30:31\n",
+            "rlimit stack=1:1\nend\n",
+            "cpu=1:1\nend\n",
+        ] {
+            assert_eq!(parse_setup_message(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn the_setup_arrives_with_its_files_over_a_socket_pair() {
+        use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+        let (ours, theirs) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .expect("socketpair");
+        let file = tempfile::tempfile().expect("a file to pass");
+        let message = setup_message(&[Rlimit {
+            resource: libc::RLIMIT_FSIZE as i32,
+            soft: 1,
+            hard: 2,
+        }]);
+        let fds = [std::os::fd::AsRawFd::as_raw_fd(&file)];
+        nix::sys::socket::sendmsg::<()>(
+            std::os::fd::AsRawFd::as_raw_fd(&ours),
+            &[std::io::IoSlice::new(message.as_bytes())],
+            &[nix::sys::socket::ControlMessage::ScmRights(&fds)],
+            nix::sys::socket::MsgFlags::empty(),
+            None,
+        )
+        .expect("sendmsg");
+        let (limits, files) = receive_setup(&theirs).expect("the setup arrives");
+        assert_eq!(limits.len(), 1);
+        assert_eq!(files.len(), 1);
+        // Received close-on-exec: never inherited by the program.
+        let flags = nix::fcntl::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(&files[0]),
+            nix::fcntl::FcntlArg::F_GETFD,
+        )
+        .expect("F_GETFD");
+        assert_ne!(flags & libc::FD_CLOEXEC, 0);
+        // boxpy gone before it sent anything: an error, never an init without limits.
+        drop(ours);
+        assert!(receive_setup(&theirs).is_err());
     }
 }

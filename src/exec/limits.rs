@@ -12,10 +12,13 @@
 //! | `filesystem.tmp_size` | bwrap `--size` on the `/tmp` and `/dev/shm` tmpfs |
 //!
 //! On Linux both are applied by boxpy's init inside the sandbox, so bwrap itself is spawned
-//! with a plain `posix_spawn` (no fork of boxpy) and `boxpy render` shows the limits: the
-//! init joins the cgroups through descriptors boxpy opened (`--join-cgroup FD`) before the
-//! program exists, and sets the rlimits in the program's process between fork and exec
-//! (`--rlimit NAME=SOFT:HARD`), so everything the program starts inherits them. A cgroup is
+//! with a plain `posix_spawn` (no fork of boxpy). A run plans its limits only once bwrap is
+//! running (creating the cgroups costs ~0.3 ms, bwrap's set-up several): it sends the init
+//! the rlimits and the open cgroup files over a socket (`--setup FD`, see
+//! [`super::init`]), and the init waits for them. The init joins the cgroups before the
+//! program exists and sets the rlimits in the program's process between fork and exec, so
+//! everything the program starts inherits them. `boxpy render` shows the rlimits on the
+//! init's command line instead (`--rlimit NAME=SOFT:HARD`; it creates no cgroups). A cgroup is
 //! joined by writing `0`: on v1 to `tasks` (the init is single-threaded, and moving only the
 //! current thread lets the kernel skip the global threadgroup lock, whose RCU grace period
 //! cost ~7 ms a run); on v2 to `cgroup.procs` (v2 moves threads only inside a threaded
@@ -138,16 +141,6 @@ pub struct Enforcement {
     pub cgroup: Option<Cgroup>,
     /// Limits that cannot be enforced here: (policy key, reason).
     pub unenforced: Vec<(String, String)>,
-}
-
-impl Enforcement {
-    /// What the init must apply, for the renderer.
-    pub fn init_setup(&self) -> crate::sandbox::InitSetup {
-        crate::sandbox::InitSetup {
-            rlimits: self.rlimits.clone(),
-            cgroups: self.cgroup.as_ref().map_or(0, |cgroup| cgroup.procs.len()),
-        }
-    }
 }
 
 /// Decides the mechanism for every limit (probing cgroups and counting tasks).
@@ -278,9 +271,9 @@ fn count_user_tasks(uid: u32) -> u64 {
     count
 }
 
-/// The cgroup directory of this process for a controller (v1) or the unified one (v2).
-fn own_cgroup(controller: Option<&str>) -> Option<String> {
-    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+/// The cgroup directory of this process for a controller (v1) or the unified one (v2),
+/// from the text of `/proc/self/cgroup`.
+fn own_cgroup(text: &str, controller: Option<&str>) -> Option<String> {
     text.lines().find_map(|line| {
         let mut parts = line.splitn(3, ':');
         let _id = parts.next()?;
@@ -307,20 +300,21 @@ fn open_procs(directory: &Path, file: &str) -> Option<File> {
 
 fn create_cgroup(limits: &Limits) -> Option<Cgroup> {
     let name = format!("boxpy-{}", std::process::id());
-    remove_stale_cgroups();
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let root = Path::new("/sys/fs/cgroup");
-    if root.join("cgroup.controllers").exists() {
-        return create_cgroup_v2(root, &name, limits);
+    let v2 = root.join("cgroup.controllers").exists();
+    remove_stale_cgroups(root, &own, v2);
+    if v2 {
+        return create_cgroup_v2(root, &own, &name, limits);
     }
-    create_cgroup_v1(root, &name, limits)
+    create_cgroup_v1(root, &own, &name, limits)
 }
 
 /// A boxpy that was SIGKILLed could not remove its cgroups: remove the `boxpy-PID`
 /// directories whose process is gone (rmdir only succeeds on an empty cgroup).
-fn remove_stale_cgroups() {
-    let root = Path::new("/sys/fs/cgroup");
-    let parents: Vec<PathBuf> = if root.join("cgroup.controllers").exists() {
-        own_cgroup(None)
+fn remove_stale_cgroups(root: &Path, own: &str, v2: bool) {
+    let parents: Vec<PathBuf> = if v2 {
+        own_cgroup(own, None)
             .map(|own| root.join(own.trim_start_matches('/')))
             .into_iter()
             .collect()
@@ -328,7 +322,7 @@ fn remove_stale_cgroups() {
         ["memory", "pids"]
             .iter()
             .filter_map(|controller| {
-                own_cgroup(Some(controller))
+                own_cgroup(own, Some(controller))
                     .map(|own| root.join(controller).join(own.trim_start_matches('/')))
             })
             .collect()
@@ -350,8 +344,8 @@ fn remove_stale_cgroups() {
 }
 
 /// cgroup v2: a child of boxpy's own cgroup, when its controllers are delegated there.
-fn create_cgroup_v2(root: &Path, name: &str, limits: &Limits) -> Option<Cgroup> {
-    let own = own_cgroup(None)?;
+fn create_cgroup_v2(root: &Path, own: &str, name: &str, limits: &Limits) -> Option<Cgroup> {
+    let own = own_cgroup(own, None)?;
     let parent = root.join(own.trim_start_matches('/'));
     let enabled =
         std::fs::read_to_string(parent.join("cgroup.subtree_control")).unwrap_or_default();
@@ -381,7 +375,7 @@ fn create_cgroup_v2(root: &Path, name: &str, limits: &Limits) -> Option<Cgroup> 
 }
 
 /// cgroup v1: a child in the memory and pids hierarchies (root, or a delegated tree).
-fn create_cgroup_v1(root: &Path, name: &str, limits: &Limits) -> Option<Cgroup> {
+fn create_cgroup_v1(root: &Path, own: &str, name: &str, limits: &Limits) -> Option<Cgroup> {
     let mut cgroup = Cgroup {
         directories: Vec::new(),
         procs: Vec::new(),
@@ -390,7 +384,7 @@ fn create_cgroup_v1(root: &Path, name: &str, limits: &Limits) -> Option<Cgroup> 
         processes: false,
     };
     if let Some(memory) = limits.memory {
-        if let Some(own) = own_cgroup(Some("memory")) {
+        if let Some(own) = own_cgroup(own, Some("memory")) {
             let directory = root
                 .join("memory")
                 .join(own.trim_start_matches('/'))
@@ -415,7 +409,7 @@ fn create_cgroup_v1(root: &Path, name: &str, limits: &Limits) -> Option<Cgroup> 
         }
     }
     if let Some(processes) = limits.processes {
-        if let Some(own) = own_cgroup(Some("pids")) {
+        if let Some(own) = own_cgroup(own, Some("pids")) {
             let directory = root
                 .join("pids")
                 .join(own.trim_start_matches('/'))

@@ -105,11 +105,15 @@ const FORWARDED_SIGNALS: [Signal; 4] = [
 /// How long the init gets to kill everything and report before it is killed itself.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
-/// Runs `command` (a rendered bwrap command line) and waits for it.
+/// Runs `command` (a rendered bwrap command line) and waits for it. `plan` decides how the
+/// limits are enforced (creating the cgroups): it runs once bwrap has started, and its
+/// rlimits and cgroup files go to the init over the command's setup socket
+/// ([`crate::sandbox::InitSetup::Deferred`]; a command without one applies only the
+/// limits on its command line). The cgroups are removed before this returns.
 pub fn run(
     command: &BwrapCommand,
     options: &ExecOptions,
-    enforcement: &limits::Enforcement,
+    plan: impl FnOnce() -> limits::Enforcement,
 ) -> Result<Outcome> {
     let started = Instant::now();
     mark_inherited_descriptors_cloexec();
@@ -129,22 +133,14 @@ pub fn run(
     for copy in &command.copies {
         passed.push((open_copied_file(&copy.source)?, copy.fd));
     }
-    let join_files = enforcement
-        .cgroup
-        .as_ref()
-        .map(limits::Cgroup::join_files)
-        .unwrap_or_default();
-    if join_files.len() != command.cgroup_fds.len() {
-        return Err(anyhow::anyhow!(
-            "the command joins {} cgroups, the plan made {}",
-            command.cgroup_fds.len(),
-            join_files.len()
-        )
-        .into());
-    }
-    for (file, fd) in join_files.iter().zip(&command.cgroup_fds) {
-        passed.push((duplicate_above(file, 3)?, *fd));
-    }
+    let setup_socket = match command.setup_fd {
+        Some(fd) => {
+            let (ours, theirs) = setup_socket_pair().context("creating the init's setup socket")?;
+            passed.push((theirs, fd));
+            Some(ours)
+        }
+        None => None,
+    };
     let channel_read = match &options.channel {
         Some(_) => {
             let (read, write) = pipe()?;
@@ -173,6 +169,19 @@ pub fn run(
     drop(mapping);
     let (child, forwarded) = spawned?;
     let bwrap_pid = child.pid;
+
+    // While bwrap builds the sandbox: plan the limits and send them to the init, which
+    // waits for them before it starts the program.
+    let enforcement = match setup_socket {
+        Some(socket) => {
+            let enforcement = plan();
+            // A failure here means bwrap or its init is already gone, which the status
+            // channels report.
+            let _ = send_setup(&socket, &enforcement);
+            enforcement
+        }
+        None => limits::Enforcement::default(),
+    };
 
     let state = pump::Gate::new();
     let init_pid = Arc::new(AtomicI32::new(0));
@@ -513,6 +522,55 @@ fn spawn_bwrap(
             stderr: stderr_read,
         })
     }
+}
+
+/// The socket pair boxpy and its init share for the setup message (Linux: the init runs
+/// only in bwrap's sandbox).
+fn setup_socket_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+        Ok(socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )?)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+    }
+}
+
+/// Sends the init its setup message: the rlimits, with the cgroup files to join.
+#[cfg(target_os = "linux")]
+fn send_setup(socket: &OwnedFd, enforcement: &limits::Enforcement) -> std::io::Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let message = init::setup_message(&enforcement.rlimits);
+    let files: Vec<RawFd> = enforcement
+        .cgroup
+        .as_ref()
+        .map(|cgroup| cgroup.join_files().iter().map(AsRawFd::as_raw_fd).collect())
+        .unwrap_or_default();
+    let controls = if files.is_empty() {
+        Vec::new()
+    } else {
+        vec![ControlMessage::ScmRights(&files)]
+    };
+    sendmsg::<()>(
+        socket.as_raw_fd(),
+        &[std::io::IoSlice::new(message.as_bytes())],
+        &controls,
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )?;
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn send_setup(_: &OwnedFd, _: &limits::Enforcement) -> std::io::Result<()> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }
 
 /// Waits for the process `pid` (a child of this one) to end.

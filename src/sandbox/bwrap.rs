@@ -378,18 +378,21 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
     args.push(INIT_PATH.into());
     args.push(INIT_ARGUMENT.into());
     args.push(fds::INIT_REPORT.to_string().into());
-    for limit in &setup.rlimits {
-        args.push("--rlimit".into());
-        args.push(limit.to_argument().into());
-    }
-    let first_cgroup = fds::FIRST_DATA + (data.len() + copies.len()) as i32;
-    let cgroup_fds: Vec<i32> = (0..setup.cgroups)
-        .map(|index| first_cgroup + index as i32)
-        .collect();
-    for fd in &cgroup_fds {
-        args.push("--join-cgroup".into());
-        args.push(fd.to_string().into());
-    }
+    let setup_fd = match setup {
+        InitSetup::Inline(rlimits) => {
+            for limit in rlimits {
+                args.push("--rlimit".into());
+                args.push(limit.to_argument().into());
+            }
+            None
+        }
+        InitSetup::Deferred => {
+            let fd = fds::FIRST_DATA + (data.len() + copies.len()) as i32;
+            args.push("--setup".into());
+            args.push(fd.to_string().into());
+            Some(fd)
+        }
+    };
     args.push("--".into());
     args.extend(spec.command.iter().cloned());
 
@@ -399,7 +402,7 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
         env: spec.env.clone(),
         data,
         copies,
-        cgroup_fds,
+        setup_fd,
     }
 }
 

@@ -27,18 +27,26 @@ pub mod fds {
     /// A channel from a boxpy helper program inside the sandbox (the notebook driver).
     pub const CHANNEL: i32 = 6;
     /// The first of the generated files (`--ro-bind-data`, `--file`); the host files
-    /// copied in (`--file`) follow them, and the cgroup files the init joins follow those.
+    /// copied in (`--file`) follow them, and the init's setup socket follows those.
     pub const FIRST_DATA: i32 = 7;
 }
 
-/// What the init sets up before it starts the program, rendered on its command line:
-/// the per-process limits (`--rlimit NAME=SOFT:HARD`, applied between fork and exec) and
-/// how many cgroups it joins (`--join-cgroup FD`: each a `tasks` or `cgroup.procs` file
-/// boxpy opened, written to and closed by the init before the program exists).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct InitSetup {
-    pub rlimits: Vec<crate::exec::limits::Rlimit>,
-    pub cgroups: usize,
+/// How the init learns the limits it applies before it starts the program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitSetup {
+    /// On its command line (`--rlimit NAME=SOFT:HARD`, applied between fork and exec):
+    /// what `boxpy render` shows, and what a run by hand applies.
+    Inline(Vec<crate::exec::limits::Rlimit>),
+    /// On a socket (`--setup FD`), after bwrap has started: a run plans its limits
+    /// (creating the cgroups, sweeping stale ones) while bwrap builds the sandbox, then
+    /// sends the rlimits and the cgroup files to join; the init waits for them.
+    Deferred,
+}
+
+impl Default for InitSetup {
+    fn default() -> InitSetup {
+        InitSetup::Inline(Vec::new())
+    }
 }
 
 /// Where boxpy's own executable appears inside the sandbox, to run as PID 1.
@@ -111,8 +119,8 @@ pub struct BwrapCommand {
     pub data: Vec<DataFile>,
     /// Host files copied in, numbered after the data files.
     pub copies: Vec<CopiedFile>,
-    /// Where the init finds the cgroup files it joins ([`InitSetup::cgroups`] of them).
-    pub cgroup_fds: Vec<i32>,
+    /// Where the init reads its limits ([`InitSetup::Deferred`]): a socket boxpy passes.
+    pub setup_fd: Option<i32>,
 }
 
 /// Quotes `text` for a POSIX shell when it needs it.

@@ -67,11 +67,9 @@ fn spec_for(policy: &Policy, mounts: Vec<Mount>) -> SandboxSpec {
 fn rendered(name: &str) -> String {
     let policy = load_builtin(name);
     // The policy's limits as root's plan renders them without cgroups (deterministic: no
-    // task counting), and two cgroups to join.
-    let setup = InitSetup {
-        rlimits: crate::exec::limits::plan_without_cgroups(&policy.limits, 0).rlimits,
-        cgroups: 2,
-    };
+    // task counting), as `boxpy render` shows them.
+    let setup =
+        InitSetup::Inline(crate::exec::limits::plan_without_cgroups(&policy.limits, 0).rlimits);
     to_shell_lines(&render(
         &spec_for(&policy, Vec::new()),
         &HostFacts::fixture(),
@@ -288,10 +286,7 @@ fn etc_files_are_copied_links_recreated_directories_bound() {
     let command = render(
         &spec_for(&load_builtin("default"), Vec::new()),
         &HostFacts::fixture(),
-        &InitSetup {
-            rlimits: Vec::new(),
-            cgroups: 1,
-        },
+        &InitSetup::Deferred,
     );
     let args = args_of(&command);
     // Files: copied from descriptors numbered after the generated /etc/hosts, read-only
@@ -324,9 +319,12 @@ fn etc_files_are_copied_links_recreated_directories_bound() {
         &["--ro-bind", "/etc/alternatives", "/etc/alternatives"]
     )
     .is_some());
-    // The cgroup the init joins comes after every copied file.
+    // The init's setup socket comes after every copied file, and no limit is inline.
     let last_copy = command.copies.iter().map(|copy| copy.fd).max().unwrap_or(0);
-    assert_eq!(command.cgroup_fds, vec![last_copy + 1]);
+    assert_eq!(command.setup_fd, Some(last_copy + 1));
+    let setup = (last_copy + 1).to_string();
+    assert!(position(&args, &["__sandbox-init", "4", "--setup", &setup, "--"]).is_some());
+    assert!(!args.iter().any(|arg| arg == "--rlimit"));
     let remount = position(&args, &["--remount-ro", "/"]).expect("remount");
     let copy = position(&args, &["--file", &fd, "/etc/passwd"]).expect("copy");
     assert!(
