@@ -20,6 +20,7 @@
 
 #![allow(unsafe_code)]
 
+mod events;
 pub(crate) mod init;
 pub(crate) mod limits;
 // macOS's executor; also compiled in Linux test builds, which run it against a stand-in
@@ -28,11 +29,8 @@ pub(crate) mod limits;
 pub(crate) mod macos;
 mod pump;
 
-use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -101,9 +99,6 @@ const FORWARDED_SIGNALS: [Signal; 4] = [
     Signal::SIGHUP,
     Signal::SIGQUIT,
 ];
-
-/// How long the init gets to kill everything and report before it is killed itself.
-const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
 /// Runs `command` (a rendered bwrap command line) and waits for it. `plan` decides how the
 /// limits are enforced (creating the cgroups): it runs once bwrap has started, and its
@@ -183,23 +178,7 @@ pub fn run(
         None => limits::Enforcement::default(),
     };
 
-    let state = pump::Gate::new();
-    let init_pid = Arc::new(AtomicI32::new(0));
-
-    // bwrap's status: child-pid (sandbox created) and exit-code.
-    let status_thread = {
-        let init_pid = Arc::clone(&init_pid);
-        helper_thread(move || read_bwrap_status(status_read, &init_pid))
-    };
-    // The init's report: started, exec failure, how the program ended.
-    let report_thread = {
-        let gate = state.clone();
-        helper_thread(move || {
-            let report = read_init_report(report_read, &gate);
-            gate.finish_setup();
-            report
-        })
-    };
+    let gate = pump::Gate::new();
     let channel_thread = match (channel_read, options.channel.clone()) {
         (Some(read), Some(sender)) => Some(helper_thread(move || read_channel(read, &sender))),
         _ => None,
@@ -208,52 +187,35 @@ pub fn run(
     let stderr = std::fs::File::from(child.stderr);
     let budget = pump::Budget::new(options.output_limit);
     let stdout_thread = {
-        let (budget, gate, capture) = (budget.clone(), state.clone(), options.capture);
+        let (budget, gate, capture) = (budget.clone(), gate.clone(), options.capture);
         helper_thread(move || {
             pump::pump_spliced(stdout, pump::Stream::Stdout, capture, &budget, &gate)
         })
     };
     let stderr_thread = {
-        let (budget, gate, capture) = (budget.clone(), state.clone(), options.capture);
+        let (budget, gate, capture) = (budget.clone(), gate.clone(), options.capture);
         helper_thread(move || pump::pump(stderr, pump::Stream::Stderr, capture, &budget, &gate))
     };
-    {
-        let init_pid = Arc::clone(&init_pid);
-        helper_thread(move || loop {
-            let Ok(signal) = forwarded.wait() else { return };
-            let target = init_pid.load(Ordering::SeqCst);
-            let pid = if target > 0 { target } else { -bwrap_pid };
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
-        });
-    }
 
-    let (sender, receiver) = mpsc::channel();
-    helper_thread(move || {
-        let _ = sender.send(wait_for(bwrap_pid));
-    });
-    let mut timed_out = false;
-    let waited = match options.timeout {
-        Some(timeout) => match receiver.recv_timeout(timeout.saturating_sub(started.elapsed())) {
-            Ok(result) => result,
-            Err(_) => {
-                timed_out = true;
-                stop_sandbox(&init_pid, bwrap_pid, &receiver)
-            }
-        },
-        None => receiver
-            .recv()
-            .map_err(|_| std::io::Error::other("waiter thread ended"))
-            .and_then(|result| result),
-    };
-    let bwrap_status = waited.context("waiting for bwrap")?;
+    // bwrap's exit, the forwarded signals, bwrap's status (child-pid: the sandbox was
+    // created) and the init's report (started, exec failure, how the program ended), all
+    // on this thread.
+    let waited = events::wait_for_sandbox(
+        bwrap_pid,
+        status_read,
+        report_read,
+        &forwarded,
+        &gate,
+        options.timeout.map(|timeout| started + timeout),
+    );
+    // Whatever happened, the pumps end once bwrap and everything in it are gone.
+    let waited = waited.context("waiting for bwrap")?;
+    let bwrap_status = waited.status.context("waiting for bwrap")?;
+    let timed_out = waited.timed_out;
     let duration = started.elapsed();
 
-    let bwrap_record = status_thread
-        .join()
-        .map_err(|_| anyhow::anyhow!("status reader panicked"))?;
-    let report = report_thread
-        .join()
-        .map_err(|_| anyhow::anyhow!("report reader panicked"))?;
+    let bwrap_record = waited.record;
+    let report = waited.report;
     let stdout = stdout_thread
         .join()
         .map_err(|_| anyhow::anyhow!("stdout pump panicked"))?;
@@ -359,7 +321,7 @@ pub(crate) fn spawn_with_signals_blocked(
 }
 
 /// Blocks the forwarded signals in this thread (and so in every thread spawned after it;
-/// a dedicated thread then takes them with `sigwait`) and runs `spawn`. Returns what it
+/// the wait then takes them from a signalfd, see [`events`]) and runs `spawn`. Returns what it
 /// spawned and the signal set to wait on. On failure the old mask is restored.
 fn with_signals_blocked<T>(
     program: &std::path::Path,
@@ -391,7 +353,8 @@ fn with_signals_blocked<T>(
     }
 }
 
-/// Stack for boxpy's helper threads (pumps, readers, signal forwarder, waiter): they hold
+/// Stack for boxpy's helper threads (the output pumps, the notebook channel, and the
+/// fallbacks of [`events`] where pidfd or signalfd are missing): they hold
 /// their buffers on the heap, and a small stack is quicker to map and, at exit, to unmap
 /// (freeing a touched 2 MiB default stack costs TLB shootdowns across the cores).
 const HELPER_STACK: usize = 256 * 1024;
@@ -589,29 +552,6 @@ fn wait_for(pid: i32) -> std::io::Result<std::process::ExitStatus> {
     }
 }
 
-/// At the timeout: ask the init to kill everything and report (SIGUSR1), then kill the
-/// init itself, which takes the whole PID namespace with it.
-fn stop_sandbox(
-    init_pid: &AtomicI32,
-    bwrap_pid: i32,
-    receiver: &mpsc::Receiver<std::io::Result<std::process::ExitStatus>>,
-) -> std::io::Result<std::process::ExitStatus> {
-    use nix::sys::signal::kill;
-    use nix::unistd::Pid;
-    let init = init_pid.load(Ordering::SeqCst);
-    if init > 0 {
-        let _ = kill(Pid::from_raw(init), Signal::SIGUSR1);
-        if let Ok(result) = receiver.recv_timeout(SHUTDOWN_GRACE) {
-            return result;
-        }
-        let _ = kill(Pid::from_raw(init), Signal::SIGKILL);
-    }
-    let _ = kill(Pid::from_raw(-bwrap_pid), Signal::SIGKILL);
-    receiver
-        .recv()
-        .map_err(|_| std::io::Error::other("waiter thread ended"))?
-}
-
 /// Forwards the channel's lines until end-of-file; an over-long line is dropped whole.
 fn read_channel(read: OwnedFd, sender: &mpsc::Sender<String>) {
     let mut reader = std::io::BufReader::new(std::fs::File::from(read));
@@ -660,30 +600,19 @@ struct BwrapRecord {
     exit_code: Option<i32>,
 }
 
-/// bwrap writes one JSON object per event; keep the child pid and the exit code.
-fn read_bwrap_status(read: OwnedFd, init_pid: &AtomicI32) -> BwrapRecord {
-    let mut file = std::fs::File::from(read);
-    let mut record = BwrapRecord::default();
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let count = match file.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(count) => count,
-        };
-        buffer.extend_from_slice(&chunk[..count]);
-        let stream = serde_json::Deserializer::from_slice(&buffer).into_iter::<serde_json::Value>();
+impl BwrapRecord {
+    /// bwrap writes one JSON object per event: keep the child pid and the exit code.
+    fn update(&mut self, text: &[u8]) {
+        let stream = serde_json::Deserializer::from_slice(text).into_iter::<serde_json::Value>();
         for value in stream.flatten() {
             if let Some(pid) = value.get("child-pid").and_then(serde_json::Value::as_i64) {
-                record.child_pid = Some(pid as i32);
-                init_pid.store(pid as i32, Ordering::SeqCst);
+                self.child_pid = i32::try_from(pid).ok();
             }
             if let Some(code) = value.get("exit-code").and_then(serde_json::Value::as_i64) {
-                record.exit_code = Some(code as i32);
+                self.exit_code = i32::try_from(code).ok();
             }
         }
     }
-    record
 }
 
 #[derive(Debug, Default)]
@@ -698,35 +627,28 @@ struct InitReport {
     setup_failed: Option<String>,
 }
 
-fn read_init_report(read: OwnedFd, gate: &pump::Gate) -> InitReport {
-    let mut reader = std::io::BufReader::new(std::fs::File::from(read));
-    let mut report = InitReport::default();
-    let mut line = String::new();
-    loop {
-        line.clear();
-        match std::io::BufRead::read_line(&mut reader, &mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
+impl InitReport {
+    /// Takes one line of the init's report (a JSON object).
+    fn apply_line(&mut self, line: &str, gate: &pump::Gate) {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
+            return;
         };
         let number = |key: &str| value.get(key).and_then(serde_json::Value::as_i64);
         match value.get("event").and_then(serde_json::Value::as_str) {
             Some("started") => {
-                report.started = true;
+                self.started = true;
                 gate.open();
             }
             Some("exec_failed") => {
-                report.exec_errno = number("errno").map(|errno| errno as i32);
-                report.exec_path = value
+                self.exec_errno = number("errno").map(|errno| errno as i32);
+                self.exec_path = value
                     .get("path")
                     .and_then(serde_json::Value::as_str)
                     .unwrap_or_default()
                     .to_owned();
             }
             Some("setup_failed") => {
-                report.setup_failed = Some(
+                self.setup_failed = Some(
                     value
                         .get("detail")
                         .and_then(serde_json::Value::as_str)
@@ -735,16 +657,31 @@ fn read_init_report(read: OwnedFd, gate: &pump::Gate) -> InitReport {
                 );
             }
             Some("ended") => {
-                report.exit_code = number("code").map(|code| code as i32);
-                report.signal = number("signal").map(|signal| signal as i32);
+                self.exit_code = number("code").map(|code| code as i32);
+                self.signal = number("signal").map(|signal| signal as i32);
                 if let (Some(cpu), Some(rss)) = (number("cpu_ms"), number("max_rss_kib")) {
-                    report.resources = Some(Resources {
+                    self.resources = Some(Resources {
                         cpu_ms: cpu as u64,
                         max_rss_kib: rss as u64,
                     });
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// Reads the init's whole report (macOS, where a thread waits on it).
+#[cfg(any(target_os = "macos", test))]
+fn read_init_report(read: OwnedFd, gate: &pump::Gate) -> InitReport {
+    let mut reader = std::io::BufReader::new(std::fs::File::from(read));
+    let mut report = InitReport::default();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match std::io::BufRead::read_line(&mut reader, &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => report.apply_line(&line, gate),
         }
     }
     report
