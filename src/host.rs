@@ -44,8 +44,8 @@ impl EtcEntry {
     }
 
     fn probe(path: PathBuf, system_directories: &[&Path]) -> Option<EtcEntry> {
-        let link = path.symlink_metadata().ok()?.file_type().is_symlink();
-        if link {
+        let mut metadata = path.symlink_metadata().ok()?;
+        if metadata.file_type().is_symlink() {
             let target = path.canonicalize().ok()?;
             if system_directories
                 .iter()
@@ -53,8 +53,8 @@ impl EtcEntry {
             {
                 return Some(EtcEntry::Symlink { path, target });
             }
+            metadata = path.metadata().ok()?;
         }
-        let metadata = path.metadata().ok()?;
         if metadata.is_dir() {
             Some(EtcEntry::Directory(path))
         } else if metadata.is_file() {
@@ -223,9 +223,7 @@ impl HostFacts {
             system_entries,
             etc_entries,
             protected_paths,
-            boxpy_executable: std::env::current_exe()
-                .and_then(|exe| exe.canonicalize())
-                .unwrap_or_else(|_| PathBuf::from("/proc/self/exe")),
+            boxpy_executable: own_executable(),
         }
     }
 
@@ -267,6 +265,19 @@ impl HostFacts {
             boxpy_executable: PathBuf::from("/usr/local/bin/boxpy"),
         }
     }
+}
+
+/// boxpy's own executable, resolved (Seatbelt matches resolved paths; bwrap binds it).
+fn own_executable() -> PathBuf {
+    let exe = std::env::current_exe();
+    // Linux's /proc/self/exe link is already absolute and resolved (a replaced or deleted
+    // binary, " (deleted)", no longer exists at it); macOS's answer may hold symlinks.
+    let resolved = if cfg!(target_os = "linux") {
+        exe.ok().filter(|exe| exe.is_absolute() && exe.exists())
+    } else {
+        exe.and_then(|exe| exe.canonicalize()).ok()
+    };
+    resolved.unwrap_or_else(|| PathBuf::from("/proc/self/exe"))
 }
 
 /// `bwrap` from PATH, skipping relative PATH entries so a `bwrap` planted in the working
