@@ -52,7 +52,7 @@ def main():
     parser.add_argument("--venv", default=None)
     options = parser.parse_args()
     if not os.path.exists(options.boxpy):
-        sys.exit(f"no boxpy at {options.boxpy}: run `cargo build --release` first")
+        sys.exit(f"no boxpy at {options.boxpy}: run `cargo build --release` first, or pass --boxpy \"$(scripts/build-release)\"")
 
     work = tempfile.mkdtemp(prefix="boxpy-bench-")
     venv = os.path.abspath(options.venv) if options.venv else os.path.join(work, "venv")
