@@ -199,11 +199,14 @@ pub(crate) fn execute(
     channel: Option<std::sync::mpsc::Sender<String>>,
 ) -> Result<exec::Outcome> {
     // The limits are planned (cgroups created) once bwrap is running; the init waits for
-    // them before it starts the program.
+    // them before it starts the program. A retry plans them again, and warns once.
+    let warned = std::cell::Cell::new(false);
     let plan = || {
         let enforcement = exec::limits::plan(&invocation.policy.limits, host.uid);
-        for (key, reason) in &enforcement.unenforced {
-            report::warning(&format!("`{key}` is not enforced on this host: {reason}"));
+        if !warned.replace(true) {
+            for (key, reason) in &enforcement.unenforced {
+                report::warning(&format!("`{key}` is not enforced on this host: {reason}"));
+            }
         }
         enforcement
     };

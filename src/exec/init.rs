@@ -243,11 +243,56 @@ pub fn main(args: &[OsString]) -> i32 {
     exit_code
 }
 
-/// The setup message boxpy sends on `--setup FD` (a `SOCK_SEQPACKET` socket, so it
-/// arrives whole): one `rlimit NAME=SOFT:HARD` line per limit, then `end`. The cgroup
+/// The socket pair boxpy and its init share for the setup message: `SOCK_SEQPACKET`, so
+/// the message arrives whole (Linux: the init runs only in bwrap's sandbox).
+pub fn setup_socket_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+        Ok(socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )?)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+    }
+}
+
+/// Sends the setup message: the rlimits as text, the cgroup files to join as
+/// `SCM_RIGHTS`.
+#[cfg(target_os = "linux")]
+pub fn send_setup(socket: &OwnedFd, rlimits: &[Rlimit], files: &[RawFd]) -> std::io::Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let message = setup_message(rlimits);
+    let controls = if files.is_empty() {
+        Vec::new()
+    } else {
+        vec![ControlMessage::ScmRights(files)]
+    };
+    sendmsg::<()>(
+        socket.as_raw_fd(),
+        &[std::io::IoSlice::new(message.as_bytes())],
+        &controls,
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )?;
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn send_setup(_: &OwnedFd, _: &[Rlimit], _: &[RawFd]) -> std::io::Result<()> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+}
+
+/// The setup message's text: one `rlimit NAME=SOFT:HARD` line per limit, then `end`. The cgroup
 /// files to join travel with it as `SCM_RIGHTS`.
-#[cfg(any(target_os = "linux", test))]
-pub fn setup_message(rlimits: &[Rlimit]) -> String {
+#[cfg(target_os = "linux")]
+fn setup_message(rlimits: &[Rlimit]) -> String {
     let mut text = String::new();
     for limit in rlimits {
         text.push_str("rlimit ");
@@ -259,8 +304,8 @@ pub fn setup_message(rlimits: &[Rlimit]) -> String {
 }
 
 /// Parses [`setup_message`]'s text; `None` when it is malformed or cut short.
-#[cfg(any(target_os = "linux", test))]
-pub fn parse_setup_message(text: &str) -> Option<Vec<Rlimit>> {
+#[cfg(target_os = "linux")]
+fn parse_setup_message(text: &str) -> Option<Vec<Rlimit>> {
     let mut limits = Vec::new();
     for line in text.lines() {
         if line == "end" {
@@ -349,12 +394,12 @@ fn reap(child: Pid, program_status: &mut Option<WaitStatus>, flags: WaitPidFlag)
     }
 }
 
-#[cfg(test)]
+// The setup socket exists only on Linux.
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
     #[test]
-    #[cfg_attr(target_os = "macos", allow(clippy::unnecessary_cast))]
     fn setup_messages_round_trip_and_refuse_what_is_cut_short() {
         let limits = vec![
             Rlimit {
@@ -383,31 +428,16 @@ mod tests {
     }
 
     #[test]
-    #[cfg(target_os = "linux")]
     fn the_setup_arrives_with_its_files_over_a_socket_pair() {
-        use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
-        let (ours, theirs) = socketpair(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )
-        .expect("socketpair");
+        let (ours, theirs) = setup_socket_pair().expect("socketpair");
         let file = tempfile::tempfile().expect("a file to pass");
-        let message = setup_message(&[Rlimit {
+        let limit = Rlimit {
             resource: libc::RLIMIT_FSIZE as i32,
             soft: 1,
             hard: 2,
-        }]);
+        };
         let fds = [std::os::fd::AsRawFd::as_raw_fd(&file)];
-        nix::sys::socket::sendmsg::<()>(
-            std::os::fd::AsRawFd::as_raw_fd(&ours),
-            &[std::io::IoSlice::new(message.as_bytes())],
-            &[nix::sys::socket::ControlMessage::ScmRights(&fds)],
-            nix::sys::socket::MsgFlags::empty(),
-            None,
-        )
-        .expect("sendmsg");
+        send_setup(&ours, &[limit], &fds).expect("sendmsg");
         let (limits, files) = receive_setup(&theirs).expect("the setup arrives");
         assert_eq!(limits.len(), 1);
         assert_eq!(files.len(), 1);

@@ -130,7 +130,8 @@ pub fn run(
     }
     let setup_socket = match command.setup_fd {
         Some(fd) => {
-            let (ours, theirs) = setup_socket_pair().context("creating the init's setup socket")?;
+            let (ours, theirs) =
+                init::setup_socket_pair().context("creating the init's setup socket")?;
             passed.push((theirs, fd));
             Some(ours)
         }
@@ -207,9 +208,8 @@ pub fn run(
         &forwarded,
         &gate,
         options.timeout.map(|timeout| started + timeout),
-    );
-    // Whatever happened, the pumps end once bwrap and everything in it are gone.
-    let waited = waited.context("waiting for bwrap")?;
+    )
+    .context("waiting for bwrap")?;
     let bwrap_status = waited.status.context("waiting for bwrap")?;
     let timed_out = waited.timed_out;
     let duration = started.elapsed();
@@ -487,53 +487,14 @@ fn spawn_bwrap(
     }
 }
 
-/// The socket pair boxpy and its init share for the setup message (Linux: the init runs
-/// only in bwrap's sandbox).
-fn setup_socket_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    #[cfg(target_os = "linux")]
-    {
-        use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
-        Ok(socketpair(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )?)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
-    }
-}
-
 /// Sends the init its setup message: the rlimits, with the cgroup files to join.
-#[cfg(target_os = "linux")]
 fn send_setup(socket: &OwnedFd, enforcement: &limits::Enforcement) -> std::io::Result<()> {
-    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
-    let message = init::setup_message(&enforcement.rlimits);
     let files: Vec<RawFd> = enforcement
         .cgroup
         .as_ref()
         .map(|cgroup| cgroup.join_files().iter().map(AsRawFd::as_raw_fd).collect())
         .unwrap_or_default();
-    let controls = if files.is_empty() {
-        Vec::new()
-    } else {
-        vec![ControlMessage::ScmRights(&files)]
-    };
-    sendmsg::<()>(
-        socket.as_raw_fd(),
-        &[std::io::IoSlice::new(message.as_bytes())],
-        &controls,
-        MsgFlags::MSG_NOSIGNAL,
-        None,
-    )?;
-    Ok(())
-}
-
-#[cfg(not(target_os = "linux"))]
-fn send_setup(_: &OwnedFd, _: &limits::Enforcement) -> std::io::Result<()> {
-    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+    init::send_setup(socket, &enforcement.rlimits, &files)
 }
 
 /// Waits for the process `pid` (a child of this one) to end.
