@@ -21,7 +21,7 @@ pub mod venv;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 
 use cli::{Cli, Command, RenderArgs, RunArgs, Target};
 use error::{Error, Result};
@@ -43,8 +43,7 @@ pub fn main() -> ExitCode {
         let code = exec::macos::start(&args[2..]);
         return ExitCode::from(u8::try_from(code).unwrap_or(125));
     }
-    let args = cli::split_program_arguments(args);
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match cli::parse(args) {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
