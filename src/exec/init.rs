@@ -20,7 +20,7 @@ use std::os::unix::ffi::OsStrExt;
 use nix::errno::Errno;
 use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{fork, ForkResult, Pid};
+use nix::unistd::Pid;
 
 use super::limits::Rlimit;
 
@@ -35,6 +35,14 @@ pub fn main(args: &[OsString]) -> i32 {
     // macOS, which has no PID namespaces).
     if std::process::id() != 1 {
         eprintln!("boxpy: the sandbox init runs only as PID 1 inside boxpy's Linux sandbox");
+        return 125;
+    }
+    // Not dumpable: the program runs as the same user, and could otherwise open the init's
+    // descriptors through /proc/1/fd (the report pipe, to forge how it ended) or ptrace it.
+    // A non-dumpable process's /proc entries need CAP_SYS_PTRACE, which nobody in the
+    // sandbox has. The program itself is dumpable again after its exec.
+    if let Err(errno) = nix::sys::prctl::set_dumpable(false) {
+        eprintln!("boxpy: the sandbox init cannot make itself non-dumpable: {errno}");
         return 125;
     }
     let report_fd: RawFd = match args.first().and_then(|fd| fd.to_str()?.parse().ok()) {
@@ -118,88 +126,63 @@ pub fn main(args: &[OsString]) -> i32 {
     }
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), None);
 
-    let arguments: Vec<CString> = program
-        .iter()
-        .map(|arg| CString::new(arg.as_bytes()).unwrap_or_default())
-        .collect();
-    let Ok((error_read, error_write)) = super::pipe() else {
-        return 125;
-    };
-    let _ = writeln!(report, "{{\"event\":\"started\"}}");
-
-    // SAFETY: the init is single-threaded, so the child may run any code before exec.
-    let child = match unsafe { fork() } {
-        Ok(ForkResult::Child) => {
-            drop(error_read);
-            let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
-            // SAFETY: restoring the default SIGPIPE disposition the Rust runtime changed.
-            unsafe {
-                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-            }
-            let _ = nix::sys::signal::sigprocmask(
-                SigmaskHow::SIG_SETMASK,
-                Some(&SigSet::empty()),
-                None,
-            );
-            // What failed, for the parent: the index of the limit that could not be set,
-            // or -1 for exec; and the errno.
-            let mut failure = None;
-            for (index, limit) in limits.iter().enumerate() {
-                let value = libc::rlimit {
-                    rlim_cur: limit.soft,
-                    rlim_max: limit.hard,
-                };
-                // SAFETY: setrlimit reads `value`, which lives across the call.
-                if unsafe { libc::setrlimit(limit.resource as _, &value) } < 0 {
-                    failure = Some((index as i32, Errno::last_raw()));
-                    break;
-                }
-            }
-            let (stage, errno) = failure.unwrap_or_else(|| {
-                let errno =
-                    nix::unistd::execvp(&arguments[0], &arguments).map_or_else(|e| e as i32, |_| 0);
-                (-1, errno)
-            });
-            let mut message = [0u8; 8];
-            message[..4].copy_from_slice(&stage.to_ne_bytes());
-            message[4..].copy_from_slice(&errno.to_ne_bytes());
-            let mut pipe = std::fs::File::from(error_write);
-            let _ = pipe.write_all(&message);
-            // SAFETY: leaving the forked child without running the parent's destructors.
-            unsafe { libc::_exit(127) }
-        }
-        Ok(ForkResult::Parent { child }) => child,
-        Err(errno) => {
-            eprintln!("boxpy: cannot start the program: {errno}");
-            return 125;
-        }
-    };
-    drop(error_write);
-    let mut message = [0u8; 8];
-    let mut error_pipe = std::fs::File::from(error_read);
-    if std::io::Read::read_exact(&mut error_pipe, &mut message).is_ok() {
-        let stage = i32::from_ne_bytes(message[..4].try_into().unwrap_or_default());
-        let errno = i32::from_ne_bytes(message[4..].try_into().unwrap_or_default());
-        if let Some(limit) = usize::try_from(stage)
-            .ok()
-            .and_then(|index| limits.get(index))
-        {
-            let _ = waitpid(child, None);
+    // The limits are set on the init itself, which runs nothing else, and the program
+    // inherits them: no fork, and no code of boxpy's between the program's clone and exec.
+    for limit in &limits {
+        let value = libc::rlimit {
+            rlim_cur: limit.soft,
+            rlim_max: limit.hard,
+        };
+        // SAFETY: setrlimit reads `value`, which lives across the call.
+        if unsafe { libc::setrlimit(limit.resource as _, &value) } < 0 {
             let detail = format!(
                 "setting the limit {}: {}",
                 limit.to_argument(),
-                Errno::from_raw(errno).desc()
+                Errno::last().desc()
             );
             return setup_failed(&mut report, &detail);
         }
-        let path = serde_json::to_string(&program[0].to_string_lossy()).unwrap_or_default();
-        let _ = writeln!(
-            report,
-            "{{\"event\":\"exec_failed\",\"errno\":{errno},\"path\":{path}}}"
-        );
-        let _ = waitpid(child, None);
-        return if errno == libc::ENOENT { 127 } else { 126 };
     }
+
+    let Ok(arguments) = program
+        .iter()
+        .map(|arg| CString::new(arg.as_bytes()))
+        .collect::<Result<Vec<CString>, _>>()
+    else {
+        eprintln!("boxpy: the sandbox init's program arguments contain a NUL byte");
+        return 125;
+    };
+    let Ok(variables) = std::env::vars_os()
+        .map(|(key, value)| CString::new([key.as_bytes(), b"=", value.as_bytes()].concat()))
+        .collect::<Result<Vec<CString>, _>>()
+    else {
+        eprintln!("boxpy: the sandbox init's environment contains a NUL byte");
+        return 125;
+    };
+    let pointers = |strings: &[CString]| -> Vec<*mut libc::c_char> {
+        strings
+            .iter()
+            .map(|string| string.as_ptr().cast_mut())
+            .chain(std::iter::once(std::ptr::null_mut()))
+            .collect()
+    };
+    let (argv, envp) = (pointers(&arguments), pointers(&variables));
+    let _ = writeln!(report, "{{\"event\":\"started\"}}");
+
+    // posix_spawnp: found on PATH like execvp, in its own process group, with an empty
+    // signal mask and SIGPIPE at its default.
+    let child = match super::spawn(&arguments[0], &argv, envp.as_ptr(), &[], true) {
+        Ok(pid) => Pid::from_raw(pid),
+        Err(error) => {
+            let errno = error.raw_os_error().unwrap_or(libc::EIO);
+            let path = serde_json::to_string(&program[0].to_string_lossy()).unwrap_or_default();
+            let _ = writeln!(
+                report,
+                "{{\"event\":\"exec_failed\",\"errno\":{errno},\"path\":{path}}}"
+            );
+            return if errno == libc::ENOENT { 127 } else { 126 };
+        }
+    };
 
     let mut program_status: Option<WaitStatus> = None;
     while program_status.is_none() {

@@ -396,13 +396,6 @@ fn spawn_bwrap(
             )
         })
     }
-    fn check(result: libc::c_int) -> std::io::Result<()> {
-        match result {
-            0 => Ok(()),
-            errno => Err(std::io::Error::from_raw_os_error(errno)),
-        }
-    }
-
     let program = c_string(command.program.as_os_str().as_bytes())?;
     let mut arguments = vec![program.clone()];
     for argument in &command.args {
@@ -427,10 +420,44 @@ fn spawn_bwrap(
     let (stderr_read, stderr_write) = pipe().map_err(std::io::Error::other)?;
     let mut dups = vec![(stdout_write.as_raw_fd(), 1), (stderr_write.as_raw_fd(), 2)];
     dups.extend_from_slice(mapping);
+    let pid = spawn(&program, &argv, envp.as_ptr(), &dups, false)?;
+    Ok(SpawnedBwrap {
+        pid,
+        stdout: stdout_read,
+        stderr: stderr_read,
+    })
+}
 
+/// `posix_spawn` (or `posix_spawnp` with `search_path`, which looks a bare name up on this
+/// process's `PATH` as `execvp` does) with what both of boxpy's children need: an empty
+/// signal mask, SIGPIPE back to its default (the Rust runtime ignores it, and an ignored
+/// signal stays ignored across exec), its own process group, and each `(source, target)`
+/// of `dups` duplicated to its number. glibc's posix_spawn is a vfork + exec on its own
+/// stack, so nothing of this address space is copied, and an exec failure comes back as
+/// the returned error. `argv` ends with a null pointer; so does the array `envp` points to.
+pub(crate) fn spawn(
+    program: &std::ffi::CStr,
+    argv: &[*mut libc::c_char],
+    envp: *const *mut libc::c_char,
+    dups: &[(RawFd, RawFd)],
+    search_path: bool,
+) -> std::io::Result<libc::pid_t> {
+    fn check(result: libc::c_int) -> std::io::Result<()> {
+        match result {
+            0 => Ok(()),
+            errno => Err(std::io::Error::from_raw_os_error(errno)),
+        }
+    }
+    if argv.last().is_none_or(|last| !last.is_null()) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "argv must end with a null pointer",
+        ));
+    }
     // SAFETY: the attribute and file-action objects are initialised before use and
     // destroyed once; every pointer handed to posix_spawn (program, argv, envp, each
-    // NUL-terminated) outlives the call, and the descriptors are open.
+    // NUL-terminated, the arrays null-terminated) outlives the call, and the descriptors
+    // are open.
     unsafe {
         let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
         check(libc::posix_spawn_file_actions_init(&mut actions))?;
@@ -440,7 +467,7 @@ fn spawn_bwrap(
             return Err(error);
         }
         let spawned = (|| -> std::io::Result<libc::pid_t> {
-            for (source, target) in &dups {
+            for (source, target) in dups {
                 check(libc::posix_spawn_file_actions_adddup2(
                     &mut actions,
                     *source,
@@ -466,24 +493,24 @@ fn spawn_bwrap(
                 flags as libc::c_short,
             ))?;
             let mut pid: libc::pid_t = 0;
-            check(libc::posix_spawn(
+            let call = if search_path {
+                libc::posix_spawnp
+            } else {
+                libc::posix_spawn
+            };
+            check(call(
                 &mut pid,
                 program.as_ptr(),
                 &actions,
                 &attributes,
                 argv.as_ptr(),
-                envp.as_ptr(),
+                envp,
             ))?;
             Ok(pid)
         })();
         libc::posix_spawnattr_destroy(&mut attributes);
         libc::posix_spawn_file_actions_destroy(&mut actions);
-        let pid = spawned?;
-        Ok(SpawnedBwrap {
-            pid,
-            stdout: stdout_read,
-            stderr: stderr_read,
-        })
+        spawned
     }
 }
 

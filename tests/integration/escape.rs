@@ -635,6 +635,46 @@ runner_tests! {
         assert_eq!(output.line_after("self tracer "), "0", "{output}");
     }
 
+    /// The init (PID 1, boxpy's own, the program's parent) is out of the program's reach
+    /// although both run as the same user: its open descriptors (the report pipe boxpy reads
+    /// the program's fate from), its executable and its environment cannot be opened
+    /// through /proc/1 (a forged "ended with 0" or "exec failed" line would otherwise reach
+    /// boxpy). The program's own /proc/self is readable (the control), and its real exit
+    /// code, 3, is what boxpy reports.
+    fn the_init_is_out_of_the_programs_reach(runner) {
+        let ws = Workspace::new(&runner);
+        let output = run_in_venv(&ws)
+            .code(&hostile(
+                &[],
+                r#"
+                attempt("own fds", lambda: len(os.listdir("/proc/self/fd")) > 0)
+                forged = '{"event":"ended","code":0,"cpu_ms":0,"max_rss_kib":0}\n'
+                for fd in range(3, 8):
+                    def forge(fd=fd):
+                        with open(f"/proc/1/fd/{fd}", "w") as pipe:
+                            pipe.write(forged)
+                        return fd
+                    attempt(f"forge via fd {fd}", forge)
+                attempt("init exe", lambda: os.readlink("/proc/1/exe"))
+                attempt("init environ", lambda: open("/proc/1/environ", "rb").read())
+                sys.stdout.flush()
+                os._exit(3)
+                "#,
+            ))
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 3);
+        assert_eq!(result(&output, "own fds"), "SUCCEEDED True", "{output}");
+        // 4 is the init's report pipe (`__sandbox-init 4`): it exists, so only the
+        // permission check can stop the forgery. Other numbers may simply not be open.
+        assert_refused(&output, "forge via fd 4", &["EACCES", "EPERM"]);
+        for fd in [3, 5, 6, 7] {
+            assert_refused(&output, &format!("forge via fd {fd}"), &["EACCES", "EPERM", "ENOENT"]);
+        }
+        assert_refused(&output, "init exe", &["EACCES", "EPERM"]);
+        assert_refused(&output, "init environ", &["EACCES", "EPERM"]);
+    }
+
     /// The program cannot make a new user (or mount, or network) namespace, join the init's,
     /// or use mounts to undo the read-only binds: remount `/usr` read-write, unmount it,
     /// detach `/tmp`, mount a tmpfs, use the new mount API. The mount table is unchanged
