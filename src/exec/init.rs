@@ -10,7 +10,8 @@
 //!   the PID namespace, reaps them, and reports the program's status with
 //!   `getrusage(RUSAGE_CHILDREN)` on the report descriptor, one JSON object per line.
 //!
-//! The report descriptor is close-on-exec, so the program cannot write to it.
+//! The report descriptor is close-on-exec, and the init is not dumpable (its /proc/1/fd
+//! needs CAP_SYS_PTRACE), so the program can neither inherit nor reopen it to forge a line.
 
 use std::ffi::{CString, OsString};
 use std::io::Write;
@@ -25,7 +26,7 @@ use nix::unistd::Pid;
 use super::limits::Rlimit;
 
 /// Runs the init. `args` are the process arguments after `__sandbox-init`:
-/// `REPORT_FD [--rlimit NAME=SOFT:HARD]... [--setup FD] -- PROGRAM [ARGS]...`.
+/// `REPORT_FD [--executable FD] [--rlimit NAME=SOFT:HARD]... [--setup FD] -- PROGRAM [ARGS]...`.
 ///
 /// With `--setup FD` the init first waits for boxpy's setup message on that socket (see
 /// [`setup_message`]): more rlimits, and the cgroup files to join.
@@ -68,6 +69,19 @@ pub fn main(args: &[OsString]) -> i32 {
                 };
                 limits.push(limit);
             }
+            Some("--executable") => {
+                // boxpy's executable, which bwrap ran this init from: the program must not
+                // inherit it.
+                let Some(fd) = rest
+                    .next()
+                    .and_then(|arg| arg.to_str()?.parse::<RawFd>().ok())
+                    .filter(|&fd| fd > 2 && fd != report_fd)
+                else {
+                    eprintln!("boxpy: the sandbox init's --executable takes a descriptor");
+                    return 125;
+                };
+                let _ = nix::unistd::close(fd);
+            }
             Some("--setup") => {
                 let Some(fd) = rest.next().and_then(|arg| arg.to_str()?.parse().ok()) else {
                     eprintln!("boxpy: the sandbox init's --setup takes a descriptor");
@@ -76,7 +90,7 @@ pub fn main(args: &[OsString]) -> i32 {
                 setup = Some(fd);
             }
             _ => {
-                eprintln!("boxpy: the sandbox init takes REPORT_FD [--rlimit NAME=SOFT:HARD]... [--setup FD] -- PROGRAM");
+                eprintln!("boxpy: the sandbox init takes REPORT_FD [--executable FD] [--rlimit NAME=SOFT:HARD]... [--setup FD] -- PROGRAM");
                 return 125;
             }
         }

@@ -128,6 +128,14 @@ pub fn run(
     for copy in &command.copies {
         passed.push((open_copied_file(&copy.source)?, copy.fd));
     }
+    let executable =
+        std::fs::File::open(&command.init.source).map_err(|error| Error::SandboxSetup {
+            detail: format!(
+                "cannot open boxpy's own executable `{}` to run it as the sandbox's init: {error}",
+                command.init.source.display()
+            ),
+        })?;
+    passed.push((executable.into(), command.init.fd));
     let setup_socket = match command.setup_fd {
         Some(fd) => {
             let (ours, theirs) =

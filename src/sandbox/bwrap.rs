@@ -27,7 +27,8 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::{
-    fds, BwrapCommand, CopiedFile, DataFile, InitSetup, SandboxSpec, INIT_ARGUMENT, INIT_PATH,
+    fds, init_path, BwrapCommand, CopiedFile, DataFile, InitExecutable, InitSetup, SandboxSpec,
+    INIT_ARGUMENT,
 };
 use crate::host::{EtcEntry, HostFacts, SystemEntry};
 use crate::policy::NetworkMode;
@@ -352,11 +353,6 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
     }
     ops.extend(masks);
 
-    ops.push(MountOp::ReadOnlyBind {
-        source: host.boxpy_executable.clone(),
-        dest: INIT_PATH.into(),
-    });
-
     ops.sort_by_key(|op| depth(op.dest()));
     for op in &ops {
         op.push_args(&mut args);
@@ -374,25 +370,37 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
         args.push("--seccomp".into());
         args.push(fds::SECCOMP.to_string().into());
     }
+    // Descriptors after the copied files: the setup socket (deferred limits), then the
+    // init's executable.
+    let mut next_fd = fds::FIRST_DATA + (data.len() + copies.len()) as i32;
+    let setup_fd = matches!(setup, InitSetup::Deferred).then(|| {
+        next_fd += 1;
+        next_fd - 1
+    });
+    let init = InitExecutable {
+        fd: next_fd,
+        source: host.boxpy_executable.clone(),
+    };
     args.push("--".into());
-    args.push(INIT_PATH.into());
+    args.push(init_path(init.fd).into());
     args.push(INIT_ARGUMENT.into());
     args.push(fds::INIT_REPORT.to_string().into());
-    let setup_fd = match setup {
+    args.push("--executable".into());
+    args.push(init.fd.to_string().into());
+    match setup {
         InitSetup::Inline(rlimits) => {
             for limit in rlimits {
                 args.push("--rlimit".into());
                 args.push(limit.to_argument().into());
             }
-            None
         }
         InitSetup::Deferred => {
-            let fd = fds::FIRST_DATA + (data.len() + copies.len()) as i32;
-            args.push("--setup".into());
-            args.push(fd.to_string().into());
-            Some(fd)
+            if let Some(fd) = setup_fd {
+                args.push("--setup".into());
+                args.push(fd.to_string().into());
+            }
         }
-    };
+    }
     args.push("--".into());
     args.extend(spec.command.iter().cloned());
 
@@ -403,13 +411,15 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
         data,
         copies,
         setup_fd,
+        init,
     }
 }
 
 /// `boxpy render --json`: the command as data, for tools (and `bench/`) that run it
 /// themselves. Variables passed from the host appear as `{"from_host": NAME}`; generated
 /// files as their text; descriptors 3 (status) and 4 (init report) are the caller's to
-/// provide, 5 is the seccomp filter (`--seccomp-out FILE`).
+/// provide, 5 is the seccomp filter (`--seccomp-out FILE`), and `init_executable` is boxpy's
+/// own binary, opened read-only on its descriptor.
 pub fn to_json(command: &BwrapCommand) -> serde_json::Value {
     let env: serde_json::Map<String, serde_json::Value> = command
         .env
@@ -436,6 +446,7 @@ pub fn to_json(command: &BwrapCommand) -> serde_json::Value {
             "source": copy.source,
             "dest": copy.dest,
         })).collect::<Vec<_>>(),
+        "init_executable": {"fd": command.init.fd, "source": command.init.source},
         "fds": {"status": fds::STATUS, "init_report": fds::INIT_REPORT, "seccomp": fds::SECCOMP},
     })
 }

@@ -27,7 +27,8 @@ pub mod fds {
     /// A channel from a boxpy helper program inside the sandbox (the notebook driver).
     pub const CHANNEL: i32 = 6;
     /// The first of the generated files (`--ro-bind-data`, `--file`); the host files
-    /// copied in (`--file`) follow them, and the init's setup socket follows those.
+    /// copied in (`--file`) follow them, then the init's setup socket (when there is one),
+    /// then boxpy's own executable, which bwrap runs as the init.
     pub const FIRST_DATA: i32 = 7;
 }
 
@@ -49,8 +50,12 @@ impl Default for InitSetup {
     }
 }
 
-/// Where boxpy's own executable appears inside the sandbox, to run as PID 1.
-pub const INIT_PATH: &str = "/run/boxpy/init";
+/// How bwrap starts boxpy's own executable as PID 1: through the descriptor `fd` boxpy
+/// passes, so the executable needs no mount (a bind costs bwrap a pass over the mount
+/// table). The init closes the descriptor first thing (`--executable FD`).
+pub fn init_path(fd: i32) -> String {
+    format!("/proc/self/fd/{fd}")
+}
 /// The argument that makes boxpy act as the sandbox init.
 pub const INIT_ARGUMENT: &str = "__sandbox-init";
 
@@ -121,6 +126,16 @@ pub struct BwrapCommand {
     pub copies: Vec<CopiedFile>,
     /// Where the init reads its limits ([`InitSetup::Deferred`]): a socket boxpy passes.
     pub setup_fd: Option<i32>,
+    /// boxpy's own executable, opened read-only and passed as descriptor `fd`: bwrap runs
+    /// it as the init through [`init_path`].
+    pub init: InitExecutable,
+}
+
+/// boxpy's executable as the sandbox's init: `source` opened read-only as descriptor `fd`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitExecutable {
+    pub fd: i32,
+    pub source: PathBuf,
 }
 
 /// Quotes `text` for a POSIX shell when it needs it.

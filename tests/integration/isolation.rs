@@ -268,7 +268,7 @@ runner_tests! {
         );
         for (pid, argv0) in &processes {
             assert!(
-                argv0 == "/run/boxpy/init" || *argv0 == program,
+                argv0.starts_with("/proc/self/fd/") || *argv0 == program,
                 "pid {pid} `{argv0}` is not a sandbox process: {output}"
             );
         }

@@ -262,18 +262,25 @@ fn no_network_gets_a_generated_hosts_file() {
 
 #[test]
 fn program_comes_last_after_separator() {
-    let args = args_of(&render(
+    let command = render(
         &spec_for(&load_builtin("default"), Vec::new()),
         &HostFacts::fixture(),
         &InitSetup::default(),
-    ));
-    let tail: Vec<&str> = args[args.len() - 6..].iter().map(String::as_str).collect();
+    );
+    // Inline limits: the executable is the first descriptor after the copied files.
+    let last_copy = command.copies.iter().map(|copy| copy.fd).max().unwrap_or(0);
+    assert_eq!(command.init.fd, last_copy + 1);
+    let args = args_of(&command);
+    let tail: Vec<&str> = args[args.len() - 8..].iter().map(String::as_str).collect();
+    let fd = command.init.fd.to_string();
     assert_eq!(
         tail,
         [
-            INIT_PATH,
+            &format!("/proc/self/fd/{fd}"),
             INIT_ARGUMENT,
             "4",
+            "--executable",
+            &fd,
             "--",
             "/home/user/project/.venv/bin/python",
             "analyze.py"
@@ -323,7 +330,27 @@ fn etc_files_are_copied_links_recreated_directories_bound() {
     let last_copy = command.copies.iter().map(|copy| copy.fd).max().unwrap_or(0);
     assert_eq!(command.setup_fd, Some(last_copy + 1));
     let setup = (last_copy + 1).to_string();
-    assert!(position(&args, &["__sandbox-init", "4", "--setup", &setup, "--"]).is_some());
+    // Then boxpy's own executable, which bwrap runs from its descriptor: no mount.
+    let executable = (last_copy + 2).to_string();
+    assert_eq!(command.init.fd, last_copy + 2);
+    assert_eq!(command.init.source, HostFacts::fixture().boxpy_executable);
+    assert!(position(
+        &args,
+        &[
+            &format!("/proc/self/fd/{executable}"),
+            "__sandbox-init",
+            "4",
+            "--executable",
+            &executable,
+            "--setup",
+            &setup,
+            "--"
+        ]
+    )
+    .is_some());
+    assert!(!args
+        .iter()
+        .any(|arg| *arg == HostFacts::fixture().boxpy_executable.to_string_lossy()));
     assert!(!args.iter().any(|arg| arg == "--rlimit"));
     let remount = position(&args, &["--remount-ro", "/"]).expect("remount");
     let copy = position(&args, &["--file", &fd, "/etc/passwd"]).expect("copy");
