@@ -24,15 +24,23 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
 /// What the wait saw.
 pub(super) struct Waited {
-    /// bwrap's own wait status.
-    pub status: std::io::Result<ExitStatus>,
+    /// bwrap's own wait status; `None` when the run ended at the init's report, before
+    /// bwrap exited.
+    pub status: Option<std::io::Result<ExitStatus>>,
+    /// What bwrap itself printed (its errors), when its output had a pipe of its own;
+    /// the last [`pump::TAIL_BYTES`] of it.
+    pub diagnostics: Option<Vec<u8>>,
     /// boxpy stopped the sandbox at the deadline.
     pub timed_out: bool,
     pub record: BwrapRecord,
     pub report: InitReport,
 }
 
-/// Waits until bwrap has exited and both channels have ended. Forwards each signal in
+/// Waits until bwrap has exited and both channels have ended, or, when bwrap's output has
+/// a pipe of its own (`diagnostics`; the program's pipes then never passed through bwrap),
+/// until the init reports the end: by then every process of the program is gone and the
+/// init has left the run's cgroups, and what remains (the init's exit, the namespaces'
+/// teardown, bwrap's exit) is none of the caller's business. Forwards each signal in
 /// `forwarded` (blocked in every thread of boxpy) to the init once bwrap has named it,
 /// to bwrap's process group before; at `deadline`, asks the init to stop everything
 /// (SIGUSR1) and kills it after a grace period.
@@ -40,6 +48,7 @@ pub(super) fn wait_for_sandbox(
     bwrap_pid: i32,
     status_read: OwnedFd,
     report_read: OwnedFd,
+    diagnostics_read: Option<OwnedFd>,
     forwarded: &SigSet,
     gate: &pump::Gate,
     deadline: Option<Instant>,
@@ -48,14 +57,20 @@ pub(super) fn wait_for_sandbox(
     let signals = SignalWatch::new(forwarded)?;
     let mut status = Some(Channel::new(status_read));
     let mut report = Some(Channel::new(report_read));
+    let end_at_report = diagnostics_read.is_some();
+    let mut diagnostics = diagnostics_read.map(Channel::new);
     let mut record = BwrapRecord::default();
     let mut init_report = InitReport::default();
     let mut exited: Option<std::io::Result<ExitStatus>> = None;
+    let mut diagnostics_done: Option<Vec<u8>> = None;
     let mut timed_out = false;
     let mut kill_at: Option<Instant> = None;
     let init_pid = |record: &BwrapRecord| record.child_pid.filter(|pid| *pid > 0);
 
     while exited.is_none() || status.is_some() || report.is_some() {
+        if end_at_report && init_report.ended {
+            break;
+        }
         let wake = match (&exited, kill_at) {
             (Some(_), _) => None,
             (None, Some(kill_at)) => Some(kill_at),
@@ -78,6 +93,12 @@ pub(super) fn wait_for_sandbox(
             }
             if let Some(channel) = &report {
                 sources.push((Source::Report, PollFd::new(channel.fd(), PollFlags::POLLIN)));
+            }
+            if let Some(channel) = &diagnostics {
+                sources.push((
+                    Source::Diagnostics,
+                    PollFd::new(channel.fd(), PollFlags::POLLIN),
+                ));
             }
             let mut polled: Vec<PollFd> = sources.iter().map(|(_, fd)| *fd).collect();
             match nix::poll::poll(&mut polled, timeout) {
@@ -144,11 +165,30 @@ pub(super) fn wait_for_sandbox(
                         }
                     }
                 }
+                Source::Diagnostics => {
+                    if let Some(channel) = &mut diagnostics {
+                        let open = channel.read_more();
+                        channel.keep_tail(pump::TAIL_BYTES);
+                        if !open {
+                            // Kept for the report; nothing more to wait for.
+                            diagnostics_done = Some(std::mem::take(&mut channel.buffer));
+                            diagnostics = None;
+                        }
+                    }
+                }
             }
         }
     }
+    if exited.is_none() && report.is_some() {
+        // Ended at the report: the gate was opened by `started`; nothing more to hold.
+        gate.finish_setup();
+    }
+    let diagnostics = diagnostics
+        .map(|channel| channel.buffer)
+        .or(diagnostics_done);
     Ok(Waited {
-        status: exited.unwrap_or_else(|| Err(std::io::Error::other("bwrap was not waited for"))),
+        status: exited,
+        diagnostics,
         timed_out,
         record,
         report: init_report,
@@ -161,6 +201,7 @@ enum Source {
     Signal,
     Status,
     Report,
+    Diagnostics,
 }
 
 /// A pipe read as it fills, kept whole (the status and the report are a few lines).
@@ -196,6 +237,13 @@ impl Channel {
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => return false,
             }
+        }
+    }
+
+    /// Drops all but the last `limit` bytes (a channel that is only kept, never split).
+    fn keep_tail(&mut self, limit: usize) {
+        if self.buffer.len() > limit {
+            self.buffer.drain(..self.buffer.len() - limit);
         }
     }
 

@@ -42,6 +42,7 @@ pub fn main(args: &[OsString]) -> i32 {
     // descriptors through /proc/1/fd (the report pipe, to forge how it ended) or ptrace it.
     // A non-dumpable process's /proc entries need CAP_SYS_PTRACE, which nobody in the
     // sandbox has. The program itself is dumpable again after its exec.
+    #[cfg(target_os = "linux")]
     if let Err(errno) = nix::sys::prctl::set_dumpable(false) {
         eprintln!("boxpy: the sandbox init cannot make itself non-dumpable: {errno}");
         return 125;
@@ -109,19 +110,34 @@ pub fn main(args: &[OsString]) -> i32 {
 
     // Join the cgroups before the program exists, so it and everything it starts are
     // inside; then close the files (and the socket), which the program must never reach.
+    // The program's own descriptors (stdout, stderr, channel) are handed to it at spawn;
+    // boxpy's cgroup files are kept for the end.
+    let mut leave: Vec<std::fs::File> = Vec::new();
+    let mut program_fds: Vec<(OwnedFd, RawFd)> = Vec::new();
     if let Some(fd) = setup {
         // SAFETY: boxpy passed this socket for exactly this use; the init owns it from here
         // and closes it once the message is read.
         let socket = unsafe { OwnedFd::from_raw_fd(fd) };
-        let (more, cgroups) = match receive_setup(&socket) {
+        let received = match receive_setup(&socket) {
             Ok(received) => received,
             Err(detail) => return setup_failed(&mut report, &detail),
         };
         drop(socket);
-        limits.extend(more);
-        for cgroup in cgroups {
-            if let Err(error) = std::fs::File::from(cgroup).write_all(b"0") {
-                return setup_failed(&mut report, &format!("joining the limits' cgroup: {error}"));
+        limits.extend(received.rlimits);
+        for (role, file) in received.files {
+            match role {
+                Role::Join => {
+                    if let Err(error) = std::fs::File::from(file).write_all(b"0") {
+                        return setup_failed(
+                            &mut report,
+                            &format!("joining the limits' cgroup: {error}"),
+                        );
+                    }
+                }
+                Role::Leave => leave.push(file.into()),
+                Role::Stdout => program_fds.push((file, 1)),
+                Role::Stderr => program_fds.push((file, 2)),
+                Role::Channel => program_fds.push((file, crate::sandbox::fds::CHANNEL)),
             }
         }
     }
@@ -185,7 +201,14 @@ pub fn main(args: &[OsString]) -> i32 {
 
     // posix_spawnp: found on PATH like execvp, in its own process group, with an empty
     // signal mask and SIGPIPE at its default.
-    let child = match super::spawn(&arguments[0], &argv, envp.as_ptr(), &[], true) {
+    let dups: Vec<(RawFd, RawFd)> = program_fds
+        .iter()
+        .map(|(fd, target)| (std::os::fd::AsRawFd::as_raw_fd(fd), *target))
+        .collect();
+    let spawned = super::spawn(&arguments[0], &argv, envp.as_ptr(), &dups, true);
+    // The program has its copies: from here only its processes hold its output pipes.
+    drop(program_fds);
+    let child = match spawned {
         Ok(pid) => Pid::from_raw(pid),
         Err(error) => {
             let errno = error.raw_os_error().unwrap_or(libc::EIO);
@@ -228,6 +251,12 @@ pub fn main(args: &[OsString]) -> i32 {
             (micros / 1000, usage.max_rss())
         })
         .unwrap_or((0, 0));
+    // Nothing of the sandbox is left but this process: back to boxpy's own cgroups, so
+    // boxpy can remove the sandbox's as soon as it reads the end (the init's own exit,
+    // which tears down the namespaces, takes a while).
+    for mut file in leave {
+        let _ = file.write_all(b"0");
+    }
     let (field, value, exit_code) = match program_status {
         Some(WaitStatus::Exited(_, code)) => ("code", code, code),
         Some(WaitStatus::Signaled(_, signal, _)) => ("signal", signal as i32, 128 + signal as i32),
@@ -259,13 +288,68 @@ pub fn setup_socket_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
     }
 }
 
-/// Sends the setup message: the rlimits as text, the cgroup files to join as
-/// `SCM_RIGHTS`.
+/// What a descriptor in the setup message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A `tasks`/`cgroup.procs` file of the sandbox's cgroup: the init writes `0` to it
+    /// before the program exists.
+    Join,
+    /// The same file of boxpy's own cgroup: the init moves back there once everything else
+    /// in the sandbox has ended, before it reports the end, so boxpy can remove the
+    /// sandbox's cgroups without waiting for the init to exit.
+    Leave,
+    /// The program's stdout, stderr, and the notebook driver's channel
+    /// ([`crate::sandbox::fds::CHANNEL`]). They travel here rather than through bwrap, so
+    /// no process but the program's holds them: they reach end-of-file when its last
+    /// process has ended, not when bwrap has.
+    Stdout,
+    Stderr,
+    Channel,
+}
+
+// The message is only built and parsed on Linux (the socket exists only there).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+impl Role {
+    const ALL: [(Role, &'static str); 5] = [
+        (Role::Join, "join"),
+        (Role::Leave, "leave"),
+        (Role::Stdout, "stdout"),
+        (Role::Stderr, "stderr"),
+        (Role::Channel, "channel"),
+    ];
+
+    fn name(self) -> &'static str {
+        Role::ALL
+            .iter()
+            .find(|(role, _)| *role == self)
+            .map_or("?", |(_, name)| name)
+    }
+
+    fn from_name(name: &str) -> Option<Role> {
+        Role::ALL
+            .iter()
+            .find(|(_, known)| *known == name)
+            .map(|(role, _)| *role)
+    }
+}
+
+/// The setup message: the rlimits, and descriptors with their roles.
+#[derive(Debug, Default)]
+pub struct Setup<F> {
+    pub rlimits: Vec<Rlimit>,
+    pub files: Vec<(Role, F)>,
+}
+
+/// Sends the setup message: the rlimits and the roles as text, the descriptors as
+/// `SCM_RIGHTS`, in the same order.
 #[cfg(target_os = "linux")]
-pub fn send_setup(socket: &OwnedFd, rlimits: &[Rlimit], files: &[RawFd]) -> std::io::Result<()> {
+pub fn send_setup(socket: &OwnedFd, setup: &Setup<RawFd>) -> std::io::Result<()> {
     use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
     use std::os::fd::AsRawFd;
-    let message = setup_message(rlimits);
+    let roles: Vec<Role> = setup.files.iter().map(|(role, _)| *role).collect();
+    let files: Vec<RawFd> = setup.files.iter().map(|(_, fd)| *fd).collect();
+    let message = setup_message(&setup.rlimits, &roles);
+    let files = &files[..];
     let controls = if files.is_empty() {
         Vec::new()
     } else {
@@ -282,18 +366,23 @@ pub fn send_setup(socket: &OwnedFd, rlimits: &[Rlimit], files: &[RawFd]) -> std:
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn send_setup(_: &OwnedFd, _: &[Rlimit], _: &[RawFd]) -> std::io::Result<()> {
+pub fn send_setup(_: &OwnedFd, _: &Setup<RawFd>) -> std::io::Result<()> {
     Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }
 
-/// The setup message's text: one `rlimit NAME=SOFT:HARD` line per limit, then `end`. The cgroup
-/// files to join travel with it as `SCM_RIGHTS`.
+/// The setup message's text: one `rlimit NAME=SOFT:HARD` line per limit, one `file ROLE`
+/// line per descriptor (in the order of the `SCM_RIGHTS` that travel with it), then `end`.
 #[cfg(target_os = "linux")]
-fn setup_message(rlimits: &[Rlimit]) -> String {
+fn setup_message(rlimits: &[Rlimit], roles: &[Role]) -> String {
     let mut text = String::new();
     for limit in rlimits {
         text.push_str("rlimit ");
         text.push_str(&limit.to_argument());
+        text.push('\n');
+    }
+    for role in roles {
+        text.push_str("file ");
+        text.push_str(role.name());
         text.push('\n');
     }
     text.push_str("end\n");
@@ -302,31 +391,37 @@ fn setup_message(rlimits: &[Rlimit]) -> String {
 
 /// Parses [`setup_message`]'s text; `None` when it is malformed or cut short.
 #[cfg(target_os = "linux")]
-fn parse_setup_message(text: &str) -> Option<Vec<Rlimit>> {
-    let mut limits = Vec::new();
+fn parse_setup_message(text: &str) -> Option<(Vec<Rlimit>, Vec<Role>)> {
+    let (mut limits, mut roles) = (Vec::new(), Vec::new());
     for line in text.lines() {
         if line == "end" {
-            return Some(limits);
+            return Some((limits, roles));
         }
-        limits.push(Rlimit::from_argument(line.strip_prefix("rlimit ")?)?);
+        if let Some(role) = line.strip_prefix("file ") {
+            roles.push(Role::from_name(role)?);
+        } else {
+            limits.push(Rlimit::from_argument(line.strip_prefix("rlimit ")?)?);
+        }
     }
     None
 }
 
-/// Waits for boxpy's setup message; returns its rlimits and the cgroup files to join
-/// (received close-on-exec, so none can reach the program).
+/// Waits for boxpy's setup message; returns its rlimits and its descriptors with their
+/// roles (received close-on-exec, so none can reach the program unless the init hands it
+/// over on purpose).
 #[cfg(not(target_os = "linux"))]
-fn receive_setup(_: &OwnedFd) -> Result<(Vec<Rlimit>, Vec<OwnedFd>), String> {
+fn receive_setup(_: &OwnedFd) -> Result<Setup<OwnedFd>, String> {
     Err("the setup socket exists only in the Linux sandbox".to_owned())
 }
 
 #[cfg(target_os = "linux")]
-fn receive_setup(socket: &OwnedFd) -> Result<(Vec<Rlimit>, Vec<OwnedFd>), String> {
+fn receive_setup(socket: &OwnedFd) -> Result<Setup<OwnedFd>, String> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     use std::os::fd::AsRawFd;
-    // Room for more cgroup files than a run makes (one per controller: memory, pids).
+    // Room for more descriptors than a run sends (join and leave per controller, three
+    // for the program).
     let mut buffer = [0u8; 4096];
-    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let mut space = nix::cmsg_space!([RawFd; 12]);
     let mut files = Vec::new();
     let (length, truncated) = loop {
         let mut slices = [std::io::IoSliceMut::new(&mut buffer)];
@@ -356,12 +451,22 @@ fn receive_setup(socket: &OwnedFd) -> Result<(Vec<Rlimit>, Vec<OwnedFd>), String
             Err(errno) => return Err(format!("reading boxpy's limits: {}", errno.desc())),
         }
     };
-    let limits = std::str::from_utf8(&buffer[..length])
+    let (rlimits, roles) = std::str::from_utf8(&buffer[..length])
         .ok()
         .filter(|_| !truncated)
         .and_then(parse_setup_message)
         .ok_or_else(|| "boxpy ended before it sent the limits".to_owned())?;
-    Ok((limits, files))
+    if roles.len() != files.len() {
+        return Err(format!(
+            "boxpy's setup names {} descriptors but {} arrived",
+            roles.len(),
+            files.len()
+        ));
+    }
+    Ok(Setup {
+        rlimits,
+        files: roles.into_iter().zip(files).collect(),
+    })
 }
 
 /// Reports that a limit could not be applied (boxpy exits 125 for it, never runs the
@@ -410,15 +515,27 @@ mod tests {
                 hard: 64,
             },
         ];
-        let text = setup_message(&limits);
-        assert_eq!(text, "rlimit cpu=30:31\nrlimit nofile=64:64\nend\n");
-        assert_eq!(parse_setup_message(&text), Some(limits));
-        assert_eq!(parse_setup_message("end\n"), Some(Vec::new()));
+        let roles = [
+            Role::Join,
+            Role::Leave,
+            Role::Stdout,
+            Role::Stderr,
+            Role::Channel,
+        ];
+        let text = setup_message(&limits, &roles);
+        assert_eq!(
+            text,
+            "rlimit cpu=30:31\nrlimit nofile=64:64\nfile join\nfile leave\nfile stdout\nfile stderr\nfile channel\nend\n"
+        );
+        assert_eq!(parse_setup_message(&text), Some((limits, roles.to_vec())));
+        assert_eq!(parse_setup_message("end\n"), Some((Vec::new(), Vec::new())));
         for bad in [
             "",
             "rlimit cpu=30:31\n",
             "rlimit stack=1:1\nend\n",
             "cpu=1:1\nend\n",
+            "file stdin\nend\n",
+            "file join\n",
         ] {
             assert_eq!(parse_setup_message(bad), None, "{bad:?}");
         }
@@ -433,18 +550,35 @@ mod tests {
             soft: 1,
             hard: 2,
         };
-        let fds = [std::os::fd::AsRawFd::as_raw_fd(&file)];
-        send_setup(&ours, &[limit], &fds).expect("sendmsg");
-        let (limits, files) = receive_setup(&theirs).expect("the setup arrives");
-        assert_eq!(limits.len(), 1);
-        assert_eq!(files.len(), 1);
-        // Received close-on-exec: never inherited by the program.
-        let flags = nix::fcntl::fcntl(
-            std::os::fd::AsRawFd::as_raw_fd(&files[0]),
-            nix::fcntl::FcntlArg::F_GETFD,
-        )
-        .expect("F_GETFD");
-        assert_ne!(flags & libc::FD_CLOEXEC, 0);
+        let (read, write) = super::super::pipe().expect("a pipe to pass");
+        use std::os::fd::AsRawFd;
+        let setup = Setup {
+            rlimits: vec![limit],
+            files: vec![
+                (Role::Join, file.as_raw_fd()),
+                (Role::Stdout, write.as_raw_fd()),
+            ],
+        };
+        send_setup(&ours, &setup).expect("sendmsg");
+        drop(write);
+        let received = receive_setup(&theirs).expect("the setup arrives");
+        assert_eq!(received.rlimits, vec![limit]);
+        let roles: Vec<Role> = received.files.iter().map(|(role, _)| *role).collect();
+        assert_eq!(roles, [Role::Join, Role::Stdout]);
+        // Received close-on-exec: never inherited by the program unless handed over.
+        for (_, fd) in &received.files {
+            let flags =
+                nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFD).expect("F_GETFD");
+            assert_ne!(flags & libc::FD_CLOEXEC, 0);
+        }
+        // The pipe really travelled: what is written to the received end arrives.
+        let (_, stdout) = received.files.into_iter().nth(1).expect("stdout");
+        std::fs::File::from(stdout)
+            .write_all(b"hello")
+            .expect("write");
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::fs::File::from(read), &mut text).expect("read");
+        assert_eq!(text, "hello");
         // boxpy gone before it sent anything: an error, never an init without limits.
         drop(ours);
         assert!(receive_setup(&theirs).is_err());

@@ -16,8 +16,9 @@
 //! running (creating the cgroups costs ~0.3 ms, bwrap's set-up several): it sends the init
 //! the rlimits and the open cgroup files over a socket (`--setup FD`, see
 //! [`super::init`]), and the init waits for them. The init joins the cgroups before the
-//! program exists and sets the rlimits in the program's process between fork and exec, so
-//! everything the program starts inherits them. `boxpy render` shows the rlimits on the
+//! program exists and sets the rlimits on itself before it spawns the program, so
+//! everything the program starts inherits them; once everything has ended it moves back
+//! to boxpy's own cgroups, so boxpy removes the run's at once. `boxpy render` shows the rlimits on the
 //! init's command line instead (`--rlimit NAME=SOFT:HARD`; it creates no cgroups). A cgroup is
 //! joined by writing `0`: on v1 to `tasks` (the init is single-threaded, and moving only the
 //! current thread lets the kernel skip the global threadgroup lock, whose RCU grace period
@@ -80,6 +81,12 @@ pub struct Cgroup {
     /// Open `tasks` (v1) or `cgroup.procs` (v2) files; the init writes `0` to each
     /// before it starts the program.
     procs: Vec<File>,
+    /// The same files of boxpy's own cgroups (the parents), where the init moves back
+    /// once the program and everything it started have ended: the run's cgroups are then
+    /// empty and removed at once, while the init's own exit (the sandbox's namespaces torn
+    /// down) is still under way. A file boxpy cannot open here only means the removal
+    /// waits for that exit.
+    leave: Vec<File>,
     memory_events: Option<MemoryEvents>,
     pub memory: bool,
     pub processes: bool,
@@ -95,6 +102,11 @@ impl Cgroup {
     /// The open `tasks`/`cgroup.procs` files, passed to the init to join.
     pub fn join_files(&self) -> &[File] {
         &self.procs
+    }
+
+    /// The open files of boxpy's own cgroups, passed to the init to move back to.
+    pub fn leave_files(&self) -> &[File] {
+        &self.leave
     }
 
     /// Whether the kernel's OOM killer acted inside this cgroup.
@@ -121,6 +133,7 @@ impl Cgroup {
 impl Drop for Cgroup {
     fn drop(&mut self) {
         self.procs.clear();
+        self.leave.clear();
         for directory in self.directories.iter().rev() {
             // The init has killed and reaped everything; the kernel may need a moment to
             // release the last task.
@@ -358,6 +371,7 @@ fn create_cgroup_v2(root: &Path, own: &str, name: &str, limits: &Limits) -> Opti
     let mut cgroup = Cgroup {
         directories: vec![directory.clone()],
         procs: Vec::new(),
+        leave: open_procs(&parent, "cgroup.procs").into_iter().collect(),
         memory_events: None,
         memory: false,
         processes: false,
@@ -379,6 +393,7 @@ fn create_cgroup_v1(root: &Path, own: &str, name: &str, limits: &Limits) -> Opti
     let mut cgroup = Cgroup {
         directories: Vec::new(),
         procs: Vec::new(),
+        leave: Vec::new(),
         memory_events: None,
         memory: false,
         processes: false,
@@ -401,6 +416,9 @@ fn create_cgroup_v1(root: &Path, own: &str, name: &str, limits: &Limits) -> Opti
                 }
                 if let (true, Some(procs)) = (limited, open_procs(&directory, "tasks")) {
                     cgroup.procs.push(procs);
+                    cgroup
+                        .leave
+                        .extend(directory.parent().and_then(|own| open_procs(own, "tasks")));
                     cgroup.memory = true;
                     cgroup.memory_events =
                         Some(MemoryEvents::V1(directory.join("memory.oom_control")));
@@ -419,6 +437,9 @@ fn create_cgroup_v1(root: &Path, own: &str, name: &str, limits: &Limits) -> Opti
                 let limited = write(&directory.join("pids.max"), &processes.to_string());
                 if let (true, Some(procs)) = (limited, open_procs(&directory, "tasks")) {
                     cgroup.procs.push(procs);
+                    cgroup
+                        .leave
+                        .extend(directory.parent().and_then(|own| open_procs(own, "tasks")));
                     cgroup.processes = true;
                 }
             }

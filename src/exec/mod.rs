@@ -17,6 +17,9 @@
 //!   alone, which forwards it to the program.
 //! - Output is always drained, so the program never blocks on a full pipe; what exceeds
 //!   `limits.output` is dropped with one notice.
+//! - The program's pipes reach the init over the setup socket, never through bwrap, so
+//!   the run is complete when the init reports the end (see ARCHITECTURE.md, "Why an init
+//!   of our own"); boxpy does not wait for the init's and bwrap's own exits.
 
 #![allow(unsafe_code)]
 
@@ -145,13 +148,37 @@ pub fn run(
         }
         None => None,
     };
-    let channel_read = match &options.channel {
+    let (stdout_read, stdout_write) = pipe()?;
+    let (stderr_read, stderr_write) = pipe()?;
+    let (channel_read, channel_write) = match &options.channel {
         Some(_) => {
             let (read, write) = pipe()?;
-            passed.push((write, fds::CHANNEL));
-            Some(read)
+            (Some(read), Some(write))
         }
-        None => None,
+        None => (None, None),
+    };
+    // With a setup socket the program's pipes go to the init in the setup message, never
+    // through bwrap: then only the program's processes hold them, so they reach
+    // end-of-file when its last process ends, and the run is over when the init reports
+    // it, without waiting for the init's and bwrap's own exits (the namespaces' teardown,
+    // ~0.5 ms). bwrap's own output (its errors) goes to a pipe of its own. Without one,
+    // bwrap passes the pipes on as its own stdout and stderr.
+    let (program_pipes, bwrap_output, diagnostics_read) = match setup_socket {
+        Some(_) => {
+            let (read, write) = pipe()?;
+            let pipes = ProgramPipes {
+                stdout: stdout_write,
+                stderr: stderr_write,
+                channel: channel_write,
+            };
+            (Some(pipes), (write, None), Some(read))
+        }
+        None => {
+            if let Some(write) = channel_write {
+                passed.push((write, fds::CHANNEL));
+            }
+            (None, (stdout_write, Some(stderr_write)), None)
+        }
     };
     // Move every source above the targets so no dup2 clobbers another source.
     let floor = passed
@@ -169,31 +196,43 @@ pub fn run(
         .map(|(fd, target)| (fd.as_raw_fd(), *target))
         .collect();
 
-    let spawned = with_signals_blocked(&command.program, || spawn_bwrap(command, &raw_mapping));
+    // bwrap's stdout and stderr: one pipe for both, or the program's two.
+    let output = (
+        bwrap_output.0.as_raw_fd(),
+        bwrap_output
+            .1
+            .as_ref()
+            .map_or(bwrap_output.0.as_raw_fd(), AsRawFd::as_raw_fd),
+    );
+    let spawned = with_signals_blocked(&command.program, || {
+        spawn_bwrap(command, output, &raw_mapping)
+    });
     drop(mapping);
-    let (child, forwarded) = spawned?;
-    let bwrap_pid = child.pid;
+    drop(bwrap_output);
+    let (bwrap_pid, forwarded) = spawned?;
 
     // While bwrap builds the sandbox: plan the limits and send them to the init, which
     // waits for them before it starts the program.
-    let enforcement = match setup_socket {
+    let enforcement = match &setup_socket {
         Some(socket) => {
             let enforcement = plan();
             // A failure here means bwrap or its init is already gone, which the status
             // channels report.
-            let _ = send_setup(&socket, &enforcement);
+            let _ = send_setup(socket, &enforcement, program_pipes.as_ref());
             enforcement
         }
         None => limits::Enforcement::default(),
     };
+    // The init has its copies (or never will): boxpy's must not keep the pipes open.
+    drop(program_pipes);
 
     let gate = pump::Gate::new();
     let channel_thread = match (channel_read, options.channel.clone()) {
         (Some(read), Some(sender)) => Some(helper_thread(move || read_channel(read, &sender))),
         _ => None,
     };
-    let stdout = std::fs::File::from(child.stdout);
-    let stderr = std::fs::File::from(child.stderr);
+    let stdout = std::fs::File::from(stdout_read);
+    let stderr = std::fs::File::from(stderr_read);
     let budget = pump::Budget::new(options.output_limit);
     let stdout_thread = {
         let (budget, gate, capture) = (budget.clone(), gate.clone(), options.capture);
@@ -213,12 +252,13 @@ pub fn run(
         bwrap_pid,
         status_read,
         report_read,
+        diagnostics_read,
         &forwarded,
         &gate,
         options.timeout.map(|timeout| started + timeout),
     )
     .context("waiting for bwrap")?;
-    let bwrap_status = waited.status.context("waiting for bwrap")?;
+    let bwrap_status = waited.status.transpose().context("waiting for bwrap")?;
     let timed_out = waited.timed_out;
     let duration = started.elapsed();
 
@@ -242,7 +282,9 @@ pub fn run(
         return Err(Error::SandboxSetup { detail });
     }
     if !report.started {
-        return Err(classify_setup_failure(&stderr.tail));
+        return Err(classify_setup_failure(
+            waited.diagnostics.as_deref().unwrap_or(&stderr.tail),
+        ));
     }
     if let Some(errno) = report.exec_errno {
         return Err(exec_failure(errno, &report.exec_path));
@@ -257,17 +299,20 @@ pub fn run(
         Status::Exited(code)
     } else {
         use std::os::unix::process::ExitStatusExt;
-        match (bwrap_status.code(), bwrap_status.signal()) {
-            (Some(code), _) => Status::Exited(code),
-            (None, Some(signal)) => Status::Signaled(signal),
-            (None, None) => Status::Exited(1),
+        match bwrap_status.map(|status| (status.code(), status.signal())) {
+            Some((Some(code), _)) => Status::Exited(code),
+            Some((None, Some(signal))) => Status::Signaled(signal),
+            _ => Status::Exited(1),
         }
     };
     let output_limit_reached = budget.exhausted();
-    let memory_limit_reached = enforcement
-        .cgroup
-        .as_ref()
-        .is_some_and(limits::Cgroup::oom_killed);
+    // A program that exited 0 was not stopped by the memory limit (a notebook's dead
+    // kernel makes its driver exit non-zero), so its run skips reading the cgroup.
+    let memory_limit_reached = status != Status::Exited(0)
+        && enforcement
+            .cgroup
+            .as_ref()
+            .is_some_and(limits::Cgroup::oom_killed);
     Ok(Outcome {
         memory_limit_reached,
         status,
@@ -377,22 +422,24 @@ fn helper_thread<T: Send + 'static>(
         .expect("starting a helper thread")
 }
 
-/// bwrap, running, with the read ends of its output pipes.
-struct SpawnedBwrap {
-    pid: i32,
+/// The write ends of the program's pipes, for the init (see [`init::Role`]).
+struct ProgramPipes {
     stdout: OwnedFd,
     stderr: OwnedFd,
+    channel: Option<OwnedFd>,
 }
 
 /// Spawns bwrap with `posix_spawn` (glibc's is vfork + exec: nothing of boxpy's address
 /// space is copied, which a fork with a pre-exec hook would; ~0.4 ms a run): an empty
 /// signal mask, SIGPIPE back to its default, its own process group, stdin inherited,
-/// stdout and stderr into fresh pipes, each `(source, target)` of `mapping` duplicated
-/// to its fixed number, and nothing else (every other descriptor is close-on-exec).
+/// stdout and stderr to `output`, each `(source, target)` of `mapping` duplicated to its
+/// fixed number, and nothing else (every other descriptor is close-on-exec). Returns its
+/// pid.
 fn spawn_bwrap(
     command: &BwrapCommand,
+    output: (RawFd, RawFd),
     mapping: &[(RawFd, RawFd)],
-) -> std::io::Result<SpawnedBwrap> {
+) -> std::io::Result<libc::pid_t> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
 
@@ -424,16 +471,10 @@ fn spawn_bwrap(
     };
     let argv = pointers(&arguments);
     let envp = pointers(&variables);
-    let (stdout_read, stdout_write) = pipe().map_err(std::io::Error::other)?;
-    let (stderr_read, stderr_write) = pipe().map_err(std::io::Error::other)?;
-    let mut dups = vec![(stdout_write.as_raw_fd(), 1), (stderr_write.as_raw_fd(), 2)];
+    // Output first: its descriptors may carry numbers the mapping's targets overwrite.
+    let mut dups = vec![(output.0, 1), (output.1, 2)];
     dups.extend_from_slice(mapping);
-    let pid = spawn(&program, &argv, envp.as_ptr(), &dups, false)?;
-    Ok(SpawnedBwrap {
-        pid,
-        stdout: stdout_read,
-        stderr: stderr_read,
-    })
+    spawn(&program, &argv, envp.as_ptr(), &dups, false)
 }
 
 /// `posix_spawn` (or `posix_spawnp` with `search_path`, which looks a bare name up on this
@@ -522,14 +563,44 @@ pub(crate) fn spawn(
     }
 }
 
-/// Sends the init its setup message: the rlimits, with the cgroup files to join.
-fn send_setup(socket: &OwnedFd, enforcement: &limits::Enforcement) -> std::io::Result<()> {
-    let files: Vec<RawFd> = enforcement
-        .cgroup
-        .as_ref()
-        .map(|cgroup| cgroup.join_files().iter().map(AsRawFd::as_raw_fd).collect())
-        .unwrap_or_default();
-    init::send_setup(socket, &enforcement.rlimits, &files)
+/// Sends the init its setup message: the rlimits, the cgroup files to join and to move
+/// back to at the end, and the program's pipes. The order matters to the init: the
+/// channel, which it duplicates to a fixed number, comes last.
+fn send_setup(
+    socket: &OwnedFd,
+    enforcement: &limits::Enforcement,
+    pipes: Option<&ProgramPipes>,
+) -> std::io::Result<()> {
+    use init::Role;
+    let mut files: Vec<(Role, RawFd)> = Vec::new();
+    if let Some(cgroup) = &enforcement.cgroup {
+        files.extend(
+            cgroup
+                .join_files()
+                .iter()
+                .map(|file| (Role::Join, file.as_raw_fd())),
+        );
+        files.extend(
+            cgroup
+                .leave_files()
+                .iter()
+                .map(|file| (Role::Leave, file.as_raw_fd())),
+        );
+    }
+    if let Some(pipes) = pipes {
+        files.push((Role::Stdout, pipes.stdout.as_raw_fd()));
+        files.push((Role::Stderr, pipes.stderr.as_raw_fd()));
+        if let Some(channel) = &pipes.channel {
+            files.push((Role::Channel, channel.as_raw_fd()));
+        }
+    }
+    init::send_setup(
+        socket,
+        &init::Setup {
+            rlimits: enforcement.rlimits.clone(),
+            files,
+        },
+    )
 }
 
 /// Waits for the process `pid` (a child of this one) to end.
@@ -614,6 +685,8 @@ impl BwrapRecord {
 #[derive(Debug, Default)]
 struct InitReport {
     started: bool,
+    /// The init reported how the program ended (and has killed everything else).
+    ended: bool,
     exit_code: Option<i32>,
     signal: Option<i32>,
     exec_errno: Option<i32>,
@@ -653,6 +726,7 @@ impl InitReport {
                 );
             }
             Some("ended") => {
+                self.ended = true;
                 self.exit_code = number("code").map(|code| code as i32);
                 self.signal = number("signal").map(|signal| signal as i32);
                 if let (Some(cpu), Some(rss)) = (number("cpu_ms"), number("max_rss_kib")) {

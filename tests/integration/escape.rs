@@ -639,10 +639,15 @@ runner_tests! {
     /// although both run as the same user: its open descriptors (the report pipe boxpy reads
     /// the program's fate from), its executable and its environment cannot be opened
     /// through /proc/1 (a forged "ended with 0" or "exec failed" line would otherwise reach
-    /// boxpy). The program's own /proc/self is readable (the control), and its real exit
-    /// code, 3, is what boxpy reports.
+    /// boxpy). bwrap runs the init from a descriptor, so /proc/1/exe is the host's boxpy
+    /// binary itself: it can be neither reopened for writing nor chmodded (as root the
+    /// program's uid owns it), and the binary is unchanged afterwards. The program's own
+    /// /proc/self is readable (the control), and its real exit code, 3, is what boxpy
+    /// reports.
     fn the_init_is_out_of_the_programs_reach(runner) {
         let ws = Workspace::new(&runner);
+        let binary = Path::new(crate::harness::BOXPY);
+        let before = std::fs::metadata(binary).expect("the boxpy binary");
         let output = run_in_venv(&ws)
             .code(&hostile(
                 &[],
@@ -656,6 +661,8 @@ runner_tests! {
                         return fd
                     attempt(f"forge via fd {fd}", forge)
                 attempt("init exe", lambda: os.readlink("/proc/1/exe"))
+                attempt("init exe chmod", lambda: os.chmod("/proc/1/exe", 0o777))
+                attempt("init exe write", lambda: open("/proc/1/exe", "r+b").close())
                 attempt("init environ", lambda: open("/proc/1/environ", "rb").read())
                 sys.stdout.flush()
                 os._exit(3)
@@ -672,7 +679,15 @@ runner_tests! {
             assert_refused(&output, &format!("forge via fd {fd}"), &["EACCES", "EPERM", "ENOENT"]);
         }
         assert_refused(&output, "init exe", &["EACCES", "EPERM"]);
+        assert_refused(&output, "init exe chmod", &["EACCES", "EPERM"]);
+        assert_refused(&output, "init exe write", &["EACCES", "EPERM"]);
         assert_refused(&output, "init environ", &["EACCES", "EPERM"]);
+        let after = std::fs::metadata(binary).expect("the boxpy binary");
+        assert_eq!(
+            (after.mode(), after.mtime(), after.mtime_nsec(), after.len()),
+            (before.mode(), before.mtime(), before.mtime_nsec(), before.len()),
+            "the host's boxpy binary changed"
+        );
     }
 
     /// The program cannot make a new user (or mount, or network) namespace, join the init's,
