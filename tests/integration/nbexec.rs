@@ -113,6 +113,30 @@ runner_tests! {
         assert!(!output.stderr_text().contains("Traceback"), "{output}");
     }
 
+    /// The kernel is shut down gracefully before the run ends: a file the notebook left
+    /// open is flushed by the kernel's own exit (a kernel killed instead would leave it
+    /// empty), and an `atexit` handler of the notebook's runs.
+    fn the_kernel_ends_gracefully(runner) {
+        let venv = require_jupyter!();
+        let ws = Workspace::new(&runner);
+        ws.write(
+            "work/leaves-open.ipynb",
+            notebook(&[(
+                "code",
+                "import atexit
+handle = open('left-open.txt', 'w')
+handle.write('buffered, never closed')
+atexit.register(lambda: open('atexit.txt', 'w').write('ran'))",
+                &[],
+            )]),
+        );
+        let output = nbexec(&ws, &venv).arg("leaves-open.ipynb").run();
+        assert_exit(&output, 0);
+        let read = |name: &str| std::fs::read_to_string(ws.work().join(name)).unwrap_or_default();
+        assert_eq!(read("left-open.txt"), "buffered, never closed", "{output}");
+        assert_eq!(read("atexit.txt"), "ran", "{output}");
+    }
+
     /// A failing cell: exit 1, the report locates it as `NOTEBOOK, cell N, line L` (code
     /// cells counted from 1), with the cell's source line and a hint.
     fn failing_cell_is_located(runner) {
