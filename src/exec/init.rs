@@ -197,7 +197,7 @@ pub fn main(args: &[OsString]) -> i32 {
             .collect()
     };
     let (argv, envp) = (pointers(&arguments), pointers(&variables));
-    let _ = writeln!(report, "{{\"event\":\"started\"}}");
+    report_line(&mut report, "{\"event\":\"started\"}");
 
     // posix_spawnp: found on PATH like execvp, in its own process group, with an empty
     // signal mask and SIGPIPE at its default.
@@ -213,9 +213,9 @@ pub fn main(args: &[OsString]) -> i32 {
         Err(error) => {
             let errno = error.raw_os_error().unwrap_or(libc::EIO);
             let path = serde_json::to_string(&program[0].to_string_lossy()).unwrap_or_default();
-            let _ = writeln!(
-                report,
-                "{{\"event\":\"exec_failed\",\"errno\":{errno},\"path\":{path}}}"
+            report_line(
+                &mut report,
+                &format!("{{\"event\":\"exec_failed\",\"errno\":{errno},\"path\":{path}}}"),
             );
             return if errno == libc::ENOENT { 127 } else { 126 };
         }
@@ -262,10 +262,8 @@ pub fn main(args: &[OsString]) -> i32 {
         Some(WaitStatus::Signaled(_, signal, _)) => ("signal", signal as i32, 128 + signal as i32),
         _ => ("signal", libc::SIGKILL, 128 + libc::SIGKILL),
     };
-    let _ = writeln!(
-        report,
-        "{{\"event\":\"ended\",\"{field}\":{value},\"cpu_ms\":{cpu_ms},\"max_rss_kib\":{max_rss_kib}}}"
-    );
+    report_line(&mut report, &format!("{{\"event\":\"ended\",\"{field}\":{value},\"cpu_ms\":{cpu_ms},\"max_rss_kib\":{max_rss_kib}}}"
+    ));
     exit_code
 }
 
@@ -469,11 +467,23 @@ fn receive_setup(socket: &OwnedFd) -> Result<Setup<OwnedFd>, String> {
     })
 }
 
+/// Writes one line of the report with a single `write` (under `PIPE_BUF`, so boxpy reads it
+/// whole, never a piece per formatted argument).
+fn report_line(report: &mut std::fs::File, text: &str) {
+    let mut line = String::with_capacity(text.len() + 1);
+    line.push_str(text);
+    line.push('\n');
+    let _ = report.write_all(line.as_bytes());
+}
+
 /// Reports that a limit could not be applied (boxpy exits 125 for it, never runs the
 /// program without it) and returns the init's exit code.
 fn setup_failed(report: &mut std::fs::File, detail: &str) -> i32 {
     let detail = serde_json::to_string(detail).unwrap_or_default();
-    let _ = writeln!(report, "{{\"event\":\"setup_failed\",\"detail\":{detail}}}");
+    report_line(
+        report,
+        &format!("{{\"event\":\"setup_failed\",\"detail\":{detail}}}"),
+    );
     125
 }
 
