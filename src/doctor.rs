@@ -324,7 +324,7 @@ pub fn checks(facts: &DoctorFacts) -> Vec<Check> {
         check(
             Level::Ok,
             "limits.processes",
-            "RLIMIT_NPROC (raised by the tasks you already run)",
+            "RLIMIT_NPROC (on Linux before 5.14 raised by the tasks you already run)",
             None,
         )
     });
