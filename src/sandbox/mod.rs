@@ -35,7 +35,8 @@ pub mod fds {
 /// How the init learns the limits it applies before it starts the program.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InitSetup {
-    /// On its command line (`--rlimit NAME=SOFT:HARD`, applied between fork and exec):
+    /// On its command line (`--rlimit NAME=SOFT:HARD`, set by the init on itself before it
+    /// spawns the program):
     /// what `boxpy render` shows, and what a run by hand applies.
     Inline(Vec<crate::exec::limits::Rlimit>),
     /// On a socket (`--setup FD`), after bwrap has started: a run plans its limits
