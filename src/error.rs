@@ -76,6 +76,13 @@ pub enum Error {
     },
     /// bwrap failed for another reason before the program started.
     SandboxSetup { detail: String },
+    /// The sandbox's init could not apply a limit (an rlimit above what the kernel allows,
+    /// a cgroup it could not join): the program never runs without it.
+    LimitNotApplied {
+        detail: String,
+        /// The policy key behind it (`limits.open_files`), when known.
+        key: Option<&'static str>,
+    },
     /// The venv directory does not exist or is not a venv.
     VenvNotFound {
         path: PathBuf,
@@ -125,6 +132,7 @@ impl Error {
             | Error::BwrapMissing
             | Error::NamespacesRefused { .. }
             | Error::SandboxSetup { .. }
+            | Error::LimitNotApplied { .. }
             | Error::ScriptNotFound { .. }
             | Error::UnsupportedPlatform { .. }
             | Error::Inexpressible { .. }
@@ -165,6 +173,9 @@ impl Error {
                 "bubblewrap failed to set up the sandbox"
             }
             .to_owned(),
+            Error::LimitNotApplied { .. } => {
+                "the sandbox could not apply a limit, so the program did not run".to_owned()
+            }
             Error::VenvNotFound { path, .. } => {
                 format!("virtualenv `{}` not found", path.display())
             }
@@ -206,9 +217,9 @@ impl Error {
             }
             Error::MountRefused { reason, .. } => vec![reason.clone()],
             Error::Workdir { reason, .. } => vec![reason.clone()],
-            Error::NamespacesRefused { detail, .. } | Error::SandboxSetup { detail } => {
-                vec![detail.clone()]
-            }
+            Error::NamespacesRefused { detail, .. }
+            | Error::SandboxSetup { detail }
+            | Error::LimitNotApplied { detail, .. } => vec![detail.clone()],
             Error::VenvNotFound { reason, .. } => vec![reason.clone()],
             Error::InterpreterNotFound { detail, .. }
             | Error::InterpreterNotExecutable { detail, .. }
@@ -250,6 +261,10 @@ impl Error {
                 "run `boxpy render` to see the bwrap command line and `boxpy doctor` to check the host"
             }
             .to_owned()],
+            Error::LimitNotApplied { key, .. } => vec![format!(
+                "lower {} in the policy (`boxpy policy show` prints the resolved values); `boxpy doctor` shows how each limit is enforced on this host",
+                key.map_or("it under `[limits]`".to_owned(), |key| format!("`{key}`"))
+            )],
             Error::VenvNotFound { origin, .. } => vec![format!(
                 "create it with `python3 -m venv DIR` (or `uv venv DIR`), or point {origin} at an existing venv"
             )],

@@ -128,7 +128,7 @@ pub fn main(args: &[OsString]) -> i32 {
             match role {
                 Role::Join => {
                     if let Err(error) = std::fs::File::from(file).write_all(b"0") {
-                        return setup_failed(
+                        return limit_failed(
                             &mut report,
                             &format!("joining the limits' cgroup: {error}"),
                         );
@@ -170,7 +170,7 @@ pub fn main(args: &[OsString]) -> i32 {
                 limit.to_argument(),
                 Errno::last().desc()
             );
-            return setup_failed(&mut report, &detail);
+            return limit_failed(&mut report, &detail);
         }
     }
 
@@ -476,13 +476,23 @@ fn report_line(report: &mut std::fs::File, text: &str) {
     let _ = report.write_all(line.as_bytes());
 }
 
+/// Reports that the init's set-up failed (boxpy's setup message never came whole) and
+/// returns the init's exit code; boxpy exits 125 for it.
+fn setup_failed(report: &mut std::fs::File, detail: &str) -> i32 {
+    failed_event(report, "setup_failed", detail)
+}
+
 /// Reports that a limit could not be applied (boxpy exits 125 for it, never runs the
 /// program without it) and returns the init's exit code.
-fn setup_failed(report: &mut std::fs::File, detail: &str) -> i32 {
+fn limit_failed(report: &mut std::fs::File, detail: &str) -> i32 {
+    failed_event(report, "limit_failed", detail)
+}
+
+fn failed_event(report: &mut std::fs::File, event: &str, detail: &str) -> i32 {
     let detail = serde_json::to_string(detail).unwrap_or_default();
     report_line(
         report,
-        &format!("{{\"event\":\"setup_failed\",\"detail\":{detail}}}"),
+        &format!("{{\"event\":\"{event}\",\"detail\":{detail}}}"),
     );
     125
 }

@@ -74,6 +74,20 @@ impl Rlimit {
     }
 }
 
+/// The policy key behind an rlimit named in `text` (the init's `setting the limit
+/// nofile=...`), or behind a cgroup (`memory`/`processes` both use one: not decidable).
+pub fn policy_key_in(text: &str) -> Option<&'static str> {
+    let name = text.split("setting the limit ").nth(1)?.split('=').next()?;
+    Some(match name {
+        "cpu" => "limits.cpu",
+        "data" => "limits.memory",
+        "nproc" => "limits.processes",
+        "fsize" => "limits.file_size",
+        "nofile" => "limits.open_files",
+        _ => return None,
+    })
+}
+
 /// The cgroup(s) a run is placed in. Removed on drop.
 #[derive(Debug)]
 pub struct Cgroup {
@@ -492,6 +506,19 @@ fn create_cgroup_v1(root: &Path, own: &str, name: &str, limits: &Limits) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_rlimit_names_its_policy_key() {
+        for (name, _) in RLIMIT_NAMES {
+            let text = format!("setting the limit {name}=1:2: Operation not permitted");
+            assert!(policy_key_in(&text).is_some(), "{name}");
+        }
+        assert_eq!(
+            policy_key_in("setting the limit nofile=2000000:2000000: Operation not permitted"),
+            Some("limits.open_files")
+        );
+        assert_eq!(policy_key_in("joining the limits' cgroup: EBUSY"), None);
+    }
 
     #[test]
     fn kernel_releases_compare_by_major_and_minor() {

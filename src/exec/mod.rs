@@ -281,6 +281,10 @@ pub fn run(
     if let Some(detail) = report.setup_failed {
         return Err(Error::SandboxSetup { detail });
     }
+    if let Some(detail) = report.limit_failed {
+        let key = limits::policy_key_in(&detail);
+        return Err(Error::LimitNotApplied { detail, key });
+    }
     if !report.started {
         return Err(classify_setup_failure(
             waited.diagnostics.as_deref().unwrap_or(&stderr.tail),
@@ -692,8 +696,10 @@ struct InitReport {
     exec_errno: Option<i32>,
     exec_path: String,
     resources: Option<Resources>,
-    /// The init could not apply a limit (join a cgroup, set an rlimit).
+    /// The init's set-up failed (the setup message).
     setup_failed: Option<String>,
+    /// The init could not apply a limit (join a cgroup, set an rlimit).
+    limit_failed: Option<String>,
 }
 
 impl InitReport {
@@ -716,14 +722,17 @@ impl InitReport {
                     .unwrap_or_default()
                     .to_owned();
             }
-            Some("setup_failed") => {
-                self.setup_failed = Some(
-                    value
-                        .get("detail")
-                        .and_then(serde_json::Value::as_str)
-                        .unwrap_or("the sandbox init failed")
-                        .to_owned(),
-                );
+            Some(event @ ("setup_failed" | "limit_failed")) => {
+                let detail = value
+                    .get("detail")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("the sandbox init failed")
+                    .to_owned();
+                if event == "limit_failed" {
+                    self.limit_failed = Some(detail);
+                } else {
+                    self.setup_failed = Some(detail);
+                }
             }
             Some("ended") => {
                 self.ended = true;

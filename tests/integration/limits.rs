@@ -274,6 +274,31 @@ runner_tests! {
         );
     }
 
+    /// A limit the kernel refuses (`open_files` above `fs.nr_open`, which not even root may
+    /// exceed) stops the run before the program starts: exit 125, a heading that says a
+    /// limit could not be applied (not a bwrap failure), the rlimit and errno as the cause,
+    /// and a hint that names the policy key. The program never runs without its limit.
+    fn a_limit_the_kernel_refuses_stops_the_run(runner) {
+        let ws = Workspace::new(&runner);
+        let nr_open: u64 = std::fs::read_to_string("/proc/sys/fs/nr_open")
+            .expect("fs.nr_open")
+            .trim()
+            .parse()
+            .expect("a number");
+        let output = with_policy(&ws, &format!("[limits]\nopen_files = {}", nr_open + 1))
+            .code("print('ran')")
+            .run();
+        assert_exit(&output, 125);
+        assert!(!output.stdout_text().contains(MARKER), "the program ran: {output}");
+        let stderr = output.stderr_text();
+        assert!(
+            stderr.contains("could not apply a limit") && !stderr.contains("bubblewrap failed"),
+            "{output}"
+        );
+        assert!(stderr.contains(&format!("nofile={}", nr_open + 1)), "{output}");
+        assert!(stderr.contains("`limits.open_files`"), "{output}");
+    }
+
     /// `limits.open_files`: 100 files open under the default policy; under
     /// `open_files = 64` opening fails with EMFILE before 64, and the limit cannot be raised
     /// from inside.
