@@ -262,8 +262,10 @@ pub fn main(args: &[OsString]) -> i32 {
         Some(WaitStatus::Signaled(_, signal, _)) => ("signal", signal as i32, 128 + signal as i32),
         _ => ("signal", libc::SIGKILL, 128 + libc::SIGKILL),
     };
-    report_line(&mut report, &format!("{{\"event\":\"ended\",\"{field}\":{value},\"cpu_ms\":{cpu_ms},\"max_rss_kib\":{max_rss_kib}}}"
-    ));
+    let ended = format!(
+        "{{\"event\":\"ended\",\"{field}\":{value},\"cpu_ms\":{cpu_ms},\"max_rss_kib\":{max_rss_kib}}}"
+    );
+    report_line(&mut report, &ended);
     exit_code
 }
 
