@@ -229,15 +229,35 @@ fn from_executable(path: &Path, origin: Origin) -> Result<Interpreter> {
     })
 }
 
-/// `python3` found on PATH. pyenv puts a shell-script shim there; only Python itself knows
-/// where the real interpreter is, so a script is asked once (on the host, as the user's
-/// shell would run it).
+/// `python3` found on PATH. pyenv puts a shell-script shim there. A pyenv shim whose
+/// version is plain (one installed version named by `PYENV_VERSION`, a `.python-version`
+/// or pyenv's global `version` file) is resolved the way pyenv does, without running it
+/// ([`pyenv_shim_target`]); any other script is asked once where the real interpreter is
+/// (on the host, as the user's shell would run it: ~100 ms through pyenv's bash scripts).
 fn from_path_lookup(found: &Path) -> Result<Interpreter> {
-    let is_script = std::fs::read(found)
-        .map(|bytes| bytes.starts_with(b"#!"))
-        .unwrap_or(false);
-    if !is_script {
+    let head = std::fs::File::open(found)
+        .and_then(|file| {
+            let mut head = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::Read::take(file, 4096), &mut head)?;
+            Ok(head)
+        })
+        .unwrap_or_default();
+    if !head.starts_with(b"#!") {
         return from_executable(found, Origin::Path);
+    }
+    // pyenv searches from `$PWD` (the logical directory, through symlinks) upwards.
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let cwd = std::env::var_os("PWD")
+        .map(PathBuf::from)
+        .filter(|pwd| pwd.is_absolute() && same_file(pwd, &cwd))
+        .unwrap_or(cwd);
+    if let Some(real) = pyenv_shim_target(
+        &String::from_utf8_lossy(&head),
+        std::env::var_os("PYENV_VERSION").as_deref(),
+        std::env::var_os("PYENV_DIR").is_some(),
+        &cwd,
+    ) {
+        return from_executable(&real, Origin::Path);
     }
     let output = Command::new(found)
         .args(["-c", "import sys; print(sys.executable)"])
@@ -258,6 +278,79 @@ fn from_path_lookup(found: &Path) -> Result<Interpreter> {
             hint: Some("pass `--venv DIR` or set `python.interpreter` in the policy".to_owned()),
         }),
     }
+}
+
+/// The interpreter a pyenv shim (`shim`'s text) would run, when pyenv would pick it
+/// without doubt: the shim names its `PYENV_ROOT`; the version is `PYENV_VERSION`, else
+/// the first `.python-version` from `cwd` upwards, else `$PYENV_ROOT/version`; it must be
+/// exactly one version (not `system`, no prefix to expand, no list) whose
+/// `versions/VERSION/bin/python3` exists. `None` (run the shim instead) for anything else,
+/// including `PYENV_DIR` (which moves the `.python-version` search).
+pub fn pyenv_shim_target(
+    shim: &str,
+    pyenv_version: Option<&std::ffi::OsStr>,
+    pyenv_dir_set: bool,
+    cwd: &Path,
+) -> Option<PathBuf> {
+    // pyenv's shim: `export PYENV_ROOT="ROOT"` ... `exec "ROOT/libexec/pyenv" exec "$program" "$@"`.
+    let root = shim.lines().find_map(|line| {
+        line.trim()
+            .strip_prefix("export PYENV_ROOT=\"")?
+            .strip_suffix('"')
+            .map(PathBuf::from)
+    })?;
+    let exec_line = format!(
+        "exec \"{}/libexec/pyenv\" exec \"$program\"",
+        root.display()
+    );
+    if !shim.lines().any(|line| line.trim().starts_with(&exec_line)) || !root.is_absolute() {
+        return None;
+    }
+    let version = match pyenv_version.filter(|version| !version.is_empty()) {
+        Some(version) => version.to_str()?.trim().to_owned(),
+        None if pyenv_dir_set => return None,
+        None => {
+            let file = cwd
+                .ancestors()
+                .map(|dir| dir.join(".python-version"))
+                .find(|file| file.is_file())
+                .unwrap_or_else(|| root.join("version"));
+            match std::fs::read_to_string(&file) {
+                Ok(text) => single_version(&text)?,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => return None,
+                Err(_) => return None,
+            }
+        }
+    };
+    let plain = !version.is_empty()
+        && version != "system"
+        && version != ".."
+        && !version.contains(['/', ':'])
+        && !version.contains(char::is_whitespace);
+    if !plain {
+        return None;
+    }
+    let python = root.join("versions").join(&version).join("bin/python3");
+    python.exists().then_some(python)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (a.metadata(), b.metadata()) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// The one version a pyenv version file names (first word of each line, blank lines and
+/// `#` comments skipped, as pyenv reads it); `None` for none or several.
+fn single_version(text: &str) -> Option<String> {
+    let mut versions = text
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|word| !word.starts_with('#'));
+    let first = versions.next()?;
+    versions.next().is_none().then(|| first.to_owned())
 }
 
 fn push_prefix(paths: &mut Vec<PathBuf>, dir: &Path) {
@@ -350,6 +443,79 @@ fn absolute(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// pyenv's shim as `pyenv rehash` writes it, for `root`.
+    fn pyenv_shim(root: &Path) -> String {
+        format!(
+            "#!/usr/bin/env bash\nset -e\n[ -n \"$PYENV_DEBUG\" ] && set -x\n\nprogram=\"${{0##*/}}\"\n\nexport PYENV_ROOT=\"{root}\"\nSHIM_PATH=${{0%/*}}\nif [[ $SHIM_PATH != \"{root}/shims\" ]]; then\n  export _PYENV_SHIM_PATH=\"$SHIM_PATH\"\nfi\nexec \"{root}/libexec/pyenv\" exec \"$program\" \"$@\"\n",
+            root = root.display()
+        )
+    }
+
+    #[test]
+    fn pyenv_shims_resolve_like_pyenv_or_not_at_all() {
+        let temp = tempfile::tempdir().expect("tempdir");
+        let root = temp.path().join("pyenv");
+        let python = root.join("versions/3.11.7/bin/python3");
+        std::fs::create_dir_all(python.parent().unwrap()).unwrap();
+        std::fs::write(&python, "").unwrap();
+        std::fs::create_dir_all(root.join("versions/3.12.1/bin")).unwrap();
+        let project = temp.path().join("project");
+        let deep = project.join("src/pkg");
+        std::fs::create_dir_all(&deep).unwrap();
+        let shim = pyenv_shim(&root);
+        let resolve = |version: Option<&str>, dir_set: bool, cwd: &Path| {
+            pyenv_shim_target(&shim, version.map(std::ffi::OsStr::new), dir_set, cwd)
+        };
+
+        // No version anywhere: pyenv would use `system`; the shim is run instead.
+        assert_eq!(resolve(None, false, &deep), None);
+        // The global version file.
+        std::fs::write(root.join("version"), "3.11.7\n").unwrap();
+        assert_eq!(resolve(None, false, &deep), Some(python.clone()));
+        // A `.python-version` above the directory wins over it; comments and blank lines
+        // are skipped as pyenv skips them.
+        std::fs::write(project.join(".python-version"), "# pinned\n\n3.11.7\n").unwrap();
+        assert_eq!(resolve(None, false, &deep), Some(python.clone()));
+        // PYENV_VERSION wins over both.
+        std::fs::write(project.join(".python-version"), "3.12.1\n").unwrap();
+        assert_eq!(resolve(None, false, &deep), None, "3.12.1 has no python3");
+        assert_eq!(resolve(Some("3.11.7"), false, &deep), Some(python.clone()));
+
+        // Anything pyenv would resolve in a way of its own: run the shim.
+        for version in [
+            "system",
+            "3.11",
+            "3.11.7:3.12.1",
+            "../3.11.7",
+            "3.11.7 3.12.1",
+        ] {
+            assert_eq!(resolve(Some(version), false, &deep), None, "{version:?}");
+        }
+        std::fs::write(project.join(".python-version"), "3.11.7\n3.12.1\n").unwrap();
+        assert_eq!(resolve(None, false, &deep), None, "two versions");
+        std::fs::write(project.join(".python-version"), "3.11.7\n").unwrap();
+        assert_eq!(
+            resolve(None, true, &deep),
+            None,
+            "PYENV_DIR moves the search"
+        );
+        // Not pyenv's shim (another version manager, a wrapper script).
+        let other = "#!/bin/sh\nexec /usr/bin/python3 \"$@\"\n";
+        assert_eq!(
+            pyenv_shim_target(other, Some(std::ffi::OsStr::new("3.11.7")), false, &deep),
+            None
+        );
+        // A shim that names one root but execs another's pyenv.
+        let mixed = shim.replace(
+            &format!("exec \"{}/libexec", root.display()),
+            "exec \"/elsewhere/libexec",
+        );
+        assert_eq!(
+            pyenv_shim_target(&mixed, Some(std::ffi::OsStr::new("3.11.7")), false, &deep),
+            None
+        );
+    }
 
     #[test]
     fn reads_pyvenv_cfg() {

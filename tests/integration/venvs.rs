@@ -173,6 +173,74 @@ fn pyenv_shim_on_path_is_resolved() {
     );
 }
 
+/// A pyenv shim whose version is plain is resolved without running it (pyenv's bash
+/// scripts cost ~100 ms a run): a stand-in pyenv whose `libexec/pyenv` leaves a marker
+/// when run is not run for `PYENV_VERSION=3.11.7`, and the program runs with that
+/// version's interpreter. For `PYENV_VERSION=system`, which only pyenv resolves, the shim
+/// runs (the marker appears) and the run still works.
+#[test]
+fn pyenv_shim_is_resolved_without_running_it() {
+    use std::os::unix::fs::PermissionsExt;
+    // Outside /tmp: the sandbox's /tmp is its own, so an interpreter under the host's
+    // would not be there.
+    let ws = Workspace::new_in(&crate::harness::non_tmp_work_dir(), &Runner::Caller);
+    let root = ws.dir("pyenv");
+    let marker = ws.root().join("shim-ran");
+    let executable = |path: &Path, text: String| {
+        std::fs::write(path, text).expect("write a script");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    };
+    std::fs::create_dir_all(root.join("shims")).expect("shims");
+    std::fs::create_dir_all(root.join("libexec")).expect("libexec");
+    std::fs::create_dir_all(root.join("versions/3.11.7/bin")).expect("versions");
+    // The shape of a Python installation, which boxpy checks before it mounts a prefix.
+    std::fs::create_dir_all(root.join("versions/3.11.7/lib/python3.11")).expect("lib");
+    std::os::unix::fs::symlink("/usr/bin/python3", root.join("versions/3.11.7/bin/python3"))
+        .expect("the version's python3");
+    executable(
+        &root.join("shims/python3"),
+        format!(
+            "#!/usr/bin/env bash\nset -e\nprogram=\"${{0##*/}}\"\nexport PYENV_ROOT=\"{root}\"\nexec \"{root}/libexec/pyenv\" exec \"$program\" \"$@\"\n",
+            root = root.display()
+        ),
+    );
+    executable(
+        &root.join("libexec/pyenv"),
+        format!(
+            "#!/bin/sh\ntouch '{}'\nshift 2\nexec /usr/bin/python3 \"$@\"\n",
+            marker.display()
+        ),
+    );
+    let path = format!("{}:/usr/bin:/bin", root.join("shims").display());
+
+    let output = boxpy(&ws)
+        .env("PATH", &path)
+        .env("PYENV_VERSION", "3.11.7")
+        .arg("run")
+        .code(PREFIX_PROBE)
+        .run();
+    assert_started(&output);
+    assert_exit(&output, 0);
+    assert_eq!(
+        output.line_after("executable "),
+        root.join("versions/3.11.7/bin/python3")
+            .display()
+            .to_string(),
+        "{output}"
+    );
+    assert!(!marker.exists(), "the shim was run: {output}");
+
+    let output = boxpy(&ws)
+        .env("PATH", &path)
+        .env("PYENV_VERSION", "system")
+        .arg("run")
+        .code(PREFIX_PROBE)
+        .run();
+    assert_started(&output);
+    assert_exit(&output, 0);
+    assert!(marker.exists(), "`system` is pyenv's to resolve: {output}");
+}
+
 #[test]
 fn missing_venv_directory_exits_127() {
     let ws = Workspace::new(&Runner::Caller);
