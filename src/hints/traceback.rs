@@ -157,7 +157,7 @@ pub struct Location<'a> {
 #[must_use]
 pub fn parse(stderr: &str) -> Option<Traceback> {
     let text = strip_ansi(stderr);
-    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    let lines: Vec<&str> = text.lines().map(|line| untangle(line.trim_end())).collect();
     let mut groups = Vec::new();
     let entries = flatten_top_level(&lines, &mut groups);
     parse_chain(&entries, &mut groups, Context::TopLevel).and_then(Chain::into_traceback)
@@ -873,6 +873,35 @@ fn separator_at(entries: &[Entry<'_>], index: usize) -> Option<(CauseKind, usize
         _ => index + 2,
     };
     Some((kind, next))
+}
+
+/// Two threads that fail at once (a `MemoryError` in the main thread and in a worker) write
+/// their reports into each other: `Exception in thread Traceback (most recent call last):`,
+/// `Thread-3 (eat)  File "x.py", line 6, in eat`. A header or a frame line behind such a
+/// fragment is read from where it starts. Only behind text that starts a line (not
+/// indentation, not an exception group's `|` margin), so nested reports are untouched.
+fn untangle(line: &str) -> &str {
+    const HEADERS: [&str; 2] = [
+        "Traceback (most recent call last):",
+        "Exception Group Traceback (most recent call last):",
+    ];
+    let starts_with_text = |prefix: &str| {
+        !prefix.is_empty() && !prefix.starts_with(char::is_whitespace) && !prefix.contains('|')
+    };
+    for header in HEADERS {
+        if let Some(prefix) = line.strip_suffix(header) {
+            if starts_with_text(prefix) && !prefix.ends_with("Exception Group ") {
+                return header;
+            }
+        }
+    }
+    if let Some(at) = line.find("  File \"") {
+        let (prefix, rest) = line.split_at(at);
+        if starts_with_text(prefix) && parse_file_line(rest).is_some() {
+            return rest;
+        }
+    }
+    line
 }
 
 fn is_header(line: &str) -> bool {
@@ -1619,6 +1648,41 @@ mod tests {
             only_the_script.raised_at.map(|site| site.file),
             Some("/home/user/project/helpers/broken_settings.py")
         );
+    }
+
+    /// Captured from a run: the main thread and a worker hit `MemoryError` at once and
+    /// wrote into each other's report.
+    #[test]
+    fn reports_two_threads_wrote_into_each_other_are_untangled() {
+        let text = "allocating\n\
+            Exception in thread Traceback (most recent call last):\n  \
+            File \"<string>\", line 10, in <module>\n\
+            Thread-3 (eat)  File \"<string>\", line 6, in eat\n\
+            MemoryError\n";
+        let traceback = parse(text).expect("a report");
+        assert_eq!(traceback.exception_type, "MemoryError");
+        let functions: Vec<&str> = traceback
+            .frames
+            .iter()
+            .map(|f| f.function.as_str())
+            .collect();
+        assert_eq!(functions, ["<module>", "eat"]);
+        // Untangling reads a header or frame from where it starts, and only behind text
+        // that starts a line: indentation and group margins are left alone.
+        assert_eq!(
+            untangle("Exception in thread Traceback (most recent call last):"),
+            "Traceback (most recent call last):"
+        );
+        for untouched in [
+            "Exception Group Traceback (most recent call last):",
+            "  + Exception Group Traceback (most recent call last):",
+            "  |   File \"x.py\", line 3, in f",
+            "  File \"x.py\", line 3, in f",
+            "log: see  File \"x.py\" for details",
+            "ERROR plain text",
+        ] {
+            assert_eq!(untangle(untouched), untouched);
+        }
     }
 
     #[test]
