@@ -211,7 +211,31 @@ pub fn diagnose(invocation: &Invocation, outcome: &Outcome) -> Option<Diagnosis>
             cause: None,
             hint: finding.hint,
         }),
-        (None, None) => None,
+        // Threads that fail at once can garble each other's report beyond parsing (a memory
+        // bomb's workers all hit MemoryError together, then the interpreter exits mid-write):
+        // a MemoryError among the pieces still deserves the memory limit's hint.
+        (None, None) => String::from_utf8_lossy(&outcome.stderr_tail)
+            .lines()
+            .any(|line| {
+                // Its exception line, perhaps glued to another thread's text on either side.
+                line.trim_start().starts_with("MemoryError")
+                    || line.trim_end().ends_with("MemoryError")
+                    || line.contains("MemoryError: ")
+            })
+            .then(|| {
+                let traceback = crate::hints::traceback::Traceback {
+                    exception_type: "MemoryError".to_owned(),
+                    message: String::new(),
+                    frames: Vec::new(),
+                    notes: Vec::new(),
+                    cause: None,
+                    syntax: None,
+                    group: Vec::new(),
+                };
+                with_hint_context(invocation, |context| {
+                    crate::hints::catalogue::diagnose(&traceback, context)
+                })
+            }),
     }
 }
 

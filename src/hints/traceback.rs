@@ -901,6 +901,16 @@ fn untangle(line: &str) -> &str {
             return rest;
         }
     }
+    // The same bare exception line written by two threads at once: `MemoryErrorMemoryError`.
+    for parts in 2..=8 {
+        let length = line.len() / parts;
+        if line.len() % parts == 0 && line.is_char_boundary(length) {
+            let one = &line[..length];
+            if is_dotted_identifier(one) && one.repeat(parts) == line {
+                return one;
+            }
+        }
+    }
     line
 }
 
@@ -1673,7 +1683,10 @@ mod tests {
             untangle("Exception in thread Traceback (most recent call last):"),
             "Traceback (most recent call last):"
         );
+        assert_eq!(untangle("MemoryErrorMemoryError"), "MemoryError");
+        assert_eq!(untangle("MemoryErrorMemoryErrorMemoryError"), "MemoryError");
         for untouched in [
+            "ErrorErrorX",
             "Exception Group Traceback (most recent call last):",
             "  + Exception Group Traceback (most recent call last):",
             "  |   File \"x.py\", line 3, in f",

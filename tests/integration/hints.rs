@@ -196,6 +196,38 @@ runner_tests! {
         assert_hint_mentions(&output, &["limits.memory", "64MiB"]);
     }
 
+    /// Threads that hit MemoryError together garble each other's report beyond parsing
+    /// (this stderr was captured from a memory bomb with three worker threads): the report
+    /// still names `limits.memory`. The same garble without a MemoryError gets no report.
+    fn garbled_memory_errors_still_name_memory(runner) {
+        let ws = Workspace::new(&runner);
+        let garbled = "Exception in thread Thread-3 (eat)Traceback (most recent call last):\n  File \"<string>\", line 10, in <module>\n  File \"<string>\", line 6, in eat\nMemoryErrorException in thread Exception in thread Thread-2 (eat):\nTraceback (most recent call last):\n  File \"/usr/lib/python3.11/threading.py\", line 1038, in _bootstrap_inner\nThread-1 (eat)\n:\n:\nTraceback (most recent call last):\nTraceback (most recent call last):\n";
+        let program = |text: &str| format!("import sys\nsys.stderr.write({text:?})\nsys.exit(1)");
+        let output = run_in_venv(&ws)
+            .args(["--memory", "64MiB"])
+            .code(&program(garbled))
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 1);
+        assert_eq!(error_line(&output), "MemoryError", "{output}");
+        assert_hint_mentions(&output, &["limits.memory", "64MiB"]);
+        // Another capture: the exception line glued behind another thread's source line.
+        let glued = "Exception in thread Traceback (most recent call last):\n  File \"<string>\", line 10, in <module>\nException in thread Thread-3 (eat):\nTraceback (most recent call last):\n  File \"/usr/lib/python3.11/threading.py\", line 1038, in _bootstrap_inner\nException in thread Thread-1 (eat)  File \"<string>\", line 6, in eat\n:\n    Traceback (most recent call last):\n  File \"/usr/lib/python3.11/threading.py\", line 1038, in _bootstrap_inner\nself.run()MemoryError\n";
+        let output = run_in_venv(&ws)
+            .args(["--memory", "64MiB"])
+            .code(&program(glued))
+            .run();
+        assert_exit(&output, 1);
+        assert_hint_mentions(&output, &["limits.memory", "64MiB"]);
+
+        let control = run_in_venv(&ws)
+            .args(["--memory", "64MiB"])
+            .code(&program(&garbled.replace("MemoryError", "")))
+            .run();
+        assert_exit(&control, 1);
+        assert!(!control.stderr_text().contains("\nerror: "), "{control}");
+    }
+
     /// The CPU limit and the wall clock each name their key.
     fn cpu_and_timeout_name_their_keys(runner) {
         let ws = Workspace::new(&runner);
