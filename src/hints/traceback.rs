@@ -670,6 +670,12 @@ fn parse_body(
             index += 1;
             continue;
         }
+        // threading's banner for another thread's failure, landed inside this report
+        // (threads failing at once write into each other): not part of it.
+        if line.starts_with("Exception in thread ") && line.ends_with(':') {
+            index += 1;
+            continue;
+        }
         if let Some((exception_type, first_line)) = parse_exception_line(line) {
             let (message, end) = read_message(entries, index, first_line);
             let (group, end) = take_members(entries, end, groups);
@@ -1683,6 +1689,22 @@ mod tests {
             untangle("Exception in thread Traceback (most recent call last):"),
             "Traceback (most recent call last):"
         );
+        // Another capture: a worker's banner inside the main thread's report.
+        let text = "Exception in thread Traceback (most recent call last):\n  \
+            File \"<string>\", line 9, in <module>\n  \
+            File \"/usr/lib/python3.11/threading.py\", line 957, in start\n\
+            Exception in thread Thread-1 (eat):\n    \
+            _start_new_thread(self._bootstrap, ())\n\
+            RuntimeError: can't start new thread\n";
+        let traceback = parse(text).expect("a report");
+        assert_eq!(
+            (
+                traceback.exception_type.as_str(),
+                traceback.message.as_str()
+            ),
+            ("RuntimeError", "can't start new thread")
+        );
+        assert_eq!(traceback.frames.len(), 2);
         assert_eq!(untangle("MemoryErrorMemoryError"), "MemoryError");
         assert_eq!(untangle("MemoryErrorMemoryErrorMemoryError"), "MemoryError");
         for untouched in [
