@@ -219,6 +219,14 @@ runner_tests! {
             .run();
         assert_exit(&output, 1);
         assert_hint_mentions(&output, &["limits.memory", "64MiB"]);
+        // And one where a thread's stack could not be had (RLIMIT_DATA counts it).
+        let no_thread = "Exception in thread Traceback (most recent call last):\nException in thread Thread-2 (eat):\nTraceback (most recent call last):\n  File \"<string>\", line 9, in <module>\n  File \"/usr/lib/python3.11/threading.py\", line 957, in start\n  File \"/usr/lib/python3.11/threading.py\", line 1038, in _bootstrap_inner\nThread-1 (eat):\n    _start_new_thread(self._bootstrap, ())\nRuntimeError: can't start new thread\n";
+        let output = run_in_venv(&ws)
+            .args(["--memory", "64MiB"])
+            .code(&program(no_thread))
+            .run();
+        assert_exit(&output, 1);
+        assert_hint_mentions(&output, &["limits.memory", "64MiB"]);
 
         let control = run_in_venv(&ws)
             .args(["--memory", "64MiB"])
