@@ -263,12 +263,17 @@ pub enum ColorChoice {
 /// to clap, which then also builds its command once for both the argument split and the
 /// parse. The tests check the two agree on every line the fast path accepts.
 pub fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
-    use clap::{CommandFactory, FromArgMatches};
-    if let Some(cli) = parse_run_fast(&args) {
-        return Ok(cli);
+    match parse_run_fast(&args) {
+        Some(cli) => Ok(cli),
+        None => parse_with_clap(args),
     }
+}
+
+/// The whole line through clap, after [`split_program_arguments`].
+fn parse_with_clap(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
     let mut command = Cli::command();
-    let args = split_program_arguments_with(&command, args);
+    let args = split_program_arguments(&command, args);
     let mut matches = command.try_get_matches_from_mut(args)?;
     Cli::from_arg_matches_mut(&mut matches).map_err(|error| error.format(&mut Cli::command()))
 }
@@ -373,12 +378,7 @@ pub fn parse_run_fast(args: &[OsString]) -> Option<Cli> {
 /// belongs to the program. After a SCRIPT clap's `trailing_var_arg` does that; but clap
 /// cannot stop parsing options after an option's value, so for `-c CODE` and `-m MODULE`
 /// a `--` is inserted where the program's own arguments begin.
-pub fn split_program_arguments(args: Vec<OsString>) -> Vec<OsString> {
-    use clap::CommandFactory;
-    split_program_arguments_with(&Cli::command(), args)
-}
-
-fn split_program_arguments_with(command: &clap::Command, args: Vec<OsString>) -> Vec<OsString> {
+fn split_program_arguments(command: &clap::Command, args: Vec<OsString>) -> Vec<OsString> {
     let Some(run) = command.find_subcommand("run") else {
         return args;
     };
@@ -458,7 +458,7 @@ mod tests {
 
     fn split(line: &str) -> Vec<String> {
         let args: Vec<OsString> = line.split(' ').map(OsString::from).collect();
-        split_program_arguments(args)
+        split_program_arguments(&<Cli as clap::CommandFactory>::command(), args)
             .into_iter()
             .map(|arg| arg.to_string_lossy().into_owned())
             .collect()
@@ -498,15 +498,6 @@ mod tests {
         );
     }
 
-    /// What clap alone makes of a line: the reference the fast path must match.
-    fn clap_parse(args: &[OsString]) -> Result<Cli, clap::Error> {
-        use clap::{CommandFactory, FromArgMatches};
-        let mut command = Cli::command();
-        let args = split_program_arguments_with(&command, args.to_vec());
-        let mut matches = command.try_get_matches_from_mut(args)?;
-        Cli::from_arg_matches_mut(&mut matches)
-    }
-
     fn os(tokens: &[&str]) -> Vec<OsString> {
         tokens.iter().map(OsString::from).collect()
     }
@@ -516,7 +507,7 @@ mod tests {
         let Some(fast) = parse_run_fast(args) else {
             return false;
         };
-        let slow = clap_parse(args)
+        let slow = parse_with_clap(args.to_vec())
             .unwrap_or_else(|error| panic!("fast path accepted {args:?}, clap says {error}"));
         assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "for {args:?}");
         true

@@ -81,7 +81,7 @@ pub enum Error {
     LimitNotApplied {
         detail: String,
         /// The policy key behind it (`limits.open_files`), when known.
-        key: Option<&'static str>,
+        key: Option<String>,
     },
     /// The venv directory does not exist or is not a venv.
     VenvNotFound {
@@ -263,7 +263,8 @@ impl Error {
             .to_owned()],
             Error::LimitNotApplied { key, .. } => vec![format!(
                 "lower {} in the policy (`boxpy policy show` prints the resolved values); `boxpy doctor` shows how each limit is enforced on this host",
-                key.map_or("it under `[limits]`".to_owned(), |key| format!("`{key}`"))
+                key.as_ref()
+                    .map_or("it under `[limits]`".to_owned(), |key| format!("`{key}`"))
             )],
             Error::VenvNotFound { origin, .. } => vec![format!(
                 "create it with `python3 -m venv DIR` (or `uv venv DIR`), or point {origin} at an existing venv"

@@ -89,7 +89,7 @@ pub struct HostFacts {
     pub etc_entries: Vec<EtcEntry>,
     /// [`PROTECTED_PATHS`] that exist on this host as real files or directories.
     pub protected_paths: Vec<PathBuf>,
-    /// boxpy's own executable, mounted read-only as the sandbox's init.
+    /// boxpy's own executable, which bwrap runs as the sandbox's init (from a descriptor).
     pub boxpy_executable: PathBuf,
 }
 
@@ -267,7 +267,7 @@ impl HostFacts {
     }
 }
 
-/// boxpy's own executable, resolved (Seatbelt matches resolved paths; bwrap binds it).
+/// boxpy's own executable, resolved (Seatbelt matches resolved paths; the init is opened from it).
 fn own_executable() -> PathBuf {
     let exe = std::env::current_exe();
     // Linux's /proc/self/exe link is already absolute and resolved (a replaced or deleted

@@ -215,41 +215,15 @@ pub fn diagnose(invocation: &Invocation, outcome: &Outcome) -> Option<Diagnosis>
         // bomb's workers all hit MemoryError, or cannot get a thread's stack, together; then
         // the interpreter exits mid-write): the resource a limit ran out of still deserves
         // that limit's hint.
-        (None, None) => exhaustion_in(&String::from_utf8_lossy(&outcome.stderr_tail)).map(
-            |(exception_type, message)| {
-                let traceback = crate::hints::traceback::Traceback {
-                    exception_type: exception_type.to_owned(),
-                    message: message.to_owned(),
-                    frames: Vec::new(),
-                    notes: Vec::new(),
-                    cause: None,
-                    syntax: None,
-                    group: Vec::new(),
-                };
-                with_hint_context(invocation, |context| {
-                    crate::hints::catalogue::diagnose(&traceback, context)
-                })
-            },
-        ),
+        (None, None) => crate::hints::traceback::exhaustion(&String::from_utf8_lossy(
+            &outcome.stderr_tail,
+        ))
+        .map(|traceback| {
+            with_hint_context(invocation, |context| {
+                crate::hints::catalogue::diagnose(&traceback, context)
+            })
+        }),
     }
-}
-
-/// The last resource-exhaustion exception in an unparseable stderr: its exception line,
-/// perhaps glued to another thread's text on either side.
-fn exhaustion_in(stderr: &str) -> Option<(&'static str, &'static str)> {
-    const THREAD: &str = "RuntimeError: can't start new thread";
-    stderr.lines().rev().find_map(|line| {
-        if line.trim_start().starts_with("MemoryError")
-            || line.trim_end().ends_with("MemoryError")
-            || line.contains("MemoryError: ")
-        {
-            Some(("MemoryError", ""))
-        } else if line.contains(THREAD) {
-            Some(("RuntimeError", "can't start new thread"))
-        } else {
-            None
-        }
-    })
 }
 
 /// Builds the catalogue's view of this run and calls `with` on it.

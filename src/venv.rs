@@ -286,7 +286,7 @@ fn from_path_lookup(found: &Path) -> Result<Interpreter> {
 /// exactly one version (not `system`, no prefix to expand, no list) whose
 /// `versions/VERSION/bin/python3` exists. `None` (run the shim instead) for anything else,
 /// including `PYENV_DIR` (which moves the `.python-version` search).
-pub fn pyenv_shim_target(
+fn pyenv_shim_target(
     shim: &str,
     pyenv_version: Option<&std::ffi::OsStr>,
     pyenv_dir_set: bool,
@@ -315,11 +315,7 @@ pub fn pyenv_shim_target(
                 .map(|dir| dir.join(".python-version"))
                 .find(|file| file.is_file())
                 .unwrap_or_else(|| root.join("version"));
-            match std::fs::read_to_string(&file) {
-                Ok(text) => single_version(&text)?,
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => return None,
-                Err(_) => return None,
-            }
+            single_version(&std::fs::read_to_string(file).ok()?)?
         }
     };
     let plain = !version.is_empty()

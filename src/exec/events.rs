@@ -27,20 +27,19 @@ pub(super) struct Waited {
     /// bwrap's own wait status; `None` when the run ended at the init's report, before
     /// bwrap exited.
     pub status: Option<std::io::Result<ExitStatus>>,
-    /// What bwrap itself printed (its errors), when its output had a pipe of its own;
-    /// the last [`pump::TAIL_BYTES`] of it.
-    pub diagnostics: Option<Vec<u8>>,
+    /// What bwrap itself printed (its errors): the last [`pump::TAIL_BYTES`] of it.
+    pub diagnostics: Vec<u8>,
     /// boxpy stopped the sandbox at the deadline.
     pub timed_out: bool,
     pub record: BwrapRecord,
     pub report: InitReport,
 }
 
-/// Waits until bwrap has exited and both channels have ended, or, when bwrap's output has
-/// a pipe of its own (`diagnostics`; the program's pipes then never passed through bwrap),
-/// until the init reports the end: by then every process of the program is gone and the
-/// init has left the run's cgroups, and what remains (the init's exit, the namespaces'
-/// teardown, bwrap's exit) is none of the caller's business. Forwards each signal in
+/// Waits until the init reports the end (the program's pipes never passed through bwrap):
+/// by then every process of the program is gone and the init has left the run's cgroups,
+/// and what remains (the init's exit, the namespaces' teardown, bwrap's exit) is none of
+/// the caller's business. Without that report (bwrap or the init failed), until bwrap has
+/// exited and its channels have ended. `diagnostics` is bwrap's own output. Forwards each signal in
 /// `forwarded` (blocked in every thread of boxpy) to the init once bwrap has named it,
 /// to bwrap's process group before; at `deadline`, asks the init to stop everything
 /// (SIGUSR1) and kills it after a grace period.
@@ -48,7 +47,7 @@ pub(super) fn wait_for_sandbox(
     bwrap_pid: i32,
     status_read: OwnedFd,
     report_read: OwnedFd,
-    diagnostics_read: Option<OwnedFd>,
+    diagnostics_read: OwnedFd,
     forwarded: &SigSet,
     gate: &pump::Gate,
     deadline: Option<Instant>,
@@ -57,20 +56,16 @@ pub(super) fn wait_for_sandbox(
     let signals = SignalWatch::new(forwarded)?;
     let mut status = Some(Channel::new(status_read));
     let mut report = Some(Channel::new(report_read));
-    let end_at_report = diagnostics_read.is_some();
-    let mut diagnostics = diagnostics_read.map(Channel::new);
+    let mut diagnostics = Some(Channel::new(diagnostics_read));
     let mut record = BwrapRecord::default();
     let mut init_report = InitReport::default();
     let mut exited: Option<std::io::Result<ExitStatus>> = None;
-    let mut diagnostics_done: Option<Vec<u8>> = None;
+    let mut diagnostics_text = Vec::new();
     let mut timed_out = false;
     let mut kill_at: Option<Instant> = None;
     let init_pid = |record: &BwrapRecord| record.child_pid.filter(|pid| *pid > 0);
 
-    while exited.is_none() || status.is_some() || report.is_some() {
-        if end_at_report && init_report.ended {
-            break;
-        }
+    while !init_report.ended && (exited.is_none() || status.is_some() || report.is_some()) {
         let wake = match (&exited, kill_at) {
             (Some(_), _) => None,
             (None, Some(kill_at)) => Some(kill_at),
@@ -171,7 +166,7 @@ pub(super) fn wait_for_sandbox(
                         channel.keep_tail(pump::TAIL_BYTES);
                         if !open {
                             // Kept for the report; nothing more to wait for.
-                            diagnostics_done = Some(std::mem::take(&mut channel.buffer));
+                            diagnostics_text = std::mem::take(&mut channel.buffer);
                             diagnostics = None;
                         }
                     }
@@ -183,9 +178,7 @@ pub(super) fn wait_for_sandbox(
         // Ended at the report: the gate was opened by `started`; nothing more to hold.
         gate.finish_setup();
     }
-    let diagnostics = diagnostics
-        .map(|channel| channel.buffer)
-        .or(diagnostics_done);
+    let diagnostics = diagnostics.map_or(diagnostics_text, |channel| channel.buffer);
     Ok(Waited {
         status: exited,
         diagnostics,

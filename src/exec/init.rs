@@ -131,6 +131,7 @@ pub fn main(args: &[OsString]) -> i32 {
                         return limit_failed(
                             &mut report,
                             &format!("joining the limits' cgroup: {error}"),
+                            None,
                         );
                     }
                 }
@@ -170,7 +171,7 @@ pub fn main(args: &[OsString]) -> i32 {
                 limit.to_argument(),
                 Errno::last().desc()
             );
-            return limit_failed(&mut report, &detail);
+            return limit_failed(&mut report, &detail, limit.policy_key());
         }
     }
 
@@ -189,14 +190,6 @@ pub fn main(args: &[OsString]) -> i32 {
         eprintln!("boxpy: the sandbox init's environment contains a NUL byte");
         return 125;
     };
-    let pointers = |strings: &[CString]| -> Vec<*mut libc::c_char> {
-        strings
-            .iter()
-            .map(|string| string.as_ptr().cast_mut())
-            .chain(std::iter::once(std::ptr::null_mut()))
-            .collect()
-    };
-    let (argv, envp) = (pointers(&arguments), pointers(&variables));
     report_line(&mut report, "{\"event\":\"started\"}");
 
     // posix_spawnp: found on PATH like execvp, in its own process group, with an empty
@@ -205,7 +198,7 @@ pub fn main(args: &[OsString]) -> i32 {
         .iter()
         .map(|(fd, target)| (std::os::fd::AsRawFd::as_raw_fd(fd), *target))
         .collect();
-    let spawned = super::spawn(&arguments[0], &argv, envp.as_ptr(), &dups, true);
+    let spawned = super::spawn(&arguments, &variables, &dups, true);
     // The program has its copies: from here only its processes hold its output pipes.
     drop(program_fds);
     let child = match spawned {
@@ -481,21 +474,20 @@ fn report_line(report: &mut std::fs::File, text: &str) {
 /// Reports that the init's set-up failed (boxpy's setup message never came whole) and
 /// returns the init's exit code; boxpy exits 125 for it.
 fn setup_failed(report: &mut std::fs::File, detail: &str) -> i32 {
-    failed_event(report, "setup_failed", detail)
-}
-
-/// Reports that a limit could not be applied (boxpy exits 125 for it, never runs the
-/// program without it) and returns the init's exit code.
-fn limit_failed(report: &mut std::fs::File, detail: &str) -> i32 {
-    failed_event(report, "limit_failed", detail)
-}
-
-fn failed_event(report: &mut std::fs::File, event: &str, detail: &str) -> i32 {
     let detail = serde_json::to_string(detail).unwrap_or_default();
     report_line(
         report,
-        &format!("{{\"event\":\"{event}\",\"detail\":{detail}}}"),
+        &format!("{{\"event\":\"setup_failed\",\"detail\":{detail}}}"),
     );
+    125
+}
+
+/// Reports that a limit could not be applied, with the policy key behind it when one is
+/// (boxpy exits 125 for it, never runs the program without it), and returns the init's
+/// exit code.
+fn limit_failed(report: &mut std::fs::File, detail: &str, key: Option<&str>) -> i32 {
+    let line = serde_json::json!({"event": "limit_failed", "detail": detail, "key": key});
+    report_line(report, &line.to_string());
     125
 }
 

@@ -40,52 +40,47 @@ pub struct Rlimit {
     pub hard: u64,
 }
 
-/// The rlimits boxpy sets, by the names the init's `--rlimit` takes.
+/// The rlimits boxpy sets, by the names the init's `--rlimit` takes, each with the policy
+/// key it enforces.
 // `RLIMIT_*` are `u32` on Linux and `c_int` on macOS: the casts are needed on one of them.
 #[cfg_attr(target_os = "macos", allow(clippy::unnecessary_cast))]
-const RLIMIT_NAMES: [(&str, i32); 5] = [
-    ("cpu", libc::RLIMIT_CPU as i32),
-    ("data", libc::RLIMIT_DATA as i32),
-    ("nproc", libc::RLIMIT_NPROC as i32),
-    ("fsize", libc::RLIMIT_FSIZE as i32),
-    ("nofile", libc::RLIMIT_NOFILE as i32),
+const RLIMIT_NAMES: [(&str, i32, &str); 5] = [
+    ("cpu", libc::RLIMIT_CPU as i32, "limits.cpu"),
+    ("data", libc::RLIMIT_DATA as i32, "limits.memory"),
+    ("nproc", libc::RLIMIT_NPROC as i32, "limits.processes"),
+    ("fsize", libc::RLIMIT_FSIZE as i32, "limits.file_size"),
+    ("nofile", libc::RLIMIT_NOFILE as i32, "limits.open_files"),
 ];
 
 impl Rlimit {
     /// `NAME=SOFT:HARD`, as the init's `--rlimit` takes it.
     pub fn to_argument(self) -> String {
-        let name = RLIMIT_NAMES
-            .iter()
-            .find(|(_, resource)| *resource == self.resource)
-            .map_or("unknown", |(name, _)| name);
+        let name = self.entry().map_or("unknown", |(name, _, _)| name);
         format!("{name}={}:{}", self.soft, self.hard)
+    }
+
+    /// The policy key this rlimit enforces (`limits.open_files` for `RLIMIT_NOFILE`).
+    pub fn policy_key(self) -> Option<&'static str> {
+        self.entry().map(|(_, _, key)| *key)
+    }
+
+    fn entry(self) -> Option<&'static (&'static str, i32, &'static str)> {
+        RLIMIT_NAMES
+            .iter()
+            .find(|(_, resource, _)| *resource == self.resource)
     }
 
     /// Parses [`Rlimit::to_argument`]'s form.
     pub fn from_argument(text: &str) -> Option<Rlimit> {
         let (name, values) = text.split_once('=')?;
         let (soft, hard) = values.split_once(':')?;
-        let resource = RLIMIT_NAMES.iter().find(|(known, _)| *known == name)?.1;
+        let resource = RLIMIT_NAMES.iter().find(|(known, _, _)| *known == name)?.1;
         Some(Rlimit {
             resource,
             soft: soft.parse().ok()?,
             hard: hard.parse().ok()?,
         })
     }
-}
-
-/// The policy key behind an rlimit named in `text` (the init's `setting the limit
-/// nofile=...`), or behind a cgroup (`memory`/`processes` both use one: not decidable).
-pub fn policy_key_in(text: &str) -> Option<&'static str> {
-    let name = text.split("setting the limit ").nth(1)?.split('=').next()?;
-    Some(match name {
-        "cpu" => "limits.cpu",
-        "data" => "limits.memory",
-        "nproc" => "limits.processes",
-        "fsize" => "limits.file_size",
-        "nofile" => "limits.open_files",
-        _ => return None,
-    })
 }
 
 /// The cgroup(s) a run is placed in. Removed on drop.
@@ -509,15 +504,16 @@ mod tests {
 
     #[test]
     fn every_rlimit_names_its_policy_key() {
-        for (name, _) in RLIMIT_NAMES {
-            let text = format!("setting the limit {name}=1:2: Operation not permitted");
-            assert!(policy_key_in(&text).is_some(), "{name}");
+        for (name, resource, key) in RLIMIT_NAMES {
+            let limit = Rlimit {
+                resource,
+                soft: 1,
+                hard: 2,
+            };
+            assert_eq!(limit.policy_key(), Some(key), "{name}");
         }
-        assert_eq!(
-            policy_key_in("setting the limit nofile=2000000:2000000: Operation not permitted"),
-            Some("limits.open_files")
-        );
-        assert_eq!(policy_key_in("joining the limits' cgroup: EBUSY"), None);
+        let nofile = Rlimit::from_argument("nofile=1:1").expect("nofile");
+        assert_eq!(nofile.policy_key(), Some("limits.open_files"));
     }
 
     #[test]
@@ -538,7 +534,7 @@ mod tests {
 
     #[test]
     fn rlimit_arguments_round_trip() {
-        for (name, resource) in RLIMIT_NAMES {
+        for (name, resource, _) in RLIMIT_NAMES {
             let limit = Rlimit {
                 resource,
                 soft: 10,

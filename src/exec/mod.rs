@@ -103,11 +103,11 @@ const FORWARDED_SIGNALS: [Signal; 4] = [
     Signal::SIGQUIT,
 ];
 
-/// Runs `command` (a rendered bwrap command line) and waits for it. `plan` decides how the
+/// Runs `command` (a rendered bwrap command line, with a setup socket:
+/// [`crate::sandbox::InitSetup::Deferred`]) and waits for it. `plan` decides how the
 /// limits are enforced (creating the cgroups): it runs once bwrap has started, and its
-/// rlimits and cgroup files go to the init over the command's setup socket
-/// ([`crate::sandbox::InitSetup::Deferred`]; a command without one applies only the
-/// limits on its command line). The cgroups are removed before this returns.
+/// rlimits and cgroup files go to the init over the setup socket. The cgroups are removed
+/// before this returns.
 pub fn run(
     command: &BwrapCommand,
     options: &ExecOptions,
@@ -139,15 +139,20 @@ pub fn run(
             ),
         })?;
     passed.push((executable.into(), command.init.fd));
-    let setup_socket = match command.setup_fd {
-        Some(fd) => {
-            let (ours, theirs) =
-                init::setup_socket_pair().context("creating the init's setup socket")?;
-            passed.push((theirs, fd));
-            Some(ours)
-        }
-        None => None,
-    };
+    // The init takes its limits and the program's pipes over this socket.
+    let setup_fd = command.setup_fd.ok_or_else(|| {
+        anyhow::anyhow!(
+            "a command boxpy runs gives its init a setup socket (`InitSetup::Deferred`)"
+        )
+    })?;
+    let (setup_socket, theirs) =
+        init::setup_socket_pair().context("creating the init's setup socket")?;
+    passed.push((theirs, setup_fd));
+    // The program's pipes go to the init in the setup message, never through bwrap: only
+    // the program's processes hold them, so they reach end-of-file when its last process
+    // ends, and the run is over when the init reports it, without waiting for the init's
+    // and bwrap's own exits (the namespaces' teardown, ~0.5 ms). bwrap's own output (its
+    // errors) goes to a pipe of its own.
     let (stdout_read, stdout_write) = pipe()?;
     let (stderr_read, stderr_write) = pipe()?;
     let (channel_read, channel_write) = match &options.channel {
@@ -157,29 +162,12 @@ pub fn run(
         }
         None => (None, None),
     };
-    // With a setup socket the program's pipes go to the init in the setup message, never
-    // through bwrap: then only the program's processes hold them, so they reach
-    // end-of-file when its last process ends, and the run is over when the init reports
-    // it, without waiting for the init's and bwrap's own exits (the namespaces' teardown,
-    // ~0.5 ms). bwrap's own output (its errors) goes to a pipe of its own. Without one,
-    // bwrap passes the pipes on as its own stdout and stderr.
-    let (program_pipes, bwrap_output, diagnostics_read) = match setup_socket {
-        Some(_) => {
-            let (read, write) = pipe()?;
-            let pipes = ProgramPipes {
-                stdout: stdout_write,
-                stderr: stderr_write,
-                channel: channel_write,
-            };
-            (Some(pipes), (write, None), Some(read))
-        }
-        None => {
-            if let Some(write) = channel_write {
-                passed.push((write, fds::CHANNEL));
-            }
-            (None, (stdout_write, Some(stderr_write)), None)
-        }
+    let program_pipes = ProgramPipes {
+        stdout: stdout_write,
+        stderr: stderr_write,
+        channel: channel_write,
     };
+    let (diagnostics_read, bwrap_output) = pipe()?;
     // Move every source above the targets so no dup2 clobbers another source.
     let floor = passed
         .iter()
@@ -196,33 +184,18 @@ pub fn run(
         .map(|(fd, target)| (fd.as_raw_fd(), *target))
         .collect();
 
-    // bwrap's stdout and stderr: one pipe for both, or the program's two.
-    let output = (
-        bwrap_output.0.as_raw_fd(),
-        bwrap_output
-            .1
-            .as_ref()
-            .map_or(bwrap_output.0.as_raw_fd(), AsRawFd::as_raw_fd),
-    );
     let spawned = with_signals_blocked(&command.program, || {
-        spawn_bwrap(command, output, &raw_mapping)
+        spawn_bwrap(command, bwrap_output.as_raw_fd(), &raw_mapping)
     });
     drop(mapping);
     drop(bwrap_output);
     let (bwrap_pid, forwarded) = spawned?;
 
     // While bwrap builds the sandbox: plan the limits and send them to the init, which
-    // waits for them before it starts the program.
-    let enforcement = match &setup_socket {
-        Some(socket) => {
-            let enforcement = plan();
-            // A failure here means bwrap or its init is already gone, which the status
-            // channels report.
-            let _ = send_setup(socket, &enforcement, program_pipes.as_ref());
-            enforcement
-        }
-        None => limits::Enforcement::default(),
-    };
+    // waits for them before it starts the program. A failure to send means bwrap or its
+    // init is already gone, which the status channels report.
+    let enforcement = plan();
+    let _ = send_setup(&setup_socket, &enforcement, &program_pipes);
     // The init has its copies (or never will): boxpy's must not keep the pipes open.
     drop(program_pipes);
 
@@ -281,14 +254,11 @@ pub fn run(
     if let Some(detail) = report.setup_failed {
         return Err(Error::SandboxSetup { detail });
     }
-    if let Some(detail) = report.limit_failed {
-        let key = limits::policy_key_in(&detail);
+    if let Some((detail, key)) = report.limit_failed {
         return Err(Error::LimitNotApplied { detail, key });
     }
     if !report.started {
-        return Err(classify_setup_failure(
-            waited.diagnostics.as_deref().unwrap_or(&stderr.tail),
-        ));
+        return Err(classify_setup_failure(&waited.diagnostics));
     }
     if let Some(errno) = report.exec_errno {
         return Err(exec_failure(errno, &report.exec_path));
@@ -436,12 +406,12 @@ struct ProgramPipes {
 /// Spawns bwrap with `posix_spawn` (glibc's is vfork + exec: nothing of boxpy's address
 /// space is copied, which a fork with a pre-exec hook would; ~0.4 ms a run): an empty
 /// signal mask, SIGPIPE back to its default, its own process group, stdin inherited,
-/// stdout and stderr to `output`, each `(source, target)` of `mapping` duplicated to its
-/// fixed number, and nothing else (every other descriptor is close-on-exec). Returns its
-/// pid.
+/// stdout and stderr both to `output`, each `(source, target)` of `mapping` duplicated to
+/// its fixed number, and nothing else (every other descriptor is close-on-exec). Returns
+/// its pid.
 fn spawn_bwrap(
     command: &BwrapCommand,
-    output: (RawFd, RawFd),
+    output: RawFd,
     mapping: &[(RawFd, RawFd)],
 ) -> std::io::Result<libc::pid_t> {
     use std::ffi::CString;
@@ -455,8 +425,7 @@ fn spawn_bwrap(
             )
         })
     }
-    let program = c_string(command.program.as_os_str().as_bytes())?;
-    let mut arguments = vec![program.clone()];
+    let mut arguments = vec![c_string(command.program.as_os_str().as_bytes())?];
     for argument in &command.args {
         arguments.push(c_string(argument.as_bytes())?);
     }
@@ -466,19 +435,10 @@ fn spawn_bwrap(
             &[key.as_bytes(), b"=", value.as_bytes()].concat(),
         )?);
     }
-    let pointers = |strings: &[CString]| -> Vec<*mut libc::c_char> {
-        strings
-            .iter()
-            .map(|string| string.as_ptr().cast_mut())
-            .chain(std::iter::once(std::ptr::null_mut()))
-            .collect()
-    };
-    let argv = pointers(&arguments);
-    let envp = pointers(&variables);
     // Output first: its descriptors may carry numbers the mapping's targets overwrite.
-    let mut dups = vec![(output.0, 1), (output.1, 2)];
+    let mut dups = vec![(output, 1), (output, 2)];
     dups.extend_from_slice(mapping);
-    spawn(&program, &argv, envp.as_ptr(), &dups, false)
+    spawn(&arguments, &variables, &dups, false)
 }
 
 /// `posix_spawn` (or `posix_spawnp` with `search_path`, which looks a bare name up on this
@@ -487,11 +447,10 @@ fn spawn_bwrap(
 /// signal stays ignored across exec), its own process group, and each `(source, target)`
 /// of `dups` duplicated to its number. glibc's posix_spawn is a vfork + exec on its own
 /// stack, so nothing of this address space is copied, and an exec failure comes back as
-/// the returned error. `argv` ends with a null pointer; so does the array `envp` points to.
+/// the returned error. `arguments[0]` is the program; `variables` are `KEY=VALUE`.
 pub(crate) fn spawn(
-    program: &std::ffi::CStr,
-    argv: &[*mut libc::c_char],
-    envp: *const *mut libc::c_char,
+    arguments: &[std::ffi::CString],
+    variables: &[std::ffi::CString],
     dups: &[(RawFd, RawFd)],
     search_path: bool,
 ) -> std::io::Result<libc::pid_t> {
@@ -501,12 +460,17 @@ pub(crate) fn spawn(
             errno => Err(std::io::Error::from_raw_os_error(errno)),
         }
     }
-    if argv.last().is_none_or(|last| !last.is_null()) {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "argv must end with a null pointer",
-        ));
-    }
+    let null_terminated = |strings: &[std::ffi::CString]| -> Vec<*mut libc::c_char> {
+        strings
+            .iter()
+            .map(|string| string.as_ptr().cast_mut())
+            .chain(std::iter::once(std::ptr::null_mut()))
+            .collect()
+    };
+    let program = arguments
+        .first()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "nothing to spawn"))?;
+    let (argv, envp) = (null_terminated(arguments), null_terminated(variables));
     // SAFETY: the attribute and file-action objects are initialised before use and
     // destroyed once; every pointer handed to posix_spawn (program, argv, envp, each
     // NUL-terminated, the arrays null-terminated) outlives the call, and the descriptors
@@ -557,7 +521,7 @@ pub(crate) fn spawn(
                 &actions,
                 &attributes,
                 argv.as_ptr(),
-                envp,
+                envp.as_ptr(),
             ))?;
             Ok(pid)
         })();
@@ -573,7 +537,7 @@ pub(crate) fn spawn(
 fn send_setup(
     socket: &OwnedFd,
     enforcement: &limits::Enforcement,
-    pipes: Option<&ProgramPipes>,
+    pipes: &ProgramPipes,
 ) -> std::io::Result<()> {
     use init::Role;
     let mut files: Vec<(Role, RawFd)> = Vec::new();
@@ -591,12 +555,10 @@ fn send_setup(
                 .map(|file| (Role::Leave, file.as_raw_fd())),
         );
     }
-    if let Some(pipes) = pipes {
-        files.push((Role::Stdout, pipes.stdout.as_raw_fd()));
-        files.push((Role::Stderr, pipes.stderr.as_raw_fd()));
-        if let Some(channel) = &pipes.channel {
-            files.push((Role::Channel, channel.as_raw_fd()));
-        }
+    files.push((Role::Stdout, pipes.stdout.as_raw_fd()));
+    files.push((Role::Stderr, pipes.stderr.as_raw_fd()));
+    if let Some(channel) = &pipes.channel {
+        files.push((Role::Channel, channel.as_raw_fd()));
     }
     init::send_setup(
         socket,
@@ -698,8 +660,9 @@ struct InitReport {
     resources: Option<Resources>,
     /// The init's set-up failed (the setup message).
     setup_failed: Option<String>,
-    /// The init could not apply a limit (join a cgroup, set an rlimit).
-    limit_failed: Option<String>,
+    /// The init could not apply a limit (join a cgroup, set an rlimit): the detail, and
+    /// the policy key behind it when the init named one.
+    limit_failed: Option<(String, Option<String>)>,
 }
 
 impl InitReport {
@@ -723,13 +686,12 @@ impl InitReport {
                     .to_owned();
             }
             Some(event @ ("setup_failed" | "limit_failed")) => {
-                let detail = value
-                    .get("detail")
-                    .and_then(serde_json::Value::as_str)
+                let text = |key: &str| value.get(key).and_then(serde_json::Value::as_str);
+                let detail = text("detail")
                     .unwrap_or("the sandbox init failed")
                     .to_owned();
                 if event == "limit_failed" {
-                    self.limit_failed = Some(detail);
+                    self.limit_failed = Some((detail, text("key").map(str::to_owned)));
                 } else {
                     self.setup_failed = Some(detail);
                 }

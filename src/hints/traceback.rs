@@ -163,6 +163,36 @@ pub fn parse(stderr: &str) -> Option<Traceback> {
     parse_chain(&entries, &mut groups, Context::TopLevel).and_then(Chain::into_traceback)
 }
 
+/// For a stderr [`parse`] finds no report in: the last resource-exhaustion exception line
+/// (`MemoryError`, `RuntimeError: can't start new thread`), perhaps glued to another
+/// thread's text on either side, as a bare report. Threads that fail at once can garble
+/// each other's reports beyond parsing; the limit they ran into still deserves its hint.
+#[must_use]
+pub fn exhaustion(stderr: &str) -> Option<Traceback> {
+    const THREAD: &str = "RuntimeError: can't start new thread";
+    let (exception_type, message) = stderr.lines().rev().find_map(|line| {
+        if line.trim_start().starts_with("MemoryError")
+            || line.trim_end().ends_with("MemoryError")
+            || line.contains("MemoryError: ")
+        {
+            Some(("MemoryError", ""))
+        } else if line.contains(THREAD) {
+            Some(("RuntimeError", "can't start new thread"))
+        } else {
+            None
+        }
+    })?;
+    Some(Traceback {
+        exception_type: exception_type.to_owned(),
+        message: message.to_owned(),
+        frames: Vec::new(),
+        notes: Vec::new(),
+        cause: None,
+        syntax: None,
+        group: Vec::new(),
+    })
+}
+
 /// Strip ANSI escape sequences (CSI such as colours, OSC such as hyperlinks, and two- or
 /// three-byte escapes). Jupyter kernels colour their tracebacks even with `TERM=dumb`.
 /// Borrows the input when there is nothing to strip.
@@ -1705,6 +1735,17 @@ mod tests {
             ("RuntimeError", "can't start new thread")
         );
         assert_eq!(traceback.frames.len(), 2);
+        // Beyond parsing, the exhaustion line alone still names the exception.
+        let kind = |text: &str| exhaustion(text).map(|traceback| traceback.exception_type);
+        assert_eq!(
+            kind("x\nself.run()MemoryError\n:\n").as_deref(),
+            Some("MemoryError")
+        );
+        assert_eq!(
+            kind("RuntimeError: can't start new thread\n").as_deref(),
+            Some("RuntimeError")
+        );
+        assert_eq!(kind("ValueError: bad\nplain text\n"), None);
         assert_eq!(untangle("MemoryErrorMemoryError"), "MemoryError");
         assert_eq!(untangle("MemoryErrorMemoryErrorMemoryError"), "MemoryError");
         for untouched in [

@@ -372,13 +372,13 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
     }
     // Descriptors after the copied files: the setup socket (deferred limits), then the
     // init's executable.
-    let mut next_fd = fds::FIRST_DATA + (data.len() + copies.len()) as i32;
-    let setup_fd = matches!(setup, InitSetup::Deferred).then(|| {
-        next_fd += 1;
-        next_fd - 1
-    });
+    let after_copies = fds::FIRST_DATA + (data.len() + copies.len()) as i32;
+    let (setup_fd, init_fd) = match setup {
+        InitSetup::Deferred => (Some(after_copies), after_copies + 1),
+        InitSetup::Inline(_) => (None, after_copies),
+    };
     let init = InitExecutable {
-        fd: next_fd,
+        fd: init_fd,
         source: host.boxpy_executable.clone(),
     };
     args.push("--".into());
@@ -387,19 +387,15 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
     args.push(fds::INIT_REPORT.to_string().into());
     args.push("--executable".into());
     args.push(init.fd.to_string().into());
-    match setup {
-        InitSetup::Inline(rlimits) => {
-            for limit in rlimits {
-                args.push("--rlimit".into());
-                args.push(limit.to_argument().into());
-            }
+    if let InitSetup::Inline(rlimits) = setup {
+        for limit in rlimits {
+            args.push("--rlimit".into());
+            args.push(limit.to_argument().into());
         }
-        InitSetup::Deferred => {
-            if let Some(fd) = setup_fd {
-                args.push("--setup".into());
-                args.push(fd.to_string().into());
-            }
-        }
+    }
+    if let Some(fd) = setup_fd {
+        args.push("--setup".into());
+        args.push(fd.to_string().into());
     }
     args.push("--".into());
     args.extend(spec.command.iter().cloned());

@@ -36,12 +36,11 @@ pub mod fds {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InitSetup {
     /// On its command line (`--rlimit NAME=SOFT:HARD`, set by the init on itself before it
-    /// spawns the program):
-    /// what `boxpy render` shows, and what a run by hand applies.
+    /// spawns the program): what `boxpy render` shows, and what a run by hand applies.
     Inline(Vec<crate::exec::limits::Rlimit>),
     /// On a socket (`--setup FD`), after bwrap has started: a run plans its limits
     /// (creating the cgroups, sweeping stale ones) while bwrap builds the sandbox, then
-    /// sends the rlimits and the cgroup files to join; the init waits for them.
+    /// sends the rlimits, the cgroup files and the program's pipes; the init waits for them.
     Deferred,
 }
 

@@ -2945,25 +2945,7 @@ mod tests {
         unsupported(&x32, Arch::X86_64);
         assert!(compile(Arch::Aarch64, &x32).is_ok());
 
-        // A jump further than 255 instructions is refused, not truncated.
-        let far = with(syscall(
-            Some(1),
-            When::OneOf {
-                arg: 0,
-                values: leak((0..300).collect()),
-            },
-            eperm,
-        ));
-        for arch in [Arch::X86_64, Arch::Aarch64] {
-            match compile(arch, &far) {
-                Err(FilterError::JumpOutOfRange { from, to: Some(to) }) => {
-                    assert!(to - from > 256, "{from} -> {to}")
-                }
-                other => panic!("{other:?}"),
-            }
-        }
-        // Up to 255 ahead is fine: the longest block that compiles has a jump of exactly
-        // 255, and works; one more value and it is refused.
+        // A block of `n` refused argument values for syscall 1.
         let block = |n: u32| {
             with(syscall(
                 Some(1),
@@ -2974,6 +2956,18 @@ mod tests {
                 eperm,
             ))
         };
+        // A jump further than 255 instructions is refused, not truncated.
+        let far = block(300);
+        for arch in [Arch::X86_64, Arch::Aarch64] {
+            match compile(arch, &far) {
+                Err(FilterError::JumpOutOfRange { from, to: Some(to) }) => {
+                    assert!(to - from > 256, "{from} -> {to}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // Up to 255 ahead is fine: the longest block that compiles has a jump of exactly
+        // 255, and works; one more value and it is refused.
         for arch in [Arch::X86_64, Arch::Aarch64] {
             let n = (200..300)
                 .find(|&n| compile(arch, &block(n + 1)).is_err())
@@ -2991,14 +2985,7 @@ mod tests {
             assert_eq!(verdict(&prog, arch, 1, &[u64::from(n)]), Verdict::Allow);
         }
         // Longer than the kernel accepts.
-        let long = with(syscall(
-            Some(1),
-            When::OneOf {
-                arg: 0,
-                values: leak((0..5000).collect()),
-            },
-            eperm,
-        ));
+        let long = block(5000);
         assert!(matches!(
             compile(Arch::X86_64, &long),
             Err(FilterError::TooLong { instructions }) if instructions > BPF_MAXINSNS

@@ -202,36 +202,27 @@ runner_tests! {
     fn garbled_memory_errors_still_name_memory(runner) {
         let ws = Workspace::new(&runner);
         let garbled = "Exception in thread Thread-3 (eat)Traceback (most recent call last):\n  File \"<string>\", line 10, in <module>\n  File \"<string>\", line 6, in eat\nMemoryErrorException in thread Exception in thread Thread-2 (eat):\nTraceback (most recent call last):\n  File \"/usr/lib/python3.11/threading.py\", line 1038, in _bootstrap_inner\nThread-1 (eat)\n:\n:\nTraceback (most recent call last):\nTraceback (most recent call last):\n";
-        let program = |text: &str| format!("import sys\nsys.stderr.write({text:?})\nsys.exit(1)");
-        let output = run_in_venv(&ws)
-            .args(["--memory", "64MiB"])
-            .code(&program(garbled))
-            .run();
+        // Writes `text` to stderr and fails, under a memory limit.
+        let run_writing = |text: &str| {
+            run_in_venv(&ws)
+                .args(["--memory", "64MiB"])
+                .code(&format!("import sys\nsys.stderr.write({text:?})\nsys.exit(1)"))
+                .run()
+        };
+        let output = run_writing(garbled);
         assert_started(&output);
-        assert_exit(&output, 1);
         assert_eq!(error_line(&output), "MemoryError", "{output}");
-        assert_hint_mentions(&output, &["limits.memory", "64MiB"]);
-        // Another capture: the exception line glued behind another thread's source line.
+        // More captures: the exception line glued behind another thread's source line, and
+        // a thread whose stack could not be had (RLIMIT_DATA counts it).
         let glued = "Exception in thread Traceback (most recent call last):\n  File \"<string>\", line 10, in <module>\nException in thread Thread-3 (eat):\nTraceback (most recent call last):\n  File \"/usr/lib/python3.11/threading.py\", line 1038, in _bootstrap_inner\nException in thread Thread-1 (eat)  File \"<string>\", line 6, in eat\n:\n    Traceback (most recent call last):\n  File \"/usr/lib/python3.11/threading.py\", line 1038, in _bootstrap_inner\nself.run()MemoryError\n";
-        let output = run_in_venv(&ws)
-            .args(["--memory", "64MiB"])
-            .code(&program(glued))
-            .run();
-        assert_exit(&output, 1);
-        assert_hint_mentions(&output, &["limits.memory", "64MiB"]);
-        // And one where a thread's stack could not be had (RLIMIT_DATA counts it).
         let no_thread = "Exception in thread Traceback (most recent call last):\nException in thread Thread-2 (eat):\nTraceback (most recent call last):\n  File \"<string>\", line 9, in <module>\n  File \"/usr/lib/python3.11/threading.py\", line 957, in start\n  File \"/usr/lib/python3.11/threading.py\", line 1038, in _bootstrap_inner\nThread-1 (eat):\n    _start_new_thread(self._bootstrap, ())\nRuntimeError: can't start new thread\n";
-        let output = run_in_venv(&ws)
-            .args(["--memory", "64MiB"])
-            .code(&program(no_thread))
-            .run();
-        assert_exit(&output, 1);
-        assert_hint_mentions(&output, &["limits.memory", "64MiB"]);
+        for text in [garbled, glued, no_thread] {
+            let output = run_writing(text);
+            assert_exit(&output, 1);
+            assert_hint_mentions(&output, &["limits.memory", "64MiB"]);
+        }
 
-        let control = run_in_venv(&ws)
-            .args(["--memory", "64MiB"])
-            .code(&program(&garbled.replace("MemoryError", "")))
-            .run();
+        let control = run_writing(&garbled.replace("MemoryError", ""));
         assert_exit(&control, 1);
         assert!(!control.stderr_text().contains("\nerror: "), "{control}");
     }

@@ -212,15 +212,19 @@ fn pyenv_shim_is_resolved_without_running_it() {
         ),
     );
     let path = format!("{}:/usr/bin:/bin", root.join("shims").display());
+    let run_with = |version: &str| {
+        let output = boxpy(&ws)
+            .env("PATH", &path)
+            .env("PYENV_VERSION", version)
+            .arg("run")
+            .code(PREFIX_PROBE)
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        output
+    };
 
-    let output = boxpy(&ws)
-        .env("PATH", &path)
-        .env("PYENV_VERSION", "3.11.7")
-        .arg("run")
-        .code(PREFIX_PROBE)
-        .run();
-    assert_started(&output);
-    assert_exit(&output, 0);
+    let output = run_with("3.11.7");
     assert_eq!(
         output.line_after("executable "),
         root.join("versions/3.11.7/bin/python3")
@@ -230,14 +234,7 @@ fn pyenv_shim_is_resolved_without_running_it() {
     );
     assert!(!marker.exists(), "the shim was run: {output}");
 
-    let output = boxpy(&ws)
-        .env("PATH", &path)
-        .env("PYENV_VERSION", "system")
-        .arg("run")
-        .code(PREFIX_PROBE)
-        .run();
-    assert_started(&output);
-    assert_exit(&output, 0);
+    let output = run_with("system");
     assert!(marker.exists(), "`system` is pyenv's to resolve: {output}");
 }
 
