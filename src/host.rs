@@ -91,7 +91,101 @@ pub struct HostFacts {
     pub protected_paths: Vec<PathBuf>,
     /// boxpy's own executable, which bwrap runs as the sandbox's init (from a descriptor).
     pub boxpy_executable: PathBuf,
+    /// The caller's account, for the sandbox's generated `/etc/passwd` and `/etc/group`.
+    pub account: Account,
+    /// [`PROC_MASKED`] entries that exist on this host and that the caller could read: each
+    /// is covered with an empty file inside (a mount costs bwrap ~0.15 ms, so only what is
+    /// there and readable).
+    pub proc_masks: Vec<PathBuf>,
 }
+
+/// The caller's user and primary group, as the host's `/etc/passwd` and `/etc/group` name
+/// them (numbers alone when they do not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub uid: u32,
+    pub gid: u32,
+    pub user_name: Option<String>,
+    pub group_name: Option<String>,
+    pub shell: Option<String>,
+}
+
+impl Account {
+    /// Reads the caller's entries from the host's account files (each bounded to 1 MiB).
+    fn probe(uid: u32, gid: u32) -> Account {
+        let read = |path: &str| -> String {
+            use std::io::Read;
+            let mut text = String::new();
+            if let Ok(file) = std::fs::File::open(path) {
+                let _ = file.take(1 << 20).read_to_string(&mut text);
+            }
+            text
+        };
+        let passwd = read("/etc/passwd");
+        let user = find_account_line(&passwd, 2, uid);
+        let groups = read("/etc/group");
+        let group = find_account_line(&groups, 2, gid);
+        let name = |fields: &Option<Vec<&str>>| -> Option<String> {
+            fields
+                .as_ref()
+                .map(|fields| fields[0].to_owned())
+                .filter(|name| is_account_name(name))
+        };
+        Account {
+            uid,
+            gid,
+            user_name: name(&user),
+            group_name: name(&group),
+            shell: user
+                .as_ref()
+                .and_then(|fields| fields.get(6))
+                .map(|shell| shell.to_string())
+                .filter(|shell| shell.starts_with('/') && !shell.contains(':')),
+        }
+    }
+}
+
+/// The `:`-separated fields of the first line of an account file whose field `index` is
+/// `id`.
+fn find_account_line(text: &str, index: usize, id: u32) -> Option<Vec<&str>> {
+    text.lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|fields| fields.len() > index && fields[index].parse::<u32>() == Ok(id))
+}
+
+/// A name safe to write into a generated account file.
+fn is_account_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-$".contains(c))
+}
+
+/// `/proc` entries that expose the host kernel's state, other processes, the boot line or
+/// kernel memory layout, and that Python has no use for: each one that exists is covered
+/// with an empty file inside (anchors: Docker's masked paths, systemd's
+/// `ProtectKernelLogs=`/`ProtectProc=`). Writable kernel interfaces (`/proc/sys`,
+/// `/proc/sysrq-trigger`, ...) are handled as a class instead: the whole `/proc` is
+/// remounted read-only.
+pub const PROC_MASKED: &[&str] = &[
+    "/proc/cmdline",
+    "/proc/config.gz",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/key-users",
+    "/proc/kallsyms",
+    "/proc/kpagecgroup",
+    "/proc/kpagecount",
+    "/proc/kpageflags",
+    "/proc/latency_stats",
+    "/proc/pagetypeinfo",
+    "/proc/sched_debug",
+    "/proc/slabinfo",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/vmallocinfo",
+];
 
 /// Top-level directories Python needs, read-only. Anything else under `/` is invisible.
 pub const SYSTEM_PATHS: &[&str] = &[
@@ -216,14 +310,24 @@ impl HostFacts {
                     .is_ok_and(|metadata| !metadata.file_type().is_symlink())
             })
             .collect();
+        let uid = nix::unistd::getuid().as_raw();
+        let proc_masks = PROC_MASKED
+            .iter()
+            .map(PathBuf::from)
+            .filter(|path| {
+                nix::unistd::access(path.as_path(), nix::unistd::AccessFlags::R_OK).is_ok()
+            })
+            .collect();
         HostFacts {
             bwrap,
-            uid: nix::unistd::getuid().as_raw(),
+            uid,
             home,
             system_entries,
             etc_entries,
             protected_paths,
             boxpy_executable: own_executable(),
+            account: Account::probe(uid, nix::unistd::getgid().as_raw()),
+            proc_masks,
         }
     }
 
@@ -263,6 +367,17 @@ impl HostFacts {
                 .map(PathBuf::from)
                 .collect(),
             boxpy_executable: PathBuf::from("/usr/local/bin/boxpy"),
+            account: Account {
+                uid: 1000,
+                gid: 1000,
+                user_name: Some("user".to_owned()),
+                group_name: Some("user".to_owned()),
+                shell: Some("/bin/bash".to_owned()),
+            },
+            proc_masks: ["/proc/cmdline", "/proc/keys", "/proc/timer_list"]
+                .iter()
+                .map(PathBuf::from)
+                .collect(),
         }
     }
 }

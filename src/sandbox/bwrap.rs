@@ -138,6 +138,43 @@ fn depth(path: &Path) -> usize {
     path.components().count()
 }
 
+/// `/etc` files the sandbox gets generated rather than copied from the host.
+const GENERATED_ETC: &[&str] = &["/etc/passwd", "/etc/group", "/etc/hosts"];
+
+/// The sandbox's `/etc/passwd` and `/etc/group`: root, the caller and `nobody`, and their
+/// groups: enough for `getpass.getuser()`, `pwd`, `~` expansion and pip, and nothing of the
+/// host's other accounts. The caller's home is the sandbox's private HOME.
+fn account_files(spec: &SandboxSpec, host: &HostFacts) -> (String, String) {
+    let account = &host.account;
+    let home = spec.home.to_string_lossy();
+    let shell = account.shell.as_deref().unwrap_or("/bin/sh");
+    let mut passwd = String::new();
+    let mut group = String::new();
+    if account.uid == 0 {
+        passwd.push_str(&format!("root:x:0:0:root:{home}:{shell}\n"));
+    } else {
+        passwd.push_str("root:x:0:0:root:/root:/bin/sh\n");
+        let name = account.user_name.as_deref().unwrap_or("user");
+        let uid = account.uid;
+        let gid = account.gid;
+        passwd.push_str(&format!("{name}:x:{uid}:{gid}:{name}:{home}:{shell}\n"));
+    }
+    if account.uid != NOBODY {
+        passwd.push_str("nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
+    }
+    group.push_str("root:x:0:\n");
+    if account.gid != 0 && account.gid != NOBODY {
+        let name = account.group_name.as_deref().unwrap_or("user");
+        group.push_str(&format!("{name}:x:{}:\n", account.gid));
+    }
+    group.push_str("nogroup:x:65534:\n");
+    (passwd, group)
+}
+
+/// The overflow id: what every host user and group outside the user namespace's map
+/// appears as inside.
+const NOBODY: u32 = 65534;
+
 /// Renders the bwrap command for `spec` on a host described by `host`.
 pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapCommand {
     let mut args: Vec<OsString> = Vec::new();
@@ -172,9 +209,23 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
         },
         MountOp::Tmpfs {
             dest: spec.home.clone(),
-            size: None,
+            size: spec.tmp_size,
         },
     ];
+    // Kernel state, other processes' timers, the boot line: covered with an empty file (a
+    // generated one: `/dev/null` bound there could not be opened, the mount being `nodev`).
+    for path in &host.proc_masks {
+        let fd = fds::FIRST_DATA + data.len() as i32;
+        data.push(DataFile {
+            fd,
+            dest: path.clone(),
+            contents: Vec::new(),
+        });
+        ops.push(MountOp::ReadOnlyData {
+            fd,
+            dest: path.clone(),
+        });
+    }
 
     // System directories, read-only.
     let mut read_only_roots: Vec<&Path> = Vec::new();
@@ -209,11 +260,10 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
     };
     // Host files to copy in: numbered once every generated file has its number.
     let mut to_copy: Vec<PathBuf> = Vec::new();
-    for entry in host
-        .etc_entries
-        .iter()
-        .filter(|entry| !under_user_mount(entry.path()) && !network_only(entry.path()))
-    {
+    let generated = |path: &Path| GENERATED_ETC.iter().any(|name| path == Path::new(name));
+    for entry in host.etc_entries.iter().filter(|entry| {
+        !under_user_mount(entry.path()) && !network_only(entry.path()) && !generated(entry.path())
+    }) {
         match entry {
             EtcEntry::Directory(path) => ops.push(MountOp::ReadOnlyBind {
                 source: path.clone(),
@@ -226,6 +276,26 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
             }),
         }
     }
+    // Generated files: from a descriptor boxpy fills; inside a user's read-only mount of
+    // /etc a file cannot be created, so there it is mounted.
+    let mut generate = |ops: &mut Vec<MountOp>, dest: PathBuf, contents: Vec<u8>| {
+        let fd = fds::FIRST_DATA + data.len() as i32;
+        ops.push(if under_user_mount(&dest) {
+            MountOp::ReadOnlyData {
+                fd,
+                dest: dest.clone(),
+            }
+        } else {
+            MountOp::CopiedFile {
+                fd,
+                dest: dest.clone(),
+            }
+        });
+        data.push(DataFile { fd, dest, contents });
+    };
+    let (passwd, group) = account_files(spec, host);
+    generate(&mut ops, "/etc/passwd".into(), passwd.into_bytes());
+    generate(&mut ops, "/etc/group".into(), group.into_bytes());
     match spec.network {
         NetworkMode::Full => {
             // Copied like the other files; a user mount of /etc already shows them.
@@ -236,21 +306,11 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
                     .filter(|path| !under_user_mount(path)),
             );
         }
-        NetworkMode::None | NetworkMode::Localhost => {
-            let fd = fds::FIRST_DATA + data.len() as i32;
-            let dest = PathBuf::from("/etc/hosts");
-            data.push(DataFile {
-                fd,
-                dest: dest.clone(),
-                contents: HOSTS_FILE.as_bytes().to_vec(),
-            });
-            // Inside a user's read-only mount of /etc a file cannot be created: mount it.
-            ops.push(if under_user_mount(&dest) {
-                MountOp::ReadOnlyData { fd, dest }
-            } else {
-                MountOp::CopiedFile { fd, dest }
-            });
-        }
+        NetworkMode::None | NetworkMode::Localhost => generate(
+            &mut ops,
+            "/etc/hosts".into(),
+            HOSTS_FILE.as_bytes().to_vec(),
+        ),
     }
 
     for (dest, contents) in &spec.files {
@@ -357,10 +417,17 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
     for op in &ops {
         op.push_args(&mut args);
     }
-    // bwrap's root is a tmpfs: without this, `/`, `/etc` and every directory created for a
-    // mount point would be writable (and unbounded by `filesystem.tmp_size`).
-    args.push("--remount-ro".into());
-    args.push("/".into());
+    // No writable kernel interface: `/proc/sys` (as root, sysctl writes are checked against
+    // uid 0, not capabilities: `core_pattern` would run a program as host root),
+    // `/proc/sysrq-trigger`, `/proc/PID/mem` and the rest of `/proc` are read-only as a
+    // class; bwrap 0.8 covers only `/proc/irq` and `/proc/bus`. `/dev` itself is read-only
+    // (its tmpfs has no size): device nodes still work, `/dev/shm` and `/dev/pts` are
+    // mounts of their own. bwrap's root is a tmpfs: without the last one, `/`, `/etc` and
+    // every directory created for a mount point would be writable (and unbounded).
+    for read_only in ["/proc", "/dev", "/"] {
+        args.push("--remount-ro".into());
+        args.push(read_only.into());
+    }
 
     args.push("--chdir".into());
     args.push(spec.workdir.clone().into());

@@ -11,6 +11,7 @@ mod errors;
 mod escape;
 mod hints;
 mod isolation;
+mod kernel;
 mod limits;
 mod mounts;
 mod nbexec;

@@ -255,9 +255,128 @@ fn no_network_gets_a_generated_hosts_file() {
         &HostFacts::fixture(),
         &InitSetup::default(),
     );
-    assert_eq!(command.data.len(), 1);
-    assert_eq!(command.data[0].dest, Path::new("/etc/hosts"));
-    assert!(String::from_utf8_lossy(&command.data[0].contents).contains("localhost"));
+    let hosts = data_file(&command, "/etc/hosts");
+    assert!(String::from_utf8_lossy(&hosts.contents).contains("localhost"));
+}
+
+fn data_file<'a>(command: &'a BwrapCommand, dest: &str) -> &'a crate::sandbox::DataFile {
+    command
+        .data
+        .iter()
+        .find(|data| data.dest == Path::new(dest))
+        .unwrap_or_else(|| panic!("no generated {dest}"))
+}
+
+#[test]
+fn account_files_are_generated_with_three_accounts() {
+    let command = render(
+        &spec_for(&load_builtin("default"), Vec::new()),
+        &HostFacts::fixture(),
+        &InitSetup::default(),
+    );
+    let passwd = String::from_utf8_lossy(&data_file(&command, "/etc/passwd").contents).into_owned();
+    assert_eq!(
+        passwd,
+        "root:x:0:0:root:/root:/bin/sh\n\
+         user:x:1000:1000:user:/home/user:/bin/bash\n\
+         nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+    );
+    let group = String::from_utf8_lossy(&data_file(&command, "/etc/group").contents).into_owned();
+    assert_eq!(group, "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n");
+    assert!(command.copies.iter().all(|copy| {
+        copy.dest != Path::new("/etc/passwd") && copy.dest != Path::new("/etc/group")
+    }));
+    // Root: one root line, with the private HOME.
+    let mut host = HostFacts::fixture();
+    host.account = crate::host::Account {
+        uid: 0,
+        gid: 0,
+        user_name: Some("root".to_owned()),
+        group_name: Some("root".to_owned()),
+        shell: None,
+    };
+    let command = render(
+        &spec_for(&load_builtin("default"), Vec::new()),
+        &host,
+        &InitSetup::default(),
+    );
+    let passwd = String::from_utf8_lossy(&data_file(&command, "/etc/passwd").contents).into_owned();
+    assert_eq!(passwd.lines().count(), 2, "{passwd}");
+    assert!(passwd.starts_with("root:x:0:0:root:/home/user:/bin/sh\n"));
+}
+
+#[test]
+fn proc_dev_and_root_are_remounted_read_only_after_every_mount() {
+    for name in ["default", "strict", "net"] {
+        let args = args_of(&render(
+            &spec_for(&load_builtin(name), Vec::new()),
+            &HostFacts::fixture(),
+            &InitSetup::default(),
+        ));
+        let chdir = position(&args, &["--chdir"]).expect("chdir");
+        let last_mount = args[..chdir]
+            .iter()
+            .rposition(|arg| {
+                matches!(
+                    arg.as_str(),
+                    "--bind" | "--ro-bind" | "--tmpfs" | "--ro-bind-data" | "--file" | "--symlink"
+                )
+            })
+            .expect("mounts");
+        for dest in ["/proc", "/dev", "/"] {
+            let remount = position(&args, &["--remount-ro", dest])
+                .unwrap_or_else(|| panic!("{name}: /{dest} not remounted read-only"));
+            assert!(
+                remount > last_mount,
+                "{name}: {dest} remounted before a mount"
+            );
+        }
+    }
+}
+
+#[test]
+fn kernel_state_in_proc_is_covered_with_empty_files() {
+    let command = render(
+        &spec_for(&load_builtin("default"), Vec::new()),
+        &HostFacts::fixture(),
+        &InitSetup::default(),
+    );
+    let args = args_of(&command);
+    let proc = position(&args, &["--proc", "/proc"]).expect("proc");
+    for path in &HostFacts::fixture().proc_masks {
+        let data = data_file(&command, &path.to_string_lossy());
+        assert!(data.contents.is_empty());
+        let fd = data.fd.to_string();
+        let at = position(&args, &["--ro-bind-data", &fd, &path.to_string_lossy()])
+            .expect("mask mounted");
+        assert!(at > proc);
+    }
+}
+
+#[test]
+fn every_writable_tmpfs_has_the_policy_size() {
+    let policy = load_builtin("strict");
+    let args = args_of(&render(
+        &spec_for(&policy, Vec::new()),
+        &HostFacts::fixture(),
+        &InitSetup::default(),
+    ));
+    let size = policy
+        .filesystem
+        .tmp_size
+        .expect("strict sets tmp_size")
+        .to_string();
+    for (index, arg) in args.iter().enumerate() {
+        if arg == "--tmpfs" {
+            let read_only = args.get(index + 2).map(String::as_str) == Some("--remount-ro");
+            let sized = index >= 2 && args[index - 2] == "--size" && args[index - 1] == size;
+            assert!(
+                read_only || sized,
+                "unbounded writable tmpfs at {}",
+                args[index + 1]
+            );
+        }
+    }
 }
 
 #[test]
@@ -296,24 +415,29 @@ fn etc_files_are_copied_links_recreated_directories_bound() {
         &InitSetup::Deferred,
     );
     let args = args_of(&command);
-    // Files: copied from descriptors numbered after the generated /etc/hosts, read-only
-    // once / is remounted, and never bound.
-    assert_eq!(command.data.len(), 1);
-    let passwd = command
+    // Files: copied from descriptors numbered after the generated files, read-only once /
+    // is remounted, and never bound.
+    let copied = command
         .copies
         .iter()
-        .find(|copy| copy.dest == Path::new("/etc/passwd"))
-        .expect("passwd is copied");
-    assert_eq!(passwd.source, Path::new("/etc/passwd"));
-    assert!(command
-        .copies
-        .iter()
-        .all(|copy| copy.fd > command.data[0].fd));
-    let fd = passwd.fd.to_string();
-    assert!(position(&args, &["--perms", "0644", "--file", &fd, "/etc/passwd"]).is_some());
-    assert!(position(&args, &["--ro-bind", "/etc/passwd", "/etc/passwd"]).is_none());
+        .find(|copy| copy.dest == Path::new("/etc/ld.so.cache"))
+        .expect("ld.so.cache is copied");
+    assert_eq!(copied.source, Path::new("/etc/ld.so.cache"));
+    let last_data = command.data.iter().map(|data| data.fd).max().unwrap();
+    assert!(command.copies.iter().all(|copy| copy.fd > last_data));
+    let fd = copied.fd.to_string();
+    assert!(position(
+        &args,
+        &["--perms", "0644", "--file", &fd, "/etc/ld.so.cache"]
+    )
+    .is_some());
+    assert!(position(
+        &args,
+        &["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    )
+    .is_none());
     // The generated hosts file is copied too, not mounted.
-    let hosts = command.data[0].fd.to_string();
+    let hosts = data_file(&command, "/etc/hosts").fd.to_string();
     assert!(position(&args, &["--file", &hosts, "/etc/hosts"]).is_some());
     // A link into /usr stays a link; a directory stays a bind.
     assert!(position(
@@ -353,7 +477,7 @@ fn etc_files_are_copied_links_recreated_directories_bound() {
         .any(|arg| *arg == HostFacts::fixture().boxpy_executable.to_string_lossy()));
     assert!(!args.iter().any(|arg| arg == "--rlimit"));
     let remount = position(&args, &["--remount-ro", "/"]).expect("remount");
-    let copy = position(&args, &["--file", &fd, "/etc/passwd"]).expect("copy");
+    let copy = position(&args, &["--file", &fd, "/etc/ld.so.cache"]).expect("copy");
     assert!(
         copy < remount,
         "files are copied before / becomes read-only"
