@@ -159,7 +159,7 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__exec)
-            opts="-P -w -q -v -h -V --policy --venv --workdir --ro --rw --network --env --timeout --cpu --memory --json --color --quiet --verbose --audit-log --help --version"
+            opts="-P -w -q -v -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --env --timeout --cpu --memory --json --color --quiet --verbose --audit-log --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -182,6 +182,10 @@ _boxpy() {
                     return 0
                     ;;
                 -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hide)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -411,7 +415,7 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__nbexec)
-            opts="-P -w -q -v -o -p -r -h -V --policy --venv --workdir --ro --rw --network --env --timeout --cpu --memory --json --color --quiet --verbose --audit-log --output --inplace --parameter --parameter-raw --cell-timeout --allow-errors --kernel --help --version"
+            opts="-P -w -q -v -o -p -r -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --env --timeout --cpu --memory --json --color --quiet --verbose --audit-log --output --inplace --parameter --parameter-raw --cell-timeout --allow-errors --kernel --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -434,6 +438,10 @@ _boxpy() {
                     return 0
                     ;;
                 -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hide)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -661,7 +669,7 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__policy__subcmd__show)
-            opts="-P -w -q -v -h -V --policy --venv --workdir --ro --rw --network --env --timeout --cpu --memory --json --color --quiet --verbose --audit-log --help --version"
+            opts="-P -w -q -v -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --env --timeout --cpu --memory --json --color --quiet --verbose --audit-log --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -684,6 +692,10 @@ _boxpy() {
                     return 0
                     ;;
                 -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hide)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -731,7 +743,7 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__render)
-            opts="-P -w -q -v -h -V --policy --venv --workdir --ro --rw --network --env --timeout --cpu --memory --json --color --quiet --verbose --audit-log --target --seccomp-out --help --version"
+            opts="-P -w -q -v -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --env --timeout --cpu --memory --json --color --quiet --verbose --audit-log --target --seccomp-out --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -754,6 +766,10 @@ _boxpy() {
                     return 0
                     ;;
                 -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hide)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -809,7 +825,7 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__run)
-            opts="-P -w -q -v -c -m -h -V --policy --venv --workdir --ro --rw --network --env --timeout --cpu --memory --json --color --quiet --verbose --audit-log --help --version"
+            opts="-P -w -q -v -c -m -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --env --timeout --cpu --memory --json --color --quiet --verbose --audit-log --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -832,6 +848,10 @@ _boxpy() {
                     return 0
                     ;;
                 -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hide)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -37,6 +37,7 @@ complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "help" -d 'Print this me
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l venv -d 'The virtualenv to use' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s w -l workdir -d 'Read-write working directory, the program\'s cwd [default: current directory]' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l hide -d 'Make matching files read as empty (directories as empty directories), on top of the default credential list: a name glob (`*.csv`), a path (`secrets/prod.yaml`), or `**/GLOB` for any depth; repeatable' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l ro -d 'Extra read-only mount (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l rw -d 'Extra read-write mount (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l network -d 'Network mode' -r -f -a "none\t'A private network namespace with only a loopback interface'
@@ -52,6 +53,7 @@ never\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l audit-log -d 'Append one JSON line describing the run to FILE (also `[audit] log`)' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s c -d 'Run a code string' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s m -d 'Run a module as a script' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l mkdir -d 'Create the working directory (one level) when it does not exist'
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l json -d 'Print one JSON result object on stdout instead of streaming'
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s v -l verbose -d 'Print the sandbox command line to stderr before running'
@@ -60,6 +62,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s V -l version -d 'Pri
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l venv -d 'The virtualenv to use' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s w -l workdir -d 'Read-write working directory, the program\'s cwd [default: current directory]' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l hide -d 'Make matching files read as empty (directories as empty directories), on top of the default credential list: a name glob (`*.csv`), a path (`secrets/prod.yaml`), or `**/GLOB` for any depth; repeatable' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l ro -d 'Extra read-only mount (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l rw -d 'Extra read-write mount (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l network -d 'Network mode' -r -f -a "none\t'A private network namespace with only a loopback interface'
@@ -78,6 +81,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s p -l parameter -d
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s r -l parameter-raw -d 'A parameter whose VALUE is always a string' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l cell-timeout -d 'Limit for each cell (e.g. 60s); the policy\'s `limits.timeout` bounds the whole run' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l kernel -d 'The kernel to use (default: the notebook\'s kernelspec, else python3)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l mkdir -d 'Create the working directory (one level) when it does not exist'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l json -d 'Print one JSON result object on stdout instead of streaming'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s v -l verbose -d 'Print the sandbox command line to stderr before running'
@@ -88,6 +92,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s V -l version -d '
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l venv -d 'The virtualenv to use' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s w -l workdir -d 'Read-write working directory, the program\'s cwd [default: current directory]' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l hide -d 'Make matching files read as empty (directories as empty directories), on top of the default credential list: a name glob (`*.csv`), a path (`secrets/prod.yaml`), or `**/GLOB` for any depth; repeatable' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l ro -d 'Extra read-only mount (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l rw -d 'Extra read-write mount (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l network -d 'Network mode' -r -f -a "none\t'A private network namespace with only a loopback interface'
@@ -101,6 +106,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l color -d 'When to c
 always\t''
 never\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l audit-log -d 'Append one JSON line describing the run to FILE (also `[audit] log`)' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l mkdir -d 'Create the working directory (one level) when it does not exist'
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l json -d 'Print one JSON result object on stdout instead of streaming'
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s v -l verbose -d 'Print the sandbox command line to stderr before running'
@@ -109,6 +115,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s V -l version -d 'Pr
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l venv -d 'The virtualenv to use' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s w -l workdir -d 'Read-write working directory, the program\'s cwd [default: current directory]' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l hide -d 'Make matching files read as empty (directories as empty directories), on top of the default credential list: a name glob (`*.csv`), a path (`secrets/prod.yaml`), or `**/GLOB` for any depth; repeatable' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l ro -d 'Extra read-only mount (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l rw -d 'Extra read-write mount (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l network -d 'Network mode' -r -f -a "none\t'A private network namespace with only a loopback interface'
@@ -125,6 +132,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l audit-log -d 'App
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l target -d 'Which sandbox to render' -r -f -a "linux\t''
 macos\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l seccomp-out -d 'Also write the compiled seccomp filter to FILE, so the printed command can be run by hand with `5<FILE`' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l mkdir -d 'Create the working directory (one level) when it does not exist'
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l json -d 'Print one JSON result object on stdout instead of streaming'
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s v -l verbose -d 'Print the sandbox command line to stderr before running'
@@ -143,6 +151,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subc
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l venv -d 'The virtualenv to use' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -s w -l workdir -d 'Read-write working directory, the program\'s cwd [default: current directory]' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l hide -d 'Make matching files read as empty (directories as empty directories), on top of the default credential list: a name glob (`*.csv`), a path (`secrets/prod.yaml`), or `**/GLOB` for any depth; repeatable' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l ro -d 'Extra read-only mount (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l rw -d 'Extra read-write mount (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l network -d 'Network mode' -r -f -a "none\t'A private network namespace with only a loopback interface'
@@ -156,6 +165,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subc
 always\t''
 never\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l audit-log -d 'Append one JSON line describing the run to FILE (also `[audit] log`)' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l mkdir -d 'Create the working directory (one level) when it does not exist'
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON result object on stdout instead of streaming'
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Print the sandbox command line to stderr before running'

@@ -71,6 +71,14 @@ pub struct SandboxArgs {
     /// Read-write working directory, the program's cwd [default: current directory]
     #[arg(short = 'w', long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
+    /// Create the working directory (one level) when it does not exist
+    #[arg(long)]
+    pub mkdir: bool,
+    /// Make matching files read as empty (directories as empty directories), on top of
+    /// the default credential list: a name glob (`*.csv`), a path (`secrets/prod.yaml`),
+    /// or `**/GLOB` for any depth; repeatable
+    #[arg(long = "hide", value_name = "PATTERN")]
+    pub hide: Vec<String>,
     /// Extra read-only mount (repeatable)
     #[arg(long = "ro", value_name = "PATH[:DEST]")]
     pub read_only: Vec<String>,

@@ -61,6 +61,9 @@ pub struct DoctorFacts {
     pub memory_cgroup: bool,
     pub pids_cgroup: bool,
     pub venv: Result<VenvFacts, String>,
+    /// Why the current directory cannot be the workdir (the home directory, a system
+    /// directory), as the gate says it: `(reason, hint)`.
+    pub workdir_refusal: Option<(String, String)>,
 }
 
 impl DoctorFacts {
@@ -120,8 +123,26 @@ impl DoctorFacts {
             memory_cgroup,
             pids_cgroup,
             venv,
+            workdir_refusal: workdir_refusal(host),
         }
     }
+}
+
+/// The gate's verdict on the current directory as the workdir.
+fn workdir_refusal(host: &HostFacts) -> Option<(String, String)> {
+    let cwd = std::env::current_dir().ok()?.canonicalize().ok()?;
+    let home = crate::sandbox::gate::resolved_home(host.home.as_deref());
+    crate::sandbox::gate::check(
+        crate::sandbox::gate::Request {
+            source: &cwd,
+            dest: &cwd,
+            role: crate::sandbox::gate::Role::Workdir,
+            users_word: true,
+        },
+        home.as_deref(),
+    )
+    .err()
+    .map(|refusal| (refusal.reason, refusal.hint))
 }
 
 fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
@@ -201,6 +222,14 @@ fn check(level: Level, topic: &str, what: impl Into<String>, hint: Option<String
 /// The checks, from the facts. Pure.
 pub fn checks(facts: &DoctorFacts) -> Vec<Check> {
     let mut out = Vec::new();
+    if let Some((reason, hint)) = &facts.workdir_refusal {
+        out.push(check(
+            Level::Warning,
+            "workdir",
+            format!("`boxpy run` here would refuse this directory as the workdir: {reason}"),
+            Some(hint.clone()),
+        ));
+    }
     if let Some(probe) = &facts.seatbelt_probe {
         macos_checks(probe, &mut out);
         python_checks(facts, &mut out);
@@ -468,6 +497,7 @@ mod tests {
                 has_nbclient: false,
                 has_ipykernel: true,
             }),
+            workdir_refusal: None,
         }
     }
 

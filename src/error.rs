@@ -64,9 +64,16 @@ pub enum Error {
         key: String,
         path: PathBuf,
         reason: String,
+        /// What to do instead, when the rule that refused it knows better than the
+        /// generic hint.
+        hint: Option<String>,
     },
     /// The working directory does not exist or cannot be used.
-    Workdir { path: PathBuf, reason: String },
+    Workdir {
+        path: PathBuf,
+        reason: String,
+        hint: Option<String>,
+    },
     /// `bwrap` is not installed or not on PATH.
     BwrapMissing,
     /// bwrap could not create namespaces.
@@ -245,12 +252,12 @@ impl Error {
                 path.display(),
                 path.display()
             )],
-            Error::MountRefused { .. } => vec![
-                "mount the specific files or directories the program needs instead".to_owned(),
-            ],
-            Error::Workdir { .. } => {
-                vec!["pass an existing project directory with `--workdir DIR`".to_owned()]
-            }
+            Error::MountRefused { hint, .. } => vec![hint.clone().unwrap_or_else(|| {
+                "mount the specific files or directories the program needs instead".to_owned()
+            })],
+            Error::Workdir { hint, .. } => vec![hint.clone().unwrap_or_else(|| {
+                "pass an existing project directory with `--workdir DIR`".to_owned()
+            })],
             Error::BwrapMissing => vec![
                 "install it: `sudo apt-get install bubblewrap` (Debian/Ubuntu), `sudo dnf install bubblewrap` (Fedora), `sudo pacman -S bubblewrap` (Arch); then run `boxpy doctor`".to_owned(),
             ],

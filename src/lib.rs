@@ -11,6 +11,7 @@ pub mod exec;
 pub mod exit;
 pub mod hints;
 pub mod host;
+pub mod leftovers;
 pub mod nbexec;
 pub mod policy;
 pub mod report;
@@ -197,6 +198,7 @@ pub(crate) fn execute(
     host: &HostFacts,
     channel: Option<std::sync::mpsc::Sender<String>>,
 ) -> Result<exec::Outcome> {
+    report::notices(invocation);
     // The limits are planned (cgroups created) once bwrap is running; the init waits for
     // them before it starts the program. A retry plans them again, and warns once.
     let warned = std::cell::Cell::new(false);
@@ -221,7 +223,7 @@ pub(crate) fn execute(
         seccomp: seccomp_program(invocation)?,
         channel,
     };
-    match exec::run(&command, &options, plan) {
+    let result = match exec::run(&command, &options, plan) {
         // bwrap older than 0.8 has no `--disable-userns`: say so, and run without it (the
         // seccomp filter still refuses unshare/clone with namespace flags).
         Err(Error::SandboxSetup { detail }) if detail.contains("--disable-userns") => {
@@ -233,6 +235,35 @@ pub(crate) fn execute(
             exec::run(&sandbox::bwrap::render(&spec, host, &setup), &options, plan)
         }
         result => result,
+    };
+    sweep_leftovers(invocation);
+    result
+}
+
+/// Moves aside the protected names the program created or replaced (`.git`, `.envrc`,
+/// editor config, ...), so no host tool runs them, and says so.
+fn sweep_leftovers(invocation: &settings::Invocation) {
+    let run = format!(
+        "{}-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs())
+            .unwrap_or(0),
+        std::process::id()
+    );
+    for moved in leftovers::sweep(&invocation.watches, &run) {
+        if moved.to.as_os_str().is_empty() {
+            report::warning(&format!(
+                "the program created `{}`, which host tools would run or obey, and boxpy could not move it aside: remove it before using git or your editor here",
+                moved.from.display()
+            ));
+        } else {
+            report::warning(&format!(
+                "the program created `{}`, which host tools would run or obey; boxpy moved it to `{}`",
+                moved.from.display(),
+                moved.to.display()
+            ));
+        }
     }
 }
 
@@ -241,6 +272,7 @@ pub(crate) fn execute(
 /// it with the pinned `/usr/bin/sandbox-exec`.
 fn execute_seatbelt(invocation: &settings::Invocation, host: &HostFacts) -> Result<exec::Outcome> {
     use sandbox::seatbelt;
+    report::notices(invocation);
     if !std::path::Path::new(seatbelt::SANDBOX_EXEC).is_file() {
         return Err(Error::UnsupportedPlatform {
             detail: format!("`{}` is missing", seatbelt::SANDBOX_EXEC),
@@ -283,6 +315,7 @@ fn execute_seatbelt(invocation: &settings::Invocation, host: &HostFacts) -> Resu
     }
     let outcome = exec::run_seatbelt(&command, &options, &enforcement);
     drop(run_directory);
+    sweep_leftovers(invocation);
     outcome
 }
 

@@ -86,6 +86,17 @@ pub fn warning(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "boxpy: warning: {text}");
 }
 
+/// What the user asked for that weakens the sandbox, once per run (not with `--quiet`).
+pub fn notices(invocation: &crate::settings::Invocation) {
+    if invocation.output.quiet {
+        return;
+    }
+    let mut err = std::io::stderr().lock();
+    for notice in &invocation.notices {
+        let _ = writeln!(err, "boxpy: notice: {notice}");
+    }
+}
+
 /// The one notice printed when `limits.output` is reached.
 pub fn output_limit_notice(limit: u64) {
     let _ = writeln!(

@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{ColorChoice, SandboxArgs};
 use crate::error::{Error, Result};
-use crate::host::{HostFacts, PROTECTED_PATHS};
+use crate::host::HostFacts;
 use crate::policy::raw::RawMount;
 use crate::policy::units::{parse_duration, parse_size};
 use crate::policy::validate::{mount_from_raw, normalize};
 use crate::policy::{self, LoadContext, Mount, Policy, PolicySource};
-use crate::sandbox::{EnvValue, SandboxSpec};
+use crate::sandbox::{gate, EnvValue, SandboxSpec};
 use crate::venv::{self, Interpreter};
 
 /// What the interpreter is asked to run.
@@ -46,6 +46,12 @@ pub struct OutputOptions {
 /// One fully resolved run.
 #[derive(Debug, Clone)]
 pub struct Invocation {
+    /// The protected names of each writable place as they were before the run, for the
+    /// sweep after it ([`crate::leftovers::sweep`]).
+    pub watches: Vec<crate::leftovers::Watch>,
+    /// Printed before every run: what the user asked for that weakens the sandbox (a
+    /// read-only mount of the home or a directory guarding it).
+    pub notices: Vec<String>,
     pub policy: Policy,
     /// Where to append the audit line (`--audit-log`, else `[audit] log`).
     pub audit_log: Option<PathBuf>,
@@ -68,13 +74,29 @@ pub fn resolve(
     let flag_workdir = args.workdir.as_ref().map(|dir| normalize(&cwd.join(dir)));
     let policy = resolve_policy(args, host, env)?;
 
+    let home = gate::resolved_home(host.home.as_deref());
+    let policy_is_users_word = policy_is_users_word(args, host, env)?;
+    let mut notices = Vec::new();
+    // Mounts of the home or a directory guarding it that the user asked for by name: the
+    // default credential patterns do not cover what they asked to see.
+    let mut guarded = Vec::new();
     let workdir = check_workdir(
         flag_workdir
             .as_deref()
             .unwrap_or(&policy.filesystem.workdir),
+        &cwd,
+        args.mkdir,
+        home.as_deref(),
     )?;
-    let mut mounts = check_mounts(&policy)?;
-    protect_steering_files(&workdir, &mut mounts);
+    let mut mounts = check_mounts(
+        &policy,
+        &workdir,
+        home.as_deref(),
+        policy_is_users_word,
+        &mut notices,
+        &mut guarded,
+    )?;
+    let (hidden, watches) = protect_and_hide(&workdir, &mut mounts, &args.hide, &guarded);
 
     let virtual_env = env("VIRTUAL_ENV").map(PathBuf::from);
     let path_variable = env("PATH");
@@ -104,6 +126,18 @@ pub fn resolve(
         }
         (Err(error), _) => return Err(error),
     };
+    // The interpreter's directories pass the gate like every other mount: a planted
+    // `pyvenv.cfg` must not get the home directory shown.
+    for path in &interpreter.read_only_paths {
+        admit(
+            path,
+            path,
+            gate::Role::ReadOnly,
+            false,
+            "the interpreter",
+            home.as_deref(),
+        )?;
+    }
 
     let (command, script_mount) = command_line(&program, &interpreter, &workdir, &mounts, &cwd)?;
     let home = private_home(host.home.as_deref());
@@ -137,6 +171,7 @@ pub fn resolve(
         files,
         seccomp: seccomp_available(),
         disable_userns: true,
+        hidden,
     };
     let audit_log = args
         .audit_log
@@ -144,6 +179,8 @@ pub fn resolve(
         .map(|path| normalize(&cwd.join(path)))
         .or_else(|| policy.audit_log.clone());
     Ok(Invocation {
+        watches,
+        notices,
         audit_log,
         policy,
         spec,
@@ -161,6 +198,7 @@ fn current_directory() -> Result<PathBuf> {
     std::env::current_dir().map_err(|error| Error::Workdir {
         path: PathBuf::from("."),
         reason: format!("the current directory is not accessible: {error}"),
+        hint: None,
     })
 }
 
@@ -256,101 +294,307 @@ fn apply_flags(
     Ok(())
 }
 
-/// Files in the working directory that choose the *next* run's policy and interpreter
-/// (`boxpy.toml`, `pyproject.toml`, `.venv`) are mounted read-only when they exist, so a
-/// program cannot loosen the policy of the run after it. (It can still create them when
-/// they are absent: for untrusted code, pass `--policy` and `--venv` explicitly.)
-/// The `origin` of those protective mounts.
-pub const STEERING_ORIGIN: &str = "steering file";
+/// The `origin` of the read-only mounts over protected names (`sandbox::protect`).
+pub const PROTECTED_ORIGIN: &str = "protected path";
 
-fn protect_steering_files(workdir: &Path, mounts: &mut Vec<Mount>) {
-    for name in ["boxpy.toml", "pyproject.toml", ".venv"] {
-        let path = workdir.join(name);
-        let exists = path
-            .symlink_metadata()
-            .is_ok_and(|metadata| !metadata.file_type().is_symlink());
-        if exists && !mounts.iter().any(|mount| mount.dest == path) {
+/// Protected names at the top of the workdir and each writable mount become read-only
+/// mounts; hidden patterns (the defaults and `--hide`) are matched in the workdir and
+/// every mount. Returns what to cover inside and the watches for the sweep after the run.
+fn protect_and_hide(
+    workdir: &Path,
+    mounts: &mut Vec<Mount>,
+    hide: &[String],
+    guarded: &[PathBuf],
+) -> (
+    Vec<crate::sandbox::HiddenPath>,
+    Vec<crate::leftovers::Watch>,
+) {
+    // (host source, destination inside, writable) of every place the program sees.
+    let mut areas = vec![(workdir.to_path_buf(), workdir.to_path_buf(), true)];
+    areas.extend(
+        mounts
+            .iter()
+            .map(|mount| (mount.source.clone(), mount.dest.clone(), mount.writable)),
+    );
+    let writable: Vec<PathBuf> = areas
+        .iter()
+        .filter(|(_, _, writable)| *writable)
+        .map(|(source, _, _)| source.clone())
+        .collect();
+    let shown: Vec<PathBuf> = areas.iter().map(|(source, _, _)| source.clone()).collect();
+    let inside = |host: &Path| -> Option<PathBuf> {
+        // The deepest place that shows it decides where it appears.
+        areas
+            .iter()
+            .filter(|(source, _, _)| host.starts_with(source))
+            .max_by_key(|(source, _, _)| source.components().count())
+            .map(|(source, dest, _)| dest.join(host.strip_prefix(source).unwrap_or(host)))
+    };
+    let mut watches = Vec::new();
+    let mut protected = Vec::new();
+    for area in &writable {
+        if !area.is_dir() {
+            continue;
+        }
+        let (existing, watch) = crate::leftovers::protected(area, &writable);
+        protected.extend(existing);
+        watches.push(watch);
+    }
+    for path in protected {
+        if mounts.iter().any(|mount| mount.source == path) {
+            continue;
+        }
+        if let Some(dest) = inside(&path) {
             mounts.push(Mount {
-                source: path.clone(),
-                dest: path,
+                source: path,
+                dest,
                 optional: true,
                 writable: false,
-                origin: STEERING_ORIGIN.to_owned(),
+                origin: PROTECTED_ORIGIN.to_owned(),
             });
         }
     }
+    let mut patterns: Vec<String> = crate::sandbox::protect::HIDDEN_DEFAULTS
+        .iter()
+        .map(|pattern| (*pattern).to_owned())
+        .collect();
+    patterns.extend(hide.iter().cloned());
+    let mut hidden = Vec::new();
+    for (source, _, _) in &areas {
+        if !source.is_dir() {
+            continue;
+        }
+        let patterns = if guarded.contains(source) {
+            hide
+        } else {
+            &patterns[..]
+        };
+        for path in crate::leftovers::hidden(source, patterns, &shown) {
+            let Some(dest) = inside(&path) else { continue };
+            let directory = path.is_dir();
+            let entry = crate::sandbox::HiddenPath { dest, directory };
+            if !hidden.contains(&entry) {
+                hidden.push(entry);
+            }
+        }
+    }
+    (hidden, watches)
 }
 
-/// Directories that must never be the (read-write) working directory.
-const FORBIDDEN_WORKDIRS: &[&str] = &[
-    "/", "/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/dev",
-    "/sys", "/boot", "/var", "/run", "/home",
-];
+/// Whether the policy in use is the user's own word (a flag, `$BOXPY_POLICY`, the user's
+/// config, a shipped policy) rather than a file found in the project, which may have been
+/// written by anyone (or by an earlier run).
+fn policy_is_users_word(args: &SandboxArgs, host: &HostFacts, env: EnvLookup) -> Result<bool> {
+    if args.policy.is_some() || env("BOXPY_POLICY").is_some() {
+        return Ok(true);
+    }
+    Ok(match policy_source(args, host, env)? {
+        PolicySource::Builtin(_) => true,
+        PolicySource::File(path) => {
+            user_config_home(host, env).is_some_and(|config| normalize(&path).starts_with(config))
+        }
+        PolicySource::PyProject(_) => false,
+    })
+}
 
-fn check_workdir(path: &Path) -> Result<PathBuf> {
-    let canonical = path.canonicalize().map_err(|error| Error::Workdir {
+/// The working directory: resolved, no symlink planted below the current directory on
+/// the way, and through the gate (never a system directory, the home directory or one
+/// guarding it). With `--mkdir`, a missing directory is created first (one level).
+fn check_workdir(path: &Path, cwd: &Path, mkdir: bool, home: Option<&Path>) -> Result<PathBuf> {
+    if mkdir && path.symlink_metadata().is_err() {
+        std::fs::create_dir(path).map_err(|error| Error::Workdir {
+            path: path.to_path_buf(),
+            reason: format!("could not create it: {}", error.to_string().to_lowercase()),
+            hint: None,
+        })?;
+    }
+    let canonical =
+        resolve_mount_source(path, &[cwd.to_path_buf()]).map_err(|refusal| Error::Workdir {
+            path: path.to_path_buf(),
+            reason: refusal.reason,
+            hint: Some(refusal.hint),
+        })?;
+    let canonical = canonical.ok_or_else(|| Error::Workdir {
         path: path.to_path_buf(),
-        reason: error.to_string().to_lowercase(),
+        reason: "no such file or directory".to_owned(),
+        hint: Some(format!(
+            "create it, or pass `--mkdir` to let boxpy create `{}`",
+            path.display()
+        )),
     })?;
     if !canonical.is_dir() {
         return Err(Error::Workdir {
             path: path.to_path_buf(),
             reason: "not a directory".to_owned(),
+            hint: None,
         });
     }
-    if FORBIDDEN_WORKDIRS
-        .iter()
-        .any(|forbidden| canonical == Path::new(forbidden))
-    {
-        return Err(Error::Workdir {
-            path: canonical,
-            reason: "a system directory cannot be mounted read-write into the sandbox".to_owned(),
-        });
-    }
+    gate::check(
+        gate::Request {
+            source: &canonical,
+            dest: &canonical,
+            role: gate::Role::Workdir,
+            users_word: true,
+        },
+        home,
+    )
+    .map_err(|refusal| Error::Workdir {
+        path: canonical.clone(),
+        reason: refusal.reason,
+        hint: Some(refusal.hint),
+    })?;
     Ok(canonical)
 }
 
-/// Checks every policy and flag mount: sources exist (unless optional) and nothing
-/// exposes a protected path or replaces `/`, `/proc` or `/dev`.
-fn check_mounts(policy: &Policy) -> Result<Vec<Mount>> {
+/// Resolves a path the sandbox will show, refusing a symlink on the way when the link
+/// lies inside one of `writable` (the workdir and the writable mounts: where an earlier
+/// run could have planted it). `Ok(None)`: the path does not exist.
+pub(crate) fn resolve_mount_source(
+    path: &Path,
+    writable: &[PathBuf],
+) -> std::result::Result<Option<PathBuf>, gate::Refusal> {
+    let path = normalize(path);
+    // Walk the components that lie inside a writable place with lstat.
+    let mut walked = PathBuf::new();
+    for component in path.components() {
+        walked.push(component);
+        let Ok(metadata) = walked.symlink_metadata() else {
+            break;
+        };
+        if !metadata.file_type().is_symlink() {
+            continue;
+        }
+        let parent = walked.parent().unwrap_or(Path::new("/"));
+        let parent = parent
+            .canonicalize()
+            .unwrap_or_else(|_| parent.to_path_buf());
+        let planted_area = writable
+            .iter()
+            .find(|area| parent.starts_with(area) || parent == **area);
+        if let Some(area) = planted_area {
+            let target = std::fs::read_link(&walked).unwrap_or_default();
+            let resolved = walked.canonicalize().ok();
+            return Err(gate::Refusal {
+                reason: format!(
+                    "`{}` is a symbolic link to `{}`, inside `{}`, where a sandboxed run can write: boxpy does not follow it",
+                    walked.display(),
+                    target.display(),
+                    area.display()
+                ),
+                hint: match resolved {
+                    Some(resolved) => format!(
+                        "if the link is yours, name its target instead: `{}`",
+                        resolved.display()
+                    ),
+                    None => "remove the link".to_owned(),
+                },
+            });
+        }
+    }
+    match path.canonicalize() {
+        Ok(canonical) => Ok(Some(canonical)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(gate::Refusal {
+            reason: error.to_string().to_lowercase(),
+            hint: "check the path and its permissions".to_owned(),
+        }),
+    }
+}
+
+/// Passes one resolved path through the gate, as an error that names where it came from.
+fn admit(
+    source: &Path,
+    dest: &Path,
+    role: gate::Role,
+    users_word: bool,
+    origin: &str,
+    home: Option<&Path>,
+) -> Result<gate::Admission> {
+    gate::check(
+        gate::Request {
+            source,
+            dest,
+            role,
+            users_word,
+        },
+        home,
+    )
+    .map_err(|refusal| Error::MountRefused {
+        key: origin.to_owned(),
+        path: source.to_path_buf(),
+        reason: refusal.reason,
+        hint: Some(refusal.hint),
+    })
+}
+
+/// Checks every policy and flag mount: sources exist (unless optional), no symlink planted
+/// in the workdir or a writable mount is followed, and each passes the gate. Mounts are
+/// returned with their sources resolved: what was checked is what is mounted.
+fn check_mounts(
+    policy: &Policy,
+    workdir: &Path,
+    home: Option<&Path>,
+    policy_is_users_word: bool,
+    notices: &mut Vec<String>,
+    guarded: &mut Vec<PathBuf>,
+) -> Result<Vec<Mount>> {
     let mut mounts = Vec::new();
+    // Writable places first: their own sources are checked against the workdir, and
+    // every later source against all of them.
+    let mut writable = vec![workdir.to_path_buf()];
     let all = policy
         .filesystem
         .read_write
         .iter()
         .chain(policy.filesystem.read_only.iter());
     for mount in all {
-        let canonical = match mount.source.canonicalize() {
-            Ok(canonical) => canonical,
-            Err(_) if mount.optional => continue,
-            Err(_) => {
+        let refused = |refusal: gate::Refusal| Error::MountRefused {
+            key: mount.origin.clone(),
+            path: mount.source.clone(),
+            reason: refusal.reason,
+            hint: Some(refusal.hint),
+        };
+        let canonical = match resolve_mount_source(&mount.source, &writable).map_err(refused)? {
+            Some(canonical) => canonical,
+            None if mount.optional => continue,
+            None => {
                 return Err(Error::MountMissing {
                     key: mount.origin.clone(),
                     path: mount.source.clone(),
                 })
             }
         };
-        let refuse = |reason: &str| Error::MountRefused {
-            key: mount.origin.clone(),
-            path: mount.source.clone(),
-            reason: reason.to_owned(),
+        let users_word = mount.origin.starts_with("--") || policy_is_users_word;
+        let role = if mount.writable {
+            gate::Role::ReadWrite
+        } else {
+            gate::Role::ReadOnly
         };
-        if canonical == Path::new("/") || mount.dest == Path::new("/") {
-            return Err(refuse("mounting `/` would expose the whole host"));
+        let admission = admit(
+            &canonical,
+            &mount.dest,
+            role,
+            users_word,
+            &mount.origin,
+            home,
+        )?;
+        if let Some(notice) = admission.notice {
+            notices.push(format!("{notice} (`{}`)", mount.origin));
+            guarded.push(canonical.clone());
         }
-        for managed in ["/proc", "/dev", "/sys"] {
-            if mount.dest.starts_with(managed) {
-                return Err(refuse(&format!("`{managed}` is managed by the sandbox")));
-            }
+        if mount.writable {
+            writable.push(canonical.clone());
         }
-        for protected in PROTECTED_PATHS {
-            if canonical.starts_with(protected) || mount.dest.starts_with(protected) {
-                return Err(refuse(&format!(
-                    "boxpy never exposes `{protected}` (SPEC guarantee)"
-                )));
-            }
-        }
-        mounts.push(mount.clone());
+        let dest = if mount.dest == mount.source {
+            canonical.clone()
+        } else {
+            mount.dest.clone()
+        };
+        mounts.push(Mount {
+            source: canonical,
+            dest,
+            ..mount.clone()
+        });
     }
     Ok(mounts)
 }

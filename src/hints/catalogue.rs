@@ -503,9 +503,9 @@ fn write_refused_hint(path: &Path, read_only_filesystem: bool, context: &HintCon
         );
     }
     if let Some(mount) = context.mount_for(path) {
-        if mount.origin == crate::settings::STEERING_ORIGIN {
+        if mount.origin == crate::settings::PROTECTED_ORIGIN {
             return format!(
-                "`{}` chooses the policy or the venv of the next run in this directory, so boxpy mounts it read-only; change it outside the sandbox",
+                "`{}` is read by host tools (git, direnv, editors, boxpy itself) after the run, so boxpy mounts it read-only; change it outside the sandbox",
                 mount.source.display()
             );
         }

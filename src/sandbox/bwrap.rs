@@ -326,6 +326,24 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
         });
     }
 
+    // Credentials: files covered with an empty file, directories with an empty one.
+    for hidden in &spec.hidden {
+        if hidden.directory {
+            ops.push(MountOp::ReadOnlyTmpfs(hidden.dest.clone()));
+        } else {
+            let fd = fds::FIRST_DATA + data.len() as i32;
+            data.push(DataFile {
+                fd,
+                dest: hidden.dest.clone(),
+                contents: Vec::new(),
+            });
+            ops.push(MountOp::ReadOnlyData {
+                fd,
+                dest: hidden.dest.clone(),
+            });
+        }
+    }
+
     let mut copies = Vec::new();
     for source in to_copy {
         let fd = fds::FIRST_DATA + (data.len() + copies.len()) as i32;

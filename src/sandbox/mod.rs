@@ -6,6 +6,8 @@
 //! as a snapshot diff of the rendered command.
 
 pub mod bwrap;
+pub mod gate;
+pub mod protect;
 pub(crate) mod seatbelt;
 #[cfg(target_os = "linux")]
 pub mod seccomp;
@@ -95,6 +97,17 @@ pub struct SandboxSpec {
     pub seccomp: bool,
     /// `--disable-userns` is available (bwrap >= 0.8).
     pub disable_userns: bool,
+    /// Credentials covered inside (`filesystem.hide`, `--hide`, the defaults): files read
+    /// as empty, directories as empty directories.
+    pub hidden: Vec<HiddenPath>,
+}
+
+/// A path covered inside the sandbox (see [`protect`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HiddenPath {
+    /// Where it appears inside.
+    pub dest: PathBuf,
+    pub directory: bool,
 }
 
 /// A file whose contents bwrap copies into the sandbox from a pipe (`--ro-bind-data`).

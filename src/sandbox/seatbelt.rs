@@ -975,6 +975,59 @@ pub fn render(spec: &SandboxSpec, facts: &MacosFacts) -> Result<SeatbeltCommand,
         &protected.iter().collect::<Vec<_>>(),
         true,
     );
+    // What host tools run or obey after the run (`.git`, `.envrc`, editor config, ...), at
+    // the top of the workdir and each writable mount: Seatbelt can forbid a name that does
+    // not exist yet, so on macOS these cannot be created at all (Linux moves them aside).
+    let user_writable = writable
+        .iter()
+        .filter(|root| root.name == "WORKDIR" || root.name.starts_with("RW_"));
+    let mut guarded_names = Vec::new();
+    for root in user_writable {
+        for name in super::protect::PROTECTED_NAMES
+            .iter()
+            .filter(|name| !super::protect::CREATION_ALLOWED.contains(name))
+        {
+            guarded_names.push(Root::new(
+                format!("PROTECTED_NAME_{}", guarded_names.len()),
+                root.path.join(name),
+                Scope::Subpath,
+                "run or obeyed by host tools after the run (git, direnv, editors, pre-commit)",
+            ));
+        }
+    }
+    profile.blank();
+    profile.comment("Never writable nor creatable: what host tools would run after the run.");
+    profile.rule(
+        "deny",
+        "file-write*",
+        &guarded_names.iter().collect::<Vec<_>>(),
+        true,
+    );
+    let hidden: Vec<Root> = spec
+        .hidden
+        .iter()
+        .enumerate()
+        .map(|(index, hidden)| {
+            Root::new(
+                format!("HIDDEN_{index}"),
+                facts.canonical(&hidden.dest),
+                if hidden.directory {
+                    Scope::Subpath
+                } else {
+                    Scope::Literal
+                },
+                "credentials (`filesystem.hide`, `--hide`, the defaults)",
+            )
+        })
+        .collect();
+    profile.blank();
+    profile.comment("Credentials: not readable (Seatbelt cannot show them as empty).");
+    profile.rule(
+        "deny",
+        "file-read-data",
+        &hidden.iter().collect::<Vec<_>>(),
+        true,
+    );
 
     profile.section(&format!("Network: \"{}\"", spec.network.as_str()));
     profile.blank();
@@ -1205,6 +1258,7 @@ fn check_workdir(workdir: &Path) -> Result<(), Error> {
         return Err(Error::Workdir {
             path: workdir.to_path_buf(),
             reason: "a system directory cannot be writable in the sandbox".to_owned(),
+            hint: None,
         });
     }
     Ok(())
@@ -1236,6 +1290,29 @@ fn check_mounts(spec: &SandboxSpec, facts: &MacosFacts) -> Result<(), Error> {
             });
         }
         let source = facts.canonical(&mount.source);
+        // The same gate the Linux route passes, on the resolved path Seatbelt matches.
+        if mount.origin != crate::settings::PROTECTED_ORIGIN {
+            let role = if mount.writable {
+                super::gate::Role::ReadWrite
+            } else {
+                super::gate::Role::ReadOnly
+            };
+            super::gate::check(
+                super::gate::Request {
+                    source: &source,
+                    dest: &source,
+                    role,
+                    users_word: true,
+                },
+                None,
+            )
+            .map_err(|refusal| Error::MountRefused {
+                key: mount.origin.clone(),
+                path: mount.source.clone(),
+                reason: refusal.reason,
+                hint: Some(refusal.hint),
+            })?;
+        }
         for protected in PROTECTED {
             if source.starts_with(protected.path) {
                 return Err(Error::MountRefused {
@@ -1245,6 +1322,7 @@ fn check_mounts(spec: &SandboxSpec, facts: &MacosFacts) -> Result<(), Error> {
                         "boxpy never exposes `{}` ({})",
                         protected.path, protected.why
                     ),
+                    hint: None,
                 });
             }
         }
@@ -1253,6 +1331,7 @@ fn check_mounts(spec: &SandboxSpec, facts: &MacosFacts) -> Result<(), Error> {
                 key: mount.origin.clone(),
                 path: mount.source.clone(),
                 reason: "mounting `/` would expose the whole host".to_owned(),
+                hint: None,
             });
         }
     }

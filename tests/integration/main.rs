@@ -9,9 +9,11 @@ mod harness;
 
 mod errors;
 mod escape;
+mod gate;
 mod hints;
 mod isolation;
 mod kernel;
+mod leftovers;
 mod limits;
 mod mounts;
 mod nbexec;

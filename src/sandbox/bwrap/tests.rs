@@ -61,6 +61,7 @@ fn spec_for(policy: &Policy, mounts: Vec<Mount>) -> SandboxSpec {
         files: Vec::new(),
         seccomp: true,
         disable_userns: true,
+        hidden: Vec::new(),
     }
 }
 

@@ -135,6 +135,7 @@ fn spec_for(policy: &Policy, interpreter: Interpreter, mounts: Vec<Mount>) -> Sa
         files: Vec::new(),
         seccomp: false,
         disable_userns: false,
+        hidden: Vec::new(),
     }
 }
 

@@ -1,0 +1,174 @@
+//! Every mount passes one gate (issues: the home directory; host-side trust): from the
+//! home directory `run`, `nbexec` and `exec` refuse and change nothing; the home and the
+//! directories guarding it are never writable; system directories are never writable by
+//! any route; a symlink an earlier run planted in the workdir is not followed.
+
+use std::path::Path;
+
+use crate::harness::{
+    assert_exit, assert_not_started, assert_started, boxpy, run_in_venv, runner_tests, unique,
+    venv, RemoveOnDrop, Runner, Venv, Workspace,
+};
+
+/// A fresh directory for a fake home, owned by the runner, with a secret in `.ssh`.
+fn fake_home(ws: &Workspace, runner: &Runner) -> std::path::PathBuf {
+    let home = ws.dir("home");
+    ws.write("home/.ssh/id_rsa", "secret-ssh-key\n");
+    ws.write("home/.bashrc", "# rc\n");
+    ws.write("home/analysis.py", "print('hello from home')\n");
+    ws.write(
+        "home/x.ipynb",
+        r#"{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}"#,
+    );
+    runner.chown_tree(&home);
+    home
+}
+
+runner_tests! {
+    /// `cd ~ && boxpy run` (and `exec`, `nbexec`) refuse with the hint, run nothing, and
+    /// leave `~/.bashrc` as it was. From `~/projects/x` the same run works.
+    fn the_home_directory_is_never_the_workdir(runner) {
+        let ws = Workspace::new(&runner);
+        let home = fake_home(&ws, &runner);
+        let python = venv(Venv::Debian).unwrap();
+        for command in [
+            vec!["run", "--venv", python.to_str().unwrap(), "analysis.py"],
+            vec!["exec", "--", "/bin/sh", "-c", "echo pwned >> .bashrc"],
+            vec!["nbexec", "--venv", python.to_str().unwrap(), "x.ipynb"],
+        ] {
+            let output = boxpy(&ws).env("HOME", &home).cwd(&home).args(&command).run();
+            assert_not_started(&output);
+            assert_exit(&output, 125);
+            let stderr = output.stderr_text();
+            assert!(stderr.contains("is your home directory"), "{command:?}: {output}");
+            assert!(stderr.contains("--mkdir"), "{command:?}: {output}");
+        }
+        assert_eq!(std::fs::read_to_string(home.join(".bashrc")).unwrap(), "# rc\n");
+        // A project below the home works as before.
+        let project = ws.dir("home/projects/x");
+        runner.chown_tree(&home);
+        let output = run_in_venv(&ws)
+            .env("HOME", &home)
+            .cwd(&project)
+            .args(["-w", project.to_str().unwrap()])
+            .code("import os; print('home-visible', os.path.exists(os.path.expanduser('~/.ssh/id_rsa')))")
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert_eq!(output.line_after("home-visible "), "False", "{output}");
+    }
+
+    /// `--rw ~`, `--rw ~/.config`, `--rw ~/.local` (it holds `~/.local/bin`) and
+    /// `read_write = ["~"]` in a policy are refused; `--ro ~/.ssh` works with a notice; a
+    /// repository's own `boxpy.toml` cannot ask for `read_only = ["~/.ssh"]`.
+    fn home_guards_are_never_writable_and_readable_only_on_the_users_word(runner) {
+        let ws = Workspace::new(&runner);
+        let home = fake_home(&ws, &runner);
+        for guard in [".config", ".local/bin"] {
+            std::fs::create_dir_all(home.join(guard)).unwrap();
+        }
+        runner.chown_tree(&home);
+        for path in [home.clone(), home.join(".config"), home.join(".local"), home.join(".ssh")] {
+            let output = run_in_venv(&ws)
+                .env("HOME", &home)
+                .arg("--rw")
+                .arg(&path)
+                .code("print('ran')")
+                .run();
+            assert_not_started(&output);
+            assert_exit(&output, 125);
+            assert!(output.stderr_text().contains("outside the sandbox"), "{output}");
+        }
+        let policy = ws.write("rw-home.toml", "[filesystem]\nread_write = [\"~\"]\n");
+        let output = run_in_venv(&ws)
+            .env("HOME", &home)
+            .arg("-P")
+            .arg(&policy)
+            .code("print('ran')")
+            .run();
+        assert_not_started(&output);
+        assert_exit(&output, 125);
+        // Read-only on the user's word: works, with a notice.
+        let output = run_in_venv(&ws)
+            .env("HOME", &home)
+            .arg("--ro")
+            .arg(home.join(".ssh"))
+            .code(&format!("print('key', open({:?}).read().strip())", home.join(".ssh/id_rsa").display().to_string()))
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert_eq!(output.line_after("key "), "secret-ssh-key", "{output}");
+        assert!(output.stderr_text().contains("notice:"), "{output}");
+        // A repository's policy cannot.
+        ws.write("work/boxpy.toml", "[filesystem]\nread_only = [\"~/.ssh\"]\n");
+        let output = run_in_venv(&ws).env("HOME", &home).code("print('ran')").run();
+        assert_not_started(&output);
+        assert_exit(&output, 125);
+        assert!(output.stderr_text().contains("boxpy policy trust"), "{output}");
+    }
+
+    /// System directories are never writable, by any route: `--rw /etc`, `--rw /usr/lib`,
+    /// `--rw /var`, `-w /etc`, `--rw SRC:/etc/x`, and `read_write = ["/etc"]` in a policy.
+    fn system_directories_are_never_writable(runner) {
+        let ws = Workspace::new(&runner);
+        let policy = ws.write("rw-etc.toml", "[filesystem]\nread_write = [\"/etc\"]\n");
+        let data = ws.dir("data");
+        let attempts: Vec<Vec<String>> = vec![
+            vec!["--rw".into(), "/etc".into()],
+            vec!["--rw".into(), "/usr/lib".into()],
+            vec!["--rw".into(), "/var".into()],
+            vec!["-w".into(), "/etc".into()],
+            vec!["--rw".into(), format!("{}:/etc/boxpy", data.display())],
+            vec!["-P".into(), policy.display().to_string()],
+        ];
+        for attempt in attempts {
+            let output = run_in_venv(&ws).args(&attempt).code("print('ran')").run();
+            assert_not_started(&output);
+            assert_exit(&output, 125);
+            assert!(output.stderr_text().contains("hint:"), "{attempt:?}: {output}");
+        }
+    }
+
+    /// A run replaces `results/2024` (a `read_write` source of the user's own policy) with
+    /// a symlink to the home directory; the next run refuses it, naming the link and its
+    /// target, instead of mounting the home read-write. `--ro` on a planted link to `/etc`
+    /// is refused the same way.
+    fn a_planted_symlink_is_not_followed(runner) {
+        let ws = Workspace::new(&runner);
+        let home = fake_home(&ws, &runner);
+        ws.dir("work/results");
+        runner.chown_tree(ws.work());
+        let output = run_in_venv(&ws)
+            .env("HOME", &home)
+            .code(&format!(
+                "import os\nos.symlink({:?}, 'results/2024')\nos.symlink('/etc', 'etc-link')\nprint('planted')",
+                home.display().to_string()
+            ))
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        for flag in [["--rw", "results/2024"], ["--ro", "etc-link"]] {
+            let output = run_in_venv(&ws)
+                .env("HOME", &home)
+                .args(flag)
+                .code("print('ran')")
+                .run();
+            assert_not_started(&output);
+            assert_exit(&output, 125);
+            let stderr = output.stderr_text();
+            assert!(stderr.contains("is a symbolic link to"), "{flag:?}: {output}");
+        }
+    }
+}
+
+#[test]
+fn doctor_warns_from_the_home_directory() {
+    let runner = Runner::Caller;
+    let ws = Workspace::new(&runner);
+    let home = fake_home(&ws, &runner);
+    let output = boxpy(&ws).env("HOME", &home).cwd(&home).arg("doctor").run();
+    let text = format!("{}{}", output.stdout_text(), output.stderr_text());
+    assert!(text.contains("home directory"), "{output}");
+    let _ = RemoveOnDrop(ws.root().join(unique("unused")));
+    assert!(Path::new(&home).is_dir());
+}

@@ -1,0 +1,196 @@
+//! Nothing a run leaves behind may run later on the host, and what it must not read is
+//! not in view (issue: leftovers and secrets). In a git repository, as root and as an
+//! ordinary user: git's hooks and config cannot be written, `.envrc`, editor and
+//! pre-commit config the program creates are moved aside after the run (and reported),
+//! `git status` afterwards runs nothing the program planted, and credentials read as empty.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::harness::{assert_exit, assert_started, run_in_venv, runner_tests, unique, Workspace};
+
+/// `git` on the host, or `None` (the tests that need it say they were skipped).
+fn git() -> Option<&'static str> {
+    ["/usr/bin/git", "/usr/local/bin/git"]
+        .into_iter()
+        .find(|path| Path::new(path).is_file())
+}
+
+fn git_in(directory: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(git().expect("git"))
+        .arg("-c")
+        .arg(format!("safe.directory={}", directory.display()))
+        .args(args)
+        .current_dir(directory)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", directory)
+        .output()
+        .expect("run git")
+}
+
+runner_tests! {
+    /// The program tries every way a host tool would later run its code: a git hook, git's
+    /// `core.fsmonitor`, `.envrc`, VS Code and JetBrains settings, a dev container, a
+    /// pre-commit config, `.gitattributes`. The `.git` writes are refused (read-only), the
+    /// created files are gone from the workdir after the run (moved to
+    /// `.boxpy-quarantine/`, without their leading dot) with a warning naming each, and
+    /// `git status` afterwards runs nothing. git inside the sandbox can still read the
+    /// repository.
+    fn nothing_planted_runs_at_the_next_git_status(runner) {
+        if git().is_none() {
+            eprintln!("SKIPPED: git is not installed");
+            return;
+        }
+        let ws = Workspace::new(&runner);
+        let work = ws.work().to_path_buf();
+        let init = git_in(&work, &["init", "-q"]);
+        assert!(init.status.success(), "{init:?}");
+        ws.write("work/tracked.txt", "tracked\n");
+        let _ = git_in(&work, &["add", "tracked.txt"]);
+        let commit = git_in(
+            &work,
+            &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"],
+        );
+        assert!(commit.status.success(), "{commit:?}");
+        runner.chown_tree(&work);
+        let marker = ws.root().join(unique("fsmonitor-ran"));
+        let config_before = std::fs::read(work.join(".git/config")).unwrap();
+        let output = run_in_venv(&ws)
+            .code(&format!(
+                r##"
+                import os, subprocess
+                marker = {marker:?}
+                def attempt(path, text, mode="w"):
+                    try:
+                        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+                        with open(path, mode) as f:
+                            f.write(text)
+                        if path.endswith("pre-commit"):
+                            os.chmod(path, 0o755)
+                        print(path, "WRITTEN")
+                    except OSError as error:
+                        print(path, "refused", error.errno)
+                attempt(".git/hooks/pre-commit", "#!/bin/sh\ntouch " + marker + "\n")
+                attempt(".git/config", "[core]\n\tfsmonitor = touch " + marker + "\n", "a")
+                attempt(".envrc", "touch " + marker + "\n")
+                attempt(".vscode/settings.json", "{{}}")
+                attempt(".idea/workspace.xml", "<x/>")
+                attempt(".devcontainer/devcontainer.json", "{{}}")
+                attempt(".pre-commit-config.yaml", "repos: []\n")
+                attempt(".gitattributes", "* filter=evil\n")
+                attempt("result.txt", "ordinary output\n")
+                log = subprocess.run(["git", "log", "--oneline"], capture_output=True, text=True)
+                print("git-log", log.returncode, log.stdout.strip().endswith("init"))
+                "##,
+                marker = marker.display().to_string(),
+            ))
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        let stdout = output.stdout_text();
+        assert!(stdout.contains(".git/hooks/pre-commit refused 30"), "{output}");
+        assert!(stdout.contains(".git/config refused 30"), "{output}");
+        assert!(stdout.contains("result.txt WRITTEN"), "{output}");
+        assert_eq!(output.line_after("git-log "), "0 True", "{output}");
+        assert_eq!(std::fs::read(work.join(".git/config")).unwrap(), config_before);
+        assert!(!work.join(".git/hooks/pre-commit").exists());
+        let stderr = output.stderr_text();
+        for name in [".envrc", ".vscode", ".idea", ".devcontainer", ".pre-commit-config.yaml", ".gitattributes"] {
+            assert!(!work.join(name).exists(), "{name} left in the workdir: {output}");
+            assert!(
+                stderr.contains(&format!("created `{}`", work.join(name).display())),
+                "{name} not reported: {output}"
+            );
+        }
+        let quarantine = std::fs::read_dir(work.join(".boxpy-quarantine"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        assert!(quarantine.join("envrc").is_file());
+        assert!(work.join("result.txt").is_file());
+        // The host's next git status runs nothing.
+        let status = git_in(&work, &["status", "--porcelain"]);
+        assert!(status.status.success(), "{status:?}");
+        assert!(!marker.exists(), "a planted command ran at git status");
+    }
+
+    /// A `.git` the program creates where there was none (a nested repository in a
+    /// subdirectory workdir would make git run its config) is moved aside; a second run
+    /// cannot move the quarantine back (it is read-only).
+    fn a_created_git_directory_is_moved_aside_and_stays_there(runner) {
+        let ws = Workspace::new(&runner);
+        let work = ws.work().to_path_buf();
+        let output = run_in_venv(&ws)
+            .code(
+                r#"
+                import os
+                os.makedirs(".git/hooks")
+                open(".git/config", "w").write("[core]\n\tfsmonitor = true\n")
+                print("created")
+                "#,
+            )
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert!(!work.join(".git").exists(), "{output}");
+        let output = run_in_venv(&ws)
+            .code(
+                r#"
+                import os
+                moved = os.path.join(".boxpy-quarantine", os.listdir(".boxpy-quarantine")[0], "git")
+                try:
+                    os.rename(moved, ".git")
+                    print("rename SUCCEEDED")
+                except OSError as error:
+                    print("rename", error.errno)
+                "#,
+            )
+            .run();
+        assert_started(&output);
+        assert!(["16", "18", "30"].contains(&output.line_after("rename ").as_str()), "{output}");
+        assert!(!work.join(".git").exists(), "{output}");
+    }
+
+    /// Credentials in the workdir read as empty by default (`.env`, a key file, an SSH
+    /// directory); `--hide` adds a pattern at any depth; ordinary files are untouched and
+    /// the host files are unchanged.
+    fn credentials_read_as_empty(runner) {
+        let ws = Workspace::new(&runner);
+        ws.write("work/.env", "API_KEY=secret-env\n");
+        ws.write("work/.env.example", "API_KEY=\n");
+        ws.write("work/server.key", "secret-key\n");
+        ws.write("work/.ssh/id_ed25519", "secret-ssh\n");
+        ws.write("work/data/rows.csv", "a,b\n");
+        ws.write("work/data/private/salaries.csv", "secret-csv\n");
+        runner.chown_tree(ws.work());
+        let output = run_in_venv(&ws)
+            .args(["--hide", "**/salaries.csv"])
+            .code(
+                r#"
+                import os
+                for path in [".env", ".env.example", "server.key", "data/rows.csv", "data/private/salaries.csv"]:
+                    print(path, repr(open(path).read()))
+                print(".ssh", os.listdir(".ssh"))
+                try:
+                    open(".env", "w").write("overwritten")
+                    print("write SUCCEEDED")
+                except OSError as error:
+                    print("write", error.errno)
+                "#,
+            )
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert_eq!(output.line_after(".env "), "''", "{output}");
+        assert_eq!(output.line_after(".env.example "), "'API_KEY=\\n'", "{output}");
+        assert_eq!(output.line_after("server.key "), "''", "{output}");
+        assert_eq!(output.line_after("data/rows.csv "), "'a,b\\n'", "{output}");
+        assert_eq!(output.line_after("data/private/salaries.csv "), "''", "{output}");
+        assert_eq!(output.line_after(".ssh "), "[]", "{output}");
+        assert_eq!(output.line_after("write "), "30", "{output}");
+        assert_eq!(std::fs::read_to_string(ws.work().join(".env")).unwrap(), "API_KEY=secret-env\n");
+        assert!(!output.stdout_text().contains("secret-"), "{output}");
+    }
+}
