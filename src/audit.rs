@@ -59,10 +59,7 @@ pub fn append(path: &Path, line: &serde_json::Value) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
+    let file = crate::hostfs::open_append(path)?;
     let mut locked = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, errno)| std::io::Error::from(errno))?;
     let mut text = line.to_string();
@@ -77,6 +74,25 @@ pub fn log_run(invocation: &Invocation, outcome: &Outcome, exit_code: u8) {
     let Some(path) = invocation.audit_log.as_ref() else {
         return;
     };
+    // The workdir and the writable mounts are where a run could have planted a link.
+    let mut writable = vec![invocation.spec.workdir.clone()];
+    writable.extend(
+        invocation
+            .spec
+            .mounts
+            .iter()
+            .filter(|mount| mount.writable)
+            .map(|mount| mount.source.clone()),
+    );
+    let parent = path.parent().unwrap_or(std::path::Path::new("/"));
+    if let Err(refusal) = crate::hostfs::resolve_without_planted_links(parent, &writable) {
+        crate::report::warning(&format!(
+            "not appending to the audit log `{}`: {}",
+            path.display(),
+            refusal.reason
+        ));
+        return;
+    }
     if let Err(error) = append(path, &record(invocation, outcome, exit_code)) {
         crate::report::warning(&format!(
             "cannot append to the audit log `{}`: {error}",

@@ -11,6 +11,7 @@ pub mod exec;
 pub mod exit;
 pub mod hints;
 pub mod host;
+pub mod hostfs;
 pub mod leftovers;
 pub mod nbexec;
 pub mod policy;
@@ -416,12 +417,11 @@ fn policy_command(command: cli::PolicyCommand) -> Result<u8> {
                 });
             }
             let venv = cwd.join(".venv/pyvenv.cfg").is_file().then_some(".venv");
-            std::fs::write(&path, policy::render::init_template(venv)).map_err(|error| {
-                Error::Usage {
-                    message: format!("cannot write `boxpy.toml`: {error}"),
-                    hint: None,
-                }
-            })?;
+            hostfs::write_atomically(
+                &path,
+                policy::render::init_template(venv).as_bytes(),
+                std::slice::from_ref(&cwd),
+            )?;
             report::stdout_text(&format!(
                 "wrote `boxpy.toml`{}; check it with `boxpy policy check boxpy.toml`\n",
                 if venv.is_some() {

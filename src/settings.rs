@@ -408,8 +408,8 @@ fn check_workdir(path: &Path, cwd: &Path, mkdir: bool, home: Option<&Path>) -> R
             hint: None,
         })?;
     }
-    let canonical =
-        resolve_mount_source(path, &[cwd.to_path_buf()]).map_err(|refusal| Error::Workdir {
+    let canonical = crate::hostfs::resolve_without_planted_links(path, &[cwd.to_path_buf()])
+        .map_err(|refusal| Error::Workdir {
             path: path.to_path_buf(),
             reason: refusal.reason,
             hint: Some(refusal.hint),
@@ -444,61 +444,6 @@ fn check_workdir(path: &Path, cwd: &Path, mkdir: bool, home: Option<&Path>) -> R
         hint: Some(refusal.hint),
     })?;
     Ok(canonical)
-}
-
-/// Resolves a path the sandbox will show, refusing a symlink on the way when the link
-/// lies inside one of `writable` (the workdir and the writable mounts: where an earlier
-/// run could have planted it). `Ok(None)`: the path does not exist.
-pub(crate) fn resolve_mount_source(
-    path: &Path,
-    writable: &[PathBuf],
-) -> std::result::Result<Option<PathBuf>, gate::Refusal> {
-    let path = normalize(path);
-    // Walk the components that lie inside a writable place with lstat.
-    let mut walked = PathBuf::new();
-    for component in path.components() {
-        walked.push(component);
-        let Ok(metadata) = walked.symlink_metadata() else {
-            break;
-        };
-        if !metadata.file_type().is_symlink() {
-            continue;
-        }
-        let parent = walked.parent().unwrap_or(Path::new("/"));
-        let parent = parent
-            .canonicalize()
-            .unwrap_or_else(|_| parent.to_path_buf());
-        let planted_area = writable
-            .iter()
-            .find(|area| parent.starts_with(area) || parent == **area);
-        if let Some(area) = planted_area {
-            let target = std::fs::read_link(&walked).unwrap_or_default();
-            let resolved = walked.canonicalize().ok();
-            return Err(gate::Refusal {
-                reason: format!(
-                    "`{}` is a symbolic link to `{}`, inside `{}`, where a sandboxed run can write: boxpy does not follow it",
-                    walked.display(),
-                    target.display(),
-                    area.display()
-                ),
-                hint: match resolved {
-                    Some(resolved) => format!(
-                        "if the link is yours, name its target instead: `{}`",
-                        resolved.display()
-                    ),
-                    None => "remove the link".to_owned(),
-                },
-            });
-        }
-    }
-    match path.canonicalize() {
-        Ok(canonical) => Ok(Some(canonical)),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(error) => Err(gate::Refusal {
-            reason: error.to_string().to_lowercase(),
-            hint: "check the path and its permissions".to_owned(),
-        }),
-    }
 }
 
 /// Passes one resolved path through the gate, as an error that names where it came from.
@@ -554,7 +499,9 @@ fn check_mounts(
             reason: refusal.reason,
             hint: Some(refusal.hint),
         };
-        let canonical = match resolve_mount_source(&mount.source, &writable).map_err(refused)? {
+        let canonical = match crate::hostfs::resolve_without_planted_links(&mount.source, &writable)
+            .map_err(refused)?
+        {
             Some(canonical) => canonical,
             None if mount.optional => continue,
             None => {

@@ -1,0 +1,165 @@
+//! Paths boxpy itself resolves, reads or writes on the host, where a sandboxed run may have
+//! planted a symlink: inside the workdir and every writable mount. What boxpy writes there
+//! (`nbexec -o`, the audit log, `policy init`) and every mount source is resolved without
+//! following a link planted there, so an earlier run cannot redirect boxpy's own writes or
+//! mounts outside the places the user gave it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::policy::validate::normalize;
+
+/// Resolves a path the sandbox will show, refusing a symlink on the way when the link
+/// lies inside one of `writable` (the workdir and the writable mounts: where an earlier
+/// run could have planted it). `Ok(None)`: the path does not exist.
+pub fn resolve_without_planted_links(
+    path: &Path,
+    writable: &[PathBuf],
+) -> std::result::Result<Option<PathBuf>, crate::sandbox::gate::Refusal> {
+    let path = normalize(path);
+    // Walk the components that lie inside a writable place with lstat.
+    let mut walked = PathBuf::new();
+    for component in path.components() {
+        walked.push(component);
+        let Ok(metadata) = walked.symlink_metadata() else {
+            break;
+        };
+        if !metadata.file_type().is_symlink() {
+            continue;
+        }
+        let parent = walked.parent().unwrap_or(Path::new("/"));
+        let parent = parent
+            .canonicalize()
+            .unwrap_or_else(|_| parent.to_path_buf());
+        let planted_area = writable
+            .iter()
+            .find(|area| parent.starts_with(area) || parent == **area);
+        if let Some(area) = planted_area {
+            let target = std::fs::read_link(&walked).unwrap_or_default();
+            let resolved = walked.canonicalize().ok();
+            return Err(crate::sandbox::gate::Refusal {
+                reason: format!(
+                    "`{}` is a symbolic link to `{}`, inside `{}`, where a sandboxed run can write: boxpy does not follow it",
+                    walked.display(),
+                    target.display(),
+                    area.display()
+                ),
+                hint: match resolved {
+                    Some(resolved) => format!(
+                        "if the link is yours, name its target instead: `{}`",
+                        resolved.display()
+                    ),
+                    None => "remove the link".to_owned(),
+                },
+            });
+        }
+    }
+    match path.canonicalize() {
+        Ok(canonical) => Ok(Some(canonical)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(crate::sandbox::gate::Refusal {
+            reason: error.to_string().to_lowercase(),
+            hint: "check the path and its permissions".to_owned(),
+        }),
+    }
+}
+
+/// Refuses a write to `path` when a directory on the way to it is a symlink inside one of
+/// `writable` (the final name is replaced by a rename, never followed).
+pub fn check_write_target(path: &Path, writable: &[PathBuf]) -> crate::error::Result<()> {
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    resolve_without_planted_links(parent, writable)
+        .map(|_| ())
+        .map_err(|refusal| crate::error::Error::Usage {
+            message: format!("refusing to write `{}`: {}", path.display(), refusal.reason),
+            hint: Some(refusal.hint),
+        })
+}
+
+/// Writes `contents` to `path` through a temporary file in the same directory and a
+/// rename: a reader never sees half a file, and a symlink at `path` is replaced, not
+/// followed. The directory is checked with [`check_write_target`] first.
+pub fn write_atomically(
+    path: &Path,
+    contents: &[u8],
+    writable: &[PathBuf],
+) -> crate::error::Result<()> {
+    check_write_target(path, writable)?;
+    let failed = |error: &dyn std::fmt::Display| crate::error::Error::Usage {
+        message: format!("cannot write `{}`: {error}", path.display()),
+        hint: None,
+    };
+    let directory = path.parent().unwrap_or(Path::new("/"));
+    let mut file = tempfile::Builder::new()
+        .prefix(".boxpy-")
+        .tempfile_in(directory)
+        .map_err(|error| failed(&error))?;
+    file.write_all(contents).map_err(|error| failed(&error))?;
+    file.as_file().sync_all().map_err(|error| failed(&error))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::symlink_metadata(path)
+            .ok()
+            .filter(|metadata| metadata.is_file())
+            .map(|metadata| metadata.permissions().mode() & 0o777)
+            .unwrap_or(0o644);
+        let _ = std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(mode));
+    }
+    file.persist(path).map_err(|error| failed(&error.error))?;
+    Ok(())
+}
+
+/// Opens `path` for appending without following a symlink at it, refusing anything but a
+/// regular file (a FIFO would block, a device would take the line anywhere).
+pub fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_do_not_follow_planted_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let area = dir.path().canonicalize().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), area.join("out")).unwrap();
+        let refused = write_atomically(
+            &area.join("out/x.ipynb"),
+            b"{}",
+            std::slice::from_ref(&area),
+        );
+        assert!(refused.is_err());
+        assert!(!outside.path().join("x.ipynb").exists());
+        // A link at the final name is replaced, not followed.
+        let target = outside.path().join("target");
+        std::fs::write(&target, "keep").unwrap();
+        std::os::unix::fs::symlink(&target, area.join("boxpy.toml")).unwrap();
+        write_atomically(
+            &area.join("boxpy.toml"),
+            b"new",
+            std::slice::from_ref(&area),
+        )
+        .unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+        assert_eq!(
+            std::fs::read_to_string(area.join("boxpy.toml")).unwrap(),
+            "new"
+        );
+        // Appending never follows a link.
+        assert!(open_append(&area.join("boxpy.toml")).is_ok());
+        std::os::unix::fs::symlink(&target, area.join("audit.jsonl")).unwrap();
+        assert!(open_append(&area.join("audit.jsonl")).is_err());
+    }
+}
