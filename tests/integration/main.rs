@@ -19,4 +19,5 @@ mod policy;
 mod run_basic;
 mod steering;
 mod tooling;
+mod trust;
 mod venvs;
