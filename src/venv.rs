@@ -760,11 +760,9 @@ mod tests {
         let temp = tempfile::tempdir().expect("tempdir");
         let absolute = temp.path().join("bin");
         std::fs::create_dir_all(&absolute).unwrap();
-        for dir in [&absolute] {
-            let program = dir.join("python3");
-            std::fs::write(&program, "").unwrap();
-            std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
+        let program = absolute.join("python3");
+        std::fs::write(&program, "").unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
         // The same directory named relative to the current one: `../../tmp/.../bin`.
         let cwd = std::env::current_dir().unwrap();
         let mut relative = PathBuf::new();

@@ -230,7 +230,9 @@ pub fn load(source: &PolicySource, context: &LoadContext) -> Result<Policy> {
 pub struct Loaded {
     pub policy: Policy,
     /// Each file read, the policy's own first, then what it extends, in order:
-    /// (canonical path, text). Shipped policies are not files.
+    /// (path, text). The policy's own file is its canonical directory joined with its name
+    /// (a symlink at that name is not followed); extended files are canonical. Shipped
+    /// policies are not files.
     pub files: Vec<(PathBuf, String)>,
 }
 
@@ -371,6 +373,18 @@ pub fn assess(
     })
 }
 
+/// A file's canonical directory joined with its own name (a symlink is not followed).
+fn location(absolute: &Path) -> PathBuf {
+    let absolute = validate::normalize(absolute);
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(parent), Some(name)) => parent
+            .canonicalize()
+            .unwrap_or_else(|_| parent.to_path_buf())
+            .join(name),
+        _ => absolute,
+    }
+}
+
 /// `path` with symlinks resolved as far as it exists, the rest appended lexically: a link
 /// planted in the working directory that points outside resolves outside.
 pub(crate) fn resolve_existing(path: &Path) -> PathBuf {
@@ -448,8 +462,16 @@ fn collect_layers(
         PolicySource::Builtin(name) => format!("builtin:{name}"),
         PolicySource::File(path) | PolicySource::Workdir(path) | PolicySource::PyProject(path) => {
             let absolute = context.cwd.join(path);
-            let canonical = absolute.canonicalize().unwrap_or(absolute);
-            files.push((canonical.clone(), text.clone()));
+            let canonical = absolute.canonicalize().unwrap_or_else(|_| absolute.clone());
+            // The policy's own file is known by where it sits (its directory, canonical),
+            // not by where a symlink leads: its relative paths resolve from there, and a
+            // `boxpy.toml` linked to another project's trusted one is not that one.
+            let known_as = if depth == 0 {
+                location(&absolute)
+            } else {
+                canonical.clone()
+            };
+            files.push((known_as, text.clone()));
             format!("file:{}", canonical.display())
         }
     };

@@ -409,3 +409,22 @@ fn bwrap_in_a_relative_path_entry_is_never_used() {
     assert_exit(&output, 0);
     assert_absent_on_host(&ran);
 }
+
+/// A `boxpy.toml` that is a symlink to another project's trusted policy is not that
+/// policy: trust is recorded for where a file sits, not where a link leads (its relative
+/// paths resolve from where it sits).
+#[test]
+fn a_link_to_a_trusted_policy_is_not_trusted() {
+    let ws = Workspace::new(&Runner::Caller);
+    let homes = homes(&ws);
+    let trusted = ws.write("other/boxpy.toml", "[network]\nmode = \"full\"\n");
+    let output = homes
+        .apply(boxpy(&ws))
+        .args(["policy", "trust"])
+        .arg(&trusted)
+        .run();
+    assert_exit(&output, 0);
+    std::os::unix::fs::symlink(&trusted, ws.work().join("boxpy.toml")).unwrap();
+    let output = homes.apply(run_in_venv(&ws)).code("print('ran')").run();
+    assert_untrusted_refusal(&output, "network.mode");
+}
