@@ -509,6 +509,21 @@ fn policy_trust(
             hint: None,
         });
     };
+    if let Some(directory) = path.parent() {
+        if policy::resolve_existing(&store).starts_with(directory) {
+            return Err(Error::Usage {
+                message: format!(
+                    "the trust store `{}` lies inside the directory of `{}`, where a sandboxed run can write it",
+                    store.display(),
+                    path.display()
+                ),
+                hint: Some(
+                    "set `XDG_STATE_HOME` to a directory outside your projects (the default is `~/.local/state`)"
+                        .to_owned(),
+                ),
+            });
+        }
+    }
     let digest = policy::trust::digest(&loaded.files);
     records.record(path, &digest);
     records.save(&store).map_err(store_error)?;

@@ -123,8 +123,8 @@ pub enum Prefix {
     Refused(String),
 }
 
-/// Directories under HOME that guard the user's accounts: no base prefix may hold one or
-/// lie inside one.
+/// Directories under HOME that guard the user's accounts: no venv or base prefix mounted
+/// for the interpreter may hold one.
 pub const HOME_CREDENTIALS: &[&str] = &[
     ".ssh",
     ".gnupg",
@@ -146,8 +146,8 @@ pub const HOME_CREDENTIALS: &[&str] = &[
 ];
 
 /// Why mounting `path` (canonical) would expose the caller's home, if it would: `/`, HOME
-/// or an ancestor of it, a directory holding or inside one of [`HOME_CREDENTIALS`], or a
-/// protected path.
+/// or an ancestor of it, a directory holding one of [`HOME_CREDENTIALS`], or a protected
+/// path.
 fn exposes_home(path: &Path, home: Option<&Path>) -> Option<String> {
     if path == Path::new("/") {
         return Some("it is `/`".to_owned());
@@ -165,7 +165,7 @@ fn exposes_home(path: &Path, home: Option<&Path>) -> Option<String> {
             }
             for credential in HOME_CREDENTIALS {
                 let guarded = home.join(credential);
-                if guarded.starts_with(path) || path.starts_with(&guarded) {
+                if guarded.starts_with(path) {
                     return Some(format!(
                         "it would expose `{}`, which guards your accounts",
                         guarded.display()
@@ -184,8 +184,7 @@ fn exposes_home(path: &Path, home: Option<&Path>) -> Option<String> {
 /// `lib/pythonX.Y/os.py` (or `lib64/`, Fedora's) for the same `X.Y` (the layout of
 /// pyenv's `versions/3.11.7`, uv's `cpython-3.12.x-…`, conda environments, Homebrew's
 /// framework `Versions/3.12`, and Debian's `/usr`), judged on its canonical path. One that
-/// is `/`, HOME or an ancestor of it, or holds (or lies inside) a credential directory
-/// is refused.
+/// is `/`, HOME or an ancestor of it, or holds a credential directory is refused.
 ///
 /// Security: a sandboxed program can write `.venv/pyvenv.cfg` and `.venv/bin/python` in its
 /// working directory; the next run that picks up that `.venv` must not mount

@@ -348,6 +348,20 @@ pub fn assess(
     }
     let digest = trust::digest(&loaded.files);
     let recorded = match &trust_context.store {
+        // A store a sandboxed run could write is no store.
+        Some(store) if resolve_existing(store).starts_with(&boundary) => {
+            return Err(Error::Usage {
+                message: format!(
+                    "the trust store `{}` lies inside the directory of `{}`, where a sandboxed run can write it",
+                    store.display(),
+                    file.display()
+                ),
+                hint: Some(
+                    "set `XDG_STATE_HOME` to a directory outside your projects (the default is `~/.local/state`)"
+                        .to_owned(),
+                ),
+            })
+        }
         Some(store) => trust::TrustStore::load(store)
             .map_err(|error| Error::Usage {
                 message: format!("cannot read the trust store `{}`: {error}", store.display()),

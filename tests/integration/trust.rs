@@ -428,3 +428,29 @@ fn a_link_to_a_trusted_policy_is_not_trusted() {
     let output = homes.apply(run_in_venv(&ws)).code("print('ran')").run();
     assert_untrusted_refusal(&output, "network.mode");
 }
+
+/// A trust store inside the project (`XDG_STATE_HOME` pointing into it) could be forged by
+/// a sandboxed run: it is neither written nor used.
+#[test]
+fn a_trust_store_inside_the_workdir_is_refused() {
+    let ws = Workspace::new(&Runner::Caller);
+    ws.write("work/boxpy.toml", "[network]\nmode = \"full\"\n");
+    let state = ws.dir("work/state");
+    let output = boxpy(&ws)
+        .env("XDG_STATE_HOME", &state)
+        .args(["policy", "trust"])
+        .run();
+    assert_exit(&output, 125);
+    assert!(output.stderr_text().contains("XDG_STATE_HOME"), "{output}");
+    // Forged by hand (as a run could): still not used.
+    let store = state.join("boxpy/trusted.json");
+    std::fs::create_dir_all(store.parent().unwrap()).unwrap();
+    std::fs::write(&store, "{\"version\": 1, \"trusted\": []}\n").unwrap();
+    let output = run_in_venv(&ws)
+        .env("XDG_STATE_HOME", &state)
+        .code("print('ran')")
+        .run();
+    assert_exit(&output, 125);
+    assert_not_started(&output);
+    assert!(output.stderr_text().contains("XDG_STATE_HOME"), "{output}");
+}
