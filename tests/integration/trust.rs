@@ -408,6 +408,13 @@ fn bwrap_in_a_relative_path_entry_is_never_used() {
     assert_started(&output);
     assert_exit(&output, 0);
     assert_absent_on_host(&ran);
+    // Nor from a relative `BOXPY_BWRAP`.
+    let output = run_in_venv(&ws)
+        .env("BOXPY_BWRAP", "bwrap")
+        .code("print('ran')")
+        .run();
+    assert_absent_on_host(&ran);
+    assert_ne!(output.code, Some(0), "{output}");
 }
 
 /// A `boxpy.toml` that is a symlink to another project's trusted policy is not that
