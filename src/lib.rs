@@ -481,10 +481,7 @@ fn policy_trust(
     };
     let mut records = policy::trust::TrustStore::load(&store).map_err(store_error)?;
     if revoke {
-        let path = source.file().map(|file| {
-            file.canonicalize()
-                .unwrap_or_else(|_| policy::validate::normalize(file))
-        });
+        let path = source.file().map(policy::location);
         let forgotten = path.as_deref().is_some_and(|path| records.forget(path));
         if forgotten {
             records.save(&store).map_err(store_error)?;

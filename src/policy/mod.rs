@@ -387,8 +387,9 @@ pub fn assess(
     })
 }
 
-/// A file's canonical directory joined with its own name (a symlink is not followed).
-fn location(absolute: &Path) -> PathBuf {
+/// A file's canonical directory joined with its own name (a symlink is not followed): how
+/// the trust store knows a policy found in a project.
+pub(crate) fn location(absolute: &Path) -> PathBuf {
     let absolute = validate::normalize(absolute);
     match (absolute.parent(), absolute.file_name()) {
         (Some(parent), Some(name)) => parent

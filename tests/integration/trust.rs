@@ -434,6 +434,20 @@ fn a_link_to_a_trusted_policy_is_not_trusted() {
     std::os::unix::fs::symlink(&trusted, ws.work().join("boxpy.toml")).unwrap();
     let output = homes.apply(run_in_venv(&ws)).code("print('ran')").run();
     assert_untrusted_refusal(&output, "network.mode");
+    // Trusted where it sits, it runs; revoked there, it is refused again.
+    trust(&ws, &homes);
+    let output = homes.apply(run_in_venv(&ws)).code("print('ran')").run();
+    assert_started(&output);
+    let output = homes
+        .apply(boxpy(&ws))
+        .args(["policy", "trust", "--revoke"])
+        .run();
+    assert!(
+        output.stdout_text().contains("no longer trusted"),
+        "{output}"
+    );
+    let output = homes.apply(run_in_venv(&ws)).code("print('ran')").run();
+    assert_untrusted_refusal(&output, "network.mode");
 }
 
 /// A trust store inside the project (`XDG_STATE_HOME` pointing into it) could be forged by
