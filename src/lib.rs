@@ -479,13 +479,13 @@ fn policy_trust(
         ),
         hint: Some("check the directory's permissions, or set `XDG_STATE_HOME`".to_owned()),
     };
-    let mut records = policy::trust::TrustStore::load(&store).map_err(store_error)?;
     if revoke {
         let path = source.file().map(policy::location);
-        let forgotten = path.as_deref().is_some_and(|path| records.forget(path));
-        if forgotten {
-            records.save(&store).map_err(store_error)?;
-        }
+        let forgotten = match &path {
+            Some(path) => policy::trust::TrustStore::update(&store, |records| records.forget(path))
+                .map_err(store_error)?,
+            None => false,
+        };
         report::stdout_text(&report::policy_trust_revoked(
             path.as_deref().unwrap_or(cwd),
             forgotten,
@@ -522,8 +522,8 @@ fn policy_trust(
         }
     }
     let digest = policy::trust::digest(&loaded.files);
-    records.record(path, &digest);
-    records.save(&store).map_err(store_error)?;
+    policy::trust::TrustStore::update(&store, |records| records.record(path, &digest))
+        .map_err(store_error)?;
     report::stdout_text(&report::policy_trusted(
         path,
         &digest,

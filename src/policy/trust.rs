@@ -404,18 +404,31 @@ impl TrustStore {
         before != self.trusted.len()
     }
 
+    /// Reads, changes and writes back the store at `path` under an exclusive `flock` of a
+    /// lock file beside it, so two `boxpy policy trust` at once lose no record.
+    pub fn update<T>(path: &Path, change: impl FnOnce(&mut TrustStore) -> T) -> std::io::Result<T> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let directory = create_directory(path)?;
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(directory.join(".trusted.json.lock"))?;
+        let _locked = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, errno)| std::io::Error::from(errno))?;
+        let mut store = TrustStore::load(path)?;
+        let result = change(&mut store);
+        store.save(path)?;
+        Ok(result)
+    }
+
     /// Writes the store atomically (a temporary file in the same directory, then
     /// `rename`), creating the directory private to the user.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         use std::io::Write;
-        use std::os::unix::fs::DirBuilderExt;
-        let directory = path
-            .parent()
-            .ok_or_else(|| std::io::Error::other("the store has no directory"))?;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(directory)?;
+        let directory = create_directory(path)?;
         let mut file = tempfile::Builder::new()
             .prefix(".trusted.json.")
             .tempfile_in(directory)?;
@@ -426,6 +439,19 @@ impl TrustStore {
         file.persist(path).map_err(|error| error.error)?;
         Ok(())
     }
+}
+
+/// Creates the store's directory (private to the user) and returns it.
+fn create_directory(path: &Path) -> std::io::Result<&Path> {
+    use std::os::unix::fs::DirBuilderExt;
+    let directory = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("the store has no directory"))?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(directory)?;
+    Ok(directory)
 }
 
 #[cfg(test)]
@@ -629,6 +655,20 @@ mod tests {
             .map(|entry| entry.file_name())
             .collect();
         assert_eq!(leftovers, ["trusted.json"]);
+        // Updates under the lock keep every record.
+        std::thread::scope(|scope| {
+            for index in 0..8 {
+                let path = &path;
+                scope.spawn(move || {
+                    TrustStore::update(path, |store| {
+                        store.record(&PathBuf::from(format!("/p{index}/boxpy.toml")), "cc")
+                    })
+                    .unwrap()
+                });
+            }
+        });
+        let store = TrustStore::load(&path).unwrap();
+        assert_eq!(store.trusted.len(), 9, "{store:?}");
         assert_eq!(
             store_path(Some(Path::new("relative")), Some(Path::new("/home/u"))),
             Some(PathBuf::from("/home/u/.local/state/boxpy/trusted.json"))
