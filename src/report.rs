@@ -607,7 +607,7 @@ pub fn policy_trusted(
         ));
     }
     if widenings.is_empty() {
-        text.push_str("it only narrows the built-in default, which needs no trust\n");
+        text.push_str("it does not widen the built-in default, so it needs no trust\n");
     } else {
         text.push_str("it may now widen the built-in default:\n");
         for widening in widenings {

@@ -261,7 +261,7 @@ pub enum TrustStatus {
     Stated,
     /// Found in the working directory and recorded by `boxpy policy trust`.
     Recorded { file: PathBuf },
-    /// Found in the working directory; it only narrows the default, so it needs no trust.
+    /// Found in the working directory; it does not widen the default, so it needs no trust.
     NarrowsOnly { file: PathBuf },
     /// Found in the working directory, widens the default, and is not (or no longer)
     /// recorded: a run refuses it.

@@ -50,7 +50,7 @@ pub fn trust_comment(status: &super::TrustStatus) -> String {
             file.display()
         ),
         TrustStatus::NarrowsOnly { file } => format!(
-            "# trust: not needed (`{}` was found in the working directory and only narrows the built-in default)\n",
+            "# trust: not needed (`{}` was found in the working directory and does not widen the built-in default)\n",
             file.display()
         ),
         TrustStatus::Refused {
@@ -286,6 +286,9 @@ pub fn init_template(venv: Option<&str>) -> String {
     format!(
         r#"# boxpy policy for this project. Keys you leave out come from the built-in `default`
 # policy; `boxpy policy show` prints the result, `boxpy policy check boxpy.toml` checks it.
+# Found in a project, this file may only narrow `default`: anything that widens it (paths
+# outside this directory, network, host variables, higher limits, an audit log) needs
+# `boxpy policy trust`, again after every change.
 extends = "default"
 
 [python]
