@@ -169,6 +169,7 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the shipped policies and the policy files found for this directory')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the fully resolved policy (after `extends`, lookup and flags) as TOML')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate a policy file and warn about risky choices')
+            [CompletionResult]::new('trust', 'trust', [CompletionResultType]::ParameterValue, 'Trust a policy file found in a project (`boxpy.toml`, `pyproject.toml`) to widen the sandbox: records its path and content hash; any change needs trusting again')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented `boxpy.toml` for the current project')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -217,6 +218,16 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'boxpy;policy;trust' {
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Working directory to look in [default: current directory]')
+            [CompletionResult]::new('--workdir', '--workdir', [CompletionResultType]::ParameterName, 'Working directory to look in [default: current directory]')
+            [CompletionResult]::new('--revoke', '--revoke', [CompletionResultType]::ParameterName, 'Forget the file instead (a later run refuses it again if it widens the sandbox)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'boxpy;policy;init' {
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite an existing boxpy.toml')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -229,6 +240,7 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the shipped policies and the policy files found for this directory')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the fully resolved policy (after `extends`, lookup and flags) as TOML')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate a policy file and warn about risky choices')
+            [CompletionResult]::new('trust', 'trust', [CompletionResultType]::ParameterValue, 'Trust a policy file found in a project (`boxpy.toml`, `pyproject.toml`) to widen the sandbox: records its path and content hash; any change needs trusting again')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented `boxpy.toml` for the current project')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -240,6 +252,9 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             break
         }
         'boxpy;policy;help;check' {
+            break
+        }
+        'boxpy;policy;help;trust' {
             break
         }
         'boxpy;policy;help;init' {
@@ -291,6 +306,7 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the shipped policies and the policy files found for this directory')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the fully resolved policy (after `extends`, lookup and flags) as TOML')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate a policy file and warn about risky choices')
+            [CompletionResult]::new('trust', 'trust', [CompletionResultType]::ParameterValue, 'Trust a policy file found in a project (`boxpy.toml`, `pyproject.toml`) to widen the sandbox: records its path and content hash; any change needs trusting again')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented `boxpy.toml` for the current project')
             break
         }
@@ -301,6 +317,9 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             break
         }
         'boxpy;help;policy;check' {
+            break
+        }
+        'boxpy;help;policy;trust' {
             break
         }
         'boxpy;help;policy;init' {

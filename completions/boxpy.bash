@@ -76,6 +76,9 @@ _boxpy() {
             boxpy__subcmd__help__subcmd__policy,show)
                 cmd="boxpy__subcmd__help__subcmd__policy__subcmd__show"
                 ;;
+            boxpy__subcmd__help__subcmd__policy,trust)
+                cmd="boxpy__subcmd__help__subcmd__policy__subcmd__trust"
+                ;;
             boxpy__subcmd__policy,check)
                 cmd="boxpy__subcmd__policy__subcmd__check"
                 ;;
@@ -91,6 +94,9 @@ _boxpy() {
             boxpy__subcmd__policy,show)
                 cmd="boxpy__subcmd__policy__subcmd__show"
                 ;;
+            boxpy__subcmd__policy,trust)
+                cmd="boxpy__subcmd__policy__subcmd__trust"
+                ;;
             boxpy__subcmd__policy__subcmd__help,check)
                 cmd="boxpy__subcmd__policy__subcmd__help__subcmd__check"
                 ;;
@@ -105,6 +111,9 @@ _boxpy() {
                 ;;
             boxpy__subcmd__policy__subcmd__help,show)
                 cmd="boxpy__subcmd__policy__subcmd__help__subcmd__show"
+                ;;
+            boxpy__subcmd__policy__subcmd__help,trust)
+                cmd="boxpy__subcmd__policy__subcmd__help__subcmd__trust"
                 ;;
             *)
                 ;;
@@ -317,7 +326,7 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__help__subcmd__policy)
-            opts="list show check init"
+            opts="list show check trust init"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -373,6 +382,20 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__help__subcmd__policy__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        boxpy__subcmd__help__subcmd__policy__subcmd__trust)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -521,7 +544,7 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__policy)
-            opts="-h -V --help --version list show check init help"
+            opts="-h -V --help --version list show check trust init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -549,7 +572,7 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__policy__subcmd__help)
-            opts="list show check init help"
+            opts="list show check trust init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -619,6 +642,20 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__policy__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        boxpy__subcmd__policy__subcmd__help__subcmd__trust)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -732,6 +769,28 @@ _boxpy() {
                     return 0
                     ;;
                 --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        boxpy__subcmd__policy__subcmd__trust)
+            opts="-w -h -V --workdir --revoke --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --workdir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -w)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -161,6 +161,7 @@ set edit:completion:arg-completer[boxpy] = {|@words|
             cand list 'List the shipped policies and the policy files found for this directory'
             cand show 'Print the fully resolved policy (after `extends`, lookup and flags) as TOML'
             cand check 'Validate a policy file and warn about risky choices'
+            cand trust 'Trust a policy file found in a project (`boxpy.toml`, `pyproject.toml`) to widen the sandbox: records its path and content hash; any change needs trusting again'
             cand init 'Write a commented `boxpy.toml` for the current project'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -205,6 +206,15 @@ set edit:completion:arg-completer[boxpy] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'boxpy;policy;trust'= {
+            cand -w 'Working directory to look in [default: current directory]'
+            cand --workdir 'Working directory to look in [default: current directory]'
+            cand --revoke 'Forget the file instead (a later run refuses it again if it widens the sandbox)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'boxpy;policy;init'= {
             cand --force 'Overwrite an existing boxpy.toml'
             cand -h 'Print help'
@@ -216,6 +226,7 @@ set edit:completion:arg-completer[boxpy] = {|@words|
             cand list 'List the shipped policies and the policy files found for this directory'
             cand show 'Print the fully resolved policy (after `extends`, lookup and flags) as TOML'
             cand check 'Validate a policy file and warn about risky choices'
+            cand trust 'Trust a policy file found in a project (`boxpy.toml`, `pyproject.toml`) to widen the sandbox: records its path and content hash; any change needs trusting again'
             cand init 'Write a commented `boxpy.toml` for the current project'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -224,6 +235,8 @@ set edit:completion:arg-completer[boxpy] = {|@words|
         &'boxpy;policy;help;show'= {
         }
         &'boxpy;policy;help;check'= {
+        }
+        &'boxpy;policy;help;trust'= {
         }
         &'boxpy;policy;help;init'= {
         }
@@ -265,6 +278,7 @@ set edit:completion:arg-completer[boxpy] = {|@words|
             cand list 'List the shipped policies and the policy files found for this directory'
             cand show 'Print the fully resolved policy (after `extends`, lookup and flags) as TOML'
             cand check 'Validate a policy file and warn about risky choices'
+            cand trust 'Trust a policy file found in a project (`boxpy.toml`, `pyproject.toml`) to widen the sandbox: records its path and content hash; any change needs trusting again'
             cand init 'Write a commented `boxpy.toml` for the current project'
         }
         &'boxpy;help;policy;list'= {
@@ -272,6 +286,8 @@ set edit:completion:arg-completer[boxpy] = {|@words|
         &'boxpy;help;policy;show'= {
         }
         &'boxpy;help;policy;check'= {
+        }
+        &'boxpy;help;policy;trust'= {
         }
         &'boxpy;help;policy;init'= {
         }

@@ -212,6 +212,20 @@ pub enum PolicyCommand {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Trust a policy file found in a project (`boxpy.toml`, `pyproject.toml`) to widen the
+    /// sandbox: records its path and content hash; any change needs trusting again
+    Trust {
+        /// The policy file [default: the `boxpy.toml` or `pyproject.toml` the lookup finds
+        /// in the working directory]
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Working directory to look in [default: current directory]
+        #[arg(short = 'w', long, value_name = "DIR")]
+        workdir: Option<PathBuf>,
+        /// Forget the file instead (a later run refuses it again if it widens the sandbox)
+        #[arg(long)]
+        revoke: bool,
+    },
     /// Write a commented `boxpy.toml` for the current project
     Init {
         /// Overwrite an existing boxpy.toml

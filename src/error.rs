@@ -57,6 +57,21 @@ pub enum Error {
         message: String,
         hint: Option<String>,
     },
+    /// A policy found in the working directory widens the sandbox and is not trusted
+    /// (`boxpy policy trust` records it).
+    UntrustedPolicy {
+        file: PathBuf,
+        /// Each widening, as "`key`: what it asks for".
+        widenings: Vec<String>,
+        /// It was trusted once and has changed since.
+        changed: bool,
+    },
+    /// A venv's base installation would expose the caller's home or its credentials.
+    VenvBaseRefused {
+        venv: PathBuf,
+        prefix: PathBuf,
+        reason: String,
+    },
     /// A path named by a mount key or flag does not exist (and is not `optional`).
     MountMissing { key: String, path: PathBuf },
     /// A mount would break one of boxpy's guarantees (e.g. `/etc/shadow`).
@@ -133,6 +148,8 @@ impl Error {
         match self {
             Error::Usage { .. }
             | Error::Policy { .. }
+            | Error::UntrustedPolicy { .. }
+            | Error::VenvBaseRefused { .. }
             | Error::MountMissing { .. }
             | Error::MountRefused { .. }
             | Error::Workdir { .. }
@@ -161,6 +178,24 @@ impl Error {
         match self {
             Error::Usage { message, .. } => message.clone(),
             Error::Policy { location, .. } => format!("invalid policy `{}`", location.file),
+            Error::UntrustedPolicy { file, changed, .. } => {
+                if *changed {
+                    format!(
+                        "the policy `{}` changed since it was trusted, and it widens the sandbox",
+                        file.display()
+                    )
+                } else {
+                    format!(
+                        "refusing the policy `{}` found in the working directory: it widens the sandbox and is not trusted",
+                        file.display()
+                    )
+                }
+            }
+            Error::VenvBaseRefused { venv, prefix, .. } => format!(
+                "refusing to mount `{}`, the base installation named by the venv `{}`",
+                prefix.display(),
+                venv.display()
+            ),
             Error::MountMissing { key, path } => {
                 format!("`{}` (from `{key}`) does not exist", path.display())
             }
@@ -223,6 +258,8 @@ impl Error {
                 }
             }
             Error::MountRefused { reason, .. } => vec![reason.clone()],
+            Error::UntrustedPolicy { widenings, .. } => widenings.clone(),
+            Error::VenvBaseRefused { reason, .. } => vec![reason.clone()],
             Error::Workdir { reason, .. } => vec![reason.clone()],
             Error::NamespacesRefused { detail, .. }
             | Error::SandboxSetup { detail }
@@ -258,6 +295,16 @@ impl Error {
             Error::Workdir { hint, .. } => vec![hint.clone().unwrap_or_else(|| {
                 "pass an existing project directory with `--workdir DIR`".to_owned()
             })],
+            Error::UntrustedPolicy { file, .. } => vec![
+                format!(
+                    "if you wrote or reviewed it, trust it with `boxpy policy trust {}` (any later change needs trusting again); or run with the built-in policy: `--policy default`",
+                    crate::sandbox::shell_quote(&file.to_string_lossy())
+                ),
+            ],
+            Error::VenvBaseRefused { venv, .. } => vec![format!(
+                "recreate the venv from a Python installation (`python3 -m venv --clear {}`), or pass another with `--venv DIR`",
+                venv.display()
+            )],
             Error::BwrapMissing => vec![
                 "install it: `sudo apt-get install bubblewrap` (Debian/Ubuntu), `sudo dnf install bubblewrap` (Fedora), `sudo pacman -S bubblewrap` (Arch); then run `boxpy doctor`".to_owned(),
             ],

@@ -263,9 +263,9 @@ impl HostFacts {
     /// Probes the running host.
     pub fn probe(path_variable: Option<&std::ffi::OsStr>) -> HostFacts {
         let bwrap = match std::env::var_os("BOXPY_BWRAP") {
-            Some(path) if !path.is_empty() => {
-                Some(PathBuf::from(path)).filter(|path| is_executable_file(path))
-            }
+            // Absolute only: a relative value would name a file in the working directory.
+            Some(path) if !path.is_empty() => Some(PathBuf::from(path))
+                .filter(|path| path.is_absolute() && is_executable_file(path)),
             _ => find_bwrap(path_variable),
         };
         let home = std::env::var_os("HOME")

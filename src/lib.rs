@@ -390,8 +390,13 @@ fn policy_command(command: cli::PolicyCommand) -> Result<u8> {
             if name.is_some() {
                 sandbox.policy = name;
             }
-            let policy = settings::resolve_policy(&sandbox, &host, &host_environment)?;
-            report::stdout_text(&policy::render::to_toml(&policy));
+            let (policy, trust) =
+                settings::resolve_policy_assessed(&sandbox, &host, &host_environment)?;
+            report::stdout_text(&format!(
+                "{}{}",
+                policy::render::trust_comment(&trust),
+                policy::render::to_toml(&policy)
+            ));
             Ok(0)
         }
         cli::PolicyCommand::Check { file } => {
@@ -399,15 +404,33 @@ fn policy_command(command: cli::PolicyCommand) -> Result<u8> {
                 cwd,
                 home: host.home.clone(),
             };
-            let policy = policy::load(&policy::PolicySource::File(file.clone()), &context)?;
+            let loaded =
+                policy::load_with_files(&policy::PolicySource::File(file.clone()), &context)?;
             let is_socket = |path: &std::path::Path| {
                 use std::os::unix::fs::FileTypeExt;
                 std::fs::metadata(path).is_ok_and(|metadata| metadata.file_type().is_socket())
             };
-            let warnings = policy::render::warnings(&policy, host.home.as_deref(), &is_socket);
+            let mut warnings =
+                policy::render::warnings(&loaded.policy, host.home.as_deref(), &is_socket);
+            // What it would need `boxpy policy trust` for, were it found in a project.
+            let trust_context = policy::TrustContext::default();
+            if let policy::TrustStatus::Refused { widenings, .. } =
+                policy::assess(&loaded, &context, &trust_context)?
+            {
+                warnings.extend(widenings.iter().map(|widening| {
+                    format!(
+                        "widens the built-in default (found in a project, it needs `boxpy policy trust`): {widening}"
+                    )
+                }));
+            }
             report::policy_check(&file, &warnings);
             Ok(0)
         }
+        cli::PolicyCommand::Trust {
+            file,
+            workdir,
+            revoke,
+        } => policy_trust(&host, &cwd, file, workdir, revoke),
         cli::PolicyCommand::Init { force } => {
             let path = cwd.join("boxpy.toml");
             if path.exists() && !force {
@@ -433,6 +456,114 @@ fn policy_command(command: cli::PolicyCommand) -> Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// `boxpy policy trust [FILE] [--revoke]`: records (or forgets) a project's policy file in
+/// the trust store.
+fn policy_trust(
+    host: &HostFacts,
+    cwd: &std::path::Path,
+    file: Option<std::path::PathBuf>,
+    workdir: Option<std::path::PathBuf>,
+    revoke: bool,
+) -> Result<u8> {
+    let args = cli::SandboxArgs::default();
+    let store = settings::trust_context(&args, host, &host_environment)
+        .store
+        .ok_or_else(|| Error::Usage {
+            message: "there is nowhere to keep the trust store: neither `$XDG_STATE_HOME` nor `$HOME` is set".to_owned(),
+            hint: Some("set `XDG_STATE_HOME` to an absolute directory".to_owned()),
+        })?;
+    let workdir = workdir
+        .map(|dir| cwd.join(dir))
+        .unwrap_or_else(|| cwd.to_path_buf());
+    let source = match file {
+        Some(file)
+            if file
+                .file_name()
+                .is_some_and(|name| name == "pyproject.toml") =>
+        {
+            policy::PolicySource::PyProject(cwd.join(file))
+        }
+        Some(file) => policy::PolicySource::Workdir(cwd.join(file)),
+        None => match policy::PolicySource::discover(None, &workdir, None, cwd) {
+            source @ (policy::PolicySource::Workdir(_) | policy::PolicySource::PyProject(_)) => {
+                source
+            }
+            _ => {
+                return Err(Error::Usage {
+                    message: format!(
+                        "no `boxpy.toml` nor `[tool.boxpy]` in `pyproject.toml` in `{}`",
+                        workdir.display()
+                    ),
+                    hint: Some("name the file: `boxpy policy trust FILE`".to_owned()),
+                })
+            }
+        },
+    };
+    let context = policy::LoadContext {
+        cwd: cwd.to_path_buf(),
+        home: host.home.clone(),
+    };
+    let store_error = |error: std::io::Error| Error::Usage {
+        message: format!(
+            "cannot update the trust store `{}`: {error}",
+            store.display()
+        ),
+        hint: Some("check the directory's permissions, or set `XDG_STATE_HOME`".to_owned()),
+    };
+    if revoke {
+        let path = source.file().map(policy::location);
+        let forgotten = match &path {
+            Some(path) => policy::trust::TrustStore::update(&store, |records| records.forget(path))
+                .map_err(store_error)?,
+            None => false,
+        };
+        report::stdout_text(&report::policy_trust_revoked(
+            path.as_deref().unwrap_or(cwd),
+            forgotten,
+        ));
+        return Ok(0);
+    }
+    let loaded = policy::load_with_files(&source, &context)?;
+    let trust_context = policy::TrustContext::default();
+    let widenings = match policy::assess(&loaded, &context, &trust_context)? {
+        policy::TrustStatus::Refused { widenings, .. } => widenings,
+        policy::TrustStatus::Stated
+        | policy::TrustStatus::Recorded { .. }
+        | policy::TrustStatus::NarrowsOnly { .. } => Vec::new(),
+    };
+    let Some((path, _)) = loaded.files.first() else {
+        return Err(Error::Usage {
+            message: "a shipped policy needs no trust".to_owned(),
+            hint: None,
+        });
+    };
+    if let Some(directory) = path.parent() {
+        if policy::resolve_existing(&store).starts_with(directory) {
+            return Err(Error::Usage {
+                message: format!(
+                    "the trust store `{}` lies inside the directory of `{}`, where a sandboxed run can write it",
+                    store.display(),
+                    path.display()
+                ),
+                hint: Some(
+                    "set `XDG_STATE_HOME` to a directory outside your projects (the default is `~/.local/state`)"
+                        .to_owned(),
+                ),
+            });
+        }
+    }
+    let digest = policy::trust::digest(&loaded.files);
+    policy::trust::TrustStore::update(&store, |records| records.record(path, &digest))
+        .map_err(store_error)?;
+    report::stdout_text(&report::policy_trusted(
+        path,
+        &digest,
+        &widenings,
+        &loaded.files[1..],
+    ));
+    Ok(0)
 }
 
 fn linux_host() -> Result<HostFacts> {

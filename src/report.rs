@@ -559,7 +559,9 @@ pub fn policy_list(
     let user = config_home.map(|home| home.join("boxpy/policy.toml"));
     let state = |path: &std::path::Path| {
         let found = match in_use {
-            PolicySource::File(file) | PolicySource::PyProject(file) => file == path,
+            PolicySource::File(file)
+            | PolicySource::Workdir(file)
+            | PolicySource::PyProject(file) => file == path,
             PolicySource::Builtin(_) => false,
         };
         if found {
@@ -589,10 +591,53 @@ pub fn policy_list(
     }
     let name = match in_use {
         PolicySource::Builtin(name) => format!("the built-in `{name}`"),
-        PolicySource::File(path) | PolicySource::PyProject(path) => format!("`{}`", path.display()),
+        PolicySource::File(path) | PolicySource::Workdir(path) | PolicySource::PyProject(path) => {
+            format!("`{}`", path.display())
+        }
     };
     text.push_str(&format!("\nin use: {name}\n"));
     text
+}
+
+/// `boxpy policy trust`'s confirmation: what the file may now do.
+pub fn policy_trusted(
+    path: &std::path::Path,
+    digest: &str,
+    widenings: &[crate::policy::trust::Widening],
+    extended: &[(std::path::PathBuf, String)],
+) -> String {
+    let mut text = format!(
+        "trusted `{}` (sha256 {})\n",
+        path.display(),
+        &digest[..digest.len().min(16)]
+    );
+    for (file, _) in extended {
+        text.push_str(&format!(
+            "  with the file it extends: `{}`\n",
+            file.display()
+        ));
+    }
+    if widenings.is_empty() {
+        text.push_str("it does not widen the built-in default, so it needs no trust\n");
+    } else {
+        text.push_str("it may now widen the built-in default:\n");
+        for widening in widenings {
+            text.push_str(&format!("  - {widening}\n"));
+        }
+    }
+    text.push_str(
+        "any change to it (or to a file it extends) needs `boxpy policy trust` again; `boxpy policy trust --revoke` forgets it\n",
+    );
+    text
+}
+
+/// `boxpy policy trust --revoke`'s confirmation.
+pub fn policy_trust_revoked(path: &std::path::Path, forgotten: bool) -> String {
+    if forgotten {
+        format!("no longer trusted: `{}`\n", path.display())
+    } else {
+        format!("`{}` was not trusted\n", path.display())
+    }
 }
 
 /// `boxpy policy check`'s verdict on stdout.

@@ -72,10 +72,17 @@ pub fn resolve(
 ) -> Result<Invocation> {
     let cwd = current_directory()?;
     let flag_workdir = args.workdir.as_ref().map(|dir| normalize(&cwd.join(dir)));
-    let policy = resolve_policy(args, host, env)?;
+    let (policy, trust) = resolve_policy_assessed(args, host, env)?;
+    // Whether the policy is the user's own word: a flag, `$BOXPY_POLICY`, the user's
+    // config, a shipped policy, or a project file they trusted (not one boxpy merely found,
+    // which may have been written by anyone, or by an earlier run).
+    let policy_is_users_word = matches!(
+        trust,
+        policy::TrustStatus::Stated | policy::TrustStatus::Recorded { .. }
+    );
+    trust.into_result()?;
 
     let home = gate::resolved_home(host.home.as_deref());
-    let policy_is_users_word = policy_is_users_word(args, host, env)?;
     let mut notices = Vec::new();
     // Mounts of the home or a directory guarding it that the user asked for by name: the
     // default credential patterns do not cover what they asked to see.
@@ -228,19 +235,55 @@ pub fn user_config_home(host: &HostFacts, env: EnvLookup) -> Option<PathBuf> {
         .or_else(|| host.home.as_ref().map(|home| home.join(".config")))
 }
 
-/// The policy after lookup, `extends` and flags (what `boxpy policy show` prints).
+/// The policy after lookup, `extends` and flags (what `boxpy policy show` prints); a
+/// policy found in the working directory that widens the sandbox without being trusted is
+/// refused ([`policy::trust`]).
 pub fn resolve_policy(args: &SandboxArgs, host: &HostFacts, env: EnvLookup) -> Result<Policy> {
+    let (policy, trust) = resolve_policy_assessed(args, host, env)?;
+    trust.into_result()?;
+    Ok(policy)
+}
+
+/// [`resolve_policy`] without the refusal: the policy and how far it is trusted.
+pub fn resolve_policy_assessed(
+    args: &SandboxArgs,
+    host: &HostFacts,
+    env: EnvLookup,
+) -> Result<(Policy, policy::TrustStatus)> {
     let cwd = current_directory()?;
     let context = LoadContext {
         cwd: cwd.clone(),
         home: host.home.clone(),
     };
-    let mut policy = policy::load(&policy_source(args, host, env)?, &context)?;
+    let trust_context = trust_context(args, host, env);
+    let (mut policy, trust) =
+        policy::load_assessed(&policy_source(args, host, env)?, &context, &trust_context)?;
     apply_flags(&mut policy, args, &cwd, host.home.as_deref())?;
     if let Some(workdir) = &args.workdir {
         policy.filesystem.workdir = normalize(&cwd.join(workdir));
     }
-    Ok(policy)
+    Ok((policy, trust))
+}
+
+/// Where the trust store is, and which policy keys the flags replace.
+pub fn trust_context(args: &SandboxArgs, host: &HostFacts, env: EnvLookup) -> policy::TrustContext {
+    let state_home = env("XDG_STATE_HOME").map(PathBuf::from);
+    let mut overridden = Vec::new();
+    for (flag, key) in [
+        (args.network.is_some(), "network.mode"),
+        (args.timeout.is_some(), "limits.timeout"),
+        (args.cpu.is_some(), "limits.cpu"),
+        (args.memory.is_some(), "limits.memory"),
+        (args.workdir.is_some(), "filesystem.workdir"),
+    ] {
+        if flag {
+            overridden.push(key);
+        }
+    }
+    policy::TrustContext {
+        store: policy::trust::store_path(state_home.as_deref(), host.home.as_deref()),
+        overridden,
+    }
 }
 
 /// Flags override the policy.
@@ -379,22 +422,6 @@ fn protect_and_hide(
         }
     }
     (hidden, watches)
-}
-
-/// Whether the policy in use is the user's own word (a flag, `$BOXPY_POLICY`, the user's
-/// config, a shipped policy) rather than a file found in the project, which may have been
-/// written by anyone (or by an earlier run).
-fn policy_is_users_word(args: &SandboxArgs, host: &HostFacts, env: EnvLookup) -> Result<bool> {
-    if args.policy.is_some() || env("BOXPY_POLICY").is_some() {
-        return Ok(true);
-    }
-    Ok(match policy_source(args, host, env)? {
-        PolicySource::Builtin(_) => true,
-        PolicySource::File(path) => {
-            user_config_home(host, env).is_some_and(|config| normalize(&path).starts_with(config))
-        }
-        PolicySource::PyProject(_) => false,
-    })
 }
 
 /// The working directory: resolved, no symlink planted below the current directory on

@@ -7,7 +7,6 @@
 //! executable is collected so the same paths resolve inside the sandbox.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::error::{Error, Result};
 
@@ -76,38 +75,168 @@ pub struct Choice<'a> {
 pub fn resolve(choice: &Choice) -> Result<Interpreter> {
     let mut interpreter = resolve_unchecked(choice)?;
     let venv = interpreter.venv.clone();
-    interpreter
-        .read_only_paths
-        .retain(|path| Some(path) == venv.as_ref() || is_safe_base_prefix(path, choice.home));
+    if let Some(root) = &venv {
+        let canonical = root.canonicalize().unwrap_or_else(|_| root.clone());
+        if let Some(reason) = exposes_home(&canonical, choice.home) {
+            return Err(Error::VenvBaseRefused {
+                venv: root.clone(),
+                prefix: canonical,
+                reason,
+            });
+        }
+    }
+    let mut kept = Vec::new();
+    for path in std::mem::take(&mut interpreter.read_only_paths) {
+        if Some(&path) == venv.as_ref() {
+            kept.push(path);
+            continue;
+        }
+        match classify_prefix(&path, choice.home) {
+            Prefix::Installation => kept.push(path),
+            Prefix::NotAnInstallation => {}
+            Prefix::Refused(reason) => {
+                return Err(Error::VenvBaseRefused {
+                    venv: venv
+                        .clone()
+                        .unwrap_or_else(|| interpreter.executable.clone()),
+                    prefix: path,
+                    reason,
+                })
+            }
+        }
+    }
+    interpreter.read_only_paths = kept;
     Ok(interpreter)
 }
 
-/// A base prefix named by `pyvenv.cfg` or reached through a symlink must look like a
-/// Python installation (`lib/python3.X` or `lib/python2.X` inside) and must not be `/`,
-/// contain the caller's home, or lie under a protected path.
-///
-/// Security: a sandboxed program can write `.venv/pyvenv.cfg` in its (writable) working
-/// directory; the next run that picks up that `.venv` must not mount `home = /root`
-/// or `home = ~/.ssh/bin` read-only. The program cannot create a Python installation
-/// outside the working directory, so the shape check stops it.
-pub fn is_safe_base_prefix(prefix: &Path, home: Option<&Path>) -> bool {
-    if prefix == Path::new("/") || home.is_some_and(|home| home.starts_with(prefix)) {
-        return false;
+/// What a directory named by `pyvenv.cfg`'s `home` or reached on the interpreter's symlink
+/// chain is, as a base prefix to mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prefix {
+    /// A Python installation: mounted read-only.
+    Installation,
+    /// Not an installation (a directory that merely holds a `python`, `~/.local`): not
+    /// mounted.
+    NotAnInstallation,
+    /// An installation that would expose the caller's home or its credentials: the run is
+    /// refused.
+    Refused(String),
+}
+
+/// Directories under HOME that guard the user's accounts: no venv or base prefix mounted
+/// for the interpreter may hold one.
+pub const HOME_CREDENTIALS: &[&str] = &[
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".config",
+    ".kube",
+    ".docker",
+    ".password-store",
+    ".local/share/keyrings",
+    ".local/bin",
+    ".netrc",
+    ".pypirc",
+    ".git-credentials",
+    ".cargo/credentials.toml",
+    ".mozilla",
+    ".pki",
+    "Library",
+];
+
+/// Why mounting `path` (canonical) would expose the caller's home, if it would: `/`, HOME
+/// or an ancestor of it, a directory holding one of [`HOME_CREDENTIALS`], or a protected
+/// path.
+fn exposes_home(path: &Path, home: Option<&Path>) -> Option<String> {
+    if path == Path::new("/") {
+        return Some("it is `/`".to_owned());
     }
-    if crate::host::PROTECTED_PATHS
+    if let Some(home) = home {
+        let homes: Vec<PathBuf> = std::iter::once(home.to_path_buf())
+            .chain(home.canonicalize().ok())
+            .collect();
+        for home in &homes {
+            if home.starts_with(path) {
+                return Some(format!(
+                    "it is your home directory `{}` or holds it",
+                    home.display()
+                ));
+            }
+            for credential in HOME_CREDENTIALS {
+                let guarded = home.join(credential);
+                if guarded.starts_with(path) {
+                    return Some(format!(
+                        "it would expose `{}`, which guards your accounts",
+                        guarded.display()
+                    ));
+                }
+            }
+        }
+    }
+    crate::host::PROTECTED_PATHS
         .iter()
-        .any(|protected| prefix.starts_with(protected))
-    {
-        return false;
+        .find(|protected| path.starts_with(protected))
+        .map(|protected| format!("it lies under `{protected}`, which boxpy never exposes"))
+}
+
+/// A base prefix is mounted only when it is a Python installation: `bin/pythonX.Y` and
+/// `lib/pythonX.Y/os.py` (or `lib64/`, Fedora's) for the same `X.Y` (the layout of
+/// pyenv's `versions/3.11.7`, uv's `cpython-3.12.x-…`, conda environments, Homebrew's
+/// framework `Versions/3.12`, and Debian's `/usr`), judged on its canonical path. One that
+/// is `/`, HOME or an ancestor of it, or holds a credential directory is refused.
+///
+/// Security: a sandboxed program can write `.venv/pyvenv.cfg` and `.venv/bin/python` in its
+/// working directory; the next run that picks up that `.venv` must not mount
+/// `home = ~/.local/bin` (which would expose `~/.local/share/keyrings`) nor `home = /root`.
+/// The program cannot create a Python installation outside the working directory, and a
+/// directory that merely contains `bin/python` (or `lib/python3.X/site-packages`, as
+/// `~/.local` does) is not one.
+pub fn classify_prefix(prefix: &Path, home: Option<&Path>) -> Prefix {
+    let Ok(canonical) = prefix.canonicalize() else {
+        return Prefix::NotAnInstallation;
+    };
+    let refusal = exposes_home(&canonical, home);
+    if !is_installation(&canonical) {
+        return Prefix::NotAnInstallation;
     }
-    let Ok(entries) = std::fs::read_dir(prefix.join("lib")) else {
+    match refusal {
+        Some(reason) => Prefix::Refused(reason),
+        None => Prefix::Installation,
+    }
+}
+
+/// `prefix/bin/pythonX.Y` (a file) and `prefix/lib/pythonX.Y/os.py` (or `lib64`).
+fn is_installation(prefix: &Path) -> bool {
+    ["lib", "lib64"].iter().any(|lib| {
+        let Ok(entries) = std::fs::read_dir(prefix.join(lib)) else {
+            return false;
+        };
+        entries.flatten().any(|entry| {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                return false;
+            };
+            is_versioned_python(name)
+                && entry.path().join("os.py").is_file()
+                && prefix.join("bin").join(name).is_file()
+        })
+    })
+}
+
+/// `python3.11`, `python3.13t`, `python2.7`.
+fn is_versioned_python(name: &str) -> bool {
+    let Some(version) = name.strip_prefix("python") else {
         return false;
     };
-    entries.flatten().any(|entry| {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        (name.starts_with("python3") || name.starts_with("python2")) && entry.path().is_dir()
-    })
+    let version = version.strip_suffix('t').unwrap_or(version);
+    let Some((major, minor)) = version.split_once('.') else {
+        return false;
+    };
+    !major.is_empty()
+        && !minor.is_empty()
+        && major.chars().all(|c| c.is_ascii_digit())
+        && minor.chars().all(|c| c.is_ascii_digit())
 }
 
 fn resolve_unchecked(choice: &Choice) -> Result<Interpreter> {
@@ -130,16 +259,79 @@ fn resolve_unchecked(choice: &Choice) -> Result<Interpreter> {
     if dot_venv.join("pyvenv.cfg").is_file() {
         return from_venv(&dot_venv, Origin::WorkdirDotVenv);
     }
-    let found = which::which_in("python3", choice.path_variable, choice.workdir).map_err(|_| {
-        Error::InterpreterNotFound {
+    let lookup = find_on_path("python3", choice.path_variable);
+    if let Some(skipped) = &lookup.skipped {
+        if lookup.found.is_some() {
+            crate::report::warning(&format!(
+                "skipped `{}`: a relative PATH entry (`.` or an empty one) is never searched",
+                skipped.display()
+            ));
+        }
+    }
+    let Some(found) = lookup.found else {
+        return Err(Error::InterpreterNotFound {
             path: PathBuf::from("python3"),
-            detail: "no venv was given and there is no `python3` on PATH".to_owned(),
+            detail: match &lookup.skipped {
+                Some(skipped) => format!(
+                    "no venv was given and there is no `python3` in an absolute PATH entry (`{}` was skipped: relative PATH entries are never searched)",
+                    skipped.display()
+                ),
+                None => "no venv was given and there is no `python3` on PATH".to_owned(),
+            },
             hint: Some(
                 "pass `--venv DIR`, set `python.venv` in the policy, or install python3".to_owned(),
             ),
+        });
+    };
+    from_path_lookup(&found, choice.path_variable)
+}
+
+/// The result of looking a program up on PATH.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathLookup {
+    /// The first match in an absolute PATH entry.
+    pub found: Option<PathBuf>,
+    /// A match in a relative entry (`.`, an empty entry, `bin`) before it, which was
+    /// skipped.
+    pub skipped: Option<PathBuf>,
+}
+
+/// Looks `name` up on PATH as Go's `exec.LookPath` does since Go 1.19 (`ErrDot`): relative
+/// entries, including the empty one that means the current directory, are never
+/// searched, so a program an earlier sandboxed run wrote into the working directory is
+/// never picked up (and never run on the host).
+pub fn find_on_path(name: &str, path_variable: Option<&std::ffi::OsStr>) -> PathLookup {
+    let mut lookup = PathLookup {
+        found: None,
+        skipped: None,
+    };
+    let Some(path_variable) = path_variable else {
+        return lookup;
+    };
+    for entry in std::env::split_paths(path_variable) {
+        let candidate = if entry.as_os_str().is_empty() {
+            PathBuf::from(".").join(name)
+        } else {
+            entry.join(name)
+        };
+        if !is_executable_file(&candidate) {
+            continue;
         }
-    })?;
-    from_path_lookup(&found)
+        if entry.is_absolute() {
+            lookup.found = Some(candidate);
+            break;
+        }
+        if lookup.skipped.is_none() {
+            lookup.skipped = Some(candidate);
+        }
+    }
+    lookup
+}
+
+fn is_executable_file(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
 }
 
 /// Reads `key = value` from pyvenv.cfg text.
@@ -229,12 +421,10 @@ fn from_executable(path: &Path, origin: Origin) -> Result<Interpreter> {
     })
 }
 
-/// `python3` found on PATH. pyenv puts a shell-script shim there. A pyenv shim whose
-/// version is plain (one installed version named by `PYENV_VERSION`, a `.python-version`
-/// or pyenv's global `version` file) is resolved the way pyenv does, without running it
-/// ([`pyenv_shim_target`]); any other script is asked once where the real interpreter is
-/// (on the host, as the user's shell would run it: ~100 ms through pyenv's bash scripts).
-fn from_path_lookup(found: &Path) -> Result<Interpreter> {
+/// `python3` found on PATH. pyenv puts a shell-script shim there; it is resolved the way
+/// pyenv does, from files ([`pyenv_shim_target`]), never run: finding the interpreter
+/// never runs a program outside the sandbox. Any other script is refused with a hint.
+fn from_path_lookup(found: &Path, path_variable: Option<&std::ffi::OsStr>) -> Result<Interpreter> {
     let head = std::fs::File::open(found)
         .and_then(|file| {
             let mut head = Vec::new();
@@ -251,47 +441,31 @@ fn from_path_lookup(found: &Path) -> Result<Interpreter> {
         .map(PathBuf::from)
         .filter(|pwd| pwd.is_absolute() && same_file(pwd, &cwd))
         .unwrap_or(cwd);
+    let shim = String::from_utf8_lossy(&head);
     if let Some(real) = pyenv_shim_target(
-        &String::from_utf8_lossy(&head),
+        &shim,
         std::env::var_os("PYENV_VERSION").as_deref(),
         std::env::var_os("PYENV_DIR").is_some(),
         &cwd,
+        path_variable,
     ) {
         return from_executable(&real, Origin::Path);
     }
-    let output = Command::new(found)
-        .args(["-c", "import sys; print(sys.executable)"])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output();
-    match output {
-        Ok(output) if output.status.success() => {
-            let real = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-            if real.is_empty() {
-                return from_executable(found, Origin::Path);
-            }
-            from_executable(Path::new(&real), Origin::Path)
-        }
-        _ => Err(Error::InterpreterNotFound {
-            path: found.to_path_buf(),
-            detail: "`python3` on PATH is a script (a pyenv shim?) that did not run".to_owned(),
-            hint: Some("pass `--venv DIR` or set `python.interpreter` in the policy".to_owned()),
-        }),
-    }
+    Err(Error::InterpreterNotFound {
+        path: found.to_path_buf(),
+        detail: if pyenv_root(&shim).is_some() {
+            "`python3` on PATH is a pyenv shim whose version boxpy cannot resolve from pyenv's files (no installed version named by `PYENV_VERSION`, `.python-version` or pyenv's `version` file), and boxpy never runs it outside the sandbox".to_owned()
+        } else {
+            "`python3` on PATH is a script, and boxpy never runs a program outside the sandbox to find the interpreter".to_owned()
+        },
+        hint: Some(
+            "pass `--venv DIR`, set `python.interpreter` in the policy, or (pyenv) set `PYENV_VERSION` to an installed version".to_owned(),
+        ),
+    })
 }
 
-/// The interpreter a pyenv shim (`shim`'s text) would run, when pyenv would pick it
-/// without doubt: the shim names its `PYENV_ROOT`; the version is `PYENV_VERSION`, else
-/// the first `.python-version` from `cwd` upwards, else `$PYENV_ROOT/version`; it must be
-/// exactly one version (not `system`, no prefix to expand, no list) whose
-/// `versions/VERSION/bin/python3` exists. `None` (run the shim instead) for anything else,
-/// including `PYENV_DIR` (which moves the `.python-version` search).
-fn pyenv_shim_target(
-    shim: &str,
-    pyenv_version: Option<&std::ffi::OsStr>,
-    pyenv_dir_set: bool,
-    cwd: &Path,
-) -> Option<PathBuf> {
+/// The `PYENV_ROOT` a pyenv shim names, when `shim` is pyenv's shim.
+fn pyenv_root(shim: &str) -> Option<PathBuf> {
     // pyenv's shim: `export PYENV_ROOT="ROOT"` ... `exec "ROOT/libexec/pyenv" exec "$program" "$@"`.
     let root = shim.lines().find_map(|line| {
         line.trim()
@@ -303,11 +477,31 @@ fn pyenv_shim_target(
         "exec \"{}/libexec/pyenv\" exec \"$program\"",
         root.display()
     );
-    if !shim.lines().any(|line| line.trim().starts_with(&exec_line)) || !root.is_absolute() {
-        return None;
-    }
-    let version = match pyenv_version.filter(|version| !version.is_empty()) {
-        Some(version) => version.to_str()?.trim().to_owned(),
+    (shim.lines().any(|line| line.trim().starts_with(&exec_line)) && root.is_absolute())
+        .then_some(root)
+}
+
+/// The interpreter a pyenv shim (`shim`'s text) would run, read from pyenv's files as
+/// pyenv reads them: the shim names its `PYENV_ROOT`; the versions are `PYENV_VERSION`
+/// (`:`-separated), else the first `.python-version` from `cwd` upwards, else
+/// `$PYENV_ROOT/version` (one version a line); the first of them that provides `python3`
+/// wins: `system` is the first `python3` in an absolute PATH entry outside pyenv's shims, a
+/// plain version is `versions/VERSION/bin/python3`. `None` when pyenv would resolve it in
+/// a way of its own (a prefix such as `3.11`, `PYENV_DIR`, nothing installed).
+fn pyenv_shim_target(
+    shim: &str,
+    pyenv_version: Option<&std::ffi::OsStr>,
+    pyenv_dir_set: bool,
+    cwd: &Path,
+    path_variable: Option<&std::ffi::OsStr>,
+) -> Option<PathBuf> {
+    let root = pyenv_root(shim)?;
+    let versions: Vec<String> = match pyenv_version.filter(|version| !version.is_empty()) {
+        Some(version) => version
+            .to_str()?
+            .split(':')
+            .map(|version| version.trim().to_owned())
+            .collect(),
         None if pyenv_dir_set => return None,
         None => {
             let file = cwd
@@ -315,19 +509,29 @@ fn pyenv_shim_target(
                 .map(|dir| dir.join(".python-version"))
                 .find(|file| file.is_file())
                 .unwrap_or_else(|| root.join("version"));
-            single_version(&std::fs::read_to_string(file).ok()?)?
+            version_file_entries(&std::fs::read_to_string(file).ok()?)
         }
     };
-    let plain = !version.is_empty()
-        && version != "system"
-        && version != ".."
-        && !version.contains(['/', ':'])
-        && !version.contains(char::is_whitespace);
-    if !plain {
-        return None;
-    }
-    let python = root.join("versions").join(&version).join("bin/python3");
-    python.exists().then_some(python)
+    let shims = root.join("shims");
+    versions.iter().find_map(|version| {
+        if version == "system" {
+            let without_shims: Vec<PathBuf> = std::env::split_paths(path_variable?)
+                .filter(|dir| dir.is_absolute() && *dir != shims)
+                .collect();
+            let joined = std::env::join_paths(without_shims).ok()?;
+            return find_on_path("python3", Some(&joined)).found;
+        }
+        let plain = !version.is_empty()
+            && version != ".."
+            && version != "."
+            && !version.contains(['/', ':'])
+            && !version.contains(char::is_whitespace);
+        if !plain {
+            return None;
+        }
+        let python = root.join("versions").join(version).join("bin/python3");
+        python.exists().then_some(python)
+    })
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -338,15 +542,14 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// The one version a pyenv version file names (first word of each line, blank lines and
-/// `#` comments skipped, as pyenv reads it); `None` for none or several.
-fn single_version(text: &str) -> Option<String> {
-    let mut versions = text
-        .lines()
+/// The versions a pyenv version file names (first word of each line, blank lines and
+/// `#` comments skipped, as pyenv reads it).
+fn version_file_entries(text: &str) -> Vec<String> {
+    text.lines()
         .filter_map(|line| line.split_whitespace().next())
-        .filter(|word| !word.starts_with('#'));
-    let first = versions.next()?;
-    versions.next().is_none().then(|| first.to_owned())
+        .filter(|word| !word.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
 }
 
 fn push_prefix(paths: &mut Vec<PathBuf>, dir: &Path) {
@@ -461,10 +664,10 @@ mod tests {
         std::fs::create_dir_all(&deep).unwrap();
         let shim = pyenv_shim(&root);
         let resolve = |version: Option<&str>, dir_set: bool, cwd: &Path| {
-            pyenv_shim_target(&shim, version.map(std::ffi::OsStr::new), dir_set, cwd)
+            pyenv_shim_target(&shim, version.map(std::ffi::OsStr::new), dir_set, cwd, None)
         };
 
-        // No version anywhere: pyenv would use `system`; the shim is run instead.
+        // No version anywhere: pyenv would use `system`, which needs a PATH.
         assert_eq!(resolve(None, false, &deep), None);
         // The global version file.
         std::fs::write(root.join("version"), "3.11.7\n").unwrap();
@@ -477,19 +680,44 @@ mod tests {
         std::fs::write(project.join(".python-version"), "3.12.1\n").unwrap();
         assert_eq!(resolve(None, false, &deep), None, "3.12.1 has no python3");
         assert_eq!(resolve(Some("3.11.7"), false, &deep), Some(python.clone()));
+        // Several versions: the first that provides python3, as pyenv picks.
+        assert_eq!(
+            resolve(Some("3.12.1:3.11.7"), false, &deep),
+            Some(python.clone())
+        );
+        std::fs::write(project.join(".python-version"), "3.12.1\n3.11.7\n").unwrap();
+        assert_eq!(resolve(None, false, &deep), Some(python.clone()));
 
-        // Anything pyenv would resolve in a way of its own: run the shim.
-        for version in [
-            "system",
-            "3.11",
-            "3.11.7:3.12.1",
-            "../3.11.7",
-            "3.11.7 3.12.1",
-        ] {
+        // `system`: the first python3 in an absolute PATH entry outside the shims.
+        let system = temp.path().join("system-bin");
+        std::fs::create_dir_all(&system).unwrap();
+        let system_python = system.join("python3");
+        std::fs::write(&system_python, "").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&system_python, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::create_dir_all(root.join("shims")).unwrap();
+        std::fs::write(root.join("shims/python3"), &shim).unwrap();
+        std::fs::set_permissions(
+            root.join("shims/python3"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        let path = std::env::join_paths([root.join("shims"), PathBuf::from("."), system]).unwrap();
+        assert_eq!(
+            pyenv_shim_target(
+                &shim,
+                Some(std::ffi::OsStr::new("system")),
+                false,
+                &deep,
+                Some(&path)
+            ),
+            Some(system_python)
+        );
+
+        // Anything pyenv would resolve in a way of its own: refused, never run.
+        for version in ["system", "3.11", "../3.11.7", "3.11.7 3.12.1"] {
             assert_eq!(resolve(Some(version), false, &deep), None, "{version:?}");
         }
-        std::fs::write(project.join(".python-version"), "3.11.7\n3.12.1\n").unwrap();
-        assert_eq!(resolve(None, false, &deep), None, "two versions");
         std::fs::write(project.join(".python-version"), "3.11.7\n").unwrap();
         assert_eq!(
             resolve(None, true, &deep),
@@ -499,7 +727,13 @@ mod tests {
         // Not pyenv's shim (another version manager, a wrapper script).
         let other = "#!/bin/sh\nexec /usr/bin/python3 \"$@\"\n";
         assert_eq!(
-            pyenv_shim_target(other, Some(std::ffi::OsStr::new("3.11.7")), false, &deep),
+            pyenv_shim_target(
+                other,
+                Some(std::ffi::OsStr::new("3.11.7")),
+                false,
+                &deep,
+                None
+            ),
             None
         );
         // A shim that names one root but execs another's pyenv.
@@ -508,9 +742,121 @@ mod tests {
             "exec \"/elsewhere/libexec",
         );
         assert_eq!(
-            pyenv_shim_target(&mixed, Some(std::ffi::OsStr::new("3.11.7")), false, &deep),
+            pyenv_shim_target(
+                &mixed,
+                Some(std::ffi::OsStr::new("3.11.7")),
+                false,
+                &deep,
+                None
+            ),
             None
         );
+    }
+
+    #[test]
+    fn relative_path_entries_are_never_searched() {
+        use std::os::unix::fs::PermissionsExt;
+        let temp = tempfile::tempdir().expect("tempdir");
+        let absolute = temp.path().join("bin");
+        std::fs::create_dir_all(&absolute).unwrap();
+        let program = absolute.join("python3");
+        std::fs::write(&program, "").unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // The same directory named relative to the current one: `../../tmp/.../bin`.
+        let cwd = std::env::current_dir().unwrap();
+        let mut relative = PathBuf::new();
+        for _ in cwd.ancestors().skip(1) {
+            relative.push("..");
+        }
+        relative.push(absolute.strip_prefix("/").unwrap());
+        assert!(relative.join("python3").is_file(), "{}", relative.display());
+        // `.`, an empty entry and a relative path are skipped even when they hold a
+        // `python3`; the absolute entry is found, and the skipped match is reported.
+        let path = std::env::join_paths([
+            PathBuf::from("."),
+            PathBuf::new(),
+            relative.clone(),
+            absolute.clone(),
+        ])
+        .unwrap();
+        let lookup = find_on_path("python3", Some(&path));
+        assert_eq!(lookup.found, Some(absolute.join("python3")));
+        assert_eq!(lookup.skipped, Some(relative.join("python3")));
+        let only_relative =
+            std::env::join_paths([PathBuf::from("."), PathBuf::new(), relative]).unwrap();
+        assert_eq!(find_on_path("python3", Some(&only_relative)).found, None);
+    }
+
+    #[test]
+    fn base_prefixes_are_mounted_by_what_they_are() {
+        use std::os::unix::fs::PermissionsExt;
+        let temp = tempfile::tempdir().expect("tempdir");
+        let root = temp.path().canonicalize().unwrap();
+        let home = root.join("home/user");
+        let make = |prefix: &Path, version: &str, os_py: bool, lib: &str| {
+            std::fs::create_dir_all(prefix.join("bin")).unwrap();
+            std::fs::create_dir_all(prefix.join(lib).join(version)).unwrap();
+            let python = prefix.join("bin").join(version);
+            std::fs::write(&python, "").unwrap();
+            std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+            if os_py {
+                std::fs::write(prefix.join(lib).join(version).join("os.py"), "").unwrap();
+            }
+        };
+        // pyenv, uv, conda, a free-threaded build, Fedora's lib64: installations.
+        let pyenv = home.join(".pyenv/versions/3.11.7");
+        make(&pyenv, "python3.11", true, "lib");
+        let uv = home.join(".local/share/uv/python/cpython-3.12.4-linux-x86_64-gnu");
+        make(&uv, "python3.12", true, "lib");
+        let conda = root.join("opt/conda/envs/data");
+        make(&conda, "python3.10", true, "lib");
+        let threaded = root.join("opt/py313t");
+        make(&threaded, "python3.13t", true, "lib");
+        let fedora = root.join("fedora/usr");
+        make(&fedora, "python3.12", true, "lib64");
+        for prefix in [&pyenv, &uv, &conda, &threaded, &fedora] {
+            assert_eq!(
+                classify_prefix(prefix, Some(&home)),
+                Prefix::Installation,
+                "{}",
+                prefix.display()
+            );
+        }
+        // `~/.local` with `pip install --user`'s site-packages (the planted-venv attack):
+        // not an installation. A directory with only `bin/python`: not one either.
+        let local = home.join(".local");
+        std::fs::create_dir_all(local.join("lib/python3.11/site-packages")).unwrap();
+        std::fs::create_dir_all(local.join("bin")).unwrap();
+        std::fs::write(local.join("bin/python3.11"), "").unwrap();
+        let bare = root.join("bare");
+        std::fs::create_dir_all(bare.join("bin")).unwrap();
+        std::fs::write(bare.join("bin/python"), "").unwrap();
+        for prefix in [&local, &bare, &root.join("missing")] {
+            assert_eq!(
+                classify_prefix(prefix, Some(&home)),
+                Prefix::NotAnInstallation,
+                "{}",
+                prefix.display()
+            );
+        }
+        // An installation at HOME, at `~/.local` (it holds `~/.local/share/keyrings`) or
+        // holding HOME: refused.
+        make(&local, "python3.11", true, "lib");
+        make(&home, "python3.11", true, "lib");
+        for prefix in [&local, &home] {
+            assert!(
+                matches!(classify_prefix(prefix, Some(&home)), Prefix::Refused(_)),
+                "{}",
+                prefix.display()
+            );
+        }
+        // Through a symlink: judged by where it leads.
+        let link = root.join("link-to-home");
+        std::os::unix::fs::symlink(&home, &link).unwrap();
+        assert!(matches!(
+            classify_prefix(&link, Some(&home)),
+            Prefix::Refused(_)
+        ));
     }
 
     #[test]

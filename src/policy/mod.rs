@@ -7,6 +7,7 @@
 
 pub(crate) mod raw;
 pub mod render;
+pub mod trust;
 pub(crate) mod units;
 pub(crate) mod validate;
 
@@ -130,13 +131,37 @@ pub struct LoadContext {
 pub enum PolicySource {
     /// A shipped policy by name.
     Builtin(String),
-    /// A policy file.
+    /// A policy file the user named (`--policy`, `$BOXPY_POLICY`, the user config).
     File(PathBuf),
-    /// The `[tool.boxpy]` table of a pyproject.toml.
+    /// `boxpy.toml` found by the lookup in the working directory: it came with the
+    /// repository (or an earlier run wrote it), so it is not trusted to widen the sandbox
+    /// ([`trust`]).
+    Workdir(PathBuf),
+    /// The `[tool.boxpy]` table of a pyproject.toml found in the working directory (not
+    /// trusted either).
     PyProject(PathBuf),
 }
 
 impl PolicySource {
+    /// The policy file, for a source that is a file.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            PolicySource::Builtin(_) => None,
+            PolicySource::File(path)
+            | PolicySource::Workdir(path)
+            | PolicySource::PyProject(path) => Some(path),
+        }
+    }
+
+    /// Whether the user stated this policy (trusted) rather than boxpy finding it in the
+    /// working directory (see [`trust`]).
+    pub fn is_stated(&self) -> bool {
+        match self {
+            PolicySource::Builtin(_) | PolicySource::File(_) => true,
+            PolicySource::Workdir(_) | PolicySource::PyProject(_) => false,
+        }
+    }
+
     /// Interprets `--policy` / `$BOXPY_POLICY`: a shipped name unless it looks like a path.
     pub fn from_argument(argument: &str, cwd: &Path) -> PolicySource {
         let looks_like_path = argument.contains('/') || argument.ends_with(".toml");
@@ -165,7 +190,7 @@ impl PolicySource {
         }
         let local = workdir.join("boxpy.toml");
         if local.is_file() {
-            return PolicySource::File(local);
+            return PolicySource::Workdir(local);
         }
         let pyproject = workdir.join("pyproject.toml");
         if pyproject.is_file() {
@@ -197,14 +222,205 @@ fn pyproject_has_boxpy_table(text: &str) -> bool {
 
 /// Loads a policy and everything it extends, and folds it into one [`Policy`].
 pub fn load(source: &PolicySource, context: &LoadContext) -> Result<Policy> {
+    load_with_files(source, context).map(|loaded| loaded.policy)
+}
+
+/// A loaded policy and the files it was read from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub policy: Policy,
+    /// Each file read, the policy's own first, then what it extends, in order:
+    /// (path, text). The policy's own file is its canonical directory joined with its name
+    /// (a symlink at that name is not followed); extended files are canonical. Shipped
+    /// policies are not files.
+    pub files: Vec<(PathBuf, String)>,
+}
+
+/// [`load`], keeping the files read (for [`trust`]).
+pub fn load_with_files(source: &PolicySource, context: &LoadContext) -> Result<Loaded> {
     let mut layers = Vec::new();
     let mut seen = Vec::new();
-    collect_layers(source, context, &mut layers, &mut seen, 0)?;
+    let mut files = Vec::new();
+    collect_layers(source, context, &mut layers, &mut seen, &mut files, 0)?;
     let name = match source {
         PolicySource::Builtin(name) => name.clone(),
-        PolicySource::File(path) | PolicySource::PyProject(path) => path.display().to_string(),
+        PolicySource::File(path) | PolicySource::Workdir(path) | PolicySource::PyProject(path) => {
+            path.display().to_string()
+        }
     };
-    Ok(validate::fold(name, layers))
+    Ok(Loaded {
+        policy: validate::fold(name, layers),
+        files,
+    })
+}
+
+/// How far a policy may be trusted (see [`trust`]), as `boxpy policy show` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustStatus {
+    /// Stated by the user (a flag, `$BOXPY_POLICY`, the user config) or shipped.
+    Stated,
+    /// Found in the working directory and recorded by `boxpy policy trust`.
+    Recorded { file: PathBuf },
+    /// Found in the working directory; it does not widen the default, so it needs no trust.
+    NarrowsOnly { file: PathBuf },
+    /// Found in the working directory, widens the default, and is not (or no longer)
+    /// recorded: a run refuses it.
+    Refused {
+        file: PathBuf,
+        widenings: Vec<trust::Widening>,
+        /// It was trusted once and has changed since.
+        changed: bool,
+    },
+}
+
+impl TrustStatus {
+    /// The refusal, for a status that refuses the policy.
+    pub fn into_result(self) -> Result<()> {
+        match self {
+            TrustStatus::Refused {
+                file,
+                widenings,
+                changed,
+            } => Err(Error::UntrustedPolicy {
+                file,
+                widenings: widenings.iter().map(ToString::to_string).collect(),
+                changed,
+            }),
+            TrustStatus::Stated
+            | TrustStatus::Recorded { .. }
+            | TrustStatus::NarrowsOnly { .. } => Ok(()),
+        }
+    }
+}
+
+/// What decides trust besides the policy itself.
+#[derive(Debug, Clone, Default)]
+pub struct TrustContext {
+    /// The trust store (`$XDG_STATE_HOME/boxpy/trusted.json`).
+    pub store: Option<PathBuf>,
+    /// Policy keys a command-line flag replaces (`network.mode` for `--network`).
+    pub overridden: Vec<&'static str>,
+}
+
+/// Loads a policy and decides whether it may be used as it is (see [`trust`]).
+pub fn load_assessed(
+    source: &PolicySource,
+    context: &LoadContext,
+    trust_context: &TrustContext,
+) -> Result<(Policy, TrustStatus)> {
+    let loaded = load_with_files(source, context)?;
+    if source.is_stated() {
+        return Ok((loaded.policy, TrustStatus::Stated));
+    }
+    let status = assess(&loaded, context, trust_context)?;
+    Ok((loaded.policy, status))
+}
+
+/// The trust status of a policy found in the working directory.
+pub fn assess(
+    loaded: &Loaded,
+    context: &LoadContext,
+    trust_context: &TrustContext,
+) -> Result<TrustStatus> {
+    let Some((file, _)) = loaded.files.first() else {
+        return Ok(TrustStatus::Stated);
+    };
+    let file = file.clone();
+    let default = load(&PolicySource::Builtin("default".to_owned()), context)?;
+    let boundary = file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let extended: Vec<PathBuf> = loaded.files[1..]
+        .iter()
+        .map(|(path, _)| path.clone())
+        .collect();
+    let widenings = trust::widenings(
+        &loaded.policy,
+        &default,
+        &boundary,
+        &extended,
+        &resolve_existing,
+        &trust_context.overridden,
+    );
+    if widenings.is_empty() {
+        return Ok(TrustStatus::NarrowsOnly { file });
+    }
+    let digest = trust::digest(&loaded.files);
+    let recorded = match &trust_context.store {
+        // A store a sandboxed run could write is no store.
+        Some(store) if resolve_existing(store).starts_with(&boundary) => {
+            return Err(Error::Usage {
+                message: format!(
+                    "the trust store `{}` lies inside the directory of `{}`, where a sandboxed run can write it",
+                    store.display(),
+                    file.display()
+                ),
+                hint: Some(
+                    "set `XDG_STATE_HOME` to a directory outside your projects (the default is `~/.local/state`)"
+                        .to_owned(),
+                ),
+            })
+        }
+        Some(store) => trust::TrustStore::load(store)
+            .map_err(|error| Error::Usage {
+                message: format!("cannot read the trust store `{}`: {error}", store.display()),
+                hint: Some(
+                    "remove it and trust the policy again with `boxpy policy trust`".to_owned(),
+                ),
+            })?
+            .lookup(&file, &digest),
+        None => trust::Recorded::No,
+    };
+    Ok(match recorded {
+        trust::Recorded::Yes => TrustStatus::Recorded { file },
+        trust::Recorded::Changed => TrustStatus::Refused {
+            file,
+            widenings,
+            changed: true,
+        },
+        trust::Recorded::No => TrustStatus::Refused {
+            file,
+            widenings,
+            changed: false,
+        },
+    })
+}
+
+/// A file's canonical directory joined with its own name (a symlink is not followed): how
+/// the trust store knows a policy found in a project.
+pub(crate) fn location(absolute: &Path) -> PathBuf {
+    let absolute = validate::normalize(absolute);
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(parent), Some(name)) => parent
+            .canonicalize()
+            .unwrap_or_else(|_| parent.to_path_buf())
+            .join(name),
+        _ => absolute,
+    }
+}
+
+/// `path` with symlinks resolved as far as it exists, the rest appended lexically: a link
+/// planted in the working directory that points outside resolves outside.
+pub(crate) fn resolve_existing(path: &Path) -> PathBuf {
+    let mut missing = Vec::new();
+    let mut current = path.to_path_buf();
+    loop {
+        if let Ok(canonical) = current.canonicalize() {
+            let mut out = canonical;
+            for part in missing.iter().rev() {
+                out.push(part);
+            }
+            return validate::normalize(&out);
+        }
+        match (current.file_name(), current.parent()) {
+            (Some(name), Some(parent)) => {
+                missing.push(name.to_os_string());
+                current = parent.to_path_buf();
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
 }
 
 const MAX_EXTENDS_DEPTH: usize = 16;
@@ -214,6 +430,7 @@ fn collect_layers(
     context: &LoadContext,
     layers: &mut Vec<Layer>,
     seen: &mut Vec<String>,
+    files: &mut Vec<(PathBuf, String)>,
     depth: usize,
 ) -> Result<()> {
     let (display, text, base_dir, in_pyproject) = match source {
@@ -226,7 +443,7 @@ fn collect_layers(
                 false,
             )
         }
-        PolicySource::File(path) | PolicySource::PyProject(path) => {
+        PolicySource::File(path) | PolicySource::Workdir(path) | PolicySource::PyProject(path) => {
             let absolute = if path.is_absolute() {
                 path.clone()
             } else {
@@ -258,12 +475,19 @@ fn collect_layers(
     };
     let key = match source {
         PolicySource::Builtin(name) => format!("builtin:{name}"),
-        PolicySource::File(path) | PolicySource::PyProject(path) => {
+        PolicySource::File(path) | PolicySource::Workdir(path) | PolicySource::PyProject(path) => {
             let absolute = context.cwd.join(path);
-            format!(
-                "file:{}",
-                absolute.canonicalize().unwrap_or(absolute).display()
-            )
+            let canonical = absolute.canonicalize().unwrap_or_else(|_| absolute.clone());
+            // The policy's own file is known by where it sits (its directory, canonical),
+            // not by where a symlink leads: its relative paths resolve from there, and a
+            // `boxpy.toml` linked to another project's trusted one is not that one.
+            let known_as = if depth == 0 {
+                location(&absolute)
+            } else {
+                canonical.clone()
+            };
+            files.push((known_as, text.clone()));
+            format!("file:{}", canonical.display())
         }
     };
     if seen.contains(&key) || depth > MAX_EXTENDS_DEPTH {
@@ -303,7 +527,7 @@ fn collect_layers(
                     }),
                 });
             };
-            collect_layers(&parent, context, layers, seen, depth + 1)?;
+            collect_layers(&parent, context, layers, seen, files, depth + 1)?;
         }
         None if !is_default => {
             collect_layers(
@@ -311,6 +535,7 @@ fn collect_layers(
                 context,
                 layers,
                 seen,
+                files,
                 depth + 1,
             )?;
         }

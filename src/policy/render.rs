@@ -37,6 +37,48 @@ fn mounts(list: &[Mount]) -> Value {
     )
 }
 
+/// Comment lines for the top of `boxpy policy show`: whether the policy in use is
+/// trusted, and why.
+pub fn trust_comment(status: &super::TrustStatus) -> String {
+    use super::TrustStatus;
+    match status {
+        TrustStatus::Stated => {
+            "# trust: trusted (stated by you: a flag, `$BOXPY_POLICY`, your user config or a shipped policy)\n".to_owned()
+        }
+        TrustStatus::Recorded { file } => format!(
+            "# trust: trusted (`{}` is recorded by `boxpy policy trust` with this content)\n",
+            file.display()
+        ),
+        TrustStatus::NarrowsOnly { file } => format!(
+            "# trust: not needed (`{}` was found in the working directory and does not widen the built-in default)\n",
+            file.display()
+        ),
+        TrustStatus::Refused {
+            file,
+            widenings,
+            changed,
+        } => {
+            let mut text = format!(
+                "# trust: NOT TRUSTED: `{}` was found in the working directory{}; a run refuses it because it widens the built-in default:\n",
+                file.display(),
+                if *changed {
+                    " and changed since it was trusted"
+                } else {
+                    ""
+                }
+            );
+            for widening in widenings {
+                text.push_str(&format!("#   - {widening}\n"));
+            }
+            text.push_str(&format!(
+                "# trust it with `boxpy policy trust {}`\n",
+                crate::sandbox::shell_quote(&file.to_string_lossy())
+            ));
+            text
+        }
+    }
+}
+
 /// The fully resolved policy as a TOML document that loads back to the same policy.
 pub fn to_toml(policy: &Policy) -> String {
     let mut root = Table::new();
@@ -244,6 +286,9 @@ pub fn init_template(venv: Option<&str>) -> String {
     format!(
         r#"# boxpy policy for this project. Keys you leave out come from the built-in `default`
 # policy; `boxpy policy show` prints the result, `boxpy policy check boxpy.toml` checks it.
+# Found in a project, this file may only narrow `default`: anything that widens it (paths
+# outside this directory, network, host variables, higher limits, an audit log) needs
+# `boxpy policy trust`, again after every change.
 extends = "default"
 
 [python]

@@ -260,7 +260,13 @@ fn discovery_order() {
     std::fs::write(dir.path().join("pyproject.toml"), "[tool.boxpy]\n").unwrap();
     assert!(matches!(discover(None), PolicySource::PyProject(_)));
     std::fs::write(dir.path().join("boxpy.toml"), "").unwrap();
-    assert!(matches!(discover(None), PolicySource::File(path) if path.ends_with("boxpy.toml")));
+    // Found in the working directory: not stated by the user, so not trusted to widen.
+    let found = discover(None);
+    assert!(matches!(&found, PolicySource::Workdir(path) if path.ends_with("boxpy.toml")));
+    assert!(!found.is_stated());
+    assert!(!PolicySource::PyProject(dir.path().join("pyproject.toml")).is_stated());
+    assert!(PolicySource::File(dir.path().join("boxpy.toml")).is_stated());
+    assert!(PolicySource::Builtin("default".into()).is_stated());
     assert_eq!(
         discover(Some("strict")),
         PolicySource::Builtin("strict".into())

@@ -22,4 +22,5 @@ mod policy;
 mod run_basic;
 mod steering;
 mod tooling;
+mod trust;
 mod venvs;

@@ -6,8 +6,20 @@
 //! adds, the network mode `--json` reports.
 
 use crate::harness::{
-    assert_exit, assert_not_started, assert_started, py_path, run_in_venv, Runner, Workspace,
+    assert_exit, assert_not_started, assert_started, boxpy, py_path, run_in_venv, Runner, Workspace,
 };
+
+/// `boxpy policy trust` for the workdir's policy, with the trust store in the workspace
+/// (`XDG_STATE_HOME=ws/state`): a repository policy that widens the default needs it.
+fn trust_workdir_policy(ws: &Workspace) -> std::path::PathBuf {
+    let state = ws.dir("state");
+    let output = boxpy(ws)
+        .env("XDG_STATE_HOME", &state)
+        .args(["policy", "trust"])
+        .run();
+    assert_exit(&output, 0);
+    state
+}
 
 /// Python that prints `VAR value` for each variable (or `None`).
 fn print_variables(names: &[&str]) -> String {
@@ -161,7 +173,12 @@ fn pyproject_tool_boxpy_is_honoured() {
          [tool.boxpy.network]\nmode = \"localhost\"\n\n\
          [tool.boxpy.env]\nset = { FROM_POLICY = \"pyproject.toml\" }\n",
     );
+    // `localhost` widens `none`: a repository's policy needs trust for it.
+    let untrusted = run_in_venv(&ws).code("pass").run();
+    assert_exit(&untrusted, 125);
+    let state = trust_workdir_policy(&ws);
     let output = run_in_venv(&ws)
+        .env("XDG_STATE_HOME", &state)
         .arg("--json")
         .code(&print_variables(&["FROM_POLICY"]))
         .run();
@@ -201,7 +218,9 @@ fn extends_a_shipped_policy() {
         "work/boxpy.toml",
         "extends = \"strict\"\n\n[network]\nmode = \"localhost\"\n",
     );
+    let state = trust_workdir_policy(&ws);
     let output = run_in_venv(&ws)
+        .env("XDG_STATE_HOME", &state)
         .env("LANG", "C.UTF-8")
         .arg("--json")
         .code(&print_variables(&["LANG", "MPLBACKEND"]))
@@ -231,7 +250,9 @@ fn extends_a_policy_file_relative_to_the_extending_file() {
         "[network]\nmode = \"localhost\"\n\n[env]\nset = { FROM_BASE = \"base\" }\n",
     );
     ws.write("work/boxpy.toml", "extends = \"../shared/base.toml\"\n");
+    let state = trust_workdir_policy(&ws);
     let output = run_in_venv(&ws)
+        .env("XDG_STATE_HOME", &state)
         .arg("--json")
         .code(&print_variables(&["FROM_BASE"]))
         .run();

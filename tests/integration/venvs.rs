@@ -173,11 +173,10 @@ fn pyenv_shim_on_path_is_resolved() {
     );
 }
 
-/// A pyenv shim whose version is plain is resolved without running it (pyenv's bash
-/// scripts cost ~100 ms a run): a stand-in pyenv whose `libexec/pyenv` leaves a marker
-/// when run is not run for `PYENV_VERSION=3.11.7`, and the program runs with that
-/// version's interpreter. For `PYENV_VERSION=system`, which only pyenv resolves, the shim
-/// runs (the marker appears) and the run still works.
+/// A pyenv shim is resolved without running it (it would run on the host, outside the
+/// sandbox; and pyenv's bash scripts cost ~100 ms a run): a stand-in pyenv whose
+/// `libexec/pyenv` leaves a marker when run is not run for `PYENV_VERSION=3.11.7` nor for
+/// `system`, and the program runs with that version's interpreter.
 #[test]
 fn pyenv_shim_is_resolved_without_running_it() {
     use std::os::unix::fs::PermissionsExt;
@@ -193,8 +192,20 @@ fn pyenv_shim_is_resolved_without_running_it() {
     std::fs::create_dir_all(root.join("shims")).expect("shims");
     std::fs::create_dir_all(root.join("libexec")).expect("libexec");
     std::fs::create_dir_all(root.join("versions/3.11.7/bin")).expect("versions");
-    // The shape of a Python installation, which boxpy checks before it mounts a prefix.
-    std::fs::create_dir_all(root.join("versions/3.11.7/lib/python3.11")).expect("lib");
+    // The shape of a Python installation, which boxpy checks before it mounts a prefix:
+    // `bin/python3.X` and `lib/python3.X/os.py` (here Debian's, through links).
+    std::fs::create_dir_all(root.join("versions/3.11.7/lib")).expect("lib");
+    let version = debian_python_version();
+    std::os::unix::fs::symlink(
+        format!("/usr/lib/{version}"),
+        root.join("versions/3.11.7/lib").join(&version),
+    )
+    .expect("the version's standard library");
+    std::os::unix::fs::symlink(
+        format!("/usr/bin/{version}"),
+        root.join("versions/3.11.7/bin").join(&version),
+    )
+    .expect("the version's python3.X");
     std::os::unix::fs::symlink("/usr/bin/python3", root.join("versions/3.11.7/bin/python3"))
         .expect("the version's python3");
     executable(
@@ -234,8 +245,16 @@ fn pyenv_shim_is_resolved_without_running_it() {
     );
     assert!(!marker.exists(), "the shim was run: {output}");
 
+    // `system` is the first python3 on PATH outside the shims, read from PATH as pyenv
+    // reads it: the shim is not run for it either (boxpy never runs a program on the host
+    // to find the interpreter).
     let output = run_with("system");
-    assert!(marker.exists(), "`system` is pyenv's to resolve: {output}");
+    assert_eq!(
+        output.line_after("executable "),
+        "/usr/bin/python3",
+        "{output}"
+    );
+    assert!(!marker.exists(), "the shim was run: {output}");
 }
 
 #[test]
@@ -301,4 +320,73 @@ fn interpreter_without_execute_permission_exits_126() {
         output.stderr_text().contains("python-not-executable"),
         "{output}"
     );
+}
+
+/// `python3.X` of the host's `/usr/bin/python3` (Debian's).
+fn debian_python_version() -> String {
+    let target = std::fs::canonicalize("/usr/bin/python3").expect("/usr/bin/python3");
+    target
+        .file_name()
+        .and_then(|name| name.to_str())
+        .filter(|name| name.starts_with("python3."))
+        .expect("/usr/bin/python3 links to python3.X")
+        .to_owned()
+}
+
+runner_tests! {
+    /// Issue 14: a planted `.venv` whose `pyvenv.cfg` says `home = ~/.local/bin` mounted
+    /// `~/.local` (it has `lib/python3.X/site-packages` from `pip install --user`),
+    /// exposing `~/.local/share/keyrings`. A venv is mounted by what it is: `~/.local` is
+    /// not a Python installation, so it is not mounted; and were it shaped like one, it
+    /// holds a credential directory, so the run is refused.
+    fn a_planted_venv_cannot_expose_the_home_directory(runner) {
+        let ws = Workspace::new(&runner);
+        let home = ws.dir("home");
+        let version = debian_python_version();
+        ws.dir(&format!("home/.local/lib/{version}/site-packages"));
+        let keyring = ws.write("home/.local/share/keyrings/login.keyring", "SECRET-KEYRING\n");
+        ws.dir("home/.local/bin");
+        std::os::unix::fs::symlink("/usr/bin/python3", home.join(".local/bin/python3")).unwrap();
+        ws.write(
+            "work/.venv/pyvenv.cfg",
+            format!(
+                "home = {}/.local/bin\ninclude-system-site-packages = false\nversion = 3.11.2\n",
+                home.display()
+            ),
+        );
+        ws.dir("work/.venv/bin");
+        std::os::unix::fs::symlink("/usr/bin/python3", ws.work().join(".venv/bin/python")).unwrap();
+        let snippet = format!(
+            "try:\n    print('read', open({}).read())\nexcept OSError as error:\n    print('refused', type(error).__name__)\n",
+            crate::harness::py_path(&keyring)
+        );
+        let output = boxpy(&ws)
+            .env("HOME", &home)
+            .arg("run")
+            .code(&snippet)
+            .run();
+        assert_started(&output);
+        assert!(!output.stdout_text().contains("SECRET-KEYRING"), "{output}");
+        assert_eq!(output.line_after("refused "), "FileNotFoundError", "{output}");
+
+        // Shaped like an installation (`bin/python3.X`, `lib/python3.X/os.py`): refused,
+        // naming what it would expose.
+        ws.write(&format!("home/.local/lib/{version}/os.py"), "");
+        std::os::unix::fs::symlink(
+            format!("/usr/bin/{version}"),
+            home.join(".local/bin").join(&version),
+        )
+        .unwrap();
+        let output = boxpy(&ws)
+            .env("HOME", &home)
+            .arg("run")
+            .code(&snippet)
+            .run();
+        assert_exit(&output, 125);
+        assert_not_started(&output);
+        let stderr = output.stderr_text();
+        assert!(stderr.contains("refusing to mount"), "{output}");
+        assert!(stderr.contains(".local"), "{output}");
+        assert!(stderr.contains("hint:"), "{output}");
+    }
 }
