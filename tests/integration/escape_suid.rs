@@ -191,7 +191,7 @@ runner_tests! {
                 # struct open_how { u64 flags; u64 mode; u64 resolve; }
                 how = (ctypes.c_uint64 * 3)(CREATE, 0o4755, 0)
                 raw("openat2 4755", 437, AT_FDCWD, b"i", ctypes.byref(how), 24)
-                print("left", sorted(os.listdir(WORK)), flush=True)
+                print("left:", sorted(os.listdir(WORK)), flush=True)
                 "#,
             ))
             .run();
