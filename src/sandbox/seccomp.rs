@@ -3423,8 +3423,9 @@ mod tests {
             ),
             syscall(Some(9), When::Always, Action::Errno(EPERM)),
             syscall(Some(10), When::Always, Action::KillProcess),
-            // A combination on two arguments, then a rule on the first one: the second
-            // rule must load its argument again when the combination failed on arg 1.
+            // A combination on two arguments, then a rule on the second one: when the
+            // combination fails on arg 0, the accumulator holds arg 0, not the arg 1 its
+            // last condition loaded, so the second rule must load arg 1 again.
             syscall(
                 Some(12),
                 When::AllOf(&[
@@ -3439,8 +3440,8 @@ mod tests {
             syscall(
                 Some(12),
                 When::OneOf {
-                    arg: 0,
-                    values: &[0x40],
+                    arg: 1,
+                    values: &[0x800],
                 },
                 Action::Errno(ENOSYS),
             ),
@@ -3460,22 +3461,10 @@ mod tests {
                 assert_eq!(v(nr, &[0x10, 7]), Verdict::Allow, "{nr}");
             }
             assert_eq!(v(12, &[0x41, 0x800]), DENY, "every condition holds");
-            assert_eq!(
-                v(12, &[0x40, 0x400]),
-                NOSYS,
-                "arg 0 is read again, not arg 1"
-            );
-            assert_eq!(v(12, &[0x41, 0x400]), Verdict::Allow);
-            assert_eq!(
-                v(12, &[0x1, 0x800]),
-                Verdict::Allow,
-                "the first condition fails"
-            );
-            assert_eq!(
-                v(12, &[0x40 << 32, 0x800]),
-                Verdict::Allow,
-                "high half ignored"
-            );
+            assert_eq!(v(12, &[0x1, 0x800]), NOSYS, "arg 1 is read again");
+            assert_eq!(v(12, &[0x40 << 32, 0x800]), NOSYS, "high half ignored");
+            assert_eq!(v(12, &[0x40, 0x400]), Verdict::Allow);
+            assert_eq!(v(12, &[0x1, 0x400]), Verdict::Allow);
         }
     }
 
