@@ -18,6 +18,7 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
+use std::time::Duration;
 
 use crate::harness::{
     assert_exit, assert_started, dedent, py_path, run_in_venv, runner_tests, Output, Workspace,
@@ -347,6 +348,90 @@ runner_tests! {
             xattr_absent(&tool, "security.capability"),
             "the host file has file capabilities: {output}"
         );
+    }
+}
+
+/// Python run on the host as the runner's user: one `inotify_init1`, printing `ok` or the
+/// errno's name.
+const HOST_INOTIFY: &str = r#"
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.inotify_init1(0)
+print("ok" if fd >= 0 else errno.errorcode[ctypes.get_errno()])
+"#;
+
+/// The host's per-user inotify limits (`fs.inotify.max_user_{instances,watches}`).
+fn host_inotify_limits() -> (String, String) {
+    let read = |name: &str| {
+        std::fs::read_to_string(format!("/proc/sys/fs/inotify/{name}"))
+            .expect("read a host inotify limit")
+    };
+    (read("max_user_instances"), read("max_user_watches"))
+}
+
+runner_tests! {
+    /// Shared per-user kernel resources (issue 13, item 7): inotify instances are charged
+    /// to the host user too (per-user counters go up the user-namespace chain), so a run
+    /// that takes all it can must leave the host user able to `inotify_init` while it
+    /// lasts. The sandbox's user namespace has its own, lower limit (a quarter of the
+    /// host's); the host's limits are unchanged; the program cannot raise its own.
+    fn inotify_instances_of_the_host_user_are_not_exhausted(runner) {
+        let limits_before = host_inotify_limits();
+        let ws = Workspace::new(&runner);
+        let done = ws.work().join("done");
+        let mut running = run_in_venv(&ws)
+            .code(&program(
+                ws.work(),
+                r#"
+                import time
+                held = []
+                while True:
+                    fd = libc.inotify_init1(0)
+                    if fd < 0:
+                        print("stopped by", errname(ctypes.get_errno()), flush=True)
+                        break
+                    held.append(fd)
+                print("instances", len(held), flush=True)
+                directory = os.open(WORK, os.O_RDONLY)
+                attempt("raise the limit", lambda: os.write(os.open("/proc/sys/user/max_inotify_instances", os.O_WRONLY), b"1000000"))
+                print("limit", open("/proc/sys/user/max_inotify_instances").read().strip(), flush=True)
+                print("caps", " ".join(l.split()[1] for l in open("/proc/self/status") if l.startswith("Cap")), flush=True)
+                print("holding", flush=True)
+                deadline = time.monotonic() + 60
+                while not os.path.exists("done") and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                "#,
+            ))
+            .spawn();
+        running.wait_for_stdout("holding", Duration::from_secs(60));
+        // While the program holds every instance it could get: the host user's turn.
+        let host = runner
+            .host_command("/usr/bin/python3")
+            .args(["-c", HOST_INOTIFY])
+            .output()
+            .expect("run python3 on the host");
+        std::fs::write(&done, "").unwrap();
+        let output = running.finish();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert_eq!(
+            String::from_utf8_lossy(&host.stdout).trim(),
+            "ok",
+            "the host user could not create an inotify instance while the run held its own: \
+             {}{output}",
+            String::from_utf8_lossy(&host.stderr)
+        );
+        let instances: u64 = result(&output, "instances").parse().unwrap();
+        let host_limit: u64 = limits_before.0.trim().parse().unwrap();
+        assert!(instances <= host_limit / 4 + 1, "{instances} of {host_limit}: {output}");
+        assert!(instances >= 1, "{output}");
+        assert_eq!(result(&output, "stopped by"), "EMFILE", "{output}");
+        assert_eq!(result(&output, "limit"), (host_limit / 4).to_string(), "{output}");
+        let raised = result(&output, "raise the limit");
+        assert!(!raised.starts_with("SUCCEEDED"), "{raised}: {output}");
+        // CapInh, CapPrm, CapEff, CapBnd, CapAmb: the init's own capabilities are gone.
+        assert_eq!(result(&output, "caps"), ["0000000000000000"; 5].join(" "), "{output}");
+        assert_eq!(host_inotify_limits(), limits_before, "host limits changed");
     }
 }
 
