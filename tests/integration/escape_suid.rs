@@ -388,14 +388,14 @@ runner_tests! {
                 while True:
                     fd = libc.inotify_init1(0)
                     if fd < 0:
-                        print("stopped by", errname(ctypes.get_errno()), flush=True)
+                        print("stopped by:", errname(ctypes.get_errno()), flush=True)
                         break
                     held.append(fd)
-                print("instances", len(held), flush=True)
+                print("instances:", len(held), flush=True)
                 directory = os.open(WORK, os.O_RDONLY)
                 attempt("raise the limit", lambda: os.write(os.open("/proc/sys/user/max_inotify_instances", os.O_WRONLY), b"1000000"))
-                print("limit", open("/proc/sys/user/max_inotify_instances").read().strip(), flush=True)
-                print("caps", " ".join(l.split()[1] for l in open("/proc/self/status") if l.startswith("Cap")), flush=True)
+                print("limit:", open("/proc/sys/user/max_inotify_instances").read().strip(), flush=True)
+                print("caps:", " ".join(l.split()[1] for l in open("/proc/self/status") if l.startswith("Cap")), flush=True)
                 print("holding", flush=True)
                 deadline = time.monotonic() + 60
                 while not os.path.exists("done") and time.monotonic() < deadline:
