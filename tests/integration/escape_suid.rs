@@ -360,6 +360,43 @@ fd = libc.inotify_init1(0)
 print("ok" if fd >= 0 else errno.errorcode[ctypes.get_errno()])
 "#;
 
+/// Python for both sides of the POSIX message queue and queued signal test: `mq(label)`
+/// opens queues of 10 messages of 8 KiB until one fails, `signals(label)` queues a blocked
+/// real-time signal to itself until that fails; each prints `LABEL: COUNT ERRNO`.
+const QUEUES: &str = r#"
+import ctypes, errno, os, signal
+libc = ctypes.CDLL(None, use_errno=True)
+rt = ctypes.CDLL("librt.so.1", use_errno=True)
+class Attr(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_long), ("maxmsg", ctypes.c_long), ("msgsize", ctypes.c_long),
+                ("curmsgs", ctypes.c_long), ("reserved", ctypes.c_long * 4)]
+class SigVal(ctypes.Union):
+    _fields_ = [("sival_int", ctypes.c_int), ("sival_ptr", ctypes.c_void_p)]
+
+def mq(label, prefix, most):
+    count = 0
+    while count < most:
+        attr = Attr(0, 10, 8192, 0)
+        name = f"/{prefix}{count}".encode()
+        queue = rt.mq_open(name, os.O_CREAT | os.O_RDWR, 0o600, ctypes.byref(attr))
+        if queue < 0:
+            print(f"{label}: {count} {errno.errorcode[ctypes.get_errno()]}", flush=True)
+            return
+        rt.mq_unlink(name)  # the open descriptor keeps the queue (and its charge)
+        count += 1
+    print(f"{label}: {count} none", flush=True)
+
+def signals(label, number, most):
+    signal.pthread_sigmask(signal.SIG_BLOCK, [number])
+    count = 0
+    while count < most:
+        if libc.sigqueue(os.getpid(), number, SigVal(0)) < 0:
+            print(f"{label}: {count} {errno.errorcode[ctypes.get_errno()]}", flush=True)
+            return
+        count += 1
+    print(f"{label}: {count} none", flush=True)
+"#;
+
 /// The host's per-user inotify limits (`fs.inotify.max_user_{instances,watches}`).
 fn host_inotify_limits() -> (String, String) {
     let read = |name: &str| {
@@ -432,6 +469,66 @@ runner_tests! {
         // CapInh, CapPrm, CapEff, CapBnd, CapAmb: the init's own capabilities are gone.
         assert_eq!(result(&output, "caps"), ["0000000000000000"; 5].join(" "), "{output}");
         assert_eq!(host_inotify_limits(), limits_before, "host limits changed");
+    }
+}
+
+runner_tests! {
+    /// Shared per-user kernel resources, the rlimit-counted ones: POSIX message queue bytes
+    /// (`RLIMIT_MSGQUEUE`) and queued signals (`RLIMIT_SIGPENDING`) are charged to the host
+    /// user too. A run that takes all it can must leave the host user able to open a queue
+    /// and queue a signal while it lasts.
+    fn message_queues_and_queued_signals_of_the_host_user_are_not_exhausted(runner) {
+        let ws = Workspace::new(&runner);
+        let done = ws.work().join("done");
+        let mut running = run_in_venv(&ws)
+            .code(&program(
+                ws.work(),
+                &format!(
+                    "{QUEUES}\n{}",
+                    dedent(r#"
+                    import time, resource
+                    mq("sandbox queues", "boxpy-sandbox-q", 100000)
+                    signals("sandbox signals", signal.SIGRTMIN, 10000000)
+                    print("holding", flush=True)
+                    deadline = time.monotonic() + 60
+                    while not os.path.exists("done") and time.monotonic() < deadline:
+                        time.sleep(0.05)
+                    "#)
+                ),
+            ))
+            .spawn();
+        running.wait_for_stdout("holding", Duration::from_secs(60));
+        let host = runner
+            .host_command("/usr/bin/python3")
+            .args([
+                "-c",
+                &format!(
+                    "{QUEUES}\nmq('host queues', 'boxpy-host-q-{}', 1)\nsignals('host signals', signal.SIGRTMIN + 1, 1)\n",
+                    std::process::id()
+                ),
+            ])
+            .output()
+            .expect("run python3 on the host");
+        std::fs::write(&done, "").unwrap();
+        let output = running.finish();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        let host_text = String::from_utf8_lossy(&host.stdout);
+        for line in ["host queues: 1 none", "host signals: 1 none"] {
+            assert!(
+                host_text.lines().any(|l| l == line),
+                "the host user was starved while the run held its share: {host_text}{}{output}",
+                String::from_utf8_lossy(&host.stderr)
+            );
+        }
+        // The program did take what it could: it was stopped by its own limit.
+        for label in ["sandbox queues", "sandbox signals"] {
+            let got = result(&output, label);
+            assert!(
+                got.ends_with(" EMFILE") || got.ends_with(" EAGAIN") || got.ends_with(" ENOMEM"),
+                "{label}: {got}: {output}"
+            );
+        }
     }
 }
 
