@@ -291,12 +291,27 @@ const SHARED_COUNTERS: [(&str, &str, u64); 2] = [
     ),
 ];
 
+/// Per-user budgets the kernel checks against the caller's rlimit, charged up the
+/// user-namespace chain like the counters above: POSIX message queue bytes
+/// (`RLIMIT_MSGQUEUE`, 800 KiB by default: nine queues of 10 × 8 KiB took all of it) and
+/// queued signals (`RLIMIT_SIGPENDING`). The sandbox's processes share one count, checked
+/// against their own rlimit, so lowering the rlimit (soft and hard: nobody inside can raise
+/// a hard limit again) bounds the whole run.
+#[cfg(target_os = "linux")]
+// `RLIMIT_*` are `u32` with glibc and `c_int` with musl: the casts are needed on one.
+#[allow(clippy::unnecessary_cast)]
+const SHARED_RLIMITS: [(i32, &str); 2] = [
+    (libc::RLIMIT_MSGQUEUE as i32, "RLIMIT_MSGQUEUE"),
+    (libc::RLIMIT_SIGPENDING as i32, "RLIMIT_SIGPENDING"),
+];
+
 /// The share of a per-user counter a sandbox may take: a quarter (at least 1), so the host
 /// user keeps three quarters while a run lasts (less with several runs at once).
 #[cfg(target_os = "linux")]
 const SHARED_COUNTER_FRACTION: u64 = 4;
 
-/// With CAP_SYS_RESOURCE in the sandbox's user namespace (boxpy asks bwrap for it together
+/// Lowers [`SHARED_RLIMITS`] to a share of their current value. With CAP_SYS_RESOURCE in
+/// the sandbox's user namespace (boxpy asks bwrap for it together
 /// with `--unshare-user`), lowers that namespace's `/proc/sys/user/max_inotify_*` to a share
 /// of the host's (nobody inside can raise them again: those files are read-only, root
 /// included, without that capability). Then drops every capability (ambient, bounding,
@@ -306,6 +321,31 @@ const SHARED_COUNTER_FRACTION: u64 = 4;
 fn bound_shared_counters_and_drop_capabilities() -> Result<(), String> {
     const CAP_SETPCAP: libc::c_ulong = 8;
     const CAP_SYS_RESOURCE: libc::c_ulong = 24;
+    for (resource, name) in SHARED_RLIMITS {
+        let mut current = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes `current`, which lives across the call.
+        if unsafe { libc::getrlimit(resource as _, &mut current) } < 0 {
+            return Err(format!("reading {name}: {}", Errno::last().desc()));
+        }
+        if current.rlim_cur == libc::RLIM_INFINITY {
+            continue; // The host user has no such budget to exhaust.
+        }
+        let share = (current.rlim_cur / SHARED_COUNTER_FRACTION).max(1);
+        let lowered = libc::rlimit {
+            rlim_cur: share,
+            rlim_max: share,
+        };
+        // SAFETY: setrlimit reads `lowered`, which lives across the call.
+        if unsafe { libc::setrlimit(resource as _, &lowered) } < 0 {
+            return Err(format!(
+                "lowering {name} to {share}: {}",
+                Errno::last().desc()
+            ));
+        }
+    }
     let effective = capability_sets()?[0];
     if effective & (1 << CAP_SYS_RESOURCE) != 0 {
         for (host, ours, fallback) in SHARED_COUNTERS {

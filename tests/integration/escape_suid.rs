@@ -432,6 +432,7 @@ runner_tests! {
                 directory = os.open(WORK, os.O_RDONLY)
                 attempt("raise the limit", lambda: os.write(os.open("/proc/sys/user/max_inotify_instances", os.O_WRONLY), b"1000000"))
                 print("limit:", open("/proc/sys/user/max_inotify_instances").read().strip(), flush=True)
+                print("watches limit:", open("/proc/sys/user/max_inotify_watches").read().strip(), flush=True)
                 print("caps:", " ".join(l.split()[1] for l in open("/proc/self/status") if l.startswith("Cap")), flush=True)
                 print("holding", flush=True)
                 deadline = time.monotonic() + 60
@@ -464,6 +465,12 @@ runner_tests! {
         assert!(instances >= 1, "{output}");
         assert_eq!(result(&output, "stopped by"), "EMFILE", "{output}");
         assert_eq!(result(&output, "limit"), (host_limit / 4).to_string(), "{output}");
+        let host_watches: u64 = limits_before.1.trim().parse().unwrap();
+        assert_eq!(
+            result(&output, "watches limit"),
+            (host_watches / 4).to_string(),
+            "{output}"
+        );
         let raised = result(&output, "raise the limit");
         assert!(!raised.starts_with("SUCCEEDED"), "{raised}: {output}");
         // CapInh, CapPrm, CapEff, CapBnd, CapAmb: the init's own capabilities are gone.
