@@ -399,10 +399,14 @@ fn bound_shared_counters_and_drop_capabilities() -> Result<(), String> {
         ));
     }
     let left = capability_sets()?;
-    // SAFETY: prctl with integer arguments only.
-    let bounding = (0..64).any(|capability| unsafe {
-        libc::prctl(libc::PR_CAPBSET_READ, capability as libc::c_ulong, 0, 0, 0) == 1
-    });
+    // Every capability the kernel knows, up to the first number it does not (EINVAL).
+    let bounding = (0..64)
+        // SAFETY: prctl with integer arguments only.
+        .map(|capability: libc::c_ulong| unsafe {
+            libc::prctl(libc::PR_CAPBSET_READ, capability, 0, 0, 0)
+        })
+        .take_while(|&answer| answer >= 0)
+        .any(|answer| answer == 1);
     if left.iter().any(|&set| set != 0) || bounding {
         return Err("the sandbox's init still holds a capability".to_owned());
     }
