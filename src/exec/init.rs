@@ -108,6 +108,12 @@ pub fn main(args: &[OsString]) -> i32 {
     // SAFETY: boxpy passed this descriptor to bwrap for exactly this use; nothing else owns it.
     let mut report = std::fs::File::from(unsafe { std::os::fd::OwnedFd::from_raw_fd(report_fd) });
 
+    // The sandbox's share of the user's per-user kernel counters, then no capability left.
+    #[cfg(target_os = "linux")]
+    if let Err(detail) = bound_shared_counters_and_drop_capabilities() {
+        return setup_failed(&mut report, &detail);
+    }
+
     // Join the cgroups before the program exists, so it and everything it starts are
     // inside; then close the files (and the socket), which the program must never reach.
     // The program's own descriptors (stdout, stderr, channel) are handed to it at spawn;
@@ -260,6 +266,197 @@ pub fn main(args: &[OsString]) -> i32 {
     );
     report_line(&mut report, &ended);
     exit_code
+}
+
+/// Per-user kernel counters that the host user's own programs share with the sandbox: the
+/// kernel charges them to every user namespace up the chain, so without a bound of its own
+/// a sandboxed run could take all the host user's inotify instances (every `inotify_init`
+/// of the user's editor or file watcher then fails with EMFILE until the run ends). Each
+/// pair is the host's per-user limit (global, readable inside) and the sandbox user
+/// namespace's own limit, set to [`SHARED_COUNTER_FRACTION`] of it.
+///
+/// Keys, user namespaces and fanotify groups are per-user too, but the seccomp filter
+/// refuses `add_key`/`keyctl`, `unshare`/`clone(CLONE_NEWUSER)` and `fanotify_init`.
+#[cfg(target_os = "linux")]
+const SHARED_COUNTERS: [(&str, &str, u64); 2] = [
+    (
+        "/proc/sys/fs/inotify/max_user_instances",
+        "/proc/sys/user/max_inotify_instances",
+        128,
+    ),
+    (
+        "/proc/sys/fs/inotify/max_user_watches",
+        "/proc/sys/user/max_inotify_watches",
+        8192,
+    ),
+];
+
+/// Per-user budgets the kernel checks against the caller's rlimit, charged up the
+/// user-namespace chain like the counters above: POSIX message queue bytes
+/// (`RLIMIT_MSGQUEUE`, 800 KiB by default: nine queues of 10 × 8 KiB took all of it) and
+/// queued signals (`RLIMIT_SIGPENDING`). The sandbox's processes share one count, checked
+/// against their own rlimit, so lowering the rlimit (soft and hard: nobody inside can raise
+/// a hard limit again) bounds the whole run.
+#[cfg(target_os = "linux")]
+// `RLIMIT_*` are `u32` with glibc and `c_int` with musl: the casts are needed on one.
+#[allow(clippy::unnecessary_cast)]
+const SHARED_RLIMITS: [(i32, &str); 2] = [
+    (libc::RLIMIT_MSGQUEUE as i32, "RLIMIT_MSGQUEUE"),
+    (libc::RLIMIT_SIGPENDING as i32, "RLIMIT_SIGPENDING"),
+];
+
+/// The share of a per-user counter a sandbox may take: a quarter (at least 1), so the host
+/// user keeps three quarters while a run lasts (less with several runs at once).
+#[cfg(target_os = "linux")]
+const SHARED_COUNTER_FRACTION: u64 = 4;
+
+/// Lowers [`SHARED_RLIMITS`] to a share of their current value. With CAP_SYS_RESOURCE in
+/// the sandbox's user namespace (boxpy asks bwrap for it together
+/// with `--unshare-user`), lowers that namespace's `/proc/sys/user/max_inotify_*` to a share
+/// of the host's (nobody inside can raise them again: those files are read-only, root
+/// included, without that capability). Then drops every capability (ambient, bounding,
+/// effective, permitted, inheritable) and checks that none is left: the program must start
+/// with none, as `--cap-drop ALL` promises.
+#[cfg(target_os = "linux")]
+fn bound_shared_counters_and_drop_capabilities() -> Result<(), String> {
+    const CAP_SETPCAP: libc::c_ulong = 8;
+    const CAP_SYS_RESOURCE: libc::c_ulong = 24;
+    for (resource, name) in SHARED_RLIMITS {
+        let mut current = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes `current`, which lives across the call.
+        if unsafe { libc::getrlimit(resource as _, &mut current) } < 0 {
+            return Err(format!("reading {name}: {}", Errno::last().desc()));
+        }
+        if current.rlim_cur == libc::RLIM_INFINITY {
+            continue; // The host user has no such budget to exhaust.
+        }
+        let share = (current.rlim_cur / SHARED_COUNTER_FRACTION).max(1);
+        let lowered = libc::rlimit {
+            rlim_cur: share,
+            rlim_max: share,
+        };
+        // SAFETY: setrlimit reads `lowered`, which lives across the call.
+        if unsafe { libc::setrlimit(resource as _, &lowered) } < 0 {
+            return Err(format!(
+                "lowering {name} to {share}: {}",
+                Errno::last().desc()
+            ));
+        }
+    }
+    let effective = capability_sets()?[0];
+    if effective & (1 << CAP_SYS_RESOURCE) != 0 {
+        for (host, ours, fallback) in SHARED_COUNTERS {
+            let host_limit = std::fs::read_to_string(host)
+                .ok()
+                .and_then(|text| text.trim().parse::<u64>().ok())
+                .unwrap_or(fallback);
+            let share = (host_limit / SHARED_COUNTER_FRACTION).max(1);
+            std::fs::write(ours, share.to_string())
+                .map_err(|error| format!("bounding the sandbox's `{ours}`: {error}"))?;
+        }
+    }
+    // SAFETY: prctl with integer arguments only.
+    if unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    } < 0
+    {
+        return Err(format!(
+            "clearing the ambient capabilities: {}",
+            Errno::last().desc()
+        ));
+    }
+    // CAP_SETPCAP last: dropping a capability from the bounding set needs it.
+    for capability in [CAP_SYS_RESOURCE, CAP_SETPCAP] {
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_READ, capability, 0, 0, 0) } == 1
+            && unsafe { libc::prctl(libc::PR_CAPBSET_DROP, capability, 0, 0, 0) } < 0
+        {
+            return Err(format!(
+                "dropping capability {capability} from the bounding set: {}",
+                Errno::last().desc()
+            ));
+        }
+    }
+    let header = CapabilityHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let none = [CapabilityData::default(); 2];
+    // SAFETY: capset reads the header and two data structs, which live across the call.
+    if unsafe { libc::syscall(libc::SYS_capset, &header, none.as_ptr()) } < 0 {
+        return Err(format!(
+            "dropping every capability: {}",
+            Errno::last().desc()
+        ));
+    }
+    let left = capability_sets()?;
+    // Every capability the kernel knows, up to the first number it does not (EINVAL).
+    let bounding = (0..64)
+        // SAFETY: prctl with integer arguments only.
+        .map(|capability: libc::c_ulong| unsafe {
+            libc::prctl(libc::PR_CAPBSET_READ, capability, 0, 0, 0)
+        })
+        .take_while(|&answer| answer >= 0)
+        .any(|answer| answer == 1);
+    if left.iter().any(|&set| set != 0) || bounding {
+        return Err("the sandbox's init still holds a capability".to_owned());
+    }
+    Ok(())
+}
+
+/// `_LINUX_CAPABILITY_VERSION_3`: 64-bit sets, as two 32-bit halves.
+#[cfg(target_os = "linux")]
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// `struct __user_cap_header_struct`.
+#[cfg(target_os = "linux")]
+#[repr(C)]
+struct CapabilityHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+/// `struct __user_cap_data_struct`: one 32-bit half of each set.
+#[cfg(target_os = "linux")]
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct CapabilityData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// The init's effective, permitted and inheritable capability sets (`capget`).
+#[cfg(target_os = "linux")]
+fn capability_sets() -> Result<[u64; 3], String> {
+    let header = CapabilityHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapabilityData::default(); 2];
+    // SAFETY: capget reads the header and writes two data structs, which live across the
+    // call.
+    if unsafe { libc::syscall(libc::SYS_capget, &header, data.as_mut_ptr()) } < 0 {
+        return Err(format!(
+            "reading the init's capabilities: {}",
+            Errno::last().desc()
+        ));
+    }
+    let join = |low: u32, high: u32| u64::from(low) | u64::from(high) << 32;
+    Ok([
+        join(data[0].effective, data[1].effective),
+        join(data[0].permitted, data[1].permitted),
+        join(data[0].inheritable, data[1].inheritable),
+    ])
 }
 
 /// The socket pair boxpy and its init share for the setup message: `SOCK_SEQPACKET`, so

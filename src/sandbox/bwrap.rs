@@ -4,7 +4,9 @@
 //! Invariants this function enforces (each has a test):
 //! - Namespaces: `--unshare-all` (user, ipc, pid, net, uts, cgroup); `--share-net` only for
 //!   `network = "full"`. `--die-with-parent`, `--new-session`, `--cap-drop ALL` always;
-//!   `--disable-userns` (with an explicit `--unshare-user`) when bwrap supports it.
+//!   `--disable-userns` (with an explicit `--unshare-user`) when bwrap supports it, and
+//!   then `--cap-add CAP_SYS_RESOURCE --cap-add CAP_SETPCAP` for the init (capabilities in
+//!   the sandbox's user namespace only; the init drops them before the program starts).
 //! - Mount order: bwrap applies arguments in order, and a mount hides whatever an earlier
 //!   mount put below it. Every mount is sorted by the depth of its destination (stable), so
 //!   `--tmpfs /tmp` and the private HOME come before any bind under them, and the venv
@@ -192,6 +194,17 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
     flag("--as-pid-1");
     flag("--cap-drop");
     flag("ALL");
+    if spec.disable_userns {
+        // For the init only, in the sandbox's own user namespace (never the host's: only
+        // with `--unshare-user`): CAP_SYS_RESOURCE to lower that namespace's per-user
+        // counters (`/proc/sys/user/max_inotify_*`, which host-wide ones are charged up
+        // the chain) and CAP_SETPCAP to take both out of the bounding set; the init drops
+        // every capability, and checks they are gone, before the program exists.
+        for capability in ["CAP_SYS_RESOURCE", "CAP_SETPCAP"] {
+            flag("--cap-add");
+            flag(capability);
+        }
+    }
     flag("--hostname");
     flag(HOSTNAME);
 
@@ -212,6 +225,17 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
             size: spec.tmp_size,
         },
     ];
+    // `/proc` is read-only as a whole (below), but the init lowers the sandbox user
+    // namespace's `/proc/sys/user/max_inotify_*` first: that directory is bound writable.
+    // Its files show and set the values of the opener's own user namespace, and need
+    // CAP_SYS_RESOURCE there, which only the init has (root included, the program gets
+    // EACCES).
+    if spec.disable_userns {
+        ops.push(MountOp::Bind {
+            source: "/proc/sys/user".into(),
+            dest: "/proc/sys/user".into(),
+        });
+    }
     // Kernel state, other processes' timers, the boot line: covered with an empty file (a
     // generated one: `/dev/null` bound there could not be opened, the mount being `nodev`).
     for path in &host.proc_masks {

@@ -11,6 +11,14 @@
 //! Docker's default profile, so that SPEC §4's promise "no new user namespaces, no mounts, no
 //! ptrace of anything outside, no TIOCSTI" holds even where the kernel would allow them.
 //!
+//! It also refuses what would outlive the sandbox on the host: a file with S_ISUID or
+//! S_ISGID left in a writable host directory (the workdir) runs with its owner's rights for
+//! whoever starts it later, and `nosuid` holds only inside. As systemd's
+//! `RestrictSUIDSGID=` does, every call that sets a mode with those bits is refused
+//! (`chmod`, `fchmod`, `fchmodat`, `fchmodat2`, and `open`/`openat` with `O_CREAT` or
+//! `O_TMPFILE`, `creat`, `mkdir`, `mkdirat`, `mknod`, `mknodat`); `openat2`, whose mode is
+//! in memory the filter cannot read, answers ENOSYS.
+//!
 //! # What
 //!
 //! * The default action is **allow**: this is a deny-list of dangerous calls, not an
@@ -36,10 +44,11 @@
 //! the conversion to eBPF, the JIT, and the action-cache emulation that walks the program
 //! once per syscall number. A generic generator (`seccompiler`, used before) gave 372
 //! instructions on x86_64, one linear chain of comparisons that every allowed call walked
-//! almost to the end. The compiler here emits about 70 (77 on x86_64, 70 on aarch64): a
-//! binary search over the refused numbers, each match jumping straight to one shared `ret`
-//! per action, so the kernel dispatches any number in at most 14 instructions (plus an
-//! argument block for the four calls that have one). See [`build_program`] for the layout.
+//! almost to the end. The compiler here emits about 100 (102 on x86_64, 86 on aarch64; 77
+//! and 70 before the setuid rules): a binary search over the refused numbers, each match
+//! jumping straight to one shared `ret` per action or to an argument block shared by every
+//! call with the same conditions, so the kernel decides any number in at most 15
+//! instructions, argument block included. See [`build_program`] for the layout.
 //!
 //! # Security invariants
 //!
@@ -56,7 +65,8 @@
 //!    little-endian arch (both supported arches are; the `AUDIT_ARCH_*` values checked in
 //!    invariant 1 are the little-endian ones, so a big-endian caller never gets this far).
 //!    Each argument we look at (`clone` flags, `ioctl` request, `socket` domain,
-//!    `personality` persona) is truncated to 32 bits by the kernel itself, so the filter
+//!    `personality` persona, `open` flags, a mode) is truncated to 32 bits (a mode to 16)
+//!    by the kernel itself, so the filter
 //!    must look at exactly those bits: comparing all 64 would let `TIOCSTI | 1 << 32`
 //!    through while the kernel still runs `TIOCSTI` (CVE-2019-10063, the Flatpak bypass).
 //! 4. **`clone3` never reaches the kernel** (`ENOSYS`): its flags live in a struct in user
@@ -148,6 +158,20 @@ pub const PERSONALITY_ALLOWED: &[u32] = &[
     0x0002_0008,
     0xffff_ffff,
 ];
+
+/// `S_ISUID | S_ISGID`: the mode bits that make a file run with its owner's (group's)
+/// credentials. A mode argument with either is refused (the table's "setuid and setgid
+/// files" rules).
+pub const SETID_MODE_BITS: u32 = 0o4000 | 0o2000;
+
+/// The `open`/`openat` flags with which the call creates a file and reads its mode argument:
+/// `O_CREAT` (0o100) and `__O_TMPFILE` (0o20000000, the bit `O_TMPFILE` adds to
+/// `O_DIRECTORY`; the kernel refuses it without `O_DIRECTORY`, so testing the one bit is
+/// testing `O_TMPFILE`). Both values are the same on x86_64 and aarch64. Without them the
+/// kernel ignores the mode, and so must the filter: callers leave whatever was in the
+/// register there (glibc's `open` reads no mode argument then), and a stale S_ISUID bit
+/// must not make an ordinary open fail. systemd's `RestrictSUIDSGID=` tests the same two.
+pub const OPEN_CREATE_FLAGS: u32 = 0o100 | 0o2000_0000;
 
 /// `__X32_SYSCALL_BIT`: x32 syscall numbers are `0x4000_0000 | n` (x86_64 only).
 pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
@@ -296,6 +320,10 @@ pub enum When {
         /// The only values allowed through.
         values: &'static [u32],
     },
+    /// When every one of these conditions holds (each an [`When::AnyBit`], [`When::OneOf`]
+    /// or [`When::NoneOf`]): e.g. `openat` creating a file (flags has `O_CREAT`) *and*
+    /// asking for a setuid mode (mode has `S_ISUID`).
+    AllOf(&'static [When]),
 }
 
 /// What a rule refuses.
@@ -383,6 +411,27 @@ impl fmt::Display for When {
                 write!(f, " unless arg{arg} is one of ")?;
                 list(f, values)
             }
+            When::AllOf(conditions) => {
+                for (i, condition) in conditions.iter().enumerate() {
+                    f.write_str(if i == 0 { " if " } else { " and " })?;
+                    match *condition {
+                        When::AnyBit { arg, mask } => {
+                            write!(f, "arg{arg} has any of the bits {mask:#x}")?
+                        }
+                        When::OneOf { arg, values } => {
+                            write!(f, "arg{arg} is one of ")?;
+                            list(f, values)?
+                        }
+                        When::NoneOf { arg, values } => {
+                            write!(f, "arg{arg} is none of ")?;
+                            list(f, values)?
+                        }
+                        // Refused by the compiler (`check_condition`); shown as written.
+                        When::Always | When::AllOf(_) => write!(f, "({condition:?})")?,
+                    }
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -442,6 +491,11 @@ const fn refuse_when(
         why,
     }
 }
+
+/// Why the setuid/setgid rules refuse (one text for all of them).
+const SETID_WHY: &str = "a setuid or setgid file left in a host directory runs with its \
+                         owner's rights for whoever starts it later (nosuid holds only inside \
+                         the sandbox); other modes are fine";
 
 // Numbers: x86_64 from `arch/x86/entry/syscalls/syscall_64.tbl` (= `libc::SYS_*` on x86_64),
 // aarch64 from `include/uapi/asm-generic/unistd.h` (= `libc::SYS_*` on aarch64). Both columns
@@ -709,6 +763,147 @@ static RULES: &[Rule] = &[
         },
         "vsock reaches the hypervisor and is not network-namespaced",
     ),
+    // --- setuid and setgid files (systemd's RestrictSUIDSGID=) -------------------------------
+    //
+    // A file the program leaves in a writable host directory outlives the sandbox; `nosuid`
+    // holds only inside it. Mode arguments are `umode_t` (16 bits) in the kernel, so the low
+    // 32 bits the filter reads hold all of them (invariant 3). `mkdir` keeps only the
+    // permission and sticky bits of its mode today; it is refused all the same (as systemd
+    // does), so the rule does not depend on that.
+    refuse_when(
+        "chmod",
+        Some(90),
+        None,
+        When::AnyBit {
+            arg: 1,
+            mask: SETID_MODE_BITS,
+        },
+        SETID_WHY,
+    ),
+    refuse_when(
+        "fchmod",
+        Some(91),
+        Some(52),
+        When::AnyBit {
+            arg: 1,
+            mask: SETID_MODE_BITS,
+        },
+        SETID_WHY,
+    ),
+    refuse_when(
+        "fchmodat",
+        Some(268),
+        Some(53),
+        When::AnyBit {
+            arg: 2,
+            mask: SETID_MODE_BITS,
+        },
+        SETID_WHY,
+    ),
+    refuse_when(
+        "fchmodat2",
+        Some(452),
+        Some(452),
+        When::AnyBit {
+            arg: 2,
+            mask: SETID_MODE_BITS,
+        },
+        SETID_WHY,
+    ),
+    refuse_when(
+        "open",
+        Some(2),
+        None,
+        When::AllOf(&[
+            When::AnyBit {
+                arg: 1,
+                mask: OPEN_CREATE_FLAGS,
+            },
+            When::AnyBit {
+                arg: 2,
+                mask: SETID_MODE_BITS,
+            },
+        ]),
+        SETID_WHY,
+    ),
+    refuse_when(
+        "openat",
+        Some(257),
+        Some(56),
+        When::AllOf(&[
+            When::AnyBit {
+                arg: 2,
+                mask: OPEN_CREATE_FLAGS,
+            },
+            When::AnyBit {
+                arg: 3,
+                mask: SETID_MODE_BITS,
+            },
+        ]),
+        SETID_WHY,
+    ),
+    refuse_when(
+        "creat",
+        Some(85),
+        None,
+        When::AnyBit {
+            arg: 1,
+            mask: SETID_MODE_BITS,
+        },
+        SETID_WHY,
+    ),
+    Rule {
+        subject: Subject::Syscall {
+            name: "openat2",
+            x86_64: Some(437),
+            aarch64: Some(437),
+            when: When::Always,
+        },
+        action: Action::Errno(ENOSYS),
+        why: "openat2 passes its flags and mode in memory the filter cannot read; ENOSYS is \
+              what a kernel before 5.6 answers, and callers fall back to openat, whose mode is \
+              checked",
+    },
+    refuse_when(
+        "mkdir",
+        Some(83),
+        None,
+        When::AnyBit {
+            arg: 1,
+            mask: SETID_MODE_BITS,
+        },
+        SETID_WHY,
+    ),
+    refuse_when(
+        "mkdirat",
+        Some(258),
+        Some(34),
+        When::AnyBit {
+            arg: 2,
+            mask: SETID_MODE_BITS,
+        },
+        SETID_WHY,
+    ),
+    refuse_when(
+        "mknod",
+        Some(133),
+        None,
+        When::AnyBit {
+            arg: 1,
+            mask: SETID_MODE_BITS,
+        },
+        SETID_WHY,
+    ),
+    refuse_when(
+        "mknodat",
+        Some(259),
+        Some(33),
+        When::AnyBit {
+            arg: 2,
+            mask: SETID_MODE_BITS,
+        },
+        SETID_WHY,
+    ),
     // --- kernel attack surface -----------------------------------------------------------------
     always(
         "bpf",
@@ -918,11 +1113,13 @@ impl std::error::Error for FilterError {}
 ///  4  jset #0x40000000 → ret ERRNO(ENOSYS) x32 (invariant 2)
 ///  5… dispatch on the number: a balanced tree of `jge`, whose leaves test at most three
 ///     runs: `jeq` for one number, `jge`/`jgt` for a run of consecutive numbers with the
-///     same unconditional action. A match jumps straight to that action's `ret`, or to its
-///     syscall's argument block; anything else to `ret ALLOW`.
-///  …  argument blocks, one per syscall with conditions: `ld [16 + 8*arg]` (the low half,
-///     invariant 3), then `jset`/`jeq` jumping to the rule's `ret`, or on to the syscall's
-///     next condition, the last one to `ret ALLOW`
+///     same target. A match jumps straight to that action's `ret`, or to its syscall's
+///     argument block; anything else to `ret ALLOW`.
+///  …  argument blocks, one per distinct list of conditions (syscalls with the same
+///     conditions share one): per condition `ld [16 + 8*arg]` (the low half, invariant 3;
+///     left out when that argument is known to be loaded), then `jset`/`jeq` going on to the
+///     rule's next condition ([`When::AllOf`]) or its `ret` when it holds, to the next rule
+///     when it fails, the last rule to `ret ALLOW`
 ///  …  one `ret` per action in use (e.g. ERRNO(EPERM), ERRNO(ENOSYS)), `ret ALLOW` last
 /// ```
 ///
@@ -977,16 +1174,16 @@ struct Run {
     target: Target,
 }
 
-/// One argument condition of a syscall's block, and the action when it holds.
-#[derive(Debug, Clone, Copy)]
+/// One rule of a syscall's block: its argument conditions (all must hold; one for every
+/// [`When`] but [`When::AllOf`]), and the action when they do.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Check {
-    arg: u8,
-    test: Test,
+    conditions: Vec<(u8, Test)>,
     action: Action,
 }
 
-/// A [`When`] other than [`When::Always`].
-#[derive(Debug, Clone, Copy)]
+/// A [`When`] other than [`When::Always`] and [`When::AllOf`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Test {
     AnyBit(u32),
     OneOf(&'static [u32]),
@@ -994,13 +1191,49 @@ enum Test {
 }
 
 impl Test {
-    /// The argument and the test, `None` for [`When::Always`].
-    fn of(when: When) -> Option<(u8, Test)> {
-        match when {
-            When::Always => None,
+    /// The arguments and their tests, all of which must hold; `None` for [`When::Always`].
+    /// Only for a condition [`check_condition`] accepted (no nesting).
+    fn of(when: When) -> Option<Vec<(u8, Test)>> {
+        let single = |when: When| match when {
             When::AnyBit { arg, mask } => Some((arg, Test::AnyBit(mask))),
             When::OneOf { arg, values } => Some((arg, Test::OneOf(values))),
             When::NoneOf { arg, values } => Some((arg, Test::NoneOf(values))),
+            When::Always | When::AllOf(_) => None,
+        };
+        match when {
+            When::Always => None,
+            When::AllOf(conditions) => conditions.iter().map(|c| single(*c)).collect(),
+            _ => single(when).map(|test| vec![test]),
+        }
+    }
+
+    /// Jump to `holds` when the accumulator (the argument) passes the test, else to
+    /// `fails`.
+    fn emit(self, asm: &mut Asm, holds: To, fails: To) {
+        match self {
+            Test::AnyBit(mask) => {
+                asm.jump(BPF_JMP_JSET_K, mask, holds, fails);
+            }
+            Test::OneOf(values) => {
+                for (j, &value) in values.iter().enumerate() {
+                    let miss = if j + 1 == values.len() {
+                        fails
+                    } else {
+                        To::Next
+                    };
+                    asm.jump(BPF_JMP_JEQ_K, value, holds, miss);
+                }
+            }
+            Test::NoneOf(values) => {
+                for (j, &value) in values.iter().enumerate() {
+                    let miss = if j + 1 == values.len() {
+                        holds
+                    } else {
+                        To::Next
+                    };
+                    asm.jump(BPF_JMP_JEQ_K, value, fails, miss);
+                }
+            }
         }
     }
 }
@@ -1009,7 +1242,8 @@ impl Test {
 struct Dispatch {
     /// Sorted, disjoint; numbers in none of them are allowed.
     runs: Vec<Run>,
-    /// The conditions of each syscall with no unconditional rule, in table order.
+    /// The conditions of each syscall with no unconditional rule, in table order; one block
+    /// for all the syscalls whose conditions are the same.
     blocks: Vec<Vec<Check>>,
 }
 
@@ -1043,9 +1277,8 @@ impl Dispatch {
                 // An unconditional rule makes the number's conditional rules moot.
                 (None, entry) => *entry = Entry::Always(rule.action),
                 (Some(_), Entry::Always(_)) => {}
-                (Some((arg, test)), Entry::Checks(checks)) => checks.push(Check {
-                    arg,
-                    test,
+                (Some(conditions), Entry::Checks(checks)) => checks.push(Check {
+                    conditions,
                     action: rule.action,
                 }),
             }
@@ -1056,17 +1289,18 @@ impl Dispatch {
         for (nr, entry) in by_nr {
             let target = match entry {
                 Entry::Always(action) => Target::Ret(action.seccomp_ret()),
-                Entry::Checks(checks) => {
-                    blocks.push(checks);
-                    Target::Block(blocks.len() - 1)
-                }
+                // Syscalls with the same checks share one block (`chmod`, `fchmod`, `creat`,
+                // `mkdir` and `mknod` all test the mode in arg 1).
+                Entry::Checks(checks) => match blocks.iter().position(|block| *block == checks) {
+                    Some(index) => Target::Block(index),
+                    None => {
+                        blocks.push(checks);
+                        Target::Block(blocks.len() - 1)
+                    }
+                },
             };
             match runs.last_mut() {
-                Some(run)
-                    if matches!(target, Target::Ret(_))
-                        && run.target == target
-                        && run.hi.checked_add(1) == Some(nr) =>
-                {
+                Some(run) if run.target == target && run.hi.checked_add(1) == Some(nr) => {
                     run.hi = nr;
                 }
                 _ => runs.push(Run {
@@ -1085,6 +1319,18 @@ fn check_condition(name: &'static str, when: When) -> Result<(), FilterError> {
     let unsupported = |reason| Err(FilterError::Unsupported { rule: name, reason });
     match when {
         When::Always => Ok(()),
+        When::AllOf([]) => unsupported("a combination needs at least one condition"),
+        When::AllOf(conditions) => {
+            if conditions
+                .iter()
+                .any(|c| matches!(c, When::Always | When::AllOf(_)))
+            {
+                return unsupported("a combination holds argument conditions only");
+            }
+            conditions
+                .iter()
+                .try_for_each(|condition| check_condition(name, *condition))
+        }
         When::AnyBit { arg, .. } | When::OneOf { arg, .. } | When::NoneOf { arg, .. }
             if arg > MAX_ARG =>
         {
@@ -1176,10 +1422,12 @@ fn compile(arch: Arch, table: &[Rule]) -> Result<Program, FilterError> {
     asm.assemble()
 }
 
-/// The argument checks of one syscall: each condition loads its argument (unless the previous
-/// one already did) and jumps to its action when it holds, or on to the next condition; past
-/// the last one the call is allowed.
+/// The argument checks of one syscall, rule by rule: each condition of a rule loads its
+/// argument (unless the accumulator is known to hold it already) and goes on to the rule's
+/// next condition when it holds, to the rule's action after the last one; the first that
+/// fails goes on to the next rule. Past the last rule the call is allowed.
 fn emit_block(asm: &mut Asm, checks: &[Check], allow: Label) {
+    // The argument in the accumulator on every path to the current instruction, if known.
     let mut loaded = None;
     for (i, check) in checks.iter().enumerate() {
         let next = if i + 1 == checks.len() {
@@ -1187,32 +1435,29 @@ fn emit_block(asm: &mut Asm, checks: &[Check], allow: Label) {
         } else {
             asm.label()
         };
-        let hit = To::Label(asm.ret_label(check.action.seccomp_ret()));
-        if loaded != Some(check.arg) {
-            // Invariant 3: the low 32 bits of the argument (little-endian: they come first).
-            asm.stmt(BPF_LD_W_ABS, SECCOMP_DATA_ARGS + 8 * u32::from(check.arg));
-            loaded = Some(check.arg);
+        let hit = asm.ret_label(check.action.seccomp_ret());
+        for (j, &(arg, test)) in check.conditions.iter().enumerate() {
+            let holds = if j + 1 == check.conditions.len() {
+                hit
+            } else {
+                asm.label()
+            };
+            if loaded != Some(arg) {
+                // Invariant 3: the low 32 bits of the argument (little-endian: they come
+                // first).
+                asm.stmt(BPF_LD_W_ABS, SECCOMP_DATA_ARGS + 8 * u32::from(arg));
+                loaded = Some(arg);
+            }
+            test.emit(asm, To::Label(holds), To::Label(next));
+            if holds != hit {
+                asm.bind(holds);
+            }
         }
-        match check.test {
-            Test::AnyBit(mask) => {
-                asm.jump(BPF_JMP_JSET_K, mask, hit, To::Label(next));
-            }
-            Test::OneOf(values) => {
-                for (j, &value) in values.iter().enumerate() {
-                    let miss = if j + 1 == values.len() {
-                        To::Label(next)
-                    } else {
-                        To::Next
-                    };
-                    asm.jump(BPF_JMP_JEQ_K, value, hit, miss);
-                }
-            }
-            Test::NoneOf(values) => {
-                for (j, &value) in values.iter().enumerate() {
-                    let miss = if j + 1 == values.len() { hit } else { To::Next };
-                    asm.jump(BPF_JMP_JEQ_K, value, To::Label(next), miss);
-                }
-            }
+        // Each condition that fails reaches `next` with its own argument loaded: known
+        // there only when the rule's conditions all read the same one.
+        let first = check.conditions.first().map(|&(arg, _)| arg);
+        if check.conditions.iter().any(|&(arg, _)| Some(arg) != first) {
+            loaded = None;
         }
         if next != allow {
             asm.bind(next);
@@ -1654,6 +1899,13 @@ mod tests {
         "clone3",
         "ioctl",
         "socket",
+        "fchmod",
+        "fchmodat",
+        "fchmodat2",
+        "openat",
+        "openat2",
+        "mkdirat",
+        "mknodat",
         // x86_64 only: aarch64 never had these.
         "iopl",
         "ioperm",
@@ -1661,8 +1913,16 @@ mod tests {
         "ustat",
         "sysfs",
         "_sysctl",
+        "chmod",
+        "open",
+        "creat",
+        "mkdir",
+        "mknod",
     ];
-    const X86_64_ONLY: &[&str] = &["iopl", "ioperm", "uselib", "ustat", "sysfs", "_sysctl"];
+    const X86_64_ONLY: &[&str] = &[
+        "iopl", "ioperm", "uselib", "ustat", "sysfs", "_sysctl", "chmod", "open", "creat", "mkdir",
+        "mknod",
+    ];
 
     #[test]
     fn every_required_syscall_is_in_the_table() {
@@ -1690,7 +1950,7 @@ mod tests {
         for r in rules() {
             let want = match (r.name(), r.subject) {
                 (_, Subject::ForeignArch) => Action::KillProcess,
-                ("clone3", _) | (_, Subject::X32Abi) => Action::Errno(ENOSYS),
+                ("clone3" | "openat2", _) | (_, Subject::X32Abi) => Action::Errno(ENOSYS),
                 _ => Action::Errno(EPERM),
             };
             assert_eq!(r.action, want, "{}", r.name());
@@ -1759,8 +2019,40 @@ mod tests {
             "keyctl",
             "ptrace",
             "io_uring_setup",
+            "openat2",
         ] {
             assert_eq!(when(name), When::Always, "{name}");
+        }
+        // The mode argument: S_ISUID | S_ISGID, nothing else (the sticky bit is fine).
+        for (name, arg) in [
+            ("chmod", 1),
+            ("fchmod", 1),
+            ("fchmodat", 2),
+            ("fchmodat2", 2),
+            ("creat", 1),
+            ("mkdir", 1),
+            ("mkdirat", 2),
+            ("mknod", 1),
+            ("mknodat", 2),
+        ] {
+            assert_eq!(when(name), When::AnyBit { arg, mask: 0o6000 }, "{name}");
+        }
+        // open and openat: only when creating (O_CREAT, or O_TMPFILE's own bit).
+        for (name, flags) in [("open", 1), ("openat", 2)] {
+            let creating = [
+                When::AnyBit {
+                    arg: flags,
+                    mask: 0o100 | 0o2000_0000,
+                },
+                When::AnyBit {
+                    arg: flags + 1,
+                    mask: 0o6000,
+                },
+            ];
+            match when(name) {
+                When::AllOf(conditions) => assert_eq!(conditions, creating, "{name}"),
+                other => panic!("{name}: {other:?}"),
+            }
         }
     }
 
@@ -1773,6 +2065,11 @@ mod tests {
         assert_eq!(u64::from(TIOCSTI), libc::TIOCSTI as u64);
         assert_eq!(u64::from(TIOCLINUX), libc::TIOCLINUX as u64);
         assert_eq!(AF_VSOCK as i32, libc::AF_VSOCK);
+        assert_eq!(SETID_MODE_BITS, libc::S_ISUID | libc::S_ISGID);
+        assert_eq!(
+            OPEN_CREATE_FLAGS as i32,
+            libc::O_CREAT | (libc::O_TMPFILE & !libc::O_DIRECTORY)
+        );
         let ns = libc::CLONE_NEWNS
             | libc::CLONE_NEWUTS
             | libc::CLONE_NEWIPC
@@ -1890,6 +2187,13 @@ mod tests {
             SYS_kexec_load,
             SYS_kexec_file_load,
             SYS_nfsservctl,
+            SYS_fchmod,
+            SYS_fchmodat,
+            SYS_fchmodat2,
+            SYS_openat,
+            SYS_openat2,
+            SYS_mkdirat,
+            SYS_mknodat,
         );
         #[cfg(target_arch = "x86_64")]
         let arch_only: &[(&str, i64)] = libc_numbers!(
@@ -1898,7 +2202,12 @@ mod tests {
             SYS_uselib,
             SYS_ustat,
             SYS_sysfs,
-            SYS__sysctl
+            SYS__sysctl,
+            SYS_chmod,
+            SYS_open,
+            SYS_creat,
+            SYS_mkdir,
+            SYS_mknod,
         );
         #[cfg(target_arch = "aarch64")]
         let arch_only: &[(&str, i64)] = &[];
@@ -1920,6 +2229,9 @@ mod tests {
         }
     }
 
+    /// Calls some installed kernel headers do not know yet (`fchmodat2`: Linux 6.6).
+    const NEWER_THAN_SOME_HEADERS: &[&str] = &["fchmodat2"];
+
     /// aarch64 uses the generic syscall table; check that column against the kernel header
     /// wherever it is installed (it is on x86_64 Debian/Ubuntu with linux-libc-dev).
     #[test]
@@ -1938,6 +2250,12 @@ mod tests {
                     _ => None,
                 })
                 .collect();
+            // Calls newer than an older linux-libc-dev: absent there, checked against libc
+            // (host_numbers_match_libc) wherever the host is aarch64.
+            if found.is_empty() && NEWER_THAN_SOME_HEADERS.contains(&name) {
+                eprintln!("note: {path} has no {want} (an older header); not checked here");
+                continue;
+            }
             assert_eq!(found, [nr.to_string()], "{path}: {want}");
         }
     }
@@ -2078,11 +2396,49 @@ mod tests {
                 "jeq 0x20008 ? ALLOW : next",
                 "jeq 0xffffffff ? ALLOW : EPERM",
             ];
+            // The setuid rules: the mode in arg 1 (chmod, fchmod, creat, mkdir, mknod) or
+            // arg 2 (fchmodat, fchmodat2, mkdirat, mknodat), one block each for all of them;
+            // open and openat only when the flags create a file.
+            let mode_in_arg1 = ["ld [24]", "jset 0xc00 ? EPERM : ALLOW"];
+            let mode_in_arg2 = ["ld [32]", "jset 0xc00 ? EPERM : ALLOW"];
+            let open = [
+                "ld [24]",
+                "jset 0x400040 ? next : ALLOW",
+                "ld [32]",
+                "jset 0xc00 ? EPERM : ALLOW",
+            ];
+            let openat = [
+                "ld [32]",
+                "jset 0x400040 ? next : ALLOW",
+                "ld [40]",
+                "jset 0xc00 ? EPERM : ALLOW",
+            ];
             let want: Vec<&str> = match arch {
-                // ioctl 16, socket 41, clone 56, personality 135
-                Arch::X86_64 => [&ioctl[..], &socket, &clone, &personality].concat(),
-                // ioctl 29, personality 92, socket 198, clone 220
-                Arch::Aarch64 => [&ioctl[..], &personality, &socket, &clone].concat(),
+                // open 2, ioctl 16, socket 41, clone 56, mkdir 83 (arg 1), personality 135,
+                // openat 257, mkdirat 258 (arg 2)
+                Arch::X86_64 => [
+                    &open[..],
+                    &ioctl,
+                    &socket,
+                    &clone,
+                    &mode_in_arg1,
+                    &personality,
+                    &openat,
+                    &mode_in_arg2,
+                ]
+                .concat(),
+                // ioctl 29, mknodat 33 (arg 2), fchmod 52 (arg 1), openat 56, personality 92,
+                // socket 198, clone 220
+                Arch::Aarch64 => [
+                    &ioctl[..],
+                    &mode_in_arg2,
+                    &mode_in_arg1,
+                    &openat,
+                    &personality,
+                    &socket,
+                    &clone,
+                ]
+                .concat(),
             };
             let got: Vec<String> = (blocks..rets).map(|pc| disasm(&prog, pc)).collect();
             assert_eq!(got, want, "{text}");
@@ -2105,8 +2461,9 @@ mod tests {
                 rets - blocks,
                 prog.len() - rets,
             );
+            // 77 on x86_64 (70 on aarch64) before the setuid rules, 102 (92) with them.
             assert!(
-                prog.len() < 100,
+                prog.len() <= 110,
                 "{arch}: {} instructions\n{text}",
                 prog.len()
             );
@@ -2316,6 +2673,111 @@ mod tests {
         expect(&p, a, "clone3", 435, &[0, 88], NOSYS);
         expect(&p, a, "clone3(NULL, 0)", 435, &[], NOSYS);
 
+        // Setuid and setgid modes (numbers from syscall_64.tbl), and what must still work.
+        const AT_FDCWD: u64 = -100i64 as u64;
+        const O_WRONLY: u64 = 1;
+        const O_CREAT: u64 = 0o100;
+        const O_EXCL: u64 = 0o200;
+        const O_DIRECTORY: u64 = 0o200000;
+        const O_TMPFILE: u64 = 0o20000000 | O_DIRECTORY;
+        const O_CLOEXEC: u64 = 0o2000000;
+        for (what, nr, args) in [
+            ("chmod 4755", 90, &[0x1000, 0o4755][..]),
+            ("fchmod 2755", 91, &[3, 0o2755][..]),
+            ("fchmodat 6755", 268, &[AT_FDCWD, 0x1000, 0o6755][..]),
+            (
+                "fchmodat 4000 high",
+                268,
+                &[AT_FDCWD, 0x1000, 1 << 40 | 0o4000][..],
+            ),
+            ("fchmodat2 4755", 452, &[AT_FDCWD, 0x1000, 0o4755, 0][..]),
+            (
+                "open O_CREAT 4755",
+                2,
+                &[0x1000, O_CREAT | O_WRONLY, 0o4755][..],
+            ),
+            (
+                "openat O_CREAT|O_EXCL 2755",
+                257,
+                &[AT_FDCWD, 0x1000, O_CREAT | O_EXCL | O_WRONLY, 0o2755][..],
+            ),
+            (
+                "openat O_TMPFILE 4700",
+                257,
+                &[AT_FDCWD, 0x1000, O_TMPFILE | O_WRONLY, 0o4700][..],
+            ),
+            (
+                "openat O_CREAT high flags",
+                257,
+                &[AT_FDCWD, 0x1000, 1 << 33 | O_CREAT, 0o4755][..],
+            ),
+            ("creat 4755", 85, &[0x1000, 0o4755][..]),
+            ("mkdir 2775", 83, &[0x1000, 0o2775][..]),
+            ("mkdirat 2775", 258, &[AT_FDCWD, 0x1000, 0o2775][..]),
+            ("mknod S_IFREG|4755", 133, &[0x1000, 0o104755, 0][..]),
+            (
+                "mknodat S_IFIFO|2644",
+                259,
+                &[AT_FDCWD, 0x1000, 0o012644, 0][..],
+            ),
+        ] {
+            expect(&p, a, what, nr, args, DENY);
+        }
+        expect(
+            &p,
+            a,
+            "openat2",
+            437,
+            &[AT_FDCWD, 0x1000, 0x2000, 24],
+            NOSYS,
+        );
+        for (what, nr, args) in [
+            ("chmod 755", 90, &[0x1000, 0o755][..]),
+            ("chmod 1777", 90, &[0x1000, 0o1777][..]),
+            ("fchmod 600", 91, &[3, 0o600][..]),
+            (
+                "fchmodat 4755 in the high half only",
+                268,
+                &[AT_FDCWD, 0x1000, 0o4755 << 32][..],
+            ),
+            (
+                "open O_CREAT 644",
+                2,
+                &[0x1000, O_CREAT | O_WRONLY, 0o644][..],
+            ),
+            ("open O_RDONLY, stale 4755", 2, &[0x1000, 0, 0o4755][..]),
+            (
+                "openat O_RDONLY|O_CLOEXEC, stale 6755",
+                257,
+                &[AT_FDCWD, 0x1000, O_CLOEXEC, 0o6755][..],
+            ),
+            (
+                "openat O_DIRECTORY, stale 4755",
+                257,
+                &[AT_FDCWD, 0x1000, O_DIRECTORY, 0o4755][..],
+            ),
+            (
+                "openat O_CREAT 666",
+                257,
+                &[AT_FDCWD, 0x1000, O_CREAT | O_WRONLY, 0o666][..],
+            ),
+            (
+                "openat O_TMPFILE 600",
+                257,
+                &[AT_FDCWD, 0x1000, O_TMPFILE | O_WRONLY, 0o600][..],
+            ),
+            ("creat 644", 85, &[0x1000, 0o644][..]),
+            ("mkdir 1777", 83, &[0x1000, 0o1777][..]),
+            ("mkdirat 755", 258, &[AT_FDCWD, 0x1000, 0o755][..]),
+            (
+                "mknodat S_IFIFO|600",
+                259,
+                &[AT_FDCWD, 0x1000, 0o010600, 0][..],
+            ),
+        ] {
+            expect(&p, a, what, nr, args, Verdict::Allow);
+        }
+
         // x32: every number with bit 30 set, including x32's own read and keyctl.
         expect(&p, a, "x32 read", 0x4000_0000, &[0, 0, 1], NOSYS);
         expect(&p, a, "x32 keyctl", 0x4000_0000 | 250, &[], NOSYS);
@@ -2479,6 +2941,63 @@ mod tests {
                             expect(&p, arch, name, nr, &with(arg, hi | u64::from(v)), want);
                         }
                     }
+                    When::AllOf(conditions) => {
+                        // Values of one argument that make a condition hold, and one that
+                        // does not (the shipped combinations use each argument once).
+                        let holding = |c: &When| -> (u8, Vec<u32>, u32) {
+                            match *c {
+                                When::AnyBit { arg, mask } => (
+                                    arg,
+                                    (0..32)
+                                        .map(|i| 1u32 << i)
+                                        .filter(|b| mask & b != 0)
+                                        .collect(),
+                                    !mask,
+                                ),
+                                When::OneOf { arg, values } => {
+                                    (arg, values.to_vec(), values[0] ^ 0x100)
+                                }
+                                When::NoneOf { arg, values } => {
+                                    (arg, vec![values[0] ^ 0x100], values[0])
+                                }
+                                When::Always | When::AllOf(_) => unreachable!("{name}"),
+                            }
+                        };
+                        let parts: Vec<_> = conditions.iter().map(holding).collect();
+                        let mut args_used: Vec<u8> = parts.iter().map(|p| p.0).collect();
+                        args_used.dedup();
+                        assert_eq!(args_used.len(), parts.len(), "{name}: one argument twice");
+                        // Every combination of holding values (each with high garbage too):
+                        // refused.
+                        let base: Vec<u64> = {
+                            let mut args = vec![0u64; 6];
+                            for (arg, yes, _) in &parts {
+                                args[usize::from(*arg)] = u64::from(yes[0]);
+                            }
+                            args
+                        };
+                        for (k, (arg, yes, _)) in parts.iter().enumerate() {
+                            for &v in yes {
+                                let mut args = base.clone();
+                                args[usize::from(*arg)] = u64::from(v);
+                                expect(&p, arch, name, nr, &args, want);
+                                for a in &mut args {
+                                    *a |= hi;
+                                }
+                                expect(&p, arch, name, nr, &args, want);
+                            }
+                            // One condition failing is enough to allow the call, whatever
+                            // the others (and high bits in the failing one's argument).
+                            let (_, _, no) = parts[k];
+                            let mut args = base.clone();
+                            args[usize::from(*arg)] = u64::from(no);
+                            expect(&p, arch, name, nr, &args, Verdict::Allow);
+                            args[usize::from(*arg)] = hi | u64::from(no);
+                            expect(&p, arch, name, nr, &args, Verdict::Allow);
+                            args[usize::from(*arg)] = u64::from(yes[0]) << 32;
+                            expect(&p, arch, name, nr, &args, Verdict::Allow);
+                        }
+                    }
                 }
             }
         }
@@ -2540,14 +3059,17 @@ mod tests {
         }
         // The kernel truncates every argument the table looks at to 32 bits.
         let low = |arg: u8| data.args[usize::from(arg)] as u32;
-        for (when, action) in mine {
-            let refused = match when {
+        fn holds(when: When, low: &dyn Fn(u8) -> u32) -> bool {
+            match when {
                 When::Always => unreachable!(),
                 When::AnyBit { arg, mask } => low(arg) & mask != 0,
                 When::OneOf { arg, values } => values.contains(&low(arg)),
                 When::NoneOf { arg, values } => !values.contains(&low(arg)),
-            };
-            if refused {
+                When::AllOf(conditions) => conditions.iter().all(|c| holds(*c, low)),
+            }
+        }
+        for (when, action) in mine {
+            if holds(when, &low) {
                 return verdict_of(action);
             }
         }
@@ -2578,11 +3100,19 @@ mod tests {
     /// as 0), and random values.
     fn probe_values(table: &[Rule], rng: &mut Rng) -> Vec<u64> {
         let mut low: Vec<u32> = vec![0, 1, 0x8000_0000, u32::MAX];
+        let mut conditions = Vec::new();
         for rule in table {
             let Subject::Syscall { when, .. } = rule.subject else {
                 continue;
             };
             match when {
+                When::AllOf(inner) => conditions.extend_from_slice(inner),
+                other => conditions.push(other),
+            }
+        }
+        for when in conditions {
+            match when {
+                When::AllOf(_) => unreachable!("nested combinations are refused"),
                 When::Always => {}
                 When::AnyBit { mask, .. } => {
                     low.extend([mask, !mask]);
@@ -2652,6 +3182,8 @@ mod tests {
                 &few
             };
             for &v in values {
+                // Every argument at once (so each condition of a combination can hold).
+                check(Data::new(arch, nr, &[v; 6]));
                 for i in 0..6 {
                     let mut args = [0u64; 6];
                     args[i] = v;
@@ -2769,11 +3301,29 @@ mod tests {
                 1u32 << rng.below(32)
             };
             let mask = (1u32 << rng.below(32)) | second;
-            let when = match rng.below(8) {
+            let single = |rng: &mut Rng| {
+                let arg = rng.below(6) as u8;
+                match rng.below(3) {
+                    0 => When::AnyBit { arg, mask },
+                    1 => When::OneOf { arg, values },
+                    _ => When::NoneOf { arg, values },
+                }
+            };
+            let when = match rng.below(10) {
                 0..=3 => When::Always,
                 4 => When::AnyBit { arg, mask },
                 5 | 6 => When::OneOf { arg, values },
-                _ => When::NoneOf { arg, values },
+                7 => When::NoneOf { arg, values },
+                // Combinations of one to three conditions, on the same or other arguments.
+                _ => {
+                    let n = 1 + rng.below(3) as usize;
+                    When::AllOf(Box::leak(
+                        (0..n)
+                            .map(|_| single(rng))
+                            .collect::<Vec<_>>()
+                            .into_boxed_slice(),
+                    ))
+                }
             };
             let action = if when == When::Always && rng.below(4) != 0 {
                 Action::Errno(EPERM)
@@ -2873,6 +3423,28 @@ mod tests {
             ),
             syscall(Some(9), When::Always, Action::Errno(EPERM)),
             syscall(Some(10), When::Always, Action::KillProcess),
+            // A combination on two arguments, then a rule on the second one: when the
+            // combination fails on arg 0, the accumulator holds arg 0, not the arg 1 its
+            // last condition loaded, so the second rule must load arg 1 again.
+            syscall(
+                Some(12),
+                When::AllOf(&[
+                    When::AnyBit { arg: 0, mask: 0x40 },
+                    When::AnyBit {
+                        arg: 1,
+                        mask: 0x800,
+                    },
+                ]),
+                Action::Errno(EPERM),
+            ),
+            syscall(
+                Some(12),
+                When::OneOf {
+                    arg: 1,
+                    values: &[0x800],
+                },
+                Action::Errno(ENOSYS),
+            ),
         ];
         for arch in [Arch::X86_64, Arch::Aarch64] {
             let prog = compile(arch, &table).unwrap();
@@ -2888,6 +3460,11 @@ mod tests {
             for nr in [4, 6, 8, 11] {
                 assert_eq!(v(nr, &[0x10, 7]), Verdict::Allow, "{nr}");
             }
+            assert_eq!(v(12, &[0x41, 0x800]), DENY, "every condition holds");
+            assert_eq!(v(12, &[0x1, 0x800]), NOSYS, "arg 1 is read again");
+            assert_eq!(v(12, &[0x40 << 32, 0x800]), NOSYS, "high half ignored");
+            assert_eq!(v(12, &[0x40, 0x400]), Verdict::Allow);
+            assert_eq!(v(12, &[0x1, 0x400]), Verdict::Allow);
         }
     }
 
@@ -2915,6 +3492,20 @@ mod tests {
                     values: &[1],
                 },
                 When::AnyBit { arg: 255, mask: 1 },
+                When::AllOf(&[]),
+                When::AllOf(&[When::Always]),
+                When::AllOf(&[
+                    When::AnyBit { arg: 0, mask: 1 },
+                    When::AllOf(&[When::AnyBit { arg: 1, mask: 1 }]),
+                ]),
+                When::AllOf(&[
+                    When::AnyBit { arg: 0, mask: 1 },
+                    When::AnyBit { arg: 6, mask: 1 },
+                ]),
+                When::AllOf(&[When::OneOf {
+                    arg: 0,
+                    values: &[],
+                }]),
             ] {
                 unsupported(&with(syscall(Some(1), when, eperm)), arch);
                 // Even where an unconditional rule makes it moot: the table is wrong.
@@ -3458,6 +4049,23 @@ if __name__ == "__main__":
         assert!(line("clone3").starts_with("clone3: ENOSYS ("));
         assert!(line("(foreign ABI)").starts_with("(foreign ABI): kill process (SIGSYS) ("));
         assert!(line("personality").contains("unless arg0 is one of 0x0, 0x8, 0x20000"));
+        assert!(line("openat").starts_with(
+            "openat if arg2 has any of the bits 0x400040 and arg3 has any of the bits 0xc00: EPERM ("
+        ));
+        let combination = When::AllOf(&[
+            When::OneOf {
+                arg: 0,
+                values: &[1, 2],
+            },
+            When::NoneOf {
+                arg: 1,
+                values: &[3],
+            },
+        ]);
+        assert_eq!(
+            combination.to_string(),
+            " if arg0 is one of 0x1, 0x2 and arg1 is none of 0x3"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod harness;
 
 mod errors;
 mod escape;
+mod escape_suid;
 mod gate;
 mod hints;
 mod isolation;

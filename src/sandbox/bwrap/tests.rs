@@ -215,6 +215,29 @@ fn always_hardened() {
     assert!(position(&args, &["--json-status-fd", "3"]).is_some());
 }
 
+/// The init's two capabilities (it lowers the sandbox user namespace's per-user counters,
+/// then drops them) are added only with `--unshare-user`, where they mean that namespace
+/// only, after `--cap-drop ALL`, and never any other capability.
+#[test]
+fn capabilities_only_in_the_sandbox_user_namespace() {
+    let mut spec = spec_for(&load_builtin("default"), Vec::new());
+    let args = args_of(&render(&spec, &HostFacts::fixture(), &InitSetup::default()));
+    let added: Vec<&String> = args
+        .iter()
+        .zip(args.iter().skip(1))
+        .filter(|(flag, _)| *flag == "--cap-add")
+        .map(|(_, capability)| capability)
+        .collect();
+    assert_eq!(added, ["CAP_SYS_RESOURCE", "CAP_SETPCAP"]);
+    assert!(args.contains(&"--unshare-user".to_owned()));
+    let drop = position(&args, &["--cap-drop", "ALL"]).unwrap();
+    assert!(args.iter().position(|arg| arg == "--cap-add").unwrap() > drop);
+    spec.disable_userns = false;
+    let args = args_of(&render(&spec, &HostFacts::fixture(), &InitSetup::default()));
+    assert!(!args.contains(&"--cap-add".to_owned()), "{args:?}");
+    assert!(!args.contains(&"--unshare-user".to_owned()), "{args:?}");
+}
+
 #[test]
 fn secrets_never_mounted() {
     let args = args_of(&render(
