@@ -195,7 +195,7 @@ fn run_program(sandbox: &cli::SandboxArgs, program: Program) -> Result<u8> {
 pub(crate) fn execute(
     invocation: &settings::Invocation,
     host: &HostFacts,
-    channel: Option<std::sync::mpsc::Sender<String>>,
+    channel: Option<std::sync::mpsc::SyncSender<String>>,
 ) -> Result<exec::Outcome> {
     // The limits are planned (cgroups created) once bwrap is running; the init waits for
     // them before it starts the program. A retry plans them again, and warns once.

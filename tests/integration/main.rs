@@ -14,6 +14,7 @@ mod isolation;
 mod limits;
 mod mounts;
 mod nbexec;
+mod nbexec_escape;
 mod network;
 mod policy;
 mod run_basic;
