@@ -35,6 +35,7 @@ use crate::hints::catalogue::{self, Diagnosis, Place};
 use crate::hints::traceback::{Frame, Traceback};
 use crate::host::HostFacts;
 use crate::policy::units::parse_duration;
+use crate::policy::Mount;
 use crate::report;
 use crate::settings::{self, Invocation, Program};
 
@@ -188,11 +189,14 @@ pub fn run(args: NbexecArgs, host: &HostFacts) -> Result<u8> {
     // No mount of the notebook's directory: the kernel reads nothing of it but the copy
     // sent below, and runs in the workdir, or in the notebook's directory when the workdir
     // already holds it.
-    let kernel_directory = notebook_path
-        .parent()
-        .filter(|directory| directory.starts_with(&invocation.spec.workdir))
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| invocation.spec.workdir.clone());
+    let kernel_directory = match &args.cwd {
+        Some(directory) => kernel_cwd(&mut invocation, host, &cwd.join(directory))?,
+        None => notebook_path
+            .parent()
+            .filter(|directory| directory.starts_with(&invocation.spec.workdir))
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| invocation.spec.workdir.clone()),
+    };
     let budget = notebook_budget(&invocation.policy.limits, notebook.len() as u64);
     let bounds = Bounds {
         budget: budget.map(|(bytes, _)| bytes),
@@ -316,6 +320,150 @@ pub fn run(args: NbexecArgs, host: &HostFacts) -> Result<u8> {
     }
     crate::audit::log_run(&invocation, &outcome, code);
     Ok(code)
+}
+
+/// `--cwd DIR`: the kernel's directory. Inside the workdir (or a path the policy already
+/// mounts where it is) it needs nothing; elsewhere it is mounted read-only through
+/// [`add_checked_mount`], and refused when it is `/`, a system directory, HOME or a
+/// directory above it, a hidden directory in HOME (`~/.ssh`, `~/.config`, …) or a
+/// protected path.
+fn kernel_cwd(invocation: &mut Invocation, host: &HostFacts, directory: &Path) -> Result<PathBuf> {
+    let refuse = |reason: String| {
+        Error::Usage {
+        message: format!("--cwd `{}`: {reason}", directory.display()),
+        hint: Some(
+            "pass the directory the notebook's relative paths need (a project directory), or copy its files into the workdir".to_owned(),
+        ),
+    }
+    };
+    let canonical = directory
+        .canonicalize()
+        .map_err(|error| refuse(error.to_string().to_lowercase()))?;
+    if !canonical.is_dir() {
+        return Err(refuse("not a directory".to_owned()));
+    }
+    let spec = &invocation.spec;
+    if canonical.starts_with(&spec.workdir)
+        || spec
+            .mounts
+            .iter()
+            .any(|mount| mount.source == mount.dest && canonical.starts_with(&mount.source))
+    {
+        return Ok(canonical);
+    }
+    if canonical == Path::new("/") {
+        return Err(refuse(
+            "`/` would show the kernel the whole host".to_owned(),
+        ));
+    }
+    // System directories and everything under them; shared parents (where other users'
+    // and services' directories live) themselves only.
+    const SYSTEM_TREES: &[&str] = &[
+        "/usr",
+        "/etc",
+        "/bin",
+        "/sbin",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/libx32",
+        "/proc",
+        "/dev",
+        "/sys",
+        "/boot",
+        "/run",
+        "/snap",
+        "/var/run",
+        "/var/lib",
+        "/var/log",
+        "/var/cache",
+        "/var/spool",
+        "/var/mail",
+    ];
+    const SHARED_PARENTS: &[&str] = &[
+        "/tmp", "/var", "/var/tmp", "/home", "/opt", "/srv", "/mnt", "/media", "/Users",
+    ];
+    if let Some(system) = SYSTEM_TREES
+        .iter()
+        .chain(crate::host::SYSTEM_PATHS)
+        .find(|system| canonical.starts_with(system))
+        .or_else(|| {
+            SHARED_PARENTS
+                .iter()
+                .find(|parent| canonical == Path::new(parent))
+        })
+    {
+        return Err(refuse(format!("`{system}` is a system directory")));
+    }
+    if let Some(protected) = crate::host::PROTECTED_PATHS
+        .iter()
+        .map(Path::new)
+        .chain(host.protected_paths.iter().map(PathBuf::as_path))
+        .find(|protected| canonical.starts_with(protected) || protected.starts_with(&canonical))
+    {
+        return Err(refuse(format!(
+            "it is or holds `{}`, which boxpy never exposes",
+            protected.display()
+        )));
+    }
+    let home = host
+        .home
+        .as_ref()
+        .map(|home| home.canonicalize().unwrap_or_else(|_| home.clone()));
+    // Another user's home: `/root`, or `/home/NAME` that is not the caller's.
+    let other_home = match canonical.strip_prefix("/home") {
+        Ok(inside) => inside
+            .components()
+            .next()
+            .map(|name| Path::new("/home").join(name)),
+        Err(_) => canonical
+            .starts_with("/root")
+            .then(|| PathBuf::from("/root")),
+    };
+    if let Some(owner) = other_home {
+        if !home.as_ref().is_some_and(|home| home.starts_with(&owner)) {
+            return Err(refuse(format!(
+                "`{}` is another user's home directory",
+                owner.display()
+            )));
+        }
+    }
+    if let Some(home) = &home {
+        if home.starts_with(&canonical) {
+            return Err(refuse(
+                "it is or holds the home directory, which the sandbox never shows".to_owned(),
+            ));
+        }
+        if let Ok(inside) = canonical.strip_prefix(home) {
+            let hidden = inside
+                .components()
+                .next()
+                .is_some_and(|first| first.as_os_str().to_string_lossy().starts_with('.'));
+            if hidden {
+                return Err(refuse(
+                    "a hidden directory in HOME (`~/.ssh`, `~/.config`, …) guards the user's accounts"
+                        .to_owned(),
+                ));
+            }
+        }
+    }
+    add_checked_mount(
+        invocation,
+        Mount {
+            source: canonical.clone(),
+            dest: canonical.clone(),
+            optional: false,
+            writable: false,
+            origin: "--cwd".to_owned(),
+        },
+    );
+    Ok(canonical)
+}
+
+/// nbexec's one mount (`--cwd` outside the workdir), checked by [`kernel_cwd`]. The lead's
+/// single mount gate (issue 24) should take this over: route it there.
+fn add_checked_mount(invocation: &mut Invocation, mount: Mount) {
+    invocation.spec.mounts.push(mount);
 }
 
 /// Reads and checks the notebook: JSON, nbformat 4, a `cells` list.

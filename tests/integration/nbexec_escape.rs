@@ -164,6 +164,61 @@ runner_tests! {
         }
     }
 
+    /// `--cwd DIR` (papermill's flag, for a notebook's relative paths) shows the kernel that
+    /// directory read-only and nothing around it; HOME, a directory above it, a hidden
+    /// directory in it, `/` and system directories are refused before anything runs.
+    fn cwd_flag_shows_only_its_directory(runner) {
+        let venv = require_jupyter!();
+        let ws = Workspace::new(&runner);
+        let home = ws.dir("home");
+        let project = ws.dir("home/project");
+        let hidden = ws.dir("home/.ssh");
+        ws.write("home/id_rsa", "PRIVATE KEY");
+        ws.write("home/project/data.csv", "a,b\n1,2\n");
+        let probe = format!(
+            "import os\nprint({MARKER:?})\nprint('cwd', os.getcwd())\nprint('data', open('data.csv').read().splitlines()[0])\ntry:\n    open({}).read()\n    print('secret read')\nexcept OSError as error:\n    print('secret unreadable', error.errno)\ntry:\n    open('written.txt', 'w').write('x')\n    print('project written')\nexcept OSError as error:\n    print('project read-only', error.errno)\n",
+            py_path(&home.join("id_rsa")),
+        );
+        let path = ws.write("home/project/analysis.ipynb", notebook(&[&probe]));
+        let output = boxpy(&ws)
+            .env("HOME", &home)
+            .args(["nbexec", "--venv"])
+            .arg(&venv)
+            .arg("--cwd")
+            .arg(&project)
+            .arg(&path)
+            .args(["-o", "out.ipynb"])
+            .run();
+        assert_exit(&output, 0);
+        let text = printed(&read_notebook(&ws.work().join("out.ipynb")));
+        assert!(text.contains(MARKER), "{text}\n{output}");
+        assert!(text.contains(&format!("cwd {}", project.display())), "{text}");
+        assert!(text.contains("data a,b"), "{text}");
+        assert!(text.contains("secret unreadable"), "{text}");
+        assert!(text.contains("project read-only"), "{text}");
+        assert!(!project.join("written.txt").exists(), "nothing written on the host");
+        let root = ws.root();
+        for (directory, needle) in [
+            (home.as_path(), "home directory"),
+            (root.as_path(), "home directory"),
+            (hidden.as_path(), "hidden directory"),
+            (Path::new("/"), "whole host"),
+            (Path::new("/etc"), "system directory"),
+            (Path::new("/usr/lib"), "system directory"),
+        ] {
+            let output = boxpy(&ws)
+                .env("HOME", &home)
+                .args(["nbexec", "--venv"])
+                .arg(&venv)
+                .arg("--cwd")
+                .arg(directory)
+                .arg(&path)
+                .run();
+            assert_exit(&output, 125);
+            assert!(output.stderr_text().contains(needle), "{}: {output}", directory.display());
+        }
+    }
+
     /// A cell that displays a huge JSON value: over the notebook's budget (the policy's
     /// `limits.output` plus the notebook's own size) it is the program's failure, with a
     /// report naming `limits.output` and no `-o` file; under a larger budget it streams to
