@@ -114,6 +114,24 @@ runner_tests! {
         }
     }
 
+    /// Notebook code that kills the driver (its parent, which it may signal) ends the run as
+    /// the program's failure, reported as a kill, never as a sandbox that did not start.
+    fn killing_the_driver_is_the_programs_failure(runner) {
+        let venv = require_jupyter!();
+        let ws = Workspace::new(&runner);
+        let cell = format!("import os, signal\nopen('ran.txt', 'w').write({MARKER:?})\nos.kill(os.getppid(), signal.SIGKILL)");
+        ws.write("work/kill.ipynb", notebook(&[&cell]));
+        let output = boxpy(&ws)
+            .args(["nbexec", "--json", "--venv"])
+            .arg(&venv)
+            .arg("kill.ipynb")
+            .run();
+        let ran = std::fs::read_to_string(ws.work().join("ran.txt")).unwrap_or_default();
+        assert_eq!(ran, MARKER, "the cell ran: {output}");
+        assert_exit(&output, 137);
+        assert_eq!(output.json()["status"], "killed", "{output}");
+    }
+
     /// A notebook outside the workdir (in HOME, or any other directory) sees nothing of
     /// its own directory: the file beside it is as unreadable as it is to `boxpy run` from
     /// the same place, and the kernel runs in the workdir.
