@@ -635,6 +635,39 @@ fn skip_line(reader: &mut impl std::io::BufRead) {
     }
 }
 
+#[cfg(test)]
+mod channel_tests {
+    use super::*;
+    use std::io::Write;
+
+    /// Lines pass whole; an over-long one becomes [`CHANNEL_OVERLONG`] without being held,
+    /// and the lines after it still arrive; a last line without a newline is passed as is.
+    #[test]
+    fn channel_lines_are_bounded() {
+        let (read, write) = pipe().unwrap();
+        let writer = std::thread::spawn(move || {
+            let mut file = std::fs::File::from(write);
+            file.write_all(b"{\"event\": \"start\"}\n").unwrap();
+            file.write_all(&vec![b'x'; 3 * CHANNEL_LINE_LIMIT]).unwrap();
+            file.write_all(b"\nafter\ncut").unwrap();
+        });
+        let (sender, receiver) = mpsc::sync_channel(1);
+        let reader = std::thread::spawn(move || read_channel(read, &sender));
+        let lines: Vec<String> = receiver.iter().collect();
+        writer.join().unwrap();
+        reader.join().unwrap();
+        assert_eq!(
+            lines,
+            [
+                "{\"event\": \"start\"}\n",
+                CHANNEL_OVERLONG,
+                "after\n",
+                "cut"
+            ]
+        );
+    }
+}
+
 #[derive(Debug, Default)]
 struct BwrapRecord {
     child_pid: Option<i32>,
