@@ -75,15 +75,7 @@ pub fn log_run(invocation: &Invocation, outcome: &Outcome, exit_code: u8) {
         return;
     };
     // The workdir and the writable mounts are where a run could have planted a link.
-    let mut writable = vec![invocation.spec.workdir.clone()];
-    writable.extend(
-        invocation
-            .spec
-            .mounts
-            .iter()
-            .filter(|mount| mount.writable)
-            .map(|mount| mount.source.clone()),
-    );
+    let writable = invocation.writable_areas();
     let parent = path.parent().unwrap_or(std::path::Path::new("/"));
     if let Err(refusal) = crate::hostfs::resolve_without_planted_links(parent, &writable) {
         crate::report::warning(&format!(

@@ -176,6 +176,10 @@ pub struct NbexecArgs {
     /// The kernel to use (default: the notebook's kernelspec, else python3)
     #[arg(long, value_name = "NAME")]
     pub kernel: Option<String>,
+    /// Run the kernel in DIR (for a notebook's relative paths): as it is inside the workdir,
+    /// else mounted read-only; never HOME or above it, `/`, a system or protected directory
+    #[arg(long = "cwd", value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
 }
 
 /// `boxpy exec`.

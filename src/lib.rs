@@ -197,7 +197,7 @@ fn run_program(sandbox: &cli::SandboxArgs, program: Program) -> Result<u8> {
 pub(crate) fn execute(
     invocation: &settings::Invocation,
     host: &HostFacts,
-    channel: Option<std::sync::mpsc::Sender<String>>,
+    channel: Option<std::sync::mpsc::SyncSender<String>>,
 ) -> Result<exec::Outcome> {
     report::notices(invocation);
     // The limits are planned (cgroups created) once bwrap is running; the init waits for

@@ -201,6 +201,48 @@ pub fn resolve(
     })
 }
 
+impl Invocation {
+    /// Where a sandboxed run can write on the host (the workdir and the writable mounts):
+    /// where an earlier run could have planted a symlink for boxpy to follow.
+    pub fn writable_areas(&self) -> Vec<PathBuf> {
+        let mut areas = vec![self.spec.workdir.clone()];
+        areas.extend(
+            self.spec
+                .mounts
+                .iter()
+                .filter(|mount| mount.writable)
+                .map(|mount| mount.source.clone()),
+        );
+        areas
+    }
+}
+
+/// Passes a mount a command adds on its own (nbexec's `--cwd`) through the gate, like the
+/// policy's and the flags' mounts; `Ok` carries the notice to print, if any.
+pub fn admit_mount(invocation: &mut Invocation, mount: Mount, home: Option<&Path>) -> Result<()> {
+    let role = if mount.writable {
+        gate::Role::ReadWrite
+    } else {
+        gate::Role::ReadOnly
+    };
+    let home = gate::resolved_home(home);
+    let admission = admit(
+        &mount.source,
+        &mount.dest,
+        role,
+        mount.origin.starts_with("--"),
+        &mount.origin,
+        home.as_deref(),
+    )?;
+    if let Some(notice) = admission.notice {
+        invocation
+            .notices
+            .push(format!("{notice} (`{}`)", mount.origin));
+    }
+    invocation.spec.mounts.push(mount);
+    Ok(())
+}
+
 fn current_directory() -> Result<PathBuf> {
     std::env::current_dir().map_err(|error| Error::Workdir {
         path: PathBuf::from("."),

@@ -55,12 +55,18 @@ pub struct ExecOptions {
     /// A compiled seccomp program for bwrap's `--seccomp`.
     pub seccomp: Option<Vec<u8>>,
     /// Open [`fds::CHANNEL`] in the sandbox and send each line written to it here (the
-    /// notebook driver's events). What arrives is untrusted: lines are bounded.
-    pub channel: Option<mpsc::Sender<String>>,
+    /// notebook driver's events). What arrives is untrusted: lines are bounded, and the
+    /// queue is (the reader waits for the receiver, so boxpy holds a few lines at most).
+    pub channel: Option<mpsc::SyncSender<String>>,
 }
 
-/// The most a single channel line may hold (an executed notebook with its outputs).
-const CHANNEL_LINE_LIMIT: usize = 512 << 20;
+/// The most a single channel line may hold: the notebook driver sends short events and the
+/// executed notebook in parts of at most 128 Ki characters.
+pub const CHANNEL_LINE_LIMIT: usize = 1 << 20;
+
+/// What the channel reader sends in place of a line longer than [`CHANNEL_LINE_LIMIT`]
+/// (not JSON, so no event can be mistaken for it).
+pub const CHANNEL_OVERLONG: &str = "\u{0}over-long line";
 
 /// How the program ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -585,8 +591,11 @@ fn wait_for(pid: i32) -> std::io::Result<std::process::ExitStatus> {
     }
 }
 
-/// Forwards the channel's lines until end-of-file; an over-long line is dropped whole.
-fn read_channel(read: OwnedFd, sender: &mpsc::Sender<String>) {
+/// Forwards the channel's lines until end-of-file or until the receiver is gone (which
+/// closes the channel: the writer gets EPIPE). An over-long line is skipped without being
+/// held, and [`CHANNEL_OVERLONG`] is sent in its place; a last line without a newline is
+/// sent as it is (the receiver judges it).
+fn read_channel(read: OwnedFd, sender: &mpsc::SyncSender<String>) {
     let mut reader = std::io::BufReader::new(std::fs::File::from(read));
     let mut line = Vec::new();
     loop {
@@ -596,14 +605,13 @@ fn read_channel(read: OwnedFd, sender: &mpsc::Sender<String>) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
-        if line.last() != Some(&b'\n') && line.len() >= CHANNEL_LINE_LIMIT {
+        let text = if line.last() != Some(&b'\n') && line.len() >= CHANNEL_LINE_LIMIT {
             skip_line(&mut reader);
-            continue;
-        }
-        if sender
-            .send(String::from_utf8_lossy(&line).into_owned())
-            .is_err()
-        {
+            CHANNEL_OVERLONG.to_owned()
+        } else {
+            String::from_utf8_lossy(&line).into_owned()
+        };
+        if sender.send(text).is_err() {
             return;
         }
     }
@@ -624,6 +632,39 @@ fn skip_line(reader: &mut impl std::io::BufRead) {
         if done {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod channel_tests {
+    use super::*;
+    use std::io::Write;
+
+    /// Lines pass whole; an over-long one becomes [`CHANNEL_OVERLONG`] without being held,
+    /// and the lines after it still arrive; a last line without a newline is passed as is.
+    #[test]
+    fn channel_lines_are_bounded() {
+        let (read, write) = pipe().unwrap();
+        let writer = std::thread::spawn(move || {
+            let mut file = std::fs::File::from(write);
+            file.write_all(b"{\"event\": \"start\"}\n").unwrap();
+            file.write_all(&vec![b'x'; 3 * CHANNEL_LINE_LIMIT]).unwrap();
+            file.write_all(b"\nafter\ncut").unwrap();
+        });
+        let (sender, receiver) = mpsc::sync_channel(1);
+        let reader = std::thread::spawn(move || read_channel(read, &sender));
+        let lines: Vec<String> = receiver.iter().collect();
+        writer.join().unwrap();
+        reader.join().unwrap();
+        assert_eq!(
+            lines,
+            [
+                "{\"event\": \"start\"}\n",
+                CHANNEL_OVERLONG,
+                "after\n",
+                "cut"
+            ]
+        );
     }
 }
 

@@ -5,9 +5,16 @@
 #   {"event": "cell_start", "index": N}             N counts the notebook's own code cells
 #   {"event": "cell_end", "index": N, "status": "ok|failed|timeout|dead", "duration_ms": T,
 #    "error": {...}}                                 error: ename, evalue, traceback, line
-#   {"event": "notebook", "content": {...}}         the executed notebook (nbformat 4)
+#   {"event": "notebook_begin", "bytes": B}         the executed notebook follows: B bytes
+#   {"event": "notebook_part", "text": "..."}       of its text (Jupyter's own format), in
+#   {"event": "notebook_end"}                        parts of at most PART characters
+#   {"event": "notebook_too_large", "bytes": B}     instead, when B exceeds the budget
 #   {"event": "missing", "module": "nbclient"}      the venv lacks nbclient/ipykernel/nbformat
 #   {"event": "driver_error", "message": "..."}     anything unexpected, never a traceback
+# Every line is short (boxpy refuses a line over 1 MiB): errors are cut to ERROR_TEXT
+# characters, the notebook is sent in parts. Before anything else the driver makes itself
+# not dumpable, so the kernel (its child, same user, no CAP_SYS_PTRACE) cannot open
+# /proc/<driver>/fd/6 and write events of its own.
 # It exits 0 whatever the cells did; boxpy decides the exit code. After a normal end it
 # leaves with os._exit once everything is flushed: the kernel is already shut down.
 import json
@@ -17,17 +24,29 @@ import sys
 import time
 
 CHANNEL_FD = 6
+PART = 128 * 1024
+ERROR_TEXT = 64 * 1024
+PR_SET_DUMPABLE = 4
 CONFIG = "/run/boxpy/nbexec/config.json"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 
 
 def main(channel):
     def emit(**event):
-        channel.write(json.dumps(event) + "\n")
+        channel.write(json.dumps(event, ensure_ascii=False) + "\n")
         channel.flush()
 
     with open(CONFIG) as handle:
         config = json.load(handle)
+    # Before the kernel exists: a non-dumpable process's /proc/PID/{fd,mem,environ} need
+    # CAP_SYS_PTRACE, which nobody in the sandbox has. The kernel is exec'd, so it is
+    # dumpable again and unaffected.
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
     for variable, value in config["env"].items():
         os.environ[variable] = value
     # The policy's `MPLBACKEND = "Agg"` suits scripts; in a notebook it would keep plots
@@ -116,10 +135,34 @@ def main(channel):
                     status = "failed"
                     error = cell_error(cell, failure)
             duration = int((time.monotonic() - started) * 1000)
-            emit(event="cell_end", index=label, status=status, duration_ms=duration, error=error)
+            emit(event="cell_end", index=label, status=status, duration_ms=duration, error=cut(error))
             if status != "ok" and (status == "dead" or not config["allow_errors"]):
                 failed = True
-    emit(event="notebook", content=notebook)
+    send_notebook(emit, nbformat.writes(notebook) + "\n", config.get("notebook_budget"))
+
+
+def send_notebook(emit, text, budget):
+    """The executed notebook in Jupyter's own format, in parts; or, over the budget (the
+    policy's `limits.output` plus the notebook's own size), only its size."""
+    size = len(text.encode("utf-8", "replace"))
+    if budget is not None and size > budget:
+        emit(event="notebook_too_large", bytes=size)
+        return
+    emit(event="notebook_begin", bytes=size)
+    for start in range(0, len(text), PART):
+        emit(event="notebook_part", text=text[start : start + PART])
+    emit(event="notebook_end")
+
+
+def cut(error):
+    """An error with its texts cut to ERROR_TEXT characters (a cell may raise with a huge
+    message; the report needs its head)."""
+    if error is None:
+        return None
+    return {
+        key: value[:ERROR_TEXT] + "\n[cut]" if isinstance(value, str) and len(value) > ERROR_TEXT else value
+        for key, value in error.items()
+    }
 
 
 def inject_parameters(nbformat, notebook, parameters):
@@ -167,7 +210,7 @@ def cell_error(cell, failure):
 
 if __name__ == "__main__":
     try:
-        stream = os.fdopen(CHANNEL_FD, "w", encoding="utf-8", buffering=1)
+        stream = os.fdopen(CHANNEL_FD, "w", encoding="utf-8", errors="replace", buffering=1)
         os.set_inheritable(CHANNEL_FD, False)
     except OSError:
         print("boxpy: the notebook driver must be started by `boxpy nbexec`", file=sys.stderr)
@@ -183,7 +226,7 @@ if __name__ == "__main__":
         os._exit(0)
     except BaseException as error:  # boxpy reports it; never a traceback from the driver
         try:
-            stream.write(json.dumps({"event": "driver_error", "message": f"{type(error).__name__}: {error}"}) + "\n")
+            stream.write(json.dumps({"event": "driver_error", "message": f"{type(error).__name__}: {error}"[:ERROR_TEXT]}) + "\n")
             stream.flush()
         except Exception:
             pass

@@ -1,15 +1,27 @@
 //! `boxpy nbexec`: execute a Jupyter notebook inside the same sandbox as `run` (SPEC §7).
 //!
-//! boxpy reads and checks the notebook on the host, mounts it read-only into the sandbox
-//! together with a small driver program ([`DRIVER`]) and its configuration, and runs the
-//! driver with the venv's interpreter. The driver executes the cells with the venv's own
-//! nbclient and ipykernel — kernel and client talk over the sandbox's private loopback, so
-//! `network = "none"` works — and reports events over a channel descriptor: progress, each
-//! cell's status and error, and finally the executed notebook, which boxpy writes
-//! atomically (`-o`, `--inplace`). Nothing the kernel writes lands beside the notebook:
-//! Jupyter's and IPython's directories point into the sandbox's private /tmp.
+//! boxpy reads and checks the notebook on the host and sends its copy into the sandbox
+//! (a file of the sandbox's own, never a mount of the notebook's directory: a notebook in
+//! HOME must not show the kernel the home directory) together with a small driver program
+//! ([`DRIVER`]) and its configuration, and runs the driver with the venv's interpreter. The
+//! kernel runs in the workdir (in the notebook's directory when that is inside the workdir).
+//! The driver executes the cells with the venv's own nbclient and ipykernel — kernel and
+//! client talk over the sandbox's private loopback, so `network = "none"` works — and
+//! reports events over a channel descriptor: progress, each cell's status and error, and
+//! finally the executed notebook, in parts, which boxpy streams into a temporary file beside
+//! the output and renames into place (`-o`, `--inplace`). Nothing the kernel writes lands
+//! beside the notebook: Jupyter's and IPython's directories point into the sandbox's
+//! private /tmp.
+//!
+//! The channel is untrusted input, bounded on boxpy's side: the reader holds one line of
+//! at most [`crate::exec::CHANNEL_LINE_LIMIT`] and a few queued lines, the notebook may be
+//! at most its budget ([`notebook_budget`]: `limits.output` plus the notebook's own size,
+//! within `limits.file_size`), and the events must come in the driver's order. The driver
+//! is not dumpable, so the kernel cannot open its channel; should anything malformed or out
+//! of order arrive anyway, it is the program's failure (exit 1, a report), never "the
+//! program never ran".
 
-use std::io::{IsTerminal, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Instant;
@@ -70,8 +82,15 @@ enum Event {
         #[serde(default)]
         error: Option<CellError>,
     },
-    Notebook {
-        content: serde_json::Value,
+    NotebookBegin {
+        bytes: u64,
+    },
+    NotebookPart {
+        text: String,
+    },
+    NotebookEnd {},
+    NotebookTooLarge {
+        bytes: u64,
     },
     Missing {
         module: String,
@@ -87,10 +106,48 @@ struct Collected {
     total: usize,
     cells: Vec<CellResult>,
     injected_failure: Option<CellError>,
-    notebook: Option<serde_json::Value>,
+    /// The whole executed notebook arrived (and, with `-o`, waits in `saved`).
+    complete: bool,
+    /// The executed notebook, in a temporary file beside the output, to be renamed into place.
+    saved: Option<tempfile::NamedTempFile>,
+    /// The temporary file could not be created or written.
+    write_error: Option<String>,
+    /// The executed notebook was this many bytes, over its budget; nothing was saved.
+    too_large: Option<u64>,
+    /// The channel broke its protocol (after the driver started the kernel): why.
+    broken: Option<String>,
     missing: Option<String>,
     driver_error: Option<String>,
 }
+
+/// Where the collector is in the driver's protocol.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Before `start`: the kernel does not exist yet.
+    #[default]
+    Setup,
+    /// Cells run.
+    Cells,
+    /// The notebook arrives: this many bytes announced, this many received.
+    Notebook { announced: u64, received: u64 },
+    /// The notebook arrived, or was too large: nothing may follow.
+    Done,
+    /// `missing`: the venv lacks a module; nothing may follow.
+    Missing,
+}
+
+/// The collector's bounds: the notebook's budget, the code cells it may report, and where
+/// the notebook goes (`None`: it is counted, not kept).
+#[derive(Debug, Clone)]
+struct Bounds {
+    budget: Option<u64>,
+    code_cells: usize,
+    directory: Option<PathBuf>,
+}
+
+/// At most this much error text (names, messages, tracebacks) is kept for the report over
+/// all cells; the rest keeps its name and message, cut short.
+const ERROR_TEXT_BUDGET: usize = 8 << 20;
 
 /// Runs `boxpy nbexec`.
 pub fn run(args: NbexecArgs, host: &HostFacts) -> Result<u8> {
@@ -129,24 +186,33 @@ pub fn run(args: NbexecArgs, host: &HostFacts) -> Result<u8> {
         host,
         &|name| std::env::var_os(name),
     )?;
-    let notebook_directory = notebook_path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("/"));
-    let visible = notebook_directory.starts_with(&invocation.spec.workdir)
-        || invocation.spec.mounts.iter().any(|mount| {
-            mount.source == mount.dest && notebook_directory.starts_with(&mount.source)
-        });
-    if !visible {
-        invocation.spec.mounts.push(Mount {
-            source: notebook_directory.clone(),
-            dest: notebook_directory.clone(),
-            optional: false,
-            writable: false,
-            origin: "the notebook's directory".to_owned(),
-        });
+    // `-o`/`--inplace` is written by boxpy on the host: no directory on its way may be a
+    // link a run planted in the workdir or a writable mount.
+    if let Some(output) = &output {
+        let mut areas = invocation.writable_areas();
+        areas.push(cwd.clone());
+        crate::hostfs::check_write_target(output, &areas)?;
     }
-    let config = driver_config(&args, &notebook_directory, cell_timeout);
+    // No mount of the notebook's directory: the kernel reads nothing of it but the copy
+    // sent below, and runs in the workdir, or in the notebook's directory when the workdir
+    // already holds it.
+    let kernel_directory = match &args.cwd {
+        Some(directory) => kernel_cwd(&mut invocation, host, &cwd.join(directory))?,
+        None => notebook_path
+            .parent()
+            .filter(|directory| directory.starts_with(&invocation.spec.workdir))
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| invocation.spec.workdir.clone()),
+    };
+    let budget = notebook_budget(&invocation.policy.limits, notebook.len() as u64);
+    let bounds = Bounds {
+        budget: budget.map(|(bytes, _)| bytes),
+        code_cells: cell_sources.len(),
+        directory: output
+            .as_ref()
+            .map(|output| output.parent().unwrap_or(Path::new("/")).to_path_buf()),
+    };
+    let config = driver_config(&args, &kernel_directory, cell_timeout, bounds.budget);
     for (name, contents) in [
         ("driver.py", DRIVER.as_bytes().to_vec()),
         ("config.json", config.into_bytes()),
@@ -158,12 +224,13 @@ pub fn run(args: NbexecArgs, host: &HostFacts) -> Result<u8> {
             .push((Path::new(DRIVER_DIRECTORY).join(name), contents));
     }
 
-    let (sender, receiver) = mpsc::channel();
+    // A short queue: the channel reader waits for the collector, so boxpy holds a few lines.
+    let (sender, receiver) = mpsc::sync_channel(4);
     let show_progress =
         !invocation.output.json && !invocation.output.quiet && std::io::stderr().is_terminal();
-    let collector = std::thread::spawn(move || collect(receiver, show_progress));
+    let collector = std::thread::spawn(move || collect(receiver, show_progress, &bounds));
     let outcome = crate::execute(&invocation, host, Some(sender));
-    let collected = collector
+    let mut collected = collector
         .join()
         .map_err(|_| anyhow::anyhow!("the notebook event reader panicked"))?;
     let outcome = outcome?;
@@ -171,16 +238,22 @@ pub fn run(args: NbexecArgs, host: &HostFacts) -> Result<u8> {
         report::progress_done();
     }
 
-    if let Some(module) = collected.missing {
-        return Err(missing_module(&invocation, &module));
+    if let Some(module) = &collected.missing {
+        return Err(missing_module(&invocation, module));
     }
-    if let Some(message) = collected.driver_error {
+    if let Some(message) = &collected.driver_error {
         return Err(Error::SandboxSetup {
             detail: format!("the notebook driver failed: {message}"),
         });
     }
-    if let (Some(output), Some(content)) = (&output, &collected.notebook) {
-        write_atomically(output, content)?;
+    if let (Some(output), Some(error)) = (&output, &collected.write_error) {
+        return Err(Error::Usage {
+            message: format!("cannot write `{}`: {error}", output.display()),
+            hint: None,
+        });
+    }
+    if let (Some(output), Some(saved)) = (&output, collected.saved.take()) {
+        persist(saved, output)?;
     }
 
     let display = args.notebook.display().to_string();
@@ -210,14 +283,26 @@ pub fn run(args: NbexecArgs, host: &HostFacts) -> Result<u8> {
             &outcome,
         ));
     }
+    // The channel's own failures are reported when the program ended on its own; a
+    // timeout or a signal has its own report.
+    if let Status::Exited(_) = outcome.status {
+        if let (Some(bytes), Some((limit, bound))) = (collected.too_large, budget) {
+            diagnoses.push(too_large_diagnosis(bytes, limit, bound, output.is_some()));
+        }
+        if let Some(why) = &collected.broken {
+            diagnoses.push(broken_channel_diagnosis(why));
+        }
+    }
     let any_failed = collected
         .cells
         .iter()
         .any(|cell| cell.status != "ok" && cell.status != "skipped")
-        || collected.injected_failure.is_some();
+        || collected.injected_failure.is_some()
+        || collected.too_large.is_some()
+        || collected.broken.is_some();
     let code = match outcome.status {
         Status::Exited(0) if any_failed => 1,
-        Status::Exited(0) if collected.notebook.is_none() => 1,
+        Status::Exited(0) if !collected.complete => 1,
         _ => report::exit_code(&outcome),
     };
     if invocation.output.json {
@@ -242,6 +327,145 @@ pub fn run(args: NbexecArgs, host: &HostFacts) -> Result<u8> {
     }
     crate::audit::log_run(&invocation, &outcome, code);
     Ok(code)
+}
+
+/// `--cwd DIR`: the kernel's directory. Inside the workdir (or a path the policy already
+/// mounts where it is) it needs nothing; elsewhere it is mounted read-only through
+/// the mount gate (`settings::admit_mount`), and refused when it is `/`, a system directory, HOME or a
+/// directory above it, a hidden directory in HOME (`~/.ssh`, `~/.config`, …) or a
+/// protected path.
+fn kernel_cwd(invocation: &mut Invocation, host: &HostFacts, directory: &Path) -> Result<PathBuf> {
+    let refuse = |reason: String| {
+        Error::Usage {
+        message: format!("--cwd `{}`: {reason}", directory.display()),
+        hint: Some(
+            "pass the directory the notebook's relative paths need (a project directory), or copy its files into the workdir".to_owned(),
+        ),
+    }
+    };
+    let canonical = directory
+        .canonicalize()
+        .map_err(|error| refuse(error.to_string().to_lowercase()))?;
+    if !canonical.is_dir() {
+        return Err(refuse("not a directory".to_owned()));
+    }
+    let spec = &invocation.spec;
+    if canonical.starts_with(&spec.workdir)
+        || spec
+            .mounts
+            .iter()
+            .any(|mount| mount.source == mount.dest && canonical.starts_with(&mount.source))
+    {
+        return Ok(canonical);
+    }
+    if canonical == Path::new("/") {
+        return Err(refuse(
+            "`/` would show the kernel the whole host".to_owned(),
+        ));
+    }
+    // System directories and everything under them; shared parents (where other users'
+    // and services' directories live) themselves only.
+    const SYSTEM_TREES: &[&str] = &[
+        "/usr",
+        "/etc",
+        "/bin",
+        "/sbin",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/libx32",
+        "/proc",
+        "/dev",
+        "/sys",
+        "/boot",
+        "/run",
+        "/snap",
+        "/var/run",
+        "/var/lib",
+        "/var/log",
+        "/var/cache",
+        "/var/spool",
+        "/var/mail",
+    ];
+    const SHARED_PARENTS: &[&str] = &[
+        "/tmp", "/var", "/var/tmp", "/home", "/opt", "/srv", "/mnt", "/media", "/Users",
+    ];
+    if let Some(system) = SYSTEM_TREES
+        .iter()
+        .chain(crate::host::SYSTEM_PATHS)
+        .find(|system| canonical.starts_with(system))
+        .or_else(|| {
+            SHARED_PARENTS
+                .iter()
+                .find(|parent| canonical == Path::new(parent))
+        })
+    {
+        return Err(refuse(format!("`{system}` is a system directory")));
+    }
+    if let Some(protected) = crate::host::PROTECTED_PATHS
+        .iter()
+        .map(Path::new)
+        .chain(host.protected_paths.iter().map(PathBuf::as_path))
+        .find(|protected| canonical.starts_with(protected) || protected.starts_with(&canonical))
+    {
+        return Err(refuse(format!(
+            "it is or holds `{}`, which boxpy never exposes",
+            protected.display()
+        )));
+    }
+    let home = host
+        .home
+        .as_ref()
+        .map(|home| home.canonicalize().unwrap_or_else(|_| home.clone()));
+    // Another user's home: `/root`, or `/home/NAME` that is not the caller's.
+    let other_home = match canonical.strip_prefix("/home") {
+        Ok(inside) => inside
+            .components()
+            .next()
+            .map(|name| Path::new("/home").join(name)),
+        Err(_) => canonical
+            .starts_with("/root")
+            .then(|| PathBuf::from("/root")),
+    };
+    if let Some(owner) = other_home {
+        if !home.as_ref().is_some_and(|home| home.starts_with(&owner)) {
+            return Err(refuse(format!(
+                "`{}` is another user's home directory",
+                owner.display()
+            )));
+        }
+    }
+    if let Some(home) = &home {
+        if home.starts_with(&canonical) {
+            return Err(refuse(
+                "it is or holds the home directory, which the sandbox never shows".to_owned(),
+            ));
+        }
+        if let Ok(inside) = canonical.strip_prefix(home) {
+            let hidden = inside
+                .components()
+                .next()
+                .is_some_and(|first| first.as_os_str().to_string_lossy().starts_with('.'));
+            if hidden {
+                return Err(refuse(
+                    "a hidden directory in HOME (`~/.ssh`, `~/.config`, …) guards the user's accounts"
+                        .to_owned(),
+                ));
+            }
+        }
+    }
+    settings::admit_mount(
+        invocation,
+        Mount {
+            source: canonical.clone(),
+            dest: canonical.clone(),
+            optional: false,
+            writable: false,
+            origin: "--cwd".to_owned(),
+        },
+        host.home.as_deref(),
+    )?;
+    Ok(canonical)
 }
 
 /// Reads and checks the notebook: JSON, nbformat 4, a `cells` list.
@@ -310,6 +534,7 @@ fn driver_config(
     args: &NbexecArgs,
     cwd: &Path,
     cell_timeout: Option<std::time::Duration>,
+    notebook_budget: Option<u64>,
 ) -> String {
     let mut parameters = Vec::new();
     for (values, kind) in [(&args.parameters, "literal"), (&args.raw_parameters, "raw")] {
@@ -330,6 +555,7 @@ fn driver_config(
         "parameters": parameters,
         "cell_timeout": cell_timeout.map(|timeout| timeout.as_secs_f64().ceil() as u64),
         "allow_errors": args.allow_errors,
+        "notebook_budget": notebook_budget,
         "kernel": args.kernel,
         "env": {
             "JUPYTER_RUNTIME_DIR": private("runtime"),
@@ -345,48 +571,350 @@ fn driver_config(
     config.to_string()
 }
 
-/// Reads the driver's events: progress on a terminal, results for the report.
-fn collect(receiver: mpsc::Receiver<String>, show_progress: bool) -> Collected {
+/// Which bound limits the executed notebook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bound {
+    /// `limits.output` plus the notebook's own size.
+    Output { output: u64, input: u64 },
+    /// `limits.file_size` (the smaller).
+    FileSize,
+}
+
+/// The most the executed notebook may be, in bytes, and which bound that is: what the cells
+/// display is bounded by `limits.output` (as a script's output is), on top of the notebook's
+/// own size; the file boxpy writes, by `limits.file_size` as well. `None`: unbounded.
+fn notebook_budget(limits: &crate::policy::Limits, input: u64) -> Option<(u64, Bound)> {
+    let output = limits.output.map(|output| {
+        (
+            output.saturating_add(input),
+            Bound::Output { output, input },
+        )
+    });
+    let file = limits.file_size.map(|size| (size, Bound::FileSize));
+    match (output, file) {
+        (Some(output), Some(file)) if file.0 < output.0 => Some(file),
+        (Some(output), _) => Some(output),
+        (None, file) => file,
+    }
+}
+
+/// Reads the driver's events: progress on a terminal, results for the report. Stops at the
+/// first line that breaks the protocol or at a notebook over its budget; dropping the
+/// receiver then closes the channel.
+fn collect(receiver: mpsc::Receiver<String>, show_progress: bool, bounds: &Bounds) -> Collected {
     let started = Instant::now();
-    let mut collected = Collected::default();
-    for line in receiver {
-        let Ok(event) = serde_json::from_str::<Event>(&line) else {
-            continue;
+    let mut collector = Collector {
+        bounds: bounds.clone(),
+        collected: Collected::default(),
+        phase: Phase::Setup,
+        sink: None,
+        error_text: 0,
+        starts: 0,
+    };
+    for line in receiver.iter() {
+        let progress = match collector.take(&line) {
+            Ok(progress) => progress,
+            Err(why) => {
+                // Nothing of a broken channel is kept, not even a notebook that came whole
+                // before the line that broke it.
+                collector.collected.broken = Some(why);
+                collector.collected.complete = false;
+                collector.collected.saved = None;
+                collector.sink = None;
+                break;
+            }
         };
-        match event {
-            Event::Start { cells } => collected.total = cells,
-            Event::CellStart { index } => {
-                if let (true, Some(index)) = (show_progress, index.as_u64()) {
-                    report::progress(&format!(
-                        "cell {index} of {} · {:.1}s",
-                        collected.total,
-                        started.elapsed().as_secs_f64()
+        if collector.collected.too_large.is_some() {
+            collector.sink = None;
+            break;
+        }
+        if let (true, Some(index)) = (show_progress, progress) {
+            report::progress(&format!(
+                "cell {index} of {} · {:.1}s",
+                collector.collected.total,
+                started.elapsed().as_secs_f64()
+            ));
+        }
+    }
+    collector.finish()
+}
+
+struct Collector {
+    bounds: Bounds,
+    collected: Collected,
+    phase: Phase,
+    /// Where the notebook's text goes while it arrives (with `-o`).
+    sink: Option<BufWriter<tempfile::NamedTempFile>>,
+    /// Error text kept so far (against [`ERROR_TEXT_BUDGET`]).
+    error_text: usize,
+    /// `cell_start` events so far.
+    starts: usize,
+}
+
+impl Collector {
+    /// Takes one line: `Ok(Some(N))` when cell N starts (for the progress line), `Err(why)`
+    /// when the line breaks the driver's protocol.
+    fn take(&mut self, line: &str) -> std::result::Result<Option<u64>, String> {
+        if line == crate::exec::CHANNEL_OVERLONG {
+            return Err(format!(
+                "a line longer than {}",
+                crate::policy::units::format_size(crate::exec::CHANNEL_LINE_LIMIT as u64)
+            ));
+        }
+        let Some(text) = line.strip_suffix('\n') else {
+            return Err("a line cut short".to_owned());
+        };
+        let event = serde_json::from_str::<Event>(text)
+            .map_err(|_| format!("a malformed line ({})", snippet(text)))?;
+        let out_of_order = |name: &str| format!("a `{name}` event out of order");
+        match (event, self.phase) {
+            (Event::Start { cells }, Phase::Setup) => {
+                if cells > self.bounds.code_cells {
+                    return Err(format!(
+                        "{cells} cells announced, the notebook has {}",
+                        self.bounds.code_cells
                     ));
                 }
+                self.collected.total = cells;
+                self.phase = Phase::Cells;
             }
-            Event::CellEnd {
-                index,
-                status,
-                duration_ms,
-                error,
-            } => match index.as_u64() {
-                Some(index) => collected.cells.push(CellResult {
-                    index: index as usize,
+            (Event::Missing { module }, Phase::Setup) => {
+                self.collected.missing = Some(module);
+                self.phase = Phase::Missing;
+            }
+            (Event::DriverError { message }, Phase::Setup) => {
+                self.collected.driver_error = Some(message);
+                self.phase = Phase::Done;
+            }
+            (Event::DriverError { message }, _) => {
+                return Err(format!(
+                    "the driver failed after the kernel started: {message}"
+                ));
+            }
+            (Event::CellStart { index }, Phase::Cells) => {
+                self.starts += 1;
+                if self.starts > self.collected.total + 1 {
+                    return Err("more cells started than announced".to_owned());
+                }
+                return Ok(index.as_u64());
+            }
+            (
+                Event::CellEnd {
+                    index,
                     status,
                     duration_ms,
                     error,
-                }),
-                None if status != "ok" && status != "skipped" => {
-                    collected.injected_failure = error.or_else(|| Some(CellError::default()));
+                },
+                Phase::Cells,
+            ) => {
+                if !["ok", "failed", "timeout", "dead", "skipped"].contains(&status.as_str()) {
+                    return Err(format!("a cell status `{}`", snippet(&status)));
                 }
-                None => {}
-            },
-            Event::Notebook { content } => collected.notebook = Some(content),
-            Event::Missing { module } => collected.missing = Some(module),
-            Event::DriverError { message } => collected.driver_error = Some(message),
+                let error = error.map(|error| self.keep(error));
+                match (index.as_u64(), index.as_str()) {
+                    (Some(number), _) => {
+                        let number = usize::try_from(number).unwrap_or(usize::MAX);
+                        let previous = self.collected.cells.last().map_or(0, |cell| cell.index);
+                        if number <= previous || number > self.collected.total {
+                            return Err(format!("a result for cell {number} out of order"));
+                        }
+                        self.collected.cells.push(CellResult {
+                            index: number,
+                            status,
+                            duration_ms,
+                            error,
+                        });
+                    }
+                    (None, Some("injected")) => {
+                        if status != "ok" && status != "skipped" {
+                            self.collected.injected_failure = Some(error.unwrap_or_default());
+                        }
+                    }
+                    _ => return Err("a cell result without a cell number".to_owned()),
+                }
+            }
+            (Event::NotebookTooLarge { bytes }, Phase::Cells) => {
+                self.collected.too_large = Some(bytes);
+                self.phase = Phase::Done;
+            }
+            (Event::NotebookBegin { bytes }, Phase::Cells) => {
+                if self.bounds.budget.is_some_and(|budget| bytes > budget) {
+                    self.collected.too_large = Some(bytes);
+                    self.phase = Phase::Done;
+                    return Ok(None);
+                }
+                if let Some(directory) = &self.bounds.directory {
+                    match tempfile::Builder::new()
+                        .prefix(".boxpy-nbexec-")
+                        .suffix(".ipynb")
+                        .tempfile_in(directory)
+                    {
+                        Ok(file) => self.sink = Some(BufWriter::new(file)),
+                        Err(error) => self.collected.write_error = Some(error.to_string()),
+                    }
+                }
+                self.phase = Phase::Notebook {
+                    announced: bytes,
+                    received: 0,
+                };
+            }
+            (
+                Event::NotebookPart { text },
+                Phase::Notebook {
+                    announced,
+                    received,
+                },
+            ) => {
+                let received = received.saturating_add(text.len() as u64);
+                if received > announced {
+                    return Err("more of the notebook than announced".to_owned());
+                }
+                self.phase = Phase::Notebook {
+                    announced,
+                    received,
+                };
+                if let Some(sink) = &mut self.sink {
+                    if let Err(error) = sink.write_all(text.as_bytes()) {
+                        self.collected.write_error = Some(error.to_string());
+                        self.sink = None;
+                    }
+                }
+            }
+            (
+                Event::NotebookEnd {},
+                Phase::Notebook {
+                    announced,
+                    received,
+                },
+            ) => {
+                if received != announced {
+                    return Err(format!(
+                        "the notebook ended after {received} of {announced} bytes"
+                    ));
+                }
+                self.phase = Phase::Done;
+                self.collected.complete = true;
+                if let Some(sink) = self.sink.take() {
+                    match sink.into_inner() {
+                        Ok(file) => self.collected.saved = Some(file),
+                        Err(error) => {
+                            self.collected.write_error = Some(error.error().to_string());
+                        }
+                    }
+                }
+            }
+            (event, _) => return Err(out_of_order(event.name())),
+        }
+        Ok(None)
+    }
+
+    /// The error as kept for the report: whole until [`ERROR_TEXT_BUDGET`] is spent, then
+    /// its name and message cut short and no traceback.
+    fn keep(&mut self, error: CellError) -> CellError {
+        let size = error.ename.len() + error.evalue.len() + error.traceback.len();
+        if self.error_text.saturating_add(size) <= ERROR_TEXT_BUDGET {
+            self.error_text += size;
+            return error;
+        }
+        CellError {
+            ename: cut(&error.ename, 200),
+            evalue: cut(&error.evalue, 200),
+            traceback: String::new(),
         }
     }
-    collected
+
+    fn finish(mut self) -> Collected {
+        if let Phase::Notebook { .. } = self.phase {
+            if self.collected.broken.is_none() {
+                self.collected.broken = Some("the channel ended inside the notebook".to_owned());
+            }
+            self.sink = None;
+        }
+        self.collected
+    }
+}
+
+impl Event {
+    fn name(&self) -> &'static str {
+        match self {
+            Event::Start { .. } => "start",
+            Event::CellStart { .. } => "cell_start",
+            Event::CellEnd { .. } => "cell_end",
+            Event::NotebookBegin { .. } => "notebook_begin",
+            Event::NotebookPart { .. } => "notebook_part",
+            Event::NotebookEnd {} => "notebook_end",
+            Event::NotebookTooLarge { .. } => "notebook_too_large",
+            Event::Missing { .. } => "missing",
+            Event::DriverError { .. } => "driver_error",
+        }
+    }
+}
+
+/// At most `limit` bytes of `text`, on a character boundary.
+fn cut(text: &str, limit: usize) -> String {
+    let mut end = text.len().min(limit);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+/// A short, printable excerpt of an untrusted line for the report.
+fn snippet(text: &str) -> String {
+    let head = cut(text, 60);
+    let mut shown: String = head.escape_debug().collect();
+    if head.len() < text.len() {
+        shown.push('…');
+    }
+    shown
+}
+
+/// The report for an executed notebook over its budget.
+fn too_large_diagnosis(bytes: u64, budget: u64, bound: Bound, saving: bool) -> Diagnosis {
+    let size = crate::policy::units::format_size;
+    let (why, hint) = match bound {
+        Bound::Output { output, input } => (
+            format!(
+                "its budget of {} (`limits.output`, {}, plus the notebook's own {})",
+                size(budget),
+                size(output),
+                size(input)
+            ),
+            "what the cells display is bounded by `limits.output`; raise it in a policy (`[limits] output = \"1GiB\"`), or display less (a summary, not the whole value)".to_owned(),
+        ),
+        Bound::FileSize => (
+            format!("`limits.file_size` ({})", size(budget)),
+            "the notebook boxpy writes is bounded by `limits.file_size` (and what the cells display by `limits.output`); raise them in a policy, or display less".to_owned(),
+        ),
+    };
+    Diagnosis {
+        exception_type: "NotebookTooLarge".to_owned(),
+        message: format!(
+            "the executed notebook is {}, over {why}; {}",
+            size(bytes),
+            if saving {
+                "nothing was saved"
+            } else {
+                "it was dropped"
+            }
+        ),
+        location: None,
+        raised_at: None,
+        cause: None,
+        hint: Some(hint),
+    }
+}
+
+/// The report for a channel that broke the driver's protocol.
+fn broken_channel_diagnosis(why: &str) -> Diagnosis {
+    Diagnosis {
+        exception_type: "NotebookDriverError".to_owned(),
+        message: format!("the notebook driver's report broke off: {why}"),
+        location: None,
+        raised_at: None,
+        cause: None,
+        hint: Some("the notebook's code ran and may have disturbed boxpy's driver (killed it, exhausted its memory); the cells' results after that point are missing".to_owned()),
+    }
 }
 
 fn missing_module(invocation: &Invocation, module: &str) -> Error {
@@ -400,23 +928,14 @@ fn missing_module(invocation: &Invocation, module: &str) -> Error {
     }
 }
 
-/// Writes `content` to `path` through a temporary file in the same directory and a rename,
-/// so a failed or killed run never leaves a truncated notebook.
-fn write_atomically(path: &Path, content: &serde_json::Value) -> Result<()> {
-    let directory = path.parent().unwrap_or(Path::new("/"));
+/// Moves the executed notebook, complete in a temporary file beside `path`, into place:
+/// synced, with the permissions of the file it replaces (or 0644), renamed, so a failed or
+/// killed run never leaves a truncated notebook.
+fn persist(file: tempfile::NamedTempFile, path: &Path) -> Result<()> {
     let failed = |error: &dyn std::fmt::Display| Error::Usage {
         message: format!("cannot write `{}`: {error}", path.display()),
         hint: None,
     };
-    let mut file = tempfile::Builder::new()
-        .prefix(".boxpy-nbexec-")
-        .suffix(".ipynb")
-        .tempfile_in(directory)
-        .map_err(|error| failed(&error))?;
-    let mut text = serde_json::to_string_pretty(content).map_err(|error| failed(&error))?;
-    text.push('\n');
-    file.write_all(text.as_bytes())
-        .map_err(|error| failed(&error))?;
     file.as_file().sync_all().map_err(|error| failed(&error))?;
     if let Ok(metadata) = std::fs::metadata(path) {
         let _ = std::fs::set_permissions(file.path(), metadata.permissions());
@@ -598,14 +1117,264 @@ mod tests {
     }
 
     #[test]
-    fn atomic_write_replaces_whole_files() {
+    fn persist_replaces_whole_files() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.ipynb");
         std::fs::write(&path, "old").unwrap();
-        write_atomically(&path, &serde_json::json!({"nbformat": 4})).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with('{') && text.ends_with("}\n"));
+        let mut file = tempfile::NamedTempFile::new_in(dir.path()).unwrap();
+        file.write_all(b"{\"nbformat\": 4}\n").unwrap();
+        persist(file, &path).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"nbformat\": 4}\n"
+        );
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
         assert_eq!(leftovers.len(), 1, "no temporary file is left behind");
+    }
+
+    /// Feeds `lines` (each gets its newline) to a collector of a 2-cell notebook.
+    fn collect_lines(lines: &[&str], budget: Option<u64>, directory: Option<&Path>) -> Collected {
+        let (sender, receiver) = mpsc::sync_channel(lines.len() + 1);
+        for line in lines {
+            let line = if *line == crate::exec::CHANNEL_OVERLONG {
+                (*line).to_owned()
+            } else {
+                format!("{line}\n")
+            };
+            sender.send(line).unwrap();
+        }
+        drop(sender);
+        let bounds = Bounds {
+            budget,
+            code_cells: 2,
+            directory: directory.map(Path::to_path_buf),
+        };
+        collect(receiver, false, &bounds)
+    }
+
+    const START: &str = r#"{"event": "start", "cells": 2}"#;
+    const CELL_1: &str = r#"{"event": "cell_end", "index": 1, "status": "ok", "duration_ms": 3}"#;
+    const CELL_2: &str = r#"{"event": "cell_end", "index": 2, "status": "ok", "duration_ms": 3}"#;
+
+    #[test]
+    fn a_well_formed_channel_saves_the_notebook() {
+        let dir = tempfile::tempdir().unwrap();
+        let collected = collect_lines(
+            &[
+                START,
+                r#"{"event": "cell_start", "index": 1}"#,
+                CELL_1,
+                CELL_2,
+                r#"{"event": "notebook_begin", "bytes": 7}"#,
+                r#"{"event": "notebook_part", "text": "{\"a\""}"#,
+                r#"{"event": "notebook_part", "text": ":1}"}"#,
+                r#"{"event": "notebook_end"}"#,
+            ],
+            Some(100),
+            Some(dir.path()),
+        );
+        assert!(collected.broken.is_none(), "{collected:?}");
+        assert!(collected.complete);
+        assert_eq!(collected.cells.len(), 2);
+        let saved = collected
+            .saved
+            .expect("the notebook waits in a temporary file");
+        assert_eq!(std::fs::read_to_string(saved.path()).unwrap(), "{\"a\":1}");
+    }
+
+    /// Anything malformed or out of order is the program's failure (`broken`), never a
+    /// setup error, and no notebook is kept.
+    #[test]
+    fn a_broken_channel_is_the_programs_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let driver_error = r#"{"event": "driver_error", "message": "forged"}"#;
+        let early_end = r#"{"event": "notebook_end"}"#;
+        let cases: &[(&[&str], &str)] = &[
+            (&[START, "this is not an event"], "malformed"),
+            (&[START, crate::exec::CHANNEL_OVERLONG], "longer than"),
+            (
+                &[START, driver_error],
+                "driver failed after the kernel started",
+            ),
+            (&[START, early_end], "out of order"),
+            (&[START, CELL_2, CELL_1], "out of order"),
+            (&[START, CELL_1, CELL_1], "out of order"),
+            (
+                &[
+                    START,
+                    r#"{"event": "cell_end", "index": 7, "status": "ok", "duration_ms": 1}"#,
+                ],
+                "out of order",
+            ),
+            (
+                &[
+                    START,
+                    r#"{"event": "cell_end", "index": 1, "status": "fine", "duration_ms": 1}"#,
+                ],
+                "status",
+            ),
+            (&[r#"{"event": "start", "cells": 9}"#], "announced"),
+            (&[START, START], "out of order"),
+            (
+                &[
+                    START,
+                    r#"{"event": "notebook_begin", "bytes": 2}"#,
+                    r#"{"event": "notebook_part", "text": "abc"}"#,
+                ],
+                "more of the notebook",
+            ),
+            (
+                &[
+                    START,
+                    r#"{"event": "notebook_begin", "bytes": 4}"#,
+                    r#"{"event": "notebook_part", "text": "ab"}"#,
+                    early_end,
+                ],
+                "ended after 2 of 4",
+            ),
+            (
+                &[
+                    START,
+                    r#"{"event": "notebook_begin", "bytes": 4}"#,
+                    r#"{"event": "notebook_part", "text": "ab"}"#,
+                ],
+                "inside the notebook",
+            ),
+            (
+                &[
+                    START,
+                    r#"{"event": "notebook_begin", "bytes": 0}"#,
+                    early_end,
+                    CELL_1,
+                ],
+                "out of order",
+            ),
+        ];
+        for (lines, needle) in cases {
+            let collected = collect_lines(lines, Some(100), Some(dir.path()));
+            let broken = collected.broken.as_deref().unwrap_or_default();
+            assert!(broken.contains(needle), "{lines:?}: {collected:?}");
+            assert!(collected.driver_error.is_none(), "{lines:?}");
+            assert!(
+                collected.saved.is_none() && !collected.complete,
+                "{lines:?}"
+            );
+        }
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "no temporary file is left"
+        );
+        // Before `start` no notebook code has run: a driver error there is boxpy's setup.
+        let collected = collect_lines(&[driver_error], None, None);
+        assert_eq!(collected.driver_error.as_deref(), Some("forged"));
+        assert!(collected.broken.is_none());
+        // A last line without its newline is cut short.
+        let (sender, receiver) = mpsc::sync_channel(2);
+        sender.send(format!("{START}\n")).unwrap();
+        sender.send(CELL_1.to_owned()).unwrap();
+        drop(sender);
+        let bounds = Bounds {
+            budget: None,
+            code_cells: 2,
+            directory: None,
+        };
+        assert!(collect(receiver, false, &bounds)
+            .broken
+            .unwrap()
+            .contains("cut short"));
+    }
+
+    /// Over its budget the notebook is refused, whether the driver says so or only the size
+    /// it announces does; nothing is kept.
+    #[test]
+    fn a_notebook_over_its_budget_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let too_large = collect_lines(
+            &[
+                START,
+                CELL_1,
+                CELL_2,
+                r#"{"event": "notebook_too_large", "bytes": 500}"#,
+            ],
+            Some(100),
+            Some(dir.path()),
+        );
+        assert_eq!(too_large.too_large, Some(500));
+        assert!(too_large.broken.is_none() && !too_large.complete);
+        let announced = collect_lines(
+            &[
+                START,
+                r#"{"event": "notebook_begin", "bytes": 101}"#,
+                r#"{"event": "notebook_part", "text": "x"}"#,
+            ],
+            Some(100),
+            Some(dir.path()),
+        );
+        assert_eq!(announced.too_large, Some(101));
+        assert!(announced.saved.is_none());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn the_budget_is_output_plus_the_notebook_within_file_size() {
+        let mut limits = crate::policy::Limits::default();
+        assert_eq!(notebook_budget(&limits, 10), None);
+        limits.output = Some(100);
+        assert_eq!(
+            notebook_budget(&limits, 10),
+            Some((
+                110,
+                Bound::Output {
+                    output: 100,
+                    input: 10
+                }
+            ))
+        );
+        limits.file_size = Some(50);
+        assert_eq!(notebook_budget(&limits, 10), Some((50, Bound::FileSize)));
+        limits.output = None;
+        assert_eq!(notebook_budget(&limits, 10), Some((50, Bound::FileSize)));
+        let diagnosis = too_large_diagnosis(
+            180 << 20,
+            64 << 20,
+            Bound::Output {
+                output: 64 << 20,
+                input: 1000,
+            },
+            true,
+        );
+        assert!(
+            diagnosis.message.contains("nothing was saved"),
+            "{diagnosis:?}"
+        );
+        assert!(diagnosis.hint.unwrap().contains("limits.output"));
+    }
+
+    #[test]
+    fn kept_error_text_is_bounded() {
+        let mut collector = Collector {
+            bounds: Bounds {
+                budget: None,
+                code_cells: 0,
+                directory: None,
+            },
+            collected: Collected::default(),
+            phase: Phase::Cells,
+            sink: None,
+            error_text: 0,
+            starts: 0,
+        };
+        let big = CellError {
+            ename: "E".repeat(300),
+            evalue: "v".repeat(300),
+            traceback: "t".repeat(ERROR_TEXT_BUDGET - 600),
+        };
+        assert_eq!(
+            collector.keep(big.clone()).traceback.len(),
+            ERROR_TEXT_BUDGET - 600
+        );
+        let cut = collector.keep(big);
+        assert!(cut.traceback.is_empty() && cut.ename.len() == 200 && cut.evalue.len() == 200);
     }
 }

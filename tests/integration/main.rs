@@ -18,6 +18,7 @@ mod leftovers;
 mod limits;
 mod mounts;
 mod nbexec;
+mod nbexec_escape;
 mod network;
 mod policy;
 mod run_basic;
