@@ -10,6 +10,8 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use nix::dir::Dir;
+
 use crate::sandbox::protect::{self, CREATION_ALLOWED, PROTECTED_NAMES, QUARANTINE};
 
 /// What a name was before the run: its file type and inode.
@@ -203,42 +205,105 @@ pub struct Moved {
 }
 
 /// After the run: every protected name that is new or was replaced is moved to
-/// `AREA/.boxpy-quarantine/RUN/NAME-without-dot`. Renames never follow a link (the name
-/// itself moves, whatever it is). What cannot be moved is reported with `to` empty.
+/// `AREA/.boxpy-quarantine/RUN/NAME-without-dot`. Every step is relative to a descriptor
+/// of the directory it acts in and follows no link: renames move the name itself, whatever
+/// it is, and a `.boxpy-quarantine` the program made (a link, a file) is itself moved
+/// aside first. Where the quarantine cannot be used, the leftover is renamed in place to
+/// `boxpy-quarantined-RUN-NAME` (never left active); what cannot be moved at all is
+/// reported with `to` empty.
 pub fn sweep(watches: &[Watch], run: &str) -> Vec<Moved> {
     let mut moved = Vec::new();
     for watch in watches {
         let names = listing(&watch.area);
-        for (name, before) in &watch.before {
-            if CREATION_ALLOWED.contains(name) || !names.iter().any(|listed| listed == name) {
-                continue;
-            }
+        let changed: Vec<&str> = watch
+            .before
+            .iter()
+            .filter(|(name, before)| {
+                !CREATION_ALLOWED.contains(name)
+                    && names.iter().any(|listed| listed == name)
+                    && identity(&watch.area.join(name)).is_some_and(|now| Some(now) != *before)
+            })
+            .map(|(name, _)| *name)
+            .collect();
+        if changed.is_empty() {
+            continue;
+        }
+        let Ok(area) = open_directory(None, &watch.area) else {
+            moved.extend(changed.iter().map(|name| Moved {
+                from: watch.area.join(name),
+                to: PathBuf::new(),
+            }));
+            continue;
+        };
+        // The quarantine itself first: a new one is the program's, and goes aside inert.
+        let mut order = changed.clone();
+        order.sort_by_key(|name| *name != QUARANTINE);
+        for name in order {
             let from = watch.area.join(name);
-            let now = identity(&from);
-            if now.is_none() || now == *before {
-                continue;
-            }
-            let quarantine = watch.area.join(QUARANTINE).join(run);
-            let to = quarantine.join(protect::quarantined_name(name));
-            let result = std::fs::create_dir_all(&quarantine)
-                .and_then(|()| refuse_symlinked(&watch.area.join(QUARANTINE)))
-                .and_then(|()| std::fs::rename(&from, &to));
+            let to = if name == QUARANTINE {
+                rename_in_place(&area, &watch.area, name, run)
+            } else {
+                into_quarantine(&area, &watch.area, name, run)
+                    .or_else(|_| rename_in_place(&area, &watch.area, name, run))
+            };
             moved.push(Moved {
                 from,
-                to: if result.is_ok() { to } else { PathBuf::new() },
+                to: to.unwrap_or_default(),
             });
         }
     }
     moved
 }
 
-/// The quarantine must be a real directory (a link there would carry the leftovers
-/// elsewhere).
-fn refuse_symlinked(path: &Path) -> std::io::Result<()> {
-    if path.symlink_metadata()?.file_type().is_symlink() {
-        return Err(std::io::Error::other("the quarantine is a symbolic link"));
+/// Opens a directory (relative to `at` when given) without following a link at its name.
+fn open_directory(at: Option<&Dir>, path: &Path) -> nix::Result<Dir> {
+    use nix::fcntl::OFlag;
+    use nix::sys::stat::Mode;
+    use std::os::fd::AsRawFd;
+    let flags = OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_RDONLY;
+    match at {
+        Some(directory) => Dir::openat(Some(directory.as_raw_fd()), path, flags, Mode::empty()),
+        None => Dir::open(path, flags, Mode::empty()),
     }
-    Ok(())
+}
+
+fn into_quarantine(area: &Dir, area_path: &Path, name: &str, run: &str) -> nix::Result<PathBuf> {
+    use nix::sys::stat::{mkdirat, Mode};
+    use std::os::fd::AsRawFd;
+    let mode = Mode::from_bits_truncate(0o700);
+    match mkdirat(Some(area.as_raw_fd()), QUARANTINE, mode) {
+        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+        Err(error) => return Err(error),
+    }
+    let quarantine = open_directory(Some(area), Path::new(QUARANTINE))?;
+    match mkdirat(Some(quarantine.as_raw_fd()), run, mode) {
+        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+        Err(error) => return Err(error),
+    }
+    let run_directory = open_directory(Some(&quarantine), Path::new(run))?;
+    let inert = protect::quarantined_name(name);
+    nix::fcntl::renameat(
+        Some(area.as_raw_fd()),
+        name,
+        Some(run_directory.as_raw_fd()),
+        inert.as_str(),
+    )?;
+    Ok(area_path.join(QUARANTINE).join(run).join(inert))
+}
+
+fn rename_in_place(area: &Dir, area_path: &Path, name: &str, run: &str) -> nix::Result<PathBuf> {
+    use std::os::fd::AsRawFd;
+    let inert = format!(
+        "boxpy-quarantined-{run}-{}",
+        protect::quarantined_name(name)
+    );
+    nix::fcntl::renameat(
+        Some(area.as_raw_fd()),
+        name,
+        Some(area.as_raw_fd()),
+        inert.as_str(),
+    )?;
+    Ok(area_path.join(inert))
 }
 
 #[cfg(test)]
@@ -265,6 +330,35 @@ mod tests {
         assert!(!area.join(".envrc").exists());
         assert!(area.join(".git").is_dir());
         assert!(area.join("boxpy.toml").exists());
+    }
+
+    #[test]
+    fn a_planted_quarantine_is_moved_aside_first_and_nothing_is_written_through_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let area = dir.path().canonicalize().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let (_, watch) = protected(&area, std::slice::from_ref(&area));
+        std::os::unix::fs::symlink(elsewhere.path(), area.join(QUARANTINE)).unwrap();
+        std::fs::write(area.join(".envrc"), "echo pwned").unwrap();
+        let moved = sweep(&[watch.clone()], "run-2");
+        assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+        assert!(!area.join(".envrc").exists(), "{moved:?}");
+        assert!(
+            area.join(".boxpy-quarantine/run-2/envrc").is_file(),
+            "{moved:?}"
+        );
+        assert!(area
+            .join("boxpy-quarantined-run-2-boxpy-quarantine")
+            .is_symlink());
+        // A file where the quarantine should be: the leftover is renamed in place.
+        let dir = tempfile::tempdir().unwrap();
+        let area = dir.path().canonicalize().unwrap();
+        std::fs::write(area.join(QUARANTINE), "").unwrap();
+        let (_, watch) = protected(&area, std::slice::from_ref(&area));
+        std::fs::write(area.join(".envrc"), "echo pwned").unwrap();
+        let moved = sweep(&[watch], "run-3");
+        assert_eq!(moved[0].to, area.join("boxpy-quarantined-run-3-envrc"));
+        assert!(!area.join(".envrc").exists());
     }
 
     #[test]
