@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use nix::dir::Dir;
 
-use crate::sandbox::protect::{self, CREATION_ALLOWED, PROTECTED_NAMES, QUARANTINE};
+use crate::sandbox::protect::{self, CREATION_ALLOWED, QUARANTINE};
 
 /// What a name was before the run: its file type and inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +48,7 @@ fn identity(path: &Path) -> Option<Identity> {
 #[derive(Debug, Clone)]
 pub struct Watch {
     pub area: PathBuf,
-    before: Vec<(&'static str, Option<Identity>)>,
+    before: Vec<(String, Option<Identity>)>,
 }
 
 /// The names at the top of `area` (empty when it cannot be listed).
@@ -64,17 +64,18 @@ fn listing(area: &Path) -> Vec<String> {
 
 /// Protected names that exist (not as symlinks) at the top of `area`, and the watch for
 /// the sweep. A `.git` file's gitdir inside `writable` is protected too.
-pub fn protected(area: &Path, writable: &[PathBuf]) -> (Vec<PathBuf>, Watch) {
+pub fn protected(area: &Path, protected: &[String], writable: &[PathBuf]) -> (Vec<PathBuf>, Watch) {
     let names = listing(area);
     let mut existing = Vec::new();
     let mut before = Vec::new();
-    for name in PROTECTED_NAMES {
+    for name in protected {
+        let name = name.as_str();
         let present = names.iter().any(|listed| listed == name);
         let path = area.join(name);
         let id = if present { identity(&path) } else { None };
         if id.is_some_and(|id| id.kind != Kind::Symlink) {
             existing.push(path.clone());
-            if *name == ".git" && id.is_some_and(|id| id.kind == Kind::File) {
+            if name == ".git" && id.is_some_and(|id| id.kind == Kind::File) {
                 if let Some(gitdir) = gitdir_of(&path) {
                     if writable.iter().any(|area| gitdir.starts_with(area)) {
                         existing.push(gitdir);
@@ -82,7 +83,7 @@ pub fn protected(area: &Path, writable: &[PathBuf]) -> (Vec<PathBuf>, Watch) {
                 }
             }
         }
-        before.push((*name, id));
+        before.push((name.to_owned(), id));
     }
     (
         existing,
@@ -219,11 +220,11 @@ pub fn sweep(watches: &[Watch], run: &str) -> Vec<Moved> {
             .before
             .iter()
             .filter(|(name, before)| {
-                !CREATION_ALLOWED.contains(name)
+                !CREATION_ALLOWED.contains(&name.as_str())
                     && names.iter().any(|listed| listed == name)
                     && identity(&watch.area.join(name)).is_some_and(|now| Some(now) != *before)
             })
-            .map(|(name, _)| *name)
+            .map(|(name, _)| name.as_str())
             .collect();
         if changed.is_empty() {
             continue;
@@ -310,12 +311,19 @@ fn rename_in_place(area: &Dir, area_path: &Path, name: &str, run: &str) -> nix::
 mod tests {
     use super::*;
 
+    fn defaults() -> Vec<String> {
+        protect::PROTECTED_NAMES
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect()
+    }
+
     #[test]
     fn a_created_protected_name_is_moved_aside_and_an_existing_one_stays() {
         let dir = tempfile::tempdir().unwrap();
         let area = dir.path().canonicalize().unwrap();
         std::fs::create_dir(area.join(".git")).unwrap();
-        let (existing, watch) = protected(&area, std::slice::from_ref(&area));
+        let (existing, watch) = protected(&area, &defaults(), std::slice::from_ref(&area));
         assert_eq!(existing, vec![area.join(".git")]);
         std::fs::write(area.join(".envrc"), "echo pwned").unwrap();
         std::fs::write(area.join("boxpy.toml"), "").unwrap();
@@ -337,10 +345,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let area = dir.path().canonicalize().unwrap();
         let elsewhere = tempfile::tempdir().unwrap();
-        let (_, watch) = protected(&area, std::slice::from_ref(&area));
+        let (_, watch) = protected(&area, &defaults(), std::slice::from_ref(&area));
         std::os::unix::fs::symlink(elsewhere.path(), area.join(QUARANTINE)).unwrap();
         std::fs::write(area.join(".envrc"), "echo pwned").unwrap();
-        let moved = sweep(&[watch.clone()], "run-2");
+        let moved = sweep(std::slice::from_ref(&watch), "run-2");
         assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
         assert!(!area.join(".envrc").exists(), "{moved:?}");
         assert!(
@@ -354,7 +362,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let area = dir.path().canonicalize().unwrap();
         std::fs::write(area.join(QUARANTINE), "").unwrap();
-        let (_, watch) = protected(&area, std::slice::from_ref(&area));
+        let (_, watch) = protected(&area, &defaults(), std::slice::from_ref(&area));
         std::fs::write(area.join(".envrc"), "echo pwned").unwrap();
         let moved = sweep(&[watch], "run-3");
         assert_eq!(moved[0].to, area.join("boxpy-quarantined-run-3-envrc"));

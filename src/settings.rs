@@ -103,7 +103,17 @@ pub fn resolve(
         &mut notices,
         &mut guarded,
     )?;
-    let (hidden, watches) = protect_and_hide(&workdir, &mut mounts, &args.hide, &guarded);
+    let protected_names = policy.filesystem.protected_names();
+    let mut hidden_patterns = policy.filesystem.hidden_patterns();
+    hidden_patterns.extend(args.hide.iter().cloned());
+    let (hidden, watches) = protect_and_hide(
+        &workdir,
+        &mut mounts,
+        &protected_names,
+        &hidden_patterns,
+        &args.hide,
+        &guarded,
+    );
 
     let virtual_env = env("VIRTUAL_ENV").map(PathBuf::from);
     let path_variable = env("PATH");
@@ -179,6 +189,7 @@ pub fn resolve(
         seccomp: seccomp_available(),
         disable_userns: true,
         hidden,
+        protected_names,
     };
     let audit_log = args
         .audit_log
@@ -388,7 +399,9 @@ pub const PROTECTED_ORIGIN: &str = "protected path";
 fn protect_and_hide(
     workdir: &Path,
     mounts: &mut Vec<Mount>,
-    hide: &[String],
+    protected_names: &[String],
+    patterns: &[String],
+    flag_patterns: &[String],
     guarded: &[PathBuf],
 ) -> (
     Vec<crate::sandbox::HiddenPath>,
@@ -421,7 +434,7 @@ fn protect_and_hide(
         if !area.is_dir() {
             continue;
         }
-        let (existing, watch) = crate::leftovers::protected(area, &writable);
+        let (existing, watch) = crate::leftovers::protected(area, protected_names, &writable);
         protected.extend(existing);
         watches.push(watch);
     }
@@ -439,20 +452,15 @@ fn protect_and_hide(
             });
         }
     }
-    let mut patterns: Vec<String> = crate::sandbox::protect::HIDDEN_DEFAULTS
-        .iter()
-        .map(|pattern| (*pattern).to_owned())
-        .collect();
-    patterns.extend(hide.iter().cloned());
     let mut hidden = Vec::new();
     for (source, _, _) in &areas {
         if !source.is_dir() {
             continue;
         }
         let patterns = if guarded.contains(source) {
-            hide
+            flag_patterns
         } else {
-            &patterns[..]
+            patterns
         };
         for path in crate::leftovers::hidden(source, patterns, &shown) {
             let Some(dest) = inside(&path) else { continue };

@@ -75,6 +75,42 @@ pub struct FilesystemPolicy {
     pub read_only: Vec<Mount>,
     pub read_write: Vec<Mount>,
     pub tmp_size: Option<u64>,
+    /// Patterns hidden on top of the defaults (`sandbox::protect::HIDDEN_DEFAULTS`); an
+    /// entry `!PATTERN` takes a default out (a widening: trusted policies only).
+    pub hide: Vec<String>,
+    /// Names protected on top of the defaults (`sandbox::protect::PROTECTED_NAMES`); an
+    /// entry `!NAME` takes a default out (a widening: trusted policies only).
+    pub protect: Vec<String>,
+}
+
+impl FilesystemPolicy {
+    /// The hidden patterns in force: the defaults, less each `!PATTERN`, plus the others.
+    pub fn hidden_patterns(&self) -> Vec<String> {
+        effective(crate::sandbox::protect::HIDDEN_DEFAULTS, &self.hide)
+    }
+
+    /// The protected names in force: the defaults, less each `!NAME`, plus the others.
+    pub fn protected_names(&self) -> Vec<String> {
+        effective(crate::sandbox::protect::PROTECTED_NAMES, &self.protect)
+    }
+}
+
+fn effective(defaults: &[&str], entries: &[String]) -> Vec<String> {
+    let removed: Vec<&str> = entries
+        .iter()
+        .filter_map(|entry| entry.strip_prefix('!'))
+        .collect();
+    let mut list: Vec<String> = defaults
+        .iter()
+        .filter(|name| !removed.contains(name))
+        .map(|name| (*name).to_owned())
+        .collect();
+    for entry in entries.iter().filter(|entry| !entry.starts_with('!')) {
+        if !list.contains(entry) {
+            list.push(entry.clone());
+        }
+    }
+    list
 }
 
 /// One extra mount from the policy or a flag.

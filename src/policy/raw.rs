@@ -39,6 +39,8 @@ pub(crate) struct RawFilesystem {
     pub read_only: Option<Vec<Spanned<RawMount>>>,
     pub read_write: Option<Vec<Spanned<RawMount>>>,
     pub tmp_size: Option<Spanned<SizeValue>>,
+    pub hide: Option<Vec<Spanned<String>>>,
+    pub protect: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -105,6 +105,16 @@ pub fn to_toml(policy: &Policy) -> String {
         "tmp_size".into(),
         limit(policy.filesystem.tmp_size.map(format_size)),
     );
+    // What the policy says (the lists in force, defaults included, are in the header).
+    for (key, list) in [
+        ("hide", &policy.filesystem.hide),
+        ("protect", &policy.filesystem.protect),
+    ] {
+        filesystem.insert(
+            key.into(),
+            Value::Array(list.iter().cloned().map(Value::String).collect()),
+        );
+    }
     root.insert("filesystem".into(), Value::Table(filesystem));
 
     let mut network = Table::new();
@@ -173,8 +183,10 @@ pub fn to_toml(policy: &Policy) -> String {
     }
     let body = toml::to_string(&root).unwrap_or_default();
     format!(
-        "# The resolved policy `{}`: every key, after `extends`, lookup and flags.\n# Saved as a file, it loads back to the same policy.\n\n{body}",
-        policy.name
+        "# The resolved policy `{}`: every key, after `extends`, lookup and flags.\n# Saved as a file, it loads back to the same policy.\n#\n# Hidden in the workdir and every mount (read as empty): {}\n# Protected at the top of the workdir and each writable mount (read-only; moved aside\n# when the program creates them): {}\n\n{body}",
+        policy.name,
+        policy.filesystem.hidden_patterns().join(" "),
+        policy.filesystem.protected_names().join(" "),
     )
 }
 

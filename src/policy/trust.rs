@@ -256,6 +256,17 @@ pub fn widenings(
             );
         }
     }
+    for (key, entries) in [
+        ("filesystem.hide", &policy.filesystem.hide),
+        ("filesystem.protect", &policy.filesystem.protect),
+    ] {
+        for entry in entries.iter().filter(|entry| entry.starts_with('!')) {
+            push(
+                key,
+                format!("takes `{}` out of the default list", &entry[1..]),
+            );
+        }
+    }
     for name in &default.guards.deny_imports {
         if !policy.guards.deny_imports.contains(name) {
             push(

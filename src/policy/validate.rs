@@ -22,6 +22,8 @@ pub(crate) struct Layer {
     pub read_only: Option<Vec<Mount>>,
     pub read_write: Option<Vec<Mount>>,
     pub tmp_size: Option<Option<u64>>,
+    pub hide: Option<Vec<String>>,
+    pub protect: Option<Vec<String>>,
     pub network: Option<NetworkMode>,
     pub timeout: Option<Option<Duration>>,
     pub cpu: Option<Option<Duration>>,
@@ -252,6 +254,37 @@ impl LayerBuilder<'_> {
             .collect()
     }
 
+    /// `filesystem.hide` patterns (globs, `**/GLOB`, paths) or `filesystem.protect` names
+    /// (one path component): each may start with `!` to take a default out.
+    fn patterns(&self, entries: &[Spanned<String>], key: &str, paths: bool) -> Result<Vec<String>> {
+        entries
+            .iter()
+            .map(|entry| {
+                let text = entry.get_ref();
+                let body = text.strip_prefix('!').unwrap_or(text);
+                let problem = if body.is_empty() {
+                    Some("is empty")
+                } else if body.chars().any(char::is_control) {
+                    Some("holds a control character")
+                } else if !paths && (body.contains('/') || body == "." || body == "..") {
+                    Some("is not one name (protected names are at the top of each writable place)")
+                } else if body.split('/').any(|part| part == "..") {
+                    Some("may not hold `..`")
+                } else {
+                    None
+                };
+                match problem {
+                    Some(problem) => self.error(
+                        entry.span().start,
+                        format!("`{key}`: `{text}` {problem}"),
+                        None,
+                    ),
+                    None => Ok(text.clone()),
+                }
+            })
+            .collect()
+    }
+
     fn names(&self, entries: &[Spanned<String>], key: &str, dotted: bool) -> Result<Vec<String>> {
         entries
             .iter()
@@ -372,6 +405,12 @@ pub(crate) fn layer(
         if let Some(size) = &filesystem.tmp_size {
             layer.tmp_size = Some(builder.size(size, "filesystem.tmp_size")?);
         }
+        if let Some(entries) = &filesystem.hide {
+            layer.hide = Some(builder.patterns(entries, "filesystem.hide", true)?);
+        }
+        if let Some(entries) = &filesystem.protect {
+            layer.protect = Some(builder.patterns(entries, "filesystem.protect", false)?);
+        }
     }
 
     if let Some(network) = &raw.network {
@@ -449,6 +488,8 @@ pub(crate) fn fold(name: String, layers: Vec<Layer>) -> Policy {
             read_only: Vec::new(),
             read_write: Vec::new(),
             tmp_size: None,
+            hide: Vec::new(),
+            protect: Vec::new(),
         },
         network: NetworkMode::None,
         limits: Limits::default(),
@@ -471,6 +512,12 @@ pub(crate) fn fold(name: String, layers: Vec<Layer>) -> Policy {
         }
         if let Some(tmp_size) = layer.tmp_size {
             policy.filesystem.tmp_size = tmp_size;
+        }
+        if let Some(hide) = layer.hide {
+            policy.filesystem.hide = hide;
+        }
+        if let Some(protect) = layer.protect {
+            policy.filesystem.protect = protect;
         }
         if let Some(network) = layer.network {
             policy.network = network;

@@ -100,6 +100,9 @@ pub struct SandboxSpec {
     /// Credentials covered inside (`filesystem.hide`, `--hide`, the defaults): files read
     /// as empty, directories as empty directories.
     pub hidden: Vec<HiddenPath>,
+    /// The names host tools run or obey, at the top of the workdir and each writable mount
+    /// (`filesystem.protect` and the defaults): Seatbelt forbids creating them.
+    pub protected_names: Vec<String>,
 }
 
 /// A path covered inside the sandbox (see [`protect`]).

@@ -983,9 +983,10 @@ pub fn render(spec: &SandboxSpec, facts: &MacosFacts) -> Result<SeatbeltCommand,
         .filter(|root| root.name == "WORKDIR" || root.name.starts_with("RW_"));
     let mut guarded_names = Vec::new();
     for root in user_writable {
-        for name in super::protect::PROTECTED_NAMES
+        for name in spec
+            .protected_names
             .iter()
-            .filter(|name| !super::protect::CREATION_ALLOWED.contains(name))
+            .filter(|name| !super::protect::CREATION_ALLOWED.contains(&name.as_str()))
         {
             guarded_names.push(Root::new(
                 format!("PROTECTED_NAME_{}", guarded_names.len()),

@@ -194,3 +194,47 @@ runner_tests! {
         assert!(!output.stdout_text().contains("secret-"), "{output}");
     }
 }
+
+runner_tests! {
+    /// The user relaxes the rules in a policy of their own: `hide = ["!.env"]` shows `.env`
+    /// again, `protect = ["!.vscode", "Makefile"]` lets the program create `.vscode/` and
+    /// makes `Makefile` read-only. The same file found in the repository (untrusted) is
+    /// refused: taking a default out is a widening.
+    fn a_trusted_policy_relaxes_the_rules_and_a_repository_cannot(runner) {
+        let ws = Workspace::new(&runner);
+        ws.write("work/.env", "API_KEY=visible\n");
+        ws.write("work/Makefile", "all:\n");
+        runner.chown_tree(ws.work());
+        let rules = "[filesystem]\nhide = [\"!.env\"]\nprotect = [\"!.vscode\", \"Makefile\"]\n";
+        let policy = ws.write("relaxed.toml", rules);
+        let output = run_in_venv(&ws)
+            .arg("-P")
+            .arg(&policy)
+            .code(
+                r#"
+                import os
+                print("env", open(".env").read().strip())
+                os.makedirs(".vscode")
+                open(".vscode/tasks.json", "w").write("{}")
+                try:
+                    open("Makefile", "a").write("evil:\n")
+                    print("makefile SUCCEEDED")
+                except OSError as error:
+                    print("makefile", error.errno)
+                "#,
+            )
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert_eq!(output.line_after("env "), "API_KEY=visible", "{output}");
+        assert_eq!(output.line_after("makefile "), "30", "{output}");
+        assert!(ws.work().join(".vscode/tasks.json").is_file(), "{output}");
+        ws.write("work/boxpy.toml", rules);
+        let output = run_in_venv(&ws).code("print('ran')").run();
+        crate::harness::assert_not_started(&output);
+        assert_exit(&output, 125);
+        let stderr = output.stderr_text();
+        assert!(stderr.contains("filesystem.hide"), "{output}");
+        assert!(stderr.contains("filesystem.protect"), "{output}");
+    }
+}

@@ -62,6 +62,10 @@ fn spec_for(policy: &Policy, mounts: Vec<Mount>) -> SandboxSpec {
         seccomp: true,
         disable_userns: true,
         hidden: Vec::new(),
+        protected_names: crate::sandbox::protect::PROTECTED_NAMES
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect(),
     }
 }
 

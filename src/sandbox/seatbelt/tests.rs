@@ -136,6 +136,10 @@ fn spec_for(policy: &Policy, interpreter: Interpreter, mounts: Vec<Mount>) -> Sa
         seccomp: false,
         disable_userns: false,
         hidden: Vec::new(),
+        protected_names: crate::sandbox::protect::PROTECTED_NAMES
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect(),
     }
 }
 
