@@ -18,5 +18,6 @@ mod network;
 mod policy;
 mod run_basic;
 mod steering;
+mod terminal;
 mod tooling;
 mod venvs;
