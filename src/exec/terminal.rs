@@ -30,6 +30,8 @@
 //!   run ends, however it ends.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -47,9 +49,6 @@ const BACKGROUND_RECHECK: Duration = Duration::from_millis(100);
 /// editing to the other side (the user's terminal) and reports every change of its settings
 /// to the packet-mode master as `TIOCPKT_IOCTL`.
 const EXTPROC: libc::tcflag_t = 0o200000;
-
-/// The first byte of a packet-mode read that carries data (any other is a control packet).
-const TIOCPKT_DATA: u8 = 0;
 
 /// The local modes the program may have mirrored onto the user's terminal.
 const MIRRORED_LOCAL: libc::tcflag_t =
@@ -91,6 +90,40 @@ struct Terminal {
     tty: OwnedFd,
     master: OwnedFd,
     saved: libc::termios,
+    /// boxpy has set the program's modes on the terminal (so the end puts them back).
+    changed: Arc<AtomicBool>,
+}
+
+/// The modes boxpy mirrors, as the program's pseudo-terminal has them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Modes {
+    local: libc::tcflag_t,
+    input: libc::tcflag_t,
+}
+
+impl Modes {
+    fn of(settings: &libc::termios) -> Modes {
+        Modes {
+            local: settings.c_lflag & MIRRORED_LOCAL,
+            input: settings.c_iflag & MIRRORED_INPUT,
+        }
+    }
+
+    /// `settings` with these modes; in raw input (no canonical mode) reads return at each
+    /// byte; back in canonical mode, `VMIN`/`VTIME` come from `original`.
+    fn apply(self, settings: &libc::termios, original: &libc::termios) -> libc::termios {
+        let mut result = *settings;
+        result.c_lflag = (settings.c_lflag & !MIRRORED_LOCAL) | self.local;
+        result.c_iflag = (settings.c_iflag & !MIRRORED_INPUT) | self.input;
+        if self.local & libc::ICANON == 0 {
+            result.c_cc[libc::VMIN] = 1;
+            result.c_cc[libc::VTIME] = 0;
+        } else {
+            result.c_cc[libc::VMIN] = original.c_cc[libc::VMIN];
+            result.c_cc[libc::VTIME] = original.c_cc[libc::VTIME];
+        }
+        result
+    }
 }
 
 /// A started relay: stopped, joined and (for a terminal) undone by [`StdinRelay::finish`]
@@ -98,8 +131,8 @@ struct Terminal {
 pub(super) struct StdinRelay {
     stop: Option<OwnedFd>,
     thread: Option<JoinHandle<()>>,
-    /// The user's terminal and the settings to put back.
-    restore: Option<(OwnedFd, libc::termios)>,
+    /// The user's terminal, the settings boxpy found, and whether it changed them.
+    restore: Option<(OwnedFd, libc::termios, Arc<AtomicBool>)>,
 }
 
 /// Decides the program's stdin from boxpy's own fd 0 (see the module doc).
@@ -197,6 +230,7 @@ impl PendingRelay {
                     .try_clone()
                     .context("duplicating the terminal")?,
                 terminal.saved,
+                Arc::clone(&terminal.changed),
             )),
             Relay::Stream { .. } | Relay::File { .. } => None,
         };
@@ -228,8 +262,10 @@ impl StdinRelay {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-        if let Some((tty, saved)) = self.restore.take() {
-            restore_settings(tty.as_fd(), &saved);
+        if let Some((tty, saved, changed)) = self.restore.take() {
+            if changed.load(Ordering::SeqCst) {
+                restore_settings(tty.as_fd(), &saved);
+            }
         }
     }
 }
@@ -240,18 +276,24 @@ impl Drop for StdinRelay {
     }
 }
 
-/// Puts `saved` back on the terminal when it differs and boxpy's process group is the
-/// terminal's foreground group (in the background, the terminal is the shell's: a change
-/// there would be boxpy changing a terminal it does not hold). SIGTTOU is blocked around
-/// the call, so a race with the shell taking the terminal back never stops boxpy.
+/// Puts the modes boxpy mirrored back as they were in `saved` (anything else on the
+/// terminal is left as it is now: another process of the same job, a pager, may hold it),
+/// when boxpy's process group is the terminal's foreground group (in the background, the
+/// terminal is the shell's, which restores its own settings when it takes it back). SIGTTOU
+/// is blocked around the call, so a race with the shell taking the terminal back never
+/// stops boxpy.
 fn restore_settings(tty: BorrowedFd<'_>, saved: &libc::termios) {
     with_job_control_signals_blocked(|| {
         if !foreground(tty) {
             return;
         }
-        if get_settings(tty).is_some_and(|current| !same_settings(&current, saved)) {
-            // SAFETY: tcsetattr reads `saved`, which lives across the call.
-            unsafe { libc::tcsetattr(tty.as_raw_fd(), libc::TCSADRAIN, saved) };
+        let Some(current) = get_settings(tty) else {
+            return;
+        };
+        let restored = Modes::of(saved).apply(&current, saved);
+        if !same_settings(&current, &restored) {
+            // SAFETY: tcsetattr reads `restored`, which lives across the call.
+            unsafe { libc::tcsetattr(tty.as_raw_fd(), libc::TCSADRAIN, &restored) };
         }
     });
 }
@@ -449,7 +491,15 @@ impl Terminal {
             )
             .into());
         }
-        Ok((Terminal { tty, master, saved }, slave))
+        Ok((
+            Terminal {
+                tty,
+                master,
+                saved,
+                changed: Arc::new(AtomicBool::new(false)),
+            },
+            slave,
+        ))
     }
 
     /// Relays until `stop`, or until the program's side of the pseudo-terminal is closed
@@ -462,11 +512,15 @@ impl Terminal {
         let tty = self.tty.as_fd();
         let mut pending: Vec<u8> = Vec::new();
         let mut buffer = vec![0u8; 4096];
-        // In the background with input waiting (the shell's): look again later rather
-        // than spin on a terminal that stays readable.
+        // The program's modes as last set on the terminal (at first, the terminal's own).
+        let mut applied = Modes::of(&self.saved);
+        // In the background with input waiting (the shell's), or with modes of the
+        // program's not yet set: look again later rather than spin on a terminal that
+        // stays readable, or miss the moment boxpy is brought to the foreground.
         let mut backing_off = false;
         let mut tty_open = true;
         loop {
+            let waiting_modes = self.program_modes().is_some_and(|modes| modes != applied);
             let watch_tty = tty_open && pending.is_empty() && !backing_off;
             let master_flags = if pending.is_empty() {
                 PollFlags::POLLIN
@@ -480,7 +534,7 @@ impl Terminal {
             if watch_tty {
                 fds.push(PollFd::new(tty, PollFlags::POLLIN));
             }
-            let timeout = if backing_off {
+            let timeout = if backing_off || waiting_modes {
                 PollTimeout::try_from(BACKGROUND_RECHECK).unwrap_or(PollTimeout::MAX)
             } else {
                 PollTimeout::NONE
@@ -498,14 +552,10 @@ impl Terminal {
             }
             let master_events = events[1];
             if master_events.contains(PollFlags::POLLIN) {
+                // A control packet says the program changed its settings (handled below,
+                // on every pass); data is what the program wrote to its own stdin, which
+                // is not the user's terminal's.
                 match nix::unistd::read(self.master.as_raw_fd(), &mut buffer) {
-                    // A control packet: the program changed its settings.
-                    Ok(count) if count > 0 && buffer[0] != TIOCPKT_DATA => {
-                        if foreground(tty) {
-                            self.mirror();
-                        }
-                    }
-                    // Data the program wrote to its stdin: not the user's terminal's.
                     Ok(_) | Err(Errno::EAGAIN | Errno::EINTR) => {}
                     Err(_) => return,
                 }
@@ -522,10 +572,14 @@ impl Terminal {
                     Err(_) => return,
                 }
             }
+            let in_foreground = foreground(tty);
+            if in_foreground {
+                self.mirror(&mut applied);
+            }
             if backing_off {
                 // Looked again: in the foreground, or the input waiting was taken by
                 // whoever holds the terminal; either way, watch the terminal again.
-                if foreground(tty) || !readable_now(tty) {
+                if in_foreground || !readable_now(tty) {
                     backing_off = false;
                 }
                 continue;
@@ -543,11 +597,10 @@ impl Terminal {
             if !tty_events.contains(PollFlags::POLLIN) {
                 continue;
             }
-            if !foreground(tty) {
+            if !in_foreground {
                 backing_off = true;
                 continue;
             }
-            self.mirror();
             match nix::unistd::read(tty.as_raw_fd(), &mut buffer) {
                 // Ctrl-D at the start of a line.
                 Ok(0) => pending.extend(self.end_of_file()),
@@ -559,6 +612,12 @@ impl Terminal {
         }
     }
 
+    /// The mirrored modes of the program's pseudo-terminal (tcgetattr on a master reads
+    /// its slave's settings).
+    fn program_modes(&self) -> Option<Modes> {
+        get_settings(self.master.as_fd()).map(|settings| Modes::of(&settings))
+    }
+
     /// What tells the program's line discipline "end of file": its EOF character, in
     /// canonical mode (in raw mode the user's Ctrl-D arrives as a byte already).
     fn end_of_file(&self) -> Option<u8> {
@@ -566,24 +625,27 @@ impl Terminal {
         (inner.c_lflag & libc::ICANON != 0).then_some(inner.c_cc[libc::VEOF])
     }
 
-    /// Sets the program's input modes (echo, canonical input, CR/NL mapping) on the user's
-    /// terminal, over the settings boxpy found there. Called only in the foreground.
-    fn mirror(&self) {
-        // tcgetattr on a master reads its slave's settings: the program's.
-        let Some(inner) = get_settings(self.master.as_fd()) else {
+    /// When the program changed its modes (echo, canonical input, CR/NL mapping) since
+    /// they were last set on the user's terminal, sets them there, leaving the rest of the
+    /// terminal's current settings alone. Called only in the foreground; nothing is set
+    /// while the program keeps the modes it started with, so boxpy never fights another
+    /// process of its job (a pager) over the terminal.
+    fn mirror(&self, applied: &mut Modes) {
+        let Some(modes) = self.program_modes() else {
             return;
         };
-        let mut wanted = self.saved;
-        wanted.c_lflag = (self.saved.c_lflag & !MIRRORED_LOCAL) | (inner.c_lflag & MIRRORED_LOCAL);
-        wanted.c_iflag = (self.saved.c_iflag & !MIRRORED_INPUT) | (inner.c_iflag & MIRRORED_INPUT);
-        if inner.c_lflag & libc::ICANON == 0 {
-            wanted.c_cc[libc::VMIN] = 1;
-            wanted.c_cc[libc::VTIME] = 0;
+        if modes == *applied {
+            return;
         }
         let tty = self.tty.as_fd();
-        if get_settings(tty).is_some_and(|current| !same_settings(&current, &wanted)) {
-            // SAFETY: tcsetattr reads `wanted`, which lives across the call.
-            unsafe { libc::tcsetattr(tty.as_raw_fd(), libc::TCSANOW, &wanted) };
+        let Some(current) = get_settings(tty) else {
+            return;
+        };
+        let wanted = modes.apply(&current, &self.saved);
+        // SAFETY: tcsetattr reads `wanted`, which lives across the call.
+        if unsafe { libc::tcsetattr(tty.as_raw_fd(), libc::TCSANOW, &wanted) } == 0 {
+            self.changed.store(true, Ordering::SeqCst);
+            *applied = modes;
         }
     }
 }
