@@ -655,3 +655,48 @@ fn readable_now(tty: BorrowedFd<'_>) -> bool {
     let mut fds = [PollFd::new(tty, PollFlags::POLLIN)];
     nix::poll::poll(&mut fds, PollTimeout::ZERO).is_ok_and(|count| count > 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(local: libc::tcflag_t, input: libc::tcflag_t, min: u8, time: u8) -> libc::termios {
+        // SAFETY: an all-zero termios is a valid value.
+        let mut settings: libc::termios = unsafe { std::mem::zeroed() };
+        settings.c_lflag = local;
+        settings.c_iflag = input;
+        settings.c_oflag = libc::OPOST | libc::ONLCR;
+        settings.c_cc[libc::VMIN] = min;
+        settings.c_cc[libc::VTIME] = time;
+        settings
+    }
+
+    #[test]
+    fn modes_set_only_the_mirrored_flags_and_read_timing() {
+        let cooked = settings(
+            libc::ISIG | libc::ICANON | libc::ECHO | libc::ECHOE | libc::IEXTEN,
+            libc::ICRNL | libc::IXON,
+            1,
+            0,
+        );
+        // What `tty.setraw` leaves on the program's side.
+        let raw_program = settings(0, 0, 1, 0);
+        let mut current = cooked;
+        current.c_cc[libc::VMIN] = 4;
+        let mirrored = Modes::of(&raw_program).apply(&current, &cooked);
+        // Echo, canonical input and CR mapping follow the program; signals (Ctrl-C reaches
+        // boxpy), output processing and flow control stay the terminal's.
+        assert_eq!(mirrored.c_lflag, libc::ISIG | libc::IEXTEN);
+        assert_eq!(mirrored.c_iflag, libc::IXON);
+        assert_eq!(mirrored.c_oflag, libc::OPOST | libc::ONLCR);
+        assert_eq!(mirrored.c_cc[libc::VMIN], 1);
+        // Back to the modes boxpy found: exactly the original settings.
+        let back = Modes::of(&cooked).apply(&mirrored, &cooked);
+        assert!(same_settings(&back, &cooked));
+        // getpass: only echo goes.
+        let mut no_echo = cooked;
+        no_echo.c_lflag &= !libc::ECHO;
+        let mirrored = Modes::of(&no_echo).apply(&cooked, &cooked);
+        assert!(same_settings(&mirrored, &no_echo));
+    }
+}

@@ -286,6 +286,30 @@ runner_tests! {
         assert!(result.get("forged").is_none(), "{output}");
     }
 
+    /// A program that does not read stdin leaves the caller's input where it was, for a
+    /// file (`while read f; do boxpy run …; done < list`) as for a pipe: what follows boxpy
+    /// in the same shell reads all of it.
+    fn unread_stdin_is_left_to_the_caller(runner) {
+        let ws = Workspace::new(&runner);
+        let list = ws.write("list.txt", "one\ntwo\nthree\n");
+        let quoted = list.to_str().expect("UTF-8 path");
+        for (how, script) in [
+            ("file", format!("{{ \"$@\"; echo AFTER; cat; }} < '{quoted}'")),
+            ("pipe", format!("cat '{quoted}' | {{ \"$@\"; echo AFTER; cat; }}")),
+        ] {
+            let output = run_in_venv(&ws)
+                .through(["/bin/sh", "-c", &script, "sh"])
+                .code("print('RAN', flush=True)")
+                .run();
+            assert_started(&output);
+            assert_exit(&output, 0);
+            assert!(
+                output.stdout_text().ends_with("RAN\nAFTER\none\ntwo\nthree\n"),
+                "stdin from a {how}: boxpy consumed input its program never read: {output}"
+            );
+        }
+    }
+
     /// A regular file as stdin (`boxpy run x.py < FILE`): the program reads it byte for
     /// byte but cannot reopen it for writing through `/proc/self/fd/0`, and the file on
     /// the host is unchanged.
