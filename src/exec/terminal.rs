@@ -512,15 +512,16 @@ impl Terminal {
         let tty = self.tty.as_fd();
         let mut pending: Vec<u8> = Vec::new();
         let mut buffer = vec![0u8; 4096];
-        // The program's modes as last set on the terminal (at first, the terminal's own).
-        let mut applied = Modes::of(&self.saved);
-        // In the background with input waiting (the shell's), or with modes of the
-        // program's not yet set: look again later rather than spin on a terminal that
-        // stays readable, or miss the moment boxpy is brought to the foreground.
+        // In the background with input waiting (the shell's), or while the program has
+        // modes of its own (to set them again when boxpy is brought back to the
+        // foreground after a Ctrl-Z, the shell having put its own back): look again
+        // later rather than spin on a terminal that stays readable, or miss that moment.
         let mut backing_off = false;
         let mut tty_open = true;
         loop {
-            let waiting_modes = self.program_modes().is_some_and(|modes| modes != applied);
+            let own_modes = self
+                .program_modes()
+                .is_some_and(|modes| modes != Modes::of(&self.saved));
             let watch_tty = tty_open && pending.is_empty() && !backing_off;
             let master_flags = if pending.is_empty() {
                 PollFlags::POLLIN
@@ -534,7 +535,7 @@ impl Terminal {
             if watch_tty {
                 fds.push(PollFd::new(tty, PollFlags::POLLIN));
             }
-            let timeout = if backing_off || waiting_modes {
+            let timeout = if backing_off || own_modes {
                 PollTimeout::try_from(BACKGROUND_RECHECK).unwrap_or(PollTimeout::MAX)
             } else {
                 PollTimeout::NONE
@@ -574,7 +575,7 @@ impl Terminal {
             }
             let in_foreground = foreground(tty);
             if in_foreground {
-                self.mirror(&mut applied);
+                self.mirror();
             }
             if backing_off {
                 // Looked again: in the foreground, or the input waiting was taken by
@@ -625,27 +626,29 @@ impl Terminal {
         (inner.c_lflag & libc::ICANON != 0).then_some(inner.c_cc[libc::VEOF])
     }
 
-    /// When the program changed its modes (echo, canonical input, CR/NL mapping) since
-    /// they were last set on the user's terminal, sets them there, leaving the rest of the
-    /// terminal's current settings alone. Called only in the foreground; nothing is set
-    /// while the program keeps the modes it started with, so boxpy never fights another
-    /// process of its job (a pager) over the terminal.
-    fn mirror(&self, applied: &mut Modes) {
+    /// Sets the program's modes (echo, canonical input, CR/NL mapping) on the user's
+    /// terminal when the terminal does not have them, leaving the rest of its current
+    /// settings alone. Called only in the foreground. While the program keeps the modes it
+    /// started with nothing is set (unless boxpy set others before), so boxpy never fights
+    /// another process of its job (a pager) over the terminal.
+    fn mirror(&self) {
         let Some(modes) = self.program_modes() else {
             return;
         };
-        if modes == *applied {
+        if modes == Modes::of(&self.saved) && !self.changed.load(Ordering::SeqCst) {
             return;
         }
         let tty = self.tty.as_fd();
         let Some(current) = get_settings(tty) else {
             return;
         };
+        if Modes::of(&current) == modes {
+            return;
+        }
         let wanted = modes.apply(&current, &self.saved);
         // SAFETY: tcsetattr reads `wanted`, which lives across the call.
         if unsafe { libc::tcsetattr(tty.as_raw_fd(), libc::TCSANOW, &wanted) } == 0 {
             self.changed.store(true, Ordering::SeqCst);
-            *applied = modes;
         }
     }
 }

@@ -185,6 +185,55 @@ runner_tests! {
         assert_eq!(report["exit_code"], 0, "{report:#}");
     }
 
+    /// Ctrl-Z while `getpass` waits: the shell puts its own settings back, and once the
+    /// run is in the foreground again (`fg`), echo is off again before the password is
+    /// typed.
+    fn getpass_survives_ctrl_z_and_fg(runner) {
+        let ws = Workspace::new(&runner);
+        let (report, _) = under_terminal(
+            &ws,
+            "fg-suspend",
+            "",
+            run_in_venv(&ws).code(
+                r#"
+                import getpass
+                print("READY", flush=True)
+                password = getpass.getpass("PW: ")
+                print("PASSWORD:" + password, flush=True)
+                "#,
+            ),
+        );
+        assert_terminal_unchanged(&report);
+        assert_eq!(report["suspended"], true, "{report:#}");
+        assert_eq!(report["echo_off_again"], true, "{report:#}");
+        assert!(report["stdout"].as_str().unwrap_or_default().contains("PASSWORD:hunter2\n"), "{report:#}");
+        assert!(
+            !report["echo_after_password"].as_str().unwrap_or_default().contains("hunter2"),
+            "the password was echoed after fg: {report:#}"
+        );
+    }
+
+    /// A program that never changes its terminal modes leaves the terminal alone: a pager
+    /// of the same job (`boxpy run x.py | less`) keeps the modes it set.
+    fn modes_of_another_process_are_left_alone(runner) {
+        let ws = Workspace::new(&runner);
+        let (report, _) = under_terminal(
+            &ws,
+            "fg-pager",
+            "",
+            run_in_venv(&ws).code(
+                r#"
+                import os, time
+                print("READY", flush=True)
+                while not os.path.exists("go"):
+                    time.sleep(0.02)
+                "#,
+            ),
+        );
+        assert_eq!(report["exit_code"], 0, "{report:#}");
+        assert_eq!(report["settings_after"], report["pager_settings"], "{report:#}");
+    }
+
     /// Raw mode, no echo and a 3x7 window, then `sys.exit(3)`: the terminal is as before.
     fn terminal_restored_after_exit(runner) {
         let report = ending_restores_the_terminal(runner, "exit", &[]);

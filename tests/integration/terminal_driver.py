@@ -18,6 +18,11 @@ Scenarios:
 - `fg-end`: boxpy in the foreground; once the program prints CHANGED the driver waits
   (within a deadline) for the terminal to show the program's mode, then creates `go`
   (or, with BOXPY_TEST_END=sigint, types Ctrl-C).
+- `fg-suspend`: boxpy in the foreground, the program in `getpass` (after READY); the user
+  types Ctrl-Z, the shell takes the terminal back with its own settings, then brings boxpy
+  back (`fg`); the password is typed once echo is off again.
+- `fg-pager`: boxpy in the foreground; once the program prints READY another process of
+  the job (a pager) sets the terminal's modes; then `go`.
 - `fg-plain`: boxpy in the foreground; nothing typed.
 """
 
@@ -168,6 +173,47 @@ def main():
             wait_for(lambda: "PASSWORD:" in stdout_text(), "PASSWORD")
             pump(0.1)
             report["echo_after_password"] = bytes(echoed[mark:]).decode(errors="replace")
+    elif scenario == "fg-suspend":
+        if wait_for(lambda: "READY" in stdout_text(), "READY"):
+            report["echo_off_seen"] = wait_for(
+                lambda: not settings(slave)[3] & termios.ECHO, "echo off"
+            )
+            os.write(master, b"\x1a")
+            suspended = False
+            while time.monotonic() - started < DEADLINE:
+                done, raw = os.waitpid(pid, os.WNOHANG | os.WUNTRACED)
+                if done and os.WIFSTOPPED(raw):
+                    suspended = True
+                    break
+                if done:
+                    status = raw
+                    break
+                pump(0.02)
+            report["suspended"] = suspended
+            # As bash does for a stopped job: take the terminal back with the shell's own
+            # settings; then `fg`.
+            os.tcsetpgrp(slave, os.getpgrp())
+            termios.tcsetattr(slave, termios.TCSANOW, before)
+            os.tcsetpgrp(slave, pid)
+            os.killpg(pid, signal.SIGCONT)
+            report["echo_off_again"] = wait_for(
+                lambda: not settings(slave)[3] & termios.ECHO, "echo off again"
+            )
+            mark = len(echoed)
+            os.write(master, b"hunter2\n")
+            wait_for(lambda: "PASSWORD:" in stdout_text(), "PASSWORD")
+            pump(0.1)
+            report["echo_after_password"] = bytes(echoed[mark:]).decode(errors="replace")
+    elif scenario == "fg-pager":
+        if wait_for(lambda: "READY" in stdout_text(), "READY"):
+            # Another process of the job (a pager) puts the terminal in its own mode.
+            pager = settings(slave)
+            pager[3] &= ~(termios.ECHO | termios.ICANON)
+            pager[6][termios.VMIN] = 1
+            pager[6][termios.VTIME] = 0
+            termios.tcsetattr(slave, termios.TCSANOW, pager)
+            report["pager_settings"] = settings(slave)
+            touch_go()
     elif scenario == "fg-end":
         if wait_for(lambda: "CHANGED" in stdout_text(), "CHANGED"):
             report["mode_seen"] = wait_for(
