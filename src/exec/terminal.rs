@@ -24,10 +24,11 @@
 //!   group, with SIGTTIN and SIGTTOU blocked in the relay thread: a background run is never
 //!   stopped by job control for input it did not need, and never takes what the user types
 //!   at the shell.
-//! - boxpy changes the terminal's settings only in the foreground, only the input modes the
-//!   program set on its own pseudo-terminal (echo, canonical input, CR/NL mapping: what
-//!   `getpass` and raw-mode readers need), and puts back the settings it found when the
-//!   run ends, however it ends.
+//! - boxpy changes the terminal's settings only in the foreground, only after the program
+//!   changed them on its own pseudo-terminal, and only the input modes (echo, canonical
+//!   input, CR/NL mapping: what `getpass` and raw-mode readers need); it puts those back as
+//!   it found them when the run ends, however it ends. The window size is never changed:
+//!   the program's pseudo-terminal has its own.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
