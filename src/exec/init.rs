@@ -142,6 +142,7 @@ pub fn main(args: &[OsString]) -> i32 {
                     }
                 }
                 Role::Leave => leave.push(file.into()),
+                Role::Stdin => program_fds.push((file, 0)),
                 Role::Stdout => program_fds.push((file, 1)),
                 Role::Stderr => program_fds.push((file, 2)),
                 Role::Channel => program_fds.push((file, crate::sandbox::fds::CHANNEL)),
@@ -488,10 +489,12 @@ pub enum Role {
     /// in the sandbox has ended, before it reports the end, so boxpy can remove the
     /// sandbox's cgroups without waiting for the init to exit.
     Leave,
-    /// The program's stdout, stderr, and the notebook driver's channel
+    /// The program's stdin, stdout, stderr, and the notebook driver's channel
     /// ([`crate::sandbox::fds::CHANNEL`]). They travel here rather than through bwrap, so
     /// no process but the program's holds them: they reach end-of-file when its last
-    /// process has ended, not when bwrap has.
+    /// process has ended, not when bwrap has, and bwrap (whose stdin is `/dev/null`) never
+    /// holds the user's terminal.
+    Stdin,
     Stdout,
     Stderr,
     Channel,
@@ -500,9 +503,10 @@ pub enum Role {
 // The message is only built and parsed on Linux (the socket exists only there).
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 impl Role {
-    const ALL: [(Role, &'static str); 5] = [
+    const ALL: [(Role, &'static str); 6] = [
         (Role::Join, "join"),
         (Role::Leave, "leave"),
+        (Role::Stdin, "stdin"),
         (Role::Stdout, "stdout"),
         (Role::Stderr, "stderr"),
         (Role::Channel, "channel"),
@@ -745,7 +749,7 @@ mod tests {
             "rlimit cpu=30:31\n",
             "rlimit stack=1:1\nend\n",
             "cpu=1:1\nend\n",
-            "file stdin\nend\n",
+            "file stdout2\nend\n",
             "file join\n",
         ] {
             assert_eq!(parse_setup_message(bad), None, "{bad:?}");

@@ -31,6 +31,7 @@ pub(crate) mod limits;
 #[cfg(any(target_os = "macos", test))]
 pub(crate) mod macos;
 mod pump;
+mod terminal;
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::mpsc;
@@ -159,6 +160,9 @@ pub fn run(
     // ends, and the run is over when the init reports it, without waiting for the init's
     // and bwrap's own exits (the namespaces' teardown, ~0.5 ms). bwrap's own output (its
     // errors) goes to a pipe of its own.
+    // The program's stdin: boxpy's own only when it is a read-only pipe or `/dev/null`;
+    // a terminal, a socket or a file is relayed (see [`terminal`]).
+    let (stdin_read, stdin_relay) = terminal::program_stdin()?.split();
     let (stdout_read, stdout_write) = pipe()?;
     let (stderr_read, stderr_write) = pipe()?;
     let (channel_read, channel_write) = match &options.channel {
@@ -169,6 +173,7 @@ pub fn run(
         None => (None, None),
     };
     let program_pipes = ProgramPipes {
+        stdin: stdin_read,
         stdout: stdout_write,
         stderr: stderr_write,
         channel: channel_write,
@@ -204,6 +209,9 @@ pub fn run(
     let _ = send_setup(&setup_socket, &enforcement, &program_pipes);
     // The init has its copies (or never will): boxpy's must not keep the pipes open.
     drop(program_pipes);
+    // Stopped, and the terminal's settings put back, when the run ends (or on drop, when
+    // boxpy fails before that).
+    let mut stdin_relay = stdin_relay.start()?;
 
     let gate = pump::Gate::new();
     let channel_thread = match (channel_read, options.channel.clone()) {
@@ -237,6 +245,8 @@ pub fn run(
         options.timeout.map(|timeout| started + timeout),
     )
     .context("waiting for bwrap")?;
+    // The program is gone: nothing more to relay to it.
+    stdin_relay.finish();
     let bwrap_status = waited.status.transpose().context("waiting for bwrap")?;
     let timed_out = waited.timed_out;
     let duration = started.elapsed();
@@ -404,6 +414,7 @@ fn helper_thread<T: Send + 'static>(
 
 /// The write ends of the program's pipes, for the init (see [`init::Role`]).
 struct ProgramPipes {
+    stdin: OwnedFd,
     stdout: OwnedFd,
     stderr: OwnedFd,
     channel: Option<OwnedFd>,
@@ -411,8 +422,9 @@ struct ProgramPipes {
 
 /// Spawns bwrap with `posix_spawn` (glibc's is vfork + exec: nothing of boxpy's address
 /// space is copied, which a fork with a pre-exec hook would; ~0.4 ms a run): an empty
-/// signal mask, SIGPIPE back to its default, its own process group, stdin inherited,
-/// stdout and stderr both to `output`, each `(source, target)` of `mapping` duplicated to
+/// signal mask, SIGPIPE back to its default, its own process group, stdin `/dev/null`
+/// (the program's own stdin goes to the init in the setup message: bwrap never holds the
+/// user's terminal), stdout and stderr both to `output`, each `(source, target)` of `mapping` duplicated to
 /// its fixed number, and nothing else (every other descriptor is close-on-exec). Returns
 /// its pid.
 fn spawn_bwrap(
@@ -441,8 +453,9 @@ fn spawn_bwrap(
             &[key.as_bytes(), b"=", value.as_bytes()].concat(),
         )?);
     }
+    let null = terminal::open_null().map_err(std::io::Error::other)?;
     // Output first: its descriptors may carry numbers the mapping's targets overwrite.
-    let mut dups = vec![(output, 1), (output, 2)];
+    let mut dups = vec![(output, 1), (output, 2), (null.as_raw_fd(), 0)];
     dups.extend_from_slice(mapping);
     spawn(&arguments, &variables, &dups, false)
 }
@@ -561,6 +574,7 @@ fn send_setup(
                 .map(|file| (Role::Leave, file.as_raw_fd())),
         );
     }
+    files.push((Role::Stdin, pipes.stdin.as_raw_fd()));
     files.push((Role::Stdout, pipes.stdout.as_raw_fd()));
     files.push((Role::Stderr, pipes.stderr.as_raw_fd()));
     if let Some(channel) = &pipes.channel {

@@ -23,6 +23,7 @@ mod network;
 mod policy;
 mod run_basic;
 mod steering;
+mod terminal;
 mod tooling;
 mod trust;
 mod venvs;

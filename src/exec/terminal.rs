@@ -1,0 +1,706 @@
+//! The program's stdin: never a descriptor of the user's terminal, of boxpy's output, or of
+//! a file it could reopen for writing.
+//!
+//! What boxpy's own stdin is decides what the program gets as fd 0 (sent to the init in
+//! the setup message, never through bwrap, whose own stdin is `/dev/null`):
+//! - a pipe or FIFO opened read-only, or `/dev/null`: the same descriptor, directly. The
+//!   program consumes exactly what it reads, so `producer | boxpy run x.py` streams at full
+//!   speed and `... | while read f; do boxpy run x.py "$f"; done` keeps its lines.
+//! - a regular file: a pipe that a thread fills with `splice(2)` from the file at an
+//!   explicit offset. A descriptor of the file itself would let the program reopen it for
+//!   writing through `/proc/self/fd/0` (the magic link checks only the file's permissions,
+//!   not the mount namespace), and `boxpy run x.py < ~/.bashrc` would hand it `~/.bashrc`.
+//!   The caller's offset is never moved: the run never consumes the caller's input.
+//! - a terminal: a new pseudo-terminal's slave (see [`Terminal`]), with boxpy relaying
+//!   what the user types while boxpy is in the terminal's foreground.
+//! - anything else (a socket, a file opened read-write, a device): a pipe that a thread
+//!   fills from it. A socket may also be boxpy's stdout (an agent framework's socketpair):
+//!   with it the program could write its own `--json` object before boxpy's.
+//!
+//! Invariants:
+//! - The program, its init and bwrap never hold a descriptor of the user's terminal, a
+//!   socket boxpy was given, or a regular file boxpy's caller opened.
+//! - boxpy reads the terminal only while its process group is the terminal's foreground
+//!   group, with SIGTTIN and SIGTTOU blocked in the relay thread: a background run is never
+//!   stopped by job control for input it did not need, and never takes what the user types
+//!   at the shell.
+//! - boxpy changes the terminal's settings only in the foreground, only after the program
+//!   changed them on its own pseudo-terminal, and only the input modes (echo, canonical
+//!   input, CR/NL mapping: what `getpass` and raw-mode readers need); it puts those back as
+//!   it found them when the run ends, however it ends. The window size is never changed:
+//!   the program's pseudo-terminal has its own.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::Context;
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+
+use crate::error::Result;
+
+/// How often a background run looks again whether it was brought to the foreground, while
+/// the terminal holds input (someone else's, which it must not read).
+const BACKGROUND_RECHECK: Duration = Duration::from_millis(100);
+
+/// `EXTPROC` (Linux `c_lflag`): the pseudo-terminal's line discipline leaves echo and line
+/// editing to the other side (the user's terminal) and reports every change of its settings
+/// to the packet-mode master as `TIOCPKT_IOCTL`.
+const EXTPROC: libc::tcflag_t = 0o200000;
+
+/// The local modes the program may have mirrored onto the user's terminal.
+const MIRRORED_LOCAL: libc::tcflag_t =
+    libc::ECHO | libc::ECHOE | libc::ECHOK | libc::ECHONL | libc::ICANON;
+/// The input modes mirrored likewise (a raw-mode reader wants Enter as `\r`).
+const MIRRORED_INPUT: libc::tcflag_t = libc::ICRNL | libc::INLCR | libc::IGNCR;
+
+/// The program's stdin, and the relay that feeds it when it is not boxpy's own.
+pub(super) struct ProgramStdin {
+    /// What the program gets as fd 0.
+    pub fd: OwnedFd,
+    relay: Option<Relay>,
+}
+
+/// A relay not yet started.
+enum Relay {
+    /// Copy a stream (a socket, a read-write file, a device) into the program's pipe.
+    Stream { source: OwnedFd, pipe: OwnedFd },
+    /// Splice a regular file into the program's pipe, from `offset` on.
+    File {
+        source: OwnedFd,
+        pipe: OwnedFd,
+        offset: i64,
+    },
+    /// Relay the user's terminal to the program's pseudo-terminal.
+    Terminal(Terminal),
+}
+
+/// The user's terminal and the pseudo-terminal the program reads instead.
+///
+/// The pseudo-terminal starts with the terminal's settings and window size, plus `EXTPROC`,
+/// and its master is in packet mode: the user's terminal does the echo and line editing as
+/// it always did, and when the program changes its own settings (`getpass` turning echo
+/// off, `tty.setraw`) the master is told at once and boxpy, if it is in the foreground,
+/// sets the same input modes on the user's terminal. The program has no controlling
+/// terminal (bwrap's `--new-session`), so it gets no SIGTTIN of its own: a background run
+/// that reads simply waits until boxpy is brought to the foreground and the user types.
+struct Terminal {
+    tty: OwnedFd,
+    master: OwnedFd,
+    saved: libc::termios,
+    /// boxpy has set the program's modes on the terminal (so the end puts them back).
+    changed: Arc<AtomicBool>,
+}
+
+/// The modes boxpy mirrors, as the program's pseudo-terminal has them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Modes {
+    local: libc::tcflag_t,
+    input: libc::tcflag_t,
+}
+
+impl Modes {
+    fn of(settings: &libc::termios) -> Modes {
+        Modes {
+            local: settings.c_lflag & MIRRORED_LOCAL,
+            input: settings.c_iflag & MIRRORED_INPUT,
+        }
+    }
+
+    /// `settings` with these modes; in raw input (no canonical mode) reads return at each
+    /// byte; back in canonical mode, `VMIN`/`VTIME` come from `original`.
+    fn apply(self, settings: &libc::termios, original: &libc::termios) -> libc::termios {
+        let mut result = *settings;
+        result.c_lflag = (settings.c_lflag & !MIRRORED_LOCAL) | self.local;
+        result.c_iflag = (settings.c_iflag & !MIRRORED_INPUT) | self.input;
+        if self.local & libc::ICANON == 0 {
+            result.c_cc[libc::VMIN] = 1;
+            result.c_cc[libc::VTIME] = 0;
+        } else {
+            result.c_cc[libc::VMIN] = original.c_cc[libc::VMIN];
+            result.c_cc[libc::VTIME] = original.c_cc[libc::VTIME];
+        }
+        result
+    }
+}
+
+/// A started relay: stopped, joined and (for a terminal) undone by [`StdinRelay::finish`]
+/// or on drop (boxpy failing mid-run).
+pub(super) struct StdinRelay {
+    stop: Option<OwnedFd>,
+    thread: Option<JoinHandle<()>>,
+    /// The user's terminal, the settings boxpy found, and whether it changed them.
+    restore: Option<(OwnedFd, libc::termios, Arc<AtomicBool>)>,
+}
+
+/// Decides the program's stdin from boxpy's own fd 0 (see the module doc).
+pub(super) fn program_stdin() -> Result<ProgramStdin> {
+    let Some(stdin) = duplicate_stdin() else {
+        // No stdin at all: the program gets an empty one.
+        return direct(open_null()?);
+    };
+    let flags = nix::fcntl::fcntl(stdin.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)
+        .context("reading stdin's flags")?;
+    let read_only = flags & libc::O_ACCMODE == libc::O_RDONLY;
+    let status = nix::sys::stat::fstat(stdin.as_raw_fd()).context("inspecting stdin")?;
+    let kind = status.st_mode & libc::S_IFMT;
+    if kind == libc::S_IFIFO && read_only {
+        return direct(stdin);
+    }
+    if kind == libc::S_IFCHR && status.st_rdev == libc::makedev(1, 3) {
+        return direct(stdin);
+    }
+    // SAFETY: isatty only inspects the descriptor.
+    if unsafe { libc::isatty(stdin.as_raw_fd()) } == 1 {
+        let (terminal, slave) = Terminal::new(stdin)?;
+        return Ok(ProgramStdin {
+            fd: slave,
+            relay: Some(Relay::Terminal(terminal)),
+        });
+    }
+    let (read, write) = super::pipe()?;
+    if kind == libc::S_IFREG {
+        // SAFETY: lseek only reads the descriptor's offset.
+        let offset = unsafe { libc::lseek(stdin.as_raw_fd(), 0, libc::SEEK_CUR) };
+        if offset >= 0 {
+            return Ok(ProgramStdin {
+                fd: read,
+                relay: Some(Relay::File {
+                    source: stdin,
+                    pipe: write,
+                    offset,
+                }),
+            });
+        }
+    }
+    Ok(ProgramStdin {
+        fd: read,
+        relay: Some(Relay::Stream {
+            source: stdin,
+            pipe: write,
+        }),
+    })
+}
+
+fn direct(fd: OwnedFd) -> Result<ProgramStdin> {
+    Ok(ProgramStdin { fd, relay: None })
+}
+
+/// A close-on-exec copy of fd 0, or `None` when boxpy has no stdin.
+fn duplicate_stdin() -> Option<OwnedFd> {
+    let raw = nix::fcntl::fcntl(0, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3)).ok()?;
+    // SAFETY: fcntl(F_DUPFD_CLOEXEC) returned a new descriptor that nothing else owns.
+    Some(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// `/dev/null`, read-only and close-on-exec: bwrap's stdin, and the program's when boxpy
+/// has none.
+pub(super) fn open_null() -> Result<OwnedFd> {
+    let file = std::fs::File::open("/dev/null").context("opening `/dev/null`")?;
+    Ok(file.into())
+}
+
+impl ProgramStdin {
+    /// Splits off the relay, to start once the program's end has been sent.
+    pub(super) fn split(self) -> (OwnedFd, PendingRelay) {
+        (self.fd, PendingRelay(self.relay))
+    }
+}
+
+/// A relay to start with [`PendingRelay::start`] (nothing to do for a direct stdin).
+pub(super) struct PendingRelay(Option<Relay>);
+
+impl PendingRelay {
+    /// Starts the relay's thread.
+    pub(super) fn start(self) -> Result<StdinRelay> {
+        let Some(relay) = self.0 else {
+            return Ok(StdinRelay {
+                stop: None,
+                thread: None,
+                restore: None,
+            });
+        };
+        let (stop_read, stop_write) = super::pipe()?;
+        let restore = match &relay {
+            Relay::Terminal(terminal) => Some((
+                terminal
+                    .tty
+                    .try_clone()
+                    .context("duplicating the terminal")?,
+                terminal.saved,
+                Arc::clone(&terminal.changed),
+            )),
+            Relay::Stream { .. } | Relay::File { .. } => None,
+        };
+        let thread = super::helper_thread(move || match relay {
+            Relay::Stream { source, pipe } => {
+                copy_into_pipe(Source::Stream(source), pipe, stop_read)
+            }
+            Relay::File {
+                source,
+                pipe,
+                offset,
+            } => copy_into_pipe(Source::File(source, offset), pipe, stop_read),
+            Relay::Terminal(terminal) => terminal.relay(stop_read),
+        });
+        Ok(StdinRelay {
+            stop: Some(stop_write),
+            thread: Some(thread),
+            restore,
+        })
+    }
+}
+
+impl StdinRelay {
+    /// Stops the relay (what was not relayed yet is left where it is), waits for it, and
+    /// puts the terminal's settings back if boxpy changed them and holds its foreground.
+    pub(super) fn finish(&mut self) {
+        // Closing the stop pipe's write end wakes the relay's poll.
+        self.stop = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        if let Some((tty, saved, changed)) = self.restore.take() {
+            if changed.load(Ordering::SeqCst) {
+                restore_settings(tty.as_fd(), &saved);
+            }
+        }
+    }
+}
+
+impl Drop for StdinRelay {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// Puts the modes boxpy mirrored back as they were in `saved` (anything else on the
+/// terminal is left as it is now: another process of the same job, a pager, may hold it),
+/// when boxpy's process group is the terminal's foreground group (in the background, the
+/// terminal is the shell's, which restores its own settings when it takes it back). SIGTTOU
+/// is blocked around the call, so a race with the shell taking the terminal back never
+/// stops boxpy.
+fn restore_settings(tty: BorrowedFd<'_>, saved: &libc::termios) {
+    with_job_control_signals_blocked(|| {
+        if !foreground(tty) {
+            return;
+        }
+        let Some(current) = get_settings(tty) else {
+            return;
+        };
+        let restored = Modes::of(saved).apply(&current, saved);
+        if !same_settings(&current, &restored) {
+            // SAFETY: tcsetattr reads `restored`, which lives across the call.
+            unsafe { libc::tcsetattr(tty.as_raw_fd(), libc::TCSADRAIN, &restored) };
+        }
+    });
+}
+
+/// Runs `work` with SIGTTIN and SIGTTOU blocked in this thread: a terminal read from the
+/// background then fails with EIO and a settings change goes through, instead of stopping
+/// all of boxpy. The callers check the foreground themselves.
+fn with_job_control_signals_blocked<T>(work: impl FnOnce() -> T) -> T {
+    use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGTTIN);
+    signals.add(Signal::SIGTTOU);
+    let mut previous = SigSet::empty();
+    let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&signals), Some(&mut previous));
+    let result = work();
+    let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&previous), None);
+    result
+}
+
+/// Whether boxpy's process group holds the terminal's foreground. A terminal that is not
+/// boxpy's controlling terminal has no job control: boxpy may read it.
+fn foreground(tty: BorrowedFd<'_>) -> bool {
+    // SAFETY: tcgetpgrp and getpgrp only read process state.
+    let group = unsafe { libc::tcgetpgrp(tty.as_raw_fd()) };
+    if group < 0 {
+        return Errno::last() == Errno::ENOTTY;
+    }
+    // SAFETY: as above.
+    group == unsafe { libc::getpgrp() }
+}
+
+fn get_settings(tty: BorrowedFd<'_>) -> Option<libc::termios> {
+    // SAFETY: an all-zero termios is a valid value for tcgetattr to overwrite.
+    let mut settings: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: tcgetattr writes only to `settings`, which lives across the call.
+    (unsafe { libc::tcgetattr(tty.as_raw_fd(), &mut settings) } == 0).then_some(settings)
+}
+
+fn same_settings(one: &libc::termios, other: &libc::termios) -> bool {
+    one.c_iflag == other.c_iflag
+        && one.c_oflag == other.c_oflag
+        && one.c_cflag == other.c_cflag
+        && one.c_lflag == other.c_lflag
+        && one.c_cc == other.c_cc
+        // SAFETY: cfget*speed only read the structure.
+        && unsafe { libc::cfgetispeed(one) == libc::cfgetispeed(other) }
+        && unsafe { libc::cfgetospeed(one) == libc::cfgetospeed(other) }
+}
+
+/// What a stream relay reads from.
+enum Source {
+    Stream(OwnedFd),
+    /// A regular file, read at its own offset (the caller's stays where it is).
+    File(OwnedFd, i64),
+}
+
+/// Copies `source` into the program's pipe until end-of-file, the program closing its
+/// stdin, or `stop` (the run ended). The pipe's write end is boxpy's own and non-blocking,
+/// so a program that never reads cannot hold the relay past the run.
+fn copy_into_pipe(mut source: Source, pipe: OwnedFd, stop: OwnedFd) {
+    let _ = nix::fcntl::fcntl(
+        pipe.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    );
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut splice_works = true;
+    loop {
+        // A stream is polled for input when nothing is pending; a file is always readable.
+        let want_input = pending.is_empty() && matches!(source, Source::Stream(_));
+        let (stop_ready, ready) = {
+            let watched = match &source {
+                Source::Stream(fd) if want_input => PollFd::new(fd.as_fd(), PollFlags::POLLIN),
+                Source::Stream(_) | Source::File(..) => {
+                    PollFd::new(pipe.as_fd(), PollFlags::POLLOUT)
+                }
+            };
+            let mut fds = [PollFd::new(stop.as_fd(), PollFlags::POLLIN), watched];
+            match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(_) => return,
+            }
+            (
+                fds[0].any().unwrap_or(true),
+                fds[1].revents().unwrap_or(PollFlags::empty()),
+            )
+        };
+        if stop_ready {
+            return;
+        }
+        if !want_input && ready.contains(PollFlags::POLLERR) {
+            // The program closed its stdin.
+            return;
+        }
+        if ready.is_empty() {
+            continue;
+        }
+        if pending.is_empty() {
+            match &mut source {
+                Source::File(file, offset) if splice_works => {
+                    match nix::fcntl::splice(
+                        file.as_fd(),
+                        Some(offset),
+                        pipe.as_fd(),
+                        None,
+                        1 << 20,
+                        nix::fcntl::SpliceFFlags::SPLICE_F_NONBLOCK,
+                    ) {
+                        Ok(0) => return,
+                        Ok(_) | Err(Errno::EAGAIN | Errno::EINTR) => {}
+                        Err(Errno::EINVAL | Errno::ENOSYS) => splice_works = false,
+                        Err(_) => return,
+                    }
+                    continue;
+                }
+                Source::File(file, offset) => {
+                    match nix::sys::uio::pread(file.as_fd(), &mut buffer, *offset) {
+                        Ok(0) | Err(_) => return,
+                        Ok(count) => {
+                            *offset += count as i64;
+                            pending.extend_from_slice(&buffer[..count]);
+                        }
+                    }
+                }
+                Source::Stream(fd) => match nix::unistd::read(fd.as_raw_fd(), &mut buffer) {
+                    Ok(0) => return,
+                    Ok(count) => pending.extend_from_slice(&buffer[..count]),
+                    Err(Errno::EINTR | Errno::EAGAIN) => continue,
+                    Err(_) => return,
+                },
+            }
+        }
+        match nix::unistd::write(&pipe, &pending) {
+            Ok(count) => {
+                pending.drain(..count);
+            }
+            Err(Errno::EAGAIN | Errno::EINTR) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+impl Terminal {
+    /// Opens the program's pseudo-terminal with the terminal's settings and size; returns
+    /// the relay and the slave (the program's stdin).
+    fn new(tty: OwnedFd) -> Result<(Terminal, OwnedFd)> {
+        let saved = get_settings(tty.as_fd())
+            .ok_or_else(|| anyhow::anyhow!("reading the terminal's settings: {}", Errno::last()))?;
+        // SAFETY: an all-zero winsize is valid; TIOCGWINSZ writes only to it.
+        let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; on failure the size stays zero (unknown).
+        unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCGWINSZ, &mut size) };
+        let mut inner = saved;
+        inner.c_lflag |= EXTPROC;
+        let (mut master, mut slave): (RawFd, RawFd) = (-1, -1);
+        // SAFETY: openpty writes the two descriptors; the name pointer may be null; the
+        // settings and size are read during the call and live across it.
+        let opened = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                &inner as *const libc::termios as *mut libc::termios,
+                &size as *const libc::winsize as *mut libc::winsize,
+            )
+        };
+        if opened != 0 {
+            return Err(anyhow::anyhow!(
+                "opening a pseudo-terminal for the program's stdin: {}",
+                Errno::last()
+            )
+            .into());
+        }
+        // SAFETY: openpty returned two new descriptors that nothing else owns.
+        let (master, slave) =
+            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        for fd in [&master, &slave] {
+            nix::fcntl::fcntl(
+                fd.as_raw_fd(),
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )
+            .context("marking the pseudo-terminal close-on-exec")?;
+        }
+        nix::fcntl::fcntl(
+            master.as_raw_fd(),
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .context("making the pseudo-terminal non-blocking")?;
+        let packet: libc::c_int = 1;
+        // SAFETY: TIOCPKT reads one int, which lives across the call.
+        if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCPKT, &packet) } != 0 {
+            return Err(anyhow::anyhow!(
+                "setting the pseudo-terminal's packet mode: {}",
+                Errno::last()
+            )
+            .into());
+        }
+        Ok((
+            Terminal {
+                tty,
+                master,
+                saved,
+                changed: Arc::new(AtomicBool::new(false)),
+            },
+            slave,
+        ))
+    }
+
+    /// Relays until `stop`, or until the program's side of the pseudo-terminal is closed
+    /// everywhere (nothing can read what the user types any more).
+    fn relay(self, stop: OwnedFd) {
+        with_job_control_signals_blocked(|| self.relay_blocked(&stop));
+    }
+
+    fn relay_blocked(&self, stop: &OwnedFd) {
+        let tty = self.tty.as_fd();
+        let mut pending: Vec<u8> = Vec::new();
+        let mut buffer = vec![0u8; 4096];
+        // In the background with input waiting (the shell's), or while the program has
+        // modes of its own (to set them again when boxpy is brought back to the
+        // foreground after a Ctrl-Z, the shell having put its own back): look again
+        // later rather than spin on a terminal that stays readable, or miss that moment.
+        let mut backing_off = false;
+        let mut tty_open = true;
+        loop {
+            let own_modes = self
+                .program_modes()
+                .is_some_and(|modes| modes != Modes::of(&self.saved));
+            let watch_tty = tty_open && pending.is_empty() && !backing_off;
+            let master_flags = if pending.is_empty() {
+                PollFlags::POLLIN
+            } else {
+                PollFlags::POLLIN | PollFlags::POLLOUT
+            };
+            let mut fds = vec![
+                PollFd::new(stop.as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.master.as_fd(), master_flags),
+            ];
+            if watch_tty {
+                fds.push(PollFd::new(tty, PollFlags::POLLIN));
+            }
+            let timeout = if backing_off || own_modes {
+                PollTimeout::try_from(BACKGROUND_RECHECK).unwrap_or(PollTimeout::MAX)
+            } else {
+                PollTimeout::NONE
+            };
+            match nix::poll::poll(&mut fds, timeout) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(_) => return,
+            }
+            let events: Vec<PollFlags> = fds
+                .iter()
+                .map(|fd| fd.revents().unwrap_or(PollFlags::empty()))
+                .collect();
+            if !events[0].is_empty() {
+                return;
+            }
+            let master_events = events[1];
+            if master_events.contains(PollFlags::POLLIN) {
+                // A control packet says the program changed its settings (handled below,
+                // on every pass); data is what the program wrote to its own stdin, which
+                // is not the user's terminal's.
+                match nix::unistd::read(self.master.as_raw_fd(), &mut buffer) {
+                    Ok(_) | Err(Errno::EAGAIN | Errno::EINTR) => {}
+                    Err(_) => return,
+                }
+            } else if master_events.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) {
+                // Every holder of the slave is gone.
+                return;
+            }
+            if !pending.is_empty() && master_events.contains(PollFlags::POLLOUT) {
+                match nix::unistd::write(&self.master, &pending) {
+                    Ok(count) => {
+                        pending.drain(..count);
+                    }
+                    Err(Errno::EAGAIN | Errno::EINTR) => {}
+                    Err(_) => return,
+                }
+            }
+            let in_foreground = foreground(tty);
+            if in_foreground {
+                self.mirror();
+            }
+            if backing_off {
+                // Looked again: in the foreground, or the input waiting was taken by
+                // whoever holds the terminal; either way, watch the terminal again.
+                if in_foreground || !readable_now(tty) {
+                    backing_off = false;
+                }
+                continue;
+            }
+            let Some(tty_events) = events.get(2).copied() else {
+                continue;
+            };
+            if tty_events.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL)
+            {
+                // Hung up: the program gets end-of-file.
+                tty_open = false;
+                pending.extend(self.end_of_file());
+                continue;
+            }
+            if !tty_events.contains(PollFlags::POLLIN) {
+                continue;
+            }
+            if !in_foreground {
+                backing_off = true;
+                continue;
+            }
+            match nix::unistd::read(tty.as_raw_fd(), &mut buffer) {
+                // Ctrl-D at the start of a line.
+                Ok(0) => pending.extend(self.end_of_file()),
+                Ok(count) => pending.extend_from_slice(&buffer[..count]),
+                Err(Errno::EINTR | Errno::EAGAIN) => {}
+                // Sent to the background between the check and the read.
+                Err(_) => backing_off = true,
+            }
+        }
+    }
+
+    /// The mirrored modes of the program's pseudo-terminal (tcgetattr on a master reads
+    /// its slave's settings).
+    fn program_modes(&self) -> Option<Modes> {
+        get_settings(self.master.as_fd()).map(|settings| Modes::of(&settings))
+    }
+
+    /// What tells the program's line discipline "end of file": its EOF character, in
+    /// canonical mode (in raw mode the user's Ctrl-D arrives as a byte already).
+    fn end_of_file(&self) -> Option<u8> {
+        let inner = get_settings(self.master.as_fd())?;
+        (inner.c_lflag & libc::ICANON != 0).then_some(inner.c_cc[libc::VEOF])
+    }
+
+    /// Sets the program's modes (echo, canonical input, CR/NL mapping) on the user's
+    /// terminal when the terminal does not have them, leaving the rest of its current
+    /// settings alone. Called only in the foreground. While the program keeps the modes it
+    /// started with nothing is set (unless boxpy set others before), so boxpy never fights
+    /// another process of its job (a pager) over the terminal.
+    fn mirror(&self) {
+        let Some(modes) = self.program_modes() else {
+            return;
+        };
+        if modes == Modes::of(&self.saved) && !self.changed.load(Ordering::SeqCst) {
+            return;
+        }
+        let tty = self.tty.as_fd();
+        let Some(current) = get_settings(tty) else {
+            return;
+        };
+        if Modes::of(&current) == modes {
+            return;
+        }
+        let wanted = modes.apply(&current, &self.saved);
+        // SAFETY: tcsetattr reads `wanted`, which lives across the call.
+        if unsafe { libc::tcsetattr(tty.as_raw_fd(), libc::TCSANOW, &wanted) } == 0 {
+            self.changed.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Whether the terminal has input waiting now.
+fn readable_now(tty: BorrowedFd<'_>) -> bool {
+    let mut fds = [PollFd::new(tty, PollFlags::POLLIN)];
+    nix::poll::poll(&mut fds, PollTimeout::ZERO).is_ok_and(|count| count > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(local: libc::tcflag_t, input: libc::tcflag_t, min: u8, time: u8) -> libc::termios {
+        // SAFETY: an all-zero termios is a valid value.
+        let mut settings: libc::termios = unsafe { std::mem::zeroed() };
+        settings.c_lflag = local;
+        settings.c_iflag = input;
+        settings.c_oflag = libc::OPOST | libc::ONLCR;
+        settings.c_cc[libc::VMIN] = min;
+        settings.c_cc[libc::VTIME] = time;
+        settings
+    }
+
+    #[test]
+    fn modes_set_only_the_mirrored_flags_and_read_timing() {
+        let cooked = settings(
+            libc::ISIG | libc::ICANON | libc::ECHO | libc::ECHOE | libc::IEXTEN,
+            libc::ICRNL | libc::IXON,
+            1,
+            0,
+        );
+        // What `tty.setraw` leaves on the program's side.
+        let raw_program = settings(0, 0, 1, 0);
+        let mut current = cooked;
+        current.c_cc[libc::VMIN] = 4;
+        let mirrored = Modes::of(&raw_program).apply(&current, &cooked);
+        // Echo, canonical input and CR mapping follow the program; signals (Ctrl-C reaches
+        // boxpy), output processing and flow control stay the terminal's.
+        assert_eq!(mirrored.c_lflag, libc::ISIG | libc::IEXTEN);
+        assert_eq!(mirrored.c_iflag, libc::IXON);
+        assert_eq!(mirrored.c_oflag, libc::OPOST | libc::ONLCR);
+        assert_eq!(mirrored.c_cc[libc::VMIN], 1);
+        // Back to the modes boxpy found: exactly the original settings.
+        let back = Modes::of(&cooked).apply(&mirrored, &cooked);
+        assert!(same_settings(&back, &cooked));
+        // getpass: only echo goes.
+        let mut no_echo = cooked;
+        no_echo.c_lflag &= !libc::ECHO;
+        let mirrored = Modes::of(&no_echo).apply(&cooked, &cooked);
+        assert!(same_settings(&mirrored, &no_echo));
+    }
+}

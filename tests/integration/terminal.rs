@@ -1,0 +1,420 @@
+//! The terminal stays the user's, and boxpy's outputs are boxpy's.
+//!
+//! Terminal tests run boxpy under `terminal_driver.py`: a pseudo-terminal whose session
+//! leader plays the interactive shell, with real job control (boxpy in its own process
+//! group, in the foreground or the background). The driver types on the master side and
+//! reads the terminal's settings and window size before and after the run. Every test runs
+//! as the caller and as the unprivileged user.
+
+use std::path::{Path, PathBuf};
+
+use crate::harness::*;
+
+const DRIVER: &str = include_str!("terminal_driver.py");
+
+/// Writes the driver into the workspace (outside the workdir, readable by the runner).
+fn driver(ws: &Workspace) -> PathBuf {
+    ws.write("terminal_driver.py", DRIVER)
+}
+
+/// Runs `boxpy` under the driver in `scenario` and returns the driver's report.
+fn under_terminal(
+    ws: &Workspace,
+    scenario: &str,
+    ending: &str,
+    boxpy: Boxpy,
+) -> (serde_json::Value, Output) {
+    let driver = driver(ws);
+    let output = boxpy
+        .env("BOXPY_TEST_END", ending)
+        .through([Path::new("/usr/bin/python3"), &driver, Path::new(scenario)])
+        .run();
+    assert_exit(&output, 0);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("the driver's report is not JSON ({error}): {output}"));
+    assert!(
+        report.get("missed").is_none(),
+        "the driver waited in vain for {}: {report:#}",
+        report["missed"]
+    );
+    (report, output)
+}
+
+/// Asserts the program started (its stdout went to the driver) and the terminal's settings
+/// and window size are what they were before the run.
+#[track_caller]
+fn assert_terminal_unchanged(report: &serde_json::Value) {
+    let stdout = report["stdout"].as_str().unwrap_or_default();
+    assert!(
+        stdout.lines().any(|line| line == MARKER),
+        "python did not start: {report:#}"
+    );
+    assert_eq!(
+        report["settings_before"], report["settings_after"],
+        "the terminal's settings changed (`stty -a` differs): {report:#}"
+    );
+    assert_eq!(
+        report["size_before"], report["size_after"],
+        "the terminal's window size changed: {report:#}"
+    );
+}
+
+/// The program of the ending tests: puts its stdin in raw mode without echo and sets a
+/// 3x7 window, says CHANGED, waits for `go` (or Ctrl-C), then ends as `ending` says.
+fn raw_mode_then(ending: &str) -> String {
+    format!(
+        r#"
+        import fcntl, os, struct, sys, termios, time, tty
+        tty.setraw(0)
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 3, 7, 0, 0))
+        print("CHANGED", flush=True)
+        ending = {ending:?}
+        if ending == "sigint":
+            time.sleep(120)
+        while not os.path.exists("go"):
+            time.sleep(0.02)
+        if ending == "exit":
+            sys.exit(3)
+        if ending == "raise":
+            raise RuntimeError("boom")
+        if ending == "timeout":
+            time.sleep(120)
+        if ending == "memory":
+            chunks = []
+            while True:
+                chunks.append(bytearray(16 << 20))
+        "#
+    )
+}
+
+/// One ending of a program that changed its terminal's modes, in the foreground.
+fn ending_restores_the_terminal(runner: Runner, ending: &str, extra: &[&str]) -> serde_json::Value {
+    let ws = Workspace::new(&runner);
+    let (report, _) = under_terminal(
+        &ws,
+        "fg-end",
+        ending,
+        run_in_venv(&ws).args(extra).code(&raw_mode_then(ending)),
+    );
+    assert_terminal_unchanged(&report);
+    assert_eq!(
+        report["mode_seen"], true,
+        "the program's raw mode never reached the terminal, so nothing was restored: {report:#}"
+    );
+    report
+}
+
+runner_tests! {
+    /// `boxpy run … &`: the program tries to change the terminal's modes and size and to
+    /// read the line the user types at the shell. The shell gets the line, the terminal is
+    /// unchanged, and boxpy is never stopped for terminal input it did not need.
+    fn background_run_cannot_read_or_change_the_terminal(runner) {
+        let ws = Workspace::new(&runner);
+        let (report, _) = under_terminal(
+            &ws,
+            "bg",
+            "",
+            run_in_venv(&ws).code(
+                r#"
+                import fcntl, os, struct, termios, threading, time
+                try:
+                    settings = termios.tcgetattr(0)
+                    settings[3] &= ~(termios.ECHO | termios.ICANON)
+                    termios.tcsetattr(0, termios.TCSANOW, settings)
+                except OSError as error:
+                    print("tcsetattr refused", error, flush=True)
+                try:
+                    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 3, 7, 0, 0))
+                except OSError as error:
+                    print("TIOCSWINSZ refused", error, flush=True)
+                stolen = []
+                def steal():
+                    try:
+                        stolen.append(os.read(0, 100))
+                        print("STOLE", stolen, flush=True)
+                    except OSError as error:
+                        print("read refused", error, flush=True)
+                threading.Thread(target=steal, daemon=True).start()
+                print("READY", flush=True)
+                while not os.path.exists("go"):
+                    time.sleep(0.02)
+                print("STOLE" if stolen else "NOTHING", flush=True)
+                os._exit(0)
+                "#,
+            ),
+        );
+        assert_terminal_unchanged(&report);
+        let stdout = report["stdout"].as_str().unwrap_or_default();
+        assert_eq!(report["shell_read"], "secret\n", "the shell lost the line the user typed: {report:#}");
+        assert!(stdout.contains("NOTHING") && !stdout.contains("STOLE"), "the program read the terminal: {report:#}");
+        assert_eq!(report["stopped"], false, "boxpy was stopped by job control: {report:#}");
+        assert_eq!(report["exit_code"], 0, "{report:#}");
+    }
+
+    /// In the foreground, `input()` gets what the user types and `getpass` works as on a
+    /// terminal: no warning, nothing echoed while the password is typed.
+    fn foreground_input_and_getpass_work(runner) {
+        let ws = Workspace::new(&runner);
+        let (report, _) = under_terminal(
+            &ws,
+            "fg-input",
+            "",
+            run_in_venv(&ws).code(
+                r#"
+                import getpass, warnings
+                name = input("READY? ")
+                print("GOT:" + name, flush=True)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    password = getpass.getpass("PW: ")
+                print("WARNINGS:%d" % len(caught), flush=True)
+                print("PASSWORD:" + password, flush=True)
+                "#,
+            ),
+        );
+        assert_terminal_unchanged(&report);
+        let stdout = report["stdout"].as_str().unwrap_or_default();
+        assert!(stdout.contains("GOT:alice\n"), "{report:#}");
+        assert!(stdout.contains("PASSWORD:hunter2\n"), "{report:#}");
+        assert!(stdout.contains("WARNINGS:0\n"), "getpass could not control echo: {report:#}");
+        assert_eq!(report["echo_off_seen"], true, "{report:#}");
+        assert!(
+            !report["echo_after_password"].as_str().unwrap_or_default().contains("hunter2"),
+            "the password was echoed: {report:#}"
+        );
+        assert_eq!(report["exit_code"], 0, "{report:#}");
+    }
+
+    /// Ctrl-Z while `getpass` waits: the shell puts its own settings back, and once the
+    /// run is in the foreground again (`fg`), echo is off again before the password is
+    /// typed.
+    fn getpass_survives_ctrl_z_and_fg(runner) {
+        let ws = Workspace::new(&runner);
+        let (report, _) = under_terminal(
+            &ws,
+            "fg-suspend",
+            "",
+            run_in_venv(&ws).code(
+                r#"
+                import getpass
+                print("READY", flush=True)
+                password = getpass.getpass("PW: ")
+                print("PASSWORD:" + password, flush=True)
+                "#,
+            ),
+        );
+        assert_terminal_unchanged(&report);
+        assert_eq!(report["suspended"], true, "{report:#}");
+        assert_eq!(report["echo_off_again"], true, "{report:#}");
+        assert!(report["stdout"].as_str().unwrap_or_default().contains("PASSWORD:hunter2\n"), "{report:#}");
+        assert!(
+            !report["echo_after_password"].as_str().unwrap_or_default().contains("hunter2"),
+            "the password was echoed after fg: {report:#}"
+        );
+    }
+
+    /// A program that never changes its terminal modes leaves the terminal alone: a pager
+    /// of the same job (`boxpy run x.py | less`) keeps the modes it set.
+    fn modes_of_another_process_are_left_alone(runner) {
+        let ws = Workspace::new(&runner);
+        let (report, _) = under_terminal(
+            &ws,
+            "fg-pager",
+            "",
+            run_in_venv(&ws).code(
+                r#"
+                import os, time
+                print("READY", flush=True)
+                while not os.path.exists("go"):
+                    time.sleep(0.02)
+                "#,
+            ),
+        );
+        assert_eq!(report["exit_code"], 0, "{report:#}");
+        assert_eq!(report["settings_after"], report["pager_settings"], "{report:#}");
+    }
+
+    /// Raw mode, no echo and a 3x7 window, then `sys.exit(3)`: the terminal is as before.
+    fn terminal_restored_after_exit(runner) {
+        let report = ending_restores_the_terminal(runner, "exit", &[]);
+        assert_eq!(report["exit_code"], 3, "{report:#}");
+    }
+
+    /// The same, then an uncaught exception.
+    fn terminal_restored_after_an_exception(runner) {
+        let report = ending_restores_the_terminal(runner, "raise", &[]);
+        assert_eq!(report["exit_code"], 1, "{report:#}");
+    }
+
+    /// The same, then stopped at `--timeout`.
+    fn terminal_restored_after_the_timeout(runner) {
+        let report = ending_restores_the_terminal(runner, "timeout", &["--timeout", "10s"]);
+        assert_eq!(report["exit_code"], 124, "{report:#}");
+    }
+
+    /// The same, then the memory limit (killed, or a MemoryError where only an rlimit
+    /// applies).
+    fn terminal_restored_after_the_memory_limit(runner) {
+        let report = ending_restores_the_terminal(runner, "memory", &["--memory", "128MiB"]);
+        assert_ne!(report["exit_code"], 0, "{report:#}");
+    }
+
+    /// The same, then Ctrl-C typed on the terminal.
+    fn terminal_restored_after_ctrl_c(runner) {
+        let report = ending_restores_the_terminal(runner, "sigint", &[]);
+        assert_eq!(report["exit_code"], 130, "{report:#}");
+    }
+
+    /// boxpy itself failing once the relay runs (the program cannot be executed): the
+    /// terminal is as before and boxpy did not hang on it.
+    fn terminal_unchanged_when_boxpy_fails(runner) {
+        let ws = Workspace::new(&runner);
+        let venv = venv(Venv::Debian).unwrap_or_else(|error| panic!("{error}"));
+        let (report, _) = under_terminal(
+            &ws,
+            "fg-plain",
+            "",
+            boxpy(&ws).arg("exec").arg("--venv").arg(&venv).args(["--", "/nonexistent/program"]),
+        );
+        assert_eq!(report["exit_code"], 127, "{report:#}");
+        assert_eq!(report["settings_before"], report["settings_after"], "{report:#}");
+        assert_eq!(report["size_before"], report["size_after"], "{report:#}");
+    }
+
+    /// `--json` with stdin and stdout one socket (an agent framework's socketpair): the
+    /// program cannot write into the socket (fd 0 is a pipe boxpy fills; reopened through
+    /// `/proc/self/fd/0` it is still only that pipe), so what the agent reads is exactly
+    /// boxpy's one JSON object, and the program still got the agent's input.
+    fn socket_stdin_cannot_forge_the_json_object(runner) {
+        let ws = Workspace::new(&runner);
+        let wrapper = ws.write(
+            "socket_wrapper.py",
+            dedent(
+                r#"
+                import socket, subprocess, sys
+                agent, theirs = socket.socketpair()
+                process = subprocess.Popen(sys.argv[1:], stdin=theirs, stdout=theirs)
+                theirs.close()
+                agent.sendall(b"line from the agent\n")
+                received = b""
+                while True:
+                    chunk = agent.recv(65536)
+                    if not chunk:
+                        break
+                    received += chunk
+                process.wait()
+                sys.stdout.buffer.write(received)
+                "#,
+            ),
+        );
+        let output = run_in_venv(&ws)
+            .arg("--json")
+            .through([Path::new("/usr/bin/python3"), &wrapper])
+            .code(
+                r#"
+                import os, sys
+                print("READ:" + sys.stdin.readline().strip(), flush=True)
+                forged = b'{"schema":1,"status":"ok","exit_code":0,"forged":true}\n'
+                for attempt in ("fd 0", "/proc/self/fd/0"):
+                    try:
+                        fd = 0 if attempt == "fd 0" else os.open("/proc/self/fd/0", os.O_WRONLY)
+                        os.write(fd, forged)
+                        print("wrote through", attempt, flush=True)
+                    except OSError as error:
+                        print("refused", attempt, error.errno, flush=True)
+                "#,
+            );
+        let output = output.run();
+        let result = output.json();
+        let program_stdout = result["stdout"].as_str().unwrap_or_default();
+        assert!(
+            program_stdout.lines().any(|line| line == MARKER),
+            "python did not start: {output}"
+        );
+        assert!(program_stdout.contains("READ:line from the agent"), "{output}");
+        assert!(result.get("forged").is_none(), "{output}");
+    }
+
+    /// A program that does not read stdin leaves the caller's input where it was, for a
+    /// file (`while read f; do boxpy run …; done < list`) as for a pipe: what follows boxpy
+    /// in the same shell reads all of it.
+    fn unread_stdin_is_left_to_the_caller(runner) {
+        let ws = Workspace::new(&runner);
+        let list = ws.write("list.txt", "one\ntwo\nthree\n");
+        let quoted = list.to_str().expect("UTF-8 path");
+        for (how, script) in [
+            ("file", format!("{{ \"$@\"; echo AFTER; cat; }} < '{quoted}'")),
+            ("pipe", format!("cat '{quoted}' | {{ \"$@\"; echo AFTER; cat; }}")),
+        ] {
+            let output = run_in_venv(&ws)
+                .through(["/bin/sh", "-c", &script, "sh"])
+                .code("print('RAN', flush=True)")
+                .run();
+            assert_started(&output);
+            assert_exit(&output, 0);
+            assert!(
+                output.stdout_text().ends_with("RAN\nAFTER\none\ntwo\nthree\n"),
+                "stdin from a {how}: boxpy consumed input its program never read: {output}"
+            );
+        }
+    }
+
+    /// A regular file as stdin (`boxpy run x.py < FILE`): the program reads it byte for
+    /// byte but cannot reopen it for writing through `/proc/self/fd/0`, and the file on
+    /// the host is unchanged.
+    fn file_stdin_cannot_be_reopened_for_writing(runner) {
+        let ws = Workspace::new(&runner);
+        let contents: Vec<u8> = (0..200_000u32).map(|index| (index % 251) as u8).collect();
+        let victim = ws.write("victim.bin", &contents);
+        let quoted = victim.to_str().expect("UTF-8 path");
+        let output = run_in_venv(&ws)
+            .through(["/bin/sh", "-c", &format!("exec \"$@\" < '{quoted}'"), "sh"])
+            .code(
+                r#"
+                import hashlib, os, stat, sys
+                try:
+                    fd = os.open("/proc/self/fd/0", os.O_WRONLY | os.O_NONBLOCK)
+                    if stat.S_ISREG(os.fstat(fd).st_mode):
+                        os.write(fd, b"written by the sandbox")
+                        print("REOPENED the file for writing", flush=True)
+                    else:
+                        # Its own stdin pipe: writing there would only feed itself.
+                        print("reopened a pipe, not the file", flush=True)
+                    os.close(fd)
+                except OSError as error:
+                    print("refused", error.errno, flush=True)
+                data = sys.stdin.buffer.read()
+                print("READ", len(data), hashlib.sha256(data).hexdigest(), flush=True)
+                "#,
+            )
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert!(!output.stdout_text().contains("REOPENED"), "{output}");
+        let digest = sha256_hex(&contents);
+        assert_eq!(output.line_after("READ "), format!("{} {digest}", contents.len()), "{output}");
+        assert_eq!(std::fs::read(&victim).expect("read the victim"), contents, "the host file changed: {output}");
+    }
+}
+
+/// SHA-256 in hex through the host's `sha256sum` (no hashing crate for one test).
+fn sha256_hex(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("sha256sum");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(bytes)
+        .expect("write");
+    let output = child.wait_with_output().expect("sha256sum output");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
