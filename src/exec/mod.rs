@@ -138,6 +138,9 @@ pub fn run(
     for copy in &command.copies {
         passed.push((open_copied_file(&copy.source)?, copy.fd));
     }
+    for pinned in &command.pinned {
+        passed.push((open_pinned(&pinned.source)?, pinned.fd));
+    }
     let executable =
         std::fs::File::open(&command.init.source).map_err(|error| Error::SandboxSetup {
             detail: format!(
@@ -913,6 +916,37 @@ fn open_copied_file(path: &std::path::Path) -> Result<OwnedFd> {
         });
     }
     Ok(OwnedFd::from(file))
+}
+
+/// Opens a mount source (resolved already) as an `O_PATH` descriptor, refusing a symlink
+/// anywhere on the way (`openat2` `RESOLVE_NO_SYMLINKS`): a link a concurrent run put in
+/// the path since the gate checked it fails the run instead of redirecting the mount.
+/// Kernels without `openat2` (before 5.6) refuse a link at the last component only.
+fn open_pinned(path: &std::path::Path) -> Result<OwnedFd> {
+    use nix::fcntl::OFlag;
+    let flags = OFlag::O_PATH | OFlag::O_CLOEXEC;
+    let how = nix::fcntl::OpenHow::new()
+        .flags(flags)
+        .resolve(nix::fcntl::ResolveFlag::RESOLVE_NO_SYMLINKS);
+    let opened = match nix::fcntl::openat2(libc::AT_FDCWD, path, how) {
+        Err(nix::errno::Errno::ENOSYS) => nix::fcntl::open(
+            path,
+            flags | OFlag::O_NOFOLLOW,
+            nix::sys::stat::Mode::empty(),
+        ),
+        other => other,
+    };
+    let fd = opened.map_err(|errno| Error::SandboxSetup {
+        detail: match errno {
+            nix::errno::Errno::ELOOP => format!(
+                "`{}` holds a symbolic link that was not there when boxpy checked it (another run changed it): not mounted",
+                path.display()
+            ),
+            errno => format!("cannot open `{}` to mount it: {}", path.display(), errno.desc()),
+        },
+    })?;
+    // SAFETY: openat2/open returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 fn duplicate_above(fd: &impl AsRawFd, minimum: RawFd) -> Result<OwnedFd> {

@@ -29,8 +29,8 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::{
-    fds, init_path, BwrapCommand, CopiedFile, DataFile, InitExecutable, InitSetup, SandboxSpec,
-    INIT_ARGUMENT,
+    fds, init_path, BwrapCommand, CopiedFile, DataFile, InitExecutable, InitSetup, PinnedSource,
+    SandboxSpec, INIT_ARGUMENT,
 };
 use crate::host::{EtcEntry, HostFacts, SystemEntry};
 use crate::policy::NetworkMode;
@@ -73,6 +73,14 @@ enum MountOp {
         fd: i32,
         dest: PathBuf,
     },
+    /// A bind of the host path boxpy opened as descriptor `fd` (`--bind-fd`,
+    /// `--ro-bind-fd`): what the gate checked is what is mounted, whatever a concurrent run
+    /// does to the path in between.
+    PinnedBind {
+        fd: i32,
+        dest: PathBuf,
+        writable: bool,
+    },
 }
 
 impl MountOp {
@@ -84,7 +92,8 @@ impl MountOp {
             | MountOp::Bind { dest, .. }
             | MountOp::ReadOnlyBind { dest, .. }
             | MountOp::ReadOnlyData { dest, .. }
-            | MountOp::CopiedFile { dest, .. } => dest,
+            | MountOp::CopiedFile { dest, .. }
+            | MountOp::PinnedBind { dest, .. } => dest,
         }
     }
 
@@ -121,6 +130,15 @@ impl MountOp {
             MountOp::ReadOnlyData { fd, dest } => {
                 let fd = fd.to_string();
                 push(&["--ro-bind-data".as_ref(), fd.as_ref(), dest.as_os_str()])
+            }
+            MountOp::PinnedBind { fd, dest, writable } => {
+                let fd = fd.to_string();
+                let flag = if *writable {
+                    "--bind-fd"
+                } else {
+                    "--ro-bind-fd"
+                };
+                push(&[flag.as_ref(), fd.as_ref(), dest.as_os_str()])
             }
             MountOp::CopiedFile { fd, dest } => {
                 let fd = fd.to_string();
@@ -455,6 +473,44 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
     }
     ops.extend(masks);
 
+    // A run pins every path the user's side chose (the workdir, the mounts, the
+    // interpreter, the script): boxpy opens each without following a link and bwrap
+    // mounts the descriptor. `boxpy render` prints the paths, so its command runs by hand.
+    let mut pinned = Vec::new();
+    if *setup == InitSetup::Deferred {
+        let chosen: Vec<&Path> = std::iter::once(spec.workdir.as_path())
+            .chain(spec.mounts.iter().map(|mount| mount.source.as_path()))
+            .chain(
+                spec.interpreter
+                    .read_only_paths
+                    .iter()
+                    .map(PathBuf::as_path),
+            )
+            .chain(spec.script_mount.as_deref())
+            .collect();
+        let first = fds::FIRST_DATA + (data.len() + copies.len()) as i32;
+        for op in &mut ops {
+            let (source, dest, writable) = match op {
+                MountOp::Bind { source, dest } => (source, dest, true),
+                MountOp::ReadOnlyBind { source, dest } => (source, dest, false),
+                _ => continue,
+            };
+            if !chosen.contains(&source.as_path()) {
+                continue;
+            }
+            let fd = first + pinned.len() as i32;
+            pinned.push(PinnedSource {
+                fd,
+                source: source.clone(),
+            });
+            *op = MountOp::PinnedBind {
+                fd,
+                dest: dest.clone(),
+                writable,
+            };
+        }
+    }
+
     ops.sort_by_key(|op| depth(op.dest()));
     for op in &ops {
         op.push_args(&mut args);
@@ -481,7 +537,7 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
     }
     // Descriptors after the copied files: the setup socket (deferred limits), then the
     // init's executable.
-    let after_copies = fds::FIRST_DATA + (data.len() + copies.len()) as i32;
+    let after_copies = fds::FIRST_DATA + (data.len() + copies.len() + pinned.len()) as i32;
     let (setup_fd, init_fd) = match setup {
         InitSetup::Deferred => (Some(after_copies), after_copies + 1),
         InitSetup::Inline(_) => (None, after_copies),
@@ -515,6 +571,7 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
         env: spec.env.clone(),
         data,
         copies,
+        pinned,
         setup_fd,
         init,
     }

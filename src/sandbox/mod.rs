@@ -130,6 +130,15 @@ pub struct CopiedFile {
     pub dest: PathBuf,
 }
 
+/// A host path the user's side chose to mount (the workdir, a mount, the interpreter):
+/// boxpy opens `source` with `O_PATH`, following no symlink anywhere on the way (the path
+/// is resolved already), and passes it as `fd` for `--bind-fd`/`--ro-bind-fd`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedSource {
+    pub fd: i32,
+    pub source: PathBuf,
+}
+
 /// The fully rendered Linux command: what the exec module spawns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BwrapCommand {
@@ -140,6 +149,9 @@ pub struct BwrapCommand {
     pub data: Vec<DataFile>,
     /// Host files copied in, numbered after the data files.
     pub copies: Vec<CopiedFile>,
+    /// The user's mounts as descriptors (a run, not `boxpy render`), numbered after the
+    /// copies.
+    pub pinned: Vec<PinnedSource>,
     /// Where the init reads its limits ([`InitSetup::Deferred`]): a socket boxpy passes.
     pub setup_fd: Option<i32>,
     /// boxpy's own executable, opened read-only and passed as descriptor `fd`: bwrap runs

@@ -478,8 +478,32 @@ fn etc_files_are_copied_links_recreated_directories_bound() {
         &["--ro-bind", "/etc/alternatives", "/etc/alternatives"]
     )
     .is_some());
-    // The init's setup socket comes after every copied file, and no limit is inline.
-    let last_copy = command.copies.iter().map(|copy| copy.fd).max().unwrap_or(0);
+    // The user's mounts are pinned descriptors after the copies (a run, not `render`).
+    let workdir = command
+        .pinned
+        .iter()
+        .find(|pinned| pinned.source == Path::new("/home/user/project"))
+        .expect("the workdir is pinned");
+    let pinned_fd = workdir.fd.to_string();
+    assert!(position(&args, &["--bind-fd", &pinned_fd, "/home/user/project"]).is_some());
+    assert!(position(
+        &args,
+        &["--bind", "/home/user/project", "/home/user/project"]
+    )
+    .is_none());
+    assert!(command
+        .pinned
+        .iter()
+        .all(|pinned| command.copies.iter().all(|copy| copy.fd < pinned.fd)));
+    // The init's setup socket comes after every copied file and pinned mount, and no limit
+    // is inline.
+    let last_copy = command
+        .copies
+        .iter()
+        .map(|copy| copy.fd)
+        .chain(command.pinned.iter().map(|pinned| pinned.fd))
+        .max()
+        .unwrap_or(0);
     assert_eq!(command.setup_fd, Some(last_copy + 1));
     let setup = (last_copy + 1).to_string();
     // Then boxpy's own executable, which bwrap runs from its descriptor: no mount.
