@@ -138,6 +138,10 @@ fn workdir_refusal(host: &HostFacts) -> Option<(String, String)> {
             dest: &cwd,
             role: crate::sandbox::gate::Role::Workdir,
             users_word: true,
+            protected_names: &crate::sandbox::protect::PROTECTED_NAMES
+                .iter()
+                .map(|name| (*name).to_owned())
+                .collect::<Vec<_>>(),
         },
         home.as_deref(),
     )

@@ -109,6 +109,42 @@ pub fn write_atomically(
     Ok(())
 }
 
+/// Opens the directory `path` and proves it is the directory at its resolved path (its
+/// descriptor's link in `/proc/self/fd` names that path): writes made later through
+/// `/proc/self/fd/N/NAME` land in this directory, whatever a run does to the path
+/// meanwhile (`nbexec -o`: the notebook runs between the check and the write).
+pub fn pin_directory(path: &Path) -> crate::error::Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let failed = |reason: String| crate::error::Error::Usage {
+        message: format!("cannot write into `{}`: {reason}", path.display()),
+        hint: None,
+    };
+    let canonical = path
+        .canonicalize()
+        .map_err(|error| failed(error.to_string().to_lowercase()))?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&canonical)
+        .map_err(|error| failed(error.to_string().to_lowercase()))?;
+    let opened = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .map_err(|error| failed(error.to_string().to_lowercase()))?;
+    if opened != canonical {
+        return Err(failed(format!(
+            "it changed while boxpy opened it (now `{}`)",
+            opened.display()
+        )));
+    }
+    Ok(file)
+}
+
+/// The path that reaches `name` in a directory [`pin_directory`] opened.
+pub fn in_pinned(directory: &std::fs::File, name: &std::ffi::OsStr) -> PathBuf {
+    use std::os::fd::AsRawFd;
+    PathBuf::from(format!("/proc/self/fd/{}", directory.as_raw_fd())).join(name)
+}
+
 /// Opens `path` for appending without following a symlink at it, refusing anything but a
 /// regular file (a FIFO would block, a device would take the line anywhere).
 pub fn open_append(path: &Path) -> std::io::Result<std::fs::File> {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use nix::dir::Dir;
 
-use crate::sandbox::protect::{self, CREATION_ALLOWED, QUARANTINE};
+use crate::sandbox::protect::{self, QUARANTINE};
 
 /// What a name was before the run: its file type and inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,22 +32,57 @@ enum Kind {
 
 fn identity(path: &Path) -> Option<Identity> {
     let metadata = path.symlink_metadata().ok()?;
-    Some(Identity {
-        device: metadata.dev(),
-        inode: metadata.ino(),
-        kind: match metadata.file_type() {
-            kind if kind.is_symlink() => Kind::Symlink,
-            kind if kind.is_dir() => Kind::Directory,
-            kind if kind.is_file() => Kind::File,
-            _ => Kind::Other,
-        },
-    })
+    Some(Identity::of(
+        metadata.dev(),
+        metadata.ino(),
+        metadata.mode(),
+    ))
 }
 
-/// One writable place and its protected names as they were before the run.
+impl Identity {
+    // `S_IF*` are `u32` on Linux and `u16` on macOS: the casts are needed on one.
+    #[allow(clippy::unnecessary_cast)]
+    fn of(device: u64, inode: u64, mode: u32) -> Identity {
+        let kind = match mode & libc::S_IFMT as u32 {
+            format if format == libc::S_IFLNK as u32 => Kind::Symlink,
+            format if format == libc::S_IFDIR as u32 => Kind::Directory,
+            format if format == libc::S_IFREG as u32 => Kind::File,
+            _ => Kind::Other,
+        };
+        Identity {
+            device,
+            inode,
+            kind,
+        }
+    }
+}
+
+/// What `name` in the directory `at` is now, without following a link.
+fn identity_at(at: &std::os::fd::OwnedFd, name: &str) -> Option<Identity> {
+    use std::os::fd::AsRawFd;
+    let stat = nix::sys::stat::fstatat(
+        Some(at.as_raw_fd()),
+        name,
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .ok()?;
+    #[allow(clippy::unnecessary_cast)] // the stat field types differ between libcs
+    Some(Identity::of(
+        stat.st_dev as u64,
+        stat.st_ino as u64,
+        stat.st_mode as u32,
+    ))
+}
+
+/// One writable place and its protected names as they were before the run, with the
+/// place itself opened then (the sweep works through that descriptor: a link a run
+/// planted at the place's path, or above it, redirects nothing) and its mode (a run may
+/// make its own workdir unreadable to hide what it left).
 #[derive(Debug, Clone)]
 pub struct Watch {
     pub area: PathBuf,
+    directory: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
+    mode: Option<u32>,
     before: Vec<(String, Option<Identity>)>,
 }
 
@@ -62,47 +97,177 @@ fn listing(area: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Protected names that exist (not as symlinks) at the top of `area`, and the watch for
-/// the sweep. A `.git` file's gitdir inside `writable` is protected too.
+/// The names in a directory opened earlier (`None` when it cannot be read).
+fn listing_of(directory: &mut Dir) -> Option<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in directory.iter() {
+        let entry = entry.ok()?;
+        if let Ok(name) = entry.file_name().to_str() {
+            if name != "." && name != ".." {
+                names.push(name.to_owned());
+            }
+        }
+    }
+    Some(names)
+}
+
+/// What the protected names of `area` lead to: the paths to mount read-only. A name that
+/// exists is protected; a link among them is followed to its target when that lies in a
+/// writable place (`.git -> .gitstore`, a repository's `.pre-commit-config.yaml ->
+/// pc.yaml`); a `.git` file's gitdir; and what git's own files point back into the
+/// worktree: `core.hooksPath`, `include.path`, and the `.git` file of each submodule
+/// `.gitmodules` names. Returns them with the watch for the sweep.
 pub fn protected(area: &Path, protected: &[String], writable: &[PathBuf]) -> (Vec<PathBuf>, Watch) {
     let names = listing(area);
     let mut existing = Vec::new();
+    let inside_writable = |path: &Path| writable.iter().any(|place| path.starts_with(place));
     let mut before = Vec::new();
     for name in protected {
         let name = name.as_str();
         let present = names.iter().any(|listed| listed == name);
         let path = area.join(name);
         let id = if present { identity(&path) } else { None };
-        if id.is_some_and(|id| id.kind != Kind::Symlink) {
-            existing.push(path.clone());
-            if name == ".git" && id.is_some_and(|id| id.kind == Kind::File) {
-                if let Some(gitdir) = gitdir_of(&path) {
-                    if writable.iter().any(|area| gitdir.starts_with(area)) {
-                        existing.push(gitdir);
+        before.push((name.to_owned(), id));
+        let Some(id) = id else { continue };
+        let resolved = if id.kind == Kind::Symlink {
+            match path.canonicalize() {
+                Ok(target) if inside_writable(&target) => target,
+                _ => continue,
+            }
+        } else {
+            path.clone()
+        };
+        existing.push(resolved.clone());
+        if name != ".git" {
+            continue;
+        }
+        let git_directory = if resolved.is_file() {
+            match gitdir_of(&resolved) {
+                Some(gitdir) => {
+                    if inside_writable(&gitdir) {
+                        existing.push(gitdir.clone());
                     }
+                    gitdir
                 }
+                None => continue,
+            }
+        } else {
+            resolved
+        };
+        for target in git_config_targets(area, &git_directory) {
+            if inside_writable(&target) {
+                existing.push(target);
             }
         }
-        before.push((name.to_owned(), id));
+        existing.extend(submodule_git_files(area));
     }
+    existing.sort();
+    existing.dedup();
+    let directory = std::fs::File::open(area)
+        .ok()
+        .filter(|file| file.metadata().is_ok_and(|metadata| metadata.is_dir()))
+        .map(|file| std::sync::Arc::new(std::os::fd::OwnedFd::from(file)));
+    let mode = area
+        .symlink_metadata()
+        .ok()
+        .map(|metadata| metadata.mode() & 0o7777);
     (
         existing,
         Watch {
             area: area.to_path_buf(),
+            directory,
+            mode,
             before,
         },
     )
 }
 
+/// Reads a small text file (at most 256 KiB), never through a link at its name nor from
+/// a FIFO or a device; `None` for anything else.
+fn small_text(path: &Path) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    file.take(256 << 10).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// The values of `key` (`hookspath`, `path`) in a git config file, in any section.
+fn git_config_values<'a>(text: &'a str, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    text.lines().filter_map(move |line| {
+        let (name, value) = line.trim().split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case(key)
+            .then(|| value.trim().trim_matches('"'))
+            .filter(|value| !value.is_empty())
+    })
+}
+
+/// What a repository's config points back into the worktree: `core.hooksPath` (relative
+/// to the worktree) and `include.path`/`includeIf` files (relative to the git directory),
+/// resolved, those that exist.
+fn git_config_targets(worktree: &Path, git_directory: &Path) -> Vec<PathBuf> {
+    let Some(config) = small_text(&git_directory.join("config")) else {
+        return Vec::new();
+    };
+    let mut targets = Vec::new();
+    for hooks in git_config_values(&config, "hookspath") {
+        targets.extend(worktree.join(hooks).canonicalize().ok());
+    }
+    for include in git_config_values(&config, "path") {
+        targets.extend(git_directory.join(include).canonicalize().ok());
+    }
+    targets
+}
+
+/// The `.git` files of the submodules `.gitmodules` names, those that exist.
+fn submodule_git_files(worktree: &Path) -> Vec<PathBuf> {
+    let Some(modules) = small_text(&worktree.join(".gitmodules")) else {
+        return Vec::new();
+    };
+    git_config_values(&modules, "path")
+        .filter(|path| !path.split('/').any(|part| part == ".." || part.is_empty()))
+        .map(|path| worktree.join(path).join(".git"))
+        .filter(|git| {
+            git.symlink_metadata()
+                .is_ok_and(|metadata| !metadata.file_type().is_symlink())
+        })
+        .collect()
+}
+
+/// A copy of a repository's config without what holds credentials (`http.*.extraheader`,
+/// which `actions/checkout` writes, and user:password in URLs), when it has any: the
+/// sandbox reads that copy instead.
+pub fn sanitized_git_config(git_directory: &Path) -> Option<Vec<u8>> {
+    let config = small_text(&git_directory.join("config"))?;
+    let secret = |line: &str| {
+        let lower = line.to_ascii_lowercase();
+        lower.contains("extraheader")
+            || lower.contains("authorization")
+            || line.split_once("://").is_some_and(|(_, rest)| {
+                rest.split('/')
+                    .next()
+                    .is_some_and(|host| host.contains('@'))
+            })
+    };
+    if !config.lines().any(secret) {
+        return None;
+    }
+    let kept: Vec<&str> = config.lines().filter(|line| !secret(line)).collect();
+    Some((kept.join("\n") + "\n").into_bytes())
+}
+
 /// The directory a `.git` file points to (`gitdir: PATH`), resolved.
 fn gitdir_of(file: &Path) -> Option<PathBuf> {
-    use std::io::Read;
-    let mut text = String::new();
-    std::fs::File::open(file)
-        .ok()?
-        .take(4096)
-        .read_to_string(&mut text)
-        .ok()?;
+    let text = small_text(file)?;
     let target = text.lines().next()?.strip_prefix("gitdir:")?.trim();
     let target = file.parent()?.join(target);
     target.canonicalize().ok()
@@ -198,77 +363,107 @@ fn walk(directory: &Path, pattern: &str, found: &mut Vec<PathBuf>, seen: &mut us
     }
 }
 
-/// A protected name the program left, and where boxpy moved it.
+/// What the sweep found of one protected name the program left, or of a place it could
+/// not read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Moved {
-    pub from: PathBuf,
-    pub to: PathBuf,
+pub enum Leftover {
+    /// Moved aside to `to`.
+    Moved { from: PathBuf, to: PathBuf },
+    /// Could not be moved: still active.
+    Stuck { from: PathBuf },
+    /// The place could not be listed after the run (nothing could be checked there).
+    Unreadable { area: PathBuf },
 }
 
 /// After the run: every protected name that is new or was replaced is moved to
-/// `AREA/.boxpy-quarantine/RUN/NAME-without-dot`. Every step is relative to a descriptor
-/// of the directory it acts in and follows no link: renames move the name itself, whatever
+/// `AREA/.boxpy-quarantine/RUN/NAME-without-dot`. The sweep works through the descriptor
+/// of each place opened before the run, puts back the place's mode first (a program may
+/// have made it unreadable), and follows no link: renames move the name itself, whatever
 /// it is, and a `.boxpy-quarantine` the program made (a link, a file) is itself moved
 /// aside first. Where the quarantine cannot be used, the leftover is renamed in place to
-/// `boxpy-quarantined-RUN-NAME` (never left active); what cannot be moved at all is
-/// reported with `to` empty.
-pub fn sweep(watches: &[Watch], run: &str) -> Vec<Moved> {
-    let mut moved = Vec::new();
+/// `boxpy-quarantined-RUN-NAME` (never left active).
+pub fn sweep(watches: &[Watch], run: &str) -> Vec<Leftover> {
+    use std::os::fd::AsRawFd;
+    let mut found = Vec::new();
     for watch in watches {
-        let names = listing(&watch.area);
-        let changed: Vec<&str> = watch
+        let Some(place) = &watch.directory else {
+            continue;
+        };
+        if let Some(mode) = watch.mode {
+            // `st_mode` is `u32` on Linux and `u16` on macOS.
+            #[allow(clippy::useless_conversion)]
+            let now = nix::sys::stat::fstat(place.as_raw_fd())
+                .map(|stat| u32::from(stat.st_mode) & 0o7777)
+                .unwrap_or(mode);
+            if now != mode {
+                let _ = nix::sys::stat::fchmod(
+                    place.as_raw_fd(),
+                    nix::sys::stat::Mode::from_bits_truncate(mode as _),
+                );
+            }
+        }
+        let names = Dir::openat(
+            Some(place.as_raw_fd()),
+            ".",
+            nix::fcntl::OFlag::O_RDONLY
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ok()
+        .and_then(|mut directory| listing_of(&mut directory));
+        let Some(names) = names else {
+            found.push(Leftover::Unreadable {
+                area: watch.area.clone(),
+            });
+            continue;
+        };
+        let mut changed: Vec<&str> = watch
             .before
             .iter()
             .filter(|(name, before)| {
-                !CREATION_ALLOWED.contains(&name.as_str())
-                    && names.iter().any(|listed| listed == name)
-                    && identity(&watch.area.join(name)).is_some_and(|now| Some(now) != *before)
+                names.iter().any(|listed| listed == name)
+                    && identity_at(place, name).is_some_and(|now| Some(now) != *before)
             })
             .map(|(name, _)| name.as_str())
             .collect();
-        if changed.is_empty() {
-            continue;
-        }
-        let Ok(area) = open_directory(None, &watch.area) else {
-            moved.extend(changed.iter().map(|name| Moved {
-                from: watch.area.join(name),
-                to: PathBuf::new(),
-            }));
-            continue;
-        };
         // The quarantine itself first: a new one is the program's, and goes aside inert.
-        let mut order = changed.clone();
-        order.sort_by_key(|name| *name != QUARANTINE);
-        for name in order {
+        changed.sort_by_key(|name| *name != QUARANTINE);
+        for name in changed {
             let from = watch.area.join(name);
             let to = if name == QUARANTINE {
-                rename_in_place(&area, &watch.area, name, run)
+                rename_in_place(place, &watch.area, name, run)
             } else {
-                into_quarantine(&area, &watch.area, name, run)
-                    .or_else(|_| rename_in_place(&area, &watch.area, name, run))
+                into_quarantine(place, &watch.area, name, run)
+                    .or_else(|_| rename_in_place(place, &watch.area, name, run))
             };
-            moved.push(Moved {
-                from,
-                to: to.unwrap_or_default(),
+            found.push(match to {
+                Ok(to) => Leftover::Moved { from, to },
+                Err(_) => Leftover::Stuck { from },
             });
         }
     }
-    moved
+    found
 }
 
-/// Opens a directory (relative to `at` when given) without following a link at its name.
-fn open_directory(at: Option<&Dir>, path: &Path) -> nix::Result<Dir> {
+/// Opens a directory relative to `at` without following a link at its name.
+fn open_directory(at: &impl std::os::fd::AsRawFd, path: &Path) -> nix::Result<Dir> {
     use nix::fcntl::OFlag;
-    use nix::sys::stat::Mode;
-    use std::os::fd::AsRawFd;
     let flags = OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_RDONLY;
-    match at {
-        Some(directory) => Dir::openat(Some(directory.as_raw_fd()), path, flags, Mode::empty()),
-        None => Dir::open(path, flags, Mode::empty()),
-    }
+    Dir::openat(
+        Some(at.as_raw_fd()),
+        path,
+        flags,
+        nix::sys::stat::Mode::empty(),
+    )
 }
 
-fn into_quarantine(area: &Dir, area_path: &Path, name: &str, run: &str) -> nix::Result<PathBuf> {
+fn into_quarantine(
+    area: &std::os::fd::OwnedFd,
+    area_path: &Path,
+    name: &str,
+    run: &str,
+) -> nix::Result<PathBuf> {
     use nix::sys::stat::{mkdirat, Mode};
     use std::os::fd::AsRawFd;
     let mode = Mode::from_bits_truncate(0o700);
@@ -276,12 +471,12 @@ fn into_quarantine(area: &Dir, area_path: &Path, name: &str, run: &str) -> nix::
         Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
         Err(error) => return Err(error),
     }
-    let quarantine = open_directory(Some(area), Path::new(QUARANTINE))?;
+    let quarantine = open_directory(area, Path::new(QUARANTINE))?;
     match mkdirat(Some(quarantine.as_raw_fd()), run, mode) {
         Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
         Err(error) => return Err(error),
     }
-    let run_directory = open_directory(Some(&quarantine), Path::new(run))?;
+    let run_directory = open_directory(&quarantine, Path::new(run))?;
     let inert = protect::quarantined_name(name);
     nix::fcntl::renameat(
         Some(area.as_raw_fd()),
@@ -292,7 +487,12 @@ fn into_quarantine(area: &Dir, area_path: &Path, name: &str, run: &str) -> nix::
     Ok(area_path.join(QUARANTINE).join(run).join(inert))
 }
 
-fn rename_in_place(area: &Dir, area_path: &Path, name: &str, run: &str) -> nix::Result<PathBuf> {
+fn rename_in_place(
+    area: &std::os::fd::OwnedFd,
+    area_path: &Path,
+    name: &str,
+    run: &str,
+) -> nix::Result<PathBuf> {
     use std::os::fd::AsRawFd;
     let inert = format!(
         "boxpy-quarantined-{run}-{}",
@@ -326,18 +526,16 @@ mod tests {
         let (existing, watch) = protected(&area, &defaults(), std::slice::from_ref(&area));
         assert_eq!(existing, vec![area.join(".git")]);
         std::fs::write(area.join(".envrc"), "echo pwned").unwrap();
-        std::fs::write(area.join("boxpy.toml"), "").unwrap();
         let moved = sweep(&[watch], "run-1");
         assert_eq!(
             moved,
-            vec![Moved {
+            vec![Leftover::Moved {
                 from: area.join(".envrc"),
                 to: area.join(".boxpy-quarantine/run-1/envrc"),
             }]
         );
         assert!(!area.join(".envrc").exists());
         assert!(area.join(".git").is_dir());
-        assert!(area.join("boxpy.toml").exists());
     }
 
     #[test]
@@ -349,6 +547,7 @@ mod tests {
         std::os::unix::fs::symlink(elsewhere.path(), area.join(QUARANTINE)).unwrap();
         std::fs::write(area.join(".envrc"), "echo pwned").unwrap();
         let moved = sweep(std::slice::from_ref(&watch), "run-2");
+        assert!(!moved.is_empty());
         assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
         assert!(!area.join(".envrc").exists(), "{moved:?}");
         assert!(
@@ -365,8 +564,76 @@ mod tests {
         let (_, watch) = protected(&area, &defaults(), std::slice::from_ref(&area));
         std::fs::write(area.join(".envrc"), "echo pwned").unwrap();
         let moved = sweep(&[watch], "run-3");
-        assert_eq!(moved[0].to, area.join("boxpy-quarantined-run-3-envrc"));
+        assert_eq!(
+            moved[0],
+            Leftover::Moved {
+                from: area.join(".envrc"),
+                to: area.join("boxpy-quarantined-run-3-envrc")
+            }
+        );
         assert!(!area.join(".envrc").exists());
+    }
+
+    #[test]
+    fn a_place_made_unreadable_is_restored_and_swept() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let area = dir.path().canonicalize().unwrap();
+        let original = area.metadata().unwrap().permissions().mode() & 0o7777;
+        let (_, watch) = protected(&area, &defaults(), std::slice::from_ref(&area));
+        std::fs::write(area.join(".envrc"), "echo pwned").unwrap();
+        std::fs::set_permissions(&area, std::fs::Permissions::from_mode(0o311)).unwrap();
+        let moved = sweep(&[watch], "run-4");
+        assert_eq!(
+            moved,
+            vec![Leftover::Moved {
+                from: area.join(".envrc"),
+                to: area.join(".boxpy-quarantine/run-4/envrc")
+            }]
+        );
+        let mode = area.metadata().unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, original);
+    }
+
+    #[test]
+    fn git_files_that_point_back_into_the_worktree_are_protected() {
+        let dir = tempfile::tempdir().unwrap();
+        let area = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(area.join(".git")).unwrap();
+        std::fs::create_dir_all(area.join(".githooks")).unwrap();
+        std::fs::write(area.join("shared.gitconfig"), "").unwrap();
+        std::fs::write(
+            area.join(".git/config"),
+            "[core]\n\thooksPath = .githooks\n[include]\n\tpath = ../shared.gitconfig\n[http \"https://github.com/\"]\n\textraheader = AUTHORIZATION: basic c2VjcmV0\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(area.join("lib")).unwrap();
+        std::fs::write(area.join("lib/.git"), "gitdir: ../.git/modules/lib\n").unwrap();
+        std::fs::write(
+            area.join(".gitmodules"),
+            "[submodule \"lib\"]\n\tpath = lib\n",
+        )
+        .unwrap();
+        std::fs::create_dir(area.join(".gitstore")).unwrap();
+        std::os::unix::fs::symlink(".gitstore", area.join(".hg")).unwrap();
+        let (existing, _) = protected(&area, &defaults(), std::slice::from_ref(&area));
+        for expected in [
+            ".git",
+            ".githooks",
+            "shared.gitconfig",
+            "lib/.git",
+            ".gitmodules",
+            ".gitstore",
+        ] {
+            assert!(
+                existing.contains(&area.join(expected)),
+                "{expected}: {existing:?}"
+            );
+        }
+        let sanitized =
+            String::from_utf8(sanitized_git_config(&area.join(".git")).unwrap()).unwrap();
+        assert!(!sanitized.contains("extraheader"), "{sanitized}");
+        assert!(sanitized.contains("hooksPath"), "{sanitized}");
     }
 
     #[test]

@@ -252,19 +252,22 @@ fn sweep_leftovers(invocation: &settings::Invocation) {
             .unwrap_or(0),
         std::process::id()
     );
-    for moved in leftovers::sweep(&invocation.watches, &run) {
-        if moved.to.as_os_str().is_empty() {
-            report::warning(&format!(
-                "the program created `{}`, which host tools would run or obey, and boxpy could not move it aside: remove it before using git or your editor here",
-                moved.from.display()
-            ));
-        } else {
-            report::warning(&format!(
+    for leftover in leftovers::sweep(&invocation.watches, &run) {
+        report::warning(&match leftover {
+            leftovers::Leftover::Moved { from, to } => format!(
                 "the program created `{}`, which host tools would run or obey; boxpy moved it to `{}`",
-                moved.from.display(),
-                moved.to.display()
-            ));
-        }
+                from.display(),
+                to.display()
+            ),
+            leftovers::Leftover::Stuck { from } => format!(
+                "the program created `{}`, which host tools would run or obey, and boxpy could not move it aside: remove it before using git or your editor here",
+                from.display()
+            ),
+            leftovers::Leftover::Unreadable { area } => format!(
+                "`{}` could not be read after the run, so boxpy could not check what the program left there: inspect it before using git or your editor there",
+                area.display()
+            ),
+        });
     }
 }
 

@@ -82,38 +82,60 @@ pub fn resolve(
     );
     trust.into_result()?;
 
-    let home = gate::resolved_home(host.home.as_deref());
+    let protected_names = policy.filesystem.protected_names();
+    let requested_workdir = flag_workdir
+        .as_deref()
+        .unwrap_or(&policy.filesystem.workdir)
+        .to_path_buf();
+    if args.mkdir && requested_workdir.symlink_metadata().is_err() {
+        std::fs::create_dir(&requested_workdir).map_err(|error| Error::Workdir {
+            path: requested_workdir.clone(),
+            reason: format!("could not create it: {}", error.to_string().to_lowercase()),
+            hint: None,
+        })?;
+    }
+    let keeper = Gatekeeper {
+        home: gate::resolved_home(host.home.as_deref()),
+        protected_names: &protected_names,
+        writable: writable_places(&cwd, &requested_workdir, &policy),
+    };
+    // bwrap runs on the host as the caller: never one a run could have written (an
+    // absolute PATH entry inside the project, `PATH_add bin` in an `.envrc`).
+    if let Some(bwrap) = &host.bwrap {
+        let resolved = bwrap.canonicalize().unwrap_or_else(|_| bwrap.clone());
+        if let Some(place) = keeper
+            .writable
+            .iter()
+            .find(|place| resolved.starts_with(place))
+        {
+            return Err(Error::Usage {
+                message: format!(
+                    "refusing to run `{}`: it lies in `{}`, where a sandboxed run can write",
+                    resolved.display(),
+                    place.display()
+                ),
+                hint: Some(
+                    "install bubblewrap as a system package, take that directory out of PATH, or point `BOXPY_BWRAP` at a bwrap outside the project".to_owned(),
+                ),
+            });
+        }
+    }
     let mut notices = Vec::new();
     // Mounts of the home or a directory guarding it that the user asked for by name: the
     // default credential patterns do not cover what they asked to see.
     let mut guarded = Vec::new();
-    let workdir = check_workdir(
-        flag_workdir
-            .as_deref()
-            .unwrap_or(&policy.filesystem.workdir),
-        &cwd,
-        args.mkdir,
-        home.as_deref(),
-    )?;
-    let mut mounts = check_mounts(
-        &policy,
-        &workdir,
-        home.as_deref(),
-        policy_is_users_word,
-        &mut notices,
-        &mut guarded,
-    )?;
-    let protected_names = policy.filesystem.protected_names();
+    let workdir = keeper.workdir(&requested_workdir)?;
+    let mut mounts = keeper.mounts(&policy, policy_is_users_word, &mut notices, &mut guarded)?;
     let mut hidden_patterns = policy.filesystem.hidden_patterns();
     hidden_patterns.extend(args.hide.iter().cloned());
-    let (hidden, watches) = protect_and_hide(
+    let (hidden, watches, covered) = protect_and_hide(
         &workdir,
         &mut mounts,
         &protected_names,
         &hidden_patterns,
         &args.hide,
         &guarded,
-    );
+    )?;
 
     let virtual_env = env("VIRTUAL_ENV").map(PathBuf::from);
     let path_variable = env("PATH");
@@ -146,20 +168,13 @@ pub fn resolve(
     // The interpreter's directories pass the gate like every other mount: a planted
     // `pyvenv.cfg` must not get the home directory shown.
     for path in &interpreter.read_only_paths {
-        admit(
-            path,
-            path,
-            gate::Role::ReadOnly,
-            false,
-            "the interpreter",
-            home.as_deref(),
-        )?;
+        keeper.admit(path, path, gate::Role::ReadOnly, false, "the interpreter")?;
     }
 
     let (command, script_mount) = command_line(&program, &interpreter, &workdir, &mounts, &cwd)?;
     let home = private_home(host.home.as_deref());
     let mut environment = program_environment(&policy, args, &interpreter, &home, env)?;
-    let mut files = Vec::new();
+    let mut files = covered;
     if !policy.guards.deny_imports.is_empty() {
         let directory = crate::hints::guards::GUARD_DIRECTORY;
         files.push((
@@ -236,14 +251,17 @@ pub fn admit_mount(invocation: &mut Invocation, mount: Mount, home: Option<&Path
     } else {
         gate::Role::ReadOnly
     };
-    let home = gate::resolved_home(home);
-    let admission = admit(
+    let keeper = Gatekeeper {
+        home: gate::resolved_home(home),
+        protected_names: &invocation.spec.protected_names,
+        writable: invocation.writable_areas(),
+    };
+    let admission = keeper.admit(
         &mount.source,
         &mount.dest,
         role,
         mount.origin.starts_with("--"),
         &mount.origin,
-        home.as_deref(),
     )?;
     if let Some(notice) = admission.notice {
         invocation
@@ -396,6 +414,14 @@ pub const PROTECTED_ORIGIN: &str = "protected path";
 /// Protected names at the top of the workdir and each writable mount become read-only
 /// mounts; hidden patterns (the defaults and `--hide`) are matched in the workdir and
 /// every mount. Returns what to cover inside and the watches for the sweep after the run.
+/// What [`protect_and_hide`] found: hidden paths, the sweep's watches, and files covered
+/// with a copy (a repository's config without its credentials).
+type Covers = (
+    Vec<crate::sandbox::HiddenPath>,
+    Vec<crate::leftovers::Watch>,
+    Vec<(PathBuf, Vec<u8>)>,
+);
+
 fn protect_and_hide(
     workdir: &Path,
     mounts: &mut Vec<Mount>,
@@ -403,10 +429,7 @@ fn protect_and_hide(
     patterns: &[String],
     flag_patterns: &[String],
     guarded: &[PathBuf],
-) -> (
-    Vec<crate::sandbox::HiddenPath>,
-    Vec<crate::leftovers::Watch>,
-) {
+) -> Result<Covers> {
     // (host source, destination inside, writable) of every place the program sees.
     let mut areas = vec![(workdir.to_path_buf(), workdir.to_path_buf(), true)];
     areas.extend(
@@ -465,162 +488,205 @@ fn protect_and_hide(
         for path in crate::leftovers::hidden(source, patterns, &shown) {
             let Some(dest) = inside(&path) else { continue };
             let directory = path.is_dir();
+            // A second name for a hidden file (a hard link an earlier run made: `ln .env
+            // notes.txt`) would show what the first name hides.
+            if let Ok(metadata) = path.symlink_metadata() {
+                use std::os::unix::fs::MetadataExt;
+                if metadata.is_file() && metadata.nlink() > 1 {
+                    return Err(Error::MountRefused {
+                        key: "filesystem.hide".to_owned(),
+                        path: path.clone(),
+                        reason: format!(
+                            "`{}` is hidden from the program but has {} names (hard links): another name would show it",
+                            path.display(),
+                            metadata.nlink()
+                        ),
+                        hint: Some("find its other names with `find . -samefile FILE` and remove the ones you did not make".to_owned()),
+                    });
+                }
+            }
             let entry = crate::sandbox::HiddenPath { dest, directory };
             if !hidden.contains(&entry) {
                 hidden.push(entry);
             }
         }
     }
-    (hidden, watches)
+    // A repository's config with credentials in it (`actions/checkout`'s extraheader, a
+    // password in a remote's URL): the sandbox reads a copy without them.
+    let mut covered = Vec::new();
+    for area in &writable {
+        if let Some(contents) = crate::leftovers::sanitized_git_config(&area.join(".git")) {
+            if let Some(dest) = inside(&area.join(".git/config")) {
+                covered.push((dest, contents));
+            }
+        }
+    }
+    Ok((hidden, watches, covered))
 }
 
-/// The working directory: resolved, no symlink planted below the current directory on
-/// the way, and through the gate (never a system directory, the home directory or one
-/// guarding it). With `--mkdir`, a missing directory is created first (one level).
-fn check_workdir(path: &Path, cwd: &Path, mkdir: bool, home: Option<&Path>) -> Result<PathBuf> {
-    if mkdir && path.symlink_metadata().is_err() {
-        std::fs::create_dir(path).map_err(|error| Error::Workdir {
+/// Every place a run can write on the host, resolved (links followed): the current
+/// directory (the usual workdir of earlier runs), the workdir and every writable mount. A
+/// link inside any of them may have been planted, so no path boxpy mounts or writes may
+/// pass through one, whatever the order the paths were given in.
+fn writable_places(cwd: &Path, workdir: &Path, policy: &Policy) -> Vec<PathBuf> {
+    let mut places = vec![cwd.to_path_buf()];
+    places.extend(workdir.canonicalize().ok());
+    places.extend(
+        policy
+            .filesystem
+            .read_write
+            .iter()
+            .filter_map(|mount| mount.source.canonicalize().ok()),
+    );
+    places.sort();
+    places.dedup();
+    places
+}
+
+/// The gate with what it needs to know of this run: the home, the protected names, and
+/// the places a run can write.
+struct Gatekeeper<'a> {
+    home: Option<PathBuf>,
+    protected_names: &'a [String],
+    writable: Vec<PathBuf>,
+}
+
+impl Gatekeeper<'_> {
+    /// The working directory: resolved, no link planted in a writable place on the way,
+    /// and through the gate (never a system directory, the home directory or one guarding
+    /// it, nor a protected name).
+    fn workdir(&self, path: &Path) -> Result<PathBuf> {
+        let canonical = crate::hostfs::resolve_without_planted_links(path, &self.writable)
+            .map_err(|refusal| Error::Workdir {
+                path: path.to_path_buf(),
+                reason: refusal.reason,
+                hint: Some(refusal.hint),
+            })?;
+        let canonical = canonical.ok_or_else(|| Error::Workdir {
             path: path.to_path_buf(),
-            reason: format!("could not create it: {}", error.to_string().to_lowercase()),
-            hint: None,
+            reason: "no such file or directory".to_owned(),
+            hint: Some(format!(
+                "create it, or pass `--mkdir` to let boxpy create `{}`",
+                path.display()
+            )),
         })?;
-    }
-    let canonical = crate::hostfs::resolve_without_planted_links(path, &[cwd.to_path_buf()])
+        if !canonical.is_dir() {
+            return Err(Error::Workdir {
+                path: path.to_path_buf(),
+                reason: "not a directory".to_owned(),
+                hint: None,
+            });
+        }
+        gate::check(
+            self.request(&canonical, &canonical, gate::Role::Workdir, true),
+            self.home.as_deref(),
+        )
         .map_err(|refusal| Error::Workdir {
-            path: path.to_path_buf(),
+            path: canonical.clone(),
             reason: refusal.reason,
             hint: Some(refusal.hint),
         })?;
-    let canonical = canonical.ok_or_else(|| Error::Workdir {
-        path: path.to_path_buf(),
-        reason: "no such file or directory".to_owned(),
-        hint: Some(format!(
-            "create it, or pass `--mkdir` to let boxpy create `{}`",
-            path.display()
-        )),
-    })?;
-    if !canonical.is_dir() {
-        return Err(Error::Workdir {
-            path: path.to_path_buf(),
-            reason: "not a directory".to_owned(),
-            hint: None,
-        });
+        Ok(canonical)
     }
-    gate::check(
-        gate::Request {
-            source: &canonical,
-            dest: &canonical,
-            role: gate::Role::Workdir,
-            users_word: true,
-        },
-        home,
-    )
-    .map_err(|refusal| Error::Workdir {
-        path: canonical.clone(),
-        reason: refusal.reason,
-        hint: Some(refusal.hint),
-    })?;
-    Ok(canonical)
-}
 
-/// Passes one resolved path through the gate, as an error that names where it came from.
-fn admit(
-    source: &Path,
-    dest: &Path,
-    role: gate::Role,
-    users_word: bool,
-    origin: &str,
-    home: Option<&Path>,
-) -> Result<gate::Admission> {
-    gate::check(
+    fn request<'b>(
+        &'b self,
+        source: &'b Path,
+        dest: &'b Path,
+        role: gate::Role,
+        users_word: bool,
+    ) -> gate::Request<'b> {
         gate::Request {
             source,
             dest,
             role,
             users_word,
-        },
-        home,
-    )
-    .map_err(|refusal| Error::MountRefused {
-        key: origin.to_owned(),
-        path: source.to_path_buf(),
-        reason: refusal.reason,
-        hint: Some(refusal.hint),
-    })
-}
+            protected_names: self.protected_names,
+        }
+    }
 
-/// Checks every policy and flag mount: sources exist (unless optional), no symlink planted
-/// in the workdir or a writable mount is followed, and each passes the gate. Mounts are
-/// returned with their sources resolved: what was checked is what is mounted.
-fn check_mounts(
-    policy: &Policy,
-    workdir: &Path,
-    home: Option<&Path>,
-    policy_is_users_word: bool,
-    notices: &mut Vec<String>,
-    guarded: &mut Vec<PathBuf>,
-) -> Result<Vec<Mount>> {
-    let mut mounts = Vec::new();
-    // Writable places first: their own sources are checked against the workdir, and
-    // every later source against all of them.
-    let mut writable = vec![workdir.to_path_buf()];
-    let all = policy
-        .filesystem
-        .read_write
-        .iter()
-        .chain(policy.filesystem.read_only.iter());
-    for mount in all {
-        let refused = |refusal: gate::Refusal| Error::MountRefused {
-            key: mount.origin.clone(),
-            path: mount.source.clone(),
+    /// Passes one resolved path through the gate, as an error that names where it came
+    /// from.
+    fn admit(
+        &self,
+        source: &Path,
+        dest: &Path,
+        role: gate::Role,
+        users_word: bool,
+        origin: &str,
+    ) -> Result<gate::Admission> {
+        gate::check(
+            self.request(source, dest, role, users_word),
+            self.home.as_deref(),
+        )
+        .map_err(|refusal| Error::MountRefused {
+            key: origin.to_owned(),
+            path: source.to_path_buf(),
             reason: refusal.reason,
             hint: Some(refusal.hint),
-        };
-        let canonical = match crate::hostfs::resolve_without_planted_links(&mount.source, &writable)
-            .map_err(refused)?
-        {
-            Some(canonical) => canonical,
-            None if mount.optional => continue,
-            None => {
-                return Err(Error::MountMissing {
-                    key: mount.origin.clone(),
-                    path: mount.source.clone(),
-                })
-            }
-        };
-        let users_word = mount.origin.starts_with("--") || policy_is_users_word;
-        let role = if mount.writable {
-            gate::Role::ReadWrite
-        } else {
-            gate::Role::ReadOnly
-        };
-        let admission = admit(
-            &canonical,
-            &mount.dest,
-            role,
-            users_word,
-            &mount.origin,
-            home,
-        )?;
-        if let Some(notice) = admission.notice {
-            notices.push(format!("{notice} (`{}`)", mount.origin));
-            guarded.push(canonical.clone());
-        }
-        if mount.writable {
-            writable.push(canonical.clone());
-        }
-        let dest = if mount.dest == mount.source {
-            canonical.clone()
-        } else {
-            mount.dest.clone()
-        };
-        mounts.push(Mount {
-            source: canonical,
-            dest,
-            ..mount.clone()
-        });
+        })
     }
-    Ok(mounts)
+
+    /// Checks every policy and flag mount: sources exist (unless optional), no link
+    /// planted in a writable place is followed, and each passes the gate. Mounts are
+    /// returned with their sources resolved: what was checked is what is mounted.
+    fn mounts(
+        &self,
+        policy: &Policy,
+        policy_is_users_word: bool,
+        notices: &mut Vec<String>,
+        guarded: &mut Vec<PathBuf>,
+    ) -> Result<Vec<Mount>> {
+        let mut mounts = Vec::new();
+        let all = policy
+            .filesystem
+            .read_write
+            .iter()
+            .chain(policy.filesystem.read_only.iter());
+        for mount in all {
+            let refused = |refusal: gate::Refusal| Error::MountRefused {
+                key: mount.origin.clone(),
+                path: mount.source.clone(),
+                reason: refusal.reason,
+                hint: Some(refusal.hint),
+            };
+            let canonical =
+                match crate::hostfs::resolve_without_planted_links(&mount.source, &self.writable)
+                    .map_err(refused)?
+                {
+                    Some(canonical) => canonical,
+                    None if mount.optional => continue,
+                    None => {
+                        return Err(Error::MountMissing {
+                            key: mount.origin.clone(),
+                            path: mount.source.clone(),
+                        })
+                    }
+                };
+            let users_word = mount.origin.starts_with("--") || policy_is_users_word;
+            let role = if mount.writable {
+                gate::Role::ReadWrite
+            } else {
+                gate::Role::ReadOnly
+            };
+            let admission = self.admit(&canonical, &mount.dest, role, users_word, &mount.origin)?;
+            if let Some(notice) = admission.notice {
+                notices.push(format!("{notice} (`{}`)", mount.origin));
+                guarded.push(canonical.clone());
+            }
+            let dest = if mount.dest == mount.source {
+                canonical.clone()
+            } else {
+                mount.dest.clone()
+            };
+            mounts.push(Mount {
+                source: canonical,
+                dest,
+                ..mount.clone()
+            });
+        }
+        Ok(mounts)
+    }
 }
 
 /// The interpreter's argv and, for a script outside every visible path, the file to mount.

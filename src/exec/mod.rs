@@ -922,6 +922,7 @@ fn open_copied_file(path: &std::path::Path) -> Result<OwnedFd> {
 /// anywhere on the way (`openat2` `RESOLVE_NO_SYMLINKS`): a link a concurrent run put in
 /// the path since the gate checked it fails the run instead of redirecting the mount.
 /// Kernels without `openat2` (before 5.6) refuse a link at the last component only.
+#[cfg(target_os = "linux")]
 fn open_pinned(path: &std::path::Path) -> Result<OwnedFd> {
     use nix::fcntl::OFlag;
     let flags = OFlag::O_PATH | OFlag::O_CLOEXEC;
@@ -947,6 +948,14 @@ fn open_pinned(path: &std::path::Path) -> Result<OwnedFd> {
     })?;
     // SAFETY: openat2/open returned a new descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The bwrap command is Linux's: elsewhere nothing is pinned.
+#[cfg(not(target_os = "linux"))]
+fn open_pinned(path: &std::path::Path) -> Result<OwnedFd> {
+    Err(Error::SandboxSetup {
+        detail: format!("`{}`: bwrap runs on Linux only", path.display()),
+    })
 }
 
 fn duplicate_above(fd: &impl AsRawFd, minimum: RawFd) -> Result<OwnedFd> {

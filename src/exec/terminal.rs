@@ -361,6 +361,7 @@ fn copy_into_pipe(mut source: Source, pipe: OwnedFd, stop: OwnedFd) {
     );
     let mut pending: Vec<u8> = Vec::new();
     let mut buffer = vec![0u8; 64 * 1024];
+    #[cfg(target_os = "linux")]
     let mut splice_works = true;
     loop {
         // A stream is polled for input when nothing is pending; a file is always readable.
@@ -394,6 +395,7 @@ fn copy_into_pipe(mut source: Source, pipe: OwnedFd, stop: OwnedFd) {
         }
         if pending.is_empty() {
             match &mut source {
+                #[cfg(target_os = "linux")]
                 Source::File(file, offset) if splice_works => {
                     match nix::fcntl::splice(
                         file.as_fd(),

@@ -188,11 +188,20 @@ pub fn run(args: NbexecArgs, host: &HostFacts) -> Result<u8> {
     )?;
     // `-o`/`--inplace` is written by boxpy on the host: no directory on its way may be a
     // link a run planted in the workdir or a writable mount.
-    if let Some(output) = &output {
-        let mut areas = invocation.writable_areas();
-        areas.push(cwd.clone());
-        crate::hostfs::check_write_target(output, &areas)?;
-    }
+    // Pinned now: the notebook runs before boxpy writes, and may swap the directory for
+    // a link meanwhile; the write goes through this descriptor.
+    let pinned_output = match &output {
+        Some(output) => {
+            let mut areas = invocation.writable_areas();
+            areas.push(cwd.clone());
+            crate::hostfs::check_write_target(output, &areas)?;
+            let directory =
+                crate::hostfs::pin_directory(output.parent().unwrap_or(Path::new("/")))?;
+            let name = output.file_name().unwrap_or_default().to_owned();
+            Some((crate::hostfs::in_pinned(&directory, &name), directory))
+        }
+        None => None,
+    };
     // No mount of the notebook's directory: the kernel reads nothing of it but the copy
     // sent below, and runs in the workdir, or in the notebook's directory when the workdir
     // already holds it.
@@ -208,9 +217,9 @@ pub fn run(args: NbexecArgs, host: &HostFacts) -> Result<u8> {
     let bounds = Bounds {
         budget: budget.map(|(bytes, _)| bytes),
         code_cells: cell_sources.len(),
-        directory: output
+        directory: pinned_output
             .as_ref()
-            .map(|output| output.parent().unwrap_or(Path::new("/")).to_path_buf()),
+            .map(|(target, _)| target.parent().unwrap_or(Path::new("/")).to_path_buf()),
     };
     let config = driver_config(&args, &kernel_directory, cell_timeout, bounds.budget);
     for (name, contents) in [
@@ -252,8 +261,10 @@ pub fn run(args: NbexecArgs, host: &HostFacts) -> Result<u8> {
             hint: None,
         });
     }
-    if let (Some(output), Some(saved)) = (&output, collected.saved.take()) {
-        persist(saved, output)?;
+    if let (Some(output), Some((target, _)), Some(saved)) =
+        (&output, &pinned_output, collected.saved.take())
+    {
+        persist(saved, target, output)?;
     }
 
     let display = args.notebook.display().to_string();
@@ -931,14 +942,21 @@ fn missing_module(invocation: &Invocation, module: &str) -> Error {
 /// Moves the executed notebook, complete in a temporary file beside `path`, into place:
 /// synced, with the permissions of the file it replaces (or 0644), renamed, so a failed or
 /// killed run never leaves a truncated notebook.
-fn persist(file: tempfile::NamedTempFile, path: &Path) -> Result<()> {
+fn persist(file: tempfile::NamedTempFile, path: &Path, shown: &Path) -> Result<()> {
     let failed = |error: &dyn std::fmt::Display| Error::Usage {
-        message: format!("cannot write `{}`: {error}", path.display()),
+        message: format!("cannot write `{}`: {error}", shown.display()),
         hint: None,
     };
     file.as_file().sync_all().map_err(|error| failed(&error))?;
-    if let Ok(metadata) = std::fs::metadata(path) {
-        let _ = std::fs::set_permissions(file.path(), metadata.permissions());
+    // The mode of the file it replaces, never through a link (a link a run left there to
+    // `/usr/bin/su` would lend its setuid bit) and never its special bits.
+    if let Some(metadata) = std::fs::symlink_metadata(path)
+        .ok()
+        .filter(|metadata| metadata.is_file())
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = metadata.permissions().mode() & 0o777;
+        let _ = std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(mode));
     } else {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o644));
@@ -1123,7 +1141,7 @@ mod tests {
         std::fs::write(&path, "old").unwrap();
         let mut file = tempfile::NamedTempFile::new_in(dir.path()).unwrap();
         file.write_all(b"{\"nbformat\": 4}\n").unwrap();
-        persist(file, &path).unwrap();
+        persist(file, &path, &path).unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             "{\"nbformat\": 4}\n"

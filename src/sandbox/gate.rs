@@ -12,13 +12,17 @@
 //! - **System directories are never writable** ([`SYSTEM_DIRECTORIES`]): as root, `--rw
 //!   /etc` let the program rewrite the host's `/etc`. Below `/var`, a directory at least two
 //!   levels down (`/var/lib/app/data`) may be writable; `/var` and its first level not.
-//! - **The home directory and what guards the user's accounts** ([`HOME_GUARDS`]) are
+//! - **The home directory and what guards the user's accounts** ([`HOME_CREDENTIALS`],
+//!   [`HOME_RUNS_CODE`]) are
 //!   never the workdir nor writable: `cd ~ && boxpy run x.py` handed the program `~/.ssh`
 //!   and a writable `~/.bashrc` (run by the next interactive shell). The rule covers the
 //!   home itself, its ancestors (`/home`), every guard below it and every directory that
-//!   contains a guard (`~/.local` holds `~/.local/bin`). Read-only, those need the user's
-//!   own word (a flag, or a trusted policy) and print a notice on every run; a
-//!   repository's policy cannot ask for them.
+//!   contains a guard (`~/.local` holds `~/.local/bin`). Read-only, the home and the
+//!   credentials need the user's own word (a flag, or a trusted policy) and print a notice
+//!   on every run; a repository's policy cannot ask for them. Code the user runs later
+//!   (`~/.pyenv`, `~/.local/bin`) is readable.
+//! - **Protected names are never writable**: a writable path may not be or lie inside
+//!   `.git`, `.vscode`, ... (`-w .git` handed git's hooks and config to the program).
 //!
 //! What is checked is the resolved path: a symlink planted in a writable place is
 //! refused separately, by the caller, before the path is resolved (see
@@ -54,6 +58,10 @@ pub struct Request<'a> {
     /// The user asked for it themselves: a flag, or a policy they wrote or trusted (not a
     /// policy found in a repository).
     pub users_word: bool,
+    /// The names host tools run or obey (`sandbox::protect`, `filesystem.protect`): a
+    /// writable path may not be one of them nor lie inside one (`--rw .git`, `-w .git`
+    /// would hand git's hooks and config to the program).
+    pub protected_names: &'a [String],
 }
 
 /// Why a path was refused, and what to do instead.
@@ -98,18 +106,15 @@ pub const SYSTEM_DIRECTORIES: &[&str] = &[
 
 /// Directories that may not be writable themselves, though a directory far enough below
 /// them may: `/var/lib/app/data` yes, `/var` or `/var/lib` no; `/home` no, `/home/me/x` yes
-/// (unless it is a home or guards one, see [`HOME_GUARDS`]).
+/// (unless it is a home or guards one, see [`HOME_CREDENTIALS`]).
 const SHARED_ROOTS: &[&str] = &["/var", "/home", "/Users", "/tmp", "/private/var", "/opt"];
 
-/// Paths below the home directory that guard the user's accounts or run code on the
-/// user's behalf: credentials (SSH, GnuPG, cloud, container and package-index tokens),
-/// what shells and desktop sessions execute at login, and where user-installed programs
-/// and their settings live (`~/.local/bin` is on PATH before `/usr/bin`; `~/.config` holds
-/// autostart entries, systemd user units, git's config with its hooks and fsmonitor). A
-/// program that can write any of them runs code as the user outside the sandbox; one that
-/// can read them holds the user's identity. Never writable; read-only only on the user's
-/// own word.
-pub const HOME_GUARDS: &[&str] = &[
+/// Paths below the home directory that hold the user's identity: SSH, GnuPG, cloud,
+/// container and package-index credentials, keyrings, browser profiles, and `~/.config`
+/// (token files of `gh`, `gcloud`, ... live there, next to autostart entries and systemd
+/// user units). A program that reads them holds the user's identity; one that writes them
+/// runs code as the user. Never writable; read-only only on the user's own word.
+pub const HOME_CREDENTIALS: &[&str] = &[
     ".ssh",
     ".gnupg",
     ".aws",
@@ -117,9 +122,7 @@ pub const HOME_GUARDS: &[&str] = &[
     ".kube",
     ".docker",
     ".config",
-    ".local/bin",
     ".local/share/keyrings",
-    ".local/share/systemd",
     ".password-store",
     ".pki",
     ".mozilla",
@@ -127,6 +130,30 @@ pub const HOME_GUARDS: &[&str] = &[
     ".pypirc",
     ".npmrc",
     ".git-credentials",
+    "Library",
+];
+
+/// Paths below the home directory whose contents run as the user later: what shells and
+/// desktop sessions execute at login, user-installed programs (`~/.local/bin` is on PATH
+/// before `/usr/bin`) and libraries (`~/.local/lib/pythonX.Y/site-packages` and its `.pth`
+/// files run in every Python), the interpreters boxpy and the user's tools run (pyenv, uv,
+/// rustup, nvm), startup files of Python, IPython and Jupyter, and boxpy's own trust store
+/// (`~/.local/state/boxpy`). Never writable; readable (a venv's base interpreter often
+/// lives here).
+pub const HOME_RUNS_CODE: &[&str] = &[
+    ".local/bin",
+    ".local/lib",
+    ".local/share/uv",
+    ".local/share/systemd",
+    ".local/state",
+    ".pyenv",
+    ".rustup",
+    ".cargo",
+    ".nvm",
+    ".ipython",
+    ".jupyter",
+    ".pythonrc",
+    ".pdbrc",
     ".gitconfig",
     ".bashrc",
     ".bash_profile",
@@ -143,7 +170,6 @@ pub const HOME_GUARDS: &[&str] = &[
     ".xprofile",
     ".xsession",
     ".xinitrc",
-    "Library",
     "bin",
 ];
 
@@ -154,6 +180,7 @@ pub fn check(request: Request, home: Option<&Path>) -> Result<Admission, Refusal
         dest,
         role,
         users_word,
+        protected_names,
     } = request;
     if source == Path::new("/") || dest == Path::new("/") {
         return Err(Refusal {
@@ -206,16 +233,48 @@ pub fn check(request: Request, home: Option<&Path>) -> Result<Admission, Refusal
             });
         }
     }
+    let admission = home_verdict(source, role, users_word, home)?;
+    if role.writable() {
+        let protected = source
+            .components()
+            .chain(dest.components())
+            .find_map(|part| {
+                let part = part.as_os_str().to_str()?;
+                protected_names.iter().find(|name| *name == part)
+            });
+        if let Some(name) = protected {
+            return Err(Refusal {
+                reason: format!(
+                    "`{}` is or lies inside `{name}`, which host tools run or obey after the run: it cannot be writable",
+                    source.display()
+                ),
+                hint: format!(
+                    "mount the directory above it instead (`{name}` stays read-only there), or take `{name}` out of `filesystem.protect` in a policy of your own"
+                ),
+            });
+        }
+    }
+    Ok(admission)
+}
+
+/// The home directory's rules for `source` (see [`check`]).
+fn home_verdict(
+    source: &Path,
+    role: Role,
+    users_word: bool,
+    home: Option<&Path>,
+) -> Result<Admission, Refusal> {
     let Some(home) = home else {
         return Ok(Admission::default());
     };
     if home == Path::new("/") {
         return Ok(Admission::default());
     }
-    let what = home_relation(source, home);
-    match (what, role.writable()) {
-        (None, _) => Ok(Admission::default()),
-        (Some(relation), true) => Err(Refusal {
+    let Some((relation, readable)) = home_relation(source, home) else {
+        return Ok(Admission::default());
+    };
+    if role.writable() {
+        return Err(Refusal {
             reason: format!(
                 "`{}` {relation}: a program that can write it runs code as you outside the sandbox",
                 source.display()
@@ -230,52 +289,77 @@ pub fn check(request: Request, home: Option<&Path>) -> Result<Admission, Refusal
                         .to_owned()
                 }
             },
-        }),
-        (Some(relation), false) if users_word => Ok(Admission {
+        });
+    }
+    if readable {
+        return Ok(Admission::default());
+    }
+    if users_word {
+        return Ok(Admission {
             notice: Some(format!(
                 "`{}` {relation}; it is readable in the sandbox because you asked for it",
                 source.display()
             )),
-        }),
-        (Some(relation), false) => Err(Refusal {
-            reason: format!(
-                "`{}` {relation}; a policy found in the project cannot show it to the program",
-                source.display()
-            ),
-            hint: format!(
-                "pass `--ro {}` yourself, or trust the policy with `boxpy policy trust`",
-                source.display()
-            ),
-        }),
+        });
     }
+    Err(Refusal {
+        reason: format!(
+            "`{}` {relation}; a policy found in the project cannot show it to the program",
+            source.display()
+        ),
+        hint: format!(
+            "pass `--ro {}` yourself, or trust the policy with `boxpy policy trust`",
+            source.display()
+        ),
+    })
 }
 
-/// How `path` relates to the home directory, when it matters: the home itself, an
-/// ancestor of it, a guard (or inside one), or a directory holding a guard.
-fn home_relation(path: &Path, home: &Path) -> Option<String> {
+/// How `path` relates to the home directory, when it matters, and whether reading it is
+/// harmless (code the user runs, not credentials): the home itself, an ancestor of it, a
+/// guard (or inside one), or a directory holding a guard.
+fn home_relation(path: &Path, home: &Path) -> Option<(String, bool)> {
     if path == home {
-        return Some("is your home directory".to_owned());
+        return Some(("is your home directory".to_owned(), false));
     }
     if home.starts_with(path) {
-        return Some("contains your home directory".to_owned());
+        return Some(("contains your home directory".to_owned(), false));
     }
     let relative = path.strip_prefix(home).ok()?;
-    for guard in HOME_GUARDS {
+    let guards = HOME_CREDENTIALS
+        .iter()
+        .map(|guard| (guard, false))
+        .chain(HOME_RUNS_CODE.iter().map(|guard| (guard, true)));
+    let mut holds_code = None;
+    for (guard, readable) in guards {
         let guard = Path::new(guard);
         if relative.starts_with(guard) {
-            return Some(format!(
-                "is your `~/{}`, which guards your accounts",
-                guard.display()
+            let what = if readable {
+                "runs as you later"
+            } else {
+                "holds your credentials"
+            };
+            return Some((
+                format!("is your `~/{}`, which {what}", guard.display()),
+                readable,
             ));
         }
         if guard.starts_with(relative) {
-            return Some(format!(
-                "contains `~/{}`, which guards your accounts",
+            if !readable {
+                return Some((
+                    format!(
+                        "contains `~/{}`, which holds your credentials",
+                        guard.display()
+                    ),
+                    false,
+                ));
+            }
+            holds_code.get_or_insert(format!(
+                "contains `~/{}`, which runs as you later",
                 guard.display()
             ));
         }
     }
-    None
+    holds_code.map(|relation| (relation, true))
 }
 
 fn writable_hint(role: Role) -> String {
@@ -297,6 +381,13 @@ pub fn resolved_home(home: Option<&Path>) -> Option<PathBuf> {
 mod tests {
     use super::*;
 
+    fn protected() -> Vec<String> {
+        crate::sandbox::protect::PROTECTED_NAMES
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect()
+    }
+
     fn verdict(source: &str, role: Role, users_word: bool) -> Result<Admission, Refusal> {
         let path = Path::new(source);
         check(
@@ -305,9 +396,48 @@ mod tests {
                 dest: path,
                 role,
                 users_word,
+                protected_names: &protected(),
             },
             Some(Path::new("/home/user")),
         )
+    }
+
+    #[test]
+    fn protected_names_are_never_writable() {
+        for path in [
+            "/srv/repo/.git",
+            "/srv/repo/.git/hooks",
+            "/srv/repo/.vscode",
+        ] {
+            for role in [Role::Workdir, Role::ReadWrite] {
+                assert!(verdict(path, role, true).is_err(), "{path}");
+            }
+            assert!(verdict(path, Role::ReadOnly, false).is_ok(), "{path}");
+        }
+        assert!(verdict("/srv/repo/.venv", Role::ReadWrite, true).is_err());
+        assert!(verdict("/srv/repo/.github", Role::ReadWrite, true).is_ok());
+    }
+
+    #[test]
+    fn code_the_user_runs_is_readable_but_never_writable() {
+        for path in [
+            "/home/user/.pyenv/versions/3.11.7",
+            "/home/user/.local/share/uv/python/cpython-3.12",
+            "/home/user/.local/state/boxpy",
+            "/home/user/.local/lib/python3.11",
+        ] {
+            assert!(
+                verdict(path, Role::ReadOnly, false)
+                    .unwrap()
+                    .notice
+                    .is_none(),
+                "{path}"
+            );
+            assert!(verdict(path, Role::ReadWrite, true).is_err(), "{path}");
+        }
+        // `~/.local` and `~/.local/share` hold the keyrings: the user's word.
+        assert!(verdict("/home/user/.local", Role::ReadOnly, false).is_err());
+        assert!(verdict("/home/user/.local/share", Role::ReadOnly, false).is_err());
     }
 
     #[test]
@@ -344,6 +474,7 @@ mod tests {
             "/home/user/.config/git",
             "/home/user/.local",
             "/home/user/.local/bin",
+            "/home/user/.local/state",
             "/home/user/.bashrc",
             "/home/user/Library",
         ] {
@@ -362,9 +493,10 @@ mod tests {
             "/home/user/.local/share/uv/python/cpython-3.12",
             "/home/user/.pyenv/versions/3.11.7",
         ] {
-            assert!(verdict(path, Role::Workdir, true).is_ok(), "{path}");
             assert!(verdict(path, Role::ReadOnly, false).is_ok(), "{path}");
         }
+        assert!(verdict("/home/user/projects/x", Role::Workdir, true).is_ok());
+        assert!(verdict("/home/user/.pyenv/versions/3.11.7", Role::Workdir, true).is_err());
     }
 
     #[test]
@@ -393,6 +525,7 @@ mod tests {
                 dest: Path::new("/proc/x"),
                 role: Role::ReadOnly,
                 users_word: true,
+                protected_names: &[],
             },
             None,
         );

@@ -14,9 +14,13 @@
 //! `.yarnrc.yml` on any `yarn`; Jupyter and IPython load config files from the current
 //! directory; boxpy itself takes its policy, venv and interpreter from `boxpy.toml`,
 //! `pyproject.toml`, `.venv` and `.python-version`. Those names, at the top of the workdir
-//! and of every writable mount, are read-only inside when they exist; one the program
-//! creates (or replaces) is moved aside after the run to `.boxpy-quarantine/`, renamed
-//! without its leading dot so that no tool picks it up, and reported.
+//! and of every writable mount, are read-only inside when they exist (a link among them is
+//! followed to its target when that lies in a writable place), and are never writable
+//! themselves nor the workdir; one the program creates (or replaces) is moved aside after
+//! the run to `.boxpy-quarantine/`, renamed without its leading dot so that no tool picks
+//! it up, and reported. `.git/config` is read for what it points back into the worktree
+//! (`core.hooksPath`, `include.path`), which is protected too, and `.gitmodules` for the
+//! submodules' own `.git` files.
 //!
 //! # Hidden: credentials
 //! Files that hold secrets the program has no business reading (`.env`, keys, token
@@ -35,41 +39,63 @@ pub const PROTECTED_NAMES: &[&str] = &[
     ".svn",
     ".bzr",
     ".jj",
-    // Run on `cd` or by version managers.
+    // Run on `cd` or by version managers (mise and asdf read all of these).
     ".envrc",
     ".tool-versions",
     ".mise.toml",
     "mise.toml",
+    ".mise.local.toml",
+    "mise.local.toml",
+    ".mise",
+    ".rtx.toml",
+    ".config",
     ".python-version",
-    // Editors and dev containers.
+    ".nvmrc",
+    // Debuggers and editors that load a file from the current directory.
+    ".pdbrc",
+    ".exrc",
+    ".nvimrc",
+    ".nvim.lua",
+    ".dir-locals.el",
+    // Editors, dev containers and coding agents (their hooks and MCP servers run commands).
     ".vscode",
     ".idea",
+    ".zed",
     ".devcontainer",
     ".devcontainer.json",
+    ".claude",
+    ".mcp.json",
+    ".cursor",
     // Run at commit time.
     ".pre-commit-config.yaml",
     ".husky",
-    // Package managers that run code from their config.
+    // Package and build tools that run code from their config.
     ".yarnrc.yml",
+    ".yarnrc",
+    ".npmrc",
     ".pnpmfile.cjs",
+    ".lfsconfig",
+    ".bazelrc",
+    ".cargo",
     // Loaded from the current directory by Jupyter and IPython.
     "ipython_config.py",
     "jupyter_config.py",
     "jupyter_notebook_config.py",
     "jupyter_server_config.py",
     "jupyter_lab_config.py",
-    // boxpy's own steering files: the next run's policy, venv and interpreter.
+    "ipython_config.json",
+    "jupyter_config.json",
+    "jupyter_notebook_config.json",
+    "jupyter_server_config.json",
+    "jupyter_lab_config.json",
+    // boxpy's own steering files: the next run's policy, venv and interpreter (a venv the
+    // program creates would also run on the host when the user or an editor activates it).
     "boxpy.toml",
     "pyproject.toml",
     ".venv",
     // Where leftovers are moved: a later run must not move them back.
     QUARANTINE,
 ];
-
-/// Steering files stay read-only when they exist but are not moved aside when created:
-/// with the trust model a policy the program writes can only narrow the next run, and a
-/// venv or `pyproject.toml` it creates (`uv init`, `uv venv`) is the user's to keep.
-pub const CREATION_ALLOWED: &[&str] = &["boxpy.toml", "pyproject.toml", ".venv", ".python-version"];
 
 /// Where a protected name the program created is moved, in the same directory.
 pub const QUARANTINE: &str = ".boxpy-quarantine";
@@ -94,6 +120,7 @@ pub const HIDDEN_DEFAULTS: &[&str] = &[
     ".npmrc",
     ".git-credentials",
     ".htpasswd",
+    ".envrc",
     ".aws",
     ".ssh",
     ".gnupg",

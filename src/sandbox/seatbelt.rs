@@ -983,11 +983,7 @@ pub fn render(spec: &SandboxSpec, facts: &MacosFacts) -> Result<SeatbeltCommand,
         .filter(|root| root.name == "WORKDIR" || root.name.starts_with("RW_"));
     let mut guarded_names = Vec::new();
     for root in user_writable {
-        for name in spec
-            .protected_names
-            .iter()
-            .filter(|name| !super::protect::CREATION_ALLOWED.contains(&name.as_str()))
-        {
+        for name in &spec.protected_names {
             guarded_names.push(Root::new(
                 format!("PROTECTED_NAME_{}", guarded_names.len()),
                 root.path.join(name),
@@ -1304,6 +1300,7 @@ fn check_mounts(spec: &SandboxSpec, facts: &MacosFacts) -> Result<(), Error> {
                     dest: &source,
                     role,
                     users_word: true,
+                    protected_names: &spec.protected_names,
                 },
                 None,
             )

@@ -172,3 +172,51 @@ fn doctor_warns_from_the_home_directory() {
     let _ = RemoveOnDrop(ws.root().join(unique("unused")));
     assert!(Path::new(&home).is_dir());
 }
+
+runner_tests! {
+    /// Found by an adversarial review: a repository's policy made `.git` writable
+    /// (`read_write = [".git"]`, `workdir = ".git"`); a run planted `bwrap` in a PATH entry
+    /// inside the project; an inner `--rw` listed before its outer one let a planted link
+    /// through.
+    fn what_an_adversarial_review_found_in_the_gate_is_closed(runner) {
+        let ws = Workspace::new(&runner);
+        ws.dir("work/.git/hooks");
+        runner.chown_tree(ws.work());
+        for policy in ["[filesystem]\nread_write = [\".git\"]\n", "[filesystem]\nworkdir = \".git\"\n"] {
+            ws.write("work/boxpy.toml", policy);
+            let output = run_in_venv(&ws).code("print('ran')").run();
+            assert_not_started(&output);
+            assert_exit(&output, 125);
+        }
+        std::fs::remove_file(ws.work().join("boxpy.toml")).unwrap();
+        let output = run_in_venv(&ws).args(["--rw", ".git"]).code("print('ran')").run();
+        assert_not_started(&output);
+        assert!(output.stderr_text().contains("host tools run or obey"), "{output}");
+        // bwrap from a place a run can write.
+        ws.write("work/bin/bwrap", "#!/bin/sh\nexit 99\n");
+        crate::harness::set_mode(&ws.work().join("bin/bwrap"), 0o755);
+        runner.chown_tree(ws.work());
+        let output = run_in_venv(&ws)
+            .env("BOXPY_BWRAP", ws.work().join("bin/bwrap"))
+            .code("print('ran')")
+            .run();
+        assert_not_started(&output);
+        assert_exit(&output, 125);
+        assert!(output.stderr_text().contains("where a sandboxed run can write"), "{output}");
+        // An inner --rw through a planted link, given before its outer --rw.
+        let outer = ws.dir("outer");
+        let victim = ws.dir("victim");
+        std::os::unix::fs::symlink(&victim, outer.join("link")).unwrap();
+        runner.chown_tree(&outer);
+        runner.chown_tree(&victim);
+        let output = run_in_venv(&ws)
+            .arg("--rw")
+            .arg(outer.join("link"))
+            .arg("--rw")
+            .arg(&outer)
+            .code("print('ran')")
+            .run();
+        assert_not_started(&output);
+        assert!(output.stderr_text().contains("is a symbolic link to"), "{output}");
+    }
+}

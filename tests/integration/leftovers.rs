@@ -238,3 +238,68 @@ runner_tests! {
         assert!(stderr.contains("filesystem.protect"), "{output}");
     }
 }
+
+runner_tests! {
+    /// Found by an adversarial review: a run made its own workdir unreadable (mode 0311)
+    /// so that the sweep listed nothing and left `.envrc` active; a repository's config
+    /// pointed git at hooks and an include file inside the worktree (`core.hooksPath`,
+    /// `include.path`); `actions/checkout` left a token in `.git/config`; a run planted a
+    /// `.venv` and a hard link to `.env`.
+    fn what_an_adversarial_review_found_in_the_workdir_is_closed(runner) {
+        if git().is_none() {
+            eprintln!("SKIPPED: git is not installed");
+            return;
+        }
+        let ws = Workspace::new(&runner);
+        let work = ws.work().to_path_buf();
+        assert!(git_in(&work, &["init", "-q"]).status.success());
+        ws.write("work/.githooks/pre-commit", "#!/bin/sh\n");
+        ws.write("work/shared.gitconfig", "[core]\n");
+        for (key, value) in [
+            ("core.hooksPath", ".githooks"),
+            ("include.path", "../shared.gitconfig"),
+            ("http.https://example.com/.extraheader", "AUTHORIZATION: basic c2VjcmV0LXRva2Vu"),
+        ] {
+            assert!(git_in(&work, &["config", key, value]).status.success());
+        }
+        runner.chown_tree(&work);
+        let output = run_in_venv(&ws)
+            .code(
+                r#"
+                import os
+                for path in [".githooks/pre-commit", "shared.gitconfig"]:
+                    try:
+                        open(path, "a").write("touch /tmp/pwned\n")
+                        print(path, "WRITTEN")
+                    except OSError as error:
+                        print(path, "refused", error.errno)
+                print("token", "c2VjcmV0LXRva2Vu" in open(".git/config").read())
+                os.makedirs(".venv/bin")
+                open(".envrc", "w").write("echo pwned\n")
+                os.chmod(".", 0o311)
+                "#,
+            )
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert_eq!(output.line_after(".githooks/pre-commit "), "refused 30", "{output}");
+        assert_eq!(output.line_after("shared.gitconfig "), "refused 30", "{output}");
+        assert_eq!(output.line_after("token "), "False", "{output}");
+        assert!(!work.join(".envrc").exists(), "{output}");
+        assert!(!work.join(".venv").exists(), "{output}");
+        assert!(std::fs::read_dir(&work).is_ok(), "the workdir's mode was not restored");
+        // A hard link to a hidden name, planted for the next run (before the user writes
+        // `.env`), stops that run.
+        let output = run_in_venv(&ws)
+            .code("import os\nopen('notes.txt', 'w').close()\nos.link('notes.txt', '.env')\nprint('linked')")
+            .run();
+        assert_started(&output);
+        assert_eq!(output.line_after("linked"), "", "{output}");
+        std::fs::write(work.join(".env"), "API_KEY=secret\n").unwrap();
+        let output = run_in_venv(&ws).code("print(open('notes.txt').read())").run();
+        crate::harness::assert_not_started(&output);
+        assert_exit(&output, 125);
+        assert!(output.stderr_text().contains("hard links"), "{output}");
+        assert!(!output.stdout_text().contains("API_KEY"), "{output}");
+    }
+}

@@ -350,3 +350,51 @@ sys.stdout.flush()
 _, status = os.waitpid(pid, 0)
 sys.exit(os.waitstatus_to_exitcode(status) % 256)
 "#;
+
+runner_tests! {
+    /// Found by an adversarial review: the notebook swapped `-o`'s directory for a link
+    /// while it ran, and boxpy wrote the saved notebook through it; a link left at `-o`'s
+    /// name to a setuid program lent its mode to the saved file.
+    fn the_saved_notebook_lands_where_it_was_checked(runner) {
+        let venv = require_jupyter!();
+        let ws = Workspace::new(&runner);
+        let victim = ws.dir("victim");
+        ws.dir("work/sub");
+        runner.chown_tree(ws.work());
+        runner.chown(&victim);
+        let swap = format!(
+            "import os, shutil\nprint({MARKER:?})\nos.rename('sub', 'sub.old')\nos.symlink({}, 'sub')\nos.symlink('/usr/bin/passwd', 'res.ipynb')\nprint('swapped')",
+            py_path(&victim)
+        );
+        let path = ws.write("work/nb.ipynb", notebook(&[&swap]));
+        runner.chown(&path);
+        let output = boxpy(&ws)
+            .args(["nbexec", "--venv"])
+            .arg(&venv)
+            .arg(&path)
+            .args(["-o", "sub/out.ipynb"])
+            .run();
+        assert!(output.stderr_text().is_empty() || output.code.is_some(), "{output}");
+        assert!(
+            std::fs::read_dir(&victim).unwrap().next().is_none(),
+            "boxpy wrote through the swapped link: {output}"
+        );
+        assert!(ws.work().join("sub.old/out.ipynb").is_file(), "{output}");
+        // The name `res.ipynb` is now a link to a setuid program: saving over it gives a
+        // plain file.
+        let output = boxpy(&ws)
+            .args(["nbexec", "--venv"])
+            .arg(&venv)
+            .arg(&path)
+            .args(["-o", "res.ipynb"])
+            .run();
+        let _ = output;
+        use std::os::unix::fs::PermissionsExt;
+        let saved = ws.work().join("res.ipynb");
+        if let Ok(metadata) = saved.symlink_metadata() {
+            if metadata.is_file() {
+                assert_eq!(metadata.permissions().mode() & 0o7000, 0, "a setuid or setgid notebook");
+            }
+        }
+    }
+}

@@ -206,7 +206,18 @@ runner_tests! {
             .run();
         assert_started(&output);
         assert_exit(&output, 0);
-        assert!(ws.work().join("boxpy.toml").exists(), "{output}");
+        // The planted policy is moved aside after the run (a protected name)...
+        assert!(!ws.work().join("boxpy.toml").exists(), "{output}");
+        assert!(output.stderr_text().contains("boxpy.toml"), "{output}");
+        // ...and were it put back by hand, it could still only narrow the default.
+        let planted = std::fs::read_dir(ws.work().join(".boxpy-quarantine"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+            .join("boxpy.toml");
+        std::fs::copy(&planted, ws.work().join("boxpy.toml")).unwrap();
         let output = homes.apply(run_in_venv(&ws)).code("print('ran')").run();
         assert_untrusted_refusal(&output, "network.mode");
         assert_absent_on_host(&homes.home.join(".bashrc"));
