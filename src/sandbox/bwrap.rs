@@ -21,6 +21,17 @@
 //! - `/etc` files are copied in (`--file`, mode 0644, read-only once `/` is remounted), links
 //!   into `/usr` recreated, directories bound; a file is mounted only where a user's mount
 //!   of `/etc` leaves nowhere to create it.
+//! - No writable kernel interface: `/proc`, `/dev` and `/` are read-only before the
+//!   program starts (`/` by bwrap after every mount; `/proc` and `/dev` by the init, or by
+//!   bwrap without a user namespace of the sandbox's own); the kernel-state files of
+//!   [`crate::host::PROC_MASKED`] that exist are covered with empty files; every writable
+//!   tmpfs (`/tmp`, `/dev/shm`, HOME) has `--size` `filesystem.tmp_size`. The seccomp
+//!   filter is loaded by the init, after its own mounts, or by bwrap.
+//! - `/etc/passwd` and `/etc/group` are generated: root, the caller and `nobody`.
+//! - Hidden paths read as empty files or empty directories; `spec.files` (the guard, a
+//!   sanitized `.git/config`) are read-only data over their destinations.
+//! - A run (not `boxpy render`) mounts the user's paths by descriptor
+//!   (`--bind-fd`/`--ro-bind-fd`), numbered after the copied files.
 //! - The program runs under boxpy's own init as PID 1 (`--as-pid-1`), which joins the
 //!   limits' cgroups, sets the rlimits, reaps, forwards signals and reports the program's
 //!   exit status and resource usage.
@@ -212,13 +223,18 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
     flag("--as-pid-1");
     flag("--cap-drop");
     flag("ALL");
-    if spec.disable_userns {
-        // For the init only, in the sandbox's own user namespace (never the host's: only
-        // with `--unshare-user`): CAP_SYS_RESOURCE to lower that namespace's per-user
-        // counters (`/proc/sys/user/max_inotify_*`, which host-wide ones are charged up
-        // the chain) and CAP_SETPCAP to take both out of the bounding set; the init drops
-        // every capability, and checks they are gone, before the program exists.
-        for capability in ["CAP_SYS_RESOURCE", "CAP_SETPCAP"] {
+    // With its own user namespace the sandbox is hardened by the init (`InitHardening`):
+    // each of bwrap's mounts costs a pass over the mount table (~0.15 ms), the init's a
+    // system call. It gets, in the sandbox's user namespace only (never the host's: only
+    // with `--unshare-user`), CAP_SYS_ADMIN to cover the kernel-state files and make
+    // `/proc` and `/dev` read-only, CAP_SYS_RESOURCE to lower that namespace's per-user
+    // counters (`/proc/sys/user/max_inotify_*`, which host-wide ones are charged up the
+    // chain) and CAP_SETPCAP to take them out of the bounding set; it drops every
+    // capability, checks they are gone, and loads the seccomp filter before the program
+    // exists. Without a user namespace of its own (bwrap before 0.8) bwrap does all of it.
+    let init_hardens = spec.disable_userns;
+    if init_hardens {
+        for capability in ["CAP_SYS_ADMIN", "CAP_SYS_RESOURCE", "CAP_SETPCAP"] {
             flag("--cap-add");
             flag(capability);
         }
@@ -243,20 +259,10 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
             size: spec.tmp_size,
         },
     ];
-    // `/proc` is read-only as a whole (below), but the init lowers the sandbox user
-    // namespace's `/proc/sys/user/max_inotify_*` first: that directory is bound writable.
-    // Its files show and set the values of the opener's own user namespace, and need
-    // CAP_SYS_RESOURCE there, which only the init has (root included, the program gets
-    // EACCES).
-    if spec.disable_userns {
-        ops.push(MountOp::Bind {
-            source: "/proc/sys/user".into(),
-            dest: "/proc/sys/user".into(),
-        });
-    }
-    // Kernel state, other processes' timers, the boot line: covered with an empty file (a
-    // generated one: `/dev/null` bound there could not be opened, the mount being `nodev`).
-    for path in &host.proc_masks {
+    // Kernel state, other processes' timers, the boot line: covered with an empty file
+    // (the init binds `/dev/null`; bwrap a generated file, its `/dev/null` bind being
+    // `nodev` there).
+    for path in host.proc_masks.iter().filter(|_| !init_hardens) {
         let fd = fds::FIRST_DATA + data.len() as i32;
         data.push(DataFile {
             fd,
@@ -522,16 +528,23 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
     // (its tmpfs has no size): device nodes still work, `/dev/shm` and `/dev/pts` are
     // mounts of their own. bwrap's root is a tmpfs: without the last one, `/`, `/etc` and
     // every directory created for a mount point would be writable (and unbounded).
-    for read_only in ["/proc", "/dev", "/"] {
+    // The init makes `/proc` and `/dev` read-only itself when it hardens the sandbox (it
+    // writes the inotify budget into `/proc/sys/user` first).
+    let kernel_read_only = ["/proc", "/dev"];
+    for read_only in kernel_read_only
+        .iter()
+        .filter(|_| !init_hardens)
+        .chain(std::iter::once(&"/"))
+    {
         args.push("--remount-ro".into());
-        args.push(read_only.into());
+        args.push((*read_only).into());
     }
 
     args.push("--chdir".into());
     args.push(spec.workdir.clone().into());
     args.push("--json-status-fd".into());
     args.push(fds::STATUS.to_string().into());
-    if spec.seccomp {
+    if spec.seccomp && !init_hardens {
         args.push("--seccomp".into());
         args.push(fds::SECCOMP.to_string().into());
     }
@@ -561,6 +574,20 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
     if let Some(fd) = setup_fd {
         args.push("--setup".into());
         args.push(fd.to_string().into());
+    }
+    if init_hardens {
+        for path in &host.proc_masks {
+            args.push("--mask".into());
+            args.push(path.clone().into());
+        }
+        for path in kernel_read_only {
+            args.push("--read-only".into());
+            args.push(path.into());
+        }
+        if spec.seccomp {
+            args.push("--seccomp".into());
+            args.push(fds::SECCOMP.to_string().into());
+        }
     }
     args.push("--".into());
     args.extend(spec.command.iter().cloned());

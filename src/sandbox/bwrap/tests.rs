@@ -219,9 +219,10 @@ fn always_hardened() {
     assert!(position(&args, &["--json-status-fd", "3"]).is_some());
 }
 
-/// The init's two capabilities (it lowers the sandbox user namespace's per-user counters,
-/// then drops them) are added only with `--unshare-user`, where they mean that namespace
-/// only, after `--cap-drop ALL`, and never any other capability.
+/// The init's three capabilities (it covers the kernel-state files, makes `/proc` and
+/// `/dev` read-only, lowers the sandbox user namespace's per-user counters, then drops
+/// them) are added only with `--unshare-user`, where they mean that namespace only, after
+/// `--cap-drop ALL`, and never any other capability.
 #[test]
 fn capabilities_only_in_the_sandbox_user_namespace() {
     let mut spec = spec_for(&load_builtin("default"), Vec::new());
@@ -232,7 +233,7 @@ fn capabilities_only_in_the_sandbox_user_namespace() {
         .filter(|(flag, _)| *flag == "--cap-add")
         .map(|(_, capability)| capability)
         .collect();
-    assert_eq!(added, ["CAP_SYS_RESOURCE", "CAP_SETPCAP"]);
+    assert_eq!(added, ["CAP_SYS_ADMIN", "CAP_SYS_RESOURCE", "CAP_SETPCAP"]);
     assert!(args.contains(&"--unshare-user".to_owned()));
     let drop = position(&args, &["--cap-drop", "ALL"]).unwrap();
     assert!(args.iter().position(|arg| arg == "--cap-add").unwrap() > drop);
@@ -240,6 +241,9 @@ fn capabilities_only_in_the_sandbox_user_namespace() {
     let args = args_of(&render(&spec, &HostFacts::fixture(), &InitSetup::default()));
     assert!(!args.contains(&"--cap-add".to_owned()), "{args:?}");
     assert!(!args.contains(&"--unshare-user".to_owned()), "{args:?}");
+    // Then bwrap hardens the sandbox itself.
+    assert!(position(&args, &["--remount-ro", "/proc"]).is_some());
+    assert!(position(&args, &["--seccomp", "5"]).is_some());
 }
 
 #[test]
@@ -351,14 +355,20 @@ fn proc_dev_and_root_are_remounted_read_only_after_every_mount() {
                 )
             })
             .expect("mounts");
-        for dest in ["/proc", "/dev", "/"] {
-            let remount = position(&args, &["--remount-ro", dest])
-                .unwrap_or_else(|| panic!("{name}: /{dest} not remounted read-only"));
-            assert!(
-                remount > last_mount,
-                "{name}: {dest} remounted before a mount"
-            );
+        let remount = position(&args, &["--remount-ro", "/"]).expect("/ remounted read-only");
+        assert!(remount > last_mount, "{name}: / remounted before a mount");
+        // `/proc` and `/dev` by the init, after bwrap's mounts, before the program.
+        let separator = args.iter().rposition(|arg| arg == "--").unwrap();
+        for dest in ["/proc", "/dev"] {
+            let at = position(&args, &["--read-only", dest])
+                .unwrap_or_else(|| panic!("{name}: the init does not make {dest} read-only"));
+            assert!(at > chdir && at < separator);
+            assert!(position(&args, &["--remount-ro", dest]).is_none());
         }
+        // The seccomp filter goes to the init, not to bwrap (which would refuse the
+        // init's mounts).
+        let seccomp = position(&args, &["--seccomp", "5"]).expect("seccomp");
+        assert!(seccomp > chdir && seccomp < separator, "{name}");
     }
 }
 
@@ -369,6 +379,18 @@ fn kernel_state_in_proc_is_covered_with_empty_files() {
         &HostFacts::fixture(),
         &InitSetup::default(),
     );
+    let args = args_of(&command);
+    for path in &HostFacts::fixture().proc_masks {
+        assert!(
+            position(&args, &["--mask", &path.to_string_lossy()]).is_some(),
+            "the init covers {}",
+            path.display()
+        );
+    }
+    // Without a user namespace of its own, bwrap covers them with empty files.
+    let mut spec = spec_for(&load_builtin("default"), Vec::new());
+    spec.disable_userns = false;
+    let command = render(&spec, &HostFacts::fixture(), &InitSetup::default());
     let args = args_of(&command);
     let proc = position(&args, &["--proc", "/proc"]).expect("proc");
     for path in &HostFacts::fixture().proc_masks {
@@ -418,21 +440,24 @@ fn program_comes_last_after_separator() {
     let last_copy = command.copies.iter().map(|copy| copy.fd).max().unwrap_or(0);
     assert_eq!(command.init.fd, last_copy + 1);
     let args = args_of(&command);
-    let tail: Vec<&str> = args[args.len() - 8..].iter().map(String::as_str).collect();
     let fd = command.init.fd.to_string();
-    assert_eq!(
-        tail,
-        [
+    let init = position(
+        &args,
+        &[
             &format!("/proc/self/fd/{fd}"),
             INIT_ARGUMENT,
             "4",
             "--executable",
             &fd,
-            "--",
-            "/home/user/project/.venv/bin/python",
-            "analyze.py"
-        ]
+        ],
+    )
+    .expect("the init and its report descriptor");
+    let tail: Vec<&str> = args[args.len() - 3..].iter().map(String::as_str).collect();
+    assert_eq!(
+        tail,
+        ["--", "/home/user/project/.venv/bin/python", "analyze.py"]
     );
+    assert!(init < args.len() - 3);
 }
 
 #[test]
@@ -520,7 +545,6 @@ fn etc_files_are_copied_links_recreated_directories_bound() {
             &executable,
             "--setup",
             &setup,
-            "--"
         ]
     )
     .is_some());
