@@ -303,3 +303,16 @@ fn is_executable_file(path: &Path) -> bool {
         .map(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
         .unwrap_or(false)
 }
+
+/// Whether `path` exists on the host, for a report's hint: `false` for a path that exists
+/// only through a symlink to a protected one (the catalogue checks the path as named; this
+/// also checks where it leads), see [`crate::hints::catalogue::is_protected_host_fact`].
+pub fn path_exists_for_report(path: &Path, caller_home: Option<&Path>) -> bool {
+    if path.symlink_metadata().is_err() {
+        return false;
+    }
+    match path.canonicalize() {
+        Ok(real) => !crate::hints::catalogue::is_protected_host_fact(&real, caller_home),
+        Err(_) => true,
+    }
+}

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{ColorChoice, SandboxArgs};
 use crate::error::{Error, Result};
+use crate::hints::catalogue::HostFactsDisclosure;
 use crate::host::{HostFacts, PROTECTED_PATHS};
 use crate::policy::raw::RawMount;
 use crate::policy::units::{parse_duration, parse_size};
@@ -52,6 +53,10 @@ pub struct Invocation {
     pub spec: SandboxSpec,
     pub program: Program,
     pub output: OutputOptions,
+    /// Whether reports may tell host facts (which host paths exist): the CLI reports to
+    /// the local user; a remote caller (the service, MCP) sets
+    /// [`HostFactsDisclosure::Withheld`].
+    pub host_facts: HostFactsDisclosure,
 }
 
 /// The caller's environment, as a function so tests can supply their own.
@@ -153,6 +158,9 @@ pub fn resolve(
             quiet: args.quiet,
             verbose: args.verbose,
             color: args.color,
+        },
+        host_facts: HostFactsDisclosure::Local {
+            caller_home: host.home.clone(),
         },
     })
 }

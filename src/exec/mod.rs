@@ -712,6 +712,18 @@ impl InitReport {
     }
 }
 
+/// The init's report lines and the setup message decoded as boxpy and the init decode
+/// them, for the fuzzer (`fuzz/`): never panics, whatever the text.
+pub(crate) fn decode_for_fuzzing(text: &str) {
+    let gate = pump::Gate::new();
+    let mut report = InitReport::default();
+    for line in text.lines() {
+        report.apply_line(line, &gate);
+    }
+    #[cfg(target_os = "linux")]
+    init::decode_setup_for_fuzzing(text);
+}
+
 /// Reads the init's whole report (macOS, where a thread waits on it).
 #[cfg(any(target_os = "macos", test))]
 fn read_init_report(read: OwnedFd, gate: &pump::Gate) -> InitReport {

@@ -16,6 +16,7 @@ mod mounts;
 mod nbexec;
 mod network;
 mod policy;
+mod reports;
 mod run_basic;
 mod steering;
 mod tooling;
