@@ -86,6 +86,7 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             [CompletionResult]::new('--parameter-raw', '--parameter-raw', [CompletionResultType]::ParameterName, 'A parameter whose VALUE is always a string')
             [CompletionResult]::new('--cell-timeout', '--cell-timeout', [CompletionResultType]::ParameterName, 'Limit for each cell (e.g. 60s); the policy''s `limits.timeout` bounds the whole run')
             [CompletionResult]::new('--kernel', '--kernel', [CompletionResultType]::ParameterName, 'The kernel to use (default: the notebook''s kernelspec, else python3)')
+            [CompletionResult]::new('--max-notebook-size', '--max-notebook-size', [CompletionResultType]::ParameterName, 'The largest notebook boxpy reads (default 256MiB)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON result object on stdout instead of streaming')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No report of boxpy''s own; only the program''s output')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No report of boxpy''s own; only the program''s output')

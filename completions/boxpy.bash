@@ -411,7 +411,7 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__nbexec)
-            opts="-P -w -q -v -o -p -r -h -V --policy --venv --workdir --ro --rw --network --env --timeout --cpu --memory --json --color --quiet --verbose --audit-log --output --inplace --parameter --parameter-raw --cell-timeout --allow-errors --kernel --help --version"
+            opts="-P -w -q -v -o -p -r -h -V --policy --venv --workdir --ro --rw --network --env --timeout --cpu --memory --json --color --quiet --verbose --audit-log --output --inplace --parameter --parameter-raw --cell-timeout --allow-errors --kernel --max-notebook-size --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -502,6 +502,10 @@ _boxpy() {
                     return 0
                     ;;
                 --kernel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-notebook-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -81,6 +81,7 @@ set edit:completion:arg-completer[boxpy] = {|@words|
             cand --parameter-raw 'A parameter whose VALUE is always a string'
             cand --cell-timeout 'Limit for each cell (e.g. 60s); the policy''s `limits.timeout` bounds the whole run'
             cand --kernel 'The kernel to use (default: the notebook''s kernelspec, else python3)'
+            cand --max-notebook-size 'The largest notebook boxpy reads (default 256MiB)'
             cand --json 'Print one JSON result object on stdout instead of streaming'
             cand -q 'No report of boxpy''s own; only the program''s output'
             cand --quiet 'No report of boxpy''s own; only the program''s output'

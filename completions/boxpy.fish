@@ -78,6 +78,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s p -l parameter -d
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s r -l parameter-raw -d 'A parameter whose VALUE is always a string' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l cell-timeout -d 'Limit for each cell (e.g. 60s); the policy\'s `limits.timeout` bounds the whole run' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l kernel -d 'The kernel to use (default: the notebook\'s kernelspec, else python3)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l max-notebook-size -d 'The largest notebook boxpy reads (default 256MiB)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l json -d 'Print one JSON result object on stdout instead of streaming'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s v -l verbose -d 'Print the sandbox command line to stderr before running'
