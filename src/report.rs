@@ -48,19 +48,39 @@ impl Styles {
 }
 
 /// Formats an expected failure, uv-style.
+///
+/// Errors repeat text boxpy did not write (a file name in the workdir, a line of a
+/// repository's policy in a TOML error): control characters in it are escaped, line
+/// breaks kept.
 pub fn format_error(error: &Error, styles: &Styles) -> String {
-    let mut text = format!("{} {}\n", "error:".style(styles.error), error.summary());
+    let mut text = format!(
+        "{} {}\n",
+        "error:".style(styles.error),
+        escape_control_lines(&error.summary())
+    );
     for cause in error.causes() {
-        text.push_str(&format!("  Caused by: {cause}\n"));
+        text.push_str(&format!("  Caused by: {}\n", escape_control_lines(&cause)));
     }
     let hints = error.hints();
     if !hints.is_empty() {
         text.push('\n');
         for hint in hints {
-            text.push_str(&format!("{} {hint}\n", "hint:".style(styles.hint)));
+            text.push_str(&format!(
+                "{} {}\n",
+                "hint:".style(styles.hint),
+                escape_control_lines(&hint)
+            ));
         }
     }
     text
+}
+
+/// [`escape_control`] line by line: line breaks stay line breaks.
+fn escape_control_lines(text: &str) -> String {
+    text.split('\n')
+        .map(escape_control)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Prints an expected failure on stderr.
@@ -713,6 +733,21 @@ mod escape_tests {
         assert_eq!(
             escape_control("a\rerror: b\x1b[2J\0\x07\x7f\u{9b}\u{202e}c\u{2066}\u{2028}"),
             r"a\rerror: b\x1b[2J\0\x07\x7f\u{9b}\u{202e}c\u{2066}\u{2028}"
+        );
+    }
+
+    /// An error naming a planted file (or quoting a hostile policy line) keeps its line
+    /// breaks and escapes the rest.
+    #[test]
+    fn errors_escape_what_boxpy_did_not_write() {
+        let error = Error::Usage {
+            message: "cannot read `a\x1b[2J.ipynb`".to_owned(),
+            hint: Some("first\nsecond\r".to_owned()),
+        };
+        let text = format_error(&error, &Styles::default());
+        assert_eq!(
+            text,
+            "error: cannot read `a\\x1b[2J.ipynb`\n\nhint: first\nsecond\\r\n"
         );
     }
 
