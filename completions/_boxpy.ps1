@@ -90,6 +90,7 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             [CompletionResult]::new('--cell-timeout', '--cell-timeout', [CompletionResultType]::ParameterName, 'Limit for each cell (e.g. 60s); the policy''s `limits.timeout` bounds the whole run')
             [CompletionResult]::new('--kernel', '--kernel', [CompletionResultType]::ParameterName, 'The kernel to use (default: the notebook''s kernelspec, else python3)')
             [CompletionResult]::new('--cwd', '--cwd', [CompletionResultType]::ParameterName, 'Run the kernel in DIR (for a notebook''s relative paths): as it is inside the workdir, else mounted read-only; never HOME or above it, `/`, a system or protected directory')
+            [CompletionResult]::new('--max-notebook-size', '--max-notebook-size', [CompletionResultType]::ParameterName, 'The largest notebook boxpy reads (default 256MiB)')
             [CompletionResult]::new('--mkdir', '--mkdir', [CompletionResultType]::ParameterName, 'Create the working directory (one level) when it does not exist')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON result object on stdout instead of streaming')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No report of boxpy''s own; only the program''s output')

@@ -438,7 +438,7 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__nbexec)
-            opts="-P -w -q -v -o -p -r -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --env --timeout --cpu --memory --json --color --quiet --verbose --audit-log --output --inplace --parameter --parameter-raw --cell-timeout --allow-errors --kernel --cwd --help --version"
+            opts="-P -w -q -v -o -p -r -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --env --timeout --cpu --memory --json --color --quiet --verbose --audit-log --output --inplace --parameter --parameter-raw --cell-timeout --allow-errors --kernel --cwd --max-notebook-size --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -537,6 +537,10 @@ _boxpy() {
                     return 0
                     ;;
                 --cwd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-notebook-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

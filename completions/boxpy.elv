@@ -85,6 +85,7 @@ set edit:completion:arg-completer[boxpy] = {|@words|
             cand --cell-timeout 'Limit for each cell (e.g. 60s); the policy''s `limits.timeout` bounds the whole run'
             cand --kernel 'The kernel to use (default: the notebook''s kernelspec, else python3)'
             cand --cwd 'Run the kernel in DIR (for a notebook''s relative paths): as it is inside the workdir, else mounted read-only; never HOME or above it, `/`, a system or protected directory'
+            cand --max-notebook-size 'The largest notebook boxpy reads (default 256MiB)'
             cand --mkdir 'Create the working directory (one level) when it does not exist'
             cand --json 'Print one JSON result object on stdout instead of streaming'
             cand -q 'No report of boxpy''s own; only the program''s output'

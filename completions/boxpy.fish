@@ -82,6 +82,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s r -l parameter-ra
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l cell-timeout -d 'Limit for each cell (e.g. 60s); the policy\'s `limits.timeout` bounds the whole run' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l kernel -d 'The kernel to use (default: the notebook\'s kernelspec, else python3)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l cwd -d 'Run the kernel in DIR (for a notebook\'s relative paths): as it is inside the workdir, else mounted read-only; never HOME or above it, `/`, a system or protected directory' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l max-notebook-size -d 'The largest notebook boxpy reads (default 256MiB)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l mkdir -d 'Create the working directory (one level) when it does not exist'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l json -d 'Print one JSON result object on stdout instead of streaming'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'

@@ -180,6 +180,9 @@ pub struct NbexecArgs {
     /// else mounted read-only; never HOME or above it, `/`, a system or protected directory
     #[arg(long = "cwd", value_name = "DIR")]
     pub cwd: Option<PathBuf>,
+    /// The largest notebook boxpy reads (default 256MiB)
+    #[arg(long, value_name = "SIZE")]
+    pub max_notebook_size: Option<String>,
 }
 
 /// `boxpy exec`.
@@ -293,6 +296,18 @@ pub fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
         Some(cli) => Ok(cli),
         None => parse_with_clap(args),
     }
+}
+
+/// Checks that where [`parse_run_fast`] answers, clap accepts the line and gives the same
+/// [`Cli`]; panics otherwise. For the fuzzer (`fuzz/`) and the tests.
+#[doc(hidden)]
+pub fn check_fast_path_agrees(args: &[OsString]) {
+    let Some(fast) = parse_run_fast(args) else {
+        return;
+    };
+    let slow = parse_with_clap(args.to_vec())
+        .unwrap_or_else(|error| panic!("fast path accepted {args:?}, clap says {error}"));
+    assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "for {args:?}");
 }
 
 /// The whole line through clap, after [`split_program_arguments`].

@@ -398,9 +398,17 @@ fn own_executable() -> PathBuf {
 /// `bwrap` from PATH, skipping relative PATH entries so a `bwrap` planted in the working
 /// directory is never picked up; falls back to the usual system locations.
 pub fn find_bwrap(path_variable: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    // Only system locations: a PATH entry in a project (`PATH_add bin` in an `.envrc`)
+    // could hold a `bwrap` an earlier run wrote, which boxpy would run on the host.
+    // `BOXPY_BWRAP` names any other.
+    const SYSTEM_PREFIXES: &[&str] = &["/usr/", "/bin", "/sbin", "/opt/", "/nix/store/", "/snap/"];
     let from_path = path_variable.and_then(|path| {
         std::env::split_paths(path)
             .filter(|dir| dir.is_absolute())
+            .filter(|dir| {
+                let dir = dir.to_string_lossy();
+                SYSTEM_PREFIXES.iter().any(|prefix| dir.starts_with(prefix))
+            })
             .map(|dir| dir.join("bwrap"))
             .find(|candidate| is_executable_file(candidate))
     });
@@ -417,4 +425,17 @@ fn is_executable_file(path: &Path) -> bool {
     path.metadata()
         .map(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
         .unwrap_or(false)
+}
+
+/// Whether `path` exists on the host, for a report's hint: `false` for a path that exists
+/// only through a symlink to a protected one (the catalogue checks the path as named; this
+/// also checks where it leads), see [`crate::hints::catalogue::is_protected_host_fact`].
+pub fn path_exists_for_report(path: &Path, caller_home: Option<&Path>) -> bool {
+    if path.symlink_metadata().is_err() {
+        return false;
+    }
+    match path.canonicalize() {
+        Ok(real) => !crate::hints::catalogue::is_protected_host_fact(&real, caller_home),
+        Err(_) => true,
+    }
 }

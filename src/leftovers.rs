@@ -83,6 +83,13 @@ pub struct Watch {
     pub area: PathBuf,
     directory: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
     mode: Option<u32>,
+    /// Which access-control lists the place had (`system.posix_acl_access`,
+    /// `system.posix_acl_default`): one the program adds is removed after the run (a
+    /// default ACL would make everything the user creates there later world-writable).
+    acls: (bool, bool),
+    /// Every name at the top of the place before the run (a new virtualenv is one the
+    /// program made).
+    names_before: Vec<String>,
     before: Vec<(String, Option<Identity>)>,
 }
 
@@ -117,49 +124,103 @@ fn listing_of(directory: &mut Dir) -> Option<Vec<String>> {
 /// pc.yaml`); a `.git` file's gitdir; and what git's own files point back into the
 /// worktree: `core.hooksPath`, `include.path`, and the `.git` file of each submodule
 /// `.gitmodules` names. Returns them with the watch for the sweep.
-pub fn protected(area: &Path, protected: &[String], writable: &[PathBuf]) -> (Vec<PathBuf>, Watch) {
+pub fn protected(
+    area: &Path,
+    protected: &[String],
+    writable: &[PathBuf],
+) -> crate::error::Result<(Vec<PathBuf>, Watch)> {
     let names = listing(area);
     let mut existing = Vec::new();
     let inside_writable = |path: &Path| writable.iter().any(|place| path.starts_with(place));
-    let mut before = Vec::new();
-    for name in protected {
-        let name = name.as_str();
-        let present = names.iter().any(|listed| listed == name);
-        let path = area.join(name);
-        let id = if present { identity(&path) } else { None };
-        before.push((name.to_owned(), id));
-        let Some(id) = id else { continue };
-        let resolved = if id.kind == Kind::Symlink {
-            match path.canonicalize() {
-                Ok(target) if inside_writable(&target) => target,
-                _ => continue,
-            }
-        } else {
-            path.clone()
-        };
-        existing.push(resolved.clone());
-        if name != ".git" {
-            continue;
-        }
-        let git_directory = if resolved.is_file() {
-            match gitdir_of(&resolved) {
-                Some(gitdir) => {
-                    if inside_writable(&gitdir) {
-                        existing.push(gitdir.clone());
-                    }
-                    gitdir
+    // The names to watch: the protected ones, what git's config points at directly below
+    // the place (a `core.hooksPath` that does not exist yet is created by the program),
+    // and every virtualenv at the top (any directory holding `pyvenv.cfg`: `venv/bin/python`
+    // runs on the host when the user or a git filter, pre-commit or an editor uses it).
+    let mut watched: Vec<String> = protected.to_vec();
+    watched.extend(
+        names
+            .iter()
+            .filter(|name| area.join(name).join("pyvenv.cfg").is_file())
+            .cloned(),
+    );
+    let git_directory = match identity(&area.join(".git")) {
+        Some(id) if id.kind == Kind::File => gitdir_of(&area.join(".git")),
+        Some(id) if id.kind == Kind::Directory => Some(area.join(".git")),
+        _ => None,
+    };
+    if let Some(git_directory) = &git_directory {
+        for target in git_config_targets(area, git_directory) {
+            match target
+                .strip_prefix(area)
+                .ok()
+                .and_then(|rest| rest.to_str())
+            {
+                Some(rest) if !rest.contains('/') && !rest.is_empty() => {
+                    watched.push(rest.to_owned())
                 }
-                None => continue,
+                _ => {}
             }
-        } else {
-            resolved
-        };
-        for target in git_config_targets(area, &git_directory) {
-            if inside_writable(&target) {
-                existing.push(target);
+            if let Ok(resolved) = target.canonicalize() {
+                if inside_writable(&resolved) {
+                    existing.push(resolved);
+                }
             }
+        }
+        // Hooks that are links into the worktree (`pre-commit -> ../../tools/hook`).
+        if let Ok(hooks) = std::fs::read_dir(git_directory.join("hooks")) {
+            for hook in hooks.flatten().take(200) {
+                if hook.file_type().is_ok_and(|kind| kind.is_symlink()) {
+                    if let Ok(target) = hook.path().canonicalize() {
+                        if inside_writable(&target) {
+                            existing.push(target);
+                        }
+                    }
+                }
+            }
+        }
+        if inside_writable(git_directory) {
+            existing.push(git_directory.clone());
         }
         existing.extend(submodule_git_files(area));
+    }
+    watched.sort();
+    watched.dedup();
+    let mut before = Vec::new();
+    for name in watched {
+        let present = names.contains(&name);
+        let path = area.join(&name);
+        let id = if present { identity(&path) } else { None };
+        before.push((name, id));
+        let Some(id) = id else { continue };
+        if id.kind != Kind::Symlink {
+            existing.push(path);
+            continue;
+        }
+        // A link among them: its target is what tools read. Inside a writable place it is
+        // covered; one that does not exist yet there (a repository can ship the dangling
+        // link) would be the program's to create: refused.
+        let target = std::fs::read_link(&path).unwrap_or_default();
+        let lexical = crate::policy::validate::normalize(&area.join(&target));
+        match path.canonicalize() {
+            Ok(resolved) if inside_writable(&resolved) => existing.push(resolved),
+            Ok(_) => {}
+            Err(_) if inside_writable(&lexical) => {
+                return Err(crate::error::Error::MountRefused {
+                    key: "filesystem.protect".to_owned(),
+                    path: path.clone(),
+                    reason: format!(
+                        "`{}` is a link to `{}`, which does not exist: the program could create what host tools would then run",
+                        path.display(),
+                        target.display()
+                    ),
+                    hint: Some(format!(
+                        "create `{}` (it is then read-only in the sandbox) or remove the link",
+                        lexical.display()
+                    )),
+                });
+            }
+            Err(_) => {}
+        }
     }
     existing.sort();
     existing.dedup();
@@ -171,15 +232,21 @@ pub fn protected(area: &Path, protected: &[String], writable: &[PathBuf]) -> (Ve
         .symlink_metadata()
         .ok()
         .map(|metadata| metadata.mode() & 0o7777);
-    (
+    let acls = directory
+        .as_deref()
+        .map(crate::exec::access_control_lists)
+        .unwrap_or_default();
+    Ok((
         existing,
         Watch {
             area: area.to_path_buf(),
             directory,
             mode,
+            acls,
+            names_before: names,
             before,
         },
-    )
+    ))
 }
 
 /// Reads a small text file (at most 256 KiB), never through a link at its name nor from
@@ -243,15 +310,45 @@ fn submodule_git_files(worktree: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// A copy of a repository's config without what holds credentials (`http.*.extraheader`,
-/// which `actions/checkout` writes, and user:password in URLs), when it has any: the
-/// sandbox reads that copy instead.
-pub fn sanitized_git_config(git_directory: &Path) -> Option<Vec<u8>> {
-    let config = small_text(&git_directory.join("config"))?;
+/// Copies of a repository's config files (`config`, `config.worktree`, and those of its
+/// submodules under `modules/`) without what holds credentials (`http.*.extraheader`,
+/// which `actions/checkout` writes, `Authorization` headers, user:password in URLs, a
+/// credential helper that prints a password), for those that have any: the sandbox reads
+/// the copies instead.
+pub fn sanitized_git_configs(git_directory: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut configs = vec![
+        git_directory.join("config"),
+        git_directory.join("config.worktree"),
+    ];
+    let mut pending = vec![(git_directory.join("modules"), 0)];
+    while let Some((directory, depth)) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&directory) else {
+            continue;
+        };
+        for entry in entries.flatten().take(1000) {
+            if entry.file_type().is_ok_and(|kind| kind.is_dir()) && depth < 4 {
+                configs.push(entry.path().join("config"));
+                configs.push(entry.path().join("config.worktree"));
+                pending.push((entry.path().join("modules"), depth + 1));
+            }
+        }
+    }
+    configs
+        .into_iter()
+        .filter_map(|config| {
+            let contents = sanitized_git_config_file(&config)?;
+            Some((config, contents))
+        })
+        .collect()
+}
+
+fn sanitized_git_config_file(config: &Path) -> Option<Vec<u8>> {
+    let config = small_text(config)?;
     let secret = |line: &str| {
         let lower = line.to_ascii_lowercase();
         lower.contains("extraheader")
             || lower.contains("authorization")
+            || (lower.contains("helper") && lower.contains("password"))
             || line.split_once("://").is_some_and(|(_, rest)| {
                 rest.split('/')
                     .next()
@@ -263,6 +360,29 @@ pub fn sanitized_git_config(git_directory: &Path) -> Option<Vec<u8>> {
     }
     let kept: Vec<&str> = config.lines().filter(|line| !secret(line)).collect();
     Some((kept.join("\n") + "\n").into_bytes())
+}
+
+/// A regular file at `path`, or anywhere below it when it is a directory (at most 10,000
+/// entries looked at), that has another name (a hard link): the file and its link count.
+pub fn linked_elsewhere(path: &Path) -> Option<(PathBuf, u64)> {
+    let mut pending = vec![path.to_path_buf()];
+    let mut seen = 0;
+    while let Some(current) = pending.pop() {
+        let metadata = current.symlink_metadata().ok()?;
+        if metadata.is_file() && metadata.nlink() > 1 {
+            return Some((current, metadata.nlink()));
+        }
+        if metadata.is_dir() {
+            for entry in std::fs::read_dir(&current).ok()?.flatten() {
+                seen += 1;
+                if seen > 10_000 {
+                    return None;
+                }
+                pending.push(entry.path());
+            }
+        }
+    }
+    None
 }
 
 /// The directory a `.git` file points to (`gitdir: PATH`), resolved.
@@ -402,6 +522,7 @@ pub fn sweep(watches: &[Watch], run: &str) -> Vec<Leftover> {
                 );
             }
         }
+        crate::exec::remove_new_access_control_lists(place, watch.acls);
         let names = Dir::openat(
             Some(place.as_raw_fd()),
             ".",
@@ -427,6 +548,16 @@ pub fn sweep(watches: &[Watch], run: &str) -> Vec<Leftover> {
             })
             .map(|(name, _)| name.as_str())
             .collect();
+        // A virtualenv the program made (any new directory holding `pyvenv.cfg`).
+        for name in &names {
+            let new = !watch.names_before.contains(name)
+                && !changed.contains(&name.as_str())
+                && identity_at(place, &format!("{name}/pyvenv.cfg"))
+                    .is_some_and(|id| id.kind == Kind::File);
+            if new {
+                changed.push(name.as_str());
+            }
+        }
         // The quarantine itself first: a new one is the program's, and goes aside inert.
         changed.sort_by_key(|name| *name != QUARANTINE);
         for name in changed {
@@ -523,7 +654,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let area = dir.path().canonicalize().unwrap();
         std::fs::create_dir(area.join(".git")).unwrap();
-        let (existing, watch) = protected(&area, &defaults(), std::slice::from_ref(&area));
+        let (existing, watch) = protected(&area, &defaults(), std::slice::from_ref(&area)).unwrap();
         assert_eq!(existing, vec![area.join(".git")]);
         std::fs::write(area.join(".envrc"), "echo pwned").unwrap();
         let moved = sweep(&[watch], "run-1");
@@ -543,7 +674,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let area = dir.path().canonicalize().unwrap();
         let elsewhere = tempfile::tempdir().unwrap();
-        let (_, watch) = protected(&area, &defaults(), std::slice::from_ref(&area));
+        let (_, watch) = protected(&area, &defaults(), std::slice::from_ref(&area)).unwrap();
         std::os::unix::fs::symlink(elsewhere.path(), area.join(QUARANTINE)).unwrap();
         std::fs::write(area.join(".envrc"), "echo pwned").unwrap();
         let moved = sweep(std::slice::from_ref(&watch), "run-2");
@@ -561,7 +692,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let area = dir.path().canonicalize().unwrap();
         std::fs::write(area.join(QUARANTINE), "").unwrap();
-        let (_, watch) = protected(&area, &defaults(), std::slice::from_ref(&area));
+        let (_, watch) = protected(&area, &defaults(), std::slice::from_ref(&area)).unwrap();
         std::fs::write(area.join(".envrc"), "echo pwned").unwrap();
         let moved = sweep(&[watch], "run-3");
         assert_eq!(
@@ -580,7 +711,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let area = dir.path().canonicalize().unwrap();
         let original = area.metadata().unwrap().permissions().mode() & 0o7777;
-        let (_, watch) = protected(&area, &defaults(), std::slice::from_ref(&area));
+        let (_, watch) = protected(&area, &defaults(), std::slice::from_ref(&area)).unwrap();
         std::fs::write(area.join(".envrc"), "echo pwned").unwrap();
         std::fs::set_permissions(&area, std::fs::Permissions::from_mode(0o311)).unwrap();
         let moved = sweep(&[watch], "run-4");
@@ -616,7 +747,7 @@ mod tests {
         .unwrap();
         std::fs::create_dir(area.join(".gitstore")).unwrap();
         std::os::unix::fs::symlink(".gitstore", area.join(".hg")).unwrap();
-        let (existing, _) = protected(&area, &defaults(), std::slice::from_ref(&area));
+        let (existing, _) = protected(&area, &defaults(), std::slice::from_ref(&area)).unwrap();
         for expected in [
             ".git",
             ".githooks",
@@ -630,8 +761,9 @@ mod tests {
                 "{expected}: {existing:?}"
             );
         }
-        let sanitized =
-            String::from_utf8(sanitized_git_config(&area.join(".git")).unwrap()).unwrap();
+        let configs = sanitized_git_configs(&area.join(".git"));
+        assert_eq!(configs.len(), 1, "{configs:?}");
+        let sanitized = String::from_utf8(configs[0].1.clone()).unwrap();
         assert!(!sanitized.contains("extraheader"), "{sanitized}");
         assert!(sanitized.contains("hooksPath"), "{sanitized}");
     }

@@ -4,11 +4,14 @@
 //! to an exit code (SPEC §5). See ARCHITECTURE.md for the module map.
 
 pub mod audit;
+pub mod bounded;
 pub mod cli;
 pub mod doctor;
 pub mod error;
 pub mod exec;
 pub mod exit;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hints;
 pub mod host;
 pub mod hostfs;

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::cli::ColorChoice;
 use crate::error::Error;
 use crate::exec::{Outcome, Resources, Status};
-use crate::hints::catalogue::{Diagnosis, HintContext, ProgramKind};
+use crate::hints::catalogue::{Diagnosis, HintContext, HostFactsDisclosure, ProgramKind};
 use crate::policy::units::{format_duration, format_size};
 use crate::settings::{Invocation, Program};
 
@@ -48,19 +48,39 @@ impl Styles {
 }
 
 /// Formats an expected failure, uv-style.
+///
+/// Errors repeat text boxpy did not write (a file name in the workdir, a line of a
+/// repository's policy in a TOML error): control characters in it are escaped, line
+/// breaks kept.
 pub fn format_error(error: &Error, styles: &Styles) -> String {
-    let mut text = format!("{} {}\n", "error:".style(styles.error), error.summary());
+    let mut text = format!(
+        "{} {}\n",
+        "error:".style(styles.error),
+        escape_control_lines(&error.summary())
+    );
     for cause in error.causes() {
-        text.push_str(&format!("  Caused by: {cause}\n"));
+        text.push_str(&format!("  Caused by: {}\n", escape_control_lines(&cause)));
     }
     let hints = error.hints();
     if !hints.is_empty() {
         text.push('\n');
         for hint in hints {
-            text.push_str(&format!("{} {hint}\n", "hint:".style(styles.hint)));
+            text.push_str(&format!(
+                "{} {}\n",
+                "hint:".style(styles.hint),
+                escape_control_lines(&hint)
+            ));
         }
     }
     text
+}
+
+/// [`escape_control`] line by line: line breaks stay line breaks.
+fn escape_control_lines(text: &str) -> String {
+    text.split('\n')
+        .map(escape_control)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Prints an expected failure on stderr.
@@ -262,7 +282,13 @@ pub(crate) fn with_hint_context<T>(
             }
         }
     };
-    let host_path_exists = |path: &std::path::Path| path.symlink_metadata().is_ok();
+    let host_facts = &invocation.host_facts;
+    let caller_home = match host_facts {
+        HostFactsDisclosure::Local { caller_home } => caller_home.as_deref(),
+        HostFactsDisclosure::Withheld => None,
+    };
+    let host_path_exists =
+        |path: &std::path::Path| crate::host::path_exists_for_report(path, caller_home);
     let context = HintContext {
         workdir: &spec.workdir,
         program,
@@ -276,33 +302,72 @@ pub(crate) fn with_hint_context<T>(
         tmp_size: spec.tmp_size,
         policy_name: &invocation.policy.name,
         host_path_exists: &host_path_exists,
+        host_facts,
+        hidden: &spec.hidden,
     };
     with(&context)
 }
 
-/// The human report (SPEC §6), uv/rustc-style.
+/// Whether boxpy escapes `c` when it repeats the program's text on a terminal: C0 and C1
+/// controls (CR rewrites boxpy's own line, ESC starts a terminal sequence, NUL, BEL, ...),
+/// DEL, the bidirectional overrides and isolates (which reorder what the reader sees) and
+/// the Unicode line and paragraph separators. Tab is kept.
+pub fn needs_escape(c: char) -> bool {
+    (c.is_control() && c != '\t')
+        || matches!(
+            c,
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}'
+        )
+}
+
+/// The program's text as boxpy shows it in a human report: every character of
+/// [`needs_escape`] written as an escape (`\r`, `\x1b`, `\u{202e}`); a backslash itself stays.
+/// `--json` carries the raw text instead.
+pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            '\0' => out.push_str("\\0"),
+            c if needs_escape(c) && (c as u32) < 0x80 => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// The human report (SPEC §6), uv/rustc-style. Everything in it that came from the
+/// program (exception type and message, file names, source lines, function names, the
+/// cause) is passed through [`escape_control`]; so is the hint.
 pub fn format_diagnosis(diagnosis: &Diagnosis, styles: &Styles) -> String {
     let mut text = format!(
         "{} {}",
         "error:".style(styles.error),
-        diagnosis.exception_type
+        escape_control(&diagnosis.exception_type)
     );
     let message = diagnosis.message.lines().next().unwrap_or("");
     if !message.is_empty() {
         text.push_str(": ");
-        text.push_str(message);
+        text.push_str(&escape_control(message));
     }
     text.push('\n');
     if let Some(place) = &diagnosis.location {
         text.push_str(&format_place(place, styles));
     }
     if let Some(raised) = &diagnosis.raised_at {
-        let mut at = raised.file.clone();
+        let mut at = escape_control(&raised.file).into_owned();
         if let Some(line) = raised.line {
             at.push_str(&format!(":{line}"));
         }
         if let Some(function) = &raised.function {
-            at.push_str(&format!(" in `{function}`"));
+            at.push_str(&format!(" in `{}`", escape_control(function)));
         }
         let lead = if diagnosis.location.is_some() {
             "   = raised in"
@@ -312,10 +377,18 @@ pub fn format_diagnosis(diagnosis: &Diagnosis, styles: &Styles) -> String {
         text.push_str(&format!("{} {at}\n", lead.style(styles.dim)));
     }
     if let Some(cause) = &diagnosis.cause {
-        text.push_str(&format!("{} {cause}\n", "   =".style(styles.dim)));
+        text.push_str(&format!(
+            "{} {}\n",
+            "   =".style(styles.dim),
+            escape_control(cause)
+        ));
     }
     if let Some(hint) = &diagnosis.hint {
-        text.push_str(&format!("\n{} {hint}\n", "hint:".style(styles.hint)));
+        text.push_str(&format!(
+            "\n{} {}\n",
+            "hint:".style(styles.hint),
+            escape_control(hint)
+        ));
     }
     text
 }
@@ -330,7 +403,11 @@ fn format_place(place: &crate::hints::catalogue::Place, styles: &Styles) -> Stri
         (None, true) => String::new(),
         (None, false) => format!(":{line}"),
     };
-    let mut text = format!("{gutter}{} {}{at}\n", "-->".style(styles.dim), place.file);
+    let mut text = format!(
+        "{gutter}{} {}{at}\n",
+        "-->".style(styles.dim),
+        escape_control(&place.file)
+    );
     if let Some(source) = place
         .source
         .as_deref()
@@ -338,7 +415,11 @@ fn format_place(place: &crate::hints::catalogue::Place, styles: &Styles) -> Stri
     {
         let bar = "|".style(styles.dim);
         text.push_str(&format!("{gutter} {bar}\n"));
-        text.push_str(&format!("{} {bar} {source}\n", line.style(styles.dim)));
+        text.push_str(&format!(
+            "{} {bar} {}\n",
+            line.style(styles.dim),
+            escape_control(source)
+        ));
         match place.column {
             Some(column) if column > 0 => {
                 let pad = " ".repeat(column as usize - 1);
@@ -694,4 +775,72 @@ pub fn format_doctor(checks: &[crate::doctor::Check], styles: &Styles) -> String
         }
     }
     text
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_text_is_kept() {
+        assert_eq!(
+            escape_control("plain: 'x' \\ é\tend"),
+            "plain: 'x' \\ é\tend"
+        );
+        assert_eq!(
+            escape_control("a\rerror: b\x1b[2J\0\x07\x7f\u{9b}\u{202e}c\u{2066}\u{2028}"),
+            r"a\rerror: b\x1b[2J\0\x07\x7f\u{9b}\u{202e}c\u{2066}\u{2028}"
+        );
+    }
+
+    /// An error naming a planted file (or quoting a hostile policy line) keeps its line
+    /// breaks and escapes the rest.
+    #[test]
+    fn errors_escape_what_boxpy_did_not_write() {
+        let error = Error::Usage {
+            message: "cannot read `a\x1b[2J.ipynb`".to_owned(),
+            hint: Some("first\nsecond\r".to_owned()),
+        };
+        let text = format_error(&error, &Styles::default());
+        assert_eq!(
+            text,
+            "error: cannot read `a\\x1b[2J.ipynb`\n\nhint: first\nsecond\\r\n"
+        );
+    }
+
+    /// Every field of the human report that comes from the program is escaped.
+    #[test]
+    fn the_human_report_escapes_every_field_from_the_program() {
+        let place = |file: &str| crate::hints::catalogue::Place {
+            file: file.to_owned(),
+            line: Some(3),
+            source: Some("x = 1\x1b[8m".to_owned()),
+            column: None,
+            function: Some("f\u{202e}".to_owned()),
+            cell: None,
+        };
+        let diagnosis = Diagnosis {
+            exception_type: "Error\x1b]0;t\x07".to_owned(),
+            message: "m\r".to_owned(),
+            location: Some(place("a\x1b.py")),
+            raised_at: Some(place("b\r.py")),
+            cause: Some("caused by KeyError: \x1b[31m".to_owned()),
+            hint: Some("h\u{9b}".to_owned()),
+        };
+        let text = format_diagnosis(&diagnosis, &Styles::default());
+        assert!(
+            !text.chars().any(|c| c != '\n' && needs_escape(c)),
+            "{text:?}"
+        );
+        for escaped in [
+            r"Error\x1b]0;t\x07: m\r",
+            r"a\x1b.py",
+            r"b\r.py",
+            r"f\u{202e}",
+            r"x = 1\x1b[8m",
+            r"h\u{9b}",
+        ] {
+            assert!(text.contains(escaped), "{escaped} in {text}");
+        }
+    }
 }

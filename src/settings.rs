@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{ColorChoice, SandboxArgs};
 use crate::error::{Error, Result};
+use crate::hints::catalogue::HostFactsDisclosure;
 use crate::host::HostFacts;
 use crate::policy::raw::RawMount;
 use crate::policy::units::{parse_duration, parse_size};
@@ -58,6 +59,10 @@ pub struct Invocation {
     pub spec: SandboxSpec,
     pub program: Program,
     pub output: OutputOptions,
+    /// Whether reports may tell host facts (which host paths exist): the CLI reports to
+    /// the local user; a remote caller (the service, MCP) sets
+    /// [`HostFactsDisclosure::Withheld`].
+    pub host_facts: HostFactsDisclosure,
 }
 
 /// The caller's environment, as a function so tests can supply their own.
@@ -223,6 +228,9 @@ pub fn resolve(
             quiet: args.quiet,
             verbose: args.verbose,
             color: args.color,
+        },
+        host_facts: HostFactsDisclosure::Local {
+            caller_home: host.home.clone(),
         },
     })
 }
@@ -443,13 +451,17 @@ fn protect_and_hide(
         .map(|(source, _, _)| source.clone())
         .collect();
     let shown: Vec<PathBuf> = areas.iter().map(|(source, _, _)| source.clone()).collect();
-    let inside = |host: &Path| -> Option<PathBuf> {
-        // The deepest place that shows it decides where it appears.
-        areas
+    // Every place a host path appears inside: each area that contains it shows it, so a
+    // directory mounted twice (`--ro .:/elsewhere`) is covered at both.
+    let inside = |host: &Path| -> Vec<PathBuf> {
+        let mut dests: Vec<PathBuf> = areas
             .iter()
             .filter(|(source, _, _)| host.starts_with(source))
-            .max_by_key(|(source, _, _)| source.components().count())
             .map(|(source, dest, _)| dest.join(host.strip_prefix(source).unwrap_or(host)))
+            .collect();
+        dests.sort();
+        dests.dedup();
+        dests
     };
     let mut watches = Vec::new();
     let mut protected = Vec::new();
@@ -457,23 +469,9 @@ fn protect_and_hide(
         if !area.is_dir() {
             continue;
         }
-        let (existing, watch) = crate::leftovers::protected(area, protected_names, &writable);
+        let (existing, watch) = crate::leftovers::protected(area, protected_names, &writable)?;
         protected.extend(existing);
         watches.push(watch);
-    }
-    for path in protected {
-        if mounts.iter().any(|mount| mount.source == path) {
-            continue;
-        }
-        if let Some(dest) = inside(&path) {
-            mounts.push(Mount {
-                source: path,
-                dest,
-                optional: true,
-                writable: false,
-                origin: PROTECTED_ORIGIN.to_owned(),
-            });
-        }
     }
     let mut hidden = Vec::new();
     for (source, _, _) in &areas {
@@ -486,38 +484,58 @@ fn protect_and_hide(
             patterns
         };
         for path in crate::leftovers::hidden(source, patterns, &shown) {
-            let Some(dest) = inside(&path) else { continue };
-            let directory = path.is_dir();
-            // A second name for a hidden file (a hard link an earlier run made: `ln .env
-            // notes.txt`) would show what the first name hides.
-            if let Ok(metadata) = path.symlink_metadata() {
-                use std::os::unix::fs::MetadataExt;
-                if metadata.is_file() && metadata.nlink() > 1 {
-                    return Err(Error::MountRefused {
-                        key: "filesystem.hide".to_owned(),
-                        path: path.clone(),
-                        reason: format!(
-                            "`{}` is hidden from the program but has {} names (hard links): another name would show it",
-                            path.display(),
-                            metadata.nlink()
-                        ),
-                        hint: Some("find its other names with `find . -samefile FILE` and remove the ones you did not make".to_owned()),
-                    });
-                }
+            // A second name for a hidden file, or for a file in a hidden directory (a hard
+            // link an earlier run made: `ln .env notes.txt`), would show what it hides.
+            if let Some((file, names)) = crate::leftovers::linked_elsewhere(&path) {
+                return Err(Error::MountRefused {
+                    key: "filesystem.hide".to_owned(),
+                    path: file.clone(),
+                    reason: format!(
+                        "`{}` is hidden from the program but has {names} names (hard links): another name would show it",
+                        file.display(),
+                    ),
+                    hint: Some("find its other names with `find . -samefile FILE` and remove the ones you did not make".to_owned()),
+                });
             }
-            let entry = crate::sandbox::HiddenPath { dest, directory };
-            if !hidden.contains(&entry) {
-                hidden.push(entry);
+            let directory = path.is_dir();
+            for dest in inside(&path) {
+                let entry = crate::sandbox::HiddenPath { dest, directory };
+                if !hidden.contains(&entry) {
+                    hidden.push(entry);
+                }
             }
         }
     }
-    // A repository's config with credentials in it (`actions/checkout`'s extraheader, a
-    // password in a remote's URL): the sandbox reads a copy without them.
+    for path in protected {
+        for dest in inside(&path) {
+            // Already read-only where it appears, or hidden there (a cover that must stay
+            // on top).
+            let shown_read_only = mounts
+                .iter()
+                .any(|mount| mount.source == path && mount.dest == dest && !mount.writable);
+            let hidden_there = hidden
+                .iter()
+                .any(|entry: &crate::sandbox::HiddenPath| dest.starts_with(&entry.dest));
+            if shown_read_only || hidden_there {
+                continue;
+            }
+            mounts.push(Mount {
+                source: path.clone(),
+                dest,
+                optional: true,
+                writable: false,
+                origin: PROTECTED_ORIGIN.to_owned(),
+            });
+        }
+    }
+    // A repository's config files with credentials in them (`actions/checkout`'s
+    // extraheader, a password in a remote's URL or a credential helper): the sandbox
+    // reads copies without them.
     let mut covered = Vec::new();
     for area in &writable {
-        if let Some(contents) = crate::leftovers::sanitized_git_config(&area.join(".git")) {
-            if let Some(dest) = inside(&area.join(".git/config")) {
-                covered.push((dest, contents));
+        for (config, contents) in crate::leftovers::sanitized_git_configs(&area.join(".git")) {
+            for dest in inside(&config) {
+                covered.push((dest, contents.clone()));
             }
         }
     }
@@ -529,7 +547,23 @@ fn protect_and_hide(
 /// link inside any of them may have been planted, so no path boxpy mounts or writes may
 /// pass through one, whatever the order the paths were given in.
 fn writable_places(cwd: &Path, workdir: &Path, policy: &Policy) -> Vec<PathBuf> {
-    let mut places = vec![cwd.to_path_buf()];
+    // The current directory counts when it could have been a workdir (`/`, a system
+    // directory or the home directory never is one: nothing planted there by a run).
+    let could_be_workdir = gate::check(
+        gate::Request {
+            source: cwd,
+            dest: cwd,
+            role: gate::Role::Workdir,
+            users_word: true,
+            protected_names: &[],
+        },
+        None,
+    )
+    .is_ok();
+    let mut places: Vec<PathBuf> = could_be_workdir
+        .then(|| cwd.to_path_buf())
+        .into_iter()
+        .collect();
     places.extend(workdir.canonicalize().ok());
     places.extend(
         policy

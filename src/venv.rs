@@ -363,16 +363,23 @@ fn from_venv(venv: &Path, origin: Origin) -> Result<Interpreter> {
             reason: "no such directory".to_owned(),
         });
     }
-    let config = match std::fs::read_to_string(root.join("pyvenv.cfg")) {
-        Ok(text) => text,
-        Err(_) => {
-            return Err(Error::VenvNotFound {
-                path: root,
-                origin: origin.describe().to_owned(),
-                reason: "it has no `pyvenv.cfg`, so it is not a virtualenv".to_owned(),
-            })
-        }
-    };
+    // Bounded, and only a regular file: a planted venv's `pyvenv.cfg` may be a FIFO or
+    // a link to `/dev/zero`.
+    let config =
+        match crate::bounded::read(&root.join("pyvenv.cfg"), crate::bounded::PYVENV_CFG_LIMIT) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(error) => {
+                return Err(Error::VenvNotFound {
+                    path: root,
+                    origin: origin.describe().to_owned(),
+                    reason: if error.is_not_found() {
+                        "it has no `pyvenv.cfg`, so it is not a virtualenv".to_owned()
+                    } else {
+                        format!("its `pyvenv.cfg` cannot be read: {error}")
+                    },
+                })
+            }
+        };
     let executable = ["python", "python3"]
         .iter()
         .map(|name| root.join("bin").join(name))
@@ -509,7 +516,7 @@ fn pyenv_shim_target(
                 .map(|dir| dir.join(".python-version"))
                 .find(|file| file.is_file())
                 .unwrap_or_else(|| root.join("version"));
-            version_file_entries(&std::fs::read_to_string(file).ok()?)
+            version_file_entries(&crate::bounded::read_to_string(&file, 4096).ok()?)
         }
     };
     let shims = root.join("shims");

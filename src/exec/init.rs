@@ -627,6 +627,12 @@ fn setup_message(rlimits: &[Rlimit], roles: &[Role]) -> String {
     text
 }
 
+/// [`parse_setup_message`] for the fuzzer.
+#[cfg(target_os = "linux")]
+pub(crate) fn decode_setup_for_fuzzing(text: &str) {
+    let _ = parse_setup_message(text);
+}
+
 /// Parses [`setup_message`]'s text; `None` when it is malformed or cut short.
 #[cfg(target_os = "linux")]
 fn parse_setup_message(text: &str) -> Option<(Vec<Rlimit>, Vec<Role>)> {

@@ -770,6 +770,18 @@ impl InitReport {
     }
 }
 
+/// The init's report lines and the setup message decoded as boxpy and the init decode
+/// them, for the fuzzer (`fuzz/`): never panics, whatever the text.
+pub(crate) fn decode_for_fuzzing(text: &str) {
+    let gate = pump::Gate::new();
+    let mut report = InitReport::default();
+    for line in text.lines() {
+        report.apply_line(line, &gate);
+    }
+    #[cfg(target_os = "linux")]
+    init::decode_setup_for_fuzzing(text);
+}
+
 /// Reads the init's whole report (macOS, where a thread waits on it).
 #[cfg(any(target_os = "macos", test))]
 fn read_init_report(read: OwnedFd, gate: &pump::Gate) -> InitReport {
@@ -1009,3 +1021,51 @@ fn mark_inherited_descriptors_cloexec() {
         );
     }
 }
+
+/// The POSIX ACL attributes of a directory: whether it has an access ACL and a default
+/// ACL (`system.posix_acl_access`, `system.posix_acl_default`).
+#[cfg(target_os = "linux")]
+pub(crate) fn access_control_lists(directory: &OwnedFd) -> (bool, bool) {
+    let has = |name: &std::ffi::CStr| {
+        // SAFETY: a size query (no buffer) on a descriptor this function borrows.
+        let size = unsafe {
+            libc::fgetxattr(
+                directory.as_raw_fd(),
+                name.as_ptr(),
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        size >= 0
+    };
+    (has(ACCESS_ACL), has(DEFAULT_ACL))
+}
+
+/// Removes the ACLs a directory has now but did not have (`before`), as
+/// [`access_control_lists`] reported them.
+#[cfg(target_os = "linux")]
+pub(crate) fn remove_new_access_control_lists(directory: &OwnedFd, before: (bool, bool)) {
+    let now = access_control_lists(directory);
+    for (name, had, has) in [
+        (ACCESS_ACL, before.0, now.0),
+        (DEFAULT_ACL, before.1, now.1),
+    ] {
+        if has && !had {
+            // SAFETY: removes one named attribute of a descriptor this function borrows.
+            let _ = unsafe { libc::fremovexattr(directory.as_raw_fd(), name.as_ptr()) };
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+const ACCESS_ACL: &std::ffi::CStr = c"system.posix_acl_access";
+#[cfg(target_os = "linux")]
+const DEFAULT_ACL: &std::ffi::CStr = c"system.posix_acl_default";
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn access_control_lists(_directory: &OwnedFd) -> (bool, bool) {
+    (false, false)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn remove_new_access_control_lists(_directory: &OwnedFd, _before: (bool, bool)) {}

@@ -9,6 +9,14 @@
 //! - Python's own "Did you mean" is carried through, never contradicted.
 //! - A policy-aware hint names the key and the flag (`network.mode` / `--network full`).
 //! - No hint is better than a wrong one: unknown exceptions get none.
+//! - A hint never carries the program's text as an instruction. Agents run hints, and the
+//!   program chooses its own exception messages: a name taken from the message is put in a
+//!   hint only when it is a valid name of its kind (a module: a dotted Python identifier;
+//!   a distribution: PEP 508's name rule; a key: a short plain literal; a path: one that
+//!   exists on the host, shell-quoted), otherwise the hint is the generic one.
+//! - Host facts are for the local user only ([`HostFactsDisclosure`]): whether a path
+//!   exists on the host is asked only when the caller is local, and never for a protected
+//!   path ([`is_protected_host_fact`]).
 
 use std::path::{Path, PathBuf};
 
@@ -44,8 +52,146 @@ pub struct HintContext<'a> {
     pub tmp_size: Option<u64>,
     /// The policy's name, for hints that say where to change it.
     pub policy_name: &'a str,
-    /// Whether a path exists on the host (outside the sandbox).
+    /// Whether a path exists on the host (outside the sandbox). Asked only through
+    /// [`HintContext::host_has`], which applies [`HintContext::host_facts`].
     pub host_path_exists: &'a dyn Fn(&Path) -> bool,
+    /// Whether the report may say what exists on the host.
+    pub host_facts: &'a HostFactsDisclosure,
+    /// Paths the sandbox shows as empty (`filesystem.hide`, `--hide`, the defaults).
+    pub hidden: &'a [crate::sandbox::HiddenPath],
+}
+
+/// Whether a report may tell its reader facts about the host (which paths exist there).
+///
+/// A hint such as "`/srv/data` exists on the host but is not mounted" answers an
+/// existence question, as boxpy's user, for any path the program names (a faked traceback
+/// is enough). For the local user that is a good hint; for a remote caller (the service,
+/// MCP) it is a probe of the host, so they get [`HostFactsDisclosure::Withheld`] and the
+/// generic hints. Even locally, a protected path ([`is_protected_host_fact`]) is never
+/// confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostFactsDisclosure {
+    /// The report goes to the local user who runs boxpy (the CLI).
+    Local {
+        /// The caller's home: their own files may be confirmed, save credentials.
+        caller_home: Option<PathBuf>,
+    },
+    /// The report leaves the machine: no host fact is ever asked for nor told.
+    Withheld,
+}
+
+/// Directories under the caller's home that hold credentials: never confirmed.
+const HOME_CREDENTIALS: &[&str] = &[
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".kube",
+    ".docker",
+    ".password-store",
+    ".netrc",
+    ".pypirc",
+    ".git-credentials",
+    ".config/gcloud",
+    ".local/share/keyrings",
+];
+
+/// Whether the existence of `path` on the host must never be told in a report: the
+/// protected system paths (`/etc/shadow`, `/etc/gshadow`, `/etc/ssh`, ...), another
+/// user's home (anything under `/home/NAME` or `/Users/NAME` that is not the caller's
+/// home, and `/root` unless it is the caller's), and the credential directories under the
+/// caller's own home (`~/.ssh`, `~/.gnupg`, `~/.aws`, ...). Pure: `path` is absolute and
+/// normalised; callers also apply it to the path with its symlinks resolved.
+pub fn is_protected_host_fact(path: &Path, caller_home: Option<&Path>) -> bool {
+    if crate::host::PROTECTED_PATHS
+        .iter()
+        .any(|protected| path.starts_with(protected))
+    {
+        return true;
+    }
+    let is_callers = |home: &Path| caller_home.is_some_and(|caller| caller == home);
+    if path.starts_with("/root") && !is_callers(Path::new("/root")) {
+        return true;
+    }
+    for users in ["/home", "/Users"] {
+        if let Ok(rest) = path.strip_prefix(users) {
+            if let Some(name) = rest.components().next() {
+                let home = Path::new(users).join(name);
+                if !caller_home.is_some_and(|caller| caller.starts_with(&home)) {
+                    return true;
+                }
+            }
+        }
+    }
+    if let Some(home) = caller_home {
+        if let Ok(rest) = path.strip_prefix(home) {
+            if HOME_CREDENTIALS
+                .iter()
+                .any(|credentials| rest.starts_with(credentials))
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// A dotted Python identifier (`requests.adapters`, `_ssl`); Unicode letters as Python
+/// allows them, but no control, format or space characters.
+pub fn is_module_name(name: &str) -> bool {
+    name.len() <= 200 && !name.is_empty() && name.split('.').all(is_identifier)
+}
+
+/// A Python identifier.
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|first| first == '_' || first.is_alphabetic())
+        && chars.all(|c| c == '_' || c.is_alphanumeric())
+}
+
+/// A distribution name by PEP 508: ASCII letters and digits, with `.`, `_`, `-` inside.
+pub fn is_distribution_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 200
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes
+            .iter()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"._-".contains(byte))
+}
+
+/// A command name as `subprocess` would look it up on PATH.
+fn is_command_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"._+-".contains(&byte))
+}
+
+/// A mapping key as `KeyError` shows it: an integer, or a short quoted plain word.
+fn is_plain_key(key: &str) -> bool {
+    let plain = |text: &str| {
+        !text.is_empty()
+            && text.len() <= 64
+            && text
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || b"_.-".contains(&byte))
+    };
+    if let Some(number) = key.strip_prefix('-').or(Some(key)) {
+        if !number.is_empty() && number.len() <= 20 && number.bytes().all(|b| b.is_ascii_digit()) {
+            return true;
+        }
+    }
+    ['\'', '"'].iter().any(|quote| {
+        key.strip_prefix(*quote)
+            .and_then(|rest| rest.strip_suffix(*quote))
+            .is_some_and(plain)
+    })
 }
 
 /// A place in a file, as shown to the user.
@@ -197,11 +343,28 @@ fn short_type(exception_type: &str) -> &str {
     exception_type.rsplit('.').next().unwrap_or(exception_type)
 }
 
+/// Python's own suggestion at the end of a message, only in the shapes CPython writes
+/// (`Did you mean: 'name'?`, `Did you mean 'name'?`, `Did you forget to import 'sys'?`)
+/// and only for a dotted identifier or an operator; anything else is the program's text.
 fn python_did_you_mean(message: &str) -> Option<&str> {
     let index = message
         .find("Did you mean")
         .or_else(|| message.find("Did you forget"))?;
-    Some(message[index..].trim_end_matches(['.', ' ']).trim())
+    let suggestion = message[index..].trim_end_matches(['.', ' ']).trim();
+    let quoted = [
+        "Did you mean: '",
+        "Did you mean '",
+        "Did you forget to import '",
+    ]
+    .iter()
+    .find_map(|prefix| suggestion.strip_prefix(prefix))?
+    .strip_suffix("'?")?;
+    let operator = !quoted.is_empty()
+        && quoted.len() <= 3
+        && quoted
+            .bytes()
+            .all(|byte| b"=:!<>+-*/%&|^~.".contains(&byte));
+    (is_module_name(quoted) || operator).then_some(suggestion)
 }
 
 /// The pip distribution for an import name, where they differ.
@@ -256,6 +419,27 @@ impl HintContext<'_> {
             .max_by_key(|mount| mount.dest.components().count())
     }
 
+    /// Whether `path` exists on the host and the report may say so: only for the local
+    /// user, never for a protected path (except what the sandbox shows anyway: the
+    /// working directory and the mounts). The one way the catalogue asks the host.
+    fn host_has(&self, path: &Path) -> bool {
+        match self.host_facts {
+            HostFactsDisclosure::Withheld => false,
+            HostFactsDisclosure::Local { caller_home } => {
+                let shown_anyway = path.starts_with(self.workdir) || self.mount_for(path).is_some();
+                (shown_anyway || !is_protected_host_fact(path, caller_home.as_deref()))
+                    && (self.host_path_exists)(path)
+            }
+        }
+    }
+
+    /// `path` shell-quoted for a hint, when the host has it (see [`Self::host_has`]).
+    fn shown_path(&self, path: &Path) -> Option<String> {
+        let text = path.to_str()?;
+        (path.is_absolute() && !text.chars().any(char::is_control) && self.host_has(path))
+            .then(|| crate::sandbox::shell_quote(text))
+    }
+
     fn is_visible(&self, path: &Path) -> bool {
         // Not `/tmp`: the sandbox's /tmp is private; the host's is not visible.
         const SYSTEM: &[&str] = &["/usr", "/bin", "/sbin", "/lib", "/lib64", "/proc", "/dev"];
@@ -295,7 +479,7 @@ pub fn hint(traceback: &Traceback, context: &HintContext) -> Option<String> {
         "RuntimeError" if first.contains("can't start new thread") => Some(thread_hint(context)),
         "NameError" => Some(match python_did_you_mean(first) {
             Some(suggestion) => format!("{suggestion} (Python's suggestion)"),
-            None => match quoted_name(first, "name ") {
+            None => match quoted_name(first, "name ").filter(|name| is_identifier(name)) {
                 Some(name) => format!("`{name}` is not defined at this point: check the spelling, or define or import it before it is used"),
                 None => "a name is used before it is defined".to_owned(),
             },
@@ -303,7 +487,7 @@ pub fn hint(traceback: &Traceback, context: &HintContext) -> Option<String> {
         "AttributeError" => Some(attribute_hint(first, context)),
         "TypeError" => Some(type_error_hint(first)),
         "KeyError" => Some(match message.trim() {
-            "" => "a key is missing from a dict".to_owned(),
+            key if !is_plain_key(key) => "a key is missing from the mapping; use `.get(key)` or check `key in mapping` first".to_owned(),
             key => format!("{key} is not a key of the mapping; use `.get({key})` or check `{key} in mapping` first"),
         }),
         "IndexError" => Some("an index is past the end of the sequence; check its length (or that it is not empty) before indexing".to_owned()),
@@ -415,8 +599,13 @@ fn errno_hint(
                     .iter()
                     .any(|frame| frame.file.ends_with("subprocess.py"));
             if is_command {
+                let what = if is_command_name(shown) {
+                    format!("`{shown}` is")
+                } else {
+                    "the command is".to_owned()
+                };
                 return Some(format!(
-                    "`{shown}` is not on the sandbox's PATH (the venv's bin, /usr/local/bin, /usr/bin, /bin); only /usr is visible from the host"
+                    "{what} not on the sandbox's PATH (the venv's bin, /usr/local/bin, /usr/bin, /bin); only /usr is visible from the host"
                 ));
             }
             if let Some(protected) = crate::host::PROTECTED_PATHS
@@ -427,30 +616,31 @@ fn errno_hint(
                     "boxpy never shows `{protected}` to a sandboxed program, whatever the policy says"
                 ));
             }
-            if !context.is_visible(&path) && (context.host_path_exists)(&path) {
-                return Some(format!(
-                    "`{}` exists on the host but is not mounted in the sandbox; add `--ro {}` (or list it in `filesystem.read_only`; `--rw` to write)",
-                    path.display(),
-                    path.display()
-                ));
-            }
-            if let Some(parent) = path.parent() {
-                if !context.is_visible(parent) && (context.host_path_exists)(parent) {
+            if !context.is_visible(&path) {
+                if let Some(shown) = context.shown_path(&path) {
                     return Some(format!(
-                        "`{}` exists on the host but is not mounted in the sandbox; add `--ro {}` to read there or `--rw {}` to write (or list it in `filesystem.read_only` / `filesystem.read_write`)",
-                        parent.display(),
-                        parent.display(),
-                        parent.display()
+                        "`{shown}` exists on the host but is not mounted in the sandbox; add `--ro {shown}` (or list it in `filesystem.read_only`; `--rw` to write)"
                     ));
                 }
             }
+            if let Some(parent) = path.parent() {
+                if !context.is_visible(parent) {
+                    if let Some(shown) = context.shown_path(parent) {
+                        return Some(format!(
+                            "`{shown}` exists on the host but is not mounted in the sandbox; add `--ro {shown}` to read there or `--rw {shown}` to write (or list it in `filesystem.read_only` / `filesystem.read_write`)"
+                        ));
+                    }
+                }
+            }
+            // The path is the program's text and does not exist (or may not be told): it
+            // is not repeated.
             if !shown.starts_with('/') {
                 return Some(format!(
-                    "there is no `{shown}` in the working directory `{}` (relative paths start there)",
+                    "the file or directory does not exist in the working directory `{}` (relative paths start there)",
                     context.workdir.display()
                 ));
             }
-            Some(format!("`{shown}` does not exist, on the host or in the sandbox"))
+            Some("the file or directory does not exist in the sandbox; a host path must be mounted to be seen there (`--ro PATH`, or `filesystem.read_only`)".to_owned())
         }
         libc::ENOSPC => {
             let path = absolute_path.unwrap_or_default();
@@ -463,7 +653,10 @@ fn errno_hint(
                     None => "the sandbox's /tmp is full; set a larger `filesystem.tmp_size`".to_owned(),
                 })
             } else {
-                Some(format!("the host's disk holding `{}` is full", path.display()))
+                Some(match context.shown_path(&path) {
+                    Some(shown) => format!("the host's disk holding `{shown}` is full"),
+                    None => "the host's disk the program writes to is full".to_owned(),
+                })
             }
         }
         libc::EFBIG => Some(match context.limits.file_size {
@@ -485,7 +678,24 @@ fn errno_hint(
 }
 
 fn write_refused_hint(path: &Path, read_only_filesystem: bool, context: &HintContext) -> String {
-    let shown = path.display();
+    // The path comes from the program's message: shown only when the host has it.
+    let shown_path = context.shown_path(path);
+    let shown = match &shown_path {
+        Some(shown) => format!("`{shown}`"),
+        None => "the path".to_owned(),
+    };
+    // A hidden path is one boxpy chose to cover: naming the pattern's place leaks nothing.
+    let absolute = context.workdir.join(path);
+    if let Some(hidden) = context
+        .hidden
+        .iter()
+        .find(|hidden| absolute.starts_with(&hidden.dest))
+    {
+        return format!(
+            "`{}` is hidden from the program (read as empty) because it looks like a credential; pass the values it needs with `--env KEY`, or take its pattern out with `hide = [\"!PATTERN\"]` in a policy of your own (`boxpy policy show` lists the patterns)",
+            display_path(&hidden.dest.to_string_lossy(), context.workdir)
+        );
+    }
     if let Some(venv) = context
         .interpreter_paths
         .iter()
@@ -493,13 +703,13 @@ fn write_refused_hint(path: &Path, read_only_filesystem: bool, context: &HintCon
     {
         let python = context.python_display();
         return format!(
-            "`{shown}` is inside `{}`, which the sandbox mounts read-only; install packages from outside it (`{python} -m pip install ...`)",
+            "{shown} is inside `{}`, which the sandbox mounts read-only; install packages from outside it (`{python} -m pip install ...`)",
             display_path(&venv.to_string_lossy(), context.workdir)
         );
     }
     if path.starts_with(context.workdir) && !read_only_filesystem {
         return format!(
-            "`{shown}` is in the working directory but its permissions refuse the write; check its owner and mode on the host"
+            "{shown} is in the working directory but its permissions refuse the write; check its owner and mode on the host"
         );
     }
     if let Some(mount) = context.mount_for(path) {
@@ -522,7 +732,7 @@ fn write_refused_hint(path: &Path, read_only_filesystem: bool, context: &HintCon
             );
         }
         return format!(
-            "`{shown}` is mounted read-write (`{}`) but its permissions refuse the write; check its owner and mode on the host",
+            "{shown} is mounted read-write (`{}`) but its permissions refuse the write; check its owner and mode on the host",
             mount.origin
         );
     }
@@ -535,27 +745,36 @@ fn write_refused_hint(path: &Path, read_only_filesystem: bool, context: &HintCon
             context.workdir.display()
         );
     }
-    let directory = if (context.host_path_exists)(path) && path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        path.parent().map(Path::to_path_buf).unwrap_or_default()
-    };
-    format!(
-        "only the working directory (`{}`) and `filesystem.read_write` are writable; to write `{shown}`, add `--rw {}` (or list it in `filesystem.read_write`)",
-        context.workdir.display(),
-        directory.display()
-    )
+    let directory = shown_path
+        .clone()
+        .or_else(|| path.parent().and_then(|parent| context.shown_path(parent)));
+    match directory {
+        Some(directory) => format!(
+            "only the working directory (`{}`) and `filesystem.read_write` are writable; to write {shown}, add `--rw {directory}` (or list it in `filesystem.read_write`)",
+            context.workdir.display(),
+        ),
+        None => format!(
+            "only the working directory (`{}`) and `filesystem.read_write` are writable; to write elsewhere, mount the directory with `--rw DIR` (or list it in `filesystem.read_write`)",
+            context.workdir.display(),
+        ),
+    }
 }
 
 fn import_hint(message: &str, context: &HintContext) -> Option<String> {
     if message.contains("guards.deny_imports") {
-        let module = quoted_name(message, "import of ").unwrap_or_default();
+        let module = quoted_name(message, "import of ")
+            .filter(|module| is_module_name(module))
+            .map(|module| format!("`{module}`"))
+            .unwrap_or_else(|| "the module".to_owned());
         return Some(format!(
-            "`{module}` is listed in `guards.deny_imports` of policy `{}`; remove it there to allow the import (a guardrail, not a security boundary)",
+            "{module} is listed in `guards.deny_imports` of policy `{}`; remove it there to allow the import (a guardrail, not a security boundary)",
             context.policy_name
         ));
     }
     if let Some(module) = quoted_name(message, "No module named ") {
+        if !is_module_name(&module) {
+            return Some(generic_import_hint(context));
+        }
         let top = module.split('.').next().unwrap_or(&module).to_owned();
         if let Some(denied) = context.is_denied(&module) {
             return Some(format!(
@@ -570,6 +789,9 @@ fn import_hint(message: &str, context: &HintContext) -> Option<String> {
             });
         }
         let distribution = distribution_for(&top);
+        if !is_distribution_name(distribution) {
+            return Some(generic_import_hint(context));
+        }
         let python = context.python_display();
         return Some(match context.venv_display() {
             Some(venv) => format!(
@@ -587,6 +809,11 @@ fn import_hint(message: &str, context: &HintContext) -> Option<String> {
             .nth(1)
             .and_then(unquote)
             .unwrap_or_default();
+        if !is_identifier(&name) || !is_module_name(&module) {
+            return Some(
+                "a name the program imports is missing from its module: check the spelling and the installed version".to_owned(),
+            );
+        }
         if message.contains("circular import") {
             return Some(format!(
                 "`{module}` is only partly initialised: a circular import (or a file named like the module in the working directory shadows it)"
@@ -599,6 +826,19 @@ fn import_hint(message: &str, context: &HintContext) -> Option<String> {
     None
 }
 
+/// The import hint without any name from the message (which was not a valid name).
+fn generic_import_hint(context: &HintContext) -> String {
+    let python = context.python_display();
+    match context.venv_display() {
+        Some(venv) => format!(
+            "a module the program imports is not installed in `{venv}`; check its name, then install its distribution with `{python} -m pip install NAME`"
+        ),
+        None => format!(
+            "a module the program imports is not installed for `{python}` (no venv); create one with `python3 -m venv .venv`, install the distribution with `.venv/bin/python -m pip install NAME`, then run with `--venv .venv`"
+        ),
+    }
+}
+
 fn attribute_hint(message: &str, context: &HintContext) -> String {
     if let Some(suggestion) = python_did_you_mean(message) {
         return format!("{suggestion} (Python's suggestion)");
@@ -606,9 +846,9 @@ fn attribute_hint(message: &str, context: &HintContext) -> String {
     if message.starts_with("'NoneType' object") {
         return "a value is `None` where an object was expected: something returned `None` (a function without `return`, a failed lookup)".to_owned();
     }
-    if let Some(module) = quoted_name(message, "module ") {
+    if let Some(module) = quoted_name(message, "module ").filter(|module| is_module_name(module)) {
         let local = context.workdir.join(format!("{module}.py"));
-        if (context.host_path_exists)(&local) {
+        if context.host_has(&local) {
             return format!(
                 "`{module}.py` in the working directory shadows the `{module}` module; rename it"
             );
@@ -643,7 +883,13 @@ fn syntax_hint(message: &str) -> String {
     if message.contains("Missing parentheses in call to 'print'") {
         return "this is Python 2 code; `print` is a function in Python 3".to_owned();
     }
-    match python_did_you_mean(message).or_else(|| message.find("Perhaps").map(|index| &message[index..])) {
+    // Only CPython's own fixed "Perhaps" sentences: the rest of a message is the program's.
+    const PERHAPS: &[&str] = &["Perhaps you forgot a comma?"];
+    let perhaps = PERHAPS
+        .iter()
+        .copied()
+        .find(|sentence| message.trim_end().ends_with(sentence));
+    match python_did_you_mean(message).or(perhaps) {
         Some(suggestion) => format!("{suggestion} (Python's suggestion)"),
         None => "the code does not parse; look at the marked position and just before it (an unclosed bracket or quote often shows up on a later line)".to_owned(),
     }

@@ -200,11 +200,7 @@ fn prefix_binaries(prefix: &Path) -> Vec<PathBuf> {
 }
 
 fn read_bounded(file: &Path) -> Option<Vec<u8>> {
-    let metadata = file.metadata().ok()?;
-    if !metadata.is_file() || metadata.len() > SCAN_SIZE_LIMIT {
-        return None;
-    }
-    std::fs::read(file).ok()
+    crate::bounded::read(file, SCAN_SIZE_LIMIT).ok()
 }
 
 /// Libraries of the OS, readable through the fixed system paths.

@@ -153,7 +153,27 @@ const ERROR_TEXT_BUDGET: usize = 8 << 20;
 pub fn run(args: NbexecArgs, host: &HostFacts) -> Result<u8> {
     let cwd = std::env::current_dir().map_err(anyhow::Error::from)?;
     let notebook_path = crate::policy::validate::normalize(&cwd.join(&args.notebook));
-    let notebook = read_notebook(&args.notebook, &notebook_path)?;
+    let notebook_limit = match args.max_notebook_size.as_deref() {
+        Some(text) => crate::policy::units::parse_size(text).map_err(|message| Error::Usage {
+            message: format!("--max-notebook-size: {message}"),
+            hint: Some("e.g. `--max-notebook-size 1GiB`".to_owned()),
+        })?,
+        None => crate::bounded::NOTEBOOK_LIMIT,
+    };
+    // A notebook named through a link a run planted in the project would show the kernel
+    // a file from outside it.
+    let places = [cwd.canonicalize().unwrap_or_else(|_| cwd.clone())];
+    crate::hostfs::resolve_without_planted_links(&notebook_path, &places).map_err(|refusal| {
+        Error::Usage {
+            message: format!(
+                "refusing to read `{}`: {}",
+                args.notebook.display(),
+                refusal.reason
+            ),
+            hint: Some(refusal.hint),
+        }
+    })?;
+    let notebook = read_notebook(&args.notebook, &notebook_path, notebook_limit)?;
     let cell_sources = code_cell_sources(&serde_json::from_slice(&notebook).unwrap_or_default());
     let output = match (&args.output, args.inplace) {
         (Some(output), _) => Some(crate::policy::validate::normalize(&cwd.join(output))),
@@ -479,25 +499,34 @@ fn kernel_cwd(invocation: &mut Invocation, host: &HostFacts, directory: &Path) -
     Ok(canonical)
 }
 
-/// Reads and checks the notebook: JSON, nbformat 4, a `cells` list.
-fn read_notebook(shown: &Path, path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|error| {
-        if error.kind() == std::io::ErrorKind::NotFound {
-            Error::ScriptNotFound {
-                path: shown.to_path_buf(),
-            }
-        } else {
-            Error::Usage {
-                message: format!("cannot read `{}`: {error}", shown.display()),
-                hint: None,
-            }
-        }
+/// Reads and checks the notebook: a regular file of at most `limit` bytes (never a FIFO
+/// or a device, see [`crate::bounded`]), JSON, nbformat 4, a `cells` list.
+fn read_notebook(shown: &Path, path: &Path, limit: u64) -> Result<Vec<u8>> {
+    use crate::bounded::ReadError;
+    let bytes = crate::bounded::read(path, limit).map_err(|error| match error {
+        error if error.is_not_found() => Error::ScriptNotFound {
+            path: shown.to_path_buf(),
+        },
+        ReadError::TooLarge(_) => Error::Usage {
+            message: format!("cannot read `{}`: {error}", shown.display()),
+            hint: Some("raise the limit with `--max-notebook-size SIZE`".to_owned()),
+        },
+        error => Error::Usage {
+            message: format!("cannot read `{}`: {error}", shown.display()),
+            hint: None,
+        },
     })?;
+    check_notebook(shown, &bytes)?;
+    Ok(bytes)
+}
+
+/// The notebook's bytes are JSON, nbformat 4, with a `cells` list.
+pub(crate) fn check_notebook(shown: &Path, bytes: &[u8]) -> Result<()> {
     let not_a_notebook = |why: String| Error::Usage {
         message: format!("`{}` is not a Jupyter notebook: {why}", shown.display()),
         hint: Some("pass an `.ipynb` file (nbformat 4)".to_owned()),
     };
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
+    let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|error| not_a_notebook(format!("not JSON ({error})")))?;
     match value.get("nbformat").and_then(serde_json::Value::as_u64) {
         Some(4) => {}
@@ -518,7 +547,7 @@ fn read_notebook(shown: &Path, path: &Path) -> Result<Vec<u8>> {
     if !value.get("cells").is_some_and(serde_json::Value::is_array) {
         return Err(not_a_notebook("no `cells` list".to_owned()));
     }
-    Ok(bytes)
+    Ok(())
 }
 
 /// The source of every code cell of the original notebook, in order.
@@ -606,6 +635,34 @@ fn notebook_budget(limits: &crate::policy::Limits, input: u64) -> Option<(u64, B
         (Some(output), Some(file)) if file.0 < output.0 => Some(file),
         (Some(output), _) => Some(output),
         (None, file) => file,
+    }
+}
+
+/// The notebook check and the cell sources, for the fuzzer (`fuzz/`).
+pub(crate) fn check_for_fuzzing(bytes: &[u8]) {
+    if check_notebook(Path::new("fuzz.ipynb"), bytes).is_ok() {
+        let _ = code_cell_sources(&serde_json::from_slice(bytes).unwrap_or_default());
+    }
+}
+
+/// The driver's event lines decoded as [`collect`] decodes them, for the fuzzer (`fuzz/`).
+pub(crate) fn decode_events_for_fuzzing(text: &str) {
+    let lines: Vec<&str> = text.lines().collect();
+    let (sender, receiver) = mpsc::sync_channel(lines.len() + 1);
+    for line in lines {
+        let _ = sender.send(format!("{line}\n"));
+    }
+    drop(sender);
+    let bounds = Bounds {
+        budget: Some(1 << 20),
+        code_cells: 64,
+        directory: None,
+    };
+    let collected = collect(receiver, false, &bounds);
+    for cell in &collected.cells {
+        if let Some(error) = &cell.error {
+            let _ = ipython_frames(&error.traceback);
+        }
     }
 }
 
@@ -947,20 +1004,28 @@ fn persist(file: tempfile::NamedTempFile, path: &Path, shown: &Path) -> Result<(
         message: format!("cannot write `{}`: {error}", shown.display()),
         hint: None,
     };
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     file.as_file().sync_all().map_err(|error| failed(&error))?;
+    // The temporary file lay in a directory the program could write while it ran (a daemon
+    // of its own could have swapped its name for a link): everything from here acts on the
+    // descriptor, and the name is renamed only while it still is this very file. The
+    // sandbox is gone by now, its last process with it.
+    let ours = file.as_file().metadata().map_err(|error| failed(&error))?;
+    let named = std::fs::symlink_metadata(file.path()).map_err(|error| failed(&error))?;
+    if named.file_type().is_symlink() || named.dev() != ours.dev() || named.ino() != ours.ino() {
+        return Err(failed(
+            &"the temporary file was replaced while the notebook ran",
+        ));
+    }
     // The mode of the file it replaces, never through a link (a link a run left there to
     // `/usr/bin/su` would lend its setuid bit) and never its special bits.
-    if let Some(metadata) = std::fs::symlink_metadata(path)
+    let mode = std::fs::symlink_metadata(path)
         .ok()
         .filter(|metadata| metadata.is_file())
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = metadata.permissions().mode() & 0o777;
-        let _ = std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(mode));
-    } else {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o644));
-    }
+        .map_or(0o644, |metadata| metadata.permissions().mode() & 0o777);
+    file.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(|error| failed(&error))?;
     file.persist(path).map_err(|error| failed(&error.error))?;
     Ok(())
 }
@@ -1104,19 +1169,21 @@ mod tests {
             "good.ipynb",
             r#"{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}"#,
         );
-        assert!(read_notebook(&good, &good).is_ok());
+        assert!(read_notebook(&good, &good, crate::bounded::NOTEBOOK_LIMIT).is_ok());
         let v3 = write("old.ipynb", r#"{"nbformat": 3, "worksheets": []}"#);
-        let error = read_notebook(&v3, &v3).unwrap_err();
+        let error = read_notebook(&v3, &v3, crate::bounded::NOTEBOOK_LIMIT).unwrap_err();
         assert!(error.summary().contains("nbformat 3"), "{error:?}");
         assert!(error.hints()[0].contains("nbconvert"));
         let text = write("notes.txt", "hello");
-        assert!(read_notebook(&text, &text)
+        assert!(read_notebook(&text, &text, crate::bounded::NOTEBOOK_LIMIT)
             .unwrap_err()
             .summary()
             .contains("not a Jupyter notebook"));
         let missing = dir.path().join("missing.ipynb");
         assert_eq!(
-            read_notebook(&missing, &missing).unwrap_err().exit_code(),
+            read_notebook(&missing, &missing, crate::bounded::NOTEBOOK_LIMIT)
+                .unwrap_err()
+                .exit_code(),
             125
         );
     }

@@ -230,7 +230,9 @@ impl PolicySource {
         }
         let pyproject = workdir.join("pyproject.toml");
         if pyproject.is_file() {
-            if let Ok(text) = std::fs::read_to_string(&pyproject) {
+            if let Ok(text) =
+                crate::bounded::read_to_string(&pyproject, crate::bounded::PYPROJECT_LIMIT)
+            {
                 if pyproject_has_boxpy_table(&text) {
                     return PolicySource::PyProject(pyproject);
                 }
@@ -485,18 +487,8 @@ fn collect_layers(
             } else {
                 context.cwd.join(path)
             };
-            let text = std::fs::read_to_string(&absolute).map_err(|error| Error::Policy {
-                location: PolicyLocation {
-                    file: path.display().to_string(),
-                    line: None,
-                    column: None,
-                },
-                message: format!("cannot read the policy file: {error}"),
-                hint: Some(format!(
-                    "shipped policies are {}; `boxpy policy init` writes a starting `boxpy.toml`",
-                    builtin_names()
-                )),
-            })?;
+            let text = crate::bounded::read_to_string(&absolute, crate::bounded::POLICY_LIMIT)
+                .map_err(|error| unreadable_policy(path, &error))?;
             let base = absolute
                 .parent()
                 .map(Path::to_path_buf)
@@ -579,6 +571,34 @@ fn collect_layers(
     }
     layers.push(validate::layer(&raw, &text, &display, &base_dir, home)?);
     Ok(())
+}
+
+/// A policy file that could not be read: missing, not a regular file (a FIFO, a device, a
+/// directory), or over [`crate::bounded::POLICY_LIMIT`].
+fn unreadable_policy(path: &Path, error: &crate::bounded::ReadError) -> Error {
+    use crate::bounded::ReadError;
+    let hint = match error {
+        ReadError::Io(_) => format!(
+            "shipped policies are {}; `boxpy policy init` writes a starting `boxpy.toml`",
+            builtin_names()
+        ),
+        ReadError::NotRegular(_) => {
+            "a policy (and every file it `extends`) must be a regular TOML file".to_owned()
+        }
+        ReadError::TooLarge(_) => {
+            "a policy is a short TOML file; check that the path names the policy you meant"
+                .to_owned()
+        }
+    };
+    Error::Policy {
+        location: PolicyLocation {
+            file: path.display().to_string(),
+            line: None,
+            column: None,
+        },
+        message: format!("cannot read the policy file: {error}"),
+        hint: Some(hint),
+    }
 }
 
 fn builtin_name_list() -> impl Iterator<Item = &'static str> {

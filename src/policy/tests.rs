@@ -281,3 +281,50 @@ fn pyproject_without_our_table_is_ignored() {
     assert!(super::pyproject_has_boxpy_table("[tool.boxpy.limits]\n"));
     assert!(super::pyproject_has_boxpy_table("[tool.boxpy]\n"));
 }
+
+/// Every file of an `extends` chain is read bounded and only when it is a regular file:
+/// `/dev/zero` (which grew boxpy past 2 GB), a FIFO (which hung it), a directory, a file
+/// over the limit; each an exit-125 policy error naming the file and what is wrong.
+#[test]
+fn extends_reads_only_bounded_regular_files() {
+    let directory = tempfile::tempdir().unwrap();
+    let fifo = directory.path().join("fifo.toml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let big = directory.path().join("big.toml");
+    std::fs::write(
+        &big,
+        vec![b'#'; (crate::bounded::POLICY_LIMIT + 1) as usize],
+    )
+    .unwrap();
+    for (target, file, why) in [
+        (
+            "/dev/zero",
+            "/dev/zero",
+            "it is a character device, not a regular file",
+        ),
+        (
+            "./fifo.toml",
+            "fifo.toml",
+            "it is a FIFO, not a regular file",
+        ),
+        ("/tmp/", "/tmp", "it is a directory, not a regular file"),
+        (
+            "./big.toml",
+            "big.toml",
+            "it is larger than the limit of 1MiB",
+        ),
+    ] {
+        let policy = directory.path().join("boxpy.toml");
+        std::fs::write(&policy, format!("extends = \"{target}\"\n")).unwrap();
+        let error = load(&PolicySource::File(policy), &context(directory.path())).unwrap_err();
+        assert_eq!(error.exit_code(), 125, "{target}");
+        let Error::Policy {
+            location, message, ..
+        } = &error
+        else {
+            panic!("{target}: {error:?}");
+        };
+        assert!(location.file.ends_with(file), "{target}: {location:?}");
+        assert!(message.ends_with(why), "{target}: {message}");
+    }
+}

@@ -30,8 +30,11 @@ use std::path::Path;
 
 /// Names host tools execute or obey, at the top of the workdir and each writable mount.
 pub const PROTECTED_NAMES: &[&str] = &[
-    // Version control: hooks, config (`core.fsmonitor`, `core.hooksPath`), filters.
+    // Version control: hooks, config (`core.fsmonitor`, `core.hooksPath`), filters; `HEAD`
+    // (with `objects/` and `refs/` next to it the place is a bare repository git would
+    // discover and obey).
     ".git",
+    "HEAD",
     ".gitmodules",
     ".gitattributes",
     ".hg",
@@ -77,6 +80,15 @@ pub const PROTECTED_NAMES: &[&str] = &[
     ".lfsconfig",
     ".bazelrc",
     ".cargo",
+    // Linters and type checkers an editor runs on its own (`init-hook`, mypy plugins).
+    ".pylintrc",
+    "pylintrc",
+    "mypy.ini",
+    ".mypy.ini",
+    "setup.cfg",
+    "tox.ini",
+    // Read by pipenv, docker compose, editors' `envFile` (also hidden: credentials).
+    ".env",
     // Loaded from the current directory by Jupyter and IPython.
     "ipython_config.py",
     "jupyter_config.py",

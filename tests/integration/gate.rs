@@ -220,3 +220,19 @@ runner_tests! {
         assert!(output.stderr_text().contains("is a symbolic link to"), "{output}");
     }
 }
+
+/// Found by a second adversarial review: run from `/` (cron, systemd units, containers),
+/// boxpy counted `/` as a place a run can write and refused every bwrap.
+#[test]
+fn running_from_the_root_directory_works() {
+    let runner = Runner::Caller;
+    let ws = Workspace::new(&runner);
+    let output = run_in_venv(&ws)
+        .cwd(Path::new("/"))
+        .arg("-w")
+        .arg(ws.work())
+        .code("print('ran')")
+        .run();
+    assert_started(&output);
+    assert_exit(&output, 0);
+}

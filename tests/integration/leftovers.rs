@@ -295,11 +295,103 @@ runner_tests! {
             .run();
         assert_started(&output);
         assert_eq!(output.line_after("linked"), "", "{output}");
+        // The planted `.env` (a protected name) was moved aside; were it still there, the
+        // run would be refused for its second name.
+        assert!(!work.join(".env").exists(), "{output}");
         std::fs::write(work.join(".env"), "API_KEY=secret\n").unwrap();
+        let output = run_in_venv(&ws).code("print(open('notes.txt').read())").run();
+        assert!(!output.stdout_text().contains("API_KEY"), "{output}");
+    }
+}
+
+runner_tests! {
+    /// Found by a second adversarial review: a repository's policy showed the workdir a
+    /// second time elsewhere (`read_only = [{ path = ".", dest = ... }]`), uncovering `.env`
+    /// and `.git` there; a bare repository planted at the top (`HEAD`, `objects/`,
+    /// `refs/`); a dangling link at a protected name that the program then filled; a
+    /// virtualenv not named `.venv`; a default ACL on the workdir; a token in a
+    /// submodule's config; a hard link below a hidden directory.
+    fn what_a_second_review_found_is_closed(runner) {
+        if git().is_none() {
+            eprintln!("SKIPPED: git is not installed");
+            return;
+        }
+        let ws = Workspace::new(&runner);
+        let work = ws.work().to_path_buf();
+        assert!(git_in(&work, &["init", "-q"]).status.success());
+        ws.write("work/.env", "API_KEY=secret-env\n");
+        ws.write(
+            "work/.git/modules/sub/config",
+            "[http \"https://github.com/\"]\n\textraheader = AUTHORIZATION: basic c2VjcmV0LXN1Ym1vZHVsZQ==\n",
+        );
+        ws.write("work/venv/pyvenv.cfg", "home = /usr/bin\n");
+        ws.write("work/venv/bin/activate", "# activate\n");
+        runner.chown_tree(&work);
+        let alias = work.join("alias");
+        ws.write(
+            "work/boxpy.toml",
+            format!(
+                "[filesystem]\nread_only = [{{ path = \".\", dest = \"{}\" }}]\n",
+                alias.display()
+            ),
+        );
+        runner.chown_tree(&work);
+        let output = run_in_venv(&ws)
+            .code(
+                r##"
+                import os, subprocess
+                for where in [".", "alias"]:
+                    print(where, "env", repr(open(os.path.join(where, ".env")).read()))
+                    try:
+                        open(os.path.join(where, ".git/hooks/post-checkout"), "w").write("#!/bin/sh\n")
+                        print(where, "hook WRITTEN")
+                    except OSError as error:
+                        print(where, "hook", error.errno)
+                print("module token", "c2VjcmV0" in open(".git/modules/sub/config").read())
+                try:
+                    open("venv/bin/activate", "a").write("touch /tmp/pwned\n")
+                    print("venv WRITTEN")
+                except OSError as error:
+                    print("venv", error.errno)
+                subprocess.run(["git", "init", "-q", "--bare", "bare"])
+                for name in ["HEAD", "objects", "refs"]:
+                    os.rename(os.path.join("bare", name), name)
+                os.makedirs("venv2/bin")
+                open("venv2/pyvenv.cfg", "w").write("home = /usr/bin\n")
+                os.setxattr(".", "system.posix_acl_default", bytes.fromhex("02000000010007 00ffffffff 04000700ffffffff 20000700ffffffff".replace(" ", "")))
+                print("planted")
+                "##,
+            )
+            .run();
+        assert_started(&output);
+        assert_eq!(output.line_after(". env "), "''", "{output}");
+        assert_eq!(output.line_after("alias env "), "''", "{output}");
+        assert_eq!(output.line_after(". hook "), "30", "{output}");
+        assert_eq!(output.line_after("alias hook "), "30", "{output}");
+        assert_eq!(output.line_after("module token "), "False", "{output}");
+        assert_eq!(output.line_after("venv "), "30", "{output}");
+        assert!(!work.join("HEAD").exists(), "a planted bare repository stays: {output}");
+        assert!(!work.join("venv2").exists(), "a planted venv stays: {output}");
+        let acl = std::process::Command::new("/usr/bin/python3")
+            .arg("-c")
+            .arg("import os, sys; os.getxattr(sys.argv[1], 'system.posix_acl_default')")
+            .arg(&work)
+            .output()
+            .expect("python3");
+        assert!(!acl.status.success(), "the default ACL stayed: {output}");
+        // A dangling link at a protected name, into the workdir, stops the run.
+        std::fs::remove_file(work.join("boxpy.toml")).unwrap();
+        std::os::unix::fs::symlink("ci/pc.yaml", work.join(".pre-commit-config.yaml")).unwrap();
+        let output = run_in_venv(&ws).code("print('ran')").run();
+        crate::harness::assert_not_started(&output);
+        assert_exit(&output, 125);
+        std::fs::remove_file(work.join(".pre-commit-config.yaml")).unwrap();
+        // A hard link to a file below a hidden directory stops the run.
+        ws.write("work/.aws/credentials", "aws_secret_access_key = x\n");
+        std::fs::hard_link(work.join(".aws/credentials"), work.join("notes.txt")).unwrap();
+        runner.chown_tree(&work);
         let output = run_in_venv(&ws).code("print(open('notes.txt').read())").run();
         crate::harness::assert_not_started(&output);
         assert_exit(&output, 125);
-        assert!(output.stderr_text().contains("hard links"), "{output}");
-        assert!(!output.stdout_text().contains("API_KEY"), "{output}");
     }
 }

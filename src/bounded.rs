@@ -1,0 +1,170 @@
+//! Reading the files boxpy itself reads (policies and what they extend, `pyvenv.cfg`,
+//! notebooks) with a size cap, and only when they are regular files.
+//!
+//! Any of these may have been written by someone else (a repository, an earlier run):
+//! `extends = "/dev/zero"` must not grow boxpy without end, and a FIFO must not hang it.
+//! So a file is opened with `O_NONBLOCK` (opening a FIFO then never waits for a writer),
+//! checked with `fstat` on the open descriptor (what is checked is what is read), refused
+//! unless it is a regular file, and read to at most its limit (a file that grows while it
+//! is read is refused as too large, never read past the limit).
+
+use std::fmt;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::Path;
+
+use crate::policy::units::format_size;
+
+/// The largest policy file boxpy reads (each file of an `extends` chain).
+pub const POLICY_LIMIT: u64 = 1 << 20;
+/// The largest `pyproject.toml` boxpy reads to look for `[tool.boxpy]`.
+pub const PYPROJECT_LIMIT: u64 = 4 << 20;
+/// The largest `pyvenv.cfg` boxpy reads.
+pub const PYVENV_CFG_LIMIT: u64 = 64 << 10;
+/// The default largest notebook `boxpy nbexec` reads (`--max-notebook-size`).
+pub const NOTEBOOK_LIMIT: u64 = 256 << 20;
+
+/// Why a file was not read.
+#[derive(Debug)]
+pub enum ReadError {
+    /// Opening or reading failed (no such file, permission, ...).
+    Io(std::io::Error),
+    /// Not a regular file: what it is instead (`a directory`, `a FIFO`, ...).
+    NotRegular(&'static str),
+    /// Larger than the limit (in bytes).
+    TooLarge(u64),
+}
+
+impl ReadError {
+    /// Whether the file does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ReadError::Io(error) if error.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Io(error) => write!(formatter, "{error}"),
+            ReadError::NotRegular(kind) => write!(formatter, "it is {kind}, not a regular file"),
+            ReadError::TooLarge(limit) => {
+                write!(
+                    formatter,
+                    "it is larger than the limit of {}",
+                    format_size(*limit)
+                )
+            }
+        }
+    }
+}
+
+fn describe(file_type: std::fs::FileType) -> &'static str {
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Reads a regular file of at most `limit` bytes. A FIFO, a device, a directory or a
+/// socket is refused without blocking; so is a file larger than `limit`, before reading it
+/// when its size says so, or as soon as more than `limit` bytes arrive.
+pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(ReadError::Io)?;
+    let metadata = file.metadata().map_err(ReadError::Io)?;
+    if !metadata.file_type().is_file() {
+        return Err(ReadError::NotRegular(describe(metadata.file_type())));
+    }
+    if metadata.len() > limit {
+        return Err(ReadError::TooLarge(limit));
+    }
+    read_capped(file, metadata.len(), limit)
+}
+
+fn read_capped(file: File, size: u64, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let mut bytes = Vec::with_capacity(size.min(limit) as usize);
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooLarge(limit));
+    }
+    Ok(bytes)
+}
+
+/// [`read`] as UTF-8 text; text that is not UTF-8 is an [`ReadError::Io`] of kind
+/// `InvalidData`.
+pub fn read_to_string(path: &Path, limit: u64) -> Result<String, ReadError> {
+    String::from_utf8(read(path, limit)?).map_err(|_| {
+        ReadError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_regular_file_up_to_its_limit() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("a.toml");
+        std::fs::write(&path, "0123456789").unwrap();
+        assert_eq!(read(&path, 10).unwrap(), b"0123456789");
+        assert!(matches!(read(&path, 9), Err(ReadError::TooLarge(9))));
+    }
+
+    #[test]
+    fn refuses_devices_directories_and_fifos_without_blocking() {
+        assert!(matches!(
+            read(Path::new("/dev/zero"), 1 << 20),
+            Err(ReadError::NotRegular("a character device"))
+        ));
+        let directory = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            read(directory.path(), 1 << 20),
+            Err(ReadError::NotRegular("a directory"))
+        ));
+        let fifo = directory.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        // No writer: a blocking open would wait for ever.
+        let error = read(&fifo, 1 << 20).unwrap_err();
+        assert!(matches!(error, ReadError::NotRegular("a FIFO")));
+        assert_eq!(error.to_string(), "it is a FIFO, not a regular file");
+    }
+
+    #[test]
+    fn a_file_that_grows_past_the_limit_is_refused() {
+        // The size said it fits; more arrived (here: the size is lied about by reading a
+        // longer file through the capped reader).
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("grows");
+        std::fs::write(&path, vec![b'x'; 100]).unwrap();
+        let file = File::open(&path).unwrap();
+        assert!(matches!(
+            read_capped(file, 10, 50),
+            Err(ReadError::TooLarge(50))
+        ));
+    }
+
+    #[test]
+    fn a_missing_file_says_so() {
+        let error = read(Path::new("/nonexistent/boxpy.toml"), 10).unwrap_err();
+        assert!(error.is_not_found());
+    }
+}

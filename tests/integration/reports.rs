@@ -1,0 +1,247 @@
+//! What boxpy's reports repeat of the program (issue 14 items 6 and 7, issue 24's last
+//! item): a hint carries a name from the program's output only when it is a valid name of
+//! its kind, control characters the program printed are escaped in boxpy's own lines (raw
+//! in `--json`), existence hints never confirm a protected host path, and every file
+//! boxpy reads (policies, `extends`, `pyvenv.cfg`, notebooks) is a bounded regular file.
+
+use std::path::Path;
+
+use crate::harness::{
+    assert_exit, assert_not_started, assert_started, boxpy, py_path, run_in_venv, runner_tests,
+    venv, Output, Venv, Workspace,
+};
+
+/// boxpy's own report: the stderr after the program's traceback (from the `error:` line
+/// boxpy writes last).
+fn report(output: &Output) -> String {
+    let stderr = output.stderr_text();
+    let start = stderr
+        .rfind("\nerror: ")
+        .unwrap_or_else(|| panic!("no report: {output}"));
+    stderr[start + 1..].to_owned()
+}
+
+fn hint(output: &Output) -> String {
+    report(output)
+        .lines()
+        .find_map(|line| line.strip_prefix("hint: ").map(str::to_owned))
+        .unwrap_or_else(|| panic!("no hint in the report: {output}"))
+}
+
+/// A FIFO at `path`, made by the runner's user (removed with the workspace).
+fn mkfifo(path: &Path) {
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o666))
+        .unwrap_or_else(|error| panic!("mkfifo {}: {error}", path.display()));
+}
+
+runner_tests! {
+    /// A module name that carries a shell command: the hint is the generic one, with no
+    /// part of the program's text in it.
+    fn shell_text_in_a_module_name_never_reaches_the_hint(runner) {
+        let ws = Workspace::new(&runner);
+        let output = run_in_venv(&ws)
+            .code(r#"raise ModuleNotFoundError("No module named 'reqeusts; curl -s http://127.0.0.1:9/x | sh'")"#)
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 1);
+        let hint = hint(&output);
+        for forbidden in ["curl", "reqeusts", "http", "| sh"] {
+            assert!(!hint.contains(forbidden), "hint carries {forbidden:?}: {hint:?}");
+        }
+        assert!(hint.contains("pip install"), "generic import hint expected: {hint:?}");
+    }
+
+    /// A real missing module still gets its own pip command.
+    fn a_valid_module_name_keeps_its_hint(runner) {
+        let ws = Workspace::new(&runner);
+        let output = run_in_venv(&ws).code("import reqeusts_not_here.sub").run();
+        assert_started(&output);
+        assert!(
+            hint(&output).contains("pip install reqeusts_not_here"),
+            "{output}"
+        );
+    }
+
+    /// A carriage return, an escape sequence and a bidi override in an exception message:
+    /// boxpy's `error:` line shows them escaped (the traceback parser already drops ANSI
+    /// sequences, as the kernel's colour), `--json` carries them raw.
+    fn control_characters_from_the_program_are_escaped_in_the_report(runner) {
+        let ws = Workspace::new(&runner);
+        let snippet = r#"raise ValueError("bad\rerror: forged line\x1b[2J\u202egnp.exe\x00\x9b")"#;
+        let output = run_in_venv(&ws).code(snippet).run();
+        assert_started(&output);
+        assert_exit(&output, 1);
+        let report = report(&output);
+        let error_line = report.lines().next().unwrap();
+        for raw in ['\r', '\x1b', '\u{202e}', '\0', '\u{9b}'] {
+            assert!(!report.contains(raw), "raw {raw:?} in the report: {report:?}");
+        }
+        assert!(
+            error_line.contains(r"bad\rerror: forged line\u{202e}gnp.exe\0\u{9b}"),
+            "{error_line:?}"
+        );
+
+        // `--json`: raw, as JSON escapes (the parsed message without the ANSI sequence,
+        // the captured stderr with it).
+        let json = run_in_venv(&ws).arg("--json").code(snippet).run().json();
+        assert_eq!(
+            json["error"]["message"],
+            "bad\rerror: forged line\u{202e}gnp.exe\0\u{9b}",
+            "{json}"
+        );
+        assert!(
+            json["stderr"]
+                .as_str()
+                .unwrap()
+                .contains("bad\rerror: forged line\x1b[2J\u{202e}gnp.exe\0\u{9b}"),
+            "{json}"
+        );
+    }
+
+    /// A file name and a source line the program chose (a faked traceback on stderr) are
+    /// escaped too.
+    fn control_characters_in_a_faked_traceback_are_escaped(runner) {
+        let ws = Workspace::new(&runner);
+        let output = run_in_venv(&ws)
+            .code(
+                r#"
+                import sys
+                sys.stderr.write('Traceback (most recent call last):\n  File "x\r\x07.py", line 1, in <module>\n    do(\x00\u202e)\nKeyError: \'k\'\n')
+                sys.exit(1)
+                "#,
+            )
+            .run();
+        assert_started(&output);
+        let report = report(&output);
+        for raw in ['\r', '\x07', '\x1b', '\0', '\u{202e}'] {
+            assert!(!report.contains(raw), "raw {raw:?} in the report: {report:?}");
+        }
+        assert!(report.contains(r"x\r\x07.py:1"), "{report:?}");
+        assert!(report.contains(r"do(\0\u{202e})"), "{report:?}");
+    }
+
+    /// "`PATH` exists on the host" must not answer for another user's home (or for `/root`
+    /// when the caller is not root), nor for a protected path.
+    fn existence_hints_never_confirm_another_users_home(runner) {
+        let ws = Workspace::new(&runner);
+        let other_home = if runner.home() == Path::new("/root") {
+            std::path::PathBuf::from(format!("/home/{}", crate::harness::TEST_USER))
+        } else {
+            std::path::PathBuf::from("/root")
+        };
+        assert!(other_home.symlink_metadata().is_ok(), "{} must exist", other_home.display());
+        let probe = other_home.join("boxpy-no-such-file");
+        let output = run_in_venv(&ws)
+            .code(&format!("open({})", py_path(&probe)))
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 1);
+        let hint = hint(&output);
+        assert!(!hint.contains("exists on the host"), "{hint:?}");
+        assert!(!hint.contains(&*other_home.to_string_lossy()), "{hint:?}");
+    }
+
+    /// A policy that extends `/dev/zero` is refused at once (it grew boxpy past 2 GB).
+    fn a_policy_extending_dev_zero_is_refused(runner) {
+        let ws = Workspace::new(&runner);
+        let policy = ws.write("zero.toml", "extends = \"/dev/zero\"\n");
+        let output = run_in_venv(&ws).arg("-P").arg(&policy).code("pass").run();
+        assert_not_started(&output);
+        assert_exit(&output, 125);
+        let stderr = output.stderr_text();
+        assert!(stderr.contains("/dev/zero") && stderr.contains("character device"), "{output}");
+    }
+
+    /// A FIFO as the policy, or in its `extends`, is refused without waiting for a writer.
+    fn a_fifo_policy_never_blocks(runner) {
+        let ws = Workspace::new(&runner);
+        let fifo = ws.work().join("fifo.toml");
+        mkfifo(&fifo);
+        runner.chown(&fifo);
+        let output = run_in_venv(&ws).arg("-P").arg(&fifo).code("pass").run();
+        assert_not_started(&output);
+        assert_exit(&output, 125);
+        assert!(output.stderr_text().contains("a FIFO, not a regular file"), "{output}");
+
+        let policy = ws.write(
+            "extends.toml",
+            format!("extends = \"{}\"\n", fifo.display()),
+        );
+        let output = run_in_venv(&ws).arg("-P").arg(&policy).code("pass").run();
+        assert_not_started(&output);
+        assert_exit(&output, 125);
+        assert!(output.stderr_text().contains("a FIFO, not a regular file"), "{output}");
+    }
+
+    /// A directory and a too-big file as the policy: exit 125 naming the file and the limit.
+    fn a_directory_or_an_oversized_policy_is_refused(runner) {
+        let ws = Workspace::new(&runner);
+        let directory = ws.dir("policy.toml");
+        let output = run_in_venv(&ws).arg("-P").arg(&directory).code("pass").run();
+        assert_not_started(&output);
+        assert_exit(&output, 125);
+        assert!(output.stderr_text().contains("a directory, not a regular file"), "{output}");
+
+        let mut big = String::from("[env]\npass = []\n");
+        while big.len() <= 1 << 20 {
+            big.push_str("# padding padding padding padding padding padding padding\n");
+        }
+        let policy = ws.write("big.toml", big);
+        let output = run_in_venv(&ws).arg("-P").arg(&policy).code("pass").run();
+        assert_not_started(&output);
+        assert_exit(&output, 125);
+        let stderr = output.stderr_text();
+        assert!(stderr.contains("big.toml") && stderr.contains("1MiB"), "{output}");
+    }
+
+    /// A venv whose `pyvenv.cfg` is a FIFO or a device: a clear error, no hang.
+    fn a_fifo_pyvenv_cfg_never_blocks(runner) {
+        let ws = Workspace::new(&runner);
+        let base = venv(Venv::Debian).unwrap_or_else(|error| panic!("{error}"));
+        let planted = ws.dir(".venv");
+        std::fs::create_dir_all(planted.join("bin")).unwrap();
+        std::os::unix::fs::symlink(base.join("bin/python"), planted.join("bin/python")).unwrap();
+        mkfifo(&planted.join("pyvenv.cfg"));
+        runner.chown_tree(&planted);
+        let output = boxpy(&ws).args(["run", "--venv"]).arg(&planted).arg("-c").arg("pass").run();
+        assert_not_started(&output);
+        assert_exit(&output, 127);
+        assert!(output.stderr_text().contains("a FIFO, not a regular file"), "{output}");
+    }
+
+    /// A notebook that is a FIFO, `/dev/zero`, or over `--max-notebook-size`.
+    fn notebooks_are_bounded_regular_files(runner) {
+        let ws = Workspace::new(&runner);
+        let venv = venv(Venv::Debian).unwrap_or_else(|error| panic!("{error}"));
+        let fifo = ws.work().join("fifo.ipynb");
+        mkfifo(&fifo);
+        runner.chown(&fifo);
+        for (notebook, needle) in [
+            (fifo.as_path(), "a FIFO, not a regular file"),
+            (Path::new("/dev/zero"), "a character device, not a regular file"),
+        ] {
+            let output = boxpy(&ws).args(["nbexec", "--venv"]).arg(&venv).arg(notebook).run();
+            assert_exit(&output, 125);
+            assert!(output.stderr_text().contains(needle), "{output}");
+        }
+        let notebook = ws.write(
+            "big.ipynb",
+            format!(
+                r#"{{"nbformat": 4, "nbformat_minor": 5, "metadata": {{}}, "cells": [], "padding": "{}"}}"#,
+                "x".repeat(4096)
+            ),
+        );
+        let output = boxpy(&ws)
+            .args(["nbexec", "--venv"])
+            .arg(&venv)
+            .args(["--max-notebook-size", "1KiB"])
+            .arg(&notebook)
+            .run();
+        assert_exit(&output, 125);
+        let stderr = output.stderr_text();
+        assert!(
+            stderr.contains("big.ipynb") && stderr.contains("1KiB") && stderr.contains("--max-notebook-size"),
+            "{output}"
+        );
+    }
+}
