@@ -791,11 +791,14 @@ impl Hardening {
                 (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
                 (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
                 (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-                (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
             ] {
                 if current.contains(has) {
                     flags |= keep;
                 }
+            }
+            // `ST_RELATIME` (4096 on every Linux arch) has no name in nix on musl.
+            if current.bits() & 4096 != 0 {
+                flags |= MsFlags::MS_RELATIME;
             }
             mount(
                 None::<&str>,
