@@ -764,14 +764,9 @@ impl Hardening {
                 None::<&str>,
             )
             .map_err(|errno| format!("covering `{}`: {}", path.display(), errno.desc()))?;
-            mount(
-                None::<&str>,
-                path.as_path(),
-                None::<&str>,
-                MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID,
-                None::<&str>,
-            )
-            .map_err(|errno| format!("covering `{}`: {}", path.display(), errno.desc()))?;
+            // Not remounted read-only: what is written there goes to `/dev/null` (a
+            // device ignores its mount's read-only flag anyway), and each remount is one
+            // more system call a run.
         }
         for path in &self.read_only {
             let current = nix::sys::statvfs::statvfs(path.as_path())
