@@ -232,7 +232,7 @@ pub(crate) fn execute(
         // seccomp filter still refuses unshare/clone with namespace flags).
         Err(Error::SandboxSetup { detail }) if detail.contains("--disable-userns") => {
             report::warning(
-                "this bwrap is older than 0.8 and cannot forbid nested user namespaces with `--disable-userns`; relying on the seccomp filter",
+                "this bwrap is older than 0.8: it cannot forbid nested user namespaces with `--disable-userns` (relying on the seccomp filter), and the sandbox gets no user namespace of its own, so the run's share of your inotify budget is not bounded; install bubblewrap 0.8 or newer",
             );
             let mut spec = invocation.spec.clone();
             spec.disable_userns = false;
@@ -255,7 +255,11 @@ fn sweep_leftovers(invocation: &settings::Invocation) {
             .unwrap_or(0),
         std::process::id()
     );
-    for leftover in leftovers::sweep(&invocation.watches, &run) {
+    let found = leftovers::sweep(&invocation.watches, &run);
+    if !found.is_empty() {
+        report::after_program_output();
+    }
+    for leftover in found {
         report::warning(&match leftover {
             leftovers::Leftover::Moved { from, to } => format!(
                 "the program created `{}`, which host tools would run or obey; boxpy moved it to `{}`",

@@ -101,6 +101,18 @@ pub fn stdout_text(text: &str) {
     let _ = out.flush();
 }
 
+/// Before boxpy's own lines after the program's output on a terminal: ends any escape
+/// string the program left open (an OSC title, a DCS) and resets the colours and
+/// attributes, so the program's output cannot swallow or hide what follows (`\x1b]0;`
+/// would put boxpy's warnings in the window title, `\x1b[8m` would conceal them).
+pub fn after_program_output() {
+    use std::io::IsTerminal;
+    let mut err = std::io::stderr().lock();
+    if err.is_terminal() {
+        let _ = err.write_all(b"\x1b\\\x1b[0m");
+    }
+}
+
 /// A warning about this run (a limit this host cannot enforce).
 pub fn warning(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "boxpy: warning: {text}");
@@ -442,6 +454,7 @@ pub fn human_outcome(invocation: &Invocation, outcome: &Outcome) {
     if let Some(diagnosis) = diagnose(invocation, outcome) {
         let styles = Styles::for_stderr(invocation.output.color);
         let text = format!("\n{}", format_diagnosis(&diagnosis, &styles));
+        after_program_output();
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
     }
 }

@@ -755,6 +755,15 @@ impl Hardening {
                 Errno::last().desc()
             ));
         }
+        // bwrap's `--dev` binds the host's own device nodes: read-only first (reads and
+        // writes of a device ignore it; chmod, chown and utime of the host inode do not),
+        // so every cover below, a bind of `/dev/null`, is read-only too.
+        for device in DEVICE_BINDS {
+            let path = std::path::Path::new(device);
+            if path.exists() {
+                remount_read_only(path)?;
+            }
+        }
         for path in &self.masks {
             mount(
                 Some("/dev/null"),
@@ -769,40 +778,7 @@ impl Hardening {
             // more system call a run.
         }
         for path in &self.read_only {
-            let current = nix::sys::statvfs::statvfs(path.as_path())
-                .map_err(|errno| {
-                    format!(
-                        "reading the flags of `{}`: {}",
-                        path.display(),
-                        errno.desc()
-                    )
-                })?
-                .flags();
-            use nix::sys::statvfs::FsFlags;
-            let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
-            for (has, keep) in [
-                (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-                (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-                (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-                (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
-                (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-            ] {
-                if current.contains(has) {
-                    flags |= keep;
-                }
-            }
-            // `ST_RELATIME` (4096 on every Linux arch) has no name in nix on musl.
-            if current.bits() & 4096 != 0 {
-                flags |= MsFlags::MS_RELATIME;
-            }
-            mount(
-                None::<&str>,
-                path.as_path(),
-                None::<&str>,
-                flags,
-                None::<&str>,
-            )
-            .map_err(|errno| format!("making `{}` read-only: {}", path.display(), errno.desc()))?;
+            remount_read_only(path)?;
         }
         Ok(())
     }
@@ -855,6 +831,53 @@ impl Hardening {
         }
         Ok(())
     }
+}
+
+/// The device nodes bwrap's `--dev` binds from the host.
+#[cfg(target_os = "linux")]
+const DEVICE_BINDS: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+];
+
+/// Remounts the mount at `path` read-only, keeping the flags it has (the kernel refuses to
+/// drop `nosuid`, `nodev`, `noexec` in a user namespace).
+#[cfg(target_os = "linux")]
+fn remount_read_only(path: &std::path::Path) -> Result<(), String> {
+    use nix::mount::{mount, MsFlags};
+    let current = nix::sys::statvfs::statvfs(path)
+        .map_err(|errno| {
+            format!(
+                "reading the flags of `{}`: {}",
+                path.display(),
+                errno.desc()
+            )
+        })?
+        .flags();
+    use nix::sys::statvfs::FsFlags;
+    let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
+    for (has, keep) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+    ] {
+        if current.contains(has) {
+            flags |= keep;
+        }
+    }
+    // `ST_RELATIME` (4096 on every Linux arch) has no name in nix on musl.
+    if current.bits() & 4096 != 0 {
+        flags |= MsFlags::MS_RELATIME;
+    }
+    mount(None::<&str>, path, None::<&str>, flags, None::<&str>)
+        .map_err(|errno| format!("making `{}` read-only: {}", path.display(), errno.desc()))?;
+    Ok(())
 }
 
 fn setup_failed(report: &mut std::fs::File, detail: &str) -> i32 {

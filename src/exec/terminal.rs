@@ -140,18 +140,25 @@ pub(super) struct StdinRelay {
 pub(super) fn program_stdin() -> Result<ProgramStdin> {
     let Some(stdin) = duplicate_stdin() else {
         // No stdin at all: the program gets an empty one.
-        return direct(open_null()?);
+        return empty();
     };
     let flags = nix::fcntl::fcntl(stdin.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)
         .context("reading stdin's flags")?;
     let read_only = flags & libc::O_ACCMODE == libc::O_RDONLY;
     let status = nix::sys::stat::fstat(stdin.as_raw_fd()).context("inspecting stdin")?;
     let kind = status.st_mode & libc::S_IFMT;
-    if kind == libc::S_IFIFO && read_only {
+    // An anonymous pipe is passed through (the program uses up only what it reads); a
+    // named FIFO is a host inode the program could chmod or touch through its descriptor,
+    // so it is relayed like a socket.
+    let anonymous = std::fs::read_link(format!("/proc/self/fd/{}", stdin.as_raw_fd()))
+        .is_ok_and(|target| target.to_string_lossy().starts_with("pipe:"));
+    if kind == libc::S_IFIFO && read_only && anonymous {
         return direct(stdin);
     }
+    // The host's `/dev/null` is a host inode too (as root, `fchmod(0, 0)` would break it
+    // for everyone): the program gets an empty pipe instead.
     if kind == libc::S_IFCHR && status.st_rdev == libc::makedev(1, 3) {
-        return direct(stdin);
+        return empty();
     }
     // SAFETY: isatty only inspects the descriptor.
     if unsafe { libc::isatty(stdin.as_raw_fd()) } == 1 {
@@ -183,6 +190,13 @@ pub(super) fn program_stdin() -> Result<ProgramStdin> {
             pipe: write,
         }),
     })
+}
+
+/// A stdin that is at its end at once: a pipe whose write end is closed.
+fn empty() -> Result<ProgramStdin> {
+    let (read, write) = super::pipe()?;
+    drop(write);
+    direct(read)
 }
 
 fn direct(fd: OwnedFd) -> Result<ProgramStdin> {

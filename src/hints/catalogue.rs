@@ -427,7 +427,11 @@ impl HintContext<'_> {
             HostFactsDisclosure::Withheld => false,
             HostFactsDisclosure::Local { caller_home } => {
                 let shown_anyway = path.starts_with(self.workdir) || self.mount_for(path).is_some();
-                (shown_anyway || !is_protected_host_fact(path, caller_home.as_deref()))
+                // Never a suggestion to mount the home, above it, or what guards it: the
+                // path came from the program's words.
+                let guarded = crate::sandbox::gate::guards_the_home(path, caller_home.as_deref());
+                (shown_anyway
+                    || (!is_protected_host_fact(path, caller_home.as_deref()) && !guarded))
                     && (self.host_path_exists)(path)
             }
         }
@@ -692,7 +696,7 @@ fn write_refused_hint(path: &Path, read_only_filesystem: bool, context: &HintCon
         .find(|hidden| absolute.starts_with(&hidden.dest))
     {
         return format!(
-            "`{}` is hidden from the program (read as empty) because it looks like a credential; pass the values it needs with `--env KEY`, or take its pattern out with `hide = [\"!PATTERN\"]` in a policy of your own (`boxpy policy show` lists the patterns)",
+            "`{}` is hidden from the program (read as empty) because it looks like a credential; pass the values it needs with `--env KEY` (`boxpy policy show` lists the patterns, `filesystem.hide` in SECURITY.md says how a policy of your own changes them)",
             display_path(&hidden.dest.to_string_lossy(), context.workdir)
         );
     }

@@ -257,6 +257,12 @@ pub fn check(request: Request, home: Option<&Path>) -> Result<Admission, Refusal
     Ok(admission)
 }
 
+/// Whether `path` is the home directory, above it, or a place guarding the user's
+/// accounts: a hint built from a program's words never suggests mounting such a path.
+pub fn guards_the_home(path: &Path, home: Option<&Path>) -> bool {
+    home.is_some_and(|home| home != Path::new("/") && home_relation(path, home).is_some())
+}
+
 /// The home directory's rules for `source` (see [`check`]).
 fn home_verdict(
     source: &Path,

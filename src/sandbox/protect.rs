@@ -150,7 +150,10 @@ const ENV_TEMPLATES: &[&str] = &[".env.example", ".env.sample", ".env.template",
 /// matches `pattern`: `*` any run of characters, `?` one character, everything else
 /// literal.
 pub fn matches(pattern: &str, name: &str) -> bool {
-    if pattern == ".env.*" && ENV_TEMPLATES.contains(&name) {
+    // Case-insensitive (ASCII): `SERVER.KEY` and `.ENV` hold the same secrets, and on a
+    // case-insensitive filesystem they are the same files.
+    let (pattern, name) = (pattern.to_ascii_lowercase(), name.to_ascii_lowercase());
+    if pattern == ".env.*" && ENV_TEMPLATES.contains(&name.as_str()) {
         return false;
     }
     glob(pattern.as_bytes(), name.as_bytes())
@@ -211,6 +214,9 @@ mod tests {
         assert!(matches("*a*b*", "xxaxxbxx"));
         assert!(!matches("*a*b", "xxaxxbxx"));
         assert!(matches("*", ""));
+        assert!(matches("*.key", "SERVER.KEY"));
+        assert!(matches(".env", ".ENV"));
+        assert!(matches("id_rsa*", "Id_Rsa"));
     }
 
     #[test]

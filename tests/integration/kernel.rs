@@ -258,3 +258,44 @@ runner_tests! {
         assert!(Path::new("/etc/passwd").exists());
     }
 }
+
+runner_tests! {
+    /// Found by a third adversarial review: bwrap binds the host's own device nodes, and the
+    /// covers of kernel files were binds of the host's `/dev/null`: as root the program
+    /// could chmod them (and anyone could touch their times) on the host. Also a FIFO or
+    /// `/dev/null` given as stdin reached the host inode.
+    fn host_device_nodes_and_stdin_inodes_cannot_be_changed(runner) {
+        let ws = Workspace::new(&runner);
+        let before = std::fs::metadata("/dev/null").unwrap();
+        let output = run_in_venv(&ws)
+            .code(
+                r#"
+                import os
+                for path in ["/proc/cmdline", "/dev/null", "/dev/urandom", "/dev/tty"]:
+                    mode = os.stat(path).st_mode & 0o777
+                    for label, action in [("chmod", lambda: os.chmod(path, mode)), ("utime", lambda: os.utime(path))]:
+                        try:
+                            action()
+                            print(path, label, "SUCCEEDED")
+                        except OSError as error:
+                            print(path, label, error.errno)
+                # Whatever stdin is (an empty pipe of its own here), changing it changes
+                # nothing on the host: checked below on the host's /dev/null.
+                try:
+                    os.fchmod(0, 0o600)
+                except OSError:
+                    pass
+                print("urandom", len(open("/dev/urandom", "rb").read(8)))
+                "#,
+            )
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert!(!output.stdout_text().contains(" SUCCEEDED"), "{output}");
+        assert_eq!(output.line_after("urandom "), "8", "{output}");
+        let after = std::fs::metadata("/dev/null").unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(before.mode(), after.mode());
+        assert_eq!(before.mtime(), after.mtime());
+    }
+}

@@ -395,3 +395,27 @@ runner_tests! {
         assert_exit(&output, 125);
     }
 }
+
+runner_tests! {
+    /// Found by a third adversarial review: credential patterns were case-sensitive
+    /// (`SERVER.KEY`, `.ENV`), and a hint suggested mounting the home directory because the
+    /// program named it in a faked error.
+    fn credentials_in_any_case_and_no_hint_to_mount_the_home(runner) {
+        let ws = Workspace::new(&runner);
+        ws.write("work/SERVER.KEY", "secret-key\n");
+        ws.write("work/.ENV", "API_KEY=secret\n");
+        runner.chown_tree(ws.work());
+        let home = runner.home();
+        let output = run_in_venv(&ws)
+            .code(&format!(
+                "print(repr(open('SERVER.KEY').read()), repr(open('.ENV').read()))\nraise FileNotFoundError(2, 'No such file or directory', {:?})",
+                home.display().to_string()
+            ))
+            .run();
+        assert_started(&output);
+        assert!(output.stdout_text().contains("'' ''"), "{output}");
+        let stderr = output.stderr_text();
+        assert!(!stderr.contains(&format!("--ro {}", home.display())), "{output}");
+        assert!(!stderr.contains(&format!("--rw {}", home.display())), "{output}");
+    }
+}
