@@ -217,22 +217,42 @@ pub fn warnings(
 ) -> Vec<String> {
     let mut out = Vec::new();
     let workdir = &policy.filesystem.workdir;
+    // What the mount gate would refuse at run time, said now (`--rw /etc`, a workdir that
+    // is the home directory, `read_write = [".git"]`).
+    let protected = policy.filesystem.protected_names();
+    let gate = |source: &Path, role, origin: &str| {
+        crate::sandbox::gate::check(
+            crate::sandbox::gate::Request {
+                source,
+                dest: source,
+                role,
+                users_word: true,
+                protected_names: &protected,
+            },
+            home,
+        )
+        .err()
+        .map(|refusal| {
+            format!(
+                "`{origin}`: `{}` will be refused when the policy runs: {}",
+                source.display(),
+                refusal.reason
+            )
+        })
+    };
+    out.extend(gate(
+        workdir,
+        crate::sandbox::gate::Role::Workdir,
+        "filesystem.workdir",
+    ));
+    for mount in &policy.filesystem.read_write {
+        out.extend(gate(
+            &mount.source,
+            crate::sandbox::gate::Role::ReadWrite,
+            &mount.origin,
+        ));
+    }
     if let Some(home) = home {
-        if workdir == home {
-            out.push(format!(
-                "`filesystem.workdir` is your home directory `{}`: the program can read and change everything in it (SSH keys, shell startup files); use a project directory",
-                home.display()
-            ));
-        }
-        for mount in &policy.filesystem.read_write {
-            if home.starts_with(&mount.source) {
-                out.push(format!(
-                    "`{}` lists `{}`, which contains your home directory: the program can change your dotfiles; list the directories it needs instead",
-                    mount.origin,
-                    mount.source.display()
-                ));
-            }
-        }
         for mount in &policy.filesystem.read_only {
             if home.starts_with(&mount.source) {
                 out.push(format!(
