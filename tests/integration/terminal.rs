@@ -418,3 +418,47 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+runner_tests! {
+    /// Found by a third adversarial review: a named FIFO given as stdin was passed through,
+    /// and the program could chmod the host's FIFO through its descriptor. It is relayed
+    /// now: the program's stdin is a pipe of its own, the host FIFO keeps its mode, and
+    /// what was written into it still arrives.
+    fn a_named_fifo_on_stdin_keeps_its_host_mode(runner) {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let ws = Workspace::new(&runner);
+        let fifo = ws.root().join("stdin.fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        runner.chown(&fifo);
+        std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let mut writer = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+        std::io::Write::write_all(&mut writer, b"from-the-fifo\n").unwrap();
+        let output = run_in_venv(&ws)
+            .through([
+                "/bin/sh".to_owned(),
+                "-c".to_owned(),
+                format!("exec \"$0\" \"$@\" < {}", fifo.display()),
+            ])
+            .code(
+                r#"
+                import os, sys
+                try:
+                    os.fchmod(0, 0o666)
+                except OSError as error:
+                    print("fchmod", error.errno)
+                print("line", sys.stdin.readline().strip())
+                "#,
+            )
+            .run();
+        drop(writer);
+        assert_started(&output);
+        assert_eq!(output.line_after("line "), "from-the-fifo", "{output}");
+        let mode = std::fs::metadata(&fifo).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the host FIFO's mode changed: {output}");
+    }
+}
