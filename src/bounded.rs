@@ -79,9 +79,20 @@ fn describe(file_type: std::fs::FileType) -> &'static str {
 /// socket is refused without blocking; so is a file larger than `limit`, before reading it
 /// when its size says so, or as soon as more than `limit` bytes arrive.
 pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    read_with(path, limit, 0)
+}
+
+/// [`read_to_string`], refusing a symlink at `path` itself (`O_NOFOLLOW`): for files in
+/// places a sandboxed run could write (a repository's git files), where a link would
+/// make boxpy read something else.
+pub fn read_to_string_no_follow(path: &Path, limit: u64) -> Result<String, ReadError> {
+    text(read_with(path, limit, libc::O_NOFOLLOW)?)
+}
+
+fn read_with(path: &Path, limit: u64, flags: libc::c_int) -> Result<Vec<u8>, ReadError> {
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | flags)
         .open(path)
         .map_err(ReadError::Io)?;
     let metadata = file.metadata().map_err(ReadError::Io)?;
@@ -108,7 +119,11 @@ fn read_capped(file: File, size: u64, limit: u64) -> Result<Vec<u8>, ReadError> 
 /// [`read`] as UTF-8 text; text that is not UTF-8 is an [`ReadError::Io`] of kind
 /// `InvalidData`.
 pub fn read_to_string(path: &Path, limit: u64) -> Result<String, ReadError> {
-    String::from_utf8(read(path, limit)?).map_err(|_| {
+    text(read(path, limit)?)
+}
+
+fn text(bytes: Vec<u8>) -> Result<String, ReadError> {
+    String::from_utf8(bytes).map_err(|_| {
         ReadError::Io(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             "stream did not contain valid UTF-8",

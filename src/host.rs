@@ -114,12 +114,7 @@ impl Account {
     /// Reads the caller's entries from the host's account files (each bounded to 1 MiB).
     fn probe(uid: u32, gid: u32) -> Account {
         let read = |path: &str| -> String {
-            use std::io::Read;
-            let mut text = String::new();
-            if let Ok(file) = std::fs::File::open(path) {
-                let _ = file.take(1 << 20).read_to_string(&mut text);
-            }
-            text
+            crate::bounded::read_to_string(Path::new(path), 16 << 20).unwrap_or_default()
         };
         let passwd = read("/etc/passwd");
         let user = find_account_line(&passwd, 2, uid);

@@ -124,11 +124,22 @@ fn listing_of(directory: &mut Dir) -> Option<Vec<String>> {
 /// pc.yaml`); a `.git` file's gitdir; and what git's own files point back into the
 /// worktree: `core.hooksPath`, `include.path`, and the `.git` file of each submodule
 /// `.gitmodules` names. Returns them with the watch for the sweep.
+/// What [`protected`] found in one writable place.
+#[derive(Debug)]
+pub struct Protection {
+    /// The paths to mount read-only.
+    pub existing: Vec<PathBuf>,
+    /// The place's protected names before the run, for the sweep.
+    pub watch: Watch,
+    /// The repository's config files that hold credentials, as copies without them.
+    pub sanitized: Vec<(PathBuf, Vec<u8>)>,
+}
+
 pub fn protected(
     area: &Path,
     protected: &[String],
     writable: &[PathBuf],
-) -> crate::error::Result<(Vec<PathBuf>, Watch)> {
+) -> crate::error::Result<Protection> {
     let names = listing(area);
     let mut existing = Vec::new();
     let inside_writable = |path: &Path| writable.iter().any(|place| path.starts_with(place));
@@ -148,8 +159,13 @@ pub fn protected(
         Some(id) if id.kind == Kind::Directory => Some(area.join(".git")),
         _ => None,
     };
+    let mut sanitized = Vec::new();
     if let Some(git_directory) = &git_directory {
-        for target in git_config_targets(area, git_directory) {
+        // The repository's config, read once: what it points back into the worktree,
+        // and whether it holds credentials.
+        let config = small_text(&git_directory.join("config"));
+        sanitized = sanitized_git_configs(git_directory, config.as_deref());
+        for target in git_config_targets(area, git_directory, config.as_deref().unwrap_or("")) {
             match target
                 .strip_prefix(area)
                 .ok()
@@ -236,9 +252,9 @@ pub fn protected(
         .as_deref()
         .map(crate::exec::access_control_lists)
         .unwrap_or_default();
-    Ok((
+    Ok(Protection {
         existing,
-        Watch {
+        watch: Watch {
             area: area.to_path_buf(),
             directory,
             mode,
@@ -246,25 +262,14 @@ pub fn protected(
             names_before: names,
             before,
         },
-    ))
+        sanitized,
+    })
 }
 
 /// Reads a small text file (at most 256 KiB), never through a link at its name nor from
 /// a FIFO or a device; `None` for anything else.
 fn small_text(path: &Path) -> Option<String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
-        .open(path)
-        .ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut text = String::new();
-    file.take(256 << 10).read_to_string(&mut text).ok()?;
-    Some(text)
+    crate::bounded::read_to_string_no_follow(path, 256 << 10).ok()
 }
 
 /// The values of `key` (`hookspath`, `path`) in a git config file, in any section.
@@ -281,15 +286,12 @@ fn git_config_values<'a>(text: &'a str, key: &'a str) -> impl Iterator<Item = &'
 /// What a repository's config points back into the worktree: `core.hooksPath` (relative
 /// to the worktree) and `include.path`/`includeIf` files (relative to the git directory),
 /// resolved, those that exist.
-fn git_config_targets(worktree: &Path, git_directory: &Path) -> Vec<PathBuf> {
-    let Some(config) = small_text(&git_directory.join("config")) else {
-        return Vec::new();
-    };
+fn git_config_targets(worktree: &Path, git_directory: &Path, config: &str) -> Vec<PathBuf> {
     let mut targets = Vec::new();
-    for hooks in git_config_values(&config, "hookspath") {
+    for hooks in git_config_values(config, "hookspath") {
         targets.extend(worktree.join(hooks).canonicalize().ok());
     }
-    for include in git_config_values(&config, "path") {
+    for include in git_config_values(config, "path") {
         targets.extend(git_directory.join(include).canonicalize().ok());
     }
     targets
@@ -315,11 +317,14 @@ fn submodule_git_files(worktree: &Path) -> Vec<PathBuf> {
 /// which `actions/checkout` writes, `Authorization` headers, user:password in URLs, a
 /// credential helper that prints a password), for those that have any: the sandbox reads
 /// the copies instead.
-pub fn sanitized_git_configs(git_directory: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut configs = vec![
-        git_directory.join("config"),
-        git_directory.join("config.worktree"),
-    ];
+/// `config` is the repository's own config, read already.
+fn sanitized_git_configs(git_directory: &Path, config: Option<&str>) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut found: Vec<(PathBuf, Vec<u8>)> = config
+        .and_then(sanitized_git_config_text)
+        .map(|contents| (git_directory.join("config"), contents))
+        .into_iter()
+        .collect();
+    let mut configs = vec![git_directory.join("config.worktree")];
     let mut pending = vec![(git_directory.join("modules"), 0)];
     while let Some((directory, depth)) = pending.pop() {
         let Ok(entries) = std::fs::read_dir(&directory) else {
@@ -333,17 +338,15 @@ pub fn sanitized_git_configs(git_directory: &Path) -> Vec<(PathBuf, Vec<u8>)> {
             }
         }
     }
-    configs
-        .into_iter()
-        .filter_map(|config| {
-            let contents = sanitized_git_config_file(&config)?;
-            Some((config, contents))
-        })
-        .collect()
+    found.extend(configs.into_iter().filter_map(|config| {
+        let contents = sanitized_git_config_text(&small_text(&config)?)?;
+        Some((config, contents))
+    }));
+    found
 }
 
-fn sanitized_git_config_file(config: &Path) -> Option<Vec<u8>> {
-    let config = small_text(config)?;
+/// `config` without the lines that hold credentials, when it has any.
+fn sanitized_git_config_text(config: &str) -> Option<Vec<u8>> {
     let secret = |line: &str| {
         let lower = line.to_ascii_lowercase();
         lower.contains("extraheader")
@@ -654,7 +657,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let area = dir.path().canonicalize().unwrap();
         std::fs::create_dir(area.join(".git")).unwrap();
-        let (existing, watch) = protected(&area, &defaults(), std::slice::from_ref(&area)).unwrap();
+        let Protection {
+            existing, watch, ..
+        } = protected(&area, &defaults(), std::slice::from_ref(&area)).unwrap();
         assert_eq!(existing, vec![area.join(".git")]);
         std::fs::write(area.join(".envrc"), "echo pwned").unwrap();
         let moved = sweep(&[watch], "run-1");
@@ -674,7 +679,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let area = dir.path().canonicalize().unwrap();
         let elsewhere = tempfile::tempdir().unwrap();
-        let (_, watch) = protected(&area, &defaults(), std::slice::from_ref(&area)).unwrap();
+        let Protection { watch, .. } =
+            protected(&area, &defaults(), std::slice::from_ref(&area)).unwrap();
         std::os::unix::fs::symlink(elsewhere.path(), area.join(QUARANTINE)).unwrap();
         std::fs::write(area.join(".envrc"), "echo pwned").unwrap();
         let moved = sweep(std::slice::from_ref(&watch), "run-2");
@@ -692,7 +698,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let area = dir.path().canonicalize().unwrap();
         std::fs::write(area.join(QUARANTINE), "").unwrap();
-        let (_, watch) = protected(&area, &defaults(), std::slice::from_ref(&area)).unwrap();
+        let Protection { watch, .. } =
+            protected(&area, &defaults(), std::slice::from_ref(&area)).unwrap();
         std::fs::write(area.join(".envrc"), "echo pwned").unwrap();
         let moved = sweep(&[watch], "run-3");
         assert_eq!(
@@ -711,7 +718,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let area = dir.path().canonicalize().unwrap();
         let original = area.metadata().unwrap().permissions().mode() & 0o7777;
-        let (_, watch) = protected(&area, &defaults(), std::slice::from_ref(&area)).unwrap();
+        let Protection { watch, .. } =
+            protected(&area, &defaults(), std::slice::from_ref(&area)).unwrap();
         std::fs::write(area.join(".envrc"), "echo pwned").unwrap();
         std::fs::set_permissions(&area, std::fs::Permissions::from_mode(0o311)).unwrap();
         let moved = sweep(&[watch], "run-4");
@@ -747,7 +755,8 @@ mod tests {
         .unwrap();
         std::fs::create_dir(area.join(".gitstore")).unwrap();
         std::os::unix::fs::symlink(".gitstore", area.join(".hg")).unwrap();
-        let (existing, _) = protected(&area, &defaults(), std::slice::from_ref(&area)).unwrap();
+        let Protection { existing, .. } =
+            protected(&area, &defaults(), std::slice::from_ref(&area)).unwrap();
         for expected in [
             ".git",
             ".githooks",
@@ -761,7 +770,10 @@ mod tests {
                 "{expected}: {existing:?}"
             );
         }
-        let configs = sanitized_git_configs(&area.join(".git"));
+        let configs = sanitized_git_configs(
+            &area.join(".git"),
+            small_text(&area.join(".git/config")).as_deref(),
+        );
         assert_eq!(configs.len(), 1, "{configs:?}");
         let sanitized = String::from_utf8(configs[0].1.clone()).unwrap();
         assert!(!sanitized.contains("extraheader"), "{sanitized}");

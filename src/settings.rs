@@ -465,13 +465,15 @@ fn protect_and_hide(
     };
     let mut watches = Vec::new();
     let mut protected = Vec::new();
+    let mut sanitized = Vec::new();
     for area in &writable {
         if !area.is_dir() {
             continue;
         }
-        let (existing, watch) = crate::leftovers::protected(area, protected_names, &writable)?;
-        protected.extend(existing);
-        watches.push(watch);
+        let found = crate::leftovers::protected(area, protected_names, &writable)?;
+        protected.extend(found.existing);
+        watches.push(found.watch);
+        sanitized.extend(found.sanitized);
     }
     let mut hidden = Vec::new();
     for (source, _, _) in &areas {
@@ -532,11 +534,9 @@ fn protect_and_hide(
     // extraheader, a password in a remote's URL or a credential helper): the sandbox
     // reads copies without them.
     let mut covered = Vec::new();
-    for area in &writable {
-        for (config, contents) in crate::leftovers::sanitized_git_configs(&area.join(".git")) {
-            for dest in inside(&config) {
-                covered.push((dest, contents.clone()));
-            }
+    for (config, contents) in sanitized {
+        for dest in inside(&config) {
+            covered.push((dest, contents.clone()));
         }
     }
     Ok((hidden, watches, covered))
