@@ -16,6 +16,19 @@ fn git() -> Option<&'static str> {
         .find(|path| Path::new(path).is_file())
 }
 
+/// A workspace whose workdir is a fresh git repository, or `None` (with a message) when
+/// git is not installed.
+fn repository(runner: &crate::harness::Runner) -> Option<Workspace> {
+    if git().is_none() {
+        eprintln!("SKIPPED: git is not installed");
+        return None;
+    }
+    let ws = Workspace::new(runner);
+    let init = git_in(ws.work(), &["init", "-q"]);
+    assert!(init.status.success(), "{init:?}");
+    Some(ws)
+}
+
 fn git_in(directory: &Path, args: &[&str]) -> std::process::Output {
     Command::new(git().expect("git"))
         .arg("-c")
@@ -37,14 +50,8 @@ runner_tests! {
     /// `git status` afterwards runs nothing. git inside the sandbox can still read the
     /// repository.
     fn nothing_planted_runs_at_the_next_git_status(runner) {
-        if git().is_none() {
-            eprintln!("SKIPPED: git is not installed");
-            return;
-        }
-        let ws = Workspace::new(&runner);
+        let Some(ws) = repository(&runner) else { return };
         let work = ws.work().to_path_buf();
-        let init = git_in(&work, &["init", "-q"]);
-        assert!(init.status.success(), "{init:?}");
         ws.write("work/tracked.txt", "tracked\n");
         let _ = git_in(&work, &["add", "tracked.txt"]);
         let commit = git_in(
@@ -246,13 +253,8 @@ runner_tests! {
     /// `include.path`); `actions/checkout` left a token in `.git/config`; a run planted a
     /// `.venv` and a hard link to `.env`.
     fn what_an_adversarial_review_found_in_the_workdir_is_closed(runner) {
-        if git().is_none() {
-            eprintln!("SKIPPED: git is not installed");
-            return;
-        }
-        let ws = Workspace::new(&runner);
+        let Some(ws) = repository(&runner) else { return };
         let work = ws.work().to_path_buf();
-        assert!(git_in(&work, &["init", "-q"]).status.success());
         ws.write("work/.githooks/pre-commit", "#!/bin/sh\n");
         ws.write("work/shared.gitconfig", "[core]\n");
         for (key, value) in [
@@ -312,13 +314,8 @@ runner_tests! {
     /// virtualenv not named `.venv`; a default ACL on the workdir; a token in a
     /// submodule's config; a hard link below a hidden directory.
     fn what_a_second_review_found_is_closed(runner) {
-        if git().is_none() {
-            eprintln!("SKIPPED: git is not installed");
-            return;
-        }
-        let ws = Workspace::new(&runner);
+        let Some(ws) = repository(&runner) else { return };
         let work = ws.work().to_path_buf();
-        assert!(git_in(&work, &["init", "-q"]).status.success());
         ws.write("work/.env", "API_KEY=secret-env\n");
         ws.write(
             "work/.git/modules/sub/config",
