@@ -19,7 +19,7 @@ macro_rules! require_jupyter {
 }
 
 /// A notebook (nbformat 4.5) from (cell type, source, tags).
-fn notebook(cells: &[(&str, &str, &[&str])]) -> String {
+pub(crate) fn notebook(cells: &[(&str, &str, &[&str])]) -> String {
     let cells: Vec<serde_json::Value> = cells
         .iter()
         .enumerate()
@@ -50,13 +50,13 @@ fn nbexec(ws: &Workspace, venv: &Path) -> crate::harness::Boxpy {
     boxpy(ws).arg("nbexec").arg("--venv").arg(venv)
 }
 
-fn read(path: &Path) -> serde_json::Value {
+pub(crate) fn read(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("read the notebook"))
         .expect("the written notebook is JSON")
 }
 
 /// All text a notebook's code cells printed.
-fn printed(notebook: &serde_json::Value) -> String {
+pub(crate) fn printed(notebook: &serde_json::Value) -> String {
     let mut text = String::new();
     for cell in notebook["cells"].as_array().unwrap() {
         for output in cell["outputs"].as_array().into_iter().flatten() {

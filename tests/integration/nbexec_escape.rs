@@ -20,51 +20,14 @@ macro_rules! require_jupyter {
 
 /// A notebook (nbformat 4.5) of code cells.
 fn notebook(cells: &[&str]) -> String {
-    let cells: Vec<serde_json::Value> = cells
+    let cells: Vec<(&str, &str, &[&str])> = cells
         .iter()
-        .enumerate()
-        .map(|(index, source)| {
-            serde_json::json!({
-                "cell_type": "code",
-                "id": format!("cell-{index}"),
-                "metadata": {},
-                "source": source,
-                "outputs": [],
-                "execution_count": null,
-            })
-        })
+        .map(|source| ("code", *source, &[][..]))
         .collect();
-    serde_json::json!({
-        "nbformat": 4,
-        "nbformat_minor": 5,
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-        "cells": cells,
-    })
-    .to_string()
+    crate::nbexec::notebook(&cells)
 }
 
-/// All text a notebook's code cells printed.
-fn printed(notebook: &serde_json::Value) -> String {
-    let mut text = String::new();
-    for cell in notebook["cells"].as_array().unwrap() {
-        for output in cell["outputs"].as_array().into_iter().flatten() {
-            match &output["text"] {
-                serde_json::Value::String(part) => text.push_str(part),
-                serde_json::Value::Array(parts) => parts
-                    .iter()
-                    .filter_map(|p| p.as_str())
-                    .for_each(|p| text.push_str(p)),
-                _ => {}
-            }
-        }
-    }
-    text
-}
-
-fn read_notebook(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("read the notebook"))
-        .expect("the written notebook is JSON")
-}
+use crate::nbexec::{printed, read as read_notebook};
 
 /// What the forging cell writes into the driver's channel, by variant.
 const FORGERIES: &[(&str, &str)] = &[
