@@ -1058,7 +1058,7 @@ pub fn render(spec: &SandboxSpec, facts: &MacosFacts) -> Result<SeatbeltCommand,
             profile.comment(
                 "Loopback only: servers the program starts itself (Jupyter kernels, test\n\
                  servers) and connections to them. On macOS this is the host's loopback:\n\
-                 services the host runs on it are reachable too (see the README).",
+                 services the host runs on it are reachable too (see macos.md under docs).",
             );
             profile.line("(allow network-bind (local ip \"localhost:*\"))");
             profile.line("(allow network-inbound (local ip \"localhost:*\"))");

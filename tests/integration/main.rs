@@ -21,6 +21,7 @@ mod nbexec;
 mod nbexec_escape;
 mod network;
 mod policy;
+mod readme;
 mod reports;
 mod run_basic;
 mod steering;
