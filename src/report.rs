@@ -316,6 +316,13 @@ pub(crate) fn with_hint_context<T>(
         host_path_exists: &host_path_exists,
         host_facts,
         hidden: &spec.hidden,
+        host_variable_set: &crate::host::variable_set_for_report,
+        host_command_exists: &crate::host::command_exists_for_report,
+        venv_made_by_uv: spec
+            .interpreter
+            .venv
+            .as_deref()
+            .is_some_and(crate::venv::made_by_uv_without_pip),
     };
     with(&context)
 }
