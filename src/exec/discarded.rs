@@ -152,13 +152,23 @@ pub fn count(root: &Path, place: Place, budget: &mut Budget) -> Count {
 }
 
 /// [`count`] for a place that must be a tmpfs of the sandbox's own: anything else (a
-/// host directory mounted there) counts nothing, since its files persist.
-#[cfg(target_os = "linux")]
+/// host directory mounted there) counts nothing, since its files persist. (Only Linux's
+/// init counts: macOS has no init, and removes its run directory itself.)
 pub fn count_tmpfs(root: &Path, place: Place, budget: &mut Budget) -> Count {
-    use nix::sys::statfs::{statfs, TMPFS_MAGIC};
-    match statfs(root) {
-        Ok(filesystem) if filesystem.filesystem_type() == TMPFS_MAGIC => count(root, place, budget),
-        _ => Count::default(),
+    #[cfg(target_os = "linux")]
+    {
+        use nix::sys::statfs::{statfs, TMPFS_MAGIC};
+        match statfs(root) {
+            Ok(filesystem) if filesystem.filesystem_type() == TMPFS_MAGIC => {
+                count(root, place, budget)
+            }
+            _ => Count::default(),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (root, place, budget);
+        Count::default()
     }
 }
 

@@ -678,6 +678,7 @@ pub(crate) fn decode_setup_for_fuzzing(text: &str) {
 }
 
 /// What a setup message's text says: rlimits, roles, places to count.
+#[cfg(target_os = "linux")]
 type SetupText = (Vec<Rlimit>, Vec<Role>, Vec<(Place, PathBuf)>);
 
 /// Parses [`setup_message`]'s text; `None` when it is malformed or cut short.

@@ -2,18 +2,26 @@
 //! a [`Diagnosis`]: what failed, where in the user's code, and which policy key, flag or
 //! command changes the outcome.
 //!
-//! Pure: the one question about the host ("does this path exist out there?") is asked
-//! through [`HintContext::host_path_exists`], so tests answer it themselves.
+//! Pure: the questions about the host ("does this path exist out there?", "is this
+//! variable set there?", "is this command on its PATH?") are asked through closures of
+//! [`HintContext`], so tests answer them themselves.
 //!
 //! Rules the catalogue keeps:
-//! - Python's own "Did you mean" is carried through, never contradicted.
+//! - Python's own "Did you mean" is in the message the report shows: never repeated nor
+//!   contradicted (a NameError or AttributeError that has one gets no hint).
+//! - A hint never suggests what boxpy refuses: a `--rw` path is one the mount gate admits
+//!   (never `/`, a system directory, a shared root, the home or what guards it), and the
+//!   sandbox's `/tmp` and HOME are never offered as a place to write (they are discarded).
 //! - A policy-aware hint names the key and the flag (`network.mode` / `--network full`).
 //! - No hint is better than a wrong one: unknown exceptions get none.
 //! - A hint never carries the program's text as an instruction. Agents run hints, and the
 //!   program chooses its own exception messages: a name taken from the message is put in a
 //!   hint only when it is a valid name of its kind (a module: a dotted Python identifier;
 //!   a distribution: PEP 508's name rule; a key: a short plain literal; a path: one that
-//!   exists on the host, shell-quoted), otherwise the hint is the generic one.
+//!   exists on the host, shell-quoted; an environment variable: `[A-Za-z_][A-Za-z0-9_]{0,63}`;
+//!   a command: letters, digits and `._+-`), otherwise the hint is the generic one.
+//! - Whether the host has an environment variable (never its value) or a command is asked
+//!   only for the local user ([`HostFactsDisclosure::Local`]) and a valid name.
 //! - Host facts are for the local user only ([`HostFactsDisclosure`]): whether a path
 //!   exists on the host is asked only when the caller is local, and never for a protected
 //!   path ([`is_protected_host_fact`]).

@@ -295,6 +295,7 @@ fn json_error_object_has_the_documented_fields() {
         "error",
         "resources",
         "policy",
+        "discarded",
     ] {
         assert!(result.get(field).is_some(), "missing {field}: {result}");
     }
