@@ -767,19 +767,34 @@ fn errno_hint(
                     "boxpy never shows `{protected}` to a sandboxed program, whatever the policy says"
                 ));
             }
+            // `--rw` is offered only where the mount gate would admit it.
+            let writable = |path: &Path| {
+                let caller_home = match context.host_facts {
+                    HostFactsDisclosure::Local { caller_home } => caller_home.as_deref(),
+                    HostFactsDisclosure::Withheld => None,
+                };
+                gate_admits_writable(path, caller_home)
+            };
             if !context.is_visible(&path) {
                 if let Some(shown) = context.shown_path(&path) {
+                    let write = if writable(&path) { "; `--rw` to write" } else { "" };
                     return Some(format!(
-                        "`{shown}` exists on the host but is not mounted in the sandbox; add `--ro {shown}` (or list it in `filesystem.read_only`; `--rw` to write)"
+                        "`{shown}` exists on the host but is not mounted in the sandbox; add `--ro {shown}` (or list it in `filesystem.read_only`{write})"
                     ));
                 }
             }
             if let Some(parent) = path.parent() {
                 if !context.is_visible(parent) {
                     if let Some(shown) = context.shown_path(parent) {
-                        return Some(format!(
-                            "`{shown}` exists on the host but is not mounted in the sandbox; add `--ro {shown}` to read there or `--rw {shown}` to write (or list it in `filesystem.read_only` / `filesystem.read_write`)"
-                        ));
+                        return Some(if writable(parent) {
+                            format!(
+                                "`{shown}` exists on the host but is not mounted in the sandbox; add `--ro {shown}` to read there or `--rw {shown}` to write (or list it in `filesystem.read_only` / `filesystem.read_write`)"
+                            )
+                        } else {
+                            format!(
+                                "`{shown}` exists on the host but is not mounted in the sandbox; add `--ro {shown}` to read there (or list it in `filesystem.read_only`); boxpy never makes it writable"
+                            )
+                        });
                     }
                 }
             }

@@ -823,3 +823,29 @@ fn missing_command_says_whether_the_host_has_it() {
         assert!(!hint.contains("only /usr"), "{hint}");
     }
 }
+
+/// A file missing under an existing, unmounted directory: `--ro` to read; `--rw` only
+/// where the gate would admit it (`/var/lib` is shared by the system: never writable).
+#[test]
+fn unmounted_directory_hint_offers_rw_only_where_the_gate_admits_it() {
+    let enoent = |path: &str| {
+        raised(
+            "FileNotFoundError",
+            &format!("[Errno 2] No such file or directory: '{path}'"),
+        )
+    };
+    let setup = Setup {
+        existing: ["/srv/data", "/var/lib"].iter().map(PathBuf::from).collect(),
+        ..Setup::default()
+    };
+    let srv = setup.diagnose(&enoent("/srv/data/out.csv")).hint.unwrap();
+    assert!(
+        srv.contains("`--ro /srv/data`") && srv.contains("`--rw /srv/data`"),
+        "{srv}"
+    );
+    let var = setup.diagnose(&enoent("/var/lib/app.db")).hint.unwrap();
+    assert!(
+        var.contains("`--ro /var/lib`") && !var.contains("--rw /var/lib"),
+        "{var}"
+    );
+}
