@@ -902,12 +902,8 @@ fn refused_hint(path: &Path, refused: Refused, context: &HintContext) -> String 
         .iter()
         .find(|interpreter| path.starts_with(interpreter))
     {
-        if refused == Refused::Permission {
-            return format!(
-                "{shown} is inside `{}`, and its owner and mode on the host refuse this access (the sandbox runs as you, without capabilities); check them on the host",
-                display_path(&venv.to_string_lossy(), context.workdir)
-            );
-        }
+        // Read-only whatever the errno (a directory the caller cannot write gives EACCES
+        // before the mount's EROFS); a refused read inside a venv is all but unheard of.
         return format!(
             "{shown} is inside `{}`, which the sandbox mounts read-only; install packages from outside it ({})",
             display_path(&venv.to_string_lossy(), context.workdir),

@@ -835,7 +835,10 @@ fn unmounted_directory_hint_offers_rw_only_where_the_gate_admits_it() {
         )
     };
     let setup = Setup {
-        existing: ["/srv/data", "/var/lib"].iter().map(PathBuf::from).collect(),
+        existing: ["/srv/data", "/var/lib"]
+            .iter()
+            .map(PathBuf::from)
+            .collect(),
         ..Setup::default()
     };
     let srv = setup.diagnose(&enoent("/srv/data/out.csv")).hint.unwrap();
