@@ -46,6 +46,9 @@ pub fn traceback(stderr: &str) {
         host_path_exists: &exists,
         host_facts: &disclosure,
         hidden: &[],
+        host_variable_set: &|_: &str| false,
+        host_command_exists: &|_: &str| false,
+        venv_made_by_uv: false,
     };
     let diagnosis = catalogue::diagnose(&traceback, &context);
     let text = crate::report::format_diagnosis(&diagnosis, &crate::report::Styles::default());

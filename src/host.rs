@@ -434,3 +434,14 @@ pub fn path_exists_for_report(path: &Path, caller_home: Option<&Path>) -> bool {
         Err(_) => true,
     }
 }
+
+/// Whether boxpy's own environment (the host's) has `name` set, for a report's hint. Only
+/// presence: the value is never read into a report.
+pub fn variable_set_for_report(name: &str) -> bool {
+    std::env::var_os(name).is_some()
+}
+
+/// Whether the host's PATH has an executable `name`, for a report's hint.
+pub fn command_exists_for_report(name: &str) -> bool {
+    which::which(name).is_ok()
+}

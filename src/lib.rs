@@ -226,6 +226,7 @@ pub(crate) fn execute(
         timeout: invocation.policy.limits.timeout,
         seccomp: seccomp_program(invocation)?,
         channel,
+        count_discarded: discarded_places(invocation),
     };
     let result = match exec::run(&command, &options, plan) {
         // bwrap older than 0.8 has no `--disable-userns`: say so, and run without it (the
@@ -242,6 +243,33 @@ pub(crate) fn execute(
     };
     sweep_leftovers(invocation);
     result
+}
+
+/// The places the sandbox discards whose leftover files the init counts (issue 15: a
+/// program that writes its results to `~` or `/tmp` exits 0 and they are gone): the
+/// private `/tmp` and HOME, each unless a mount of the user's covers it (then it is not the
+/// sandbox's tmpfs). Nothing with `-q` (no notice to print) unless `--json` wants it.
+fn discarded_places(
+    invocation: &settings::Invocation,
+) -> Vec<(exec::discarded::Place, std::path::PathBuf)> {
+    use exec::discarded::Place;
+    if invocation.output.quiet && !invocation.output.json {
+        return Vec::new();
+    }
+    let spec = &invocation.spec;
+    let covered = |path: &std::path::Path| {
+        spec.mounts
+            .iter()
+            .any(|mount| path.starts_with(&mount.dest))
+            || path.starts_with(&spec.workdir)
+    };
+    [
+        (Place::Tmp, std::path::PathBuf::from("/tmp")),
+        (Place::Home, spec.home.clone()),
+    ]
+    .into_iter()
+    .filter(|(_, path)| path != std::path::Path::new("/") && !covered(path))
+    .collect()
 }
 
 /// Moves aside the protected names the program created or replaced (`.git`, `.envrc`,
@@ -314,6 +342,7 @@ fn execute_seatbelt(invocation: &settings::Invocation, host: &HostFacts) -> Resu
         timeout: invocation.policy.limits.timeout,
         seccomp: None,
         channel: None,
+        count_discarded: Vec::new(),
     };
     let enforcement = exec::limits::plan(&invocation.policy.limits, host.uid);
     for (key, reason) in &enforcement.unenforced {

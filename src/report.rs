@@ -316,6 +316,13 @@ pub(crate) fn with_hint_context<T>(
         host_path_exists: &host_path_exists,
         host_facts,
         hidden: &spec.hidden,
+        host_variable_set: &crate::host::variable_set_for_report,
+        host_command_exists: &crate::host::command_exists_for_report,
+        venv_made_by_uv: spec
+            .interpreter
+            .venv
+            .as_deref()
+            .is_some_and(crate::venv::made_by_uv_without_pip),
     };
     with(&context)
 }
@@ -457,6 +464,54 @@ pub fn human_outcome(invocation: &Invocation, outcome: &Outcome) {
         after_program_output();
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
     }
+    discarded_notice(invocation, outcome);
+}
+
+/// Says how many files the program left in its private HOME and `/tmp`, which the
+/// sandbox discards, and how to keep them (not with `--quiet`). Counts and boxpy's own
+/// paths only: never a name the program chose.
+pub fn discarded_notice(invocation: &Invocation, outcome: &Outcome) {
+    if invocation.output.quiet {
+        return;
+    }
+    if let Some(text) = format_discarded(&outcome.discarded, &invocation.spec.workdir) {
+        after_program_output();
+        let _ = writeln!(std::io::stderr().lock(), "boxpy: notice: {text}");
+    }
+}
+
+/// The notice for [`discarded_notice`]; `None` when nothing was left.
+pub fn format_discarded(
+    discarded: &[crate::exec::Discarded],
+    workdir: &std::path::Path,
+) -> Option<String> {
+    use crate::exec::discarded::Place;
+    if discarded.is_empty() {
+        return None;
+    }
+    let places: Vec<String> = discarded
+        .iter()
+        .map(|left| {
+            let files = match (left.files, left.capped) {
+                (files, true) => format!("at least {files} files"),
+                (1, false) => "1 file".to_owned(),
+                (files, false) => format!("{files} files"),
+            };
+            let place = match left.place {
+                Place::Tmp => "the sandbox's private /tmp".to_owned(),
+                Place::Home => format!(
+                    "its private HOME (`{}`)",
+                    escape_control(&left.path.to_string_lossy())
+                ),
+            };
+            format!("{files} in {place}")
+        })
+        .collect();
+    Some(format!(
+        "the program left {}, discarded when the run ended; to keep files, write them under the working directory (`{}`, or choose one with `-w DIR`) or a host directory mounted with `--rw DIR`",
+        places.join(" and "),
+        escape_control(&workdir.to_string_lossy())
+    ))
 }
 
 /// The `--json` result object (SPEC §6). Fields are only ever added, never renamed.
@@ -474,6 +529,9 @@ pub struct JsonResult {
     pub error: Option<JsonError>,
     pub resources: Option<Resources>,
     pub policy: Option<JsonPolicy>,
+    /// Files the program left in its private HOME and `/tmp`, discarded with the sandbox:
+    /// `[{"path": "/tmp", "files": 3, "capped": false}]`, empty when none (or not counted).
+    pub discarded: Vec<crate::exec::Discarded>,
 }
 
 #[derive(Debug, Serialize)]
@@ -550,6 +608,7 @@ pub fn json_outcome(invocation: &Invocation, outcome: &Outcome) -> JsonResult {
             name: invocation.policy.name.clone(),
             network: invocation.policy.network.as_str(),
         }),
+        discarded: outcome.discarded.clone(),
     }
 }
 
@@ -583,6 +642,7 @@ pub fn json_error(error: &Error) -> JsonResult {
         }),
         resources: None,
         policy: None,
+        discarded: Vec::new(),
     }
 }
 

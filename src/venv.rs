@@ -342,6 +342,22 @@ pub fn pyvenv_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     })
 }
 
+/// Whether `venv` was made by uv (`uv = VERSION` in its `pyvenv.cfg`) without pip (`uv
+/// venv` seeds none unless `--seed`): packages go in with `uv pip install --python VENV`,
+/// and `VENV/bin/python -m pip` fails. Read only, bounded; for the missing-module hint.
+pub fn made_by_uv_without_pip(venv: &Path) -> bool {
+    let Ok(bytes) =
+        crate::bounded::read(&venv.join("pyvenv.cfg"), crate::bounded::PYVENV_CFG_LIMIT)
+    else {
+        return false;
+    };
+    let config = String::from_utf8_lossy(&bytes);
+    pyvenv_value(&config, "uv").is_some()
+        && !["pip", "pip3"]
+            .iter()
+            .any(|pip| venv.join("bin").join(pip).symlink_metadata().is_ok())
+}
+
 /// Maps a `.../bin` directory to its prefix; any other directory stands for itself.
 pub fn prefix_of_bin_dir(dir: &Path) -> PathBuf {
     if dir.file_name().is_some_and(|name| name == "bin") {

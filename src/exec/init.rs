@@ -23,6 +23,9 @@ use nix::sys::signal::{kill, SigSet, SigmaskHow, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
+use std::path::PathBuf;
+
+use super::discarded::{self, Place};
 use super::limits::Rlimit;
 
 /// Runs the init. `args` are the process arguments after `__sandbox-init`:
@@ -153,6 +156,7 @@ pub fn main(args: &[OsString]) -> i32 {
     // The program's own descriptors (stdout, stderr, channel) are handed to it at spawn;
     // boxpy's cgroup files are kept for the end.
     let mut leave: Vec<std::fs::File> = Vec::new();
+    let mut count_places: Vec<(Place, PathBuf)> = Vec::new();
     let mut program_fds: Vec<(OwnedFd, RawFd)> = Vec::new();
     if let Some(fd) = setup {
         // SAFETY: boxpy passed this socket for exactly this use; the init owns it from here
@@ -164,6 +168,7 @@ pub fn main(args: &[OsString]) -> i32 {
         };
         drop(socket);
         limits.extend(received.rlimits);
+        count_places = received.count;
         for (role, file) in received.files {
             match role {
                 Role::Join => {
@@ -296,8 +301,22 @@ pub fn main(args: &[OsString]) -> i32 {
         Some(WaitStatus::Signaled(_, signal, _)) => ("signal", signal as i32, 128 + signal as i32),
         _ => ("signal", libc::SIGKILL, 128 + libc::SIGKILL),
     };
+    // What the program left in the places that end with the sandbox (its private HOME and
+    // /tmp): counted now that nothing else runs, bounded, numbers only.
+    let mut left = String::new();
+    if !count_places.is_empty() {
+        let mut budget = discarded::Budget::new();
+        let counts: Vec<String> = count_places
+            .iter()
+            .map(|(place, path)| {
+                let count = discarded::count_tmpfs(path, *place, &mut budget);
+                format!("[{},{}]", count.files, count.capped)
+            })
+            .collect();
+        left = format!(",\"left\":[{}]", counts.join(","));
+    }
     let ended = format!(
-        "{{\"event\":\"ended\",\"{field}\":{value},\"cpu_ms\":{cpu_ms},\"max_rss_kib\":{max_rss_kib}}}"
+        "{{\"event\":\"ended\",\"{field}\":{value},\"cpu_ms\":{cpu_ms},\"max_rss_kib\":{max_rss_kib}{left}}}"
     );
     report_line(&mut report, &ended);
     exit_code
@@ -571,11 +590,22 @@ impl Role {
     }
 }
 
-/// The setup message: the rlimits, and descriptors with their roles.
+/// The setup message: the rlimits, descriptors with their roles, and the discarded places
+/// whose leftover files the init counts at the end ([`super::discarded`]).
 #[derive(Debug, Default)]
 pub struct Setup<F> {
     pub rlimits: Vec<Rlimit>,
     pub files: Vec<(Role, F)>,
+    pub count: Vec<(Place, PathBuf)>,
+}
+
+/// A `count` line's place name.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn place_name(place: Place) -> &'static str {
+    match place {
+        Place::Home => "home",
+        Place::Tmp => "tmp",
+    }
 }
 
 /// Sends the setup message: the rlimits and the roles as text, the descriptors as
@@ -586,7 +616,7 @@ pub fn send_setup(socket: &OwnedFd, setup: &Setup<RawFd>) -> std::io::Result<()>
     use std::os::fd::AsRawFd;
     let roles: Vec<Role> = setup.files.iter().map(|(role, _)| *role).collect();
     let files: Vec<RawFd> = setup.files.iter().map(|(_, fd)| *fd).collect();
-    let message = setup_message(&setup.rlimits, &roles);
+    let message = setup_message(&setup.rlimits, &roles, &setup.count);
     let files = &files[..];
     let controls = if files.is_empty() {
         Vec::new()
@@ -609,10 +639,24 @@ pub fn send_setup(_: &OwnedFd, _: &Setup<RawFd>) -> std::io::Result<()> {
 }
 
 /// The setup message's text: one `rlimit NAME=SOFT:HARD` line per limit, one `file ROLE`
-/// line per descriptor (in the order of the `SCM_RIGHTS` that travel with it), then `end`.
+/// line per descriptor (in the order of the `SCM_RIGHTS` that travel with it), one
+/// `count PLACE PATH` line per place to count (an absolute path without a line break;
+/// others are left out), then `end`.
 #[cfg(target_os = "linux")]
-fn setup_message(rlimits: &[Rlimit], roles: &[Role]) -> String {
+fn setup_message(rlimits: &[Rlimit], roles: &[Role], count: &[(Place, PathBuf)]) -> String {
     let mut text = String::new();
+    for (place, path) in count {
+        if let Some(path) = path
+            .to_str()
+            .filter(|path| path.starts_with('/') && !path.contains(['\n', '\r']))
+        {
+            text.push_str("count ");
+            text.push_str(place_name(*place));
+            text.push(' ');
+            text.push_str(path);
+            text.push('\n');
+        }
+    }
     for limit in rlimits {
         text.push_str("rlimit ");
         text.push_str(&limit.to_argument());
@@ -633,15 +677,28 @@ pub(crate) fn decode_setup_for_fuzzing(text: &str) {
     let _ = parse_setup_message(text);
 }
 
+/// What a setup message's text says: rlimits, roles, places to count.
+#[cfg(target_os = "linux")]
+type SetupText = (Vec<Rlimit>, Vec<Role>, Vec<(Place, PathBuf)>);
+
 /// Parses [`setup_message`]'s text; `None` when it is malformed or cut short.
 #[cfg(target_os = "linux")]
-fn parse_setup_message(text: &str) -> Option<(Vec<Rlimit>, Vec<Role>)> {
-    let (mut limits, mut roles) = (Vec::new(), Vec::new());
+fn parse_setup_message(text: &str) -> Option<SetupText> {
+    let (mut limits, mut roles, mut count) = (Vec::new(), Vec::new(), Vec::new());
     for line in text.lines() {
         if line == "end" {
-            return Some((limits, roles));
+            return Some((limits, roles, count));
         }
-        if let Some(role) = line.strip_prefix("file ") {
+        if let Some(rest) = line.strip_prefix("count ") {
+            let (name, path) = rest.split_once(' ')?;
+            let place = [Place::Home, Place::Tmp]
+                .into_iter()
+                .find(|place| place_name(*place) == name)?;
+            if !path.starts_with('/') {
+                return None;
+            }
+            count.push((place, PathBuf::from(path)));
+        } else if let Some(role) = line.strip_prefix("file ") {
             roles.push(Role::from_name(role)?);
         } else {
             limits.push(Rlimit::from_argument(line.strip_prefix("rlimit ")?)?);
@@ -695,7 +752,7 @@ fn receive_setup(socket: &OwnedFd) -> Result<Setup<OwnedFd>, String> {
             Err(errno) => return Err(format!("reading boxpy's limits: {}", errno.desc())),
         }
     };
-    let (rlimits, roles) = std::str::from_utf8(&buffer[..length])
+    let (rlimits, roles, count) = std::str::from_utf8(&buffer[..length])
         .ok()
         .filter(|_| !truncated)
         .and_then(parse_setup_message)
@@ -710,6 +767,7 @@ fn receive_setup(socket: &OwnedFd) -> Result<Setup<OwnedFd>, String> {
     Ok(Setup {
         rlimits,
         files: roles.into_iter().zip(files).collect(),
+        count,
     })
 }
 
@@ -943,13 +1001,27 @@ mod tests {
             Role::Stderr,
             Role::Channel,
         ];
-        let text = setup_message(&limits, &roles);
+        let count = vec![
+            (Place::Home, PathBuf::from("/home/a b")),
+            (Place::Tmp, PathBuf::from("/tmp")),
+        ];
+        let mut asked = count.clone();
+        // Not a path a line can carry: left out, never a broken message.
+        asked.push((Place::Tmp, PathBuf::from("/x\nend")));
+        asked.push((Place::Tmp, PathBuf::from("relative")));
+        let text = setup_message(&limits, &roles, &asked);
         assert_eq!(
             text,
-            "rlimit cpu=30:31\nrlimit nofile=64:64\nfile join\nfile leave\nfile stdout\nfile stderr\nfile channel\nend\n"
+            "count home /home/a b\ncount tmp /tmp\nrlimit cpu=30:31\nrlimit nofile=64:64\nfile join\nfile leave\nfile stdout\nfile stderr\nfile channel\nend\n"
         );
-        assert_eq!(parse_setup_message(&text), Some((limits, roles.to_vec())));
-        assert_eq!(parse_setup_message("end\n"), Some((Vec::new(), Vec::new())));
+        assert_eq!(
+            parse_setup_message(&text),
+            Some((limits, roles.to_vec(), count))
+        );
+        assert_eq!(
+            parse_setup_message("end\n"),
+            Some((Vec::new(), Vec::new(), Vec::new()))
+        );
         for bad in [
             "",
             "rlimit cpu=30:31\n",
@@ -957,6 +1029,9 @@ mod tests {
             "cpu=1:1\nend\n",
             "file stdout2\nend\n",
             "file join\n",
+            "count home\nend\n",
+            "count var /var\nend\n",
+            "count tmp tmp\nend\n",
         ] {
             assert_eq!(parse_setup_message(bad), None, "{bad:?}");
         }
@@ -979,11 +1054,13 @@ mod tests {
                 (Role::Join, file.as_raw_fd()),
                 (Role::Stdout, write.as_raw_fd()),
             ],
+            count: vec![(Place::Tmp, PathBuf::from("/tmp"))],
         };
         send_setup(&ours, &setup).expect("sendmsg");
         drop(write);
         let received = receive_setup(&theirs).expect("the setup arrives");
         assert_eq!(received.rlimits, vec![limit]);
+        assert_eq!(received.count, vec![(Place::Tmp, PathBuf::from("/tmp"))]);
         let roles: Vec<Role> = received.files.iter().map(|(role, _)| *role).collect();
         assert_eq!(roles, [Role::Join, Role::Stdout]);
         // Received close-on-exec: never inherited by the program unless handed over.

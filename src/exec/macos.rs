@@ -233,6 +233,9 @@ pub fn run(
         resources: Some(resources_of(&usage)),
         output_limit_reached: budget.exhausted(),
         memory_limit_reached: false,
+        // Not counted on macOS: HOME and TMPDIR are directories of the run directory,
+        // removed with it.
+        discarded: Vec::new(),
     })
 }
 

@@ -23,6 +23,7 @@
 
 #![allow(unsafe_code)]
 
+pub mod discarded;
 mod events;
 pub(crate) mod init;
 pub(crate) mod limits;
@@ -59,6 +60,22 @@ pub struct ExecOptions {
     /// notebook driver's events). What arrives is untrusted: lines are bounded, and the
     /// queue is (the reader waits for the receiver, so boxpy holds a few lines at most).
     pub channel: Option<mpsc::SyncSender<String>>,
+    /// The places the sandbox discards (its private HOME and `/tmp`) whose leftover files
+    /// the init counts at the end ([`discarded`]); empty to count nothing.
+    pub count_discarded: Vec<(discarded::Place, std::path::PathBuf)>,
+}
+
+/// Files a run left in a place the sandbox discards (see [`discarded`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Discarded {
+    /// The place, as the program saw it (`/tmp`, its HOME).
+    pub path: std::path::PathBuf,
+    #[serde(skip)]
+    pub place: discarded::Place,
+    /// How many files (not directories; what Python leaves on its own is not counted).
+    pub files: u64,
+    /// The count stopped at its budget: `files` is a lower bound.
+    pub capped: bool,
 }
 
 /// The most a single channel line may hold: the notebook driver sends short events and the
@@ -101,6 +118,9 @@ pub struct Outcome {
     pub output_limit_reached: bool,
     /// The kernel's OOM killer acted in the sandbox's memory cgroup.
     pub memory_limit_reached: bool,
+    /// Files the program left in its private HOME and `/tmp`, discarded with the sandbox:
+    /// the places with at least one.
+    pub discarded: Vec<Discarded>,
 }
 
 const FORWARDED_SIGNALS: [Signal; 4] = [
@@ -209,7 +229,12 @@ pub fn run(
     // waits for them before it starts the program. A failure to send means bwrap or its
     // init is already gone, which the status channels report.
     let enforcement = plan();
-    let _ = send_setup(&setup_socket, &enforcement, &program_pipes);
+    let _ = send_setup(
+        &setup_socket,
+        &enforcement,
+        &program_pipes,
+        &options.count_discarded,
+    );
     // The init has its copies (or never will): boxpy's must not keep the pipes open.
     drop(program_pipes);
     // Stopped, and the terminal's settings put back, when the run ends (or on drop, when
@@ -306,8 +331,21 @@ pub fn run(
             .cgroup
             .as_ref()
             .is_some_and(limits::Cgroup::oom_killed);
+    let discarded = options
+        .count_discarded
+        .iter()
+        .zip(&report.left)
+        .filter(|(_, (files, _))| *files > 0)
+        .map(|((place, path), (files, capped))| Discarded {
+            path: path.clone(),
+            place: *place,
+            files: *files,
+            capped: *capped,
+        })
+        .collect();
     Ok(Outcome {
         memory_limit_reached,
+        discarded,
         status,
         duration,
         stderr_tail: stderr.tail.clone(),
@@ -560,6 +598,7 @@ fn send_setup(
     socket: &OwnedFd,
     enforcement: &limits::Enforcement,
     pipes: &ProgramPipes,
+    count: &[(discarded::Place, std::path::PathBuf)],
 ) -> std::io::Result<()> {
     use init::Role;
     let mut files: Vec<(Role, RawFd)> = Vec::new();
@@ -588,6 +627,7 @@ fn send_setup(
         &init::Setup {
             rlimits: enforcement.rlimits.clone(),
             files,
+            count: count.to_vec(),
         },
     )
 }
@@ -721,6 +761,9 @@ struct InitReport {
     /// The init could not apply a limit (join a cgroup, set an rlimit): the detail, and
     /// the policy key behind it when the init named one.
     limit_failed: Option<(String, Option<String>)>,
+    /// Per place asked to count, in order: the files left and whether the count stopped
+    /// at its budget.
+    left: Vec<(u64, bool)>,
 }
 
 impl InitReport {
@@ -764,6 +807,20 @@ impl InitReport {
                         max_rss_kib: rss as u64,
                     });
                 }
+                self.left = value
+                    .get("left")
+                    .and_then(serde_json::Value::as_array)
+                    .map(|places| {
+                        places
+                            .iter()
+                            .map(|place| {
+                                let files = place.get(0).and_then(serde_json::Value::as_u64);
+                                let capped = place.get(1).and_then(serde_json::Value::as_bool);
+                                (files.unwrap_or(0), capped.unwrap_or(false))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
             }
             _ => {}
         }

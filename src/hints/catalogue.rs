@@ -2,18 +2,26 @@
 //! a [`Diagnosis`]: what failed, where in the user's code, and which policy key, flag or
 //! command changes the outcome.
 //!
-//! Pure: the one question about the host ("does this path exist out there?") is asked
-//! through [`HintContext::host_path_exists`], so tests answer it themselves.
+//! Pure: the questions about the host ("does this path exist out there?", "is this
+//! variable set there?", "is this command on its PATH?") are asked through closures of
+//! [`HintContext`], so tests answer them themselves.
 //!
 //! Rules the catalogue keeps:
-//! - Python's own "Did you mean" is carried through, never contradicted.
+//! - Python's own "Did you mean" is in the message the report shows: never repeated nor
+//!   contradicted (a NameError or AttributeError that has one gets no hint).
+//! - A hint never suggests what boxpy refuses: a `--rw` path is one the mount gate admits
+//!   (never `/`, a system directory, a shared root, the home or what guards it), and the
+//!   sandbox's `/tmp` and HOME are never offered as a place to write (they are discarded).
 //! - A policy-aware hint names the key and the flag (`network.mode` / `--network full`).
 //! - No hint is better than a wrong one: unknown exceptions get none.
 //! - A hint never carries the program's text as an instruction. Agents run hints, and the
 //!   program chooses its own exception messages: a name taken from the message is put in a
 //!   hint only when it is a valid name of its kind (a module: a dotted Python identifier;
 //!   a distribution: PEP 508's name rule; a key: a short plain literal; a path: one that
-//!   exists on the host, shell-quoted), otherwise the hint is the generic one.
+//!   exists on the host, shell-quoted; an environment variable: `[A-Za-z_][A-Za-z0-9_]{0,63}`;
+//!   a command: letters, digits and `._+-`), otherwise the hint is the generic one.
+//! - Whether the host has an environment variable (never its value) or a command is asked
+//!   only for the local user ([`HostFactsDisclosure::Local`]) and a valid name.
 //! - Host facts are for the local user only ([`HostFactsDisclosure`]): whether a path
 //!   exists on the host is asked only when the caller is local, and never for a protected
 //!   path ([`is_protected_host_fact`]).
@@ -59,6 +67,17 @@ pub struct HintContext<'a> {
     pub host_facts: &'a HostFactsDisclosure,
     /// Paths the sandbox shows as empty (`filesystem.hide`, `--hide`, the defaults).
     pub hidden: &'a [crate::sandbox::HiddenPath],
+    /// Whether a variable is set in boxpy's own (the host's) environment. Asked only
+    /// through [`HintContext::host_env_has`]: for the local user, with a name that passed
+    /// [`is_variable_name`]. Never asked for the value.
+    pub host_variable_set: &'a dyn Fn(&str) -> bool,
+    /// Whether a command is found on the host's PATH. Asked only through
+    /// [`HintContext::host_command_has`]: for the local user, with a name that passed
+    /// `is_command_name`.
+    pub host_command_exists: &'a dyn Fn(&str) -> bool,
+    /// The venv was made by uv (`uv = ` in its `pyvenv.cfg`): it has no pip, so the install
+    /// command is `uv pip install --python VENV`.
+    pub venv_made_by_uv: bool,
 }
 
 /// Whether a report may tell its reader facts about the host (which paths exist there).
@@ -171,6 +190,40 @@ fn is_command_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || b"._+-".contains(&byte))
+}
+
+/// An environment variable name as a hint may repeat it: `[A-Za-z_][A-Za-z0-9_]{0,63}`.
+pub fn is_variable_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 64
+        && (bytes[0].is_ascii_alphabetic() || bytes[0] == b'_')
+        && bytes
+            .iter()
+            .all(|byte| byte.is_ascii_alphanumeric() || *byte == b'_')
+}
+
+/// Whether a variable name looks like it holds a credential (`OPENAI_API_KEY`,
+/// `GITHUB_TOKEN`, `DB_PASSWORD`): the hint that suggests passing it says so.
+fn looks_like_credential(name: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "KEY",
+        "APIKEY",
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "PASSPHRASE",
+        "CREDENTIAL",
+        "AUTH",
+        "PRIVATE",
+        "SESSION",
+        "COOKIE",
+    ];
+    let upper = name.to_ascii_uppercase();
+    upper
+        .split('_')
+        .any(|part| WORDS.iter().any(|word| part.starts_with(word)))
 }
 
 /// A mapping key as `KeyError` shows it: an integer, or a short quoted plain word.
@@ -437,6 +490,40 @@ impl HintContext<'_> {
         }
     }
 
+    /// Whether the host's environment (boxpy's own) has `name` set: only for the local
+    /// user and a plain variable name; the value is never asked for.
+    fn host_env_has(&self, name: &str) -> bool {
+        matches!(self.host_facts, HostFactsDisclosure::Local { .. })
+            && is_variable_name(name)
+            && (self.host_variable_set)(name)
+    }
+
+    /// Whether the host's PATH has the command `name`: only for the local user and a
+    /// plain command name.
+    fn host_command_has(&self, name: &str) -> Option<bool> {
+        (matches!(self.host_facts, HostFactsDisclosure::Local { .. }) && is_command_name(name))
+            .then(|| (self.host_command_exists)(name))
+    }
+
+    /// The directory a `--rw` hint may name for a write refused at `path`: the nearest of
+    /// `path` and its ancestors that exists on the host (and may be told), when the gate
+    /// would admit it as a writable mount. Never `/`, a system directory, a shared root
+    /// (`/tmp`, `/home`, `/var`, ...), the home, above it or what guards it: boxpy refuses
+    /// those, so a hint naming them sends the user into a second error. `None` when the
+    /// nearest existing one is refused (a further ancestor would be refused too).
+    fn writable_suggestion(&self, path: &Path) -> Option<String> {
+        let caller_home = match self.host_facts {
+            HostFactsDisclosure::Local { caller_home } => caller_home.as_deref(),
+            HostFactsDisclosure::Withheld => return None,
+        };
+        let nearest = path.ancestors().find(|candidate| {
+            *candidate == Path::new("/") || self.shown_path(candidate).is_some()
+        })?;
+        gate_admits_writable(nearest, caller_home)
+            .then(|| self.shown_path(nearest))
+            .flatten()
+    }
+
     /// `path` shell-quoted for a hint, when the host has it (see [`Self::host_has`]).
     fn shown_path(&self, path: &Path) -> Option<String> {
         let text = path.to_str()?;
@@ -481,15 +568,18 @@ pub fn hint(traceback: &Traceback, context: &HintContext) -> Option<String> {
             None => "the program ran out of memory; check the size of what it allocates".to_owned(),
         }),
         "RuntimeError" if first.contains("can't start new thread") => Some(thread_hint(context)),
-        "NameError" => Some(match python_did_you_mean(first) {
-            Some(suggestion) => format!("{suggestion} (Python's suggestion)"),
-            None => match quoted_name(first, "name ").filter(|name| is_identifier(name)) {
+        // Python's own "Did you mean" is in the message the report shows: repeating it
+        // adds nothing, and boxpy has nothing to add to it.
+        "NameError" => match python_did_you_mean(first) {
+            Some(_) => None,
+            None => Some(match quoted_name(first, "name ").filter(|name| is_identifier(name)) {
                 Some(name) => format!("`{name}` is not defined at this point: check the spelling, or define or import it before it is used"),
                 None => "a name is used before it is defined".to_owned(),
-            },
-        }),
-        "AttributeError" => Some(attribute_hint(first, context)),
+            }),
+        },
+        "AttributeError" => attribute_hint(first, context),
         "TypeError" => Some(type_error_hint(first)),
+        "KeyError" if is_environ_lookup(traceback) => Some(environ_hint(message.trim(), context)),
         "KeyError" => Some(match message.trim() {
             key if !is_plain_key(key) => "a key is missing from the mapping; use `.get(key)` or check `key in mapping` first".to_owned(),
             key => format!("{key} is not a key of the mapping; use `.get({key})` or check `{key} in mapping` first"),
@@ -510,6 +600,47 @@ pub fn hint(traceback: &Traceback, context: &HintContext) -> Option<String> {
         "AssertionError" => Some("an `assert` failed at the line shown".to_owned()),
         "FileNotFoundError" => Some("a file or directory does not exist; relative paths start at the working directory".to_owned()),
         _ => None,
+    }
+}
+
+/// Whether a `KeyError` was raised by `os.environ[...]`: the deepest frame is
+/// `__getitem__` of the `os` module (`<frozen os>` since 3.11, `.../os.py` before).
+fn is_environ_lookup(traceback: &Traceback) -> bool {
+    traceback.frames.last().is_some_and(|frame| {
+        (frame.file == "<frozen os>" || frame.file.ends_with("/os.py"))
+            && frame.function == "__getitem__"
+    })
+}
+
+/// `os.environ["NAME"]` failed. The sandbox starts from a cleared environment, so a
+/// variable the host has is missing inside until it is passed. Whether the host has it is
+/// asked only for a plain variable name (the name is the program's text), and only its
+/// presence: the value is never read into a report. A name that looks like a credential is
+/// still named, with a caution: passing it is the user's decision, the hint must not make
+/// it for them silently.
+fn environ_hint(key: &str, context: &HintContext) -> String {
+    let name = key
+        .strip_prefix('\'')
+        .and_then(|rest| rest.strip_suffix('\''))
+        .filter(|name| is_variable_name(name));
+    match name {
+        Some(name) if context.host_env_has(name) => {
+            let caution = if looks_like_credential(name) {
+                "; it looks like a credential: pass it only to a program you trust"
+            } else {
+                ""
+            };
+            format!(
+                "`{name}` is set on the host, but the sandbox starts with a cleared environment; pass it with `--env {name}` (or list it in `env.pass`){caution}"
+            )
+        }
+        Some(name) if matches!(context.host_facts, HostFactsDisclosure::Local { .. }) => format!(
+            "`{name}` is not set, on the host either; use `os.environ.get('{name}')` for an optional variable, or set it with `--env {name}=VALUE` (or `env.set`)"
+        ),
+        Some(name) => format!(
+            "`{name}` is not set in the sandbox, whose environment starts cleared (only `env.pass`, `env.set` and `--env` add to it); use `os.environ.get('{name}')` for an optional variable"
+        ),
+        None => "a variable is missing from the sandbox's environment, which starts cleared; pass one the host has with `--env NAME` (or `env.pass`), or use `os.environ.get(...)`".to_owned(),
     }
 }
 
@@ -578,6 +709,24 @@ fn processes_hint(context: &HintContext) -> String {
     }
 }
 
+/// A command `subprocess` could not find in the sandbox. Whether the host has it decides
+/// the hint (asked for the local user and a plain command name only): not installed at
+/// all, or installed where the sandbox does not look.
+fn command_hint(command: &str, context: &HintContext) -> String {
+    const SANDBOX_PATH: &str = "the venv's bin, /usr/local/bin, /usr/bin, /bin";
+    match context.host_command_has(command) {
+        Some(false) => format!(
+            "`{command}` is not installed (not on the host's PATH either); install it on the host (the sandbox sees /usr) or, if it is a Python tool, into the venv"
+        ),
+        Some(true) => format!(
+            "`{command}` is on the host's PATH but not on the sandbox's ({SANDBOX_PATH}); mount its directory with `--ro DIR` and call it by its full path, or install it under /usr or into the venv"
+        ),
+        None => format!(
+            "the command is not on the sandbox's PATH ({SANDBOX_PATH}); install it there, or mount its directory with `--ro DIR` and call it by its full path"
+        ),
+    }
+}
+
 fn errno_hint(
     errno: i32,
     path: Option<&str>,
@@ -588,10 +737,15 @@ fn errno_hint(
     match errno {
         libc::EROFS | libc::EACCES => {
             let path = absolute_path?;
-            Some(write_refused_hint(&path, errno == libc::EROFS, context))
+            let refused = if errno == libc::EROFS {
+                Refused::ReadOnlyFilesystem
+            } else {
+                Refused::Permission
+            };
+            Some(refused_hint(&path, refused, context))
         }
         libc::EPERM => Some(match absolute_path {
-            Some(path) => write_refused_hint(&path, false, context),
+            Some(path) => refused_hint(&path, Refused::NotPermitted, context),
             None => "the sandbox refuses this operation (its seccomp filter blocks ptrace, mount, namespaces, keyctl, bpf and similar calls); no policy key allows it".to_owned(),
         }),
         libc::ENOENT => {
@@ -603,14 +757,7 @@ fn errno_hint(
                     .iter()
                     .any(|frame| frame.file.ends_with("subprocess.py"));
             if is_command {
-                let what = if is_command_name(shown) {
-                    format!("`{shown}` is")
-                } else {
-                    "the command is".to_owned()
-                };
-                return Some(format!(
-                    "{what} not on the sandbox's PATH (the venv's bin, /usr/local/bin, /usr/bin, /bin); only /usr is visible from the host"
-                ));
+                return Some(command_hint(shown, context));
             }
             if let Some(protected) = crate::host::PROTECTED_PATHS
                 .iter()
@@ -620,19 +767,34 @@ fn errno_hint(
                     "boxpy never shows `{protected}` to a sandboxed program, whatever the policy says"
                 ));
             }
+            // `--rw` is offered only where the mount gate would admit it.
+            let writable = |path: &Path| {
+                let caller_home = match context.host_facts {
+                    HostFactsDisclosure::Local { caller_home } => caller_home.as_deref(),
+                    HostFactsDisclosure::Withheld => None,
+                };
+                gate_admits_writable(path, caller_home)
+            };
             if !context.is_visible(&path) {
                 if let Some(shown) = context.shown_path(&path) {
+                    let write = if writable(&path) { "; `--rw` to write" } else { "" };
                     return Some(format!(
-                        "`{shown}` exists on the host but is not mounted in the sandbox; add `--ro {shown}` (or list it in `filesystem.read_only`; `--rw` to write)"
+                        "`{shown}` exists on the host but is not mounted in the sandbox; add `--ro {shown}` (or list it in `filesystem.read_only`{write})"
                     ));
                 }
             }
             if let Some(parent) = path.parent() {
                 if !context.is_visible(parent) {
                     if let Some(shown) = context.shown_path(parent) {
-                        return Some(format!(
-                            "`{shown}` exists on the host but is not mounted in the sandbox; add `--ro {shown}` to read there or `--rw {shown}` to write (or list it in `filesystem.read_only` / `filesystem.read_write`)"
-                        ));
+                        return Some(if writable(parent) {
+                            format!(
+                                "`{shown}` exists on the host but is not mounted in the sandbox; add `--ro {shown}` to read there or `--rw {shown}` to write (or list it in `filesystem.read_only` / `filesystem.read_write`)"
+                            )
+                        } else {
+                            format!(
+                                "`{shown}` exists on the host but is not mounted in the sandbox; add `--ro {shown}` to read there (or list it in `filesystem.read_only`); boxpy never makes it writable"
+                            )
+                        });
                     }
                 }
             }
@@ -681,7 +843,42 @@ fn errno_hint(
     }
 }
 
-fn write_refused_hint(path: &Path, read_only_filesystem: bool, context: &HintContext) -> String {
+/// Whether boxpy's gate would admit `path` as a `--rw` mount (pure: the gate's rules, no
+/// host access): a hint never suggests a mount boxpy itself refuses.
+fn gate_admits_writable(path: &Path, caller_home: Option<&Path>) -> bool {
+    let request = crate::sandbox::gate::Request {
+        source: path,
+        dest: path,
+        role: crate::sandbox::gate::Role::ReadWrite,
+        users_word: true,
+        protected_names: &[],
+    };
+    crate::sandbox::gate::check(request, caller_home).is_ok()
+}
+
+/// Why the kernel refused an operation on a path, as far as its errno tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    /// `EROFS`: a write to a read-only mount (the path's mount, or the sandbox's root).
+    ReadOnlyFilesystem,
+    /// `EACCES`: the owner and mode refused it; a read as much as a write (the message
+    /// does not say which), so the hint must not assume a write.
+    Permission,
+    /// `EPERM` on a path: an operation the owner may do (chmod, unlink of another's file).
+    NotPermitted,
+}
+
+/// The hint for an operation on `path` the kernel refused (`EROFS`, `EACCES`, `EPERM`).
+fn refused_hint(path: &Path, refused: Refused, context: &HintContext) -> String {
+    // A path boxpy hides by design: read or write, no policy key shows it.
+    if let Some(protected) = crate::host::PROTECTED_PATHS
+        .iter()
+        .find(|protected| path.starts_with(protected))
+    {
+        return format!(
+            "boxpy never lets a sandboxed program read or write `{protected}` (hidden by design, whatever the policy or `--ro` says); the program must do without it"
+        );
+    }
     // The path comes from the program's message: shown only when the host has it.
     let shown_path = context.shown_path(path);
     let shown = match &shown_path {
@@ -705,16 +902,17 @@ fn write_refused_hint(path: &Path, read_only_filesystem: bool, context: &HintCon
         .iter()
         .find(|interpreter| path.starts_with(interpreter))
     {
-        let python = context.python_display();
+        // Read-only whatever the errno (a directory the caller cannot write gives EACCES
+        // before the mount's EROFS); a refused read inside a venv is all but unheard of.
         return format!(
-            "{shown} is inside `{}`, which the sandbox mounts read-only; install packages from outside it (`{python} -m pip install ...`)",
-            display_path(&venv.to_string_lossy(), context.workdir)
+            "{shown} is inside `{}`, which the sandbox mounts read-only; install packages from outside it ({})",
+            display_path(&venv.to_string_lossy(), context.workdir),
+            install_command(context, "...")
         );
     }
-    if path.starts_with(context.workdir) && !read_only_filesystem {
-        return format!(
-            "{shown} is in the working directory but its permissions refuse the write; check its owner and mode on the host"
-        );
+    let permissions = "its owner and mode on the host refuse this access (the sandbox runs as you, without capabilities); check them on the host";
+    if path.starts_with(context.workdir) && refused != Refused::ReadOnlyFilesystem {
+        return format!("{shown} is in the working directory but {permissions}");
     }
     if let Some(mount) = context.mount_for(path) {
         if mount.origin == crate::settings::PROTECTED_ORIGIN {
@@ -724,42 +922,76 @@ fn write_refused_hint(path: &Path, read_only_filesystem: bool, context: &HintCon
             );
         }
         if !mount.writable {
-            let flag = if mount.origin.starts_with("--") {
+            let listed = if mount.origin.starts_with("--") {
                 format!("mounted read-only by `{}`", mount.origin)
             } else {
                 format!("listed in `{}`", mount.origin)
             };
-            return format!(
-                "`{}` is {flag}; to write there, mount it with `--rw {}` or move it to `filesystem.read_write`",
-                mount.source.display(),
-                mount.source.display()
-            );
+            if refused == Refused::Permission {
+                // Not the mount: a read-only mount refuses a write with EROFS.
+                return format!("{shown} is {listed}, but {permissions}");
+            }
+            let caller_home = match context.host_facts {
+                HostFactsDisclosure::Local { caller_home } => caller_home.as_deref(),
+                HostFactsDisclosure::Withheld => None,
+            };
+            // The mount's source is the user's own word (a flag or the policy), not the
+            // program's: it may be named, when the gate would let it be writable.
+            let source = mount
+                .source
+                .to_str()
+                .filter(|_| gate_admits_writable(&mount.source, caller_home))
+                .map(crate::sandbox::shell_quote);
+            return match source {
+                Some(source) => format!(
+                    "`{}` is {listed}; to write there, mount it with `--rw {source}` or move it to `filesystem.read_write`",
+                    mount.source.display(),
+                ),
+                None => format!(
+                    "`{}` is {listed}, and boxpy never makes it writable; write the output under the working directory (`{}`) instead",
+                    mount.source.display(),
+                    context.workdir.display()
+                ),
+            };
         }
         return format!(
-            "{shown} is mounted read-write (`{}`) but its permissions refuse the write; check its owner and mode on the host",
+            "{shown} is mounted read-write (`{}`) but {permissions}",
             mount.origin
         );
     }
+    // Outside every mount. The sandbox's /tmp and HOME are never suggested: they are
+    // private and discarded with the sandbox.
     const SYSTEM: &[&str] = &[
         "/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/proc", "/sys", "/dev",
     ];
     if SYSTEM.iter().any(|system| path.starts_with(system)) {
         return format!(
-            "system directories are read-only in the sandbox; write under the working directory (`{}`) or /tmp instead",
+            "system directories are read-only in the sandbox, and boxpy never makes them writable; write under the working directory (`{}`) instead",
             context.workdir.display()
         );
     }
-    let directory = shown_path
-        .clone()
-        .or_else(|| path.parent().and_then(|parent| context.shown_path(parent)));
-    match directory {
+    match context.writable_suggestion(path) {
         Some(directory) => format!(
             "only the working directory (`{}`) and `filesystem.read_write` are writable; to write {shown}, add `--rw {directory}` (or list it in `filesystem.read_write`)",
             context.workdir.display(),
         ),
         None => format!(
-            "only the working directory (`{}`) and `filesystem.read_write` are writable; to write elsewhere, mount the directory with `--rw DIR` (or list it in `filesystem.read_write`)",
+            "only the working directory (`{}`) and `filesystem.read_write` are writable; write under the working directory (or choose another with `-w DIR`), or mount an existing host directory with `--rw DIR`",
             context.workdir.display(),
+        ),
+    }
+}
+
+/// The command that installs `distribution` into the run's venv: `uv pip install --python
+/// VENV` for a venv uv made (it has no pip), the venv's own pip otherwise.
+fn install_command(context: &HintContext, distribution: &str) -> String {
+    match context.venv_display() {
+        Some(venv) if context.venv_made_by_uv => {
+            format!("`uv pip install --python {venv} {distribution}`")
+        }
+        _ => format!(
+            "`{} -m pip install {distribution}`",
+            context.python_display()
         ),
     }
 }
@@ -799,7 +1031,8 @@ fn import_hint(message: &str, context: &HintContext) -> Option<String> {
         let python = context.python_display();
         return Some(match context.venv_display() {
             Some(venv) => format!(
-                "`{top}` is not installed in `{venv}`; install it with `{python} -m pip install {distribution}`"
+                "`{top}` is not installed in `{venv}`; install it with {}",
+                install_command(context, distribution)
             ),
             None => format!(
                 "`{top}` is not installed for `{python}` (no venv); create one with `python3 -m venv .venv` and `.venv/bin/python -m pip install {distribution}`, then run with `--venv .venv`"
@@ -835,7 +1068,8 @@ fn generic_import_hint(context: &HintContext) -> String {
     let python = context.python_display();
     match context.venv_display() {
         Some(venv) => format!(
-            "a module the program imports is not installed in `{venv}`; check its name, then install its distribution with `{python} -m pip install NAME`"
+            "a module the program imports is not installed in `{venv}`; check its name, then install its distribution with {}",
+            install_command(context, "NAME")
         ),
         None => format!(
             "a module the program imports is not installed for `{python}` (no venv); create one with `python3 -m venv .venv`, install the distribution with `.venv/bin/python -m pip install NAME`, then run with `--venv .venv`"
@@ -843,10 +1077,14 @@ fn generic_import_hint(context: &HintContext) -> String {
     }
 }
 
-fn attribute_hint(message: &str, context: &HintContext) -> String {
-    if let Some(suggestion) = python_did_you_mean(message) {
-        return format!("{suggestion} (Python's suggestion)");
+fn attribute_hint(message: &str, context: &HintContext) -> Option<String> {
+    if python_did_you_mean(message).is_some() {
+        return None;
     }
+    Some(attribute_hint_without_suggestion(message, context))
+}
+
+fn attribute_hint_without_suggestion(message: &str, context: &HintContext) -> String {
     if message.starts_with("'NoneType' object") {
         return "a value is `None` where an object was expected: something returned `None` (a function without `return`, a failed lookup)".to_owned();
     }

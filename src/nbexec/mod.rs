@@ -355,6 +355,9 @@ pub fn run(args: NbexecArgs, host: &HostFacts) -> Result<u8> {
         for diagnosis in &diagnoses {
             report::print_diagnosis(diagnosis, invocation.output.color);
         }
+        if !diagnoses.is_empty() {
+            report::discarded_notice(&invocation, &outcome);
+        }
     }
     crate::audit::log_run(&invocation, &outcome, code);
     Ok(code)

@@ -3,8 +3,8 @@
 //! program that succeeded.
 
 use crate::harness::{
-    assert_exit, assert_started, boxpy, py_path, run_in_venv, runner_tests, venv, Output, Venv,
-    Workspace,
+    assert_exit, assert_started, boxpy, non_tmp_work_dir, py_path, run_in_venv, runner_tests,
+    unique, venv, Output, Venv, Workspace,
 };
 
 /// The text after `hint: ` in boxpy's report.
@@ -295,6 +295,7 @@ fn json_error_object_has_the_documented_fields() {
         "error",
         "resources",
         "policy",
+        "discarded",
     ] {
         assert!(result.get(field).is_some(), "missing {field}: {result}");
     }
@@ -422,4 +423,256 @@ fn deny_imports_without_a_sitecustomize_to_chain() {
         "{output}"
     );
     assert!(hint(&output).contains("guards.deny_imports"), "{output}");
+}
+
+/// Issue 15: the hints that sent a new user the wrong way, each with the real binary.
+mod first_hour {
+    use super::*;
+
+    /// boxpy's own lines after the program's output (its notices), without the prefix.
+    fn notices(output: &Output) -> Vec<String> {
+        output
+            .stderr_text()
+            .lines()
+            .filter_map(|line| line.strip_prefix("boxpy: notice: ").map(str::to_owned))
+            .collect()
+    }
+
+    runner_tests! {
+        /// `os.environ["NAME"]` for a variable the host has: the sandbox cleared it, pass
+        /// it with `--env`; its value never appears. A credential-looking name says so.
+        /// Unset on the host: the `.get(...)` hint.
+        fn environ_key_error_names_env_when_the_host_has_it(runner) {
+            let ws = Workspace::new(&runner);
+            let value = "boxpy-test-value-never-shown";
+            let lookup = |name: &str| {
+                run_in_venv(&ws)
+                    .env("BOXPY_TEST_REGION", value)
+                    .env("BOXPY_TEST_API_KEY", value)
+                    .code(&format!("import os\nos.environ[{name:?}]"))
+                    .run()
+            };
+            let output = lookup("BOXPY_TEST_REGION");
+            assert_started(&output);
+            assert_exit(&output, 1);
+            assert_eq!(
+                hint(&output),
+                "`BOXPY_TEST_REGION` is set on the host, but the sandbox starts with a cleared environment; pass it with `--env BOXPY_TEST_REGION` (or list it in `env.pass`)"
+            );
+            assert!(!output.stderr_text().contains(value), "{output}");
+
+            let output = lookup("BOXPY_TEST_API_KEY");
+            assert_started(&output);
+            assert_hint_mentions(&output, &["`--env BOXPY_TEST_API_KEY`", "env.pass", "looks like a credential"]);
+            assert!(!output.stderr_text().contains(value), "{output}");
+
+            let output = lookup("BOXPY_TEST_NOT_SET_ANYWHERE");
+            assert_started(&output);
+            assert_eq!(
+                hint(&output),
+                "`BOXPY_TEST_NOT_SET_ANYWHERE` is not set, on the host either; use `os.environ.get('BOXPY_TEST_NOT_SET_ANYWHERE')` for an optional variable, or set it with `--env BOXPY_TEST_NOT_SET_ANYWHERE=VALUE` (or `env.set`)"
+            );
+
+            // Passed as the hint says: the program sees it.
+            let output = run_in_venv(&ws)
+                .env("BOXPY_TEST_REGION", value)
+                .args(["--env", "BOXPY_TEST_REGION"])
+                .code("import os\nprint(len(os.environ['BOXPY_TEST_REGION']))")
+                .run();
+            assert_exit(&output, 0);
+            assert!(output.stdout_text().contains(&value.len().to_string()), "{output}");
+        }
+
+        /// `os.makedirs("/data/out")` outside every mount: never `--rw /` (refused) nor
+        /// `/tmp` (discarded); the workdir or `-w`. Under an existing directory the gate
+        /// admits, that directory. Nothing appears on the host.
+        fn makedirs_outside_every_mount_never_suggests_rw_root(runner) {
+            let ws = Workspace::new_in(&non_tmp_work_dir(), &runner);
+            let top = std::path::PathBuf::from("/").join(unique("boxpy-test-data"));
+            let output = run_in_venv(&ws)
+                .code(&format!("import os\nos.makedirs({})", py_path(&top.join("out"))))
+                .run();
+            assert_started(&output);
+            assert_exit(&output, 1);
+            let text = hint(&output);
+            assert_eq!(
+                text,
+                format!(
+                    "only the working directory (`{}`) and `filesystem.read_write` are writable; write under the working directory (or choose another with `-w DIR`), or mount an existing host directory with `--rw DIR`",
+                    ws.work().display()
+                )
+            );
+            assert!(!top.exists(), "{} was created on the host", top.display());
+
+            // Below an existing directory outside the workdir: that directory.
+            let outside = ws.root().join("results");
+            let output = run_in_venv(&ws)
+                .code(&format!("import os\nos.makedirs({})", py_path(&outside.join("2026/run"))))
+                .run();
+            assert_started(&output);
+            assert_exit(&output, 1);
+            assert_hint_mentions(&output, &[&format!("add `--rw {}`", ws.root().display())]);
+            assert!(!hint(&output).contains("/tmp"), "{output}");
+            assert!(!outside.exists());
+        }
+
+        /// Reading `/etc/shadow` with `--ro /etc`: hidden by design, a read hint, not a
+        /// write hint.
+        fn reading_etc_shadow_gets_a_read_hint(runner) {
+            let ws = Workspace::new(&runner);
+            let output = run_in_venv(&ws)
+                .args(["--ro", "/etc"])
+                .code("print(open('/etc/shadow').read())")
+                .run();
+            assert_started(&output);
+            assert_exit(&output, 1);
+            assert_eq!(
+                hint(&output),
+                "boxpy never lets a sandboxed program read or write `/etc/shadow` (hidden by design, whatever the policy or `--ro` says); the program must do without it"
+            );
+        }
+
+        /// A missing module in a venv uv made (no pip): uv's install command.
+        fn missing_module_in_a_uv_venv_gives_uv_pip(runner) {
+            let Ok(uv_venv) = venv(Venv::Uv) else {
+                eprintln!("skipped: no uv venv on this machine");
+                return;
+            };
+            let ws = Workspace::new(&runner);
+            let output = boxpy(&ws)
+                .arg("run")
+                .arg("--venv")
+                .arg(&uv_venv)
+                .code("import boxpy_surely_not_installed")
+                .run();
+            assert_started(&output);
+            assert_exit(&output, 1);
+            assert_eq!(
+                hint(&output),
+                format!(
+                    "`boxpy_surely_not_installed` is not installed in `{venv}`; install it with `uv pip install --python {venv} boxpy_surely_not_installed`",
+                    venv = uv_venv.display()
+                )
+            );
+        }
+
+        /// A command `subprocess` cannot find: not installed when the host lacks it too;
+        /// outside the sandbox's PATH when the host has it elsewhere. Never "only /usr is
+        /// visible".
+        fn missing_command_says_whether_the_host_has_it(runner) {
+            let ws = Workspace::new(&runner);
+            let bin = ws.dir("bin");
+            let tool = ws.write("bin/boxpy-test-host-tool", "#!/bin/sh\necho hi\n");
+            crate::harness::set_mode(&tool, 0o755);
+            let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display());
+            let run = |command: &str| {
+                run_in_venv(&ws)
+                    .env("PATH", &path)
+                    .code(&format!("import subprocess\nsubprocess.run([{command:?}])"))
+                    .run()
+            };
+            let output = run("boxpy-test-no-such-tool");
+            assert_started(&output);
+            assert_exit(&output, 1);
+            assert_eq!(
+                hint(&output),
+                "`boxpy-test-no-such-tool` is not installed (not on the host's PATH either); install it on the host (the sandbox sees /usr) or, if it is a Python tool, into the venv"
+            );
+            let output = run("boxpy-test-host-tool");
+            assert_started(&output);
+            assert_exit(&output, 1);
+            assert_hint_mentions(&output, &["`boxpy-test-host-tool` is on the host's PATH but not on the sandbox's", "--ro DIR"]);
+            assert!(!hint(&output).contains("only /usr"), "{output}");
+        }
+
+        /// A NameError with Python's own "Did you mean": the report does not repeat it.
+        fn name_error_with_pythons_suggestion_has_no_hint(runner) {
+            let ws = Workspace::new(&runner);
+            let output = run_in_venv(&ws).code("pritn(1)").run();
+            assert_started(&output);
+            assert_exit(&output, 1);
+            assert!(error_line(&output).contains("Did you mean: 'print'?"), "{output}");
+            assert!(
+                !output.stderr_text().lines().any(|line| line.starts_with("hint: ")),
+                "{output}"
+            );
+        }
+
+        /// Files written to the private HOME and /tmp are counted and reported (stderr
+        /// notice and `--json`'s `discarded`), without a name the program chose; what
+        /// Python leaves on its own, directories, and the workdir (under the host's /tmp
+        /// here) are not counted; `-q` is quiet; a run that leaves nothing says nothing.
+        fn files_left_in_home_and_tmp_are_reported(runner) {
+            let ws = Workspace::new(&runner);
+            let code = r#"
+                import os
+                home = os.path.expanduser("~")
+                print("HOME=" + home)
+                open(os.path.join(home, "results.csv"), "w").write("a,b\n")
+                os.makedirs("/tmp/out/run")
+                open("/tmp/out/run/model.bin", "wb").write(b"x")
+                open("/tmp/\x1b]0;evil\x07name", "w").write("x")
+                os.makedirs("/tmp/empty/dir")
+                os.makedirs(os.path.join(home, ".cache/pip"))
+                open(os.path.join(home, ".cache/pip/x"), "w").write("x")
+                os.makedirs("/tmp/pkg/__pycache__")
+                open("/tmp/pkg/__pycache__/m.pyc", "w").write("x")
+                open("kept.txt", "w").write("kept")
+                "#;
+            let output = run_in_venv(&ws).code(code).run();
+            assert_started(&output);
+            assert_exit(&output, 0);
+            let home = output
+                .stdout_text()
+                .lines()
+                .find_map(|line| line.strip_prefix("HOME=").map(str::to_owned))
+                .expect("HOME printed");
+            assert_eq!(
+                notices(&output),
+                [format!(
+                    "the program left 2 files in the sandbox's private /tmp and 1 file in its private HOME (`{home}`), discarded when the run ended; to keep files, write them under the working directory (`{}`, or choose one with `-w DIR`) or a host directory mounted with `--rw DIR`",
+                    ws.work().display()
+                )]
+            );
+            assert!(!output.stderr_text().contains("evil"), "{output}");
+            assert!(ws.work().join("kept.txt").exists());
+
+            let json = run_in_venv(&ws).arg("--json").code(code).run().json();
+            assert_eq!(json["status"], "ok", "{json}");
+            assert_eq!(
+                json["discarded"],
+                serde_json::json!([
+                    {"path": "/tmp", "files": 2, "capped": false},
+                    {"path": home, "files": 1, "capped": false},
+                ])
+            );
+
+            let quiet = run_in_venv(&ws).arg("-q").code(code).run();
+            assert_exit(&quiet, 0);
+            assert!(!quiet.stderr_text().contains("boxpy:"), "{quiet}");
+
+            let clean = run_in_venv(&ws).code("open('kept2.txt', 'w').write('x')").run();
+            assert_exit(&clean, 0);
+            assert!(notices(&clean).is_empty(), "{clean}");
+            let json = run_in_venv(&ws).arg("--json").code("print(1)").run().json();
+            assert_eq!(json["discarded"], serde_json::json!([]), "{json}");
+        }
+
+        /// The count is bounded: past 10,000 entries it stops and says "at least".
+        fn a_huge_tmp_is_counted_within_a_bound(runner) {
+            let ws = Workspace::new(&runner);
+            let output = run_in_venv(&ws)
+                .code("for i in range(12000):\n    open('/tmp/f%d' % i, 'w').close()")
+                .run();
+            assert_started(&output);
+            assert_exit(&output, 0);
+            let notices = notices(&output);
+            assert_eq!(notices.len(), 1, "{output}");
+            assert!(
+                notices[0].starts_with("the program left at least ")
+                    && notices[0].contains(" files in the sandbox's private /tmp,"),
+                "{output}"
+            );
+        }
+    }
 }

