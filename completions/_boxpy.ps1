@@ -21,6 +21,7 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
 
     $completions = @(switch ($command) {
         'boxpy' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -49,10 +50,10 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)')
             [CompletionResult]::new('--cpu', '--cpu', [CompletionResultType]::ParameterName, 'CPU-time limit (e.g. 30s)')
             [CompletionResult]::new('--memory', '--memory', [CompletionResultType]::ParameterName, 'Memory limit (e.g. 512MiB, 2GiB)')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output')
             [CompletionResult]::new('--audit-log', '--audit-log', [CompletionResultType]::ParameterName, 'Append one JSON line describing the run to FILE (also `[audit] log`)')
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Run a code string')
             [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Run a module as a script')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal')
             [CompletionResult]::new('--mkdir', '--mkdir', [CompletionResultType]::ParameterName, 'Create the working directory (one level) when it does not exist')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON result object on stdout instead of streaming')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No report of boxpy''s own; only the program''s output')
@@ -79,7 +80,6 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)')
             [CompletionResult]::new('--cpu', '--cpu', [CompletionResultType]::ParameterName, 'CPU-time limit (e.g. 30s)')
             [CompletionResult]::new('--memory', '--memory', [CompletionResultType]::ParameterName, 'Memory limit (e.g. 512MiB, 2GiB)')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output')
             [CompletionResult]::new('--audit-log', '--audit-log', [CompletionResultType]::ParameterName, 'Append one JSON line describing the run to FILE (also `[audit] log`)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write the executed notebook to OUT (atomically)')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write the executed notebook to OUT (atomically)')
@@ -91,6 +91,7 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             [CompletionResult]::new('--kernel', '--kernel', [CompletionResultType]::ParameterName, 'The kernel to use (default: the notebook''s kernelspec, else python3)')
             [CompletionResult]::new('--cwd', '--cwd', [CompletionResultType]::ParameterName, 'Run the kernel in DIR (for a notebook''s relative paths): as it is inside the workdir, else mounted read-only; never HOME or above it, `/`, a system or protected directory')
             [CompletionResult]::new('--max-notebook-size', '--max-notebook-size', [CompletionResultType]::ParameterName, 'The largest notebook boxpy reads (default 256MiB)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal')
             [CompletionResult]::new('--mkdir', '--mkdir', [CompletionResultType]::ParameterName, 'Create the working directory (one level) when it does not exist')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON result object on stdout instead of streaming')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No report of boxpy''s own; only the program''s output')
@@ -119,8 +120,8 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)')
             [CompletionResult]::new('--cpu', '--cpu', [CompletionResultType]::ParameterName, 'CPU-time limit (e.g. 30s)')
             [CompletionResult]::new('--memory', '--memory', [CompletionResultType]::ParameterName, 'Memory limit (e.g. 512MiB, 2GiB)')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output')
             [CompletionResult]::new('--audit-log', '--audit-log', [CompletionResultType]::ParameterName, 'Append one JSON line describing the run to FILE (also `[audit] log`)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal')
             [CompletionResult]::new('--mkdir', '--mkdir', [CompletionResultType]::ParameterName, 'Create the working directory (one level) when it does not exist')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON result object on stdout instead of streaming')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No report of boxpy''s own; only the program''s output')
@@ -139,24 +140,18 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             [CompletionResult]::new('--venv', '--venv', [CompletionResultType]::ParameterName, 'The virtualenv to use')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
             [CompletionResult]::new('--workdir', '--workdir', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
-            [CompletionResult]::new('--hide', '--hide', [CompletionResultType]::ParameterName, 'Make matching files read as empty (directories as empty directories), on top of the default credential list: a name glob (`*.csv`), a path (`secrets/prod.yaml`), or `**/GLOB` for any depth; repeatable')
+            [CompletionResult]::new('--hide', '--hide', [CompletionResultType]::ParameterName, 'Make matching files read as empty, on top of the default credential list (repeatable; see `boxpy run --help`)')
             [CompletionResult]::new('--ro', '--ro', [CompletionResultType]::ParameterName, 'Extra read-only mount (repeatable)')
             [CompletionResult]::new('--rw', '--rw', [CompletionResultType]::ParameterName, 'Extra read-write mount (repeatable)')
             [CompletionResult]::new('--network', '--network', [CompletionResultType]::ParameterName, 'Network mode')
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Pass KEY from the host, or set KEY=VALUE (repeatable)')
-            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit (e.g. 30s, 5m)')
             [CompletionResult]::new('--cpu', '--cpu', [CompletionResultType]::ParameterName, 'CPU-time limit (e.g. 30s)')
             [CompletionResult]::new('--memory', '--memory', [CompletionResultType]::ParameterName, 'Memory limit (e.g. 512MiB, 2GiB)')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output')
-            [CompletionResult]::new('--audit-log', '--audit-log', [CompletionResultType]::ParameterName, 'Append one JSON line describing the run to FILE (also `[audit] log`)')
             [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'Which sandbox to render')
             [CompletionResult]::new('--seccomp-out', '--seccomp-out', [CompletionResultType]::ParameterName, 'Also write the compiled seccomp filter to FILE, so the printed command can be run by hand with `5<FILE`')
-            [CompletionResult]::new('--mkdir', '--mkdir', [CompletionResultType]::ParameterName, 'Create the working directory (one level) when it does not exist')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON result object on stdout instead of streaming')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No report of boxpy''s own; only the program''s output')
-            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No report of boxpy''s own; only the program''s output')
-            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the sandbox command line to stderr before running')
-            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the sandbox command line to stderr before running')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the command (or the Seatbelt profile) as one JSON object')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -164,6 +159,7 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             break
         }
         'boxpy;policy' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -179,6 +175,7 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
         'boxpy;policy;list' {
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Working directory to look in [default: current directory]')
             [CompletionResult]::new('--workdir', '--workdir', [CompletionResultType]::ParameterName, 'Working directory to look in [default: current directory]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -188,25 +185,16 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
         'boxpy;policy;show' {
             [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
             [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
-            [CompletionResult]::new('--venv', '--venv', [CompletionResultType]::ParameterName, 'The virtualenv to use')
-            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
-            [CompletionResult]::new('--workdir', '--workdir', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
-            [CompletionResult]::new('--hide', '--hide', [CompletionResultType]::ParameterName, 'Make matching files read as empty (directories as empty directories), on top of the default credential list: a name glob (`*.csv`), a path (`secrets/prod.yaml`), or `**/GLOB` for any depth; repeatable')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Working directory (where the lookup starts; `filesystem.workdir`)')
+            [CompletionResult]::new('--workdir', '--workdir', [CompletionResultType]::ParameterName, 'Working directory (where the lookup starts; `filesystem.workdir`)')
             [CompletionResult]::new('--ro', '--ro', [CompletionResultType]::ParameterName, 'Extra read-only mount (repeatable)')
             [CompletionResult]::new('--rw', '--rw', [CompletionResultType]::ParameterName, 'Extra read-write mount (repeatable)')
             [CompletionResult]::new('--network', '--network', [CompletionResultType]::ParameterName, 'Network mode')
-            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Pass KEY from the host, or set KEY=VALUE (repeatable)')
-            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit (e.g. 30s, 5m)')
             [CompletionResult]::new('--cpu', '--cpu', [CompletionResultType]::ParameterName, 'CPU-time limit (e.g. 30s)')
             [CompletionResult]::new('--memory', '--memory', [CompletionResultType]::ParameterName, 'Memory limit (e.g. 512MiB, 2GiB)')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output')
-            [CompletionResult]::new('--audit-log', '--audit-log', [CompletionResultType]::ParameterName, 'Append one JSON line describing the run to FILE (also `[audit] log`)')
-            [CompletionResult]::new('--mkdir', '--mkdir', [CompletionResultType]::ParameterName, 'Create the working directory (one level) when it does not exist')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON result object on stdout instead of streaming')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'No report of boxpy''s own; only the program''s output')
-            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'No report of boxpy''s own; only the program''s output')
-            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print the sandbox command line to stderr before running')
-            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print the sandbox command line to stderr before running')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the policy as one JSON object')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -214,6 +202,7 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             break
         }
         'boxpy;policy;check' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -221,8 +210,9 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             break
         }
         'boxpy;policy;trust' {
-            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Working directory to look in [default: current directory]')
-            [CompletionResult]::new('--workdir', '--workdir', [CompletionResultType]::ParameterName, 'Working directory to look in [default: current directory]')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Working directory to look in, when no FILE is given [default: current directory]')
+            [CompletionResult]::new('--workdir', '--workdir', [CompletionResultType]::ParameterName, 'Working directory to look in, when no FILE is given [default: current directory]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal')
             [CompletionResult]::new('--revoke', '--revoke', [CompletionResultType]::ParameterName, 'Forget the file instead (a later run refuses it again if it widens the sandbox)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -231,6 +221,7 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             break
         }
         'boxpy;policy;init' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite an existing boxpy.toml')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -267,6 +258,7 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
         }
         'boxpy;doctor' {
             [CompletionResult]::new('--venv', '--venv', [CompletionResultType]::ParameterName, 'The venv to check (default: what `run` would use here)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the checks as one JSON object')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -275,6 +267,7 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             break
         }
         'boxpy;completions' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

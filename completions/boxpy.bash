@@ -122,12 +122,16 @@ _boxpy() {
 
     case "${cmd}" in
         boxpy)
-            opts="-h -V --help --version run nbexec exec render policy doctor completions help"
+            opts="-h -V --color --help --version run nbexec exec render policy doctor completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -136,12 +140,16 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__completions)
-            opts="-h -V --help --version bash elvish fish powershell zsh"
+            opts="-h -V --color --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -150,7 +158,7 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__doctor)
-            opts="-h -V --json --venv --help --version"
+            opts="-h -V --json --venv --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -158,6 +166,10 @@ _boxpy() {
             case "${prev}" in
                 --venv)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -168,18 +180,18 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__exec)
-            opts="-P -w -q -v -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --env --timeout --cpu --memory --json --color --quiet --verbose --audit-log --help --version"
+            opts="-P -w -q -v -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --env --timeout --cpu --memory --json --quiet --verbose --audit-log --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --policy)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "default strict net" -- "${cur}") $(compgen -f "${cur}"))
                     return 0
                     ;;
                 -P)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "default strict net" -- "${cur}") $(compgen -f "${cur}"))
                     return 0
                     ;;
                 --venv)
@@ -226,12 +238,12 @@ _boxpy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 --audit-log)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -438,18 +450,18 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__nbexec)
-            opts="-P -w -q -v -o -p -r -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --env --timeout --cpu --memory --json --color --quiet --verbose --audit-log --output --inplace --parameter --parameter-raw --cell-timeout --allow-errors --kernel --cwd --max-notebook-size --help --version"
+            opts="-P -w -q -v -o -p -r -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --env --timeout --cpu --memory --json --quiet --verbose --audit-log --output --inplace --parameter --parameter-raw --cell-timeout --allow-errors --kernel --cwd --max-notebook-size --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --policy)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "default strict net" -- "${cur}") $(compgen -f "${cur}"))
                     return 0
                     ;;
                 -P)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "default strict net" -- "${cur}") $(compgen -f "${cur}"))
                     return 0
                     ;;
                 --venv)
@@ -496,10 +508,6 @@ _boxpy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
                 --audit-log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -544,6 +552,10 @@ _boxpy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -552,12 +564,16 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__policy)
-            opts="-h -V --help --version list show check trust init help"
+            opts="-h -V --color --help --version list show check trust init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -566,12 +582,16 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__policy__subcmd__check)
-            opts="-h -V --help --version"
+            opts="-h -V --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -678,12 +698,16 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__policy__subcmd__init)
-            opts="-h -V --force --help --version"
+            opts="-h -V --force --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -692,7 +716,7 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__policy__subcmd__list)
-            opts="-w -h -V --workdir --help --version"
+            opts="-w -h -V --workdir --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -704,6 +728,10 @@ _boxpy() {
                     ;;
                 -w)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -714,22 +742,18 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__policy__subcmd__show)
-            opts="-P -w -q -v -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --env --timeout --cpu --memory --json --color --quiet --verbose --audit-log --help --version"
+            opts="-P -w -h -V --policy --workdir --ro --rw --network --timeout --cpu --memory --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --policy)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "default strict net" -- "${cur}") $(compgen -f "${cur}"))
                     return 0
                     ;;
                 -P)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --venv)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "default strict net" -- "${cur}") $(compgen -f "${cur}"))
                     return 0
                     ;;
                 --workdir)
@@ -737,10 +761,6 @@ _boxpy() {
                     return 0
                     ;;
                 -w)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --hide)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -754,10 +774,6 @@ _boxpy() {
                     ;;
                 --network)
                     COMPREPLY=($(compgen -W "none localhost full" -- "${cur}"))
-                    return 0
-                    ;;
-                --env)
-                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --timeout)
@@ -774,10 +790,6 @@ _boxpy() {
                     ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                --audit-log)
-                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -788,7 +800,7 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__policy__subcmd__trust)
-            opts="-w -h -V --workdir --revoke --help --version"
+            opts="-w -h -V --workdir --revoke --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -802,6 +814,10 @@ _boxpy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -810,18 +826,18 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__render)
-            opts="-P -w -q -v -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --env --timeout --cpu --memory --json --color --quiet --verbose --audit-log --target --seccomp-out --help --version"
+            opts="-P -w -h -V --policy --venv --workdir --hide --ro --rw --network --env --timeout --cpu --memory --json --target --seccomp-out --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --policy)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "default strict net" -- "${cur}") $(compgen -f "${cur}"))
                     return 0
                     ;;
                 -P)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "default strict net" -- "${cur}") $(compgen -f "${cur}"))
                     return 0
                     ;;
                 --venv)
@@ -865,14 +881,6 @@ _boxpy() {
                     return 0
                     ;;
                 --memory)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                --audit-log)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -884,6 +892,10 @@ _boxpy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -892,18 +904,18 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__run)
-            opts="-P -w -q -v -c -m -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --env --timeout --cpu --memory --json --color --quiet --verbose --audit-log --help --version"
+            opts="-P -w -q -v -c -m -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --env --timeout --cpu --memory --json --quiet --verbose --audit-log --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --policy)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "default strict net" -- "${cur}") $(compgen -f "${cur}"))
                     return 0
                     ;;
                 -P)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "default strict net" -- "${cur}") $(compgen -f "${cur}"))
                     return 0
                     ;;
                 --venv)
@@ -948,10 +960,6 @@ _boxpy() {
                     ;;
                 --memory)
                     COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 --audit-log)
@@ -964,6 +972,10 @@ _boxpy() {
                     ;;
                 -m)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
                     ;;
                 *)

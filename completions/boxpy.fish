@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_boxpy_global_optspecs
-    string join \n h/help V/version
+    string join \n color= h/help V/version
 end
 
 function __fish_boxpy_needs_command
@@ -24,6 +24,9 @@ function __fish_boxpy_using_subcommand
     contains -- $cmd[1] $argv
 end
 
+complete -c boxpy -n "__fish_boxpy_needs_command" -l color -d 'When to colour boxpy\'s own output: `auto` honours `NO_COLOR` and whether the output is a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c boxpy -n "__fish_boxpy_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c boxpy -n "__fish_boxpy_needs_command" -s V -l version -d 'Print version'
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "run" -d 'Run a Python script, `-c CODE`, `-m MODULE` or `-` (stdin) in the sandbox'
@@ -34,7 +37,7 @@ complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "policy" -d 'List, show,
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "doctor" -d 'Check whether this machine can sandbox, and how each limit is enforced'
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "completions" -d 'Generate shell completions'
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r -a "default strict net"
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l venv -d 'The virtualenv to use' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s w -l workdir -d 'Read-write working directory, the program\'s cwd [default: current directory]' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l hide -d 'Make matching files read as empty (directories as empty directories), on top of the default credential list: a name glob (`*.csv`), a path (`secrets/prod.yaml`), or `**/GLOB` for any depth; repeatable' -r
@@ -47,19 +50,19 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l env -d 'Pass KEY fro
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l timeout -d 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l cpu -d 'CPU-time limit (e.g. 30s)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l memory -d 'Memory limit (e.g. 512MiB, 2GiB)' -r
-complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l color -d 'When to colour boxpy\'s own output' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l audit-log -d 'Append one JSON line describing the run to FILE (also `[audit] log`)' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s c -d 'Run a code string' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s m -d 'Run a module as a script' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l color -d 'When to colour boxpy\'s own output: `auto` honours `NO_COLOR` and whether the output is a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l mkdir -d 'Create the working directory (one level) when it does not exist'
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l json -d 'Print one JSON result object on stdout instead of streaming'
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s v -l verbose -d 'Print the sandbox command line to stderr before running'
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s V -l version -d 'Print version'
-complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r -a "default strict net"
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l venv -d 'The virtualenv to use' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s w -l workdir -d 'Read-write working directory, the program\'s cwd [default: current directory]' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l hide -d 'Make matching files read as empty (directories as empty directories), on top of the default credential list: a name glob (`*.csv`), a path (`secrets/prod.yaml`), or `**/GLOB` for any depth; repeatable' -r
@@ -72,9 +75,6 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l env -d 'Pass KEY 
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l timeout -d 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l cpu -d 'CPU-time limit (e.g. 30s)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l memory -d 'Memory limit (e.g. 512MiB, 2GiB)' -r
-complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l color -d 'When to colour boxpy\'s own output' -r -f -a "auto\t''
-always\t''
-never\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l audit-log -d 'Append one JSON line describing the run to FILE (also `[audit] log`)' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s o -l output -d 'Write the executed notebook to OUT (atomically)' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s p -l parameter -d 'A parameter; VALUE is parsed as a Python literal where it can be, else a string' -r
@@ -83,6 +83,9 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l cell-timeout -d '
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l kernel -d 'The kernel to use (default: the notebook\'s kernelspec, else python3)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l cwd -d 'Run the kernel in DIR (for a notebook\'s relative paths): as it is inside the workdir, else mounted read-only; never HOME or above it, `/`, a system or protected directory' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l max-notebook-size -d 'The largest notebook boxpy reads (default 256MiB)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l color -d 'When to colour boxpy\'s own output: `auto` honours `NO_COLOR` and whether the output is a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l mkdir -d 'Create the working directory (one level) when it does not exist'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l json -d 'Print one JSON result object on stdout instead of streaming'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
@@ -91,7 +94,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l inplace -d 'Overw
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l allow-errors -d 'Run every cell even after one fails; exit 1 at the end if any failed'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s V -l version -d 'Print version'
-complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r -a "default strict net"
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l venv -d 'The virtualenv to use' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s w -l workdir -d 'Read-write working directory, the program\'s cwd [default: current directory]' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l hide -d 'Make matching files read as empty (directories as empty directories), on top of the default credential list: a name glob (`*.csv`), a path (`secrets/prod.yaml`), or `**/GLOB` for any depth; repeatable' -r
@@ -104,42 +107,41 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l env -d 'Pass KEY fr
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l timeout -d 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l cpu -d 'CPU-time limit (e.g. 30s)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l memory -d 'Memory limit (e.g. 512MiB, 2GiB)' -r
-complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l color -d 'When to colour boxpy\'s own output' -r -f -a "auto\t''
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l audit-log -d 'Append one JSON line describing the run to FILE (also `[audit] log`)' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l color -d 'When to colour boxpy\'s own output: `auto` honours `NO_COLOR` and whether the output is a terminal' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l audit-log -d 'Append one JSON line describing the run to FILE (also `[audit] log`)' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l mkdir -d 'Create the working directory (one level) when it does not exist'
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l json -d 'Print one JSON result object on stdout instead of streaming'
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s v -l verbose -d 'Print the sandbox command line to stderr before running'
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s V -l version -d 'Print version'
-complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r -a "default strict net"
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l venv -d 'The virtualenv to use' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s w -l workdir -d 'Read-write working directory, the program\'s cwd [default: current directory]' -r -F
-complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l hide -d 'Make matching files read as empty (directories as empty directories), on top of the default credential list: a name glob (`*.csv`), a path (`secrets/prod.yaml`), or `**/GLOB` for any depth; repeatable' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l hide -d 'Make matching files read as empty, on top of the default credential list (repeatable; see `boxpy run --help`)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l ro -d 'Extra read-only mount (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l rw -d 'Extra read-write mount (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l network -d 'Network mode' -r -f -a "none\t'A private network namespace with only a loopback interface'
 localhost\t'On Linux the same as `none`: a private loopback for servers the program starts itself'
 full\t'The host\'s network, plus resolv.conf, hosts and CA certificates'"
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l env -d 'Pass KEY from the host, or set KEY=VALUE (repeatable)' -r
-complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l timeout -d 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l timeout -d 'Wall-clock limit (e.g. 30s, 5m)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l cpu -d 'CPU-time limit (e.g. 30s)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l memory -d 'Memory limit (e.g. 512MiB, 2GiB)' -r
-complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l color -d 'When to colour boxpy\'s own output' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l audit-log -d 'Append one JSON line describing the run to FILE (also `[audit] log`)' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l target -d 'Which sandbox to render' -r -f -a "linux\t''
 macos\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l seccomp-out -d 'Also write the compiled seccomp filter to FILE, so the printed command can be run by hand with `5<FILE`' -r -F
-complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l mkdir -d 'Create the working directory (one level) when it does not exist'
-complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l json -d 'Print one JSON result object on stdout instead of streaming'
-complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
-complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s v -l verbose -d 'Print the sandbox command line to stderr before running'
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l color -d 'When to colour boxpy\'s own output: `auto` honours `NO_COLOR` and whether the output is a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l json -d 'Print the command (or the Seatbelt profile) as one JSON object'
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s V -l version -d 'Print version'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and not __fish_seen_subcommand_from list show check trust init help" -l color -d 'When to colour boxpy\'s own output: `auto` honours `NO_COLOR` and whether the output is a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and not __fish_seen_subcommand_from list show check trust init help" -s h -l help -d 'Print help'
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and not __fish_seen_subcommand_from list show check trust init help" -s V -l version -d 'Print version'
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and not __fish_seen_subcommand_from list show check trust init help" -f -a "list" -d 'List the shipped policies and the policy files found for this directory'
@@ -149,37 +151,42 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and not __fish_seen_
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and not __fish_seen_subcommand_from list show check trust init help" -f -a "init" -d 'Write a commented `boxpy.toml` for the current project'
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and not __fish_seen_subcommand_from list show check trust init help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from list" -s w -l workdir -d 'Working directory to look in [default: current directory]' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from list" -l color -d 'When to colour boxpy\'s own output: `auto` honours `NO_COLOR` and whether the output is a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
-complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r
-complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l venv -d 'The virtualenv to use' -r -F
-complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -s w -l workdir -d 'Read-write working directory, the program\'s cwd [default: current directory]' -r -F
-complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l hide -d 'Make matching files read as empty (directories as empty directories), on top of the default credential list: a name glob (`*.csv`), a path (`secrets/prod.yaml`), or `**/GLOB` for any depth; repeatable' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r -a "default strict net"
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -s w -l workdir -d 'Working directory (where the lookup starts; `filesystem.workdir`)' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l ro -d 'Extra read-only mount (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l rw -d 'Extra read-write mount (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l network -d 'Network mode' -r -f -a "none\t'A private network namespace with only a loopback interface'
 localhost\t'On Linux the same as `none`: a private loopback for servers the program starts itself'
 full\t'The host\'s network, plus resolv.conf, hosts and CA certificates'"
-complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l env -d 'Pass KEY from the host, or set KEY=VALUE (repeatable)' -r
-complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l timeout -d 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l timeout -d 'Wall-clock limit (e.g. 30s, 5m)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l cpu -d 'CPU-time limit (e.g. 30s)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l memory -d 'Memory limit (e.g. 512MiB, 2GiB)' -r
-complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l color -d 'When to colour boxpy\'s own output' -r -f -a "auto\t''
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l color -d 'When to colour boxpy\'s own output: `auto` honours `NO_COLOR` and whether the output is a terminal' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l audit-log -d 'Append one JSON line describing the run to FILE (also `[audit] log`)' -r -F
-complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l mkdir -d 'Create the working directory (one level) when it does not exist'
-complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l json -d 'Print one JSON result object on stdout instead of streaming'
-complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
-complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Print the sandbox command line to stderr before running'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l json -d 'Print the policy as one JSON object'
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from check" -l color -d 'When to colour boxpy\'s own output: `auto` honours `NO_COLOR` and whether the output is a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
-complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from trust" -s w -l workdir -d 'Working directory to look in [default: current directory]' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from trust" -s w -l workdir -d 'Working directory to look in, when no FILE is given [default: current directory]' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from trust" -l color -d 'When to colour boxpy\'s own output: `auto` honours `NO_COLOR` and whether the output is a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from trust" -l revoke -d 'Forget the file instead (a later run refuses it again if it widens the sandbox)'
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from trust" -s h -l help -d 'Print help'
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from trust" -s V -l version -d 'Print version'
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from init" -l color -d 'When to colour boxpy\'s own output: `auto` honours `NO_COLOR` and whether the output is a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from init" -l force -d 'Overwrite an existing boxpy.toml'
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help'
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from init" -s V -l version -d 'Print version'
@@ -190,9 +197,15 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subc
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "init" -d 'Write a commented `boxpy.toml` for the current project'
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c boxpy -n "__fish_boxpy_using_subcommand doctor" -l venv -d 'The venv to check (default: what `run` would use here)' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand doctor" -l color -d 'When to colour boxpy\'s own output: `auto` honours `NO_COLOR` and whether the output is a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand doctor" -l json -d 'Print the checks as one JSON object'
 complete -c boxpy -n "__fish_boxpy_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c boxpy -n "__fish_boxpy_using_subcommand doctor" -s V -l version -d 'Print version'
+complete -c boxpy -n "__fish_boxpy_using_subcommand completions" -l color -d 'When to colour boxpy\'s own output: `auto` honours `NO_COLOR` and whether the output is a terminal' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c boxpy -n "__fish_boxpy_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec exec render policy doctor completions help" -f -a "run" -d 'Run a Python script, `-c CODE`, `-m MODULE` or `-` (stdin) in the sandbox'

@@ -54,11 +54,48 @@ pub fn record(invocation: &Invocation, outcome: &Outcome, exit_code: u8) -> serd
     })
 }
 
-/// Appends `line` to the log at `path` as one locked write.
-pub fn append(path: &Path, line: &serde_json::Value) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+/// Refuses, before anything runs, an audit log boxpy could not append to because its
+/// directory does not exist: boxpy never creates directories for it (a mistyped
+/// `--audit-log /nonexistent/dir/a.jsonl` must not make `/nonexistent/dir`, least of all
+/// as root).
+pub fn check_destination(path: &Path) -> crate::error::Result<()> {
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let refuse = |reason: &str| {
+        crate::error::Error::Usage {
+        message: format!(
+            "cannot append to the audit log `{}`: `{}` {reason}",
+            path.display(),
+            parent.display()
+        ),
+        hint: Some(format!(
+            "create the directory first (`mkdir -p {}`), or name a file in an existing directory with `--audit-log` or `audit.log`",
+            parent.display()
+        )),
     }
+    };
+    match std::fs::metadata(parent) {
+        Ok(metadata) if metadata.is_dir() => {}
+        Ok(_) => return Err(refuse("is not a directory")),
+        Err(_) => return Err(refuse("does not exist")),
+    }
+    if std::fs::metadata(path).is_ok_and(|metadata| metadata.is_dir()) {
+        return Err(crate::error::Error::Usage {
+            message: format!(
+                "cannot append to the audit log `{}`: it is a directory",
+                path.display()
+            ),
+            hint: Some("name a file, e.g. `--audit-log runs.jsonl`".to_owned()),
+        });
+    }
+    Ok(())
+}
+
+/// Appends `line` to the log at `path` as one locked write. The directory must exist
+/// ([`check_destination`]); none is created.
+pub fn append(path: &Path, line: &serde_json::Value) -> std::io::Result<()> {
     let file = crate::hostfs::open_append(path)?;
     let mut locked = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, errno)| std::io::Error::from(errno))?;

@@ -48,40 +48,82 @@ pub fn main() -> ExitCode {
         let code = exec::macos::start(&args[2..]);
         return ExitCode::from(u8::try_from(code).unwrap_or(125));
     }
-    let cli = match cli::parse(args) {
+    // The fast path never builds clap's command: keep the line for an error's `--json` test.
+    let cli = match cli::parse(args.clone()) {
         Ok(cli) => cli,
-        Err(error) => {
-            let _ = error.print();
-            return ExitCode::from(if error.use_stderr() {
-                exit::SANDBOX_FAILED
-            } else {
-                0
-            });
-        }
+        Err(error) => return command_line_refused(&error, cli::json_requested(&args)),
     };
-    let (json, color) = match &cli.command {
-        Command::Run(args) => (args.sandbox.json, args.sandbox.color),
-        Command::Nbexec(args) => (args.sandbox.json, args.sandbox.color),
-        Command::Exec(args) => (args.sandbox.json, args.sandbox.color),
-        Command::Policy(_) => (false, cli::ColorChoice::Auto),
-        Command::Render(args) => (false, args.sandbox.color),
-        Command::Completions { .. } => (false, cli::ColorChoice::Auto),
-        Command::Doctor { json, .. } => (*json, cli::ColorChoice::Auto),
+    let color = cli.color;
+    let json = match &cli.command {
+        Command::Run(args) => args.sandbox.json,
+        Command::Nbexec(args) => args.sandbox.json,
+        Command::Exec(args) => args.sandbox.json,
+        Command::Policy(cli::PolicyCommand::Show { sandbox, .. }) => sandbox.json,
+        Command::Policy(_) => false,
+        Command::Render(args) => args.sandbox.json,
+        Command::Completions { .. } => false,
+        Command::Doctor { json, .. } => *json,
     };
-    match dispatch(cli) {
+    match dispatch(cli, color) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
+            // With `--json` the failure is one object on stdout; the text stays on stderr.
             if json {
                 report::print_json(&report::json_error(&error));
-            } else {
-                report::error(&error, color);
             }
+            report::error(&error, color);
             ExitCode::from(error.exit_code())
         }
     }
 }
 
-fn dispatch(cli: Cli) -> Result<u8> {
+/// A command line clap refused (or `--help`/`--version`): clap's text as it prints it and,
+/// when the line asked for `--json`, the failure as one JSON object on stdout as well.
+fn command_line_refused(error: &clap::Error, json: bool) -> ExitCode {
+    let _ = error.print();
+    if !error.use_stderr() {
+        return ExitCode::SUCCESS;
+    }
+    if json {
+        report::print_json(&report::json_error(&usage_error(error)));
+    }
+    ExitCode::from(exit::SANDBOX_FAILED)
+}
+
+/// clap's refusal as a usage error: its first line is the message, its lists of possible
+/// values and its tips the hint.
+fn usage_error(error: &clap::Error) -> Error {
+    let text = error.render().to_string();
+    let mut lines = text.lines();
+    let message = lines
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .to_owned();
+    let mut hints: Vec<String> = Vec::new();
+    for line in lines {
+        let line = line.trim();
+        if let Some(values) = line
+            .strip_prefix('[')
+            .and_then(|line| line.strip_suffix(']'))
+        {
+            hints.push(values.to_owned());
+        } else if let Some(tip) = line.strip_prefix("tip: ") {
+            hints.push(tip.to_owned());
+        }
+    }
+    let help = match error.kind() {
+        clap::error::ErrorKind::InvalidSubcommand => "`boxpy --help` lists the commands",
+        _ => "`--help` lists the options",
+    };
+    hints.push(help.to_owned());
+    Error::Usage {
+        message,
+        hint: Some(hints.join("; ")),
+    }
+}
+
+fn dispatch(cli: Cli, color: cli::ColorChoice) -> Result<u8> {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Nbexec(args) => nbexec::run(args, &linux_host()?),
@@ -95,23 +137,20 @@ fn dispatch(cli: Cli) -> Result<u8> {
             })?;
             run_program(&args.sandbox, Program::Command(program, command.collect()))
         }
-        Command::Policy(command) => policy_command(command),
-        Command::Render(args) => render(args),
+        Command::Policy(command) => policy_command(command, color),
+        Command::Render(args) => render(args, color),
         Command::Doctor { json, venv } => {
             let host = HostFacts::probe(std::env::var_os("PATH").as_deref());
             let facts = doctor::DoctorFacts::probe(&host, doctor_venv(venv.as_deref()));
             let checks = doctor::checks(&facts);
-            report::doctor(&checks, json);
+            report::doctor(&checks, json, color);
             let failed = checks
                 .iter()
                 .any(|check| check.level == doctor::Level::Error);
             Ok(if failed { exit::SANDBOX_FAILED } else { 0 })
         }
         Command::Completions { shell } => {
-            let mut command = Cli::command();
-            let mut out = Vec::new();
-            clap_complete::generate(shell, &mut command, "boxpy", &mut out);
-            report::stdout_text(&String::from_utf8_lossy(&out));
+            report::stdout_text(&String::from_utf8_lossy(&cli::completions(shell)));
             Ok(0)
         }
     }
@@ -150,16 +189,25 @@ fn run(args: RunArgs) -> Result<u8> {
 
 fn unknown_run_option(option: &str) -> Error {
     let command = Cli::command();
-    let names: Vec<String> = command
+    let run_arguments = command
         .find_subcommand("run")
-        .map(|run| {
-            run.get_arguments()
-                .filter_map(|argument| argument.get_long().map(|long| format!("--{long}")))
-                .collect()
-        })
+        .map(|run| run.get_arguments().collect::<Vec<_>>())
         .unwrap_or_default();
+    let arguments = || run_arguments.iter().copied().chain(command.get_arguments());
+    let names: Vec<String> = arguments()
+        .filter_map(|argument| argument.get_long().map(|long| format!("--{long}")))
+        .collect();
     let name = option.split('=').next().unwrap_or(option);
-    let suggestion = policy::validate::did_you_mean(name, names.iter().map(String::as_str));
+    // `--c` for `-c`: the short option the user doubled the dash of.
+    let short = name
+        .strip_prefix("--")
+        .filter(|letter| letter.chars().count() == 1)
+        .and_then(|letter| letter.chars().next())
+        .filter(|letter| arguments().any(|argument| argument.get_short() == Some(*letter)))
+        .map(|letter| format!("-{letter}"));
+    let suggestion = short
+        .as_deref()
+        .or_else(|| cli::close_match(name, names.iter().map(String::as_str)));
     Error::Usage {
         message: format!("unexpected option `{option}` before the script"),
         hint: Some(match suggestion {
@@ -180,6 +228,9 @@ fn run_program(sandbox: &cli::SandboxArgs, program: Program) -> Result<u8> {
         linux_host()?
     };
     let invocation = settings::resolve(sandbox, program, &host, &host_environment)?;
+    if let Some(log) = &invocation.audit_log {
+        audit::check_destination(log)?;
+    }
     let outcome = if macos {
         execute_seatbelt(&invocation, &host)?
     } else {
@@ -406,7 +457,7 @@ fn doctor_venv(flag: Option<&std::path::Path>) -> std::result::Result<doctor::Ve
 }
 
 /// `boxpy policy list|show|check|init`.
-fn policy_command(command: cli::PolicyCommand) -> Result<u8> {
+fn policy_command(command: cli::PolicyCommand, color: cli::ColorChoice) -> Result<u8> {
     let host = HostFacts::probe(std::env::var_os("PATH").as_deref());
     let cwd = std::env::current_dir().map_err(anyhow::Error::from)?;
     match command {
@@ -425,7 +476,8 @@ fn policy_command(command: cli::PolicyCommand) -> Result<u8> {
             report::stdout_text(&report::policy_list(&in_use, &workdir, config.as_deref()));
             Ok(0)
         }
-        cli::PolicyCommand::Show { name, mut sandbox } => {
+        cli::PolicyCommand::Show { name, sandbox } => {
+            let mut sandbox = sandbox.to_sandbox_args(color);
             if name.is_some() {
                 sandbox.policy = name;
             }
@@ -623,10 +675,10 @@ fn linux_host() -> Result<HostFacts> {
     Ok(host)
 }
 
-fn render(args: RenderArgs) -> Result<u8> {
+fn render(args: RenderArgs, color: cli::ColorChoice) -> Result<u8> {
     let host = HostFacts::probe(std::env::var_os("PATH").as_deref());
     let invocation = settings::resolve(
-        &args.sandbox,
+        &args.sandbox.to_sandbox_args(color),
         Program::Interpreter(args.args),
         &host,
         &host_environment,

@@ -813,7 +813,7 @@ pub fn policy_check(file: &std::path::Path, warnings: &[String]) {
 }
 
 /// `boxpy doctor`'s report on stdout.
-pub fn doctor(checks: &[crate::doctor::Check], json: bool) {
+pub fn doctor(checks: &[crate::doctor::Check], json: bool, color: ColorChoice) {
     if json {
         let value = serde_json::json!({
             "ok": !checks.iter().any(|check| check.level == crate::doctor::Level::Error),
@@ -821,8 +821,14 @@ pub fn doctor(checks: &[crate::doctor::Check], json: bool) {
         });
         print_json_value(&value);
     } else {
-        let enabled = std::io::stdout().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+        let enabled = match color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+            }
+        };
         let styles = if enabled {
             Styles::for_stderr(ColorChoice::Always)
         } else {

@@ -206,6 +206,9 @@ pub fn run(args: NbexecArgs, host: &HostFacts) -> Result<u8> {
         host,
         &|name| std::env::var_os(name),
     )?;
+    if let Some(log) = &invocation.audit_log {
+        crate::audit::check_destination(log)?;
+    }
     // `-o`/`--inplace` is written by boxpy on the host: no directory on its way may be a
     // link a run planted in the workdir or a writable mount.
     // Pinned now: the notebook runs before boxpy writes, and may swap the directory for

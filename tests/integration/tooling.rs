@@ -103,7 +103,7 @@ fn policy_show_check_init() {
 fn audit_log_under_concurrency() {
     let ws = Workspace::new(&Runner::Caller);
     let venv = venv(Venv::Debian).unwrap();
-    let log = ws.root().join("audit/runs.jsonl");
+    let log = ws.dir("audit").join("runs.jsonl");
     let tokens: Vec<String> = (0..20)
         .map(|index| unique(&format!("audit{index}")))
         .collect();
@@ -195,5 +195,265 @@ fn completions_for_every_shell() {
         let output = boxpy(&ws).args(["completions", shell]).run();
         assert_exit(&output, 0);
         assert!(output.stdout_text().contains("nbexec"), "{shell}: {output}");
+    }
+}
+
+/// Each subcommand accepts exactly the options it uses: `render` prints a command and runs
+/// nothing, so it takes no `-q`, `-v`, `--audit-log` nor `--mkdir` (which would create a
+/// directory); `--color` is global, so `doctor` and `policy` take it too.
+#[test]
+fn each_command_accepts_only_what_it_uses() {
+    let ws = Workspace::new(&Runner::Caller);
+    for arguments in [
+        vec!["render", "-q"],
+        vec!["render", "--quiet"],
+        vec!["render", "--verbose"],
+        vec!["render", "--audit-log", "a.jsonl"],
+        vec!["render", "--mkdir", "-w", "new-dir"],
+        vec!["doctor", "--network", "full"],
+        vec!["completions", "bash", "--json"],
+        vec!["policy", "list", "--json"],
+        vec!["policy", "show", "-q"],
+        vec!["policy", "show", "--venv", "v"],
+        vec!["policy", "show", "--audit-log", "a.jsonl"],
+        vec!["policy", "show", "--mkdir"],
+    ] {
+        let output = boxpy(&ws).args(&arguments).run();
+        assert_exit(&output, 125);
+        assert!(
+            output.stderr_text().contains("unexpected argument"),
+            "{arguments:?}: {output}"
+        );
+    }
+    assert!(!ws.work().join("new-dir").exists());
+    for arguments in [
+        vec!["doctor", "--color", "never"],
+        vec!["--color", "never", "doctor"],
+        vec!["policy", "list", "--color", "never"],
+        vec!["render", "--color", "never", "--json"],
+        vec![
+            "policy",
+            "show",
+            "--color",
+            "never",
+            "--network",
+            "full",
+            "--memory",
+            "1GiB",
+        ],
+    ] {
+        let output = boxpy(&ws).args(&arguments).run();
+        assert_exit(&output, 0);
+        assert!(
+            !output.stdout_text().contains('\x1b'),
+            "{arguments:?}: {output}"
+        );
+    }
+    let coloured = boxpy(&ws).args(["doctor", "--color", "always"]).run();
+    assert!(coloured.stdout_text().contains('\x1b'), "{coloured}");
+}
+
+/// `run`, `nbexec` and `exec` show examples in `--help` and `-h`, as gh and uv do.
+#[test]
+fn help_shows_examples() {
+    let ws = Workspace::new(&Runner::Caller);
+    for (command, example) in [
+        ("run", "boxpy run analyze.py"),
+        ("nbexec", "boxpy nbexec analysis.ipynb -o executed.ipynb"),
+        ("exec", "boxpy exec -- sh"),
+    ] {
+        for flag in ["--help", "-h"] {
+            let output = boxpy(&ws).args([command, flag]).run();
+            assert_exit(&output, 0);
+            let stdout = output.stdout_text();
+            assert!(
+                stdout.contains("\nExamples:\n"),
+                "{command} {flag}: {output}"
+            );
+            assert!(stdout.contains(example), "{command} {flag}: {output}");
+        }
+    }
+}
+
+/// The committed man pages: every `boxpy...(N)` page they name exists, the synopsis is
+/// clap's usage (never `[-c  ]`), every page has EXIT STATUS and ENVIRONMENT, and the
+/// commands with examples have an EXAMPLES section.
+#[test]
+fn man_pages_are_complete_and_reference_only_pages_that_exist() {
+    let man = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+    let pages: Vec<String> = std::fs::read_dir(&man)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(pages.contains(&"boxpy.toml.5".to_owned()), "{pages:?}");
+    for page in &pages {
+        let text = std::fs::read_to_string(man.join(page)).unwrap();
+        let plain = text
+            .replace("\\-", "-")
+            .replace("\\fB", "")
+            .replace("\\fR", "");
+        // Every reference to a boxpy page: `boxpy-run(1)`, `boxpy.toml(5)`.
+        let mut rest = plain.as_str();
+        while let Some(start) = rest.find("boxpy") {
+            let candidate = &rest[start..];
+            let end = candidate
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_'))
+                .unwrap_or(candidate.len());
+            let (name, after) = candidate.split_at(end);
+            if let Some(section) = after
+                .strip_prefix('(')
+                .and_then(|after| after.get(..2))
+                .and_then(|after| after.strip_suffix(')'))
+            {
+                let file = format!("{name}.{section}");
+                assert!(
+                    pages.contains(&file),
+                    "{page} names {name}({section}), which does not exist"
+                );
+            }
+            rest = &candidate[end.max(1)..];
+        }
+        assert!(
+            !plain.contains("[-c  ]") && !plain.contains("-c ]"),
+            "{page}: {text}"
+        );
+        assert!(!plain.contains("boxpy-help"), "{page}");
+        if page.ends_with(".1") {
+            for section in [
+                ".SH SYNOPSIS",
+                ".SH \"EXIT STATUS\"",
+                ".SH ENVIRONMENT",
+                ".SH \"SEE ALSO\"",
+            ] {
+                assert!(text.contains(section), "{page} has no {section}");
+            }
+        }
+    }
+    for page in ["boxpy-run.1", "boxpy-nbexec.1", "boxpy-exec.1"] {
+        let text = std::fs::read_to_string(man.join(page)).unwrap();
+        assert!(text.contains(".SH EXAMPLES"), "{page}");
+    }
+    let run = std::fs::read_to_string(man.join("boxpy-run.1")).unwrap();
+    assert!(
+        run.contains("boxpy run [OPTIONS] \\-c <CODE> [ARGS]..."),
+        "the synopsis is clap's usage: {run}"
+    );
+}
+
+/// `boxpy.toml(5)` describes every key `policy show` prints, and its EXAMPLE is a valid
+/// policy that sets each of them.
+#[test]
+fn policy_format_page_covers_every_key() {
+    let ws = Workspace::new(&Runner::Caller);
+    let page = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("man/boxpy.toml.5"),
+    )
+    .unwrap();
+    let example = page
+        .split(".SH EXAMPLE\n.nf\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n.fi").next())
+        .expect("an EXAMPLE section")
+        .replace("\\-", "-");
+    let file = ws.write("work/example.toml", &example);
+    let checked = boxpy(&ws).args(["policy", "check"]).arg(&file).run();
+    assert_exit(&checked, 0);
+    let shown = boxpy(&ws).args(["policy", "show", "-P"]).arg(&file).run();
+    assert_exit(&shown, 0);
+    let mut keys = vec![
+        "extends".to_owned(),
+        "log".to_owned(),
+        "interpreter".to_owned(),
+    ];
+    let mut section = String::new();
+    for line in shown.stdout_text().lines() {
+        if let Some(name) = line
+            .strip_prefix('[')
+            .and_then(|line| line.strip_suffix(']'))
+        {
+            // `[[filesystem.read_only]]`: a mount's table (`path`, `dest`, `optional`),
+            // described with its key.
+            section = name.to_owned();
+            assert!(
+                page.contains(&format!(
+                    ".SS [{}]",
+                    section.trim_matches(['[', ']']).split('.').next().unwrap()
+                )),
+                "no section for [{section}]"
+            );
+        } else if let Some((key, _)) = line.split_once(" = ") {
+            if section != "env.set" && !section.starts_with('[') {
+                keys.push(key.to_owned());
+            }
+        }
+    }
+    assert!(keys.len() > 15, "{keys:?}: {shown}");
+    for key in keys {
+        assert!(
+            page.contains(&format!("\\fB{key}\\fR (")),
+            "{key} is not described"
+        );
+        if key != "extends" && key != "interpreter" && key != "log" {
+            assert!(
+                example.contains(&format!("{key} = ")),
+                "the example does not set {key}"
+            );
+        }
+    }
+}
+
+/// `-P`/`--policy` completes the shipped policy names as well as files: bash (run for
+/// real), zsh and fish (the generated specs).
+#[test]
+fn completions_offer_the_shipped_policies() {
+    let ws = Workspace::new(&Runner::Caller);
+    ws.write("work/mine.toml", "");
+    let bash = boxpy(&ws).args(["completions", "bash"]).run();
+    assert_exit(&bash, 0);
+    let script = ws.write("completion.bash", bash.stdout_text());
+    for (line, expected) in [
+        (
+            "boxpy run -P ",
+            vec!["default", "strict", "net", "mine.toml"],
+        ),
+        ("boxpy run --policy st", vec!["strict"]),
+        ("boxpy exec -P n", vec!["net"]),
+    ] {
+        let words: Vec<&str> = line.split(' ').collect();
+        let program = format!(
+            "source {}; COMP_WORDS=({}); COMP_CWORD={}; COMP_LINE='{line}'; COMP_POINT=${{#COMP_LINE}}; _boxpy boxpy '{}' '{}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display(),
+            words.iter().map(|word| format!("'{word}'")).collect::<Vec<_>>().join(" "),
+            words.len() - 1,
+            words[words.len() - 1],
+            words[words.len() - 2],
+        );
+        let output = std::process::Command::new("bash")
+            .args(["-c", &program])
+            .current_dir(ws.work())
+            .output()
+            .unwrap();
+        let offered = String::from_utf8_lossy(&output.stdout).into_owned();
+        for word in expected {
+            assert!(
+                offered.lines().any(|line| line == word),
+                "{line}: {word} not offered: {offered:?} {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+    let zsh = boxpy(&ws).args(["completions", "zsh"]).run().stdout_text();
+    assert!(
+        zsh.contains("'-P+[A shipped policy name (default, strict, net) or a policy file]:NAME|FILE:_alternative \"policies:shipped policy:(default strict net)\" \"files:policy file:_files\"'"),
+        "{zsh}"
+    );
+    let fish = boxpy(&ws).args(["completions", "fish"]).run().stdout_text();
+    let policy_lines: Vec<&str> = fish
+        .lines()
+        .filter(|line| line.contains("-l policy"))
+        .collect();
+    assert!(!policy_lines.is_empty(), "{fish}");
+    for line in policy_lines {
+        assert!(line.ends_with("-r -a \"default strict net\""), "{line}");
     }
 }
