@@ -7,6 +7,7 @@
 
 pub(crate) mod raw;
 pub mod render;
+mod schema;
 pub mod trust;
 pub(crate) mod units;
 pub(crate) mod validate;

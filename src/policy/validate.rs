@@ -10,6 +10,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::raw::{NetworkMode, PyProject, RawMount, RawPolicy, SizeValue};
+use super::schema::{self, ShapeError};
 use super::units::{parse_duration, parse_size};
 use super::{EnvPolicy, FilesystemPolicy, Guards, Limits, Mount, Policy, PythonPolicy};
 use crate::error::{Error, PolicyLocation, Result};
@@ -39,7 +40,24 @@ pub(crate) struct Layer {
 }
 
 /// Parses the TOML text of a policy file (or the `[tool.boxpy]` table of a pyproject.toml).
+/// The shape (keys and value types) is checked first, so every mistake names its key.
 pub(crate) fn parse(text: &str, display: &str, in_pyproject: bool) -> Result<RawPolicy> {
+    let shape = |error: ShapeError| Error::Policy {
+        location: locate(text, display, error.offset),
+        message: error.message,
+        hint: error.hint,
+    };
+    let document = schema::parse_document(text).map_err(shape)?;
+    if in_pyproject {
+        match schema::pyproject_policy(&document).map_err(shape)? {
+            Some((table, offset)) => {
+                schema::check_policy(&table, "tool.boxpy.", offset).map_err(shape)?
+            }
+            None => return Ok(RawPolicy::default()),
+        }
+    } else {
+        schema::check_policy(document.as_table(), "", 0).map_err(shape)?;
+    }
     let parsed = if in_pyproject {
         toml::from_str::<PyProject>(text).map(|pyproject| {
             pyproject
