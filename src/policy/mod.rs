@@ -280,7 +280,7 @@ pub fn load_with_files(source: &PolicySource, context: &LoadContext) -> Result<L
     let mut layers = Vec::new();
     let mut seen = Vec::new();
     let mut files = Vec::new();
-    collect_layers(source, context, &mut layers, &mut seen, &mut files, 0)?;
+    collect_layers(source, context, &mut layers, &mut seen, &mut files, None)?;
     let name = match source {
         PolicySource::Builtin(name) => name.clone(),
         PolicySource::File(path) | PolicySource::Workdir(path) | PolicySource::PyProject(path) => {
@@ -464,14 +464,26 @@ pub(crate) fn resolve_existing(path: &Path) -> PathBuf {
 
 const MAX_EXTENDS_DEPTH: usize = 16;
 
+/// The policy whose `extends` led to the one being loaded: errors about the extended one
+/// (missing, a cycle) point at that `extends`.
+struct ExtendedBy<'a> {
+    display: &'a str,
+    text: &'a str,
+    offset: usize,
+}
+
+/// One policy of an `extends` chain, for cycle errors: its key and its name as shown.
+type Seen = Vec<(String, String)>;
+
 fn collect_layers(
     source: &PolicySource,
     context: &LoadContext,
     layers: &mut Vec<Layer>,
-    seen: &mut Vec<String>,
+    seen: &mut Seen,
     files: &mut Vec<(PathBuf, String)>,
-    depth: usize,
+    extended_by: Option<ExtendedBy<'_>>,
 ) -> Result<()> {
+    let depth = seen.len();
     let (display, text, base_dir, in_pyproject) = match source {
         PolicySource::Builtin(name) => {
             let text = builtin(name).ok_or_else(|| unknown_builtin(name))?;
@@ -489,7 +501,20 @@ fn collect_layers(
                 context.cwd.join(path)
             };
             let text = crate::bounded::read_to_string(&absolute, crate::bounded::POLICY_LIMIT)
-                .map_err(|error| unreadable_policy(path, &error))?;
+                .map_err(|error| match &extended_by {
+                    Some(by) => Error::Policy {
+                        location: validate::locate(by.text, by.display, by.offset),
+                        message: format!(
+                            "`extends` names `{}`, which cannot be read: {error}",
+                            path.display()
+                        ),
+                        hint: Some(
+                            "a relative path in `extends` is relative to the file that names it"
+                                .to_owned(),
+                        ),
+                    },
+                    None => unreadable_policy(path, &error),
+                })?;
             let base = absolute
                 .parent()
                 .map(Path::to_path_buf)
@@ -519,18 +544,39 @@ fn collect_layers(
             format!("file:{}", canonical.display())
         }
     };
-    if seen.contains(&key) || depth > MAX_EXTENDS_DEPTH {
-        return Err(Error::Policy {
-            location: PolicyLocation {
+    let cycle = seen.iter().position(|(seen_key, _)| *seen_key == key);
+    if cycle.is_some() || depth > MAX_EXTENDS_DEPTH {
+        let chain = seen
+            .iter()
+            .map(|(_, shown)| format!("`{shown}`"))
+            .chain(std::iter::once(format!("`{display}`")))
+            .collect::<Vec<_>>()
+            .join(" extends ");
+        let (message, hint) = match cycle {
+            Some(_) => (
+                format!("`extends` forms a cycle: {chain}"),
+                "remove the `extends` that points back to an earlier policy",
+            ),
+            None => (
+                format!("`extends` goes deeper than {MAX_EXTENDS_DEPTH} policies: {chain}"),
+                "extend a shipped policy or a file that does not extend others",
+            ),
+        };
+        let location = match &extended_by {
+            Some(by) => validate::locate(by.text, by.display, by.offset),
+            None => PolicyLocation {
                 file: display,
                 line: None,
                 column: None,
             },
-            message: "`extends` forms a cycle".to_owned(),
-            hint: Some("remove the `extends` that points back to an earlier policy".to_owned()),
+        };
+        return Err(Error::Policy {
+            location,
+            message,
+            hint: Some(hint.to_owned()),
         });
     }
-    seen.push(key);
+    seen.push((key, display.clone()));
 
     let raw = validate::parse(&text, &display, in_pyproject)?;
     let home = context.home.as_deref();
@@ -556,7 +602,12 @@ fn collect_layers(
                     }),
                 });
             };
-            collect_layers(&parent, context, layers, seen, files, depth + 1)?;
+            let by = ExtendedBy {
+                display: &display,
+                text: &text,
+                offset: extends.span().start,
+            };
+            collect_layers(&parent, context, layers, seen, files, Some(by))?;
         }
         None if !is_default => {
             collect_layers(
@@ -565,7 +616,7 @@ fn collect_layers(
                 layers,
                 seen,
                 files,
-                depth + 1,
+                None,
             )?;
         }
         None => {}

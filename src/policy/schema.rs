@@ -16,6 +16,8 @@ enum Kind {
     StringMap,
     /// A string.
     Text,
+    /// One of these strings.
+    Choice(&'static [&'static str]),
     /// A string or a non-negative integer (a size or a count).
     StringOrInteger,
     /// An array of strings.
@@ -87,7 +89,7 @@ const FILESYSTEM: &[Field] = &[
 
 const NETWORK: &[Field] = &[field(
     "mode",
-    Kind::Text,
+    Kind::Choice(&["none", "localhost", "full"]),
     "one of \"none\", \"localhost\", \"full\"",
     "mode = \"none\"",
 )];
@@ -461,6 +463,22 @@ fn check_item(
             Ok(())
         }
         (Kind::Text, Item::Value(Value::String(_))) => Ok(()),
+        (Kind::Choice(choices), Item::Value(Value::String(text))) => {
+            let text = text.value();
+            if choices.contains(&text.as_str()) {
+                return Ok(());
+            }
+            Err(ShapeError {
+                offset: value_offset,
+                message: format!("`{path}` must be {}, not `{text}`", field.form),
+                hint: Some(
+                    match super::validate::did_you_mean(text, choices.iter().copied()) {
+                        Some(suggestion) => format!("did you mean `{suggestion}`?"),
+                        None => format!("e.g. `{}`", field.example),
+                    },
+                ),
+            })
+        }
         (Kind::StringOrInteger, Item::Value(Value::String(_))) => Ok(()),
         (Kind::StringOrInteger, Item::Value(Value::Integer(number))) if *number.value() < 0 => {
             wrong(format!("a negative number (`{}`)", number.value()))
