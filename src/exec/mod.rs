@@ -294,15 +294,20 @@ pub fn run(
     }
 
     // bwrap reports `child-pid` before it sets up the mounts, so only the init's `started`
-    // proves the sandbox was built; without it, stderr holds bwrap's own error.
-    if let Some(detail) = report.setup_failed {
-        return Err(Error::SandboxSetup { detail });
-    }
-    if let Some((detail, key)) = report.limit_failed {
-        return Err(Error::LimitNotApplied { detail, key });
-    }
-    if !report.started {
-        return Err(classify_setup_failure(&waited.diagnostics));
+    // proves the sandbox was built; without it, stderr holds bwrap's own error. A timeout
+    // that fired while the sandbox was being built is still the timeout (SPEC: 124), not a
+    // setup failure: boxpy killed bwrap itself.
+    let stopped_during_setup = timed_out && !report.started;
+    if !stopped_during_setup {
+        if let Some(detail) = report.setup_failed {
+            return Err(Error::SandboxSetup { detail });
+        }
+        if let Some((detail, key)) = report.limit_failed {
+            return Err(Error::LimitNotApplied { detail, key });
+        }
+        if !report.started {
+            return Err(classify_setup_failure(&waited.diagnostics));
+        }
     }
     if let Some(errno) = report.exec_errno {
         return Err(exec_failure(errno, &report.exec_path));

@@ -35,14 +35,33 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     if number.is_empty() {
         return Err(format!("`{text}` is not a size: no number (e.g. `512MiB`)"));
     }
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size (e.g. `512MiB`)"))?;
-    let bytes = value * multiplier as f64;
+    let bytes = whole(number, multiplier as f64).ok_or_else(|| {
+        if number.parse::<f64>().is_ok() {
+            format!("`{text}` is not a whole number of bytes (e.g. `1536` or `1.5KiB`)")
+        } else {
+            format!("`{text}` is not a size (e.g. `512MiB`)")
+        }
+    })?;
+    // Integers are exact; a fraction is checked to land on a whole byte.
+    if let Ok(count) = number.parse::<u64>() {
+        return count
+            .checked_mul(multiplier)
+            .ok_or_else(|| format!("`{text}` is too large"));
+    }
     if !bytes.is_finite() || bytes >= u64::MAX as f64 {
         return Err(format!("`{text}` is too large"));
     }
-    Ok(bytes.round() as u64)
+    Ok(bytes as u64)
+}
+
+/// `number` (digits and at most one `.`) times `unit`, when that is a whole number: sizes
+/// count bytes and durations milliseconds, so what `policy show` prints loads back exactly.
+fn whole(number: &str, unit: f64) -> Option<f64> {
+    let value: f64 = number.parse().ok()?;
+    let product = value * unit;
+    let rounded = product.round();
+    // A decimal fraction in binary floating point is off by far less than this.
+    ((product - rounded).abs() <= 1e-6 * rounded.max(1.0)).then_some(rounded)
 }
 
 /// Parses a duration: a number with `ms`, `s`, `m` or `h` (a bare number means seconds).
@@ -52,28 +71,31 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(trimmed.len());
     let (number, unit) = trimmed.split_at(split);
-    let seconds_per_unit = match unit.trim() {
-        "ms" => 0.001,
-        "" | "s" | "sec" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
+    let millis_per_unit = match unit.trim() {
+        "ms" => 1.0,
+        "" | "s" | "sec" => 1000.0,
+        "m" | "min" => 60_000.0,
+        "h" => 3_600_000.0,
         _ => {
             return Err(format!(
                 "`{text}` is not a duration; use a number with `ms`, `s`, `m` or `h` (e.g. `30s`, `5m`)"
             ))
         }
     };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration (e.g. `30s`, `5m`)"))?;
-    let seconds = value * seconds_per_unit;
-    if !seconds.is_finite() || seconds > 365.0 * 86400.0 {
+    if number.parse::<f64>().is_err() {
+        return Err(format!("`{text}` is not a duration (e.g. `30s`, `5m`)"));
+    }
+    let millis = whole(number, millis_per_unit).ok_or_else(|| {
+        format!("`{text}` is finer than a millisecond; boxpy counts whole milliseconds (e.g. `1500ms`)")
+    })?;
+    if !millis.is_finite() || millis > 365.0 * 86_400_000.0 {
         return Err(format!("`{text}` is too long"));
     }
-    Ok(Duration::from_secs_f64(seconds))
+    Ok(Duration::from_millis(millis as u64))
 }
 
-/// Formats a byte count the way a user would write it in a policy (`512MiB`).
+/// Formats a byte count the way a user would write it in a policy (`512MiB`), exactly:
+/// a count that is no whole number of any unit is written in bytes (`1537B`).
 pub(crate) fn format_size(bytes: u64) -> String {
     const UNITS: [(&str, u64); 4] = [
         ("TiB", 1 << 40),
@@ -86,15 +108,11 @@ pub(crate) fn format_size(bytes: u64) -> String {
             return format!("{}{name}", bytes / size);
         }
     }
-    for (name, size) in UNITS {
-        if bytes >= size {
-            return format!("{:.1}{name}", bytes as f64 / size as f64);
-        }
-    }
     format!("{bytes}B")
 }
 
-/// Formats a duration the way a user would write it in a policy (`90s`, `5m`).
+/// Formats a duration the way a user would write it in a policy (`90s`, `5m`), exactly
+/// (durations are whole milliseconds, see [`parse_duration`]).
 pub(crate) fn format_duration(duration: Duration) -> String {
     let millis = duration.as_millis();
     if millis % 3_600_000 == 0 && millis > 0 {
@@ -123,6 +141,11 @@ mod tests {
         assert!(parse_size("lots").is_err());
         assert!(parse_size("MiB").is_err());
         assert!(parse_size("1e30T").is_err());
+        assert_eq!(parse_size("1537"), Ok(1537));
+        assert_eq!(parse_size("18446744073709551615"), Ok(u64::MAX));
+        assert!(parse_size("16777216T").unwrap_err().contains("too large"));
+        assert!(parse_size("1.3K").unwrap_err().contains("whole number of bytes"));
+        assert!(parse_size("0.5B").is_err());
     }
 
     #[test]
@@ -134,14 +157,18 @@ mod tests {
         assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
         assert!(parse_duration("5 minutes").is_err());
         assert!(parse_duration("-1s").is_err());
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1.1s"), Ok(Duration::from_millis(1100)));
+        assert!(parse_duration("1.5ms").unwrap_err().contains("whole milliseconds"));
+        assert!(parse_duration("0.4ms").unwrap_err().contains("whole milliseconds"));
     }
 
     #[test]
     fn formatting_round_trips() {
-        for text in ["512MiB", "2GiB", "1KiB", "10B"] {
+        for text in ["512MiB", "2GiB", "1KiB", "10B", "1537B", "1023B"] {
             assert_eq!(format_size(parse_size(text).unwrap()), text);
         }
-        for text in ["30s", "5m", "1h", "250ms"] {
+        for text in ["30s", "5m", "1h", "250ms", "1501ms"] {
             assert_eq!(format_duration(parse_duration(text).unwrap()), text);
         }
     }
