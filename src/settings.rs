@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::hints::catalogue::HostFactsDisclosure;
 use crate::host::HostFacts;
 use crate::policy::raw::RawMount;
-use crate::policy::units::{parse_duration, parse_size};
+use crate::policy::units::parse_duration;
 use crate::policy::validate::{mount_from_raw, normalize};
 use crate::policy::{self, LoadContext, Mount, Policy, PolicySource};
 use crate::sandbox::{gate, EnvValue, SandboxSpec};
@@ -396,10 +396,10 @@ fn apply_flags(
         policy.network = network;
     }
     if let Some(text) = &args.timeout {
-        policy.limits.timeout =
-            Some(parse_duration(text).map_err(|message| {
-                usage(format!("--timeout: {message}"), "e.g. `--timeout 30s`")
-            })?);
+        policy.limits.timeout = Some(
+            crate::policy::validate::timeout_flag(text)
+                .map_err(|(message, hint)| usage(message, &hint))?,
+        );
     }
     if let Some(text) = &args.cpu {
         policy.limits.cpu = Some(
@@ -408,10 +408,10 @@ fn apply_flags(
         );
     }
     if let Some(text) = &args.memory {
-        policy.limits.memory =
-            Some(parse_size(text).map_err(|message| {
-                usage(format!("--memory: {message}"), "e.g. `--memory 512MiB`")
-            })?);
+        policy.limits.memory = Some(
+            crate::policy::validate::memory_flag(text)
+                .map_err(|(message, hint)| usage(message, &hint))?,
+        );
     }
     Ok(())
 }

@@ -287,10 +287,19 @@ pub fn load_with_files(source: &PolicySource, context: &LoadContext) -> Result<L
             path.display().to_string()
         }
     };
-    Ok(Loaded {
-        policy: validate::fold(name, layers),
-        files,
-    })
+    let policy = validate::fold(name, layers);
+    if let Err((_, message, hint)) = validate::check_argument_budget(&policy) {
+        return Err(Error::Policy {
+            location: PolicyLocation {
+                file: policy.name.clone(),
+                line: None,
+                column: None,
+            },
+            message,
+            hint: Some(hint),
+        });
+    }
+    Ok(Loaded { policy, files })
 }
 
 /// How far a policy may be trusted (see [`trust`]), as `boxpy policy show` reports it.

@@ -256,7 +256,86 @@ pub(crate) fn parse_document(text: &str) -> Result<ImDocument<&str>, ShapeError>
 /// Checks the shape of a whole policy file; `prefix` is the dotted path of the root
 /// (`tool.boxpy.` in a pyproject.toml), `offset` where it starts.
 pub(crate) fn check_policy(root: &Table, prefix: &str, offset: usize) -> Result<(), ShapeError> {
-    check_table(root, ROOT, prefix, offset)
+    check_table(root, ROOT, prefix, offset)?;
+    check_strings(root, prefix, offset)
+}
+
+/// The kernel's limit on one argument or one environment string, terminating NUL
+/// included (`MAX_ARG_STRLEN`: 32 pages of 4 KiB).
+pub(crate) const MAX_ARG_STRLEN: usize = 128 * 1024;
+
+/// Every string of the policy reaches the sandbox as an argument of bwrap or a variable of
+/// the program: one holding a NUL, or longer than the kernel takes, cannot work.
+fn check_strings(table: &Table, prefix: &str, fallback: usize) -> Result<(), ShapeError> {
+    for (name, item) in table.iter() {
+        let path = format!("{prefix}{name}");
+        let offset = table
+            .key(name)
+            .and_then(|key| key.span())
+            .map(|span| span.start)
+            .unwrap_or(fallback);
+        match item {
+            Item::Table(inner) => check_strings(inner, &format!("{path}."), offset)?,
+            Item::Value(value) => check_value_strings(value, &path, offset, prefix.ends_with("env.set."))?,
+            Item::None | Item::ArrayOfTables(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn check_value_strings(value: &Value, path: &str, fallback: usize, variable: bool) -> Result<(), ShapeError> {
+    let offset = span_start(value.span(), fallback);
+    match value {
+        Value::String(text) => {
+            let text = text.value();
+            if let Some(index) = text.find('\0') {
+                return Err(ShapeError {
+                    offset,
+                    message: format!(
+                        "`{path}` holds a NUL character (at byte {index}), which no path, argument or environment variable can carry"
+                    ),
+                    hint: Some("remove the `\\u0000`".to_owned()),
+                });
+            }
+            // A variable reaches the program as `NAME=VALUE` plus the terminating NUL.
+            let name = path.rsplit('.').next().unwrap_or(path);
+            let length = if variable { name.len() + 1 + text.len() + 1 } else { text.len() + 1 };
+            if length > MAX_ARG_STRLEN {
+                return Err(ShapeError {
+                    offset,
+                    message: format!(
+                        "`{path}` is {} bytes long: the kernel refuses an argument or environment variable over 128 KiB (MAX_ARG_STRLEN)",
+                        text.len()
+                    ),
+                    hint: Some(if variable {
+                        "pass large data in a file the program reads (`filesystem.read_only`), not in a variable".to_owned()
+                    } else {
+                        "shorten it".to_owned()
+                    }),
+                });
+            }
+            Ok(())
+        }
+        Value::Array(array) => {
+            for (index, element) in array.iter().enumerate() {
+                check_value_strings(element, &format!("{path}[{index}]"), offset, false)?;
+            }
+            Ok(())
+        }
+        Value::InlineTable(table) => {
+            for (name, element) in table.iter() {
+                let at = table
+                    .key(name)
+                    .and_then(|key| key.span())
+                    .map(|span| span.start)
+                    .unwrap_or(offset);
+                let variable = path == "env.set" || path.ends_with(".env.set");
+                check_value_strings(element, &format!("{path}.{name}"), at, variable)?;
+            }
+            Ok(())
+        }
+        Value::Integer(_) | Value::Float(_) | Value::Boolean(_) | Value::Datetime(_) => Ok(()),
+    }
 }
 
 /// Finds `[tool.boxpy]` in a pyproject.toml however it is spelt (TOML decides: `[tool]`

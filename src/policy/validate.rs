@@ -327,6 +327,135 @@ impl LayerBuilder<'_> {
     }
 }
 
+/// The shortest `limits.timeout` boxpy accepts. Building the sandbox and starting Python
+/// takes ~14 ms on an idle machine (release build, `docs/performance.md`) and several
+/// times that on a loaded one or with a debug build (`-c pass` timed out 2 runs in 6 at
+/// 150 ms, every run at 100 ms): a shorter limit can only stop the program before it does
+/// anything.
+pub(crate) const MIN_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// The smallest `limits.memory` boxpy accepts: Python importing `json`, `re` and
+/// `collections` needs 8 MiB under a memory cgroup (as root) and 6 MiB under
+/// `RLIMIT_DATA` (as a user); less is killed (137), crashes (139) or fails to start. The
+/// floor is twice that.
+pub(crate) const MIN_MEMORY: u64 = 16 << 20;
+
+/// Refuses a timeout below [`MIN_TIMEOUT`]; `key` is the policy key or the flag.
+pub(crate) fn check_timeout(
+    timeout: Option<Duration>,
+    key: &str,
+) -> std::result::Result<(), (String, String)> {
+    match timeout {
+        Some(timeout) if timeout < MIN_TIMEOUT => Err((
+            format!(
+                "`{key}` = {} is below the floor of {}: building the sandbox and starting Python takes longer",
+                super::units::format_duration(timeout),
+                super::units::format_duration(MIN_TIMEOUT)
+            ),
+            "give the program at least `100ms` (e.g. `30s`), or `\"unlimited\"`".to_owned(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a memory limit below [`MIN_MEMORY`]; `key` is the policy key or the flag.
+pub(crate) fn check_memory(
+    memory: Option<u64>,
+    key: &str,
+) -> std::result::Result<(), (String, String)> {
+    match memory {
+        Some(memory) if memory < MIN_MEMORY => Err((
+            format!(
+                "`{key}` = {} is below the floor of {}: Python cannot start in less",
+                super::units::format_size(memory),
+                super::units::format_size(MIN_MEMORY)
+            ),
+            "write a size with a unit, at least `16MiB` (e.g. `512MiB`)".to_owned(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `--memory SIZE`: a size with a unit (a bare number is refused rather than taken as
+/// bytes), at least [`MIN_MEMORY`]. Errors are (message, hint).
+pub(crate) fn memory_flag(text: &str) -> std::result::Result<u64, (String, String)> {
+    let hint = "e.g. `--memory 512MiB` (the policy key is `limits.memory`)".to_owned();
+    let trimmed = text.trim();
+    let zero = trimmed.parse::<f64>() == Ok(0.0);
+    if !zero && !trimmed.is_empty() && trimmed.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err((
+            format!("`--memory {text}` has no unit: write `{trimmed}MiB`, `{trimmed}GiB` or `{trimmed}B`"),
+            hint,
+        ));
+    }
+    if trimmed.parse::<f64>() == Ok(0.0) {
+        check_memory(Some(0), "--memory")?;
+    }
+    let bytes = parse_size(text).map_err(|message| (format!("--memory: {message}"), hint))?;
+    check_memory(Some(bytes), "--memory")?;
+    Ok(bytes)
+}
+
+/// `--timeout DURATION`: at least [`MIN_TIMEOUT`]. Errors are (message, hint).
+pub(crate) fn timeout_flag(text: &str) -> std::result::Result<Duration, (String, String)> {
+    let duration = parse_duration(text).map_err(|message| {
+        (
+            format!("--timeout: {message}"),
+            "e.g. `--timeout 30s` (the policy key is `limits.timeout`)".to_owned(),
+        )
+    })?;
+    check_timeout(Some(duration), "--timeout")?;
+    Ok(duration)
+}
+
+/// What the kernel allows for a program's arguments and environment together
+/// (`ARG_MAX`: a quarter of the default 8 MiB stack), less what boxpy's own arguments to
+/// bwrap and the init take (system mounts, descriptors: under 16 KiB, counted generously).
+pub(crate) const ARGUMENT_BUDGET: usize = (2 << 20) - (256 << 10);
+
+/// Refuses a policy whose variables and mounts alone pass [`ARGUMENT_BUDGET`]: bwrap
+/// would fail with "Argument list too long". Returns the key that takes the most, the
+/// message and a hint.
+pub(crate) fn check_argument_budget(
+    policy: &Policy,
+) -> std::result::Result<(), (&'static str, String, String)> {
+    const POINTER: usize = std::mem::size_of::<usize>();
+    let env: usize = policy
+        .env
+        .set
+        .iter()
+        .map(|(key, value)| key.len() + value.len() + 2 + POINTER)
+        .sum();
+    // Each mount is a flag, a source and a destination on bwrap's command line.
+    let mounts = |list: &[Mount]| -> usize {
+        list.iter()
+            .map(|mount| {
+                16 + mount.source.as_os_str().len() + mount.dest.as_os_str().len() + 3 * POINTER
+            })
+            .sum()
+    };
+    let read_only = mounts(&policy.filesystem.read_only);
+    let read_write = mounts(&policy.filesystem.read_write);
+    let total = env + read_only + read_write;
+    if total <= ARGUMENT_BUDGET {
+        return Ok(());
+    }
+    let key = if env >= read_only.max(read_write) {
+        "env.set"
+    } else if read_only >= read_write {
+        "filesystem.read_only"
+    } else {
+        "filesystem.read_write"
+    };
+    Err((
+        key,
+        format!(
+            "`{key}` is too large: the policy's variables and mounts take {total} bytes of the {ARGUMENT_BUDGET} the kernel allows for the sandbox's arguments and environment (ARG_MAX)"
+        ),
+        "pass large data in a file the program reads (`filesystem.read_only`), not in variables".to_owned(),
+    ))
+}
+
 fn is_unlimited(text: &str) -> bool {
     matches!(text.trim(), "unlimited" | "none" | "off")
 }
@@ -437,13 +566,21 @@ pub(crate) fn layer(
 
     if let Some(limits) = &raw.limits {
         if let Some(value) = &limits.timeout {
-            layer.timeout = Some(builder.duration(value, "limits.timeout")?);
+            let timeout = builder.duration(value, "limits.timeout")?;
+            if let Err((message, hint)) = check_timeout(timeout, "limits.timeout") {
+                return builder.error(value.span().start, message, Some(hint));
+            }
+            layer.timeout = Some(timeout);
         }
         if let Some(value) = &limits.cpu {
             layer.cpu = Some(builder.duration(value, "limits.cpu")?);
         }
         if let Some(value) = &limits.memory {
-            layer.memory = Some(builder.size(value, "limits.memory")?);
+            let memory = builder.size(value, "limits.memory")?;
+            if let Err((message, hint)) = check_memory(memory, "limits.memory") {
+                return builder.error(value.span().start, message, Some(hint));
+            }
+            layer.memory = Some(memory);
         }
         if let Some(value) = &limits.processes {
             layer.processes = Some(builder.count(value, "limits.processes")?);
