@@ -517,10 +517,13 @@ fn collect_layers(
                             "`extends` names `{}`, which cannot be read: {error}",
                             path.display()
                         ),
-                        hint: Some(
-                            "a relative path in `extends` is relative to the file that names it"
-                                .to_owned(),
-                        ),
+                        hint: Some(match error {
+                            crate::bounded::ReadError::Io(_) => {
+                                "a relative path in `extends` is relative to the file that names it"
+                                    .to_owned()
+                            }
+                            _ => unreadable_hint(&error),
+                        }),
                     },
                     None => unreadable_policy(path, &error),
                 })?;
@@ -637,8 +640,20 @@ fn collect_layers(
 /// A policy file that could not be read: missing, not a regular file (a FIFO, a device, a
 /// directory), or over [`crate::bounded::POLICY_LIMIT`].
 fn unreadable_policy(path: &Path, error: &crate::bounded::ReadError) -> Error {
+    Error::Policy {
+        location: PolicyLocation {
+            file: path.display().to_string(),
+            line: None,
+            column: None,
+        },
+        message: format!("cannot read the policy file: {error}"),
+        hint: Some(unreadable_hint(error)),
+    }
+}
+
+fn unreadable_hint(error: &crate::bounded::ReadError) -> String {
     use crate::bounded::ReadError;
-    let hint = match error {
+    match error {
         ReadError::Io(_) => format!(
             "shipped policies are {}; `boxpy policy init` writes a starting `boxpy.toml`",
             builtin_names()
@@ -650,15 +665,6 @@ fn unreadable_policy(path: &Path, error: &crate::bounded::ReadError) -> Error {
             "a policy is a short TOML file; check that the path names the policy you meant"
                 .to_owned()
         }
-    };
-    Error::Policy {
-        location: PolicyLocation {
-            file: path.display().to_string(),
-            line: None,
-            column: None,
-        },
-        message: format!("cannot read the policy file: {error}"),
-        hint: Some(hint),
     }
 }
 

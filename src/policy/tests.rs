@@ -324,7 +324,10 @@ fn extends_reads_only_bounded_regular_files() {
         else {
             panic!("{target}: {error:?}");
         };
-        assert!(location.file.ends_with(file), "{target}: {location:?}");
+        // Located at the `extends` that names it, in the file that says it.
+        assert!(location.file.ends_with("boxpy.toml"), "{target}: {location:?}");
+        assert_eq!(location.line, Some(1), "{target}");
+        assert!(message.contains(file), "{target}: {message}");
         assert!(message.ends_with(why), "{target}: {message}");
     }
 }
