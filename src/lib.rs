@@ -495,8 +495,9 @@ fn policy_command(command: cli::PolicyCommand, color: cli::ColorChoice) -> Resul
                 cwd,
                 home: host.home.clone(),
             };
-            let loaded =
-                policy::load_with_files(&policy::PolicySource::File(file.clone()), &context)?;
+            // A shipped name (`strict`) or a file, as `--policy` takes it.
+            let source = policy::PolicySource::from_argument(&file.to_string_lossy(), &context.cwd);
+            let loaded = policy::load_with_files(&source, &context)?;
             let is_socket = |path: &std::path::Path| {
                 use std::os::unix::fs::FileTypeExt;
                 std::fs::metadata(path).is_ok_and(|metadata| metadata.file_type().is_socket())

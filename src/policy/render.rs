@@ -315,6 +315,15 @@ pub fn init_template(venv: Option<&str>) -> String {
         Some(venv) => format!("venv = \"{venv}\"                 # found in this directory\n"),
         None => "# venv = \".venv\"               # unset: --venv, $VIRTUAL_ENV, .venv, python3 on PATH\n".to_owned(),
     };
+    // The default's own list, so a project's policy keeps what the default passes.
+    let pass = super::builtin("default")
+        .and_then(|text| toml::from_str::<super::raw::RawPolicy>(text).ok())
+        .and_then(|raw| raw.env.and_then(|env| env.pass))
+        .unwrap_or_default()
+        .iter()
+        .map(|name| format!("\"{}\"", name.get_ref()))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
         r#"# boxpy policy for this project. Keys you leave out come from the built-in `default`
 # policy; `boxpy policy show` prints the result, `boxpy policy check boxpy.toml` checks it.
@@ -344,7 +353,7 @@ open_files = 4096
 output = "64MiB"
 
 [env]
-pass = ["LANG", "LC_ALL", "TERM", "TZ"]
+pass = [{pass}]
 set = {{ MPLBACKEND = "Agg" }}
 
 [guards]
@@ -394,6 +403,10 @@ mod tests {
             std::fs::write(&file, init_template(venv)).unwrap();
             let policy = load(&PolicySource::File(file), &context()).unwrap();
             assert_eq!(policy.python.venv.is_some(), venv.is_some());
+            // It keeps what the default passes (`NO_COLOR`, `COLUMNS`, `LINES`, ...).
+            let default = load(&PolicySource::Builtin("default".into()), &context()).unwrap();
+            assert_eq!(policy.env, default.env);
+            assert_eq!(policy.limits, default.limits);
         }
         insta::assert_snapshot!("init_template", init_template(Some(".venv")));
     }
