@@ -720,8 +720,14 @@ pub fn policy_list(
         };
         if found {
             "* in use"
+        } else if path.ends_with("pyproject.toml") && path.exists() {
+            if crate::policy::pyproject_names_boxpy(path) {
+                "present, not used: an entry above wins"
+            } else {
+                "present, no `[tool.boxpy]` table: not used"
+            }
         } else if path.exists() {
-            "present"
+            "present, not used: an entry above wins"
         } else {
             "absent"
         }
@@ -745,7 +751,8 @@ pub fn policy_list(
     }
     let name = match in_use {
         PolicySource::Builtin(name) => format!("the built-in `{name}`"),
-        PolicySource::File(path) | PolicySource::Workdir(path) | PolicySource::PyProject(path) => {
+        PolicySource::PyProject(path) => format!("`[tool.boxpy]` of `{}`", path.display()),
+        PolicySource::File(path) | PolicySource::Workdir(path) => {
             format!("`{}`", path.display())
         }
     };

@@ -230,14 +230,8 @@ impl PolicySource {
             return PolicySource::Workdir(local);
         }
         let pyproject = workdir.join("pyproject.toml");
-        if pyproject.is_file() {
-            if let Ok(text) =
-                crate::bounded::read_to_string(&pyproject, crate::bounded::PYPROJECT_LIMIT)
-            {
-                if pyproject_has_boxpy_table(&text) {
-                    return PolicySource::PyProject(pyproject);
-                }
-            }
+        if pyproject_names_boxpy(&pyproject) {
+            return PolicySource::PyProject(pyproject);
         }
         if let Some(config) = xdg_config_home {
             let user = config.join("boxpy").join("policy.toml");
@@ -249,14 +243,22 @@ impl PolicySource {
     }
 }
 
-/// A cheap check (no full parse) for a `[tool.boxpy]` table, so an unrelated broken
-/// pyproject.toml does not stop boxpy.
-fn pyproject_has_boxpy_table(text: &str) -> bool {
-    text.lines().any(|line| {
-        let line = line.trim();
-        line.starts_with("[tool.boxpy")
-            && (line[11..].starts_with(']') || line[11..].starts_with('.'))
-    })
+/// Whether `path` is a pyproject.toml with a `tool.boxpy` key, however TOML lets it be
+/// spelt (`[tool.boxpy]`, `[tool]` with `boxpy = { ... }`, dotted or quoted keys, a BOM).
+/// A `tool.boxpy` that is not a table counts (loading it says what is wrong); so does a
+/// file that is not valid TOML but mentions `boxpy` (loading it says where). Any other
+/// pyproject.toml is not boxpy's business, broken or not.
+pub fn pyproject_names_boxpy(path: &Path) -> bool {
+    if !path.is_file() {
+        return false;
+    }
+    let Ok(text) = crate::bounded::read_to_string(path, crate::bounded::PYPROJECT_LIMIT) else {
+        return false;
+    };
+    match schema::parse_document(&text) {
+        Ok(document) => !matches!(schema::pyproject_policy(&document), Ok(None)),
+        Err(_) => text.contains("boxpy"),
+    }
 }
 
 /// Loads a policy and everything it extends, and folds it into one [`Policy`].
