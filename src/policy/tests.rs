@@ -273,13 +273,79 @@ fn discovery_order() {
     );
 }
 
+fn pyproject_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pyproject.toml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
 #[test]
 fn pyproject_without_our_table_is_ignored() {
-    assert!(!super::pyproject_has_boxpy_table(
-        "[tool.boxpyx]\n[tool.ruff]\n"
-    ));
-    assert!(super::pyproject_has_boxpy_table("[tool.boxpy.limits]\n"));
-    assert!(super::pyproject_has_boxpy_table("[tool.boxpy]\n"));
+    for text in [
+        "[tool.boxpyx]\n[tool.ruff]\n",
+        "[project]\nname = \"x\"\n",
+        "# [tool.boxpy]\n[tool.ruff]\nx = \"[tool.boxpy]\"\n",
+        // Broken, but not about boxpy: not boxpy's business.
+        "[project\n",
+    ] {
+        let (_dir, path) = pyproject_file(text);
+        assert!(!super::pyproject_names_boxpy(&path), "{text:?}");
+    }
+}
+
+/// `[tool.boxpy]` in every spelling TOML allows is found and read; the same policy results.
+#[test]
+fn pyproject_table_in_every_spelling() {
+    for text in [
+        "[tool.boxpy]\nnetwork = { mode = \"localhost\" }\n",
+        "[tool]\nboxpy = { network = { mode = \"localhost\" } }\n",
+        "tool.boxpy.network.mode = \"localhost\"\n",
+        "[tool]\nboxpy.network.mode = \"localhost\"\n",
+        "[tool.\"boxpy\"]\nnetwork.mode = \"localhost\"\n",
+        "['tool'.boxpy.network]\nmode = \"localhost\"\n",
+        "[ tool . boxpy ]\nnetwork = {mode = \"localhost\"}\n",
+        "\u{feff}[tool.boxpy.network]\nmode = \"localhost\"\n",
+        "[project]\nname = \"x\"\n[tool.boxpy.network]\r\nmode = \"localhost\"\r\n",
+    ] {
+        let (dir, path) = pyproject_file(text);
+        assert!(super::pyproject_names_boxpy(&path), "{text:?}");
+        assert_eq!(
+            PolicySource::discover(None, dir.path(), None, dir.path()),
+            PolicySource::PyProject(path.clone()),
+            "{text:?}"
+        );
+        let policy = load(&PolicySource::PyProject(path), &context(dir.path()))
+            .unwrap_or_else(|error| panic!("{text:?}: {error:?}"));
+        assert_eq!(policy.network, NetworkMode::Localhost, "{text:?}");
+    }
+}
+
+/// A `tool.boxpy` that is not a table is used (so not silently replaced by the default)
+/// and refused, naming it.
+#[test]
+fn pyproject_table_of_the_wrong_type_is_refused() {
+    for (text, names) in [
+        ("[[tool.boxpy]]\nnetwork = {}\n", "`tool.boxpy` must be a table"),
+        ("[tool]\nboxpy = 5\n", "`tool.boxpy` must be a table"),
+        ("tool = 5\n", "`tool` must be a table"),
+        ("[tool.boxpy]\nlimits = 5\n", "`tool.boxpy.limits` must be a table"),
+        ("[tool.boxpy.limits]\ntimeout = 5\n", "`tool.boxpy.limits.timeout` must be"),
+    ] {
+        let (dir, path) = pyproject_file(text);
+        if !text.starts_with("tool = ") {
+            assert!(super::pyproject_names_boxpy(&path), "{text:?}");
+        }
+        let error = load(&PolicySource::PyProject(path), &context(dir.path())).unwrap_err();
+        let Error::Policy {
+            location, message, ..
+        } = &error
+        else {
+            panic!("{text:?}: {error:?}");
+        };
+        assert!(message.contains(names), "{text:?}: {message}");
+        assert!(location.line.is_some(), "{text:?}");
+    }
 }
 
 /// Every file of an `extends` chain is read bounded and only when it is a regular file:
