@@ -700,4 +700,6 @@ fn unknown_builtin(name: &str) -> Error {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

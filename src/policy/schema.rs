@@ -229,7 +229,7 @@ fn describe_control(c: char) -> String {
         '\x0c' => " (form feed)",
         _ => "",
     };
-    format!("U+{:04X}{name}", c as u32)
+    format!("`U+{:04X}`{name}", c as u32)
 }
 
 /// Parses `text` as TOML with spans; a syntax error becomes a [`ShapeError`].
@@ -372,6 +372,25 @@ pub(crate) fn pyproject_policy(document: &ImDocument<&str>) -> Result<Option<(Ta
     }
 }
 
+/// "e.g. `memory = \"1GiB\"`" for the key named first (in backticks) in `message`: the
+/// hint of a value error that has none of its own.
+pub(crate) fn example_hint(message: &str) -> Option<String> {
+    let key = message.split('`').nth(1)?;
+    let key = key.strip_prefix("tool.boxpy.").unwrap_or(key);
+    let key = key.split('[').next().unwrap_or(key);
+    let mut fields = ROOT;
+    let mut found = None;
+    for part in key.split('.') {
+        let field = fields.iter().find(|field| field.name == part)?;
+        found = Some(field);
+        match field.kind {
+            Kind::Table(inner) => fields = inner,
+            _ => break,
+        }
+    }
+    found.map(|field| format!("e.g. `{}`", field.example.replace('\n', "` then `")))
+}
+
 fn key_offset(table: &Table, name: &str, item: &Item) -> usize {
     table
         .key(name)
@@ -473,8 +492,12 @@ fn check_entries(
             return Err(ShapeError {
                 offset,
                 message: format!("unknown key `{path}`: {place} the keys are {}", list(&known)),
-                hint: super::validate::did_you_mean(name, known.iter().copied())
-                    .map(|suggestion| format!("did you mean `{suggestion}`?")),
+                hint: Some(
+                    match super::validate::did_you_mean(name, known.iter().copied()) {
+                        Some(suggestion) => format!("did you mean `{suggestion}`?"),
+                        None => "remove it; `man 5 boxpy.toml` describes every key".to_owned(),
+                    },
+                ),
             });
         };
         check_item(field, &path, item, offset)?;
@@ -515,6 +538,15 @@ fn check_item(
                 field.example.replace('\n', "` then `")
             )),
         }),
+        // `[[filesystem.read_only]]` blocks: the same array, spelt as tables.
+        (Kind::MountList, Item::ArrayOfTables(array)) => {
+            for (index, table) in array.iter().enumerate() {
+                let offset = span_start(table.span(), key_offset);
+                let inline = table.clone().into_inline_table();
+                check_mount(&inline, &format!("{path}[{index}]"), offset)?;
+            }
+            Ok(())
+        }
         (Kind::StringMap, Item::Table(table)) => {
             for (name, item) in table.iter() {
                 let offset = table
@@ -576,8 +608,11 @@ fn check_item(
                         return Err(ShapeError {
                             offset,
                             message: format!(
-                                "`{element}` must be a string ({} expected for `{path}`), not {}",
-                                field.form,
+                                "`{element}` must be {}, not {}",
+                                match field.kind {
+                                    Kind::MountList => "\"SRC\", \"SRC:DEST\" or { path = \"SRC\", dest = \"DEST\", optional = true }",
+                                    _ => "a string",
+                                },
                                 describe_value(value)
                             ),
                             hint: Some(format!("e.g. `{}`", field.example)),

@@ -397,3 +397,78 @@ fn extends_reads_only_bounded_regular_files() {
         assert!(message.ends_with(why), "{target}: {message}");
     }
 }
+
+/// Each policy mistake of issues 15 and 25, and its whole answer: the key, the expected
+/// form, an example; never a serde type name, never an empty message.
+#[test]
+fn every_mistake_is_answered_with_its_key() {
+    let cases = [
+        "[[limits]]\n",
+        "limits = []\n",
+        "limits = 5\n",
+        "python = []\n",
+        "[limits]\ntimeout = 5\n",
+        "[limits]\ntimeout = \"0.4ms\"\n",
+        "[limits]\ntimeout = \"99ms\"\n",
+        "[limits]\nmemory = 10\n",
+        "[limits]\nmemory = \"1M\"\n",
+        "[limits]\nmemory = -1\n",
+        "[limits]\nprocesses = \"many\"\n",
+        "# a\u{1}b\n",
+        "# a\0b\n",
+        "# a\u{7f}b\n",
+        "# a\u{1b}b\n",
+        "x = \"a\rb\"\n",
+        "[netwrk]\nmode = \"full\"\n",
+        "[network]\nmode = \"ful\"\n",
+        "[network]\nmode = 1\n",
+        "[env]\nset = { A = 1 }\n",
+        "[env]\nset = { A = \"a\\u0000b\" }\n",
+        "[env]\npass = \"LANG\"\n",
+        "[env]\npass = [\"A B\"]\n",
+        "[filesystem]\nread_only = \"data\"\n",
+        "[filesystem]\nread_only = [1]\n",
+        "[filesystem]\nread_only = [{ path = \"a\", optinal = true }]\n",
+        "[filesystem]\nread_only = [{ dest = \"/a\" }]\n",
+        "[filesystem]\nworkdir = \"/a\\u0000\"\n",
+        "[filesystem]\nworkdir = \"\"\n",
+        "[filesystem]\ntmp_size = \"2GB\"\n",
+        "[guards]\ndeny_imports = [\"a-b\"]\n",
+        "extends = 5\n",
+        "[audit]\nlog = true\n",
+        "unknown = 1\n",
+        "[limits]\nzzz_qqq = 1\n",
+    ];
+    let mut out = String::new();
+    for text in cases {
+        let (location, message, hint) = policy_error(text);
+        assert!(!message.trim().is_empty(), "{text:?}");
+        for internal in ["Raw", "struct ", "Spanned", "SizeValue", "invalid type"] {
+            assert!(!message.contains(internal), "{text:?}: {message}");
+        }
+        assert!(message.contains('`'), "{text:?}: names no key: {message}");
+        assert!(hint.is_some(), "{text:?}: {message}");
+        out.push_str(&format!(
+            "{text:?}\n  {}:{}: {message}\n  hint: {}\n",
+            location.line.unwrap_or(0),
+            location.column.unwrap_or(0),
+            hint.unwrap_or_default()
+        ));
+    }
+    insta::assert_snapshot!("policy_mistakes", out);
+}
+
+/// Mounts written as `[[filesystem.read_only]]` tables (as `policy show` prints a mount
+/// with a destination) are the same array.
+#[test]
+fn mounts_as_arrays_of_tables() {
+    let text = "[[filesystem.read_only]]\npath = \"/a\"\ndest = \"/b\"\n[[filesystem.read_only]]\npath = \"/c\"\noptional = true\n";
+    let raw = parse(text, "boxpy.toml", false).unwrap();
+    let built = layer(&raw, text, "boxpy.toml", Path::new("/p"), None).unwrap();
+    let mounts = built.read_only.unwrap();
+    assert_eq!(mounts.len(), 2);
+    assert_eq!(mounts[0].dest, Path::new("/b"));
+    assert!(mounts[1].optional);
+    let (_, message, _) = policy_error("[[filesystem.read_only]]\ndest = \"/b\"\n");
+    assert!(message.contains("`filesystem.read_only[0]` has no `path`"), "{message}");
+}

@@ -183,6 +183,7 @@ struct LayerBuilder<'a> {
 
 impl LayerBuilder<'_> {
     fn error<T>(&self, span_start: usize, message: String, hint: Option<String>) -> Result<T> {
+        let hint = hint.or_else(|| schema::example_hint(&message));
         Err(Error::Policy {
             location: locate(self.text, self.display, span_start),
             message,
