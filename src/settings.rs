@@ -476,6 +476,8 @@ fn protect_and_hide(
         sanitized.extend(found.sanitized);
     }
     let mut hidden = Vec::new();
+    // What `hidden` holds, for a constant-time check (thousands of hidden files stay linear).
+    let mut covered_once = std::collections::HashSet::new();
     for (source, _, _) in &areas {
         if !source.is_dir() {
             continue;
@@ -501,9 +503,8 @@ fn protect_and_hide(
             }
             let directory = path.is_dir();
             for dest in inside(&path) {
-                let entry = crate::sandbox::HiddenPath { dest, directory };
-                if !hidden.contains(&entry) {
-                    hidden.push(entry);
+                if covered_once.insert((dest.clone(), directory)) {
+                    hidden.push(crate::sandbox::HiddenPath { dest, directory });
                 }
             }
         }
@@ -808,10 +809,13 @@ pub(crate) fn program_environment(
     env: EnvLookup,
 ) -> Result<Vec<(String, EnvValue)>> {
     let mut out: Vec<(String, EnvValue)> = Vec::new();
-    let mut set = |key: &str, value: EnvValue| {
-        if let Some(existing) = out.iter_mut().find(|(name, _)| name == key) {
-            existing.1 = value;
-        } else {
+    // Where each name is in `out`: a later setting replaces an earlier one in place, in
+    // constant time (20,000 `env.set` entries stay linear).
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut set = |key: &str, value: EnvValue| match index.get(key) {
+        Some(&at) => out[at].1 = value,
+        None => {
+            index.insert(key.to_owned(), out.len());
             out.push((key.to_owned(), value));
         }
     };

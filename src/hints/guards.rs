@@ -24,12 +24,15 @@ def _boxpy_install_guard():
     import importlib.abc
     import json
 
-    denied = tuple(json.loads({list}))
+    denied = frozenset(json.loads({list}))
 
     class BoxpyImportGuard(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path=None, target=None):
-            for module in denied:
-                if name == module or name.startswith(module + "."):
+            # The name and each package above it, looked up in a set: the cost of an
+            # import does not grow with the length of the list.
+            parts = name.split(".")
+            for depth in range(1, len(parts) + 1):
+                if ".".join(parts[:depth]) in denied:
                     raise ImportError(
                         f"import of {{name!r}} is blocked by the boxpy policy (guards.deny_imports)",
                         name=name,

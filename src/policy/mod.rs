@@ -97,17 +97,20 @@ impl FilesystemPolicy {
 }
 
 fn effective(defaults: &[&str], entries: &[String]) -> Vec<String> {
-    let removed: Vec<&str> = entries
+    use std::collections::HashSet;
+    let removed: HashSet<&str> = entries
         .iter()
         .filter_map(|entry| entry.strip_prefix('!'))
         .collect();
     let mut list: Vec<String> = defaults
         .iter()
-        .filter(|name| !removed.contains(name))
+        .filter(|name| !removed.contains(*name))
         .map(|name| (*name).to_owned())
         .collect();
+    // Linear in the entries: a set of what is listed, not a search of the list.
+    let mut listed: HashSet<String> = list.iter().cloned().collect();
     for entry in entries.iter().filter(|entry| !entry.starts_with('!')) {
-        if !list.contains(entry) {
+        if listed.insert(entry.clone()) {
             list.push(entry.clone());
         }
     }

@@ -484,7 +484,8 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
     // mounts the descriptor. `boxpy render` prints the paths, so its command runs by hand.
     let mut pinned = Vec::new();
     if *setup == InitSetup::Deferred {
-        let chosen: Vec<&Path> = std::iter::once(spec.workdir.as_path())
+        // A set: one look-up per mount, so 20,000 mounts stay linear.
+        let chosen: std::collections::HashSet<&Path> = std::iter::once(spec.workdir.as_path())
             .chain(spec.mounts.iter().map(|mount| mount.source.as_path()))
             .chain(
                 spec.interpreter
@@ -501,7 +502,7 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
                 MountOp::ReadOnlyBind { source, dest } => (source, dest, false),
                 _ => continue,
             };
-            if !chosen.contains(&source.as_path()) {
+            if !chosen.contains(source.as_path()) {
                 continue;
             }
             let fd = first + pinned.len() as i32;
