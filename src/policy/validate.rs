@@ -353,7 +353,7 @@ pub(crate) fn check_timeout(
                 super::units::format_duration(timeout),
                 super::units::format_duration(MIN_TIMEOUT)
             ),
-            "give the program at least `100ms` (e.g. `30s`), or `\"unlimited\"`".to_owned(),
+            "give the program at least `100ms`: e.g. `--timeout 30s`, `limits.timeout = \"30s\"` (or `\"unlimited\"`)".to_owned(),
         )),
         _ => Ok(()),
     }
@@ -371,7 +371,7 @@ pub(crate) fn check_memory(
                 super::units::format_size(memory),
                 super::units::format_size(MIN_MEMORY)
             ),
-            "write a size with a unit, at least `16MiB` (e.g. `512MiB`)".to_owned(),
+            "write a size with a unit, at least `16MiB`: e.g. `--memory 512MiB`, `limits.memory = \"512MiB\"`".to_owned(),
         )),
         _ => Ok(()),
     }
