@@ -166,7 +166,7 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the shipped policies and the policy files found for this directory')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the fully resolved policy (after `extends`, lookup and flags) as TOML')
-            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate a policy file and warn about risky choices')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate a policy file (or a shipped policy) and warn about risky choices')
             [CompletionResult]::new('trust', 'trust', [CompletionResultType]::ParameterValue, 'Trust a policy file found in a project (`boxpy.toml`, `pyproject.toml`) to widen the sandbox: records its path and content hash; any change needs trusting again')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented `boxpy.toml` for the current project')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -232,7 +232,7 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
         'boxpy;policy;help' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the shipped policies and the policy files found for this directory')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the fully resolved policy (after `extends`, lookup and flags) as TOML')
-            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate a policy file and warn about risky choices')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate a policy file (or a shipped policy) and warn about risky choices')
             [CompletionResult]::new('trust', 'trust', [CompletionResultType]::ParameterValue, 'Trust a policy file found in a project (`boxpy.toml`, `pyproject.toml`) to widen the sandbox: records its path and content hash; any change needs trusting again')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented `boxpy.toml` for the current project')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -300,7 +300,7 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
         'boxpy;help;policy' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the shipped policies and the policy files found for this directory')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print the fully resolved policy (after `extends`, lookup and flags) as TOML')
-            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate a policy file and warn about risky choices')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Validate a policy file (or a shipped policy) and warn about risky choices')
             [CompletionResult]::new('trust', 'trust', [CompletionResultType]::ParameterValue, 'Trust a policy file found in a project (`boxpy.toml`, `pyproject.toml`) to widen the sandbox: records its path and content hash; any change needs trusting again')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented `boxpy.toml` for the current project')
             break

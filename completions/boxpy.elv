@@ -158,7 +158,7 @@ set edit:completion:arg-completer[boxpy] = {|@words|
             cand --version 'Print version'
             cand list 'List the shipped policies and the policy files found for this directory'
             cand show 'Print the fully resolved policy (after `extends`, lookup and flags) as TOML'
-            cand check 'Validate a policy file and warn about risky choices'
+            cand check 'Validate a policy file (or a shipped policy) and warn about risky choices'
             cand trust 'Trust a policy file found in a project (`boxpy.toml`, `pyproject.toml`) to widen the sandbox: records its path and content hash; any change needs trusting again'
             cand init 'Write a commented `boxpy.toml` for the current project'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -218,7 +218,7 @@ set edit:completion:arg-completer[boxpy] = {|@words|
         &'boxpy;policy;help'= {
             cand list 'List the shipped policies and the policy files found for this directory'
             cand show 'Print the fully resolved policy (after `extends`, lookup and flags) as TOML'
-            cand check 'Validate a policy file and warn about risky choices'
+            cand check 'Validate a policy file (or a shipped policy) and warn about risky choices'
             cand trust 'Trust a policy file found in a project (`boxpy.toml`, `pyproject.toml`) to widen the sandbox: records its path and content hash; any change needs trusting again'
             cand init 'Write a commented `boxpy.toml` for the current project'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -272,7 +272,7 @@ set edit:completion:arg-completer[boxpy] = {|@words|
         &'boxpy;help;policy'= {
             cand list 'List the shipped policies and the policy files found for this directory'
             cand show 'Print the fully resolved policy (after `extends`, lookup and flags) as TOML'
-            cand check 'Validate a policy file and warn about risky choices'
+            cand check 'Validate a policy file (or a shipped policy) and warn about risky choices'
             cand trust 'Trust a policy file found in a project (`boxpy.toml`, `pyproject.toml`) to widen the sandbox: records its path and content hash; any change needs trusting again'
             cand init 'Write a commented `boxpy.toml` for the current project'
         }

@@ -351,9 +351,9 @@ pub enum PolicyCommand {
         #[command(flatten)]
         sandbox: PolicyShowArgs,
     },
-    /// Validate a policy file and warn about risky choices
+    /// Validate a policy file (or a shipped policy) and warn about risky choices
     Check {
-        /// The policy file
+        /// The policy file, or a shipped policy's name (`strict`)
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
