@@ -472,3 +472,45 @@ fn mounts_as_arrays_of_tables() {
     let (_, message, _) = policy_error("[[filesystem.read_only]]\ndest = \"/b\"\n");
     assert!(message.contains("`filesystem.read_only[0]` has no `path`"), "{message}");
 }
+
+/// Variables and mounts past what the kernel and bubblewrap take are refused naming the
+/// key that takes the most; just inside the limits they load.
+#[test]
+fn argument_budget_and_mount_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = context(dir.path());
+    let write = |name: &str, text: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        PolicySource::File(path)
+    };
+    let mounts = |count: usize| {
+        let list: Vec<String> = (0..count).map(|index| format!("\"/d{index}\"")).collect();
+        format!("[filesystem]\nread_only = [{}]\n", list.join(", "))
+    };
+    assert!(load(&write("fits.toml", mounts(validate::MAX_MOUNTS)), &ctx).is_ok());
+    let error = load(&write("many.toml", mounts(validate::MAX_MOUNTS + 1)), &ctx).unwrap_err();
+    assert!(
+        format!("{error:?}").contains("`filesystem.read_only` is too long"),
+        "{error:?}"
+    );
+    // Three files of 0.9 MiB of variables each (one file is at most 1 MiB).
+    let big = "x".repeat(100_000);
+    for index in 1..=3 {
+        let mut text = if index > 1 {
+            format!("extends = \"./e{}.toml\"\n", index - 1)
+        } else {
+            String::new()
+        };
+        text.push_str("[env.set]\n");
+        for entry in 0..9 {
+            text.push_str(&format!("A{index}_{entry} = \"{big}\"\n"));
+        }
+        write(&format!("e{index}.toml"), text);
+    }
+    assert!(load(&write("two.toml", "extends = \"./e2.toml\"\n".into()), &ctx).is_ok());
+    let error = load(&write("three.toml", "extends = \"./e3.toml\"\n".into()), &ctx).unwrap_err();
+    let message = format!("{error:?}");
+    assert!(message.contains("`env.set` is too large"), "{message}");
+    assert!(message.contains("ARG_MAX"), "{message}");
+}
