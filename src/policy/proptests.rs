@@ -39,8 +39,11 @@ fn path() -> impl Strategy<Value = String> {
 
 /// Any string a variable may hold: no NUL, otherwise anything (controls, quotes, unicode).
 fn variable_value() -> impl Strategy<Value = String> {
-    prop::collection::vec(prop::char::any().prop_filter("no NUL", |c| *c != '\0'), 0..24)
-        .prop_map(|chars| chars.into_iter().collect())
+    prop::collection::vec(
+        prop::char::any().prop_filter("no NUL", |c| *c != '\0'),
+        0..24,
+    )
+    .prop_map(|chars| chars.into_iter().collect())
 }
 
 /// A size as a TOML value: a number of bytes, or a string in some unit.
@@ -62,8 +65,11 @@ fn duration(min_millis: u64) -> impl Strategy<Value = Value> {
         (min_millis.div_ceil(1000).max(1)..86_400u64)
             .prop_map(|seconds| Value::String(format!("{seconds}s"))),
         (1u64..48).prop_map(|hours| Value::String(format!("{hours}h"))),
-        (min_millis.div_ceil(100).max(1)..100_000u64)
-            .prop_map(|tenths| Value::String(format!("{}.{}s", tenths / 10, tenths % 10))),
+        (min_millis.div_ceil(100).max(1)..100_000u64).prop_map(|tenths| Value::String(format!(
+            "{}.{}s",
+            tenths / 10,
+            tenths % 10
+        ))),
         Just(Value::String("unlimited".to_owned())),
     ]
 }

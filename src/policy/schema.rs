@@ -77,7 +77,12 @@ const FILESYSTEM: &[Field] = &[
         "an array of \"SRC\", \"SRC:DEST\" or { path = \"SRC\", dest = \"DEST\", optional = true }",
         "read_write = [\"out\"]",
     ),
-    field("tmp_size", Kind::StringOrInteger, SIZE, "tmp_size = \"1GiB\""),
+    field(
+        "tmp_size",
+        Kind::StringOrInteger,
+        SIZE,
+        "tmp_size = \"1GiB\"",
+    ),
     field(
         "hide",
         Kind::StringList,
@@ -105,7 +110,12 @@ const LIMITS: &[Field] = &[
         SIZE,
         "file_size = \"4GiB\"",
     ),
-    field("open_files", Kind::StringOrInteger, COUNT, "open_files = 4096"),
+    field(
+        "open_files",
+        Kind::StringOrInteger,
+        COUNT,
+        "open_files = 4096",
+    ),
     field("output", Kind::StringOrInteger, SIZE, "output = \"64MiB\""),
 ];
 
@@ -131,7 +141,12 @@ const GUARDS: &[Field] = &[field(
     "deny_imports = [\"requests\"]",
 )];
 
-const AUDIT: &[Field] = &[field("log", Kind::Text, PATH, "log = \"~/boxpy-audit.jsonl\"")];
+const AUDIT: &[Field] = &[field(
+    "log",
+    Kind::Text,
+    PATH,
+    "log = \"~/boxpy-audit.jsonl\"",
+)];
 
 const ROOT: &[Field] = &[
     field(
@@ -246,9 +261,7 @@ pub(crate) fn parse_document(text: &str) -> Result<ImDocument<&str>, ShapeError>
             } else {
                 format!("not valid TOML: {message}")
             },
-            hint: Some(
-                "see `man 5 boxpy.toml` or `boxpy policy show` for the format".to_owned(),
-            ),
+            hint: Some("see `man 5 boxpy.toml` or `boxpy policy show` for the format".to_owned()),
         }
     })
 }
@@ -276,14 +289,21 @@ fn check_strings(table: &Table, prefix: &str, fallback: usize) -> Result<(), Sha
             .unwrap_or(fallback);
         match item {
             Item::Table(inner) => check_strings(inner, &format!("{path}."), offset)?,
-            Item::Value(value) => check_value_strings(value, &path, offset, prefix.ends_with("env.set."))?,
+            Item::Value(value) => {
+                check_value_strings(value, &path, offset, prefix.ends_with("env.set."))?
+            }
             Item::None | Item::ArrayOfTables(_) => {}
         }
     }
     Ok(())
 }
 
-fn check_value_strings(value: &Value, path: &str, fallback: usize, variable: bool) -> Result<(), ShapeError> {
+fn check_value_strings(
+    value: &Value,
+    path: &str,
+    fallback: usize,
+    variable: bool,
+) -> Result<(), ShapeError> {
     let offset = span_start(value.span(), fallback);
     match value {
         Value::String(text) => {
@@ -299,7 +319,11 @@ fn check_value_strings(value: &Value, path: &str, fallback: usize, variable: boo
             }
             // A variable reaches the program as `NAME=VALUE` plus the terminating NUL.
             let name = path.rsplit('.').next().unwrap_or(path);
-            let length = if variable { name.len() + 1 + text.len() + 1 } else { text.len() + 1 };
+            let length = if variable {
+                name.len() + 1 + text.len() + 1
+            } else {
+                text.len() + 1
+            };
             if length > MAX_ARG_STRLEN {
                 return Err(ShapeError {
                     offset,
@@ -342,7 +366,9 @@ fn check_value_strings(value: &Value, path: &str, fallback: usize, variable: boo
 /// with `boxpy = { ... }`, dotted keys, quoted keys, spaces); `Ok(None)` when there is
 /// none, an error when `tool` or `tool.boxpy` is not a table. Returns the table and the
 /// offset of its key.
-pub(crate) fn pyproject_policy(document: &ImDocument<&str>) -> Result<Option<(Table, usize)>, ShapeError> {
+pub(crate) fn pyproject_policy(
+    document: &ImDocument<&str>,
+) -> Result<Option<(Table, usize)>, ShapeError> {
     let root = document.as_table();
     let Some(tool) = root.get("tool") else {
         return Ok(None);
@@ -491,7 +517,10 @@ fn check_entries(
             };
             return Err(ShapeError {
                 offset,
-                message: format!("unknown key `{path}`: {place} the keys are {}", list(&known)),
+                message: format!(
+                    "unknown key `{path}`: {place} the keys are {}",
+                    list(&known)
+                ),
                 hint: Some(
                     match super::validate::did_you_mean(name, known.iter().copied()) {
                         Some(suggestion) => format!("did you mean `{suggestion}`?"),
@@ -513,12 +542,7 @@ fn list(names: &[&str]) -> String {
         .join(", ")
 }
 
-fn check_item(
-    field: &Field,
-    path: &str,
-    item: &Item,
-    key_offset: usize,
-) -> Result<(), ShapeError> {
+fn check_item(field: &Field, path: &str, item: &Item, key_offset: usize) -> Result<(), ShapeError> {
     let value_offset = span_start(item.span(), key_offset);
     let wrong = |actual: String| Err(wrong_type(field, path, actual, value_offset));
     match (field.kind, item) {
@@ -568,7 +592,12 @@ fn check_item(
                         .and_then(|key| key.span())
                         .map(|span| span.start)
                         .unwrap_or(key_offset);
-                    return Err(map_value_error(path, name, &Item::Value(value.clone()), offset));
+                    return Err(map_value_error(
+                        path,
+                        name,
+                        &Item::Value(value.clone()),
+                        offset,
+                    ));
                 }
             }
             Ok(())
@@ -629,10 +658,7 @@ fn check_item(
 fn map_value_error(path: &str, name: &str, item: &Item, offset: usize) -> ShapeError {
     ShapeError {
         offset,
-        message: format!(
-            "`{path}.{name}` must be a string, not {}",
-            describe(item)
-        ),
+        message: format!("`{path}.{name}` must be a string, not {}", describe(item)),
         hint: Some(format!(
             "quote the value: e.g. `{name} = \"1\"` (every variable's value is a string)"
         )),

@@ -326,11 +326,20 @@ fn pyproject_table_in_every_spelling() {
 #[test]
 fn pyproject_table_of_the_wrong_type_is_refused() {
     for (text, names) in [
-        ("[[tool.boxpy]]\nnetwork = {}\n", "`tool.boxpy` must be a table"),
+        (
+            "[[tool.boxpy]]\nnetwork = {}\n",
+            "`tool.boxpy` must be a table",
+        ),
         ("[tool]\nboxpy = 5\n", "`tool.boxpy` must be a table"),
         ("tool = 5\n", "`tool` must be a table"),
-        ("[tool.boxpy]\nlimits = 5\n", "`tool.boxpy.limits` must be a table"),
-        ("[tool.boxpy.limits]\ntimeout = 5\n", "`tool.boxpy.limits.timeout` must be"),
+        (
+            "[tool.boxpy]\nlimits = 5\n",
+            "`tool.boxpy.limits` must be a table",
+        ),
+        (
+            "[tool.boxpy.limits]\ntimeout = 5\n",
+            "`tool.boxpy.limits.timeout` must be",
+        ),
     ] {
         let (dir, path) = pyproject_file(text);
         if !text.starts_with("tool = ") {
@@ -391,7 +400,10 @@ fn extends_reads_only_bounded_regular_files() {
             panic!("{target}: {error:?}");
         };
         // Located at the `extends` that names it, in the file that says it.
-        assert!(location.file.ends_with("boxpy.toml"), "{target}: {location:?}");
+        assert!(
+            location.file.ends_with("boxpy.toml"),
+            "{target}: {location:?}"
+        );
         assert_eq!(location.line, Some(1), "{target}");
         assert!(message.contains(file), "{target}: {message}");
         assert!(message.ends_with(why), "{target}: {message}");
@@ -470,7 +482,10 @@ fn mounts_as_arrays_of_tables() {
     assert_eq!(mounts[0].dest, Path::new("/b"));
     assert!(mounts[1].optional);
     let (_, message, _) = policy_error("[[filesystem.read_only]]\ndest = \"/b\"\n");
-    assert!(message.contains("`filesystem.read_only[0]` has no `path`"), "{message}");
+    assert!(
+        message.contains("`filesystem.read_only[0]` has no `path`"),
+        "{message}"
+    );
 }
 
 /// Variables and mounts past what the kernel and bubblewrap take are refused naming the
@@ -509,7 +524,11 @@ fn argument_budget_and_mount_count() {
         write(&format!("e{index}.toml"), text);
     }
     assert!(load(&write("two.toml", "extends = \"./e2.toml\"\n".into()), &ctx).is_ok());
-    let error = load(&write("three.toml", "extends = \"./e3.toml\"\n".into()), &ctx).unwrap_err();
+    let error = load(
+        &write("three.toml", "extends = \"./e3.toml\"\n".into()),
+        &ctx,
+    )
+    .unwrap_err();
     let message = format!("{error:?}");
     assert!(message.contains("`env.set` is too large"), "{message}");
     assert!(message.contains("ARG_MAX"), "{message}");

@@ -86,7 +86,9 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(format!("`{text}` is not a duration (e.g. `30s`, `5m`)"));
     }
     let millis = whole(number, millis_per_unit).ok_or_else(|| {
-        format!("`{text}` is finer than a millisecond; boxpy counts whole milliseconds (e.g. `1500ms`)")
+        format!(
+            "`{text}` is finer than a millisecond; boxpy counts whole milliseconds (e.g. `1500ms`)"
+        )
     })?;
     if !millis.is_finite() || millis > 365.0 * 86_400_000.0 {
         return Err(format!("`{text}` is too long"));
@@ -144,7 +146,9 @@ mod tests {
         assert_eq!(parse_size("1537"), Ok(1537));
         assert_eq!(parse_size("18446744073709551615"), Ok(u64::MAX));
         assert!(parse_size("16777216T").unwrap_err().contains("too large"));
-        assert!(parse_size("1.3K").unwrap_err().contains("whole number of bytes"));
+        assert!(parse_size("1.3K")
+            .unwrap_err()
+            .contains("whole number of bytes"));
         assert!(parse_size("0.5B").is_err());
     }
 
@@ -159,8 +163,12 @@ mod tests {
         assert!(parse_duration("-1s").is_err());
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("1.1s"), Ok(Duration::from_millis(1100)));
-        assert!(parse_duration("1.5ms").unwrap_err().contains("whole milliseconds"));
-        assert!(parse_duration("0.4ms").unwrap_err().contains("whole milliseconds"));
+        assert!(parse_duration("1.5ms")
+            .unwrap_err()
+            .contains("whole milliseconds"));
+        assert!(parse_duration("0.4ms")
+            .unwrap_err()
+            .contains("whole milliseconds"));
     }
 
     #[test]

@@ -324,13 +324,13 @@ fn policy_memory_and_timeout_below_the_floor_are_refused_naming_the_key() {
         ("[limits]\ntimeout = 5\n", "`limits.timeout`"),
     ] {
         let policy = ws.write("p.toml", text);
-        let check = boxpy(&ws)
-            .args(["policy", "check"])
-            .arg(&policy)
-            .run();
+        let check = boxpy(&ws).args(["policy", "check"]).arg(&policy).run();
         assert_exit(&check, 125);
         assert!(check.stderr_text().contains(key), "{text:?}: {check}");
-        assert!(check.stderr_text().contains("p.toml:2:"), "{text:?}: {check}");
+        assert!(
+            check.stderr_text().contains("p.toml:2:"),
+            "{text:?}: {check}"
+        );
         let output = run_in_venv(&ws)
             .arg("-P")
             .arg(&policy)
@@ -421,7 +421,9 @@ fn policy_check_takes_a_shipped_name() {
         let output = boxpy(&ws).args(["policy", "check", name]).run();
         assert_exit(&output, 0);
         assert!(
-            output.stdout_text().contains(&format!("`{name}` is a valid policy")),
+            output
+                .stdout_text()
+                .contains(&format!("`{name}` is a valid policy")),
             "{output}"
         );
     }
@@ -442,7 +444,10 @@ fn policy_init_keeps_the_default_variables() {
     assert_exit(&output, 0);
     let written = std::fs::read_to_string(ws.work().join("boxpy.toml")).unwrap();
     for name in ["NO_COLOR", "COLUMNS", "LINES", "LC_CTYPE"] {
-        assert!(written.contains(&format!("\"{name}\"")), "{name}: {written}");
+        assert!(
+            written.contains(&format!("\"{name}\"")),
+            "{name}: {written}"
+        );
     }
     let output = run_in_venv(&ws)
         .env("NO_COLOR", "1")
@@ -505,16 +510,23 @@ fn pyproject_spellings_are_found_and_wrong_types_refused() {
     assert_exit(&output, 125);
     assert_not_started(&output);
     assert!(
-        output.stderr_text().contains("`tool.boxpy` must be a table"),
+        output
+            .stderr_text()
+            .contains("`tool.boxpy` must be a table"),
         "{output}"
     );
     ws.write("work/pyproject.toml", "[project]\nname = \"x\"\n");
     let list = boxpy(&ws).args(["policy", "list"]).run();
     assert!(
-        list.stdout_text().contains("no `[tool.boxpy]` table: not used"),
+        list.stdout_text()
+            .contains("no `[tool.boxpy]` table: not used"),
         "{list}"
     );
-    assert!(list.stdout_text().contains("in use: the built-in `default`"), "{list}");
+    assert!(
+        list.stdout_text()
+            .contains("in use: the built-in `default`"),
+        "{list}"
+    );
 }
 
 /// 20,000 `env.set` entries: the run starts and the program sees every one (render is
