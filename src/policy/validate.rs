@@ -58,20 +58,23 @@ pub(crate) fn parse(text: &str, display: &str, in_pyproject: bool) -> Result<Raw
     } else {
         schema::check_policy(document.as_table(), "", 0).map_err(shape)?;
     }
+    // The document parsed once: its shape was checked above, serde reads it here.
+    use serde::Deserialize;
+    let deserializer = toml_edit::de::Deserializer::from(document);
     let parsed = if in_pyproject {
-        toml::from_str::<PyProject>(text).map(|pyproject| {
+        PyProject::deserialize(deserializer).map(|pyproject| {
             pyproject
                 .tool
                 .and_then(|tool| tool.boxpy)
                 .unwrap_or_default()
         })
     } else {
-        toml::from_str::<RawPolicy>(text)
+        RawPolicy::deserialize(deserializer)
     };
     parsed.map_err(|error| toml_error(text, display, &error))
 }
 
-fn toml_error(text: &str, display: &str, error: &toml::de::Error) -> Error {
+fn toml_error(text: &str, display: &str, error: &toml_edit::de::Error) -> Error {
     let message = error.message().trim().to_owned();
     let location = match error.span() {
         Some(span) => locate(text, display, span.start),
