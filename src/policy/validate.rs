@@ -388,7 +388,7 @@ pub(crate) fn memory_flag(text: &str) -> std::result::Result<u64, (String, Strin
     let zero = trimmed.parse::<f64>() == Ok(0.0);
     if !zero && !trimmed.is_empty() && trimmed.chars().all(|c| c.is_ascii_digit() || c == '.') {
         return Err((
-            format!("`--memory {text}` has no unit: write `{trimmed}MiB`, `{trimmed}GiB` or `{trimmed}B`"),
+            format!("`--memory {text}` has no unit: write `{trimmed}MiB` or `{trimmed}GiB`"),
             hint,
         ));
     }

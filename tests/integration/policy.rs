@@ -547,3 +547,32 @@ fn twenty_thousand_variables_reach_the_program() {
     assert_started(&output);
     assert_eq!(output.line_after("count "), "20000 19999", "{output}");
 }
+
+/// `policy show` prints sizes and durations exactly: what it prints loads back to the same
+/// policy and shows the same text (`1537` bytes stays `1537B`, not `1.5KiB`; `1.5s` is
+/// `1500ms`; a mount with a destination stays one).
+#[test]
+fn policy_show_round_trips_exactly() {
+    let ws = Workspace::new(&Runner::Caller);
+    let policy = ws.write(
+        "p.toml",
+        "[limits]\nfile_size = 1537\ntimeout = \"1.5s\"\noutput = \"1.5K\"\n[filesystem]\nread_only = [{ path = \"/usr/share\", dest = \"/x\", optional = true }]\n[env]\nset = { TAB = \"a\\tb\", QUOTE = \"\\\"'\" }\n",
+    );
+    let show = |file: &std::path::Path| {
+        let output = boxpy(&ws).args(["policy", "show", "-P"]).arg(file).run();
+        assert_exit(&output, 0);
+        // The body, without the header comments that name the policy.
+        output
+            .stdout_text()
+            .lines()
+            .skip_while(|line| line.starts_with('#') || line.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let first = show(&policy);
+    assert!(first.contains("file_size = \"1537B\""), "{first}");
+    assert!(first.contains("timeout = \"1500ms\""), "{first}");
+    assert!(first.contains("output = \"1536B\""), "{first}");
+    let shown = ws.write("shown.toml", &first);
+    assert_eq!(show(&shown), first);
+}
