@@ -402,10 +402,15 @@ fn apply_flags(
         );
     }
     if let Some(text) = &args.cpu {
-        policy.limits.cpu = Some(
-            parse_duration(text)
-                .map_err(|message| usage(format!("--cpu: {message}"), "e.g. `--cpu 1m`"))?,
-        );
+        let cpu = parse_duration(text)
+            .map_err(|message| usage(format!("--cpu: {message}"), "e.g. `--cpu 1m`"))?;
+        if cpu.is_zero() {
+            return Err(usage(
+                format!("--cpu `{text}` must be longer than zero"),
+                "e.g. `--cpu 1m`; the kernel counts CPU time in whole seconds",
+            ));
+        }
+        policy.limits.cpu = Some(cpu);
     }
     if let Some(text) = &args.memory {
         policy.limits.memory = Some(

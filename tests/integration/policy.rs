@@ -340,13 +340,15 @@ fn policy_memory_and_timeout_below_the_floor_are_refused_naming_the_key() {
         assert_not_started(&output);
         assert!(output.stderr_text().contains(key), "{text:?}: {output}");
     }
-    let output = run_in_venv(&ws)
-        .args(["--json", "--timeout", "5ms"])
-        .code("print('ran')")
-        .run();
-    assert_exit(&output, 125);
-    let message = output.json()["error"]["message"].to_string();
-    assert!(message.contains("--timeout"), "{output}");
+    for (flag, value) in [("--timeout", "5ms"), ("--timeout", "0"), ("--cpu", "0")] {
+        let output = run_in_venv(&ws)
+            .args(["--json", flag, value])
+            .code("print('ran')")
+            .run();
+        assert_exit(&output, 125);
+        let message = output.json()["error"]["message"].to_string();
+        assert!(message.contains(flag), "{output}");
+    }
 }
 
 /// A timeout that fires while the sandbox is still being built is the timeout (124,
