@@ -74,9 +74,23 @@ pub fn policy(text: &[u8], base: &[u8]) {
         cwd: directory.path().to_path_buf(),
         home: Some(directory.path().join("home")),
     };
-    let source = crate::policy::PolicySource::File(path);
-    if let Ok(policy) = crate::policy::load(&source, &context) {
-        let _ = crate::policy::render::to_toml(&policy);
+    let source = crate::policy::PolicySource::File(path.clone());
+    match crate::policy::load(&source, &context) {
+        // What `policy show` prints loads back to the same policy.
+        Ok(policy) => {
+            let shown = crate::policy::render::to_toml(&policy);
+            std::fs::write(&path, &shown).expect("write");
+            let mut again = crate::policy::load(&source, &context)
+                .unwrap_or_else(|error| panic!("`policy show` output refused: {error:?}\n{shown}"));
+            again.name = policy.name.clone();
+            assert_eq!(again, policy, "`policy show` does not round-trip:\n{shown}");
+        }
+        // Every refusal says something, and nothing of the serde mirror's type names.
+        Err(crate::error::Error::Policy { message, .. }) => {
+            assert!(!message.trim().is_empty(), "empty policy error");
+            assert!(!message.contains("Raw"), "internal type name: {message}");
+        }
+        Err(_) => {}
     }
 }
 
