@@ -253,15 +253,39 @@ pub(crate) fn parse_document(text: &str) -> Result<ImDocument<&str>, ShapeError>
         return Err(error);
     }
     ImDocument::parse(text).map_err(|error| {
-        let message = error.message().trim();
+        let offset = error.span().map(|span| span.start).unwrap_or(0);
+        let message = error
+            .message()
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let message = if message.is_empty() {
+            "this is not valid TOML".to_owned()
+        } else {
+            format!("not valid TOML: {message}")
+        };
+        // The key of a `key = value` line the error is on, when there is one.
+        let line_start = text[..offset.min(text.len())]
+            .rfind('\n')
+            .map(|at| at + 1)
+            .unwrap_or(0);
+        let before = text.get(line_start..offset.min(text.len())).unwrap_or("");
+        let key = before
+            .split_once('=')
+            .map(|(key, _)| key.trim())
+            .filter(|key| !key.is_empty() && !key.contains(['"', '\'', '[', '#']));
         ShapeError {
-            offset: error.span().map(|span| span.start).unwrap_or(0),
-            message: if message.is_empty() {
-                "this is not valid TOML".to_owned()
-            } else {
-                format!("not valid TOML: {message}")
+            offset,
+            message: match key {
+                Some(key) => format!("`{key}`: {message}"),
+                None => message,
             },
-            hint: Some("see `man 5 boxpy.toml` or `boxpy policy show` for the format".to_owned()),
+            hint: Some(match key {
+                Some(_) => "a size, duration, path or name is a quoted string in TOML (`memory = \"1GiB\"`, `timeout = \"30s\"`); `man 5 boxpy.toml` has every key".to_owned(),
+                None => "see `man 5 boxpy.toml` or `boxpy policy show` for the format".to_owned(),
+            }),
         }
     })
 }

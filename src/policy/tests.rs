@@ -450,6 +450,9 @@ fn every_mistake_is_answered_with_its_key() {
         "[audit]\nlog = true\n",
         "unknown = 1\n",
         "[limits]\nzzz_qqq = 1\n",
+        "[limits]\nmemory = 1GiB\n",
+        "x = \n",
+        "[limits\n",
     ];
     let mut out = String::new();
     for text in cases {
