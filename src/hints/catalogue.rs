@@ -524,11 +524,35 @@ impl HintContext<'_> {
             .flatten()
     }
 
-    /// `path` shell-quoted for a hint, when the host has it (see [`Self::host_has`]).
+    /// `path` shell-quoted for a hint, when the host has it (see [`Self::host_has`]) and
+    /// the program cannot have chosen its name (see [`Self::program_may_have_named`]).
+    /// Never with a character a terminal would not show as itself.
     fn shown_path(&self, path: &Path) -> Option<String> {
         let text = path.to_str()?;
-        (path.is_absolute() && !text.chars().any(char::is_control) && self.host_has(path))
-            .then(|| crate::sandbox::shell_quote(text))
+        (path.is_absolute()
+            && !text.chars().any(crate::report::needs_escape)
+            && !self.program_may_have_named(path)
+            && self.host_has(path))
+        .then(|| crate::sandbox::shell_quote(text))
+    }
+
+    /// Whether the program could have created `path` on the host, or renamed something to
+    /// it: it lies strictly inside a place the sandbox lets it write (the working
+    /// directory, a writable mount; the innermost of them decides). Its name is then the
+    /// program's words, which a hint never repeats (a file named like an instruction, made
+    /// to be quoted); the place itself is boxpy's and may be named.
+    fn program_may_have_named(&self, path: &Path) -> bool {
+        let workdir = path
+            .starts_with(self.workdir)
+            .then_some((self.workdir, true));
+        let mount = self
+            .mount_for(path)
+            .map(|mount| (mount.dest.as_path(), mount.writable));
+        let innermost = [workdir, mount]
+            .into_iter()
+            .flatten()
+            .max_by_key(|(root, _)| root.components().count());
+        innermost.is_some_and(|(root, writable)| writable && path != root)
     }
 
     fn is_visible(&self, path: &Path) -> bool {
