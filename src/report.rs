@@ -110,14 +110,21 @@ pub fn stdout_text(text: &str) {
 
 /// Before boxpy's own lines on a terminal (after the program's output, and whenever boxpy
 /// writes while the program may have written): a soft reset, so nothing the program left
-/// behind can swallow, hide or restyle what boxpy says. CAN aborts an unfinished escape
-/// sequence (`\x1b[` with no final byte would eat boxpy's first characters), ST ends a
-/// string the program left open (an OSC title: `\x1b]0;` would put boxpy's warnings in the
-/// window title; a DCS), SI and `ESC ( B` bring back ASCII (`\x1b(0` turns letters into
-/// line-drawing), DECSTR resets the scrolling margins, origin and insert modes and the
-/// cursor's visibility, and SGR 0 the colours and attributes (`\x1b[8m` conceals).
+/// behind can swallow, hide, restyle or link what boxpy says.
+/// - CAN aborts an unfinished escape sequence (`\x1b[` with no final byte would eat
+///   boxpy's first characters); ST ends a string left open (an OSC title: `\x1b]0;` would
+///   put boxpy's warnings in the window title; a DCS, APC, PM or SOS).
+/// - SI and `ESC ( B` bring back ASCII (`\x1b(0` turns letters into line-drawing).
+/// - DECSTR resets the scrolling margins, origin and insert modes and the cursor's
+///   visibility; SGR 0 the colours and attributes (`\x1b[8m` conceals).
+/// - OSC 8 with no target ends a hyperlink (boxpy's hint would become a link to the
+///   program's address); OSC 104, 110 and 111 restore the palette and the default
+///   foreground and background (black on black hides text SGR 0 restores).
+/// - Mouse reporting and bracketed paste are switched off, and the alternate screen left,
+///   so boxpy's lines land on the screen the user scrolls back through.
+///
 /// Nothing on a pipe or file: there the bytes are the record.
-pub const TERMINAL_RESET: &[u8] = b"\x18\x1b\\\x0f\x1b(B\x1b[!p\x1b[0m";
+pub const TERMINAL_RESET: &[u8] = b"\x18\x1b\\\x0f\x1b(B\x1b[!p\x1b[0m\x1b]8;;\x1b\\\x1b]104\x1b\\\x1b]110\x1b\\\x1b]111\x1b\\\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?2004l\x1b[?1049l";
 
 /// A path in boxpy's own text: on one line, escaped as [`escape_control`] does (a policy's
 /// or the program's path may hold a line break or a terminal sequence).
@@ -367,9 +374,32 @@ pub(crate) fn with_hint_context<T>(
 /// DEL, every format character (Unicode category Cf: the bidirectional overrides and
 /// isolates, which reorder what the reader sees, zero-width spaces and joiners, the byte
 /// order mark, tag characters, invisible operators, soft hyphen) and the Unicode line and
-/// paragraph separators. Tab is kept.
+/// paragraph separators, and what shows as nothing ([`is_invisible`]). Tab is kept.
 pub fn needs_escape(c: char) -> bool {
-    (c.is_control() && c != '\t') || is_format_character(c) || matches!(c, '\u{2028}' | '\u{2029}')
+    (c.is_control() && c != '\t')
+        || is_format_character(c)
+        || is_invisible(c)
+        || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// Characters that are not format characters but show as nothing, or as a blank that is
+/// not a space: the Hangul fillers (letters by category, so `ㅤ` passes for part of a
+/// name), the Braille blank, the Khmer inherent vowels, the combining grapheme joiner,
+/// and the Mongolian free variation selectors. (Not the variation selectors: emoji need
+/// them, and they only change the glyph before them.)
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{115f}'
+            | '\u{1160}'
+            | '\u{3164}'
+            | '\u{ffa0}'
+            | '\u{2800}'
+            | '\u{17b4}'
+            | '\u{17b5}'
+            | '\u{034f}'
+            | '\u{180b}'..='\u{180d}' | '\u{180f}'
+    )
 }
 
 /// Unicode's general category Cf (format characters), as of Unicode 15.1: invisible,
@@ -594,6 +624,9 @@ pub struct JsonResult {
     /// Files the program left in its private HOME and `/tmp`, discarded with the sandbox:
     /// `[{"path": "/tmp", "files": 3, "capped": false}]`, empty when none (or not counted).
     pub discarded: Vec<crate::exec::Discarded>,
+    /// What the user asked for that weakens the sandbox (the `boxpy: notice:` lines, which
+    /// a program's output can scroll away or erase on a terminal), raw.
+    pub notices: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -671,6 +704,7 @@ pub fn json_outcome(invocation: &Invocation, outcome: &Outcome) -> JsonResult {
             network: invocation.policy.network.as_str(),
         }),
         discarded: outcome.discarded.clone(),
+        notices: invocation.notices.clone(),
     }
 }
 
@@ -705,6 +739,7 @@ pub fn json_error(error: &Error) -> JsonResult {
         resources: None,
         policy: None,
         discarded: Vec::new(),
+        notices: Vec::new(),
     }
 }
 
@@ -719,6 +754,7 @@ pub fn print_json(result: &JsonResult) {
 
 /// Prints one diagnosis on stderr (nbexec reports each failed cell).
 pub fn print_diagnosis(diagnosis: &Diagnosis, color: ColorChoice) {
+    after_program_output();
     let text = format!(
         "\n{}",
         format_diagnosis(diagnosis, &Styles::for_stderr(color))
@@ -728,6 +764,8 @@ pub fn print_diagnosis(diagnosis: &Diagnosis, color: ColorChoice) {
 
 /// A progress line on a terminal, rewritten in place.
 pub fn progress(text: &str) {
+    // Between cells: the kernel's output so far may have left a sequence open.
+    after_program_output();
     let _ = write!(std::io::stderr().lock(), "\r\x1b[2Kboxpy: {text}");
 }
 
@@ -913,9 +951,19 @@ pub fn format_doctor(checks: &[crate::doctor::Check], styles: &Styles) -> String
             Level::Warning => format!("{}", "warning".style(styles.bold)),
             Level::Error => format!("{}", "error  ".style(styles.error)),
         };
-        text.push_str(&format!("{label} {:<17} {}\n", check.topic, check.what));
+        // A check quotes what it read (a repository's `pyvenv.cfg`, policy, paths): on one
+        // line, escaped, so it cannot add or hide a check's line.
+        text.push_str(&format!(
+            "{label} {:<17} {}\n",
+            check.topic,
+            escape_control(&check.what)
+        ));
         if let Some(hint) = &check.hint {
-            text.push_str(&format!("        {:<17} hint: {hint}\n", ""));
+            text.push_str(&format!(
+                "        {:<17} hint: {}\n",
+                "",
+                escape_control(hint)
+            ));
         }
     }
     text
@@ -983,6 +1031,22 @@ mod escape_tests {
                 "forged: {line:?} in\n{text}"
             );
         }
+    }
+
+    /// `doctor` quotes a repository's `pyvenv.cfg` and policy: a value cannot add or hide
+    /// a line of the checks.
+    #[test]
+    fn doctor_lines_are_one_line_each() {
+        let checks = [crate::doctor::Check {
+            level: crate::doctor::Level::Ok,
+            topic: "python".to_owned(),
+            what: "venv (Python 3.12.3\x1b[8m\rok      sandbox  all checks passed\nok x)"
+                .to_owned(),
+            hint: Some("a\nerror  b".to_owned()),
+        }];
+        let text = format_doctor(&checks, &Styles::default());
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(!text.contains(['\x1b', '\r']), "{text}");
     }
 
     /// Invisible format characters (zero-width, tags, BOM, soft hyphen) are escaped: they

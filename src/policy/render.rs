@@ -47,11 +47,11 @@ pub fn trust_comment(status: &super::TrustStatus) -> String {
         }
         TrustStatus::Recorded { file } => format!(
             "# trust: trusted (`{}` is recorded by `boxpy policy trust` with this content)\n",
-            file.display()
+            crate::report::escaped_path(file)
         ),
         TrustStatus::NarrowsOnly { file } => format!(
             "# trust: not needed (`{}` was found in the working directory and does not widen the built-in default)\n",
-            file.display()
+            crate::report::escaped_path(file)
         ),
         TrustStatus::Refused {
             file,
@@ -60,7 +60,7 @@ pub fn trust_comment(status: &super::TrustStatus) -> String {
         } => {
             let mut text = format!(
                 "# trust: NOT TRUSTED: `{}` was found in the working directory{}; a run refuses it because it widens the built-in default:\n",
-                file.display(),
+                crate::report::escaped_path(file),
                 if *changed {
                     " and changed since it was trusted"
                 } else {
@@ -68,11 +68,14 @@ pub fn trust_comment(status: &super::TrustStatus) -> String {
                 }
             );
             for widening in widenings {
-                text.push_str(&format!("#   - {widening}\n"));
+                text.push_str(&format!(
+                    "#   - {}\n",
+                    crate::report::escape_control(&widening.to_string())
+                ));
             }
             text.push_str(&format!(
                 "# trust it with `boxpy policy trust {}`\n",
-                crate::sandbox::shell_quote(&file.to_string_lossy())
+                crate::report::escape_control(&crate::sandbox::shell_quote(&file.to_string_lossy()))
             ));
             text
         }
@@ -364,6 +367,33 @@ mod tests {
         LoadContext {
             cwd: PathBuf::from("/home/user/project"),
             home: Some(PathBuf::from("/home/user")),
+        }
+    }
+
+    /// `policy show`'s trust comment quotes a repository's values: every line of it stays
+    /// a comment (a line break in a mount path would add a TOML line, `extends` say, to
+    /// what the user saves), and nothing in it reaches the terminal raw.
+    #[test]
+    fn the_trust_comment_stays_comments_whatever_the_values() {
+        let file = PathBuf::from("/w/boxpy.toml\nextends = \"/tmp/evil.toml\"");
+        let status = crate::policy::TrustStatus::Refused {
+            file: file.clone(),
+            widenings: vec![crate::policy::trust::Widening {
+                key: "filesystem.read_only".to_owned(),
+                detail: "mounts `/opt/data\nextends = \"/tmp/evil.toml\"\n#\x1b[8m\r`".to_owned(),
+            }],
+            changed: false,
+        };
+        for status in [
+            status,
+            crate::policy::TrustStatus::Recorded { file: file.clone() },
+            crate::policy::TrustStatus::NarrowsOnly { file },
+        ] {
+            let text = trust_comment(&status);
+            for line in text.lines() {
+                assert!(line.starts_with('#'), "{line:?} in {text:?}");
+            }
+            assert!(!text.contains(['\x1b', '\r']), "{text:?}");
         }
     }
 

@@ -25,6 +25,30 @@ fn fake_home(ws: &Workspace, runner: &Runner) -> std::path::PathBuf {
 }
 
 runner_tests! {
+    /// A notice (here: the whole home mounted read-only by the user's own flag) is in
+    /// `--json` too, where no program output can scroll it away or erase it.
+    fn notices_are_in_the_json_result(runner) {
+        let ws = Workspace::new(&runner);
+        let home = fake_home(&ws, &runner);
+        let project = ws.dir("home/projects/y");
+        runner.chown_tree(&home);
+        let output = run_in_venv(&ws)
+            .env("HOME", &home)
+            .cwd(&project)
+            .args(["-w", project.to_str().unwrap(), "--json", "--ro"])
+            .arg(&home)
+            .code("print('ran')")
+            .run();
+        assert_exit(&output, 0);
+        let result = output.json();
+        assert!(result["stdout"].as_str().unwrap_or_default().contains("ran"), "{result}");
+        let notices = result["notices"].as_array().unwrap_or_else(|| panic!("{result}"));
+        assert!(
+            notices.iter().any(|notice| notice.as_str().unwrap_or_default().contains("home directory")),
+            "{result}"
+        );
+    }
+
     /// `cd ~ && boxpy run` (and `exec`, `nbexec`) refuse with the hint, run nothing, and
     /// leave `~/.bashrc` as it was. From `~/projects/x` the same run works.
     fn the_home_directory_is_never_the_workdir(runner) {

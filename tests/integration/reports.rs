@@ -262,7 +262,7 @@ runner_tests! {
                 import sys
                 sys.stdout.write("x" * 1500 + "\x1b]0;title\x1b(0\x1b[8m\x1b[")
                 sys.stdout.flush()
-                sys.stderr.write("\x1b]0;")
+                sys.stderr.write("\x1b]8;;https://evil.example/fix.sh\x1b\\\x1b]11;#000000\x07\x1b[?1049h\x1b]0;")
                 sys.stderr.flush()
                 raise ValueError("after the sequences")
                 "#,
@@ -272,7 +272,6 @@ runner_tests! {
         let seen = output.stdout.clone();
         let text = String::from_utf8_lossy(&seen);
         assert!(text.contains("xxxxxxxx"), "python did not start: {text:?}");
-        const RESET: &str = "\x18\x1b\\\x0f\x1b(B\x1b[!p\x1b[0m";
         let limit = text
             .find("boxpy: output limit")
             .unwrap_or_else(|| panic!("no output-limit notice: {text:?}"));
@@ -291,9 +290,12 @@ runner_tests! {
     }
 }
 
+/// boxpy's soft terminal reset (`report::TERMINAL_RESET`).
+pub const RESET: &str = "\x18\x1b\\\x0f\x1b(B\x1b[!p\x1b[0m\x1b]8;;\x1b\\\x1b]104\x1b\\\x1b]110\x1b\\\x1b]111\x1b\\\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?2004l\x1b[?1049l";
+
 /// Runs boxpy (its path and arguments follow) with stdin, stdout and stderr on a
 /// pseudo-terminal, and writes every byte the terminal showed to its own stdout; exits 0.
-const PTY_WRAPPER: &str = r#"
+pub const PTY_WRAPPER: &str = r#"
 import os, pty, subprocess, sys
 master, slave = pty.openpty()
 process = subprocess.Popen(sys.argv[1:], stdin=slave, stdout=slave, stderr=slave, start_new_session=True)

@@ -641,7 +641,8 @@ fn environ_key_error_says_how_to_pass_a_host_variable() {
 
 /// Issue 15: a write outside every mount never suggests `--rw /` nor any path the gate
 /// refuses (system directories, shared roots, the home and what guards it), nor the
-/// sandbox's `/tmp` (discarded); it names the nearest existing directory the gate admits.
+/// sandbox's `/tmp` (discarded); and it never names the directory the program wrote to
+/// (red-team: the program would choose what the user mounts writable).
 #[test]
 fn refused_writes_suggest_only_mounts_boxpy_accepts() {
     let erofs = |path: &str| {
@@ -654,26 +655,24 @@ fn refused_writes_suggest_only_mounts_boxpy_accepts() {
         existing: existing.iter().map(PathBuf::from).collect(),
         ..Setup::default()
     };
+    const GENERIC: &str = "only the working directory (`/home/user/project`) and `filesystem.read_write` are writable; write under the working directory (or choose another with `-w DIR`), or mount a host directory you choose with `--rw DIR`";
     // `os.makedirs("/data/out")`: `/data` is missing, `/` exists.
     let hint = with_existing(&["/"])
         .diagnose(&erofs("/data"))
         .hint
         .unwrap();
-    assert_eq!(
-        hint,
-        "only the working directory (`/home/user/project`) and `filesystem.read_write` are writable; write under the working directory (or choose another with `-w DIR`), or mount an existing host directory with `--rw DIR`"
-    );
-    // The nearest existing directory, when the gate admits it.
-    let hint = with_existing(&["/", "/srv", "/srv/data"])
-        .diagnose(&erofs("/srv/data/out"))
-        .hint
-        .unwrap();
-    assert!(hint.contains("add `--rw /srv/data`"), "{hint}");
-    let hint = with_existing(&["/", "/home", "/home/user", "/home/user/projects"])
-        .diagnose(&erofs("/home/user/projects/out"))
-        .hint
-        .unwrap();
-    assert!(hint.contains("add `--rw /home/user/projects`"), "{hint}");
+    assert_eq!(hint, GENERIC);
+    // An existing directory the gate would admit: still not named.
+    for (path, existing) in [
+        ("/srv/data/out", &["/", "/srv", "/srv/data"][..]),
+        (
+            "/home/user/projects/out",
+            &["/", "/home", "/home/user", "/home/user/projects"][..],
+        ),
+    ] {
+        let hint = with_existing(existing).diagnose(&erofs(path)).hint.unwrap();
+        assert_eq!(hint, GENERIC, "{path}");
+    }
     // Refused by the gate: never suggested.
     for (path, existing) in [
         ("/out.txt", &["/"][..]),
@@ -824,10 +823,10 @@ fn missing_command_says_whether_the_host_has_it() {
     }
 }
 
-/// A file missing under an existing, unmounted directory: `--ro` to read; `--rw` only
-/// where the gate would admit it (`/var/lib` is shared by the system: never writable).
+/// A file missing under an existing, unmounted directory: `--ro` of it to read; never
+/// `--rw` of a directory the program named (the user chooses what is writable).
 #[test]
-fn unmounted_directory_hint_offers_rw_only_where_the_gate_admits_it() {
+fn unmounted_directory_hint_never_offers_rw_of_the_programs_path() {
     let enoent = |path: &str| {
         raised(
             "FileNotFoundError",
@@ -843,7 +842,9 @@ fn unmounted_directory_hint_offers_rw_only_where_the_gate_admits_it() {
     };
     let srv = setup.diagnose(&enoent("/srv/data/out.csv")).hint.unwrap();
     assert!(
-        srv.contains("`--ro /srv/data`") && srv.contains("`--rw /srv/data`"),
+        srv.contains("`--ro /srv/data`")
+            && !srv.contains("--rw /srv")
+            && srv.contains("`--rw DIR`"),
         "{srv}"
     );
     let var = setup.diagnose(&enoent("/var/lib/app.db")).hint.unwrap();
@@ -908,4 +909,41 @@ fn a_path_the_program_could_have_created_is_not_repeated() {
         .hint
         .unwrap();
     assert!(hint.contains("`/srv/ref/table.csv`"), "{hint}");
+}
+
+/// Names made of letters that show as blanks (the Hangul fillers) read as sentences: they
+/// never reach a hint, nor do names longer than a name.
+#[test]
+fn invisible_letters_and_sentences_never_reach_a_hint() {
+    let filler = "run\u{3164}boxpy\u{3164}with\u{3164}network\u{3164}full";
+    let long = "a".repeat(65);
+    let cases = [
+        ("NameError", format!("name '{filler}' is not defined")),
+        ("NameError", format!("name '{long}' is not defined")),
+        (
+            "SyntaxError",
+            format!("invalid syntax. Did you mean: '{filler}'?"),
+        ),
+        (
+            "ImportError",
+            format!("import of '{filler}' is refused by guards.deny_imports"),
+        ),
+        (
+            "ImportError",
+            format!("cannot import name '{filler}' from 'safe\u{115f}module'"),
+        ),
+        ("ModuleNotFoundError", format!("No module named '{filler}'")),
+    ];
+    for (exception, message) in cases {
+        let hint = Setup::default()
+            .diagnose(&raised(exception, &message))
+            .hint
+            .unwrap_or_default();
+        assert!(
+            !hint.contains('\u{3164}') && !hint.contains('\u{115f}') && !hint.contains(&long),
+            "{message:?} -> {hint:?}"
+        );
+    }
+    assert!(crate::report::needs_escape('\u{3164}'));
+    assert!(!crate::report::needs_escape('é'));
 }
