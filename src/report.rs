@@ -89,6 +89,14 @@ pub fn error(error: &Error, color: ColorChoice) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
+/// `--verbose`: which policy and which venv were used, and why (one line each).
+pub fn verbose_choices(choices: &[String]) {
+    let mut err = std::io::stderr().lock();
+    for choice in choices {
+        let _ = writeln!(err, "boxpy: {}", escape_control(choice));
+    }
+}
+
 /// `--verbose`: the sandbox command line, before running.
 pub fn verbose_command(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "boxpy: running\n{text}");

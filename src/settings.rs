@@ -3,6 +3,8 @@
 //! This is where paths are checked against the host (mount sources exist, the workdir is a
 //! directory, the script exists) so that everything after it — rendering — is pure.
 
+pub mod discovery;
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -53,6 +55,8 @@ pub struct Invocation {
     /// Printed before every run: what the user asked for that weakens the sandbox (a
     /// read-only mount of the home or a directory guarding it).
     pub notices: Vec<String>,
+    /// Printed with `-v`: which policy and which venv were used, and why.
+    pub choices: Vec<String>,
     pub policy: Policy,
     /// Where to append the audit line (`--audit-log`, else `[audit] log`).
     pub audit_log: Option<PathBuf>,
@@ -78,6 +82,7 @@ pub fn resolve(
     let cwd = current_directory()?;
     let flag_workdir = args.workdir.as_ref().map(|dir| normalize(&cwd.join(dir)));
     let (policy, trust) = resolve_policy_assessed(args, host, env)?;
+    let mut choices = vec![policy_source_explained(args, host, env)?.1];
     // Whether the policy is the user's own word: a flag, `$BOXPY_POLICY`, the user's
     // config, a shipped policy, or a project file they trusted (not one boxpy merely found,
     // which may have been written by anyone, or by an earlier run).
@@ -142,17 +147,7 @@ pub fn resolve(
         &guarded,
     )?;
 
-    let virtual_env = env("VIRTUAL_ENV").map(PathBuf::from);
-    let path_variable = env("PATH");
-    let resolved = venv::resolve(&venv::Choice {
-        flag_venv: args.venv.as_deref(),
-        policy_venv: policy.python.venv.as_deref(),
-        policy_interpreter: policy.python.interpreter.as_deref(),
-        virtual_env: virtual_env.as_deref(),
-        workdir: &workdir,
-        path_variable: path_variable.as_deref(),
-        home: host.home.as_deref(),
-    });
+    let (resolved, search) = find_interpreter(args, &policy, &cwd, &workdir, host, env);
     let interpreter = match (resolved, &program) {
         (Ok(interpreter), _) => interpreter,
         // `exec` runs any program: without a Python to find (and no venv asked for by
@@ -170,6 +165,7 @@ pub fn resolve(
         }
         (Err(error), _) => return Err(error),
     };
+    choices.push(describe_interpreter(&interpreter, &cwd, &search));
     // The interpreter's directories pass the gate like every other mount: a planted
     // `pyvenv.cfg` must not get the home directory shown.
     for path in &interpreter.read_only_paths {
@@ -219,6 +215,7 @@ pub fn resolve(
     Ok(Invocation {
         watches,
         notices,
+        choices,
         audit_log,
         policy,
         spec,
@@ -290,20 +287,182 @@ fn current_directory() -> Result<PathBuf> {
 
 /// Where the policy comes from: `--policy`, else the lookup order (SPEC §4).
 pub fn policy_source(args: &SandboxArgs, host: &HostFacts, env: EnvLookup) -> Result<PolicySource> {
+    Ok(policy_source_explained(args, host, env)?.0)
+}
+
+/// [`policy_source`] and the `-v` line saying which policy and why.
+pub fn policy_source_explained(
+    args: &SandboxArgs,
+    host: &HostFacts,
+    env: EnvLookup,
+) -> Result<(PolicySource, String)> {
     let cwd = current_directory()?;
     let flag_workdir = args.workdir.as_ref().map(|dir| normalize(&cwd.join(dir)));
-    Ok(match &args.policy {
-        Some(policy) => PolicySource::from_argument(policy, &cwd),
-        None => {
-            let env_policy = env("BOXPY_POLICY").map(|value| value.to_string_lossy().into_owned());
-            PolicySource::discover(
-                env_policy.as_deref(),
-                flag_workdir.as_deref().unwrap_or(&cwd),
-                user_config_home(host, env).as_deref(),
-                &cwd,
-            )
+    if let Some(policy) = &args.policy {
+        let source = PolicySource::from_argument(policy, &cwd);
+        let why = format!(
+            "policy {} (from `--policy`)",
+            describe_source(&source, &cwd)
+        );
+        return Ok((source, why));
+    }
+    let env_policy = env("BOXPY_POLICY").map(|value| value.to_string_lossy().into_owned());
+    let config = user_config_home(host, env);
+    let search = discovery::search_path(
+        flag_workdir.as_deref().unwrap_or(&cwd),
+        host.home.as_deref(),
+    );
+    let source = PolicySource::discover(
+        env_policy.as_deref(),
+        &search.directories,
+        config.as_deref(),
+        &cwd,
+    );
+    let named = describe_source(&source, &cwd);
+    let why = match &source {
+        _ if env_policy.as_deref().is_some_and(|value| !value.is_empty()) => {
+            format!("policy {named} (from `$BOXPY_POLICY`)")
         }
-    })
+        PolicySource::Workdir(path) | PolicySource::PyProject(path) => format!(
+            "policy {named} (found at {}; a project's policy cannot widen the sandbox until `boxpy policy trust`)",
+            discovery::relative_to(path, &cwd)
+        ),
+        PolicySource::File(_) => format!("policy {named} (your config file)"),
+        PolicySource::Builtin(_) => format!(
+            "policy {named} (built in: no `boxpy.toml` nor `[tool.boxpy]` found; {})",
+            discovery::describe_stop(&search.stop)
+        ),
+    };
+    Ok((source, why))
+}
+
+fn describe_source(source: &PolicySource, cwd: &Path) -> String {
+    match source {
+        PolicySource::Builtin(name) => format!("`{name}`"),
+        PolicySource::PyProject(path) => {
+            format!("`[tool.boxpy]` of `{}`", discovery::relative_to(path, cwd))
+        }
+        PolicySource::File(path) | PolicySource::Workdir(path) => {
+            format!("`{}`", discovery::relative_to(&cwd.join(path), cwd))
+        }
+    }
+}
+
+/// The `-v` line saying which interpreter and why.
+fn describe_interpreter(
+    interpreter: &Interpreter,
+    cwd: &Path,
+    search: &discovery::SearchPath,
+) -> String {
+    let origin = &interpreter.origin;
+    match (&interpreter.venv, origin) {
+        (Some(venv), venv::Origin::WorkdirDotVenv) => format!(
+            "venv `{}` (found at {})",
+            venv.display(),
+            search
+                .directories
+                .iter()
+                .map(|directory| directory.join(".venv"))
+                .find(|candidate| candidate.canonicalize().ok().as_ref() == Some(venv))
+                .map(|found| discovery::relative_to(&found, cwd))
+                .unwrap_or_else(|| discovery::relative_to(venv, cwd))
+        ),
+        (Some(venv), _) => format!("venv `{}` (from {})", venv.display(), origin.describe()),
+        (None, venv::Origin::Path) => format!(
+            "interpreter `{}` (`python3` on PATH: no venv named and no `.venv` found; {})",
+            interpreter.executable.display(),
+            discovery::describe_stop(&search.stop)
+        ),
+        (None, _) => format!(
+            "interpreter `{}` (from {})",
+            interpreter.executable.display(),
+            origin.describe()
+        ),
+    }
+}
+
+/// The interpreter `run` uses with this policy from `cwd` (the upward search for `.venv`
+/// starts at the workdir when `--workdir` or the policy names one, else at `cwd`), and the
+/// search path it looked along.
+pub fn find_interpreter(
+    args: &SandboxArgs,
+    policy: &Policy,
+    cwd: &Path,
+    workdir: &Path,
+    host: &HostFacts,
+    env: EnvLookup,
+) -> (Result<Interpreter>, discovery::SearchPath) {
+    let environment_choice = EnvironmentChoice::read(env);
+    let start = if args.workdir.is_some() || policy.filesystem.workdir != cwd {
+        workdir
+    } else {
+        cwd
+    };
+    let search = discovery::search_path(start, host.home.as_deref());
+    let dot_venv = discovery::find_dot_venv(&search);
+    let resolved = venv::resolve(&environment_choice.choice(
+        args.venv.as_deref(),
+        policy,
+        dot_venv.as_deref(),
+        host.home.as_deref(),
+    ));
+    (resolved, search)
+}
+
+/// The `-v` line for an interpreter [`find_interpreter`] found.
+pub fn explain_interpreter(
+    interpreter: &Interpreter,
+    cwd: &Path,
+    search: &discovery::SearchPath,
+) -> String {
+    describe_interpreter(interpreter, cwd, search)
+}
+
+/// The caller's environment variables that choose a venv (`$VIRTUAL_ENV`, conda's), and
+/// `PATH`, read once.
+pub struct EnvironmentChoice {
+    virtual_env: Option<PathBuf>,
+    conda_prefix: Option<PathBuf>,
+    conda_is_base: bool,
+    path_variable: Option<OsString>,
+}
+
+impl EnvironmentChoice {
+    pub fn read(env: EnvLookup) -> EnvironmentChoice {
+        let conda_prefix = env("CONDA_PREFIX").map(PathBuf::from);
+        let conda_is_base = conda_prefix
+            .as_deref()
+            .is_some_and(|prefix| venv::conda_is_base(prefix, env("CONDA_DEFAULT_ENV").as_deref()));
+        EnvironmentChoice {
+            virtual_env: env("VIRTUAL_ENV").map(PathBuf::from),
+            conda_prefix,
+            conda_is_base,
+            path_variable: env("PATH"),
+        }
+    }
+
+    /// The inputs of [`venv::resolve`].
+    pub fn choice<'a>(
+        &'a self,
+        flag_venv: Option<&'a Path>,
+        policy: &'a Policy,
+        dot_venv: Option<&'a Path>,
+        home: Option<&'a Path>,
+    ) -> venv::Choice<'a> {
+        venv::Choice {
+            flag_venv,
+            policy_venv: policy.python.venv.as_deref(),
+            policy_interpreter: policy.python.interpreter.as_deref(),
+            virtual_env: self.virtual_env.as_deref(),
+            conda_prefix: self
+                .conda_prefix
+                .as_deref()
+                .map(|prefix| (prefix, self.conda_is_base)),
+            dot_venv,
+            path_variable: self.path_variable.as_deref(),
+            home,
+        }
+    }
 }
 
 /// `$XDG_CONFIG_HOME`, else `~/.config`.
