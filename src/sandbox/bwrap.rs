@@ -410,8 +410,16 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
     // shows them read-only.
     let covered_by_system = |path: &Path| read_only_roots.iter().any(|root| path.starts_with(root));
     let mut interpreter_paths: Vec<&PathBuf> = Vec::new();
+    // A venv in the workdir is already shown read-only by the cover of its protected
+    // name (`.venv`): mounted once.
+    let mounted_read_only = |path: &Path| {
+        spec.mounts
+            .iter()
+            .any(|mount| !mount.writable && mount.source == path && mount.dest == path)
+    };
     for path in &spec.interpreter.read_only_paths {
         let redundant = covered_by_system(path)
+            || mounted_read_only(path)
             || interpreter_paths
                 .iter()
                 .any(|earlier| path.starts_with(earlier) && !spec.workdir.starts_with(earlier));
