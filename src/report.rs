@@ -331,6 +331,11 @@ pub(crate) fn with_hint_context<T>(
             .venv
             .as_deref()
             .is_some_and(crate::venv::made_by_uv_without_pip),
+        venv_is_conda: spec
+            .interpreter
+            .venv
+            .as_deref()
+            .is_some_and(crate::venv::is_conda_environment),
     };
     with(&context)
 }

@@ -172,6 +172,7 @@ pub fn resolve(
         keeper.admit(path, path, gate::Role::ReadOnly, false, "the interpreter")?;
     }
 
+    check_destinations(&mounts, host)?;
     let (command, script_mount) = command_line(&program, &interpreter, &workdir, &mounts, &cwd)?;
     let home = private_home(host.home.as_deref());
     let mut environment = program_environment(&policy, args, &interpreter, &home, env)?;
@@ -416,6 +417,64 @@ pub fn explain_interpreter(
     search: &discovery::SearchPath,
 ) -> String {
     describe_interpreter(interpreter, cwd, search)
+}
+
+/// Refuses a mount whose destination bwrap would have to create inside a read-only bind
+/// (`--ro SRC:/usr/share/x` where `/usr/share/x` does not exist): bwrap fails there with a
+/// bare "Can't mkdir"; boxpy says which flag or key and what to do, before anything runs.
+fn check_destinations(mounts: &[Mount], host: &HostFacts) -> Result<()> {
+    // (where it shows inside, what it shows from the host) of each read-only place.
+    let mut read_only: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for entry in &host.system_entries {
+        match entry {
+            crate::host::SystemEntry::Directory(path) => {
+                read_only.push((path.clone(), path.clone()))
+            }
+            crate::host::SystemEntry::Symlink { path, target } => {
+                let target = normalize(&path.parent().unwrap_or(Path::new("/")).join(target));
+                read_only.push((path.clone(), target));
+            }
+        }
+    }
+    read_only.extend(
+        mounts
+            .iter()
+            .filter(|mount| !mount.writable)
+            .map(|mount| (mount.dest.clone(), mount.source.clone())),
+    );
+    for mount in mounts {
+        let Some((inside, shown)) = read_only
+            .iter()
+            .filter(|(inside, _)| mount.dest.starts_with(inside) && mount.dest != *inside)
+            .max_by_key(|(inside, _)| inside.components().count())
+        else {
+            continue;
+        };
+        let relative = mount.dest.strip_prefix(inside).unwrap_or(&mount.dest);
+        if shown.join(relative).symlink_metadata().is_ok() {
+            continue;
+        }
+        return Err(Error::MountRefused {
+            key: mount.origin.clone(),
+            path: mount.source.clone(),
+            reason: format!(
+                "its destination `{}` does not exist inside `{}`, which the sandbox shows read-only, so it cannot be created there",
+                mount.dest.display(),
+                inside.display()
+            ),
+            hint: Some(format!(
+                "choose a destination outside `{}` (e.g. `{}:/mnt/{}`), or one that already exists there",
+                inside.display(),
+                mount.source.display(),
+                mount
+                    .dest
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "data".to_owned())
+            )),
+        });
+    }
+    Ok(())
 }
 
 /// The caller's environment variables that choose a venv (`$VIRTUAL_ENV`, conda's), and
