@@ -771,7 +771,15 @@ fn render(args: RenderArgs, color: cli::ColorChoice) -> Result<u8> {
     if args.sandbox.json {
         report::print_json_value(&sandbox::bwrap::to_json(&command));
     } else {
-        report::stdout_text(&sandbox::bwrap::to_shell_lines(&command));
+        let seccomp_file = args.seccomp_out.as_ref().map(|path| {
+            std::env::current_dir()
+                .map(|cwd| cwd.join(path))
+                .unwrap_or_else(|_| path.clone())
+        });
+        report::stdout_text(&sandbox::bwrap::to_bash_script(
+            &command,
+            seccomp_file.as_deref(),
+        ));
     }
     Ok(0)
 }
