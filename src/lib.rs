@@ -517,8 +517,9 @@ fn policy_command(command: cli::PolicyCommand, color: cli::ColorChoice) -> Resul
                 .as_ref()
                 .map(|dir| cwd.join(dir))
                 .unwrap_or(cwd);
+            let search = settings::discovery::search_path(&workdir, host.home.as_deref());
             let config = settings::user_config_home(&host, &host_environment);
-            report::stdout_text(&report::policy_list(&in_use, &workdir, config.as_deref()));
+            report::stdout_text(&report::policy_list(&in_use, &search, config.as_deref()));
             Ok(0)
         }
         cli::PolicyCommand::Show { name, sandbox } => {

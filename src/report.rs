@@ -697,7 +697,7 @@ pub fn print_json_value(value: &serde_json::Value) {
 /// `boxpy policy list`: the shipped policies and where the lookup finds one here.
 pub fn policy_list(
     in_use: &crate::policy::PolicySource,
-    workdir: &std::path::Path,
+    search: &crate::settings::discovery::SearchPath,
     config_home: Option<&std::path::Path>,
 ) -> String {
     use crate::policy::PolicySource;
@@ -710,9 +710,15 @@ pub fn policy_list(
         };
         text.push_str(&format!("{mark} {name:<8} {summary}\n"));
     }
+    let workdir = search
+        .directories
+        .first()
+        .cloned()
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
     text.push_str(&format!(
-        "\nlookup for `{}` (first found wins):\n",
-        workdir.display()
+        "\nlookup for `{}` (first found wins; {}):\n",
+        workdir.display(),
+        crate::settings::discovery::describe_stop(&search.stop)
     ));
     let variable = std::env::var("BOXPY_POLICY")
         .ok()
@@ -721,8 +727,6 @@ pub fn policy_list(
         "  $BOXPY_POLICY        {}\n",
         variable.as_deref().unwrap_or("(not set)")
     ));
-    let local = workdir.join("boxpy.toml");
-    let pyproject = workdir.join("pyproject.toml");
     let user = config_home.map(|home| home.join("boxpy/policy.toml"));
     let state = |path: &std::path::Path| {
         let found = match in_use {
@@ -739,16 +743,20 @@ pub fn policy_list(
             "absent"
         }
     };
-    text.push_str(&format!(
-        "  boxpy.toml           {} ({})\n",
-        local.display(),
-        state(&local)
-    ));
-    text.push_str(&format!(
-        "  [tool.boxpy]         {} ({})\n",
-        pyproject.display(),
-        state(&pyproject)
-    ));
+    for directory in &search.directories {
+        let local = directory.join("boxpy.toml");
+        let pyproject = directory.join("pyproject.toml");
+        text.push_str(&format!(
+            "  boxpy.toml           {} ({})\n",
+            local.display(),
+            state(&local)
+        ));
+        text.push_str(&format!(
+            "  [tool.boxpy]         {} ({})\n",
+            pyproject.display(),
+            state(&pyproject)
+        ));
+    }
     if let Some(user) = &user {
         text.push_str(&format!(
             "  user config          {} ({})\n",
