@@ -448,32 +448,37 @@ fn doctor_policy_and_venv(
             return (Err(refused.clone()), Err(refused));
         }
     };
-    let (policy, policy_result) = match settings::resolve_policy(&args, host, &host_environment) {
-        Ok(policy) => {
-            let why = settings::policy_source_explained(&args, host, &host_environment)
-                .map(|(_, why)| why)
-                .map_err(refusal);
-            (policy, why)
-        }
-        Err(error) => {
-            // The venv is still checked, as the built-in default would find it.
-            let fallback = cli::SandboxArgs {
-                policy: Some("default".to_owned()),
-                venv: args.venv.clone(),
-                ..cli::SandboxArgs::default()
-            };
-            match settings::resolve_policy(&fallback, host, &host_environment) {
-                Ok(policy) => (policy, Err(refusal(error))),
-                Err(_) => {
-                    let refused = refusal(error);
-                    return (Err(refused.clone()), Err(refused));
+    let (policy, policy_result, search) =
+        match settings::resolve_policy_explained(&args, host, &host_environment)
+            .and_then(|(policy, trust, choice)| trust.into_result().map(|()| (policy, choice)))
+        {
+            Ok((policy, choice)) => (policy, Ok(choice.why), choice.search),
+            Err(error) => {
+                // The venv is still checked, as the built-in default would find it.
+                let fallback = cli::SandboxArgs {
+                    policy: Some("default".to_owned()),
+                    venv: args.venv.clone(),
+                    ..cli::SandboxArgs::default()
+                };
+                match settings::resolve_policy(&fallback, host, &host_environment) {
+                    Ok(policy) => (policy, Err(refusal(error)), None),
+                    Err(_) => {
+                        let refused = refusal(error);
+                        return (Err(refused.clone()), Err(refused));
+                    }
                 }
             }
-        }
-    };
+        };
     let workdir = policy.filesystem.workdir.clone();
-    let (interpreter, search) =
-        settings::find_interpreter(&args, &policy, &cwd, &workdir, host, &host_environment);
+    let (interpreter, search) = settings::find_interpreter(
+        &args,
+        &policy,
+        &cwd,
+        &workdir,
+        host,
+        &host_environment,
+        search.as_ref(),
+    );
     let venv_result = interpreter.map_err(refusal).map(|interpreter| {
         let (has_nbclient, has_ipykernel) = match &interpreter.venv {
             Some(root) => (

@@ -81,8 +81,8 @@ pub fn resolve(
 ) -> Result<Invocation> {
     let cwd = current_directory()?;
     let flag_workdir = args.workdir.as_ref().map(|dir| normalize(&cwd.join(dir)));
-    let (policy, trust) = resolve_policy_assessed(args, host, env)?;
-    let mut choices = vec![policy_source_explained(args, host, env)?.1];
+    let (policy, trust, policy_choice) = resolve_policy_explained(args, host, env)?;
+    let mut choices = vec![policy_choice.why.clone()];
     // Whether the policy is the user's own word: a flag, `$BOXPY_POLICY`, the user's
     // config, a shipped policy, or a project file they trusted (not one boxpy merely found,
     // which may have been written by anyone, or by an earlier run).
@@ -147,7 +147,15 @@ pub fn resolve(
         &guarded,
     )?;
 
-    let (resolved, search) = find_interpreter(args, &policy, &cwd, &workdir, host, env);
+    let (resolved, search) = find_interpreter(
+        args,
+        &policy,
+        &cwd,
+        &workdir,
+        host,
+        env,
+        policy_choice.search.as_ref(),
+    );
     let interpreter = match (resolved, &program) {
         (Ok(interpreter), _) => interpreter,
         // `exec` runs any program: without a Python to find (and no venv asked for by
@@ -288,15 +296,24 @@ fn current_directory() -> Result<PathBuf> {
 
 /// Where the policy comes from: `--policy`, else the lookup order (SPEC §4).
 pub fn policy_source(args: &SandboxArgs, host: &HostFacts, env: EnvLookup) -> Result<PolicySource> {
-    Ok(policy_source_explained(args, host, env)?.0)
+    Ok(policy_source_explained(args, host, env)?.source)
 }
 
-/// [`policy_source`] and the `-v` line saying which policy and why.
+/// How the policy was found: the source, the `-v` line saying which and why, and the
+/// upward search it looked along (none when `--policy` or `$BOXPY_POLICY` named it).
+#[derive(Debug, Clone)]
+pub struct PolicyChoice {
+    pub source: PolicySource,
+    pub why: String,
+    pub search: Option<discovery::SearchPath>,
+}
+
+/// [`policy_source`] and how it was found.
 pub fn policy_source_explained(
     args: &SandboxArgs,
     host: &HostFacts,
     env: EnvLookup,
-) -> Result<(PolicySource, String)> {
+) -> Result<PolicyChoice> {
     let cwd = current_directory()?;
     let flag_workdir = args.workdir.as_ref().map(|dir| normalize(&cwd.join(dir)));
     if let Some(policy) = &args.policy {
@@ -305,25 +322,35 @@ pub fn policy_source_explained(
             "policy {} (from `--policy`)",
             describe_source(&source, &cwd)
         );
-        return Ok((source, why));
+        return Ok(PolicyChoice {
+            source,
+            why,
+            search: None,
+        });
     }
-    let env_policy = env("BOXPY_POLICY").map(|value| value.to_string_lossy().into_owned());
+    let env_policy = env("BOXPY_POLICY")
+        .map(|value| value.to_string_lossy().into_owned())
+        .filter(|value| !value.is_empty());
+    if let Some(value) = &env_policy {
+        let source = PolicySource::from_argument(value, &cwd);
+        let why = format!(
+            "policy {} (from `$BOXPY_POLICY`)",
+            describe_source(&source, &cwd)
+        );
+        return Ok(PolicyChoice {
+            source,
+            why,
+            search: None,
+        });
+    }
     let config = user_config_home(host, env);
     let search = discovery::search_path(
         flag_workdir.as_deref().unwrap_or(&cwd),
         host.home.as_deref(),
     );
-    let source = PolicySource::discover(
-        env_policy.as_deref(),
-        &search.directories,
-        config.as_deref(),
-        &cwd,
-    );
+    let source = PolicySource::discover(None, &search.directories, config.as_deref(), &cwd);
     let named = describe_source(&source, &cwd);
     let why = match &source {
-        _ if env_policy.as_deref().is_some_and(|value| !value.is_empty()) => {
-            format!("policy {named} (from `$BOXPY_POLICY`)")
-        }
         PolicySource::Workdir(path) | PolicySource::PyProject(path) => format!(
             "policy {named} (found at {}; a project's policy cannot widen the sandbox until `boxpy policy trust`)",
             discovery::relative_to(path, &cwd)
@@ -334,7 +361,11 @@ pub fn policy_source_explained(
             discovery::describe_stop(&search.stop)
         ),
     };
-    Ok((source, why))
+    Ok(PolicyChoice {
+        source,
+        why,
+        search: Some(search),
+    })
 }
 
 fn describe_source(source: &PolicySource, cwd: &Path) -> String {
@@ -392,6 +423,7 @@ pub fn find_interpreter(
     workdir: &Path,
     host: &HostFacts,
     env: EnvLookup,
+    known: Option<&discovery::SearchPath>,
 ) -> (Result<Interpreter>, discovery::SearchPath) {
     let environment_choice = EnvironmentChoice::read(env);
     let start = if args.workdir.is_some() || policy.filesystem.workdir != cwd {
@@ -399,7 +431,16 @@ pub fn find_interpreter(
     } else {
         cwd
     };
-    let search = discovery::search_path(start, host.home.as_deref());
+    // The policy's search, when it started here, is this one: searched once.
+    let search = match known {
+        Some(search)
+            if search.directories.first().map(PathBuf::as_path)
+                == Some(start.canonicalize().as_deref().unwrap_or(start)) =>
+        {
+            search.clone()
+        }
+        _ => discovery::search_path(start, host.home.as_deref()),
+    };
     let dot_venv = discovery::find_dot_venv(&search);
     let resolved = venv::resolve(&environment_choice.choice(
         args.venv.as_deref(),
@@ -547,19 +588,29 @@ pub fn resolve_policy_assessed(
     host: &HostFacts,
     env: EnvLookup,
 ) -> Result<(Policy, policy::TrustStatus)> {
+    let (policy, trust, _) = resolve_policy_explained(args, host, env)?;
+    Ok((policy, trust))
+}
+
+/// [`resolve_policy_assessed`] and how the policy was found ([`PolicyChoice`]).
+pub fn resolve_policy_explained(
+    args: &SandboxArgs,
+    host: &HostFacts,
+    env: EnvLookup,
+) -> Result<(Policy, policy::TrustStatus, PolicyChoice)> {
     let cwd = current_directory()?;
     let context = LoadContext {
         cwd: cwd.clone(),
         home: host.home.clone(),
     };
     let trust_context = trust_context(args, host, env);
-    let (mut policy, trust) =
-        policy::load_assessed(&policy_source(args, host, env)?, &context, &trust_context)?;
+    let choice = policy_source_explained(args, host, env)?;
+    let (mut policy, trust) = policy::load_assessed(&choice.source, &context, &trust_context)?;
     apply_flags(&mut policy, args, &cwd, host.home.as_deref())?;
     if let Some(workdir) = &args.workdir {
         policy.filesystem.workdir = normalize(&cwd.join(workdir));
     }
-    Ok((policy, trust))
+    Ok((policy, trust, choice))
 }
 
 /// Where the trust store is, and which policy keys the flags replace.
