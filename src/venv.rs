@@ -764,6 +764,22 @@ fn absolute(path: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
+    /// conda's base environment: `CONDA_DEFAULT_ENV=base` (or `root`), or an installation
+    /// root (`condabin/`, `envs/`); an environment under `envs/` is not.
+    #[test]
+    fn conda_base_is_told_from_other_environments() {
+        let temp = tempfile::tempdir().expect("tempdir");
+        let root = temp.path().join("miniconda3");
+        let env = root.join("envs/ml");
+        std::fs::create_dir_all(root.join("condabin")).unwrap();
+        std::fs::create_dir_all(&env).unwrap();
+        assert!(conda_is_base(&root, None));
+        assert!(!conda_is_base(&env, None));
+        assert!(!conda_is_base(&env, Some(std::ffi::OsStr::new("ml"))));
+        assert!(conda_is_base(&env, Some(std::ffi::OsStr::new("base"))));
+        assert!(conda_is_base(&env, Some(std::ffi::OsStr::new("root"))));
+    }
+
     /// pyenv's shim as `pyenv rehash` writes it, for `root`.
     fn pyenv_shim(root: &Path) -> String {
         format!(

@@ -653,7 +653,7 @@ pub fn to_bash_script(command: &BwrapCommand, seccomp_file: Option<&Path>) -> St
             "exec {}< <(printf {})  # {}\n",
             data.fd,
             printf_format(&data.contents),
-            data.dest.display()
+            comment_text(&data.dest)
         ));
     }
     for copy in &command.copies {
@@ -661,7 +661,7 @@ pub fn to_bash_script(command: &BwrapCommand, seccomp_file: Option<&Path>) -> St
             "exec {}<{}  # copied to {}\n",
             copy.fd,
             super::shell_quote(&copy.source.to_string_lossy()),
-            copy.dest.display()
+            comment_text(&copy.dest)
         ));
     }
     for pinned in &command.pinned {
@@ -679,6 +679,16 @@ pub fn to_bash_script(command: &BwrapCommand, seccomp_file: Option<&Path>) -> St
     text.push_str("exec ");
     text.push_str(&to_shell_lines(command));
     text
+}
+
+/// A path for a `#` comment of the script: a line break or other control character in a
+/// file name (a repository chooses its file names) would end the comment and start a
+/// command, so each becomes `?`.
+fn comment_text(path: &Path) -> String {
+    path.to_string_lossy()
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// `bytes` as a single-quoted `printf` format that prints exactly them: `%` doubled,
