@@ -173,7 +173,7 @@ pub fn resolve(
         }
         (Err(error), _) => return Err(error),
     };
-    choices.push(describe_interpreter(&interpreter, &cwd, &search));
+    choices.push(explain_interpreter(&interpreter, &cwd, &search));
     // The interpreter's directories pass the gate like every other mount: a planted
     // `pyvenv.cfg` must not get the home directory shown.
     for path in &interpreter.read_only_paths {
@@ -380,8 +380,8 @@ fn describe_source(source: &PolicySource, cwd: &Path) -> String {
     }
 }
 
-/// The `-v` line saying which interpreter and why.
-fn describe_interpreter(
+/// The `-v` line saying which interpreter [`find_interpreter`] found, and why.
+pub fn explain_interpreter(
     interpreter: &Interpreter,
     cwd: &Path,
     search: &discovery::SearchPath,
@@ -449,15 +449,6 @@ pub fn find_interpreter(
         host.home.as_deref(),
     ));
     (resolved, search)
-}
-
-/// The `-v` line for an interpreter [`find_interpreter`] found.
-pub fn explain_interpreter(
-    interpreter: &Interpreter,
-    cwd: &Path,
-    search: &discovery::SearchPath,
-) -> String {
-    describe_interpreter(interpreter, cwd, search)
 }
 
 /// Refuses a mount whose destination bwrap would have to create inside a read-only bind
