@@ -36,7 +36,7 @@ impl Origin {
             Origin::VirtualEnvVariable => "`$VIRTUAL_ENV`",
             Origin::CondaPrefix => "`$CONDA_PREFIX`",
             Origin::WorkdirDotVenv => "`.venv` found from the working directory",
-            Origin::CondaBase => "`$CONDA_PREFIX` (conda's base environment)",
+            Origin::CondaBase => "`$CONDA_PREFIX`, conda's base environment",
             Origin::Path => "`python3` on PATH",
         }
     }
