@@ -157,12 +157,19 @@ pub fn resolve(
         policy_choice.search.as_ref(),
     );
     let interpreter = match (resolved, &program) {
-        (Ok(interpreter), _) => interpreter,
+        (Ok(interpreter), _) => {
+            choices.push(explain_interpreter(&interpreter, &cwd, &search));
+            interpreter
+        }
         // `exec` runs any program: without a Python to find (and no venv asked for by
         // name), it runs with no venv on the sandbox's PATH.
         (Err(Error::InterpreterNotFound { .. }), Program::Command(command, _))
             if args.venv.is_none() && policy.python.venv.is_none() =>
         {
+            choices.push(format!(
+                "no venv (no Python found: `{}` runs from the sandbox's PATH)",
+                PathBuf::from(command).display()
+            ));
             venv::Interpreter {
                 venv: None,
                 executable: PathBuf::from(command),
@@ -173,7 +180,6 @@ pub fn resolve(
         }
         (Err(error), _) => return Err(error),
     };
-    choices.push(explain_interpreter(&interpreter, &cwd, &search));
     // The interpreter's directories pass the gate like every other mount: a planted
     // `pyvenv.cfg` must not get the home directory shown.
     for path in &interpreter.read_only_paths {
