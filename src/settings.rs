@@ -397,11 +397,7 @@ pub fn explain_interpreter(
         (Some(venv), venv::Origin::WorkdirDotVenv) => format!(
             "venv `{}` (found at {})",
             venv.display(),
-            search
-                .directories
-                .iter()
-                .map(|directory| directory.join(".venv"))
-                .find(|candidate| candidate.canonicalize().ok().as_ref() == Some(venv))
+            discovery::find_dot_venv(search)
                 .map(|found| discovery::relative_to(&found, cwd))
                 .unwrap_or_else(|| discovery::relative_to(venv, cwd))
         ),

@@ -182,10 +182,9 @@ pub fn find_dot_venv(search: &SearchPath) -> Option<PathBuf> {
     })
 }
 
-/// `path` as the user would write it from `cwd`: `.venv`, `../.venv`, `../../boxpy.toml`,
-/// else absolute.
+/// `path` as the user would write it from `cwd` (canonical, as `getcwd` gives it):
+/// `.venv`, `../.venv`, `../../boxpy.toml`, else absolute.
 pub fn relative_to(path: &Path, cwd: &Path) -> String {
-    let cwd = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());
     let mut up = String::new();
     for ancestor in cwd.ancestors() {
         if let Ok(rest) = path.strip_prefix(ancestor) {
