@@ -149,7 +149,7 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             [CompletionResult]::new('--cpu', '--cpu', [CompletionResultType]::ParameterName, 'CPU-time limit (e.g. 30s)')
             [CompletionResult]::new('--memory', '--memory', [CompletionResultType]::ParameterName, 'Memory limit (e.g. 512MiB, 2GiB)')
             [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'Which sandbox to render')
-            [CompletionResult]::new('--seccomp-out', '--seccomp-out', [CompletionResultType]::ParameterName, 'Also write the compiled seccomp filter to FILE, so the printed command can be run by hand with `5<FILE`')
+            [CompletionResult]::new('--seccomp-out', '--seccomp-out', [CompletionResultType]::ParameterName, 'Also write the compiled seccomp filter to FILE; the printed script opens it itself (`bash SCRIPT`), and without it needs `bash SCRIPT 5<FILE`')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the command (or the Seatbelt profile) as one JSON object')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

@@ -142,7 +142,7 @@ set edit:completion:arg-completer[boxpy] = {|@words|
             cand --cpu 'CPU-time limit (e.g. 30s)'
             cand --memory 'Memory limit (e.g. 512MiB, 2GiB)'
             cand --target 'Which sandbox to render'
-            cand --seccomp-out 'Also write the compiled seccomp filter to FILE, so the printed command can be run by hand with `5<FILE`'
+            cand --seccomp-out 'Also write the compiled seccomp filter to FILE; the printed script opens it itself (`bash SCRIPT`), and without it needs `bash SCRIPT 5<FILE`'
             cand --color 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal'
             cand --json 'Print the command (or the Seatbelt profile) as one JSON object'
             cand -h 'Print help (see more with ''--help'')'

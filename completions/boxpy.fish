@@ -132,7 +132,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l cpu -d 'CPU-time 
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l memory -d 'Memory limit (e.g. 512MiB, 2GiB)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l target -d 'Which sandbox to render' -r -f -a "linux\t''
 macos\t''"
-complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l seccomp-out -d 'Also write the compiled seccomp filter to FILE, so the printed command can be run by hand with `5<FILE`' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l seccomp-out -d 'Also write the compiled seccomp filter to FILE; the printed script opens it itself (`bash SCRIPT`), and without it needs `bash SCRIPT 5<FILE`' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l color -d 'When to colour boxpy\'s own output: `auto` honours `NO_COLOR` and whether the output is a terminal' -r -f -a "auto\t''
 always\t''
 never\t''"

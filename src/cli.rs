@@ -507,8 +507,8 @@ pub struct RenderArgs {
     /// Which sandbox to render
     #[arg(long, value_enum, default_value_t = Target::host())]
     pub target: Target,
-    /// Also write the compiled seccomp filter to FILE, so the printed command can be run
-    /// by hand with `5<FILE`
+    /// Also write the compiled seccomp filter to FILE; the printed script opens it itself
+    /// (`bash SCRIPT`), and without it needs `bash SCRIPT 5<FILE`
     #[arg(long, value_name = "FILE")]
     pub seccomp_out: Option<std::path::PathBuf>,
     /// What the interpreter would run (default: nothing, the bare interpreter)
