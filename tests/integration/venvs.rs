@@ -427,6 +427,13 @@ runner_tests! {
         assert_eq!(output.line_after("prefix "), venv.display().to_string(), "{output}");
         let line = verbose_line(&output, "venv");
         assert!(line.contains("(found at ../../.venv)"), "{output}");
+        // `exec` finds the same venv: its `python` is first on PATH.
+        let exec = boxpy(&ws)
+            .cwd(&sub)
+            .args(["exec", "--", "python", "-c", "import sys; print('prefix', sys.prefix)"])
+            .run();
+        assert_exit(&exec, 0);
+        assert_eq!(exec.line_after("prefix "), venv.display().to_string(), "{exec}");
     }
 
     /// The search stops at a repository root: `.venv` above the directory holding `.git`
