@@ -96,6 +96,14 @@ pub fn error(error: &Error, color: ColorChoice) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
+/// `--verbose`: which policy and which venv were used, and why (one line each).
+pub fn verbose_choices(choices: &[String]) {
+    let mut err = std::io::stderr().lock();
+    for choice in choices {
+        let _ = writeln!(err, "boxpy: {}", escape_control(choice));
+    }
+}
+
 /// `--verbose`: the sandbox command line, before running.
 pub fn verbose_command(text: &str) {
     let _ = writeln!(std::io::stderr().lock(), "boxpy: running\n{text}");
@@ -365,6 +373,11 @@ pub(crate) fn with_hint_context<T>(
             .venv
             .as_deref()
             .is_some_and(crate::venv::made_by_uv_without_pip),
+        venv_is_conda: spec
+            .interpreter
+            .venv
+            .as_deref()
+            .is_some_and(crate::venv::is_conda_environment),
     };
     with(&context)
 }
@@ -784,7 +797,7 @@ pub fn print_json_value(value: &serde_json::Value) {
 /// `boxpy policy list`: the shipped policies and where the lookup finds one here.
 pub fn policy_list(
     in_use: &crate::policy::PolicySource,
-    workdir: &std::path::Path,
+    search: &crate::settings::discovery::SearchPath,
     config_home: Option<&std::path::Path>,
 ) -> String {
     use crate::policy::PolicySource;
@@ -797,9 +810,15 @@ pub fn policy_list(
         };
         text.push_str(&format!("{mark} {name:<8} {summary}\n"));
     }
+    let workdir = search
+        .directories
+        .first()
+        .cloned()
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
     text.push_str(&format!(
-        "\nlookup for `{}` (first found wins):\n",
-        escaped_path(workdir)
+        "\nlookup for `{}` (first found wins; {}):\n",
+        escaped_path(&workdir),
+        escape_control(&crate::settings::discovery::describe_stop(&search.stop))
     ));
     let variable = std::env::var("BOXPY_POLICY")
         .ok()
@@ -811,8 +830,6 @@ pub fn policy_list(
             .map(escape_control)
             .unwrap_or(std::borrow::Cow::Borrowed("(not set)"))
     ));
-    let local = workdir.join("boxpy.toml");
-    let pyproject = workdir.join("pyproject.toml");
     let user = config_home.map(|home| home.join("boxpy/policy.toml"));
     let state = |path: &std::path::Path| {
         let found = match in_use {
@@ -829,16 +846,20 @@ pub fn policy_list(
             "absent"
         }
     };
-    text.push_str(&format!(
-        "  boxpy.toml           {} ({})\n",
-        escaped_path(&local),
-        state(&local)
-    ));
-    text.push_str(&format!(
-        "  [tool.boxpy]         {} ({})\n",
-        escaped_path(&pyproject),
-        state(&pyproject)
-    ));
+    for directory in &search.directories {
+        let local = directory.join("boxpy.toml");
+        let pyproject = directory.join("pyproject.toml");
+        text.push_str(&format!(
+            "  boxpy.toml           {} ({})\n",
+            escaped_path(&local),
+            state(&local)
+        ));
+        text.push_str(&format!(
+            "  [tool.boxpy]         {} ({})\n",
+            escaped_path(&pyproject),
+            state(&pyproject)
+        ));
+    }
     if let Some(user) = &user {
         text.push_str(&format!(
             "  user config          {} ({})\n",

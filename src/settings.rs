@@ -3,6 +3,8 @@
 //! This is where paths are checked against the host (mount sources exist, the workdir is a
 //! directory, the script exists) so that everything after it — rendering — is pure.
 
+pub mod discovery;
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -53,6 +55,8 @@ pub struct Invocation {
     /// Printed before every run: what the user asked for that weakens the sandbox (a
     /// read-only mount of the home or a directory guarding it).
     pub notices: Vec<String>,
+    /// Printed with `-v`: which policy and which venv were used, and why.
+    pub choices: Vec<String>,
     pub policy: Policy,
     /// Where to append the audit line (`--audit-log`, else `[audit] log`).
     pub audit_log: Option<PathBuf>,
@@ -77,7 +81,8 @@ pub fn resolve(
 ) -> Result<Invocation> {
     let cwd = current_directory()?;
     let flag_workdir = args.workdir.as_ref().map(|dir| normalize(&cwd.join(dir)));
-    let (policy, trust) = resolve_policy_assessed(args, host, env)?;
+    let (policy, trust, policy_choice) = resolve_policy_explained(args, host, env)?;
+    let mut choices = vec![policy_choice.why.clone()];
     // Whether the policy is the user's own word: a flag, `$BOXPY_POLICY`, the user's
     // config, a shipped policy, or a project file they trusted (not one boxpy merely found,
     // which may have been written by anyone, or by an earlier run).
@@ -142,24 +147,29 @@ pub fn resolve(
         &guarded,
     )?;
 
-    let virtual_env = env("VIRTUAL_ENV").map(PathBuf::from);
-    let path_variable = env("PATH");
-    let resolved = venv::resolve(&venv::Choice {
-        flag_venv: args.venv.as_deref(),
-        policy_venv: policy.python.venv.as_deref(),
-        policy_interpreter: policy.python.interpreter.as_deref(),
-        virtual_env: virtual_env.as_deref(),
-        workdir: &workdir,
-        path_variable: path_variable.as_deref(),
-        home: host.home.as_deref(),
-    });
+    let (resolved, search) = find_interpreter(
+        args,
+        &policy,
+        &cwd,
+        &workdir,
+        host,
+        env,
+        policy_choice.search.as_ref(),
+    );
     let interpreter = match (resolved, &program) {
-        (Ok(interpreter), _) => interpreter,
+        (Ok(interpreter), _) => {
+            choices.push(explain_interpreter(&interpreter, &cwd, &search));
+            interpreter
+        }
         // `exec` runs any program: without a Python to find (and no venv asked for by
         // name), it runs with no venv on the sandbox's PATH.
         (Err(Error::InterpreterNotFound { .. }), Program::Command(command, _))
             if args.venv.is_none() && policy.python.venv.is_none() =>
         {
+            choices.push(format!(
+                "no venv (no Python found: `{}` runs from the sandbox's PATH)",
+                PathBuf::from(command).display()
+            ));
             venv::Interpreter {
                 venv: None,
                 executable: PathBuf::from(command),
@@ -176,6 +186,7 @@ pub fn resolve(
         keeper.admit(path, path, gate::Role::ReadOnly, false, "the interpreter")?;
     }
 
+    check_destinations(&mounts, host)?;
     let (command, script_mount) = command_line(&program, &interpreter, &workdir, &mounts, &cwd)?;
     let home = private_home(host.home.as_deref());
     let mut environment = program_environment(&policy, args, &interpreter, &home, env)?;
@@ -219,6 +230,7 @@ pub fn resolve(
     Ok(Invocation {
         watches,
         notices,
+        choices,
         audit_log,
         policy,
         spec,
@@ -290,20 +302,260 @@ fn current_directory() -> Result<PathBuf> {
 
 /// Where the policy comes from: `--policy`, else the lookup order (SPEC §4).
 pub fn policy_source(args: &SandboxArgs, host: &HostFacts, env: EnvLookup) -> Result<PolicySource> {
+    Ok(policy_source_explained(args, host, env)?.source)
+}
+
+/// How the policy was found: the source, the `-v` line saying which and why, and the
+/// upward search it looked along (none when `--policy` or `$BOXPY_POLICY` named it).
+#[derive(Debug, Clone)]
+pub struct PolicyChoice {
+    pub source: PolicySource,
+    pub why: String,
+    pub search: Option<discovery::SearchPath>,
+}
+
+/// [`policy_source`] and how it was found.
+pub fn policy_source_explained(
+    args: &SandboxArgs,
+    host: &HostFacts,
+    env: EnvLookup,
+) -> Result<PolicyChoice> {
     let cwd = current_directory()?;
     let flag_workdir = args.workdir.as_ref().map(|dir| normalize(&cwd.join(dir)));
-    Ok(match &args.policy {
-        Some(policy) => PolicySource::from_argument(policy, &cwd),
-        None => {
-            let env_policy = env("BOXPY_POLICY").map(|value| value.to_string_lossy().into_owned());
-            PolicySource::discover(
-                env_policy.as_deref(),
-                flag_workdir.as_deref().unwrap_or(&cwd),
-                user_config_home(host, env).as_deref(),
-                &cwd,
-            )
-        }
+    if let Some(policy) = &args.policy {
+        let source = PolicySource::from_argument(policy, &cwd);
+        let why = format!(
+            "policy {} (from `--policy`)",
+            describe_source(&source, &cwd)
+        );
+        return Ok(PolicyChoice {
+            source,
+            why,
+            search: None,
+        });
+    }
+    let env_policy = env("BOXPY_POLICY")
+        .map(|value| value.to_string_lossy().into_owned())
+        .filter(|value| !value.is_empty());
+    if let Some(value) = &env_policy {
+        let source = PolicySource::from_argument(value, &cwd);
+        let why = format!(
+            "policy {} (from `$BOXPY_POLICY`)",
+            describe_source(&source, &cwd)
+        );
+        return Ok(PolicyChoice {
+            source,
+            why,
+            search: None,
+        });
+    }
+    let config = user_config_home(host, env);
+    let search = discovery::search_path(
+        flag_workdir.as_deref().unwrap_or(&cwd),
+        host.home.as_deref(),
+    );
+    let source = PolicySource::discover(None, &search.directories, config.as_deref(), &cwd);
+    let named = describe_source(&source, &cwd);
+    let why = match &source {
+        PolicySource::Workdir(path) | PolicySource::PyProject(path) => format!(
+            "policy {named} (found at {}; a project's policy cannot widen the sandbox until `boxpy policy trust`)",
+            discovery::relative_to(path, &cwd)
+        ),
+        PolicySource::File(_) => format!("policy {named} (your config file)"),
+        PolicySource::Builtin(_) => format!(
+            "policy {named} (built in: no `boxpy.toml` nor `[tool.boxpy]` found; {})",
+            discovery::describe_stop(&search.stop)
+        ),
+    };
+    Ok(PolicyChoice {
+        source,
+        why,
+        search: Some(search),
     })
+}
+
+fn describe_source(source: &PolicySource, cwd: &Path) -> String {
+    match source {
+        PolicySource::Builtin(name) => format!("`{name}`"),
+        PolicySource::PyProject(path) => {
+            format!("`[tool.boxpy]` of `{}`", discovery::relative_to(path, cwd))
+        }
+        PolicySource::File(path) | PolicySource::Workdir(path) => {
+            format!("`{}`", discovery::relative_to(&cwd.join(path), cwd))
+        }
+    }
+}
+
+/// The `-v` line saying which interpreter [`find_interpreter`] found, and why.
+pub fn explain_interpreter(
+    interpreter: &Interpreter,
+    cwd: &Path,
+    search: &discovery::SearchPath,
+) -> String {
+    let origin = &interpreter.origin;
+    match (&interpreter.venv, origin) {
+        (Some(venv), venv::Origin::WorkdirDotVenv) => format!(
+            "venv `{}` (found at {})",
+            venv.display(),
+            discovery::find_dot_venv(search)
+                .map(|found| discovery::relative_to(&found, cwd))
+                .unwrap_or_else(|| discovery::relative_to(venv, cwd))
+        ),
+        (Some(venv), _) => format!("venv `{}` (from {})", venv.display(), origin.describe()),
+        (None, venv::Origin::Path) => format!(
+            "interpreter `{}` (`python3` on PATH: no venv named and no `.venv` found; {})",
+            interpreter.executable.display(),
+            discovery::describe_stop(&search.stop)
+        ),
+        (None, _) => format!(
+            "interpreter `{}` (from {})",
+            interpreter.executable.display(),
+            origin.describe()
+        ),
+    }
+}
+
+/// The interpreter `run` uses with this policy from `cwd` (the upward search for `.venv`
+/// starts at the workdir when `--workdir` or the policy names one, else at `cwd`), and the
+/// search path it looked along.
+pub fn find_interpreter(
+    args: &SandboxArgs,
+    policy: &Policy,
+    cwd: &Path,
+    workdir: &Path,
+    host: &HostFacts,
+    env: EnvLookup,
+    known: Option<&discovery::SearchPath>,
+) -> (Result<Interpreter>, discovery::SearchPath) {
+    let environment_choice = EnvironmentChoice::read(env);
+    let start = if args.workdir.is_some() || policy.filesystem.workdir != cwd {
+        workdir
+    } else {
+        cwd
+    };
+    // The policy's search, when it started here, is this one: searched once.
+    let search = match known {
+        Some(search)
+            if search.directories.first().map(PathBuf::as_path)
+                == Some(start.canonicalize().as_deref().unwrap_or(start)) =>
+        {
+            search.clone()
+        }
+        _ => discovery::search_path(start, host.home.as_deref()),
+    };
+    let dot_venv = discovery::find_dot_venv(&search);
+    let resolved = venv::resolve(&environment_choice.choice(
+        args.venv.as_deref(),
+        policy,
+        dot_venv.as_deref(),
+        host.home.as_deref(),
+    ));
+    (resolved, search)
+}
+
+/// Refuses a mount whose destination bwrap would have to create inside a read-only bind
+/// (`--ro SRC:/usr/share/x` where `/usr/share/x` does not exist): bwrap fails there with a
+/// bare "Can't mkdir"; boxpy says which flag or key and what to do, before anything runs.
+fn check_destinations(mounts: &[Mount], host: &HostFacts) -> Result<()> {
+    // (where it shows inside, what it shows from the host) of each read-only place.
+    let mut read_only: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for entry in &host.system_entries {
+        match entry {
+            crate::host::SystemEntry::Directory(path) => {
+                read_only.push((path.clone(), path.clone()))
+            }
+            crate::host::SystemEntry::Symlink { path, target } => {
+                let target = normalize(&path.parent().unwrap_or(Path::new("/")).join(target));
+                read_only.push((path.clone(), target));
+            }
+        }
+    }
+    read_only.extend(
+        mounts
+            .iter()
+            .filter(|mount| !mount.writable)
+            .map(|mount| (mount.dest.clone(), mount.source.clone())),
+    );
+    for mount in mounts {
+        let Some((inside, shown)) = read_only
+            .iter()
+            .filter(|(inside, _)| mount.dest.starts_with(inside) && mount.dest != *inside)
+            .max_by_key(|(inside, _)| inside.components().count())
+        else {
+            continue;
+        };
+        let relative = mount.dest.strip_prefix(inside).unwrap_or(&mount.dest);
+        if shown.join(relative).symlink_metadata().is_ok() {
+            continue;
+        }
+        return Err(Error::MountRefused {
+            key: mount.origin.clone(),
+            path: mount.source.clone(),
+            reason: format!(
+                "its destination `{}` does not exist inside `{}`, which the sandbox shows read-only, so it cannot be created there",
+                mount.dest.display(),
+                inside.display()
+            ),
+            hint: Some(format!(
+                "choose a destination outside `{}` (e.g. `{}:/mnt/{}`), or one that already exists there",
+                inside.display(),
+                mount.source.display(),
+                mount
+                    .dest
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "data".to_owned())
+            )),
+        });
+    }
+    Ok(())
+}
+
+/// The caller's environment variables that choose a venv (`$VIRTUAL_ENV`, conda's), and
+/// `PATH`, read once.
+pub struct EnvironmentChoice {
+    virtual_env: Option<PathBuf>,
+    conda_prefix: Option<PathBuf>,
+    conda_is_base: bool,
+    path_variable: Option<OsString>,
+}
+
+impl EnvironmentChoice {
+    pub fn read(env: EnvLookup) -> EnvironmentChoice {
+        let conda_prefix = env("CONDA_PREFIX").map(PathBuf::from);
+        let conda_is_base = conda_prefix
+            .as_deref()
+            .is_some_and(|prefix| venv::conda_is_base(prefix, env("CONDA_DEFAULT_ENV").as_deref()));
+        EnvironmentChoice {
+            virtual_env: env("VIRTUAL_ENV").map(PathBuf::from),
+            conda_prefix,
+            conda_is_base,
+            path_variable: env("PATH"),
+        }
+    }
+
+    /// The inputs of [`venv::resolve`].
+    pub fn choice<'a>(
+        &'a self,
+        flag_venv: Option<&'a Path>,
+        policy: &'a Policy,
+        dot_venv: Option<&'a Path>,
+        home: Option<&'a Path>,
+    ) -> venv::Choice<'a> {
+        venv::Choice {
+            flag_venv,
+            policy_venv: policy.python.venv.as_deref(),
+            policy_interpreter: policy.python.interpreter.as_deref(),
+            virtual_env: self.virtual_env.as_deref(),
+            conda_prefix: self
+                .conda_prefix
+                .as_deref()
+                .map(|prefix| (prefix, self.conda_is_base)),
+            dot_venv,
+            path_variable: self.path_variable.as_deref(),
+            home,
+        }
+    }
 }
 
 /// `$XDG_CONFIG_HOME`, else `~/.config`.
@@ -329,19 +581,29 @@ pub fn resolve_policy_assessed(
     host: &HostFacts,
     env: EnvLookup,
 ) -> Result<(Policy, policy::TrustStatus)> {
+    let (policy, trust, _) = resolve_policy_explained(args, host, env)?;
+    Ok((policy, trust))
+}
+
+/// [`resolve_policy_assessed`] and how the policy was found ([`PolicyChoice`]).
+pub fn resolve_policy_explained(
+    args: &SandboxArgs,
+    host: &HostFacts,
+    env: EnvLookup,
+) -> Result<(Policy, policy::TrustStatus, PolicyChoice)> {
     let cwd = current_directory()?;
     let context = LoadContext {
         cwd: cwd.clone(),
         home: host.home.clone(),
     };
     let trust_context = trust_context(args, host, env);
-    let (mut policy, trust) =
-        policy::load_assessed(&policy_source(args, host, env)?, &context, &trust_context)?;
+    let choice = policy_source_explained(args, host, env)?;
+    let (mut policy, trust) = policy::load_assessed(&choice.source, &context, &trust_context)?;
     apply_flags(&mut policy, args, &cwd, host.home.as_deref())?;
     if let Some(workdir) = &args.workdir {
         policy.filesystem.workdir = normalize(&cwd.join(workdir));
     }
-    Ok((policy, trust))
+    Ok((policy, trust, choice))
 }
 
 /// Where the trust store is, and which policy keys the flags replace.

@@ -78,6 +78,9 @@ pub struct HintContext<'a> {
     /// The venv was made by uv (`uv = ` in its `pyvenv.cfg`): it has no pip, so the install
     /// command is `uv pip install --python VENV`.
     pub venv_made_by_uv: bool,
+    /// The venv is a conda environment (`conda-meta/`, no `pyvenv.cfg`): the install
+    /// command is `conda install -p PREFIX`.
+    pub venv_is_conda: bool,
 }
 
 /// Whether a report may tell its reader facts about the host (which paths exist there).
@@ -979,9 +982,14 @@ fn refused_hint(path: &Path, refused: Refused, context: &HintContext) -> String 
 }
 
 /// The command that installs `distribution` into the run's venv: `uv pip install --python
-/// VENV` for a venv uv made (it has no pip), the venv's own pip otherwise.
+/// VENV` for a venv uv made (it has no pip), `conda install -p PREFIX` for a conda
+/// environment, the venv's own pip otherwise.
 fn install_command(context: &HintContext, distribution: &str) -> String {
     match context.venv_display() {
+        Some(prefix) if context.venv_is_conda => format!(
+            "`conda install -p {prefix} {distribution}` (or `{} -m pip install {distribution}`)",
+            context.python_display()
+        ),
         Some(venv) if context.venv_made_by_uv => {
             format!("`uv pip install --python {venv} {distribution}`")
         }

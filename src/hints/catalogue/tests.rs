@@ -27,6 +27,7 @@ struct Setup {
     host_variables: Vec<String>,
     host_commands: Vec<String>,
     uv: bool,
+    conda: bool,
 }
 
 impl Default for Setup {
@@ -50,6 +51,7 @@ impl Default for Setup {
             host_variables: Vec::new(),
             host_commands: Vec::new(),
             uv: false,
+            conda: false,
         }
     }
 }
@@ -85,6 +87,7 @@ impl Setup {
             host_variable_set: &|name: &str| self.host_variables.iter().any(|known| known == name),
             host_command_exists: &|name: &str| self.host_commands.iter().any(|known| known == name),
             venv_made_by_uv: self.uv,
+            venv_is_conda: self.conda,
         };
         diagnose(traceback, &context)
     }
@@ -781,6 +784,24 @@ fn missing_module_in_a_uv_venv_gives_the_uv_command() {
     assert!(
         generic.contains("`uv pip install --python .venv NAME`") && !generic.contains("-m pip"),
         "{generic}"
+    );
+}
+
+/// Issue 15: in a conda environment the install command is conda's (pip through the
+/// environment's own Python as the alternative), not uv's or pip's alone.
+#[test]
+fn missing_module_in_a_conda_environment_gives_the_conda_command() {
+    let conda = Setup {
+        conda: true,
+        ..Setup::default()
+    };
+    let hint = conda
+        .diagnose(&raised("ModuleNotFoundError", "No module named 'numpy'"))
+        .hint
+        .unwrap();
+    assert_eq!(
+        hint,
+        "`numpy` is not installed in `.venv`; install it with `conda install -p .venv numpy` (or `.venv/bin/python -m pip install numpy`)"
     );
 }
 
