@@ -11,15 +11,18 @@
 //!   writing through `/proc/self/fd/0` (the magic link checks only the file's permissions,
 //!   not the mount namespace), and `boxpy run x.py < ~/.bashrc` would hand it `~/.bashrc`.
 //!   The caller's offset is never moved: the run never consumes the caller's input.
-//! - a terminal: a new pseudo-terminal's slave (see [`Terminal`]), with boxpy relaying
-//!   what the user types while boxpy is in the terminal's foreground.
+//! - a terminal: the slave of a new pseudo-terminal that the init opens in the sandbox's
+//!   own devpts instance (see [`Terminal`]), with boxpy relaying what the user types while
+//!   boxpy is in the terminal's foreground. Never one of the host's `/dev/pts` nodes: the
+//!   program could `fchmod`, `fchown` or `futimens` its stdin, and those would show there.
 //! - anything else (a socket, a file opened read-write, a device): a pipe that a thread
 //!   fills from it. A socket may also be boxpy's stdout (an agent framework's socketpair):
 //!   with it the program could write its own `--json` object before boxpy's.
 //!
 //! Invariants:
 //! - The program, its init and bwrap never hold a descriptor of the user's terminal, a
-//!   socket boxpy was given, or a regular file boxpy's caller opened.
+//!   socket boxpy was given, a regular file boxpy's caller opened, or a node of the host's
+//!   devpts.
 //! - boxpy reads the terminal only while its process group is the terminal's foreground
 //!   group, with SIGTTIN and SIGTTOU blocked in the relay thread: a background run is never
 //!   stopped by job control for input it did not need, and never takes what the user types
@@ -40,6 +43,7 @@ use anyhow::Context;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
+use super::init::TerminalRequest;
 use crate::error::Result;
 
 /// How often a background run looks again whether it was brought to the foreground, while
@@ -60,8 +64,17 @@ const MIRRORED_INPUT: libc::tcflag_t = libc::ICRNL | libc::INLCR | libc::IGNCR;
 /// The program's stdin, and the relay that feeds it when it is not boxpy's own.
 pub(super) struct ProgramStdin {
     /// What the program gets as fd 0.
-    pub fd: OwnedFd,
+    pub stdin: InitStdin,
     relay: Option<Relay>,
+}
+
+/// What the init is given for the program's stdin.
+pub(super) enum InitStdin {
+    /// A descriptor, handed to the program as it is.
+    Descriptor(OwnedFd),
+    /// A pseudo-terminal the init opens in the sandbox's own devpts; its master comes back
+    /// to boxpy's relay over the setup socket.
+    Terminal(TerminalRequest),
 }
 
 /// A relay not yet started.
@@ -74,8 +87,9 @@ enum Relay {
         pipe: OwnedFd,
         offset: i64,
     },
-    /// Relay the user's terminal to the program's pseudo-terminal.
-    Terminal(Terminal),
+    /// Relay the user's terminal to the program's pseudo-terminal, once its master
+    /// arrives from the init.
+    Terminal(PendingTerminal),
 }
 
 /// The user's terminal and the pseudo-terminal the program reads instead.
@@ -92,6 +106,14 @@ struct Terminal {
     master: OwnedFd,
     saved: libc::termios,
     /// boxpy has set the program's modes on the terminal (so the end puts them back).
+    changed: Arc<AtomicBool>,
+}
+
+/// The user's terminal, before the init has sent the master of the program's
+/// pseudo-terminal.
+struct PendingTerminal {
+    tty: OwnedFd,
+    saved: libc::termios,
     changed: Arc<AtomicBool>,
 }
 
@@ -162,9 +184,9 @@ pub(super) fn program_stdin() -> Result<ProgramStdin> {
     }
     // SAFETY: isatty only inspects the descriptor.
     if unsafe { libc::isatty(stdin.as_raw_fd()) } == 1 {
-        let (terminal, slave) = Terminal::new(stdin)?;
+        let (terminal, request) = PendingTerminal::new(stdin)?;
         return Ok(ProgramStdin {
-            fd: slave,
+            stdin: InitStdin::Terminal(request),
             relay: Some(Relay::Terminal(terminal)),
         });
     }
@@ -174,7 +196,7 @@ pub(super) fn program_stdin() -> Result<ProgramStdin> {
         let offset = unsafe { libc::lseek(stdin.as_raw_fd(), 0, libc::SEEK_CUR) };
         if offset >= 0 {
             return Ok(ProgramStdin {
-                fd: read,
+                stdin: InitStdin::Descriptor(read),
                 relay: Some(Relay::File {
                     source: stdin,
                     pipe: write,
@@ -184,7 +206,7 @@ pub(super) fn program_stdin() -> Result<ProgramStdin> {
         }
     }
     Ok(ProgramStdin {
-        fd: read,
+        stdin: InitStdin::Descriptor(read),
         relay: Some(Relay::Stream {
             source: stdin,
             pipe: write,
@@ -200,7 +222,10 @@ fn empty() -> Result<ProgramStdin> {
 }
 
 fn direct(fd: OwnedFd) -> Result<ProgramStdin> {
-    Ok(ProgramStdin { fd, relay: None })
+    Ok(ProgramStdin {
+        stdin: InitStdin::Descriptor(fd),
+        relay: None,
+    })
 }
 
 /// A close-on-exec copy of fd 0, or `None` when boxpy has no stdin.
@@ -219,8 +244,8 @@ pub(super) fn open_null() -> Result<OwnedFd> {
 
 impl ProgramStdin {
     /// Splits off the relay, to start once the program's end has been sent.
-    pub(super) fn split(self) -> (OwnedFd, PendingRelay) {
-        (self.fd, PendingRelay(self.relay))
+    pub(super) fn split(self) -> (InitStdin, PendingRelay) {
+        (self.stdin, PendingRelay(self.relay))
     }
 }
 
@@ -228,8 +253,9 @@ impl ProgramStdin {
 pub(super) struct PendingRelay(Option<Relay>);
 
 impl PendingRelay {
-    /// Starts the relay's thread.
-    pub(super) fn start(self) -> Result<StdinRelay> {
+    /// Starts the relay's thread. A terminal's relay first waits on `setup_socket` (boxpy's
+    /// end of the init's setup socket) for the master of the program's pseudo-terminal.
+    pub(super) fn start(self, setup_socket: &OwnedFd) -> Result<StdinRelay> {
         let Some(relay) = self.0 else {
             return Ok(StdinRelay {
                 stop: None,
@@ -249,6 +275,14 @@ impl PendingRelay {
             )),
             Relay::Stream { .. } | Relay::File { .. } => None,
         };
+        let socket = match &relay {
+            Relay::Terminal(_) => Some(
+                setup_socket
+                    .try_clone()
+                    .context("duplicating the setup socket")?,
+            ),
+            Relay::Stream { .. } | Relay::File { .. } => None,
+        };
         let thread = super::helper_thread(move || match relay {
             Relay::Stream { source, pipe } => {
                 copy_into_pipe(Source::Stream(source), pipe, stop_read)
@@ -258,7 +292,12 @@ impl PendingRelay {
                 pipe,
                 offset,
             } => copy_into_pipe(Source::File(source, offset), pipe, stop_read),
-            Relay::Terminal(terminal) => terminal.relay(stop_read),
+            Relay::Terminal(pending) => {
+                let terminal = socket.and_then(|socket| pending.connect(&socket, &stop_read));
+                if let Some(terminal) = terminal {
+                    terminal.relay(stop_read);
+                }
+            }
         });
         Ok(StdinRelay {
             stop: Some(stop_write),
@@ -453,10 +492,11 @@ fn copy_into_pipe(mut source: Source, pipe: OwnedFd, stop: OwnedFd) {
     }
 }
 
-impl Terminal {
-    /// Opens the program's pseudo-terminal with the terminal's settings and size; returns
-    /// the relay and the slave (the program's stdin).
-    fn new(tty: OwnedFd) -> Result<(Terminal, OwnedFd)> {
+impl PendingTerminal {
+    /// Reads the terminal's settings and size; returns the pending relay and what the init
+    /// needs to open the program's pseudo-terminal: the same settings plus `EXTPROC`, and
+    /// the same size.
+    fn new(tty: OwnedFd) -> Result<(PendingTerminal, TerminalRequest)> {
         let saved = get_settings(tty.as_fd())
             .ok_or_else(|| anyhow::anyhow!("reading the terminal's settings: {}", Errno::last()))?;
         // SAFETY: an all-zero winsize is valid; TIOCGWINSZ writes only to it.
@@ -465,60 +505,102 @@ impl Terminal {
         unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCGWINSZ, &mut size) };
         let mut inner = saved;
         inner.c_lflag |= EXTPROC;
-        let (mut master, mut slave): (RawFd, RawFd) = (-1, -1);
-        // SAFETY: openpty writes the two descriptors; the name pointer may be null; the
-        // settings and size are read during the call and live across it.
-        let opened = unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                std::ptr::null_mut(),
-                &inner as *const libc::termios as *mut libc::termios,
-                &size as *const libc::winsize as *mut libc::winsize,
-            )
-        };
-        if opened != 0 {
-            return Err(anyhow::anyhow!(
-                "opening a pseudo-terminal for the program's stdin: {}",
-                Errno::last()
-            )
-            .into());
+        Ok((
+            PendingTerminal {
+                tty,
+                saved,
+                changed: Arc::new(AtomicBool::new(false)),
+            },
+            TerminalRequest {
+                settings: inner,
+                size,
+            },
+        ))
+    }
+
+    /// Waits for the init's answer on the setup socket: the master of the program's
+    /// pseudo-terminal, which the init opened in the sandbox's own devpts, in packet mode.
+    /// `None` when the run ends first (`stop`), or the answer is anything else (the init
+    /// failed, and says so in its report).
+    fn connect(self, socket: &OwnedFd, stop: &OwnedFd) -> Option<Terminal> {
+        loop {
+            let mut fds = [
+                PollFd::new(stop.as_fd(), PollFlags::POLLIN),
+                PollFd::new(socket.as_fd(), PollFlags::POLLIN),
+            ];
+            match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(_) => return None,
+            }
+            if fds[0].any().unwrap_or(true) {
+                return None;
+            }
+            if fds[1].any().unwrap_or(false) {
+                break;
+            }
         }
-        // SAFETY: openpty returned two new descriptors that nothing else owns.
-        let (master, slave) =
-            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-        for fd in [&master, &slave] {
-            nix::fcntl::fcntl(
-                fd.as_raw_fd(),
-                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-            )
-            .context("marking the pseudo-terminal close-on-exec")?;
-        }
+        let master = receive_master(socket)?;
         nix::fcntl::fcntl(
             master.as_raw_fd(),
             nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
         )
-        .context("making the pseudo-terminal non-blocking")?;
-        let packet: libc::c_int = 1;
-        // SAFETY: TIOCPKT reads one int, which lives across the call.
-        if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCPKT, &packet) } != 0 {
-            return Err(anyhow::anyhow!(
-                "setting the pseudo-terminal's packet mode: {}",
-                Errno::last()
-            )
-            .into());
-        }
-        Ok((
-            Terminal {
-                tty,
-                master,
-                saved,
-                changed: Arc::new(AtomicBool::new(false)),
-            },
-            slave,
-        ))
+        .ok()?;
+        Some(Terminal {
+            tty: self.tty,
+            master,
+            saved: self.saved,
+            changed: self.changed,
+        })
     }
+}
 
+/// Receives the init's terminal answer: [`super::init::TERMINAL_ANSWER`] with exactly one
+/// descriptor, a terminal (received close-on-exec).
+#[cfg(target_os = "linux")]
+fn receive_master(socket: &OwnedFd) -> Option<OwnedFd> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut buffer = [0u8; 64];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let mut slices = [std::io::IoSliceMut::new(&mut buffer)];
+    let message = loop {
+        match recvmsg::<()>(
+            socket.as_raw_fd(),
+            &mut slices,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC | MsgFlags::MSG_DONTWAIT,
+        ) {
+            Ok(message) => break message,
+            Err(Errno::EINTR) => continue,
+            Err(_) => return None,
+        }
+    };
+    let mut files: Vec<OwnedFd> = Vec::new();
+    for control in message.cmsgs().ok()? {
+        if let ControlMessageOwned::ScmRights(fds) = control {
+            // SAFETY: the kernel just installed these descriptors in this process for this
+            // message; nothing else owns them.
+            files.extend(
+                fds.into_iter()
+                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+            );
+        }
+    }
+    let whole = !message
+        .flags
+        .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC);
+    let length = message.bytes;
+    let master = files.pop().filter(|_| files.is_empty())?;
+    // SAFETY: isatty only inspects the descriptor.
+    let terminal = unsafe { libc::isatty(master.as_raw_fd()) } == 1;
+    (whole && terminal && buffer[..length] == *super::init::TERMINAL_ANSWER).then_some(master)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn receive_master(_: &OwnedFd) -> Option<OwnedFd> {
+    None
+}
+
+impl Terminal {
     /// Relays until `stop`, or until the program's side of the pseudo-terminal is closed
     /// everywhere (nothing can read what the user types any more).
     fn relay(self, stop: OwnedFd) {

@@ -461,4 +461,38 @@ runner_tests! {
         let mode = std::fs::metadata(&fifo).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "the host FIFO's mode changed: {output}");
     }
+
+    /// Found by a fourth adversarial review: the program's pseudo-terminal came from the
+    /// host's `/dev/ptmx`, so `fchmod`/`futimens` on its stdin changed a node of the host's
+    /// `/dev/pts` (world-writable, say). The pseudo-terminal comes from the sandbox's own
+    /// devpts now: the program changes its own node, and no host node carries its marks.
+    fn the_programs_terminal_is_not_a_host_pts_node(runner) {
+        let ws = Workspace::new(&runner);
+        let (report, _) = under_terminal(
+            &ws,
+            "fg-pts",
+            "",
+            run_in_venv(&ws).code(
+                r#"
+                import os, stat, time
+                os.fchmod(0, 0o606)
+                os.utime(0, (12345, 12345))
+                status = os.fstat(0)
+                print("INSIDE", oct(stat.S_IMODE(status.st_mode)), int(status.st_mtime), flush=True)
+                print("READY", flush=True)
+                while not os.path.exists("go"):
+                    time.sleep(0.02)
+                "#,
+            ),
+        );
+        assert_terminal_unchanged(&report);
+        let stdout = report["stdout"].as_str().unwrap_or_default();
+        assert!(stdout.contains("INSIDE 0o606 12345\n"), "the program could not change its own terminal: {report:#}");
+        assert_eq!(
+            report["host_pts_marked"],
+            serde_json::json!([]),
+            "the program changed a node of the host's /dev/pts: {report:#}"
+        );
+        assert_eq!(report["exit_code"], 0, "{report:#}");
+    }
 }
