@@ -104,7 +104,14 @@ pub fn resolve(
         protected_names: &protected_names,
         writable: writable_places(&cwd, &requested_workdir, &policy),
     };
-    // bwrap runs on the host as the caller: never one a run could have written (an
+    let mut notices = Vec::new();
+    // Mounts of the home or a directory guarding it that the user asked for by name: the
+    // default credential patterns do not cover what they asked to see.
+    let mut guarded = Vec::new();
+    let workdir = keeper.workdir(&requested_workdir)?;
+    let mut mounts = keeper.mounts(&policy, policy_is_users_word, &mut notices, &mut guarded)?;
+    // bwrap runs on the host as the caller (checked after the gate, so a mount the gate
+    // refuses, `--rw /`, is refused for what it is): never one a run could have written (an
     // absolute PATH entry inside the project, `PATH_add bin` in an `.envrc`).
     if let Some(bwrap) = &host.bwrap {
         let resolved = bwrap.canonicalize().unwrap_or_else(|_| bwrap.clone());
@@ -125,12 +132,6 @@ pub fn resolve(
             });
         }
     }
-    let mut notices = Vec::new();
-    // Mounts of the home or a directory guarding it that the user asked for by name: the
-    // default credential patterns do not cover what they asked to see.
-    let mut guarded = Vec::new();
-    let workdir = keeper.workdir(&requested_workdir)?;
-    let mut mounts = keeper.mounts(&policy, policy_is_users_word, &mut notices, &mut guarded)?;
     let mut hidden_patterns = policy.filesystem.hidden_patterns();
     hidden_patterns.extend(args.hide.iter().cloned());
     let (hidden, watches, covered) = protect_and_hide(
@@ -249,6 +250,26 @@ impl Invocation {
         );
         areas
     }
+}
+
+/// `boxpy policy check FILE`: the policy's workdir (when it names one) and every mount
+/// through the same gate, with the same resolution and real destinations, as
+/// `boxpy run -P FILE` from `cwd`: a policy `run` would refuse is refused with the same
+/// error. Returns the notices `run` would print.
+pub fn check_policy_mounts(policy: &Policy, cwd: &Path, host: &HostFacts) -> Result<Vec<String>> {
+    let protected_names = policy.filesystem.protected_names();
+    let keeper = Gatekeeper {
+        home: gate::resolved_home(host.home.as_deref()),
+        protected_names: &protected_names,
+        writable: writable_places(cwd, &cwd.join(&policy.filesystem.workdir), policy),
+    };
+    // An unnamed workdir is wherever `run` is started: not the policy's to answer for.
+    if policy.filesystem.workdir.is_absolute() {
+        keeper.workdir(&policy.filesystem.workdir)?;
+    }
+    let (mut notices, mut guarded) = (Vec::new(), Vec::new());
+    keeper.mounts(policy, true, &mut notices, &mut guarded)?;
+    Ok(notices)
 }
 
 /// Passes a mount a command adds on its own (nbexec's `--cwd`) through the gate, like the

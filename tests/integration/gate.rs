@@ -236,3 +236,53 @@ fn running_from_the_root_directory_works() {
     assert_started(&output);
     assert_exit(&output, 0);
 }
+
+runner_tests! {
+    /// Found by a fourth adversarial review: `policy check` ran only some mounts through
+    /// the gate, with the source as destination and without resolving links, and only
+    /// warned. It runs every mount through the gate `run` uses now: what `run -P FILE`
+    /// refuses, `policy check FILE` refuses with the same message, and what `run` accepts
+    /// it accepts.
+    fn policy_check_refuses_what_run_refuses(runner) {
+        let ws = Workspace::new(&runner);
+        let home = fake_home(&ws, &runner);
+        // A link to `~/.ssh` outside the workdir (resolved, then refused for what it
+        // shows), and one inside it (a run could have planted it: never followed).
+        let links = ws.dir("links");
+        std::os::unix::fs::symlink(home.join(".ssh"), links.join("keys")).unwrap();
+        std::os::unix::fs::symlink(home.join(".ssh"), ws.work().join("planted")).unwrap();
+        let ssh = home.join(".ssh");
+        let ssh = ssh.to_str().unwrap();
+        let keys = links.join("keys");
+        let keys = keys.to_str().unwrap();
+        let planted = ws.work().join("planted");
+        let planted = planted.to_str().unwrap();
+        let refused = [
+            ("root", "[filesystem]\nread_write = [\"/\"]\n".to_owned(), "mounting `/` would expose the whole host"),
+            ("proc", "[filesystem]\nread_only = [{ path = \"/tmp\", dest = \"/proc/x\" }]\n".to_owned(), "`/proc` is managed by the sandbox"),
+            ("ssh", format!("[filesystem]\nread_write = [\"{ssh}\"]\n"), "holds your credentials"),
+            ("link", format!("[filesystem]\nread_only = [{{ path = \"{keys}\", dest = \"/tmp/keys\" }}]\nread_write = [\"{keys}\"]\n"), "holds your credentials"),
+            ("planted", format!("[filesystem]\nread_only = [\"{planted}\"]\n"), "boxpy does not follow it"),
+            ("etc", "[filesystem]\nread_only = [{ path = \"/tmp\", dest = \"/etc/x\" }]\nread_write = [{ path = \"WORK\", dest = \"/etc/boxpy\" }]\n".replace("WORK", ws.work().to_str().unwrap()), "is a system directory"),
+        ];
+        for (name, text, reason) in refused {
+            let file = ws.write(&format!("policies/{name}.toml"), text);
+            let checked = boxpy(&ws).env("HOME", &home).args(["policy", "check"]).arg(&file).run();
+            let ran = run_in_venv(&ws).env("HOME", &home).arg("-P").arg(&file).code("print('ran')").run();
+            assert_not_started(&ran);
+            assert_exit(&ran, 125);
+            assert_exit(&checked, 125);
+            assert!(checked.stderr_text().contains(reason), "{name}: {checked}");
+            assert_eq!(checked.stderr_text(), ran.stderr_text(), "{name}: policy check and run differ: {checked}\n{ran}");
+        }
+        // Vice versa: read-only `~/.ssh` by the user's own word is shown (with a notice)
+        // by both.
+        let file = ws.write("policies/ssh-ro.toml", format!("[filesystem]\nread_only = [\"{ssh}\"]\n"));
+        let checked = boxpy(&ws).env("HOME", &home).args(["policy", "check"]).arg(&file).run();
+        let ran = run_in_venv(&ws).env("HOME", &home).arg("-P").arg(&file).code("print('ran')").run();
+        assert_exit(&checked, 0);
+        assert_started(&ran);
+        assert_exit(&ran, 0);
+        assert!(checked.stdout_text().contains("because you asked for it"), "{checked}");
+    }
+}
