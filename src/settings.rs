@@ -134,7 +134,7 @@ pub fn resolve(
     }
     let mut hidden_patterns = policy.filesystem.hidden_patterns();
     hidden_patterns.extend(args.hide.iter().cloned());
-    let (hidden, watches, covered) = protect_and_hide(
+    let (mut hidden, watches, covered) = protect_and_hide(
         &workdir,
         &mut mounts,
         &protected_names,
@@ -175,6 +175,32 @@ pub fn resolve(
     // `pyvenv.cfg` must not get the home directory shown.
     for path in &interpreter.read_only_paths {
         keeper.admit(path, path, gate::Role::ReadOnly, false, "the interpreter")?;
+    }
+    // The home's credentials inside a mount that shows more than them (`--ro ~`,
+    // `--ro ~/.cargo`) read as empty; only a guard the user names itself is shown.
+    if let Some(home) = &keeper.home {
+        let mut areas: Vec<(PathBuf, PathBuf)> = vec![(workdir.clone(), workdir.clone())];
+        areas.extend(
+            mounts
+                .iter()
+                .map(|mount| (mount.source.clone(), mount.dest.clone())),
+        );
+        areas.extend(
+            interpreter
+                .read_only_paths
+                .iter()
+                .map(|path| (path.clone(), path.clone())),
+        );
+        for entry in hide_home_credentials(home, &areas) {
+            // Inside a directory already covered there is nothing to cover (and no place
+            // to mount a cover on: the empty directory is read-only).
+            let covered_above = hidden.iter().any(|other| {
+                other.directory && entry.dest.starts_with(&other.dest) && entry.dest != other.dest
+            });
+            if !covered_above && !hidden.contains(&entry) {
+                hidden.push(entry);
+            }
+        }
     }
 
     let (command, script_mount) = command_line(&program, &interpreter, &workdir, &mounts, &cwd)?;
@@ -563,6 +589,92 @@ fn protect_and_hide(
     Ok((hidden, watches, covered))
 }
 
+/// How deep below a credential guard boxpy looks for a mount inside it (the venv of
+/// `~/.cache/pypoetry/virtualenvs/NAME` is three levels down).
+const GUARD_DEPTH: usize = 6;
+/// How many entries of one directory inside a guard boxpy covers one by one.
+const GUARD_ENTRIES: usize = 1024;
+
+/// The covers for the home's credentials ([`gate::HOME_CREDENTIALS`]) that `areas`
+/// (host source, destination inside) show without naming them: each guard strictly inside
+/// an area is hidden at every destination that shows it (an empty directory or file). A
+/// guard that is itself an area was named (the gate asked for the user's word) and stays.
+/// When another area lies inside a guard (a venv below `~/.cache`), the guard's other
+/// entries are covered one by one, so that area's own mount still has a writable place to
+/// land. A guard that is a link is followed: what it points to is covered where it shows.
+fn hide_home_credentials(
+    home: &Path,
+    areas: &[(PathBuf, PathBuf)],
+) -> Vec<crate::sandbox::HiddenPath> {
+    let mut hidden = Vec::new();
+    // Outer guards first, so an inner one (`~/.local/share/uv/credentials`) is left out
+    // when an outer one (`~/.local/share`) is covered whole.
+    let mut guards: Vec<&str> = gate::HOME_CREDENTIALS.to_vec();
+    guards.sort_by_key(|guard| Path::new(guard).components().count());
+    for guard in guards {
+        let path = home.join(guard);
+        let shown_by_another = areas
+            .iter()
+            .any(|(source, _)| path.starts_with(source) && path != *source);
+        if shown_by_another {
+            cover_credential(&path, areas, 0, &mut hidden);
+        }
+    }
+    hidden
+}
+
+fn cover_credential(
+    path: &Path,
+    areas: &[(PathBuf, PathBuf)],
+    depth: usize,
+    hidden: &mut Vec<crate::sandbox::HiddenPath>,
+) {
+    let Ok(metadata) = path.symlink_metadata() else {
+        return;
+    };
+    let covered_above = |hidden: &[crate::sandbox::HiddenPath], dest: &Path| {
+        hidden
+            .iter()
+            .any(|other| other.directory && dest.starts_with(&other.dest) && dest != other.dest)
+    };
+    if areas.iter().any(|(source, _)| source == path) {
+        return;
+    }
+    if metadata.file_type().is_symlink() {
+        if let Ok(target) = path.canonicalize() {
+            let shown = areas
+                .iter()
+                .any(|(source, _)| target.starts_with(source) && target != *source);
+            if shown && depth < GUARD_DEPTH {
+                cover_credential(&target, areas, depth + 1, hidden);
+            }
+        }
+        return;
+    }
+    let holds_an_area = areas
+        .iter()
+        .any(|(source, _)| source.starts_with(path) && source != path);
+    if holds_an_area && metadata.is_dir() && depth < GUARD_DEPTH {
+        if let Ok(entries) = std::fs::read_dir(path) {
+            for entry in entries.flatten().take(GUARD_ENTRIES) {
+                cover_credential(&entry.path(), areas, depth + 1, hidden);
+            }
+        }
+        return;
+    }
+    for (source, dest) in areas {
+        if let Ok(relative) = path.strip_prefix(source) {
+            let entry = crate::sandbox::HiddenPath {
+                dest: dest.join(relative),
+                directory: metadata.is_dir(),
+            };
+            if !covered_above(hidden, &entry.dest) && !hidden.contains(&entry) {
+                hidden.push(entry);
+            }
+        }
+    }
+}
+
 /// Every place a run can write on the host, resolved (links followed): the current
 /// directory (the usual workdir of earlier runs), the workdir and every writable mount. A
 /// link inside any of them may have been planted, so no path boxpy mounts or writes may
@@ -901,5 +1013,75 @@ fn seccomp_available() -> bool {
     #[cfg(not(target_os = "linux"))]
     {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--ro ~` with a venv in `~/.cache/pypoetry/virtualenvs/NAME`: the venv's own mount
+    /// keeps a place to land (its guard's other entries are covered one by one), inner
+    /// guards under an outer covered one are left out, and a guard the user named stays.
+    #[test]
+    fn home_credentials_are_covered_around_mounts_inside_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().canonicalize().unwrap();
+        for file in [
+            ".cache/huggingface/token",
+            ".cache/pypoetry/virtualenvs/app/pyvenv.cfg",
+            ".cache/pypoetry/cache/x",
+            ".local/share/uv/credentials/credentials.toml",
+            ".ssh/id_rsa",
+            ".cargo/credentials.toml",
+        ] {
+            let path = home.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "secret").unwrap();
+        }
+        let venv = home.join(".cache/pypoetry/virtualenvs/app");
+        let ssh = home.join(".ssh");
+        let areas = vec![
+            (home.clone(), home.clone()),
+            (venv.clone(), venv.clone()),
+            (ssh.clone(), PathBuf::from("/keys")),
+        ];
+        let hidden = hide_home_credentials(&home, &areas);
+        let dests: Vec<(String, bool)> = hidden
+            .iter()
+            .map(|entry| {
+                (
+                    entry
+                        .dest
+                        .strip_prefix(&home)
+                        .unwrap_or(&entry.dest)
+                        .display()
+                        .to_string(),
+                    entry.directory,
+                )
+            })
+            .collect();
+        let expect = |path: &str, directory: bool| {
+            assert!(
+                dests.contains(&(path.to_owned(), directory)),
+                "{path} not covered: {dests:?}"
+            );
+        };
+        expect(".cache/huggingface", true);
+        expect(".cache/pypoetry/cache", true);
+        expect(".local/share", true);
+        expect(".cargo/credentials.toml", false);
+        // The venv, the inner uv guard and `~/.ssh`, which the user named (mounted at
+        // `/keys`), are left alone.
+        for (dest, _) in &dests {
+            assert!(
+                !dest.starts_with(".cache/pypoetry/virtualenvs")
+                    && !dest.starts_with(".ssh")
+                    && !dest.starts_with(".local/share/uv")
+                    && !dest.starts_with("/keys")
+                    && dest != ".cache",
+                "{dest} should not be covered: {dests:?}"
+            );
+        }
     }
 }

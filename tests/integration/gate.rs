@@ -286,3 +286,108 @@ runner_tests! {
         assert!(checked.stdout_text().contains("because you asked for it"), "{checked}");
     }
 }
+
+/// The home's credentials of every class, each file holding `SECRET-…`, next to files a
+/// program may read (`notes.txt`, `~/.cargo/config.toml`, uv's interpreters).
+fn home_with_credentials(ws: &Workspace, runner: &Runner) -> std::path::PathBuf {
+    let home = fake_home(ws, runner);
+    for (path, contents) in [
+        // Coding agents' logins.
+        ("home/.claude/.credentials.json", "SECRET-claude"),
+        ("home/.claude.json", "SECRET-claude-json"),
+        ("home/.codex/auth.json", "SECRET-codex"),
+        ("home/.gemini/oauth_creds.json", "SECRET-gemini"),
+        // Caches that keep tokens.
+        ("home/.cache/huggingface/token", "SECRET-huggingface"),
+        ("home/.npm/_logs/debug.log", "SECRET-npm-log"),
+        // `~/.local/share`, but what venvs need.
+        ("home/.local/share/app/token", "SECRET-local-share"),
+        (
+            "home/.local/share/uv/credentials/credentials.toml",
+            "SECRET-uv",
+        ),
+        ("home/.local/share/uv/python/marker", "uv-python"),
+        // Package managers' token files.
+        ("home/.cargo/credentials.toml", "SECRET-cargo-toml"),
+        ("home/.cargo/credentials", "SECRET-cargo"),
+        ("home/.cargo/config.toml", "cargo-config"),
+        ("home/.npmrc", "SECRET-npmrc"),
+        ("home/.pypirc", "SECRET-pypirc"),
+        ("home/.netrc", "SECRET-netrc"),
+        ("home/notes.txt", "visible"),
+    ] {
+        ws.write(path, contents);
+    }
+    runner.chown_tree(&home);
+    home
+}
+
+/// Reads every file below the directories given as arguments (what the program can see of
+/// the home) and prints each one's contents.
+const READ_EVERYTHING: &str = r#"
+import os, sys
+for top in sys.argv[1:]:
+    for directory, _, files in os.walk(top):
+        for name in files:
+            path = os.path.join(directory, name)
+            try:
+                with open(path) as file:
+                    print("READ", path, repr(file.read(200)), flush=True)
+            except OSError as error:
+                print("REFUSED", path, error.errno, flush=True)
+"#;
+
+runner_tests! {
+    /// Found by a fourth adversarial review: `--ro ~` (and `--ro ~/.cargo`, a directory
+    /// that only runs code) showed agents' logins, caches with tokens, `~/.local/share`
+    /// and package managers' token files. They read as empty now, whatever mount shows
+    /// them, while the rest of the mount stays readable; run from the home, nothing runs.
+    fn home_credentials_of_every_class_stay_hidden(runner) {
+        let ws = Workspace::new(&runner);
+        let home = home_with_credentials(&ws, &runner);
+        let at = |relative: &str| home.join(relative).to_str().unwrap().to_owned();
+        for (mounts, shown) in [
+            (vec![at("")], vec!["visible", "cargo-config"]),
+            (vec![at(".cargo"), at(".local/share/uv")], vec!["cargo-config", "uv-python"]),
+            (vec![at(".local")], vec![]),
+        ] {
+            let mut command = run_in_venv(&ws).env("HOME", &home);
+            for mount in &mounts {
+                command = command.arg("--ro").arg(mount);
+            }
+            let output = command
+                .code(READ_EVERYTHING)
+                .args(&mounts)
+                .run();
+            assert_started(&output);
+            assert_exit(&output, 0);
+            let stdout = output.stdout_text();
+            assert!(!stdout.contains("SECRET"), "{mounts:?} showed a credential: {output}");
+            for text in shown {
+                assert!(stdout.contains(text), "{mounts:?} should show {text}: {output}");
+            }
+        }
+        // From the home itself nothing runs.
+        let output = run_in_venv(&ws).env("HOME", &home).cwd(&home).code("print('ran')").run();
+        assert_not_started(&output);
+        assert_exit(&output, 125);
+    }
+
+    /// The new guards need the user's word like `~/.ssh`: a repository's policy cannot
+    /// show `~/.claude`, `~/.cache` or `~/.local/share`, and no flag makes them writable.
+    fn new_home_guards_need_the_users_word(runner) {
+        let ws = Workspace::new(&runner);
+        let home = home_with_credentials(&ws, &runner);
+        for guard in [".claude", ".codex", ".gemini", ".cache", ".npm", ".local/share", ".cargo/credentials.toml"] {
+            let path = home.join(guard);
+            let path = path.to_str().unwrap();
+            ws.write("work/boxpy.toml", format!("[filesystem]\nread_only = [\"{path}\"]\n"));
+            let output = run_in_venv(&ws).env("HOME", &home).code("print('ran')").run();
+            assert_not_started(&output);
+            assert_exit(&output, 125);
+            let output = run_in_venv(&ws).env("HOME", &home).arg("-P").arg("default").arg("--rw").arg(path).code("print('ran')").run();
+            assert_not_started(&output);
+            assert!(output.stderr_text().contains("holds your credentials"), "{guard}: {output}");
+        }
+    }
+}
