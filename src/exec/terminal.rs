@@ -3,20 +3,28 @@
 //!
 //! What boxpy's own stdin is decides what the program gets as fd 0 (sent to the init in
 //! the setup message, never through bwrap, whose own stdin is `/dev/null`):
-//! - a pipe or FIFO opened read-only, or `/dev/null`: the same descriptor, directly. The
-//!   program consumes exactly what it reads, so `producer | boxpy run x.py` streams at full
-//!   speed and `... | while read f; do boxpy run x.py "$f"; done` keeps its lines.
+//! - an anonymous pipe opened read-only: the same descriptor, directly. The program
+//!   consumes exactly what it reads, so `producer | boxpy run x.py` streams at full speed
+//!   and `... | while read f; do boxpy run x.py "$f"; done` keeps its lines.
+//! - a named FIFO (or a pipe opened read-write): a pipe of one page that a thread fills
+//!   with `tee(2)`, which copies without consuming; what the program has read is taken
+//!   out of the FIFO only once its pipe is empty again, and at the end exactly what it
+//!   read. `{ boxpy run x.py; cat; } < fifo`: `cat` gets everything the program did not
+//!   read. A descriptor of the FIFO itself would let the program `fchmod` the host's node.
 //! - a regular file: a pipe that a thread fills with `splice(2)` from the file at an
 //!   explicit offset. A descriptor of the file itself would let the program reopen it for
 //!   writing through `/proc/self/fd/0` (the magic link checks only the file's permissions,
 //!   not the mount namespace), and `boxpy run x.py < ~/.bashrc` would hand it `~/.bashrc`.
-//!   The caller's offset is never moved: the run never consumes the caller's input.
+//!   When the run ends, the caller's offset is moved past what the program read (what was
+//!   relayed, less what is still unread in its pipe), as if it had read the file itself.
+//! - `/dev/null`: an empty pipe (the host's `/dev/null` is a host inode too).
 //! - a terminal: the slave of a new pseudo-terminal that the init opens in the sandbox's
 //!   own devpts instance (see [`Terminal`]), with boxpy relaying what the user types while
 //!   boxpy is in the terminal's foreground. Never one of the host's `/dev/pts` nodes: the
 //!   program could `fchmod`, `fchown` or `futimens` its stdin, and those would show there.
-//! - anything else (a socket, a file opened read-write, a device): a pipe that a thread
-//!   fills from it. A socket may also be boxpy's stdout (an agent framework's socketpair):
+//! - anything else (a socket, a device): a pipe that a thread fills from it. This relay
+//!   reads ahead (up to 64 KiB more than the program read): what follows boxpy on the same
+//!   socket should not rely on the program's reads. A socket may also be boxpy's stdout (an agent framework's socketpair):
 //!   with it the program could write its own `--json` object before boxpy's.
 //!
 //! Invariants:
@@ -79,12 +87,17 @@ pub(super) enum InitStdin {
 
 /// A relay not yet started.
 enum Relay {
-    /// Copy a stream (a socket, a read-write file, a device) into the program's pipe.
+    /// Copy a stream (a socket, a device) into the program's pipe.
     Stream { source: OwnedFd, pipe: OwnedFd },
-    /// Splice a regular file into the program's pipe, from `offset` on.
+    /// `tee` a FIFO into the program's one-page pipe, consuming only what it read.
+    Fifo { source: OwnedFd, pipe: OwnedFd },
+    /// Splice a regular file into the program's pipe, from `offset` on; at the end, the
+    /// caller's offset is moved past what the program read (`reader`, boxpy's copy of
+    /// the program's end, says how much it left in the pipe).
     File {
         source: OwnedFd,
         pipe: OwnedFd,
+        reader: OwnedFd,
         offset: i64,
     },
     /// Relay the user's terminal to the program's pseudo-terminal, once its master
@@ -153,7 +166,7 @@ impl Modes {
 /// or on drop (boxpy failing mid-run).
 pub(super) struct StdinRelay {
     stop: Option<OwnedFd>,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<JoinHandle<Option<FileEnd>>>,
     /// The user's terminal, the settings boxpy found, and whether it changed them.
     restore: Option<(OwnedFd, libc::termios, Arc<AtomicBool>)>,
 }
@@ -171,11 +184,26 @@ pub(super) fn program_stdin() -> Result<ProgramStdin> {
     let kind = status.st_mode & libc::S_IFMT;
     // An anonymous pipe is passed through (the program uses up only what it reads); a
     // named FIFO is a host inode the program could chmod or touch through its descriptor,
-    // so it is relayed like a socket.
+    // so it is relayed, without reading ahead.
     let anonymous = std::fs::read_link(format!("/proc/self/fd/{}", stdin.as_raw_fd()))
         .is_ok_and(|target| target.to_string_lossy().starts_with("pipe:"));
     if kind == libc::S_IFIFO && read_only && anonymous {
         return direct(stdin);
+    }
+    #[cfg(target_os = "linux")]
+    if kind == libc::S_IFIFO {
+        let (read, write) = super::pipe()?;
+        // One page: the pipe is writable again only once the program has read all of it.
+        // SAFETY: F_SETPIPE_SZ only resizes the pipe (empty yet).
+        if unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_PAGE) } >= 0 {
+            return Ok(ProgramStdin {
+                stdin: InitStdin::Descriptor(read),
+                relay: Some(Relay::Fifo {
+                    source: stdin,
+                    pipe: write,
+                }),
+            });
+        }
     }
     // The host's `/dev/null` is a host inode too (as root, `fchmod(0, 0)` would break it
     // for everyone): the program gets an empty pipe instead.
@@ -195,11 +223,15 @@ pub(super) fn program_stdin() -> Result<ProgramStdin> {
         // SAFETY: lseek only reads the descriptor's offset.
         let offset = unsafe { libc::lseek(stdin.as_raw_fd(), 0, libc::SEEK_CUR) };
         if offset >= 0 {
+            let reader = read
+                .try_clone()
+                .context("duplicating the program's stdin")?;
             return Ok(ProgramStdin {
                 stdin: InitStdin::Descriptor(read),
                 relay: Some(Relay::File {
                     source: stdin,
                     pipe: write,
+                    reader,
                     offset,
                 }),
             });
@@ -273,7 +305,7 @@ impl PendingRelay {
                 terminal.saved,
                 Arc::clone(&terminal.changed),
             )),
-            Relay::Stream { .. } | Relay::File { .. } => None,
+            Relay::Stream { .. } | Relay::Fifo { .. } | Relay::File { .. } => None,
         };
         let socket = match &relay {
             Relay::Terminal(_) => Some(
@@ -281,22 +313,41 @@ impl PendingRelay {
                     .try_clone()
                     .context("duplicating the setup socket")?,
             ),
-            Relay::Stream { .. } | Relay::File { .. } => None,
+            Relay::Stream { .. } | Relay::Fifo { .. } | Relay::File { .. } => None,
         };
         let thread = super::helper_thread(move || match relay {
             Relay::Stream { source, pipe } => {
-                copy_into_pipe(Source::Stream(source), pipe, stop_read)
+                copy_into_pipe(Source::Stream(source), pipe, stop_read);
+                None
+            }
+            Relay::Fifo { source, pipe } => {
+                tee_into_pipe(source, pipe, stop_read);
+                None
             }
             Relay::File {
                 source,
                 pipe,
+                reader,
                 offset,
-            } => copy_into_pipe(Source::File(source, offset), pipe, stop_read),
+            } => {
+                let start = offset;
+                let Ok(copy) = source.try_clone() else {
+                    return None;
+                };
+                let end = copy_into_pipe(Source::File(copy, offset), pipe, stop_read);
+                Some(FileEnd {
+                    source,
+                    reader,
+                    start,
+                    relayed: end.saturating_sub(start),
+                })
+            }
             Relay::Terminal(pending) => {
                 let terminal = socket.and_then(|socket| pending.connect(&socket, &stop_read));
                 if let Some(terminal) = terminal {
                     terminal.relay(stop_read);
                 }
+                None
             }
         });
         Ok(StdinRelay {
@@ -314,7 +365,9 @@ impl StdinRelay {
         // Closing the stop pipe's write end wakes the relay's poll.
         self.stop = None;
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            if let Ok(Some(file)) = thread.join() {
+                file.settle();
+            }
         }
         if let Some((tty, saved, changed)) = self.restore.take() {
             if changed.load(Ordering::SeqCst) {
@@ -397,6 +450,128 @@ fn same_settings(one: &libc::termios, other: &libc::termios) -> bool {
         && unsafe { libc::cfgetospeed(one) == libc::cfgetospeed(other) }
 }
 
+/// A regular file relayed: what is needed, once the program is gone, to move the caller's
+/// offset past what the program read.
+struct FileEnd {
+    /// boxpy's copy of the caller's stdin (the same open file, so the same offset).
+    source: OwnedFd,
+    /// boxpy's copy of the program's end of its pipe: what is left there was not read.
+    reader: OwnedFd,
+    start: i64,
+    relayed: i64,
+}
+
+impl FileEnd {
+    /// Moves the caller's offset to where the program stopped reading.
+    fn settle(self) {
+        let left = unread(self.reader.as_fd()).unwrap_or(0);
+        let read = self.relayed.saturating_sub(left).max(0);
+        // SAFETY: lseek only moves the open file's offset.
+        unsafe { libc::lseek(self.source.as_raw_fd(), self.start + read, libc::SEEK_SET) };
+    }
+}
+
+/// The bytes waiting in a pipe (FIONREAD, from either end).
+fn unread(pipe: BorrowedFd<'_>) -> Option<i64> {
+    let mut count: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int, which lives across the call.
+    (unsafe { libc::ioctl(pipe.as_raw_fd(), libc::FIONREAD, &mut count) } == 0)
+        .then_some(i64::from(count))
+}
+
+/// The size of the program's pipe for a FIFO relay: one page, one slot, so "writable" means
+/// "empty" (`poll`'s POLLOUT on a pipe is "a slot is free").
+#[cfg(target_os = "linux")]
+const PIPE_PAGE: libc::c_int = 4096;
+
+/// Relays a FIFO (or any pipe) without consuming more of it than the program reads:
+/// `tee(2)` copies the FIFO's first bytes into the program's one-page pipe without taking
+/// them out; once the program has read all of them (its pipe is empty again), they are
+/// taken out of the FIFO and the next are copied. When the run ends (`stop`), exactly what
+/// the program read of the last copy is taken out. End-of-file of the FIFO closes the
+/// program's pipe.
+#[cfg(target_os = "linux")]
+fn tee_into_pipe(source: OwnedFd, pipe: OwnedFd, stop: OwnedFd) {
+    use nix::fcntl::SpliceFFlags;
+    let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else {
+        return;
+    };
+    // Bytes copied into the program's pipe and still in the FIFO.
+    let mut outstanding: usize = 0;
+    let take_out = |count: usize| {
+        let mut left = count;
+        while left > 0 {
+            match nix::fcntl::splice(
+                source.as_fd(),
+                None,
+                null.as_fd(),
+                None,
+                left,
+                SpliceFFlags::SPLICE_F_NONBLOCK,
+            ) {
+                Ok(0) => return,
+                Ok(taken) => left -= taken.min(left),
+                Err(Errno::EINTR) => {}
+                Err(_) => return,
+            }
+        }
+    };
+    loop {
+        let watched = if outstanding == 0 {
+            PollFd::new(source.as_fd(), PollFlags::POLLIN)
+        } else {
+            PollFd::new(pipe.as_fd(), PollFlags::POLLOUT)
+        };
+        let mut fds = [PollFd::new(stop.as_fd(), PollFlags::POLLIN), watched];
+        match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(_) => break,
+        }
+        if fds[0].any().unwrap_or(true) {
+            break;
+        }
+        let ready = fds[1].revents().unwrap_or(PollFlags::empty());
+        if outstanding > 0 {
+            if ready.contains(PollFlags::POLLERR) {
+                // The program closed its stdin: what it read of the copy is settled below.
+                break;
+            }
+            if ready.contains(PollFlags::POLLOUT) {
+                take_out(outstanding);
+                outstanding = 0;
+            }
+            continue;
+        }
+        if ready.is_empty() {
+            continue;
+        }
+        match nix::fcntl::tee(
+            source.as_fd(),
+            pipe.as_fd(),
+            PIPE_PAGE as usize,
+            SpliceFFlags::SPLICE_F_NONBLOCK,
+        ) {
+            // End of file: the program's pipe closes when this returns.
+            Ok(0) => return,
+            Ok(copied) => outstanding = copied,
+            Err(Errno::EAGAIN | Errno::EINTR) => {
+                if ready.contains(PollFlags::POLLHUP) && !ready.contains(PollFlags::POLLIN) {
+                    return;
+                }
+            }
+            Err(_) => return,
+        }
+    }
+    // Take out what the program read of the last copy; leave the rest in the FIFO.
+    let left = unread(pipe.as_fd()).unwrap_or(0).max(0) as usize;
+    take_out(outstanding.saturating_sub(left));
+}
+
+#[cfg(not(target_os = "linux"))]
+fn tee_into_pipe(source: OwnedFd, pipe: OwnedFd, stop: OwnedFd) {
+    copy_into_pipe(Source::Stream(source), pipe, stop);
+}
+
 /// What a stream relay reads from.
 enum Source {
     Stream(OwnedFd),
@@ -406,8 +581,17 @@ enum Source {
 
 /// Copies `source` into the program's pipe until end-of-file, the program closing its
 /// stdin, or `stop` (the run ended). The pipe's write end is boxpy's own and non-blocking,
-/// so a program that never reads cannot hold the relay past the run.
-fn copy_into_pipe(mut source: Source, pipe: OwnedFd, stop: OwnedFd) {
+/// so a program that never reads cannot hold the relay past the run. Returns a file's
+/// offset after the last byte relayed (0 for a stream).
+fn copy_into_pipe(mut source: Source, pipe: OwnedFd, stop: OwnedFd) -> i64 {
+    relay_source(&mut source, pipe, stop);
+    match source {
+        Source::File(_, offset) => offset,
+        Source::Stream(_) => 0,
+    }
+}
+
+fn relay_source(source: &mut Source, pipe: OwnedFd, stop: OwnedFd) {
     let _ = nix::fcntl::fcntl(
         pipe.as_raw_fd(),
         nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
@@ -418,9 +602,9 @@ fn copy_into_pipe(mut source: Source, pipe: OwnedFd, stop: OwnedFd) {
     let mut splice_works = true;
     loop {
         // A stream is polled for input when nothing is pending; a file is always readable.
-        let want_input = pending.is_empty() && matches!(source, Source::Stream(_));
+        let want_input = pending.is_empty() && matches!(*source, Source::Stream(_));
         let (stop_ready, ready) = {
-            let watched = match &source {
+            let watched = match &*source {
                 Source::Stream(fd) if want_input => PollFd::new(fd.as_fd(), PollFlags::POLLIN),
                 Source::Stream(_) | Source::File(..) => {
                     PollFd::new(pipe.as_fd(), PollFlags::POLLOUT)
@@ -447,7 +631,7 @@ fn copy_into_pipe(mut source: Source, pipe: OwnedFd, stop: OwnedFd) {
             continue;
         }
         if pending.is_empty() {
-            match &mut source {
+            match source {
                 #[cfg(target_os = "linux")]
                 Source::File(file, offset) if splice_works => {
                     match nix::fcntl::splice(
