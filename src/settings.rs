@@ -179,28 +179,13 @@ pub fn resolve(
     // The home's credentials inside a mount that shows more than them (`--ro ~`,
     // `--ro ~/.cargo`) read as empty; only a guard the user names itself is shown.
     if let Some(home) = &keeper.home {
-        let mut areas: Vec<(PathBuf, PathBuf)> = vec![(workdir.clone(), workdir.clone())];
-        areas.extend(
-            mounts
-                .iter()
-                .map(|mount| (mount.source.clone(), mount.dest.clone())),
+        cover_home_credentials(
+            home,
+            &workdir,
+            &mounts,
+            &interpreter.read_only_paths,
+            &mut hidden,
         );
-        areas.extend(
-            interpreter
-                .read_only_paths
-                .iter()
-                .map(|path| (path.clone(), path.clone())),
-        );
-        for entry in hide_home_credentials(home, &areas) {
-            // Inside a directory already covered there is nothing to cover (and no place
-            // to mount a cover on: the empty directory is read-only).
-            let covered_above = hidden.iter().any(|other| {
-                other.directory && entry.dest.starts_with(&other.dest) && entry.dest != other.dest
-            });
-            if !covered_above && !hidden.contains(&entry) {
-                hidden.push(entry);
-            }
-        }
     }
 
     let (command, script_mount) = command_line(&program, &interpreter, &workdir, &mounts, &cwd)?;
@@ -324,7 +309,49 @@ pub fn admit_mount(invocation: &mut Invocation, mount: Mount, home: Option<&Path
             .push(format!("{notice} (`{}`)", mount.origin));
     }
     invocation.spec.mounts.push(mount);
+    if let Some(home) = &keeper.home {
+        let spec = &mut invocation.spec;
+        cover_home_credentials(
+            home,
+            &spec.workdir,
+            &spec.mounts,
+            &spec.interpreter.read_only_paths,
+            &mut spec.hidden,
+        );
+    }
     Ok(())
+}
+
+/// Adds to `hidden` the covers of the home's credentials that the workdir, `mounts` and
+/// the interpreter's paths show without naming them ([`hide_home_credentials`]).
+fn cover_home_credentials(
+    home: &Path,
+    workdir: &Path,
+    mounts: &[Mount],
+    interpreter_paths: &[PathBuf],
+    hidden: &mut Vec<crate::sandbox::HiddenPath>,
+) {
+    let mut areas: Vec<(PathBuf, PathBuf)> = vec![(workdir.to_path_buf(), workdir.to_path_buf())];
+    areas.extend(
+        mounts
+            .iter()
+            .map(|mount| (mount.source.clone(), mount.dest.clone())),
+    );
+    areas.extend(
+        interpreter_paths
+            .iter()
+            .map(|path| (path.clone(), path.clone())),
+    );
+    for entry in hide_home_credentials(home, &areas) {
+        // Inside a directory already covered there is nothing to cover (and no place to
+        // mount a cover on: the empty directory is read-only).
+        let covered_above = hidden.iter().any(|other| {
+            other.directory && entry.dest.starts_with(&other.dest) && entry.dest != other.dest
+        });
+        if !covered_above && !hidden.contains(&entry) {
+            hidden.push(entry);
+        }
+    }
 }
 
 fn current_directory() -> Result<PathBuf> {
@@ -613,11 +640,16 @@ fn hide_home_credentials(
     guards.sort_by_key(|guard| Path::new(guard).components().count());
     for guard in guards {
         let path = home.join(guard);
-        let shown_by_another = areas
-            .iter()
-            .any(|(source, _)| path.starts_with(source) && path != *source);
-        if shown_by_another {
-            cover_credential(&path, areas, 0, &mut hidden);
+        // A guard that is a link (`~/.cache -> /data/cache`) guards what it points to,
+        // wherever a mount shows that (`--ro /data`).
+        let target = path.canonicalize().ok().filter(|target| *target != path);
+        for path in std::iter::once(path).chain(target) {
+            let shown_by_another = areas
+                .iter()
+                .any(|(source, _)| path.starts_with(source) && path != *source);
+            if shown_by_another {
+                cover_credential(&path, areas, 0, &mut hidden);
+            }
         }
     }
     hidden

@@ -371,6 +371,25 @@ runner_tests! {
         let output = run_in_venv(&ws).env("HOME", &home).cwd(&home).code("print('ran')").run();
         assert_not_started(&output);
         assert_exit(&output, 125);
+        // A guard that is a link (`~/.cache -> /data/cache`) guards what it points to:
+        // `--ro /data` does not show the token.
+        ws.write("data/cache/huggingface/token", "SECRET-linked-cache");
+        ws.write("data/readme.txt", "data-visible");
+        let data = ws.root().join("data");
+        runner.chown_tree(&data);
+        std::fs::remove_dir_all(home.join(".cache")).unwrap();
+        std::os::unix::fs::symlink(data.join("cache"), home.join(".cache")).unwrap();
+        let output = run_in_venv(&ws)
+            .env("HOME", &home)
+            .arg("--ro")
+            .arg(&data)
+            .code(READ_EVERYTHING)
+            .arg(&data)
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert!(output.stdout_text().contains("data-visible"), "{output}");
+        assert!(!output.stdout_text().contains("SECRET"), "a linked guard showed its token: {output}");
     }
 
     /// The new guards need the user's word like `~/.ssh`: a repository's policy cannot
