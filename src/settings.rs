@@ -280,6 +280,38 @@ pub fn check_policy_mounts(policy: &Policy, cwd: &Path, host: &HostFacts) -> Res
     }
     let (mut notices, mut guarded) = (Vec::new(), Vec::new());
     keeper.mounts(policy, true, &mut notices, &mut guarded)?;
+    // The policy's venv or interpreter, when it names one that exists: a base prefix that
+    // would expose the home is refused, and its directories pass the gate, as in `run`.
+    if policy.python.venv.is_some() || policy.python.interpreter.is_some() {
+        let workdir = if policy.filesystem.workdir.is_absolute() {
+            policy.filesystem.workdir.clone()
+        } else {
+            cwd.to_path_buf()
+        };
+        let resolved = venv::resolve(&venv::Choice {
+            flag_venv: None,
+            policy_venv: policy.python.venv.as_deref(),
+            policy_interpreter: policy.python.interpreter.as_deref(),
+            virtual_env: None,
+            workdir: &workdir,
+            path_variable: None,
+            home: host.home.as_deref(),
+        });
+        match resolved {
+            Ok(interpreter) => {
+                for path in &interpreter.read_only_paths {
+                    keeper.admit(path, path, gate::Role::ReadOnly, false, "the interpreter")?;
+                }
+            }
+            // Not created yet: nothing to check until it exists.
+            Err(
+                Error::VenvNotFound { .. }
+                | Error::InterpreterNotFound { .. }
+                | Error::InterpreterNotExecutable { .. },
+            ) => {}
+            Err(error) => return Err(error),
+        }
+    }
     Ok(notices)
 }
 

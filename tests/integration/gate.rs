@@ -265,10 +265,36 @@ runner_tests! {
             ("planted", format!("[filesystem]\nread_only = [\"{planted}\"]\n"), "boxpy does not follow it"),
             ("etc", "[filesystem]\nread_only = [{ path = \"/tmp\", dest = \"/etc/x\" }]\nread_write = [{ path = \"WORK\", dest = \"/etc/boxpy\" }]\n".replace("WORK", ws.work().to_str().unwrap()), "is a system directory"),
         ];
+        // A venv shaped like an installation whose base prefix is `~/.local` (it would
+        // show `~/.local/share`): `run` refuses it, and so does `policy check`.
+        let version = crate::venvs::debian_python_version();
+        ws.write(&format!("home/.local/lib/{version}/os.py"), "");
+        ws.dir("home/.local/bin");
+        std::os::unix::fs::symlink(format!("/usr/bin/{version}"), home.join(".local/bin").join(&version)).unwrap();
+        ws.write(
+            "planted/pyvenv.cfg",
+            format!("home = {}/.local/bin\ninclude-system-site-packages = false\nversion = 3.11.2\n", home.display()),
+        );
+        ws.dir("planted/bin");
+        std::os::unix::fs::symlink("/usr/bin/python3", ws.root().join("planted/bin/python")).unwrap();
+        runner.chown_tree(&home);
+        let planted = ws.root().join("planted");
+        let refused: Vec<(&str, String, &str)> = refused
+            .into_iter()
+            .chain(std::iter::once((
+                "venv",
+                format!("[python]\nvenv = \"{}\"\n", planted.display()),
+                ".local",
+            )))
+            .collect();
         for (name, text, reason) in refused {
             let file = ws.write(&format!("policies/{name}.toml"), text);
             let checked = boxpy(&ws).env("HOME", &home).args(["policy", "check"]).arg(&file).run();
-            let ran = run_in_venv(&ws).env("HOME", &home).arg("-P").arg(&file).code("print('ran')").run();
+            let ran = if name == "venv" {
+                boxpy(&ws).env("HOME", &home).arg("run").arg("-P").arg(&file).code("print('ran')").run()
+            } else {
+                run_in_venv(&ws).env("HOME", &home).arg("-P").arg(&file).code("print('ran')").run()
+            };
             assert_not_started(&ran);
             assert_exit(&ran, 125);
             assert_exit(&checked, 125);
