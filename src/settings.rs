@@ -178,15 +178,13 @@ pub fn resolve(
     }
     // The home's credentials inside a mount that shows more than them (`--ro ~`,
     // `--ro ~/.cargo`) read as empty; only a guard the user names itself is shown.
-    if let Some(home) = &keeper.home {
-        cover_home_credentials(
-            home,
-            &workdir,
-            &mounts,
-            &interpreter.read_only_paths,
-            &mut hidden,
-        );
-    }
+    cover_home_credentials(
+        keeper.home.as_deref(),
+        &workdir,
+        &mounts,
+        &interpreter.read_only_paths,
+        &mut hidden,
+    );
 
     let (command, script_mount) = command_line(&program, &interpreter, &workdir, &mounts, &cwd)?;
     let home = private_home(host.home.as_deref());
@@ -341,23 +339,24 @@ pub fn admit_mount(invocation: &mut Invocation, mount: Mount, home: Option<&Path
             .push(format!("{notice} (`{}`)", mount.origin));
     }
     invocation.spec.mounts.push(mount);
-    if let Some(home) = &keeper.home {
-        let spec = &mut invocation.spec;
-        cover_home_credentials(
-            home,
-            &spec.workdir,
-            &spec.mounts,
-            &spec.interpreter.read_only_paths,
-            &mut spec.hidden,
-        );
-    }
+    let caller_home = keeper.home.clone();
+    let spec = &mut invocation.spec;
+    cover_home_credentials(
+        caller_home.as_deref(),
+        &spec.workdir,
+        &spec.mounts,
+        &spec.interpreter.read_only_paths,
+        &mut spec.hidden,
+    );
     Ok(())
 }
 
 /// Adds to `hidden` the covers of the home's credentials that the workdir, `mounts` and
-/// the interpreter's paths show without naming them ([`hide_home_credentials`]).
+/// the interpreter's paths show without naming them ([`hide_home_credentials`]): the
+/// caller's home, and every other home such a place contains (`--ro /home` as root shows
+/// every user's home: their `~/.ssh` reads as empty too).
 fn cover_home_credentials(
-    home: &Path,
+    home: Option<&Path>,
     workdir: &Path,
     mounts: &[Mount],
     interpreter_paths: &[PathBuf],
@@ -374,7 +373,39 @@ fn cover_home_credentials(
             .iter()
             .map(|path| (path.clone(), path.clone())),
     );
-    for entry in hide_home_credentials(home, &areas) {
+    let contained = |candidate: &Path| {
+        areas
+            .iter()
+            .any(|(source, _)| candidate.starts_with(source))
+    };
+    let mut homes: Vec<PathBuf> = home.map(Path::to_path_buf).into_iter().collect();
+    for root in ["/home", "/Users"] {
+        let root = Path::new(root);
+        let relevant = areas
+            .iter()
+            .any(|(source, _)| source.starts_with(root) || root.starts_with(source));
+        if !relevant {
+            continue;
+        }
+        if let Ok(entries) = std::fs::read_dir(root) {
+            homes.extend(
+                entries
+                    .flatten()
+                    .take(GUARD_ENTRIES)
+                    .map(|entry| entry.path())
+                    .filter(|path| path.is_dir()),
+            );
+        }
+    }
+    homes.push(PathBuf::from("/root"));
+    homes.sort();
+    homes.dedup();
+    let entries: Vec<crate::sandbox::HiddenPath> = homes
+        .iter()
+        .filter(|home| contained(home))
+        .flat_map(|home| hide_home_credentials(home, &areas))
+        .collect();
+    for entry in entries {
         // Inside a directory already covered there is nothing to cover (and no place to
         // mount a cover on: the empty directory is read-only).
         let covered_above = hidden.iter().any(|other| {

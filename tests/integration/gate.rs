@@ -436,3 +436,42 @@ runner_tests! {
         }
     }
 }
+
+/// Found reviewing the home guards: as root, `--ro /home` showed every user's `~/.ssh`
+/// (only the caller's home was guarded). Every home a mount contains is guarded now.
+#[test]
+fn other_users_credentials_stay_hidden_under_a_mount_of_home() {
+    let runner = Runner::Caller;
+    if !nix::unistd::Uid::effective().is_root() || !Path::new("/home").is_dir() {
+        eprintln!("skipped: needs root and /home");
+        return;
+    }
+    let ws = Workspace::new(&runner);
+    let other = Path::new("/home").join(unique("boxpy-sec-other"));
+    let _cleanup = RemoveOnDrop(other.clone());
+    for (file, contents) in [
+        (".ssh/id_rsa", "SECRET-other-ssh"),
+        (".config/gh/hosts.yml", "SECRET-other-gh"),
+        (".cache/huggingface/token", "SECRET-other-hf"),
+        (".claude/.credentials.json", "SECRET-other-claude"),
+        ("notes.txt", "other-visible"),
+    ] {
+        std::fs::create_dir_all(other.join(file).parent().unwrap()).unwrap();
+        std::fs::write(other.join(file), contents).unwrap();
+    }
+    for mount in [Path::new("/home"), other.as_path()] {
+        let output = run_in_venv(&ws)
+            .arg("--ro")
+            .arg(mount)
+            .code(READ_EVERYTHING)
+            .arg(&other)
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert!(output.stdout_text().contains("other-visible"), "{output}");
+        assert!(
+            !output.stdout_text().contains("SECRET"),
+            "another user's credentials showed: {output}"
+        );
+    }
+}
