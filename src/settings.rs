@@ -381,9 +381,10 @@ fn cover_home_credentials(
     let mut homes: Vec<PathBuf> = home.map(Path::to_path_buf).into_iter().collect();
     for root in ["/home", "/Users"] {
         let root = Path::new(root);
+        // Only `/home` itself, a place above it, or a home (`/home/NAME`) can contain one.
         let relevant = areas
             .iter()
-            .any(|(source, _)| source.starts_with(root) || root.starts_with(source));
+            .any(|(source, _)| source.parent() == Some(root) || root.starts_with(source));
         if !relevant {
             continue;
         }
