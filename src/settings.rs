@@ -373,10 +373,11 @@ fn cover_home_credentials(
             .iter()
             .map(|path| (path.clone(), path.clone())),
     );
-    let contained = |candidate: &Path| {
+    // A home matters when a place shows it or something inside it.
+    let shown = |candidate: &Path| {
         areas
             .iter()
-            .any(|(source, _)| candidate.starts_with(source))
+            .any(|(source, _)| candidate.starts_with(source) || source.starts_with(candidate))
     };
     let mut homes: Vec<PathBuf> = home.map(Path::to_path_buf).into_iter().collect();
     for root in ["/home", "/Users"] {
@@ -403,7 +404,8 @@ fn cover_home_credentials(
     homes.dedup();
     let entries: Vec<crate::sandbox::HiddenPath> = homes
         .iter()
-        .filter(|home| contained(home))
+        // The caller's own, always: one of its guards may be a link to a place shown.
+        .filter(|candidate| Some(candidate.as_path()) == home || shown(candidate))
         .flat_map(|home| hide_home_credentials(home, &areas))
         .collect();
     for entry in entries {
@@ -706,7 +708,13 @@ fn hide_home_credentials(
         let path = home.join(guard);
         // A guard that is a link (`~/.cache -> /data/cache`) guards what it points to,
         // wherever a mount shows that (`--ro /data`).
-        let target = path.canonicalize().ok().filter(|target| *target != path);
+        let is_link = path
+            .symlink_metadata()
+            .is_ok_and(|metadata| metadata.file_type().is_symlink());
+        let target = is_link
+            .then(|| path.canonicalize().ok())
+            .flatten()
+            .filter(|target| *target != path);
         for path in std::iter::once(path).chain(target) {
             let shown_by_another = areas
                 .iter()
