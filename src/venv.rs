@@ -165,6 +165,20 @@ pub const HOME_CREDENTIALS: &[&str] = &[
     ".s3cfg",
     ".pgpass",
     ".my.cnf",
+    ".bash_history",
+    ".zsh_history",
+    ".python_history",
+    ".psql_history",
+    ".mysql_history",
+    ".node_repl_history",
+    ".condarc",
+    ".oci",
+    ".dbt",
+    ".databrickscfg",
+    ".kaggle",
+    ".ollama",
+    ".cursor",
+    ".continue",
 ];
 
 /// Why mounting `path` (canonical) would expose the caller's home, if it would: `/`, HOME

@@ -136,6 +136,20 @@ const HOME_CREDENTIALS: &[&str] = &[
     ".s3cfg",
     ".pgpass",
     ".my.cnf",
+    ".bash_history",
+    ".zsh_history",
+    ".python_history",
+    ".psql_history",
+    ".mysql_history",
+    ".node_repl_history",
+    ".condarc",
+    ".oci",
+    ".dbt",
+    ".databrickscfg",
+    ".kaggle",
+    ".ollama",
+    ".cursor",
+    ".continue",
 ];
 
 /// Whether the existence of `path` on the host must never be told in a report: the

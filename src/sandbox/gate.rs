@@ -115,8 +115,9 @@ const SHARED_ROOTS: &[&str] = &["/var", "/home", "/Users", "/tmp", "/private/var
 /// user units), coding agents' logins and state (`~/.claude`, `~/.codex`, `~/.gemini`),
 /// caches that keep tokens and logs with them (`~/.cache`: Hugging Face's token; `~/.npm`),
 /// `~/.local/share` (keyrings, application tokens), and the token files of package
-/// managers (cargo, uv, npm, pip, twine, gem, Maven, Gradle, Yarn, Terraform, Vault,
-/// PostgreSQL, MySQL, boto, s3cmd). A program that reads them holds the user's identity;
+/// managers and data tools (cargo, uv, npm, pip, twine, gem, Maven, Gradle, Yarn, conda,
+/// Terraform, Vault, PostgreSQL, MySQL, boto, s3cmd, OCI, dbt, Databricks, Kaggle, Ollama,
+/// editor agents), and shell and REPL histories (what was typed, passwords included). A program that reads them holds the user's identity;
 /// one that writes them runs code as the user. Never writable; read-only only on the
 /// user's own word, and hidden (read as empty) inside any other mount that contains them
 /// (`--ro ~`). Where a guard and a [`HOME_RUNS_CODE`] entry nest, the deeper one decides
@@ -160,6 +161,20 @@ pub const HOME_CREDENTIALS: &[&str] = &[
     ".npmrc",
     ".git-credentials",
     "Library",
+    ".bash_history",
+    ".zsh_history",
+    ".python_history",
+    ".psql_history",
+    ".mysql_history",
+    ".node_repl_history",
+    ".condarc",
+    ".oci",
+    ".dbt",
+    ".databrickscfg",
+    ".kaggle",
+    ".ollama",
+    ".cursor",
+    ".continue",
 ];
 
 /// Paths below the home directory whose contents run as the user later: what shells and

@@ -340,6 +340,9 @@ fn home_with_credentials(ws: &Workspace, runner: &Runner) -> std::path::PathBuf 
         ("home/.npmrc", "SECRET-npmrc"),
         ("home/.pypirc", "SECRET-pypirc"),
         ("home/.netrc", "SECRET-netrc"),
+        // Data tools' keys and what was typed.
+        ("home/.kaggle/kaggle.json", "SECRET-kaggle"),
+        ("home/.bash_history", "SECRET-history"),
         ("home/notes.txt", "visible"),
     ] {
         ws.write(path, contents);
