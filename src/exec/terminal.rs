@@ -22,10 +22,12 @@
 //!   own devpts instance (see [`Terminal`]), with boxpy relaying what the user types while
 //!   boxpy is in the terminal's foreground. Never one of the host's `/dev/pts` nodes: the
 //!   program could `fchmod`, `fchown` or `futimens` its stdin, and those would show there.
-//! - anything else (a socket, a device): a pipe that a thread fills from it. This relay
-//!   reads ahead (up to 64 KiB more than the program read): what follows boxpy on the same
-//!   socket should not rely on the program's reads. A socket may also be boxpy's stdout (an agent framework's socketpair):
-//!   with it the program could write its own `--json` object before boxpy's.
+//! - anything else (a socket, a device): a pipe that a thread fills from it. A socket may
+//!   also be boxpy's stdout (an agent framework's socketpair): with it the program could
+//!   write its own `--json` object before boxpy's. This relay reads ahead (up to 64 KiB
+//!   more than the program read). Peeking a stream socket instead, as a FIFO is teed, was
+//!   tried and left: boxpy's copy, closed last with unread data in it, resets the agent's
+//!   end (`ECONNRESET`) before it reads boxpy's report.
 //!
 //! Invariants:
 //! - The program, its init and bwrap never hold a descriptor of the user's terminal, a
