@@ -548,12 +548,15 @@ fn policy_command(command: cli::PolicyCommand, color: cli::ColorChoice) -> Resul
             };
             let loaded =
                 policy::load_with_files(&policy::PolicySource::File(file.clone()), &context)?;
+            // Every mount through the gate `run` uses, as `boxpy run -P FILE` would.
+            let notices = settings::check_policy_mounts(&loaded.policy, &context.cwd, &host)?;
             let is_socket = |path: &std::path::Path| {
                 use std::os::unix::fs::FileTypeExt;
                 std::fs::metadata(path).is_ok_and(|metadata| metadata.file_type().is_socket())
             };
             let mut warnings =
                 policy::render::warnings(&loaded.policy, host.home.as_deref(), &is_socket);
+            warnings.extend(notices);
             // What it would need `boxpy policy trust` for, were it found in a project.
             let trust_context = policy::TrustContext::default();
             if let policy::TrustStatus::Refused { widenings, .. } =

@@ -109,7 +109,14 @@ pub fn resolve(
         protected_names: &protected_names,
         writable: writable_places(&cwd, &requested_workdir, &policy),
     };
-    // bwrap runs on the host as the caller: never one a run could have written (an
+    let mut notices = Vec::new();
+    // Mounts of the home or a directory guarding it that the user asked for by name: the
+    // default credential patterns do not cover what they asked to see.
+    let mut guarded = Vec::new();
+    let workdir = keeper.workdir(&requested_workdir)?;
+    let mut mounts = keeper.mounts(&policy, policy_is_users_word, &mut notices, &mut guarded)?;
+    // bwrap runs on the host as the caller (checked after the gate, so a mount the gate
+    // refuses, `--rw /`, is refused for what it is): never one a run could have written (an
     // absolute PATH entry inside the project, `PATH_add bin` in an `.envrc`).
     if let Some(bwrap) = &host.bwrap {
         let resolved = bwrap.canonicalize().unwrap_or_else(|_| bwrap.clone());
@@ -130,15 +137,9 @@ pub fn resolve(
             });
         }
     }
-    let mut notices = Vec::new();
-    // Mounts of the home or a directory guarding it that the user asked for by name: the
-    // default credential patterns do not cover what they asked to see.
-    let mut guarded = Vec::new();
-    let workdir = keeper.workdir(&requested_workdir)?;
-    let mut mounts = keeper.mounts(&policy, policy_is_users_word, &mut notices, &mut guarded)?;
     let mut hidden_patterns = policy.filesystem.hidden_patterns();
     hidden_patterns.extend(args.hide.iter().cloned());
-    let (hidden, watches, covered) = protect_and_hide(
+    let (mut hidden, watches, covered) = protect_and_hide(
         &workdir,
         &mut mounts,
         &protected_names,
@@ -185,6 +186,15 @@ pub fn resolve(
     for path in &interpreter.read_only_paths {
         keeper.admit(path, path, gate::Role::ReadOnly, false, "the interpreter")?;
     }
+    // The home's credentials inside a mount that shows more than them (`--ro ~`,
+    // `--ro ~/.cargo`) read as empty; only a guard the user names itself is shown.
+    cover_home_credentials(
+        keeper.home.as_deref(),
+        &workdir,
+        &mounts,
+        &interpreter.read_only_paths,
+        &mut hidden,
+    );
 
     check_destinations(&mounts, host)?;
     let (command, script_mount) = command_line(&program, &interpreter, &workdir, &mounts, &cwd)?;
@@ -263,6 +273,58 @@ impl Invocation {
     }
 }
 
+/// `boxpy policy check FILE`: the policy's workdir (when it names one) and every mount
+/// through the same gate, with the same resolution and real destinations, as
+/// `boxpy run -P FILE` from `cwd`: a policy `run` would refuse is refused with the same
+/// error. Returns the notices `run` would print.
+pub fn check_policy_mounts(policy: &Policy, cwd: &Path, host: &HostFacts) -> Result<Vec<String>> {
+    let protected_names = policy.filesystem.protected_names();
+    let keeper = Gatekeeper {
+        home: gate::resolved_home(host.home.as_deref()),
+        protected_names: &protected_names,
+        writable: writable_places(cwd, &cwd.join(&policy.filesystem.workdir), policy),
+    };
+    // An unnamed workdir is wherever `run` is started: not the policy's to answer for.
+    if policy.filesystem.workdir.is_absolute() {
+        keeper.workdir(&policy.filesystem.workdir)?;
+    }
+    let (mut notices, mut guarded) = (Vec::new(), Vec::new());
+    keeper.mounts(policy, true, &mut notices, &mut guarded)?;
+    // The policy's venv or interpreter, when it names one that exists: a base prefix that
+    // would expose the home is refused, and its directories pass the gate, as in `run`.
+    if policy.python.venv.is_some() || policy.python.interpreter.is_some() {
+        let workdir = if policy.filesystem.workdir.is_absolute() {
+            policy.filesystem.workdir.clone()
+        } else {
+            cwd.to_path_buf()
+        };
+        let resolved = venv::resolve(&venv::Choice {
+            flag_venv: None,
+            policy_venv: policy.python.venv.as_deref(),
+            policy_interpreter: policy.python.interpreter.as_deref(),
+            virtual_env: None,
+            workdir: &workdir,
+            path_variable: None,
+            home: host.home.as_deref(),
+        });
+        match resolved {
+            Ok(interpreter) => {
+                for path in &interpreter.read_only_paths {
+                    keeper.admit(path, path, gate::Role::ReadOnly, false, "the interpreter")?;
+                }
+            }
+            // Not created yet: nothing to check until it exists.
+            Err(
+                Error::VenvNotFound { .. }
+                | Error::InterpreterNotFound { .. }
+                | Error::InterpreterNotExecutable { .. },
+            ) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(notices)
+}
+
 /// Passes a mount a command adds on its own (nbexec's `--cwd`) through the gate, like the
 /// policy's and the flags' mounts; `Ok` carries the notice to print, if any.
 pub fn admit_mount(invocation: &mut Invocation, mount: Mount, home: Option<&Path>) -> Result<()> {
@@ -289,7 +351,85 @@ pub fn admit_mount(invocation: &mut Invocation, mount: Mount, home: Option<&Path
             .push(format!("{notice} (`{}`)", mount.origin));
     }
     invocation.spec.mounts.push(mount);
+    let caller_home = keeper.home.clone();
+    let spec = &mut invocation.spec;
+    cover_home_credentials(
+        caller_home.as_deref(),
+        &spec.workdir,
+        &spec.mounts,
+        &spec.interpreter.read_only_paths,
+        &mut spec.hidden,
+    );
     Ok(())
+}
+
+/// Adds to `hidden` the covers of the home's credentials that the workdir, `mounts` and
+/// the interpreter's paths show without naming them ([`hide_home_credentials`]): the
+/// caller's home, and every other home such a place contains (`--ro /home` as root shows
+/// every user's home: their `~/.ssh` reads as empty too).
+fn cover_home_credentials(
+    home: Option<&Path>,
+    workdir: &Path,
+    mounts: &[Mount],
+    interpreter_paths: &[PathBuf],
+    hidden: &mut Vec<crate::sandbox::HiddenPath>,
+) {
+    let mut areas: Vec<(PathBuf, PathBuf)> = vec![(workdir.to_path_buf(), workdir.to_path_buf())];
+    areas.extend(
+        mounts
+            .iter()
+            .map(|mount| (mount.source.clone(), mount.dest.clone())),
+    );
+    areas.extend(
+        interpreter_paths
+            .iter()
+            .map(|path| (path.clone(), path.clone())),
+    );
+    // A home matters when a place shows it or something inside it.
+    let shown = |candidate: &Path| {
+        areas
+            .iter()
+            .any(|(source, _)| candidate.starts_with(source) || source.starts_with(candidate))
+    };
+    let mut homes: Vec<PathBuf> = home.map(Path::to_path_buf).into_iter().collect();
+    for root in ["/home", "/Users"] {
+        let root = Path::new(root);
+        // Only `/home` itself, a place above it, or a home (`/home/NAME`) can contain one.
+        let relevant = areas
+            .iter()
+            .any(|(source, _)| source.parent() == Some(root) || root.starts_with(source));
+        if !relevant {
+            continue;
+        }
+        if let Ok(entries) = std::fs::read_dir(root) {
+            homes.extend(
+                entries
+                    .flatten()
+                    .take(GUARD_ENTRIES)
+                    .map(|entry| entry.path())
+                    .filter(|path| path.is_dir()),
+            );
+        }
+    }
+    homes.push(PathBuf::from("/root"));
+    homes.sort();
+    homes.dedup();
+    let entries: Vec<crate::sandbox::HiddenPath> = homes
+        .iter()
+        // The caller's own, always: one of its guards may be a link to a place shown.
+        .filter(|candidate| Some(candidate.as_path()) == home || shown(candidate))
+        .flat_map(|home| hide_home_credentials(home, &areas))
+        .collect();
+    for entry in entries {
+        // Inside a directory already covered there is nothing to cover (and no place to
+        // mount a cover on: the empty directory is read-only).
+        let covered_above = hidden.iter().any(|other| {
+            other.directory && entry.dest.starts_with(&other.dest) && entry.dest != other.dest
+        });
+        if !covered_above && !hidden.contains(&entry) {
+            hidden.push(entry);
+        }
+    }
 }
 
 fn current_directory() -> Result<PathBuf> {
@@ -804,6 +944,103 @@ fn protect_and_hide(
     Ok((hidden, watches, covered))
 }
 
+/// How deep below a credential guard boxpy looks for a mount inside it (the venv of
+/// `~/.cache/pypoetry/virtualenvs/NAME` is three levels down).
+const GUARD_DEPTH: usize = 6;
+/// How many entries of one directory inside a guard boxpy covers one by one.
+const GUARD_ENTRIES: usize = 1024;
+
+/// The covers for the home's credentials ([`gate::HOME_CREDENTIALS`]) that `areas`
+/// (host source, destination inside) show without naming them: each guard strictly inside
+/// an area is hidden at every destination that shows it (an empty directory or file). A
+/// guard that is itself an area was named (the gate asked for the user's word) and stays.
+/// When another area lies inside a guard (a venv below `~/.cache`), the guard's other
+/// entries are covered one by one, so that area's own mount still has a writable place to
+/// land. A guard that is a link is followed: what it points to is covered where it shows.
+fn hide_home_credentials(
+    home: &Path,
+    areas: &[(PathBuf, PathBuf)],
+) -> Vec<crate::sandbox::HiddenPath> {
+    let mut hidden = Vec::new();
+    // Outer guards first, so an inner one (`~/.local/share/uv/credentials`) is left out
+    // when an outer one (`~/.local/share`) is covered whole.
+    let mut guards: Vec<&str> = gate::HOME_CREDENTIALS.to_vec();
+    guards.sort_by_key(|guard| Path::new(guard).components().count());
+    for guard in guards {
+        let path = home.join(guard);
+        // A guard that is a link (`~/.cache -> /data/cache`) guards what it points to,
+        // wherever a mount shows that (`--ro /data`).
+        let is_link = path
+            .symlink_metadata()
+            .is_ok_and(|metadata| metadata.file_type().is_symlink());
+        let target = is_link
+            .then(|| path.canonicalize().ok())
+            .flatten()
+            .filter(|target| *target != path);
+        for path in std::iter::once(path).chain(target) {
+            let shown_by_another = areas
+                .iter()
+                .any(|(source, _)| path.starts_with(source) && path != *source);
+            if shown_by_another {
+                cover_credential(&path, areas, 0, &mut hidden);
+            }
+        }
+    }
+    hidden
+}
+
+fn cover_credential(
+    path: &Path,
+    areas: &[(PathBuf, PathBuf)],
+    depth: usize,
+    hidden: &mut Vec<crate::sandbox::HiddenPath>,
+) {
+    let Ok(metadata) = path.symlink_metadata() else {
+        return;
+    };
+    let covered_above = |hidden: &[crate::sandbox::HiddenPath], dest: &Path| {
+        hidden
+            .iter()
+            .any(|other| other.directory && dest.starts_with(&other.dest) && dest != other.dest)
+    };
+    if areas.iter().any(|(source, _)| source == path) {
+        return;
+    }
+    if metadata.file_type().is_symlink() {
+        if let Ok(target) = path.canonicalize() {
+            let shown = areas
+                .iter()
+                .any(|(source, _)| target.starts_with(source) && target != *source);
+            if shown && depth < GUARD_DEPTH {
+                cover_credential(&target, areas, depth + 1, hidden);
+            }
+        }
+        return;
+    }
+    let holds_an_area = areas
+        .iter()
+        .any(|(source, _)| source.starts_with(path) && source != path);
+    if holds_an_area && metadata.is_dir() && depth < GUARD_DEPTH {
+        if let Ok(entries) = std::fs::read_dir(path) {
+            for entry in entries.flatten().take(GUARD_ENTRIES) {
+                cover_credential(&entry.path(), areas, depth + 1, hidden);
+            }
+        }
+        return;
+    }
+    for (source, dest) in areas {
+        if let Ok(relative) = path.strip_prefix(source) {
+            let entry = crate::sandbox::HiddenPath {
+                dest: dest.join(relative),
+                directory: metadata.is_dir(),
+            };
+            if !covered_above(hidden, &entry.dest) && !hidden.contains(&entry) {
+                hidden.push(entry);
+            }
+        }
+    }
+}
+
 /// Every place a run can write on the host, resolved (links followed): the current
 /// directory (the usual workdir of earlier runs), the workdir and every writable mount. A
 /// link inside any of them may have been planted, so no path boxpy mounts or writes may
@@ -1142,5 +1379,75 @@ fn seccomp_available() -> bool {
     #[cfg(not(target_os = "linux"))]
     {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--ro ~` with a venv in `~/.cache/pypoetry/virtualenvs/NAME`: the venv's own mount
+    /// keeps a place to land (its guard's other entries are covered one by one), inner
+    /// guards under an outer covered one are left out, and a guard the user named stays.
+    #[test]
+    fn home_credentials_are_covered_around_mounts_inside_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().canonicalize().unwrap();
+        for file in [
+            ".cache/huggingface/token",
+            ".cache/pypoetry/virtualenvs/app/pyvenv.cfg",
+            ".cache/pypoetry/cache/x",
+            ".local/share/uv/credentials/credentials.toml",
+            ".ssh/id_rsa",
+            ".cargo/credentials.toml",
+        ] {
+            let path = home.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "secret").unwrap();
+        }
+        let venv = home.join(".cache/pypoetry/virtualenvs/app");
+        let ssh = home.join(".ssh");
+        let areas = vec![
+            (home.clone(), home.clone()),
+            (venv.clone(), venv.clone()),
+            (ssh.clone(), PathBuf::from("/keys")),
+        ];
+        let hidden = hide_home_credentials(&home, &areas);
+        let dests: Vec<(String, bool)> = hidden
+            .iter()
+            .map(|entry| {
+                (
+                    entry
+                        .dest
+                        .strip_prefix(&home)
+                        .unwrap_or(&entry.dest)
+                        .display()
+                        .to_string(),
+                    entry.directory,
+                )
+            })
+            .collect();
+        let expect = |path: &str, directory: bool| {
+            assert!(
+                dests.contains(&(path.to_owned(), directory)),
+                "{path} not covered: {dests:?}"
+            );
+        };
+        expect(".cache/huggingface", true);
+        expect(".cache/pypoetry/cache", true);
+        expect(".local/share", true);
+        expect(".cargo/credentials.toml", false);
+        // The venv, the inner uv guard and `~/.ssh`, which the user named (mounted at
+        // `/keys`), are left alone.
+        for (dest, _) in &dests {
+            assert!(
+                !dest.starts_with(".cache/pypoetry/virtualenvs")
+                    && !dest.starts_with(".ssh")
+                    && !dest.starts_with(".local/share/uv")
+                    && !dest.starts_with("/keys")
+                    && dest != ".cache",
+                "{dest} should not be covered: {dests:?}"
+            );
+        }
     }
 }

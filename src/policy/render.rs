@@ -219,42 +219,8 @@ pub fn warnings(
     is_socket: &dyn Fn(&Path) -> bool,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    let workdir = &policy.filesystem.workdir;
-    // What the mount gate would refuse at run time, said now (`--rw /etc`, a workdir that
-    // is the home directory, `read_write = [".git"]`).
-    let protected = policy.filesystem.protected_names();
-    let gate = |source: &Path, role, origin: &str| {
-        crate::sandbox::gate::check(
-            crate::sandbox::gate::Request {
-                source,
-                dest: source,
-                role,
-                users_word: true,
-                protected_names: &protected,
-            },
-            home,
-        )
-        .err()
-        .map(|refusal| {
-            format!(
-                "`{origin}`: `{}` will be refused when the policy runs: {}",
-                source.display(),
-                refusal.reason
-            )
-        })
-    };
-    out.extend(gate(
-        workdir,
-        crate::sandbox::gate::Role::Workdir,
-        "filesystem.workdir",
-    ));
-    for mount in &policy.filesystem.read_write {
-        out.extend(gate(
-            &mount.source,
-            crate::sandbox::gate::Role::ReadWrite,
-            &mount.origin,
-        ));
-    }
+    // What the mount gate refuses is not a warning: `policy check` runs every mount
+    // through the gate itself (`settings::check_policy_mounts`) and refuses as `run` does.
     if let Some(home) = home {
         for mount in &policy.filesystem.read_only {
             if home.starts_with(&mount.source) {

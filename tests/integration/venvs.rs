@@ -323,7 +323,7 @@ fn interpreter_without_execute_permission_exits_126() {
 }
 
 /// `python3.X` of the host's `/usr/bin/python3` (Debian's).
-fn debian_python_version() -> String {
+pub(crate) fn debian_python_version() -> String {
     let target = std::fs::canonicalize("/usr/bin/python3").expect("/usr/bin/python3");
     target
         .file_name()
