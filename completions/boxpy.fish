@@ -32,7 +32,7 @@ complete -c boxpy -n "__fish_boxpy_needs_command" -s V -l version -d 'Print vers
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "run" -d 'Run a Python script, `-c CODE`, `-m MODULE` or `-` (stdin) in the sandbox'
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "nbexec" -d 'Execute a Jupyter notebook in the sandbox (nbclient + ipykernel from the venv)'
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "exec" -d 'Run any program under the same policy (`boxpy exec -- sh` for a shell inside)'
-complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "render" -d 'Print the sandbox command a policy becomes; runs nothing'
+complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "render" -d 'Print the sandbox a policy becomes, as a bash script that runs it by hand; runs nothing'
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "policy" -d 'List, show, check or create policies'
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "doctor" -d 'Check whether this machine can sandbox, and how each limit is enforced'
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "completions" -d 'Generate shell completions'
@@ -59,7 +59,7 @@ never\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l mkdir -d 'Create the working directory (one level) when it does not exist'
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l json -d 'Print one JSON result object on stdout instead of streaming'
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
-complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s v -l verbose -d 'Print the sandbox command line to stderr before running'
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s v -l verbose -d 'Print which policy and venv were used and why, and the sandbox command line, to stderr before running'
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s V -l version -d 'Print version'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r -a "default strict net"
@@ -89,7 +89,7 @@ never\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l mkdir -d 'Create the working directory (one level) when it does not exist'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l json -d 'Print one JSON result object on stdout instead of streaming'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
-complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s v -l verbose -d 'Print the sandbox command line to stderr before running'
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s v -l verbose -d 'Print which policy and venv were used and why, and the sandbox command line, to stderr before running'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l inplace -d 'Overwrite NOTEBOOK with the executed notebook (atomically)'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l allow-errors -d 'Run every cell even after one fails; exit 1 at the end if any failed'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -114,7 +114,7 @@ never\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l mkdir -d 'Create the working directory (one level) when it does not exist'
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l json -d 'Print one JSON result object on stdout instead of streaming'
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
-complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s v -l verbose -d 'Print the sandbox command line to stderr before running'
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s v -l verbose -d 'Print which policy and venv were used and why, and the sandbox command line, to stderr before running'
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s V -l version -d 'Print version'
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r -a "default strict net"
@@ -132,7 +132,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l cpu -d 'CPU-time 
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l memory -d 'Memory limit (e.g. 512MiB, 2GiB)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l target -d 'Which sandbox to render' -r -f -a "linux\t''
 macos\t''"
-complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l seccomp-out -d 'Also write the compiled seccomp filter to FILE, so the printed command can be run by hand with `5<FILE`' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l seccomp-out -d 'Also write the compiled seccomp filter to FILE; the printed script opens it itself (`bash SCRIPT`), and without it needs `bash SCRIPT 5<FILE`' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l color -d 'When to colour boxpy\'s own output: `auto` honours `NO_COLOR` and whether the output is a terminal' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -211,7 +211,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand completions" -s V -l version
 complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec exec render policy doctor completions help" -f -a "run" -d 'Run a Python script, `-c CODE`, `-m MODULE` or `-` (stdin) in the sandbox'
 complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec exec render policy doctor completions help" -f -a "nbexec" -d 'Execute a Jupyter notebook in the sandbox (nbclient + ipykernel from the venv)'
 complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec exec render policy doctor completions help" -f -a "exec" -d 'Run any program under the same policy (`boxpy exec -- sh` for a shell inside)'
-complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec exec render policy doctor completions help" -f -a "render" -d 'Print the sandbox command a policy becomes; runs nothing'
+complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec exec render policy doctor completions help" -f -a "render" -d 'Print the sandbox a policy becomes, as a bash script that runs it by hand; runs nothing'
 complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec exec render policy doctor completions help" -f -a "policy" -d 'List, show, check or create policies'
 complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec exec render policy doctor completions help" -f -a "doctor" -d 'Check whether this machine can sandbox, and how each limit is enforced'
 complete -c boxpy -n "__fish_boxpy_using_subcommand help; and not __fish_seen_subcommand_from run nbexec exec render policy doctor completions help" -f -a "completions" -d 'Generate shell completions'

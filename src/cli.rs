@@ -74,7 +74,7 @@ pub enum Command {
         after_help = after_help("exec")
     )]
     Exec(ExecArgs),
-    /// Print the sandbox command a policy becomes; runs nothing
+    /// Print the sandbox a policy becomes, as a bash script that runs it by hand; runs nothing
     Render(RenderArgs),
     /// List, show, check or create policies
     #[command(subcommand)]
@@ -247,7 +247,8 @@ pub struct SandboxArgs {
     /// No report of boxpy's own; only the program's output
     #[arg(short, long)]
     pub quiet: bool,
-    /// Print the sandbox command line to stderr before running
+    /// Print which policy and venv were used and why, and the sandbox command line, to
+    /// stderr before running
     #[arg(short, long)]
     pub verbose: bool,
     /// Append one JSON line describing the run to FILE (also `[audit] log`)
@@ -506,8 +507,8 @@ pub struct RenderArgs {
     /// Which sandbox to render
     #[arg(long, value_enum, default_value_t = Target::host())]
     pub target: Target,
-    /// Also write the compiled seccomp filter to FILE, so the printed command can be run
-    /// by hand with `5<FILE`
+    /// Also write the compiled seccomp filter to FILE; the printed script opens it itself
+    /// (`bash SCRIPT`), and without it needs `bash SCRIPT 5<FILE`
     #[arg(long, value_name = "FILE")]
     pub seccomp_out: Option<std::path::PathBuf>,
     /// What the interpreter would run (default: nothing, the bare interpreter)
@@ -1539,10 +1540,13 @@ the interpreter (or the venv) was not found.
 const ENVIRONMENT: &str = ".SH ENVIRONMENT
 .TP
 **BOXPY_POLICY
-the policy (a shipped name or a file) when no -P/--policy is given; it comes before boxpy.toml in the working directory.
+the policy (a shipped name or a file) when no -P/--policy is given; it comes before boxpy.toml found from the working directory.
 .TP
 **VIRTUAL_ENV
 the venv to use when neither --venv nor python.venv names one.
+.TP
+**CONDA_PREFIX
+the conda environment to use after VIRTUAL_ENV (before .venv; conda's base environment, as CONDA_DEFAULT_ENV=base says, after .venv).
 .TP
 **PATH
 where boxpy finds bwrap and, with no venv, python3.

@@ -32,15 +32,28 @@ pub struct Check {
     pub hint: Option<String>,
 }
 
+/// Why `run` would refuse here (the policy, the venv): its error's summary and causes, and
+/// its hints, as `run` prints them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub what: String,
+    pub hint: Option<String>,
+}
+
 /// The venv `run` would use here, as far as the doctor needs to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VenvFacts {
+    /// Which interpreter and why (the `-v` line of `run`).
+    pub why: String,
     pub executable: PathBuf,
     pub venv: Option<PathBuf>,
     pub version: Option<String>,
     pub base: Vec<PathBuf>,
     pub has_nbclient: bool,
     pub has_ipykernel: bool,
+    /// Whether the working directory holds a notebook (`*.ipynb`): the nbexec check is
+    /// shown only where notebooks are used.
+    pub notebooks_here: bool,
 }
 
 /// Everything the checks look at, probed once.
@@ -60,7 +73,9 @@ pub struct DoctorFacts {
     pub uid: u32,
     pub memory_cgroup: bool,
     pub pids_cgroup: bool,
-    pub venv: Result<VenvFacts, String>,
+    /// The policy `run` would use here (the `-v` line), or why `run` would refuse it.
+    pub policy: Result<String, Refusal>,
+    pub venv: Result<VenvFacts, Refusal>,
     /// Why the current directory cannot be the workdir (the home directory, a system
     /// directory), as the gate says it: `(reason, hint)`.
     pub workdir_refusal: Option<(String, String)>,
@@ -68,7 +83,11 @@ pub struct DoctorFacts {
 
 impl DoctorFacts {
     /// Probes this machine.
-    pub fn probe(host: &HostFacts, venv: Result<VenvFacts, String>) -> DoctorFacts {
+    pub fn probe(
+        host: &HostFacts,
+        policy: Result<String, Refusal>,
+        venv: Result<VenvFacts, Refusal>,
+    ) -> DoctorFacts {
         let linux = cfg!(target_os = "linux");
         let bwrap_version = host.bwrap.as_ref().and_then(|bwrap| {
             let output = Command::new(bwrap)
@@ -122,6 +141,7 @@ impl DoctorFacts {
             uid: host.uid,
             memory_cgroup,
             pids_cgroup,
+            policy,
             venv,
             workdir_refusal: workdir_refusal(host),
         }
@@ -203,6 +223,19 @@ fn probe_seatbelt() -> Result<(), String> {
     } else {
         Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
     }
+}
+
+/// Whether `directory` holds a notebook (`*.ipynb`), looking at no more than 10,000
+/// entries.
+pub fn notebooks_in(directory: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return false;
+    };
+    entries.take(10_000).flatten().any(|entry| {
+        Path::new(&entry.file_name())
+            .extension()
+            .is_some_and(|extension| extension == "ipynb")
+    })
 }
 
 /// Whether a venv's site-packages holds `package`.
@@ -371,8 +404,18 @@ pub fn checks(facts: &DoctorFacts) -> Vec<Check> {
     out
 }
 
-/// Which Python `run` would use here, and whether `nbexec` can.
+/// Which policy and which Python `run` would use here (or what `run` would say about
+/// them), and, where notebooks are used, whether `nbexec` can run them.
 fn python_checks(facts: &DoctorFacts, out: &mut Vec<Check>) {
+    out.push(match &facts.policy {
+        Ok(why) => check(Level::Ok, "policy", why.clone(), None),
+        Err(refusal) => check(
+            Level::Error,
+            "policy",
+            format!("`boxpy run` here fails: {}", refusal.what),
+            refusal.hint.clone(),
+        ),
+    });
     match &facts.venv {
         Ok(venv) => {
             let base = venv
@@ -382,12 +425,12 @@ fn python_checks(facts: &DoctorFacts, out: &mut Vec<Check>) {
                 .collect::<Vec<_>>()
                 .join(", ");
             let what = match &venv.venv {
-                Some(root) => format!(
-                    "venv `{}` (Python {}), base {base}",
-                    root.display(),
+                Some(_) => format!(
+                    "{}: Python {}, base {base}",
+                    venv.why,
                     venv.version.as_deref().unwrap_or("?")
                 ),
-                None => format!("no venv: `{}` (python3 on PATH)", venv.executable.display()),
+                None => venv.why.clone(),
             };
             out.push(check(Level::Ok, "python", what, None));
             let missing: Vec<&str> = [
@@ -398,7 +441,8 @@ fn python_checks(facts: &DoctorFacts, out: &mut Vec<Check>) {
             .filter(|(_, present)| !present)
             .map(|(name, _)| *name)
             .collect();
-            if venv.venv.is_some() {
+            let notebooks_used = venv.notebooks_here || venv.has_nbclient || venv.has_ipykernel;
+            if venv.venv.is_some() && notebooks_used {
                 out.push(if missing.is_empty() {
                     check(
                         Level::Ok,
@@ -419,11 +463,13 @@ fn python_checks(facts: &DoctorFacts, out: &mut Vec<Check>) {
                 });
             }
         }
-        Err(why) => out.push(check(
-            Level::Warning,
+        Err(refusal) => out.push(check(
+            Level::Error,
             "python",
-            format!("no Python for this directory: {why}"),
-            Some("create a venv (`python3 -m venv .venv`) or pass `--venv DIR`".to_owned()),
+            format!("`boxpy run` here fails: {}", refusal.what),
+            refusal.hint.clone().or_else(|| {
+                Some("create a venv (`python3 -m venv .venv`) or pass `--venv DIR`".to_owned())
+            }),
         )),
     }
 }
@@ -493,13 +539,16 @@ mod tests {
             uid: 1000,
             memory_cgroup: false,
             pids_cgroup: false,
+            policy: Ok("policy `default` (built in: no `boxpy.toml` nor `[tool.boxpy]` found; the search stops at the repository root)".to_owned()),
             venv: Ok(VenvFacts {
+                why: "venv `/home/user/project/.venv` (found at ../.venv)".to_owned(),
                 executable: PathBuf::from("/home/user/project/.venv/bin/python"),
                 venv: Some(PathBuf::from("/home/user/project/.venv")),
                 version: Some("3.12.3".to_owned()),
                 base: vec![PathBuf::from("/usr")],
                 has_nbclient: false,
                 has_ipykernel: true,
+                notebooks_here: true,
             }),
             workdir_refusal: None,
         }
@@ -534,10 +583,45 @@ mod tests {
             uid: 0,
             memory_cgroup: true,
             pids_cgroup: true,
-            venv: Err("no `python3` on PATH".to_owned()),
+            venv: Err(Refusal {
+                what: "python interpreter `python3` not found: no venv was given and there is no `python3` on PATH".to_owned(),
+                hint: Some("pass `--venv DIR`, set `python.venv` in the policy, or install python3".to_owned()),
+            }),
             ..healthy()
         };
         insta::assert_snapshot!("root_old_bwrap", render(&facts));
+    }
+
+    /// `doctor` says what `run` says: a broken `boxpy.toml` here is an error, not "ok".
+    #[test]
+    fn a_policy_run_refuses_is_an_error() {
+        let facts = DoctorFacts {
+            policy: Err(Refusal {
+                what: "failed to load policy `boxpy.toml`: unknown field `netwrk`".to_owned(),
+                hint: Some("did you mean `network`?".to_owned()),
+            }),
+            ..healthy()
+        };
+        let found = checks(&facts);
+        let policy = found.iter().find(|check| check.topic == "policy").unwrap();
+        assert_eq!(policy.level, Level::Error);
+        assert!(policy.what.contains("unknown field `netwrk`"), "{policy:?}");
+        assert_eq!(policy.hint.as_deref(), Some("did you mean `network`?"));
+    }
+
+    /// The nbexec line shows only where notebooks are used.
+    #[test]
+    fn the_notebook_check_appears_only_where_notebooks_are_used() {
+        let mut facts = healthy();
+        if let Ok(venv) = &mut facts.venv {
+            venv.notebooks_here = false;
+            venv.has_ipykernel = false;
+        }
+        assert!(!checks(&facts).iter().any(|check| check.topic == "nbexec"));
+        if let Ok(venv) = &mut facts.venv {
+            venv.notebooks_here = true;
+        }
+        assert!(checks(&facts).iter().any(|check| check.topic == "nbexec"));
     }
 
     #[test]

@@ -110,6 +110,9 @@ pub enum Error {
         path: PathBuf,
         origin: String,
         reason: String,
+        /// Whether something is there (a file, a directory that is no environment): the
+        /// summary then says it cannot be used rather than that it is missing.
+        exists: bool,
     },
     /// The interpreter does not exist (or the venv's link to its base interpreter is broken).
     InterpreterNotFound {
@@ -218,6 +221,11 @@ impl Error {
             Error::LimitNotApplied { .. } => {
                 "the sandbox could not apply a limit, so the program did not run".to_owned()
             }
+            Error::VenvNotFound {
+                path, exists: true, ..
+            } => {
+                format!("`{}` cannot be used as the virtualenv", path.display())
+            }
             Error::VenvNotFound { path, .. } => {
                 format!("virtualenv `{}` not found", path.display())
             }
@@ -321,7 +329,7 @@ impl Error {
                     .map_or("it under `[limits]`".to_owned(), |key| format!("`{key}`"))
             )],
             Error::VenvNotFound { origin, .. } => vec![format!(
-                "create it with `python3 -m venv DIR` (or `uv venv DIR`), or point {origin} at an existing venv"
+                "create it with `python3 -m venv DIR` (or `uv venv DIR`), point {origin} at an existing venv or conda environment, or name the interpreter itself with `python.interpreter` in the policy"
             )],
             Error::InterpreterNotFound { hint, .. } => hint.iter().cloned().collect(),
             Error::InterpreterNotExecutable { path, .. } => vec![format!(

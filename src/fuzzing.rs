@@ -49,6 +49,7 @@ pub fn traceback(stderr: &str) {
         host_variable_set: &|_: &str| false,
         host_command_exists: &|_: &str| false,
         venv_made_by_uv: false,
+        venv_is_conda: false,
     };
     let diagnosis = catalogue::diagnose(&traceback, &context);
     let text = crate::report::format_diagnosis(&diagnosis, &crate::report::Styles::default());

@@ -141,7 +141,8 @@ fn dispatch(cli: Cli, color: cli::ColorChoice) -> Result<u8> {
         Command::Render(args) => render(args, color),
         Command::Doctor { json, venv } => {
             let host = HostFacts::probe(std::env::var_os("PATH").as_deref());
-            let facts = doctor::DoctorFacts::probe(&host, doctor_venv(venv.as_deref()));
+            let (policy, venv) = doctor_policy_and_venv(&host, venv);
+            let facts = doctor::DoctorFacts::probe(&host, policy, venv);
             let checks = doctor::checks(&facts);
             report::doctor(&checks, json, color);
             let failed = checks
@@ -269,6 +270,7 @@ pub(crate) fn execute(
     let setup = sandbox::InitSetup::Deferred;
     let command = sandbox::bwrap::render(&invocation.spec, host, &setup);
     if invocation.output.verbose {
+        report::verbose_choices(&invocation.choices);
         report::verbose_command(&sandbox::bwrap::to_shell_lines(&command));
     }
     let options = exec::ExecOptions {
@@ -385,6 +387,7 @@ fn execute_seatbelt(invocation: &settings::Invocation, host: &HostFacts) -> Resu
     );
     let command = seatbelt::render(&invocation.spec, &facts)?;
     if invocation.output.verbose {
+        report::verbose_choices(&invocation.choices);
         report::verbose_command(&seatbelt::to_shell_script(&command));
     }
     let options = exec::ExecOptions {
@@ -410,50 +413,97 @@ fn execute_seatbelt(invocation: &settings::Invocation, host: &HostFacts) -> Resu
     outcome
 }
 
-/// The venv `run` would use in this directory, for the doctor.
-fn doctor_venv(flag: Option<&std::path::Path>) -> std::result::Result<doctor::VenvFacts, String> {
-    let cwd = std::env::current_dir().map_err(|error| error.to_string())?;
-    let virtual_env = std::env::var_os("VIRTUAL_ENV").map(std::path::PathBuf::from);
-    let path = std::env::var_os("PATH");
-    let interpreter = venv::resolve(&venv::Choice {
-        flag_venv: flag,
-        policy_venv: None,
-        policy_interpreter: None,
-        virtual_env: virtual_env.as_deref(),
-        workdir: &cwd,
-        path_variable: path.as_deref(),
-        home: std::env::var_os("HOME")
-            .map(std::path::PathBuf::from)
-            .as_deref(),
-    })
-    .map_err(|error| {
-        let mut text = error.summary();
+/// The policy and the venv `run` would use in this directory, for the doctor: the same
+/// lookups, and the same errors, as `run`.
+fn doctor_policy_and_venv(
+    host: &HostFacts,
+    flag: Option<std::path::PathBuf>,
+) -> (
+    std::result::Result<String, doctor::Refusal>,
+    std::result::Result<doctor::VenvFacts, doctor::Refusal>,
+) {
+    let refusal = |error: Error| {
+        let mut what = error.summary();
         for cause in error.causes() {
-            text.push_str(": ");
-            text.push_str(&cause);
+            what.push_str(": ");
+            what.push_str(&cause);
         }
-        text
-    })?;
-    let (has_nbclient, has_ipykernel) = match &interpreter.venv {
-        Some(root) => (
-            doctor::has_package(root, "nbclient"),
-            doctor::has_package(root, "ipykernel"),
-        ),
-        None => (false, false),
+        let hints = error.hints();
+        doctor::Refusal {
+            what,
+            hint: (!hints.is_empty()).then(|| hints.join("; ")),
+        }
     };
-    Ok(doctor::VenvFacts {
-        base: interpreter
-            .read_only_paths
-            .iter()
-            .filter(|path| Some(*path) != interpreter.venv.as_ref())
-            .cloned()
-            .collect(),
-        executable: interpreter.executable,
-        venv: interpreter.venv,
-        version: interpreter.version,
-        has_nbclient,
-        has_ipykernel,
-    })
+    let args = cli::SandboxArgs {
+        venv: flag,
+        ..cli::SandboxArgs::default()
+    };
+    let cwd = match std::env::current_dir() {
+        Ok(cwd) => cwd,
+        Err(error) => {
+            let refused = doctor::Refusal {
+                what: format!("the current directory is not accessible: {error}"),
+                hint: None,
+            };
+            return (Err(refused.clone()), Err(refused));
+        }
+    };
+    let (policy, policy_result, search) =
+        match settings::resolve_policy_explained(&args, host, &host_environment)
+            .and_then(|(policy, trust, choice)| trust.into_result().map(|()| (policy, choice)))
+        {
+            Ok((policy, choice)) => (policy, Ok(choice.why), choice.search),
+            Err(error) => {
+                // The venv is still checked, as the built-in default would find it.
+                let fallback = cli::SandboxArgs {
+                    policy: Some("default".to_owned()),
+                    venv: args.venv.clone(),
+                    ..cli::SandboxArgs::default()
+                };
+                match settings::resolve_policy(&fallback, host, &host_environment) {
+                    Ok(policy) => (policy, Err(refusal(error)), None),
+                    Err(_) => {
+                        let refused = refusal(error);
+                        return (Err(refused.clone()), Err(refused));
+                    }
+                }
+            }
+        };
+    let workdir = policy.filesystem.workdir.clone();
+    let (interpreter, search) = settings::find_interpreter(
+        &args,
+        &policy,
+        &cwd,
+        &workdir,
+        host,
+        &host_environment,
+        search.as_ref(),
+    );
+    let venv_result = interpreter.map_err(refusal).map(|interpreter| {
+        let (has_nbclient, has_ipykernel) = match &interpreter.venv {
+            Some(root) => (
+                doctor::has_package(root, "nbclient"),
+                doctor::has_package(root, "ipykernel"),
+            ),
+            None => (false, false),
+        };
+        doctor::VenvFacts {
+            why: settings::explain_interpreter(&interpreter, &cwd, &search),
+            base: interpreter
+                .read_only_paths
+                .iter()
+                .filter(|path| Some(*path) != interpreter.venv.as_ref())
+                .cloned()
+                .collect(),
+            executable: interpreter.executable,
+            venv: interpreter.venv,
+            version: interpreter.version,
+            has_nbclient,
+            has_ipykernel,
+            notebooks_here: doctor::notebooks_in(&workdir),
+        }
+    });
+    (policy_result, venv_result)
 }
 
 /// `boxpy policy list|show|check|init`.
@@ -472,8 +522,9 @@ fn policy_command(command: cli::PolicyCommand, color: cli::ColorChoice) -> Resul
                 .as_ref()
                 .map(|dir| cwd.join(dir))
                 .unwrap_or(cwd);
+            let search = settings::discovery::search_path(&workdir, host.home.as_deref());
             let config = settings::user_config_home(&host, &host_environment);
-            report::stdout_text(&report::policy_list(&in_use, &workdir, config.as_deref()));
+            report::stdout_text(&report::policy_list(&in_use, &search, config.as_deref()));
             Ok(0)
         }
         cli::PolicyCommand::Show { name, sandbox } => {
@@ -498,12 +549,15 @@ fn policy_command(command: cli::PolicyCommand, color: cli::ColorChoice) -> Resul
             // A shipped name (`strict`) or a file, as `--policy` takes it.
             let source = policy::PolicySource::from_argument(&file.to_string_lossy(), &context.cwd);
             let loaded = policy::load_with_files(&source, &context)?;
+            // Every mount through the gate `run` uses, as `boxpy run -P FILE` would.
+            let notices = settings::check_policy_mounts(&loaded.policy, &context.cwd, &host)?;
             let is_socket = |path: &std::path::Path| {
                 use std::os::unix::fs::FileTypeExt;
                 std::fs::metadata(path).is_ok_and(|metadata| metadata.file_type().is_socket())
             };
             let mut warnings =
                 policy::render::warnings(&loaded.policy, host.home.as_deref(), &is_socket);
+            warnings.extend(notices);
             // What it would need `boxpy policy trust` for, were it found in a project.
             let trust_context = policy::TrustContext::default();
             if let policy::TrustStatus::Refused { widenings, .. } =
@@ -578,7 +632,12 @@ fn policy_trust(
             policy::PolicySource::PyProject(cwd.join(file))
         }
         Some(file) => policy::PolicySource::Workdir(cwd.join(file)),
-        None => match policy::PolicySource::discover(None, &workdir, None, cwd) {
+        None => match policy::PolicySource::discover(
+            None,
+            &settings::discovery::search_path(&workdir, host.home.as_deref()).directories,
+            None,
+            cwd,
+        ) {
             source @ (policy::PolicySource::Workdir(_) | policy::PolicySource::PyProject(_)) => {
                 source
             }
@@ -722,7 +781,15 @@ fn render(args: RenderArgs, color: cli::ColorChoice) -> Result<u8> {
     if args.sandbox.json {
         report::print_json_value(&sandbox::bwrap::to_json(&command));
     } else {
-        report::stdout_text(&sandbox::bwrap::to_shell_lines(&command));
+        let seccomp_file = args.seccomp_out.as_ref().map(|path| {
+            std::env::current_dir()
+                .map(|cwd| cwd.join(path))
+                .unwrap_or_else(|_| path.clone())
+        });
+        report::stdout_text(&sandbox::bwrap::to_bash_script(
+            &command,
+            seccomp_file.as_deref(),
+        ));
     }
     Ok(0)
 }

@@ -50,16 +50,20 @@ impl Styles {
 /// Formats an expected failure, uv-style.
 ///
 /// Errors repeat text boxpy did not write (a file name in the workdir, a line of a
-/// repository's policy in a TOML error): control characters in it are escaped, line
-/// breaks kept.
+/// repository's policy in a TOML error): control characters in it are escaped, and a
+/// line break in it continues the same item on an indented line, so no value can start a
+/// line that reads as boxpy's own (`error:`, `hint:`, `ok:`).
 pub fn format_error(error: &Error, styles: &Styles) -> String {
     let mut text = format!(
         "{} {}\n",
         "error:".style(styles.error),
-        escape_control_lines(&error.summary())
+        escape_control_lines(&error.summary(), "       ")
     );
     for cause in error.causes() {
-        text.push_str(&format!("  Caused by: {}\n", escape_control_lines(&cause)));
+        text.push_str(&format!(
+            "  Caused by: {}\n",
+            escape_control_lines(&cause, "             ")
+        ));
     }
     let hints = error.hints();
     if !hints.is_empty() {
@@ -68,25 +72,36 @@ pub fn format_error(error: &Error, styles: &Styles) -> String {
             text.push_str(&format!(
                 "{} {}\n",
                 "hint:".style(styles.hint),
-                escape_control_lines(&hint)
+                escape_control_lines(&hint, "      ")
             ));
         }
     }
     text
 }
 
-/// [`escape_control`] line by line: line breaks stay line breaks.
-fn escape_control_lines(text: &str) -> String {
+/// [`escape_control`] line by line: a line break stays a line break, and the lines after
+/// the first start with `indent` (the width of the label before the first, so a line
+/// break in a value can never start a line at a column where boxpy's own labels are).
+fn escape_control_lines(text: &str, indent: &str) -> String {
     text.split('\n')
         .map(escape_control)
         .collect::<Vec<_>>()
-        .join("\n")
+        .join(&format!("\n{indent}"))
 }
 
 /// Prints an expected failure on stderr.
 pub fn error(error: &Error, color: ColorChoice) {
+    after_program_output();
     let text = format_error(error, &Styles::for_stderr(color));
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// `--verbose`: which policy and which venv were used, and why (one line each).
+pub fn verbose_choices(choices: &[String]) {
+    let mut err = std::io::stderr().lock();
+    for choice in choices {
+        let _ = writeln!(err, "boxpy: {}", escape_control(choice));
+    }
 }
 
 /// `--verbose`: the sandbox command line, before running.
@@ -101,21 +116,49 @@ pub fn stdout_text(text: &str) {
     let _ = out.flush();
 }
 
-/// Before boxpy's own lines after the program's output on a terminal: ends any escape
-/// string the program left open (an OSC title, a DCS) and resets the colours and
-/// attributes, so the program's output cannot swallow or hide what follows (`\x1b]0;`
-/// would put boxpy's warnings in the window title, `\x1b[8m` would conceal them).
+/// Before boxpy's own lines on a terminal (after the program's output, and whenever boxpy
+/// writes while the program may have written): a soft reset, so nothing the program left
+/// behind can swallow, hide, restyle or link what boxpy says.
+/// - CAN aborts an unfinished escape sequence (`\x1b[` with no final byte would eat
+///   boxpy's first characters); ST ends a string left open (an OSC title: `\x1b]0;` would
+///   put boxpy's warnings in the window title; a DCS, APC, PM or SOS).
+/// - SI and `ESC ( B` bring back ASCII (`\x1b(0` turns letters into line-drawing).
+/// - DECSTR resets the scrolling margins, origin and insert modes and the cursor's
+///   visibility; SGR 0 the colours and attributes (`\x1b[8m` conceals).
+/// - OSC 8 with no target ends a hyperlink (boxpy's hint would become a link to the
+///   program's address); OSC 104, 110 and 111 restore the palette and the default
+///   foreground and background (black on black hides text SGR 0 restores).
+/// - Mouse reporting and bracketed paste are switched off, and the alternate screen left,
+///   so boxpy's lines land on the screen the user scrolls back through.
+///
+/// Nothing on a pipe or file: there the bytes are the record.
+pub const TERMINAL_RESET: &[u8] = b"\x18\x1b\\\x0f\x1b(B\x1b[!p\x1b[0m\x1b]8;;\x1b\\\x1b]104\x1b\\\x1b]110\x1b\\\x1b]111\x1b\\\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?2004l\x1b[?1049l";
+
+/// A path in boxpy's own text: on one line, escaped as [`escape_control`] does (a policy's
+/// or the program's path may hold a line break or a terminal sequence).
+pub fn escaped_path(path: &std::path::Path) -> String {
+    escape_control(&path.to_string_lossy()).into_owned()
+}
+
+/// Writes [`TERMINAL_RESET`] when stderr is a terminal.
 pub fn after_program_output() {
     use std::io::IsTerminal;
     let mut err = std::io::stderr().lock();
     if err.is_terminal() {
-        let _ = err.write_all(b"\x1b\\\x1b[0m");
+        let _ = err.write_all(TERMINAL_RESET);
     }
 }
 
-/// A warning about this run (a limit this host cannot enforce).
+/// A warning about this run (a limit this host cannot enforce, a leftover moved aside).
+/// The text is one line: whatever it quotes (a path the program created, a value from a
+/// policy) is escaped, a line break included, so it cannot start a line of its own.
 pub fn warning(text: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "boxpy: warning: {text}");
+    after_program_output();
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "boxpy: warning: {}",
+        escape_control(text)
+    );
 }
 
 /// What the user asked for that weakens the sandbox, once per run (not with `--quiet`).
@@ -123,14 +166,21 @@ pub fn notices(invocation: &crate::settings::Invocation) {
     if invocation.output.quiet {
         return;
     }
+    if invocation.notices.is_empty() {
+        return;
+    }
+    after_program_output();
     let mut err = std::io::stderr().lock();
     for notice in &invocation.notices {
-        let _ = writeln!(err, "boxpy: notice: {notice}");
+        let _ = writeln!(err, "boxpy: notice: {}", escape_control(notice));
     }
 }
 
 /// The one notice printed when `limits.output` is reached.
 pub fn output_limit_notice(limit: u64) {
+    // Written while the program may still be writing: its output so far may have left a
+    // sequence open on the same terminal.
+    after_program_output();
     let _ = writeln!(
         std::io::stderr().lock(),
         "\nboxpy: output limit of {} reached (`limits.output`); further output is dropped",
@@ -323,20 +373,75 @@ pub(crate) fn with_hint_context<T>(
             .venv
             .as_deref()
             .is_some_and(crate::venv::made_by_uv_without_pip),
+        venv_is_conda: spec
+            .interpreter
+            .venv
+            .as_deref()
+            .is_some_and(crate::venv::is_conda_environment),
     };
     with(&context)
 }
 
 /// Whether boxpy escapes `c` when it repeats the program's text on a terminal: C0 and C1
 /// controls (CR rewrites boxpy's own line, ESC starts a terminal sequence, NUL, BEL, ...),
-/// DEL, the bidirectional overrides and isolates (which reorder what the reader sees) and
-/// the Unicode line and paragraph separators. Tab is kept.
+/// DEL, every format character (Unicode category Cf: the bidirectional overrides and
+/// isolates, which reorder what the reader sees, zero-width spaces and joiners, the byte
+/// order mark, tag characters, invisible operators, soft hyphen) and the Unicode line and
+/// paragraph separators, and what shows as nothing ([`is_invisible`]). Tab is kept.
 pub fn needs_escape(c: char) -> bool {
     (c.is_control() && c != '\t')
-        || matches!(
-            c,
-            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}'
-        )
+        || is_format_character(c)
+        || is_invisible(c)
+        || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// Characters that are not format characters but show as nothing, or as a blank that is
+/// not a space: the Hangul fillers (letters by category, so `ㅤ` passes for part of a
+/// name), the Braille blank, the Khmer inherent vowels, the combining grapheme joiner,
+/// and the Mongolian free variation selectors. (Not the variation selectors: emoji need
+/// them, and they only change the glyph before them.)
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{115f}'
+            | '\u{1160}'
+            | '\u{3164}'
+            | '\u{ffa0}'
+            | '\u{2800}'
+            | '\u{17b4}'
+            | '\u{17b5}'
+            | '\u{034f}'
+            | '\u{180b}'..='\u{180d}' | '\u{180f}'
+    )
+}
+
+/// Unicode's general category Cf (format characters), as of Unicode 15.1: invisible,
+/// and several change how the text around them is shown.
+fn is_format_character(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00ad}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061c}'
+            | '\u{06dd}'
+            | '\u{070f}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08e2}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{110bd}'
+            | '\u{110cd}'
+            | '\u{13430}'..='\u{1343f}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0001}'
+            | '\u{e0020}'..='\u{e007f}'
+    )
 }
 
 /// The program's text as boxpy shows it in a human report: every character of
@@ -532,6 +637,9 @@ pub struct JsonResult {
     /// Files the program left in its private HOME and `/tmp`, discarded with the sandbox:
     /// `[{"path": "/tmp", "files": 3, "capped": false}]`, empty when none (or not counted).
     pub discarded: Vec<crate::exec::Discarded>,
+    /// What the user asked for that weakens the sandbox (the `boxpy: notice:` lines, which
+    /// a program's output can scroll away or erase on a terminal), raw.
+    pub notices: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -609,6 +717,7 @@ pub fn json_outcome(invocation: &Invocation, outcome: &Outcome) -> JsonResult {
             network: invocation.policy.network.as_str(),
         }),
         discarded: outcome.discarded.clone(),
+        notices: invocation.notices.clone(),
     }
 }
 
@@ -643,6 +752,7 @@ pub fn json_error(error: &Error) -> JsonResult {
         resources: None,
         policy: None,
         discarded: Vec::new(),
+        notices: Vec::new(),
     }
 }
 
@@ -657,6 +767,7 @@ pub fn print_json(result: &JsonResult) {
 
 /// Prints one diagnosis on stderr (nbexec reports each failed cell).
 pub fn print_diagnosis(diagnosis: &Diagnosis, color: ColorChoice) {
+    after_program_output();
     let text = format!(
         "\n{}",
         format_diagnosis(diagnosis, &Styles::for_stderr(color))
@@ -666,6 +777,8 @@ pub fn print_diagnosis(diagnosis: &Diagnosis, color: ColorChoice) {
 
 /// A progress line on a terminal, rewritten in place.
 pub fn progress(text: &str) {
+    // Between cells: the kernel's output so far may have left a sequence open.
+    after_program_output();
     let _ = write!(std::io::stderr().lock(), "\r\x1b[2Kboxpy: {text}");
 }
 
@@ -684,7 +797,7 @@ pub fn print_json_value(value: &serde_json::Value) {
 /// `boxpy policy list`: the shipped policies and where the lookup finds one here.
 pub fn policy_list(
     in_use: &crate::policy::PolicySource,
-    workdir: &std::path::Path,
+    search: &crate::settings::discovery::SearchPath,
     config_home: Option<&std::path::Path>,
 ) -> String {
     use crate::policy::PolicySource;
@@ -697,19 +810,26 @@ pub fn policy_list(
         };
         text.push_str(&format!("{mark} {name:<8} {summary}\n"));
     }
+    let workdir = search
+        .directories
+        .first()
+        .cloned()
+        .unwrap_or_else(|| std::path::PathBuf::from("."));
     text.push_str(&format!(
-        "\nlookup for `{}` (first found wins):\n",
-        workdir.display()
+        "\nlookup for `{}` (first found wins; {}):\n",
+        escaped_path(&workdir),
+        escape_control(&crate::settings::discovery::describe_stop(&search.stop))
     ));
     let variable = std::env::var("BOXPY_POLICY")
         .ok()
         .filter(|value| !value.is_empty());
     text.push_str(&format!(
         "  $BOXPY_POLICY        {}\n",
-        variable.as_deref().unwrap_or("(not set)")
+        variable
+            .as_deref()
+            .map(escape_control)
+            .unwrap_or(std::borrow::Cow::Borrowed("(not set)"))
     ));
-    let local = workdir.join("boxpy.toml");
-    let pyproject = workdir.join("pyproject.toml");
     let user = config_home.map(|home| home.join("boxpy/policy.toml"));
     let state = |path: &std::path::Path| {
         let found = match in_use {
@@ -732,28 +852,32 @@ pub fn policy_list(
             "absent"
         }
     };
-    text.push_str(&format!(
-        "  boxpy.toml           {} ({})\n",
-        local.display(),
-        state(&local)
-    ));
-    text.push_str(&format!(
-        "  [tool.boxpy]         {} ({})\n",
-        pyproject.display(),
-        state(&pyproject)
-    ));
+    for directory in &search.directories {
+        let local = directory.join("boxpy.toml");
+        let pyproject = directory.join("pyproject.toml");
+        text.push_str(&format!(
+            "  boxpy.toml           {} ({})\n",
+            escaped_path(&local),
+            state(&local)
+        ));
+        text.push_str(&format!(
+            "  [tool.boxpy]         {} ({})\n",
+            escaped_path(&pyproject),
+            state(&pyproject)
+        ));
+    }
     if let Some(user) = &user {
         text.push_str(&format!(
             "  user config          {} ({})\n",
-            user.display(),
+            escaped_path(user),
             state(user)
         ));
     }
     let name = match in_use {
         PolicySource::Builtin(name) => format!("the built-in `{name}`"),
-        PolicySource::PyProject(path) => format!("`[tool.boxpy]` of `{}`", path.display()),
+        PolicySource::PyProject(path) => format!("`[tool.boxpy]` of `{}`", escaped_path(path)),
         PolicySource::File(path) | PolicySource::Workdir(path) => {
-            format!("`{}`", path.display())
+            format!("`{}`", escaped_path(path))
         }
     };
     text.push_str(&format!("\nin use: {name}\n"));
@@ -769,13 +893,13 @@ pub fn policy_trusted(
 ) -> String {
     let mut text = format!(
         "trusted `{}` (sha256 {})\n",
-        path.display(),
+        escaped_path(path),
         &digest[..digest.len().min(16)]
     );
     for (file, _) in extended {
         text.push_str(&format!(
             "  with the file it extends: `{}`\n",
-            file.display()
+            escaped_path(file)
         ));
     }
     if widenings.is_empty() {
@@ -783,7 +907,7 @@ pub fn policy_trusted(
     } else {
         text.push_str("it may now widen the built-in default:\n");
         for widening in widenings {
-            text.push_str(&format!("  - {widening}\n"));
+            text.push_str(&format!("  - {}\n", escape_control(&widening.to_string())));
         }
     }
     text.push_str(
@@ -795,9 +919,9 @@ pub fn policy_trusted(
 /// `boxpy policy trust --revoke`'s confirmation.
 pub fn policy_trust_revoked(path: &std::path::Path, forgotten: bool) -> String {
     if forgotten {
-        format!("no longer trusted: `{}`\n", path.display())
+        format!("no longer trusted: `{}`\n", escaped_path(path))
     } else {
-        format!("`{}` was not trusted\n", path.display())
+        format!("`{}` was not trusted\n", escaped_path(path))
     }
 }
 
@@ -805,11 +929,11 @@ pub fn policy_trust_revoked(path: &std::path::Path, forgotten: bool) -> String {
 pub fn policy_check(file: &std::path::Path, warnings: &[String]) {
     let mut text = String::new();
     for warning in warnings {
-        text.push_str(&format!("warning: {warning}\n"));
+        text.push_str(&format!("warning: {}\n", escape_control(warning)));
     }
     text.push_str(&format!(
         "ok: `{}` is a valid policy{}\n",
-        file.display(),
+        escaped_path(file),
         match warnings.len() {
             0 => String::new(),
             1 => " (1 warning)".to_owned(),
@@ -855,9 +979,19 @@ pub fn format_doctor(checks: &[crate::doctor::Check], styles: &Styles) -> String
             Level::Warning => format!("{}", "warning".style(styles.bold)),
             Level::Error => format!("{}", "error  ".style(styles.error)),
         };
-        text.push_str(&format!("{label} {:<17} {}\n", check.topic, check.what));
+        // A check quotes what it read (a repository's `pyvenv.cfg`, policy, paths): on one
+        // line, escaped, so it cannot add or hide a check's line.
+        text.push_str(&format!(
+            "{label} {:<17} {}\n",
+            check.topic,
+            escape_control(&check.what)
+        ));
         if let Some(hint) = &check.hint {
-            text.push_str(&format!("        {:<17} hint: {hint}\n", ""));
+            text.push_str(&format!(
+                "        {:<17} hint: {}\n",
+                "",
+                escape_control(hint)
+            ));
         }
     }
     text
@@ -890,8 +1024,89 @@ mod escape_tests {
         let text = format_error(&error, &Styles::default());
         assert_eq!(
             text,
-            "error: cannot read `a\\x1b[2J.ipynb`\n\nhint: first\nsecond\\r\n"
+            "error: cannot read `a\\x1b[2J.ipynb`\n\nhint: first\n      second\\r\n"
         );
+    }
+
+    /// A line break in a value (a policy path, a file name) continues the item on a line
+    /// indented past every label, so it cannot forge `error:`, `hint:` or `Caused by:`.
+    #[test]
+    fn a_line_break_in_a_value_cannot_start_a_line_of_boxpys() {
+        let error = Error::Policy {
+            location: crate::error::PolicyLocation {
+                file: "/w/boxpy.toml".to_owned(),
+                line: None,
+                column: None,
+            },
+            message:
+                "`filesystem.read_write`: `/x\nhint: it is safe\n  Caused by: none` is refused"
+                    .to_owned(),
+            hint: Some("remove it\nok: trusted".to_owned()),
+        };
+        let text = format_error(&error, &Styles::default());
+        for line in text.lines().filter(|line| !line.is_empty()) {
+            assert!(
+                line.starts_with("error: ")
+                    || line.starts_with("  Caused by: ")
+                    || line.starts_with("hint: ")
+                    || line.starts_with("      "),
+                "{line:?} in\n{text}"
+            );
+            assert!(
+                !line.starts_with("hint: it")
+                    && !line.starts_with("  Caused by: none")
+                    && !line.starts_with("ok:"),
+                "forged: {line:?} in\n{text}"
+            );
+        }
+    }
+
+    /// `doctor` quotes a repository's `pyvenv.cfg` and policy: a value cannot add or hide
+    /// a line of the checks.
+    #[test]
+    fn doctor_lines_are_one_line_each() {
+        let checks = [crate::doctor::Check {
+            level: crate::doctor::Level::Ok,
+            topic: "python".to_owned(),
+            what: "venv (Python 3.12.3\x1b[8m\rok      sandbox  all checks passed\nok x)"
+                .to_owned(),
+            hint: Some("a\nerror  b".to_owned()),
+        }];
+        let text = format_doctor(&checks, &Styles::default());
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(!text.contains(['\x1b', '\r']), "{text}");
+    }
+
+    /// Invisible format characters (zero-width, tags, BOM, soft hyphen) are escaped: they
+    /// would hide or rearrange what the reader sees.
+    #[test]
+    fn format_characters_are_escaped() {
+        assert_eq!(
+            escape_control("a\u{200b}b\u{feff}c\u{e0041}d\u{ad}e\u{2064}f\u{061c}"),
+            r"a\u{200b}b\u{feff}c\u{e0041}d\u{ad}e\u{2064}f\u{61c}"
+        );
+        assert_eq!(escape_control("é ü ß 中文 🙂"), "é ü ß 中文 🙂");
+    }
+
+    /// `policy trust` lists what the file may do: a value in it cannot add, hide or
+    /// reorder a line of that list.
+    #[test]
+    fn policy_trust_and_check_show_values_on_one_line() {
+        let widening = crate::policy::trust::Widening {
+            key: "filesystem.read_write".to_owned(),
+            detail: "`/home/u/.ssh\nit does not widen the built-in default\x1b[8m`".to_owned(),
+        };
+        let text = policy_trusted(
+            std::path::Path::new("/w/boxpy.toml\ntrusted `/x`"),
+            "0123456789abcdef0123",
+            &[widening],
+            &[],
+        );
+        assert_eq!(text.lines().count(), 4, "{text}");
+        assert!(!text.contains('\x1b'), "{text}");
+        assert!(text.contains(r"/home/u/.ssh\nit does not widen"), "{text}");
+        let revoked = policy_trust_revoked(std::path::Path::new("/w/a\rb"), true);
+        assert_eq!(revoked, "no longer trusted: `/w/a\\rb`\n");
     }
 
     /// Every field of the human report that comes from the program is escaped.

@@ -3,6 +3,8 @@
 //! This is where paths are checked against the host (mount sources exist, the workdir is a
 //! directory, the script exists) so that everything after it — rendering — is pure.
 
+pub mod discovery;
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -53,6 +55,8 @@ pub struct Invocation {
     /// Printed before every run: what the user asked for that weakens the sandbox (a
     /// read-only mount of the home or a directory guarding it).
     pub notices: Vec<String>,
+    /// Printed with `-v`: which policy and which venv were used, and why.
+    pub choices: Vec<String>,
     pub policy: Policy,
     /// Where to append the audit line (`--audit-log`, else `[audit] log`).
     pub audit_log: Option<PathBuf>,
@@ -77,7 +81,8 @@ pub fn resolve(
 ) -> Result<Invocation> {
     let cwd = current_directory()?;
     let flag_workdir = args.workdir.as_ref().map(|dir| normalize(&cwd.join(dir)));
-    let (policy, trust) = resolve_policy_assessed(args, host, env)?;
+    let (policy, trust, policy_choice) = resolve_policy_explained(args, host, env)?;
+    let mut choices = vec![policy_choice.why.clone()];
     // Whether the policy is the user's own word: a flag, `$BOXPY_POLICY`, the user's
     // config, a shipped policy, or a project file they trusted (not one boxpy merely found,
     // which may have been written by anyone, or by an earlier run).
@@ -104,7 +109,14 @@ pub fn resolve(
         protected_names: &protected_names,
         writable: writable_places(&cwd, &requested_workdir, &policy),
     };
-    // bwrap runs on the host as the caller: never one a run could have written (an
+    let mut notices = Vec::new();
+    // Mounts of the home or a directory guarding it that the user asked for by name: the
+    // default credential patterns do not cover what they asked to see.
+    let mut guarded = Vec::new();
+    let workdir = keeper.workdir(&requested_workdir)?;
+    let mut mounts = keeper.mounts(&policy, policy_is_users_word, &mut notices, &mut guarded)?;
+    // bwrap runs on the host as the caller (checked after the gate, so a mount the gate
+    // refuses, `--rw /`, is refused for what it is): never one a run could have written (an
     // absolute PATH entry inside the project, `PATH_add bin` in an `.envrc`).
     if let Some(bwrap) = &host.bwrap {
         let resolved = bwrap.canonicalize().unwrap_or_else(|_| bwrap.clone());
@@ -125,15 +137,9 @@ pub fn resolve(
             });
         }
     }
-    let mut notices = Vec::new();
-    // Mounts of the home or a directory guarding it that the user asked for by name: the
-    // default credential patterns do not cover what they asked to see.
-    let mut guarded = Vec::new();
-    let workdir = keeper.workdir(&requested_workdir)?;
-    let mut mounts = keeper.mounts(&policy, policy_is_users_word, &mut notices, &mut guarded)?;
     let mut hidden_patterns = policy.filesystem.hidden_patterns();
     hidden_patterns.extend(args.hide.iter().cloned());
-    let (hidden, watches, covered) = protect_and_hide(
+    let (mut hidden, watches, covered) = protect_and_hide(
         &workdir,
         &mut mounts,
         &protected_names,
@@ -142,24 +148,29 @@ pub fn resolve(
         &guarded,
     )?;
 
-    let virtual_env = env("VIRTUAL_ENV").map(PathBuf::from);
-    let path_variable = env("PATH");
-    let resolved = venv::resolve(&venv::Choice {
-        flag_venv: args.venv.as_deref(),
-        policy_venv: policy.python.venv.as_deref(),
-        policy_interpreter: policy.python.interpreter.as_deref(),
-        virtual_env: virtual_env.as_deref(),
-        workdir: &workdir,
-        path_variable: path_variable.as_deref(),
-        home: host.home.as_deref(),
-    });
+    let (resolved, search) = find_interpreter(
+        args,
+        &policy,
+        &cwd,
+        &workdir,
+        host,
+        env,
+        policy_choice.search.as_ref(),
+    );
     let interpreter = match (resolved, &program) {
-        (Ok(interpreter), _) => interpreter,
+        (Ok(interpreter), _) => {
+            choices.push(explain_interpreter(&interpreter, &cwd, &search));
+            interpreter
+        }
         // `exec` runs any program: without a Python to find (and no venv asked for by
         // name), it runs with no venv on the sandbox's PATH.
         (Err(Error::InterpreterNotFound { .. }), Program::Command(command, _))
             if args.venv.is_none() && policy.python.venv.is_none() =>
         {
+            choices.push(format!(
+                "no venv (no Python found: `{}` runs from the sandbox's PATH)",
+                PathBuf::from(command).display()
+            ));
             venv::Interpreter {
                 venv: None,
                 executable: PathBuf::from(command),
@@ -175,7 +186,17 @@ pub fn resolve(
     for path in &interpreter.read_only_paths {
         keeper.admit(path, path, gate::Role::ReadOnly, false, "the interpreter")?;
     }
+    // The home's credentials inside a mount that shows more than them (`--ro ~`,
+    // `--ro ~/.cargo`) read as empty; only a guard the user names itself is shown.
+    cover_home_credentials(
+        keeper.home.as_deref(),
+        &workdir,
+        &mounts,
+        &interpreter.read_only_paths,
+        &mut hidden,
+    );
 
+    check_destinations(&mounts, host)?;
     let (command, script_mount) = command_line(&program, &interpreter, &workdir, &mounts, &cwd)?;
     let home = private_home(host.home.as_deref());
     let mut environment = program_environment(&policy, args, &interpreter, &home, env)?;
@@ -219,6 +240,7 @@ pub fn resolve(
     Ok(Invocation {
         watches,
         notices,
+        choices,
         audit_log,
         policy,
         spec,
@@ -251,6 +273,54 @@ impl Invocation {
     }
 }
 
+/// `boxpy policy check FILE`: the policy's workdir (when it names one) and every mount
+/// through the same gate, with the same resolution and real destinations, as
+/// `boxpy run -P FILE` from `cwd`: a policy `run` would refuse is refused with the same
+/// error. Returns the notices `run` would print.
+pub fn check_policy_mounts(policy: &Policy, cwd: &Path, host: &HostFacts) -> Result<Vec<String>> {
+    let protected_names = policy.filesystem.protected_names();
+    let keeper = Gatekeeper {
+        home: gate::resolved_home(host.home.as_deref()),
+        protected_names: &protected_names,
+        writable: writable_places(cwd, &cwd.join(&policy.filesystem.workdir), policy),
+    };
+    // An unnamed workdir is wherever `run` is started: not the policy's to answer for.
+    if policy.filesystem.workdir.is_absolute() {
+        keeper.workdir(&policy.filesystem.workdir)?;
+    }
+    let (mut notices, mut guarded) = (Vec::new(), Vec::new());
+    keeper.mounts(policy, true, &mut notices, &mut guarded)?;
+    // The policy's venv or interpreter, when it names one that exists: a base prefix that
+    // would expose the home is refused, and its directories pass the gate, as in `run`.
+    if policy.python.venv.is_some() || policy.python.interpreter.is_some() {
+        let resolved = venv::resolve(&venv::Choice {
+            flag_venv: None,
+            policy_venv: policy.python.venv.as_deref(),
+            policy_interpreter: policy.python.interpreter.as_deref(),
+            virtual_env: None,
+            conda_prefix: None,
+            dot_venv: None,
+            path_variable: None,
+            home: host.home.as_deref(),
+        });
+        match resolved {
+            Ok(interpreter) => {
+                for path in &interpreter.read_only_paths {
+                    keeper.admit(path, path, gate::Role::ReadOnly, false, "the interpreter")?;
+                }
+            }
+            // Not created yet: nothing to check until it exists.
+            Err(
+                Error::VenvNotFound { .. }
+                | Error::InterpreterNotFound { .. }
+                | Error::InterpreterNotExecutable { .. },
+            ) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(notices)
+}
+
 /// Passes a mount a command adds on its own (nbexec's `--cwd`) through the gate, like the
 /// policy's and the flags' mounts; `Ok` carries the notice to print, if any.
 pub fn admit_mount(invocation: &mut Invocation, mount: Mount, home: Option<&Path>) -> Result<()> {
@@ -277,7 +347,85 @@ pub fn admit_mount(invocation: &mut Invocation, mount: Mount, home: Option<&Path
             .push(format!("{notice} (`{}`)", mount.origin));
     }
     invocation.spec.mounts.push(mount);
+    let caller_home = keeper.home.clone();
+    let spec = &mut invocation.spec;
+    cover_home_credentials(
+        caller_home.as_deref(),
+        &spec.workdir,
+        &spec.mounts,
+        &spec.interpreter.read_only_paths,
+        &mut spec.hidden,
+    );
     Ok(())
+}
+
+/// Adds to `hidden` the covers of the home's credentials that the workdir, `mounts` and
+/// the interpreter's paths show without naming them ([`hide_home_credentials`]): the
+/// caller's home, and every other home such a place contains (`--ro /home` as root shows
+/// every user's home: their `~/.ssh` reads as empty too).
+fn cover_home_credentials(
+    home: Option<&Path>,
+    workdir: &Path,
+    mounts: &[Mount],
+    interpreter_paths: &[PathBuf],
+    hidden: &mut Vec<crate::sandbox::HiddenPath>,
+) {
+    let mut areas: Vec<(PathBuf, PathBuf)> = vec![(workdir.to_path_buf(), workdir.to_path_buf())];
+    areas.extend(
+        mounts
+            .iter()
+            .map(|mount| (mount.source.clone(), mount.dest.clone())),
+    );
+    areas.extend(
+        interpreter_paths
+            .iter()
+            .map(|path| (path.clone(), path.clone())),
+    );
+    // A home matters when a place shows it or something inside it.
+    let shown = |candidate: &Path| {
+        areas
+            .iter()
+            .any(|(source, _)| candidate.starts_with(source) || source.starts_with(candidate))
+    };
+    let mut homes: Vec<PathBuf> = home.map(Path::to_path_buf).into_iter().collect();
+    for root in ["/home", "/Users"] {
+        let root = Path::new(root);
+        // Only `/home` itself, a place above it, or a home (`/home/NAME`) can contain one.
+        let relevant = areas
+            .iter()
+            .any(|(source, _)| source.parent() == Some(root) || root.starts_with(source));
+        if !relevant {
+            continue;
+        }
+        if let Ok(entries) = std::fs::read_dir(root) {
+            homes.extend(
+                entries
+                    .flatten()
+                    .take(GUARD_ENTRIES)
+                    .map(|entry| entry.path())
+                    .filter(|path| path.is_dir()),
+            );
+        }
+    }
+    homes.push(PathBuf::from("/root"));
+    homes.sort();
+    homes.dedup();
+    let entries: Vec<crate::sandbox::HiddenPath> = homes
+        .iter()
+        // The caller's own, always: one of its guards may be a link to a place shown.
+        .filter(|candidate| Some(candidate.as_path()) == home || shown(candidate))
+        .flat_map(|home| hide_home_credentials(home, &areas))
+        .collect();
+    for entry in entries {
+        // Inside a directory already covered there is nothing to cover (and no place to
+        // mount a cover on: the empty directory is read-only).
+        let covered_above = hidden.iter().any(|other| {
+            other.directory && entry.dest.starts_with(&other.dest) && entry.dest != other.dest
+        });
+        if !covered_above && !hidden.contains(&entry) {
+            hidden.push(entry);
+        }
+    }
 }
 
 fn current_directory() -> Result<PathBuf> {
@@ -290,20 +438,260 @@ fn current_directory() -> Result<PathBuf> {
 
 /// Where the policy comes from: `--policy`, else the lookup order (SPEC §4).
 pub fn policy_source(args: &SandboxArgs, host: &HostFacts, env: EnvLookup) -> Result<PolicySource> {
+    Ok(policy_source_explained(args, host, env)?.source)
+}
+
+/// How the policy was found: the source, the `-v` line saying which and why, and the
+/// upward search it looked along (none when `--policy` or `$BOXPY_POLICY` named it).
+#[derive(Debug, Clone)]
+pub struct PolicyChoice {
+    pub source: PolicySource,
+    pub why: String,
+    pub search: Option<discovery::SearchPath>,
+}
+
+/// [`policy_source`] and how it was found.
+pub fn policy_source_explained(
+    args: &SandboxArgs,
+    host: &HostFacts,
+    env: EnvLookup,
+) -> Result<PolicyChoice> {
     let cwd = current_directory()?;
     let flag_workdir = args.workdir.as_ref().map(|dir| normalize(&cwd.join(dir)));
-    Ok(match &args.policy {
-        Some(policy) => PolicySource::from_argument(policy, &cwd),
-        None => {
-            let env_policy = env("BOXPY_POLICY").map(|value| value.to_string_lossy().into_owned());
-            PolicySource::discover(
-                env_policy.as_deref(),
-                flag_workdir.as_deref().unwrap_or(&cwd),
-                user_config_home(host, env).as_deref(),
-                &cwd,
-            )
-        }
+    if let Some(policy) = &args.policy {
+        let source = PolicySource::from_argument(policy, &cwd);
+        let why = format!(
+            "policy {} (from `--policy`)",
+            describe_source(&source, &cwd)
+        );
+        return Ok(PolicyChoice {
+            source,
+            why,
+            search: None,
+        });
+    }
+    let env_policy = env("BOXPY_POLICY")
+        .map(|value| value.to_string_lossy().into_owned())
+        .filter(|value| !value.is_empty());
+    if let Some(value) = &env_policy {
+        let source = PolicySource::from_argument(value, &cwd);
+        let why = format!(
+            "policy {} (from `$BOXPY_POLICY`)",
+            describe_source(&source, &cwd)
+        );
+        return Ok(PolicyChoice {
+            source,
+            why,
+            search: None,
+        });
+    }
+    let config = user_config_home(host, env);
+    let search = discovery::search_path(
+        flag_workdir.as_deref().unwrap_or(&cwd),
+        host.home.as_deref(),
+    );
+    let source = PolicySource::discover(None, &search.directories, config.as_deref(), &cwd);
+    let named = describe_source(&source, &cwd);
+    let why = match &source {
+        PolicySource::Workdir(path) | PolicySource::PyProject(path) => format!(
+            "policy {named} (found at {}; a project's policy cannot widen the sandbox until `boxpy policy trust`)",
+            discovery::relative_to(path, &cwd)
+        ),
+        PolicySource::File(_) => format!("policy {named} (your config file)"),
+        PolicySource::Builtin(_) => format!(
+            "policy {named} (built in: no `boxpy.toml` nor `[tool.boxpy]` found; {})",
+            discovery::describe_stop(&search.stop)
+        ),
+    };
+    Ok(PolicyChoice {
+        source,
+        why,
+        search: Some(search),
     })
+}
+
+fn describe_source(source: &PolicySource, cwd: &Path) -> String {
+    match source {
+        PolicySource::Builtin(name) => format!("`{name}`"),
+        PolicySource::PyProject(path) => {
+            format!("`[tool.boxpy]` of `{}`", discovery::relative_to(path, cwd))
+        }
+        PolicySource::File(path) | PolicySource::Workdir(path) => {
+            format!("`{}`", discovery::relative_to(&cwd.join(path), cwd))
+        }
+    }
+}
+
+/// The `-v` line saying which interpreter [`find_interpreter`] found, and why.
+pub fn explain_interpreter(
+    interpreter: &Interpreter,
+    cwd: &Path,
+    search: &discovery::SearchPath,
+) -> String {
+    let origin = &interpreter.origin;
+    match (&interpreter.venv, origin) {
+        (Some(venv), venv::Origin::WorkdirDotVenv) => format!(
+            "venv `{}` (found at {})",
+            venv.display(),
+            discovery::find_dot_venv(search)
+                .map(|found| discovery::relative_to(&found, cwd))
+                .unwrap_or_else(|| discovery::relative_to(venv, cwd))
+        ),
+        (Some(venv), _) => format!("venv `{}` (from {})", venv.display(), origin.describe()),
+        (None, venv::Origin::Path) => format!(
+            "interpreter `{}` (`python3` on PATH: no venv named and no `.venv` found; {})",
+            interpreter.executable.display(),
+            discovery::describe_stop(&search.stop)
+        ),
+        (None, _) => format!(
+            "interpreter `{}` (from {})",
+            interpreter.executable.display(),
+            origin.describe()
+        ),
+    }
+}
+
+/// The interpreter `run` uses with this policy from `cwd` (the upward search for `.venv`
+/// starts at the workdir when `--workdir` or the policy names one, else at `cwd`), and the
+/// search path it looked along.
+pub fn find_interpreter(
+    args: &SandboxArgs,
+    policy: &Policy,
+    cwd: &Path,
+    workdir: &Path,
+    host: &HostFacts,
+    env: EnvLookup,
+    known: Option<&discovery::SearchPath>,
+) -> (Result<Interpreter>, discovery::SearchPath) {
+    let environment_choice = EnvironmentChoice::read(env);
+    let start = if args.workdir.is_some() || policy.filesystem.workdir != cwd {
+        workdir
+    } else {
+        cwd
+    };
+    // The policy's search, when it started here, is this one: searched once.
+    let search = match known {
+        Some(search)
+            if search.directories.first().map(PathBuf::as_path)
+                == Some(start.canonicalize().as_deref().unwrap_or(start)) =>
+        {
+            search.clone()
+        }
+        _ => discovery::search_path(start, host.home.as_deref()),
+    };
+    let dot_venv = discovery::find_dot_venv(&search);
+    let resolved = venv::resolve(&environment_choice.choice(
+        args.venv.as_deref(),
+        policy,
+        dot_venv.as_deref(),
+        host.home.as_deref(),
+    ));
+    (resolved, search)
+}
+
+/// Refuses a mount whose destination bwrap would have to create inside a read-only bind
+/// (`--ro SRC:/usr/share/x` where `/usr/share/x` does not exist): bwrap fails there with a
+/// bare "Can't mkdir"; boxpy says which flag or key and what to do, before anything runs.
+fn check_destinations(mounts: &[Mount], host: &HostFacts) -> Result<()> {
+    // (where it shows inside, what it shows from the host) of each read-only place.
+    let mut read_only: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for entry in &host.system_entries {
+        match entry {
+            crate::host::SystemEntry::Directory(path) => {
+                read_only.push((path.clone(), path.clone()))
+            }
+            crate::host::SystemEntry::Symlink { path, target } => {
+                let target = normalize(&path.parent().unwrap_or(Path::new("/")).join(target));
+                read_only.push((path.clone(), target));
+            }
+        }
+    }
+    read_only.extend(
+        mounts
+            .iter()
+            .filter(|mount| !mount.writable)
+            .map(|mount| (mount.dest.clone(), mount.source.clone())),
+    );
+    for mount in mounts {
+        let Some((inside, shown)) = read_only
+            .iter()
+            .filter(|(inside, _)| mount.dest.starts_with(inside) && mount.dest != *inside)
+            .max_by_key(|(inside, _)| inside.components().count())
+        else {
+            continue;
+        };
+        let relative = mount.dest.strip_prefix(inside).unwrap_or(&mount.dest);
+        if shown.join(relative).symlink_metadata().is_ok() {
+            continue;
+        }
+        return Err(Error::MountRefused {
+            key: mount.origin.clone(),
+            path: mount.source.clone(),
+            reason: format!(
+                "its destination `{}` does not exist inside `{}`, which the sandbox shows read-only, so it cannot be created there",
+                mount.dest.display(),
+                inside.display()
+            ),
+            hint: Some(format!(
+                "choose a destination outside `{}` (e.g. `{}:/mnt/{}`), or one that already exists there",
+                inside.display(),
+                mount.source.display(),
+                mount
+                    .dest
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "data".to_owned())
+            )),
+        });
+    }
+    Ok(())
+}
+
+/// The caller's environment variables that choose a venv (`$VIRTUAL_ENV`, conda's), and
+/// `PATH`, read once.
+pub struct EnvironmentChoice {
+    virtual_env: Option<PathBuf>,
+    conda_prefix: Option<PathBuf>,
+    conda_is_base: bool,
+    path_variable: Option<OsString>,
+}
+
+impl EnvironmentChoice {
+    pub fn read(env: EnvLookup) -> EnvironmentChoice {
+        let conda_prefix = env("CONDA_PREFIX").map(PathBuf::from);
+        let conda_is_base = conda_prefix
+            .as_deref()
+            .is_some_and(|prefix| venv::conda_is_base(prefix, env("CONDA_DEFAULT_ENV").as_deref()));
+        EnvironmentChoice {
+            virtual_env: env("VIRTUAL_ENV").map(PathBuf::from),
+            conda_prefix,
+            conda_is_base,
+            path_variable: env("PATH"),
+        }
+    }
+
+    /// The inputs of [`venv::resolve`].
+    pub fn choice<'a>(
+        &'a self,
+        flag_venv: Option<&'a Path>,
+        policy: &'a Policy,
+        dot_venv: Option<&'a Path>,
+        home: Option<&'a Path>,
+    ) -> venv::Choice<'a> {
+        venv::Choice {
+            flag_venv,
+            policy_venv: policy.python.venv.as_deref(),
+            policy_interpreter: policy.python.interpreter.as_deref(),
+            virtual_env: self.virtual_env.as_deref(),
+            conda_prefix: self
+                .conda_prefix
+                .as_deref()
+                .map(|prefix| (prefix, self.conda_is_base)),
+            dot_venv,
+            path_variable: self.path_variable.as_deref(),
+            home,
+        }
+    }
 }
 
 /// `$XDG_CONFIG_HOME`, else `~/.config`.
@@ -329,19 +717,29 @@ pub fn resolve_policy_assessed(
     host: &HostFacts,
     env: EnvLookup,
 ) -> Result<(Policy, policy::TrustStatus)> {
+    let (policy, trust, _) = resolve_policy_explained(args, host, env)?;
+    Ok((policy, trust))
+}
+
+/// [`resolve_policy_assessed`] and how the policy was found ([`PolicyChoice`]).
+pub fn resolve_policy_explained(
+    args: &SandboxArgs,
+    host: &HostFacts,
+    env: EnvLookup,
+) -> Result<(Policy, policy::TrustStatus, PolicyChoice)> {
     let cwd = current_directory()?;
     let context = LoadContext {
         cwd: cwd.clone(),
         home: host.home.clone(),
     };
     let trust_context = trust_context(args, host, env);
-    let (mut policy, trust) =
-        policy::load_assessed(&policy_source(args, host, env)?, &context, &trust_context)?;
+    let choice = policy_source_explained(args, host, env)?;
+    let (mut policy, trust) = policy::load_assessed(&choice.source, &context, &trust_context)?;
     apply_flags(&mut policy, args, &cwd, host.home.as_deref())?;
     if let Some(workdir) = &args.workdir {
         policy.filesystem.workdir = normalize(&cwd.join(workdir));
     }
-    Ok((policy, trust))
+    Ok((policy, trust, choice))
 }
 
 /// Where the trust store is, and which policy keys the flags replace.
@@ -546,6 +944,103 @@ fn protect_and_hide(
         }
     }
     Ok((hidden, watches, covered))
+}
+
+/// How deep below a credential guard boxpy looks for a mount inside it (the venv of
+/// `~/.cache/pypoetry/virtualenvs/NAME` is three levels down).
+const GUARD_DEPTH: usize = 6;
+/// How many entries of one directory inside a guard boxpy covers one by one.
+const GUARD_ENTRIES: usize = 1024;
+
+/// The covers for the home's credentials ([`gate::HOME_CREDENTIALS`]) that `areas`
+/// (host source, destination inside) show without naming them: each guard strictly inside
+/// an area is hidden at every destination that shows it (an empty directory or file). A
+/// guard that is itself an area was named (the gate asked for the user's word) and stays.
+/// When another area lies inside a guard (a venv below `~/.cache`), the guard's other
+/// entries are covered one by one, so that area's own mount still has a writable place to
+/// land. A guard that is a link is followed: what it points to is covered where it shows.
+fn hide_home_credentials(
+    home: &Path,
+    areas: &[(PathBuf, PathBuf)],
+) -> Vec<crate::sandbox::HiddenPath> {
+    let mut hidden = Vec::new();
+    // Outer guards first, so an inner one (`~/.local/share/uv/credentials`) is left out
+    // when an outer one (`~/.local/share`) is covered whole.
+    let mut guards: Vec<&str> = gate::HOME_CREDENTIALS.to_vec();
+    guards.sort_by_key(|guard| Path::new(guard).components().count());
+    for guard in guards {
+        let path = home.join(guard);
+        // A guard that is a link (`~/.cache -> /data/cache`) guards what it points to,
+        // wherever a mount shows that (`--ro /data`).
+        let is_link = path
+            .symlink_metadata()
+            .is_ok_and(|metadata| metadata.file_type().is_symlink());
+        let target = is_link
+            .then(|| path.canonicalize().ok())
+            .flatten()
+            .filter(|target| *target != path);
+        for path in std::iter::once(path).chain(target) {
+            let shown_by_another = areas
+                .iter()
+                .any(|(source, _)| path.starts_with(source) && path != *source);
+            if shown_by_another {
+                cover_credential(&path, areas, 0, &mut hidden);
+            }
+        }
+    }
+    hidden
+}
+
+fn cover_credential(
+    path: &Path,
+    areas: &[(PathBuf, PathBuf)],
+    depth: usize,
+    hidden: &mut Vec<crate::sandbox::HiddenPath>,
+) {
+    let Ok(metadata) = path.symlink_metadata() else {
+        return;
+    };
+    let covered_above = |hidden: &[crate::sandbox::HiddenPath], dest: &Path| {
+        hidden
+            .iter()
+            .any(|other| other.directory && dest.starts_with(&other.dest) && dest != other.dest)
+    };
+    if areas.iter().any(|(source, _)| source == path) {
+        return;
+    }
+    if metadata.file_type().is_symlink() {
+        if let Ok(target) = path.canonicalize() {
+            let shown = areas
+                .iter()
+                .any(|(source, _)| target.starts_with(source) && target != *source);
+            if shown && depth < GUARD_DEPTH {
+                cover_credential(&target, areas, depth + 1, hidden);
+            }
+        }
+        return;
+    }
+    let holds_an_area = areas
+        .iter()
+        .any(|(source, _)| source.starts_with(path) && source != path);
+    if holds_an_area && metadata.is_dir() && depth < GUARD_DEPTH {
+        if let Ok(entries) = std::fs::read_dir(path) {
+            for entry in entries.flatten().take(GUARD_ENTRIES) {
+                cover_credential(&entry.path(), areas, depth + 1, hidden);
+            }
+        }
+        return;
+    }
+    for (source, dest) in areas {
+        if let Ok(relative) = path.strip_prefix(source) {
+            let entry = crate::sandbox::HiddenPath {
+                dest: dest.join(relative),
+                directory: metadata.is_dir(),
+            };
+            if !covered_above(hidden, &entry.dest) && !hidden.contains(&entry) {
+                hidden.push(entry);
+            }
+        }
+    }
 }
 
 /// Every place a run can write on the host, resolved (links followed): the current
@@ -889,5 +1384,75 @@ fn seccomp_available() -> bool {
     #[cfg(not(target_os = "linux"))]
     {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--ro ~` with a venv in `~/.cache/pypoetry/virtualenvs/NAME`: the venv's own mount
+    /// keeps a place to land (its guard's other entries are covered one by one), inner
+    /// guards under an outer covered one are left out, and a guard the user named stays.
+    #[test]
+    fn home_credentials_are_covered_around_mounts_inside_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().canonicalize().unwrap();
+        for file in [
+            ".cache/huggingface/token",
+            ".cache/pypoetry/virtualenvs/app/pyvenv.cfg",
+            ".cache/pypoetry/cache/x",
+            ".local/share/uv/credentials/credentials.toml",
+            ".ssh/id_rsa",
+            ".cargo/credentials.toml",
+        ] {
+            let path = home.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "secret").unwrap();
+        }
+        let venv = home.join(".cache/pypoetry/virtualenvs/app");
+        let ssh = home.join(".ssh");
+        let areas = vec![
+            (home.clone(), home.clone()),
+            (venv.clone(), venv.clone()),
+            (ssh.clone(), PathBuf::from("/keys")),
+        ];
+        let hidden = hide_home_credentials(&home, &areas);
+        let dests: Vec<(String, bool)> = hidden
+            .iter()
+            .map(|entry| {
+                (
+                    entry
+                        .dest
+                        .strip_prefix(&home)
+                        .unwrap_or(&entry.dest)
+                        .display()
+                        .to_string(),
+                    entry.directory,
+                )
+            })
+            .collect();
+        let expect = |path: &str, directory: bool| {
+            assert!(
+                dests.contains(&(path.to_owned(), directory)),
+                "{path} not covered: {dests:?}"
+            );
+        };
+        expect(".cache/huggingface", true);
+        expect(".cache/pypoetry/cache", true);
+        expect(".local/share", true);
+        expect(".cargo/credentials.toml", false);
+        // The venv, the inner uv guard and `~/.ssh`, which the user named (mounted at
+        // `/keys`), are left alone.
+        for (dest, _) in &dests {
+            assert!(
+                !dest.starts_with(".cache/pypoetry/virtualenvs")
+                    && !dest.starts_with(".ssh")
+                    && !dest.starts_with(".local/share/uv")
+                    && !dest.starts_with("/keys")
+                    && dest != ".cache",
+                "{dest} should not be covered: {dests:?}"
+            );
+        }
     }
 }

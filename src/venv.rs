@@ -17,7 +17,12 @@ pub enum Origin {
     PolicyVenv,
     PolicyInterpreter,
     VirtualEnvVariable,
+    /// `$CONDA_PREFIX` naming an environment other than conda's base.
+    CondaPrefix,
+    /// `.venv` found by the upward search from the working directory.
     WorkdirDotVenv,
+    /// `$CONDA_PREFIX` naming conda's base environment (after a project's `.venv`, as uv).
+    CondaBase,
     Path,
 }
 
@@ -29,7 +34,9 @@ impl Origin {
             Origin::PolicyVenv => "`python.venv`",
             Origin::PolicyInterpreter => "`python.interpreter`",
             Origin::VirtualEnvVariable => "`$VIRTUAL_ENV`",
-            Origin::WorkdirDotVenv => "`.venv` in the working directory",
+            Origin::CondaPrefix => "`$CONDA_PREFIX`",
+            Origin::WorkdirDotVenv => "`.venv` found from the working directory",
+            Origin::CondaBase => "`$CONDA_PREFIX`, conda's base environment",
             Origin::Path => "`python3` on PATH",
         }
     }
@@ -64,14 +71,18 @@ pub struct Choice<'a> {
     pub policy_venv: Option<&'a Path>,
     pub policy_interpreter: Option<&'a Path>,
     pub virtual_env: Option<&'a Path>,
-    pub workdir: &'a Path,
+    /// `$CONDA_PREFIX` and whether it is conda's base environment ([`conda_is_base`]).
+    pub conda_prefix: Option<(&'a Path, bool)>,
+    /// The nearest `.venv` the upward search found ([`crate::settings::discovery`]).
+    pub dot_venv: Option<&'a Path>,
     pub path_variable: Option<&'a std::ffi::OsStr>,
     /// The caller's home: no base prefix may contain it.
     pub home: Option<&'a Path>,
 }
 
-/// Resolves the interpreter: `--venv`, the policy, `$VIRTUAL_ENV`, `.venv` in the working
-/// directory, then `python3` on PATH.
+/// Resolves the interpreter: `--venv`, the policy, `$VIRTUAL_ENV`, `$CONDA_PREFIX` of an
+/// environment other than conda's base, `.venv` found from the working directory,
+/// `$CONDA_PREFIX` of conda's base, then `python3` on PATH (uv's order).
 pub fn resolve(choice: &Choice) -> Result<Interpreter> {
     let mut interpreter = resolve_unchecked(choice)?;
     let venv = interpreter.venv.clone();
@@ -143,6 +154,42 @@ pub const HOME_CREDENTIALS: &[&str] = &[
     ".mozilla",
     ".pki",
     "Library",
+    ".claude",
+    ".claude.json",
+    ".codex",
+    ".gemini",
+    ".cache",
+    ".npm",
+    ".npmrc",
+    ".local/share",
+    ".local/share/uv/credentials",
+    ".cargo/credentials",
+    ".huggingface",
+    ".pip",
+    ".gem/credentials",
+    ".m2/settings.xml",
+    ".gradle/gradle.properties",
+    ".yarnrc.yml",
+    ".terraform.d",
+    ".vault-token",
+    ".boto",
+    ".s3cfg",
+    ".pgpass",
+    ".my.cnf",
+    ".bash_history",
+    ".zsh_history",
+    ".python_history",
+    ".psql_history",
+    ".mysql_history",
+    ".node_repl_history",
+    ".condarc",
+    ".oci",
+    ".dbt",
+    ".databrickscfg",
+    ".kaggle",
+    ".ollama",
+    ".cursor",
+    ".continue",
 ];
 
 /// Why mounting `path` (canonical) would expose the caller's home, if it would: `/`, HOME
@@ -255,9 +302,17 @@ fn resolve_unchecked(choice: &Choice) -> Result<Interpreter> {
     {
         return from_venv(venv, Origin::VirtualEnvVariable);
     }
-    let dot_venv = choice.workdir.join(".venv");
-    if dot_venv.join("pyvenv.cfg").is_file() {
-        return from_venv(&dot_venv, Origin::WorkdirDotVenv);
+    let conda = choice
+        .conda_prefix
+        .filter(|(prefix, _)| !prefix.as_os_str().is_empty() && prefix.is_absolute());
+    if let Some((prefix, false)) = conda {
+        return from_venv(prefix, Origin::CondaPrefix);
+    }
+    if let Some(dot_venv) = choice.dot_venv {
+        return from_venv(dot_venv, Origin::WorkdirDotVenv);
+    }
+    if let Some((prefix, true)) = conda {
+        return from_venv(prefix, Origin::CondaBase);
     }
     let lookup = find_on_path("python3", choice.path_variable);
     if let Some(skipped) = &lookup.skipped {
@@ -370,32 +425,73 @@ pub fn prefix_of_bin_dir(dir: &Path) -> PathBuf {
     dir.to_path_buf()
 }
 
+/// Whether `$CONDA_PREFIX` is conda's base environment: `$CONDA_DEFAULT_ENV` says `base`
+/// (or `root`, older condas), or the prefix is an installation's root (it holds `condabin/`
+/// or `envs/`, which environments under `envs/` never do).
+pub fn conda_is_base(prefix: &Path, default_env: Option<&std::ffi::OsStr>) -> bool {
+    if let Some(name) = default_env {
+        if name == "base" || name == "root" {
+            return true;
+        }
+    }
+    prefix.join("condabin").is_dir() || prefix.join("envs").is_dir()
+}
+
+/// A venv (`pyvenv.cfg`) or a conda environment (`conda-meta/`) at `venv`. A symlinked
+/// venv is used at its resolved path (bwrap mounts it once, at the path Python sees).
 fn from_venv(venv: &Path, origin: Origin) -> Result<Interpreter> {
-    let root = absolute(venv);
-    if !root.is_dir() {
-        return Err(Error::VenvNotFound {
-            path: root,
-            origin: origin.describe().to_owned(),
-            reason: "no such directory".to_owned(),
-        });
+    let given = absolute(venv);
+    let unusable = |path: &Path, reason: String| Error::VenvNotFound {
+        path: path.to_path_buf(),
+        origin: origin.describe().to_owned(),
+        reason,
+        exists: true,
+    };
+    match std::fs::metadata(&given) {
+        Err(_) if given.symlink_metadata().is_ok() => {
+            return Err(unusable(
+                &given,
+                "it is a symbolic link to something that does not exist".to_owned(),
+            ))
+        }
+        Err(_) => {
+            return Err(Error::VenvNotFound {
+                path: given,
+                origin: origin.describe().to_owned(),
+                reason: "no such directory".to_owned(),
+                exists: false,
+            })
+        }
+        Ok(metadata) if !metadata.is_dir() => {
+            return Err(unusable(
+                &given,
+                "it is a file, not a directory: name the venv's directory (the one holding `pyvenv.cfg`), or a Python executable with `python.interpreter`".to_owned(),
+            ))
+        }
+        Ok(_) => {}
+    }
+    let root = given.canonicalize().unwrap_or(given);
+    if !root.join("pyvenv.cfg").exists() && root.join("conda-meta").is_dir() {
+        return from_conda(&root, origin);
     }
     // Bounded, and only a regular file: a planted venv's `pyvenv.cfg` may be a FIFO or
     // a link to `/dev/zero`.
-    let config =
-        match crate::bounded::read(&root.join("pyvenv.cfg"), crate::bounded::PYVENV_CFG_LIMIT) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(error) => {
-                return Err(Error::VenvNotFound {
-                    path: root,
-                    origin: origin.describe().to_owned(),
-                    reason: if error.is_not_found() {
-                        "it has no `pyvenv.cfg`, so it is not a virtualenv".to_owned()
-                    } else {
-                        format!("its `pyvenv.cfg` cannot be read: {error}")
-                    },
-                })
-            }
-        };
+    let config = match crate::bounded::read(
+        &root.join("pyvenv.cfg"),
+        crate::bounded::PYVENV_CFG_LIMIT,
+    ) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(error) => {
+            return Err(unusable(
+                &root,
+                if error.is_not_found() {
+                    "the directory exists but holds neither `pyvenv.cfg` (a virtualenv) nor `conda-meta/` (a conda environment)".to_owned()
+                } else {
+                    format!("its `pyvenv.cfg` cannot be read: {error}")
+                },
+            ))
+        }
+    };
     let executable = ["python", "python3"]
         .iter()
         .map(|name| root.join("bin").join(name))
@@ -426,6 +522,44 @@ fn from_venv(venv: &Path, origin: Origin) -> Result<Interpreter> {
             .map(str::to_owned),
         origin,
     })
+}
+
+/// A conda environment: a whole Python installation (`bin/python`, `lib/pythonX.Y`), no
+/// `pyvenv.cfg`; mounted read-only as the venv is.
+fn from_conda(root: &Path, origin: Origin) -> Result<Interpreter> {
+    let executable = ["python", "python3"]
+        .iter()
+        .map(|name| root.join("bin").join(name))
+        .find(|candidate| candidate.symlink_metadata().is_ok())
+        .ok_or_else(|| Error::InterpreterNotFound {
+            path: root.join("bin/python"),
+            detail: "the conda environment has no `bin/python` (install Python into it, or name an interpreter with `python.interpreter`)".to_owned(),
+            hint: Some(format!("`conda install -p {} python`", root.display())),
+        })?;
+    let mut read_only_paths = vec![root.to_path_buf()];
+    check_executable(&executable, &mut read_only_paths, Some(root))?;
+    let version = std::fs::read_dir(root.join("lib"))
+        .ok()
+        .and_then(|entries| {
+            entries.flatten().find_map(|entry| {
+                let name = entry.file_name().into_string().ok()?;
+                (is_versioned_python(&name) && entry.path().join("os.py").is_file())
+                    .then(|| name.trim_start_matches("python").to_owned())
+            })
+        });
+    Ok(Interpreter {
+        venv: Some(root.to_path_buf()),
+        executable,
+        read_only_paths,
+        version,
+        origin,
+    })
+}
+
+/// Whether `venv` is a conda environment (`conda-meta/`, no `pyvenv.cfg`): packages go in
+/// with `conda install -p VENV`. For the missing-module hint.
+pub fn is_conda_environment(venv: &Path) -> bool {
+    venv.join("conda-meta").is_dir() && !venv.join("pyvenv.cfg").exists()
 }
 
 fn from_executable(path: &Path, origin: Origin) -> Result<Interpreter> {
@@ -665,6 +799,22 @@ fn absolute(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// conda's base environment: `CONDA_DEFAULT_ENV=base` (or `root`), or an installation
+    /// root (`condabin/`, `envs/`); an environment under `envs/` is not.
+    #[test]
+    fn conda_base_is_told_from_other_environments() {
+        let temp = tempfile::tempdir().expect("tempdir");
+        let root = temp.path().join("miniconda3");
+        let env = root.join("envs/ml");
+        std::fs::create_dir_all(root.join("condabin")).unwrap();
+        std::fs::create_dir_all(&env).unwrap();
+        assert!(conda_is_base(&root, None));
+        assert!(!conda_is_base(&env, None));
+        assert!(!conda_is_base(&env, Some(std::ffi::OsStr::new("ml"))));
+        assert!(conda_is_base(&env, Some(std::ffi::OsStr::new("base"))));
+        assert!(conda_is_base(&env, Some(std::ffi::OsStr::new("root"))));
+    }
 
     /// pyenv's shim as `pyenv rehash` writes it, for `root`.
     fn pyenv_shim(root: &Path) -> String {

@@ -166,6 +166,17 @@ pub fn main(args: &[OsString]) -> i32 {
             Ok(received) => received,
             Err(detail) => return setup_failed(&mut report, &detail),
         };
+        // The program's pseudo-terminal, from the sandbox's own devpts: boxpy gets the
+        // master, the program the slave (see [`TerminalRequest`]).
+        #[cfg(target_os = "linux")]
+        if let Some(request) = &received.terminal {
+            let opened = open_terminal(request)
+                .and_then(|(master, slave)| send_terminal(&socket, &master).map(|()| slave));
+            match opened {
+                Ok(slave) => program_fds.push((slave, 0)),
+                Err(detail) => return setup_failed(&mut report, &detail),
+            }
+        }
         drop(socket);
         limits.extend(received.rlimits);
         count_places = received.count;
@@ -590,13 +601,108 @@ impl Role {
     }
 }
 
-/// The setup message: the rlimits, descriptors with their roles, and the discarded places
-/// whose leftover files the init counts at the end ([`super::discarded`]).
+/// The setup message: the rlimits, descriptors with their roles, the discarded places
+/// whose leftover files the init counts at the end ([`super::discarded`]), and, when the
+/// user's stdin is a terminal, the pseudo-terminal the init opens for the program.
 #[derive(Debug, Default)]
 pub struct Setup<F> {
     pub rlimits: Vec<Rlimit>,
     pub files: Vec<(Role, F)>,
     pub count: Vec<(Place, PathBuf)>,
+    pub terminal: Option<TerminalRequest>,
+}
+
+/// The program's pseudo-terminal, asked of the init: the settings and window size it
+/// starts with. The init opens it from the sandbox's own devpts instance (bwrap's `--dev`
+/// mounts a new one), never from the host's `/dev/ptmx`: the program's stdin is then a
+/// node that exists only in the sandbox, and `fchmod`, `fchown` or `futimens` on it change
+/// nothing the host sees. The init sends the master side back to boxpy over the setup
+/// socket ([`send_terminal`]) and keeps only the slave, for the program's stdin.
+#[derive(Clone, Copy)]
+pub struct TerminalRequest {
+    pub settings: libc::termios,
+    pub size: libc::winsize,
+}
+
+impl std::fmt::Debug for TerminalRequest {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "TerminalRequest({})", self.words())
+    }
+}
+
+impl PartialEq for TerminalRequest {
+    fn eq(&self, other: &TerminalRequest) -> bool {
+        self.words() == other.words()
+    }
+}
+
+impl TerminalRequest {
+    /// The request as the words of a `terminal` line: the four mode words, the line
+    /// discipline, the input and output speeds, the control characters in hex, then rows,
+    /// columns and the two pixel sizes.
+    fn words(self) -> String {
+        let settings = &self.settings;
+        // SAFETY: cfget*speed only read the structure.
+        let (input_speed, output_speed) =
+            unsafe { (libc::cfgetispeed(settings), libc::cfgetospeed(settings)) };
+        let characters: String = settings
+            .c_cc
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        format!(
+            "{} {} {} {} {} {input_speed} {output_speed} {characters} {} {} {} {}",
+            settings.c_iflag,
+            settings.c_oflag,
+            settings.c_cflag,
+            settings.c_lflag,
+            settings.c_line,
+            self.size.ws_row,
+            self.size.ws_col,
+            self.size.ws_xpixel,
+            self.size.ws_ypixel,
+        )
+    }
+
+    /// Parses [`TerminalRequest::words`]'s words; `None` when anything is off.
+    fn from_words(line: &str) -> Option<TerminalRequest> {
+        let words: Vec<&str> = line.split(' ').collect();
+        let [iflag, oflag, cflag, lflag, discipline, input_speed, output_speed, characters, rows, columns, xpixel, ypixel] =
+            words[..]
+        else {
+            return None;
+        };
+        // SAFETY: an all-zero termios and winsize are valid values.
+        let mut settings: libc::termios = unsafe { std::mem::zeroed() };
+        settings.c_iflag = iflag.parse().ok()?;
+        settings.c_oflag = oflag.parse().ok()?;
+        settings.c_cflag = cflag.parse().ok()?;
+        settings.c_lflag = lflag.parse().ok()?;
+        settings.c_line = discipline.parse().ok()?;
+        if characters.len() != settings.c_cc.len() * 2 || !characters.is_ascii() {
+            return None;
+        }
+        for (index, slot) in settings.c_cc.iter_mut().enumerate() {
+            *slot = u8::from_str_radix(&characters[index * 2..index * 2 + 2], 16).ok()?;
+        }
+        let (input_speed, output_speed): (libc::speed_t, libc::speed_t) =
+            (input_speed.parse().ok()?, output_speed.parse().ok()?);
+        // SAFETY: cfset*speed write only to `settings`; they refuse an unknown speed.
+        let speeds_set = unsafe {
+            libc::cfsetispeed(&mut settings, input_speed) == 0
+                && libc::cfsetospeed(&mut settings, output_speed) == 0
+        };
+        if !speeds_set {
+            return None;
+        }
+        let size = libc::winsize {
+            ws_row: rows.parse().ok()?,
+            ws_col: columns.parse().ok()?,
+            ws_xpixel: xpixel.parse().ok()?,
+            ws_ypixel: ypixel.parse().ok()?,
+        };
+        Some(TerminalRequest { settings, size })
+    }
 }
 
 /// A `count` line's place name.
@@ -616,7 +722,7 @@ pub fn send_setup(socket: &OwnedFd, setup: &Setup<RawFd>) -> std::io::Result<()>
     use std::os::fd::AsRawFd;
     let roles: Vec<Role> = setup.files.iter().map(|(role, _)| *role).collect();
     let files: Vec<RawFd> = setup.files.iter().map(|(_, fd)| *fd).collect();
-    let message = setup_message(&setup.rlimits, &roles, &setup.count);
+    let message = setup_message(&setup.rlimits, &roles, &setup.count, setup.terminal);
     let files = &files[..];
     let controls = if files.is_empty() {
         Vec::new()
@@ -641,10 +747,21 @@ pub fn send_setup(_: &OwnedFd, _: &Setup<RawFd>) -> std::io::Result<()> {
 /// The setup message's text: one `rlimit NAME=SOFT:HARD` line per limit, one `file ROLE`
 /// line per descriptor (in the order of the `SCM_RIGHTS` that travel with it), one
 /// `count PLACE PATH` line per place to count (an absolute path without a line break;
-/// others are left out), then `end`.
+/// others are left out), a `terminal ...` line when the init opens the program's
+/// pseudo-terminal ([`TerminalRequest`]), then `end`.
 #[cfg(target_os = "linux")]
-fn setup_message(rlimits: &[Rlimit], roles: &[Role], count: &[(Place, PathBuf)]) -> String {
+fn setup_message(
+    rlimits: &[Rlimit],
+    roles: &[Role],
+    count: &[(Place, PathBuf)],
+    terminal: Option<TerminalRequest>,
+) -> String {
     let mut text = String::new();
+    if let Some(terminal) = terminal {
+        text.push_str("terminal ");
+        text.push_str(&terminal.words());
+        text.push('\n');
+    }
     for (place, path) in count {
         if let Some(path) = path
             .to_str()
@@ -677,19 +794,30 @@ pub(crate) fn decode_setup_for_fuzzing(text: &str) {
     let _ = parse_setup_message(text);
 }
 
-/// What a setup message's text says: rlimits, roles, places to count.
+/// What a setup message's text says: rlimits, roles, places to count, the terminal.
 #[cfg(target_os = "linux")]
-type SetupText = (Vec<Rlimit>, Vec<Role>, Vec<(Place, PathBuf)>);
+type SetupText = (
+    Vec<Rlimit>,
+    Vec<Role>,
+    Vec<(Place, PathBuf)>,
+    Option<TerminalRequest>,
+);
 
 /// Parses [`setup_message`]'s text; `None` when it is malformed or cut short.
 #[cfg(target_os = "linux")]
 fn parse_setup_message(text: &str) -> Option<SetupText> {
     let (mut limits, mut roles, mut count) = (Vec::new(), Vec::new(), Vec::new());
+    let mut terminal = None;
     for line in text.lines() {
         if line == "end" {
-            return Some((limits, roles, count));
+            return Some((limits, roles, count, terminal));
         }
-        if let Some(rest) = line.strip_prefix("count ") {
+        if let Some(rest) = line.strip_prefix("terminal ") {
+            if terminal.is_some() {
+                return None;
+            }
+            terminal = Some(TerminalRequest::from_words(rest)?);
+        } else if let Some(rest) = line.strip_prefix("count ") {
             let (name, path) = rest.split_once(' ')?;
             let place = [Place::Home, Place::Tmp]
                 .into_iter()
@@ -752,7 +880,7 @@ fn receive_setup(socket: &OwnedFd) -> Result<Setup<OwnedFd>, String> {
             Err(errno) => return Err(format!("reading boxpy's limits: {}", errno.desc())),
         }
     };
-    let (rlimits, roles, count) = std::str::from_utf8(&buffer[..length])
+    let (rlimits, roles, count, terminal) = std::str::from_utf8(&buffer[..length])
         .ok()
         .filter(|_| !truncated)
         .and_then(parse_setup_message)
@@ -768,6 +896,94 @@ fn receive_setup(socket: &OwnedFd) -> Result<Setup<OwnedFd>, String> {
         rlimits,
         files: roles.into_iter().zip(files).collect(),
         count,
+        terminal,
+    })
+}
+
+/// The first words of the init's answer that carries the master of the program's
+/// pseudo-terminal.
+pub const TERMINAL_ANSWER: &[u8] = b"terminal\n";
+
+/// Opens the program's pseudo-terminal in the sandbox's own devpts instance (see
+/// [`TerminalRequest`]) with the settings and size asked for, the master in packet mode;
+/// returns `(master, slave)`, both close-on-exec. The slave is found through the master
+/// (`TIOCGPTPEER`), not by a path; kernels before 4.13 open `/dev/pts/N` in the sandbox's
+/// own devpts, before the program exists.
+#[cfg(target_os = "linux")]
+fn open_terminal(request: &TerminalRequest) -> Result<(OwnedFd, OwnedFd), String> {
+    use nix::fcntl::{open, OFlag};
+    use nix::sys::stat::Mode;
+    use std::os::fd::AsRawFd;
+    let flags = OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+    let failed = |what: &str, errno: Errno| {
+        format!(
+            "opening the program's pseudo-terminal in the sandbox: {what}: {}",
+            errno.desc()
+        )
+    };
+    let master = open("/dev/pts/ptmx", flags | OFlag::O_NOFOLLOW, Mode::empty())
+        .map_err(|errno| failed("/dev/pts/ptmx", errno))?;
+    // SAFETY: open returned a new descriptor that nothing else owns.
+    let master = unsafe { OwnedFd::from_raw_fd(master) };
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads one int, which lives across the call.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } != 0 {
+        return Err(failed("unlocking it", Errno::last()));
+    }
+    // SAFETY: TIOCGPTPEER takes open flags by value and returns a new descriptor.
+    let peer = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags.bits()) };
+    let slave = if peer >= 0 {
+        peer
+    } else {
+        let mut number: libc::c_uint = 0;
+        // SAFETY: TIOCGPTN writes one unsigned int, which lives across the call.
+        if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut number) } != 0 {
+            return Err(failed("finding its number", Errno::last()));
+        }
+        open(
+            format!("/dev/pts/{number}").as_str(),
+            flags | OFlag::O_NOFOLLOW,
+            Mode::empty(),
+        )
+        .map_err(|errno| failed("opening its slave", errno))?
+    };
+    // SAFETY: the ioctl or open returned a new descriptor that nothing else owns.
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    // SAFETY: tcsetattr and TIOCSWINSZ read the request, which lives across the calls.
+    if unsafe { libc::tcsetattr(slave.as_raw_fd(), libc::TCSANOW, &request.settings) } != 0 {
+        return Err(failed("setting its modes", Errno::last()));
+    }
+    // SAFETY: as above.
+    if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSWINSZ, &request.size) } != 0 {
+        return Err(failed("setting its window size", Errno::last()));
+    }
+    let packet: libc::c_int = 1;
+    // SAFETY: TIOCPKT reads one int, which lives across the call.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCPKT, &packet) } != 0 {
+        return Err(failed("setting its packet mode", Errno::last()));
+    }
+    Ok((master, slave))
+}
+
+/// Sends the master of the program's pseudo-terminal to boxpy over the setup socket.
+#[cfg(target_os = "linux")]
+fn send_terminal(socket: &OwnedFd, master: &OwnedFd) -> Result<(), String> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let fds = [master.as_raw_fd()];
+    sendmsg::<()>(
+        socket.as_raw_fd(),
+        &[std::io::IoSlice::new(TERMINAL_ANSWER)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map(drop)
+    .map_err(|errno| {
+        format!(
+            "sending the program's pseudo-terminal to boxpy: {}",
+            errno.desc()
+        )
     })
 }
 
@@ -1009,19 +1225,47 @@ mod tests {
         // Not a path a line can carry: left out, never a broken message.
         asked.push((Place::Tmp, PathBuf::from("/x\nend")));
         asked.push((Place::Tmp, PathBuf::from("relative")));
-        let text = setup_message(&limits, &roles, &asked);
+        let text = setup_message(&limits, &roles, &asked, None);
         assert_eq!(
             text,
             "count home /home/a b\ncount tmp /tmp\nrlimit cpu=30:31\nrlimit nofile=64:64\nfile join\nfile leave\nfile stdout\nfile stderr\nfile channel\nend\n"
         );
         assert_eq!(
             parse_setup_message(&text),
-            Some((limits, roles.to_vec(), count))
+            Some((limits, roles.to_vec(), count, None))
         );
         assert_eq!(
             parse_setup_message("end\n"),
-            Some((Vec::new(), Vec::new(), Vec::new()))
+            Some((Vec::new(), Vec::new(), Vec::new(), None))
         );
+        // A terminal request travels whole: modes, control characters, speeds, size.
+        // SAFETY: an all-zero termios is a valid value.
+        let mut settings: libc::termios = unsafe { std::mem::zeroed() };
+        settings.c_iflag = libc::ICRNL | libc::IXON;
+        settings.c_lflag = libc::ICANON | libc::ECHO | libc::ISIG;
+        settings.c_cc[libc::VEOF] = 4;
+        settings.c_cc[libc::VMIN] = 1;
+        // SAFETY: cfset*speed write only to `settings`.
+        unsafe {
+            libc::cfsetispeed(&mut settings, libc::B38400);
+            libc::cfsetospeed(&mut settings, libc::B9600);
+        }
+        let terminal = TerminalRequest {
+            settings,
+            size: libc::winsize {
+                ws_row: 40,
+                ws_col: 100,
+                ws_xpixel: 0,
+                ws_ypixel: 7,
+            },
+        };
+        let text = setup_message(&[], &[Role::Stdout], &[], Some(terminal));
+        assert!(text.starts_with("terminal "), "{text}");
+        let (_, _, _, parsed) = parse_setup_message(&text).expect("parses");
+        let parsed = parsed.expect("the terminal request");
+        assert_eq!(parsed, terminal);
+        assert_eq!(parsed.settings.c_cc, settings.c_cc);
+        assert_eq!(parsed.size.ws_ypixel, 7);
         for bad in [
             "",
             "rlimit cpu=30:31\n",
@@ -1032,6 +1276,8 @@ mod tests {
             "count home\nend\n",
             "count var /var\nend\n",
             "count tmp tmp\nend\n",
+            "terminal 1 2 3\nend\n",
+            "terminal x\nend\n",
         ] {
             assert_eq!(parse_setup_message(bad), None, "{bad:?}");
         }
@@ -1055,6 +1301,7 @@ mod tests {
                 (Role::Stdout, write.as_raw_fd()),
             ],
             count: vec![(Place::Tmp, PathBuf::from("/tmp"))],
+            terminal: None,
         };
         send_setup(&ours, &setup).expect("sendmsg");
         drop(write);

@@ -184,7 +184,8 @@ pub fn run(
     // and bwrap's own exits (the namespaces' teardown, ~0.5 ms). bwrap's own output (its
     // errors) goes to a pipe of its own.
     // The program's stdin: boxpy's own only when it is a read-only pipe or `/dev/null`;
-    // a terminal, a socket or a file is relayed (see [`terminal`]).
+    // a terminal (through a pseudo-terminal the init opens in the sandbox), a socket or a
+    // file is relayed (see [`terminal`]).
     let (stdin_read, stdin_relay) = terminal::program_stdin()?.split();
     let (stdout_read, stdout_write) = pipe()?;
     let (stderr_read, stderr_write) = pipe()?;
@@ -239,7 +240,7 @@ pub fn run(
     drop(program_pipes);
     // Stopped, and the terminal's settings put back, when the run ends (or on drop, when
     // boxpy fails before that).
-    let mut stdin_relay = stdin_relay.start()?;
+    let mut stdin_relay = stdin_relay.start(&setup_socket)?;
 
     let gate = pump::Gate::new();
     let channel_thread = match (channel_read, options.channel.clone()) {
@@ -460,7 +461,7 @@ fn helper_thread<T: Send + 'static>(
 
 /// The write ends of the program's pipes, for the init (see [`init::Role`]).
 struct ProgramPipes {
-    stdin: OwnedFd,
+    stdin: terminal::InitStdin,
     stdout: OwnedFd,
     stderr: OwnedFd,
     channel: Option<OwnedFd>,
@@ -621,7 +622,13 @@ fn send_setup(
                 .map(|file| (Role::Leave, file.as_raw_fd())),
         );
     }
-    files.push((Role::Stdin, pipes.stdin.as_raw_fd()));
+    let terminal = match &pipes.stdin {
+        terminal::InitStdin::Descriptor(stdin) => {
+            files.push((Role::Stdin, stdin.as_raw_fd()));
+            None
+        }
+        terminal::InitStdin::Terminal(request) => Some(*request),
+    };
     files.push((Role::Stdout, pipes.stdout.as_raw_fd()));
     files.push((Role::Stderr, pipes.stderr.as_raw_fd()));
     if let Some(channel) = &pipes.channel {
@@ -633,6 +640,7 @@ fn send_setup(
             rlimits: enforcement.rlimits.clone(),
             files,
             count: count.to_vec(),
+            terminal,
         },
     )
 }

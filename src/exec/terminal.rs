@@ -3,23 +3,36 @@
 //!
 //! What boxpy's own stdin is decides what the program gets as fd 0 (sent to the init in
 //! the setup message, never through bwrap, whose own stdin is `/dev/null`):
-//! - a pipe or FIFO opened read-only, or `/dev/null`: the same descriptor, directly. The
-//!   program consumes exactly what it reads, so `producer | boxpy run x.py` streams at full
-//!   speed and `... | while read f; do boxpy run x.py "$f"; done` keeps its lines.
+//! - an anonymous pipe opened read-only: the same descriptor, directly. The program
+//!   consumes exactly what it reads, so `producer | boxpy run x.py` streams at full speed
+//!   and `... | while read f; do boxpy run x.py "$f"; done` keeps its lines.
+//! - a named FIFO (or a pipe opened read-write): a pipe of one page that a thread fills
+//!   with `tee(2)`, which copies without consuming; what the program has read is taken
+//!   out of the FIFO only once its pipe is empty again, and at the end exactly what it
+//!   read. `{ boxpy run x.py; cat; } < fifo`: `cat` gets everything the program did not
+//!   read. A descriptor of the FIFO itself would let the program `fchmod` the host's node.
 //! - a regular file: a pipe that a thread fills with `splice(2)` from the file at an
 //!   explicit offset. A descriptor of the file itself would let the program reopen it for
 //!   writing through `/proc/self/fd/0` (the magic link checks only the file's permissions,
 //!   not the mount namespace), and `boxpy run x.py < ~/.bashrc` would hand it `~/.bashrc`.
-//!   The caller's offset is never moved: the run never consumes the caller's input.
-//! - a terminal: a new pseudo-terminal's slave (see [`Terminal`]), with boxpy relaying
-//!   what the user types while boxpy is in the terminal's foreground.
-//! - anything else (a socket, a file opened read-write, a device): a pipe that a thread
-//!   fills from it. A socket may also be boxpy's stdout (an agent framework's socketpair):
-//!   with it the program could write its own `--json` object before boxpy's.
+//!   When the run ends, the caller's offset is moved past what the program read (what was
+//!   relayed, less what is still unread in its pipe), as if it had read the file itself.
+//! - `/dev/null`: an empty pipe (the host's `/dev/null` is a host inode too).
+//! - a terminal: the slave of a new pseudo-terminal that the init opens in the sandbox's
+//!   own devpts instance (see [`Terminal`]), with boxpy relaying what the user types while
+//!   boxpy is in the terminal's foreground. Never one of the host's `/dev/pts` nodes: the
+//!   program could `fchmod`, `fchown` or `futimens` its stdin, and those would show there.
+//! - anything else (a socket, a device): a pipe that a thread fills from it. A socket may
+//!   also be boxpy's stdout (an agent framework's socketpair): with it the program could
+//!   write its own `--json` object before boxpy's. This relay reads ahead (up to 64 KiB
+//!   more than the program read). Peeking a stream socket instead, as a FIFO is teed, was
+//!   tried and left: boxpy's copy, closed last with unread data in it, resets the agent's
+//!   end (`ECONNRESET`) before it reads boxpy's report.
 //!
 //! Invariants:
 //! - The program, its init and bwrap never hold a descriptor of the user's terminal, a
-//!   socket boxpy was given, or a regular file boxpy's caller opened.
+//!   socket boxpy was given, a regular file boxpy's caller opened, or a node of the host's
+//!   devpts.
 //! - boxpy reads the terminal only while its process group is the terminal's foreground
 //!   group, with SIGTTIN and SIGTTOU blocked in the relay thread: a background run is never
 //!   stopped by job control for input it did not need, and never takes what the user types
@@ -40,6 +53,7 @@ use anyhow::Context;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 
+use super::init::TerminalRequest;
 use crate::error::Result;
 
 /// How often a background run looks again whether it was brought to the foreground, while
@@ -60,22 +74,37 @@ const MIRRORED_INPUT: libc::tcflag_t = libc::ICRNL | libc::INLCR | libc::IGNCR;
 /// The program's stdin, and the relay that feeds it when it is not boxpy's own.
 pub(super) struct ProgramStdin {
     /// What the program gets as fd 0.
-    pub fd: OwnedFd,
+    pub stdin: InitStdin,
     relay: Option<Relay>,
+}
+
+/// What the init is given for the program's stdin.
+pub(super) enum InitStdin {
+    /// A descriptor, handed to the program as it is.
+    Descriptor(OwnedFd),
+    /// A pseudo-terminal the init opens in the sandbox's own devpts; its master comes back
+    /// to boxpy's relay over the setup socket.
+    Terminal(TerminalRequest),
 }
 
 /// A relay not yet started.
 enum Relay {
-    /// Copy a stream (a socket, a read-write file, a device) into the program's pipe.
+    /// Copy a stream (a socket, a device) into the program's pipe.
     Stream { source: OwnedFd, pipe: OwnedFd },
-    /// Splice a regular file into the program's pipe, from `offset` on.
+    /// `tee` a FIFO into the program's one-page pipe, consuming only what it read.
+    Fifo { source: OwnedFd, pipe: OwnedFd },
+    /// Splice a regular file into the program's pipe, from `offset` on; at the end, the
+    /// caller's offset is moved past what the program read (`reader`, boxpy's copy of
+    /// the program's end, says how much it left in the pipe).
     File {
         source: OwnedFd,
         pipe: OwnedFd,
+        reader: OwnedFd,
         offset: i64,
     },
-    /// Relay the user's terminal to the program's pseudo-terminal.
-    Terminal(Terminal),
+    /// Relay the user's terminal to the program's pseudo-terminal, once its master
+    /// arrives from the init.
+    Terminal(PendingTerminal),
 }
 
 /// The user's terminal and the pseudo-terminal the program reads instead.
@@ -92,6 +121,14 @@ struct Terminal {
     master: OwnedFd,
     saved: libc::termios,
     /// boxpy has set the program's modes on the terminal (so the end puts them back).
+    changed: Arc<AtomicBool>,
+}
+
+/// The user's terminal, before the init has sent the master of the program's
+/// pseudo-terminal.
+struct PendingTerminal {
+    tty: OwnedFd,
+    saved: libc::termios,
     changed: Arc<AtomicBool>,
 }
 
@@ -131,7 +168,7 @@ impl Modes {
 /// or on drop (boxpy failing mid-run).
 pub(super) struct StdinRelay {
     stop: Option<OwnedFd>,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<JoinHandle<Option<FileEnd>>>,
     /// The user's terminal, the settings boxpy found, and whether it changed them.
     restore: Option<(OwnedFd, libc::termios, Arc<AtomicBool>)>,
 }
@@ -149,11 +186,26 @@ pub(super) fn program_stdin() -> Result<ProgramStdin> {
     let kind = status.st_mode & libc::S_IFMT;
     // An anonymous pipe is passed through (the program uses up only what it reads); a
     // named FIFO is a host inode the program could chmod or touch through its descriptor,
-    // so it is relayed like a socket.
+    // so it is relayed, without reading ahead.
     let anonymous = std::fs::read_link(format!("/proc/self/fd/{}", stdin.as_raw_fd()))
         .is_ok_and(|target| target.to_string_lossy().starts_with("pipe:"));
     if kind == libc::S_IFIFO && read_only && anonymous {
         return direct(stdin);
+    }
+    #[cfg(target_os = "linux")]
+    if kind == libc::S_IFIFO {
+        let (read, write) = super::pipe()?;
+        // One page: the pipe is writable again only once the program has read all of it.
+        // SAFETY: F_SETPIPE_SZ only resizes the pipe (empty yet).
+        if unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_PAGE) } >= 0 {
+            return Ok(ProgramStdin {
+                stdin: InitStdin::Descriptor(read),
+                relay: Some(Relay::Fifo {
+                    source: stdin,
+                    pipe: write,
+                }),
+            });
+        }
     }
     // The host's `/dev/null` is a host inode too (as root, `fchmod(0, 0)` would break it
     // for everyone): the program gets an empty pipe instead.
@@ -162,9 +214,9 @@ pub(super) fn program_stdin() -> Result<ProgramStdin> {
     }
     // SAFETY: isatty only inspects the descriptor.
     if unsafe { libc::isatty(stdin.as_raw_fd()) } == 1 {
-        let (terminal, slave) = Terminal::new(stdin)?;
+        let (terminal, request) = PendingTerminal::new(stdin)?;
         return Ok(ProgramStdin {
-            fd: slave,
+            stdin: InitStdin::Terminal(request),
             relay: Some(Relay::Terminal(terminal)),
         });
     }
@@ -173,18 +225,22 @@ pub(super) fn program_stdin() -> Result<ProgramStdin> {
         // SAFETY: lseek only reads the descriptor's offset.
         let offset = unsafe { libc::lseek(stdin.as_raw_fd(), 0, libc::SEEK_CUR) };
         if offset >= 0 {
+            let reader = read
+                .try_clone()
+                .context("duplicating the program's stdin")?;
             return Ok(ProgramStdin {
-                fd: read,
+                stdin: InitStdin::Descriptor(read),
                 relay: Some(Relay::File {
                     source: stdin,
                     pipe: write,
+                    reader,
                     offset,
                 }),
             });
         }
     }
     Ok(ProgramStdin {
-        fd: read,
+        stdin: InitStdin::Descriptor(read),
         relay: Some(Relay::Stream {
             source: stdin,
             pipe: write,
@@ -200,7 +256,10 @@ fn empty() -> Result<ProgramStdin> {
 }
 
 fn direct(fd: OwnedFd) -> Result<ProgramStdin> {
-    Ok(ProgramStdin { fd, relay: None })
+    Ok(ProgramStdin {
+        stdin: InitStdin::Descriptor(fd),
+        relay: None,
+    })
 }
 
 /// A close-on-exec copy of fd 0, or `None` when boxpy has no stdin.
@@ -219,8 +278,8 @@ pub(super) fn open_null() -> Result<OwnedFd> {
 
 impl ProgramStdin {
     /// Splits off the relay, to start once the program's end has been sent.
-    pub(super) fn split(self) -> (OwnedFd, PendingRelay) {
-        (self.fd, PendingRelay(self.relay))
+    pub(super) fn split(self) -> (InitStdin, PendingRelay) {
+        (self.stdin, PendingRelay(self.relay))
     }
 }
 
@@ -228,8 +287,9 @@ impl ProgramStdin {
 pub(super) struct PendingRelay(Option<Relay>);
 
 impl PendingRelay {
-    /// Starts the relay's thread.
-    pub(super) fn start(self) -> Result<StdinRelay> {
+    /// Starts the relay's thread. A terminal's relay first waits on `setup_socket` (boxpy's
+    /// end of the init's setup socket) for the master of the program's pseudo-terminal.
+    pub(super) fn start(self, setup_socket: &OwnedFd) -> Result<StdinRelay> {
         let Some(relay) = self.0 else {
             return Ok(StdinRelay {
                 stop: None,
@@ -247,18 +307,50 @@ impl PendingRelay {
                 terminal.saved,
                 Arc::clone(&terminal.changed),
             )),
-            Relay::Stream { .. } | Relay::File { .. } => None,
+            Relay::Stream { .. } | Relay::Fifo { .. } | Relay::File { .. } => None,
+        };
+        let socket = match &relay {
+            Relay::Terminal(_) => Some(
+                setup_socket
+                    .try_clone()
+                    .context("duplicating the setup socket")?,
+            ),
+            Relay::Stream { .. } | Relay::Fifo { .. } | Relay::File { .. } => None,
         };
         let thread = super::helper_thread(move || match relay {
             Relay::Stream { source, pipe } => {
-                copy_into_pipe(Source::Stream(source), pipe, stop_read)
+                copy_into_pipe(Source::Stream(source), pipe, stop_read);
+                None
+            }
+            Relay::Fifo { source, pipe } => {
+                tee_into_pipe(source, pipe, stop_read);
+                None
             }
             Relay::File {
                 source,
                 pipe,
+                reader,
                 offset,
-            } => copy_into_pipe(Source::File(source, offset), pipe, stop_read),
-            Relay::Terminal(terminal) => terminal.relay(stop_read),
+            } => {
+                let start = offset;
+                let Ok(copy) = source.try_clone() else {
+                    return None;
+                };
+                let end = copy_into_pipe(Source::File(copy, offset), pipe, stop_read);
+                Some(FileEnd {
+                    source,
+                    reader,
+                    start,
+                    relayed: end.saturating_sub(start),
+                })
+            }
+            Relay::Terminal(pending) => {
+                let terminal = socket.and_then(|socket| pending.connect(&socket, &stop_read));
+                if let Some(terminal) = terminal {
+                    terminal.relay(stop_read);
+                }
+                None
+            }
         });
         Ok(StdinRelay {
             stop: Some(stop_write),
@@ -275,7 +367,9 @@ impl StdinRelay {
         // Closing the stop pipe's write end wakes the relay's poll.
         self.stop = None;
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            if let Ok(Some(file)) = thread.join() {
+                file.settle();
+            }
         }
         if let Some((tty, saved, changed)) = self.restore.take() {
             if changed.load(Ordering::SeqCst) {
@@ -358,6 +452,128 @@ fn same_settings(one: &libc::termios, other: &libc::termios) -> bool {
         && unsafe { libc::cfgetospeed(one) == libc::cfgetospeed(other) }
 }
 
+/// A regular file relayed: what is needed, once the program is gone, to move the caller's
+/// offset past what the program read.
+struct FileEnd {
+    /// boxpy's copy of the caller's stdin (the same open file, so the same offset).
+    source: OwnedFd,
+    /// boxpy's copy of the program's end of its pipe: what is left there was not read.
+    reader: OwnedFd,
+    start: i64,
+    relayed: i64,
+}
+
+impl FileEnd {
+    /// Moves the caller's offset to where the program stopped reading.
+    fn settle(self) {
+        let left = unread(self.reader.as_fd()).unwrap_or(0);
+        let read = self.relayed.saturating_sub(left).max(0);
+        // SAFETY: lseek only moves the open file's offset.
+        unsafe { libc::lseek(self.source.as_raw_fd(), self.start + read, libc::SEEK_SET) };
+    }
+}
+
+/// The bytes waiting in a pipe (FIONREAD, from either end).
+fn unread(pipe: BorrowedFd<'_>) -> Option<i64> {
+    let mut count: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int, which lives across the call.
+    (unsafe { libc::ioctl(pipe.as_raw_fd(), libc::FIONREAD, &mut count) } == 0)
+        .then_some(i64::from(count))
+}
+
+/// The size of the program's pipe for a FIFO relay: one page, one slot, so "writable" means
+/// "empty" (`poll`'s POLLOUT on a pipe is "a slot is free").
+#[cfg(target_os = "linux")]
+const PIPE_PAGE: libc::c_int = 4096;
+
+/// Relays a FIFO (or any pipe) without consuming more of it than the program reads:
+/// `tee(2)` copies the FIFO's first bytes into the program's one-page pipe without taking
+/// them out; once the program has read all of them (its pipe is empty again), they are
+/// taken out of the FIFO and the next are copied. When the run ends (`stop`), exactly what
+/// the program read of the last copy is taken out. End-of-file of the FIFO closes the
+/// program's pipe.
+#[cfg(target_os = "linux")]
+fn tee_into_pipe(source: OwnedFd, pipe: OwnedFd, stop: OwnedFd) {
+    use nix::fcntl::SpliceFFlags;
+    let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else {
+        return;
+    };
+    // Bytes copied into the program's pipe and still in the FIFO.
+    let mut outstanding: usize = 0;
+    let take_out = |count: usize| {
+        let mut left = count;
+        while left > 0 {
+            match nix::fcntl::splice(
+                source.as_fd(),
+                None,
+                null.as_fd(),
+                None,
+                left,
+                SpliceFFlags::SPLICE_F_NONBLOCK,
+            ) {
+                Ok(0) => return,
+                Ok(taken) => left -= taken.min(left),
+                Err(Errno::EINTR) => {}
+                Err(_) => return,
+            }
+        }
+    };
+    loop {
+        let watched = if outstanding == 0 {
+            PollFd::new(source.as_fd(), PollFlags::POLLIN)
+        } else {
+            PollFd::new(pipe.as_fd(), PollFlags::POLLOUT)
+        };
+        let mut fds = [PollFd::new(stop.as_fd(), PollFlags::POLLIN), watched];
+        match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(_) => break,
+        }
+        if fds[0].any().unwrap_or(true) {
+            break;
+        }
+        let ready = fds[1].revents().unwrap_or(PollFlags::empty());
+        if outstanding > 0 {
+            if ready.contains(PollFlags::POLLERR) {
+                // The program closed its stdin: what it read of the copy is settled below.
+                break;
+            }
+            if ready.contains(PollFlags::POLLOUT) {
+                take_out(outstanding);
+                outstanding = 0;
+            }
+            continue;
+        }
+        if ready.is_empty() {
+            continue;
+        }
+        match nix::fcntl::tee(
+            source.as_fd(),
+            pipe.as_fd(),
+            PIPE_PAGE as usize,
+            SpliceFFlags::SPLICE_F_NONBLOCK,
+        ) {
+            // End of file: the program's pipe closes when this returns.
+            Ok(0) => return,
+            Ok(copied) => outstanding = copied,
+            Err(Errno::EAGAIN | Errno::EINTR) => {
+                if ready.contains(PollFlags::POLLHUP) && !ready.contains(PollFlags::POLLIN) {
+                    return;
+                }
+            }
+            Err(_) => return,
+        }
+    }
+    // Take out what the program read of the last copy; leave the rest in the FIFO.
+    let left = unread(pipe.as_fd()).unwrap_or(0).max(0) as usize;
+    take_out(outstanding.saturating_sub(left));
+}
+
+#[cfg(not(target_os = "linux"))]
+fn tee_into_pipe(source: OwnedFd, pipe: OwnedFd, stop: OwnedFd) {
+    copy_into_pipe(Source::Stream(source), pipe, stop);
+}
+
 /// What a stream relay reads from.
 enum Source {
     Stream(OwnedFd),
@@ -367,8 +583,17 @@ enum Source {
 
 /// Copies `source` into the program's pipe until end-of-file, the program closing its
 /// stdin, or `stop` (the run ended). The pipe's write end is boxpy's own and non-blocking,
-/// so a program that never reads cannot hold the relay past the run.
-fn copy_into_pipe(mut source: Source, pipe: OwnedFd, stop: OwnedFd) {
+/// so a program that never reads cannot hold the relay past the run. Returns a file's
+/// offset after the last byte relayed (0 for a stream).
+fn copy_into_pipe(mut source: Source, pipe: OwnedFd, stop: OwnedFd) -> i64 {
+    relay_source(&mut source, pipe, stop);
+    match source {
+        Source::File(_, offset) => offset,
+        Source::Stream(_) => 0,
+    }
+}
+
+fn relay_source(source: &mut Source, pipe: OwnedFd, stop: OwnedFd) {
     let _ = nix::fcntl::fcntl(
         pipe.as_raw_fd(),
         nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
@@ -379,9 +604,9 @@ fn copy_into_pipe(mut source: Source, pipe: OwnedFd, stop: OwnedFd) {
     let mut splice_works = true;
     loop {
         // A stream is polled for input when nothing is pending; a file is always readable.
-        let want_input = pending.is_empty() && matches!(source, Source::Stream(_));
+        let want_input = pending.is_empty() && matches!(*source, Source::Stream(_));
         let (stop_ready, ready) = {
-            let watched = match &source {
+            let watched = match &*source {
                 Source::Stream(fd) if want_input => PollFd::new(fd.as_fd(), PollFlags::POLLIN),
                 Source::Stream(_) | Source::File(..) => {
                     PollFd::new(pipe.as_fd(), PollFlags::POLLOUT)
@@ -408,7 +633,7 @@ fn copy_into_pipe(mut source: Source, pipe: OwnedFd, stop: OwnedFd) {
             continue;
         }
         if pending.is_empty() {
-            match &mut source {
+            match source {
                 #[cfg(target_os = "linux")]
                 Source::File(file, offset) if splice_works => {
                     match nix::fcntl::splice(
@@ -453,10 +678,11 @@ fn copy_into_pipe(mut source: Source, pipe: OwnedFd, stop: OwnedFd) {
     }
 }
 
-impl Terminal {
-    /// Opens the program's pseudo-terminal with the terminal's settings and size; returns
-    /// the relay and the slave (the program's stdin).
-    fn new(tty: OwnedFd) -> Result<(Terminal, OwnedFd)> {
+impl PendingTerminal {
+    /// Reads the terminal's settings and size; returns the pending relay and what the init
+    /// needs to open the program's pseudo-terminal: the same settings plus `EXTPROC`, and
+    /// the same size.
+    fn new(tty: OwnedFd) -> Result<(PendingTerminal, TerminalRequest)> {
         let saved = get_settings(tty.as_fd())
             .ok_or_else(|| anyhow::anyhow!("reading the terminal's settings: {}", Errno::last()))?;
         // SAFETY: an all-zero winsize is valid; TIOCGWINSZ writes only to it.
@@ -465,60 +691,102 @@ impl Terminal {
         unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCGWINSZ, &mut size) };
         let mut inner = saved;
         inner.c_lflag |= EXTPROC;
-        let (mut master, mut slave): (RawFd, RawFd) = (-1, -1);
-        // SAFETY: openpty writes the two descriptors; the name pointer may be null; the
-        // settings and size are read during the call and live across it.
-        let opened = unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                std::ptr::null_mut(),
-                &inner as *const libc::termios as *mut libc::termios,
-                &size as *const libc::winsize as *mut libc::winsize,
-            )
-        };
-        if opened != 0 {
-            return Err(anyhow::anyhow!(
-                "opening a pseudo-terminal for the program's stdin: {}",
-                Errno::last()
-            )
-            .into());
+        Ok((
+            PendingTerminal {
+                tty,
+                saved,
+                changed: Arc::new(AtomicBool::new(false)),
+            },
+            TerminalRequest {
+                settings: inner,
+                size,
+            },
+        ))
+    }
+
+    /// Waits for the init's answer on the setup socket: the master of the program's
+    /// pseudo-terminal, which the init opened in the sandbox's own devpts, in packet mode.
+    /// `None` when the run ends first (`stop`), or the answer is anything else (the init
+    /// failed, and says so in its report).
+    fn connect(self, socket: &OwnedFd, stop: &OwnedFd) -> Option<Terminal> {
+        loop {
+            let mut fds = [
+                PollFd::new(stop.as_fd(), PollFlags::POLLIN),
+                PollFd::new(socket.as_fd(), PollFlags::POLLIN),
+            ];
+            match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(_) => return None,
+            }
+            if fds[0].any().unwrap_or(true) {
+                return None;
+            }
+            if fds[1].any().unwrap_or(false) {
+                break;
+            }
         }
-        // SAFETY: openpty returned two new descriptors that nothing else owns.
-        let (master, slave) =
-            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-        for fd in [&master, &slave] {
-            nix::fcntl::fcntl(
-                fd.as_raw_fd(),
-                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-            )
-            .context("marking the pseudo-terminal close-on-exec")?;
-        }
+        let master = receive_master(socket)?;
         nix::fcntl::fcntl(
             master.as_raw_fd(),
             nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
         )
-        .context("making the pseudo-terminal non-blocking")?;
-        let packet: libc::c_int = 1;
-        // SAFETY: TIOCPKT reads one int, which lives across the call.
-        if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCPKT, &packet) } != 0 {
-            return Err(anyhow::anyhow!(
-                "setting the pseudo-terminal's packet mode: {}",
-                Errno::last()
-            )
-            .into());
-        }
-        Ok((
-            Terminal {
-                tty,
-                master,
-                saved,
-                changed: Arc::new(AtomicBool::new(false)),
-            },
-            slave,
-        ))
+        .ok()?;
+        Some(Terminal {
+            tty: self.tty,
+            master,
+            saved: self.saved,
+            changed: self.changed,
+        })
     }
+}
 
+/// Receives the init's terminal answer: [`super::init::TERMINAL_ANSWER`] with exactly one
+/// descriptor, a terminal (received close-on-exec).
+#[cfg(target_os = "linux")]
+fn receive_master(socket: &OwnedFd) -> Option<OwnedFd> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut buffer = [0u8; 64];
+    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let mut slices = [std::io::IoSliceMut::new(&mut buffer)];
+    let message = loop {
+        match recvmsg::<()>(
+            socket.as_raw_fd(),
+            &mut slices,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC | MsgFlags::MSG_DONTWAIT,
+        ) {
+            Ok(message) => break message,
+            Err(Errno::EINTR) => continue,
+            Err(_) => return None,
+        }
+    };
+    let mut files: Vec<OwnedFd> = Vec::new();
+    for control in message.cmsgs().ok()? {
+        if let ControlMessageOwned::ScmRights(fds) = control {
+            // SAFETY: the kernel just installed these descriptors in this process for this
+            // message; nothing else owns them.
+            files.extend(
+                fds.into_iter()
+                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+            );
+        }
+    }
+    let whole = !message
+        .flags
+        .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC);
+    let length = message.bytes;
+    let master = files.pop().filter(|_| files.is_empty())?;
+    // SAFETY: isatty only inspects the descriptor.
+    let terminal = unsafe { libc::isatty(master.as_raw_fd()) } == 1;
+    (whole && terminal && buffer[..length] == *super::init::TERMINAL_ANSWER).then_some(master)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn receive_master(_: &OwnedFd) -> Option<OwnedFd> {
+    None
+}
+
+impl Terminal {
     /// Relays until `stop`, or until the program's side of the pseudo-terminal is closed
     /// everywhere (nothing can read what the user types any more).
     fn relay(self, stop: OwnedFd) {

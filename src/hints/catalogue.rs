@@ -78,6 +78,9 @@ pub struct HintContext<'a> {
     /// The venv was made by uv (`uv = ` in its `pyvenv.cfg`): it has no pip, so the install
     /// command is `uv pip install --python VENV`.
     pub venv_made_by_uv: bool,
+    /// The venv is a conda environment (`conda-meta/`, no `pyvenv.cfg`): the install
+    /// command is `conda install -p PREFIX`.
+    pub venv_is_conda: bool,
 }
 
 /// Whether a report may tell its reader facts about the host (which paths exist there).
@@ -113,6 +116,43 @@ const HOME_CREDENTIALS: &[&str] = &[
     ".git-credentials",
     ".config/gcloud",
     ".local/share/keyrings",
+    ".claude",
+    ".claude.json",
+    ".codex",
+    ".gemini",
+    ".cache",
+    ".npm",
+    ".npmrc",
+    ".local/share",
+    ".local/share/uv/credentials",
+    ".cargo/credentials",
+    ".cargo/credentials.toml",
+    ".huggingface",
+    ".pip",
+    ".gem/credentials",
+    ".m2/settings.xml",
+    ".gradle/gradle.properties",
+    ".yarnrc.yml",
+    ".terraform.d",
+    ".vault-token",
+    ".boto",
+    ".s3cfg",
+    ".pgpass",
+    ".my.cnf",
+    ".bash_history",
+    ".zsh_history",
+    ".python_history",
+    ".psql_history",
+    ".mysql_history",
+    ".node_repl_history",
+    ".condarc",
+    ".oci",
+    ".dbt",
+    ".databrickscfg",
+    ".kaggle",
+    ".ollama",
+    ".cursor",
+    ".continue",
 ];
 
 /// Whether the existence of `path` on the host must never be told in a report: the
@@ -164,11 +204,16 @@ pub fn is_module_name(name: &str) -> bool {
 /// A Python identifier.
 pub fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|first| first == '_' || first.is_alphabetic())
+    name.chars().count() <= MAX_NAME_IN_HINT
+        && !name.chars().any(crate::report::needs_escape)
+        && chars
+            .next()
+            .is_some_and(|first| first == '_' || first.is_alphabetic())
         && chars.all(|c| c == '_' || c.is_alphanumeric())
 }
+
+/// The longest name a hint repeats: past it, a "name" is a sentence.
+const MAX_NAME_IN_HINT: usize = 64;
 
 /// A distribution name by PEP 508: ASCII letters and digits, with `.`, `_`, `-` inside.
 pub fn is_distribution_name(name: &str) -> bool {
@@ -505,30 +550,35 @@ impl HintContext<'_> {
             .then(|| (self.host_command_exists)(name))
     }
 
-    /// The directory a `--rw` hint may name for a write refused at `path`: the nearest of
-    /// `path` and its ancestors that exists on the host (and may be told), when the gate
-    /// would admit it as a writable mount. Never `/`, a system directory, a shared root
-    /// (`/tmp`, `/home`, `/var`, ...), the home, above it or what guards it: boxpy refuses
-    /// those, so a hint naming them sends the user into a second error. `None` when the
-    /// nearest existing one is refused (a further ancestor would be refused too).
-    fn writable_suggestion(&self, path: &Path) -> Option<String> {
-        let caller_home = match self.host_facts {
-            HostFactsDisclosure::Local { caller_home } => caller_home.as_deref(),
-            HostFactsDisclosure::Withheld => return None,
-        };
-        let nearest = path.ancestors().find(|candidate| {
-            *candidate == Path::new("/") || self.shown_path(candidate).is_some()
-        })?;
-        gate_admits_writable(nearest, caller_home)
-            .then(|| self.shown_path(nearest))
-            .flatten()
-    }
-
-    /// `path` shell-quoted for a hint, when the host has it (see [`Self::host_has`]).
+    /// `path` shell-quoted for a hint, when the host has it (see [`Self::host_has`]) and
+    /// the program cannot have chosen its name (see [`Self::program_may_have_named`]).
+    /// Never with a character a terminal would not show as itself.
     fn shown_path(&self, path: &Path) -> Option<String> {
         let text = path.to_str()?;
-        (path.is_absolute() && !text.chars().any(char::is_control) && self.host_has(path))
-            .then(|| crate::sandbox::shell_quote(text))
+        (path.is_absolute()
+            && !text.chars().any(crate::report::needs_escape)
+            && !self.program_may_have_named(path)
+            && self.host_has(path))
+        .then(|| crate::sandbox::shell_quote(text))
+    }
+
+    /// Whether the program could have created `path` on the host, or renamed something to
+    /// it: it lies strictly inside a place the sandbox lets it write (the working
+    /// directory, a writable mount; the innermost of them decides). Its name is then the
+    /// program's words, which a hint never repeats (a file named like an instruction, made
+    /// to be quoted); the place itself is boxpy's and may be named.
+    fn program_may_have_named(&self, path: &Path) -> bool {
+        let workdir = path
+            .starts_with(self.workdir)
+            .then_some((self.workdir, true));
+        let mount = self
+            .mount_for(path)
+            .map(|mount| (mount.dest.as_path(), mount.writable));
+        let innermost = [workdir, mount]
+            .into_iter()
+            .flatten()
+            .max_by_key(|(root, _)| root.components().count());
+        innermost.is_some_and(|(root, writable)| writable && path != root)
     }
 
     fn is_visible(&self, path: &Path) -> bool {
@@ -767,34 +817,23 @@ fn errno_hint(
                     "boxpy never shows `{protected}` to a sandboxed program, whatever the policy says"
                 ));
             }
-            // `--rw` is offered only where the mount gate would admit it.
-            let writable = |path: &Path| {
-                let caller_home = match context.host_facts {
-                    HostFactsDisclosure::Local { caller_home } => caller_home.as_deref(),
-                    HostFactsDisclosure::Withheld => None,
-                };
-                gate_admits_writable(path, caller_home)
-            };
+            // A read-only mount is offered for a host path that exists (it passed
+            // `shown_path`: not protected, not the home or what guards it, not a name the
+            // program made); never `--rw` of it: the path came from the program, and a
+            // writable mount is the user's choice of directory.
             if !context.is_visible(&path) {
                 if let Some(shown) = context.shown_path(&path) {
-                    let write = if writable(&path) { "; `--rw` to write" } else { "" };
                     return Some(format!(
-                        "`{shown}` exists on the host but is not mounted in the sandbox; add `--ro {shown}` (or list it in `filesystem.read_only`{write})"
+                        "`{shown}` exists on the host but is not mounted in the sandbox; add `--ro {shown}` (or list it in `filesystem.read_only`)"
                     ));
                 }
             }
             if let Some(parent) = path.parent() {
                 if !context.is_visible(parent) {
                     if let Some(shown) = context.shown_path(parent) {
-                        return Some(if writable(parent) {
-                            format!(
-                                "`{shown}` exists on the host but is not mounted in the sandbox; add `--ro {shown}` to read there or `--rw {shown}` to write (or list it in `filesystem.read_only` / `filesystem.read_write`)"
-                            )
-                        } else {
-                            format!(
-                                "`{shown}` exists on the host but is not mounted in the sandbox; add `--ro {shown}` to read there (or list it in `filesystem.read_only`); boxpy never makes it writable"
-                            )
-                        });
+                        return Some(format!(
+                            "`{shown}` exists on the host but is not mounted in the sandbox; add `--ro {shown}` to read there (or list it in `filesystem.read_only`); to write, mount a host directory you choose with `--rw DIR` (or list it in `filesystem.read_write`)"
+                        ));
                     }
                 }
             }
@@ -970,22 +1009,24 @@ fn refused_hint(path: &Path, refused: Refused, context: &HintContext) -> String 
             context.workdir.display()
         );
     }
-    match context.writable_suggestion(path) {
-        Some(directory) => format!(
-            "only the working directory (`{}`) and `filesystem.read_write` are writable; to write {shown}, add `--rw {directory}` (or list it in `filesystem.read_write`)",
-            context.workdir.display(),
-        ),
-        None => format!(
-            "only the working directory (`{}`) and `filesystem.read_write` are writable; write under the working directory (or choose another with `-w DIR`), or mount an existing host directory with `--rw DIR`",
-            context.workdir.display(),
-        ),
-    }
+    // The path outside came from the program: a hint that names it would let the program
+    // choose which host directory the user mounts writable (another project, a directory
+    // something on the host runs from). The user names the directory.
+    format!(
+        "only the working directory (`{}`) and `filesystem.read_write` are writable; write under the working directory (or choose another with `-w DIR`), or mount a host directory you choose with `--rw DIR`",
+        context.workdir.display(),
+    )
 }
 
 /// The command that installs `distribution` into the run's venv: `uv pip install --python
-/// VENV` for a venv uv made (it has no pip), the venv's own pip otherwise.
+/// VENV` for a venv uv made (it has no pip), `conda install -p PREFIX` for a conda
+/// environment, the venv's own pip otherwise.
 fn install_command(context: &HintContext, distribution: &str) -> String {
     match context.venv_display() {
+        Some(prefix) if context.venv_is_conda => format!(
+            "`conda install -p {prefix} {distribution}` (or `{} -m pip install {distribution}`)",
+            context.python_display()
+        ),
         Some(venv) if context.venv_made_by_uv => {
             format!("`uv pip install --python {venv} {distribution}`")
         }

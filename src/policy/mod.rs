@@ -216,25 +216,28 @@ impl PolicySource {
         }
     }
 
-    /// Finds the policy when `--policy` was not given: `$BOXPY_POLICY`, `boxpy.toml` in the
-    /// working directory, `[tool.boxpy]` in its `pyproject.toml`, the user's config file,
-    /// then the built-in `default`.
+    /// Finds the policy when `--policy` was not given: `$BOXPY_POLICY`, then, in each of
+    /// `directories` nearest first (the working directory and the parents the upward search
+    /// admits, [`crate::settings::discovery`]), `boxpy.toml` or `[tool.boxpy]` in its
+    /// `pyproject.toml`, then the user's config file, then the built-in `default`.
     pub fn discover(
         env_policy: Option<&str>,
-        workdir: &Path,
+        directories: &[PathBuf],
         xdg_config_home: Option<&Path>,
         cwd: &Path,
     ) -> PolicySource {
         if let Some(value) = env_policy.filter(|value| !value.is_empty()) {
             return PolicySource::from_argument(value, cwd);
         }
-        let local = workdir.join("boxpy.toml");
-        if local.is_file() {
-            return PolicySource::Workdir(local);
-        }
-        let pyproject = workdir.join("pyproject.toml");
-        if pyproject_names_boxpy(&pyproject) {
-            return PolicySource::PyProject(pyproject);
+        for directory in directories {
+            let local = directory.join("boxpy.toml");
+            if local.is_file() {
+                return PolicySource::Workdir(local);
+            }
+            let pyproject = directory.join("pyproject.toml");
+            if pyproject_names_boxpy(&pyproject) {
+                return PolicySource::PyProject(pyproject);
+            }
         }
         if let Some(config) = xdg_config_home {
             let user = config.join("boxpy").join("policy.toml");

@@ -47,11 +47,11 @@ pub fn trust_comment(status: &super::TrustStatus) -> String {
         }
         TrustStatus::Recorded { file } => format!(
             "# trust: trusted (`{}` is recorded by `boxpy policy trust` with this content)\n",
-            file.display()
+            crate::report::escaped_path(file)
         ),
         TrustStatus::NarrowsOnly { file } => format!(
             "# trust: not needed (`{}` was found in the working directory and does not widen the built-in default)\n",
-            file.display()
+            crate::report::escaped_path(file)
         ),
         TrustStatus::Refused {
             file,
@@ -60,7 +60,7 @@ pub fn trust_comment(status: &super::TrustStatus) -> String {
         } => {
             let mut text = format!(
                 "# trust: NOT TRUSTED: `{}` was found in the working directory{}; a run refuses it because it widens the built-in default:\n",
-                file.display(),
+                crate::report::escaped_path(file),
                 if *changed {
                     " and changed since it was trusted"
                 } else {
@@ -68,11 +68,14 @@ pub fn trust_comment(status: &super::TrustStatus) -> String {
                 }
             );
             for widening in widenings {
-                text.push_str(&format!("#   - {widening}\n"));
+                text.push_str(&format!(
+                    "#   - {}\n",
+                    crate::report::escape_control(&widening.to_string())
+                ));
             }
             text.push_str(&format!(
                 "# trust it with `boxpy policy trust {}`\n",
-                crate::sandbox::shell_quote(&file.to_string_lossy())
+                crate::report::escape_control(&crate::sandbox::shell_quote(&file.to_string_lossy()))
             ));
             text
         }
@@ -216,42 +219,8 @@ pub fn warnings(
     is_socket: &dyn Fn(&Path) -> bool,
 ) -> Vec<String> {
     let mut out = Vec::new();
-    let workdir = &policy.filesystem.workdir;
-    // What the mount gate would refuse at run time, said now (`--rw /etc`, a workdir that
-    // is the home directory, `read_write = [".git"]`).
-    let protected = policy.filesystem.protected_names();
-    let gate = |source: &Path, role, origin: &str| {
-        crate::sandbox::gate::check(
-            crate::sandbox::gate::Request {
-                source,
-                dest: source,
-                role,
-                users_word: true,
-                protected_names: &protected,
-            },
-            home,
-        )
-        .err()
-        .map(|refusal| {
-            format!(
-                "`{origin}`: `{}` will be refused when the policy runs: {}",
-                source.display(),
-                refusal.reason
-            )
-        })
-    };
-    out.extend(gate(
-        workdir,
-        crate::sandbox::gate::Role::Workdir,
-        "filesystem.workdir",
-    ));
-    for mount in &policy.filesystem.read_write {
-        out.extend(gate(
-            &mount.source,
-            crate::sandbox::gate::Role::ReadWrite,
-            &mount.origin,
-        ));
-    }
+    // What the mount gate refuses is not a warning: `policy check` runs every mount
+    // through the gate itself (`settings::check_policy_mounts`) and refuses as `run` does.
     if let Some(home) = home {
         for mount in &policy.filesystem.read_only {
             if home.starts_with(&mount.source) {
@@ -373,6 +342,33 @@ mod tests {
         LoadContext {
             cwd: PathBuf::from("/home/user/project"),
             home: Some(PathBuf::from("/home/user")),
+        }
+    }
+
+    /// `policy show`'s trust comment quotes a repository's values: every line of it stays
+    /// a comment (a line break in a mount path would add a TOML line, `extends` say, to
+    /// what the user saves), and nothing in it reaches the terminal raw.
+    #[test]
+    fn the_trust_comment_stays_comments_whatever_the_values() {
+        let file = PathBuf::from("/w/boxpy.toml\nextends = \"/tmp/evil.toml\"");
+        let status = crate::policy::TrustStatus::Refused {
+            file: file.clone(),
+            widenings: vec![crate::policy::trust::Widening {
+                key: "filesystem.read_only".to_owned(),
+                detail: "mounts `/opt/data\nextends = \"/tmp/evil.toml\"\n#\x1b[8m\r`".to_owned(),
+            }],
+            changed: false,
+        };
+        for status in [
+            status,
+            crate::policy::TrustStatus::Recorded { file: file.clone() },
+            crate::policy::TrustStatus::NarrowsOnly { file },
+        ] {
+            let text = trust_comment(&status);
+            for line in text.lines() {
+                assert!(line.starts_with('#'), "{line:?} in {text:?}");
+            }
+            assert!(!text.contains(['\x1b', '\r']), "{text:?}");
         }
     }
 

@@ -216,7 +216,7 @@ fn pyproject_table() {
         "[project]\nname = \"x\"\n\n[tool.boxpy]\nextends = \"net\"\n\n[tool.boxpy.limits]\ntimeout = \"7s\"\n",
     )
     .unwrap();
-    let source = PolicySource::discover(None, dir.path(), None, dir.path());
+    let source = PolicySource::discover(None, &[dir.path().to_path_buf()], None, dir.path());
     assert!(matches!(source, PolicySource::PyProject(_)));
     let policy = load(&source, &context(dir.path())).unwrap();
     assert_eq!(policy.network, NetworkMode::Full);
@@ -252,7 +252,12 @@ fn discovery_order() {
     std::fs::create_dir_all(config.path().join("boxpy")).unwrap();
     std::fs::write(config.path().join("boxpy/policy.toml"), "").unwrap();
     let discover = |env: Option<&str>| {
-        PolicySource::discover(env, dir.path(), Some(config.path()), dir.path())
+        PolicySource::discover(
+            env,
+            &[dir.path().to_path_buf()],
+            Some(config.path()),
+            dir.path(),
+        )
     };
     assert!(
         matches!(discover(None), PolicySource::File(path) if path.ends_with("boxpy/policy.toml"))
@@ -311,7 +316,7 @@ fn pyproject_table_in_every_spelling() {
         let (dir, path) = pyproject_file(text);
         assert!(super::pyproject_names_boxpy(&path), "{text:?}");
         assert_eq!(
-            PolicySource::discover(None, dir.path(), None, dir.path()),
+            PolicySource::discover(None, &[dir.path().to_path_buf()], None, dir.path()),
             PolicySource::PyProject(path.clone()),
             "{text:?}"
         );

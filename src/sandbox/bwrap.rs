@@ -410,8 +410,16 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
     // shows them read-only.
     let covered_by_system = |path: &Path| read_only_roots.iter().any(|root| path.starts_with(root));
     let mut interpreter_paths: Vec<&PathBuf> = Vec::new();
+    // A venv in the workdir is already shown read-only by the cover of its protected
+    // name (`.venv`): mounted once.
+    let mounted_read_only = |path: &Path| {
+        spec.mounts
+            .iter()
+            .any(|mount| !mount.writable && mount.source == path && mount.dest == path)
+    };
     for path in &spec.interpreter.read_only_paths {
         let redundant = covered_by_system(path)
+            || mounted_read_only(path)
             || interpreter_paths
                 .iter()
                 .any(|earlier| path.starts_with(earlier) && !spec.workdir.starts_with(earlier));
@@ -603,6 +611,101 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
         setup_fd,
         init,
     }
+}
+
+/// `boxpy render`: the command as a bash script that runs by hand (`bash FILE`). It opens
+/// every descriptor the command names itself — 3 and 4 (bwrap's status, the init's report)
+/// on `/dev/null`, 5 the seccomp filter (`seccomp_file`, from `--seccomp-out`; without it
+/// the script refuses to start unless the caller opened 5: `bash FILE 5<FILTER`), the
+/// generated files from `printf`, the copied host files and boxpy's own executable by
+/// path — then replaces itself with `env -i ... bwrap` (`exec`), so no shell is left
+/// between the caller and bwrap, which dies with its caller (`--die-with-parent`).
+pub fn to_bash_script(command: &BwrapCommand, seccomp_file: Option<&Path>) -> String {
+    let mut text = String::from(
+        "#!/bin/bash\n# The sandbox `boxpy run` would start, printed by `boxpy render`: run it with `bash FILE`.\n# It opens the descriptors the bwrap command names, then becomes bwrap (`exec`).\n",
+    );
+    text.push_str(&format!(
+        "exec {}>/dev/null  # --json-status-fd: bwrap's status lines (boxpy reads them)\n",
+        fds::STATUS
+    ));
+    text.push_str(&format!(
+        "exec {}>/dev/null  # the init's report: exit status and usage (boxpy reads it)\n",
+        fds::INIT_REPORT
+    ));
+    let names_seccomp = command
+        .args
+        .windows(2)
+        .any(|pair| pair[0] == "--seccomp" && pair[1] == fds::SECCOMP.to_string().as_str());
+    if names_seccomp {
+        match seccomp_file {
+            Some(file) => text.push_str(&format!(
+                "exec {}<{}  # --seccomp: the filter `--seccomp-out` wrote\n",
+                fds::SECCOMP,
+                super::shell_quote(&file.to_string_lossy())
+            )),
+            None => text.push_str(&format!(
+                "if ! {{ : <&{fd}; }} 2>/dev/null; then\n  echo 'boxpy render: the seccomp filter goes on descriptor {fd}: write it with `boxpy render --seccomp-out FILE` and run `bash SCRIPT {fd}<FILE`' >&2\n  exit 125\nfi\n",
+                fd = fds::SECCOMP
+            )),
+        }
+    }
+    for data in &command.data {
+        text.push_str(&format!(
+            "exec {}< <(printf {})  # {}\n",
+            data.fd,
+            printf_format(&data.contents),
+            comment_text(&data.dest)
+        ));
+    }
+    for copy in &command.copies {
+        text.push_str(&format!(
+            "exec {}<{}  # copied to {}\n",
+            copy.fd,
+            super::shell_quote(&copy.source.to_string_lossy()),
+            comment_text(&copy.dest)
+        ));
+    }
+    for pinned in &command.pinned {
+        text.push_str(&format!(
+            "exec {}<{}\n",
+            pinned.fd,
+            super::shell_quote(&pinned.source.to_string_lossy())
+        ));
+    }
+    text.push_str(&format!(
+        "exec {}<{}  # boxpy itself: bwrap runs it as the sandbox's init\n",
+        command.init.fd,
+        super::shell_quote(&command.init.source.to_string_lossy())
+    ));
+    text.push_str("exec ");
+    text.push_str(&to_shell_lines(command));
+    text
+}
+
+/// A path for a `#` comment of the script: a line break or other control character in a
+/// file name (a repository chooses its file names) would end the comment and start a
+/// command, so each becomes `?`.
+fn comment_text(path: &Path) -> String {
+    path.to_string_lossy()
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+/// `bytes` as a single-quoted `printf` format that prints exactly them: `%` doubled,
+/// backslashes, quotes and every byte outside printable ASCII as an octal escape.
+fn printf_format(bytes: &[u8]) -> String {
+    let mut out = String::from("'");
+    for &byte in bytes {
+        match byte {
+            b'%' => out.push_str("%%"),
+            b'\\' | b'\'' => out.push_str(&format!("\\{byte:03o}")),
+            b' '..=b'~' => out.push(byte as char),
+            _ => out.push_str(&format!("\\{byte:03o}")),
+        }
+    }
+    out.push('\'');
+    out
 }
 
 /// `boxpy render --json`: the command as data, for tools (and `bench/`) that run it

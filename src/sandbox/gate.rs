@@ -110,11 +110,41 @@ pub const SYSTEM_DIRECTORIES: &[&str] = &[
 const SHARED_ROOTS: &[&str] = &["/var", "/home", "/Users", "/tmp", "/private/var", "/opt"];
 
 /// Paths below the home directory that hold the user's identity: SSH, GnuPG, cloud,
-/// container and package-index credentials, keyrings, browser profiles, and `~/.config`
+/// container and package-index credentials, keyrings, browser profiles, `~/.config`
 /// (token files of `gh`, `gcloud`, ... live there, next to autostart entries and systemd
-/// user units). A program that reads them holds the user's identity; one that writes them
-/// runs code as the user. Never writable; read-only only on the user's own word.
+/// user units), coding agents' logins and state (`~/.claude`, `~/.codex`, `~/.gemini`),
+/// caches that keep tokens and logs with them (`~/.cache`: Hugging Face's token; `~/.npm`),
+/// `~/.local/share` (keyrings, application tokens), and the token files of package
+/// managers and data tools (cargo, uv, npm, pip, twine, gem, Maven, Gradle, Yarn, conda,
+/// Terraform, Vault, PostgreSQL, MySQL, boto, s3cmd, OCI, dbt, Databricks, Kaggle, Ollama,
+/// editor agents), and shell and REPL histories (what was typed, passwords included). A program that reads them holds the user's identity;
+/// one that writes them runs code as the user. Never writable; read-only only on the
+/// user's own word, and hidden (read as empty) inside any other mount that contains them
+/// (`--ro ~`). Where a guard and a [`HOME_RUNS_CODE`] entry nest, the deeper one decides
+/// (`~/.local/share/uv` is readable, `~/.local/share/uv/credentials` is not).
 pub const HOME_CREDENTIALS: &[&str] = &[
+    ".claude",
+    ".claude.json",
+    ".codex",
+    ".gemini",
+    ".cache",
+    ".npm",
+    ".local/share",
+    ".local/share/uv/credentials",
+    ".cargo/credentials",
+    ".cargo/credentials.toml",
+    ".huggingface",
+    ".pip",
+    ".gem/credentials",
+    ".m2/settings.xml",
+    ".gradle/gradle.properties",
+    ".yarnrc.yml",
+    ".terraform.d",
+    ".vault-token",
+    ".boto",
+    ".s3cfg",
+    ".pgpass",
+    ".my.cnf",
     ".ssh",
     ".gnupg",
     ".aws",
@@ -131,6 +161,20 @@ pub const HOME_CREDENTIALS: &[&str] = &[
     ".npmrc",
     ".git-credentials",
     "Library",
+    ".bash_history",
+    ".zsh_history",
+    ".python_history",
+    ".psql_history",
+    ".mysql_history",
+    ".node_repl_history",
+    ".condarc",
+    ".oci",
+    ".dbt",
+    ".databrickscfg",
+    ".kaggle",
+    ".ollama",
+    ".cursor",
+    ".continue",
 ];
 
 /// Paths below the home directory whose contents run as the user later: what shells and
@@ -143,7 +187,15 @@ pub const HOME_CREDENTIALS: &[&str] = &[
 pub const HOME_RUNS_CODE: &[&str] = &[
     ".local/bin",
     ".local/lib",
+    // What venvs and their base interpreters need below the guards above: uv's, PDM's and
+    // mise's interpreters, pipenv's, pipx's, Hatch's and Poetry's virtualenvs.
     ".local/share/uv",
+    ".local/share/pdm/python",
+    ".local/share/mise/installs",
+    ".local/share/virtualenvs",
+    ".local/share/pipx/venvs",
+    ".local/share/hatch/env",
+    ".cache/pypoetry/virtualenvs",
     ".local/share/systemd",
     ".local/state",
     ".pyenv",
@@ -331,41 +383,59 @@ fn home_relation(path: &Path, home: &Path) -> Option<(String, bool)> {
         return Some(("contains your home directory".to_owned(), false));
     }
     let relative = path.strip_prefix(home).ok()?;
-    let guards = HOME_CREDENTIALS
+    let guards = || {
+        HOME_CREDENTIALS
+            .iter()
+            .map(|guard| (Path::new(*guard), false))
+            .chain(HOME_RUNS_CODE.iter().map(|guard| (Path::new(*guard), true)))
+    };
+    // A credential below `path` (not `path` itself) makes it a holder of credentials.
+    let credential_below = HOME_CREDENTIALS
         .iter()
-        .map(|guard| (guard, false))
-        .chain(HOME_RUNS_CODE.iter().map(|guard| (guard, true)));
-    let mut holds_code = None;
-    for (guard, readable) in guards {
-        let guard = Path::new(guard);
-        if relative.starts_with(guard) {
-            let what = if readable {
-                "runs as you later"
-            } else {
-                "holds your credentials"
-            };
-            return Some((
-                format!("is your `~/{}`, which {what}", guard.display()),
-                readable,
-            ));
-        }
-        if guard.starts_with(relative) {
-            if !readable {
-                return Some((
-                    format!(
-                        "contains `~/{}`, which holds your credentials",
-                        guard.display()
-                    ),
-                    false,
-                ));
-            }
-            holds_code.get_or_insert(format!(
-                "contains `~/{}`, which runs as you later",
+        .map(Path::new)
+        .find(|guard| guard.starts_with(relative) && *guard != relative);
+    let holds_credentials = |guard: &Path| {
+        (
+            format!(
+                "contains `~/{}`, which holds your credentials",
                 guard.display()
+            ),
+            false,
+        )
+    };
+    // Inside a guard: the deepest one that holds `path` decides.
+    let deepest = guards()
+        .filter(|(guard, _)| relative.starts_with(guard))
+        .max_by_key(|(guard, _)| guard.components().count());
+    if let Some((guard, readable)) = deepest {
+        if !readable {
+            return Some((
+                format!(
+                    "is your `~/{}`, which holds your credentials",
+                    guard.display()
+                ),
+                false,
             ));
         }
+        if let Some(credential) = credential_below {
+            return Some(holds_credentials(credential));
+        }
+        return Some((
+            format!("is your `~/{}`, which runs as you later", guard.display()),
+            true,
+        ));
     }
-    holds_code.map(|relation| (relation, true))
+    if let Some(credential) = credential_below {
+        return Some(holds_credentials(credential));
+    }
+    guards()
+        .find(|(guard, _)| guard.starts_with(relative))
+        .map(|(guard, _)| {
+            (
+                format!("contains `~/{}`, which runs as you later", guard.display()),
+                true,
+            )
+        })
 }
 
 fn writable_hint(role: Role) -> String {

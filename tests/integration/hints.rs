@@ -296,6 +296,7 @@ fn json_error_object_has_the_documented_fields() {
         "resources",
         "policy",
         "discarded",
+        "notices",
     ] {
         assert!(result.get(field).is_some(), "missing {field}: {result}");
     }
@@ -485,7 +486,8 @@ mod first_hour {
 
         /// `os.makedirs("/data/out")` outside every mount: never `--rw /` (refused) nor
         /// `/tmp` (discarded); the workdir or `-w`. Under an existing directory the gate
-        /// admits, that directory. Nothing appears on the host.
+        /// would admit, still no directory named: the program chose the path, and the user
+        /// chooses what is writable. Nothing appears on the host.
         fn makedirs_outside_every_mount_never_suggests_rw_root(runner) {
             let ws = Workspace::new_in(&non_tmp_work_dir(), &runner);
             let top = std::path::PathBuf::from("/").join(unique("boxpy-test-data"));
@@ -498,20 +500,21 @@ mod first_hour {
             assert_eq!(
                 text,
                 format!(
-                    "only the working directory (`{}`) and `filesystem.read_write` are writable; write under the working directory (or choose another with `-w DIR`), or mount an existing host directory with `--rw DIR`",
+                    "only the working directory (`{}`) and `filesystem.read_write` are writable; write under the working directory (or choose another with `-w DIR`), or mount a host directory you choose with `--rw DIR`",
                     ws.work().display()
                 )
             );
             assert!(!top.exists(), "{} was created on the host", top.display());
 
-            // Below an existing directory outside the workdir: that directory.
+            // Below an existing directory outside the workdir: not named.
             let outside = ws.root().join("results");
             let output = run_in_venv(&ws)
                 .code(&format!("import os\nos.makedirs({})", py_path(&outside.join("2026/run"))))
                 .run();
             assert_started(&output);
             assert_exit(&output, 1);
-            assert_hint_mentions(&output, &[&format!("add `--rw {}`", ws.root().display())]);
+            assert_hint_mentions(&output, &["`--rw DIR`"]);
+            assert!(!hint(&output).contains(&format!("--rw {}", ws.root().display())), "{output}");
             assert!(!hint(&output).contains("/tmp"), "{output}");
             assert!(!outside.exists());
         }

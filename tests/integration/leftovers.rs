@@ -415,4 +415,33 @@ runner_tests! {
         assert!(!stderr.contains(&format!("--ro {}", home.display())), "{output}");
         assert!(!stderr.contains(&format!("--rw {}", home.display())), "{output}");
     }
+
+    /// The sweep's warning quotes the path it moved: a working directory whose name holds
+    /// a line break and terminal sequences (a cloned repository's name) cannot add a line
+    /// of boxpy's or hide the warning.
+    fn the_sweep_warning_is_one_line_whatever_the_path(runner) {
+        let ws = Workspace::new(&runner);
+        let name = "w\nboxpy: warning: nothing was moved\x1b[8m";
+        let marker = ws.write(&format!("{name}/keep"), "");
+        let hostile = marker.parent().unwrap().to_path_buf();
+        let output = run_in_venv(&ws)
+            .cwd(&hostile)
+            .code(
+                r#"
+                open(".envrc", "w").write("echo pwned\n")
+                print("created")
+                "#,
+            )
+            .run();
+        assert_started(&output);
+        assert!(!hostile.join(".envrc").exists(), "{output}");
+        let stderr = output.stderr_text();
+        let warnings: Vec<&str> = stderr
+            .lines()
+            .filter(|line| line.starts_with("boxpy: warning:"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{output}");
+        assert!(warnings[0].contains(r"w\nboxpy: warning: nothing was moved\x1b[8m/.envrc"), "{output}");
+        assert!(!stderr.contains('\x1b'), "{output}");
+    }
 }

@@ -22,6 +22,7 @@ mod nbexec_escape;
 mod network;
 mod policy;
 mod readme;
+mod render;
 mod reports;
 mod run_basic;
 mod steering;

@@ -203,3 +203,37 @@ fn mounting_root_is_refused() {
         assert!(output.stderr_text().contains("`/`"), "{output}");
     }
 }
+
+runner_tests! {
+    /// Issue 15: `--ro SRC:/usr/share/x` (a destination bwrap would have to create inside
+    /// the read-only `/usr`) is refused up front (125) naming the flag and the fix, not
+    /// with bwrap's raw "Can't mkdir"; a destination that exists there, or one outside,
+    /// is fine.
+    fn a_destination_inside_a_read_only_bind_is_refused_up_front(runner) {
+        let ws = Workspace::new(&runner);
+        let data = data_dir(&ws);
+        let missing = format!("/usr/share/{}", unique("boxpy-dest"));
+        let output = run_in_venv(&ws)
+            .arg("--ro")
+            .arg(format!("{}:{missing}", data.display()))
+            .code("print('ran')")
+            .run();
+        assert_not_started(&output);
+        assert_exit(&output, 125);
+        let stderr = output.stderr_text();
+        assert!(stderr.contains("(from `--ro`)"), "{output}");
+        assert!(stderr.contains(&format!("`{missing}` does not exist inside `/usr`")), "{output}");
+        assert!(stderr.contains("hint: choose a destination outside `/usr`"), "{output}");
+        assert!(!stderr.contains("Can't mkdir"), "{output}");
+        assert!(Path::new(&missing).symlink_metadata().is_err());
+
+        let output = run_in_venv(&ws)
+            .arg("--ro")
+            .arg(format!("{}:/mnt/data", data.display()))
+            .code("print(open('/mnt/data/input.txt').read())")
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert!(output.stdout_text().contains("read me"), "{output}");
+    }
+}

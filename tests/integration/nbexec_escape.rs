@@ -360,4 +360,43 @@ runner_tests! {
             }
         }
     }
+
+    /// The kernel writes straight to the terminal (fd 1 and 2 are the pseudo-terminal):
+    /// a sequence it leaves open cannot conceal or restyle boxpy's cell progress and
+    /// report, which each start with the soft reset.
+    fn the_kernel_cannot_hide_boxpys_report_on_a_terminal(runner) {
+        let venv = require_jupyter!();
+        let ws = Workspace::new(&runner);
+        let wrapper = ws.write("pty_wrapper.py", crate::reports::PTY_WRAPPER);
+        let path = ws.write(
+            "work/hostile.ipynb",
+            notebook(&[
+                "import os\nprint('STARTED', flush=True)\nos.write(1, b'ok: all cells passed\\n\\x1b(0\\x1b[8m\\x1b]8;;https://evil.example\\x1b\\\\')\n",
+                "import missing_module_for_the_test\n",
+            ]),
+        );
+        runner.chown(&path);
+        let output = boxpy(&ws)
+            .args(["nbexec", "--color", "never", "--venv"])
+            .arg(&venv)
+            .arg(&path)
+            .through([Path::new("/usr/bin/python3"), &wrapper])
+            .run();
+        assert_exit(&output, 0);
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let kernel = text
+            .find("ok: all cells passed")
+            .unwrap_or_else(|| panic!("the kernel did not run: {text:?}"));
+        let report = text[kernel..]
+            .find("error: ")
+            .map(|at| kernel + at)
+            .unwrap_or_else(|| panic!("no report: {text:?}"));
+        let reset = crate::reports::RESET;
+        let before = &text[kernel..report];
+        assert!(before.contains(reset), "no reset between the kernel's output and the report: {text:?}");
+        assert!(
+            text[kernel..].rfind(reset).unwrap() > before.rfind("\x1b]8;;https").unwrap_or(0),
+            "{text:?}"
+        );
+    }
 }

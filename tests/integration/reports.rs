@@ -244,4 +244,71 @@ runner_tests! {
             "{output}"
         );
     }
+
+    /// A program that leaves a terminal sequence open (an OSC title, an unfinished CSI,
+    /// the line-drawing character set, concealed text) cannot swallow or hide boxpy's
+    /// lines on a terminal: each block of boxpy's text after program output starts with
+    /// the soft reset, the report and the output-limit notice alike.
+    fn boxpy_lines_on_a_terminal_start_with_a_reset(runner) {
+        let ws = Workspace::new(&runner);
+        let wrapper = ws.write("pty_wrapper.py", PTY_WRAPPER);
+        let policy = ws.write("limits.toml", "extends = \"default\"\n[limits]\noutput = \"1KiB\"\n");
+        let output = run_in_venv(&ws)
+            .arg("-P")
+            .arg(&policy)
+            .through([Path::new("/usr/bin/python3"), &wrapper])
+            .code(
+                r#"
+                import sys
+                sys.stdout.write("x" * 1500 + "\x1b]0;title\x1b(0\x1b[8m\x1b[")
+                sys.stdout.flush()
+                sys.stderr.write("\x1b]8;;https://evil.example/fix.sh\x1b\\\x1b]11;#000000\x07\x1b[?1049h\x1b]0;")
+                sys.stderr.flush()
+                raise ValueError("after the sequences")
+                "#,
+            )
+            .run();
+        assert_exit(&output, 0);
+        let seen = output.stdout.clone();
+        let text = String::from_utf8_lossy(&seen);
+        assert!(text.contains("xxxxxxxx"), "python did not start: {text:?}");
+        let limit = text
+            .find("boxpy: output limit")
+            .unwrap_or_else(|| panic!("no output-limit notice: {text:?}"));
+        assert!(
+            text[..limit].trim_end_matches(['\r', '\n']).ends_with(RESET),
+            "no reset before the output-limit notice: {text:?}"
+        );
+        let report = text
+            .rfind("\x1b[31;1merror:")
+            .or_else(|| text.rfind("error: "))
+            .unwrap_or_else(|| panic!("no report: {text:?}"));
+        assert!(
+            text[..report].trim_end_matches(['\r', '\n']).ends_with(RESET),
+            "no reset before the report: {text:?}"
+        );
+    }
 }
+
+/// boxpy's soft terminal reset (`report::TERMINAL_RESET`).
+pub const RESET: &str = "\x18\x1b\\\x0f\x1b(B\x1b[!p\x1b[0m\x1b]8;;\x1b\\\x1b]104\x1b\\\x1b]110\x1b\\\x1b]111\x1b\\\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?2004l\x1b[?1049l";
+
+/// Runs boxpy (its path and arguments follow) with stdin, stdout and stderr on a
+/// pseudo-terminal, and writes every byte the terminal showed to its own stdout; exits 0.
+pub const PTY_WRAPPER: &str = r#"
+import os, pty, subprocess, sys
+master, slave = pty.openpty()
+process = subprocess.Popen(sys.argv[1:], stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+os.close(slave)
+seen = b""
+while True:
+    try:
+        chunk = os.read(master, 65536)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+process.wait()
+sys.stdout.buffer.write(seen)
+"#;

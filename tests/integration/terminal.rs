@@ -461,4 +461,129 @@ runner_tests! {
         let mode = std::fs::metadata(&fifo).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "the host FIFO's mode changed: {output}");
     }
+
+    /// Found by a fourth adversarial review: the program's pseudo-terminal came from the
+    /// host's `/dev/ptmx`, so `fchmod`/`futimens` on its stdin changed a node of the host's
+    /// `/dev/pts` (world-writable, say). The pseudo-terminal comes from the sandbox's own
+    /// devpts now: the program changes its own node, and no host node carries its marks.
+    fn the_programs_terminal_is_not_a_host_pts_node(runner) {
+        let ws = Workspace::new(&runner);
+        let (report, _) = under_terminal(
+            &ws,
+            "fg-pts",
+            "",
+            run_in_venv(&ws).code(
+                r#"
+                import os, stat, time
+                os.fchmod(0, 0o606)
+                os.utime(0, (12345, 12345))
+                status = os.fstat(0)
+                print("INSIDE", oct(stat.S_IMODE(status.st_mode)), int(status.st_mtime), flush=True)
+                print("READY", flush=True)
+                while not os.path.exists("go"):
+                    time.sleep(0.02)
+                "#,
+            ),
+        );
+        assert_terminal_unchanged(&report);
+        let stdout = report["stdout"].as_str().unwrap_or_default();
+        assert!(stdout.contains("INSIDE 0o606 12345\n"), "the program could not change its own terminal: {report:#}");
+        assert_eq!(
+            report["host_pts_marked"],
+            serde_json::json!([]),
+            "the program changed a node of the host's /dev/pts: {report:#}"
+        );
+        assert_eq!(report["exit_code"], 0, "{report:#}");
+    }
+
+    /// Found by a fourth adversarial review: with a named FIFO as stdin, boxpy's relay
+    /// read up to 64 KiB ahead of the program, and the next command of the script lost it;
+    /// with a regular file, the caller's offset never moved, so the next command read
+    /// again what the program had read. `{ boxpy run …; cat; } < FIFO_OR_FILE`: `cat` gets
+    /// exactly what the program did not read (a program reading byte by byte, as `read`
+    /// does); with Python's buffered `readline`, no more is gone than Python itself reads
+    /// ahead on that input.
+    fn a_later_reader_gets_what_the_program_did_not_read(runner) {
+        let ws = Workspace::new(&runner);
+        let mut content = b"first line\n".to_vec();
+        content.extend((0..40_000u32).map(|index| b'a' + (index % 26) as u8));
+        content.extend(b"\nlast line\n");
+        let file = ws.write("input.txt", &content);
+        let fifo = ws.root().join("input.fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        runner.chown(&fifo);
+        let by_byte = r#"
+            import os
+            line = b""
+            while not line.endswith(b"\n"):
+                byte = os.read(0, 1)
+                if not byte:
+                    break
+                line += byte
+            print("LINE", line.decode().strip(), flush=True)
+        "#;
+        let buffered = r#"
+            import sys
+            print("LINE", sys.stdin.readline().strip(), flush=True)
+        "#;
+        for (how, input) in [("file", &file), ("fifo", &fifo)] {
+            for (reader, program) in [("by byte", by_byte), ("readline", buffered)] {
+                let quoted = input.to_str().expect("UTF-8 path");
+                let script = format!("{{ \"$@\"; echo AFTER; cat; }} < '{quoted}'");
+                let writer = (how == "fifo").then(|| feed_fifo(fifo.clone(), content.clone()));
+                let output = run_in_venv(&ws)
+                    .through(["/bin/sh", "-c", &script, "sh"])
+                    .code(program)
+                    .run();
+                if let Some(writer) = writer {
+                    writer.join().expect("the FIFO's writer");
+                }
+                assert_started(&output);
+                assert_exit(&output, 0);
+                assert_eq!(output.line_after("LINE "), "first line", "{how}, {reader}: {output}");
+                let stdout = output.stdout;
+                let after = stdout
+                    .windows(6)
+                    .position(|window| window == b"AFTER\n")
+                    .unwrap_or_else(|| panic!("{how}, {reader}: no AFTER"));
+                let rest = &stdout[after + 6..];
+                assert!(content.ends_with(rest), "{how}, {reader}: `cat` got what is not the input's end");
+                let taken = content.len() - rest.len();
+                if reader == "by byte" {
+                    assert_eq!(taken, b"first line\n".len(), "{how}: `cat` should get exactly what the program did not read");
+                } else {
+                    // Python's own buffer: 8 KiB (on a pipe, what one read returns).
+                    assert!(taken <= 8192, "{how}, {reader}: {taken} bytes gone, more than Python reads ahead");
+                }
+            }
+        }
+    }
+}
+
+/// Opens `fifo` for writing once a reader has it open (within a deadline), writes
+/// `content` and closes it, on a thread of its own.
+fn feed_fifo(fifo: PathBuf, content: Vec<u8>) -> std::thread::JoinHandle<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut writer = loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&fifo)
+            {
+                Ok(writer) => break writer,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(error) => panic!("nobody opened the FIFO for reading: {error}"),
+            }
+        };
+        nix::fcntl::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(&writer),
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+        )
+        .expect("blocking writes");
+        std::io::Write::write_all(&mut writer, &content).expect("write the FIFO");
+    })
 }

@@ -24,6 +24,9 @@ Scenarios:
 - `fg-pager`: boxpy in the foreground; once the program prints READY another process of
   the job (a pager) sets the terminal's modes; then `go`.
 - `fg-plain`: boxpy in the foreground; nothing typed.
+- `fg-pts`: boxpy in the foreground; once the program prints READY the driver lists the
+  host's `/dev/pts` nodes that carry the program's marks (mode 0606 or mtime 12345) in
+  `host_pts_marked`, then creates `go`.
 """
 
 import fcntl
@@ -213,6 +216,18 @@ def main():
             pager[6][termios.VTIME] = 0
             termios.tcsetattr(slave, termios.TCSANOW, pager)
             report["pager_settings"] = settings(slave)
+            touch_go()
+    elif scenario == "fg-pts":
+        if wait_for(lambda: "READY" in stdout_text(), "READY"):
+            marked = []
+            for name in sorted(os.listdir("/dev/pts")):
+                try:
+                    node = os.lstat(os.path.join("/dev/pts", name))
+                except OSError:
+                    continue
+                if node.st_mode & 0o7777 == 0o606 or int(node.st_mtime) == 12345:
+                    marked.append([name, oct(node.st_mode), int(node.st_mtime)])
+            report["host_pts_marked"] = marked
             touch_go()
     elif scenario == "fg-end":
         if wait_for(lambda: "CHANGED" in stdout_text(), "CHANGED"):

@@ -457,3 +457,67 @@ fn completions_offer_the_shipped_policies() {
         assert!(line.ends_with("-r -a \"default strict net\""), "{line}");
     }
 }
+
+/// Issue 15: `doctor` checks the policy and the venv `run` would use here and says what
+/// `run` says: an invalid `boxpy.toml` is an error (125, the same cause), a symlinked
+/// `.venv` found in a parent is fine (as `run` finds it), and the notebook check appears
+/// only where notebooks are used.
+#[test]
+fn doctor_checks_what_run_would_use_here() {
+    let ws = Workspace::new(&Runner::Caller);
+    let project = ws.dir("proj");
+    let real = ws.make_venv("proj/envs/real");
+    std::os::unix::fs::symlink("envs/real", project.join(".venv")).unwrap();
+    let sub = ws.dir("proj/sub");
+
+    let output = boxpy(&ws).cwd(&sub).arg("doctor").run();
+    assert_exit(&output, 0);
+    let stdout = output.stdout_text();
+    let python = stdout
+        .lines()
+        .find(|line| line.contains(" python "))
+        .unwrap_or_else(|| panic!("{output}"));
+    assert!(python.starts_with("ok"), "{output}");
+    assert!(
+        python.contains(&format!("venv `{}` (found at ../.venv)", real.display())),
+        "{output}"
+    );
+    assert!(
+        !stdout.contains("nbexec"),
+        "no notebooks here, no notebook check: {output}"
+    );
+    let run = boxpy(&ws)
+        .cwd(&sub)
+        .arg("run")
+        .code("import sys; print('prefix', sys.prefix)")
+        .run();
+    assert_exit(&run, 0);
+    assert_eq!(
+        run.line_after("prefix "),
+        real.display().to_string(),
+        "{run}"
+    );
+
+    ws.write("proj/sub/analysis.ipynb", "{}");
+    let output = boxpy(&ws).cwd(&sub).arg("doctor").run();
+    assert!(output.stdout_text().contains("nbexec"), "{output}");
+
+    ws.write("proj/boxpy.toml", "[network]\nmod = \"none\"\n");
+    let run = boxpy(&ws).cwd(&sub).arg("run").arg("-c").arg("pass").run();
+    assert_exit(&run, 125);
+    let output = boxpy(&ws).cwd(&sub).arg("doctor").run();
+    assert_exit(&output, 125);
+    let stdout = output.stdout_text();
+    let policy = stdout
+        .lines()
+        .find(|line| line.contains(" policy "))
+        .unwrap_or_else(|| panic!("{output}"));
+    assert!(policy.starts_with("error"), "{output}");
+    assert!(policy.contains("`boxpy run` here fails"), "{output}");
+    assert!(
+        stdout.contains("unknown field `mod`") && run.stderr_text().contains("unknown field `mod`"),
+        "doctor and run give the same cause: {output}\n{run}"
+    );
+    let json = boxpy(&ws).cwd(&sub).args(["doctor", "--json"]).run().json();
+    assert_eq!(json["ok"], false);
+}

@@ -486,3 +486,62 @@ fn a_trust_store_inside_the_workdir_is_refused() {
     assert_not_started(&output);
     assert!(output.stderr_text().contains("XDG_STATE_HOME"), "{output}");
 }
+
+runner_tests! {
+    /// Issue 15: from `proj/sub/`, `proj/boxpy.toml` is found; `-v` says where. A policy
+    /// found this way narrows freely.
+    fn a_policy_in_a_parent_is_found(runner) {
+        let ws = Workspace::new(&runner);
+        // The project beside the private home, not above it (the search never goes
+        // above the home).
+        let homes = homes(&ws);
+        ws.write("proj/boxpy.toml", "[guards]\ndeny_imports = [\"sqlite3\"]\n");
+        let sub = ws.dir("proj/sub");
+        let output = homes
+            .apply(run_in_venv(&ws))
+            .cwd(&sub)
+            .arg("-v")
+            .code("import sqlite3")
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 1);
+        let stderr = output.stderr_text();
+        assert!(stderr.contains("guards.deny_imports"), "{output}");
+        assert!(
+            stderr.contains("boxpy: policy `../boxpy.toml` (found at ../boxpy.toml"),
+            "{output}"
+        );
+    }
+
+    /// Security: a policy found in a parent is untrusted exactly like one in the workdir:
+    /// it cannot widen the sandbox (its own directory is its boundary).
+    fn a_policy_in_a_parent_cannot_widen(runner) {
+        let ws = Workspace::new(&runner);
+        let homes = homes(&ws);
+        ws.write("proj/pyproject.toml", "[tool.boxpy.network]\nmode = \"full\"\n");
+        let sub = ws.dir("proj/sub");
+        let output = homes.apply(run_in_venv(&ws)).cwd(&sub).code("print('ran')").run();
+        assert_untrusted_refusal(&output, "network.mode");
+    }
+
+    /// Security: a policy in a parent others can write is never found (anyone could have
+    /// put it there): the run uses the built-in default.
+    fn a_policy_in_a_parent_writable_by_others_is_ignored(runner) {
+        let ws = Workspace::new(&runner);
+        let homes = homes(&ws);
+        let shared = ws.dir("shared");
+        ws.write("shared/boxpy.toml", "[guards]\ndeny_imports = [\"json\"]\n");
+        let project = ws.dir("shared/project");
+        set_mode(&shared, 0o777);
+        let output = homes
+            .apply(run_in_venv(&ws))
+            .cwd(&project)
+            .arg("-v")
+            .code("import json\nprint('imported')")
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert!(output.stdout_text().contains("imported"), "{output}");
+        assert!(output.stderr_text().contains("boxpy: policy `default` (built in"), "{output}");
+    }
+}

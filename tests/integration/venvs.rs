@@ -323,7 +323,7 @@ fn interpreter_without_execute_permission_exits_126() {
 }
 
 /// `python3.X` of the host's `/usr/bin/python3` (Debian's).
-fn debian_python_version() -> String {
+pub(crate) fn debian_python_version() -> String {
     let target = std::fs::canonicalize("/usr/bin/python3").expect("/usr/bin/python3");
     target
         .file_name()
@@ -389,4 +389,297 @@ runner_tests! {
         assert!(stderr.contains(".local"), "{output}");
         assert!(stderr.contains("hint:"), "{output}");
     }
+}
+
+/// A fake conda environment at `relative` in `ws`: `conda-meta/history`, no `pyvenv.cfg`,
+/// `bin/python` linking to Debian's interpreter.
+fn conda_environment(ws: &Workspace, relative: &str) -> PathBuf {
+    let prefix = ws.dir(relative);
+    ws.write(
+        &format!("{relative}/conda-meta/history"),
+        "==> 2026-01-01 <==\n",
+    );
+    ws.dir(&format!("{relative}/bin"));
+    std::os::unix::fs::symlink("/usr/bin/python3", prefix.join("bin/python")).unwrap();
+    prefix
+}
+
+/// The `-v` line boxpy printed for `what` (`venv`, `policy`, `interpreter`).
+fn verbose_line(output: &Output, what: &str) -> String {
+    output
+        .stderr_text()
+        .lines()
+        .find(|line| line.starts_with(&format!("boxpy: {what} ")))
+        .unwrap_or_else(|| panic!("no `boxpy: {what}` line: {output}"))
+        .to_owned()
+}
+
+runner_tests! {
+    /// Issue 15: from `proj/sub/`, `proj/.venv` is found (as uv finds it), and `-v` says
+    /// where.
+    fn a_dot_venv_in_a_parent_is_found(runner) {
+        let ws = Workspace::new(&runner);
+        let venv = ws.make_venv(".venv");
+        let sub = ws.dir("work/sub");
+        let output = boxpy(&ws).cwd(&sub).args(["run", "-v"]).code(PREFIX_PROBE).run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert_eq!(output.line_after("prefix "), venv.display().to_string(), "{output}");
+        let line = verbose_line(&output, "venv");
+        assert!(line.contains("(found at ../../.venv)"), "{output}");
+        // `exec` finds the same venv: its `python` is first on PATH.
+        let exec = boxpy(&ws)
+            .cwd(&sub)
+            .args(["exec", "--", "python", "-c", "import sys; print('prefix', sys.prefix)"])
+            .run();
+        assert_exit(&exec, 0);
+        assert_eq!(exec.line_after("prefix "), venv.display().to_string(), "{exec}");
+    }
+
+    /// The search stops at a repository root: `.venv` above the directory holding `.git`
+    /// is not the project's.
+    fn the_search_stops_at_the_repository_root(runner) {
+        let ws = Workspace::new(&runner);
+        let outside = ws.make_venv(".venv");
+        ws.dir("work/.git");
+        let sub = ws.dir("work/sub");
+        let output = boxpy(&ws).cwd(&sub).args(["run", "-v"]).code(PREFIX_PROBE).run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert_ne!(output.line_after("prefix "), outside.display().to_string(), "{output}");
+        assert!(
+            verbose_line(&output, "interpreter").contains("the search stops at the repository root"),
+            "{output}"
+        );
+    }
+
+    /// Security: a parent directory others can write (a shared directory, `/tmp`) is not
+    /// searched, so nobody can plant a venv there for the runs below it.
+    fn a_parent_writable_by_others_is_not_searched(runner) {
+        let ws = Workspace::new(&runner);
+        let shared = ws.dir("shared");
+        let planted = ws.make_venv("shared/.venv");
+        let project = ws.dir("shared/project");
+        set_mode(&shared, 0o777);
+        let output = boxpy(&ws).cwd(&project).args(["run", "-v"]).code(PREFIX_PROBE).run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert_ne!(output.line_after("prefix "), planted.display().to_string(), "{output}");
+        assert!(
+            verbose_line(&output, "interpreter").contains("which others can write"),
+            "{output}"
+        );
+    }
+
+    /// The home directory itself (and above) is never searched: `~/.venv` is not every
+    /// project's venv.
+    fn the_home_directory_is_never_searched(runner) {
+        let ws = Workspace::new(&runner);
+        let home = ws.dir("home");
+        let planted = ws.make_venv("home/.venv");
+        let project = ws.dir("home/project");
+        let output = boxpy(&ws)
+            .env("HOME", &home)
+            .cwd(&project)
+            .args(["run", "-v"])
+            .code(PREFIX_PROBE)
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert_ne!(output.line_after("prefix "), planted.display().to_string(), "{output}");
+        assert!(
+            verbose_line(&output, "interpreter").contains("below the home directory"),
+            "{output}"
+        );
+    }
+
+    /// Issue 15: a `.venv` that is a symlink runs (bwrap used to fail with "Can't bind
+    /// mount /oldroot/…", 125), mounted once at its resolved path.
+    fn a_symlinked_dot_venv_runs_and_is_mounted_once(runner) {
+        let ws = Workspace::new(&runner);
+        let real = ws.make_venv("work/envs/real");
+        std::os::unix::fs::symlink("envs/real", ws.work().join(".venv")).unwrap();
+        runner.chown(&ws.work().join(".venv"));
+        let output = boxpy(&ws).args(["run", "-v"]).code(PREFIX_PROBE).run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert_eq!(output.line_after("prefix "), real.display().to_string(), "{output}");
+        assert!(verbose_line(&output, "venv").contains("(found at .venv)"), "{output}");
+        let rendered = boxpy(&ws).args(["render", "--json"]).run();
+        assert_exit(&rendered, 0);
+        let args: Vec<String> = rendered.json()["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|arg| arg.as_str().unwrap().to_owned())
+            .collect();
+        let binds = args
+            .windows(2)
+            .filter(|pair| pair[0] == "--ro-bind" && pair[1] == real.display().to_string())
+            .count();
+        assert_eq!(binds, 1, "{args:?}");
+    }
+
+    /// Security: `.venv -> /` (planted by a hostile repository or an earlier run) is no
+    /// venv: `/` is never mounted, the run uses `python3` on PATH.
+    fn a_dot_venv_linking_to_the_root_is_not_a_venv(runner) {
+        let ws = Workspace::new(&runner);
+        std::os::unix::fs::symlink("/", ws.work().join(".venv")).unwrap();
+        runner.chown(&ws.work().join(".venv"));
+        let output = boxpy(&ws)
+            .args(["run", "-v"])
+            .code("import os\nprint('root', os.path.exists('/root/.bashrc') or os.path.exists('/var/log'))")
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert!(output.stdout_text().contains("root False"), "{output}");
+        assert!(verbose_line(&output, "interpreter").contains("`python3` on PATH"), "{output}");
+    }
+
+    /// Security: `.venv` linking to the home directory, dressed up as a venv
+    /// (`pyvenv.cfg`, `bin/python`), is refused: the home and its `.ssh` are never
+    /// mounted, and nothing runs.
+    fn a_dot_venv_linking_to_the_home_is_refused(runner) {
+        let ws = Workspace::new(&runner);
+        let home = ws.dir("home");
+        ws.write("home/.ssh/id_ed25519", "SECRET-KEY");
+        ws.write("home/pyvenv.cfg", "home = /usr/bin\nversion = 3.11\n");
+        ws.dir("home/bin");
+        std::os::unix::fs::symlink("/usr/bin/python3", home.join("bin/python")).unwrap();
+        std::os::unix::fs::symlink(&home, ws.work().join(".venv")).unwrap();
+        runner.chown(&ws.work().join(".venv"));
+        let output = boxpy(&ws)
+            .env("HOME", &home)
+            .arg("run")
+            .code("print(open(__import__('os').environ['VIRTUAL_ENV'] + '/.ssh/id_ed25519').read())")
+            .run();
+        assert_not_started(&output);
+        assert_exit(&output, 125);
+        assert!(!output.stdout_text().contains("SECRET-KEY"), "{output}");
+        assert!(output.stderr_text().contains("home directory"), "{output}");
+    }
+
+    /// Issue 15: `$CONDA_PREFIX` is honoured like `$VIRTUAL_ENV` (a conda environment has
+    /// `conda-meta/`, no `pyvenv.cfg`) and wins over the project's `.venv`; conda's base
+    /// environment comes after it (uv's order).
+    fn conda_prefix_is_honoured_in_uvs_order(runner) {
+        let ws = Workspace::new(&runner);
+        let dot_venv = ws.make_venv("work/.venv");
+        let conda = conda_environment(&ws, "conda/envs/ml");
+        let output = boxpy(&ws)
+            .env("CONDA_PREFIX", &conda)
+            .env("CONDA_DEFAULT_ENV", "ml")
+            .args(["run", "-v"])
+            .code(PREFIX_PROBE)
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert_eq!(
+            output.line_after("executable "),
+            conda.join("bin/python").display().to_string(),
+            "{output}"
+        );
+        assert!(verbose_line(&output, "venv").contains("`$CONDA_PREFIX`"), "{output}");
+        let base = boxpy(&ws)
+            .env("CONDA_PREFIX", &conda)
+            .env("CONDA_DEFAULT_ENV", "base")
+            .arg("run")
+            .code(PREFIX_PROBE)
+            .run();
+        assert_started(&base);
+        assert_eq!(base.line_after("prefix "), dot_venv.display().to_string(), "{base}");
+        std::fs::remove_dir_all(&dot_venv).unwrap();
+        let base_only = boxpy(&ws)
+            .env("CONDA_PREFIX", &conda)
+            .env("CONDA_DEFAULT_ENV", "base")
+            .arg("run")
+            .code(PREFIX_PROBE)
+            .run();
+        assert_started(&base_only);
+        assert_eq!(
+            base_only.line_after("executable "),
+            conda.join("bin/python").display().to_string(),
+            "{base_only}"
+        );
+    }
+
+    /// Issue 15: in a conda environment the missing-module hint is conda's.
+    fn a_missing_module_in_a_conda_environment_gets_condas_command(runner) {
+        let ws = Workspace::new(&runner);
+        let conda = conda_environment(&ws, "conda/envs/ml");
+        let output = boxpy(&ws)
+            .env("CONDA_PREFIX", &conda)
+            .arg("run")
+            .code("import boxpy_surely_missing_module")
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 1);
+        let stderr = output.stderr_text();
+        assert!(
+            stderr.contains(&format!(
+                "`conda install -p {} boxpy_surely_missing_module`",
+                conda.display()
+            )),
+            "{output}"
+        );
+    }
+
+    /// Issue 15: an unusable venv gets a specific error (127) that mentions
+    /// `python.interpreter`: a file is a file, a directory that is no environment says so.
+    fn an_unusable_venv_gets_a_specific_error(runner) {
+        let ws = Workspace::new(&runner);
+        let file = ws.write("work/python-env", "not a venv");
+        let output = boxpy(&ws).args(["run", "--venv"]).arg(&file).args(["-c", "pass"]).run();
+        assert_not_started(&output);
+        assert_exit(&output, 127);
+        let stderr = output.stderr_text();
+        assert!(stderr.contains("it is a file, not a directory"), "{output}");
+        assert!(stderr.contains("python.interpreter"), "{output}");
+        assert!(!stderr.contains("no such directory"), "{output}");
+
+        let empty = ws.dir("work/empty-env");
+        let output = boxpy(&ws).args(["run", "--venv"]).arg(&empty).args(["-c", "pass"]).run();
+        assert_not_started(&output);
+        assert_exit(&output, 127);
+        let stderr = output.stderr_text();
+        assert!(stderr.contains("cannot be used as the virtualenv"), "{output}");
+        assert!(stderr.contains("neither `pyvenv.cfg`"), "{output}");
+        assert!(stderr.contains("python.interpreter"), "{output}");
+
+        let missing = ws.work().join("no-such-env");
+        let output = boxpy(&ws).args(["run", "--venv"]).arg(&missing).args(["-c", "pass"]).run();
+        assert_exit(&output, 127);
+        assert!(output.stderr_text().contains("not found"), "{output}");
+    }
+}
+
+/// Security: a parent directory that belongs to another user is not searched, even when
+/// only the owner could write it (needs root to make one).
+#[test]
+fn a_parent_of_another_user_is_not_searched() {
+    if !is_root() {
+        eprintln!("SKIPPED: making a directory of another user needs root");
+        return;
+    }
+    let ws = Workspace::new(&Runner::Caller);
+    let theirs = ws.dir("theirs");
+    let planted = ws.make_venv("theirs/.venv");
+    let project = ws.dir("theirs/project");
+    nix::unistd::chown(&theirs, Some(nix::unistd::Uid::from_raw(4242)), None).unwrap();
+    let output = boxpy(&ws)
+        .cwd(&project)
+        .args(["run", "-v"])
+        .code(PREFIX_PROBE)
+        .run();
+    assert_started(&output);
+    assert_exit(&output, 0);
+    assert_ne!(
+        output.line_after("prefix "),
+        planted.display().to_string(),
+        "{output}"
+    );
+    assert!(
+        verbose_line(&output, "interpreter").contains("belongs to another user"),
+        "{output}"
+    );
 }

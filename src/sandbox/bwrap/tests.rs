@@ -559,3 +559,62 @@ fn etc_files_are_copied_links_recreated_directories_bound() {
         "files are copied before / becomes read-only"
     );
 }
+
+/// What `boxpy render` prints for the default policy: a script that opens every
+/// descriptor the command names, then execs bwrap.
+#[test]
+fn snapshot_render_script() {
+    let policy = load_builtin("default");
+    let setup =
+        InitSetup::Inline(crate::exec::limits::plan_without_cgroups(&policy.limits, 0).rlimits);
+    let command = render(
+        &spec_for(&policy, Vec::new()),
+        &HostFacts::fixture(),
+        &setup,
+    );
+    let script = to_bash_script(&command, Some(Path::new("/home/user/project/sc.bpf")));
+    // Every descriptor the arguments name is opened before bwrap starts.
+    let opened: Vec<String> = script
+        .lines()
+        .filter_map(|line| line.strip_prefix("exec ")?.split(['<', '>']).next())
+        .map(str::to_owned)
+        .collect();
+    let args = args_of(&command);
+    for (index, arg) in args.iter().enumerate() {
+        let names_fd = matches!(
+            arg.as_str(),
+            "--json-status-fd" | "--seccomp" | "--file" | "--ro-bind-data" | "--executable"
+        );
+        if names_fd {
+            let fd = &args[index + 1];
+            assert!(opened.contains(fd), "{arg} {fd} is not opened: {script}");
+        }
+    }
+    // The script becomes bwrap: no shell stays behind.
+    assert!(script.contains("\nexec env -i \\\n"), "{script}");
+    insta::assert_snapshot!("render_script", script);
+}
+
+/// The generated files reach bwrap byte for byte through the script's `printf`.
+#[test]
+fn printf_formats_reproduce_every_byte() {
+    let bytes: Vec<u8> = (0..=255u8)
+        .chain(b"%s %% \\n '\"$HOME `id`".iter().copied())
+        .collect();
+    let output = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("printf {}", printf_format(&bytes)))
+        .output()
+        .expect("bash");
+    assert_eq!(output.stdout, bytes);
+}
+
+/// A file name with a line break (a repository chooses its file names) cannot end a
+/// comment of the script and start a command.
+#[test]
+fn comments_in_the_script_stay_comments() {
+    assert_eq!(
+        comment_text(Path::new("/w/.env\ntouch /tmp/pwned")),
+        "/w/.env?touch /tmp/pwned"
+    );
+}
