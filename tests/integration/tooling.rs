@@ -515,7 +515,8 @@ fn doctor_checks_what_run_would_use_here() {
     assert!(policy.starts_with("error"), "{output}");
     assert!(policy.contains("`boxpy run` here fails"), "{output}");
     assert!(
-        stdout.contains("unknown field `mod`") && run.stderr_text().contains("unknown field `mod`"),
+        stdout.contains("unknown key `network.mod`")
+            && run.stderr_text().contains("unknown key `network.mod`"),
         "doctor and run give the same cause: {output}\n{run}"
     );
     let json = boxpy(&ws).cwd(&sub).args(["doctor", "--json"]).run().json();
