@@ -293,17 +293,13 @@ pub fn check_policy_mounts(policy: &Policy, cwd: &Path, host: &HostFacts) -> Res
     // The policy's venv or interpreter, when it names one that exists: a base prefix that
     // would expose the home is refused, and its directories pass the gate, as in `run`.
     if policy.python.venv.is_some() || policy.python.interpreter.is_some() {
-        let workdir = if policy.filesystem.workdir.is_absolute() {
-            policy.filesystem.workdir.clone()
-        } else {
-            cwd.to_path_buf()
-        };
         let resolved = venv::resolve(&venv::Choice {
             flag_venv: None,
             policy_venv: policy.python.venv.as_deref(),
             policy_interpreter: policy.python.interpreter.as_deref(),
             virtual_env: None,
-            workdir: &workdir,
+            conda_prefix: None,
+            dot_venv: None,
             path_variable: None,
             home: host.home.as_deref(),
         });
