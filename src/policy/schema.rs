@@ -316,7 +316,14 @@ fn check_strings(table: &Table, prefix: &str, fallback: usize) -> Result<(), Sha
             Item::Value(value) => {
                 check_value_strings(value, &path, offset, prefix.ends_with("env.set."))?
             }
-            Item::None | Item::ArrayOfTables(_) => {}
+            // `[[filesystem.read_only]]` mount tables.
+            Item::ArrayOfTables(array) => {
+                for (index, inner) in array.iter().enumerate() {
+                    let at = span_start(inner.span(), offset);
+                    check_strings(inner, &format!("{path}[{index}]."), at)?;
+                }
+            }
+            Item::None => {}
         }
     }
     Ok(())

@@ -448,6 +448,7 @@ fn every_mistake_is_answered_with_its_key() {
         "[filesystem]\nread_only = [{ path = \"a\", optinal = true }]\n",
         "[filesystem]\nread_only = [{ dest = \"/a\" }]\n",
         "[filesystem]\nworkdir = \"/a\\u0000\"\n",
+        "[[filesystem.read_only]]\npath = \"/a\\u0000\"\n",
         "[filesystem]\nworkdir = \"\"\n",
         "[filesystem]\ntmp_size = \"2GB\"\n",
         "[guards]\ndeny_imports = [\"a-b\"]\n",
