@@ -346,7 +346,9 @@ fn absolute(file: &str, workdir: &Path) -> PathBuf {
 
 /// A path relative to the working directory when it is inside it.
 pub fn display_path(file: &str, workdir: &Path) -> String {
-    if file.starts_with('<') {
+    // `<string>`, `<frozen …>`, and the empty name `compile(source, "", "exec")` gives:
+    // not paths, so never resolved against the working directory.
+    if file.is_empty() || file.starts_with('<') {
         return file.to_owned();
     }
     let path = absolute(file, workdir);

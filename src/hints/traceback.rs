@@ -157,7 +157,10 @@ pub struct Location<'a> {
 #[must_use]
 pub fn parse(stderr: &str) -> Option<Traceback> {
     let text = strip_ansi(stderr);
-    let lines: Vec<&str> = text.lines().map(|line| untangle(line.trim_end())).collect();
+    // Lines keep their trailing whitespace: a message's text is kept as printed, and a
+    // frame whose source line is blank on disk prints a line of spaces, which is not the
+    // blank line that ends a report. Structure is always matched on trimmed text.
+    let lines: Vec<&str> = text.lines().map(untangle).collect();
     let mut groups = Vec::new();
     let entries = flatten_top_level(&lines, &mut groups);
     parse_chain(&entries, &mut groups, Context::TopLevel).and_then(Chain::into_traceback)
@@ -304,6 +307,10 @@ impl<'a> Site<'a> {
 
 /// Files that are never the user's code, whatever the caller thinks of them.
 fn is_never_user_file(file: &str) -> bool {
+    if file.is_empty() {
+        // `compile(source, "", "exec")`: no file at all, not the working directory.
+        return true;
+    }
     if file.starts_with('<') {
         // `<string>` (-c, exec, eval) and `<stdin>` may be the user's; the caller decides.
         return !(file == "<string>" || file == "<stdin>");
@@ -406,7 +413,7 @@ fn flatten_group_block<'a>(
 }
 
 fn own_text(line: &str) -> Option<&str> {
-    if line == "|" || line == "+" {
+    if matches!(line.trim_end(), "|" | "+") {
         return Some("");
     }
     line.strip_prefix("| ").or_else(|| line.strip_prefix("+ "))
@@ -432,7 +439,7 @@ fn parse_group_members(
             finish_member(section_title, &section, depth, groups, &mut members);
             section.clear();
             index += 1;
-            if rest.chars().all(|c| c == '-') {
+            if rest.trim_end().chars().all(|c| c == '-') {
                 return (members, index);
             }
             section_title = Some(separator_title(rest));
@@ -577,7 +584,7 @@ fn parse_chain(
             Entry::Text(line) => line,
         };
 
-        if line.is_empty() {
+        if is_blank(line) {
             if let Some((kind, next)) = separator_at(entries, index) {
                 if scan.last_item_end == Some(index) {
                     scan.pending_link = Some(kind);
@@ -605,7 +612,7 @@ fn parse_chain(
 
         let body_start = if is_header(line) {
             Some(index + 1)
-        } else if parse_file_line(line).is_some() {
+        } else if file_line_at(entries, index).is_some() {
             // A frame or syntax location without a header: the tail was cut above it.
             Some(index)
         } else {
@@ -670,18 +677,21 @@ fn parse_body(
     let mut frames: Vec<Frame> = Vec::new();
     let mut index = start;
     while let Some(&Entry::Text(line)) = entries.get(index) {
-        match parse_file_line(line) {
-            Some(FileLine::Frame(frame)) => {
+        match file_line_at(entries, index) {
+            Some((FileLine::Frame(frame), next)) => {
                 frames.push(frame);
-                index += 1;
+                index = next;
                 continue;
             }
-            Some(FileLine::Syntax { file, line }) => {
-                return parse_syntax(entries, index + 1, frames, file, line, groups);
+            Some((FileLine::Syntax { file, line }, next)) => {
+                return parse_syntax(entries, next, frames, &file, line, groups);
             }
             None => {}
         }
         if let Some(source) = line.strip_prefix("    ") {
+            // A line of spaces is a source line that is blank on disk (code compiled under
+            // a real file's name, a file edited while it ran): the frame has no source.
+            let source = source.trim_end();
             if !is_underline(line) {
                 if let Some(frame) = frames.last_mut() {
                     match &mut frame.source {
@@ -689,6 +699,7 @@ fn parse_body(
                             text.push('\n');
                             text.push_str(source);
                         }
+                        None if source.is_empty() => {}
                         None => frame.source = Some(source.to_owned()),
                     }
                 }
@@ -696,17 +707,17 @@ fn parse_body(
             index += 1;
             continue;
         }
-        if line.starts_with("  [Previous line repeated ") {
+        if line.trim_end().starts_with("  [Previous line repeated ") {
             index += 1;
             continue;
         }
         // threading's banner for another thread's failure, landed inside this report
         // (threads failing at once write into each other): not part of it.
-        if line.starts_with("Exception in thread ") && line.ends_with(':') {
+        if line.starts_with("Exception in thread ") && line.trim_end().ends_with(':') {
             index += 1;
             continue;
         }
-        if let Some((exception_type, first_line)) = parse_exception_line(line) {
+        if let Some((exception_type, first_line)) = parse_final_exception_line(line) {
             let (message, end) = read_message(entries, index, first_line);
             let (group, end) = take_members(entries, end, groups);
             let item = Item {
@@ -738,7 +749,8 @@ fn parse_syntax(
     if let Some(Entry::Text(line)) = entries.get(index) {
         if let Some(text) = line.strip_prefix("    ") {
             if !is_underline(line) {
-                source = Some(text.to_owned());
+                let text = text.trim_end();
+                source = (!text.is_empty()).then(|| text.to_owned());
                 index += 1;
             }
         }
@@ -755,7 +767,7 @@ fn parse_syntax(
     let Some(Entry::Text(line)) = entries.get(index) else {
         return (None, index);
     };
-    let Some((exception_type, first_line)) = parse_exception_line(line) else {
+    let Some((exception_type, first_line)) = parse_final_exception_line(line) else {
         return (None, index);
     };
     let (message, end) = read_message(entries, index, first_line);
@@ -800,7 +812,7 @@ fn bare_item(
 /// `multiprocessing.pool.RemoteTraceback:` followed by a `"""`-quoted traceback and then a
 /// chain separator: the worker's traceback is that exception's message, not a report.
 fn quoted_cause(entries: &[Entry<'_>], start: usize) -> Option<(Item, usize)> {
-    if !matches!(entries.get(start + 1), Some(Entry::Text("\"\"\""))) {
+    if !matches!(entries.get(start + 1), Some(Entry::Text(line)) if is_triple_quote(line)) {
         return None;
     }
     let end = closing_quote(entries, start + 2)? + 1;
@@ -830,16 +842,25 @@ fn closing_quote(entries: &[Entry<'_>], from: usize) -> Option<usize> {
     entries
         .iter()
         .skip(from)
-        .position(|entry| matches!(entry, Entry::Text("\"\"\"")))
+        .position(|entry| matches!(entry, Entry::Text(line) if is_triple_quote(line)))
         .map(|offset| from + offset)
 }
 
 /// The exception line at `start` and the lines that continue its message.
+///
+/// Python prints the rest of `str(exception)` and then each note (3.11+) line by line, as
+/// they are: blank lines and lines shaped like a frame or a log line included. So the
+/// message runs on until the chain's next separator, an exception group's drawing, another
+/// report's header, or a line with a shape Python itself prints after a report (see
+/// [`ends_message`]); trailing blank lines are not part of it.
 fn read_message(entries: &[Entry<'_>], start: usize, first_line: &str) -> (String, usize) {
     let mut message = first_line.to_owned();
     let mut index = start + 1;
+    // Just after the last line that is not blank, and the message's length there.
+    let mut end = index;
+    let mut kept = message.len();
     while let Some(Entry::Text(line)) = entries.get(index) {
-        if *line == "\"\"\"" {
+        if is_triple_quote(line) {
             // A quoted traceback inside the message (multiprocessing's RemoteTraceback).
             if let Some(close) = closing_quote(entries, index + 1) {
                 for entry in entries.get(index..=close).unwrap_or_default() {
@@ -849,17 +870,24 @@ fn read_message(entries: &[Entry<'_>], start: usize, first_line: &str) -> (Strin
                     }
                 }
                 index = close + 1;
+                end = index;
+                kept = message.len();
                 continue;
             }
         }
-        if ends_message(line) {
+        if ends_message(line) || separator_at(entries, index).is_some() {
             break;
         }
         message.push('\n');
         message.push_str(line);
         index += 1;
+        if !is_blank(line) {
+            end = index;
+            kept = message.len();
+        }
     }
-    (message, index)
+    message.truncate(kept);
+    (message, end)
 }
 
 /// The sub-exceptions drawn right after an exception line belong to it.
@@ -896,16 +924,16 @@ const DURING_HANDLING: &str = "During handling of the above exception, another e
 
 /// A blank line, a chain message and (always, from Python) another blank line.
 fn separator_at(entries: &[Entry<'_>], index: usize) -> Option<(CauseKind, usize)> {
-    if !matches!(entries.get(index), Some(Entry::Text(""))) {
+    if !matches!(entries.get(index), Some(Entry::Text(line)) if is_blank(line)) {
         return None;
     }
     let kind = match entries.get(index + 1) {
-        Some(Entry::Text(DIRECT_CAUSE)) => CauseKind::DirectCause,
-        Some(Entry::Text(DURING_HANDLING)) => CauseKind::DuringHandling,
+        Some(Entry::Text(line)) if line.trim_end() == DIRECT_CAUSE => CauseKind::DirectCause,
+        Some(Entry::Text(line)) if line.trim_end() == DURING_HANDLING => CauseKind::DuringHandling,
         _ => return None,
     };
     let next = match entries.get(index + 2) {
-        Some(Entry::Text("")) => index + 3,
+        Some(Entry::Text(line)) if is_blank(line) => index + 3,
         _ => index + 2,
     };
     Some((kind, next))
@@ -951,19 +979,60 @@ fn untangle(line: &str) -> &str {
 }
 
 fn is_header(line: &str) -> bool {
-    line == "Traceback (most recent call last):"
-        || line == "Exception Group Traceback (most recent call last):"
+    matches!(
+        line.trim_end(),
+        "Traceback (most recent call last):" | "Exception Group Traceback (most recent call last):"
+    )
 }
 
-enum FileLine<'a> {
+/// An empty line, or one of only whitespace (as an exception group's margin leaves it).
+fn is_blank(line: &str) -> bool {
+    line.trim_end().is_empty()
+}
+
+fn is_triple_quote(line: &str) -> bool {
+    line.trim_end() == "\"\"\""
+}
+
+enum FileLine {
     Frame(Frame),
-    Syntax { file: &'a str, line: Option<u32> },
+    Syntax { file: String, line: Option<u32> },
+}
+
+/// A file name printed over more lines than this is not followed further.
+const MAX_FILE_NAME_LINES: usize = 8;
+
+/// The `  File "…"` line at `index`, and the index after it. `compile()` accepts a file
+/// name with newlines in it, and Python prints it as it is, so the line may go on over
+/// the next few lines; only the last of them may hold `", line `.
+fn file_line_at(entries: &[Entry<'_>], index: usize) -> Option<(FileLine, usize)> {
+    let Some(Entry::Text(first)) = entries.get(index) else {
+        return None;
+    };
+    if let Some(parsed) = parse_file_line(first) {
+        return Some((parsed, index + 1));
+    }
+    if !first.starts_with("  File \"") || first.contains("\", line ") {
+        return None;
+    }
+    let mut joined = (*first).to_owned();
+    for offset in 1..=MAX_FILE_NAME_LINES {
+        let Some(Entry::Text(next)) = entries.get(index + offset) else {
+            return None;
+        };
+        joined.push('\n');
+        joined.push_str(next);
+        if next.contains("\", line ") {
+            return parse_file_line(&joined).map(|parsed| (parsed, index + offset + 1));
+        }
+    }
+    None
 }
 
 /// `  File "x.py", line 3, in main` (a frame) or `  File "x.py", line 3` (a syntax error's
 /// location). faulthandler's `  File "x.py", line 3 in main` is neither.
-fn parse_file_line(line: &str) -> Option<FileLine<'_>> {
-    let rest = line.strip_prefix("  File \"")?;
+fn parse_file_line(line: &str) -> Option<FileLine> {
+    let rest = line.trim_end().strip_prefix("  File \"")?;
     let (file, rest) = rest.rsplit_once("\", line ")?;
     let (number, function) = match rest.split_once(", in ") {
         Some((number, function)) => (number, Some(function)),
@@ -983,7 +1052,10 @@ fn parse_file_line(line: &str) -> Option<FileLine<'_>> {
             function: function.to_owned(),
             source: None,
         }),
-        None => FileLine::Syntax { file, line: number },
+        None => FileLine::Syntax {
+            file: file.to_owned(),
+            line: number,
+        },
     })
 }
 
@@ -998,14 +1070,41 @@ fn parse_exception_line(line: &str) -> Option<(&str, &str)> {
     let (name, message) = match line.split_once(':') {
         Some((name, "")) => (name, ""),
         Some((name, rest)) => (name, rest.strip_prefix(' ')?),
-        None => (line, ""),
+        None => (line.trim_end(), ""),
     };
     is_dotted_identifier(name).then_some((name, message))
 }
 
+/// The line after a traceback's frames: whatever it says, it is the exception's
+/// (`format_exception_only`'s first line, `module.qualname: str(exception)`), since a
+/// class's `__module__` and `__qualname__` may be any text (`f.<locals>.E`, `E[int]`,
+/// `my module.E`). Only lines with a shape Python prints instead of an exception (a
+/// warning, a logging line, `Exception ignored in`) and indented lines are refused.
+fn parse_final_exception_line(line: &str) -> Option<(&str, &str)> {
+    if let Some(parsed) = parse_exception_line(line) {
+        return Some(parsed);
+    }
+    if is_blank(line) || line.starts_with(char::is_whitespace) || ends_message(line) {
+        return None;
+    }
+    match line.split_once(": ") {
+        Some((name, message)) if !name.trim().is_empty() => Some((name, message)),
+        Some(_) => None,
+        None => {
+            let name = line.trim_end();
+            Some((name.strip_suffix(':').unwrap_or(name), ""))
+        }
+    }
+}
+
+/// `pkg.Error`, and the class-in-a-function names Python prints: `f.<locals>.E`.
 fn is_dotted_identifier(name: &str) -> bool {
     !name.is_empty()
         && name.split('.').all(|part| {
+            let part = part
+                .strip_prefix('<')
+                .and_then(|inner| inner.strip_suffix('>'))
+                .unwrap_or(part);
             let mut chars = part.chars();
             chars
                 .next()
@@ -1014,12 +1113,10 @@ fn is_dotted_identifier(name: &str) -> bool {
         })
 }
 
-/// Lines that cannot continue an exception's message: a blank line, the start of another
-/// traceback, and the shapes of what else lands on stderr after a traceback.
+/// Lines that cannot continue an exception's message: the start of another traceback, and
+/// the shapes of what else lands on stderr after a traceback.
 fn ends_message(line: &str) -> bool {
-    line.is_empty()
-        || is_header(line)
-        || parse_file_line(line).is_some()
+    is_header(line)
         || line.starts_with("Exception ignored in")
         || line.starts_with("Exception in thread ")
         || line.starts_with("Error in atexit._run_exitfuncs:")
