@@ -314,6 +314,9 @@ pub(crate) fn with_hint_context<T>(
         tmp_size: spec.tmp_size,
         policy_name: &invocation.policy.name,
         host_path_exists: &host_path_exists,
+        workdir_file_exists: &|path: &std::path::Path| {
+            path.starts_with(&spec.workdir) && path.symlink_metadata().is_ok()
+        },
         host_facts,
         hidden: &spec.hidden,
         host_variable_set: &crate::host::variable_set_for_report,

@@ -63,6 +63,11 @@ pub struct HintContext<'a> {
     /// Whether a path exists on the host (outside the sandbox). Asked only through
     /// [`HintContext::host_has`], which applies [`HintContext::host_facts`].
     pub host_path_exists: &'a dyn Fn(&Path) -> bool,
+    /// Whether a path in the working directory that a traceback names is there (not
+    /// followed through a symlink). A frame in a name given to `compile()` or `exec()` that
+    /// is no file (`"gen.py"`, `"a\nb.py"`) is not the user's code. The program sees the
+    /// working directory, so this discloses nothing.
+    pub workdir_file_exists: &'a dyn Fn(&Path) -> bool,
     /// Whether the report may say what exists on the host.
     pub host_facts: &'a HostFactsDisclosure,
     /// Paths the sandbox shows as empty (`filesystem.hide`, `--hide`, the defaults).
@@ -337,7 +342,7 @@ fn is_user_file(file: &str, context: &HintContext) -> bool {
             return true;
         }
     }
-    path.starts_with(context.workdir)
+    path.starts_with(context.workdir) && (context.workdir_file_exists)(&path)
 }
 
 fn absolute(file: &str, workdir: &Path) -> PathBuf {
