@@ -161,6 +161,11 @@ pub fn parse(stderr: &str) -> Option<Traceback> {
     // frame whose source line is blank on disk prints a line of spaces, which is not the
     // blank line that ends a report. Structure is always matched on trimmed text.
     let lines: Vec<&str> = text.lines().map(untangle).collect();
+    let repaired = repair_group_margins(&lines);
+    let lines: Vec<&str> = match &repaired {
+        Some(repaired) => repaired.iter().map(String::as_str).collect(),
+        None => lines,
+    };
     let mut groups = Vec::new();
     let entries = flatten_top_level(&lines, &mut groups);
     parse_chain(&entries, &mut groups, Context::TopLevel).and_then(Chain::into_traceback)
@@ -361,6 +366,74 @@ enum Entry<'a> {
 enum Context {
     TopLevel,
     GroupMember,
+}
+
+/// Python 3.11 and 3.12 draw a sub-exception's margin (`    | `) before the first line of
+/// its message only: the message's other lines, and the blank ones, are printed bare.
+/// Inside an open drawing (after `  + Exception Group Traceback` and before its closing
+/// `  +-----…`), a line without a margin that is followed by more of the drawing is such a
+/// line; it is given the margin of the line above it. `None` when there is nothing to
+/// repair. Linear: one pass backwards to find the drawing's next margin, one forwards.
+fn repair_group_margins(lines: &[&str]) -> Option<Vec<String>> {
+    fn margin(line: &str) -> Option<usize> {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        (indent >= 2 && line[indent..].starts_with(['|', '+'])).then_some(indent)
+    }
+    let is_closing = |line: &str| {
+        line.strip_prefix("  +")
+            .is_some_and(|rest| !rest.is_empty() && rest.trim_end().chars().all(|c| c == '-'))
+    };
+    if !lines.iter().any(|line| line.starts_with("  + ")) {
+        return None;
+    }
+    // For each line: whether a margin line of the drawing comes later, before a closing.
+    let mut more_follows = vec![false; lines.len()];
+    let mut seen = false;
+    for (index, line) in lines.iter().enumerate().rev() {
+        more_follows[index] = seen;
+        if is_closing(line) {
+            seen = true;
+        } else if margin(line).is_none() && is_header(line) {
+            seen = false;
+        } else if margin(line).is_some() {
+            seen = true;
+        }
+    }
+    let mut repaired = Vec::with_capacity(lines.len());
+    let mut open = false;
+    let mut prefix: Option<String> = None;
+    let mut changed = false;
+    for (index, &line) in lines.iter().enumerate() {
+        if line.starts_with("  + ") && line.trim_end().ends_with("Exception Group Traceback (most recent call last):") {
+            open = true;
+        }
+        match margin(line) {
+            Some(indent) if open => {
+                if line[indent..].starts_with('|') {
+                    prefix = Some(format!("{}| ", &line[..indent]));
+                }
+                if is_closing(line) {
+                    open = false;
+                    prefix = None;
+                }
+                repaired.push(line.to_owned());
+            }
+            None if open && more_follows[index] && prefix.is_some() => {
+                let mut text = prefix.clone().unwrap_or_default();
+                text.push_str(line);
+                repaired.push(text);
+                changed = true;
+            }
+            _ => {
+                if margin(line).is_none() {
+                    open = false;
+                    prefix = None;
+                }
+                repaired.push(line.to_owned());
+            }
+        }
+    }
+    changed.then_some(repaired)
 }
 
 /// The top-level text, with each exception-group drawing (which Python indents by two and
@@ -875,7 +948,7 @@ fn read_message(entries: &[Entry<'_>], start: usize, first_line: &str) -> (Strin
                 continue;
             }
         }
-        if ends_message(line) || separator_at(entries, index).is_some() {
+        if ends_message(line) || chain_continues(entries, index) {
             break;
         }
         message.push('\n');
@@ -922,6 +995,31 @@ fn starts_cut_traceback(entries: &[Entry<'_>], index: usize) -> bool {
 const DIRECT_CAUSE: &str = "The above exception was the direct cause of the following exception:";
 const DURING_HANDLING: &str = "During handling of the above exception, another exception occurred:";
 
+/// How far [`chain_continues`] looks for the separator after a cause that was never raised.
+const BARE_CAUSE_LOOKAHEAD: usize = 64;
+
+/// A chain separator at `index` that really joins two exceptions, not text inside a
+/// message: what follows it is another traceback (a header, or a group's drawing), or a
+/// cause that was never raised, which is printed bare and is always followed by another
+/// separator (the last exception of a chain was raised, so it has a traceback).
+fn chain_continues(entries: &[Entry<'_>], index: usize) -> bool {
+    let Some((_, next)) = separator_at(entries, index) else {
+        return false;
+    };
+    match entries.get(next) {
+        Some(Entry::Members(_)) => true,
+        Some(Entry::Text(line)) if is_header(line) => true,
+        Some(Entry::Text(line)) if parse_exception_line(line).is_some() => entries
+            .iter()
+            .enumerate()
+            .skip(next + 1)
+            .take(BARE_CAUSE_LOOKAHEAD)
+            .take_while(|(_, entry)| !matches!(entry, Entry::Text(line) if is_header(line)))
+            .any(|(at, _)| separator_at(entries, at).is_some()),
+        _ => false,
+    }
+}
+
 /// A blank line, a chain message and (always, from Python) another blank line.
 fn separator_at(entries: &[Entry<'_>], index: usize) -> Option<(CauseKind, usize)> {
     if !matches!(entries.get(index), Some(Entry::Text(line)) if is_blank(line)) {
@@ -961,7 +1059,11 @@ fn untangle(line: &str) -> &str {
     }
     if let Some(at) = line.find("  File \"") {
         let (prefix, rest) = line.split_at(at);
-        if starts_with_text(prefix) && parse_file_line(rest).is_some() {
+        // A thread's name before a frame, not an exception line quoting one in its message.
+        let plausible = !prefix.contains(['\'', '"', ':'])
+            && matches!(parse_file_line(rest), Some(FileLine::Frame(frame))
+                if frame.function.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '<' | '>' | '.')));
+        if starts_with_text(prefix) && plausible {
             return rest;
         }
     }
