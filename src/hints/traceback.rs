@@ -370,8 +370,8 @@ enum Context {
 
 /// Python 3.11 and 3.12 draw a sub-exception's margin (`    | `) before the first line of
 /// its message only: the message's other lines, and the blank ones, are printed bare.
-/// Inside an open drawing (after `  + Exception Group Traceback` and before its closing
-/// `  +-----…`), a line without a margin that is followed by more of the drawing is such a
+/// Inside an open drawing (from its first line, `  + …`, to its closing
+/// `    +-----…`), a line without a margin that is followed by more of the drawing is such a
 /// line; it is given the margin of the line above it. `None` when there is nothing to
 /// repair. Linear: one pass backwards to find the drawing's next margin, one forwards.
 fn repair_group_margins(lines: &[&str]) -> Option<Vec<String>> {
@@ -379,8 +379,9 @@ fn repair_group_margins(lines: &[&str]) -> Option<Vec<String>> {
         let indent = line.len() - line.trim_start_matches(' ').len();
         (indent >= 2 && line[indent..].starts_with(['|', '+'])).then_some(indent)
     }
+    // The line that closes the outermost group's sub-exceptions (`    +------…`).
     let is_closing = |line: &str| {
-        line.strip_prefix("  +")
+        line.strip_prefix("    +")
             .is_some_and(|rest| !rest.is_empty() && rest.trim_end().chars().all(|c| c == '-'))
     };
     if !lines.iter().any(|line| line.starts_with("  + ")) {
@@ -404,7 +405,9 @@ fn repair_group_margins(lines: &[&str]) -> Option<Vec<String>> {
     let mut prefix: Option<String> = None;
     let mut changed = false;
     for (index, &line) in lines.iter().enumerate() {
-        if line.starts_with("  + ") && line.trim_end().ends_with("Exception Group Traceback (most recent call last):") {
+        // A drawing's first line: its traceback header, or the group's own exception line
+        // when it was never raised.
+        if line.starts_with("  + ") {
             open = true;
         }
         match margin(line) {

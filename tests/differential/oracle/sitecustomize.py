@@ -33,16 +33,14 @@ def _text(value):
 
 
 def type_name(cls, printer):
-    """As printed. The C printer (uncaught exceptions and threads before 3.13) writes
-    `__name__` before 3.11 and `__qualname__` since, leaving out the module `builtins`
-    (and `__main__` since 3.11); the traceback module writes `__qualname__` and leaves
-    out both."""
+    """As printed: `module.qualname`. The C printer (uncaught exceptions and threads
+    before 3.13) leaves out the module `builtins`, and `__main__` too since 3.11; the
+    traceback module leaves out both."""
     module = getattr(cls, "__module__", None)
-    if printer == "c" and _V < (3, 13):
-        name = cls.__name__ if _V < (3, 11) else cls.__qualname__
-        plain = ("builtins",) if _V < (3, 11) else ("builtins", "__main__")
+    name = cls.__qualname__
+    if printer == "c" and _V < (3, 11):
+        plain = ("builtins",)
     else:
-        name = cls.__qualname__
         plain = ("builtins", "__main__")
     if module in plain:
         return _text(name)
