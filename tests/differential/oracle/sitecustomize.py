@@ -34,10 +34,10 @@ def _text(value):
 
 def type_name(cls, printer):
     """As printed: `module.qualname`. The C printer (uncaught exceptions and threads
-    before 3.13) leaves out the module `builtins`, and `__main__` too since 3.11; the
-    traceback module leaves out both."""
+    before 3.13) writes `__name__` instead on 3.8, and leaves out the module `builtins`,
+    and `__main__` too since 3.11; the traceback module leaves out both."""
     module = getattr(cls, "__module__", None)
-    name = cls.__qualname__
+    name = cls.__name__ if printer == "c" and _V < (3, 9) else cls.__qualname__
     if printer == "c" and _V < (3, 11):
         plain = ("builtins",)
     else:
