@@ -445,7 +445,12 @@ fn flatten_top_level<'a>(lines: &[&'a str], groups: &mut Vec<Vec<Traceback>>) ->
     let mut entries = Vec::with_capacity(lines.len());
     let mut index = 0;
     while let Some(&line) = lines.get(index) {
-        if line.starts_with("  |") || line.starts_with("  +") {
+        // A drawing starts with `  + ` (its header, or the group's line when it was never
+        // raised); a tail may also start inside one. Elsewhere, `  |` and `  +-` lines are
+        // a message's text.
+        let starts_drawing = (line.starts_with("  + ") && !line.starts_with("  +-"))
+            || (index <= 1 && (line.starts_with("  |") || line.starts_with("  +")));
+        if starts_drawing {
             let block: Vec<&str> = lines
                 .iter()
                 .skip(index)
@@ -928,12 +933,13 @@ fn closing_quote(entries: &[Entry<'_>], from: usize) -> Option<usize> {
 /// they are: blank lines and lines shaped like a frame or a log line included. So the
 /// message runs on until the chain's next separator, an exception group's drawing, another
 /// report's header, or a line with a shape Python itself prints after a report (see
-/// [`ends_message`]); trailing blank lines are not part of it.
+/// [`ends_message`]). Blank lines before a chain separator are the message's own (it
+/// ended with a newline); at the end of the text, or before other text, they are dropped:
+/// nothing tells them from blank lines written after the report.
 fn read_message(entries: &[Entry<'_>], start: usize, first_line: &str) -> (String, usize) {
     let mut message = first_line.to_owned();
     let mut index = start + 1;
-    // Just after the last line that is not blank, and the message's length there.
-    let mut end = index;
+    // The message's length after its last line that is not blank.
     let mut kept = message.len();
     while let Some(Entry::Text(line)) = entries.get(index) {
         if is_triple_quote(line) {
@@ -946,24 +952,27 @@ fn read_message(entries: &[Entry<'_>], start: usize, first_line: &str) -> (Strin
                     }
                 }
                 index = close + 1;
-                end = index;
                 kept = message.len();
                 continue;
             }
         }
-        if ends_message(line) || chain_continues(entries, index) {
+        if chain_continues(entries, index) {
+            return (message, index);
+        }
+        // Python prints a header only above at least one frame.
+        let lone_header = is_header(line) && file_line_at(entries, index + 1).is_none();
+        if ends_message(line) && !lone_header {
             break;
         }
         message.push('\n');
         message.push_str(line);
         index += 1;
         if !is_blank(line) {
-            end = index;
             kept = message.len();
         }
     }
     message.truncate(kept);
-    (message, end)
+    (message, index)
 }
 
 /// The sub-exceptions drawn right after an exception line belong to it.
@@ -1011,7 +1020,8 @@ fn chain_continues(entries: &[Entry<'_>], index: usize) -> bool {
     };
     match entries.get(next) {
         Some(Entry::Members(_)) => true,
-        Some(Entry::Text(line)) if is_header(line) => true,
+        // Python prints a header only above at least one frame.
+        Some(Entry::Text(line)) if is_header(line) => file_line_at(entries, next + 1).is_some(),
         Some(Entry::Text(line)) if parse_exception_line(line).is_some() => entries
             .iter()
             .enumerate()

@@ -31,7 +31,7 @@ import random
 import sys
 
 DEFAULT_SEED = 20251203
-DEFAULT_COUNT = 420
+DEFAULT_COUNT = 450
 
 
 def q(text):
@@ -425,7 +425,34 @@ class Gen:
             "a\n\nDuring handling of the above exception, another exception occurred:\n\nb",
             "a\n2024-05-01 12:00:00,123 looks like a timestamp",
         ])
+        if "Traceback" in text:
+            return {"main.py": "raise ValueError(%s)\n" % q(text)}, {"ambiguous": "a forged report: the message ends with a complete traceback"}
         return {"main.py": "raise ValueError(%s)\n" % q(text)}, {"ambiguous": "a message line shaped like what Python prints after a report"}
+
+    def tricky_message(self):
+        """Message lines shaped like the rest of the traceback grammar (margins, carets,
+        repeats, quotes), which Python prints as they are."""
+        text = self.choice([
+            "a\n  | looks like a group margin\n  +------------------------------------",
+            "a\n  +-+---------------- 1 ----------------\n    | ValueError: inner",
+            "a\n    ^^^^^^^^\nb",
+            "a\n  [Previous line repeated 5 more times]",
+            "a\nException in thread worker:\nb",
+            'a\n"""\nquoted\n"""',
+            "a\n    indented source-like line",
+            "a\n  File \"x.py\", line 3\n    x = (\n        ^\nSyntaxError: fake",
+            "a\n\nThe above exception was the direct cause of the following exception:\n\nTraceback (most recent call last):",
+            "\x1b[31mred\x1b[0m text",
+            "a\rb",
+            "a\x0bb\x0cc",
+            "a\u2028b",
+        ])
+        where = self.r.randrange(3)
+        if where == 0:
+            return {"main.py": "raise ValueError(%s)\n" % q(text)}, {}
+        if where == 1:
+            return {"main.py": "try:\n    raise KeyError(%s)\nexcept KeyError:\n    raise RuntimeError('after')\n" % q(text)}, {}
+        return {"main.py": "e = RuntimeError('x')\nif hasattr(e, 'add_note'):\n    e.add_note(%s)\nraise e\n" % q(text)}, {}
 
     def colour(self):
         files, _ = self.simple()
@@ -453,6 +480,7 @@ CLASSES = [
     ("noise", Gen.noise, 20),
     ("shaped-message", Gen.shaped_message, 8),
     ("colour", Gen.colour, 12),
+    ("tricky-message", Gen.tricky_message, 26),
 ]
 
 

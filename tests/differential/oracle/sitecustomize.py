@@ -81,7 +81,10 @@ def _message(te, exc, printer):
 def _describe(te, exc, printer):
     sites = [(frame.filename, frame.lineno) for frame in te.stack]
     if issubclass(te.exc_type, SyntaxError) and te.filename is not None:
-        sites.append((te.filename, int(te.lineno) if te.lineno else None))
+        filename = te.filename
+        if printer == "py" or _V >= (3, 13):
+            filename = filename or "<string>"  # the traceback module prints "" so
+        sites.append((filename, int(te.lineno) if te.lineno else None))
     user = None
     for filename, line in reversed(sites):
         relative = _real_user_file(filename)
