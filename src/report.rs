@@ -384,7 +384,7 @@ pub fn format_diagnosis(diagnosis: &Diagnosis, styles: &Styles) -> String {
         text.push_str(&format_place(place, styles));
     }
     if let Some(raised) = &diagnosis.raised_at {
-        let mut at = escape_control(&raised.file).into_owned();
+        let mut at = shown_file(&raised.file).into_owned();
         if let Some(line) = raised.line {
             at.push_str(&format!(":{line}"));
         }
@@ -415,6 +415,16 @@ pub fn format_diagnosis(diagnosis: &Diagnosis, styles: &Styles) -> String {
     text
 }
 
+/// A file name as the human report shows it: escaped, and `""` (as Python printed it) for
+/// the empty name `compile(source, "", "exec")` gives, which would otherwise vanish.
+fn shown_file(file: &str) -> std::borrow::Cow<'_, str> {
+    if file.is_empty() {
+        std::borrow::Cow::Borrowed("\"\"")
+    } else {
+        escape_control(file)
+    }
+}
+
 fn format_place(place: &crate::hints::catalogue::Place, styles: &Styles) -> String {
     let line = place.line.map(|line| line.to_string()).unwrap_or_default();
     let width = line.len().max(1);
@@ -428,7 +438,7 @@ fn format_place(place: &crate::hints::catalogue::Place, styles: &Styles) -> Stri
     let mut text = format!(
         "{gutter}{} {}{at}\n",
         "-->".style(styles.dim),
-        escape_control(&place.file)
+        shown_file(&place.file)
     );
     if let Some(source) = place
         .source
