@@ -1961,6 +1961,25 @@ mod tests {
         }
     }
 
+    /// What `cargo +nightly fuzz run traceback` found interesting so far, and the seeds,
+    /// through the fuzz target's own function: no input panics.
+    #[test]
+    fn the_fuzz_corpus_neither_panics_nor_loses_the_parse() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+        let mut inputs = 0;
+        for directory in ["corpus/traceback", "seed-corpus/traceback"] {
+            let Ok(entries) = std::fs::read_dir(root.join(directory)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let bytes = std::fs::read(entry.path()).expect("corpus file");
+                crate::fuzzing::traceback(&String::from_utf8_lossy(&bytes));
+                inputs += 1;
+            }
+        }
+        assert!(inputs > 100, "only {inputs} fuzz inputs found");
+    }
+
     #[test]
     fn line_none_frames_are_kept() {
         let text =
