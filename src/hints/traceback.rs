@@ -613,10 +613,29 @@ struct Scan {
     pending_link: Option<CauseKind>,
     /// Index just after the last complete exception: a separator there continues its chain.
     last_item_end: Option<usize>,
+    /// The next report follows `Exception ignored in: …` (sys.unraisablehook: an exception
+    /// in `__del__`, a callback, at shutdown), or continues such a report's chain.
+    ignore_next: bool,
+    /// The exceptions being read now belong to such a report: not the program's failure,
+    /// so they never replace [`Scan::last`].
+    ignoring: bool,
+    /// Index just after the last ignored exception: a separator there continues its chain.
+    ignored_end: Option<usize>,
 }
 
 impl Scan {
+    /// The exceptions about to be read start a report (or a chain's next link).
+    fn begin(&mut self) {
+        self.ignoring = std::mem::take(&mut self.ignore_next);
+    }
+
     fn push(&mut self, item: Item, end: usize) {
+        if self.ignoring {
+            self.pending_link = None;
+            self.last_item_end = None;
+            self.ignored_end = Some(end);
+            return;
+        }
         match (self.pending_link.take(), self.last.as_mut()) {
             (Some(kind), Some(chain)) => {
                 chain.links.push(kind);
@@ -642,6 +661,9 @@ fn parse_chain(
         last: None,
         pending_link: None,
         last_item_end: None,
+        ignore_next: false,
+        ignoring: false,
+        ignored_end: None,
     };
     // The latest bare `Type: message` line: the start of a chain if a separator follows it.
     let mut candidate: Option<usize> = None;
@@ -654,6 +676,7 @@ fn parse_chain(
                 if let Some(start) = candidate.take() {
                     if let Some((item, end)) = bare_item(entries, start, groups) {
                         if end == index + 1 {
+                            scan.begin();
                             scan.push(item, end);
                         }
                     }
@@ -667,7 +690,9 @@ fn parse_chain(
 
         if is_blank(line) {
             if let Some((kind, next)) = separator_at(entries, index) {
-                if scan.last_item_end == Some(index) {
+                if scan.ignored_end == Some(index) {
+                    scan.ignore_next = true;
+                } else if scan.last_item_end == Some(index) {
                     scan.pending_link = Some(kind);
                 } else if let Some((item, end)) =
                     candidate.and_then(|start| bare_item(entries, start, groups))
@@ -675,8 +700,13 @@ fn parse_chain(
                     // A cause that was never raised has no traceback, only its line.
                     scan.pending_link = None;
                     if end == index {
+                        scan.begin();
                         scan.push(item, end);
-                        scan.pending_link = Some(kind);
+                        if !scan.ignoring {
+                            scan.pending_link = Some(kind);
+                        } else {
+                            scan.ignore_next = true;
+                        }
                     }
                 } else {
                     scan.pending_link = None;
@@ -701,6 +731,7 @@ fn parse_chain(
         };
         if let Some(body_start) = body_start {
             candidate = None;
+            scan.begin();
             match parse_body(entries, body_start, groups) {
                 (Some(item), end) => {
                     scan.push(item, end);
@@ -721,6 +752,7 @@ fn parse_chain(
             if accept {
                 if let Some((item, end)) = bare_item(entries, index, groups) {
                     candidate = None;
+                    scan.begin();
                     scan.push(item, end);
                     index = end.max(index + 1);
                     continue;
@@ -729,12 +761,14 @@ fn parse_chain(
             if let Some((item, end)) = quoted_cause(entries, index) {
                 candidate = None;
                 scan.pending_link = None;
+                scan.begin();
                 scan.push(item, end);
                 index = end;
                 continue;
             }
             candidate = Some(index);
             scan.pending_link = None;
+            scan.ignore_next = false;
             index += 1;
             continue;
         }
@@ -742,6 +776,7 @@ fn parse_chain(
         if ends_message(line) {
             candidate = None;
         }
+        scan.ignore_next = line.starts_with("Exception ignored");
         scan.pending_link = None;
         index += 1;
     }
@@ -1938,6 +1973,31 @@ mod tests {
                 ("TimeoutError", "slow\n")
             );
         }
+    }
+
+    /// `Exception ignored in: …` reports (sys.unraisablehook: `__del__` at shutdown) come
+    /// after the program's own report and are not its failure.
+    #[test]
+    fn reports_of_ignored_exceptions_are_not_the_failure() {
+        // (No fixture: the banner names the object with its address, so no two runs agree.
+        // The differential test's `after-exit` class runs real ones on every interpreter.)
+        let text = "Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\nKeyError: 'k'\n\
+                    Exception ignored in: <function C.__del__ at 0x7f>\nTraceback (most recent call last):\n  File \"x.py\", line 3, in __del__\nValueError: a\n\n\
+                    During handling of the above exception, another exception occurred:\n\n\
+                    Traceback (most recent call last):\n  File \"x.py\", line 5, in __del__\nRuntimeError: b\n";
+        assert_eq!(
+            parse(text).map(|tb| tb.exception_type),
+            Some("KeyError".to_owned())
+        );
+        let atexit = "Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\nKeyError: 'k'\n\
+                      Exception ignored in atexit callback: <function close at 0x7f>\nTraceback (most recent call last):\n  File \"x.py\", line 3, in close\nValueError: a\n";
+        assert_eq!(
+            parse(atexit).map(|tb| tb.exception_type),
+            Some("KeyError".to_owned())
+        );
+        // Alone, an ignored exception is no failure report.
+        let alone = "Exception ignored in: <function C.__del__ at 0x7f>\nTraceback (most recent call last):\n  File \"x.py\", line 3, in __del__\nValueError: a\n";
+        assert_eq!(parse(alone), None);
     }
 
     #[test]

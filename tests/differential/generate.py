@@ -31,7 +31,7 @@ import random
 import sys
 
 DEFAULT_SEED = 20251203
-DEFAULT_COUNT = 450
+DEFAULT_COUNT = 470
 
 
 def q(text):
@@ -447,12 +447,36 @@ class Gen:
             "a\x0bb\x0cc",
             "a\u2028b",
         ])
+        meta = {}
+        if "Exception in thread" in text:
+            meta["ambiguous"] = "a message line shaped like what Python prints after a report"
         where = self.r.randrange(3)
         if where == 0:
-            return {"main.py": "raise ValueError(%s)\n" % q(text)}, {}
+            return {"main.py": "raise ValueError(%s)\n" % q(text)}, meta
         if where == 1:
-            return {"main.py": "try:\n    raise KeyError(%s)\nexcept KeyError:\n    raise RuntimeError('after')\n" % q(text)}, {}
-        return {"main.py": "e = RuntimeError('x')\nif hasattr(e, 'add_note'):\n    e.add_note(%s)\nraise e\n" % q(text)}, {}
+            return {"main.py": "try:\n    raise KeyError(%s)\nexcept KeyError:\n    raise RuntimeError('after')\n" % q(text)}, meta
+        return {"main.py": "e = RuntimeError('x')\nif hasattr(e, 'add_note'):\n    e.add_note(%s)\nraise e\n" % q(text)}, meta
+
+    def after_exit(self):
+        """What the interpreter prints after the final report, at shutdown: an exception in
+        __del__ (unraisable: "Exception ignored in"), a ResourceWarning, a second thread."""
+        kind = self.r.randrange(4)
+        raise_line = self.raise_stmt()
+        if kind == 0:
+            code = ("class Holder:\n    def __del__(self):\n        raise RuntimeError('in del')\n\n"
+                    "holder = Holder()\n%s\n" % raise_line)
+        elif kind == 1:
+            code = ("import warnings\nwarnings.simplefilter('always')\nleaked = open(__file__)\n"
+                    "def run():\n    %s\n\nrun()\n" % raise_line)
+        elif kind == 2:
+            code = ("import threading\n\ndef first():\n    raise ValueError('thread one')\n\n"
+                    "def second():\n    %s\n\n"
+                    "for target in (first, second):\n    t = threading.Thread(target=target)\n    t.start()\n    t.join()\n"
+                    "raise SystemExit(1)\n" % raise_line)
+        else:
+            code = ("import sys\nsys.unraisablehook(type('U', (), {'exc_type': ValueError, 'exc_value': ValueError('u'), "
+                    "'exc_traceback': None, 'err_msg': 'Exception ignored in', 'object': None})())\n%s\n" % raise_line)
+        return {"main.py": code}, {}
 
     def colour(self):
         files, _ = self.simple()
@@ -481,6 +505,7 @@ CLASSES = [
     ("shaped-message", Gen.shaped_message, 8),
     ("colour", Gen.colour, 12),
     ("tricky-message", Gen.tricky_message, 26),
+    ("after-exit", Gen.after_exit, 16),
 ]
 
 
