@@ -1225,11 +1225,12 @@ fn parse_exception_line(line: &str) -> Option<(&str, &str)> {
     is_dotted_identifier(name).then_some((name, message))
 }
 
-/// The line after a traceback's frames: whatever it says, it is the exception's
-/// (`format_exception_only`'s first line, `module.qualname: str(exception)`), since a
-/// class's `__module__` and `__qualname__` may be any text (`f.<locals>.E`, `E[int]`,
-/// `my module.E`). Only lines with a shape Python prints instead of an exception (a
-/// warning, a logging line, `Exception ignored in`) and indented lines are refused.
+/// The line after a traceback's frames is the exception's (`format_exception_only`'s first
+/// line, `module.qualname: str(exception)`), and a class's `__module__` and `__qualname__`
+/// may be other than identifiers (`f.<locals>.E`, `E[int]`, `my module.E`). Refused: lines
+/// with a shape Python prints instead of an exception (a warning, a logging line,
+/// `Exception ignored in`), indented lines, and names no class gets by its definition or a
+/// plain assignment (see `plausible`), which is what threads writing into each other leave.
 fn parse_final_exception_line(line: &str) -> Option<(&str, &str)> {
     if let Some(parsed) = parse_exception_line(line) {
         return Some(parsed);
@@ -1237,12 +1238,29 @@ fn parse_final_exception_line(line: &str) -> Option<(&str, &str)> {
     if is_blank(line) || line.starts_with(char::is_whitespace) || ends_message(line) {
         return None;
     }
+    // Threads failing at once glue their banners into each other's lines
+    // (`MemoryErrorException in thread Thread-2 (eat):`): no exception's line.
+    if line.contains("Exception in thread ") || line.contains("Traceback (most recent call last):")
+    {
+        return None;
+    }
+    // Names as classes get them: identifiers, dots, `<locals>`, generics' `[int, str]`,
+    // and spaces only before a message (with none, such a line is more likely other
+    // text). Not calls (`self.run()MemoryError`, a source line glued to an exception).
+    let plausible = |name: &str, spaces: bool| {
+        !name.trim().is_empty()
+            && name.chars().all(|c| {
+                c.is_alphanumeric()
+                    || matches!(c, '_' | '.' | '<' | '>' | '[' | ']' | ',')
+                    || (spaces && c == ' ')
+            })
+    };
     match line.split_once(": ") {
-        Some((name, message)) if !name.trim().is_empty() => Some((name, message)),
-        Some(_) => None,
+        Some((name, message)) => plausible(name, true).then_some((name, message)),
         None => {
             let name = line.trim_end();
-            Some((name.strip_suffix(':').unwrap_or(name), ""))
+            let name = name.strip_suffix(':').unwrap_or(name);
+            plausible(name, false).then_some((name, ""))
         }
     }
 }

@@ -99,13 +99,14 @@ runner_tests! {
     }
 
     /// A file name and a source line the program chose (a faked traceback on stderr) are
-    /// escaped too.
+    /// escaped too. The file exists: a name that is no file is never the user's location.
     fn control_characters_in_a_faked_traceback_are_escaped(runner) {
         let ws = Workspace::new(&runner);
         let output = run_in_venv(&ws)
             .code(
                 r#"
                 import sys
+                open('x\r\x07.py', 'w').close()
                 sys.stderr.write('Traceback (most recent call last):\n  File "x\r\x07.py", line 1, in <module>\n    do(\x00\u202e)\nKeyError: \'k\'\n')
                 sys.exit(1)
                 "#,
