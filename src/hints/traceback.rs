@@ -694,8 +694,11 @@ fn parse_chain(
                     scan.ignore_next = true;
                 } else if scan.last_item_end == Some(index) {
                     scan.pending_link = Some(kind);
-                } else if let Some((item, end)) =
-                    candidate.and_then(|start| bare_item(entries, start, groups))
+                } else if let Some((item, end)) = candidate
+                    // Only then can the candidate's message end here; checked first, so a
+                    // message is never read on past a separator that ends nothing (linear).
+                    .filter(|_| chain_continues(entries, index))
+                    .and_then(|start| bare_item(entries, start, groups))
                 {
                     // A cause that was never raised has no traceback, only its line.
                     scan.pending_link = None;
