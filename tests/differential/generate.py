@@ -31,7 +31,7 @@ import random
 import sys
 
 DEFAULT_SEED = 20251203
-DEFAULT_COUNT = 470
+DEFAULT_COUNT = 490
 
 
 def q(text):
@@ -478,6 +478,25 @@ class Gen:
                     "'exc_traceback': None, 'err_msg': 'Exception ignored in', 'object': None})())\n%s\n" % raise_line)
         return {"main.py": code}, {}
 
+    def import_time(self):
+        """Failures while a module is imported (importlib's frames: `<frozen …>`), long
+        chains, exceptions from generators and context managers."""
+        kind = self.r.randrange(4)
+        if kind == 0:
+            files = {"main.py": "import pkg.mod\n", "pkg/__init__.py": "from . import mod\n",
+                     "pkg/mod.py": "CONFIG = {}\nvalue = CONFIG[%s]\n" % q(self.choice(["port", "host"]))}
+            return files, {}
+        if kind == 1:
+            depth = self.r.randrange(5, 10)
+            code = "def level(n):\n    if n == 0:\n        %s\n    try:\n        level(n - 1)\n    except Exception as error:\n        raise RuntimeError('level %%d' %% n) from error\n\nlevel(%d)\n" % (self.raise_stmt(True), depth)
+            return {"main.py": code}, {}
+        if kind == 2:
+            code = "def numbers():\n    yield 1\n    %s\n\nfor n in numbers():\n    pass\n" % self.runtime_error_stmt()
+            return {"main.py": code}, {}
+        code = ("import contextlib\n\n@contextlib.contextmanager\ndef opened():\n    try:\n        yield\n    finally:\n        %s\n\n"
+                "with opened():\n    %s\n" % (self.raise_stmt(True), self.raise_stmt(True)))
+        return {"main.py": code}, {}
+
     def colour(self):
         files, _ = self.simple()
         return files, {"env": {"FORCE_COLOR": "1", "PYTHON_COLORS": "1"}}
@@ -506,6 +525,7 @@ CLASSES = [
     ("colour", Gen.colour, 12),
     ("tricky-message", Gen.tricky_message, 26),
     ("after-exit", Gen.after_exit, 16),
+    ("import-time", Gen.import_time, 20),
 ]
 
 
