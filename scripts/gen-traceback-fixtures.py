@@ -81,7 +81,11 @@ _UNQUALIFIED_MODULES = ("builtins",) if sys.version_info < (3, 11) else ("builti
 
 def _type_name(exc_type):
     module = getattr(exc_type, "__module__", None)
-    name = getattr(exc_type, "__qualname__", exc_type.__name__)
+    # The C printer writes __name__ on 3.8 (f.<locals>.E prints as E), __qualname__ since.
+    if sys.version_info < (3, 9):
+        name = exc_type.__name__
+    else:
+        name = getattr(exc_type, "__qualname__", exc_type.__name__)
     if module is None or module in _UNQUALIFIED_MODULES:
         return name
     return module + "." + name

@@ -44,6 +44,7 @@ pub fn traceback(stderr: &str) {
         tmp_size: Some(64 << 20),
         policy_name: "default",
         host_path_exists: &exists,
+        workdir_file_exists: &exists,
         host_facts: &disclosure,
         hidden: &[],
         host_variable_set: &|_: &str| false,

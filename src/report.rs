@@ -364,6 +364,9 @@ pub(crate) fn with_hint_context<T>(
         tmp_size: spec.tmp_size,
         policy_name: &invocation.policy.name,
         host_path_exists: &host_path_exists,
+        workdir_file_exists: &|path: &std::path::Path| {
+            path.starts_with(&spec.workdir) && path.symlink_metadata().is_ok()
+        },
         host_facts,
         hidden: &spec.hidden,
         host_variable_set: &crate::host::variable_set_for_report,
@@ -486,7 +489,7 @@ pub fn format_diagnosis(diagnosis: &Diagnosis, styles: &Styles) -> String {
         text.push_str(&format_place(place, styles));
     }
     if let Some(raised) = &diagnosis.raised_at {
-        let mut at = escape_control(&raised.file).into_owned();
+        let mut at = shown_file(&raised.file).into_owned();
         if let Some(line) = raised.line {
             at.push_str(&format!(":{line}"));
         }
@@ -517,6 +520,16 @@ pub fn format_diagnosis(diagnosis: &Diagnosis, styles: &Styles) -> String {
     text
 }
 
+/// A file name as the human report shows it: escaped, and `""` (as Python printed it) for
+/// the empty name `compile(source, "", "exec")` gives, which would otherwise vanish.
+fn shown_file(file: &str) -> std::borrow::Cow<'_, str> {
+    if file.is_empty() {
+        std::borrow::Cow::Borrowed("\"\"")
+    } else {
+        escape_control(file)
+    }
+}
+
 fn format_place(place: &crate::hints::catalogue::Place, styles: &Styles) -> String {
     let line = place.line.map(|line| line.to_string()).unwrap_or_default();
     let width = line.len().max(1);
@@ -530,7 +543,7 @@ fn format_place(place: &crate::hints::catalogue::Place, styles: &Styles) -> Stri
     let mut text = format!(
         "{gutter}{} {}{at}\n",
         "-->".style(styles.dim),
-        escape_control(&place.file)
+        shown_file(&place.file)
     );
     if let Some(source) = place
         .source

@@ -63,6 +63,11 @@ pub struct HintContext<'a> {
     /// Whether a path exists on the host (outside the sandbox). Asked only through
     /// [`HintContext::host_has`], which applies [`HintContext::host_facts`].
     pub host_path_exists: &'a dyn Fn(&Path) -> bool,
+    /// Whether a path in the working directory that a traceback names is there (not
+    /// followed through a symlink). A frame in a name given to `compile()` or `exec()` that
+    /// is no file (`"gen.py"`, `"a\nb.py"`) is not the user's code. The program sees the
+    /// working directory, so this discloses nothing.
+    pub workdir_file_exists: &'a dyn Fn(&Path) -> bool,
     /// Whether the report may say what exists on the host.
     pub host_facts: &'a HostFactsDisclosure,
     /// Paths the sandbox shows as empty (`filesystem.hide`, `--hide`, the defaults).
@@ -382,7 +387,7 @@ fn is_user_file(file: &str, context: &HintContext) -> bool {
             return true;
         }
     }
-    path.starts_with(context.workdir)
+    path.starts_with(context.workdir) && (context.workdir_file_exists)(&path)
 }
 
 fn absolute(file: &str, workdir: &Path) -> PathBuf {
@@ -391,7 +396,9 @@ fn absolute(file: &str, workdir: &Path) -> PathBuf {
 
 /// A path relative to the working directory when it is inside it.
 pub fn display_path(file: &str, workdir: &Path) -> String {
-    if file.starts_with('<') {
+    // `<string>`, `<frozen …>`, and the empty name `compile(source, "", "exec")` gives:
+    // not paths, so never resolved against the working directory.
+    if file.is_empty() || file.starts_with('<') {
         return file.to_owned();
     }
     let path = absolute(file, workdir);

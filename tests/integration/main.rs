@@ -7,6 +7,7 @@
 
 mod harness;
 
+mod differential;
 mod errors;
 mod escape;
 mod escape_suid;

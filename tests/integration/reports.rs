@@ -99,13 +99,14 @@ runner_tests! {
     }
 
     /// A file name and a source line the program chose (a faked traceback on stderr) are
-    /// escaped too.
+    /// escaped too. The file exists: a name that is no file is never the user's location.
     fn control_characters_in_a_faked_traceback_are_escaped(runner) {
         let ws = Workspace::new(&runner);
         let output = run_in_venv(&ws)
             .code(
                 r#"
                 import sys
+                open('x\r\x07.py', 'w').close()
                 sys.stderr.write('Traceback (most recent call last):\n  File "x\r\x07.py", line 1, in <module>\n    do(\x00\u202e)\nKeyError: \'k\'\n')
                 sys.exit(1)
                 "#,
@@ -312,3 +313,101 @@ while True:
 process.wait()
 sys.stdout.buffer.write(seen)
 "#;
+
+/// Issue 25, end to end: each shape that got no report or the wrong one, as `--json` says it.
+mod issue_25 {
+    use crate::harness::{dedent, run_in_venv, Runner, Workspace};
+
+    /// Runs `source` as `main.py` in the working directory (it fails); the `error` object.
+    fn error_of(source: &str) -> serde_json::Value {
+        let ws = Workspace::new(&Runner::Caller);
+        ws.write("work/main.py", dedent(source));
+        let output = run_in_venv(&ws).args(["--json", "main.py"]).run();
+        let result = output.json();
+        assert_eq!(result["status"], "failed", "{output}");
+        result["error"].clone()
+    }
+
+    #[test]
+    fn a_blank_source_line_keeps_the_report_and_names_the_last_exception() {
+        let error = error_of(
+            r#"
+            code = compile("\n1 / 0\n", __file__, "exec")
+
+            try:
+                exec(code, {})
+            except ZeroDivisionError:
+                {}["missing"]
+            "#,
+        );
+        assert_eq!(error["type"], "KeyError", "{error}");
+        assert_eq!(error["file"], "main.py", "{error}");
+        assert_eq!(error["line"], 6, "{error}");
+        assert_eq!(
+            error["cause"],
+            "while handling ZeroDivisionError: division by zero"
+        );
+    }
+
+    #[test]
+    fn classes_in_functions_and_custom_qualnames_get_a_report() {
+        let error = error_of(
+            r#"
+            def load():
+                class ConfigError(Exception):
+                    pass
+                raise ConfigError("inner")
+            load()
+            "#,
+        );
+        assert_eq!(error["type"], "load.<locals>.ConfigError", "{error}");
+        assert_eq!(error["message"], "inner", "{error}");
+        let error = error_of(
+            r#"
+            class E(Exception):
+                pass
+            E.__qualname__ = "E[int]"
+            E.__module__ = "my module"
+            raise E("typed")
+            "#,
+        );
+        assert_eq!(error["type"], "my module.E[int]", "{error}");
+    }
+
+    #[test]
+    fn messages_and_notes_with_blank_lines_are_kept_whole() {
+        let error = error_of(
+            r#"
+            error = ValueError("a\n\n\nb")
+            error.add_note("note one\n\nstill note one")
+            error.add_note('  File "e.py", line 9, in f')
+            raise error
+            "#,
+        );
+        assert_eq!(
+            error["message"], "a\n\n\nb\nnote one\n\nstill note one\n  File \"e.py\", line 9, in f",
+            "{error}"
+        );
+        assert_eq!(error["file"], "main.py", "{error}");
+    }
+
+    #[test]
+    fn an_empty_file_name_is_not_the_working_directory() {
+        let error = error_of("exec(compile('1 / 0', '', 'exec'))\n");
+        assert_eq!(error["file"], "main.py", "{error}");
+        assert_eq!(error["raised_at"]["file"], "", "{error}");
+    }
+
+    #[test]
+    fn a_syntax_error_from_compile_with_a_newline_in_the_file_name() {
+        let error = error_of("compile('x = (', 'a\\nb.py', 'exec')\n");
+        assert_eq!(error["type"], "SyntaxError", "{error}");
+        // No file has that name: the user's line is the call, the name is where it was raised.
+        assert_eq!(
+            (&error["file"], &error["line"]),
+            (&"main.py".into(), &1.into()),
+            "{error}"
+        );
+        assert_eq!(error["raised_at"]["file"], "a\nb.py", "{error}");
+    }
+}

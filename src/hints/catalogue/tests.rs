@@ -82,6 +82,7 @@ impl Setup {
             tmp_size: Some(256 << 20),
             policy_name: "default",
             host_path_exists: &host_path_exists,
+            workdir_file_exists: &|_: &Path| true,
             host_facts: &self.host_facts,
             hidden: &[],
             host_variable_set: &|name: &str| self.host_variables.iter().any(|known| known == name),
