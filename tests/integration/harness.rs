@@ -111,14 +111,12 @@ impl Runner {
     }
 
     /// Hands `path` to the runner's user (a no-op for the caller).
+    /// The path itself: a symlink is given to the user, never what it points to (a test's
+    /// `.venv -> /` once made the unprivileged user the owner of the host's `/`).
     pub fn chown(&self, path: &Path) {
         if let Runner::Unprivileged(user) = self {
-            nix::unistd::chown(
-                path,
-                Some(nix::unistd::Uid::from_raw(user.uid)),
-                Some(nix::unistd::Gid::from_raw(user.gid)),
-            )
-            .unwrap_or_else(|error| panic!("chown {}: {error}", path.display()));
+            std::os::unix::fs::lchown(path, Some(user.uid), Some(user.gid))
+                .unwrap_or_else(|error| panic!("chown {}: {error}", path.display()));
         }
     }
 

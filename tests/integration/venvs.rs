@@ -524,8 +524,11 @@ runner_tests! {
     /// venv: `/` is never mounted, the run uses `python3` on PATH.
     fn a_dot_venv_linking_to_the_root_is_not_a_venv(runner) {
         let ws = Workspace::new(&runner);
+        use std::os::unix::fs::MetadataExt;
+        let root_owner = std::fs::metadata("/").unwrap().uid();
         std::os::unix::fs::symlink("/", ws.work().join(".venv")).unwrap();
         runner.chown(&ws.work().join(".venv"));
+        assert_eq!(std::fs::metadata("/").unwrap().uid(), root_owner, "the test changed the owner of /");
         let output = boxpy(&ws)
             .args(["run", "-v"])
             .code("import os\nprint('root', os.path.exists('/root/.bashrc') or os.path.exists('/var/log'))")
