@@ -652,6 +652,26 @@ fn policy_trust(
             }
         },
     };
+    // Trust is for the user's own files: one another user owns (however it came to be
+    // where the user looks) could be swapped for a copy that borrows the trust.
+    let (policy::PolicySource::Workdir(path) | policy::PolicySource::PyProject(path)) = &source
+    else {
+        unreachable!("trust is only for files found in or named from a project");
+    };
+    if path.exists()
+        && !settings::discovery::owned_by_caller_or_root(
+            path,
+            settings::discovery::Caller::current(),
+        )
+    {
+        return Err(Error::Usage {
+            message: format!(
+                "`{}` belongs to another user; boxpy trusts only policies you (or root) own",
+                report::escaped_path(path)
+            ),
+            hint: Some("copy it into a project of yours, read it, and trust the copy".to_owned()),
+        });
+    }
     let context = policy::LoadContext {
         cwd: cwd.to_path_buf(),
         home: host.home.clone(),

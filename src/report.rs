@@ -823,11 +823,7 @@ pub fn policy_list(
         };
         text.push_str(&format!("{mark} {name:<8} {summary}\n"));
     }
-    let workdir = search
-        .directories
-        .first()
-        .cloned()
-        .unwrap_or_else(|| std::path::PathBuf::from("."));
+    let workdir = search.start.clone();
     text.push_str(&format!(
         "\nlookup for `{}` (first found wins; {}):\n",
         escaped_path(&workdir),

@@ -572,8 +572,7 @@ pub fn find_interpreter(
     // The policy's search, when it started here, is this one: searched once.
     let search = match known {
         Some(search)
-            if search.directories.first().map(PathBuf::as_path)
-                == Some(start.canonicalize().as_deref().unwrap_or(start)) =>
+            if search.start.as_path() == start.canonicalize().as_deref().unwrap_or(start) =>
         {
             search.clone()
         }

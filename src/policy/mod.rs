@@ -229,13 +229,17 @@ impl PolicySource {
         if let Some(value) = env_policy.filter(|value| !value.is_empty()) {
             return PolicySource::from_argument(value, cwd);
         }
+        // Only a file the caller or root owns: another user's, put in the way by a shared
+        // directory or a swap, is not the project's.
+        let caller = crate::settings::discovery::Caller::current();
+        let owned = |path: &Path| crate::settings::discovery::owned_by_caller_or_root(path, caller);
         for directory in directories {
             let local = directory.join("boxpy.toml");
-            if local.is_file() {
+            if local.is_file() && owned(&local) {
                 return PolicySource::Workdir(local);
             }
             let pyproject = directory.join("pyproject.toml");
-            if pyproject_names_boxpy(&pyproject) {
+            if owned(&pyproject) && pyproject_names_boxpy(&pyproject) {
                 return PolicySource::PyProject(pyproject);
             }
         }

@@ -157,6 +157,20 @@ pub fn widenings(
                     mount.source.display()
                 ),
             );
+        } else if mount.writable
+            && !resolve(&mount.source).starts_with(resolve(&default.filesystem.workdir))
+            && !resolve(&mount.source).starts_with(resolve(workdir))
+        {
+            // Inside the policy's directory but above where the run starts (a policy found
+            // in a parent of the working directory): the default writes nowhere but the
+            // working directory.
+            push(
+                &mount.origin,
+                format!(
+                    "mounts `{}` read-write, above the working directory",
+                    mount.source.display()
+                ),
+            );
         } else if mount.dest != mount.source && !mount.dest.starts_with(boundary) {
             push(
                 &mount.origin,

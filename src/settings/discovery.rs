@@ -34,6 +34,9 @@ pub struct DirectoryFacts {
     pub mode: u32,
     /// Whether it holds `.git` (a directory or a file, as a worktree's).
     pub repository_root: bool,
+    /// Whether it has an access ACL (`system.posix_acl_access`): its group bits are then the
+    /// ACL's mask, and named users or groups may write it whatever the mode says.
+    pub acl: bool,
 }
 
 impl DirectoryFacts {
@@ -51,8 +54,42 @@ impl DirectoryFacts {
             group: metadata.gid(),
             mode: metadata.mode() & 0o7777,
             repository_root: directory.join(".git").symlink_metadata().is_ok(),
+            acl: has_access_acl(directory),
         })
     }
+}
+
+/// Whether `path` carries an extended access ACL (a minimal ACL is the mode itself and is
+/// not stored). Unknown (no such attribute support, an error) counts as none only when the
+/// filesystem says it has no such attribute.
+#[cfg(target_os = "linux")]
+fn has_access_acl(path: &Path) -> bool {
+    match xattr::get_deref(path, "system.posix_acl_access") {
+        Ok(value) => value.is_some_and(|value| !value.is_empty()),
+        // No support for extended attributes here: no ACL either.
+        Err(error) => error.raw_os_error() != Some(libc::ENOTSUP),
+    }
+}
+
+/// macOS: its ACLs are not POSIX ACLs, and boxpy does not read them (SECURITY.md).
+#[cfg(not(target_os = "linux"))]
+fn has_access_acl(_path: &Path) -> bool {
+    false
+}
+
+/// Whether the file or directory at `path` (the link itself and what it leads to) belongs
+/// to `caller` or root: a `.venv` or policy file another user made is never picked up, even
+/// where a directory swap or a shared working directory put it in the search's way.
+pub fn owned_by_caller_or_root(path: &Path, caller: Caller) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let mine = |uid: u32| uid == caller.uid || uid == 0;
+    let Ok(link) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    let Ok(target) = std::fs::metadata(path) else {
+        return false;
+    };
+    mine(link.uid()) && mine(target.uid())
 }
 
 /// Who is searching.
@@ -60,15 +97,45 @@ impl DirectoryFacts {
 pub struct Caller {
     pub uid: u32,
     pub gid: u32,
+    /// Whether `gid` is the caller's private group (named as the user, with no other
+    /// members): only then is a directory its group may write the caller's alone. A
+    /// primary group others share (`users`, `staff`, `nogroup`) is not.
+    pub private_group: bool,
 }
 
 impl Caller {
     /// The real uid and gid of this process.
     pub fn current() -> Caller {
+        let uid = nix::unistd::getuid();
+        let gid = nix::unistd::getgid();
+        let user = nix::unistd::User::from_uid(uid).ok().flatten();
+        let group = nix::unistd::Group::from_gid(gid).ok().flatten();
+        let private_group = match (user, group) {
+            (Some(user), Some(group)) => {
+                group.name == user.name && group.mem.iter().all(|member| *member == user.name)
+            }
+            _ => false,
+        };
         Caller {
-            uid: nix::unistd::getuid().as_raw(),
-            gid: nix::unistd::getgid().as_raw(),
+            uid: uid.as_raw(),
+            gid: gid.as_raw(),
+            private_group,
         }
+    }
+
+    /// Whether only the caller (or root) can have put a file in a directory with `facts`:
+    /// `None` when so, else why not.
+    fn admits(&self, directory: &Path, facts: &DirectoryFacts) -> Option<Stop> {
+        if facts.owner != self.uid && facts.owner != 0 {
+            return Some(Stop::ForeignOwner(directory.to_path_buf()));
+        }
+        let world_writable = facts.mode & 0o002 != 0;
+        let group_writable =
+            facts.mode & 0o020 != 0 && !(facts.group == self.gid && self.private_group);
+        if world_writable || group_writable || facts.acl {
+            return Some(Stop::WritableByOthers(directory.to_path_buf()));
+        }
+        None
     }
 }
 
@@ -89,11 +156,16 @@ pub enum Stop {
     Unreadable(PathBuf),
     /// `/` was searched.
     FilesystemRoot,
+    /// The working directory itself is another user's or others can write it: nothing in
+    /// it is picked up (the reason is [`Stop::ForeignOwner`] or [`Stop::WritableByOthers`]).
+    WorkdirNotSearched(Box<Stop>),
 }
 
 /// The directories to search, nearest first, and why the search stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchPath {
+    /// Where the search started (the working directory), searched or not.
+    pub start: PathBuf,
     pub directories: Vec<PathBuf>,
     pub stop: Stop,
 }
@@ -102,50 +174,62 @@ impl SearchPath {
     /// Only `directory` (a `--workdir` the user named, the tests of one directory).
     pub fn only(directory: &Path) -> SearchPath {
         SearchPath {
+            start: directory.to_path_buf(),
             directories: vec![directory.to_path_buf()],
             stop: Stop::FilesystemRoot,
         }
     }
 }
 
-/// The search path from `start` on the host.
+/// The search path from `start` on the host. The home is `home` (`$HOME`) and the
+/// caller's home in the password database: the search stops below both (an unset or
+/// relative `$HOME` does not open the home to it).
 pub fn search_path(start: &Path, home: Option<&Path>) -> SearchPath {
     let start = start.canonicalize().unwrap_or_else(|_| start.to_path_buf());
-    let home = home.map(|home| home.canonicalize().unwrap_or_else(|_| home.to_path_buf()));
-    search_path_with(
-        &start,
-        home.as_deref(),
-        Caller::current(),
-        &DirectoryFacts::probe,
-    )
+    let canonical = |home: &Path| home.canonicalize().unwrap_or_else(|_| home.to_path_buf());
+    let mut homes: Vec<PathBuf> = home
+        .filter(|home| home.is_absolute())
+        .map(canonical)
+        .into_iter()
+        .collect();
+    if let Ok(Some(user)) = nix::unistd::User::from_uid(nix::unistd::getuid()) {
+        if user.dir.is_absolute() && user.dir != Path::new("/") {
+            homes.push(canonical(&user.dir));
+        }
+    }
+    search_path_with(&start, &homes, Caller::current(), &DirectoryFacts::probe)
 }
 
 /// [`search_path`] over supplied facts (pure; `start` and `home` canonical).
 pub fn search_path_with(
     start: &Path,
-    home: Option<&Path>,
+    homes: &[PathBuf],
     caller: Caller,
     facts: &dyn Fn(&Path) -> Option<DirectoryFacts>,
 ) -> SearchPath {
-    let mut directories = vec![start.to_path_buf()];
-    let Some(start_facts) = facts(start) else {
-        return SearchPath {
-            directories,
-            stop: Stop::Unreadable(start.to_path_buf()),
-        };
+    let done = |directories: Vec<PathBuf>, stop: Stop| SearchPath {
+        start: start.to_path_buf(),
+        directories,
+        stop,
     };
+    let Some(start_facts) = facts(start) else {
+        return done(Vec::new(), Stop::Unreadable(start.to_path_buf()));
+    };
+    // The working directory is searched like its parents: a shared or foreign directory
+    // (`/tmp/x` of another user, a world-writable drop box) gives nothing it holds.
+    if let Some(why) = caller.admits(start, &start_facts) {
+        return done(Vec::new(), Stop::WorkdirNotSearched(Box::new(why)));
+    }
+    let mut directories = vec![start.to_path_buf()];
     if start_facts.repository_root {
-        return SearchPath {
-            directories,
-            stop: Stop::RepositoryRoot,
-        };
+        return done(directories, Stop::RepositoryRoot);
     }
     let mut current = start;
     let stop = loop {
         let Some(parent) = current.parent() else {
             break Stop::FilesystemRoot;
         };
-        if home.is_some_and(|home| home.starts_with(parent)) {
+        if homes.iter().any(|home| home.starts_with(parent)) {
             break Stop::Home;
         }
         let Some(parent_facts) = facts(parent) else {
@@ -154,13 +238,8 @@ pub fn search_path_with(
         if parent_facts.device != start_facts.device {
             break Stop::FilesystemBoundary(parent.to_path_buf());
         }
-        if parent_facts.owner != caller.uid && parent_facts.owner != 0 {
-            break Stop::ForeignOwner(parent.to_path_buf());
-        }
-        let world_writable = parent_facts.mode & 0o002 != 0;
-        let group_writable = parent_facts.mode & 0o020 != 0 && parent_facts.group != caller.gid;
-        if world_writable || group_writable {
-            break Stop::WritableByOthers(parent.to_path_buf());
+        if let Some(why) = caller.admits(parent, &parent_facts) {
+            break why;
         }
         directories.push(parent.to_path_buf());
         if parent_facts.repository_root {
@@ -168,17 +247,24 @@ pub fn search_path_with(
         }
         current = parent;
     };
-    SearchPath { directories, stop }
+    done(directories, stop)
 }
 
 /// The nearest `.venv` on the search path that is a virtualenv (`pyvenv.cfg`) or a conda
 /// environment (`conda-meta/`), followed through a symlink.
+/// Only one the caller or root owns (the link, the directory and its marker).
 pub fn find_dot_venv(search: &SearchPath) -> Option<PathBuf> {
+    let caller = Caller::current();
     search.directories.iter().find_map(|directory| {
         let candidate = directory.join(".venv");
-        let is_environment =
-            candidate.join("pyvenv.cfg").is_file() || candidate.join("conda-meta").is_dir();
-        is_environment.then_some(candidate)
+        let marker = [candidate.join("pyvenv.cfg"), candidate.join("conda-meta")]
+            .into_iter()
+            .find(|marker| marker.exists())?;
+        let is_environment = marker.is_file() || marker.is_dir();
+        (is_environment
+            && owned_by_caller_or_root(&candidate, caller)
+            && owned_by_caller_or_root(&marker, caller))
+        .then_some(candidate)
     })
 }
 
@@ -224,6 +310,17 @@ pub fn describe_stop(stop: &Stop) -> String {
             )
         }
         Stop::FilesystemRoot => "the search reached `/`".to_owned(),
+        Stop::WorkdirNotSearched(why) => match why.as_ref() {
+            Stop::ForeignOwner(path) => format!(
+                "nothing in `{}` is used: it belongs to another user",
+                path.display()
+            ),
+            Stop::WritableByOthers(path) => format!(
+                "nothing in `{}` is used: others can write it",
+                path.display()
+            ),
+            other => describe_stop(other),
+        },
     }
 }
 
@@ -235,6 +332,7 @@ mod tests {
     const ME: Caller = Caller {
         uid: 1000,
         gid: 1000,
+        private_group: true,
     };
 
     fn dir(owner: u32, mode: u32) -> DirectoryFacts {
@@ -244,6 +342,7 @@ mod tests {
             group: owner,
             mode,
             repository_root: false,
+            acl: false,
         }
     }
 
@@ -252,7 +351,8 @@ mod tests {
             .iter()
             .map(|(path, facts)| (PathBuf::from(path), *facts))
             .collect();
-        search_path_with(Path::new(start), home.map(Path::new), ME, &|path: &Path| {
+        let homes: Vec<PathBuf> = home.map(PathBuf::from).into_iter().collect();
+        search_path_with(Path::new(start), &homes, ME, &|path: &Path| {
             table.get(path).copied()
         })
     }
@@ -376,6 +476,45 @@ mod tests {
         );
         assert_eq!(names(&found), ["/srv/mine/proj", "/srv/mine", "/srv", "/"]);
         assert_eq!(found.stop, Stop::FilesystemRoot);
+    }
+
+    /// Red-team round on discovery: an ACL that lets another user write, a primary group
+    /// others share, and a working directory others can write or own.
+    #[test]
+    fn acls_shared_groups_and_the_working_directory_itself() {
+        let mut acl = dir(1000, 0o775);
+        acl.acl = true;
+        let found = search(
+            "/srv/acl/proj",
+            None,
+            &[("/srv/acl/proj", dir(1000, 0o755)), ("/srv/acl", acl)],
+        );
+        assert_eq!(found.stop, Stop::WritableByOthers("/srv/acl".into()));
+
+        let shared_primary = Caller {
+            private_group: false,
+            ..ME
+        };
+        let table: HashMap<PathBuf, DirectoryFacts> = [
+            (PathBuf::from("/srv/grp/proj"), dir(1000, 0o755)),
+            (PathBuf::from("/srv/grp"), dir(1000, 0o775)),
+        ]
+        .into_iter()
+        .collect();
+        let found = search_path_with(Path::new("/srv/grp/proj"), &[], shared_primary, &|path| {
+            table.get(path).copied()
+        });
+        assert_eq!(found.stop, Stop::WritableByOthers("/srv/grp".into()));
+
+        for start in [dir(1000, 0o1777), dir(1001, 0o755)] {
+            let found = search("/srv/drop", None, &[("/srv/drop", start)]);
+            assert!(found.directories.is_empty(), "{found:?}");
+            assert!(
+                matches!(found.stop, Stop::WorkdirNotSearched(_)),
+                "{found:?}"
+            );
+            assert!(describe_stop(&found.stop).starts_with("nothing in `/srv/drop` is used"));
+        }
     }
 
     #[test]

@@ -544,4 +544,88 @@ runner_tests! {
         assert!(output.stdout_text().contains("imported"), "{output}");
         assert!(output.stderr_text().contains("boxpy: policy `default` (built in"), "{output}");
     }
+
+    /// Red-team round on discovery: a policy in a parent cannot make the repository above
+    /// the working directory writable (`read_write = ["."]` from `proj/sub`): that is a
+    /// widening, refused until trusted, and `../Makefile` is unchanged.
+    fn a_policy_in_a_parent_cannot_make_the_parent_writable(runner) {
+        let ws = Workspace::new(&runner);
+        let homes = homes(&ws);
+        ws.write("proj/boxpy.toml", "[filesystem]\nread_write = [\".\"]\n");
+        let makefile = ws.write("proj/Makefile", "all:\n");
+        let sub = ws.dir("proj/sub");
+        let output = homes
+            .apply(run_in_venv(&ws))
+            .cwd(&sub)
+            .code("open('../Makefile', 'a').write('pwned\\n')")
+            .run();
+        assert_untrusted_refusal(&output, "filesystem.read_write");
+        assert_eq!(std::fs::read_to_string(&makefile).unwrap(), "all:\n");
+    }
+
+    /// Red-team round on discovery: a working directory others can write (a drop box)
+    /// gives neither its policy nor its `.venv`: the run uses the built-in default.
+    fn a_working_directory_others_can_write_gives_nothing(runner) {
+        let ws = Workspace::new(&runner);
+        let homes = homes(&ws);
+        let drop = ws.dir("drop");
+        ws.write("drop/boxpy.toml", "[guards]\ndeny_imports = [\"json\"]\n");
+        set_mode(&drop, 0o1777);
+        let output = homes
+            .apply(run_in_venv(&ws))
+            .cwd(&drop)
+            .arg("-v")
+            .code("import json\nprint('imported')")
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert!(output.stdout_text().contains("imported"), "{output}");
+        assert!(output.stderr_text().contains("boxpy: policy `default` (built in"), "{output}");
+    }
+}
+
+/// Red-team round on discovery: a `.venv` and a policy another user owns, in the caller's
+/// own working directory (put there by a swap or a shared checkout), are not used, and
+/// `policy trust` refuses a file another user owns (needs root to make one).
+#[test]
+fn files_of_another_user_are_not_picked_up_nor_trusted() {
+    if !crate::harness::is_root() {
+        eprintln!("SKIPPED: making a file of another user needs root");
+        return;
+    }
+    let ws = Workspace::new(&Runner::Caller);
+    let policy = ws.write("work/boxpy.toml", "[guards]\ndeny_imports = [\"json\"]\n");
+    let planted = ws.make_venv("work/.venv");
+    for path in [&policy, &planted] {
+        nix::unistd::chown(path.as_path(), Some(nix::unistd::Uid::from_raw(4242)), None).unwrap();
+    }
+    let output = boxpy(&ws)
+        .args(["run", "-v", "--venv"])
+        .arg(crate::harness::venv(crate::harness::Venv::Debian).unwrap())
+        .args(["-c", "import json, sys; print('imported', sys.prefix)"])
+        .run();
+    assert_exit(&output, 0);
+    assert!(output.stdout_text().contains("imported"), "{output}");
+    assert!(
+        output
+            .stderr_text()
+            .contains("boxpy: policy `default` (built in"),
+        "{output}"
+    );
+    let output = boxpy(&ws)
+        .args(["run", "-v", "-c", "import sys; print('prefix', sys.prefix)"])
+        .run();
+    assert_exit(&output, 0);
+    assert!(
+        !output
+            .stdout_text()
+            .contains(&planted.display().to_string()),
+        "{output}"
+    );
+    let output = boxpy(&ws).args(["policy", "trust", "boxpy.toml"]).run();
+    assert_exit(&output, 125);
+    assert!(
+        output.stderr_text().contains("belongs to another user"),
+        "{output}"
+    );
 }
