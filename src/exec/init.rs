@@ -609,6 +609,7 @@ pub struct Setup<F> {
     pub rlimits: Vec<Rlimit>,
     pub files: Vec<(Role, F)>,
     pub count: Vec<(Place, PathBuf)>,
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub terminal: Option<TerminalRequest>,
 }
 
@@ -656,7 +657,7 @@ impl TerminalRequest {
             settings.c_oflag,
             settings.c_cflag,
             settings.c_lflag,
-            settings.c_line,
+            line_discipline(settings),
             self.size.ws_row,
             self.size.ws_col,
             self.size.ws_xpixel,
@@ -665,6 +666,9 @@ impl TerminalRequest {
     }
 
     /// Parses [`TerminalRequest::words`]'s words; `None` when anything is off.
+    ///
+    /// (The line discipline is Linux's field; elsewhere it travels as 0.)
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     fn from_words(line: &str) -> Option<TerminalRequest> {
         let words: Vec<&str> = line.split(' ').collect();
         let [iflag, oflag, cflag, lflag, discipline, input_speed, output_speed, characters, rows, columns, xpixel, ypixel] =
@@ -678,7 +682,7 @@ impl TerminalRequest {
         settings.c_oflag = oflag.parse().ok()?;
         settings.c_cflag = cflag.parse().ok()?;
         settings.c_lflag = lflag.parse().ok()?;
-        settings.c_line = discipline.parse().ok()?;
+        set_line_discipline(&mut settings, discipline.parse().ok()?);
         if characters.len() != settings.c_cc.len() * 2 || !characters.is_ascii() {
             return None;
         }
@@ -902,6 +906,7 @@ fn receive_setup(socket: &OwnedFd) -> Result<Setup<OwnedFd>, String> {
 
 /// The first words of the init's answer that carries the master of the program's
 /// pseudo-terminal.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub const TERMINAL_ANSWER: &[u8] = b"terminal\n";
 
 /// Opens the program's pseudo-terminal in the sandbox's own devpts instance (see
@@ -1327,5 +1332,31 @@ mod tests {
         // boxpy gone before it sent anything: an error, never an init without limits.
         drop(ours);
         assert!(receive_setup(&theirs).is_err());
+    }
+}
+
+/// The terminal's line discipline (`c_line`, Linux only; 0 elsewhere).
+fn line_discipline(settings: &libc::termios) -> u8 {
+    #[cfg(target_os = "linux")]
+    {
+        settings.c_line
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = settings;
+        0
+    }
+}
+
+/// Sets [`line_discipline`] where the platform has it.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn set_line_discipline(settings: &mut libc::termios, discipline: u8) {
+    #[cfg(target_os = "linux")]
+    {
+        settings.c_line = discipline;
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (settings, discipline);
     }
 }

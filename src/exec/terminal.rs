@@ -43,7 +43,7 @@
 //!   it found them when the run ends, however it ends. The window size is never changed:
 //!   the program's pseudo-terminal has its own.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -92,6 +92,7 @@ enum Relay {
     /// Copy a stream (a socket, a device) into the program's pipe.
     Stream { source: OwnedFd, pipe: OwnedFd },
     /// `tee` a FIFO into the program's one-page pipe, consuming only what it read.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     Fifo { source: OwnedFd, pipe: OwnedFd },
     /// Splice a regular file into the program's pipe, from `offset` on; at the end, the
     /// caller's offset is moved past what the program read (`reader`, boxpy's copy of
@@ -746,7 +747,7 @@ impl PendingTerminal {
 fn receive_master(socket: &OwnedFd) -> Option<OwnedFd> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     let mut buffer = [0u8; 64];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
     let mut slices = [std::io::IoSliceMut::new(&mut buffer)];
     let message = loop {
         match recvmsg::<()>(
