@@ -97,18 +97,35 @@ pub fn resolve(
         .as_deref()
         .unwrap_or(&policy.filesystem.workdir)
         .to_path_buf();
+    let keeper = Gatekeeper {
+        home: gate::resolved_home(host.home.as_deref()),
+        protected_names: &protected_names,
+        writable: writable_places(&cwd, &requested_workdir, &policy),
+    };
     if args.mkdir && requested_workdir.symlink_metadata().is_err() {
+        // The gate first: `-w ~/.ssh/x --mkdir` must not leave `~/.ssh/x` behind.
+        let parent = requested_workdir
+            .parent()
+            .map(|parent| cwd.join(parent))
+            .and_then(|parent| parent.canonicalize().ok());
+        if let (Some(parent), Some(name)) = (parent, requested_workdir.file_name()) {
+            let candidate = parent.join(name);
+            gate::check(
+                keeper.request(&candidate, &candidate, gate::Role::Workdir, true),
+                keeper.home.as_deref(),
+            )
+            .map_err(|refusal| Error::Workdir {
+                path: candidate.clone(),
+                reason: refusal.reason,
+                hint: Some(refusal.hint),
+            })?;
+        }
         std::fs::create_dir(&requested_workdir).map_err(|error| Error::Workdir {
             path: requested_workdir.clone(),
             reason: format!("could not create it: {}", error.to_string().to_lowercase()),
             hint: None,
         })?;
     }
-    let keeper = Gatekeeper {
-        home: gate::resolved_home(host.home.as_deref()),
-        protected_names: &protected_names,
-        writable: writable_places(&cwd, &requested_workdir, &policy),
-    };
     let mut notices = Vec::new();
     // Mounts of the home or a directory guarding it that the user asked for by name: the
     // default credential patterns do not cover what they asked to see.

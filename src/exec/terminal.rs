@@ -3,14 +3,14 @@
 //!
 //! What boxpy's own stdin is decides what the program gets as fd 0 (sent to the init in
 //! the setup message, never through bwrap, whose own stdin is `/dev/null`):
-//! - an anonymous pipe opened read-only: the same descriptor, directly. The program
-//!   consumes exactly what it reads, so `producer | boxpy run x.py` streams at full speed
-//!   and `... | while read f; do boxpy run x.py "$f"; done` keeps its lines.
-//! - a named FIFO (or a pipe opened read-write): a pipe of one page that a thread fills
+//! - a pipe, anonymous or named: a pipe of one page that a thread fills
 //!   with `tee(2)`, which copies without consuming; what the program has read is taken
 //!   out of the FIFO only once its pipe is empty again, and at the end exactly what it
 //!   read. `{ boxpy run x.py; cat; } < fifo`: `cat` gets everything the program did not
-//!   read. A descriptor of the FIFO itself would let the program `fchmod` the host's node.
+//!   read, and `... | while read f; do boxpy run x.py "$f"; done` keeps its lines. A
+//!   descriptor of the FIFO itself would let the program `fchmod` the host's node, and one
+//!   of any pipe reopens for writing through `/proc/self/fd/0` (the program would feed the
+//!   caller's next reader). The price: bulk input through a pipe moves a page at a time.
 //! - a regular file: a pipe that a thread fills with `splice(2)` from the file at an
 //!   explicit offset. A descriptor of the file itself would let the program reopen it for
 //!   writing through `/proc/self/fd/0` (the magic link checks only the file's permissions,
@@ -180,19 +180,12 @@ pub(super) fn program_stdin() -> Result<ProgramStdin> {
         // No stdin at all: the program gets an empty one.
         return empty();
     };
-    let flags = nix::fcntl::fcntl(stdin.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)
-        .context("reading stdin's flags")?;
-    let read_only = flags & libc::O_ACCMODE == libc::O_RDONLY;
     let status = nix::sys::stat::fstat(stdin.as_raw_fd()).context("inspecting stdin")?;
     let kind = status.st_mode & libc::S_IFMT;
-    // An anonymous pipe is passed through (the program uses up only what it reads); a
-    // named FIFO is a host inode the program could chmod or touch through its descriptor,
-    // so it is relayed, without reading ahead.
-    let anonymous = std::fs::read_link(format!("/proc/self/fd/{}", stdin.as_raw_fd()))
-        .is_ok_and(|target| target.to_string_lossy().starts_with("pipe:"));
-    if kind == libc::S_IFIFO && read_only && anonymous {
-        return direct(stdin);
-    }
+    // Any pipe is relayed, without reading ahead: a named FIFO is a host inode the program
+    // could chmod or touch through its descriptor, and even an anonymous pipe opened
+    // read-only reopens for writing through `/proc/self/fd/0`, which would let the
+    // program feed the caller's next reader (`producer | while read f; do boxpy ...`).
     #[cfg(target_os = "linux")]
     if kind == libc::S_IFIFO {
         let (read, write) = super::pipe()?;

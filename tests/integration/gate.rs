@@ -25,6 +25,27 @@ fn fake_home(ws: &Workspace, runner: &Runner) -> std::path::PathBuf {
 }
 
 runner_tests! {
+    /// Red-team round: `-w ~/.ssh/x --mkdir` is refused by the gate before boxpy creates
+    /// anything: `~/.ssh/x` does not appear on the host.
+    fn mkdir_of_a_refused_workdir_creates_nothing(runner) {
+        let ws = Workspace::new(&runner);
+        let home = fake_home(&ws, &runner);
+        let ssh = home.join(".ssh");
+        std::fs::create_dir_all(&ssh).unwrap();
+        runner.chown(&ssh);
+        for target in [ssh.join("evil"), home.join(".cache/evil")] {
+            let output = run_in_venv(&ws)
+                .env("HOME", &home)
+                .arg("-w")
+                .arg(&target)
+                .args(["--mkdir", "-c", "print(1)"])
+                .run();
+            assert_not_started(&output);
+            assert_exit(&output, 125);
+            assert!(!target.exists(), "{} was created: {output}", target.display());
+        }
+    }
+
     /// A notice (here: the whole home mounted read-only by the user's own flag) is in
     /// `--json` too, where no program output can scroll it away or erase it.
     fn notices_are_in_the_json_result(runner) {

@@ -558,6 +558,36 @@ runner_tests! {
             }
         }
     }
+
+    /// Red-team round on stdin: an anonymous pipe, reopened for writing through
+    /// `/proc/self/fd/0`, was the caller's own pipe, so the program could feed the next
+    /// reader of `producer | { boxpy run x.py; cat; }`. The program's pipe is boxpy's now.
+    fn the_program_cannot_write_into_the_callers_pipe(runner) {
+        let ws = Workspace::new(&runner);
+        let script = "printf 'a\\nb\\n' | { \"$@\"; echo AFTER; cat; }";
+        let output = run_in_venv(&ws)
+            .through(["/bin/sh", "-c", script, "sh"])
+            .code(
+                r#"
+                import os, sys
+                print("LINE", os.read(0, 2).decode().strip(), flush=True)
+                try:
+                    fd = os.open("/proc/self/fd/0", os.O_WRONLY | os.O_NONBLOCK)
+                    os.write(fd, b"INJECTED-BY-SANDBOX\n")
+                    print("wrote", flush=True)
+                except OSError as error:
+                    print("refused", error.errno, flush=True)
+                "#,
+            )
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert_eq!(output.line_after("LINE "), "a", "{output}");
+        let stdout = output.stdout_text();
+        let after = stdout.split("AFTER\n").nth(1).unwrap_or_else(|| panic!("no AFTER: {output}"));
+        assert!(!after.contains("INJECTED"), "the program wrote into the caller's pipe: {output}");
+        assert_eq!(after, "b\n", "{output}");
+    }
 }
 
 /// Opens `fifo` for writing once a reader has it open (within a deadline), writes
