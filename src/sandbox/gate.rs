@@ -175,6 +175,9 @@ pub const HOME_CREDENTIALS: &[&str] = &[
     ".ollama",
     ".cursor",
     ".continue",
+    // What was typed at IPython's prompt (tokens pasted in); the rest of `.ipython` runs
+    // code and stays readable.
+    ".ipython/profile_default/history.sqlite",
 ];
 
 /// Paths below the home directory whose contents run as the user later: what shells and
@@ -222,6 +225,15 @@ pub const HOME_RUNS_CODE: &[&str] = &[
     ".xprofile",
     ".xsession",
     ".xinitrc",
+    ".bashrc.d",
+    ".zshrc.d",
+    ".oh-my-zsh",
+    ".inputrc",
+    ".tmux.conf",
+    ".vimrc",
+    ".vim",
+    ".emacs",
+    ".emacs.d",
     "bin",
 ];
 

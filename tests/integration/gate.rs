@@ -25,6 +25,27 @@ fn fake_home(ws: &Workspace, runner: &Runner) -> std::path::PathBuf {
 }
 
 runner_tests! {
+    /// Red-team round: shell and editor startup directories run code at the next login or
+    /// edit, so a run can never make them its writable working directory.
+    fn startup_directories_are_never_writable(runner) {
+        let ws = Workspace::new(&runner);
+        let home = fake_home(&ws, &runner);
+        for name in [".bashrc.d", ".zshrc.d", ".emacs.d", ".vim", ".oh-my-zsh"] {
+            let dir = home.join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            runner.chown(&dir);
+            let output = run_in_venv(&ws)
+                .env("HOME", &home)
+                .arg("-w")
+                .arg(&dir)
+                .code("open('evil.sh', 'w').write('echo pwned')")
+                .run();
+            assert_not_started(&output);
+            assert_exit(&output, 125);
+            assert!(!dir.join("evil.sh").exists(), "{name}: {output}");
+        }
+    }
+
     /// Red-team round: `-w ~/.ssh/x --mkdir` is refused by the gate before boxpy creates
     /// anything: `~/.ssh/x` does not appear on the host.
     fn mkdir_of_a_refused_workdir_creates_nothing(runner) {
@@ -388,6 +409,10 @@ fn home_with_credentials(ws: &Workspace, runner: &Runner) -> std::path::PathBuf 
         // Data tools' keys and what was typed.
         ("home/.kaggle/kaggle.json", "SECRET-kaggle"),
         ("home/.bash_history", "SECRET-history"),
+        (
+            "home/.ipython/profile_default/history.sqlite",
+            "SECRET-ipython-history",
+        ),
         ("home/notes.txt", "visible"),
     ] {
         ws.write(path, contents);
