@@ -134,66 +134,18 @@ pub enum Prefix {
     Refused(String),
 }
 
-/// Directories under HOME that guard the user's accounts: no venv or base prefix mounted
-/// for the interpreter may hold one.
-pub const HOME_CREDENTIALS: &[&str] = &[
-    ".ssh",
-    ".gnupg",
-    ".aws",
-    ".azure",
-    ".config",
-    ".kube",
-    ".docker",
-    ".password-store",
-    ".local/share/keyrings",
-    ".local/bin",
-    ".netrc",
-    ".pypirc",
-    ".git-credentials",
-    ".cargo/credentials.toml",
-    ".mozilla",
-    ".pki",
-    "Library",
-    ".claude",
-    ".claude.json",
-    ".codex",
-    ".gemini",
-    ".cache",
-    ".npm",
-    ".npmrc",
-    ".local/share",
-    ".local/share/uv/credentials",
-    ".cargo/credentials",
-    ".huggingface",
-    ".pip",
-    ".gem/credentials",
-    ".m2/settings.xml",
-    ".gradle/gradle.properties",
-    ".yarnrc.yml",
-    ".terraform.d",
-    ".vault-token",
-    ".boto",
-    ".s3cfg",
-    ".pgpass",
-    ".my.cnf",
-    ".bash_history",
-    ".zsh_history",
-    ".python_history",
-    ".psql_history",
-    ".mysql_history",
-    ".node_repl_history",
-    ".condarc",
-    ".oci",
-    ".dbt",
-    ".databrickscfg",
-    ".kaggle",
-    ".ollama",
-    ".cursor",
-    ".continue",
-];
+/// Directories under HOME that guard the user's accounts, as the mount gate has them,
+/// and `~/.local/bin` (on PATH before the system's): no venv or base prefix mounted for the
+/// interpreter may hold one.
+fn home_guards() -> impl Iterator<Item = &'static str> {
+    crate::sandbox::gate::HOME_CREDENTIALS
+        .iter()
+        .copied()
+        .chain([".local/bin"])
+}
 
 /// Why mounting `path` (canonical) would expose the caller's home, if it would: `/`, HOME
-/// or an ancestor of it, a directory holding one of [`HOME_CREDENTIALS`], or a protected
+/// or an ancestor of it, a directory holding one of [`home_guards`], or a protected
 /// path.
 fn exposes_home(path: &Path, home: Option<&Path>) -> Option<String> {
     if path == Path::new("/") {
@@ -210,7 +162,7 @@ fn exposes_home(path: &Path, home: Option<&Path>) -> Option<String> {
                     home.display()
                 ));
             }
-            for credential in HOME_CREDENTIALS {
+            for credential in home_guards() {
                 let guarded = home.join(credential);
                 if guarded.starts_with(path) {
                     return Some(format!(

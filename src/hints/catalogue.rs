@@ -107,59 +107,6 @@ pub enum HostFactsDisclosure {
     Withheld,
 }
 
-/// Directories under the caller's home that hold credentials: never confirmed.
-const HOME_CREDENTIALS: &[&str] = &[
-    ".ssh",
-    ".gnupg",
-    ".aws",
-    ".azure",
-    ".kube",
-    ".docker",
-    ".password-store",
-    ".netrc",
-    ".pypirc",
-    ".git-credentials",
-    ".config/gcloud",
-    ".local/share/keyrings",
-    ".claude",
-    ".claude.json",
-    ".codex",
-    ".gemini",
-    ".cache",
-    ".npm",
-    ".npmrc",
-    ".local/share",
-    ".local/share/uv/credentials",
-    ".cargo/credentials",
-    ".cargo/credentials.toml",
-    ".huggingface",
-    ".pip",
-    ".gem/credentials",
-    ".m2/settings.xml",
-    ".gradle/gradle.properties",
-    ".yarnrc.yml",
-    ".terraform.d",
-    ".vault-token",
-    ".boto",
-    ".s3cfg",
-    ".pgpass",
-    ".my.cnf",
-    ".bash_history",
-    ".zsh_history",
-    ".python_history",
-    ".psql_history",
-    ".mysql_history",
-    ".node_repl_history",
-    ".condarc",
-    ".oci",
-    ".dbt",
-    ".databrickscfg",
-    ".kaggle",
-    ".ollama",
-    ".cursor",
-    ".continue",
-];
-
 /// Whether the existence of `path` on the host must never be told in a report: the
 /// protected system paths (`/etc/shadow`, `/etc/gshadow`, `/etc/ssh`, ...), another
 /// user's home (anything under `/home/NAME` or `/Users/NAME` that is not the caller's
@@ -189,7 +136,8 @@ pub fn is_protected_host_fact(path: &Path, caller_home: Option<&Path>) -> bool {
     }
     if let Some(home) = caller_home {
         if let Ok(rest) = path.strip_prefix(home) {
-            if HOME_CREDENTIALS
+            // What the mount gate treats as the user's credentials ([`crate::sandbox::gate::HOME_CREDENTIALS`]).
+            if crate::sandbox::gate::HOME_CREDENTIALS
                 .iter()
                 .any(|credentials| rest.starts_with(credentials))
             {
