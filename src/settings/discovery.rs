@@ -104,23 +104,10 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// The real uid and gid of this process.
+    /// The real uid and gid of this process (the account database is read once per
+    /// process: a run asks for it from the policy search, the venv search and trust).
     pub fn current() -> Caller {
-        let uid = nix::unistd::getuid();
-        let gid = nix::unistd::getgid();
-        let user = nix::unistd::User::from_uid(uid).ok().flatten();
-        let group = nix::unistd::Group::from_gid(gid).ok().flatten();
-        let private_group = match (user, group) {
-            (Some(user), Some(group)) => {
-                group.name == user.name && group.mem.iter().all(|member| *member == user.name)
-            }
-            _ => false,
-        };
-        Caller {
-            uid: uid.as_raw(),
-            gid: gid.as_raw(),
-            private_group,
-        }
+        account().0
     }
 
     /// Whether only the caller (or root) can have put a file in a directory with `facts`:
@@ -137,6 +124,32 @@ impl Caller {
         }
         None
     }
+}
+
+/// The caller and its home in the account database, read once.
+fn account() -> &'static (Caller, Option<PathBuf>) {
+    static ACCOUNT: std::sync::OnceLock<(Caller, Option<PathBuf>)> = std::sync::OnceLock::new();
+    ACCOUNT.get_or_init(|| {
+        let uid = nix::unistd::getuid();
+        let gid = nix::unistd::getgid();
+        let user = nix::unistd::User::from_uid(uid).ok().flatten();
+        let group = nix::unistd::Group::from_gid(gid).ok().flatten();
+        let private_group = match (&user, group) {
+            (Some(user), Some(group)) => {
+                group.name == user.name && group.mem.iter().all(|member| *member == user.name)
+            }
+            _ => false,
+        };
+        let home = user
+            .map(|user| user.dir)
+            .filter(|dir| dir.is_absolute() && dir != Path::new("/"));
+        let caller = Caller {
+            uid: uid.as_raw(),
+            gid: gid.as_raw(),
+            private_group,
+        };
+        (caller, home)
+    })
 }
 
 /// Why the search went no higher.
@@ -192,12 +205,9 @@ pub fn search_path(start: &Path, home: Option<&Path>) -> SearchPath {
         .map(canonical)
         .into_iter()
         .collect();
-    if let Ok(Some(user)) = nix::unistd::User::from_uid(nix::unistd::getuid()) {
-        if user.dir.is_absolute() && user.dir != Path::new("/") {
-            homes.push(canonical(&user.dir));
-        }
-    }
-    search_path_with(&start, &homes, Caller::current(), &DirectoryFacts::probe)
+    let (caller, account_home) = account();
+    homes.extend(account_home.as_deref().map(canonical));
+    search_path_with(&start, &homes, *caller, &DirectoryFacts::probe)
 }
 
 /// [`search_path`] over supplied facts (pure; `start` and `home` canonical).
