@@ -654,16 +654,13 @@ fn policy_trust(
     };
     // Trust is for the user's own files: one another user owns (however it came to be
     // where the user looks) could be swapped for a copy that borrows the trust.
-    let (policy::PolicySource::Workdir(path) | policy::PolicySource::PyProject(path)) = &source
-    else {
-        unreachable!("trust is only for files found in or named from a project");
-    };
-    if path.exists()
-        && !settings::discovery::owned_by_caller_or_root(
-            path,
-            settings::discovery::Caller::current(),
-        )
-    {
+    if let Some(path) = source.file().filter(|path| {
+        path.exists()
+            && !settings::discovery::owned_by_caller_or_root(
+                path,
+                settings::discovery::Caller::current(),
+            )
+    }) {
         return Err(Error::Usage {
             message: format!(
                 "`{}` belongs to another user; boxpy trusts only policies you (or root) own",
