@@ -15,6 +15,7 @@ mod gate;
 mod hints;
 mod isolation;
 mod kernel;
+mod layers;
 mod leftovers;
 mod limits;
 mod mounts;
