@@ -306,7 +306,7 @@ impl Error {
             Error::UntrustedPolicy { file, .. } => vec![
                 format!(
                     "if you wrote or reviewed it, trust it with `boxpy policy trust {}` (any later change needs trusting again); or run with the built-in policy: `--policy default`",
-                    crate::sandbox::shell_quote(&file.to_string_lossy())
+                    crate::text::shell_quote(&file.to_string_lossy())
                 ),
             ],
             Error::VenvBaseRefused { venv, .. } => vec![format!(

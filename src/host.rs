@@ -241,6 +241,118 @@ pub const ETC_NETWORK_ONLY: &[&str] = &[
     "ssl",
 ];
 
+/// Paths below the home directory that hold the user's identity: SSH, GnuPG, cloud,
+/// container and package-index credentials, keyrings, browser profiles, `~/.config`
+/// (token files of `gh`, `gcloud`, ... live there, next to autostart entries and systemd
+/// user units), coding agents' logins and state (`~/.claude`, `~/.codex`, `~/.gemini`),
+/// caches that keep tokens and logs with them (`~/.cache`: Hugging Face's token; `~/.npm`),
+/// `~/.local/share` (keyrings, application tokens), and the token files of package
+/// managers and data tools (cargo, uv, npm, pip, twine, gem, Maven, Gradle, Yarn, conda,
+/// Terraform, Vault, PostgreSQL, MySQL, boto, s3cmd, OCI, dbt, Databricks, Kaggle, Ollama,
+/// editor agents), and shell and REPL histories (what was typed, passwords included). A program that reads them holds the user's identity;
+/// one that writes them runs code as the user. Never writable; read-only only on the
+/// user's own word, and hidden (read as empty) inside any other mount that contains them
+/// (`--ro ~`). Where a guard and a [`HOME_RUNS_CODE`](crate::sandbox::gate::HOME_RUNS_CODE) entry nest, the deeper one decides
+/// (`~/.local/share/uv` is readable, `~/.local/share/uv/credentials` is not).
+pub const HOME_CREDENTIALS: &[&str] = &[
+    ".claude",
+    ".claude.json",
+    ".codex",
+    ".gemini",
+    ".cache",
+    ".npm",
+    ".local/share",
+    ".local/share/uv/credentials",
+    ".cargo/credentials",
+    ".cargo/credentials.toml",
+    ".huggingface",
+    ".pip",
+    ".gem/credentials",
+    ".m2/settings.xml",
+    ".gradle/gradle.properties",
+    ".yarnrc.yml",
+    ".terraform.d",
+    ".vault-token",
+    ".boto",
+    ".s3cfg",
+    ".pgpass",
+    ".my.cnf",
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".kube",
+    ".docker",
+    ".config",
+    ".local/share/keyrings",
+    ".password-store",
+    ".pki",
+    ".mozilla",
+    ".netrc",
+    ".pypirc",
+    ".npmrc",
+    ".git-credentials",
+    "Library",
+    ".bash_history",
+    ".zsh_history",
+    ".python_history",
+    ".psql_history",
+    ".mysql_history",
+    ".node_repl_history",
+    ".condarc",
+    ".oci",
+    ".dbt",
+    ".databrickscfg",
+    ".kaggle",
+    ".ollama",
+    ".cursor",
+    ".continue",
+    // What was typed at IPython's prompt (tokens pasted in); the rest of `.ipython` runs
+    // code and stays readable.
+    ".ipython/profile_default/history.sqlite",
+];
+
+/// Whether the existence of `path` on the host must never be told in a report: the
+/// protected system paths (`/etc/shadow`, `/etc/gshadow`, `/etc/ssh`, ...), another
+/// user's home (anything under `/home/NAME` or `/Users/NAME` that is not the caller's
+/// home, and `/root` unless it is the caller's), and the credential directories under the
+/// caller's own home (`~/.ssh`, `~/.gnupg`, `~/.aws`, ...). Pure: `path` is absolute and
+/// normalised; callers also apply it to the path with its symlinks resolved.
+pub fn is_protected_host_fact(path: &Path, caller_home: Option<&Path>) -> bool {
+    if PROTECTED_PATHS
+        .iter()
+        .any(|protected| path.starts_with(protected))
+    {
+        return true;
+    }
+    let is_callers = |home: &Path| caller_home.is_some_and(|caller| caller == home);
+    if path.starts_with("/root") && !is_callers(Path::new("/root")) {
+        return true;
+    }
+    for users in ["/home", "/Users"] {
+        if let Ok(rest) = path.strip_prefix(users) {
+            if let Some(name) = rest.components().next() {
+                let home = Path::new(users).join(name);
+                if !caller_home.is_some_and(|caller| caller.starts_with(&home)) {
+                    return true;
+                }
+            }
+        }
+    }
+    if let Some(home) = caller_home {
+        if let Ok(rest) = path.strip_prefix(home) {
+            // What the mount gate treats as the user's credentials ([`HOME_CREDENTIALS`]).
+            if HOME_CREDENTIALS
+                .iter()
+                .any(|credentials| rest.starts_with(credentials))
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// Host paths no policy may mount and no mount may expose (SPEC §4).
 pub const PROTECTED_PATHS: &[&str] = &[
     "/etc/shadow",
@@ -424,13 +536,13 @@ fn is_executable_file(path: &Path) -> bool {
 
 /// Whether `path` exists on the host, for a report's hint: `false` for a path that exists
 /// only through a symlink to a protected one (the catalogue checks the path as named; this
-/// also checks where it leads), see [`crate::hints::catalogue::is_protected_host_fact`].
+/// also checks where it leads), see [`is_protected_host_fact`].
 pub fn path_exists_for_report(path: &Path, caller_home: Option<&Path>) -> bool {
     if path.symlink_metadata().is_err() {
         return false;
     }
     match path.canonicalize() {
-        Ok(real) => !crate::hints::catalogue::is_protected_host_fact(&real, caller_home),
+        Ok(real) => !is_protected_host_fact(&real, caller_home),
         Err(_) => true,
     }
 }

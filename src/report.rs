@@ -13,6 +13,7 @@ use crate::exec::{Outcome, Resources, Status};
 use crate::hints::catalogue::{Diagnosis, HintContext, HostFactsDisclosure, ProgramKind};
 use crate::policy::units::{format_duration, format_size};
 use crate::settings::{Invocation, Program};
+pub use crate::text::{escape_control, escaped_path, needs_escape};
 
 /// Colours for boxpy's own stderr text; all plain unless colour is on.
 #[derive(Debug, Clone, Copy, Default)]
@@ -133,12 +134,6 @@ pub fn stdout_text(text: &str) {
 ///
 /// Nothing on a pipe or file: there the bytes are the record.
 pub const TERMINAL_RESET: &[u8] = b"\x18\x1b\\\x0f\x1b(B\x1b[!p\x1b[0m\x1b]8;;\x1b\\\x1b]104\x1b\\\x1b]110\x1b\\\x1b]111\x1b\\\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?2004l\x1b[?1049l";
-
-/// A path in boxpy's own text: on one line, escaped as [`escape_control`] does (a policy's
-/// or the program's path may hold a line break or a terminal sequence).
-pub fn escaped_path(path: &std::path::Path) -> String {
-    escape_control(&path.to_string_lossy()).into_owned()
-}
 
 /// Writes [`TERMINAL_RESET`] when stderr is a terminal.
 pub fn after_program_output() {
@@ -385,90 +380,6 @@ pub(crate) fn with_hint_context<T>(
     with(&context)
 }
 
-/// Whether boxpy escapes `c` when it repeats the program's text on a terminal: C0 and C1
-/// controls (CR rewrites boxpy's own line, ESC starts a terminal sequence, NUL, BEL, ...),
-/// DEL, every format character (Unicode category Cf: the bidirectional overrides and
-/// isolates, which reorder what the reader sees, zero-width spaces and joiners, the byte
-/// order mark, tag characters, invisible operators, soft hyphen) and the Unicode line and
-/// paragraph separators, and what shows as nothing ([`is_invisible`]). Tab is kept.
-pub fn needs_escape(c: char) -> bool {
-    (c.is_control() && c != '\t')
-        || is_format_character(c)
-        || is_invisible(c)
-        || matches!(c, '\u{2028}' | '\u{2029}')
-}
-
-/// Characters that are not format characters but show as nothing, or as a blank that is
-/// not a space: the Hangul fillers (letters by category, so `ㅤ` passes for part of a
-/// name), the Braille blank, the Khmer inherent vowels, the combining grapheme joiner,
-/// and the Mongolian free variation selectors. (Not the variation selectors: emoji need
-/// them, and they only change the glyph before them.)
-fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{115f}'
-            | '\u{1160}'
-            | '\u{3164}'
-            | '\u{ffa0}'
-            | '\u{2800}'
-            | '\u{17b4}'
-            | '\u{17b5}'
-            | '\u{034f}'
-            | '\u{180b}'..='\u{180d}' | '\u{180f}'
-    )
-}
-
-/// Unicode's general category Cf (format characters), as of Unicode 15.1: invisible,
-/// and several change how the text around them is shown.
-fn is_format_character(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00ad}'
-            | '\u{0600}'..='\u{0605}'
-            | '\u{061c}'
-            | '\u{06dd}'
-            | '\u{070f}'
-            | '\u{0890}'..='\u{0891}'
-            | '\u{08e2}'
-            | '\u{180e}'
-            | '\u{200b}'..='\u{200f}'
-            | '\u{202a}'..='\u{202e}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{206f}'
-            | '\u{feff}'
-            | '\u{fff9}'..='\u{fffb}'
-            | '\u{110bd}'
-            | '\u{110cd}'
-            | '\u{13430}'..='\u{1343f}'
-            | '\u{1bca0}'..='\u{1bca3}'
-            | '\u{1d173}'..='\u{1d17a}'
-            | '\u{e0001}'
-            | '\u{e0020}'..='\u{e007f}'
-    )
-}
-
-/// The program's text as boxpy shows it in a human report: every character of
-/// [`needs_escape`] written as an escape (`\r`, `\x1b`, `\u{202e}`); a backslash itself stays.
-/// `--json` carries the raw text instead.
-pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(needs_escape) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '\r' => out.push_str("\\r"),
-            '\n' => out.push_str("\\n"),
-            '\0' => out.push_str("\\0"),
-            c if needs_escape(c) && (c as u32) < 0x80 => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
 
 /// The human report (SPEC §6), uv/rustc-style. Everything in it that came from the
 /// program (exception type and message, file names, source lines, function names, the

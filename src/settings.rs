@@ -835,8 +835,7 @@ fn apply_flags(
     Ok(())
 }
 
-/// The `origin` of the read-only mounts over protected names (`sandbox::protect`).
-pub const PROTECTED_ORIGIN: &str = "protected path";
+pub use crate::sandbox::PROTECTED_ORIGIN;
 
 /// Protected names at the top of the workdir and each writable mount become read-only
 /// mounts; hidden patterns (the defaults and `--hide`) are matched in the workdir and

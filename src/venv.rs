@@ -138,7 +138,7 @@ pub enum Prefix {
 /// and `~/.local/bin` (on PATH before the system's): no venv or base prefix mounted for the
 /// interpreter may hold one.
 fn home_guards() -> impl Iterator<Item = &'static str> {
-    crate::sandbox::gate::HOME_CREDENTIALS
+    crate::host::HOME_CREDENTIALS
         .iter()
         .copied()
         .chain([".local/bin"])

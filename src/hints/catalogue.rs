@@ -107,46 +107,7 @@ pub enum HostFactsDisclosure {
     Withheld,
 }
 
-/// Whether the existence of `path` on the host must never be told in a report: the
-/// protected system paths (`/etc/shadow`, `/etc/gshadow`, `/etc/ssh`, ...), another
-/// user's home (anything under `/home/NAME` or `/Users/NAME` that is not the caller's
-/// home, and `/root` unless it is the caller's), and the credential directories under the
-/// caller's own home (`~/.ssh`, `~/.gnupg`, `~/.aws`, ...). Pure: `path` is absolute and
-/// normalised; callers also apply it to the path with its symlinks resolved.
-pub fn is_protected_host_fact(path: &Path, caller_home: Option<&Path>) -> bool {
-    if crate::host::PROTECTED_PATHS
-        .iter()
-        .any(|protected| path.starts_with(protected))
-    {
-        return true;
-    }
-    let is_callers = |home: &Path| caller_home.is_some_and(|caller| caller == home);
-    if path.starts_with("/root") && !is_callers(Path::new("/root")) {
-        return true;
-    }
-    for users in ["/home", "/Users"] {
-        if let Ok(rest) = path.strip_prefix(users) {
-            if let Some(name) = rest.components().next() {
-                let home = Path::new(users).join(name);
-                if !caller_home.is_some_and(|caller| caller.starts_with(&home)) {
-                    return true;
-                }
-            }
-        }
-    }
-    if let Some(home) = caller_home {
-        if let Ok(rest) = path.strip_prefix(home) {
-            // What the mount gate treats as the user's credentials ([`crate::sandbox::gate::HOME_CREDENTIALS`]).
-            if crate::sandbox::gate::HOME_CREDENTIALS
-                .iter()
-                .any(|credentials| rest.starts_with(credentials))
-            {
-                return true;
-            }
-        }
-    }
-    false
-}
+pub use crate::host::is_protected_host_fact;
 
 /// A dotted Python identifier (`requests.adapters`, `_ssl`); Unicode letters as Python
 /// allows them, but no control, format or space characters.
@@ -158,7 +119,7 @@ pub fn is_module_name(name: &str) -> bool {
 pub fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     name.chars().count() <= MAX_NAME_IN_HINT
-        && !name.chars().any(crate::report::needs_escape)
+        && !name.chars().any(crate::text::needs_escape)
         && chars
             .next()
             .is_some_and(|first| first == '_' || first.is_alphabetic())
@@ -511,7 +472,7 @@ impl HintContext<'_> {
     fn shown_path(&self, path: &Path) -> Option<String> {
         let text = path.to_str()?;
         (path.is_absolute()
-            && !text.chars().any(crate::report::needs_escape)
+            && !text.chars().any(crate::text::needs_escape)
             && !self.program_may_have_named(path)
             && self.host_has(path))
         .then(|| crate::sandbox::shell_quote(text))
@@ -909,7 +870,7 @@ fn refused_hint(path: &Path, refused: Refused, context: &HintContext) -> String 
         return format!("{shown} is in the working directory but {permissions}");
     }
     if let Some(mount) = context.mount_for(path) {
-        if mount.origin == crate::settings::PROTECTED_ORIGIN {
+        if mount.origin == crate::sandbox::PROTECTED_ORIGIN {
             return format!(
                 "`{}` is read by host tools (git, direnv, editors, boxpy itself) after the run, so boxpy mounts it read-only; change it outside the sandbox",
                 mount.source.display()

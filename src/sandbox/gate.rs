@@ -109,76 +109,7 @@ pub const SYSTEM_DIRECTORIES: &[&str] = &[
 /// (unless it is a home or guards one, see [`HOME_CREDENTIALS`]).
 const SHARED_ROOTS: &[&str] = &["/var", "/home", "/Users", "/tmp", "/private/var", "/opt"];
 
-/// Paths below the home directory that hold the user's identity: SSH, GnuPG, cloud,
-/// container and package-index credentials, keyrings, browser profiles, `~/.config`
-/// (token files of `gh`, `gcloud`, ... live there, next to autostart entries and systemd
-/// user units), coding agents' logins and state (`~/.claude`, `~/.codex`, `~/.gemini`),
-/// caches that keep tokens and logs with them (`~/.cache`: Hugging Face's token; `~/.npm`),
-/// `~/.local/share` (keyrings, application tokens), and the token files of package
-/// managers and data tools (cargo, uv, npm, pip, twine, gem, Maven, Gradle, Yarn, conda,
-/// Terraform, Vault, PostgreSQL, MySQL, boto, s3cmd, OCI, dbt, Databricks, Kaggle, Ollama,
-/// editor agents), and shell and REPL histories (what was typed, passwords included). A program that reads them holds the user's identity;
-/// one that writes them runs code as the user. Never writable; read-only only on the
-/// user's own word, and hidden (read as empty) inside any other mount that contains them
-/// (`--ro ~`). Where a guard and a [`HOME_RUNS_CODE`] entry nest, the deeper one decides
-/// (`~/.local/share/uv` is readable, `~/.local/share/uv/credentials` is not).
-pub const HOME_CREDENTIALS: &[&str] = &[
-    ".claude",
-    ".claude.json",
-    ".codex",
-    ".gemini",
-    ".cache",
-    ".npm",
-    ".local/share",
-    ".local/share/uv/credentials",
-    ".cargo/credentials",
-    ".cargo/credentials.toml",
-    ".huggingface",
-    ".pip",
-    ".gem/credentials",
-    ".m2/settings.xml",
-    ".gradle/gradle.properties",
-    ".yarnrc.yml",
-    ".terraform.d",
-    ".vault-token",
-    ".boto",
-    ".s3cfg",
-    ".pgpass",
-    ".my.cnf",
-    ".ssh",
-    ".gnupg",
-    ".aws",
-    ".azure",
-    ".kube",
-    ".docker",
-    ".config",
-    ".local/share/keyrings",
-    ".password-store",
-    ".pki",
-    ".mozilla",
-    ".netrc",
-    ".pypirc",
-    ".npmrc",
-    ".git-credentials",
-    "Library",
-    ".bash_history",
-    ".zsh_history",
-    ".python_history",
-    ".psql_history",
-    ".mysql_history",
-    ".node_repl_history",
-    ".condarc",
-    ".oci",
-    ".dbt",
-    ".databrickscfg",
-    ".kaggle",
-    ".ollama",
-    ".cursor",
-    ".continue",
-    // What was typed at IPython's prompt (tokens pasted in); the rest of `.ipython` runs
-    // code and stays readable.
-    ".ipython/profile_default/history.sqlite",
-];
+pub use crate::host::HOME_CREDENTIALS;
 
 /// Paths below the home directory whose contents run as the user later: what shells and
 /// desktop sessions execute at login, user-installed programs (`~/.local/bin` is on PATH

@@ -18,6 +18,8 @@ use std::path::PathBuf;
 use crate::policy::{Limits, Mount, NetworkMode};
 use crate::venv::Interpreter;
 
+pub use crate::text::shell_quote;
+
 /// The file descriptor numbers the exec module arranges in bwrap's process.
 pub mod fds {
     /// bwrap's `--json-status-fd`.
@@ -60,6 +62,9 @@ pub fn init_path(fd: i32) -> String {
 }
 /// The argument that makes boxpy act as the sandbox init.
 pub const INIT_ARGUMENT: &str = "__sandbox-init";
+
+/// The `origin` of the read-only mounts over protected names ([`protect`]).
+pub const PROTECTED_ORIGIN: &str = "protected path";
 
 /// A variable for the program's environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,63 +169,4 @@ pub struct BwrapCommand {
 pub struct InitExecutable {
     pub fd: i32,
     pub source: PathBuf,
-}
-
-/// Quotes `text` for a POSIX shell when it needs it.
-pub fn shell_quote(text: &str) -> String {
-    let safe = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%^".contains(c));
-    if safe {
-        text.to_owned()
-    } else if text.chars().any(crate::report::needs_escape) {
-        // bash's `$'...'`: still one pasteable word, and a terminal shows every character
-        // as an escape instead of obeying it (a path named with ESC and CR would otherwise
-        // rewrite the `-v` lines).
-        let mut quoted = String::from("$'");
-        for c in text.chars() {
-            match c {
-                '\\' => quoted.push_str("\\\\"),
-                '\'' => quoted.push_str("\\'"),
-                c if crate::report::needs_escape(c) && (c as u32) < 0x80 => {
-                    quoted.push_str(&format!("\\x{:02x}", c as u32))
-                }
-                c if crate::report::needs_escape(c) => {
-                    quoted.push_str(&format!("\\U{:08x}", c as u32))
-                }
-                c => quoted.push(c),
-            }
-        }
-        quoted.push('\'');
-        quoted
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::shell_quote;
-
-    #[test]
-    fn quoting() {
-        assert_eq!(shell_quote("--ro-bind"), "--ro-bind");
-        assert_eq!(shell_quote("/a b"), "'/a b'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(""), "''");
-        assert_eq!(shell_quote("$HOME"), "'$HOME'");
-        // Characters a terminal would obey: ANSI-C quoting, one line, bash reads it back.
-        assert_eq!(
-            shell_quote("v\x1b[2K\rboxpy: it's\n\u{202e}"),
-            r"$'v\x1b[2K\x0dboxpy: it\'s\x0a\U0000202e'"
-        );
-        let quoted = shell_quote("a\x1b\\b'\r\u{200b}");
-        let output = std::process::Command::new("bash")
-            .arg("-c")
-            .arg(format!("printf %s {quoted}"))
-            .output()
-            .unwrap();
-        assert_eq!(output.stdout, "a\x1b\\b'\r\u{200b}".as_bytes());
-    }
 }

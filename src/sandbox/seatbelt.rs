@@ -1288,7 +1288,7 @@ fn check_mounts(spec: &SandboxSpec, facts: &MacosFacts) -> Result<(), Error> {
         }
         let source = facts.canonical(&mount.source);
         // The same gate the Linux route passes, on the resolved path Seatbelt matches.
-        if mount.origin != crate::settings::PROTECTED_ORIGIN {
+        if mount.origin != crate::sandbox::PROTECTED_ORIGIN {
             let role = if mount.writable {
                 super::gate::Role::ReadWrite
             } else {
