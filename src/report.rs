@@ -10,9 +10,10 @@ use serde::Serialize;
 use crate::cli::ColorChoice;
 use crate::error::Error;
 use crate::exec::{Outcome, Resources, Status};
-use crate::hints::catalogue::{Diagnosis, HintContext, HostFactsDisclosure, ProgramKind};
-use crate::policy::units::{format_duration, format_size};
-use crate::settings::{Invocation, Program};
+use crate::hints::catalogue::{Diagnosis, HintContext};
+use crate::hints::diagnose::{Ended, Ending};
+use crate::policy::units::format_size;
+use crate::settings::Invocation;
 pub use crate::text::{escape_control, escaped_path, needs_escape};
 
 /// Colours for boxpy's own stderr text; all plain unless colour is on.
@@ -185,201 +186,35 @@ pub fn output_limit_notice(limit: u64) {
 
 /// The exit code boxpy returns for an outcome (SPEC §5).
 pub fn exit_code(outcome: &Outcome) -> u8 {
-    match outcome.status {
-        Status::Exited(code) => (code & 0xff) as u8,
-        Status::Signaled(signal) => crate::exit::for_signal(signal),
-        Status::TimedOut => crate::exit::TIMEOUT,
+    ended(outcome).ending.exit_code()
+}
+
+/// exec's outcome as the diagnosis reads it.
+fn ended(outcome: &Outcome) -> Ended<'_> {
+    Ended {
+        ending: match outcome.status {
+            Status::Exited(code) => Ending::Exited(code),
+            Status::Signaled(signal) => Ending::Signaled(signal),
+            Status::TimedOut => Ending::TimedOut,
+        },
+        stderr_tail: &outcome.stderr_tail,
+        memory_limit_reached: outcome.memory_limit_reached,
+        cpu_ms: outcome.resources.map(|resources| resources.cpu_ms),
     }
 }
 
-/// Whether the program's CPU time reached `limits.cpu` (so a SIGKILL was the hard limit).
-fn cpu_limit_used(limits: &crate::policy::Limits, outcome: &Outcome) -> bool {
-    match (limits.cpu, outcome.resources) {
-        (Some(cpu), Some(resources)) => resources.cpu_ms as u128 + 50 >= cpu.as_millis(),
-        _ => false,
-    }
+/// What to report about a finished run ([`crate::hints::diagnose`] decides).
+fn diagnose(invocation: &Invocation, outcome: &Outcome) -> Option<Diagnosis> {
+    crate::hints::diagnose::diagnose(&invocation.diagnosis_run(), &ended(outcome))
 }
 
-/// What boxpy itself has to say about how the program ended (not a traceback report).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    pub kind: String,
-    pub message: String,
-    pub hint: Option<String>,
-}
-
-/// boxpy's own findings: stopped at a limit, killed by a signal.
-pub fn findings(invocation: &Invocation, outcome: &Outcome) -> Option<Finding> {
-    let limits = &invocation.policy.limits;
-    match outcome.status {
-        Status::TimedOut => Some(Finding {
-            kind: "Timeout".to_owned(),
-            message: format!(
-                "stopped after {} at the wall-clock limit",
-                limits.timeout.map(format_duration).unwrap_or_default()
-            ),
-            hint: Some("raise `limits.timeout` in the policy or pass `--timeout DUR`".to_owned()),
-        }),
-        Status::Signaled(signal) => {
-            let name = nix::sys::signal::Signal::try_from(signal)
-                .map(|signal| signal.as_str().to_owned())
-                .unwrap_or_else(|_| format!("signal {signal}"));
-            let hint = match signal {
-                libc::SIGXCPU => Some(format!(
-                    "the program used its CPU-time limit ({}); raise `limits.cpu` or pass `--cpu DUR`",
-                    limits.cpu.map(format_duration).unwrap_or_default()
-                )),
-                libc::SIGXFSZ => Some(format!(
-                    "the program wrote a file larger than `limits.file_size` ({}); raise it in the policy",
-                    limits.file_size.map(format_size).unwrap_or_default()
-                )),
-                libc::SIGKILL if outcome.memory_limit_reached => Some(format!(
-                    "the program reached the memory limit ({}); raise `limits.memory` or pass `--memory SIZE`",
-                    limits.memory.map(format_size).unwrap_or_default()
-                )),
-                // RLIMIT_CPU's hard limit (a second after SIGXCPU, for a program that
-                // ignores it) kills with SIGKILL.
-                libc::SIGKILL if cpu_limit_used(limits, outcome) => Some(format!(
-                    "the program used its CPU-time limit ({}) and ignored SIGXCPU; raise `limits.cpu` or pass `--cpu DUR`",
-                    limits.cpu.map(format_duration).unwrap_or_default()
-                )),
-                _ => None,
-            };
-            Some(Finding {
-                kind: "Killed".to_owned(),
-                message: format!("the program was killed by {name} (signal {signal})"),
-                hint,
-            })
-        }
-        Status::Exited(_) => None,
-    }
-}
-
-/// What to report about a finished run: a diagnosed traceback, or boxpy's own finding
-/// (stopped at a limit, killed by a signal). `None` for a success, and for a failure
-/// without a traceback that boxpy has nothing to add to.
-pub fn diagnose(invocation: &Invocation, outcome: &Outcome) -> Option<Diagnosis> {
-    let finding = findings(invocation, outcome);
-    let failed = !matches!(outcome.status, Status::Exited(0));
-    if !failed {
-        return None;
-    }
-    let limit_finding = matches!(outcome.status, Status::TimedOut)
-        || finding
-            .as_ref()
-            .is_some_and(|finding| finding.hint.is_some());
-    let traceback = if limit_finding {
-        None
-    } else {
-        crate::hints::traceback::parse(&String::from_utf8_lossy(&outcome.stderr_tail))
-    };
-    match (traceback, finding) {
-        (Some(traceback), _) => {
-            let mut diagnosis = with_hint_context(invocation, |context| {
-                crate::hints::catalogue::diagnose(&traceback, context)
-            });
-            // Python does not print `-c` source lines before 3.13; boxpy has the code.
-            if let (Program::Code(code, _), Some(place)) =
-                (&invocation.program, &mut diagnosis.location)
-            {
-                if place.file == "<string>" && place.source.is_none() {
-                    place.source = place
-                        .line
-                        .and_then(|line| code.lines().nth(line.saturating_sub(1) as usize))
-                        .map(|line| line.trim().to_owned());
-                }
-            }
-            Some(diagnosis)
-        }
-        (None, Some(finding)) => Some(Diagnosis {
-            exception_type: finding.kind,
-            message: finding.message,
-            location: None,
-            raised_at: None,
-            cause: None,
-            hint: finding.hint,
-        }),
-        // Threads that fail at once can garble each other's report beyond parsing (a memory
-        // bomb's workers all hit MemoryError, or cannot get a thread's stack, together; then
-        // the interpreter exits mid-write): the resource a limit ran out of still deserves
-        // that limit's hint.
-        (None, None) => crate::hints::traceback::exhaustion(&String::from_utf8_lossy(
-            &outcome.stderr_tail,
-        ))
-        .map(|traceback| {
-            with_hint_context(invocation, |context| {
-                crate::hints::catalogue::diagnose(&traceback, context)
-            })
-        }),
-    }
-}
-
-/// Builds the catalogue's view of this run and calls `with` on it.
+/// The catalogue's view of this run (nbexec diagnoses each failed cell with it).
 pub(crate) fn with_hint_context<T>(
     invocation: &Invocation,
     with: impl FnOnce(&HintContext) -> T,
 ) -> T {
-    let spec = &invocation.spec;
-    let program = match &invocation.program {
-        Program::Script(path, _) => ProgramKind::Script(path),
-        Program::Code(..) => ProgramKind::Code,
-        Program::Stdin(_) => ProgramKind::Stdin,
-        Program::Module(..) => ProgramKind::Module,
-        Program::Interpreter(_) => ProgramKind::Other,
-        // `boxpy exec -- python ...` gets the same locations as `run`.
-        Program::Command(command, arguments) => {
-            let is_python = std::path::Path::new(command)
-                .file_name()
-                .is_some_and(|name| name.to_string_lossy().starts_with("python"));
-            match arguments.first().map(|first| first.to_string_lossy()) {
-                Some(first) if is_python && first == "-c" => ProgramKind::Code,
-                Some(first) if is_python && first == "-" => ProgramKind::Stdin,
-                Some(first) if is_python && first == "-m" => ProgramKind::Module,
-                _ => ProgramKind::Other,
-            }
-        }
-    };
-    let host_facts = &invocation.host_facts;
-    let caller_home = match host_facts {
-        HostFactsDisclosure::Local { caller_home } => caller_home.as_deref(),
-        HostFactsDisclosure::Withheld => None,
-    };
-    let host_path_exists =
-        |path: &std::path::Path| crate::host::path_exists_for_report(path, caller_home);
-    let context = HintContext {
-        workdir: &spec.workdir,
-        program,
-        venv: spec.interpreter.venv.as_deref(),
-        python: &spec.interpreter.executable,
-        network: spec.network,
-        mounts: &spec.mounts,
-        interpreter_paths: &spec.interpreter.read_only_paths,
-        deny_imports: &invocation.policy.guards.deny_imports,
-        limits: &invocation.policy.limits,
-        tmp_size: spec.tmp_size,
-        policy_name: &invocation.policy.name,
-        host_path_exists: &host_path_exists,
-        workdir_file_exists: &|path: &std::path::Path| {
-            path.starts_with(&spec.workdir) && path.symlink_metadata().is_ok()
-        },
-        host_facts,
-        hidden: &spec.hidden,
-        host_variable_set: &crate::host::variable_set_for_report,
-        host_command_exists: &crate::host::command_exists_for_report,
-        venv_made_by_uv: spec
-            .interpreter
-            .venv
-            .as_deref()
-            .is_some_and(crate::venv::made_by_uv_without_pip),
-        venv_is_conda: spec
-            .interpreter
-            .venv
-            .as_deref()
-            .is_some_and(crate::venv::is_conda_environment),
-    };
-    with(&context)
+    invocation.diagnosis_run().with_context(with)
 }
-
 
 /// The human report (SPEC §6), uv/rustc-style. Everything in it that came from the
 /// program (exception type and message, file names, source lines, function names, the

@@ -69,6 +69,33 @@ pub struct Invocation {
     pub host_facts: HostFactsDisclosure,
 }
 
+impl Invocation {
+    /// The run as the diagnosis reads it ([`crate::hints::diagnose`]).
+    pub(crate) fn diagnosis_run(&self) -> crate::hints::diagnose::Run<'_> {
+        use crate::hints::catalogue::ProgramKind;
+        let program = match &self.program {
+            Program::Script(path, _) => ProgramKind::Script(path),
+            Program::Code(..) => ProgramKind::Code,
+            Program::Stdin(_) => ProgramKind::Stdin,
+            Program::Module(..) => ProgramKind::Module,
+            Program::Interpreter(_) => ProgramKind::Other,
+            Program::Command(command, arguments) => {
+                crate::hints::diagnose::command_kind(command, arguments)
+            }
+        };
+        crate::hints::diagnose::Run {
+            spec: &self.spec,
+            policy: &self.policy,
+            program,
+            code: match &self.program {
+                Program::Code(code, _) => Some(code),
+                _ => None,
+            },
+            host_facts: &self.host_facts,
+        }
+    }
+}
+
 /// The caller's environment, as a function so tests can supply their own.
 pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<OsString>;
 

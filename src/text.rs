@@ -113,9 +113,7 @@ pub fn shell_quote(text: &str) -> String {
                 c if needs_escape(c) && (c as u32) < 0x80 => {
                     quoted.push_str(&format!("\\x{:02x}", c as u32))
                 }
-                c if needs_escape(c) => {
-                    quoted.push_str(&format!("\\U{:08x}", c as u32))
-                }
+                c if needs_escape(c) => quoted.push_str(&format!("\\U{:08x}", c as u32)),
                 c => quoted.push(c),
             }
         }
