@@ -43,6 +43,15 @@ pub enum NamespaceCause {
     Unknown,
 }
 
+/// What boxpy was doing with the working directory when a call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkdirAction {
+    /// Creating the directory `--workdir` (or the policy) named.
+    Create,
+    /// Reading the current directory (the default working directory).
+    ReadCurrent,
+}
+
 /// An expected failure. `exit_code()` maps it onto SPEC §5, `hints()` says what fixes it.
 #[derive(Debug)]
 pub enum Error {
@@ -89,6 +98,13 @@ pub enum Error {
         reason: String,
         hint: Option<String>,
     },
+    /// The working directory could not be created, or the current directory read: the
+    /// failed call's path and its error.
+    WorkdirIo {
+        path: PathBuf,
+        action: WorkdirAction,
+        source: std::io::Error,
+    },
     /// `bwrap` is not installed or not on PATH.
     BwrapMissing,
     /// bwrap could not create namespaces.
@@ -113,6 +129,13 @@ pub enum Error {
         /// Whether something is there (a file, a directory that is no environment): the
         /// summary then says it cannot be used rather than that it is missing.
         exists: bool,
+    },
+    /// A venv's `pyvenv.cfg` is there but cannot be read (permissions, not a regular file,
+    /// too large).
+    VenvConfigUnreadable {
+        venv: PathBuf,
+        origin: String,
+        source: crate::bounded::ReadError,
     },
     /// The interpreter does not exist (or the venv's link to its base interpreter is broken).
     InterpreterNotFound {
@@ -156,6 +179,7 @@ impl Error {
             | Error::MountMissing { .. }
             | Error::MountRefused { .. }
             | Error::Workdir { .. }
+            | Error::WorkdirIo { .. }
             | Error::BwrapMissing
             | Error::NamespacesRefused { .. }
             | Error::SandboxSetup { .. }
@@ -172,7 +196,9 @@ impl Error {
                     exit::NOT_EXECUTABLE
                 }
             }
-            Error::VenvNotFound { .. } | Error::InterpreterNotFound { .. } => exit::NOT_FOUND,
+            Error::VenvNotFound { .. }
+            | Error::VenvConfigUnreadable { .. }
+            | Error::InterpreterNotFound { .. } => exit::NOT_FOUND,
         }
     }
 
@@ -205,7 +231,7 @@ impl Error {
             Error::MountRefused { key, path, .. } => {
                 format!("refusing to mount `{}` (from `{key}`)", path.display())
             }
-            Error::Workdir { path, .. } => {
+            Error::Workdir { path, .. } | Error::WorkdirIo { path, .. } => {
                 format!("cannot use `{}` as the working directory", path.display())
             }
             Error::BwrapMissing => "bubblewrap (`bwrap`) is not installed".to_owned(),
@@ -223,7 +249,8 @@ impl Error {
             }
             Error::VenvNotFound {
                 path, exists: true, ..
-            } => {
+            }
+            | Error::VenvConfigUnreadable { venv: path, .. } => {
                 format!("`{}` cannot be used as the virtualenv", path.display())
             }
             Error::VenvNotFound { path, .. } => {
@@ -269,10 +296,21 @@ impl Error {
             Error::UntrustedPolicy { widenings, .. } => widenings.clone(),
             Error::VenvBaseRefused { reason, .. } => vec![reason.clone()],
             Error::Workdir { reason, .. } => vec![reason.clone()],
+            Error::WorkdirIo { action, source, .. } => vec![match action {
+                WorkdirAction::Create => {
+                    format!("could not create it: {}", source.to_string().to_lowercase())
+                }
+                WorkdirAction::ReadCurrent => {
+                    format!("the current directory is not accessible: {source}")
+                }
+            }],
             Error::NamespacesRefused { detail, .. }
             | Error::SandboxSetup { detail }
             | Error::LimitNotApplied { detail, .. } => vec![detail.clone()],
             Error::VenvNotFound { reason, .. } => vec![reason.clone()],
+            Error::VenvConfigUnreadable { source, .. } => {
+                vec![format!("its `pyvenv.cfg` cannot be read: {source}")]
+            }
             Error::InterpreterNotFound { detail, .. }
             | Error::InterpreterNotExecutable { detail, .. }
             | Error::ProgramNotStarted { detail, .. } => vec![detail.clone()],
@@ -303,6 +341,9 @@ impl Error {
             Error::Workdir { hint, .. } => vec![hint.clone().unwrap_or_else(|| {
                 "pass an existing project directory with `--workdir DIR`".to_owned()
             })],
+            Error::WorkdirIo { .. } => {
+                vec!["pass an existing project directory with `--workdir DIR`".to_owned()]
+            }
             Error::UntrustedPolicy { file, .. } => vec![
                 format!(
                     "if you wrote or reviewed it, trust it with `boxpy policy trust {}` (any later change needs trusting again); or run with the built-in policy: `--policy default`",
@@ -328,7 +369,7 @@ impl Error {
                 key.as_ref()
                     .map_or("it under `[limits]`".to_owned(), |key| format!("`{key}`"))
             )],
-            Error::VenvNotFound { origin, .. } => vec![format!(
+            Error::VenvNotFound { origin, .. } | Error::VenvConfigUnreadable { origin, .. } => vec![format!(
                 "create it with `python3 -m venv DIR` (or `uv venv DIR`), point {origin} at an existing venv or conda environment, or name the interpreter itself with `python.interpreter` in the policy"
             )],
             Error::InterpreterNotFound { hint, .. } => hint.iter().cloned().collect(),
@@ -369,7 +410,20 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    /// The io error a variant keeps (`WorkdirIo`, `VenvConfigUnreadable`); the rest carry
+    /// their cause in their own fields.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::WorkdirIo { source, .. } => Some(source),
+            Error::VenvConfigUnreadable {
+                source: crate::bounded::ReadError::Io(source),
+                ..
+            } => Some(source),
+            _ => None,
+        }
+    }
+}
 
 impl From<anyhow::Error> for Error {
     fn from(error: anyhow::Error) -> Self {
@@ -382,3 +436,6 @@ impl From<anyhow::Error> for Error {
 
 /// Convenience alias used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests;

@@ -147,10 +147,10 @@ pub fn resolve(
                 hint: Some(refusal.hint),
             })?;
         }
-        std::fs::create_dir(&requested_workdir).map_err(|error| Error::Workdir {
+        std::fs::create_dir(&requested_workdir).map_err(|source| Error::WorkdirIo {
             path: requested_workdir.clone(),
-            reason: format!("could not create it: {}", error.to_string().to_lowercase()),
-            hint: None,
+            action: crate::error::WorkdirAction::Create,
+            source,
         })?;
     }
     let mut notices = Vec::new();
@@ -356,6 +356,7 @@ pub fn check_policy_mounts(policy: &Policy, cwd: &Path, host: &HostFacts) -> Res
             // Not created yet: nothing to check until it exists.
             Err(
                 Error::VenvNotFound { .. }
+                | Error::VenvConfigUnreadable { .. }
                 | Error::InterpreterNotFound { .. }
                 | Error::InterpreterNotExecutable { .. },
             ) => {}
@@ -473,10 +474,10 @@ fn cover_home_credentials(
 }
 
 fn current_directory() -> Result<PathBuf> {
-    std::env::current_dir().map_err(|error| Error::Workdir {
+    std::env::current_dir().map_err(|source| Error::WorkdirIo {
         path: PathBuf::from("."),
-        reason: format!("the current directory is not accessible: {error}"),
-        hint: None,
+        action: crate::error::WorkdirAction::ReadCurrent,
+        source,
     })
 }
 

@@ -433,15 +433,18 @@ fn from_venv(venv: &Path, origin: Origin) -> Result<Interpreter> {
         crate::bounded::PYVENV_CFG_LIMIT,
     ) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(error) => {
+        Err(error) if error.is_not_found() => {
             return Err(unusable(
                 &root,
-                if error.is_not_found() {
-                    "the directory exists but holds neither `pyvenv.cfg` (a virtualenv) nor `conda-meta/` (a conda environment)".to_owned()
-                } else {
-                    format!("its `pyvenv.cfg` cannot be read: {error}")
-                },
+                "the directory exists but holds neither `pyvenv.cfg` (a virtualenv) nor `conda-meta/` (a conda environment)".to_owned(),
             ))
+        }
+        Err(source) => {
+            return Err(Error::VenvConfigUnreadable {
+                venv: root,
+                origin: origin.describe().to_owned(),
+                source,
+            })
         }
     };
     let executable = ["python", "python3"]
