@@ -534,6 +534,18 @@ fn is_executable_file(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// Maps a `.../bin` directory to its prefix; any other directory stands for itself.
+pub fn prefix_of_bin_dir(dir: &Path) -> PathBuf {
+    if dir.file_name().is_some_and(|name| name == "bin") {
+        if let Some(parent) = dir.parent() {
+            if parent != Path::new("/") {
+                return parent.to_path_buf();
+            }
+        }
+    }
+    dir.to_path_buf()
+}
+
 /// Whether `path` exists on the host, for a report's hint: `false` for a path that exists
 /// only through a symlink to a protected one (the catalogue checks the path as named; this
 /// also checks where it leads), see [`is_protected_host_fact`].

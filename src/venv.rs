@@ -365,17 +365,7 @@ pub fn made_by_uv_without_pip(venv: &Path) -> bool {
             .any(|pip| venv.join("bin").join(pip).symlink_metadata().is_ok())
 }
 
-/// Maps a `.../bin` directory to its prefix; any other directory stands for itself.
-pub fn prefix_of_bin_dir(dir: &Path) -> PathBuf {
-    if dir.file_name().is_some_and(|name| name == "bin") {
-        if let Some(parent) = dir.parent() {
-            if parent != Path::new("/") {
-                return parent.to_path_buf();
-            }
-        }
-    }
-    dir.to_path_buf()
-}
+pub use crate::host::prefix_of_bin_dir;
 
 /// Whether `$CONDA_PREFIX` is conda's base environment: `$CONDA_DEFAULT_ENV` says `base`
 /// (or `root`, older condas), or the prefix is an installation's root (it holds `condabin/`

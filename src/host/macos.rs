@@ -17,35 +17,47 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::policy::validate::normalize;
-use crate::sandbox::seatbelt::MacosFacts;
-use crate::sandbox::SandboxSpec;
-use crate::venv::prefix_of_bin_dir;
+use crate::host::prefix_of_bin_dir;
 
 /// The most files the library scan reads (extension modules and the libraries they load).
 const SCAN_LIMIT: usize = 256;
 /// Files larger than this are not scanned (no Python library is near it).
 const SCAN_SIZE_LIMIT: u64 = 64 << 20;
 
-/// Probes the host for `spec`. `run_directory` and `tag` are this run's (or `render`'s
+/// The paths of a sandbox the probe resolves (the spec gives them: `From<&SandboxSpec>`).
+#[derive(Debug, Clone)]
+pub struct ProbedPaths<'a> {
+    pub workdir: &'a Path,
+    /// The interpreter as the spec names it (its symlink chain is followed).
+    pub executable: &'a Path,
+    pub venv: Option<&'a Path>,
+    /// The venv and base interpreter directories.
+    pub read_only_paths: &'a [PathBuf],
+    pub mount_sources: Vec<&'a Path>,
+    pub script_mount: Option<&'a Path>,
+}
+
+/// Probes the host for a spec's paths. `run_directory` and `tag` are this run's (or `render`'s
 /// placeholders); `boxpy_executable` runs inside the sandbox as the start helper.
-pub fn probe(
-    spec: &SandboxSpec,
+pub fn probe<'a>(
+    paths: impl Into<ProbedPaths<'a>>,
     run_directory: PathBuf,
     tag: String,
     boxpy_executable: PathBuf,
 ) -> MacosFacts {
-    let interpreter_links = symlink_chain(&spec.interpreter.executable);
-    let interpreter_libraries = interpreter_libraries(spec);
+    let paths = paths.into();
+    let interpreter_links = symlink_chain(paths.executable);
+    let interpreter_libraries = interpreter_libraries(paths.executable, paths.read_only_paths);
     let mut interesting: Vec<PathBuf> = vec![
-        spec.workdir.clone(),
-        spec.interpreter.executable.clone(),
+        paths.workdir.to_path_buf(),
+        paths.executable.to_path_buf(),
         run_directory.clone(),
         boxpy_executable.clone(),
     ];
-    interesting.extend(spec.interpreter.venv.iter().cloned());
-    interesting.extend(spec.interpreter.read_only_paths.iter().cloned());
-    interesting.extend(spec.mounts.iter().map(|mount| mount.source.clone()));
-    interesting.extend(spec.script_mount.iter().cloned());
+    interesting.extend(paths.venv.map(Path::to_path_buf));
+    interesting.extend(paths.read_only_paths.iter().cloned());
+    interesting.extend(paths.mount_sources.iter().map(|source| source.to_path_buf()));
+    interesting.extend(paths.script_mount.map(Path::to_path_buf));
     interesting.extend(interpreter_links.iter().cloned());
     interesting.extend(interpreter_libraries.iter().cloned());
     let mut seen = BTreeSet::new();
@@ -69,6 +81,55 @@ pub fn probe(
         resolved,
         interpreter_links,
         interpreter_libraries,
+    }
+}
+
+/// What the renderer needs beyond the spec: the run's own directory and tag, and what
+/// the host says about the spec's paths. Built by [`probe`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MacosFacts {
+    /// The run's private directory (canonical), created by boxpy under `$TMPDIR` and
+    /// removed after the run: `home` (HOME), `tmp` (TMPDIR) and `files` (generated files).
+    pub run_directory: PathBuf,
+    /// Unique for each run; every denial of this profile is logged with it.
+    pub tag: String,
+    /// boxpy's own executable (canonical), run inside the sandbox as the start helper.
+    pub boxpy_executable: PathBuf,
+    /// Paths of this host that resolve elsewhere: (path, resolved). The longest matching
+    /// prefix applies, so `/opt/homebrew/opt/x` covers everything below it.
+    pub resolved: Vec<(PathBuf, PathBuf)>,
+    /// The symlinks from the interpreter's path to its real executable, in order.
+    pub interpreter_links: Vec<PathBuf>,
+    /// Directories outside the interpreter's prefix that its libraries come from (a
+    /// Homebrew Python's OpenSSL, SQLite, xz and mpdecimal kegs, OpenSSL's certificates).
+    pub interpreter_libraries: Vec<PathBuf>,
+}
+
+impl MacosFacts {
+    /// `path` with every symlink resolved, as far as the host said.
+    pub fn canonical(&self, path: &Path) -> PathBuf {
+        let best = self
+            .resolved
+            .iter()
+            .filter(|(from, _)| path.starts_with(from))
+            .max_by_key(|(from, _)| from.components().count());
+        match best {
+            Some((from, to)) => match path.strip_prefix(from) {
+                Ok(rest) if rest.as_os_str().is_empty() => to.clone(),
+                Ok(rest) => to.join(rest),
+                Err(_) => path.to_path_buf(),
+            },
+            None => path.to_path_buf(),
+        }
+    }
+
+    /// `path` with its directories resolved but not its last component: what Seatbelt
+    /// sees when `path` itself is a symlink being looked at (lstat, readlink).
+    pub fn physical(&self, path: &Path) -> PathBuf {
+        match (path.parent(), path.file_name()) {
+            (Some(parent), Some(name)) => self.canonical(parent).join(name),
+            _ => path.to_path_buf(),
+        }
     }
 }
 
@@ -108,14 +169,12 @@ pub fn symlink_chain(executable: &Path) -> Vec<PathBuf> {
 }
 
 /// The directories outside the interpreter's prefixes that its libraries come from.
-pub fn interpreter_libraries(spec: &SandboxSpec) -> Vec<PathBuf> {
-    let mut prefixes: Vec<PathBuf> = spec
-        .interpreter
-        .read_only_paths
+pub fn interpreter_libraries(executable: &Path, read_only_paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut prefixes: Vec<PathBuf> = read_only_paths
         .iter()
         .filter_map(|path| path.canonicalize().ok())
         .collect();
-    let executable = spec.interpreter.executable.canonicalize().ok();
+    let executable = executable.canonicalize().ok();
     if let Some(prefix) = executable
         .as_deref()
         .and_then(Path::parent)

@@ -110,6 +110,23 @@ pub struct SandboxSpec {
     pub protected_names: Vec<String>,
 }
 
+impl<'a> From<&'a SandboxSpec> for crate::host::macos::ProbedPaths<'a> {
+    fn from(spec: &'a SandboxSpec) -> Self {
+        crate::host::macos::ProbedPaths {
+            workdir: &spec.workdir,
+            executable: &spec.interpreter.executable,
+            venv: spec.interpreter.venv.as_deref(),
+            read_only_paths: &spec.interpreter.read_only_paths,
+            mount_sources: spec
+                .mounts
+                .iter()
+                .map(|mount| mount.source.as_path())
+                .collect(),
+            script_mount: spec.script_mount.as_deref(),
+        }
+    }
+}
+
 /// A path covered inside the sandbox (see [`protect`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HiddenPath {

@@ -367,54 +367,7 @@ const NETWORK_SERVICES: &[(&str, &str)] = &[
     ("com.apple.ocspd", "certificate revocation checks"),
 ];
 
-/// What the renderer needs beyond the spec: the run's own directory and tag, and what
-/// the host says about the spec's paths. Built by [`crate::host::macos::probe`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MacosFacts {
-    /// The run's private directory (canonical), created by boxpy under `$TMPDIR` and
-    /// removed after the run: `home` (HOME), `tmp` (TMPDIR) and `files` (generated files).
-    pub run_directory: PathBuf,
-    /// Unique for each run; every denial of this profile is logged with it.
-    pub tag: String,
-    /// boxpy's own executable (canonical), run inside the sandbox as the start helper.
-    pub boxpy_executable: PathBuf,
-    /// Paths of this host that resolve elsewhere: (path, resolved). The longest matching
-    /// prefix applies, so `/opt/homebrew/opt/x` covers everything below it.
-    pub resolved: Vec<(PathBuf, PathBuf)>,
-    /// The symlinks from the interpreter's path to its real executable, in order.
-    pub interpreter_links: Vec<PathBuf>,
-    /// Directories outside the interpreter's prefix that its libraries come from (a
-    /// Homebrew Python's OpenSSL, SQLite, xz and mpdecimal kegs, OpenSSL's certificates).
-    pub interpreter_libraries: Vec<PathBuf>,
-}
-
-impl MacosFacts {
-    /// `path` with every symlink resolved, as far as the host said.
-    pub fn canonical(&self, path: &Path) -> PathBuf {
-        let best = self
-            .resolved
-            .iter()
-            .filter(|(from, _)| path.starts_with(from))
-            .max_by_key(|(from, _)| from.components().count());
-        match best {
-            Some((from, to)) => match path.strip_prefix(from) {
-                Ok(rest) if rest.as_os_str().is_empty() => to.clone(),
-                Ok(rest) => to.join(rest),
-                Err(_) => path.to_path_buf(),
-            },
-            None => path.to_path_buf(),
-        }
-    }
-
-    /// `path` with its directories resolved but not its last component: what Seatbelt
-    /// sees when `path` itself is a symlink being looked at (lstat, readlink).
-    pub fn physical(&self, path: &Path) -> PathBuf {
-        match (path.parent(), path.file_name()) {
-            (Some(parent), Some(name)) => self.canonical(parent).join(name),
-            _ => path.to_path_buf(),
-        }
-    }
-}
+pub use crate::host::macos::MacosFacts;
 
 /// The profile text and its parameters (`-D NAME=VALUE`), in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
