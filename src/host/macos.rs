@@ -16,8 +16,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::policy::validate::normalize;
 use crate::host::prefix_of_bin_dir;
+use crate::policy::validate::normalize;
 
 /// The most files the library scan reads (extension modules and the libraries they load).
 const SCAN_LIMIT: usize = 256;
@@ -56,7 +56,12 @@ pub fn probe<'a>(
     ];
     interesting.extend(paths.venv.map(Path::to_path_buf));
     interesting.extend(paths.read_only_paths.iter().cloned());
-    interesting.extend(paths.mount_sources.iter().map(|source| source.to_path_buf()));
+    interesting.extend(
+        paths
+            .mount_sources
+            .iter()
+            .map(|source| source.to_path_buf()),
+    );
     interesting.extend(paths.script_mount.map(Path::to_path_buf));
     interesting.extend(interpreter_links.iter().cloned());
     interesting.extend(interpreter_libraries.iter().cloned());
