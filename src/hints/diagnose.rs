@@ -233,3 +233,6 @@ impl Run<'_> {
         with(&context)
     }
 }
+
+#[cfg(test)]
+mod tests;
