@@ -28,6 +28,7 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
+use crate::backend::{Backend, Notice, Session};
 use crate::cli::NbexecArgs;
 use crate::error::{Error, Result};
 use crate::exec::{Outcome, Status};
@@ -149,8 +150,15 @@ struct Bounds {
 /// all cells; the rest keeps its name and message, cut short.
 const ERROR_TEXT_BUDGET: usize = 8 << 20;
 
-/// Runs `boxpy nbexec`.
-pub fn run(args: NbexecArgs, host: &HostFacts) -> Result<u8> {
+/// Runs `boxpy nbexec` with `backend`, which must carry the driver's channel; `observer`
+/// prints what the backend tells during the run.
+pub(crate) fn run(
+    args: NbexecArgs,
+    backend: &dyn Backend,
+    observer: &dyn Fn(&Invocation, &Notice<'_>),
+) -> Result<u8> {
+    backend.capabilities().require_channel()?;
+    let host = backend.host();
     let cwd = std::env::current_dir().map_err(anyhow::Error::from)?;
     let notebook_path = crate::policy::validate::normalize(&cwd.join(&args.notebook));
     let notebook_limit = match args.max_notebook_size.as_deref() {
@@ -261,7 +269,14 @@ pub fn run(args: NbexecArgs, host: &HostFacts) -> Result<u8> {
     let show_progress =
         !invocation.output.json && !invocation.output.quiet && std::io::stderr().is_terminal();
     let collector = std::thread::spawn(move || collect(receiver, show_progress, &bounds));
-    let outcome = crate::execute(&invocation, host, Some(sender));
+    report::notices(&invocation);
+    let outcome = backend.run(
+        &invocation,
+        Session {
+            channel: Some(sender),
+            observer: &|notice| observer(&invocation, notice),
+        },
+    );
     let mut collected = collector
         .join()
         .map_err(|_| anyhow::anyhow!("the notebook event reader panicked"))?;
