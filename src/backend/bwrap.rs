@@ -54,10 +54,8 @@ impl Backend for Bwrap {
 
     fn limits(&self, invocation: &Invocation) -> Vec<Limit> {
         let limits = &invocation.policy.limits;
-        let mut planned = super::planned_limits(&exec::limits::plan_without_cgroups(
-            limits,
-            self.host.uid,
-        ));
+        let mut planned =
+            super::planned_limits(&exec::limits::plan_without_cgroups(limits, self.host.uid));
         // At run time a delegated cgroup takes over from the rlimit.
         for limit in &mut planned {
             if let Enforcement::By(mechanism) = &mut limit.enforcement {

@@ -165,8 +165,16 @@ fn rlimit_name(rlimit: &exec::limits::Rlimit) -> String {
 /// The limits boxpy itself enforces on every backend: the wall clock and the output.
 fn own_limits(limits: &crate::policy::Limits) -> Vec<Limit> {
     [
-        (limits.timeout.is_some(), "limits.timeout", "boxpy's deadline"),
-        (limits.output.is_some(), "limits.output", "boxpy's output budget"),
+        (
+            limits.timeout.is_some(),
+            "limits.timeout",
+            "boxpy's deadline",
+        ),
+        (
+            limits.output.is_some(),
+            "limits.output",
+            "boxpy's output budget",
+        ),
     ]
     .into_iter()
     .filter(|(set, _, _)| *set)

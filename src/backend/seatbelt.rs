@@ -65,7 +65,10 @@ impl Backend for Seatbelt {
             seatbelt::TAG_PLACEHOLDER.to_owned(),
             self.host.boxpy_executable.clone(),
         );
-        Ok(Launch::Seatbelt(seatbelt::render(&invocation.spec, &facts)?))
+        Ok(Launch::Seatbelt(seatbelt::render(
+            &invocation.spec,
+            &facts,
+        )?))
     }
 
     fn seccomp_program(&self, _invocation: &Invocation) -> Result<Option<Vec<u8>>> {

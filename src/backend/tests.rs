@@ -45,7 +45,10 @@ fn each_planned_limit_names_its_key_and_mechanism() {
 #[test]
 fn unenforced_limits_warn_as_before() {
     let plan = plan_with(&[
-        ("limits.memory", "macOS enforces neither RLIMIT_DATA nor RLIMIT_AS"),
+        (
+            "limits.memory",
+            "macOS enforces neither RLIMIT_DATA nor RLIMIT_AS",
+        ),
         ("limits.processes", "boxpy runs as root"),
     ]);
     let warnings: Vec<String> = seatbelt::planned_limits(&plan, true)
@@ -72,7 +75,10 @@ fn own_limits_are_boxpys() {
         output: Some(10),
         ..crate::policy::Limits::default()
     };
-    let keys: Vec<String> = own_limits(&limits).into_iter().map(|limit| limit.key).collect();
+    let keys: Vec<String> = own_limits(&limits)
+        .into_iter()
+        .map(|limit| limit.key)
+        .collect();
     assert_eq!(keys, ["limits.timeout", "limits.output"]);
     assert!(own_limits(&crate::policy::Limits::default()).is_empty());
 }
