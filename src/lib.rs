@@ -34,16 +34,7 @@ use error::Error;
 /// The whole program; returns the process exit code.
 pub fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
-    if args.get(1).is_some_and(|arg| arg == sandbox::INIT_ARGUMENT) {
-        let code = exec::init::main(&args[2..]);
-        return ExitCode::from(u8::try_from(code).unwrap_or(125));
-    }
-    #[cfg(target_os = "macos")]
-    if args
-        .get(1)
-        .is_some_and(|arg| arg == sandbox::seatbelt::START_ARGUMENT)
-    {
-        let code = exec::macos::start(&args[2..]);
+    if let Some(code) = backend::helper(&args) {
         return ExitCode::from(u8::try_from(code).unwrap_or(125));
     }
     // The fast path never builds clap's command: keep the line for an error's `--json` test.

@@ -250,6 +250,21 @@ pub(crate) fn for_target(kind: Kind, path_variable: Option<&std::ffi::OsStr>) ->
     }
 }
 
+/// When boxpy's own binary was started as a backend's helper inside a sandbox (`args` as
+/// the process got them): the helper's exit code. bwrap runs boxpy's init as PID 1
+/// (`__sandbox-init`), Seatbelt its start helper (`__sandbox-start`, macOS only).
+pub(crate) fn helper(args: &[std::ffi::OsString]) -> Option<i32> {
+    let role = args.get(1)?;
+    if role == crate::sandbox::INIT_ARGUMENT {
+        return Some(exec::init::main(&args[2..]));
+    }
+    #[cfg(target_os = "macos")]
+    if role == crate::sandbox::seatbelt::START_ARGUMENT {
+        return Some(exec::macos::start(&args[2..]));
+    }
+    None
+}
+
 /// Moves aside the protected names the program created or replaced (`.git`, `.envrc`,
 /// editor config, ...), so no host tool runs them, and tells the observer.
 fn sweep_leftovers(invocation: &Invocation, observer: &dyn Fn(&Notice<'_>)) {
