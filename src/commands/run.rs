@@ -5,9 +5,8 @@ use clap::CommandFactory;
 
 use crate::cli::{self, Cli, ExecArgs, RunArgs};
 use crate::error::{Error, Result};
-use crate::host::HostFacts;
 use crate::settings::{self, Program};
-use crate::{audit, report};
+use crate::{audit, backend, report};
 
 use super::host_environment;
 
@@ -83,21 +82,19 @@ fn unknown_run_option(option: &str) -> Error {
 
 /// `run` and `exec`: resolve, run, report.
 pub(crate) fn run_program(sandbox: &cli::SandboxArgs, program: Program) -> Result<u8> {
-    let macos = cfg!(target_os = "macos");
-    let host = if macos {
-        HostFacts::probe(std::env::var_os("PATH").as_deref())
-    } else {
-        crate::linux_host()?
-    };
-    let invocation = settings::resolve(sandbox, program, &host, &host_environment)?;
+    let backend = backend::select(std::env::var_os("PATH").as_deref())?;
+    let invocation = settings::resolve(sandbox, program, backend.host(), &host_environment)?;
     if let Some(log) = &invocation.audit_log {
         audit::check_destination(log)?;
     }
-    let outcome = if macos {
-        crate::execute_seatbelt(&invocation, &host)?
-    } else {
-        crate::execute(&invocation, &host, None)?
-    };
+    report::notices(&invocation);
+    let outcome = backend.run(
+        &invocation,
+        backend::Session {
+            channel: None,
+            observer: &|notice| super::print_notice(&invocation, notice),
+        },
+    )?;
     if invocation.output.json {
         report::print_json(&report::json_outcome(&invocation, &outcome));
     } else {

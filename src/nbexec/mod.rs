@@ -28,6 +28,7 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
+use crate::backend::{Backend, Notice, Session};
 use crate::cli::NbexecArgs;
 use crate::error::{Error, Result};
 use crate::exec::{Outcome, Status};
@@ -66,22 +67,27 @@ pub struct CellError {
     pub traceback: String,
 }
 
+/// One line of the driver's channel (`driver.py` writes them; its header lists them): a
+/// JSON object whose `event` names the kind. A line that is not one of these, whole, is
+/// malformed.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 enum Event {
+    /// The code cells the driver will run (the injected-parameters cell not counted).
     Start {
         cells: usize,
     },
     CellStart {
-        index: serde_json::Value,
+        index: CellLabel,
     },
     CellEnd {
-        index: serde_json::Value,
-        status: String,
+        index: CellLabel,
+        status: CellStatus,
         duration_ms: u64,
         #[serde(default)]
         error: Option<CellError>,
     },
+    /// The executed notebook follows in parts: this many bytes of UTF-8.
     NotebookBegin {
         bytes: u64,
     },
@@ -89,15 +95,122 @@ enum Event {
         text: String,
     },
     NotebookEnd {},
+    /// Instead of the notebook: it was this many bytes, over its budget.
     NotebookTooLarge {
         bytes: u64,
     },
+    /// The venv lacks this module (nbclient, ipykernel, nbformat).
     Missing {
         module: String,
     },
+    /// The driver failed (before the kernel started, boxpy's setup failed).
     DriverError {
         message: String,
     },
+}
+
+/// Which cell an event is about: its number among the notebook's own code cells (1-based),
+/// or the cell papermill-style parameters were injected into. Anything else the line holds
+/// there (a negative or fractional number, another string, a list) is `Invalid`, for the
+/// collector to refuse in its own words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CellLabel {
+    Number(u64),
+    Injected,
+    Invalid,
+}
+
+impl<'de> Deserialize<'de> for CellLabel {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<CellLabel, D::Error> {
+        struct Label;
+        impl<'de> serde::de::Visitor<'de> for Label {
+            type Value = CellLabel;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a cell number or \"injected\"")
+            }
+            fn visit_u64<E>(self, number: u64) -> std::result::Result<CellLabel, E> {
+                Ok(CellLabel::Number(number))
+            }
+            fn visit_i64<E>(self, number: i64) -> std::result::Result<CellLabel, E> {
+                Ok(u64::try_from(number).map_or(CellLabel::Invalid, CellLabel::Number))
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<CellLabel, E> {
+                Ok(CellLabel::Invalid)
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<CellLabel, E> {
+                Ok(CellLabel::Invalid)
+            }
+            fn visit_unit<E>(self) -> std::result::Result<CellLabel, E> {
+                Ok(CellLabel::Invalid)
+            }
+            fn visit_str<E>(self, text: &str) -> std::result::Result<CellLabel, E> {
+                Ok(if text == "injected" {
+                    CellLabel::Injected
+                } else {
+                    CellLabel::Invalid
+                })
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut items: A,
+            ) -> std::result::Result<CellLabel, A::Error> {
+                while items.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(CellLabel::Invalid)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut entries: A,
+            ) -> std::result::Result<CellLabel, A::Error> {
+                while entries
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(CellLabel::Invalid)
+            }
+        }
+        deserializer.deserialize_any(Label)
+    }
+}
+
+/// How a cell ended; any other text is `Unknown`, which the collector refuses naming it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "String")]
+enum CellStatus {
+    Ok,
+    Failed,
+    Timeout,
+    Dead,
+    Skipped,
+    Unknown(String),
+}
+
+impl From<String> for CellStatus {
+    fn from(text: String) -> CellStatus {
+        match text.as_str() {
+            "ok" => CellStatus::Ok,
+            "failed" => CellStatus::Failed,
+            "timeout" => CellStatus::Timeout,
+            "dead" => CellStatus::Dead,
+            "skipped" => CellStatus::Skipped,
+            _ => CellStatus::Unknown(text),
+        }
+    }
+}
+
+impl CellStatus {
+    /// The status as the driver wrote it and `--json` shows it.
+    fn as_str(&self) -> &str {
+        match self {
+            CellStatus::Ok => "ok",
+            CellStatus::Failed => "failed",
+            CellStatus::Timeout => "timeout",
+            CellStatus::Dead => "dead",
+            CellStatus::Skipped => "skipped",
+            CellStatus::Unknown(text) => text,
+        }
+    }
 }
 
 /// What the driver told boxpy.
@@ -149,8 +262,15 @@ struct Bounds {
 /// all cells; the rest keeps its name and message, cut short.
 const ERROR_TEXT_BUDGET: usize = 8 << 20;
 
-/// Runs `boxpy nbexec`.
-pub fn run(args: NbexecArgs, host: &HostFacts) -> Result<u8> {
+/// Runs `boxpy nbexec` with `backend`, which must carry the driver's channel; `observer`
+/// prints what the backend tells during the run.
+pub(crate) fn run(
+    args: NbexecArgs,
+    backend: &dyn Backend,
+    observer: &dyn Fn(&Invocation, &Notice<'_>),
+) -> Result<u8> {
+    backend.capabilities().require_channel()?;
+    let host = backend.host();
     let cwd = std::env::current_dir().map_err(anyhow::Error::from)?;
     let notebook_path = crate::policy::validate::normalize(&cwd.join(&args.notebook));
     let notebook_limit = match args.max_notebook_size.as_deref() {
@@ -244,7 +364,7 @@ pub fn run(args: NbexecArgs, host: &HostFacts) -> Result<u8> {
             .as_ref()
             .map(|(target, _)| target.parent().unwrap_or(Path::new("/")).to_path_buf()),
     };
-    let config = driver_config(&args, &kernel_directory, cell_timeout, bounds.budget);
+    let config = driver_config(&args, &kernel_directory, cell_timeout, bounds.budget)?;
     for (name, contents) in [
         ("driver.py", DRIVER.as_bytes().to_vec()),
         ("config.json", config.into_bytes()),
@@ -261,7 +381,14 @@ pub fn run(args: NbexecArgs, host: &HostFacts) -> Result<u8> {
     let show_progress =
         !invocation.output.json && !invocation.output.quiet && std::io::stderr().is_terminal();
     let collector = std::thread::spawn(move || collect(receiver, show_progress, &bounds));
-    let outcome = crate::execute(&invocation, host, Some(sender));
+    report::notices(&invocation);
+    let outcome = backend.run(
+        &invocation,
+        Session {
+            channel: Some(sender),
+            observer: &|notice| observer(&invocation, notice),
+        },
+    );
     let mut collected = collector
         .join()
         .map_err(|_| anyhow::anyhow!("the notebook event reader panicked"))?;
@@ -575,18 +702,40 @@ fn code_cell_sources(notebook: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// The driver's configuration (`config.json`, mounted read-only), as `driver.py` reads it.
+/// The fields are in alphabetical order, as the JSON always had them.
+#[derive(Debug, serde::Serialize)]
+struct DriverConfig<'a> {
+    allow_errors: bool,
+    /// Seconds, rounded up.
+    cell_timeout: Option<u64>,
+    /// The kernel's working directory.
+    cwd: &'a Path,
+    /// Set in the driver's environment (and so the kernel's): Jupyter's and IPython's
+    /// directories in the sandbox's private /tmp.
+    env: std::collections::BTreeMap<&'static str, String>,
+    /// The notebook's copy inside the sandbox.
+    input: String,
+    kernel: Option<&'a str>,
+    notebook_budget: Option<u64>,
+    /// `[name, "literal" | "raw", value]`, papermill-style.
+    parameters: Vec<(&'a str, &'static str, &'a str)>,
+    /// Created by the driver before the kernel starts.
+    private_dirs: Vec<String>,
+}
+
 /// The driver's configuration (JSON, mounted read-only).
 fn driver_config(
     args: &NbexecArgs,
     cwd: &Path,
     cell_timeout: Option<std::time::Duration>,
     notebook_budget: Option<u64>,
-) -> String {
+) -> Result<String> {
     let mut parameters = Vec::new();
     for (values, kind) in [(&args.parameters, "literal"), (&args.raw_parameters, "raw")] {
         for pair in values.chunks(2) {
             if let [name, value] = pair {
-                parameters.push(serde_json::json!([name, kind, value]));
+                parameters.push((name.as_str(), kind, value.as_str()));
             }
         }
     }
@@ -595,26 +744,33 @@ fn driver_config(
         .iter()
         .map(|name| private(name))
         .collect();
-    let config = serde_json::json!({
-        "input": format!("{DRIVER_DIRECTORY}/input.ipynb"),
-        "cwd": cwd,
-        "parameters": parameters,
-        "cell_timeout": cell_timeout.map(|timeout| timeout.as_secs_f64().ceil() as u64),
-        "allow_errors": args.allow_errors,
-        "notebook_budget": notebook_budget,
-        "kernel": args.kernel,
-        "env": {
-            "JUPYTER_RUNTIME_DIR": private("runtime"),
-            "JUPYTER_DATA_DIR": private("data"),
-            "JUPYTER_CONFIG_DIR": private("config"),
-            "JUPYTER_PLATFORM_DIRS": "1",
-            "IPYTHONDIR": private("ipython"),
-            "MPLCONFIGDIR": private("matplotlib"),
-            "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-        },
-        "private_dirs": private_dirs,
-    });
-    config.to_string()
+    let config = DriverConfig {
+        allow_errors: args.allow_errors,
+        cell_timeout: cell_timeout.map(|timeout| timeout.as_secs_f64().ceil() as u64),
+        cwd,
+        env: [
+            ("JUPYTER_RUNTIME_DIR", private("runtime")),
+            ("JUPYTER_DATA_DIR", private("data")),
+            ("JUPYTER_CONFIG_DIR", private("config")),
+            ("JUPYTER_PLATFORM_DIRS", "1".to_owned()),
+            ("IPYTHONDIR", private("ipython")),
+            ("MPLCONFIGDIR", private("matplotlib")),
+            ("PYDEVD_DISABLE_FILE_VALIDATION", "1".to_owned()),
+        ]
+        .into_iter()
+        .collect(),
+        input: format!("{DRIVER_DIRECTORY}/input.ipynb"),
+        kernel: args.kernel.as_deref(),
+        notebook_budget,
+        parameters,
+        private_dirs,
+    };
+    // A directory whose name is not UTF-8 cannot be said in JSON.
+    serde_json::to_string(&config).map_err(|error| {
+        Error::Internal(anyhow::anyhow!(
+            "writing the notebook driver's configuration: {error}"
+        ))
+    })
 }
 
 /// Which bound limits the executed notebook.
@@ -770,7 +926,10 @@ impl Collector {
                 if self.starts > self.collected.total + 1 {
                     return Err("more cells started than announced".to_owned());
                 }
-                return Ok(index.as_u64());
+                return Ok(match index {
+                    CellLabel::Number(number) => Some(number),
+                    CellLabel::Injected | CellLabel::Invalid => None,
+                });
             }
             (
                 Event::CellEnd {
@@ -781,12 +940,12 @@ impl Collector {
                 },
                 Phase::Cells,
             ) => {
-                if !["ok", "failed", "timeout", "dead", "skipped"].contains(&status.as_str()) {
-                    return Err(format!("a cell status `{}`", snippet(&status)));
+                if let CellStatus::Unknown(text) = &status {
+                    return Err(format!("a cell status `{}`", snippet(text)));
                 }
                 let error = error.map(|error| self.keep(error));
-                match (index.as_u64(), index.as_str()) {
-                    (Some(number), _) => {
+                match index {
+                    CellLabel::Number(number) => {
                         let number = usize::try_from(number).unwrap_or(usize::MAX);
                         let previous = self.collected.cells.last().map_or(0, |cell| cell.index);
                         if number <= previous || number > self.collected.total {
@@ -794,17 +953,19 @@ impl Collector {
                         }
                         self.collected.cells.push(CellResult {
                             index: number,
-                            status,
+                            status: status.as_str().to_owned(),
                             duration_ms,
                             error,
                         });
                     }
-                    (None, Some("injected")) => {
-                        if status != "ok" && status != "skipped" {
+                    CellLabel::Injected => {
+                        if !matches!(status, CellStatus::Ok | CellStatus::Skipped) {
                             self.collected.injected_failure = Some(error.unwrap_or_default());
                         }
                     }
-                    _ => return Err("a cell result without a cell number".to_owned()),
+                    CellLabel::Invalid => {
+                        return Err("a cell result without a cell number".to_owned())
+                    }
                 }
             }
             (Event::NotebookTooLarge { bytes }, Phase::Cells) => {
@@ -1440,6 +1601,263 @@ mod tests {
             "{diagnosis:?}"
         );
         assert!(diagnosis.hint.unwrap().contains("limits.output"));
+    }
+
+    /// The events in `driver.py`: each `emit(event="KIND", field=...)` call and each
+    /// `{"event": "KIND", "field": ...}` literal, as (kind, fields).
+    /// `driver.py` without its comment lines (its header shows the events as examples).
+    fn driver_code() -> String {
+        DRIVER
+            .lines()
+            .filter(|line| !line.trim_start().starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn events_the_driver_writes() -> Vec<(String, Vec<String>)> {
+        /// The text from `open` to its matching `close` (exclusive), over nested ones.
+        fn balanced(text: &str, open: char, close: char) -> &str {
+            let mut depth = 0;
+            for (at, c) in text.char_indices() {
+                if c == open {
+                    depth += 1;
+                } else if c == close {
+                    if depth == 0 {
+                        return &text[..at];
+                    }
+                    depth -= 1;
+                }
+            }
+            panic!("unbalanced `{open}` in driver.py")
+        }
+        /// Splits at the commas outside brackets and strings of `text`.
+        fn top_level(text: &str) -> Vec<&str> {
+            let (mut parts, mut depth, mut quoted, mut start) = (Vec::new(), 0, None, 0);
+            for (at, c) in text.char_indices() {
+                match (quoted, c) {
+                    (Some(quote), c) if c == quote => quoted = None,
+                    (Some(_), _) => {}
+                    (None, '"' | '\'') => quoted = Some(c),
+                    (None, '(' | '[' | '{') => depth += 1,
+                    (None, ')' | ']' | '}') => depth -= 1,
+                    (None, ',') if depth == 0 => {
+                        parts.push(text[start..at].trim());
+                        start = at + 1;
+                    }
+                    _ => {}
+                }
+            }
+            parts.push(text[start..].trim());
+            parts.retain(|part| !part.is_empty());
+            parts
+        }
+        let code = driver_code();
+        let mut events = Vec::new();
+        for (at, _) in code.match_indices("emit(event=") {
+            let arguments = balanced(&code[at + "emit(".len()..], '(', ')');
+            let mut kind = String::new();
+            let mut fields = Vec::new();
+            for argument in top_level(arguments) {
+                let (name, value) = argument.split_once('=').expect("a keyword argument");
+                if name == "event" {
+                    kind = value.trim_matches('"').to_owned();
+                } else {
+                    fields.push(name.to_owned());
+                }
+            }
+            events.push((kind, fields));
+        }
+        for (at, _) in code.match_indices("{\"event\": ") {
+            let literal = balanced(&code[at + 1..], '{', '}');
+            let mut kind = String::new();
+            let mut fields = Vec::new();
+            for entry in top_level(literal) {
+                let (key, value) = entry.split_once(':').expect("a dict entry");
+                let key = key.trim().trim_matches('"');
+                if key == "event" {
+                    kind = value.trim().trim_matches('"').to_owned();
+                } else {
+                    fields.push(key.to_owned());
+                }
+            }
+            events.push((kind, fields));
+        }
+        events
+    }
+
+    /// Every event the driver writes, with the fields it writes, deserialises into
+    /// [`Event`] as its kind; every kind [`Event`] knows is one the driver writes; every cell
+    /// status the driver writes is a known [`CellStatus`].
+    #[test]
+    fn every_event_the_driver_writes_is_typed() {
+        let sample = |field: &str| match field {
+            "cells" | "bytes" | "duration_ms" => serde_json::json!(2),
+            "index" => serde_json::json!(1),
+            "status" => serde_json::json!("ok"),
+            "error" => serde_json::json!({"ename": "E", "evalue": "v", "traceback": "t"}),
+            "text" | "module" | "message" => serde_json::json!("x"),
+            other => panic!("driver.py writes `{other}`, unknown here: type it in `Event`"),
+        };
+        let written = events_the_driver_writes();
+        let mut kinds: Vec<&str> = written.iter().map(|(kind, _)| kind.as_str()).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(
+            kinds,
+            [
+                "cell_end",
+                "cell_start",
+                "driver_error",
+                "missing",
+                "notebook_begin",
+                "notebook_end",
+                "notebook_part",
+                "notebook_too_large",
+                "start"
+            ],
+            "{written:?}"
+        );
+        for (kind, fields) in &written {
+            let mut line = serde_json::Map::new();
+            line.insert("event".to_owned(), serde_json::json!(kind));
+            for field in fields {
+                line.insert(field.clone(), sample(field));
+            }
+            let text = serde_json::Value::Object(line).to_string();
+            let event = serde_json::from_str::<Event>(&text)
+                .unwrap_or_else(|error| panic!("{text}: {error}"));
+            assert_eq!(event.name(), kind);
+            // The injected-parameters cell is labelled by name.
+            if fields.iter().any(|field| field == "index") {
+                let injected = text.replace("\"index\":1", "\"index\":\"injected\"");
+                assert!(matches!(
+                    serde_json::from_str::<Event>(&injected),
+                    Ok(Event::CellStart {
+                        index: CellLabel::Injected
+                    } | Event::CellEnd {
+                        index: CellLabel::Injected,
+                        ..
+                    })
+                ));
+            }
+        }
+        let code = driver_code();
+        let mut statuses = 0;
+        for pattern in ["status=\"", "status = \"", "status, error = \""] {
+            for (at, _) in code.match_indices(pattern) {
+                let rest = &code[at + pattern.len()..];
+                let status = &rest[..rest.find('"').unwrap()];
+                assert!(
+                    !matches!(CellStatus::from(status.to_owned()), CellStatus::Unknown(_)),
+                    "driver.py writes the cell status `{status}`"
+                );
+                statuses += 1;
+            }
+        }
+        assert!(statuses >= 5, "found {statuses} statuses in driver.py");
+    }
+
+    /// The configuration is the JSON the driver always got (same keys, same order), and
+    /// holds every key `driver.py` reads and no other.
+    #[test]
+    fn the_driver_config_is_what_the_driver_reads() {
+        let args = NbexecArgs {
+            sandbox: crate::cli::SandboxArgs::default(),
+            notebook: PathBuf::from("n.ipynb"),
+            output: None,
+            inplace: false,
+            parameters: vec!["alpha".into(), "0.1".into()],
+            raw_parameters: vec!["name".into(), "x".into()],
+            cell_timeout: None,
+            allow_errors: true,
+            kernel: Some("python3".into()),
+            cwd: None,
+            max_notebook_size: None,
+        };
+        let text = driver_config(
+            &args,
+            Path::new("/work"),
+            Some(std::time::Duration::from_millis(1500)),
+            Some(1000),
+        )
+        .unwrap();
+        let private = |name: &str| format!("{PRIVATE}/{name}");
+        let expected = serde_json::json!({
+            "input": format!("{DRIVER_DIRECTORY}/input.ipynb"),
+            "cwd": "/work",
+            "parameters": [["alpha", "literal", "0.1"], ["name", "raw", "x"]],
+            "cell_timeout": 2,
+            "allow_errors": true,
+            "notebook_budget": 1000,
+            "kernel": "python3",
+            "env": {
+                "JUPYTER_RUNTIME_DIR": private("runtime"),
+                "JUPYTER_DATA_DIR": private("data"),
+                "JUPYTER_CONFIG_DIR": private("config"),
+                "JUPYTER_PLATFORM_DIRS": "1",
+                "IPYTHONDIR": private("ipython"),
+                "MPLCONFIGDIR": private("matplotlib"),
+                "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+            },
+            "private_dirs": [
+                private("runtime"),
+                private("data"),
+                private("config"),
+                private("ipython"),
+                private("matplotlib"),
+            ],
+        });
+        assert_eq!(text, expected.to_string());
+        let mut read: Vec<String> = Vec::new();
+        for pattern in ["config[\"", "config['", "config.get(\""] {
+            for (at, _) in DRIVER.match_indices(pattern) {
+                let rest = &DRIVER[at + pattern.len()..];
+                read.push(rest[..rest.find(['"', '\'']).unwrap()].to_owned());
+            }
+        }
+        read.sort();
+        read.dedup();
+        let written: Vec<String> = match serde_json::from_str(&text).unwrap() {
+            serde_json::Value::Object(map) => map.keys().cloned().collect(),
+            other => panic!("{other}"),
+        };
+        assert_eq!(read, written);
+    }
+
+    /// Labels and statuses the collector refuses in its own words, not as malformed lines.
+    #[test]
+    fn odd_labels_and_statuses_are_typed_not_malformed() {
+        for label in [
+            "-1",
+            "1.5",
+            "\"first\"",
+            "null",
+            "true",
+            "[1]",
+            "{\"a\": 1}",
+        ] {
+            let line = format!(
+                r#"{{"event": "cell_end", "index": {label}, "status": "ok", "duration_ms": 1}}"#
+            );
+            let collected = collect_lines(&[START, &line], None, None);
+            assert_eq!(
+                collected.broken.as_deref(),
+                Some("a cell result without a cell number"),
+                "{line}"
+            );
+        }
+        let start = r#"{"event": "cell_start", "index": "injected"}"#;
+        assert!(collect_lines(&[START, start], None, None).broken.is_none());
+        let missing = r#"{"event": "cell_start"}"#;
+        assert!(collect_lines(&[START, missing], None, None)
+            .broken
+            .unwrap()
+            .contains("malformed"));
+        let unknown = r#"{"event": "cell_run", "index": 1}"#;
+        assert!(collect_lines(&[START, unknown], None, None)
+            .broken
+            .unwrap()
+            .contains("malformed"));
     }
 
     #[test]
