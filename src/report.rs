@@ -172,6 +172,14 @@ pub fn notices(invocation: &crate::settings::Invocation) {
     }
 }
 
+/// What resolving the run skipped and the user should hear of (`venv`'s relative PATH
+/// entries), printed as warnings once it is resolved.
+pub fn resolved_warnings(invocation: &crate::settings::Invocation) {
+    for text in &invocation.warnings {
+        warning(text);
+    }
+}
+
 /// The one notice printed when `limits.output` is reached.
 pub fn output_limit_notice(limit: u64) {
     // Written while the program may still be writing: its output so far may have left a

@@ -57,6 +57,8 @@ pub struct Invocation {
     pub notices: Vec<String>,
     /// Printed with `-v`: which policy and which venv were used, and why.
     pub choices: Vec<String>,
+    /// Printed as warnings once the run is resolved: what the lookups skipped.
+    pub warnings: Vec<String>,
     pub policy: Policy,
     /// Where to append the audit line (`--audit-log`, else `[audit] log`).
     pub audit_log: Option<PathBuf>,
@@ -221,6 +223,7 @@ pub fn resolve(
                 read_only_paths: Vec::new(),
                 version: None,
                 origin: venv::Origin::Path,
+                warnings: Vec::new(),
             }
         }
         (Err(error), _) => return Err(error),
@@ -259,6 +262,7 @@ pub fn resolve(
         environment.push(("PYTHONPATH".to_owned(), EnvValue::Literal(python_path)));
     }
 
+    let warnings = interpreter.warnings.clone();
     let spec = SandboxSpec {
         workdir,
         mounts,
@@ -285,6 +289,7 @@ pub fn resolve(
         watches,
         notices,
         choices,
+        warnings,
         audit_log,
         policy,
         spec,

@@ -55,6 +55,9 @@ pub struct Interpreter {
     pub version: Option<String>,
     /// How it was chosen.
     pub origin: Origin,
+    /// What the lookup skipped that the user should hear of (a relative PATH entry),
+    /// printed by the command that resolved it.
+    pub warnings: Vec<String>,
 }
 
 impl Interpreter {
@@ -267,14 +270,13 @@ fn resolve_unchecked(choice: &Choice) -> Result<Interpreter> {
         return from_venv(prefix, Origin::CondaBase);
     }
     let lookup = find_on_path("python3", choice.path_variable);
-    if let Some(skipped) = &lookup.skipped {
-        if lookup.found.is_some() {
-            crate::report::warning(&format!(
-                "skipped `{}`: a relative PATH entry (`.` or an empty one) is never searched",
-                skipped.display()
-            ));
-        }
-    }
+    let warnings: Vec<String> = match (&lookup.skipped, &lookup.found) {
+        (Some(skipped), Some(_)) => vec![format!(
+            "skipped `{}`: a relative PATH entry (`.` or an empty one) is never searched",
+            skipped.display()
+        )],
+        _ => Vec::new(),
+    };
     let Some(found) = lookup.found else {
         return Err(Error::InterpreterNotFound {
             path: PathBuf::from("python3"),
@@ -290,7 +292,9 @@ fn resolve_unchecked(choice: &Choice) -> Result<Interpreter> {
             ),
         });
     };
-    from_path_lookup(&found, choice.path_variable)
+    let mut interpreter = from_path_lookup(&found, choice.path_variable)?;
+    interpreter.warnings = warnings;
+    Ok(interpreter)
 }
 
 /// The result of looking a program up on PATH.
@@ -466,6 +470,7 @@ fn from_venv(venv: &Path, origin: Origin) -> Result<Interpreter> {
             .or_else(|| pyvenv_value(&config, "version_info"))
             .map(str::to_owned),
         origin,
+        warnings: Vec::new(),
     })
 }
 
@@ -498,6 +503,7 @@ fn from_conda(root: &Path, origin: Origin) -> Result<Interpreter> {
         read_only_paths,
         version,
         origin,
+        warnings: Vec::new(),
     })
 }
 
@@ -520,6 +526,7 @@ fn from_executable(path: &Path, origin: Origin) -> Result<Interpreter> {
         read_only_paths,
         version: None,
         origin,
+        warnings: Vec::new(),
     })
 }
 

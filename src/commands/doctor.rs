@@ -94,6 +94,11 @@ fn doctor_policy_and_venv(
         &host_environment,
         search.as_ref(),
     );
+    if let Ok(interpreter) = &interpreter {
+        for text in &interpreter.warnings {
+            report::warning(text);
+        }
+    }
     let venv_result = interpreter.map_err(refusal).map(|interpreter| {
         let (has_nbclient, has_ipykernel) = match &interpreter.venv {
             Some(root) => (

@@ -19,6 +19,7 @@ pub(crate) fn render(args: RenderArgs, color: cli::ColorChoice) -> Result<u8> {
         backend.host(),
         &host_environment,
     )?;
+    report::resolved_warnings(&invocation);
     if args.seccomp_out.is_some() && !backend.capabilities().seccomp {
         return Err(Error::Usage {
             message: "`--seccomp-out` is for `--target linux`: macOS has no seccomp".to_owned(),

@@ -84,6 +84,7 @@ fn unknown_run_option(option: &str) -> Error {
 pub(crate) fn run_program(sandbox: &cli::SandboxArgs, program: Program) -> Result<u8> {
     let backend = backend::select(std::env::var_os("PATH").as_deref())?;
     let invocation = settings::resolve(sandbox, program, backend.host(), &host_environment)?;
+    report::resolved_warnings(&invocation);
     if let Some(log) = &invocation.audit_log {
         audit::check_destination(log)?;
     }

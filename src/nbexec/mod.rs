@@ -326,6 +326,7 @@ pub(crate) fn run(
         host,
         &|name| std::env::var_os(name),
     )?;
+    report::resolved_warnings(&invocation);
     if let Some(log) = &invocation.audit_log {
         crate::audit::check_destination(log)?;
     }
