@@ -121,13 +121,13 @@ read_write = ["../out"]
         Some(Path::new("/home/u")),
     )
     .unwrap();
-    let read_only = layer.read_only.unwrap();
+    let read_only = layer.filesystem.read_only.unwrap();
     assert_eq!(read_only[0].source, Path::new("/proj/conf/data"));
     assert_eq!(read_only[1].dest, Path::new("/models"));
     assert_eq!(read_only[2].source, Path::new("/home/u/cache"));
     assert!(read_only[2].optional);
     assert_eq!(read_only[0].origin, "filesystem.read_only");
-    let read_write = layer.read_write.unwrap();
+    let read_write = layer.filesystem.read_write.unwrap();
     assert_eq!(read_write[0].source, Path::new("/proj/out"));
     assert!(read_write[0].writable);
 }
@@ -486,7 +486,7 @@ fn mounts_as_arrays_of_tables() {
     let text = "[[filesystem.read_only]]\npath = \"/a\"\ndest = \"/b\"\n[[filesystem.read_only]]\npath = \"/c\"\noptional = true\n";
     let raw = parse(text, "boxpy.toml", false).unwrap();
     let built = layer(&raw, text, "boxpy.toml", Path::new("/p"), None).unwrap();
-    let mounts = built.read_only.unwrap();
+    let mounts = built.filesystem.read_only.unwrap();
     assert_eq!(mounts.len(), 2);
     assert_eq!(mounts[0].dest, Path::new("/b"));
     assert!(mounts[1].optional);
