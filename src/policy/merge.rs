@@ -46,7 +46,7 @@ macro_rules! policy_table {
 
         impl $name {
             /// The table's keys, in the order `policy show` prints them.
-            #[allow(dead_code)]
+            #[cfg_attr(not(test), allow(dead_code))]
             pub(crate) const KEYS: &'static [&'static str] = &[$(stringify!($field)),*];
 
             /// Folds one layer over this table, each key by its merge rule.

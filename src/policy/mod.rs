@@ -128,7 +128,7 @@ impl Policy {
     }
 
     /// Every key of the format, dotted (`limits.memory`), in `policy show`'s order.
-    #[allow(dead_code)]
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn keys() -> Vec<String> {
         let tables: [(&str, &[&str]); 7] = [
             ("python", &["venv", "interpreter"]),
@@ -149,9 +149,15 @@ impl Policy {
 /// `[python]`: which interpreter to run (replaced as a whole by a layer that sets it).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct PythonPolicy {
-    #[serde(serialize_with = "render::path", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "render::path",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub venv: Option<PathBuf>,
-    #[serde(serialize_with = "render::path", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        serialize_with = "render::path",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub interpreter: Option<PathBuf>,
 }
 

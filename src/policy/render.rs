@@ -17,7 +17,10 @@ use super::{Mount, NetworkMode, Policy};
 // unit, `"unlimited"` for no limit.
 
 /// A path as text (lossy, as `Path::display`).
-pub(crate) fn path<S: Serializer, P: PathLike>(value: &P, serializer: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn path<S: Serializer, P: PathLike>(
+    value: &P,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     match value.as_path() {
         Some(path) => serializer.serialize_str(&path.display().to_string()),
         None => serializer.serialize_none(),

@@ -549,10 +549,12 @@ pub(crate) fn layer(
             .map(|workdir| builder.path(workdir, "filesystem.workdir"))
             .transpose()?;
         if let Some(entries) = &filesystem.read_only {
-            layer.filesystem.read_only = Some(builder.mounts(entries, "filesystem.read_only", false)?);
+            layer.filesystem.read_only =
+                Some(builder.mounts(entries, "filesystem.read_only", false)?);
         }
         if let Some(entries) = &filesystem.read_write {
-            layer.filesystem.read_write = Some(builder.mounts(entries, "filesystem.read_write", true)?);
+            layer.filesystem.read_write =
+                Some(builder.mounts(entries, "filesystem.read_write", true)?);
         }
         if let Some(size) = &filesystem.tmp_size {
             layer.filesystem.tmp_size = Some(builder.size(size, "filesystem.tmp_size")?);
@@ -561,7 +563,8 @@ pub(crate) fn layer(
             layer.filesystem.hide = Some(builder.patterns(entries, "filesystem.hide", true)?);
         }
         if let Some(entries) = &filesystem.protect {
-            layer.filesystem.protect = Some(builder.patterns(entries, "filesystem.protect", false)?);
+            layer.filesystem.protect =
+                Some(builder.patterns(entries, "filesystem.protect", false)?);
         }
     }
 
