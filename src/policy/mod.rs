@@ -5,6 +5,7 @@
 //! and folds the layers into one [`Policy`]. Loading reads files; everything after the
 //! read is pure so it is unit-tested on strings.
 
+pub mod defaults;
 pub(crate) mod merge;
 pub(crate) mod raw;
 pub mod render;
@@ -197,12 +198,12 @@ impl Default for FilesystemPolicy {
 impl FilesystemPolicy {
     /// The hidden patterns in force: the defaults, less each `!PATTERN`, plus the others.
     pub fn hidden_patterns(&self) -> Vec<String> {
-        effective(crate::sandbox::protect::HIDDEN_DEFAULTS, &self.hide)
+        effective(defaults::HIDDEN_DEFAULTS, &self.hide)
     }
 
     /// The protected names in force: the defaults, less each `!NAME`, plus the others.
     pub fn protected_names(&self) -> Vec<String> {
-        effective(crate::sandbox::protect::PROTECTED_NAMES, &self.protect)
+        effective(defaults::PROTECTED_NAMES, &self.protect)
     }
 }
 
@@ -341,21 +342,24 @@ impl PolicySource {
 
     /// Finds the policy when `--policy` was not given: `$BOXPY_POLICY`, then, in each of
     /// `directories` nearest first (the working directory and the parents the upward search
-    /// admits, [`crate::settings::discovery`]), `boxpy.toml` or `[tool.boxpy]` in its
+    /// admits, `settings::discovery`), `boxpy.toml` or `[tool.boxpy]` in its
     /// `pyproject.toml`, then the user's config file, then the built-in `default`.
+    ///
+    /// Only a file `owned` admits is taken: the caller passes the owner check (the caller
+    /// or root, `settings::discovery::owned_by_caller_or_root`), so the policy module
+    /// depends on nothing above it.
     pub fn discover(
         env_policy: Option<&str>,
         directories: &[PathBuf],
         xdg_config_home: Option<&Path>,
         cwd: &Path,
+        owned: &dyn Fn(&Path) -> bool,
     ) -> PolicySource {
         if let Some(value) = env_policy.filter(|value| !value.is_empty()) {
             return PolicySource::from_argument(value, cwd);
         }
         // Only a file the caller or root owns: another user's, put in the way by a shared
         // directory or a swap, is not the project's.
-        let caller = crate::settings::discovery::Caller::current();
-        let owned = |path: &Path| crate::settings::discovery::owned_by_caller_or_root(path, caller);
         for directory in directories {
             let local = directory.join("boxpy.toml");
             if local.is_file() && owned(&local) {

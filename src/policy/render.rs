@@ -108,8 +108,15 @@ impl Serialize for Mount {
 }
 
 /// Comment lines for the top of `boxpy policy show`: whether the policy in use is
-/// trusted, and why.
-pub fn trust_comment(status: &super::TrustStatus) -> String {
+/// trusted, and why. `escape` makes a repeated value safe for the terminal (control
+/// characters written out: the report's `escape_control`), `shell_quote` quotes a path for
+/// a shell command line; both are passed in so the policy depends on nothing above it.
+pub fn trust_comment(
+    status: &super::TrustStatus,
+    escape: &dyn Fn(&str) -> String,
+    shell_quote: &dyn Fn(&str) -> String,
+) -> String {
+    let escaped_path = |file: &Path| escape(&file.to_string_lossy());
     use super::TrustStatus;
     match status {
         TrustStatus::Stated => {
@@ -117,11 +124,11 @@ pub fn trust_comment(status: &super::TrustStatus) -> String {
         }
         TrustStatus::Recorded { file } => format!(
             "# trust: trusted (`{}` is recorded by `boxpy policy trust` with this content)\n",
-            crate::report::escaped_path(file)
+            escaped_path(file)
         ),
         TrustStatus::NarrowsOnly { file } => format!(
             "# trust: not needed (`{}` was found in the working directory and does not widen the built-in default)\n",
-            crate::report::escaped_path(file)
+            escaped_path(file)
         ),
         TrustStatus::Refused {
             file,
@@ -130,7 +137,7 @@ pub fn trust_comment(status: &super::TrustStatus) -> String {
         } => {
             let mut text = format!(
                 "# trust: NOT TRUSTED: `{}` was found in the working directory{}; a run refuses it because it widens the built-in default:\n",
-                crate::report::escaped_path(file),
+                escaped_path(file),
                 if *changed {
                     " and changed since it was trusted"
                 } else {
@@ -140,12 +147,12 @@ pub fn trust_comment(status: &super::TrustStatus) -> String {
             for widening in widenings {
                 text.push_str(&format!(
                     "#   - {}\n",
-                    crate::report::escape_control(&widening.to_string())
+                    escape(&widening.to_string())
                 ));
             }
             text.push_str(&format!(
                 "# trust it with `boxpy policy trust {}`\n",
-                crate::report::escape_control(&crate::sandbox::shell_quote(&file.to_string_lossy()))
+                escape(&shell_quote(&file.to_string_lossy()))
             ));
             text
         }
@@ -338,7 +345,11 @@ mod tests {
             crate::policy::TrustStatus::Recorded { file: file.clone() },
             crate::policy::TrustStatus::NarrowsOnly { file },
         ] {
-            let text = trust_comment(&status);
+            let text = trust_comment(
+                &status,
+                &|text| crate::report::escape_control(text).into_owned(),
+                &crate::sandbox::shell_quote,
+            );
             for line in text.lines() {
                 assert!(line.starts_with('#'), "{line:?} in {text:?}");
             }

@@ -13,6 +13,12 @@ fn context(cwd: &Path) -> LoadContext {
     }
 }
 
+/// The owner check `run` passes to [`PolicySource::discover`].
+fn owned(path: &Path) -> bool {
+    let caller = crate::settings::discovery::Caller::current();
+    crate::settings::discovery::owned_by_caller_or_root(path, caller)
+}
+
 fn policy_error(text: &str) -> (PolicyLocation, String, Option<String>) {
     let raw = match parse(text, "boxpy.toml", false) {
         Ok(raw) => raw,
@@ -216,7 +222,8 @@ fn pyproject_table() {
         "[project]\nname = \"x\"\n\n[tool.boxpy]\nextends = \"net\"\n\n[tool.boxpy.limits]\ntimeout = \"7s\"\n",
     )
     .unwrap();
-    let source = PolicySource::discover(None, &[dir.path().to_path_buf()], None, dir.path());
+    let source =
+        PolicySource::discover(None, &[dir.path().to_path_buf()], None, dir.path(), &owned);
     assert!(matches!(source, PolicySource::PyProject(_)));
     let policy = load(&source, &context(dir.path())).unwrap();
     assert_eq!(policy.network, NetworkMode::Full);
@@ -257,6 +264,7 @@ fn discovery_order() {
             &[dir.path().to_path_buf()],
             Some(config.path()),
             dir.path(),
+            &owned,
         )
     };
     assert!(
@@ -316,7 +324,7 @@ fn pyproject_table_in_every_spelling() {
         let (dir, path) = pyproject_file(text);
         assert!(super::pyproject_names_boxpy(&path), "{text:?}");
         assert_eq!(
-            PolicySource::discover(None, &[dir.path().to_path_buf()], None, dir.path()),
+            PolicySource::discover(None, &[dir.path().to_path_buf()], None, dir.path(), &owned),
             PolicySource::PyProject(path.clone()),
             "{text:?}"
         );
