@@ -22,6 +22,7 @@ pub mod policy;
 pub mod report;
 pub mod sandbox;
 pub mod settings;
+pub(crate) mod units;
 pub mod venv;
 
 use std::ffi::OsString;

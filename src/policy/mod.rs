@@ -11,7 +11,7 @@ pub(crate) mod raw;
 pub mod render;
 mod schema;
 pub mod trust;
-pub(crate) mod units;
+pub(crate) use crate::units;
 pub(crate) mod validate;
 
 use std::collections::BTreeMap;
