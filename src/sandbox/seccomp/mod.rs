@@ -33,7 +33,7 @@
 //!   ABI mean different calls, so no errno answer can be trusted to be harmless; a 64-bit
 //!   Python never uses them.
 //!
-//! The table of refusals is data ([`rules`]), so the docs, the report and the tests read the
+//! The table of refusals is data ([`rules()`]), so the docs, the report and the tests read the
 //! same thing the compiler reads. [`build_program`] compiles it into a classic-BPF program
 //! with a small compiler of its own (no code generator crate), and [`build_filter`]
 //! serialises that in the byte layout bwrap reads.
