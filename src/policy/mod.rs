@@ -51,7 +51,7 @@ pub fn builtin(name: &str) -> Option<&'static str> {
 
 /// A fully resolved policy: every path absolute, every size in bytes. Serialised (with
 /// serde) it is `boxpy policy show`'s TOML and what the audit log hashes; each table is
-/// declared once, with each key's merge rule, by [`merge::policy_table!`].
+/// declared once, with each key's merge rule, by `merge::policy_table!`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Policy {
     /// `default`, `strict`, `net`, or the policy file's path as the user gave it.
