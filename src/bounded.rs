@@ -14,7 +14,7 @@ use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
-use crate::policy::units::format_size;
+use crate::units::format_size;
 
 /// The largest policy file boxpy reads (each file of an `extends` chain).
 pub const POLICY_LIMIT: u64 = 1 << 20;

@@ -516,6 +516,25 @@ pub struct RenderArgs {
     pub args: Vec<OsString>,
 }
 
+/// `--network`: the policy's network modes, with the help clap shows for each (the policy
+/// module does not depend on clap, so the impl is here).
+impl ValueEnum for NetworkMode {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[NetworkMode::None, NetworkMode::Localhost, NetworkMode::Full]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let help = match self {
+            NetworkMode::None => "A private network namespace with only a loopback interface",
+            NetworkMode::Localhost => {
+                "On Linux the same as `none`: a private loopback for servers the program starts itself"
+            }
+            NetworkMode::Full => "The host's network, plus resolv.conf, hosts and CA certificates",
+        };
+        Some(clap::builder::PossibleValue::new(self.as_str()).help(help))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Target {
     Linux,

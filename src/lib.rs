@@ -24,6 +24,7 @@ pub mod report;
 pub mod sandbox;
 pub mod settings;
 pub mod text;
+pub(crate) mod units;
 pub mod venv;
 
 use std::ffi::OsString;

@@ -540,7 +540,14 @@ pub fn policy_source_explained(
         flag_workdir.as_deref().unwrap_or(&cwd),
         host.home.as_deref(),
     );
-    let source = PolicySource::discover(None, &search.directories, config.as_deref(), &cwd);
+    let caller = discovery::Caller::current();
+    let source = PolicySource::discover(
+        None,
+        &search.directories,
+        config.as_deref(),
+        &cwd,
+        &|path| discovery::owned_by_caller_or_root(path, caller),
+    );
     let named = describe_source(&source, &cwd);
     let why = match &source {
         PolicySource::Workdir(path) | PolicySource::PyProject(path) => format!(

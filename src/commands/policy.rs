@@ -37,7 +37,11 @@ pub(crate) fn policy_command(command: cli::PolicyCommand, color: cli::ColorChoic
                 settings::resolve_policy_assessed(&sandbox, &host, &host_environment)?;
             report::stdout_text(&format!(
                 "{}{}",
-                policy::render::trust_comment(&trust),
+                policy::render::trust_comment(
+                    &trust,
+                    &|text| report::escape_control(text).into_owned(),
+                    &crate::sandbox::shell_quote,
+                ),
                 policy::render::to_toml(&policy)
             ));
             Ok(0)
@@ -138,6 +142,10 @@ fn policy_trust(
             &settings::discovery::search_path(&workdir, host.home.as_deref()).directories,
             None,
             cwd,
+            &|path| {
+                let caller = settings::discovery::Caller::current();
+                settings::discovery::owned_by_caller_or_root(path, caller)
+            },
         ) {
             source @ (policy::PolicySource::Workdir(_) | policy::PolicySource::PyProject(_)) => {
                 source

@@ -5,11 +5,13 @@
 //! and folds the layers into one [`Policy`]. Loading reads files; everything after the
 //! read is pure so it is unit-tested on strings.
 
+pub mod defaults;
+pub(crate) mod merge;
 pub(crate) mod raw;
 pub mod render;
 mod schema;
 pub mod trust;
-pub(crate) mod units;
+pub(crate) use crate::units;
 pub(crate) mod validate;
 
 use std::collections::BTreeMap;
@@ -19,7 +21,6 @@ use std::time::Duration;
 pub use raw::NetworkMode;
 
 use crate::error::{Error, PolicyLocation, Result};
-use validate::Layer;
 
 /// The shipped policies, compiled into the binary: (name, TOML text, one-line summary).
 pub const BUILTIN_POLICIES: &[(&str, &str, &str)] = &[
@@ -48,51 +49,161 @@ pub fn builtin(name: &str) -> Option<&'static str> {
         .map(|(_, text, _)| *text)
 }
 
-/// A fully resolved policy: every path absolute, every size in bytes.
-#[derive(Debug, Clone, PartialEq)]
+/// A fully resolved policy: every path absolute, every size in bytes. Serialised (with
+/// serde) it is `boxpy policy show`'s TOML and what the audit log hashes; each table is
+/// declared once, with each key's merge rule, by `merge::policy_table!`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Policy {
     /// `default`, `strict`, `net`, or the policy file's path as the user gave it.
+    #[serde(skip)]
     pub name: String,
     pub python: PythonPolicy,
     pub filesystem: FilesystemPolicy,
+    #[serde(serialize_with = "render::network")]
     pub network: NetworkMode,
     pub limits: Limits,
     pub env: EnvPolicy,
     pub guards: Guards,
+    #[serde(
+        rename = "audit",
+        serialize_with = "render::audit",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub audit_log: Option<PathBuf>,
 }
 
-/// `[python]`: which interpreter to run.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// One file of an `extends` chain, validated: `None` (or an empty table layer) where the
+/// file leaves a key to the policy it extends. `[python]` is replaced as a whole (`venv`
+/// and `interpreter` exclude each other); the other tables key by key.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Layer {
+    pub python: Option<PythonPolicy>,
+    pub filesystem: FilesystemLayer,
+    pub network: Option<NetworkMode>,
+    pub limits: LimitsLayer,
+    pub env: EnvLayer,
+    pub guards: GuardsLayer,
+    pub audit_log: Option<PathBuf>,
+}
+
+impl Policy {
+    /// The policy every chain starts from, before its first layer.
+    fn empty(name: String) -> Policy {
+        Policy {
+            name,
+            python: PythonPolicy::default(),
+            filesystem: FilesystemPolicy::default(),
+            network: NetworkMode::None,
+            limits: Limits::default(),
+            env: EnvPolicy::default(),
+            guards: Guards::default(),
+            audit_log: None,
+        }
+    }
+
+    /// Folds one layer over this policy (see [`Layer`]).
+    fn apply(&mut self, layer: Layer) {
+        if let Some(python) = layer.python {
+            merge::replace(&mut self.python, python);
+        }
+        self.filesystem.apply(layer.filesystem);
+        if let Some(network) = layer.network {
+            merge::replace(&mut self.network, network);
+        }
+        self.limits.apply(layer.limits);
+        self.env.apply(layer.env);
+        self.guards.apply(layer.guards);
+        if let Some(log) = layer.audit_log {
+            self.audit_log = Some(log);
+        }
+    }
+
+    /// Folds layers, root first: a later layer's value replaces an earlier one's (lists
+    /// are replaced, not appended; `env.set` merges key by key).
+    pub(crate) fn fold(name: String, layers: Vec<Layer>) -> Policy {
+        let mut policy = Policy::empty(name);
+        for layer in layers {
+            policy.apply(layer);
+        }
+        policy
+    }
+
+    /// Every key of the format, dotted (`limits.memory`), in `policy show`'s order.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn keys() -> Vec<String> {
+        let tables: [(&str, &[&str]); 7] = [
+            ("python", &["venv", "interpreter"]),
+            ("filesystem", FilesystemPolicy::KEYS),
+            ("network", &["mode"]),
+            ("limits", Limits::KEYS),
+            ("env", EnvPolicy::KEYS),
+            ("guards", Guards::KEYS),
+            ("audit", &["log"]),
+        ];
+        tables
+            .iter()
+            .flat_map(|(table, keys)| keys.iter().map(move |key| format!("{table}.{key}")))
+            .collect()
+    }
+}
+
+/// `[python]`: which interpreter to run (replaced as a whole by a layer that sets it).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct PythonPolicy {
+    #[serde(
+        serialize_with = "render::path",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub venv: Option<PathBuf>,
+    #[serde(
+        serialize_with = "render::path",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub interpreter: Option<PathBuf>,
 }
 
-/// `[filesystem]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FilesystemPolicy {
-    pub workdir: PathBuf,
-    pub read_only: Vec<Mount>,
-    pub read_write: Vec<Mount>,
-    pub tmp_size: Option<u64>,
-    /// Patterns hidden on top of the defaults (`sandbox::protect::HIDDEN_DEFAULTS`); an
-    /// entry `!PATTERN` takes a default out (a widening: trusted policies only).
-    pub hide: Vec<String>,
-    /// Names protected on top of the defaults (`sandbox::protect::PROTECTED_NAMES`); an
-    /// entry `!NAME` takes a default out (a widening: trusted policies only).
-    pub protect: Vec<String>,
+merge::policy_table! {
+    /// `[filesystem]`.
+    #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+    pub struct FilesystemPolicy, layer FilesystemLayer {
+        #[serde(serialize_with = "render::path")]
+        pub workdir: PathBuf => replace,
+        pub read_only: Vec<Mount> => replace,
+        pub read_write: Vec<Mount> => replace,
+        #[serde(serialize_with = "render::size")]
+        pub tmp_size: Option<u64> => replace,
+        /// Patterns hidden on top of the defaults (`HIDDEN_DEFAULTS`); an entry `!PATTERN`
+        /// takes a default out (a widening: trusted policies only). `policy show` prints
+        /// what the policy says (the lists in force, defaults included, are in its header).
+        pub hide: Vec<String> => replace,
+        /// Names protected on top of the defaults (`PROTECTED_NAMES`); an entry `!NAME`
+        /// takes a default out (a widening: trusted policies only).
+        pub protect: Vec<String> => replace,
+    }
+}
+
+impl Default for FilesystemPolicy {
+    fn default() -> Self {
+        FilesystemPolicy {
+            workdir: PathBuf::from("."),
+            read_only: Vec::new(),
+            read_write: Vec::new(),
+            tmp_size: None,
+            hide: Vec::new(),
+            protect: Vec::new(),
+        }
+    }
 }
 
 impl FilesystemPolicy {
     /// The hidden patterns in force: the defaults, less each `!PATTERN`, plus the others.
     pub fn hidden_patterns(&self) -> Vec<String> {
-        effective(crate::sandbox::protect::HIDDEN_DEFAULTS, &self.hide)
+        effective(defaults::HIDDEN_DEFAULTS, &self.hide)
     }
 
     /// The protected names in force: the defaults, less each `!NAME`, plus the others.
     pub fn protected_names(&self) -> Vec<String> {
-        effective(crate::sandbox::protect::PROTECTED_NAMES, &self.protect)
+        effective(defaults::PROTECTED_NAMES, &self.protect)
     }
 }
 
@@ -132,29 +243,42 @@ pub struct Mount {
     pub origin: String,
 }
 
-/// `[limits]`. `None` means unlimited.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Limits {
-    pub timeout: Option<Duration>,
-    pub cpu: Option<Duration>,
-    pub memory: Option<u64>,
-    pub processes: Option<u64>,
-    pub file_size: Option<u64>,
-    pub open_files: Option<u64>,
-    pub output: Option<u64>,
+merge::policy_table! {
+    /// `[limits]`. `None` means unlimited.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+    pub struct Limits, layer LimitsLayer {
+        #[serde(serialize_with = "render::duration")]
+        pub timeout: Option<Duration> => replace,
+        #[serde(serialize_with = "render::duration")]
+        pub cpu: Option<Duration> => replace,
+        #[serde(serialize_with = "render::size")]
+        pub memory: Option<u64> => replace,
+        #[serde(serialize_with = "render::count")]
+        pub processes: Option<u64> => replace,
+        #[serde(serialize_with = "render::size")]
+        pub file_size: Option<u64> => replace,
+        #[serde(serialize_with = "render::count")]
+        pub open_files: Option<u64> => replace,
+        #[serde(serialize_with = "render::size")]
+        pub output: Option<u64> => replace,
+    }
 }
 
-/// `[env]`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EnvPolicy {
-    pub pass: Vec<String>,
-    pub set: BTreeMap<String, String>,
+merge::policy_table! {
+    /// `[env]`.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+    pub struct EnvPolicy, layer EnvLayer {
+        pub pass: Vec<String> => replace,
+        pub set: BTreeMap<String, String> => extend,
+    }
 }
 
-/// `[guards]`: guardrails, not a security boundary.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Guards {
-    pub deny_imports: Vec<String>,
+merge::policy_table! {
+    /// `[guards]`: guardrails, not a security boundary.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+    pub struct Guards, layer GuardsLayer {
+        pub deny_imports: Vec<String> => replace,
+    }
 }
 
 /// What the loader needs to know about the caller to resolve paths.
@@ -218,21 +342,24 @@ impl PolicySource {
 
     /// Finds the policy when `--policy` was not given: `$BOXPY_POLICY`, then, in each of
     /// `directories` nearest first (the working directory and the parents the upward search
-    /// admits, [`crate::settings::discovery`]), `boxpy.toml` or `[tool.boxpy]` in its
+    /// admits, `settings::discovery`), `boxpy.toml` or `[tool.boxpy]` in its
     /// `pyproject.toml`, then the user's config file, then the built-in `default`.
+    ///
+    /// Only a file `owned` admits is taken: the caller passes the owner check (the caller
+    /// or root, `settings::discovery::owned_by_caller_or_root`), so the policy module
+    /// depends on nothing above it.
     pub fn discover(
         env_policy: Option<&str>,
         directories: &[PathBuf],
         xdg_config_home: Option<&Path>,
         cwd: &Path,
+        owned: &dyn Fn(&Path) -> bool,
     ) -> PolicySource {
         if let Some(value) = env_policy.filter(|value| !value.is_empty()) {
             return PolicySource::from_argument(value, cwd);
         }
         // Only a file the caller or root owns: another user's, put in the way by a shared
         // directory or a swap, is not the project's.
-        let caller = crate::settings::discovery::Caller::current();
-        let owned = |path: &Path| crate::settings::discovery::owned_by_caller_or_root(path, caller);
         for directory in directories {
             let local = directory.join("boxpy.toml");
             if local.is_file() && owned(&local) {
@@ -299,7 +426,7 @@ pub fn load_with_files(source: &PolicySource, context: &LoadContext) -> Result<L
             path.display().to_string()
         }
     };
-    let policy = validate::fold(name, layers);
+    let policy = Policy::fold(name, layers);
     if let Err((_, message, hint)) = validate::check_argument_budget(&policy) {
         return Err(Error::Policy {
             location: PolicyLocation {

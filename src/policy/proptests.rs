@@ -162,7 +162,7 @@ prop_compose! {
 }
 
 /// Every key of the format, as (section, key).
-const KEYS: &[(&str, &str)] = &[
+pub(super) const KEYS: &[(&str, &str)] = &[
     ("python", "venv"),
     ("python", "interpreter"),
     ("filesystem", "workdir"),

@@ -49,8 +49,9 @@ pub(crate) struct RawNetwork {
     pub mode: Option<Spanned<NetworkMode>>,
 }
 
-/// How much network the sandbox gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, clap::ValueEnum)]
+/// How much network the sandbox gets. (`--network` takes the same names: `cli.rs`
+/// implements clap's `ValueEnum` for it, so the policy does not depend on clap.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
     /// A private network namespace with only a loopback interface.

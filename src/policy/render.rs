@@ -2,44 +2,121 @@
 //! choices `boxpy policy check` warns about, and the starting `boxpy.toml` of
 //! `boxpy policy init`. Pure.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use toml::{Table, Value};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use toml::Value;
 
 use super::units::{format_duration, format_size};
-use super::{Mount, Policy};
+use super::{Mount, NetworkMode, Policy};
 
-fn limit(value: Option<String>) -> Value {
-    Value::String(value.unwrap_or_else(|| "unlimited".to_owned()))
+// Serializers of the resolved policy's values as a policy file writes them (see
+// [`Policy`]'s `#[serde(serialize_with)]`): paths as text, sizes and durations with their
+// unit, `"unlimited"` for no limit.
+
+/// A path as text (lossy, as `Path::display`).
+pub(crate) fn path<S: Serializer, P: PathLike>(
+    value: &P,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value.as_path() {
+        Some(path) => serializer.serialize_str(&path.display().to_string()),
+        None => serializer.serialize_none(),
+    }
 }
 
-fn mounts(list: &[Mount]) -> Value {
-    Value::Array(
-        list.iter()
-            .map(|mount| {
-                let mut table = Table::new();
-                table.insert(
-                    "path".into(),
-                    Value::String(mount.source.display().to_string()),
-                );
-                if mount.dest != mount.source {
-                    table.insert(
-                        "dest".into(),
-                        Value::String(mount.dest.display().to_string()),
-                    );
-                }
-                if mount.optional {
-                    table.insert("optional".into(), Value::Boolean(true));
-                }
-                Value::Table(table)
-            })
-            .collect(),
-    )
+/// A path or an optional path, for [`path`].
+pub(crate) trait PathLike {
+    fn as_path(&self) -> Option<&Path>;
+}
+
+impl PathLike for PathBuf {
+    fn as_path(&self) -> Option<&Path> {
+        Some(self)
+    }
+}
+
+impl PathLike for Option<PathBuf> {
+    fn as_path(&self) -> Option<&Path> {
+        self.as_deref()
+    }
+}
+
+fn unlimited<S: Serializer>(value: Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(value.as_deref().unwrap_or("unlimited"))
+}
+
+/// A size (`"512MiB"`) or `"unlimited"`.
+pub(crate) fn size<S: Serializer>(value: &Option<u64>, serializer: S) -> Result<S::Ok, S::Error> {
+    unlimited(value.map(format_size), serializer)
+}
+
+/// A duration (`"30s"`) or `"unlimited"`.
+pub(crate) fn duration<S: Serializer>(
+    value: &Option<Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    unlimited(value.map(format_duration), serializer)
+}
+
+/// A count (an integer) or `"unlimited"`.
+pub(crate) fn count<S: Serializer>(value: &Option<u64>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(count) => serializer.serialize_i64(*count as i64),
+        None => unlimited(None, serializer),
+    }
+}
+
+/// `network` as the table `[network] mode = "..."`.
+pub(crate) fn network<S: Serializer>(
+    value: &NetworkMode,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let mut table = serializer.serialize_map(Some(1))?;
+    table.serialize_entry("mode", value.as_str())?;
+    table.end()
+}
+
+/// `audit_log` as the table `[audit] log = "..."`.
+pub(crate) fn audit<S: Serializer>(
+    value: &Option<PathBuf>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let mut table = serializer.serialize_map(Some(1))?;
+    if let Some(log) = value {
+        table.serialize_entry("log", &log.display().to_string())?;
+    }
+    table.end()
+}
+
+/// A mount as a policy file writes it: `{ path, dest, optional }`, `dest` only when it
+/// differs from `path`, `optional` only when true.
+impl Serialize for Mount {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut table = serializer.serialize_map(None)?;
+        table.serialize_entry("path", &self.source.display().to_string())?;
+        if self.dest != self.source {
+            table.serialize_entry("dest", &self.dest.display().to_string())?;
+        }
+        if self.optional {
+            table.serialize_entry("optional", &true)?;
+        }
+        table.end()
+    }
 }
 
 /// Comment lines for the top of `boxpy policy show`: whether the policy in use is
-/// trusted, and why.
-pub fn trust_comment(status: &super::TrustStatus) -> String {
+/// trusted, and why. `escape` makes a repeated value safe for the terminal (control
+/// characters written out: the report's `escape_control`), `shell_quote` quotes a path for
+/// a shell command line; both are passed in so the policy depends on nothing above it.
+pub fn trust_comment(
+    status: &super::TrustStatus,
+    escape: &dyn Fn(&str) -> String,
+    shell_quote: &dyn Fn(&str) -> String,
+) -> String {
+    let escaped_path = |file: &Path| escape(&file.to_string_lossy());
     use super::TrustStatus;
     match status {
         TrustStatus::Stated => {
@@ -47,11 +124,11 @@ pub fn trust_comment(status: &super::TrustStatus) -> String {
         }
         TrustStatus::Recorded { file } => format!(
             "# trust: trusted (`{}` is recorded by `boxpy policy trust` with this content)\n",
-            crate::report::escaped_path(file)
+            escaped_path(file)
         ),
         TrustStatus::NarrowsOnly { file } => format!(
             "# trust: not needed (`{}` was found in the working directory and does not widen the built-in default)\n",
-            crate::report::escaped_path(file)
+            escaped_path(file)
         ),
         TrustStatus::Refused {
             file,
@@ -60,7 +137,7 @@ pub fn trust_comment(status: &super::TrustStatus) -> String {
         } => {
             let mut text = format!(
                 "# trust: NOT TRUSTED: `{}` was found in the working directory{}; a run refuses it because it widens the built-in default:\n",
-                crate::report::escaped_path(file),
+                escaped_path(file),
                 if *changed {
                     " and changed since it was trusted"
                 } else {
@@ -70,121 +147,25 @@ pub fn trust_comment(status: &super::TrustStatus) -> String {
             for widening in widenings {
                 text.push_str(&format!(
                     "#   - {}\n",
-                    crate::report::escape_control(&widening.to_string())
+                    escape(&widening.to_string())
                 ));
             }
             text.push_str(&format!(
                 "# trust it with `boxpy policy trust {}`\n",
-                crate::report::escape_control(&crate::sandbox::shell_quote(&file.to_string_lossy()))
+                escape(&shell_quote(&file.to_string_lossy()))
             ));
             text
         }
     }
 }
 
-/// The fully resolved policy as a TOML document that loads back to the same policy.
+/// The fully resolved policy as a TOML document that loads back to the same policy: the
+/// header, then the policy serialised with serde (every key of every table, see
+/// [`Policy`]).
 pub fn to_toml(policy: &Policy) -> String {
-    let mut root = Table::new();
-    let mut python = Table::new();
-    if let Some(venv) = &policy.python.venv {
-        python.insert("venv".into(), Value::String(venv.display().to_string()));
-    }
-    if let Some(interpreter) = &policy.python.interpreter {
-        python.insert(
-            "interpreter".into(),
-            Value::String(interpreter.display().to_string()),
-        );
-    }
-    root.insert("python".into(), Value::Table(python));
-
-    let mut filesystem = Table::new();
-    filesystem.insert(
-        "workdir".into(),
-        Value::String(policy.filesystem.workdir.display().to_string()),
-    );
-    filesystem.insert("read_only".into(), mounts(&policy.filesystem.read_only));
-    filesystem.insert("read_write".into(), mounts(&policy.filesystem.read_write));
-    filesystem.insert(
-        "tmp_size".into(),
-        limit(policy.filesystem.tmp_size.map(format_size)),
-    );
-    // What the policy says (the lists in force, defaults included, are in the header).
-    for (key, list) in [
-        ("hide", &policy.filesystem.hide),
-        ("protect", &policy.filesystem.protect),
-    ] {
-        filesystem.insert(
-            key.into(),
-            Value::Array(list.iter().cloned().map(Value::String).collect()),
-        );
-    }
-    root.insert("filesystem".into(), Value::Table(filesystem));
-
-    let mut network = Table::new();
-    network.insert("mode".into(), Value::String(policy.network.as_str().into()));
-    root.insert("network".into(), Value::Table(network));
-
-    let limits = &policy.limits;
-    let mut table = Table::new();
-    table.insert("timeout".into(), limit(limits.timeout.map(format_duration)));
-    table.insert("cpu".into(), limit(limits.cpu.map(format_duration)));
-    table.insert("memory".into(), limit(limits.memory.map(format_size)));
-    table.insert(
-        "processes".into(),
-        limits
-            .processes
-            .map(|count| Value::Integer(count as i64))
-            .unwrap_or_else(|| limit(None)),
-    );
-    table.insert("file_size".into(), limit(limits.file_size.map(format_size)));
-    table.insert(
-        "open_files".into(),
-        limits
-            .open_files
-            .map(|count| Value::Integer(count as i64))
-            .unwrap_or_else(|| limit(None)),
-    );
-    table.insert("output".into(), limit(limits.output.map(format_size)));
-    root.insert("limits".into(), Value::Table(table));
-
-    let mut env = Table::new();
-    env.insert(
-        "pass".into(),
-        Value::Array(policy.env.pass.iter().cloned().map(Value::String).collect()),
-    );
-    env.insert(
-        "set".into(),
-        Value::Table(
-            policy
-                .env
-                .set
-                .iter()
-                .map(|(key, value)| (key.clone(), Value::String(value.clone())))
-                .collect(),
-        ),
-    );
-    root.insert("env".into(), Value::Table(env));
-
-    let mut guards = Table::new();
-    guards.insert(
-        "deny_imports".into(),
-        Value::Array(
-            policy
-                .guards
-                .deny_imports
-                .iter()
-                .cloned()
-                .map(Value::String)
-                .collect(),
-        ),
-    );
-    root.insert("guards".into(), Value::Table(guards));
-    if let Some(log) = &policy.audit_log {
-        let mut audit = Table::new();
-        audit.insert("log".into(), Value::String(log.display().to_string()));
-        root.insert("audit".into(), Value::Table(audit));
-    }
-    let body = toml::to_string(&root).unwrap_or_default();
+    let body = Value::try_from(policy)
+        .and_then(|value| toml::to_string(&value))
+        .unwrap_or_default();
     format!(
         "# The resolved policy `{}`: every key, after `extends`, lookup and flags.\n# Saved as a file, it loads back to the same policy.\n#\n# Hidden in the workdir and every mount (read as empty): {}\n# Protected at the top of the workdir and each writable mount (read-only; moved aside\n# when the program creates them): {}\n\n{body}",
         policy.name,
@@ -364,7 +345,11 @@ mod tests {
             crate::policy::TrustStatus::Recorded { file: file.clone() },
             crate::policy::TrustStatus::NarrowsOnly { file },
         ] {
-            let text = trust_comment(&status);
+            let text = trust_comment(
+                &status,
+                &|text| crate::report::escape_control(text).into_owned(),
+                &crate::sandbox::shell_quote,
+            );
             for line in text.lines() {
                 assert!(line.starts_with('#'), "{line:?} in {text:?}");
             }

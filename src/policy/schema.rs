@@ -199,6 +199,23 @@ const ROOT: &[Field] = &[
     ),
 ];
 
+/// Every key this checker knows, dotted (`limits.memory`), tables' keys only (not
+/// `extends`): what `policy::tests::every_key_is_everywhere` holds against the policy.
+#[cfg(test)]
+pub(crate) fn known_keys() -> Vec<String> {
+    ROOT.iter()
+        .filter_map(|table| match table.kind {
+            Kind::Table(fields) => Some(
+                fields
+                    .iter()
+                    .map(move |field| format!("{}.{}", table.name, field.name)),
+            ),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
 /// A mistake in the shape of a policy: where, which key, what is wrong, and a hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ShapeError {

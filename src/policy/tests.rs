@@ -13,6 +13,12 @@ fn context(cwd: &Path) -> LoadContext {
     }
 }
 
+/// The owner check `run` passes to [`PolicySource::discover`].
+fn owned(path: &Path) -> bool {
+    let caller = crate::settings::discovery::Caller::current();
+    crate::settings::discovery::owned_by_caller_or_root(path, caller)
+}
+
 fn policy_error(text: &str) -> (PolicyLocation, String, Option<String>) {
     let raw = match parse(text, "boxpy.toml", false) {
         Ok(raw) => raw,
@@ -121,13 +127,13 @@ read_write = ["../out"]
         Some(Path::new("/home/u")),
     )
     .unwrap();
-    let read_only = layer.read_only.unwrap();
+    let read_only = layer.filesystem.read_only.unwrap();
     assert_eq!(read_only[0].source, Path::new("/proj/conf/data"));
     assert_eq!(read_only[1].dest, Path::new("/models"));
     assert_eq!(read_only[2].source, Path::new("/home/u/cache"));
     assert!(read_only[2].optional);
     assert_eq!(read_only[0].origin, "filesystem.read_only");
-    let read_write = layer.read_write.unwrap();
+    let read_write = layer.filesystem.read_write.unwrap();
     assert_eq!(read_write[0].source, Path::new("/proj/out"));
     assert!(read_write[0].writable);
 }
@@ -216,7 +222,8 @@ fn pyproject_table() {
         "[project]\nname = \"x\"\n\n[tool.boxpy]\nextends = \"net\"\n\n[tool.boxpy.limits]\ntimeout = \"7s\"\n",
     )
     .unwrap();
-    let source = PolicySource::discover(None, &[dir.path().to_path_buf()], None, dir.path());
+    let source =
+        PolicySource::discover(None, &[dir.path().to_path_buf()], None, dir.path(), &owned);
     assert!(matches!(source, PolicySource::PyProject(_)));
     let policy = load(&source, &context(dir.path())).unwrap();
     assert_eq!(policy.network, NetworkMode::Full);
@@ -257,6 +264,7 @@ fn discovery_order() {
             &[dir.path().to_path_buf()],
             Some(config.path()),
             dir.path(),
+            &owned,
         )
     };
     assert!(
@@ -316,7 +324,7 @@ fn pyproject_table_in_every_spelling() {
         let (dir, path) = pyproject_file(text);
         assert!(super::pyproject_names_boxpy(&path), "{text:?}");
         assert_eq!(
-            PolicySource::discover(None, &[dir.path().to_path_buf()], None, dir.path()),
+            PolicySource::discover(None, &[dir.path().to_path_buf()], None, dir.path(), &owned),
             PolicySource::PyProject(path.clone()),
             "{text:?}"
         );
@@ -486,7 +494,7 @@ fn mounts_as_arrays_of_tables() {
     let text = "[[filesystem.read_only]]\npath = \"/a\"\ndest = \"/b\"\n[[filesystem.read_only]]\npath = \"/c\"\noptional = true\n";
     let raw = parse(text, "boxpy.toml", false).unwrap();
     let built = layer(&raw, text, "boxpy.toml", Path::new("/p"), None).unwrap();
-    let mounts = built.read_only.unwrap();
+    let mounts = built.filesystem.read_only.unwrap();
     assert_eq!(mounts.len(), 2);
     assert_eq!(mounts[0].dest, Path::new("/b"));
     assert!(mounts[1].optional);
@@ -541,4 +549,146 @@ fn argument_budget_and_mount_count() {
     let message = format!("{error:?}");
     assert!(message.contains("`env.set` is too large"), "{message}");
     assert!(message.contains("ARG_MAX"), "{message}");
+}
+
+/// Policies that, between them, set every key to something other than the empty policy's
+/// value (`python.venv` and `python.interpreter` exclude each other).
+const EVERY_KEY_SET: &[&str] = &[
+    r#"
+[python]
+venv = "/opt/venv"
+[filesystem]
+workdir = "/p/work"
+read_only = ["/data", { path = "/cache", dest = "/c", optional = true }]
+read_write = ["/out"]
+tmp_size = "2GiB"
+hide = ["*.secret", "!.env"]
+protect = [".hg2"]
+[network]
+mode = "full"
+[limits]
+timeout = "90s"
+cpu = "2m"
+memory = "3GiB"
+processes = 77
+file_size = "5GiB"
+open_files = 99
+output = "3MiB"
+[env]
+pass = ["LANG"]
+set = { A = "1" }
+[guards]
+deny_imports = ["requests"]
+[audit]
+log = "/var/log/boxpy.jsonl"
+"#,
+    "[python]\ninterpreter = \"/usr/bin/python3\"\n",
+];
+
+/// The dotted keys of a serialised policy and their values (a table's keys, not a
+/// table's own entries: `env.set` is one key).
+fn shown_keys(policy: &Policy) -> Vec<(String, toml::Value)> {
+    let value = toml::Value::try_from(policy).unwrap();
+    let root = value.as_table().unwrap();
+    root.iter()
+        .flat_map(|(table, keys)| {
+            keys.as_table()
+                .unwrap()
+                .iter()
+                .map(move |(key, value)| (format!("{table}.{key}"), value.clone()))
+        })
+        .collect()
+}
+
+/// Every key of the policy (as its tables declare them, `Policy::keys`) is printed by
+/// `policy show` (and so hashed by the audit log), reaches the resolved policy from a file
+/// (validate), and is known to the schema checker, the raw serde mirror, the man page,
+/// the trust assessment and the proptest generator: a key added to a table cannot be
+/// forgotten in any of them.
+#[test]
+fn every_key_is_everywhere() {
+    let keys = Policy::keys();
+    let dir = tempfile::tempdir().unwrap();
+    let empty = shown_keys(&Policy::fold("empty".to_owned(), Vec::new()));
+    let mut set = std::collections::BTreeSet::new();
+    for (index, text) in EVERY_KEY_SET.iter().enumerate() {
+        let file = dir.path().join(format!("{index}.toml"));
+        std::fs::write(&file, text).unwrap();
+        let policy = load(&PolicySource::File(file), &context(Path::new("/p"))).unwrap();
+        let shown = shown_keys(&policy);
+        // `policy show` prints every key of the tables (`audit.log` when set), in order.
+        let names: Vec<&String> = shown.iter().map(|(key, _)| key).collect();
+        let expected: Vec<&String> = keys
+            .iter()
+            .filter(|key| *key != "audit.log" || policy.audit_log.is_some())
+            .filter(|key| !key.starts_with("python.") || names.contains(key))
+            .collect();
+        assert_eq!(names, expected, "{text}");
+        for (key, value) in &shown {
+            if empty
+                .iter()
+                .all(|(other, empty)| other != key || empty != value)
+            {
+                set.insert(key.clone());
+            }
+            // The raw mirror takes the key as `policy show` prints it.
+            let (table, name) = key.split_once('.').unwrap();
+            let mut inner = toml::Table::new();
+            inner.insert(name.to_owned(), value.clone());
+            let mut root = toml::Table::new();
+            root.insert(table.to_owned(), toml::Value::Table(inner));
+            let text = toml::to_string(&root).unwrap();
+            if let Err(error) = toml::from_str::<raw::RawPolicy>(&text) {
+                panic!("the raw mirror refuses `{key}`: {error}\n{text}");
+            }
+        }
+        let text = render::to_toml(&policy);
+        for key in &names {
+            let (table, name) = key.split_once('.').unwrap();
+            let section = text
+                .split(&format!("\n[{table}]\n"))
+                .nth(1)
+                .unwrap_or_else(|| panic!("policy show has no [{table}]"));
+            assert!(
+                section.contains(&format!("\n{name} = "))
+                    || section.starts_with(&format!("{name} = "))
+                    || section.contains(&format!("[{table}.{name}]")),
+                "policy show does not print `{key}`:\n{text}"
+            );
+        }
+    }
+    let all: Vec<String> = keys.clone();
+    assert_eq!(
+        set.into_iter().collect::<Vec<_>>(),
+        {
+            let mut sorted = all.clone();
+            sorted.sort();
+            sorted
+        },
+        "EVERY_KEY_SET must set each key to a value other than the empty policy's"
+    );
+    assert_eq!(schema::known_keys(), keys, "the schema checker's keys");
+    let proptest_keys: Vec<String> = proptests::KEYS
+        .iter()
+        .map(|(table, key)| format!("{table}.{key}"))
+        .collect();
+    assert_eq!(proptest_keys, keys, "the proptest generator's keys");
+    let page = include_str!("../../man/boxpy.toml.5");
+    let trust = include_str!("trust.rs");
+    for key in &keys {
+        let (table, name) = key.split_once('.').unwrap();
+        let section = page
+            .split(&format!(".SS [{table}]\n"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("man/boxpy.toml.5 has no section [{table}]"));
+        let section = section.split("\n.SS ").next().unwrap();
+        assert!(
+            section.contains(&format!("\\fB{name}\\fR")),
+            "man/boxpy.toml.5 does not describe `{key}`"
+        );
+        assert!(
+            trust.contains(&format!("\"{key}\"")),
+            "trust.rs never names `{key}`: does setting it widen the default?"
+        );
+    }
 }

@@ -9,35 +9,11 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::raw::{NetworkMode, PyProject, RawMount, RawPolicy, SizeValue};
+use super::raw::{PyProject, RawMount, RawPolicy, SizeValue};
 use super::schema::{self, ShapeError};
 use super::units::{parse_duration, parse_size};
-use super::{EnvPolicy, FilesystemPolicy, Guards, Limits, Mount, Policy, PythonPolicy};
+use super::{Layer, Mount, Policy, PythonPolicy};
 use crate::error::{Error, PolicyLocation, Result};
-
-/// One policy file, validated. Every field is `None` when the file does not set it.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Layer {
-    pub python: Option<PythonPolicy>,
-    pub workdir: Option<PathBuf>,
-    pub read_only: Option<Vec<Mount>>,
-    pub read_write: Option<Vec<Mount>>,
-    pub tmp_size: Option<Option<u64>>,
-    pub hide: Option<Vec<String>>,
-    pub protect: Option<Vec<String>>,
-    pub network: Option<NetworkMode>,
-    pub timeout: Option<Option<Duration>>,
-    pub cpu: Option<Option<Duration>>,
-    pub memory: Option<Option<u64>>,
-    pub processes: Option<Option<u64>>,
-    pub file_size: Option<Option<u64>>,
-    pub open_files: Option<Option<u64>>,
-    pub output: Option<Option<u64>>,
-    pub env_pass: Option<Vec<String>>,
-    pub env_set: Option<BTreeMap<String, String>>,
-    pub deny_imports: Option<Vec<String>>,
-    pub audit_log: Option<PathBuf>,
-}
 
 /// Parses the TOML text of a policy file (or the `[tool.boxpy]` table of a pyproject.toml).
 /// The shape (keys and value types) is checked first, so every mistake names its key.
@@ -567,25 +543,28 @@ pub(crate) fn layer(
     }
 
     if let Some(filesystem) = &raw.filesystem {
-        layer.workdir = filesystem
+        layer.filesystem.workdir = filesystem
             .workdir
             .as_ref()
             .map(|workdir| builder.path(workdir, "filesystem.workdir"))
             .transpose()?;
         if let Some(entries) = &filesystem.read_only {
-            layer.read_only = Some(builder.mounts(entries, "filesystem.read_only", false)?);
+            layer.filesystem.read_only =
+                Some(builder.mounts(entries, "filesystem.read_only", false)?);
         }
         if let Some(entries) = &filesystem.read_write {
-            layer.read_write = Some(builder.mounts(entries, "filesystem.read_write", true)?);
+            layer.filesystem.read_write =
+                Some(builder.mounts(entries, "filesystem.read_write", true)?);
         }
         if let Some(size) = &filesystem.tmp_size {
-            layer.tmp_size = Some(builder.size(size, "filesystem.tmp_size")?);
+            layer.filesystem.tmp_size = Some(builder.size(size, "filesystem.tmp_size")?);
         }
         if let Some(entries) = &filesystem.hide {
-            layer.hide = Some(builder.patterns(entries, "filesystem.hide", true)?);
+            layer.filesystem.hide = Some(builder.patterns(entries, "filesystem.hide", true)?);
         }
         if let Some(entries) = &filesystem.protect {
-            layer.protect = Some(builder.patterns(entries, "filesystem.protect", false)?);
+            layer.filesystem.protect =
+                Some(builder.patterns(entries, "filesystem.protect", false)?);
         }
     }
 
@@ -599,35 +578,35 @@ pub(crate) fn layer(
             if let Err((message, hint)) = check_timeout(timeout, "limits.timeout") {
                 return builder.error(value.span().start, message, Some(hint));
             }
-            layer.timeout = Some(timeout);
+            layer.limits.timeout = Some(timeout);
         }
         if let Some(value) = &limits.cpu {
-            layer.cpu = Some(builder.duration(value, "limits.cpu")?);
+            layer.limits.cpu = Some(builder.duration(value, "limits.cpu")?);
         }
         if let Some(value) = &limits.memory {
             let memory = builder.size(value, "limits.memory")?;
             if let Err((message, hint)) = check_memory(memory, "limits.memory") {
                 return builder.error(value.span().start, message, Some(hint));
             }
-            layer.memory = Some(memory);
+            layer.limits.memory = Some(memory);
         }
         if let Some(value) = &limits.processes {
-            layer.processes = Some(builder.count(value, "limits.processes")?);
+            layer.limits.processes = Some(builder.count(value, "limits.processes")?);
         }
         if let Some(value) = &limits.file_size {
-            layer.file_size = Some(builder.size(value, "limits.file_size")?);
+            layer.limits.file_size = Some(builder.size(value, "limits.file_size")?);
         }
         if let Some(value) = &limits.open_files {
-            layer.open_files = Some(builder.count(value, "limits.open_files")?);
+            layer.limits.open_files = Some(builder.count(value, "limits.open_files")?);
         }
         if let Some(value) = &limits.output {
-            layer.output = Some(builder.size(value, "limits.output")?);
+            layer.limits.output = Some(builder.size(value, "limits.output")?);
         }
     }
 
     if let Some(env) = &raw.env {
         if let Some(pass) = &env.pass {
-            layer.env_pass = Some(builder.names(pass, "env.pass", false)?);
+            layer.env.pass = Some(builder.names(pass, "env.pass", false)?);
         }
         if let Some(set) = &env.set {
             let mut values = BTreeMap::new();
@@ -641,13 +620,13 @@ pub(crate) fn layer(
                 }
                 values.insert(key.clone(), value.get_ref().clone());
             }
-            layer.env_set = Some(values);
+            layer.env.set = Some(values);
         }
     }
 
     if let Some(guards) = &raw.guards {
         if let Some(deny) = &guards.deny_imports {
-            layer.deny_imports = Some(builder.names(deny, "guards.deny_imports", true)?);
+            layer.guards.deny_imports = Some(builder.names(deny, "guards.deny_imports", true)?);
         }
     }
 
@@ -659,74 +638,4 @@ pub(crate) fn layer(
             .transpose()?;
     }
     Ok(layer)
-}
-
-/// Folds layers, root first: a later layer's value replaces an earlier one's (lists are
-/// replaced, not appended; `env.set` merges key by key).
-pub(crate) fn fold(name: String, layers: Vec<Layer>) -> Policy {
-    let mut policy = Policy {
-        name,
-        python: PythonPolicy::default(),
-        filesystem: FilesystemPolicy {
-            workdir: PathBuf::from("."),
-            read_only: Vec::new(),
-            read_write: Vec::new(),
-            tmp_size: None,
-            hide: Vec::new(),
-            protect: Vec::new(),
-        },
-        network: NetworkMode::None,
-        limits: Limits::default(),
-        env: EnvPolicy::default(),
-        guards: Guards::default(),
-        audit_log: None,
-    };
-    for layer in layers {
-        if let Some(python) = layer.python {
-            policy.python = python;
-        }
-        if let Some(workdir) = layer.workdir {
-            policy.filesystem.workdir = workdir;
-        }
-        if let Some(read_only) = layer.read_only {
-            policy.filesystem.read_only = read_only;
-        }
-        if let Some(read_write) = layer.read_write {
-            policy.filesystem.read_write = read_write;
-        }
-        if let Some(tmp_size) = layer.tmp_size {
-            policy.filesystem.tmp_size = tmp_size;
-        }
-        if let Some(hide) = layer.hide {
-            policy.filesystem.hide = hide;
-        }
-        if let Some(protect) = layer.protect {
-            policy.filesystem.protect = protect;
-        }
-        if let Some(network) = layer.network {
-            policy.network = network;
-        }
-        let limits = &mut policy.limits;
-        macro_rules! take {
-            ($($field:ident),*) => {$(
-                if let Some(value) = layer.$field {
-                    limits.$field = value;
-                }
-            )*};
-        }
-        take!(timeout, cpu, memory, processes, file_size, open_files, output);
-        if let Some(pass) = layer.env_pass {
-            policy.env.pass = pass;
-        }
-        if let Some(set) = layer.env_set {
-            policy.env.set.extend(set);
-        }
-        if let Some(deny) = layer.deny_imports {
-            policy.guards.deny_imports = deny;
-        }
-        if let Some(log) = layer.audit_log {
-            policy.audit_log = Some(log);
-        }
-    }
-    policy
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 /// Low to high. A module may import the modules of the layers before its own, never its
 /// own layer's other modules nor a later layer's.
 const LAYERS: &[&[&str]] = &[
+    &["units"],
     &["exit", "bounded", "text"],
     &["error"],
     &["policy"],

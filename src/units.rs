@@ -1,4 +1,5 @@
 //! Sizes (`512MiB`, `2G`) and durations (`30s`, `5m`, `1500ms`) as written in policies and flags.
+//! A leaf: the policy, `bounded`, the report and the flags all use it.
 //!
 //! All size suffixes are binary (`K` = `KiB` = 1024), as in `ulimit`, Docker's `--memory`
 //! and bwrap's `--size`. `KB`/`MB`/`GB` are refused rather than guessed at.
