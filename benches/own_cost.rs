@@ -6,10 +6,6 @@
 use std::ffi::OsString;
 use std::time::Instant;
 
-use boxpy::cli::SandboxArgs;
-use boxpy::host::HostFacts;
-use boxpy::settings::{self, Program};
-
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -25,35 +21,20 @@ fn main() {
         .expect("python3 -m venv");
     assert!(status.success());
     std::env::set_current_dir(work.path()).expect("cd");
-    let env = |name: &str| -> Option<OsString> { std::env::var_os(name) };
-    let args = SandboxArgs::default();
     let (mut resolve, mut render, mut seccomp, mut total) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut parse = Vec::new();
     for _ in 0..300 {
         let start = Instant::now();
         let argv = ["boxpy", "run", "--venv", ".venv", "-c", "pass"].map(OsString::from);
-        let cli = boxpy::cli::parse(argv.to_vec()).expect("parse");
-        std::hint::black_box(&cli);
+        boxpy::benching::parse(argv.to_vec());
         parse.push(start.elapsed().as_secs_f64() * 1e6);
         let start = Instant::now();
-        let host = HostFacts::probe(std::env::var_os("PATH").as_deref());
-        let invocation =
-            settings::resolve(&args, Program::Code("pass".into(), Vec::new()), &host, &env)
-                .expect("resolve");
+        let resolved_run = boxpy::benching::resolve("pass");
         let resolved = Instant::now();
-        let command = boxpy::sandbox::bwrap::render(
-            &invocation.spec,
-            &host,
-            &boxpy::sandbox::InitSetup::default(),
-        );
-        std::hint::black_box(&command);
+        boxpy::benching::render(&resolved_run);
         let rendered = Instant::now();
-        let filter = boxpy::sandbox::seccomp::build_filter(
-            boxpy::sandbox::seccomp::Arch::host().expect("a supported architecture"),
-        )
-        .expect("filter");
-        std::hint::black_box(&filter);
+        boxpy::benching::seccomp();
         let done = Instant::now();
         resolve.push((resolved - start).as_secs_f64() * 1e6);
         render.push((rendered - resolved).as_secs_f64() * 1e6);

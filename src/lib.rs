@@ -5,6 +5,8 @@
 
 pub mod audit;
 mod backend;
+#[doc(hidden)]
+pub mod benching;
 pub mod bounded;
 pub mod cli;
 mod commands;

@@ -27,6 +27,7 @@ fn pyenv_interpreter() -> Interpreter {
         ],
         version: Some("3.11.7".to_owned()),
         origin: Origin::WorkdirDotVenv,
+        warnings: Vec::new(),
     }
 }
 

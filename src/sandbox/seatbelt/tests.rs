@@ -42,6 +42,7 @@ fn python_org() -> (Interpreter, MacosFacts) {
         read_only_paths: paths(&[VENV, PYTHON_ORG]),
         version: Some("3.12.7".to_owned()),
         origin: Origin::WorkdirDotVenv,
+        warnings: Vec::new(),
     };
     let facts = MacosFacts {
         run_directory: PathBuf::from(
@@ -73,6 +74,7 @@ fn homebrew() -> (Interpreter, MacosFacts) {
         ]),
         version: Some("3.12.7".to_owned()),
         origin: Origin::WorkdirDotVenv,
+        warnings: Vec::new(),
     };
     let facts = MacosFacts {
         run_directory: PathBuf::from("/private/var/folders/zz/zyxvpxvq6csfxvn_n0000000000000/T/boxpy-Q1w2E3"),
@@ -549,6 +551,7 @@ fn a_system_interpreter_does_not_open_usr() {
         read_only_paths: paths(&["/usr"]),
         version: None,
         origin: Origin::Path,
+        warnings: Vec::new(),
     };
     let (_, mut facts) = python_org();
     facts.resolved.clear();
@@ -798,6 +801,7 @@ fn a_command_found_on_path_inside() {
         read_only_paths: Vec::new(),
         version: None,
         origin: Origin::Path,
+        warnings: Vec::new(),
     };
     let (_, facts) = python_org();
     let mut spec = spec_for(&load_builtin("default"), interpreter, Vec::new());
