@@ -413,7 +413,7 @@ pub fn start(args: &[OsString]) -> i32 {
         .iter()
         .map(|arg| CString::new(arg.as_bytes()).unwrap_or_default())
         .collect();
-    send("{\"event\":\"started\"}\n");
+    send(&super::protocol::ReportLine::Started.encode());
     // SAFETY: restoring the default SIGPIPE disposition the Rust runtime changed, so the
     // program starts as it would from a shell.
     unsafe {
@@ -423,10 +423,13 @@ pub fn start(args: &[OsString]) -> i32 {
         Err(errno) => errno as i32,
         Ok(_) => 0,
     };
-    let path = serde_json::to_string(&program[0].to_string_lossy()).unwrap_or_default();
-    send(&format!(
-        "{{\"event\":\"exec_failed\",\"errno\":{errno},\"path\":{path}}}\n"
-    ));
+    send(
+        &super::protocol::ReportLine::ExecFailed {
+            errno,
+            path: program[0].to_string_lossy().into_owned(),
+        }
+        .encode(),
+    );
     eprintln!(
         "boxpy: cannot run `{}`: {}",
         program[0].to_string_lossy(),

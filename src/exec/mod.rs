@@ -31,8 +31,11 @@ pub(crate) mod limits;
 // for sandbox-exec.
 #[cfg(any(target_os = "macos", test))]
 pub(crate) mod macos;
+mod protocol;
 mod pump;
 mod terminal;
+#[cfg(test)]
+mod tests;
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::mpsc;
@@ -780,62 +783,42 @@ struct InitReport {
 }
 
 impl InitReport {
-    /// Takes one line of the init's report (a JSON object).
+    /// Takes one line of the init's report ([`protocol::ReportLine`]); a line that does
+    /// not decode is ignored.
     fn apply_line(&mut self, line: &str, gate: &pump::Gate) {
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
+        use protocol::ReportLine;
+        let Some(line) = ReportLine::decode(line) else {
             return;
         };
-        let number = |key: &str| value.get(key).and_then(serde_json::Value::as_i64);
-        match value.get("event").and_then(serde_json::Value::as_str) {
-            Some("started") => {
+        match line {
+            ReportLine::Started => {
                 self.started = true;
                 gate.open();
             }
-            Some("exec_failed") => {
-                self.exec_errno = number("errno").map(|errno| errno as i32);
-                self.exec_path = value
-                    .get("path")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
+            ReportLine::ExecFailed { errno, path } => {
+                self.exec_errno = Some(errno);
+                self.exec_path = path;
             }
-            Some(event @ ("setup_failed" | "limit_failed")) => {
-                let text = |key: &str| value.get(key).and_then(serde_json::Value::as_str);
-                let detail = text("detail")
-                    .unwrap_or("the sandbox init failed")
-                    .to_owned();
-                if event == "limit_failed" {
-                    self.limit_failed = Some((detail, text("key").map(str::to_owned)));
-                } else {
-                    self.setup_failed = Some(detail);
-                }
-            }
-            Some("ended") => {
+            ReportLine::SetupFailed { detail } => self.setup_failed = Some(detail),
+            ReportLine::LimitFailed { detail, key } => self.limit_failed = Some((detail, key)),
+            ReportLine::Ended {
+                code,
+                signal,
+                cpu_ms,
+                max_rss_kib,
+                left,
+            } => {
                 self.ended = true;
-                self.exit_code = number("code").map(|code| code as i32);
-                self.signal = number("signal").map(|signal| signal as i32);
-                if let (Some(cpu), Some(rss)) = (number("cpu_ms"), number("max_rss_kib")) {
+                self.exit_code = code;
+                self.signal = signal;
+                if let (Some(cpu_ms), Some(max_rss_kib)) = (cpu_ms, max_rss_kib) {
                     self.resources = Some(Resources {
-                        cpu_ms: cpu as u64,
-                        max_rss_kib: rss as u64,
+                        cpu_ms,
+                        max_rss_kib,
                     });
                 }
-                self.left = value
-                    .get("left")
-                    .and_then(serde_json::Value::as_array)
-                    .map(|places| {
-                        places
-                            .iter()
-                            .map(|place| {
-                                let files = place.get(0).and_then(serde_json::Value::as_u64);
-                                let capped = place.get(1).and_then(serde_json::Value::as_bool);
-                                (files.unwrap_or(0), capped.unwrap_or(false))
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                self.left = left;
             }
-            _ => {}
         }
     }
 }

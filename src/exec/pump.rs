@@ -128,7 +128,7 @@ impl Gate {
         condvar.notify_all();
     }
 
-    fn wait(&self) -> bool {
+    pub(super) fn wait(&self) -> bool {
         let (lock, condvar) = &*self.inner;
         let mut current = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         while *current == GateState::Pending {
@@ -423,4 +423,128 @@ pub fn pump(
     }
     keep_tail(&mut result.tail);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_grants_up_to_its_limit_and_says_once_it_ran_out() {
+        let budget = Budget::new(Some(10));
+        assert_eq!(budget.take(4), (4, false));
+        assert!(!budget.exhausted());
+        assert_eq!(budget.take(4), (4, false));
+        // The third asks for more than is left: granted the rest, and it is the first to
+        // run out.
+        assert_eq!(budget.take(4), (2, true));
+        assert!(budget.exhausted());
+        // After that: nothing, and never "first" again (one notice).
+        assert_eq!(budget.take(4), (0, false));
+        assert_eq!(budget.clone().take(1), (0, false));
+    }
+
+    #[test]
+    fn budget_exactly_used_up_is_not_exhausted() {
+        let budget = Budget::new(Some(8));
+        assert_eq!(budget.take(8), (8, false));
+        assert!(!budget.exhausted());
+        assert_eq!(budget.take(0), (0, false));
+        assert_eq!(budget.take(1), (0, true));
+    }
+
+    #[test]
+    fn budget_without_limit_never_runs_out() {
+        let budget = Budget::new(None);
+        for _ in 0..4 {
+            assert_eq!(budget.take(usize::MAX / 8), (usize::MAX / 8, false));
+        }
+        assert!(!budget.exhausted());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn budget_reservations_given_back_are_granted_again() {
+        let budget = Budget::new(Some(10));
+        assert_eq!(budget.reserve(6), 6);
+        assert_eq!(budget.reserve(6), 4);
+        budget.give_back(7);
+        assert_eq!(budget.take(7), (7, false));
+        assert!(!budget.exhausted());
+        assert_eq!(budget.take(1), (0, true));
+    }
+
+    /// Clones share one budget (stdout and stderr draw from the same `limits.output`).
+    #[test]
+    fn budget_clones_share_the_limit() {
+        let budget = Budget::new(Some(100));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let budget = budget.clone();
+                std::thread::spawn(move || (0..50).map(|_| budget.take(1).0).sum::<usize>())
+            })
+            .collect();
+        let granted: usize = threads.into_iter().map(|thread| thread.join().unwrap()).sum();
+        assert_eq!(granted, 100);
+        assert!(budget.exhausted());
+    }
+
+    #[test]
+    fn gate_opened_lets_waiters_through_and_setup_end_does_not_close_it() {
+        let gate = Gate::new();
+        let waiter = {
+            let gate = gate.clone();
+            std::thread::spawn(move || gate.wait())
+        };
+        gate.open();
+        assert!(waiter.join().unwrap());
+        gate.finish_setup();
+        assert!(gate.wait());
+    }
+
+    #[test]
+    fn gate_closed_when_setup_ends_without_a_start() {
+        let gate = Gate::new();
+        let waiter = {
+            let gate = gate.clone();
+            std::thread::spawn(move || gate.wait())
+        };
+        gate.finish_setup();
+        assert!(!waiter.join().unwrap());
+        // A late `started` still opens it (the report is read after bwrap's status).
+        gate.open();
+        assert!(gate.wait());
+    }
+
+    #[test]
+    fn pump_captures_within_budget_and_keeps_the_stderr_tail() {
+        let gate = Gate::new();
+        gate.open();
+        let budget = Budget::new(Some(5));
+        let input: &[u8] = b"hello world";
+        let result = pump(input, Stream::Stderr, true, &budget, &gate);
+        assert_eq!(result.captured.bytes, b"hello");
+        assert!(result.captured.truncated);
+        assert_eq!(result.tail, b"hello world");
+        assert!(budget.exhausted());
+    }
+
+    #[test]
+    fn pump_drops_stderr_of_a_run_that_never_started() {
+        let gate = Gate::new();
+        gate.finish_setup();
+        let budget = Budget::new(None);
+        let input: &[u8] = b"bwrap: setting up uid map: Permission denied\n";
+        let result = pump(input, Stream::Stderr, true, &budget, &gate);
+        assert!(result.captured.bytes.is_empty());
+        assert_eq!(result.tail, input);
+    }
+
+    #[test]
+    fn keep_tail_keeps_the_last_bytes() {
+        let mut tail: Vec<u8> = (0..(TAIL_BYTES + 10)).map(|index| index as u8).collect();
+        let last = tail[tail.len() - TAIL_BYTES..].to_vec();
+        keep_tail(&mut tail);
+        assert_eq!(tail, last);
+    }
 }
