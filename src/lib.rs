@@ -148,7 +148,9 @@ pub(crate) fn execute(
         report::verbose_command(&sandbox::bwrap::to_shell_lines(&command));
     }
     let options = exec::ExecOptions {
-        capture: invocation.output.json,
+        io: exec::Io::inherited(invocation.output.json),
+        env: exec::Environment::of_process(),
+        observer: cli_observer(),
         output_limit: invocation.policy.limits.output,
         timeout: invocation.policy.limits.timeout,
         seccomp: seccomp_program(invocation)?,
@@ -268,7 +270,9 @@ pub(crate) fn execute_seatbelt(
         report::verbose_command(&seatbelt::to_shell_script(&command));
     }
     let options = exec::ExecOptions {
-        capture: invocation.output.json,
+        io: exec::Io::inherited(invocation.output.json),
+        env: exec::Environment::of_process(),
+        observer: cli_observer(),
         output_limit: invocation.policy.limits.output,
         timeout: invocation.policy.limits.timeout,
         seccomp: None,
@@ -288,6 +292,16 @@ pub(crate) fn execute_seatbelt(
     drop(run_directory);
     sweep_leftovers(invocation);
     outcome
+}
+
+/// Prints a run's notices through `report`, as they arrive.
+fn cli_observer() -> exec::Observer {
+    exec::Observer::new(|notice| match notice {
+        exec::Notice::OutputLimitReached { limit } => report::output_limit_notice(*limit),
+        exec::Notice::OutputHeldOpen => report::warning(
+            "a process that left the program's process group (a new session) still holds its output; boxpy stopped reading it",
+        ),
+    })
 }
 
 pub(crate) fn linux_host() -> Result<HostFacts> {

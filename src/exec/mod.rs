@@ -51,8 +51,14 @@ pub use pump::Captured;
 /// How to run.
 #[derive(Debug, Clone, Default)]
 pub struct ExecOptions {
-    /// Capture the program's output (for `--json`) instead of streaming it.
-    pub capture: bool,
+    /// Where the program's stdin comes from and its output goes.
+    pub io: Io,
+    /// The caller's environment, snapshotted once: where `EnvValue::FromHost` variables
+    /// take their values (exec never reads the process's own).
+    pub env: Environment,
+    /// Told of what happens during the run that the caller may want to say (exec writes
+    /// nothing to the process's stdout or stderr itself).
+    pub observer: Observer,
     /// Bytes of stdout+stderr forwarded before the rest is dropped.
     pub output_limit: Option<u64>,
     /// Wall-clock limit.
@@ -66,6 +72,144 @@ pub struct ExecOptions {
     /// The places the sandbox discards (its private HOME and `/tmp`) whose leftover files
     /// the init counts at the end ([`discarded`]); empty to count nothing.
     pub count_discarded: Vec<(discarded::Place, std::path::PathBuf)>,
+}
+
+/// A run's I/O. The default reads nothing (`/dev/null`) and captures both streams.
+#[derive(Debug, Clone, Default)]
+pub struct Io {
+    pub stdin: Input,
+    pub stdout: Output,
+    pub stderr: Output,
+}
+
+impl Io {
+    /// The CLI's: the process's own stdin, and its stdout and stderr, or both captured
+    /// (`--json`).
+    pub fn inherited(capture: bool) -> Io {
+        let stream = |fd| {
+            if capture {
+                Output::Capture
+            } else {
+                Output::inherit(fd)
+            }
+        };
+        Io {
+            stdin: Input::Inherit,
+            stdout: stream(1),
+            stderr: stream(2),
+        }
+    }
+}
+
+/// Where the program's stdin comes from.
+#[derive(Debug, Clone, Default)]
+pub enum Input {
+    /// Nothing: the program reads end-of-file at once.
+    #[default]
+    Null,
+    /// The process's own stdin, relayed as [`terminal`] decides (a terminal through a
+    /// pseudo-terminal of the sandbox's, a pipe or a file through a relay).
+    Inherit,
+    /// This descriptor, relayed as the process's own stdin would be.
+    Fd(std::sync::Arc<OwnedFd>),
+}
+
+/// Where one of the program's output streams goes.
+#[derive(Debug, Clone, Default)]
+pub enum Output {
+    /// Kept in [`Outcome::stdout`] / [`Outcome::stderr`].
+    #[default]
+    Capture,
+    /// Written to this file as it comes.
+    Stream(std::sync::Arc<std::fs::File>),
+}
+
+impl Output {
+    /// The process's descriptor `fd` (1 or 2), duplicated; `/dev/null` when it is closed
+    /// (what is written to a closed standard stream is dropped, as the standard library
+    /// does).
+    pub fn inherit(fd: RawFd) -> Output {
+        let file = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3))
+            .ok()
+            // SAFETY: fcntl(F_DUPFD_CLOEXEC) returned a new descriptor nothing else owns.
+            .map(|raw| std::fs::File::from(unsafe { OwnedFd::from_raw_fd(raw) }))
+            .or_else(|| {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open("/dev/null")
+                    .ok()
+            });
+        match file {
+            Some(file) => Output::Stream(std::sync::Arc::new(file)),
+            None => Output::Capture,
+        }
+    }
+
+    fn file(&self) -> Option<std::sync::Arc<std::fs::File>> {
+        match self {
+            Output::Capture => None,
+            Output::Stream(file) => Some(file.clone()),
+        }
+    }
+}
+
+/// Something a run says while it runs, for the caller to show (the CLI prints each
+/// through `report`, at the moment it arrives).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// `limits.output` (this many bytes) was reached: the rest of the output is dropped.
+    OutputLimitReached { limit: u64 },
+    /// macOS: a process that left the program's process group (a new session) still held
+    /// its output when the program ended; boxpy stopped reading it.
+    OutputHeldOpen,
+}
+
+/// Receives a run's [`Notice`]s, from whichever of the run's threads sees them.
+#[derive(Clone, Default)]
+pub struct Observer(Option<std::sync::Arc<dyn Fn(&Notice) + Send + Sync>>);
+
+impl Observer {
+    pub fn new(notice: impl Fn(&Notice) + Send + Sync + 'static) -> Observer {
+        Observer(Some(std::sync::Arc::new(notice)))
+    }
+
+    pub(crate) fn notice(&self, notice: Notice) {
+        if let Some(observer) = &self.0 {
+            observer(&notice);
+        }
+    }
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(if self.0.is_some() {
+            "Observer(..)"
+        } else {
+            "Observer(none)"
+        })
+    }
+}
+
+/// The caller's environment variables, taken once.
+#[derive(Debug, Clone, Default)]
+pub struct Environment(std::sync::Arc<std::collections::HashMap<std::ffi::OsString, std::ffi::OsString>>);
+
+impl Environment {
+    /// This process's environment now (the CLI takes it once per run; a server takes the
+    /// one each request names with [`Environment::from_pairs`]).
+    pub fn of_process() -> Environment {
+        Environment::from_pairs(std::env::vars_os())
+    }
+
+    pub fn from_pairs(
+        pairs: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+    ) -> Environment {
+        Environment(std::sync::Arc::new(pairs.into_iter().collect()))
+    }
+
+    fn get(&self, name: &str) -> Option<&std::ffi::OsString> {
+        self.0.get(std::ffi::OsStr::new(name))
+    }
 }
 
 /// Files a run left in a place the sandbox discards (see [`discarded`]).
@@ -189,7 +333,7 @@ pub fn run(
     // The program's stdin: boxpy's own only when it is a read-only pipe or `/dev/null`;
     // a terminal (through a pseudo-terminal the init opens in the sandbox), a socket or a
     // file is relayed (see [`terminal`]).
-    let (stdin_read, stdin_relay) = terminal::program_stdin()?.split();
+    let (stdin_read, stdin_relay) = terminal::program_stdin(&options.io.stdin)?.split();
     let (stdout_read, stdout_write) = pipe()?;
     let (stderr_read, stderr_write) = pipe()?;
     let (channel_read, channel_write) = match &options.channel {
@@ -223,7 +367,7 @@ pub fn run(
         .collect();
 
     let spawned = with_signals_blocked(&command.program, || {
-        spawn_bwrap(command, bwrap_output.as_raw_fd(), &raw_mapping)
+        spawn_bwrap(command, &options.env, bwrap_output.as_raw_fd(), &raw_mapping)
     });
     drop(mapping);
     drop(bwrap_output);
@@ -254,14 +398,20 @@ pub fn run(
     let stderr = std::fs::File::from(stderr_read);
     let budget = pump::Budget::new(options.output_limit);
     let stdout_thread = {
-        let (budget, gate, capture) = (budget.clone(), gate.clone(), options.capture);
+        let (budget, gate, out) = (budget.clone(), gate.clone(), options.io.stdout.file());
+        let observer = options.observer.clone();
         helper_thread(move || {
-            pump::pump_spliced(stdout, pump::Stream::Stdout, capture, &budget, &gate)
+            let out = out.as_deref();
+            pump::pump_spliced(stdout, pump::Stream::Stdout, out, &budget, &gate, &observer)
         })
     };
     let stderr_thread = {
-        let (budget, gate, capture) = (budget.clone(), gate.clone(), options.capture);
-        helper_thread(move || pump::pump(stderr, pump::Stream::Stderr, capture, &budget, &gate))
+        let (budget, gate, out) = (budget.clone(), gate.clone(), options.io.stderr.file());
+        let observer = options.observer.clone();
+        helper_thread(move || {
+            let out = out.as_deref();
+            pump::pump(stderr, pump::Stream::Stderr, out, &budget, &gate, &observer)
+        })
     };
 
     // bwrap's exit, the forwarded signals, bwrap's status (child-pid: the sandbox was
@@ -385,12 +535,15 @@ pub fn run_seatbelt(
 }
 
 /// The sandbox's environment: literal values, and the caller's values of `FromHost`
-/// variables when set.
-fn environment(env: &[(String, EnvValue)]) -> Vec<(&str, std::ffi::OsString)> {
+/// variables (from the run's snapshot) when set.
+fn environment<'a>(
+    env: &'a [(String, EnvValue)],
+    caller: &Environment,
+) -> Vec<(&'a str, std::ffi::OsString)> {
     env.iter()
         .filter_map(|(key, value)| match value {
             EnvValue::Literal(value) => Some((key.as_str(), value.into())),
-            EnvValue::FromHost(name) => std::env::var_os(name).map(|value| (key.as_str(), value)),
+            EnvValue::FromHost(name) => caller.get(name).map(|value| (key.as_str(), value.clone())),
         })
         .collect()
 }
@@ -398,8 +551,12 @@ fn environment(env: &[(String, EnvValue)]) -> Vec<(&str, std::ffi::OsString)> {
 /// Gives `process` exactly the sandbox's environment; the caller clears the rest with
 /// `env_clear`.
 #[cfg(any(target_os = "macos", test))]
-pub(crate) fn set_environment(process: &mut std::process::Command, env: &[(String, EnvValue)]) {
-    process.envs(environment(env));
+pub(crate) fn set_environment(
+    process: &mut std::process::Command,
+    env: &[(String, EnvValue)],
+    caller: &Environment,
+) {
+    process.envs(environment(env, caller));
 }
 
 /// Blocks the forwarded signals in this thread (and so in every thread spawned after it;
@@ -479,6 +636,7 @@ struct ProgramPipes {
 /// its pid.
 fn spawn_bwrap(
     command: &BwrapCommand,
+    caller: &Environment,
     output: RawFd,
     mapping: &[(RawFd, RawFd)],
 ) -> std::io::Result<libc::pid_t> {
@@ -498,7 +656,7 @@ fn spawn_bwrap(
         arguments.push(c_string(argument.as_bytes())?);
     }
     let mut variables = Vec::new();
-    for (key, value) in environment(&command.env) {
+    for (key, value) in environment(&command.env, caller) {
         variables.push(c_string(
             &[key.as_bytes(), b"=", value.as_bytes()].concat(),
         )?);

@@ -4,9 +4,12 @@
 //! A pump never stops reading before end-of-file, so the program never blocks on a full
 //! pipe; bytes over the limit are read and dropped.
 
+use std::fs::File;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+
+use super::{Notice, Observer};
 
 /// How much of stderr is kept for the traceback parser.
 pub const TAIL_BYTES: usize = 64 * 1024;
@@ -153,11 +156,10 @@ enum Spliced {
 /// the budget first, so `limits.output` is never overshot; once the budget is spent, the
 /// ordinary pump reads and drops the rest.
 #[cfg(target_os = "linux")]
-fn splice_stdout(reader: &impl std::os::fd::AsFd, budget: &Budget) -> Spliced {
+fn splice_stdout(reader: &impl std::os::fd::AsFd, stdout: &File, budget: &Budget) -> Spliced {
     use nix::errno::Errno;
     use nix::fcntl::{splice, SpliceFFlags};
     use std::os::fd::AsFd;
-    let stdout = std::io::stdout();
     loop {
         let reserved = budget.reserve(1 << 20);
         if reserved == 0 {
@@ -197,17 +199,18 @@ fn splice_stdout(reader: &impl std::os::fd::AsFd, budget: &Budget) -> Spliced {
 pub fn pump_spliced(
     reader: impl Read + std::os::fd::AsFd,
     stream: Stream,
-    capture: bool,
+    out: Option<&File>,
     budget: &Budget,
     gate: &Gate,
+    observer: &Observer,
 ) -> PumpResult {
-    if stream == Stream::Stdout && !capture {
-        if let Spliced::Done = splice_stdout(&reader, budget) {
+    if let (Stream::Stdout, Some(stdout)) = (stream, out) {
+        if let Spliced::Done = splice_stdout(&reader, stdout, budget) {
             return PumpResult::default();
         }
     }
-    if stream == Stream::Stderr && !capture && gate.wait() {
-        let (spliced, kept) = splice_stderr(&reader, budget);
+    if let (Stream::Stderr, Some(stderr), true) = (stream, out, gate.wait()) {
+        let (spliced, kept) = splice_stderr(&reader, stderr, budget);
         if let Spliced::Done = spliced {
             return PumpResult {
                 tail: kept,
@@ -215,14 +218,14 @@ pub fn pump_spliced(
             };
         }
         // Copy the rest; what the kernel kept is the start of the tail.
-        let mut result = pump(reader, stream, capture, budget, gate);
+        let mut result = pump(reader, stream, out, budget, gate, observer);
         let mut tail = kept;
         tail.append(&mut result.tail);
         keep_tail(&mut tail);
         result.tail = tail;
         return result;
     }
-    pump(reader, stream, capture, budget, gate)
+    pump(reader, stream, out, budget, gate, observer)
 }
 
 /// Streams stderr with `splice(2)` once the program has started, keeping the last bytes
@@ -231,7 +234,11 @@ pub fn pump_spliced(
 /// spliced to `/dev/null` to make room), then moved to boxpy's stderr. Returns what the
 /// private pipe holds (the tail so far) and whether the stream is done.
 #[cfg(target_os = "linux")]
-fn splice_stderr(reader: &impl std::os::fd::AsFd, budget: &Budget) -> (Spliced, Vec<u8>) {
+fn splice_stderr(
+    reader: &impl std::os::fd::AsFd,
+    stderr: &File,
+    budget: &Budget,
+) -> (Spliced, Vec<u8>) {
     use nix::errno::Errno;
     use nix::fcntl::{splice, tee, FcntlArg, SpliceFFlags};
     use std::os::fd::{AsFd, AsRawFd};
@@ -250,7 +257,6 @@ fn splice_stderr(reader: &impl std::os::fd::AsFd, budget: &Budget) -> (Spliced, 
         return (Spliced::Unsupported, Vec::new());
     };
     let capacity = capacity as usize;
-    let stderr = std::io::stderr();
     let mut held = 0usize;
     // How it ended, and how many bytes at the end of the private pipe are still in the
     // program's pipe too (duplicated, not yet moved).
@@ -323,7 +329,7 @@ fn splice_stderr(reader: &impl std::os::fd::AsFd, budget: &Budget) -> (Spliced, 
         let mut bytes = vec![0u8; pending];
         if let Ok(fd) = reader.as_fd().try_clone_to_owned() {
             if std::io::Read::read_exact(&mut std::fs::File::from(fd), &mut bytes).is_ok() {
-                let _ = std::io::Write::write_all(&mut stderr.lock(), &bytes);
+                let _ = std::io::Write::write_all(&mut { stderr }, &bytes);
             }
         }
     }
@@ -343,11 +349,12 @@ fn splice_stderr(reader: &impl std::os::fd::AsFd, budget: &Budget) -> (Spliced, 
 pub fn pump_spliced(
     reader: impl Read + std::os::fd::AsFd,
     stream: Stream,
-    capture: bool,
+    out: Option<&File>,
     budget: &Budget,
     gate: &Gate,
+    observer: &Observer,
 ) -> PumpResult {
-    pump(reader, stream, capture, budget, gate)
+    pump(reader, stream, out, budget, gate, observer)
 }
 
 /// Trims a stderr tail to its last [`TAIL_BYTES`].
@@ -357,14 +364,18 @@ fn keep_tail(tail: &mut Vec<u8>) {
     }
 }
 
-/// Moves one stream until end-of-file.
+/// Moves one stream until end-of-file: to `out`, or captured when there is none. The
+/// notice that `limits.output` was reached goes to `observer` when it is (after the
+/// output forwarded so far).
 pub fn pump(
     mut reader: impl Read,
     stream: Stream,
-    capture: bool,
+    out: Option<&File>,
     budget: &Budget,
     gate: &Gate,
+    observer: &Observer,
 ) -> PumpResult {
+    let capture = out.is_none();
     let mut result = PumpResult::default();
     let mut chunk = vec![0u8; 64 * 1024];
     let mut forward = !capture;
@@ -398,17 +409,8 @@ pub fn pump(
             if allowed < count {
                 result.captured.truncated = true;
             }
-        } else if forward && allowed > 0 {
-            let written = match stream {
-                Stream::Stdout => {
-                    let mut out = std::io::stdout().lock();
-                    out.write_all(&bytes[..allowed]).and_then(|()| out.flush())
-                }
-                Stream::Stderr => {
-                    let mut out = std::io::stderr().lock();
-                    out.write_all(&bytes[..allowed]).and_then(|()| out.flush())
-                }
-            };
+        } else if let (true, true, Some(mut out)) = (forward, allowed > 0, out) {
+            let written = out.write_all(&bytes[..allowed]).and_then(|()| out.flush());
             if written.is_err() && stream == Stream::Stdout {
                 // Our stdout is gone (`boxpy run x.py | head`): close the program's end
                 // too, as if it had been writing to the closed pipe itself.
@@ -417,7 +419,7 @@ pub fn pump(
         }
         if ran_out && !capture {
             if let Some(limit) = budget.limit {
-                crate::report::output_limit_notice(limit);
+                observer.notice(Notice::OutputLimitReached { limit });
             }
         }
     }
@@ -522,7 +524,7 @@ mod tests {
         gate.open();
         let budget = Budget::new(Some(5));
         let input: &[u8] = b"hello world";
-        let result = pump(input, Stream::Stderr, true, &budget, &gate);
+        let result = pump(input, Stream::Stderr, None, &budget, &gate, &Observer::default());
         assert_eq!(result.captured.bytes, b"hello");
         assert!(result.captured.truncated);
         assert_eq!(result.tail, b"hello world");
@@ -535,7 +537,7 @@ mod tests {
         gate.finish_setup();
         let budget = Budget::new(None);
         let input: &[u8] = b"bwrap: setting up uid map: Permission denied\n";
-        let result = pump(input, Stream::Stderr, true, &budget, &gate);
+        let result = pump(input, Stream::Stderr, None, &budget, &gate, &Observer::default());
         assert!(result.captured.bytes.is_empty());
         assert_eq!(result.tail, input);
     }
