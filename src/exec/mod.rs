@@ -33,6 +33,7 @@ pub(crate) mod limits;
 pub(crate) mod macos;
 mod protocol;
 mod pump;
+mod runtime;
 mod terminal;
 #[cfg(test)]
 mod tests;
@@ -47,6 +48,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use crate::error::{Error, NamespaceCause, Result};
 use crate::sandbox::{fds, BwrapCommand, EnvValue};
 pub use pump::Captured;
+pub use runtime::Runtime;
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
@@ -277,18 +279,27 @@ const FORWARDED_SIGNALS: [Signal; 4] = [
     Signal::SIGQUIT,
 ];
 
-/// Runs `command` (a rendered bwrap command line, with a setup socket:
-/// [`crate::sandbox::InitSetup::Deferred`]) and waits for it. `plan` decides how the
-/// limits are enforced (creating the cgroups): it runs once bwrap has started, and its
-/// rlimits and cgroup files go to the init over the setup socket. The cgroups are removed
-/// before this returns.
+/// Runs `command` under the CLI's runtime ([`Runtime::cli`]): see [`run_in`].
 pub fn run(
     command: &BwrapCommand,
     options: &ExecOptions,
     plan: impl FnOnce() -> limits::Enforcement,
 ) -> Result<Outcome> {
+    run_in(Runtime::cli(), command, options, plan)
+}
+
+/// Runs `command` (a rendered bwrap command line, with a setup socket:
+/// [`crate::sandbox::InitSetup::Deferred`]) in `runtime` and waits for it. `plan` decides
+/// how the limits are enforced (creating the cgroups): it runs once bwrap has started, and
+/// its rlimits and cgroup files go to the init over the setup socket. The cgroups are
+/// removed before this returns. Any number of runs may go at once, from any threads.
+pub fn run_in(
+    runtime: &Runtime,
+    command: &BwrapCommand,
+    options: &ExecOptions,
+    plan: impl FnOnce() -> limits::Enforcement,
+) -> Result<Outcome> {
     let started = Instant::now();
-    mark_inherited_descriptors_cloexec();
 
     let (status_read, status_write) = pipe()?;
     let (report_read, report_write) = pipe()?;
@@ -366,9 +377,18 @@ pub fn run(
         .map(|(fd, target)| (fd.as_raw_fd(), *target))
         .collect();
 
-    let spawned = with_signals_blocked(&command.program, || {
-        spawn_bwrap(command, &options.env, bwrap_output.as_raw_fd(), &raw_mapping)
-    });
+    let prepared = || spawn_bwrap(command, &options.env, bwrap_output.as_raw_fd(), &raw_mapping);
+    let spawned = if runtime.forwards_signals() {
+        with_signals_blocked(&command.program, || prepared()?.spawn())
+            .map(|(pid, forwarded)| (pid, Some(forwarded)))
+    } else {
+        prepared()
+            .and_then(|prepared| runtime.spawn(move || prepared.spawn()))
+            .map(|pid| (pid, None))
+            .map_err(|error| Error::SandboxSetup {
+                detail: format!("cannot start `{}`: {error}", command.program.display()),
+            })
+    };
     drop(mapping);
     drop(bwrap_output);
     let (bwrap_pid, forwarded) = spawned?;
@@ -422,7 +442,7 @@ pub fn run(
         status_read,
         report_read,
         diagnostics_read,
-        &forwarded,
+        forwarded.as_ref(),
         &gate,
         options.timeout.map(|timeout| started + timeout),
     )
@@ -632,14 +652,14 @@ struct ProgramPipes {
 /// signal mask, SIGPIPE back to its default, its own process group, stdin `/dev/null`
 /// (the program's own stdin goes to the init in the setup message: bwrap never holds the
 /// user's terminal), stdout and stderr both to `output`, each `(source, target)` of `mapping` duplicated to
-/// its fixed number, and nothing else (every other descriptor is close-on-exec). Returns
-/// its pid.
+/// its fixed number, and nothing else (every other descriptor is close-on-exec). This
+/// prepares it; [`BwrapSpawn::spawn`] spawns it (on the runtime's spawning thread).
 fn spawn_bwrap(
     command: &BwrapCommand,
     caller: &Environment,
     output: RawFd,
     mapping: &[(RawFd, RawFd)],
-) -> std::io::Result<libc::pid_t> {
+) -> std::io::Result<BwrapSpawn> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
 
@@ -665,7 +685,28 @@ fn spawn_bwrap(
     // Output first: its descriptors may carry numbers the mapping's targets overwrite.
     let mut dups = vec![(output, 1), (output, 2), (null.as_raw_fd(), 0)];
     dups.extend_from_slice(mapping);
-    spawn(&arguments, &variables, &dups, false)
+    Ok(BwrapSpawn {
+        arguments,
+        variables,
+        dups,
+        _null: null,
+    })
+}
+
+/// bwrap's command line, environment and descriptors, ready to spawn (the descriptors of
+/// `dups` other than `/dev/null` are the caller's, open until [`BwrapSpawn::spawn`] returns).
+struct BwrapSpawn {
+    arguments: Vec<std::ffi::CString>,
+    variables: Vec<std::ffi::CString>,
+    dups: Vec<(RawFd, RawFd)>,
+    _null: OwnedFd,
+}
+
+impl BwrapSpawn {
+    /// Spawns bwrap; returns its pid.
+    fn spawn(self) -> std::io::Result<libc::pid_t> {
+        spawn(&self.arguments, &self.variables, &self.dups, false)
+    }
 }
 
 /// `posix_spawn` (or `posix_spawnp` with `search_path`, which looks a bare name up on this
