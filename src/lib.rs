@@ -296,11 +296,13 @@ pub(crate) fn execute_seatbelt(
 
 /// Prints a run's notices through `report`, as they arrive.
 fn cli_observer() -> exec::Observer {
-    exec::Observer::new(|notice| match notice {
+    exec::Observer::new(|notice| {
+        match notice {
         exec::Notice::OutputLimitReached { limit } => report::output_limit_notice(*limit),
         exec::Notice::OutputHeldOpen => report::warning(
             "a process that left the program's process group (a new session) still holds its output; boxpy stopped reading it",
         ),
+    }
     })
 }
 

@@ -26,8 +26,8 @@ use nix::unistd::Pid;
 use std::path::PathBuf;
 
 use super::discarded::{self, Place};
-use super::protocol::ReportLine;
 use super::limits::Rlimit;
+use super::protocol::ReportLine;
 
 /// Runs the init. `args` are the process arguments after `__sandbox-init`:
 /// `REPORT_FD [--executable FD] [--rlimit NAME=SOFT:HARD]... [--setup FD] -- PROGRAM [ARGS]...`.

@@ -29,6 +29,8 @@ pub(crate) mod init;
 pub(crate) mod limits;
 // macOS's executor; also compiled in Linux test builds, which run it against a stand-in
 // for sandbox-exec.
+#[cfg(all(test, target_os = "linux"))]
+mod concurrent_tests;
 #[cfg(any(target_os = "macos", test))]
 pub(crate) mod macos;
 mod protocol;
@@ -194,7 +196,9 @@ impl std::fmt::Debug for Observer {
 
 /// The caller's environment variables, taken once.
 #[derive(Debug, Clone, Default)]
-pub struct Environment(std::sync::Arc<std::collections::HashMap<std::ffi::OsString, std::ffi::OsString>>);
+pub struct Environment(
+    std::sync::Arc<std::collections::HashMap<std::ffi::OsString, std::ffi::OsString>>,
+);
 
 impl Environment {
     /// This process's environment now (the CLI takes it once per run; a server takes the
@@ -377,7 +381,14 @@ pub fn run_in(
         .map(|(fd, target)| (fd.as_raw_fd(), *target))
         .collect();
 
-    let prepared = || spawn_bwrap(command, &options.env, bwrap_output.as_raw_fd(), &raw_mapping);
+    let prepared = || {
+        spawn_bwrap(
+            command,
+            &options.env,
+            bwrap_output.as_raw_fd(),
+            &raw_mapping,
+        )
+    };
     let spawned = if runtime.forwards_signals() {
         with_signals_blocked(&command.program, || prepared()?.spawn())
             .map(|(pid, forwarded)| (pid, Some(forwarded)))

@@ -112,7 +112,14 @@ mod tests {
                 left: vec![(1, false)],
             })
         );
-        for junk in ["", "{}", "[]", "{\"event\":\"nope\"}", "{\"event\":\"exec_failed\"}", "\u{0}"] {
+        for junk in [
+            "",
+            "{}",
+            "[]",
+            "{\"event\":\"nope\"}",
+            "{\"event\":\"exec_failed\"}",
+            "\u{0}",
+        ] {
             assert_eq!(ReportLine::decode(junk), None, "{junk:?}");
         }
     }

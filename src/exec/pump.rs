@@ -486,7 +486,10 @@ mod tests {
                 std::thread::spawn(move || (0..50).map(|_| budget.take(1).0).sum::<usize>())
             })
             .collect();
-        let granted: usize = threads.into_iter().map(|thread| thread.join().unwrap()).sum();
+        let granted: usize = threads
+            .into_iter()
+            .map(|thread| thread.join().unwrap())
+            .sum();
         assert_eq!(granted, 100);
         assert!(budget.exhausted());
     }
@@ -524,7 +527,14 @@ mod tests {
         gate.open();
         let budget = Budget::new(Some(5));
         let input: &[u8] = b"hello world";
-        let result = pump(input, Stream::Stderr, None, &budget, &gate, &Observer::default());
+        let result = pump(
+            input,
+            Stream::Stderr,
+            None,
+            &budget,
+            &gate,
+            &Observer::default(),
+        );
         assert_eq!(result.captured.bytes, b"hello");
         assert!(result.captured.truncated);
         assert_eq!(result.tail, b"hello world");
@@ -537,7 +547,14 @@ mod tests {
         gate.finish_setup();
         let budget = Budget::new(None);
         let input: &[u8] = b"bwrap: setting up uid map: Permission denied\n";
-        let result = pump(input, Stream::Stderr, None, &budget, &gate, &Observer::default());
+        let result = pump(
+            input,
+            Stream::Stderr,
+            None,
+            &budget,
+            &gate,
+            &Observer::default(),
+        );
         assert!(result.captured.bytes.is_empty());
         assert_eq!(result.tail, input);
     }

@@ -34,7 +34,10 @@ fn init_report_of_a_run_that_exited() {
 
 #[test]
 fn init_report_of_a_signalled_run_without_usage() {
-    let (report, _) = read(&["{\"event\":\"started\"}", "{\"event\":\"ended\",\"signal\":9}"]);
+    let (report, _) = read(&[
+        "{\"event\":\"started\"}",
+        "{\"event\":\"ended\",\"signal\":9}",
+    ]);
     assert_eq!((report.exit_code, report.signal), (None, Some(9)));
     assert_eq!(report.resources, None);
     assert!(report.left.is_empty());
@@ -42,7 +45,8 @@ fn init_report_of_a_signalled_run_without_usage() {
 
 #[test]
 fn init_report_of_failures() {
-    let (report, gate) = read(&["{\"event\":\"exec_failed\",\"errno\":2,\"path\":\"/usr/bin/nope\"}"]);
+    let (report, gate) =
+        read(&["{\"event\":\"exec_failed\",\"errno\":2,\"path\":\"/usr/bin/nope\"}"]);
     assert_eq!(report.exec_errno, Some(2));
     assert_eq!(report.exec_path, "/usr/bin/nope");
     assert!(!report.started);
@@ -52,9 +56,8 @@ fn init_report_of_failures() {
     let (report, _) = read(&["{\"event\":\"setup_failed\",\"detail\":\"no message\"}"]);
     assert_eq!(report.setup_failed.as_deref(), Some("no message"));
 
-    let (report, _) = read(&[
-        "{\"event\":\"limit_failed\",\"detail\":\"joining\",\"key\":\"limits.memory\"}",
-    ]);
+    let (report, _) =
+        read(&["{\"event\":\"limit_failed\",\"detail\":\"joining\",\"key\":\"limits.memory\"}"]);
     assert_eq!(
         report.limit_failed,
         Some(("joining".to_owned(), Some("limits.memory".to_owned())))
@@ -127,7 +130,10 @@ fn setup_failures_are_classified() {
             "",
             "bwrap exited before starting the program, without a message",
         ),
-        ("bwrap: Operation not permitted\n", "Operation not permitted"),
+        (
+            "bwrap: Operation not permitted\n",
+            "Operation not permitted",
+        ),
     ];
     for (message, expected) in other {
         match classify_setup_failure(message.as_bytes()) {

@@ -251,7 +251,7 @@ fn sandbox_exec_failures_are_boxpy_errors() {
         },
         &Enforcement::default(),
     )
-        .expect_err("sandbox-exec failed");
+    .expect_err("sandbox-exec failed");
     match error {
         Error::SandboxSetup { detail } => {
             assert_eq!(detail, "syntax error in profile: unbound variable")
