@@ -9,12 +9,27 @@
 //! - the report of boxpy's own init (PID 1 inside the sandbox, see [`init`]): when the
 //!   program started, how it ended (code or signal) and its honest resource usage.
 //!
+//! The API (a run is a value):
+//! - [`Runtime`], made once per process: [`Runtime::cli`] forwards the process's signals
+//!   to its run and spawns from the main thread; [`Runtime::library`] (a server's) leaves
+//!   signals alone and spawns from a thread of its own (see [`runtime`] for why).
+//! - [`run_in`] (`runtime`, a rendered [`BwrapCommand`], [`ExecOptions`], the limits' plan)
+//!   runs one sandbox and returns its [`Outcome`]; [`run`] is `run_in` with the CLI's
+//!   runtime. Runs may go at once from any threads; each one's cgroup is its own
+//!   (`boxpy-PID-N`, see [`limits`]).
+//! - [`ExecOptions`] carries everything of the caller a run uses: its [`Io`] (stdin:
+//!   [`Input`]; stdout and stderr: [`Output`], streamed to a file or captured), the
+//!   caller's [`Environment`] snapshotted once (where `EnvValue::FromHost` is looked up),
+//!   and an [`Observer`] told each [`Notice`] as it happens. Exec itself never writes to
+//!   fd 1 or 2, never reads `std::env`, and never calls `report`.
+//! - The init's report lines are [`protocol::ReportLine`], one serde type for both ends.
+//!
 //! Invariants:
 //! - Only the descriptors boxpy means to pass reach bwrap: every inherited descriptor above
-//!   2 is marked close-on-exec before the spawn.
-//! - bwrap is spawned from the main thread (its `--die-with-parent` is tied to the thread
-//!   that spawned it) into its own process group, so a terminal's Ctrl-C reaches boxpy
-//!   alone, which forwards it to the program.
+//!   2 is marked close-on-exec when the runtime is made.
+//! - bwrap is spawned from a thread that lives as long as the runtime (its
+//!   `--die-with-parent` is tied to the thread that spawned it) into its own process group,
+//!   so a terminal's Ctrl-C reaches boxpy alone, which forwards it to the program.
 //! - Output is always drained, so the program never blocks on a full pipe; what exceeds
 //!   `limits.output` is dropped with one notice.
 //! - The program's pipes reach the init over the setup socket, never through bwrap, so
