@@ -185,7 +185,10 @@ pub enum Notice {
 
 /// Receives a run's [`Notice`]s, from whichever of the run's threads sees them.
 #[derive(Clone, Default)]
-pub struct Observer(Option<std::sync::Arc<dyn Fn(&Notice) + Send + Sync>>);
+pub struct Observer(Option<std::sync::Arc<NoticeFn>>);
+
+/// What an [`Observer`] calls.
+type NoticeFn = dyn Fn(&Notice) + Send + Sync;
 
 impl Observer {
     pub fn new(notice: impl Fn(&Notice) + Send + Sync + 'static) -> Observer {
