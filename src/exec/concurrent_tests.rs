@@ -1,6 +1,6 @@
 //! Sixteen runs at once in one process, through the library API ([`Runtime::library`],
-//! [`run_in`]): each one's output, exit status, limits and notices are its own, and no
-//! cgroup is left behind. Real bwrap, the system's Python.
+//! [`run_in`]): each one's output, exit status, limits, notices and cgroups are its own,
+//! and no cgroup is left behind. Real bwrap, the system's Python.
 
 use std::sync::{Arc, Mutex};
 
@@ -75,7 +75,8 @@ fn code(index: usize) -> String {
 struct Ran {
     outcome: Result<Outcome>,
     notices: Vec<Notice>,
-    cgroup: bool,
+    /// The run's cgroup directories, while it ran (none: its limits were rlimits).
+    cgroup: Vec<std::path::PathBuf>,
 }
 
 fn run_one(runtime: &Runtime, host: &crate::host::HostFacts, index: usize) -> Ran {
@@ -113,54 +114,38 @@ fn run_one(runtime: &Runtime, host: &crate::host::HostFacts, index: usize) -> Ra
         channel: None,
         count_discarded: Vec::new(),
     };
-    let cgroup = std::cell::Cell::new(false);
+    let mut cgroup = Vec::new();
     let outcome = run_in(runtime, &command, &options, || {
         let enforcement = limits::plan(&invocation.policy.limits, host.uid);
-        cgroup.set(enforcement.cgroup.is_some());
+        if let Some(made) = &enforcement.cgroup {
+            cgroup = made.directories().to_vec();
+            assert!(cgroup.iter().all(|directory| directory.is_dir()));
+        }
         enforcement
     });
     let notices = notices.lock().unwrap().clone();
     Ran {
         outcome,
         notices,
-        cgroup: cgroup.get(),
+        cgroup,
     }
-}
-
-/// This process's cgroups named `boxpy-PID-...` (v2 and v1's memory and pids).
-fn own_run_cgroups() -> Vec<std::path::PathBuf> {
-    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    let prefix = format!("boxpy-{}-", std::process::id());
-    let mut found = Vec::new();
-    for line in own.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
-        else {
-            continue;
-        };
-        let root = std::path::Path::new("/sys/fs/cgroup");
-        let base = if controllers.is_empty() {
-            root.to_path_buf()
-        } else if controllers.split(',').any(|c| c == "memory" || c == "pids") {
-            root.join(controllers)
-        } else {
-            continue;
-        };
-        let parent = base.join(path.trim_start_matches('/'));
-        for entry in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
-            if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                found.push(entry.path());
-            }
-        }
-    }
-    found
 }
 
 #[test]
 fn sixteen_concurrent_runs_keep_to_themselves() {
     let Some(host) = host() else { return };
     let runtime = Runtime::library().expect("the runtime starts");
-    let before = own_run_cgroups();
+    // Whether this host gives a run a cgroup at all (root, or delegated v2): then every
+    // concurrent run must get its own.
+    let cgroups_here = limits::plan(
+        &crate::policy::Limits {
+            memory: Some(256 << 20),
+            ..crate::policy::Limits::default()
+        },
+        host.uid,
+    )
+    .cgroup
+    .is_some();
     let ran: Vec<Ran> = std::thread::scope(|scope| {
         let threads: Vec<_> = (0..RUNS)
             .map(|index| {
@@ -173,8 +158,19 @@ fn sixteen_concurrent_runs_keep_to_themselves() {
             .map(|thread| thread.join().expect("a run's thread"))
             .collect()
     });
-    let cgroups = ran.iter().filter(|ran| ran.cgroup).count();
+    let cgroups = ran.iter().filter(|ran| !ran.cgroup.is_empty()).count();
     eprintln!("{cgroups} of {RUNS} runs had a cgroup");
+    if cgroups_here {
+        assert_eq!(cgroups, RUNS, "a run went without its cgroup");
+    }
+    // Each run's cgroups were its own, and none is left.
+    let mut all: Vec<&std::path::PathBuf> = ran.iter().flat_map(|ran| &ran.cgroup).collect();
+    let count = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), count, "two runs shared a cgroup");
+    let left: Vec<_> = all.iter().filter(|directory| directory.exists()).collect();
+    assert!(left.is_empty(), "cgroups left behind: {left:?}");
     for (index, ran) in ran.into_iter().enumerate() {
         let outcome = ran
             .outcome
@@ -212,14 +208,14 @@ fn sixteen_concurrent_runs_keep_to_themselves() {
                 // Killed by the memory cgroup, or MemoryError under the address-space
                 // rlimit: never the exit of a program that got its memory.
                 assert_ne!(outcome.status, Status::Exited(index as i32), "{context}");
-                if ran.cgroup {
+                if !ran.cgroup.is_empty() {
                     assert_eq!(outcome.status, Status::Signaled(9), "{context}");
                     assert!(outcome.memory_limit_reached, "{context}");
                 }
                 assert!(!outcome.output_limit_reached, "{context}");
             }
             Kind::OverProcesses => {
-                if ran.cgroup {
+                if !ran.cgroup.is_empty() {
                     assert_eq!(
                         outcome.status,
                         Status::Exited(100 + index as i32),
@@ -248,8 +244,6 @@ fn sixteen_concurrent_runs_keep_to_themselves() {
             assert!(!outcome.stdout.truncated, "{context}");
         }
     }
-    assert_eq!(own_run_cgroups(), before, "a run's cgroup was left behind");
-    assert!(before.is_empty(), "{before:?}");
 }
 
 /// Streamed output goes to the run's own sink, and the output-limit notice to its own

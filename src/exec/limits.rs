@@ -108,6 +108,12 @@ enum MemoryEvents {
 }
 
 impl Cgroup {
+    /// The run's cgroup directories (one per hierarchy), removed when it is dropped.
+    #[cfg(test)]
+    pub(crate) fn directories(&self) -> &[PathBuf] {
+        &self.directories
+    }
+
     /// The open `tasks`/`cgroup.procs` files, passed to the init to join.
     pub fn join_files(&self) -> &[File] {
         &self.procs

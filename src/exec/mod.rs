@@ -975,15 +975,24 @@ struct BwrapRecord {
     exit_code: Option<i32>,
 }
 
+/// One record of bwrap's `--json-status-fd` (bwrap's protocol): the fields boxpy reads.
+#[derive(Debug, serde::Deserialize)]
+struct BwrapStatusRecord {
+    #[serde(rename = "child-pid")]
+    child_pid: Option<i64>,
+    #[serde(rename = "exit-code")]
+    exit_code: Option<i64>,
+}
+
 impl BwrapRecord {
     /// bwrap writes one JSON object per event: keep the child pid and the exit code.
     fn update(&mut self, text: &[u8]) {
-        let stream = serde_json::Deserializer::from_slice(text).into_iter::<serde_json::Value>();
-        for value in stream.flatten() {
-            if let Some(pid) = value.get("child-pid").and_then(serde_json::Value::as_i64) {
+        let stream = serde_json::Deserializer::from_slice(text).into_iter::<BwrapStatusRecord>();
+        for record in stream.flatten() {
+            if let Some(pid) = record.child_pid {
                 self.child_pid = i32::try_from(pid).ok();
             }
-            if let Some(code) = value.get("exit-code").and_then(serde_json::Value::as_i64) {
+            if let Some(code) = record.exit_code {
                 self.exit_code = i32::try_from(code).ok();
             }
         }

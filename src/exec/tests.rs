@@ -142,3 +142,18 @@ fn setup_failures_are_classified() {
         }
     }
 }
+
+/// bwrap's status records: the child pid, then the exit code, other fields ignored.
+#[test]
+fn bwrap_status_records_are_read() {
+    let mut record = BwrapRecord::default();
+    record.update(b"{ \"child-pid\": 4242, \"cgroup-namespace\": 1 }\n");
+    assert_eq!((record.child_pid, record.exit_code), (Some(4242), None));
+    record.update(b"{ \"child-pid\": 4242 }\n{ \"exit-code\": 3 }\n");
+    assert_eq!((record.child_pid, record.exit_code), (Some(4242), Some(3)));
+    let mut record = BwrapRecord::default();
+    record.update(b"{ \"child-pid\": 99999999999 }");
+    assert_eq!(record.child_pid, None);
+    record.update(b"garbage");
+    assert_eq!(record.exit_code, None);
+}
