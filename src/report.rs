@@ -180,6 +180,18 @@ pub fn resolved_warnings(invocation: &crate::settings::Invocation) {
     }
 }
 
+/// The CLI's observer of a run's output: prints what exec tells of it as it happens.
+pub fn output_observer() -> crate::exec::Observer {
+    crate::exec::Observer::new(|notice| {
+        match notice {
+        crate::exec::Notice::OutputLimitReached { limit } => output_limit_notice(*limit),
+        crate::exec::Notice::OutputHeldOpen => warning(
+            "a process that left the program's process group (a new session) still holds its output; boxpy stopped reading it",
+        ),
+    }
+    })
+}
+
 /// The one notice printed when `limits.output` is reached.
 pub fn output_limit_notice(limit: u64) {
     // Written while the program may still be writing: its output so far may have left a

@@ -111,6 +111,7 @@ impl Backend for Bwrap {
 
     fn run(&self, invocation: &Invocation, session: Session<'_>) -> Result<Outcome> {
         let observer = session.observer;
+        let session_runtime = session.runtime;
         let host = &self.host;
         // The limits are planned (cgroups created) once bwrap is running; the init waits
         // for them before it starts the program. A retry plans them again, and warns once.
@@ -134,14 +135,16 @@ impl Backend for Bwrap {
             unreachable!("the bwrap backend renders bwrap commands")
         };
         let options = exec::ExecOptions {
-            capture: invocation.output.json,
+            io: session.io,
+            env: session.env,
+            observer: session.output,
             output_limit: invocation.policy.limits.output,
             timeout: invocation.policy.limits.timeout,
             seccomp: self.seccomp_program(invocation)?,
             channel: session.channel,
             count_discarded: discarded_places(invocation),
         };
-        let result = match exec::run(&command, &options, plan) {
+        let result = match exec::run_in(session_runtime, &command, &options, plan) {
             // bwrap older than 0.8 has no `--disable-userns`: say so, and run without it (the
             // seccomp filter still refuses unshare/clone with namespace flags).
             Err(Error::SandboxSetup { detail }) if detail.contains("--disable-userns") => {
@@ -150,7 +153,12 @@ impl Backend for Bwrap {
                 ));
                 let mut spec = invocation.spec.clone();
                 spec.disable_userns = false;
-                exec::run(&sandbox::bwrap::render(&spec, host, &setup), &options, plan)
+                exec::run_in(
+                    session_runtime,
+                    &sandbox::bwrap::render(&spec, host, &setup),
+                    &options,
+                    plan,
+                )
             }
             result => result,
         };

@@ -78,6 +78,15 @@ pub(crate) struct Session<'a> {
     pub channel: Option<mpsc::SyncSender<String>>,
     /// Told what the user should hear while the run goes on, as it happens.
     pub observer: &'a dyn Fn(&Notice<'_>),
+    /// The process's runtime: the CLI's ([`crate::exec::Runtime::cli`]) or a server's.
+    pub runtime: &'a crate::exec::Runtime,
+    /// The program's stdin, stdout and stderr.
+    pub io: crate::exec::Io,
+    /// The caller's environment, snapshotted once (`env.pass` takes its values here).
+    pub env: crate::exec::Environment,
+    /// Told, from the output pumps, what happens to the program's output (the output limit
+    /// reached) as it happens.
+    pub output: crate::exec::Observer,
 }
 
 /// What a backend tells its caller during a run.

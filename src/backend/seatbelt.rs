@@ -99,7 +99,9 @@ impl Backend for Seatbelt {
             unreachable!("the Seatbelt backend renders Seatbelt commands")
         };
         let options = exec::ExecOptions {
-            capture: invocation.output.json,
+            io: session.io,
+            env: session.env,
+            observer: session.output,
             output_limit: invocation.policy.limits.output,
             timeout: invocation.policy.limits.timeout,
             seccomp: None,

@@ -94,6 +94,10 @@ pub(crate) fn run_program(sandbox: &cli::SandboxArgs, program: Program) -> Resul
         backend::Session {
             channel: None,
             observer: &|notice| super::print_notice(&invocation, notice),
+            runtime: crate::exec::Runtime::cli(),
+            io: crate::exec::Io::inherited(invocation.output.json),
+            env: crate::exec::Environment::of_process(),
+            output: report::output_observer(),
         },
     )?;
     if invocation.output.json {

@@ -40,7 +40,7 @@ pub(super) struct Waited {
 /// and what remains (the init's exit, the namespaces' teardown, bwrap's exit) is none of
 /// the caller's business. Without that report (bwrap or the init failed), until bwrap has
 /// exited and its channels have ended. `diagnostics` is bwrap's own output. Forwards each signal in
-/// `forwarded` (blocked in every thread of boxpy) to the init once bwrap has named it,
+/// `forwarded` (blocked in every thread of boxpy; none for a library runtime) to the init once bwrap has named it,
 /// to bwrap's process group before; at `deadline`, asks the init to stop everything
 /// (SIGUSR1) and kills it after a grace period.
 pub(super) fn wait_for_sandbox(
@@ -48,12 +48,13 @@ pub(super) fn wait_for_sandbox(
     status_read: OwnedFd,
     report_read: OwnedFd,
     diagnostics_read: OwnedFd,
-    forwarded: &SigSet,
+    forwarded: Option<&SigSet>,
     gate: &pump::Gate,
     deadline: Option<Instant>,
 ) -> std::io::Result<Waited> {
     let exit = ExitWatch::new(bwrap_pid)?;
-    let signals = SignalWatch::new(forwarded)?;
+    // A library runtime forwards nothing: no signalfd for signals it did not block.
+    let signals = forwarded.map(SignalWatch::new).transpose()?;
     let mut status = Some(Channel::new(status_read));
     let mut report = Some(Channel::new(report_read));
     let mut diagnostics = Some(Channel::new(diagnostics_read));
@@ -82,7 +83,9 @@ pub(super) fn wait_for_sandbox(
             if exited.is_none() {
                 sources.push((Source::Exit, PollFd::new(exit.fd(), PollFlags::POLLIN)));
             }
-            sources.push((Source::Signal, PollFd::new(signals.fd(), PollFlags::POLLIN)));
+            if let Some(signals) = &signals {
+                sources.push((Source::Signal, PollFd::new(signals.fd(), PollFlags::POLLIN)));
+            }
             if let Some(channel) = &status {
                 sources.push((Source::Status, PollFd::new(channel.fd(), PollFlags::POLLIN)));
             }
@@ -134,7 +137,7 @@ pub(super) fn wait_for_sandbox(
             match source {
                 Source::Exit => exited = Some(exit.reap()),
                 Source::Signal => {
-                    if let Some(signal) = signals.take() {
+                    if let Some(signal) = signals.as_ref().and_then(SignalWatch::take) {
                         let target = init_pid(&record).unwrap_or(-bwrap_pid);
                         let _ = kill(Pid::from_raw(target), signal);
                     }

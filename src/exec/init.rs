@@ -27,6 +27,7 @@ use std::path::PathBuf;
 
 use super::discarded::{self, Place};
 use super::limits::Rlimit;
+use super::protocol::ReportLine;
 
 /// Runs the init. `args` are the process arguments after `__sandbox-init`:
 /// `REPORT_FD [--executable FD] [--rlimit NAME=SOFT:HARD]... [--setup FD] -- PROGRAM [ARGS]...`.
@@ -247,7 +248,7 @@ pub fn main(args: &[OsString]) -> i32 {
         eprintln!("boxpy: the sandbox init's environment contains a NUL byte");
         return 125;
     };
-    report_line(&mut report, "{\"event\":\"started\"}");
+    report_line(&mut report, &ReportLine::Started);
 
     // posix_spawnp: found on PATH like execvp, in its own process group, with an empty
     // signal mask and SIGPIPE at its default.
@@ -262,11 +263,8 @@ pub fn main(args: &[OsString]) -> i32 {
         Ok(pid) => Pid::from_raw(pid),
         Err(error) => {
             let errno = error.raw_os_error().unwrap_or(libc::EIO);
-            let path = serde_json::to_string(&program[0].to_string_lossy()).unwrap_or_default();
-            report_line(
-                &mut report,
-                &format!("{{\"event\":\"exec_failed\",\"errno\":{errno},\"path\":{path}}}"),
-            );
+            let path = program[0].to_string_lossy().into_owned();
+            report_line(&mut report, &ReportLine::ExecFailed { errno, path });
             return if errno == libc::ENOENT { 127 } else { 126 };
         }
     };
@@ -307,28 +305,33 @@ pub fn main(args: &[OsString]) -> i32 {
     for mut file in leave {
         let _ = file.write_all(b"0");
     }
-    let (field, value, exit_code) = match program_status {
-        Some(WaitStatus::Exited(_, code)) => ("code", code, code),
-        Some(WaitStatus::Signaled(_, signal, _)) => ("signal", signal as i32, 128 + signal as i32),
-        _ => ("signal", libc::SIGKILL, 128 + libc::SIGKILL),
+    let (code, signal, exit_code) = match program_status {
+        Some(WaitStatus::Exited(_, code)) => (Some(code), None, code),
+        Some(WaitStatus::Signaled(_, signal, _)) => {
+            (None, Some(signal as i32), 128 + signal as i32)
+        }
+        _ => (None, Some(libc::SIGKILL), 128 + libc::SIGKILL),
     };
     // What the program left in the places that end with the sandbox (its private HOME and
     // /tmp): counted now that nothing else runs, bounded, numbers only.
-    let mut left = String::new();
+    let mut left = Vec::new();
     if !count_places.is_empty() {
         let mut budget = discarded::Budget::new();
-        let counts: Vec<String> = count_places
+        left = count_places
             .iter()
             .map(|(place, path)| {
                 let count = discarded::count_tmpfs(path, *place, &mut budget);
-                format!("[{},{}]", count.files, count.capped)
+                (count.files, count.capped)
             })
             .collect();
-        left = format!(",\"left\":[{}]", counts.join(","));
     }
-    let ended = format!(
-        "{{\"event\":\"ended\",\"{field}\":{value},\"cpu_ms\":{cpu_ms},\"max_rss_kib\":{max_rss_kib}{left}}}"
-    );
+    let ended = ReportLine::Ended {
+        code,
+        signal,
+        cpu_ms: Some(u64::try_from(cpu_ms).unwrap_or(0)),
+        max_rss_kib: Some(u64::try_from(max_rss_kib).unwrap_or(0)),
+        left,
+    };
     report_line(&mut report, &ended);
     exit_code
 }
@@ -994,11 +997,8 @@ fn send_terminal(socket: &OwnedFd, master: &OwnedFd) -> Result<(), String> {
 
 /// Writes one line of the report with a single `write` (under `PIPE_BUF`, so boxpy reads it
 /// whole, never a piece per formatted argument).
-fn report_line(report: &mut std::fs::File, text: &str) {
-    let mut line = String::with_capacity(text.len() + 1);
-    line.push_str(text);
-    line.push('\n');
-    let _ = report.write_all(line.as_bytes());
+fn report_line(report: &mut std::fs::File, line: &ReportLine) {
+    let _ = report.write_all(line.encode().as_bytes());
 }
 
 /// Reports that the init's set-up failed (boxpy's setup message never came whole) and
@@ -1160,10 +1160,11 @@ fn remount_read_only(path: &std::path::Path) -> Result<(), String> {
 }
 
 fn setup_failed(report: &mut std::fs::File, detail: &str) -> i32 {
-    let detail = serde_json::to_string(detail).unwrap_or_default();
     report_line(
         report,
-        &format!("{{\"event\":\"setup_failed\",\"detail\":{detail}}}"),
+        &ReportLine::SetupFailed {
+            detail: detail.to_owned(),
+        },
     );
     125
 }
@@ -1172,8 +1173,13 @@ fn setup_failed(report: &mut std::fs::File, detail: &str) -> i32 {
 /// (boxpy exits 125 for it, never runs the program without it), and returns the init's
 /// exit code.
 fn limit_failed(report: &mut std::fs::File, detail: &str, key: Option<&str>) -> i32 {
-    let line = serde_json::json!({"event": "limit_failed", "detail": detail, "key": key});
-    report_line(report, &line.to_string());
+    report_line(
+        report,
+        &ReportLine::LimitFailed {
+            detail: detail.to_owned(),
+            key: key.map(str::to_owned),
+        },
+    );
     125
 }
 

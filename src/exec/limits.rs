@@ -108,6 +108,12 @@ enum MemoryEvents {
 }
 
 impl Cgroup {
+    /// The run's cgroup directories (one per hierarchy), removed when it is dropped.
+    #[cfg(test)]
+    pub(crate) fn directories(&self) -> &[PathBuf] {
+        &self.directories
+    }
+
     /// The open `tasks`/`cgroup.procs` files, passed to the init to join.
     pub fn join_files(&self) -> &[File] {
         &self.procs
@@ -362,7 +368,9 @@ fn open_procs(directory: &Path, file: &str) -> Option<File> {
 }
 
 fn create_cgroup(limits: &Limits) -> Option<Cgroup> {
-    let name = format!("boxpy-{}", std::process::id());
+    // Named after this process and a number of its own: two runs of one process (a
+    // server's) never share a cgroup.
+    let name = cgroup_name(std::process::id(), next_cgroup_number());
     let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let root = Path::new("/sys/fs/cgroup");
     let v2 = root.join("cgroup.controllers").exists();
@@ -373,8 +381,29 @@ fn create_cgroup(limits: &Limits) -> Option<Cgroup> {
     create_cgroup_v1(root, &own, &name, limits)
 }
 
-/// A boxpy that was SIGKILLed could not remove its cgroups: remove the `boxpy-PID`
-/// directories whose process is gone (rmdir only succeeds on an empty cgroup).
+/// The number of this process's next cgroup.
+fn next_cgroup_number() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A run's cgroup: `boxpy-PID-N`, N unique in the process.
+fn cgroup_name(pid: u32, number: u64) -> String {
+    format!("boxpy-{pid}-{number}")
+}
+
+/// The pid in a cgroup's name that boxpy made: `boxpy-PID-N`, or `boxpy-PID` (before runs
+/// were numbered); `None` for any other name.
+fn cgroup_owner(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix("boxpy-")?;
+    let (pid, number) = rest.split_once('-').unwrap_or((rest, "0"));
+    let digits = |text: &str| !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit());
+    (digits(pid) && digits(number) && pid.parse::<u32>().is_ok()).then_some(pid)
+}
+
+/// A boxpy that was SIGKILLed could not remove its cgroups: remove the `boxpy-PID-N` (and
+/// older `boxpy-PID`) directories whose process is gone (rmdir only succeeds on an empty
+/// cgroup). A live process's are left alone, so a run never removes a concurrent run's.
 fn remove_stale_cgroups(root: &Path, own: &str, v2: bool) {
     let parents: Vec<PathBuf> = if v2 {
         own_cgroup(own, None)
@@ -396,10 +425,10 @@ fn remove_stale_cgroups(root: &Path, own: &str, v2: bool) {
         };
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let Some(pid) = name.to_str().and_then(|name| name.strip_prefix("boxpy-")) else {
+            let Some(pid) = name.to_str().and_then(cgroup_owner) else {
                 continue;
             };
-            if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            if !Path::new("/proc").join(pid).exists() {
                 let _ = std::fs::remove_dir(entry.path());
             }
         }
@@ -501,6 +530,29 @@ fn create_cgroup_v1(root: &Path, own: &str, name: &str, limits: &Limits) -> Opti
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two runs of one process get two cgroups, and the sweep reads the owner of both
+    /// kinds of name (and of nothing else).
+    #[test]
+    fn cgroup_names_carry_the_process_and_the_run() {
+        let (first, second) = (next_cgroup_number(), next_cgroup_number());
+        assert_ne!(cgroup_name(7, first), cgroup_name(7, second));
+        assert_eq!(cgroup_name(42, 3), "boxpy-42-3");
+        assert_eq!(cgroup_owner("boxpy-42-3"), Some("42"));
+        assert_eq!(cgroup_owner("boxpy-42"), Some("42"));
+        for other in [
+            "boxpy-",
+            "boxpy-x",
+            "boxpy-42-",
+            "boxpy-42-x",
+            "boxpy--3",
+            "boxpy-42-3-1",
+            "boxpy-99999999999",
+            "user.slice",
+        ] {
+            assert_eq!(cgroup_owner(other), None, "{other}");
+        }
+    }
 
     #[test]
     fn every_rlimit_names_its_policy_key() {

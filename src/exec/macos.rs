@@ -79,10 +79,14 @@ pub fn run(
         .args(command.args())
         .env_clear()
         .current_dir(&command.workdir)
-        .stdin(Stdio::inherit())
+        .stdin(match &options.io.stdin {
+            super::Input::Inherit => Stdio::inherit(),
+            super::Input::Null => Stdio::null(),
+            super::Input::Fd(fd) => Stdio::from(fd.try_clone().context("duplicating stdin")?),
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    super::set_environment(&mut process, &command.env);
+    super::set_environment(&mut process, &command.env, &options.env);
     // SAFETY: the closure runs in the forked child before exec and only calls
     // async-signal-safe functions (setsid, setrlimit, dup2, pthread_sigmask) on plain data
     // it captured; it allocates nothing.
@@ -127,15 +131,19 @@ pub fn run(
     let stderr = Draining::new(child.stderr.take().context("child stderr")?, &group_gone);
     let budget = pump::Budget::new(options.output_limit);
     let stdout_thread = {
-        let (budget, gate, capture) = (budget.clone(), gate.clone(), options.capture);
+        let (budget, gate, out) = (budget.clone(), gate.clone(), options.io.stdout.file());
+        let observer = options.observer.clone();
         std::thread::spawn(move || {
-            pump::pump(stdout, pump::Stream::Stdout, capture, &budget, &gate)
+            let out = out.as_deref();
+            pump::pump(stdout, pump::Stream::Stdout, out, &budget, &gate, &observer)
         })
     };
     let stderr_thread = {
-        let (budget, gate, capture) = (budget.clone(), gate.clone(), options.capture);
+        let (budget, gate, out) = (budget.clone(), gate.clone(), options.io.stderr.file());
+        let observer = options.observer.clone();
         std::thread::spawn(move || {
-            pump::pump(stderr, pump::Stream::Stderr, capture, &budget, &gate)
+            let out = out.as_deref();
+            pump::pump(stderr, pump::Stream::Stderr, out, &budget, &gate, &observer)
         })
     };
     let finished = Arc::new(AtomicBool::new(false));
@@ -206,9 +214,7 @@ pub fn run(
         .join()
         .map_err(|_| anyhow::anyhow!("stderr pump panicked"))?;
     if held_open {
-        crate::report::warning(
-            "a process that left the program's process group (a new session) still holds its output; boxpy stopped reading it",
-        );
+        options.observer.notice(super::Notice::OutputHeldOpen);
     }
 
     if !report.started {
@@ -413,7 +419,7 @@ pub fn start(args: &[OsString]) -> i32 {
         .iter()
         .map(|arg| CString::new(arg.as_bytes()).unwrap_or_default())
         .collect();
-    send("{\"event\":\"started\"}\n");
+    send(&super::protocol::ReportLine::Started.encode());
     // SAFETY: restoring the default SIGPIPE disposition the Rust runtime changed, so the
     // program starts as it would from a shell.
     unsafe {
@@ -423,10 +429,13 @@ pub fn start(args: &[OsString]) -> i32 {
         Err(errno) => errno as i32,
         Ok(_) => 0,
     };
-    let path = serde_json::to_string(&program[0].to_string_lossy()).unwrap_or_default();
-    send(&format!(
-        "{{\"event\":\"exec_failed\",\"errno\":{errno},\"path\":{path}}}\n"
-    ));
+    send(
+        &super::protocol::ReportLine::ExecFailed {
+            errno,
+            path: program[0].to_string_lossy().into_owned(),
+        }
+        .encode(),
+    );
     eprintln!(
         "boxpy: cannot run `{}`: {}",
         program[0].to_string_lossy(),

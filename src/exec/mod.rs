@@ -9,12 +9,27 @@
 //! - the report of boxpy's own init (PID 1 inside the sandbox, see [`init`]): when the
 //!   program started, how it ended (code or signal) and its honest resource usage.
 //!
+//! The API (a run is a value):
+//! - [`Runtime`], made once per process: [`Runtime::cli`] forwards the process's signals
+//!   to its run and spawns from the main thread; [`Runtime::library`] (a server's) leaves
+//!   signals alone and spawns from a thread of its own (see [`runtime`] for why).
+//! - [`run_in`] (`runtime`, a rendered [`BwrapCommand`], [`ExecOptions`], the limits' plan)
+//!   runs one sandbox and returns its [`Outcome`]; [`run`] is `run_in` with the CLI's
+//!   runtime. Runs may go at once from any threads; each one's cgroup is its own
+//!   (`boxpy-PID-N`, see [`limits`]).
+//! - [`ExecOptions`] carries everything of the caller a run uses: its [`Io`] (stdin:
+//!   [`Input`]; stdout and stderr: [`Output`], streamed to a file or captured), the
+//!   caller's [`Environment`] snapshotted once (where `EnvValue::FromHost` is looked up),
+//!   and an [`Observer`] told each [`Notice`] as it happens. Exec itself never writes to
+//!   fd 1 or 2, never reads `std::env`, and never calls `report`.
+//! - The init's report lines are [`protocol::ReportLine`], one serde type for both ends.
+//!
 //! Invariants:
 //! - Only the descriptors boxpy means to pass reach bwrap: every inherited descriptor above
-//!   2 is marked close-on-exec before the spawn.
-//! - bwrap is spawned from the main thread (its `--die-with-parent` is tied to the thread
-//!   that spawned it) into its own process group, so a terminal's Ctrl-C reaches boxpy
-//!   alone, which forwards it to the program.
+//!   2 is marked close-on-exec when the runtime is made.
+//! - bwrap is spawned from a thread that lives as long as the runtime (its
+//!   `--die-with-parent` is tied to the thread that spawned it) into its own process group,
+//!   so a terminal's Ctrl-C reaches boxpy alone, which forwards it to the program.
 //! - Output is always drained, so the program never blocks on a full pipe; what exceeds
 //!   `limits.output` is dropped with one notice.
 //! - The program's pipes reach the init over the setup socket, never through bwrap, so
@@ -29,10 +44,16 @@ pub(crate) mod init;
 pub(crate) mod limits;
 // macOS's executor; also compiled in Linux test builds, which run it against a stand-in
 // for sandbox-exec.
+#[cfg(all(test, target_os = "linux"))]
+mod concurrent_tests;
 #[cfg(any(target_os = "macos", test))]
 pub(crate) mod macos;
+mod protocol;
 mod pump;
+mod runtime;
 mod terminal;
+#[cfg(test)]
+mod tests;
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::mpsc;
@@ -44,12 +65,19 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use crate::error::{Error, NamespaceCause, Result};
 use crate::sandbox::{fds, BwrapCommand, EnvValue};
 pub use pump::Captured;
+pub use runtime::Runtime;
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
 pub struct ExecOptions {
-    /// Capture the program's output (for `--json`) instead of streaming it.
-    pub capture: bool,
+    /// Where the program's stdin comes from and its output goes.
+    pub io: Io,
+    /// The caller's environment, snapshotted once: where `EnvValue::FromHost` variables
+    /// take their values (exec never reads the process's own).
+    pub env: Environment,
+    /// Told of what happens during the run that the caller may want to say (exec writes
+    /// nothing to the process's stdout or stderr itself).
+    pub observer: Observer,
     /// Bytes of stdout+stderr forwarded before the rest is dropped.
     pub output_limit: Option<u64>,
     /// Wall-clock limit.
@@ -63,6 +91,149 @@ pub struct ExecOptions {
     /// The places the sandbox discards (its private HOME and `/tmp`) whose leftover files
     /// the init counts at the end ([`discarded`]); empty to count nothing.
     pub count_discarded: Vec<(discarded::Place, std::path::PathBuf)>,
+}
+
+/// A run's I/O. The default reads nothing (`/dev/null`) and captures both streams.
+#[derive(Debug, Clone, Default)]
+pub struct Io {
+    pub stdin: Input,
+    pub stdout: Output,
+    pub stderr: Output,
+}
+
+impl Io {
+    /// The CLI's: the process's own stdin, and its stdout and stderr, or both captured
+    /// (`--json`).
+    pub fn inherited(capture: bool) -> Io {
+        let stream = |fd| {
+            if capture {
+                Output::Capture
+            } else {
+                Output::inherit(fd)
+            }
+        };
+        Io {
+            stdin: Input::Inherit,
+            stdout: stream(1),
+            stderr: stream(2),
+        }
+    }
+}
+
+/// Where the program's stdin comes from.
+#[derive(Debug, Clone, Default)]
+pub enum Input {
+    /// Nothing: the program reads end-of-file at once.
+    #[default]
+    Null,
+    /// The process's own stdin, relayed as [`terminal`] decides (a terminal through a
+    /// pseudo-terminal of the sandbox's, a pipe or a file through a relay).
+    Inherit,
+    /// This descriptor, relayed as the process's own stdin would be.
+    Fd(std::sync::Arc<OwnedFd>),
+}
+
+/// Where one of the program's output streams goes.
+#[derive(Debug, Clone, Default)]
+pub enum Output {
+    /// Kept in [`Outcome::stdout`] / [`Outcome::stderr`].
+    #[default]
+    Capture,
+    /// Written to this file as it comes.
+    Stream(std::sync::Arc<std::fs::File>),
+}
+
+impl Output {
+    /// The process's descriptor `fd` (1 or 2), duplicated; `/dev/null` when it is closed
+    /// (what is written to a closed standard stream is dropped, as the standard library
+    /// does).
+    pub fn inherit(fd: RawFd) -> Output {
+        let file = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3))
+            .ok()
+            // SAFETY: fcntl(F_DUPFD_CLOEXEC) returned a new descriptor nothing else owns.
+            .map(|raw| std::fs::File::from(unsafe { OwnedFd::from_raw_fd(raw) }))
+            .or_else(|| {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open("/dev/null")
+                    .ok()
+            });
+        match file {
+            Some(file) => Output::Stream(std::sync::Arc::new(file)),
+            None => Output::Capture,
+        }
+    }
+
+    fn file(&self) -> Option<std::sync::Arc<std::fs::File>> {
+        match self {
+            Output::Capture => None,
+            Output::Stream(file) => Some(file.clone()),
+        }
+    }
+}
+
+/// Something a run says while it runs, for the caller to show (the CLI prints each
+/// through `report`, at the moment it arrives).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// `limits.output` (this many bytes) was reached: the rest of the output is dropped.
+    OutputLimitReached { limit: u64 },
+    /// macOS: a process that left the program's process group (a new session) still held
+    /// its output when the program ended; boxpy stopped reading it.
+    OutputHeldOpen,
+}
+
+/// Receives a run's [`Notice`]s, from whichever of the run's threads sees them.
+#[derive(Clone, Default)]
+pub struct Observer(Option<std::sync::Arc<NoticeFn>>);
+
+/// What an [`Observer`] calls.
+type NoticeFn = dyn Fn(&Notice) + Send + Sync;
+
+impl Observer {
+    pub fn new(notice: impl Fn(&Notice) + Send + Sync + 'static) -> Observer {
+        Observer(Some(std::sync::Arc::new(notice)))
+    }
+
+    pub(crate) fn notice(&self, notice: Notice) {
+        if let Some(observer) = &self.0 {
+            observer(&notice);
+        }
+    }
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(if self.0.is_some() {
+            "Observer(..)"
+        } else {
+            "Observer(none)"
+        })
+    }
+}
+
+/// The caller's environment variables, taken once.
+#[derive(Debug, Clone, Default)]
+pub struct Environment(
+    std::sync::Arc<std::collections::HashMap<std::ffi::OsString, std::ffi::OsString>>,
+);
+
+impl Environment {
+    /// This process's environment now (the CLI takes it once per run; a server takes the
+    /// one each request names with [`Environment::from_pairs`]).
+    pub fn of_process() -> Environment {
+        Environment::from_pairs(std::env::vars_os())
+    }
+
+    pub fn from_pairs(
+        pairs: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+    ) -> Environment {
+        Environment(std::sync::Arc::new(pairs.into_iter().collect()))
+    }
+
+    fn get(&self, name: &str) -> Option<&std::ffi::OsString> {
+        self.0.get(std::ffi::OsStr::new(name))
+    }
 }
 
 /// Files a run left in a place the sandbox discards (see [`discarded`]).
@@ -130,18 +301,27 @@ const FORWARDED_SIGNALS: [Signal; 4] = [
     Signal::SIGQUIT,
 ];
 
-/// Runs `command` (a rendered bwrap command line, with a setup socket:
-/// [`crate::sandbox::InitSetup::Deferred`]) and waits for it. `plan` decides how the
-/// limits are enforced (creating the cgroups): it runs once bwrap has started, and its
-/// rlimits and cgroup files go to the init over the setup socket. The cgroups are removed
-/// before this returns.
+/// Runs `command` under the CLI's runtime ([`Runtime::cli`]): see [`run_in`].
 pub fn run(
     command: &BwrapCommand,
     options: &ExecOptions,
     plan: impl FnOnce() -> limits::Enforcement,
 ) -> Result<Outcome> {
+    run_in(Runtime::cli(), command, options, plan)
+}
+
+/// Runs `command` (a rendered bwrap command line, with a setup socket:
+/// [`crate::sandbox::InitSetup::Deferred`]) in `runtime` and waits for it. `plan` decides
+/// how the limits are enforced (creating the cgroups): it runs once bwrap has started, and
+/// its rlimits and cgroup files go to the init over the setup socket. The cgroups are
+/// removed before this returns. Any number of runs may go at once, from any threads.
+pub fn run_in(
+    runtime: &Runtime,
+    command: &BwrapCommand,
+    options: &ExecOptions,
+    plan: impl FnOnce() -> limits::Enforcement,
+) -> Result<Outcome> {
     let started = Instant::now();
-    mark_inherited_descriptors_cloexec();
 
     let (status_read, status_write) = pipe()?;
     let (report_read, report_write) = pipe()?;
@@ -186,7 +366,7 @@ pub fn run(
     // The program's stdin: boxpy's own only when it is a read-only pipe or `/dev/null`;
     // a terminal (through a pseudo-terminal the init opens in the sandbox), a socket or a
     // file is relayed (see [`terminal`]).
-    let (stdin_read, stdin_relay) = terminal::program_stdin()?.split();
+    let (stdin_read, stdin_relay) = terminal::program_stdin(&options.io.stdin)?.split();
     let (stdout_read, stdout_write) = pipe()?;
     let (stderr_read, stderr_write) = pipe()?;
     let (channel_read, channel_write) = match &options.channel {
@@ -219,9 +399,25 @@ pub fn run(
         .map(|(fd, target)| (fd.as_raw_fd(), *target))
         .collect();
 
-    let spawned = with_signals_blocked(&command.program, || {
-        spawn_bwrap(command, bwrap_output.as_raw_fd(), &raw_mapping)
-    });
+    let prepared = || {
+        spawn_bwrap(
+            command,
+            &options.env,
+            bwrap_output.as_raw_fd(),
+            &raw_mapping,
+        )
+    };
+    let spawned = if runtime.forwards_signals() {
+        with_signals_blocked(&command.program, || prepared()?.spawn())
+            .map(|(pid, forwarded)| (pid, Some(forwarded)))
+    } else {
+        prepared()
+            .and_then(|prepared| runtime.spawn(move || prepared.spawn()))
+            .map(|pid| (pid, None))
+            .map_err(|error| Error::SandboxSetup {
+                detail: format!("cannot start `{}`: {error}", command.program.display()),
+            })
+    };
     drop(mapping);
     drop(bwrap_output);
     let (bwrap_pid, forwarded) = spawned?;
@@ -251,14 +447,20 @@ pub fn run(
     let stderr = std::fs::File::from(stderr_read);
     let budget = pump::Budget::new(options.output_limit);
     let stdout_thread = {
-        let (budget, gate, capture) = (budget.clone(), gate.clone(), options.capture);
+        let (budget, gate, out) = (budget.clone(), gate.clone(), options.io.stdout.file());
+        let observer = options.observer.clone();
         helper_thread(move || {
-            pump::pump_spliced(stdout, pump::Stream::Stdout, capture, &budget, &gate)
+            let out = out.as_deref();
+            pump::pump_spliced(stdout, pump::Stream::Stdout, out, &budget, &gate, &observer)
         })
     };
     let stderr_thread = {
-        let (budget, gate, capture) = (budget.clone(), gate.clone(), options.capture);
-        helper_thread(move || pump::pump(stderr, pump::Stream::Stderr, capture, &budget, &gate))
+        let (budget, gate, out) = (budget.clone(), gate.clone(), options.io.stderr.file());
+        let observer = options.observer.clone();
+        helper_thread(move || {
+            let out = out.as_deref();
+            pump::pump(stderr, pump::Stream::Stderr, out, &budget, &gate, &observer)
+        })
     };
 
     // bwrap's exit, the forwarded signals, bwrap's status (child-pid: the sandbox was
@@ -269,7 +471,7 @@ pub fn run(
         status_read,
         report_read,
         diagnostics_read,
-        &forwarded,
+        forwarded.as_ref(),
         &gate,
         options.timeout.map(|timeout| started + timeout),
     )
@@ -382,12 +584,15 @@ pub fn run_seatbelt(
 }
 
 /// The sandbox's environment: literal values, and the caller's values of `FromHost`
-/// variables when set.
-fn environment(env: &[(String, EnvValue)]) -> Vec<(&str, std::ffi::OsString)> {
+/// variables (from the run's snapshot) when set.
+fn environment<'a>(
+    env: &'a [(String, EnvValue)],
+    caller: &Environment,
+) -> Vec<(&'a str, std::ffi::OsString)> {
     env.iter()
         .filter_map(|(key, value)| match value {
             EnvValue::Literal(value) => Some((key.as_str(), value.into())),
-            EnvValue::FromHost(name) => std::env::var_os(name).map(|value| (key.as_str(), value)),
+            EnvValue::FromHost(name) => caller.get(name).map(|value| (key.as_str(), value.clone())),
         })
         .collect()
 }
@@ -395,8 +600,12 @@ fn environment(env: &[(String, EnvValue)]) -> Vec<(&str, std::ffi::OsString)> {
 /// Gives `process` exactly the sandbox's environment; the caller clears the rest with
 /// `env_clear`.
 #[cfg(any(target_os = "macos", test))]
-pub(crate) fn set_environment(process: &mut std::process::Command, env: &[(String, EnvValue)]) {
-    process.envs(environment(env));
+pub(crate) fn set_environment(
+    process: &mut std::process::Command,
+    env: &[(String, EnvValue)],
+    caller: &Environment,
+) {
+    process.envs(environment(env, caller));
 }
 
 /// Blocks the forwarded signals in this thread (and so in every thread spawned after it;
@@ -472,13 +681,14 @@ struct ProgramPipes {
 /// signal mask, SIGPIPE back to its default, its own process group, stdin `/dev/null`
 /// (the program's own stdin goes to the init in the setup message: bwrap never holds the
 /// user's terminal), stdout and stderr both to `output`, each `(source, target)` of `mapping` duplicated to
-/// its fixed number, and nothing else (every other descriptor is close-on-exec). Returns
-/// its pid.
+/// its fixed number, and nothing else (every other descriptor is close-on-exec). This
+/// prepares it; [`BwrapSpawn::spawn`] spawns it (on the runtime's spawning thread).
 fn spawn_bwrap(
     command: &BwrapCommand,
+    caller: &Environment,
     output: RawFd,
     mapping: &[(RawFd, RawFd)],
-) -> std::io::Result<libc::pid_t> {
+) -> std::io::Result<BwrapSpawn> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
 
@@ -495,7 +705,7 @@ fn spawn_bwrap(
         arguments.push(c_string(argument.as_bytes())?);
     }
     let mut variables = Vec::new();
-    for (key, value) in environment(&command.env) {
+    for (key, value) in environment(&command.env, caller) {
         variables.push(c_string(
             &[key.as_bytes(), b"=", value.as_bytes()].concat(),
         )?);
@@ -504,7 +714,28 @@ fn spawn_bwrap(
     // Output first: its descriptors may carry numbers the mapping's targets overwrite.
     let mut dups = vec![(output, 1), (output, 2), (null.as_raw_fd(), 0)];
     dups.extend_from_slice(mapping);
-    spawn(&arguments, &variables, &dups, false)
+    Ok(BwrapSpawn {
+        arguments,
+        variables,
+        dups,
+        _null: null,
+    })
+}
+
+/// bwrap's command line, environment and descriptors, ready to spawn (the descriptors of
+/// `dups` other than `/dev/null` are the caller's, open until [`BwrapSpawn::spawn`] returns).
+struct BwrapSpawn {
+    arguments: Vec<std::ffi::CString>,
+    variables: Vec<std::ffi::CString>,
+    dups: Vec<(RawFd, RawFd)>,
+    _null: OwnedFd,
+}
+
+impl BwrapSpawn {
+    /// Spawns bwrap; returns its pid.
+    fn spawn(self) -> std::io::Result<libc::pid_t> {
+        spawn(&self.arguments, &self.variables, &self.dups, false)
+    }
 }
 
 /// `posix_spawn` (or `posix_spawnp` with `search_path`, which looks a bare name up on this
@@ -744,15 +975,24 @@ struct BwrapRecord {
     exit_code: Option<i32>,
 }
 
+/// One record of bwrap's `--json-status-fd` (bwrap's protocol): the fields boxpy reads.
+#[derive(Debug, serde::Deserialize)]
+struct BwrapStatusRecord {
+    #[serde(rename = "child-pid")]
+    child_pid: Option<i64>,
+    #[serde(rename = "exit-code")]
+    exit_code: Option<i64>,
+}
+
 impl BwrapRecord {
     /// bwrap writes one JSON object per event: keep the child pid and the exit code.
     fn update(&mut self, text: &[u8]) {
-        let stream = serde_json::Deserializer::from_slice(text).into_iter::<serde_json::Value>();
-        for value in stream.flatten() {
-            if let Some(pid) = value.get("child-pid").and_then(serde_json::Value::as_i64) {
+        let stream = serde_json::Deserializer::from_slice(text).into_iter::<BwrapStatusRecord>();
+        for record in stream.flatten() {
+            if let Some(pid) = record.child_pid {
                 self.child_pid = i32::try_from(pid).ok();
             }
-            if let Some(code) = value.get("exit-code").and_then(serde_json::Value::as_i64) {
+            if let Some(code) = record.exit_code {
                 self.exit_code = i32::try_from(code).ok();
             }
         }
@@ -780,62 +1020,42 @@ struct InitReport {
 }
 
 impl InitReport {
-    /// Takes one line of the init's report (a JSON object).
+    /// Takes one line of the init's report ([`protocol::ReportLine`]); a line that does
+    /// not decode is ignored.
     fn apply_line(&mut self, line: &str, gate: &pump::Gate) {
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(line) else {
+        use protocol::ReportLine;
+        let Some(line) = ReportLine::decode(line) else {
             return;
         };
-        let number = |key: &str| value.get(key).and_then(serde_json::Value::as_i64);
-        match value.get("event").and_then(serde_json::Value::as_str) {
-            Some("started") => {
+        match line {
+            ReportLine::Started => {
                 self.started = true;
                 gate.open();
             }
-            Some("exec_failed") => {
-                self.exec_errno = number("errno").map(|errno| errno as i32);
-                self.exec_path = value
-                    .get("path")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
+            ReportLine::ExecFailed { errno, path } => {
+                self.exec_errno = Some(errno);
+                self.exec_path = path;
             }
-            Some(event @ ("setup_failed" | "limit_failed")) => {
-                let text = |key: &str| value.get(key).and_then(serde_json::Value::as_str);
-                let detail = text("detail")
-                    .unwrap_or("the sandbox init failed")
-                    .to_owned();
-                if event == "limit_failed" {
-                    self.limit_failed = Some((detail, text("key").map(str::to_owned)));
-                } else {
-                    self.setup_failed = Some(detail);
-                }
-            }
-            Some("ended") => {
+            ReportLine::SetupFailed { detail } => self.setup_failed = Some(detail),
+            ReportLine::LimitFailed { detail, key } => self.limit_failed = Some((detail, key)),
+            ReportLine::Ended {
+                code,
+                signal,
+                cpu_ms,
+                max_rss_kib,
+                left,
+            } => {
                 self.ended = true;
-                self.exit_code = number("code").map(|code| code as i32);
-                self.signal = number("signal").map(|signal| signal as i32);
-                if let (Some(cpu), Some(rss)) = (number("cpu_ms"), number("max_rss_kib")) {
+                self.exit_code = code;
+                self.signal = signal;
+                if let (Some(cpu_ms), Some(max_rss_kib)) = (cpu_ms, max_rss_kib) {
                     self.resources = Some(Resources {
-                        cpu_ms: cpu as u64,
-                        max_rss_kib: rss as u64,
+                        cpu_ms,
+                        max_rss_kib,
                     });
                 }
-                self.left = value
-                    .get("left")
-                    .and_then(serde_json::Value::as_array)
-                    .map(|places| {
-                        places
-                            .iter()
-                            .map(|place| {
-                                let files = place.get(0).and_then(serde_json::Value::as_u64);
-                                let capped = place.get(1).and_then(serde_json::Value::as_bool);
-                                (files.unwrap_or(0), capped.unwrap_or(false))
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                self.left = left;
             }
-            _ => {}
         }
     }
 }

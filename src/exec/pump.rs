@@ -4,9 +4,12 @@
 //! A pump never stops reading before end-of-file, so the program never blocks on a full
 //! pipe; bytes over the limit are read and dropped.
 
+use std::fs::File;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+
+use super::{Notice, Observer};
 
 /// How much of stderr is kept for the traceback parser.
 pub const TAIL_BYTES: usize = 64 * 1024;
@@ -128,7 +131,7 @@ impl Gate {
         condvar.notify_all();
     }
 
-    fn wait(&self) -> bool {
+    pub(super) fn wait(&self) -> bool {
         let (lock, condvar) = &*self.inner;
         let mut current = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         while *current == GateState::Pending {
@@ -153,11 +156,10 @@ enum Spliced {
 /// the budget first, so `limits.output` is never overshot; once the budget is spent, the
 /// ordinary pump reads and drops the rest.
 #[cfg(target_os = "linux")]
-fn splice_stdout(reader: &impl std::os::fd::AsFd, budget: &Budget) -> Spliced {
+fn splice_stdout(reader: &impl std::os::fd::AsFd, stdout: &File, budget: &Budget) -> Spliced {
     use nix::errno::Errno;
     use nix::fcntl::{splice, SpliceFFlags};
     use std::os::fd::AsFd;
-    let stdout = std::io::stdout();
     loop {
         let reserved = budget.reserve(1 << 20);
         if reserved == 0 {
@@ -197,17 +199,18 @@ fn splice_stdout(reader: &impl std::os::fd::AsFd, budget: &Budget) -> Spliced {
 pub fn pump_spliced(
     reader: impl Read + std::os::fd::AsFd,
     stream: Stream,
-    capture: bool,
+    out: Option<&File>,
     budget: &Budget,
     gate: &Gate,
+    observer: &Observer,
 ) -> PumpResult {
-    if stream == Stream::Stdout && !capture {
-        if let Spliced::Done = splice_stdout(&reader, budget) {
+    if let (Stream::Stdout, Some(stdout)) = (stream, out) {
+        if let Spliced::Done = splice_stdout(&reader, stdout, budget) {
             return PumpResult::default();
         }
     }
-    if stream == Stream::Stderr && !capture && gate.wait() {
-        let (spliced, kept) = splice_stderr(&reader, budget);
+    if let (Stream::Stderr, Some(stderr), true) = (stream, out, gate.wait()) {
+        let (spliced, kept) = splice_stderr(&reader, stderr, budget);
         if let Spliced::Done = spliced {
             return PumpResult {
                 tail: kept,
@@ -215,14 +218,14 @@ pub fn pump_spliced(
             };
         }
         // Copy the rest; what the kernel kept is the start of the tail.
-        let mut result = pump(reader, stream, capture, budget, gate);
+        let mut result = pump(reader, stream, out, budget, gate, observer);
         let mut tail = kept;
         tail.append(&mut result.tail);
         keep_tail(&mut tail);
         result.tail = tail;
         return result;
     }
-    pump(reader, stream, capture, budget, gate)
+    pump(reader, stream, out, budget, gate, observer)
 }
 
 /// Streams stderr with `splice(2)` once the program has started, keeping the last bytes
@@ -231,7 +234,11 @@ pub fn pump_spliced(
 /// spliced to `/dev/null` to make room), then moved to boxpy's stderr. Returns what the
 /// private pipe holds (the tail so far) and whether the stream is done.
 #[cfg(target_os = "linux")]
-fn splice_stderr(reader: &impl std::os::fd::AsFd, budget: &Budget) -> (Spliced, Vec<u8>) {
+fn splice_stderr(
+    reader: &impl std::os::fd::AsFd,
+    stderr: &File,
+    budget: &Budget,
+) -> (Spliced, Vec<u8>) {
     use nix::errno::Errno;
     use nix::fcntl::{splice, tee, FcntlArg, SpliceFFlags};
     use std::os::fd::{AsFd, AsRawFd};
@@ -250,7 +257,6 @@ fn splice_stderr(reader: &impl std::os::fd::AsFd, budget: &Budget) -> (Spliced, 
         return (Spliced::Unsupported, Vec::new());
     };
     let capacity = capacity as usize;
-    let stderr = std::io::stderr();
     let mut held = 0usize;
     // How it ended, and how many bytes at the end of the private pipe are still in the
     // program's pipe too (duplicated, not yet moved).
@@ -323,7 +329,7 @@ fn splice_stderr(reader: &impl std::os::fd::AsFd, budget: &Budget) -> (Spliced, 
         let mut bytes = vec![0u8; pending];
         if let Ok(fd) = reader.as_fd().try_clone_to_owned() {
             if std::io::Read::read_exact(&mut std::fs::File::from(fd), &mut bytes).is_ok() {
-                let _ = std::io::Write::write_all(&mut stderr.lock(), &bytes);
+                let _ = std::io::Write::write_all(&mut { stderr }, &bytes);
             }
         }
     }
@@ -343,11 +349,12 @@ fn splice_stderr(reader: &impl std::os::fd::AsFd, budget: &Budget) -> (Spliced, 
 pub fn pump_spliced(
     reader: impl Read + std::os::fd::AsFd,
     stream: Stream,
-    capture: bool,
+    out: Option<&File>,
     budget: &Budget,
     gate: &Gate,
+    observer: &Observer,
 ) -> PumpResult {
-    pump(reader, stream, capture, budget, gate)
+    pump(reader, stream, out, budget, gate, observer)
 }
 
 /// Trims a stderr tail to its last [`TAIL_BYTES`].
@@ -357,14 +364,18 @@ fn keep_tail(tail: &mut Vec<u8>) {
     }
 }
 
-/// Moves one stream until end-of-file.
+/// Moves one stream until end-of-file: to `out`, or captured when there is none. The
+/// notice that `limits.output` was reached goes to `observer` when it is (after the
+/// output forwarded so far).
 pub fn pump(
     mut reader: impl Read,
     stream: Stream,
-    capture: bool,
+    out: Option<&File>,
     budget: &Budget,
     gate: &Gate,
+    observer: &Observer,
 ) -> PumpResult {
+    let capture = out.is_none();
     let mut result = PumpResult::default();
     let mut chunk = vec![0u8; 64 * 1024];
     let mut forward = !capture;
@@ -398,17 +409,8 @@ pub fn pump(
             if allowed < count {
                 result.captured.truncated = true;
             }
-        } else if forward && allowed > 0 {
-            let written = match stream {
-                Stream::Stdout => {
-                    let mut out = std::io::stdout().lock();
-                    out.write_all(&bytes[..allowed]).and_then(|()| out.flush())
-                }
-                Stream::Stderr => {
-                    let mut out = std::io::stderr().lock();
-                    out.write_all(&bytes[..allowed]).and_then(|()| out.flush())
-                }
-            };
+        } else if let (true, true, Some(mut out)) = (forward, allowed > 0, out) {
+            let written = out.write_all(&bytes[..allowed]).and_then(|()| out.flush());
             if written.is_err() && stream == Stream::Stdout {
                 // Our stdout is gone (`boxpy run x.py | head`): close the program's end
                 // too, as if it had been writing to the closed pipe itself.
@@ -417,10 +419,151 @@ pub fn pump(
         }
         if ran_out && !capture {
             if let Some(limit) = budget.limit {
-                crate::report::output_limit_notice(limit);
+                observer.notice(Notice::OutputLimitReached { limit });
             }
         }
     }
     keep_tail(&mut result.tail);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_grants_up_to_its_limit_and_says_once_it_ran_out() {
+        let budget = Budget::new(Some(10));
+        assert_eq!(budget.take(4), (4, false));
+        assert!(!budget.exhausted());
+        assert_eq!(budget.take(4), (4, false));
+        // The third asks for more than is left: granted the rest, and it is the first to
+        // run out.
+        assert_eq!(budget.take(4), (2, true));
+        assert!(budget.exhausted());
+        // After that: nothing, and never "first" again (one notice).
+        assert_eq!(budget.take(4), (0, false));
+        assert_eq!(budget.clone().take(1), (0, false));
+    }
+
+    #[test]
+    fn budget_exactly_used_up_is_not_exhausted() {
+        let budget = Budget::new(Some(8));
+        assert_eq!(budget.take(8), (8, false));
+        assert!(!budget.exhausted());
+        assert_eq!(budget.take(0), (0, false));
+        assert_eq!(budget.take(1), (0, true));
+    }
+
+    #[test]
+    fn budget_without_limit_never_runs_out() {
+        let budget = Budget::new(None);
+        for _ in 0..4 {
+            assert_eq!(budget.take(usize::MAX / 8), (usize::MAX / 8, false));
+        }
+        assert!(!budget.exhausted());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn budget_reservations_given_back_are_granted_again() {
+        let budget = Budget::new(Some(10));
+        assert_eq!(budget.reserve(6), 6);
+        assert_eq!(budget.reserve(6), 4);
+        budget.give_back(7);
+        assert_eq!(budget.take(7), (7, false));
+        assert!(!budget.exhausted());
+        assert_eq!(budget.take(1), (0, true));
+    }
+
+    /// Clones share one budget (stdout and stderr draw from the same `limits.output`).
+    #[test]
+    fn budget_clones_share_the_limit() {
+        let budget = Budget::new(Some(100));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let budget = budget.clone();
+                std::thread::spawn(move || (0..50).map(|_| budget.take(1).0).sum::<usize>())
+            })
+            .collect();
+        let granted: usize = threads
+            .into_iter()
+            .map(|thread| thread.join().unwrap())
+            .sum();
+        assert_eq!(granted, 100);
+        assert!(budget.exhausted());
+    }
+
+    #[test]
+    fn gate_opened_lets_waiters_through_and_setup_end_does_not_close_it() {
+        let gate = Gate::new();
+        let waiter = {
+            let gate = gate.clone();
+            std::thread::spawn(move || gate.wait())
+        };
+        gate.open();
+        assert!(waiter.join().unwrap());
+        gate.finish_setup();
+        assert!(gate.wait());
+    }
+
+    #[test]
+    fn gate_closed_when_setup_ends_without_a_start() {
+        let gate = Gate::new();
+        let waiter = {
+            let gate = gate.clone();
+            std::thread::spawn(move || gate.wait())
+        };
+        gate.finish_setup();
+        assert!(!waiter.join().unwrap());
+        // A late `started` still opens it (the report is read after bwrap's status).
+        gate.open();
+        assert!(gate.wait());
+    }
+
+    #[test]
+    fn pump_captures_within_budget_and_keeps_the_stderr_tail() {
+        let gate = Gate::new();
+        gate.open();
+        let budget = Budget::new(Some(5));
+        let input: &[u8] = b"hello world";
+        let result = pump(
+            input,
+            Stream::Stderr,
+            None,
+            &budget,
+            &gate,
+            &Observer::default(),
+        );
+        assert_eq!(result.captured.bytes, b"hello");
+        assert!(result.captured.truncated);
+        assert_eq!(result.tail, b"hello world");
+        assert!(budget.exhausted());
+    }
+
+    #[test]
+    fn pump_drops_stderr_of_a_run_that_never_started() {
+        let gate = Gate::new();
+        gate.finish_setup();
+        let budget = Budget::new(None);
+        let input: &[u8] = b"bwrap: setting up uid map: Permission denied\n";
+        let result = pump(
+            input,
+            Stream::Stderr,
+            None,
+            &budget,
+            &gate,
+            &Observer::default(),
+        );
+        assert!(result.captured.bytes.is_empty());
+        assert_eq!(result.tail, input);
+    }
+
+    #[test]
+    fn keep_tail_keeps_the_last_bytes() {
+        let mut tail: Vec<u8> = (0..(TAIL_BYTES + 10)).map(|index| index as u8).collect();
+        let last = tail[tail.len() - TAIL_BYTES..].to_vec();
+        keep_tail(&mut tail);
+        assert_eq!(tail, last);
+    }
 }

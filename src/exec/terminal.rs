@@ -174,9 +174,15 @@ pub(super) struct StdinRelay {
     restore: Option<(OwnedFd, libc::termios, Arc<AtomicBool>)>,
 }
 
-/// Decides the program's stdin from boxpy's own fd 0 (see the module doc).
-pub(super) fn program_stdin() -> Result<ProgramStdin> {
-    let Some(stdin) = duplicate_stdin() else {
+/// Decides the program's stdin from the run's input: boxpy's own fd 0 or a given
+/// descriptor, judged the same way (see the module doc), or nothing.
+pub(super) fn program_stdin(input: &super::Input) -> Result<ProgramStdin> {
+    let source = match input {
+        super::Input::Null => None,
+        super::Input::Inherit => duplicate_stdin(),
+        super::Input::Fd(fd) => Some(fd.try_clone().context("duplicating the run's stdin")?),
+    };
+    let Some(stdin) = source else {
         // No stdin at all: the program gets an empty one.
         return empty();
     };

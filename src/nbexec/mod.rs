@@ -388,6 +388,10 @@ pub(crate) fn run(
         Session {
             channel: Some(sender),
             observer: &|notice| observer(&invocation, notice),
+            runtime: crate::exec::Runtime::cli(),
+            io: crate::exec::Io::inherited(invocation.output.json),
+            env: crate::exec::Environment::of_process(),
+            output: report::output_observer(),
         },
     );
     let mut collected = collector

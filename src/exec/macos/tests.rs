@@ -93,7 +93,10 @@ impl Fixture {
         let program = self.script("sandbox-exec", STAND_IN);
         let command = self.command(&program, shell);
         let options = ExecOptions {
-            capture: true,
+            io: super::super::Io {
+                stdin: super::super::Input::Inherit,
+                ..super::super::Io::default()
+            },
             timeout,
             ..ExecOptions::default()
         };
@@ -240,8 +243,15 @@ fn sandbox_exec_failures_are_boxpy_errors() {
     let fixture = Fixture::new();
     let program = fixture.script("failing-sandbox-exec", FAILING);
     let command = fixture.command(&program, "echo never");
-    let error = run(&command, &ExecOptions::default(), &Enforcement::default())
-        .expect_err("sandbox-exec failed");
+    let error = run(
+        &command,
+        &ExecOptions {
+            io: super::super::Io::inherited(false),
+            ..ExecOptions::default()
+        },
+        &Enforcement::default(),
+    )
+    .expect_err("sandbox-exec failed");
     match error {
         Error::SandboxSetup { detail } => {
             assert_eq!(detail, "syntax error in profile: unbound variable")
