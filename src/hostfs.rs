@@ -161,6 +161,42 @@ pub fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
     Ok(file)
 }
 
+/// The POSIX ACLs a directory has, by the descriptor boxpy holds: an access ACL and a
+/// default ACL (`system.posix_acl_access`, `system.posix_acl_default`). Neither where the
+/// filesystem has none (or the descriptor cannot be read).
+pub(crate) fn access_control_lists(directory: &std::os::fd::OwnedFd) -> (bool, bool) {
+    use xattr::FileExt;
+    let Ok(file) = directory.try_clone().map(std::fs::File::from) else {
+        return (false, false);
+    };
+    let has = |name: &str| file.get_xattr(name).ok().flatten().is_some();
+    (has(ACCESS_ACL), has(DEFAULT_ACL))
+}
+
+/// Removes the ACLs a directory has now but did not have (`before`), as
+/// [`access_control_lists`] reported them.
+pub(crate) fn remove_new_access_control_lists(
+    directory: &std::os::fd::OwnedFd,
+    before: (bool, bool),
+) {
+    use xattr::FileExt;
+    let now = access_control_lists(directory);
+    let Ok(file) = directory.try_clone().map(std::fs::File::from) else {
+        return;
+    };
+    for (name, had, has) in [
+        (ACCESS_ACL, before.0, now.0),
+        (DEFAULT_ACL, before.1, now.1),
+    ] {
+        if has && !had {
+            let _ = file.remove_xattr(name);
+        }
+    }
+}
+
+const ACCESS_ACL: &str = "system.posix_acl_access";
+const DEFAULT_ACL: &str = "system.posix_acl_default";
+
 #[cfg(test)]
 mod tests {
     use super::*;

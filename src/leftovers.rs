@@ -250,7 +250,7 @@ pub fn protected(
         .map(|metadata| metadata.mode() & 0o7777);
     let acls = directory
         .as_deref()
-        .map(crate::exec::access_control_lists)
+        .map(crate::hostfs::access_control_lists)
         .unwrap_or_default();
     Ok(Protection {
         existing,
@@ -525,7 +525,7 @@ pub fn sweep(watches: &[Watch], run: &str) -> Vec<Leftover> {
                 );
             }
         }
-        crate::exec::remove_new_access_control_lists(place, watch.acls);
+        crate::hostfs::remove_new_access_control_lists(place, watch.acls);
         let names = Dir::openat(
             Some(place.as_raw_fd()),
             ".",

@@ -32,56 +32,7 @@ use std::path::{Path, PathBuf};
 
 use crate::policy::Limits;
 
-/// One rlimit to set before exec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rlimit {
-    pub resource: i32,
-    pub soft: u64,
-    pub hard: u64,
-}
-
-/// The rlimits boxpy sets, by the names the init's `--rlimit` takes, each with the policy
-/// key it enforces.
-// `RLIMIT_*` are `u32` on Linux and `c_int` on macOS: the casts are needed on one of them.
-#[cfg_attr(target_os = "macos", allow(clippy::unnecessary_cast))]
-const RLIMIT_NAMES: [(&str, i32, &str); 5] = [
-    ("cpu", libc::RLIMIT_CPU as i32, "limits.cpu"),
-    ("data", libc::RLIMIT_DATA as i32, "limits.memory"),
-    ("nproc", libc::RLIMIT_NPROC as i32, "limits.processes"),
-    ("fsize", libc::RLIMIT_FSIZE as i32, "limits.file_size"),
-    ("nofile", libc::RLIMIT_NOFILE as i32, "limits.open_files"),
-];
-
-impl Rlimit {
-    /// `NAME=SOFT:HARD`, as the init's `--rlimit` takes it.
-    pub fn to_argument(self) -> String {
-        let name = self.entry().map_or("unknown", |(name, _, _)| name);
-        format!("{name}={}:{}", self.soft, self.hard)
-    }
-
-    /// The policy key this rlimit enforces (`limits.open_files` for `RLIMIT_NOFILE`).
-    pub fn policy_key(self) -> Option<&'static str> {
-        self.entry().map(|(_, _, key)| *key)
-    }
-
-    fn entry(self) -> Option<&'static (&'static str, i32, &'static str)> {
-        RLIMIT_NAMES
-            .iter()
-            .find(|(_, resource, _)| *resource == self.resource)
-    }
-
-    /// Parses [`Rlimit::to_argument`]'s form.
-    pub fn from_argument(text: &str) -> Option<Rlimit> {
-        let (name, values) = text.split_once('=')?;
-        let (soft, hard) = values.split_once(':')?;
-        let resource = RLIMIT_NAMES.iter().find(|(known, _, _)| *known == name)?.1;
-        Some(Rlimit {
-            resource,
-            soft: soft.parse().ok()?,
-            hard: hard.parse().ok()?,
-        })
-    }
-}
+pub use crate::sandbox::rlimit::Rlimit;
 
 /// The cgroup(s) a run is placed in. Removed on drop.
 #[derive(Debug)]
@@ -556,7 +507,7 @@ mod tests {
 
     #[test]
     fn every_rlimit_names_its_policy_key() {
-        for (name, resource, key) in RLIMIT_NAMES {
+        for (name, resource, key) in crate::sandbox::rlimit::RLIMIT_NAMES {
             let limit = Rlimit {
                 resource,
                 soft: 1,
@@ -586,7 +537,7 @@ mod tests {
 
     #[test]
     fn rlimit_arguments_round_trip() {
-        for (name, resource, _) in RLIMIT_NAMES {
+        for (name, resource, _) in crate::sandbox::rlimit::RLIMIT_NAMES {
             let limit = Rlimit {
                 resource,
                 soft: 10,

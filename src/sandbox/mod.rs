@@ -8,6 +8,7 @@
 pub mod bwrap;
 pub mod gate;
 pub mod protect;
+pub mod rlimit;
 pub(crate) mod seatbelt;
 #[cfg(target_os = "linux")]
 pub mod seccomp;
@@ -41,7 +42,7 @@ pub mod fds {
 pub enum InitSetup {
     /// On its command line (`--rlimit NAME=SOFT:HARD`, set by the init on itself before it
     /// spawns the program): what `boxpy render` shows, and what a run by hand applies.
-    Inline(Vec<crate::exec::limits::Rlimit>),
+    Inline(Vec<rlimit::Rlimit>),
     /// On a socket (`--setup FD`), after bwrap has started: a run plans its limits
     /// (creating the cgroups, sweeping stale ones) while bwrap builds the sandbox, then
     /// sends the rlimits, the cgroup files and the program's pipes; the init waits for them.
