@@ -41,8 +41,11 @@ pub fn render(resolved: &Resolved) {
     ));
 }
 
-/// Compiles the seccomp filter for this architecture.
+/// Compiles the seccomp filter for this architecture (Linux; nothing elsewhere).
 pub fn seccomp() {
-    let arch = crate::sandbox::seccomp::Arch::host().expect("a supported architecture");
-    std::hint::black_box(crate::sandbox::seccomp::build_filter(arch).expect("the filter"));
+    #[cfg(target_os = "linux")]
+    {
+        let arch = crate::sandbox::seccomp::Arch::host().expect("a supported architecture");
+        std::hint::black_box(crate::sandbox::seccomp::build_filter(arch).expect("the filter"));
+    }
 }

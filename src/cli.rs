@@ -1364,6 +1364,7 @@ mod tests {
     }
 }
 
+#[cfg(test)]
 /// The generated files committed under `completions/` and `man/`: (path, contents).
 pub fn generated_docs() -> Vec<(String, Vec<u8>)> {
     use clap::CommandFactory;
@@ -1426,6 +1427,7 @@ pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
     script.into_bytes()
 }
 
+#[cfg(test)]
 /// Escapes text for roff: backslashes, hyphens (so they stay ASCII `-` to copy and
 /// search), and a leading `.` or `'`.
 fn roff_escape(text: &str) -> String {
@@ -1437,6 +1439,7 @@ fn roff_escape(text: &str) -> String {
     }
 }
 
+#[cfg(test)]
 /// The man page of `command` (named `name`, e.g. `boxpy-policy`) and of each of its
 /// subcommands: clap_mangen's sections, with boxpy's own SYNOPSIS (clap's usage lines;
 /// clap_mangen prints a short option's value as `[-c  ]`), EXAMPLES, EXIT STATUS,
@@ -1516,6 +1519,7 @@ fn man_pages(
     }
 }
 
+#[cfg(test)]
 /// A section's source: `.SH` lines and `.TP` items are roff, the rest is text to escape.
 fn roff_escape_lines(source: &str) -> String {
     let mut text = String::new();
@@ -1532,6 +1536,7 @@ fn roff_escape_lines(source: &str) -> String {
     text
 }
 
+#[cfg(test)]
 /// The EXIT STATUS section of every page (SPEC §5).
 const EXIT_STATUS: &str = ".SH \"EXIT STATUS\"
 .TP
@@ -1554,6 +1559,7 @@ the interpreter exists but cannot be executed.
 the interpreter (or the venv) was not found.
 ";
 
+#[cfg(test)]
 /// The ENVIRONMENT section of every page: what boxpy itself reads (the program's own
 /// environment is cleared; see env.pass in boxpy.toml(5)).
 const ENVIRONMENT: &str = ".SH ENVIRONMENT

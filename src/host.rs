@@ -65,15 +65,6 @@ impl EtcEntry {
     }
 }
 
-impl SystemEntry {
-    /// The path inside the sandbox.
-    pub fn path(&self) -> &Path {
-        match self {
-            SystemEntry::Directory(path) | SystemEntry::Symlink { path, .. } => path,
-        }
-    }
-}
-
 /// The host, probed once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostFacts {
@@ -439,6 +430,7 @@ impl HostFacts {
     }
 
     /// Fixed facts of a typical merged-/usr Debian host, for snapshot tests.
+    #[cfg(test)]
     pub fn fixture() -> HostFacts {
         let symlink = |path: &str, target: &str| SystemEntry::Symlink {
             path: PathBuf::from(path),

@@ -797,7 +797,7 @@ mod tests {
         }
         std::fs::create_dir_all(area.join(".docker")).unwrap();
         std::fs::write(area.join(".docker/config.json"), "{}").unwrap();
-        let defaults: Vec<String> = protect::HIDDEN_DEFAULTS
+        let defaults: Vec<String> = crate::policy::defaults::HIDDEN_DEFAULTS
             .iter()
             .map(|p| p.to_string())
             .collect();

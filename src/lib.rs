@@ -3,31 +3,31 @@
 //! `main` parses the command line, resolves settings, dispatches, and maps every outcome
 //! to an exit code (SPEC §5). See ARCHITECTURE.md for the module map.
 
-pub mod audit;
+pub(crate) mod audit;
 mod backend;
 #[doc(hidden)]
 pub mod benching;
-pub mod bounded;
-pub mod cli;
+pub(crate) mod bounded;
+pub(crate) mod cli;
 mod commands;
-pub mod doctor;
-pub mod error;
-pub mod exec;
-pub mod exit;
+pub(crate) mod doctor;
+pub(crate) mod error;
+pub(crate) mod exec;
+pub(crate) mod exit;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod hints;
-pub mod host;
-pub mod hostfs;
-pub mod leftovers;
-pub mod nbexec;
-pub mod policy;
-pub mod report;
-pub mod sandbox;
-pub mod settings;
-pub mod text;
+pub(crate) mod hints;
+pub(crate) mod host;
+pub(crate) mod hostfs;
+pub(crate) mod leftovers;
+pub(crate) mod nbexec;
+pub(crate) mod policy;
+pub(crate) mod report;
+pub(crate) mod sandbox;
+pub(crate) mod settings;
+pub(crate) mod text;
 pub(crate) mod units;
-pub mod venv;
+pub(crate) mod venv;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -60,7 +60,7 @@ enum MemoryEvents {
 
 impl Cgroup {
     /// The run's cgroup directories (one per hierarchy), removed when it is dropped.
-    #[cfg(test)]
+    #[cfg(all(test, target_os = "linux"))]
     pub(crate) fn directories(&self) -> &[PathBuf] {
         &self.directories
     }

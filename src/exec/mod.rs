@@ -130,6 +130,10 @@ pub enum Input {
     /// pseudo-terminal of the sandbox's, a pipe or a file through a relay).
     Inherit,
     /// This descriptor, relayed as the process's own stdin would be.
+    #[allow(
+        dead_code,
+        reason = "the library API `boxpy serve` (issue 20) builds on"
+    )]
     Fd(std::sync::Arc<OwnedFd>),
 }
 
@@ -180,6 +184,10 @@ pub enum Notice {
     OutputLimitReached { limit: u64 },
     /// macOS: a process that left the program's process group (a new session) still held
     /// its output when the program ended; boxpy stopped reading it.
+    #[cfg_attr(
+        not(target_os = "macos"),
+        allow(dead_code, reason = "sent by the macOS executor")
+    )]
     OutputHeldOpen,
 }
 
@@ -286,6 +294,10 @@ pub struct Outcome {
     pub stderr_tail: Vec<u8>,
     pub resources: Option<Resources>,
     /// `limits.output` was reached and output was dropped.
+    #[allow(
+        dead_code,
+        reason = "read by the concurrent tests and `boxpy serve` (issue 20)"
+    )]
     pub output_limit_reached: bool,
     /// The kernel's OOM killer acted in the sandbox's memory cgroup.
     pub memory_limit_reached: bool,
@@ -300,15 +312,6 @@ const FORWARDED_SIGNALS: [Signal; 4] = [
     Signal::SIGHUP,
     Signal::SIGQUIT,
 ];
-
-/// Runs `command` under the CLI's runtime ([`Runtime::cli`]): see [`run_in`].
-pub fn run(
-    command: &BwrapCommand,
-    options: &ExecOptions,
-    plan: impl FnOnce() -> limits::Enforcement,
-) -> Result<Outcome> {
-    run_in(Runtime::cli(), command, options, plan)
-}
 
 /// Runs `command` (a rendered bwrap command line, with a setup socket:
 /// [`crate::sandbox::InitSetup::Deferred`]) in `runtime` and waits for it. `plan` decides

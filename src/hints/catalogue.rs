@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::traceback::{locate, CauseKind, Site, Traceback};
-use crate::policy::units::{format_duration, format_size};
+use crate::policy::units::format_size;
 use crate::policy::{Limits, Mount, NetworkMode};
 
 /// What the program was, for deciding which files are the user's.
@@ -104,6 +104,10 @@ pub enum HostFactsDisclosure {
         caller_home: Option<PathBuf>,
     },
     /// The report leaves the machine: no host fact is ever asked for nor told.
+    #[allow(
+        dead_code,
+        reason = "reports for remote callers: `boxpy serve` (issue 20)"
+    )]
     Withheld,
 }
 
@@ -1092,13 +1096,6 @@ fn syntax_hint(message: &str) -> String {
         Some(suggestion) => format!("{suggestion} (Python's suggestion)"),
         None => "the code does not parse; look at the marked position and just before it (an unclosed bracket or quote often shows up on a later line)".to_owned(),
     }
-}
-
-/// Formats a limit value for a hint: `10m`, `512MiB`.
-pub fn describe_duration(duration: Option<std::time::Duration>) -> String {
-    duration
-        .map(format_duration)
-        .unwrap_or_else(|| "unlimited".to_owned())
 }
 
 #[cfg(test)]

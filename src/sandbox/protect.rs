@@ -30,7 +30,7 @@ use std::path::Path;
 
 /// The lists are policy defaults (`filesystem.protect` and `filesystem.hide` add to them or
 /// take names out), so they live with the policy; the reasoning above is theirs.
-pub use crate::policy::defaults::{HIDDEN_DEFAULTS, PROTECTED_NAMES, QUARANTINE};
+pub use crate::policy::defaults::{PROTECTED_NAMES, QUARANTINE};
 
 /// `.env.*` files that are templates by convention, committed on purpose and holding no
 /// secrets: not hidden.

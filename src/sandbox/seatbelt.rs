@@ -398,6 +398,10 @@ pub struct SeatbeltCommand {
 
 impl SeatbeltCommand {
     /// sandbox-exec's arguments: `-p PROFILE -DNAME=VALUE... -- COMMAND...`.
+    #[cfg_attr(
+        not(any(target_os = "macos", test)),
+        allow(dead_code, reason = "run by the macOS executor")
+    )]
     pub fn args(&self) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec!["-p".into(), self.profile.text.clone().into()];
         for (name, value) in &self.profile.params {

@@ -183,16 +183,7 @@ pub struct SearchPath {
     pub stop: Stop,
 }
 
-impl SearchPath {
-    /// Only `directory` (a `--workdir` the user named, the tests of one directory).
-    pub fn only(directory: &Path) -> SearchPath {
-        SearchPath {
-            start: directory.to_path_buf(),
-            directories: vec![directory.to_path_buf()],
-            stop: Stop::FilesystemRoot,
-        }
-    }
-}
+impl SearchPath {}
 
 /// The search path from `start` on the host. The home is `home` (`$HOME`) and the
 /// caller's home in the password database: the search stops below both (an unset or

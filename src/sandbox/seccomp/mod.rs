@@ -101,13 +101,8 @@ use std::fmt;
 mod compiler;
 mod rules;
 
-pub use compiler::{build_filter, build_program, to_bytes, FilterError, Program, SockFilter};
-pub use compiler::{BPF_MAXINSNS, SOCK_FILTER_SIZE};
-pub use rules::{rules, Action, Rule, Subject, When};
-pub use rules::{
-    AF_VSOCK, CLONE_NAMESPACE_FLAGS, ENOSYS, EPERM, OPEN_CREATE_FLAGS, PERSONALITY_ALLOWED,
-    SETID_MODE_BITS, TIOCLINUX, TIOCSTI,
-};
+pub use compiler::build_filter;
+pub use rules::rules;
 
 /// `__X32_SYSCALL_BIT`: x32 syscall numbers are `0x4000_0000 | n` (x86_64 only).
 pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
