@@ -313,3 +313,76 @@ fn a_run_streams_to_its_own_sinks_and_observer() {
         [(Notice::OutputLimitReached { limit: 1000 }, 1000)]
     );
 }
+
+/// A descriptor the embedding process opens without close-on-exec after its runtime was
+/// made (a C library's, a `dup2`) never reaches a run's program: every run marks the
+/// inherited descriptors, as `exec::run` did before the runtime (marking once, when the
+/// runtime is made, let this one through bwrap and the init into the program).
+#[test]
+fn a_descriptor_opened_after_the_runtime_does_not_reach_the_program() {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let Some(host) = host() else { return };
+    let runtime = Runtime::library().expect("the runtime starts");
+    // Opened after the runtime, inheritable, at a number nothing else uses.
+    const LEAKED: RawFd = 917;
+    let file = std::fs::File::open("/etc/hostname").expect("a file to hold open");
+    // SAFETY: dup2 onto a free number; the new descriptor is owned (closed) below.
+    let raw = unsafe { libc::dup2(file.as_raw_fd(), LEAKED) };
+    assert_eq!(raw, LEAKED);
+    // SAFETY: dup2 returned a descriptor nothing else owns.
+    let leaked = unsafe { OwnedFd::from_raw_fd(raw) };
+    let flags = nix::fcntl::fcntl(LEAKED, nix::fcntl::FcntlArg::F_GETFD).expect("flags");
+    assert_eq!(flags & libc::FD_CLOEXEC, 0, "the descriptor is inheritable");
+    let args = SandboxArgs {
+        policy: Some("default".to_owned()),
+        quiet: true,
+        json: true,
+        ..SandboxArgs::default()
+    };
+    let lookup = |name: &str| std::env::var_os(name);
+    let code = "import os\nprint('started', sorted(int(fd) for fd in os.listdir('/proc/self/fd')))";
+    let invocation = crate::settings::resolve(
+        &args,
+        Program::Code(code.to_owned(), Vec::new()),
+        &host,
+        &lookup,
+    )
+    .expect("resolves");
+    let command = crate::sandbox::bwrap::render(
+        &invocation.spec,
+        &host,
+        &crate::sandbox::InitSetup::Deferred,
+    );
+    let options = ExecOptions {
+        io: Io::default(),
+        seccomp: crate::sandbox::seccomp::build_filter(
+            crate::sandbox::seccomp::Arch::host().expect("a supported architecture"),
+        )
+        .ok(),
+        ..ExecOptions::default()
+    };
+    let outcome = run_in(&runtime, &command, &options, || {
+        limits::plan(&invocation.policy.limits, host.uid)
+    })
+    .expect("runs");
+    drop(leaked);
+    let stdout = String::from_utf8_lossy(&outcome.stdout.bytes).into_owned();
+    // Python started and listed its descriptors.
+    assert!(
+        stdout.starts_with("started ["),
+        "{stdout:?} {:?}",
+        outcome.status
+    );
+    assert_eq!(outcome.status, Status::Exited(0), "{stdout}");
+    let listed: Vec<RawFd> = stdout
+        .trim()
+        .trim_start_matches("started [")
+        .trim_end_matches(']')
+        .split(", ")
+        .filter_map(|fd| fd.parse().ok())
+        .collect();
+    assert!(
+        !listed.contains(&LEAKED),
+        "the program inherited descriptor {LEAKED}: {listed:?}"
+    );
+}

@@ -26,7 +26,7 @@
 //!
 //! Invariants:
 //! - Only the descriptors boxpy means to pass reach bwrap: every inherited descriptor above
-//!   2 is marked close-on-exec when the runtime is made.
+//!   2 is marked close-on-exec when the runtime is made and again as each run starts.
 //! - bwrap is spawned from a thread that lives as long as the runtime (its
 //!   `--die-with-parent` is tied to the thread that spawned it) into its own process group,
 //!   so a terminal's Ctrl-C reaches boxpy alone, which forwards it to the program.
@@ -325,6 +325,10 @@ pub fn run_in(
     plan: impl FnOnce() -> limits::Enforcement,
 ) -> Result<Outcome> {
     let started = Instant::now();
+    // Every run, not only when the runtime is made: a library runtime's process opens
+    // descriptors long after (a C library's, a `dup2`), and an inheritable one would pass
+    // through bwrap and the init into the program.
+    mark_inherited_descriptors_cloexec();
 
     let (status_read, status_write) = pipe()?;
     let (report_read, report_write) = pipe()?;
