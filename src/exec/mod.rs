@@ -233,10 +233,16 @@ impl Environment {
         Environment::from_pairs(std::env::vars_os())
     }
 
+    /// A variable named twice keeps its first value: the one `getenv` (and so
+    /// `std::env::var_os`, which the settings consulted) returns.
     pub fn from_pairs(
         pairs: impl IntoIterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
     ) -> Environment {
-        Environment(std::sync::Arc::new(pairs.into_iter().collect()))
+        let mut variables = std::collections::HashMap::new();
+        for (name, value) in pairs {
+            variables.entry(name).or_insert(value);
+        }
+        Environment(std::sync::Arc::new(variables))
     }
 
     fn get(&self, name: &str) -> Option<&std::ffi::OsString> {

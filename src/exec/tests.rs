@@ -1,4 +1,4 @@
-//! Tests of exec's pure parts: the init report's reader and the setup-failure classifier.
+//! Tests of exec's pure parts: the init report's reader, the setup-failure classifier and the environment snapshot.
 
 use super::*;
 
@@ -156,4 +156,19 @@ fn bwrap_status_records_are_read() {
     assert_eq!(record.child_pid, None);
     record.update(b"garbage");
     assert_eq!(record.exit_code, None);
+}
+
+/// An environment that names a variable twice (execve allows it) gives the sandbox the
+/// value `getenv` returns, the first, as `std::env::var_os` did before the snapshot.
+#[test]
+fn a_variable_named_twice_keeps_its_first_value() {
+    let pairs = [("LANG", "first"), ("LANG", "second"), ("TERM", "xterm")]
+        .map(|(name, value)| (name.into(), value.into()));
+    let env = Environment::from_pairs(pairs);
+    let asked = [
+        ("LANG".to_owned(), EnvValue::FromHost("LANG".to_owned())),
+        ("TERM".to_owned(), EnvValue::FromHost("TERM".to_owned())),
+    ];
+    let passed = environment(&asked, &env);
+    assert_eq!(passed, [("LANG", "first".into()), ("TERM", "xterm".into())]);
 }
