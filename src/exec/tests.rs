@@ -1,4 +1,5 @@
-//! Tests of exec's pure parts: the init report's reader, the setup-failure classifier and the environment snapshot.
+//! Tests of exec's pure parts: the init report's reader, the setup-failure classifier and
+//! the environment snapshot.
 
 use super::*;
 
