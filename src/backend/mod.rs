@@ -276,15 +276,28 @@ pub(crate) fn helper(args: &[std::ffi::OsString]) -> Option<i32> {
 
 /// Moves aside the protected names the program created or replaced (`.git`, `.envrc`,
 /// editor config, ...), so no host tool runs them, and tells the observer.
+/// The sweeps this process has made: a run's quarantine directory is its own even when
+/// runs go at once in one process (a server).
+static SWEEPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// `<seconds>-<pid>` for a process's first sweep (the CLI's only one), `<seconds>-<pid>-<n>`
+/// for the n-th after it.
+fn quarantine_name(seconds: u64, pid: u32, sweep: u64) -> String {
+    match sweep {
+        0 => format!("{seconds}-{pid}"),
+        n => format!("{seconds}-{pid}-{n}"),
+    }
+}
+
 fn sweep_leftovers(invocation: &Invocation, observer: &dyn Fn(&Notice<'_>)) {
     use crate::leftovers::{self, Leftover};
-    let run = format!(
-        "{}-{}",
+    let run = quarantine_name(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|elapsed| elapsed.as_secs())
             .unwrap_or(0),
-        std::process::id()
+        std::process::id(),
+        SWEEPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
     );
     let found = leftovers::sweep(&invocation.watches, &run);
     if !found.is_empty() {

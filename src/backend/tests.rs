@@ -117,3 +117,14 @@ fn select_picks_the_hosts_backend() {
         assert!(matches!(selected, Err(Error::UnsupportedPlatform { .. })));
     }
 }
+
+/// Two runs of one process (a server's) never share a quarantine directory; the CLI's one
+/// run keeps the documented `<seconds>-<pid>`.
+#[test]
+fn each_sweep_of_a_process_has_its_own_quarantine() {
+    assert_eq!(quarantine_name(1700000000, 42, 0), "1700000000-42");
+    let names: std::collections::BTreeSet<String> = (0..16)
+        .map(|sweep| quarantine_name(1700000000, 42, sweep))
+        .collect();
+    assert_eq!(names.len(), 16);
+}
