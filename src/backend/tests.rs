@@ -128,3 +128,94 @@ fn each_sweep_of_a_process_has_its_own_quarantine() {
         .collect();
     assert_eq!(names.len(), 16);
 }
+
+/// A server's shape: runs at once through the seam, in one process, with a library
+/// runtime; each one's captured output, exit status and environment (the snapshot it was
+/// given, not the process's) are its own.
+#[cfg(target_os = "linux")]
+#[test]
+fn runs_at_once_through_the_seam_keep_to_themselves() {
+    use crate::cli::SandboxArgs;
+    use crate::exec::{Environment, Io, Observer, Runtime, Status};
+    use crate::settings::Program;
+    let Ok(mut backend) = bwrap::Bwrap::probe(std::env::var_os("PATH").as_deref()) else {
+        eprintln!("SKIPPED: no bwrap");
+        return;
+    };
+    // The sandbox's init is boxpy's own executable, built beside this test's.
+    let boxpy = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("boxpy")))
+        .filter(|boxpy| boxpy.is_file());
+    let Some(boxpy) = boxpy else {
+        eprintln!("SKIPPED: no boxpy binary beside the test");
+        return;
+    };
+    backend.host.boxpy_executable = boxpy;
+    let runtime = Runtime::library().expect("a library runtime");
+    let work = tempfile::tempdir().expect("a work directory");
+    let variable = "BOXPY_SEAM_TEST_RUN";
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..8)
+            .map(|index| {
+                let (backend, runtime, work) = (&backend, &runtime, work.path());
+                scope.spawn(move || {
+                    let value = format!("run-{index}");
+                    let args = SandboxArgs {
+                        policy: Some("default".to_owned()),
+                        workdir: Some(work.to_path_buf()),
+                        env: vec![variable.to_owned()],
+                        quiet: true,
+                        json: true,
+                        ..SandboxArgs::default()
+                    };
+                    let lookup = |name: &str| match name {
+                        name if name == variable => Some(value.clone().into()),
+                        name => std::env::var_os(name),
+                    };
+                    let code = format!(
+                        "import os, sys\nprint(os.environ[{variable:?}])\nprint('err', {index}, file=sys.stderr)\nsys.exit({index})"
+                    );
+                    let invocation = crate::settings::resolve(
+                        &args,
+                        Program::Code(code, Vec::new()),
+                        backend.host(),
+                        &lookup,
+                    )
+                    .expect("the run resolves");
+                    let mut environment: Vec<(std::ffi::OsString, std::ffi::OsString)> =
+                        std::env::vars_os().collect();
+                    environment.push((variable.into(), value.clone().into()));
+                    let outcome = backend
+                        .run(
+                            &invocation,
+                            Session {
+                                channel: None,
+                                observer: &|_| {},
+                                runtime,
+                                io: Io::default(),
+                                env: Environment::from_pairs(environment),
+                                output: Observer::default(),
+                            },
+                        )
+                        .expect("the run ends");
+                    (index, value, outcome)
+                })
+            })
+            .collect();
+        for run in runs {
+            let (index, value, outcome) = run.join().expect("the run's thread");
+            assert_eq!(outcome.status, Status::Exited(index), "run {index}");
+            assert_eq!(
+                String::from_utf8_lossy(&outcome.stdout.bytes),
+                format!("{value}\n"),
+                "run {index}"
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&outcome.stderr.bytes),
+                format!("err {index}\n"),
+                "run {index}"
+            );
+        }
+    });
+}
