@@ -312,6 +312,10 @@ fn a_run_streams_to_its_own_sinks_and_observer() {
         *seen.lock().unwrap(),
         [(Notice::OutputLimitReached { limit: 1000 }, 1000)]
     );
+    assert_eq!(
+        outcome.notices,
+        [Notice::OutputLimitReached { limit: 1000 }]
+    );
 }
 
 /// A descriptor the embedding process opens without close-on-exec after its runtime was

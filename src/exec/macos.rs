@@ -130,9 +130,10 @@ pub fn run(
     let stdout = Draining::new(child.stdout.take().context("child stdout")?, &group_gone);
     let stderr = Draining::new(child.stderr.take().context("child stderr")?, &group_gone);
     let budget = pump::Budget::new(options.output_limit);
+    let (observer, said) = options.observer.recording();
     let stdout_thread = {
         let (budget, gate, out) = (budget.clone(), gate.clone(), options.io.stdout.file());
-        let observer = options.observer.clone();
+        let observer = observer.clone();
         std::thread::spawn(move || {
             let out = out.as_deref();
             pump::pump(stdout, pump::Stream::Stdout, out, &budget, &gate, &observer)
@@ -140,7 +141,7 @@ pub fn run(
     };
     let stderr_thread = {
         let (budget, gate, out) = (budget.clone(), gate.clone(), options.io.stderr.file());
-        let observer = options.observer.clone();
+        let observer = observer.clone();
         std::thread::spawn(move || {
             let out = out.as_deref();
             pump::pump(stderr, pump::Stream::Stderr, out, &budget, &gate, &observer)
@@ -214,7 +215,7 @@ pub fn run(
         .join()
         .map_err(|_| anyhow::anyhow!("stderr pump panicked"))?;
     if held_open {
-        options.observer.notice(super::Notice::OutputHeldOpen);
+        observer.notice(super::Notice::OutputHeldOpen);
     }
 
     if !report.started {
@@ -242,6 +243,7 @@ pub fn run(
         // Not counted on macOS: HOME and TMPDIR are directories of the run directory,
         // removed with it.
         discarded: Vec::new(),
+        notices: said.take(),
     })
 }
 

@@ -208,6 +208,36 @@ impl Observer {
             observer(&notice);
         }
     }
+
+    /// This observer, also keeping each notice for the run's [`Outcome::notices`]: the
+    /// notices as data, for a caller that reports them at the end (a server's reply).
+    fn recording(&self) -> (Observer, Said) {
+        let said = Said::default();
+        let (inner, kept) = (self.clone(), said.clone());
+        let observer = Observer::new(move |notice| {
+            kept.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(notice.clone());
+            inner.notice(notice.clone());
+        });
+        (observer, said)
+    }
+}
+
+/// The notices a run's [`Observer::recording`] kept.
+#[derive(Clone, Default)]
+struct Said(std::sync::Arc<std::sync::Mutex<Vec<Notice>>>);
+
+impl Said {
+    fn take(&self) -> Vec<Notice> {
+        std::mem::take(
+            &mut self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
 }
 
 impl std::fmt::Debug for Observer {
@@ -310,6 +340,12 @@ pub struct Outcome {
     /// Files the program left in its private HOME and `/tmp`, discarded with the sandbox:
     /// the places with at least one.
     pub discarded: Vec<Discarded>,
+    /// What the observer was told during the run, in order.
+    #[allow(
+        dead_code,
+        reason = "read by the concurrent tests and `boxpy serve` (issue 20)"
+    )]
+    pub notices: Vec<Notice>,
 }
 
 const FORWARDED_SIGNALS: [Signal; 4] = [
@@ -459,9 +495,10 @@ pub fn run_in(
     let stdout = std::fs::File::from(stdout_read);
     let stderr = std::fs::File::from(stderr_read);
     let budget = pump::Budget::new(options.output_limit);
+    let (observer, said) = options.observer.recording();
     let stdout_thread = {
         let (budget, gate, out) = (budget.clone(), gate.clone(), options.io.stdout.file());
-        let observer = options.observer.clone();
+        let observer = observer.clone();
         helper_thread(move || {
             let out = out.as_deref();
             pump::pump_spliced(stdout, pump::Stream::Stdout, out, &budget, &gate, &observer)
@@ -469,7 +506,7 @@ pub fn run_in(
     };
     let stderr_thread = {
         let (budget, gate, out) = (budget.clone(), gate.clone(), options.io.stderr.file());
-        let observer = options.observer.clone();
+        let observer = observer.clone();
         helper_thread(move || {
             let out = out.as_deref();
             pump::pump(stderr, pump::Stream::Stderr, out, &budget, &gate, &observer)
@@ -574,6 +611,7 @@ pub fn run_in(
         stderr: stderr.captured,
         resources: report.resources,
         output_limit_reached,
+        notices: said.take(),
     })
 }
 
