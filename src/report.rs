@@ -195,13 +195,23 @@ pub fn output_observer() -> crate::exec::Observer {
 /// The one notice printed when `limits.output` is reached.
 pub fn output_limit_notice(limit: u64) {
     // Written while the program may still be writing: its output so far may have left a
-    // sequence open on the same terminal.
-    after_program_output();
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "\nboxpy: output limit of {} reached (`limits.output`); further output is dropped",
-        format_size(limit)
+    // sequence open on the same terminal. The reset and the notice go in one write, so
+    // output another pump writes to the same terminal meanwhile cannot come between them
+    // (a terminal serialises its writers per write).
+    use std::io::IsTerminal;
+    let mut err = std::io::stderr().lock();
+    let mut text = Vec::new();
+    if err.is_terminal() {
+        text.extend_from_slice(TERMINAL_RESET);
+    }
+    text.extend_from_slice(
+        format!(
+            "\nboxpy: output limit of {} reached (`limits.output`); further output is dropped\n",
+            format_size(limit)
+        )
+        .as_bytes(),
     );
+    let _ = err.write_all(&text);
 }
 
 /// The exit code boxpy returns for an outcome (SPEC §5).
