@@ -134,16 +134,11 @@ impl Backend for Bwrap {
         let Launch::Bwrap(command) = launch else {
             unreachable!("the bwrap backend renders bwrap commands")
         };
-        let options = exec::ExecOptions {
-            io: session.io,
-            env: session.env,
-            observer: session.output,
-            output_limit: invocation.policy.limits.output,
-            timeout: invocation.policy.limits.timeout,
-            seccomp: self.seccomp_program(invocation)?,
-            channel: session.channel,
-            count_discarded: discarded_places(invocation),
-        };
+        let options = session.exec_options(
+            invocation,
+            self.seccomp_program(invocation)?,
+            discarded_places(invocation),
+        );
         let result = match exec::run_in(session_runtime, &command, &options, plan) {
             // bwrap older than 0.8 has no `--disable-userns`: say so, and run without it (the
             // seccomp filter still refuses unshare/clone with namespace flags).

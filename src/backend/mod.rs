@@ -89,6 +89,28 @@ pub(crate) struct Session<'a> {
     pub output: crate::exec::Observer,
 }
 
+impl Session<'_> {
+    /// What exec takes for a run of `invocation` in this session: its I/O, environment,
+    /// output observer and channel, the invocation's output limit and timeout.
+    fn exec_options(
+        self,
+        invocation: &Invocation,
+        seccomp: Option<Vec<u8>>,
+        count_discarded: Vec<(exec::discarded::Place, std::path::PathBuf)>,
+    ) -> exec::ExecOptions {
+        exec::ExecOptions {
+            io: self.io,
+            env: self.env,
+            observer: self.output,
+            output_limit: invocation.policy.limits.output,
+            timeout: invocation.policy.limits.timeout,
+            seccomp,
+            channel: self.channel,
+            count_discarded,
+        }
+    }
+}
+
 /// What a backend tells its caller during a run.
 #[derive(Debug)]
 pub(crate) enum Notice<'a> {

@@ -98,16 +98,9 @@ impl Backend for Seatbelt {
         let Launch::Seatbelt(command) = launch else {
             unreachable!("the Seatbelt backend renders Seatbelt commands")
         };
-        let options = exec::ExecOptions {
-            io: session.io,
-            env: session.env,
-            observer: session.output,
-            output_limit: invocation.policy.limits.output,
-            timeout: invocation.policy.limits.timeout,
-            seccomp: None,
-            channel: None,
-            count_discarded: Vec::new(),
-        };
+        // No channel (see `capabilities`: nbexec asks first) and no discarded places to
+        // count (HOME and TMPDIR are directories of the run directory, removed with it).
+        let options = session.exec_options(invocation, None, Vec::new());
         let enforcement = exec::limits::plan(&invocation.policy.limits, self.host.uid);
         // macOS has no cgroups: the plan is the one `limits` describes (`plan` only tries
         // to create them and finds none).

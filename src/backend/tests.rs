@@ -138,20 +138,11 @@ fn runs_at_once_through_the_seam_keep_to_themselves() {
     use crate::cli::SandboxArgs;
     use crate::exec::{Environment, Io, Observer, Runtime, Status};
     use crate::settings::Program;
-    let Ok(mut backend) = bwrap::Bwrap::probe(std::env::var_os("PATH").as_deref()) else {
-        eprintln!("SKIPPED: no bwrap");
+    // bwrap, and boxpy's own executable (the sandbox's init) built beside this test's.
+    let Some(host) = crate::exec::concurrent_tests::host() else {
         return;
     };
-    // The sandbox's init is boxpy's own executable, built beside this test's.
-    let boxpy = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.join("boxpy")))
-        .filter(|boxpy| boxpy.is_file());
-    let Some(boxpy) = boxpy else {
-        eprintln!("SKIPPED: no boxpy binary beside the test");
-        return;
-    };
-    backend.host.boxpy_executable = boxpy;
+    let backend = bwrap::Bwrap { host };
     let runtime = Runtime::library().expect("a library runtime");
     let work = tempfile::tempdir().expect("a work directory");
     let variable = "BOXPY_SEAM_TEST_RUN";

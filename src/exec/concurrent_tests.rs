@@ -13,7 +13,7 @@ const RUNS: usize = 16;
 /// The host, with the boxpy binary built beside this test (the sandbox's init is boxpy's
 /// own executable; this test's binary is not one); `None` (skip) without bwrap, Python or
 /// that binary (`cargo test` builds it; `cargo test --lib` may not).
-fn host() -> Option<crate::host::HostFacts> {
+pub(crate) fn host() -> Option<crate::host::HostFacts> {
     use crate::backend::Backend;
     let mut host = crate::backend::bwrap::Bwrap::probe(std::env::var_os("PATH").as_deref())
         .ok()?
@@ -30,6 +30,32 @@ fn host() -> Option<crate::host::HostFacts> {
     }
     host.boxpy_executable = boxpy;
     Some(host)
+}
+
+/// `boxpy run -c CODE` under the default policy (`--json` when `json`), resolved and
+/// rendered for a run boxpy starts.
+fn code_run(
+    host: &crate::host::HostFacts,
+    code: &str,
+    json: bool,
+) -> (crate::settings::Invocation, crate::sandbox::BwrapCommand) {
+    let args = SandboxArgs {
+        policy: Some("default".to_owned()),
+        quiet: true,
+        json,
+        ..SandboxArgs::default()
+    };
+    let lookup = |name: &str| std::env::var_os(name);
+    let invocation = crate::settings::resolve(
+        &args,
+        Program::Code(code.to_owned(), Vec::new()),
+        host,
+        &lookup,
+    )
+    .expect("resolves");
+    let command =
+        crate::sandbox::bwrap::render(&invocation.spec, host, &crate::sandbox::InitSetup::Deferred);
+    (invocation, command)
 }
 
 /// What run `index` is asked to do.
@@ -257,25 +283,8 @@ fn sixteen_concurrent_runs_keep_to_themselves() {
 fn a_run_streams_to_its_own_sinks_and_observer() {
     let Some(host) = host() else { return };
     let runtime = Runtime::library().expect("the runtime starts");
-    let args = SandboxArgs {
-        policy: Some("default".to_owned()),
-        quiet: true,
-        ..SandboxArgs::default()
-    };
-    let lookup = |name: &str| std::env::var_os(name);
     let code = "import sys\nsys.stdout.write('a' * 3000)\nsys.stdout.flush()\nsys.exit(3)";
-    let invocation = crate::settings::resolve(
-        &args,
-        Program::Code(code.to_owned(), Vec::new()),
-        &host,
-        &lookup,
-    )
-    .expect("resolves");
-    let command = crate::sandbox::bwrap::render(
-        &invocation.spec,
-        &host,
-        &crate::sandbox::InitSetup::Deferred,
-    );
+    let (invocation, command) = code_run(&host, code, false);
     let sink = tempfile::tempfile().expect("a file");
     let sink = Arc::new(sink);
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -337,26 +346,8 @@ fn a_descriptor_opened_after_the_runtime_does_not_reach_the_program() {
     let leaked = unsafe { OwnedFd::from_raw_fd(raw) };
     let flags = nix::fcntl::fcntl(LEAKED, nix::fcntl::FcntlArg::F_GETFD).expect("flags");
     assert_eq!(flags & libc::FD_CLOEXEC, 0, "the descriptor is inheritable");
-    let args = SandboxArgs {
-        policy: Some("default".to_owned()),
-        quiet: true,
-        json: true,
-        ..SandboxArgs::default()
-    };
-    let lookup = |name: &str| std::env::var_os(name);
     let code = "import os\nprint('started', sorted(int(fd) for fd in os.listdir('/proc/self/fd')))";
-    let invocation = crate::settings::resolve(
-        &args,
-        Program::Code(code.to_owned(), Vec::new()),
-        &host,
-        &lookup,
-    )
-    .expect("resolves");
-    let command = crate::sandbox::bwrap::render(
-        &invocation.spec,
-        &host,
-        &crate::sandbox::InitSetup::Deferred,
-    );
+    let (invocation, command) = code_run(&host, code, true);
     let options = ExecOptions {
         io: Io::default(),
         seccomp: crate::sandbox::seccomp::build_filter(

@@ -14,8 +14,8 @@
 //!   to its run and spawns from the main thread; [`Runtime::library`] (a server's) leaves
 //!   signals alone and spawns from a thread of its own (see [`runtime`] for why).
 //! - [`run_in`] (`runtime`, a rendered [`BwrapCommand`], [`ExecOptions`], the limits' plan)
-//!   runs one sandbox and returns its [`Outcome`]; [`run`] is `run_in` with the CLI's
-//!   runtime. Runs may go at once from any threads; each one's cgroup is its own
+//!   runs one sandbox and returns its [`Outcome`] (the CLI passes [`Runtime::cli`]).
+//!   Runs may go at once from any threads; each one's cgroup is its own
 //!   (`boxpy-PID-N`, see [`limits`]).
 //! - [`ExecOptions`] carries everything of the caller a run uses: its [`Io`] (stdin:
 //!   [`Input`]; stdout and stderr: [`Output`], streamed to a file or captured), the
@@ -45,7 +45,7 @@ pub(crate) mod limits;
 // macOS's executor; also compiled in Linux test builds, which run it against a stand-in
 // for sandbox-exec.
 #[cfg(all(test, target_os = "linux"))]
-mod concurrent_tests;
+pub(crate) mod concurrent_tests;
 #[cfg(any(target_os = "macos", test))]
 pub(crate) mod macos;
 mod protocol;
