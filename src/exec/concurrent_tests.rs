@@ -215,10 +215,10 @@ fn sixteen_concurrent_runs_keep_to_themselves() {
         );
         assert!(stdout.starts_with(&format!("{index}\n")), "{context}");
         // stdout and stderr share `limits.output`: the over-output run's stdout may take
-        // all of it before its stderr is read.
+        // all of it, or all but a few bytes, before its stderr is read.
         let own_stderr = format!("err {index}\n");
         if kind(index) == Kind::OverOutput {
-            assert!(stderr.is_empty() || stderr == own_stderr, "{context}");
+            assert!(own_stderr.starts_with(&stderr), "{context}");
         } else {
             assert!(stderr.starts_with(&own_stderr), "{context}");
         }
