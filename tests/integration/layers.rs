@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["units"],
     &["exit", "bounded", "text"],
+    &["network"],
     &["error"],
     &["policy"],
     &["cli"],
