@@ -1109,7 +1109,6 @@ pub fn receive_listeners(socket: &OwnedFd) -> Option<[std::net::TcpListener; 2]>
         .flags
         .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC);
     let length = message.bytes;
-    drop(slices);
     if !whole || buffer[..length] != *LISTENERS_ANSWER {
         return None;
     }
