@@ -49,6 +49,8 @@ pub(crate) mod concurrent_tests;
 #[cfg(any(target_os = "macos", test))]
 pub(crate) mod macos;
 mod protocol;
+#[cfg(all(test, target_os = "linux"))]
+mod proxy_tests;
 mod pump;
 mod runtime;
 mod terminal;
@@ -505,9 +507,16 @@ pub fn run_in(
             ) {
                 Ok(started) => proxy.0 = Some(started),
                 Err(error) => {
+                    // No run without its proxy: bwrap goes, and with it (`--die-with-parent`)
+                    // the init and the sandbox, before the program starts.
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(bwrap_pid),
+                        Signal::SIGKILL,
+                    );
+                    let _ = wait_for(bwrap_pid);
                     return Err(Error::SandboxSetup {
                         detail: format!("starting boxpy's network proxy: {error}"),
-                    })
+                    });
                 }
             }
         }
