@@ -360,7 +360,7 @@ impl Proxy {
         let mut record = lock(&self.shared.record);
         let mut refusals = std::mem::take(&mut record.entries);
         // Stable: ties stay in the order they were first asked for.
-        refusals.sort_by(|one, other| other.count.cmp(&one.count));
+        refusals.sort_by_key(|refusal| std::cmp::Reverse(refusal.count));
         Finished {
             refusals,
             unrecorded: record.unrecorded,
