@@ -139,3 +139,25 @@ pub fn cli(arguments: Vec<OsString>) {
     line.extend(arguments);
     crate::cli::check_fast_path_agrees(&line);
 }
+
+/// boxpy's proxy: an HTTP request head parsed, decided by fixed rules and rewritten for
+/// the server as the proxy does (no name is resolved, nothing is connected).
+pub fn proxy_request(bytes: &[u8]) {
+    crate::network::proxy::check_request_for_fuzzing(bytes);
+}
+
+/// boxpy's proxy: a SOCKS5 greeting and request, answered and decided.
+pub fn socks_request(bytes: &[u8]) {
+    crate::network::proxy::check_socks_for_fuzzing(bytes);
+}
+
+/// A host rule (`network.allow`, `--allow-host`): what parses prints back to itself.
+pub fn host_rule(text: &str) {
+    if let Ok(rule) = crate::network::rules::Rule::parse(text) {
+        let shown = rule.to_string();
+        let again = crate::network::rules::Rule::parse(&shown)
+            .unwrap_or_else(|error| panic!("{shown:?} does not parse back: {error}"));
+        assert_eq!(again, rule, "{text:?} printed as {shown:?}");
+        let _ = rule.explain(crate::network::rules::List::Allow);
+    }
+}

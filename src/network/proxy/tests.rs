@@ -1,0 +1,857 @@
+//! The proxy against real loopback sockets: servers and clients on `127.0.0.1:0`.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::network::rules::{AddressClass, Rule};
+
+fn rules(allow: &[String], deny: &[String]) -> Rules {
+    let parse = |list: &[String]| {
+        list.iter()
+            .map(|text| Rule::parse(text).expect(text))
+            .collect()
+    };
+    Rules {
+        allow: parse(allow),
+        deny: parse(deny),
+    }
+}
+
+struct Running {
+    proxy: Proxy,
+    http: SocketAddr,
+    socks: SocketAddr,
+}
+
+fn start_with(rules: Rules, upstream: Option<Upstream>) -> Running {
+    let http = TcpListener::bind("127.0.0.1:0").unwrap();
+    let socks = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (http_address, socks_address) = (http.local_addr().unwrap(), socks.local_addr().unwrap());
+    let proxy = Proxy::start(
+        ProxyConfig { rules, upstream },
+        vec![Listener::Http(http), Listener::Socks5(socks)],
+    )
+    .unwrap();
+    Running {
+        proxy,
+        http: http_address,
+        socks: socks_address,
+    }
+}
+
+fn start(allow: &[String], deny: &[String]) -> Running {
+    start_with(rules(allow, deny), None)
+}
+
+/// A TCP echo server: each connection gets back what it sent, and end of file after it.
+fn echo_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            thread::spawn(move || {
+                let _ = std::io::copy(&mut &stream, &mut &stream);
+                let _ = stream.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    port
+}
+
+/// A one-request-per-connection HTTP server: sends each request's head and body on the
+/// channel, answers `200` with `body` (or, for a POST, with the body it got), then closes.
+fn http_server(body: Vec<u8>) -> (u16, mpsc::Receiver<(String, Vec<u8>)>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (sender, receiver) = mpsc::channel();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                if stream.read(&mut byte).unwrap_or(0) == 0 {
+                    break;
+                }
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let length = head
+                .lines()
+                .find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            let mut received = vec![0u8; length];
+            let _ = stream.read_exact(&mut received);
+            let answer = if head.starts_with("POST") {
+                received.clone()
+            } else {
+                body.clone()
+            };
+            let _ = sender.send((head, received));
+            let _ = stream.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+                    answer.len()
+                )
+                .as_bytes(),
+            );
+            let _ = stream.write_all(&answer);
+        }
+    });
+    (port, receiver)
+}
+
+fn read_all(mut stream: &TcpStream) -> Vec<u8> {
+    let mut all = Vec::new();
+    let _ = stream.read_to_end(&mut all);
+    all
+}
+
+/// Sends `request` to the HTTP proxy and returns the whole answer.
+fn ask(proxy: SocketAddr, request: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(proxy).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    read_all(&stream)
+}
+
+fn split_response(response: &[u8]) -> (String, Vec<u8>) {
+    let end = response
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .expect("a response head")
+        + 4;
+    (
+        String::from_utf8_lossy(&response[..end]).into_owned(),
+        response[end..].to_vec(),
+    )
+}
+
+/// A SOCKS5 client's greeting and `CONNECT`: the stream and the reply code.
+fn socks_connect(proxy: SocketAddr, address: &[u8], port: u16) -> (TcpStream, u8) {
+    let mut stream = TcpStream::connect(proxy).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(&[5, 1, 0]).unwrap();
+    let mut choice = [0u8; 2];
+    stream.read_exact(&mut choice).unwrap();
+    assert_eq!(choice, [5, 0]);
+    let mut request = vec![5, 1, 0];
+    request.extend_from_slice(address);
+    request.extend_from_slice(&port.to_be_bytes());
+    stream.write_all(&request).unwrap();
+    let mut reply = [0u8; 10];
+    stream.read_exact(&mut reply).unwrap();
+    assert_eq!(reply[0], 5);
+    (stream, reply[1])
+}
+
+fn domain(name: &str) -> Vec<u8> {
+    let mut bytes = vec![3, name.len() as u8];
+    bytes.extend_from_slice(name.as_bytes());
+    bytes
+}
+
+/// Bytes with every value, in a pattern that does not repeat every 256.
+fn pattern(length: usize) -> Vec<u8> {
+    (0..length)
+        .map(|index| (index ^ (index >> 8) ^ (index >> 16)) as u8)
+        .collect()
+}
+
+/// Through a tunnel already open: `data` out, end of file, and everything echoed back.
+fn echo_through(mut stream: TcpStream, data: &[u8]) -> Vec<u8> {
+    let reader = {
+        let stream = stream.try_clone().unwrap();
+        thread::spawn(move || read_all(&stream))
+    };
+    stream.write_all(data).unwrap();
+    stream.shutdown(Shutdown::Write).unwrap();
+    reader.join().unwrap()
+}
+
+fn loopback_rules(port: u16) -> Vec<String> {
+    vec![format!("localhost:{port}"), format!("127.0.0.1:{port}")]
+}
+
+#[test]
+fn a_get_is_forwarded_in_origin_form_and_its_response_comes_back_byte_exact() {
+    let body = pattern(8 << 20);
+    let (port, requests) = http_server(body.clone());
+    let running = start(&loopback_rules(port), &[]);
+    let request = format!(
+        "GET http://127.0.0.1:{port}/data?x=1#fragment HTTP/1.1\r\nHost: elsewhere.test\r\n\
+         Proxy-Authorization: Basic c2VjcmV0\r\nProxy-Connection: keep-alive\r\n\
+         Connection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: 5\r\nAccept: */*\r\n\r\n"
+    );
+    let response = ask(running.http, request.as_bytes());
+    let (head, received) = split_response(&response);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert_eq!(received.len(), body.len());
+    assert!(received == body, "the body changed on the way");
+    let (forwarded, _) = requests.recv().unwrap();
+    assert_eq!(
+        forwarded,
+        format!(
+            "GET /data?x=1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        )
+    );
+    assert_eq!(running.proxy.finish(), Vec::new());
+}
+
+#[test]
+fn a_post_body_reaches_the_server() {
+    let (port, requests) = http_server(Vec::new());
+    let running = start(&loopback_rules(port), &[]);
+    let body = pattern(1 << 20);
+    let mut request = format!(
+        "POST http://localhost:{port}/upload HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
+    let response = ask(running.http, &request);
+    let (head, echoed) = split_response(&response);
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert!(echoed == body);
+    let (forwarded, received) = requests.recv().unwrap();
+    assert!(
+        forwarded.starts_with("POST /upload HTTP/1.1\r\nHost: localhost:"),
+        "{forwarded}"
+    );
+    assert!(received == body);
+    running.proxy.finish();
+}
+
+#[test]
+fn connect_tunnels_both_ways_and_half_closes() {
+    let port = echo_server();
+    let running = start(&loopback_rules(port), &[]);
+    let mut stream = TcpStream::connect(running.http).unwrap();
+    stream
+        .write_all(
+            format!("CONNECT localhost:{port} HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+    let established = b"HTTP/1.1 200 Connection established\r\n\r\n";
+    let mut answer = vec![0u8; established.len()];
+    stream.read_exact(&mut answer).unwrap();
+    assert_eq!(answer, established);
+    let data = pattern(3 << 20);
+    assert!(echo_through(stream, &data) == data);
+    running.proxy.finish();
+}
+
+#[test]
+fn socks5_connects_by_domain_and_by_address() {
+    let port = echo_server();
+    let running = start(&loopback_rules(port), &[]);
+    let data = pattern(1 << 20);
+    let (stream, code) = socks_connect(running.socks, &domain("localhost"), port);
+    assert_eq!(code, 0);
+    assert!(echo_through(stream, &data) == data);
+    let (stream, code) = socks_connect(running.socks, &[1, 127, 0, 0, 1], port);
+    assert_eq!(code, 0);
+    assert!(echo_through(stream, &data) == data);
+    assert_eq!(running.proxy.finish(), Vec::new());
+}
+
+fn refused(host: &str, port: u16, reason: Reason, count: u64) -> Refusal {
+    Refusal {
+        host: host.to_owned(),
+        port,
+        reason,
+        count,
+    }
+}
+
+#[test]
+fn each_refusal_is_answered_and_recorded_with_its_count() {
+    let port = echo_server();
+    let running = start(
+        &[
+            "localhost:1".to_owned(),
+            format!("localhost:{port}"),
+            "*.example.com".to_owned(),
+        ],
+        &["secret.example.com".to_owned()],
+    );
+    let connect = |target: &str| {
+        ask(
+            running.http,
+            format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes(),
+        )
+    };
+    // Not allowed, three times (once in capitals), then by SOCKS.
+    for target in ["evil.test:443", "EVIL.test:443", "evil.test:443"] {
+        let (head, body) = split_response(&connect(target));
+        assert!(head.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{head}");
+        assert!(
+            head.contains("\r\nX-Boxpy-Refused: not_allowed\r\n"),
+            "{head}"
+        );
+        let body = String::from_utf8(body).unwrap();
+        assert!(body.contains("evil.test:443"), "{body}");
+        assert!(body.contains("--allow-host evil.test:443"), "{body}");
+        assert!(body.contains("network.allow"), "{body}");
+    }
+    let (_, code) = socks_connect(running.socks, &domain("evil.test"), 443);
+    assert_eq!(code, 2);
+    // Denied (deny beats allow), on a plain GET.
+    let (head, body) = split_response(&ask(
+        running.http,
+        b"GET http://secret.example.com/ HTTP/1.1\r\n\r\n",
+    ));
+    assert!(head.contains("X-Boxpy-Refused: denied"), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("`secret.example.com`"));
+    // The wrong port.
+    let (head, body) = split_response(&connect("www.example.com:22"));
+    assert!(head.contains("X-Boxpy-Refused: port"), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("--allow-host www.example.com:22"));
+    // An allowed name that resolves to loopback only.
+    let (head, body) = split_response(&connect(&format!("localhost:{port}")));
+    assert!(head.contains("X-Boxpy-Refused: address"), "{head}");
+    let body = String::from_utf8_lossy(&body).into_owned();
+    assert!(body.contains("a loopback address"), "{body}");
+    let (_, code) = socks_connect(running.socks, &domain("localhost"), port);
+    assert_eq!(code, 2);
+    // Not a host at all.
+    let (_, code) = socks_connect(running.socks, &domain("no host\n"), 443);
+    assert_eq!(code, 2);
+
+    let record = running.proxy.finish();
+    let loopback = record
+        .iter()
+        .find(|refusal| matches!(refusal.reason, Reason::Address { .. }))
+        .expect("the loopback refusal")
+        .clone();
+    let Reason::Address { address, class } = loopback.reason.clone() else {
+        unreachable!()
+    };
+    assert!(address.is_loopback());
+    assert_eq!(class, AddressClass::Loopback);
+    assert_eq!(
+        record,
+        vec![
+            refused("evil.test", 443, Reason::NotAllowed, 4),
+            refused("localhost", port, Reason::Address { address, class }, 2),
+            refused(
+                "secret.example.com",
+                80,
+                Reason::Denied {
+                    rule: "secret.example.com".to_owned()
+                },
+                1
+            ),
+            refused("www.example.com", 22, Reason::Port, 1),
+            refused("no host\u{fffd}", 443, Reason::NotAllowed, 1),
+        ]
+    );
+}
+
+#[test]
+fn a_loopback_address_rule_lets_the_name_through_and_a_deny_by_address_stops_it() {
+    let port = echo_server();
+    let running = start(&loopback_rules(port), &[]);
+    let (_, code) = socks_connect(running.socks, &domain("localhost"), port);
+    assert_eq!(code, 0);
+    assert_eq!(running.proxy.finish(), Vec::new());
+    let running = start(&loopback_rules(port), &[format!("127.0.0.1:{port}")]);
+    let (_, code) = socks_connect(running.socks, &[1, 127, 0, 0, 1], port);
+    assert_eq!(code, 2);
+    let record = running.proxy.finish();
+    assert_eq!(
+        record,
+        vec![refused(
+            "127.0.0.1",
+            port,
+            Reason::Denied {
+                rule: format!("127.0.0.1:{port}")
+            },
+            1
+        )]
+    );
+}
+
+#[test]
+fn a_closed_port_answers_502_and_socks_connection_refused() {
+    let closed = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let running = start(&loopback_rules(closed), &[]);
+    let (head, _) = split_response(&ask(
+        running.http,
+        format!("CONNECT 127.0.0.1:{closed} HTTP/1.1\r\n\r\n").as_bytes(),
+    ));
+    assert!(head.starts_with("HTTP/1.1 502 "), "{head}");
+    let (_, code) = socks_connect(running.socks, &[1, 127, 0, 0, 1], closed);
+    assert_eq!(code, 5);
+    assert_eq!(running.proxy.finish(), Vec::new());
+}
+
+#[test]
+fn two_hundred_concurrent_connections_lose_no_byte() {
+    let port = echo_server();
+    let running = start(&loopback_rules(port), &[]);
+    let (http, socks) = (running.http, running.socks);
+    let clients: Vec<_> = (0..200)
+        .map(|index| {
+            thread::spawn(move || {
+                let data: Vec<u8> = pattern(64 * 1024 + index * 7)
+                    .into_iter()
+                    .map(|byte| byte.wrapping_add(index as u8))
+                    .collect();
+                let stream = if index % 2 == 0 {
+                    let (stream, code) = socks_connect(socks, &[1, 127, 0, 0, 1], port);
+                    assert_eq!(code, 0);
+                    stream
+                } else {
+                    let mut stream = TcpStream::connect(http).unwrap();
+                    stream
+                        .write_all(format!("CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\n").as_bytes())
+                        .unwrap();
+                    let mut answer = [0u8; 39];
+                    stream.read_exact(&mut answer).unwrap();
+                    assert_eq!(&answer, b"HTTP/1.1 200 Connection established\r\n\r\n");
+                    stream
+                };
+                echo_through(stream, &data) == data
+            })
+        })
+        .collect();
+    let intact = clients
+        .into_iter()
+        .filter_map(|client| client.join().ok())
+        .filter(|intact| *intact)
+        .count();
+    assert_eq!(intact, 200);
+    assert_eq!(running.proxy.stop(), Finished::default());
+}
+
+/// A fake host proxy that wants `user:pass`: answers `CONNECT` with 200 and then echoes,
+/// or with 407. Sends each request head on the channel.
+fn fake_upstream() -> (u16, mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (sender, receiver) = mpsc::channel();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                if stream.read(&mut byte).unwrap_or(0) == 0 {
+                    break;
+                }
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let good = head.contains("\r\nProxy-Authorization: Basic dXNlcjpwQHNz\r\n");
+            let _ = sender.send(head);
+            if good {
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\n\r\n");
+                let _ = std::io::copy(&mut &stream, &mut &stream);
+                let _ = stream.shutdown(Shutdown::Write);
+            } else {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n",
+                );
+            }
+        }
+    });
+    (port, receiver)
+}
+
+#[test]
+fn allowed_targets_go_through_the_host_proxy_with_its_credentials() {
+    let (upstream_port, heads) = fake_upstream();
+    let environment = |key: &str| match key {
+        "https_proxy" => Some(format!("http://user:p%40ss@127.0.0.1:{upstream_port}/")),
+        "NO_PROXY" => Some("direct.test, .internal".to_owned()),
+        _ => None,
+    };
+    let upstream = Upstream::from_env(environment).unwrap().unwrap();
+    assert_eq!(
+        upstream.authorization.as_deref(),
+        Some("Basic dXNlcjpwQHNz")
+    );
+    let running = start_with(
+        rules(&["far.example.org:7000".to_owned()], &[]),
+        Some(upstream.clone()),
+    );
+    let (stream, code) = socks_connect(running.socks, &domain("far.example.org"), 7000);
+    assert_eq!(code, 0);
+    let data = pattern(1 << 20);
+    assert!(echo_through(stream, &data) == data);
+    let head = heads.recv().unwrap();
+    assert!(
+        head.starts_with("CONNECT far.example.org:7000 HTTP/1.1\r\nHost: far.example.org:7000\r\n"),
+        "{head}"
+    );
+    // The names rules still apply: nothing reaches the upstream for a refused host.
+    let (_, code) = socks_connect(running.socks, &domain("other.example.org"), 7000);
+    assert_eq!(code, 2);
+    assert!(heads.try_recv().is_err());
+    running.proxy.finish();
+
+    // Wrong credentials: the upstream's 407 becomes a 502 naming it.
+    let wrong = Upstream {
+        authorization: Some("Basic d3Jvbmc6d3Jvbmc=".to_owned()),
+        ..upstream
+    };
+    let running = start_with(
+        rules(&["far.example.org:7000".to_owned()], &[]),
+        Some(wrong),
+    );
+    let (head, body) = split_response(&ask(
+        running.http,
+        b"CONNECT far.example.org:7000 HTTP/1.1\r\n\r\n",
+    ));
+    assert!(head.starts_with("HTTP/1.1 502 "), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("407"));
+    running.proxy.finish();
+}
+
+#[test]
+fn a_proxy_chains_through_another_boxpy_proxy() {
+    let body = pattern(2 << 20);
+    let (port, _requests) = http_server(body.clone());
+    // The outer proxy (the host's) resolves the name and checks the address.
+    let outer = start(&loopback_rules(port), &[]);
+    let upstream =
+        Upstream::from_env(|key| (key == "HTTP_PROXY").then(|| format!("{}", outer.http)))
+            .unwrap()
+            .unwrap();
+    let inner = start_with(rules(&[format!("localhost:{port}")], &[]), Some(upstream));
+    let response = ask(
+        inner.http,
+        format!("GET http://localhost:{port}/file HTTP/1.1\r\n\r\n").as_bytes(),
+    );
+    let (head, received) = split_response(&response);
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert!(received == body);
+    assert_eq!(inner.proxy.finish(), Vec::new());
+    assert_eq!(outer.proxy.finish(), Vec::new());
+}
+
+#[test]
+fn the_host_proxy_is_read_from_the_environment() {
+    let from = |pairs: &[(&str, &str)]| {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect();
+        Upstream::from_env(move |key| {
+            pairs
+                .iter()
+                .find(|(name, _)| name == key)
+                .map(|(_, value)| value.clone())
+        })
+    };
+    assert_eq!(from(&[]), Ok(None));
+    assert_eq!(from(&[("HTTPS_PROXY", "  ")]), Ok(None));
+    let upstream = from(&[
+        ("HTTP_PROXY", "http://ignored:1"),
+        ("HTTPS_PROXY", "HTTP://Proxy.Corp:3128"),
+        (
+            "no_proxy",
+            "localhost,10.0.0.0/8, *.corp ,[::1]:8080,example.org:8443",
+        ),
+    ])
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        upstream,
+        Upstream {
+            host: "proxy.corp".to_owned(),
+            port: 3128,
+            authorization: None,
+            no_proxy: [
+                "localhost",
+                "10.0.0.0/8",
+                "*.corp",
+                "[::1]:8080",
+                "example.org:8443"
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        }
+    );
+    let host = |text: &str| Host::parse(text).unwrap();
+    assert!(upstream.bypasses(&host("localhost"), 80));
+    assert!(upstream.bypasses(&host("10.9.8.7"), 443));
+    assert!(!upstream.bypasses(&host("11.0.0.1"), 443));
+    assert!(upstream.bypasses(&host("git.corp"), 443));
+    assert!(!upstream.bypasses(&host("corpx"), 443));
+    assert!(upstream.bypasses(&host("[::1]"), 8080));
+    assert!(!upstream.bypasses(&host("[::1]"), 80));
+    assert!(upstream.bypasses(&host("www.example.org"), 8443));
+    assert!(!upstream.bypasses(&host("example.org"), 443));
+    assert!(!upstream.bypasses(&host("pypi.org"), 443));
+
+    let upstream = from(&[("http_proxy", "proxy:8080")]).unwrap().unwrap();
+    assert_eq!((upstream.host.as_str(), upstream.port), ("proxy", 8080));
+    let upstream = from(&[("http_proxy", "http://[fd00::1]")])
+        .unwrap()
+        .unwrap();
+    assert_eq!((upstream.host.as_str(), upstream.port), ("[fd00::1]", 80));
+    for (value, says) in [
+        ("socks5://user:secret@proxy:1080", "`socks5` proxy"),
+        ("https://proxy:443", "`https` proxy"),
+        ("http://proxy:3128/path", "path"),
+        ("http://proxy:99999", "HOST:PORT"),
+        ("http://bad host:1", "not a host name"),
+    ] {
+        let error = from(&[("HTTPS_PROXY", value)]).unwrap_err();
+        assert!(error.starts_with("`HTTPS_PROXY` is not usable"), "{error}");
+        assert!(error.contains(says), "{value}: {error}");
+        assert!(!error.contains("secret"), "{error}");
+    }
+}
+
+#[test]
+fn base64_matches_the_rfc_vectors() {
+    for (plain, encoded) in [
+        ("", ""),
+        ("f", "Zg=="),
+        ("fo", "Zm8="),
+        ("foo", "Zm9v"),
+        ("foob", "Zm9vYg=="),
+        ("fooba", "Zm9vYmE="),
+        ("foobar", "Zm9vYmFy"),
+    ] {
+        assert_eq!(base64(plain.as_bytes()), encoded);
+    }
+    assert_eq!(base64(&[0xff, 0xfe, 0x00]), "//4A");
+}
+
+#[test]
+fn the_record_is_bounded() {
+    let mut record = Record::default();
+    for index in 0..MAX_RECORDED + 10 {
+        record.add(&format!("host{index}.test"), 443, &Reason::NotAllowed);
+    }
+    record.add("host0.test", 443, &Reason::NotAllowed);
+    assert_eq!(record.entries.len(), MAX_RECORDED);
+    assert_eq!(record.unrecorded, 10);
+    assert_eq!(record.entries[0].count, 2);
+}
+
+#[test]
+fn finish_returns_promptly_with_connections_open_and_idle() {
+    let port = echo_server();
+    let running = start(&loopback_rules(port), &[]);
+    // One client that never sends its head, one idle tunnel, one idle SOCKS greeting.
+    let silent = TcpStream::connect(running.http).unwrap();
+    let (tunnel, code) = socks_connect(running.socks, &[1, 127, 0, 0, 1], port);
+    assert_eq!(code, 0);
+    let mut greeting = TcpStream::connect(running.socks).unwrap();
+    greeting.write_all(&[5, 1]).unwrap();
+    thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    running.proxy.finish();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    // Every client sees its connection end.
+    for stream in [&silent, &tunnel, &greeting] {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        assert!(read_all(stream).is_empty());
+    }
+}
+
+#[test]
+fn malformed_requests_are_answered_or_closed_and_the_proxy_goes_on() {
+    let port = echo_server();
+    let running = start(&loopback_rules(port), &[]);
+    let many_headers: String = (0..101).map(|index| format!("X-{index}: 1\r\n")).collect();
+    let long_header = format!("X-Long: {}\r\n", "a".repeat(70 * 1024));
+    let cases: Vec<(Vec<u8>, Option<&str>)> = vec![
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), Some("400")),
+        (
+            b"GET https://pypi.org/ HTTP/1.1\r\n\r\n".to_vec(),
+            Some("400"),
+        ),
+        (
+            b"GET ftp://pypi.org/ HTTP/1.1\r\n\r\n".to_vec(),
+            Some("400"),
+        ),
+        (
+            b"GET http://user@pypi.org/ HTTP/1.1\r\n\r\n".to_vec(),
+            Some("400"),
+        ),
+        (b"CONNECT pypi.org HTTP/1.1\r\n\r\n".to_vec(), Some("400")),
+        (b"CONNECT pypi.org:0 HTTP/1.1\r\n\r\n".to_vec(), Some("400")),
+        (b"CONNECT [::1 HTTP/1.1\r\n\r\n".to_vec(), Some("400")),
+        (b"\x00\x01\x02 garbage\r\n\r\n".to_vec(), Some("400")),
+        (
+            format!("GET http://a.test/ HTTP/1.1\r\n{many_headers}\r\n").into_bytes(),
+            Some("431"),
+        ),
+        (
+            format!("GET http://a.test/ HTTP/1.1\r\n{long_header}\r\n").into_bytes(),
+            Some("431"),
+        ),
+        (b"GET http://a.test/ HTTP/1.1\r\n".to_vec(), None),
+        (Vec::new(), None),
+    ];
+    for (request, status) in cases {
+        let mut stream = TcpStream::connect(running.http).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let _ = stream.write_all(&request);
+        let _ = stream.shutdown(Shutdown::Write);
+        let answer = String::from_utf8_lossy(&read_all(&stream)).into_owned();
+        match status {
+            Some(status) => assert!(
+                answer.starts_with(&format!("HTTP/1.1 {status} ")),
+                "{:?}: {answer}",
+                String::from_utf8_lossy(&request[..request.len().min(60)])
+            ),
+            None => assert!(answer.is_empty(), "{answer}"),
+        }
+    }
+    let socks_cases: Vec<(&[u8], &[u8])> = vec![
+        (b"\x04\x01\x00\x50", b""),
+        (b"\x05\x01\x02", b"\x05\xff"),
+        (b"\x05\x00", b"\x05\xff"),
+        (
+            b"\x05\x01\x00\x05\x02\x00\x01\x7f\x00\x00\x01\x00\x50",
+            b"\x05\x00\x05\x07\x00\x01\x00\x00\x00\x00\x00\x00",
+        ),
+        (
+            b"\x05\x01\x00\x05\x03\x00\x01\x7f\x00\x00\x01\x00\x50",
+            b"\x05\x00\x05\x07\x00\x01\x00\x00\x00\x00\x00\x00",
+        ),
+        (
+            b"\x05\x01\x00\x05\x01\x00\x09",
+            b"\x05\x00\x05\x08\x00\x01\x00\x00\x00\x00\x00\x00",
+        ),
+        (b"\x05\x01\x00\x05\x01\x00\x03\x40abc", b"\x05\x00"),
+        (
+            b"\x05\x01\x00\x04\x01\x00\x01\x7f\x00\x00\x01\x00\x50",
+            b"\x05\x00",
+        ),
+        (b"\x05", b""),
+    ];
+    for (request, expected) in socks_cases {
+        let mut stream = TcpStream::connect(running.socks).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let _ = stream.write_all(request);
+        let _ = stream.shutdown(Shutdown::Write);
+        assert_eq!(read_all(&stream), expected, "{request:?}");
+    }
+    // Still serving.
+    let (stream, code) = socks_connect(running.socks, &[1, 127, 0, 0, 1], port);
+    assert_eq!(code, 0);
+    assert_eq!(echo_through(stream, b"still here"), b"still here");
+    assert_eq!(running.proxy.finish(), Vec::new());
+}
+
+#[test]
+fn request_targets_parse() {
+    let target = |head: &str| parse_request_for_test(head);
+    assert_eq!(
+        target("GET http://Example.com HTTP/1.1\r\n\r\n"),
+        http::RequestTarget::Http {
+            host: "Example.com".to_owned(),
+            port: 80,
+            authority: "Example.com".to_owned(),
+            path: "/".to_owned()
+        }
+    );
+    assert_eq!(
+        target("GET http://[::1]:8080?q HTTP/1.1\r\n\r\n"),
+        http::RequestTarget::Http {
+            host: "[::1]".to_owned(),
+            port: 8080,
+            authority: "[::1]:8080".to_owned(),
+            path: "/?q".to_owned()
+        }
+    );
+    assert_eq!(
+        target("CONNECT [::1]:443 HTTP/1.1\r\n\r\n"),
+        http::RequestTarget::Connect {
+            host: "[::1]".to_owned(),
+            port: 443
+        }
+    );
+    assert_eq!(
+        target("CONNECT ::1:443 HTTP/1.1\r\n\r\n"),
+        http::RequestTarget::Invalid
+    );
+    assert_eq!(
+        target("CONNECT a:+1 HTTP/1.1\r\n\r\n"),
+        http::RequestTarget::Invalid
+    );
+    assert_eq!(
+        target("OPTIONS * HTTP/1.1\r\n\r\n"),
+        http::RequestTarget::Origin
+    );
+}
+
+fn parse_request_for_test(head: &str) -> http::RequestTarget {
+    http::parse_request(head.as_bytes()).expect(head).target
+}
+
+#[test]
+fn refusal_texts_name_what_allows_them() {
+    assert_eq!(
+        refusal_text("pypi.org", 22, &Reason::Port),
+        "boxpy refused the connection to pypi.org:22: `network.allow` names this host, but not port 22 (a rule without a port allows 80 and 443); to allow it, run boxpy with `--allow-host pypi.org:22` (or add \"pypi.org:22\" to `network.allow`).\n"
+    );
+    let address: IpAddr = "fd00:ec2::254".parse().unwrap();
+    let text = refusal_text(
+        "metadata.test",
+        80,
+        &Reason::Address {
+            address,
+            class: AddressClass::Metadata,
+        },
+    );
+    assert!(
+        text.contains("resolves to [fd00:ec2::254], a cloud metadata address"),
+        "{text}"
+    );
+    assert!(text.contains("--allow-host [fd00:ec2::254]:80"), "{text}");
+}
+
+#[test]
+fn fuzzing_entry_points_take_odd_input() {
+    for bytes in [
+        &b"GET http://pypi.org/ HTTP/1.1\r\nConnection: content-length, x\r\nContent-Length: 3\r\n\r\n"[..],
+        b"CONNECT \xff\xfe:443 HTTP/1.1\r\n\r\n",
+        b"GET http://a.example.com:99999/ HTTP/1.0\r\n\r\n",
+        b"",
+    ] {
+        check_request_for_fuzzing(bytes);
+    }
+    for bytes in [
+        &b"\x05\x01\x00\x05\x01\x00\x03\x03a\x00b\x00\x50"[..],
+        b"\x05\x01\x00\x05\x01\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\x7f\x00\x00\x01\x1f\x40",
+        b"\x05\xff",
+    ] {
+        check_socks_for_fuzzing(bytes);
+    }
+}
