@@ -477,7 +477,30 @@ impl From<Diagnosis> for JsonError {
 #[derive(Debug, Serialize)]
 pub struct JsonPolicy {
     pub name: String,
+    /// The network mode (`none`, `localhost`, `full`, `proxy`).
     pub network: &'static str,
+    /// The host rules in their canonical text, in proxy mode only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deny: Option<Vec<String>>,
+}
+
+impl JsonPolicy {
+    /// The run's policy as its JSON result names it.
+    pub fn of(policy: &crate::policy::Policy) -> JsonPolicy {
+        let network = &policy.network;
+        let rules = |rules: &[crate::network::rules::Rule]| {
+            (network.mode == crate::policy::NetworkMode::Proxy)
+                .then(|| rules.iter().map(ToString::to_string).collect())
+        };
+        JsonPolicy {
+            name: policy.name.clone(),
+            network: network.mode.as_str(),
+            allow: rules(&network.allow),
+            deny: rules(&network.deny),
+        }
+    }
 }
 
 /// Builds the JSON result for a run whose sandbox started.
@@ -501,10 +524,7 @@ pub fn json_outcome(invocation: &Invocation, outcome: &Outcome) -> JsonResult {
         stderr_truncated: outcome.stderr.truncated,
         error,
         resources: outcome.resources,
-        policy: Some(JsonPolicy {
-            name: invocation.policy.name.clone(),
-            network: invocation.policy.network.as_str(),
-        }),
+        policy: Some(JsonPolicy::of(&invocation.policy)),
         discarded: outcome.discarded.clone(),
         notices: invocation.notices.clone(),
     }

@@ -11,6 +11,7 @@ use toml::Value;
 
 use super::units::{format_duration, format_size};
 use super::{Mount, NetworkMode, Policy};
+use crate::network::rules::Rule;
 
 // Serializers of the resolved policy's values as a policy file writes them (see
 // [`Policy`]'s `#[serde(serialize_with)]`): paths as text, sizes and durations with their
@@ -69,14 +70,14 @@ pub(crate) fn count<S: Serializer>(value: &Option<u64>, serializer: S) -> Result
     }
 }
 
-/// `network` as the table `[network] mode = "..."`.
-pub(crate) fn network<S: Serializer>(
-    value: &NetworkMode,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    let mut table = serializer.serialize_map(Some(1))?;
-    table.serialize_entry("mode", value.as_str())?;
-    table.end()
+/// `network.mode` as its name.
+pub(crate) fn mode<S: Serializer>(value: &NetworkMode, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(value.as_str())
+}
+
+/// Host rules (`network.allow`, `network.deny`) in their canonical text.
+pub(crate) fn rules<S: Serializer>(value: &[Rule], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(value.iter().map(ToString::to_string))
 }
 
 /// `audit_log` as the table `[audit] log = "..."`.
@@ -227,7 +228,7 @@ pub fn warnings(
             ));
         }
     }
-    if policy.network == super::NetworkMode::Full {
+    if policy.network.mode == super::NetworkMode::Full {
         let secrets: Vec<&str> = policy
             .env
             .pass
