@@ -731,8 +731,11 @@ pub fn policy_trust_revoked(path: &std::path::Path, forgotten: bool) -> String {
 }
 
 /// `boxpy policy check`'s verdict on stdout.
-pub fn policy_check(file: &std::path::Path, warnings: &[String]) {
+pub fn policy_check(file: &std::path::Path, rules: &[String], warnings: &[String]) {
     let mut text = String::new();
+    for rule in rules {
+        text.push_str(&format!("rule: {}\n", escape_control(rule)));
+    }
     for warning in warnings {
         text.push_str(&format!("warning: {}\n", escape_control(warning)));
     }
