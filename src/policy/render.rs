@@ -268,9 +268,7 @@ pub fn network_rules(network: &super::NetworkPolicy) -> Vec<String> {
     }
     let mut out = Vec::new();
     if network.allow.is_empty() {
-        out.push(
-            "`network.allow` is empty: every connection is refused (and reported)".to_owned(),
-        );
+        out.push("`network.allow` is empty: every connection is refused (and reported)".to_owned());
     }
     for (key, list, rules) in [
         ("network.allow", List::Allow, &network.allow),

@@ -30,11 +30,7 @@ fn a_bad_host_rule_is_a_usage_error_naming_the_flag() {
         assert!(stderr.contains(flag), "names {flag}: {run}");
         assert!(stderr.contains("is not a host rule"), "{run}");
         assert!(stderr.contains("hint:"), "{run}");
-        for command in [
-            vec!["policy", "show"],
-            vec!["render"],
-            vec!["exec", "--"],
-        ] {
+        for command in [vec!["policy", "show"], vec!["render"], vec!["exec", "--"]] {
             let mut args: Vec<String> = command.iter().map(|part| (*part).to_owned()).collect();
             args.insert(1, format!("{flag}={rule}"));
             if args[0] == "exec" {
@@ -69,7 +65,10 @@ fn allow_host_under_full_network_is_a_usage_error() {
         assert_exit(&output, 125);
         assert_not_started(&output);
         let stderr = output.stderr_text();
-        assert!(stderr.contains("narrows nothing under"), "{args:?}: {output}");
+        assert!(
+            stderr.contains("narrows nothing under"),
+            "{args:?}: {output}"
+        );
         assert!(stderr.contains("--network proxy"), "{args:?}: {output}");
     }
 }
@@ -99,7 +98,12 @@ fn policy_show_prints_the_rules_and_the_flags_change_them() {
         "mode = \"proxy\"\nallow = [\"pypi.org\", \"files.pythonhosted.org\"]\ndeny = []"
     );
     assert_eq!(
-        shown(&["--allow-host", "Example.COM:8443", "--deny-host", "*.bad.example"]),
+        shown(&[
+            "--allow-host",
+            "Example.COM:8443",
+            "--deny-host",
+            "*.bad.example"
+        ]),
         "mode = \"proxy\"\nallow = [\"example.com:8443\"]\ndeny = [\"*.bad.example\"]"
     );
     assert_eq!(
@@ -132,7 +136,8 @@ fn policy_check_explains_host_rules() {
         assert!(stdout.lines().any(|shown| shown == line), "{line}: {output}");
     }
     assert!(
-        stdout.contains("warning: `network.allow` `169.254.169.254` names a cloud metadata address"),
+        stdout
+            .contains("warning: `network.allow` `169.254.169.254` names a cloud metadata address"),
         "{output}"
     );
     assert!(
@@ -145,18 +150,38 @@ fn policy_check_explains_host_rules() {
     );
     let output = boxpy(&ws).args(["policy", "check", "pypi"]).run();
     assert_exit(&output, 0);
-    assert!(output.stdout_text().contains("`pypi` is a valid policy"), "{output}");
+    assert!(
+        output.stdout_text().contains("`pypi` is a valid policy"),
+        "{output}"
+    );
 
-    let mixed = ws.write("work/mixed.toml", "[network]\nmode = \"full\"\nallow = [\"pypi.org\"]\n");
+    let mixed = ws.write(
+        "work/mixed.toml",
+        "[network]\nmode = \"full\"\nallow = [\"pypi.org\"]\n",
+    );
     let output = boxpy(&ws).args(["policy", "check"]).arg(&mixed).run();
     assert_exit(&output, 125);
     let stderr = output.stderr_text();
-    assert!(stderr.contains("`network.allow` needs `network.mode = \"proxy\"`"), "{output}");
-    let bad = ws.write("work/bad.toml", "[network]\nmode = \"proxy\"\nallow = [\"pypi.org/simple\"]\n");
+    assert!(
+        stderr.contains("`network.allow` needs `network.mode = \"proxy\"`"),
+        "{output}"
+    );
+    let bad = ws.write(
+        "work/bad.toml",
+        "[network]\nmode = \"proxy\"\nallow = [\"pypi.org/simple\"]\n",
+    );
     let output = boxpy(&ws).args(["policy", "check"]).arg(&bad).run();
     assert_exit(&output, 125);
-    assert!(output.stderr_text().contains("bad.toml:3:"), "located: {output}");
-    assert!(output.stderr_text().contains("`pypi.org/simple` is not a host rule"), "{output}");
+    assert!(
+        output.stderr_text().contains("bad.toml:3:"),
+        "located: {output}"
+    );
+    assert!(
+        output
+            .stderr_text()
+            .contains("`pypi.org/simple` is not a host rule"),
+        "{output}"
+    );
 }
 
 /// `render` of proxy mode: its own network namespace (no `--share-net`), no resolv.conf,
@@ -166,7 +191,9 @@ fn render_shows_proxy_mode() {
     let ws = Workspace::new(&Runner::Caller);
     let venv: PathBuf = venv(Venv::Debian).unwrap_or_else(|error| panic!("{error}"));
     let output = boxpy(&ws)
-        .args(["render", "--json", "--target", "linux", "-P", "pypi", "--venv"])
+        .args([
+            "render", "--json", "--target", "linux", "-P", "pypi", "--venv",
+        ])
         .arg(&venv)
         .run();
     assert_exit(&output, 0);
@@ -180,19 +207,44 @@ fn render_shows_proxy_mode() {
     assert!(args.contains(&"--unshare-all"), "{output}");
     assert!(!args.contains(&"--share-net"), "{output}");
     assert!(!args.contains(&"/etc/resolv.conf"), "{output}");
-    assert_eq!(json["env"]["HTTPS_PROXY"], "http://127.0.0.1:3128", "{output}");
-    assert_eq!(json["env"]["http_proxy"], "http://127.0.0.1:3128", "{output}");
-    assert_eq!(json["env"]["NO_PROXY"], "localhost,127.0.0.1,::1", "{output}");
+    assert_eq!(
+        json["env"]["HTTPS_PROXY"], "http://127.0.0.1:3128",
+        "{output}"
+    );
+    assert_eq!(
+        json["env"]["http_proxy"], "http://127.0.0.1:3128",
+        "{output}"
+    );
+    assert_eq!(
+        json["env"]["NO_PROXY"], "localhost,127.0.0.1,::1",
+        "{output}"
+    );
 
     let output = boxpy(&ws)
-        .args(["render", "--target", "macos", "--allow-host", "pypi.org", "--venv"])
+        .args([
+            "render",
+            "--target",
+            "macos",
+            "--allow-host",
+            "pypi.org",
+            "--venv",
+        ])
         .arg(&venv)
         .run();
     assert_exit(&output, 0);
     let text = output.stdout_text();
-    assert!(text.contains("(allow network-outbound (remote ip \"localhost:3128\"))"), "{text}");
-    assert!(text.contains("(allow network-outbound (remote ip \"localhost:1080\"))"), "{text}");
-    assert!(!text.contains("(remote ip \"*:*\")") && !text.contains("localhost:*"), "{text}");
+    assert!(
+        text.contains("(allow network-outbound (remote ip \"localhost:3128\"))"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(allow network-outbound (remote ip \"localhost:1080\"))"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("(remote ip \"*:*\")") && !text.contains("localhost:*"),
+        "{text}"
+    );
 }
 
 runner_tests! {
@@ -245,4 +297,58 @@ runner_tests! {
         assert_exit(&output, 125);
         assert!(output.stderr_text().contains("`network.allow`"), "{output}");
     }
+}
+
+/// In proxy mode, the certificate files the passed variables name are mounted read-only
+/// where they are (a corporate CA for pip); not in other modes, not for a variable the
+/// policy does not pass, and a missing file is skipped.
+#[test]
+fn certificate_files_are_mounted_in_proxy_mode_only() {
+    let ws = Workspace::new(&Runner::Caller);
+    let venv: PathBuf = venv(Venv::Debian).unwrap_or_else(|error| panic!("{error}"));
+    let ca = ws.write("certs/corporate-ca.pem", "-----BEGIN CERTIFICATE-----\n");
+    let ca = ca.canonicalize().unwrap();
+    let mounted = |args: &[&str], variable: &str, value: &std::path::Path| -> bool {
+        let output = boxpy(&ws)
+            .args(["render", "--json", "--target", "linux", "--venv"])
+            .arg(&venv)
+            .args(args)
+            .env(variable, value)
+            .run();
+        assert_exit(&output, 0);
+        let json = output.json();
+        let args: Vec<&str> = json["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|arg| arg.as_str().unwrap())
+            .collect();
+        let path = value.to_str().unwrap();
+        args.windows(3)
+            .any(|window| window == ["--ro-bind", path, path])
+    };
+    assert!(mounted(&["-P", "pypi"], "PIP_CERT", &ca));
+    assert!(mounted(&["-P", "pypi"], "REQUESTS_CA_BUNDLE", &ca));
+    assert!(mounted(
+        &["--allow-host", "pypi.org", "--env", "SSL_CERT_FILE"],
+        "SSL_CERT_FILE",
+        &ca
+    ));
+    // Not passed, not proxy mode, or missing: nothing mounted.
+    assert!(!mounted(&["--allow-host", "pypi.org"], "PIP_CERT", &ca));
+    assert!(!mounted(
+        &["-P", "pypi", "--network", "none"],
+        "PIP_CERT",
+        &ca
+    ));
+    assert!(!mounted(
+        &["-P", "net", "--env", "PIP_CERT"],
+        "PIP_CERT",
+        &ca
+    ));
+    assert!(!mounted(
+        &["-P", "pypi"],
+        "PIP_CERT",
+        &ws.root().join("certs/missing.pem")
+    ));
 }

@@ -454,7 +454,10 @@ fn completions_offer_the_shipped_policies() {
         .collect();
     assert!(!policy_lines.is_empty(), "{fish}");
     for line in policy_lines {
-        assert!(line.ends_with("-r -a \"default strict net pypi\""), "{line}");
+        assert!(
+            line.ends_with("-r -a \"default strict net pypi\""),
+            "{line}"
+        );
     }
 }
 
