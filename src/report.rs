@@ -953,3 +953,36 @@ mod escape_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod policy_object_tests {
+    use super::*;
+    use crate::policy::{load, LoadContext, NetworkMode, PolicySource};
+
+    /// The run's JSON `"policy"`: `"network"` stays the mode's name; `"allow"` and `"deny"`
+    /// are added in proxy mode only (SPEC: fields are only ever added).
+    #[test]
+    fn the_policy_object_carries_the_rules_in_proxy_mode_only() {
+        let context = LoadContext {
+            cwd: "/w".into(),
+            home: None,
+        };
+        let pypi = load(&PolicySource::Builtin("pypi".into()), &context).unwrap();
+        let json = serde_json::to_value(JsonPolicy::of(&pypi)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "name": "pypi",
+                "network": "proxy",
+                "allow": ["pypi.org", "files.pythonhosted.org"],
+                "deny": [],
+            })
+        );
+        let mut net = load(&PolicySource::Builtin("net".into()), &context).unwrap();
+        let json = serde_json::to_value(JsonPolicy::of(&net)).unwrap();
+        assert_eq!(json, serde_json::json!({"name": "net", "network": "full"}));
+        net.network.mode = NetworkMode::Proxy;
+        let json = serde_json::to_value(JsonPolicy::of(&net)).unwrap();
+        assert_eq!(json["allow"], serde_json::json!([]));
+    }
+}

@@ -272,7 +272,7 @@ runner_tests! {
         for allow in ["\"169.254.169.254\"", "\"*.attacker.com\"", "\"pypi.org\", \"[fd00:ec2::254]:80\""] {
             ws.write(
                 "work/boxpy.toml",
-                &format!("[network]\nmode = \"proxy\"\nallow = [{allow}]\n"),
+                format!("[network]\nmode = \"proxy\"\nallow = [{allow}]\n"),
             );
             let output = run(&ws);
             assert_exit(&output, 125);
