@@ -631,7 +631,30 @@ impl From<Diagnosis> for JsonError {
 #[derive(Debug, Serialize)]
 pub struct JsonPolicy {
     pub name: String,
+    /// The network mode (`none`, `localhost`, `full`, `proxy`).
     pub network: &'static str,
+    /// The host rules in their canonical text, in proxy mode only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deny: Option<Vec<String>>,
+}
+
+impl JsonPolicy {
+    /// The run's policy as its JSON result names it.
+    pub fn of(policy: &crate::policy::Policy) -> JsonPolicy {
+        let network = &policy.network;
+        let rules = |rules: &[crate::network::rules::Rule]| {
+            (network.mode == crate::policy::NetworkMode::Proxy)
+                .then(|| rules.iter().map(ToString::to_string).collect())
+        };
+        JsonPolicy {
+            name: policy.name.clone(),
+            network: network.mode.as_str(),
+            allow: rules(&network.allow),
+            deny: rules(&network.deny),
+        }
+    }
 }
 
 /// Builds the JSON result for a run whose sandbox started.
@@ -655,10 +678,7 @@ pub fn json_outcome(invocation: &Invocation, outcome: &Outcome) -> JsonResult {
         stderr_truncated: outcome.stderr.truncated,
         error,
         resources: outcome.resources,
-        policy: Some(JsonPolicy {
-            name: invocation.policy.name.clone(),
-            network: invocation.policy.network.as_str(),
-        }),
+        policy: Some(JsonPolicy::of(&invocation.policy)),
         discarded: outcome.discarded.clone(),
         notices: invocation.notices.clone(),
         network: outcome.network.as_deref().map(JsonNetwork::of),
@@ -867,8 +887,11 @@ pub fn policy_trust_revoked(path: &std::path::Path, forgotten: bool) -> String {
 }
 
 /// `boxpy policy check`'s verdict on stdout.
-pub fn policy_check(file: &std::path::Path, warnings: &[String]) {
+pub fn policy_check(file: &std::path::Path, rules: &[String], warnings: &[String]) {
     let mut text = String::new();
+    for rule in rules {
+        text.push_str(&format!("rule: {}\n", escape_control(rule)));
+    }
     for warning in warnings {
         text.push_str(&format!("warning: {}\n", escape_control(warning)));
     }
@@ -1134,5 +1157,38 @@ mod escape_tests {
         ] {
             assert!(text.contains(escaped), "{escaped} in {text}");
         }
+    }
+}
+
+#[cfg(test)]
+mod policy_object_tests {
+    use super::*;
+    use crate::policy::{load, LoadContext, NetworkMode, PolicySource};
+
+    /// The run's JSON `"policy"`: `"network"` stays the mode's name; `"allow"` and `"deny"`
+    /// are added in proxy mode only (SPEC: fields are only ever added).
+    #[test]
+    fn the_policy_object_carries_the_rules_in_proxy_mode_only() {
+        let context = LoadContext {
+            cwd: "/w".into(),
+            home: None,
+        };
+        let pypi = load(&PolicySource::Builtin("pypi".into()), &context).unwrap();
+        let json = serde_json::to_value(JsonPolicy::of(&pypi)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "name": "pypi",
+                "network": "proxy",
+                "allow": ["pypi.org", "files.pythonhosted.org"],
+                "deny": [],
+            })
+        );
+        let mut net = load(&PolicySource::Builtin("net".into()), &context).unwrap();
+        let json = serde_json::to_value(JsonPolicy::of(&net)).unwrap();
+        assert_eq!(json, serde_json::json!({"name": "net", "network": "full"}));
+        net.network.mode = NetworkMode::Proxy;
+        let json = serde_json::to_value(JsonPolicy::of(&net)).unwrap();
+        assert_eq!(json["allow"], serde_json::json!([]));
     }
 }

@@ -15,7 +15,7 @@ use crate::host::HostFacts;
 use crate::policy::raw::RawMount;
 use crate::policy::units::parse_duration;
 use crate::policy::validate::{mount_from_raw, normalize};
-use crate::policy::{self, LoadContext, Mount, Policy, PolicySource};
+use crate::policy::{self, LoadContext, Mount, NetworkMode, Policy, PolicySource};
 use crate::sandbox::{gate, EnvValue, SandboxSpec};
 use crate::venv::{self, Interpreter};
 
@@ -160,7 +160,19 @@ pub fn resolve(
     // default credential patterns do not cover what they asked to see.
     let mut guarded = Vec::new();
     let workdir = keeper.workdir(&requested_workdir)?;
-    let mut mounts = keeper.mounts(&policy, policy_is_users_word, &mut notices, &mut guarded)?;
+    let certificates = certificate_mounts(&policy, args, env);
+    let mut mounts = if certificates.is_empty() {
+        keeper.mounts(&policy, policy_is_users_word, &mut notices, &mut guarded)?
+    } else {
+        let mut with_certificates = policy.clone();
+        with_certificates.filesystem.read_only.extend(certificates);
+        keeper.mounts(
+            &with_certificates,
+            policy_is_users_word,
+            &mut notices,
+            &mut guarded,
+        )?
+    };
     // bwrap runs on the host as the caller (checked after the gate, so a mount the gate
     // refuses, `--rw /`, is refused for what it is): never one a run could have written (an
     // absolute PATH entry inside the project, `PATH_add bin` in an `.envrc`).
@@ -268,7 +280,9 @@ pub fn resolve(
         mounts,
         interpreter,
         script_mount,
-        network: policy.network,
+        network: policy.network.mode,
+        proxy: (policy.network.mode == NetworkMode::Proxy)
+            .then(crate::sandbox::ProxyPorts::default),
         tmp_size: policy.filesystem.tmp_size,
         limits: policy.limits.clone(),
         home,
@@ -804,6 +818,16 @@ pub fn trust_context(args: &SandboxArgs, host: &HostFacts, env: EnvLookup) -> po
     let mut overridden = Vec::new();
     for (flag, key) in [
         (args.network.is_some(), "network.mode"),
+        // `--network none|localhost|full` drops the policy's host rules (they mean
+        // something only in proxy mode); `--network proxy` keeps them.
+        (
+            args.network.is_some_and(|mode| mode != NetworkMode::Proxy),
+            "network.allow",
+        ),
+        (
+            args.network.is_some_and(|mode| mode != NetworkMode::Proxy),
+            "network.deny",
+        ),
         (args.timeout.is_some(), "limits.timeout"),
         (args.cpu.is_some(), "limits.cpu"),
         (args.memory.is_some(), "limits.memory"),
@@ -846,9 +870,7 @@ fn apply_flags(
             }
         }
     }
-    if let Some(network) = args.network {
-        policy.network = network;
-    }
+    apply_network_flags(policy, args)?;
     if let Some(text) = &args.timeout {
         policy.limits.timeout = Some(
             crate::policy::validate::timeout_flag(text)
@@ -871,6 +893,87 @@ fn apply_flags(
             crate::policy::validate::memory_flag(text)
                 .map_err(|(message, hint)| usage(message, &hint))?,
         );
+    }
+    Ok(())
+}
+
+/// In `proxy` mode, the certificate files the passed variables name
+/// ([`policy::defaults::CERTIFICATE_VARIABLES`], passed by `env.pass` or `--env NAME` and
+/// set on the host to an absolute path): read-only mounts where they are, optional (a
+/// missing file is skipped), through the gate like every other mount.
+fn certificate_mounts(policy: &Policy, args: &SandboxArgs, env: EnvLookup) -> Vec<Mount> {
+    if policy.network.mode != NetworkMode::Proxy {
+        return Vec::new();
+    }
+    policy::defaults::CERTIFICATE_VARIABLES
+        .iter()
+        .filter(|name| {
+            policy.env.pass.iter().any(|passed| passed == *name)
+                || args.env.iter().any(|entry| entry == *name)
+        })
+        .filter_map(|name| {
+            let path = PathBuf::from(env(name)?);
+            path.is_absolute().then(|| Mount {
+                source: normalize(&path),
+                dest: normalize(&path),
+                optional: true,
+                writable: false,
+                origin: format!("`network.mode = \"proxy\"` (${name})"),
+            })
+        })
+        .collect()
+}
+
+/// `--network`, `--allow-host` and `--deny-host` over the policy's `[network]`: a
+/// `--network` other than `proxy` replaces the mode and drops the policy's host rules;
+/// `--allow-host`/`--deny-host` append rules and turn `none` or `localhost` into `proxy`
+/// (under `full` they would narrow nothing, so they are refused).
+fn apply_network_flags(policy: &mut Policy, args: &SandboxArgs) -> Result<()> {
+    use crate::network::rules::Rule;
+    if let Some(mode) = args.network {
+        policy.network.mode = mode;
+        if mode != NetworkMode::Proxy {
+            policy.network.allow.clear();
+            policy.network.deny.clear();
+        }
+    }
+    let mut added = false;
+    for (texts, flag, deny) in [
+        (&args.allow_host, "--allow-host", false),
+        (&args.deny_host, "--deny-host", true),
+    ] {
+        for text in texts {
+            let rule = Rule::parse(text).map_err(|error| Error::Usage {
+                message: format!("{flag} `{text}` is not a host rule: {error}"),
+                hint: Some(crate::policy::validate::RULE_HINT.to_owned()),
+            })?;
+            if policy.network.mode == NetworkMode::Full {
+                let under = if args.network.is_some() {
+                    "`--network full`"
+                } else {
+                    "the policy's `network.mode = \"full\"`"
+                };
+                return Err(Error::Usage {
+                    message: format!("{flag} narrows nothing under {under}"),
+                    hint: Some(
+                        "use `--network proxy`: only the hosts the rules allow are reachable"
+                            .to_owned(),
+                    ),
+                });
+            }
+            let list = if deny {
+                &mut policy.network.deny
+            } else {
+                &mut policy.network.allow
+            };
+            if !list.contains(&rule) {
+                list.push(rule);
+            }
+            added = true;
+        }
+    }
+    if added {
+        policy.network.mode = NetworkMode::Proxy;
     }
     Ok(())
 }

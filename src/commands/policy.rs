@@ -74,7 +74,8 @@ pub(crate) fn policy_command(command: cli::PolicyCommand, color: cli::ColorChoic
                     )
                 }));
             }
-            report::policy_check(&file, &warnings);
+            let rules = policy::render::network_rules(&loaded.policy.network);
+            report::policy_check(&file, &rules, &warnings);
             Ok(0)
         }
         cli::PolicyCommand::Trust {

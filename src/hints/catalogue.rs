@@ -655,6 +655,8 @@ fn network_hint(kind: &str, message: &str, context: &HintContext) -> Option<Stri
                 "the connection failed with the host's network (`network.mode = \"full\"`); check the address and the host's DNS".to_owned()
             }
         }
+        // The proxy's own hints (which host was refused, and why) are the lead's (issue 17).
+        NetworkMode::Proxy => "the sandbox reaches only the hosts the policy allows, through boxpy's proxy (`network.mode = \"proxy\"`); allow the host with `--allow-host HOST`, or add it to `allow` under `[network]`".to_owned(),
     })
 }
 

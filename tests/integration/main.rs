@@ -23,6 +23,7 @@ mod nbexec;
 mod nbexec_escape;
 mod network;
 mod policy;
+mod proxy_policy;
 mod readme;
 mod render;
 mod reports;
