@@ -78,6 +78,7 @@ impl Backend for Seatbelt {
     fn run(&self, invocation: &Invocation, session: Session<'_>) -> Result<Outcome> {
         let observer = session.observer;
         self.validate(invocation)?;
+        super::warn_unusable_upstream(invocation, &session);
         let run_directory = tempfile::Builder::new()
             .prefix("boxpy-")
             .tempdir()

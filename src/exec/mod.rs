@@ -281,7 +281,7 @@ impl Environment {
         Environment(std::sync::Arc::new(variables))
     }
 
-    fn get(&self, name: &str) -> Option<&std::ffi::OsString> {
+    pub(crate) fn get(&self, name: &str) -> Option<&std::ffi::OsString> {
         self.0.get(std::ffi::OsStr::new(name))
     }
 }

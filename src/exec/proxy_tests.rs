@@ -118,7 +118,7 @@ fn an_allowed_connect_goes_through_and_a_refused_one_is_recorded() {
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert_eq!(refused[0].host, "127.0.0.1");
     assert_eq!(refused[0].port, port.wrapping_add(1).max(1));
-    assert_eq!(refused[0].reason, Reason::NotAllowed);
+    assert_eq!(refused[0].reason, Reason::Port);
     assert_eq!(refused[0].count, 1);
 }
 
