@@ -352,7 +352,8 @@ runner_tests! {
         let server = TlsServer::start(&certificate, &body).unwrap_or_else(|why| panic!("{why}"));
         let port = server.port();
         let ws = Workspace::new(&runner);
-        let cafile = copy_into(&certificate.cert(), ws.work(), "server-cert.pem");
+        // Not `*.pem`: boxpy hides those in the workdir (read as empty) by default.
+        let cafile = copy_into(&certificate.cert(), ws.work(), "server-cert.crt");
         runner.chown(&cafile);
         let output = run_in_venv(&ws)
             .args(["--network", "proxy"])
@@ -360,7 +361,7 @@ runner_tests! {
             .code(&script(&format!(
                 r#"
                 import http.client, ssl
-                context = ssl.create_default_context(cafile="server-cert.pem")
+                context = ssl.create_default_context(cafile="server-cert.crt")
                 connection = http.client.HTTPSConnection("127.0.0.1", 3128, context=context, timeout=60)
                 connection.set_tunnel("localhost", {port})
                 connection.request("GET", "/secure")
