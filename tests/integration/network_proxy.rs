@@ -382,6 +382,10 @@ runner_tests! {
             server.log()
         );
         assert_fetched(&ws, &body, &output);
+        // The server's lines arrive on a thread of their own: wait for the one expected.
+        crate::harness::wait_until(std::time::Duration::from_secs(10), || {
+            (server.connections() >= 1).then_some(())
+        });
         assert_eq!(server.connections(), 1, "one tunnel: {:?}", server.log());
     }
 

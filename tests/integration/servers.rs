@@ -3,11 +3,11 @@
 //! self-signed certificate made by `openssl` at test time).
 //!
 //! Each counts the connections it accepted, so a refusal test can prove that nothing
-//! reached it. Every server stops when dropped (the threads' listener is woken and closed;
+//! reached it (the plain servers' counts wait for the listen queue to drain first). Every server stops when dropped (the threads' listener is woken and closed;
 //! the TLS child is killed by its pid and also exits when its stdin closes).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -56,7 +56,10 @@ pub fn first_difference(expected: &[u8], got: &[u8]) -> Option<String> {
 struct Acceptor {
     port: u16,
     stopping: Arc<AtomicBool>,
-    connections: Arc<AtomicU64>,
+    /// The peer address of every connection accepted, in order.
+    peers: Arc<Mutex<Vec<SocketAddr>>>,
+    /// The test's own probes ([`Acceptor::connections`]), not counted.
+    probes: Mutex<Vec<SocketAddr>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -65,18 +68,20 @@ impl Acceptor {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("local address").port();
         let stopping = Arc::new(AtomicBool::new(false));
-        let connections = Arc::new(AtomicU64::new(0));
+        let peers = Arc::new(Mutex::new(Vec::new()));
         let handle = Arc::new(handle);
         let thread = {
             let stopping = Arc::clone(&stopping);
-            let connections = Arc::clone(&connections);
+            let peers = Arc::clone(&peers);
             std::thread::spawn(move || {
                 for stream in listener.incoming() {
                     if stopping.load(Ordering::SeqCst) {
                         return;
                     }
                     let Ok(stream) = stream else { continue };
-                    connections.fetch_add(1, Ordering::SeqCst);
+                    if let Ok(peer) = stream.peer_addr() {
+                        peers.lock().expect("peers").push(peer);
+                    }
                     let handle = Arc::clone(&handle);
                     std::thread::spawn(move || {
                         let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
@@ -89,9 +94,38 @@ impl Acceptor {
         Acceptor {
             port,
             stopping,
-            connections,
+            peers,
+            probes: Mutex::new(Vec::new()),
             thread: Some(thread),
         }
+    }
+
+    /// How many connections (but the test's probes) were accepted, once every connection
+    /// made so far has been: a probe connection goes to the back of the listen queue, so
+    /// when it has been accepted, every earlier one has too (no sleeping, no race with a
+    /// connection still waiting in the backlog).
+    fn connections(&self) -> u64 {
+        let probe = TcpStream::connect(("127.0.0.1", self.port)).expect("connect a probe");
+        let address = probe.local_addr().expect("the probe's address");
+        self.probes.lock().expect("probes").push(address);
+        let accepted = crate::harness::wait_until(Duration::from_secs(30), || {
+            self.peers
+                .lock()
+                .expect("peers")
+                .contains(&address)
+                .then_some(())
+        });
+        assert!(
+            accepted.is_some(),
+            "the server did not accept its probe connection within 30 s"
+        );
+        let probes = self.probes.lock().expect("probes");
+        self.peers
+            .lock()
+            .expect("peers")
+            .iter()
+            .filter(|peer| !probes.contains(peer))
+            .count() as u64
     }
 }
 
@@ -153,9 +187,9 @@ impl HttpServer {
         self.acceptor.port
     }
 
-    /// How many connections it accepted.
+    /// How many connections it accepted (see [`Acceptor::connections`]).
     pub fn connections(&self) -> u64 {
-        self.acceptor.connections.load(Ordering::SeqCst)
+        self.acceptor.connections()
     }
 
     /// The requests it received.
@@ -216,10 +250,12 @@ impl EchoServer {
                 match reader.read(&mut buffer) {
                     Ok(0) | Err(_) => break,
                     Ok(count) => {
+                        // Counted before it is sent back: a client that has its bytes back
+                        // finds them counted.
+                        counted.fetch_add(count as u64, Ordering::SeqCst);
                         if writer.write_all(&buffer[..count]).is_err() {
                             break;
                         }
-                        counted.fetch_add(count as u64, Ordering::SeqCst);
                     }
                 }
             }
@@ -232,12 +268,12 @@ impl EchoServer {
         self.acceptor.port
     }
 
-    /// How many connections it accepted.
+    /// How many connections it accepted (see [`Acceptor::connections`]).
     pub fn connections(&self) -> u64 {
-        self.acceptor.connections.load(Ordering::SeqCst)
+        self.acceptor.connections()
     }
 
-    /// How many bytes it echoed.
+    /// How many bytes it received (and echoed, or tried to).
     pub fn bytes_echoed(&self) -> u64 {
         self.bytes.load(Ordering::SeqCst)
     }
