@@ -434,7 +434,7 @@ runner_tests! {
         let snippet = format!(
             r#"
             import os, socket
-            for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY"):
+            for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
                 print(f"env {{name}}={{os.environ.get(name)}}")
             print("interfaces", sorted(name for _, name in socket.if_nameindex()))
             {fetch}
@@ -452,12 +452,24 @@ runner_tests! {
             ("HTTPS_PROXY", "http://127.0.0.1:3128"),
             ("http_proxy", "http://127.0.0.1:3128"),
             ("https_proxy", "http://127.0.0.1:3128"),
-            ("ALL_PROXY", "socks5h://127.0.0.1:1080"),
-            ("all_proxy", "socks5h://127.0.0.1:1080"),
             ("NO_PROXY", "localhost,127.0.0.1,::1"),
         ] {
             assert_eq!(output.line_after(&format!("env {name}=")), value, "{output}");
         }
+        // `ALL_PROXY` may be left unset (httpx refuses to build a client when it names a
+        // SOCKS proxy and `socksio` is missing); when set, it names the SOCKS5 port.
+        for name in ["ALL_PROXY", "all_proxy"] {
+            let value = output.line_after(&format!("env {name}="));
+            assert!(
+                value == "None" || value == "socks5h://127.0.0.1:1080",
+                "{name} is neither unset nor socks5h://127.0.0.1:1080 but {value:?}: {output}"
+            );
+        }
+        let lower = output.line_after("env no_proxy=");
+        assert!(
+            lower == "None" || lower == "localhost,127.0.0.1,::1",
+            "no_proxy is {lower:?}: {output}"
+        );
         assert_eq!(output.line_after("interfaces "), "['lo']", "{output}");
         assert_eq!(output.line_after("fetched "), format!("200 {}", body.len()), "{output}");
         assert_fetched(&ws, &body, &output);
@@ -465,6 +477,7 @@ runner_tests! {
         let json = invocation().arg("--json").code(&script(&snippet)).run().json();
         json_stdout(&json);
         assert_eq!(json["status"], "ok", "{json}");
+        assert_eq!(json["policy"]["network"], "proxy", "--allow-host implies proxy mode: {json}");
         assert_eq!(refused_list(&json), Vec::<Value>::new(), "nothing was refused: {json}");
     }
 
