@@ -288,6 +288,11 @@ fn assert_refusal(invocation: impl Fn() -> Boxpy, snippet: &str, expected: &Expe
     );
     let entry = refused_entry(&json, expected.host, expected.port);
     assert_eq!(
+        refused_list(&json).len(),
+        1,
+        "only {target} was refused: {json}"
+    );
+    assert_eq!(
         entry["reason"]["kind"], expected.kind,
         "the reason for refusing {target}: {entry}"
     );
