@@ -350,6 +350,46 @@ runner_tests! {
         assert_fetched(&ws, &body, &output);
     }
 
+    /// A request body goes up byte-exact too: 1 MiB `POST`ed in absolute form to a server
+    /// that answers with the body it received.
+    fn http_upload_through_the_proxy_is_byte_exact(runner) {
+        let ws = Workspace::new(&runner);
+        let server = HttpServer::start(Vec::new());
+        let port = server.port();
+        let output = run_in_venv(&ws)
+            .args(["--network", "proxy", "--allow-host"])
+            .arg(format!("127.0.0.1:{port}"))
+            .code(&script(&format!(
+                r#"
+                import random
+                payload = random.Random(3).randbytes(1 << 20)
+                sock = socket.create_connection(HTTP_PROXY, timeout=60)
+                sock.sendall(
+                    b"POST http://127.0.0.1:{port}/upload HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                    + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(payload)
+                )
+                sock.sendall(payload)
+                status, headers = read_head(sock)
+                body = recv_exact(sock, int(headers.get("content-length", 0)))
+                same = "same" if body == payload else "DIFFERENT"
+                print("uploaded", status, len(body), same, flush=True)
+                "#
+            )))
+            .run();
+        assert_started(&output);
+        assert_exit(&output, 0);
+        assert_eq!(
+            output.line_after("uploaded "),
+            format!("200 {} same", 1 << 20),
+            "the server echoes the body it received: {output}"
+        );
+        assert_eq!(
+            server.requests().first().map(|request| request.line.clone()).as_deref(),
+            Some("POST /upload HTTP/1.1"),
+            "{output}"
+        );
+    }
+
     /// HTTPS through `CONNECT`, no interception: `http.client` tunnels to a TLS server for
     /// `localhost` whose self-signed certificate the script trusts; the body is byte-exact.
     fn https_through_connect_is_byte_exact(runner) {

@@ -153,7 +153,8 @@ pub struct Request {
     pub host: Option<String>,
 }
 
-/// A plain HTTP/1.1 server: every `GET` gets `body` (with `Content-Length`), then the
+/// A plain HTTP/1.1 server: every `GET` gets `body` (with `Content-Length`), every
+/// request with a body (`Content-Length`, e.g. a `POST`) gets its own body back; then the
 /// connection closes.
 pub struct HttpServer {
     acceptor: Acceptor,
@@ -166,16 +167,30 @@ impl HttpServer {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&requests);
         let acceptor = Acceptor::start(move |stream| {
-            let Some(request) = read_request_head(&stream) else {
+            let Ok(reader) = stream.try_clone() else {
+                return;
+            };
+            let mut reader = BufReader::new(reader);
+            let Some((request, length)) = read_request_head(&mut reader) else {
                 return;
             };
             log.lock().expect("request log").push(request);
+            let answer = match length {
+                Some(length) => {
+                    let mut received = vec![0u8; length];
+                    if reader.read_exact(&mut received).is_err() {
+                        return;
+                    }
+                    Arc::new(received)
+                }
+                None => Arc::clone(&body),
+            };
             let mut stream = stream;
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
+                answer.len()
             );
-            if stream.write_all(head.as_bytes()).is_ok() && stream.write_all(&body).is_ok() {
+            if stream.write_all(head.as_bytes()).is_ok() && stream.write_all(&answer).is_ok() {
                 let _ = stream.flush();
             }
             let _ = stream.shutdown(Shutdown::Write);
@@ -198,12 +213,13 @@ impl HttpServer {
     }
 }
 
-/// Reads a request's head (up to the blank line): its line and `Host`.
-fn read_request_head(stream: &TcpStream) -> Option<Request> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
+/// Reads a request's head (up to the blank line): its line and `Host`, and its
+/// `Content-Length` if it has one (the body follows in `reader`).
+fn read_request_head(reader: &mut impl BufRead) -> Option<(Request, Option<usize>)> {
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
     let mut host = None;
+    let mut length = None;
     loop {
         let mut header = String::new();
         if reader.read_line(&mut header).ok()? == 0 {
@@ -216,13 +232,16 @@ fn read_request_head(stream: &TcpStream) -> Option<Request> {
         if let Some((name, value)) = header.split_once(':') {
             if name.eq_ignore_ascii_case("host") {
                 host = Some(value.trim().to_owned());
+            } else if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().ok();
             }
         }
     }
-    Some(Request {
+    let request = Request {
         line: line.trim_end().to_owned(),
         host,
-    })
+    };
+    Some((request, length))
 }
 
 // ---------------------------------------------------------------------------------------
