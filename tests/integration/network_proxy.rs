@@ -600,6 +600,27 @@ runner_tests! {
             },
         );
         assert_eq!(entry["reason"]["rule"], "localhost", "the deny rule as written: {entry}");
+
+        // The same with flags: `--deny-host` wins over `--allow-host` (CONNECT this time).
+        let json = run_in_venv(&ws)
+            .args(["--json", "--network", "proxy"])
+            .args(allow_localhost(port))
+            .arg("--deny-host")
+            .arg(format!("localhost:{port}"))
+            .code(&script(&format!(
+                r#"
+                status, headers, sock = http_connect("localhost", {port})
+                print("asked:", refusal(status, headers), flush=True)
+                "#
+            )))
+            .run()
+            .json();
+        let stdout = json_stdout(&json);
+        assert_eq!(asked_lines(&stdout), ["http 403 x-boxpy-refused"], "{json}");
+        let entry = refused_entry(&json, "localhost", port);
+        assert_eq!(entry["reason"]["kind"], "denied", "{entry}");
+        assert_eq!(entry["reason"]["rule"], format!("localhost:{port}"), "{entry}");
+        assert_eq!(entry["count"], 1, "{entry}");
         assert_untouched(server.connections(), "echo server");
     }
 
