@@ -505,13 +505,13 @@ runner_tests! {
         ] {
             assert_eq!(output.line_after(&format!("env {name}=")), value, "{output}");
         }
-        // `ALL_PROXY` may be left unset (httpx refuses to build a client when it names a
-        // SOCKS proxy and `socksio` is missing); when set, it names the SOCKS5 port.
+        // `ALL_PROXY` names the HTTP proxy too (httpx refuses to build any client when it
+        // names a SOCKS proxy and `socksio` is missing).
         for name in ["ALL_PROXY", "all_proxy"] {
-            let value = output.line_after(&format!("env {name}="));
-            assert!(
-                value == "None" || value == "socks5h://127.0.0.1:1080",
-                "{name} is neither unset nor socks5h://127.0.0.1:1080 but {value:?}: {output}"
+            assert_eq!(
+                output.line_after(&format!("env {name}=")),
+                "http://127.0.0.1:3128",
+                "{output}"
             );
         }
         let lower = output.line_after("env no_proxy=");
