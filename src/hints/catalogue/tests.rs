@@ -972,7 +972,11 @@ fn invisible_letters_and_sentences_never_reach_a_hint() {
 
 #[test]
 fn proxy_mode_tells_a_refusal_from_a_client_that_went_around_the_proxy() {
-    for name in ["gaierror.py312", "connection_refused.py312", "url_error.py311"] {
+    for name in [
+        "gaierror.py312",
+        "connection_refused.py312",
+        "url_error.py311",
+    ] {
         let hint = Setup {
             network: NetworkMode::Proxy,
             ..Setup::default()
