@@ -352,3 +352,59 @@ fn certificate_files_are_mounted_in_proxy_mode_only() {
         &ws.root().join("certs/missing.pem")
     ));
 }
+
+/// The `pypi` policy's recipe: the venv stays read-only, so pip installs into the workdir
+/// (`--target`), with its cache and build space in the private HOME and /tmp; a later run
+/// imports from there. (From a local wheel, `--no-index`: the proxy at run time is
+/// `network.rs`'s.)
+#[test]
+fn pip_installs_into_the_workdir_under_the_pypi_policy() {
+    let ws = Workspace::new(&Runner::Caller);
+    let venv: PathBuf = venv(Venv::Numpy).unwrap_or_else(|error| panic!("{error}"));
+    let run = |args: &[&str]| {
+        boxpy(&ws)
+            .args(["run", "-P", "pypi", "--venv"])
+            .arg(&venv)
+            .args(args)
+            .run()
+    };
+    let wheel = crate::harness::python(
+        "import zipfile\n\
+         files = {'boxpy_hello/__init__.py': 'X = 42\\n',\n\
+           'boxpy_hello-0.1.dist-info/METADATA': 'Metadata-Version: 2.1\\nName: boxpy_hello\\nVersion: 0.1\\n',\n\
+           'boxpy_hello-0.1.dist-info/WHEEL': 'Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n'}\n\
+         files['boxpy_hello-0.1.dist-info/RECORD'] = ''.join(name + ',,\\n' for name in files) + 'boxpy_hello-0.1.dist-info/RECORD,,\\n'\n\
+         import os; os.makedirs('wheels', exist_ok=True)\n\
+         with zipfile.ZipFile('wheels/boxpy_hello-0.1-py3-none-any.whl', 'w') as z:\n\
+         \x20   [z.writestr(name, text) for name, text in files.items()]\n\
+         print('wheel written')\n",
+    );
+    let output = run(&["-c", &wheel]);
+    assert_started(&output);
+    assert!(output.stdout_text().contains("wheel written"), "{output}");
+    let output = run(&[
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-index",
+        "--find-links",
+        "./wheels",
+        "--target",
+        "./vendor",
+        "boxpy_hello",
+    ]);
+    assert_exit(&output, 0);
+    assert!(
+        ws.work().join("vendor/boxpy_hello/__init__.py").is_file(),
+        "{output}"
+    );
+    let output = run(&[
+        "--env",
+        "PYTHONPATH=vendor",
+        "-c",
+        "import boxpy_hello; print('imported', boxpy_hello.X)",
+    ]);
+    assert_exit(&output, 0);
+    assert_eq!(output.line_after("imported "), "42", "{output}");
+}
