@@ -944,7 +944,7 @@ fn apply_network_flags(policy: &mut Policy, args: &SandboxArgs) -> Result<()> {
     ] {
         for text in texts {
             let rule = Rule::parse(text).map_err(|error| Error::Usage {
-                message: format!("{flag} `{text}` is not a host rule: {error}"),
+                message: format!("{flag} `{text}`: {error}"),
                 hint: Some(crate::policy::validate::RULE_HINT.to_owned()),
             })?;
             if policy.network.mode == NetworkMode::Full {

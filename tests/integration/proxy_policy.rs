@@ -28,7 +28,7 @@ fn a_bad_host_rule_is_a_usage_error_naming_the_flag() {
         assert_not_started(&run);
         let stderr = run.stderr_text();
         assert!(stderr.contains(flag), "names {flag}: {run}");
-        assert!(stderr.contains("is not a host rule"), "{run}");
+        assert!(stderr.contains(&format!("{flag} `{rule}`: ")), "{run}");
         assert!(stderr.contains("hint:"), "{run}");
         for command in [vec!["policy", "show"], vec!["render"], vec!["exec", "--"]] {
             let mut args: Vec<String> = command.iter().map(|part| (*part).to_owned()).collect();
@@ -179,7 +179,7 @@ fn policy_check_explains_host_rules() {
     assert!(
         output
             .stderr_text()
-            .contains("`pypi.org/simple` is not a host rule"),
+            .contains("`network.allow` `pypi.org/simple`: a host rule is a host name"),
         "{output}"
     );
 }
