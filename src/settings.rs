@@ -897,31 +897,50 @@ fn apply_flags(
     Ok(())
 }
 
-/// In `proxy` mode, the certificate files the passed variables name
-/// ([`policy::defaults::CERTIFICATE_VARIABLES`], passed by `env.pass` or `--env NAME` and
-/// set on the host to an absolute path): read-only mounts where they are, optional (a
-/// missing file is skipped), through the gate like every other mount.
+/// In `proxy` mode, the certificate files the certificate variables name
+/// ([`policy::defaults::CERTIFICATE_VARIABLES`]) when the host's value is passed in
+/// (`env.pass`, `--env NAME`) or the user sets one (`--env NAME=PATH`), as an absolute
+/// path: read-only mounts where they are, optional (a missing file is skipped), through
+/// the gate like every other mount. (Not for `env.set`: a repository's policy could name
+/// any host file that way without the trust gate seeing a mount.)
 fn certificate_mounts(policy: &Policy, args: &SandboxArgs, env: EnvLookup) -> Vec<Mount> {
     if policy.network.mode != NetworkMode::Proxy {
         return Vec::new();
     }
-    policy::defaults::CERTIFICATE_VARIABLES
-        .iter()
-        .filter(|name| {
-            policy.env.pass.iter().any(|passed| passed == *name)
-                || args.env.iter().any(|entry| entry == *name)
-        })
-        .filter_map(|name| {
-            let path = PathBuf::from(env(name)?);
-            path.is_absolute().then(|| Mount {
-                source: normalize(&path),
-                dest: normalize(&path),
+    let mut out: Vec<Mount> = Vec::new();
+    for name in policy::defaults::CERTIFICATE_VARIABLES {
+        let from_flag = args
+            .env
+            .iter()
+            .rev()
+            .find_map(|entry| match entry.split_once('=') {
+                Some((key, value)) if key == *name => Some(Some(std::ffi::OsString::from(value))),
+                None if entry == name => Some(env(name)),
+                _ => None,
+            });
+        let (value, origin) = match from_flag {
+            Some(value) => (value, format!("--env {name}")),
+            None if policy.env.pass.iter().any(|passed| passed == name) => (
+                env(name),
+                format!("`network.mode = \"proxy\"` (`env.pass` {name})"),
+            ),
+            None => continue,
+        };
+        let Some(path) = value.map(PathBuf::from).filter(|path| path.is_absolute()) else {
+            continue;
+        };
+        let path = normalize(&path);
+        if !out.iter().any(|mount| mount.source == path) {
+            out.push(Mount {
+                source: path.clone(),
+                dest: path,
                 optional: true,
                 writable: false,
-                origin: format!("`network.mode = \"proxy\"` (${name})"),
-            })
-        })
-        .collect()
+                origin,
+            });
+        }
+    }
+    out
 }
 
 /// `--network`, `--allow-host` and `--deny-host` over the policy's `[network]`: a

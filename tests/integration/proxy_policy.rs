@@ -299,9 +299,9 @@ runner_tests! {
     }
 }
 
-/// In proxy mode, the certificate files the passed variables name are mounted read-only
-/// where they are (a corporate CA for pip); not in other modes, not for a variable the
-/// policy does not pass, and a missing file is skipped.
+/// In proxy mode, the certificate files the passed variables name (or `--env NAME=PATH`
+/// sets) are mounted read-only where they are (a corporate CA for pip); not in other
+/// modes, not for a variable the policy does not pass, and a missing file is skipped.
 #[test]
 fn certificate_files_are_mounted_in_proxy_mode_only() {
     let ws = Workspace::new(&Runner::Caller);
@@ -332,6 +332,12 @@ fn certificate_files_are_mounted_in_proxy_mode_only() {
     assert!(mounted(
         &["--allow-host", "pypi.org", "--env", "SSL_CERT_FILE"],
         "SSL_CERT_FILE",
+        &ca
+    ));
+    let set = format!("SSL_CERT_FILE={}", ca.display());
+    assert!(mounted(
+        &["--allow-host", "pypi.org", "--env", &set],
+        "UNRELATED",
         &ca
     ));
     // Not passed, not proxy mode, or missing: nothing mounted.
