@@ -1632,4 +1632,116 @@ mod tests {
             );
         }
     }
+
+    /// `--network`, `--allow-host`, `--deny-host` over a policy's `[network]` (issue 17).
+    #[test]
+    fn network_flags_over_the_policy() {
+        let context = LoadContext {
+            cwd: PathBuf::from("/w"),
+            home: None,
+        };
+        let load =
+            |name: &str| policy::load(&PolicySource::Builtin(name.into()), &context).unwrap();
+        let apply = |name: &str, args: SandboxArgs| -> Result<Policy> {
+            let mut policy = load(name);
+            apply_network_flags(&mut policy, &args)?;
+            Ok(policy)
+        };
+        let shown = |rules: &[crate::network::rules::Rule]| -> Vec<String> {
+            rules.iter().map(ToString::to_string).collect()
+        };
+        let hosts =
+            |list: &[&str]| -> Vec<String> { list.iter().map(|host| (*host).to_owned()).collect() };
+        // `--allow-host` turns `none` and `localhost` into `proxy`, appends, keeps one copy.
+        for (policy, network) in [("default", None), ("default", Some(NetworkMode::Localhost))] {
+            let policy = apply(
+                policy,
+                SandboxArgs {
+                    network,
+                    allow_host: hosts(&["pypi.org", "PyPI.org.", "*.example.com:8443"]),
+                    ..SandboxArgs::default()
+                },
+            )
+            .unwrap();
+            assert_eq!(policy.network.mode, NetworkMode::Proxy);
+            assert_eq!(
+                shown(&policy.network.allow),
+                ["pypi.org", "*.example.com:8443"]
+            );
+        }
+        // `--deny-host` alone: proxy mode, nothing allowed.
+        let policy = apply(
+            "default",
+            SandboxArgs {
+                deny_host: hosts(&["evil.example"]),
+                ..SandboxArgs::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(policy.network.mode, NetworkMode::Proxy);
+        assert!(policy.network.allow.is_empty());
+        // Added to a proxy policy's own rules.
+        let policy = apply(
+            "pypi",
+            SandboxArgs {
+                allow_host: hosts(&["example.org"]),
+                ..SandboxArgs::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            shown(&policy.network.allow),
+            ["pypi.org", "files.pythonhosted.org", "example.org"]
+        );
+        // `--network` other than proxy drops the rules; `--network proxy` keeps them.
+        for (network, kept) in [(NetworkMode::None, false), (NetworkMode::Proxy, true)] {
+            let policy = apply(
+                "pypi",
+                SandboxArgs {
+                    network: Some(network),
+                    ..SandboxArgs::default()
+                },
+            )
+            .unwrap();
+            assert_eq!(policy.network.mode, network);
+            assert_eq!(!policy.network.allow.is_empty(), kept);
+            assert!(policy.network.check().is_ok());
+        }
+        // Under `full` (the flag's or the policy's) the flags are refused; so is a bad rule.
+        for (name, network, flag) in [
+            ("default", Some(NetworkMode::Full), "--allow-host"),
+            ("net", None, "--deny-host"),
+        ] {
+            let mut args = SandboxArgs {
+                network,
+                ..SandboxArgs::default()
+            };
+            if flag == "--allow-host" {
+                args.allow_host = hosts(&["pypi.org"]);
+            } else {
+                args.deny_host = hosts(&["pypi.org"]);
+            }
+            let Err(Error::Usage { message, hint }) = apply(name, args) else {
+                panic!("{name} {flag}: not refused");
+            };
+            assert!(
+                message.starts_with(&format!("{flag} narrows nothing")),
+                "{message}"
+            );
+            assert!(hint.unwrap().contains("--network proxy"));
+        }
+        let Err(Error::Usage { message, .. }) = apply(
+            "default",
+            SandboxArgs {
+                allow_host: hosts(&["https://pypi.org"]),
+                ..SandboxArgs::default()
+            },
+        ) else {
+            panic!("a URL is not a rule");
+        };
+        assert!(
+            message.starts_with("--allow-host `https://pypi.org`: "),
+            "{message}"
+        );
+    }
 }
