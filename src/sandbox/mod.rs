@@ -149,19 +149,22 @@ impl Default for ProxyPorts {
     }
 }
 
-/// The variables that point HTTP clients at boxpy's proxy (`HTTP_PROXY`, `HTTPS_PROXY` and
-/// lower-case twins for pip, requests, httpx, urllib, aiohttp with `trust_env`, git, curl;
-/// `NO_PROXY` for loopback). `ALL_PROXY` is not set: httpx refuses to build a client when it
-/// names a SOCKS proxy and `socksio` is missing; the SOCKS5 port is there for programs that
-/// ask for it.
+/// The variables that point clients at boxpy's proxy: `HTTP_PROXY`, `HTTPS_PROXY`,
+/// `ALL_PROXY` and their lower-case twins (pip, requests, httpx, urllib, aiohttp with
+/// `trust_env`, git, curl) name the HTTP proxy, `NO_PROXY` keeps loopback direct.
+/// `ALL_PROXY` names the HTTP proxy too, not the SOCKS5 one: httpx refuses to build any
+/// client when it names a SOCKS proxy and the optional `socksio` is missing. The SOCKS5
+/// port is there for programs that ask for it.
 pub fn proxy_variables(ports: ProxyPorts) -> Vec<(&'static str, String)> {
     let http = format!("http://127.0.0.1:{}", ports.http);
     let no_proxy = "localhost,127.0.0.1,::1".to_owned();
     vec![
         ("HTTP_PROXY", http.clone()),
         ("HTTPS_PROXY", http.clone()),
+        ("ALL_PROXY", http.clone()),
         ("http_proxy", http.clone()),
-        ("https_proxy", http),
+        ("https_proxy", http.clone()),
+        ("all_proxy", http),
         ("NO_PROXY", no_proxy.clone()),
         ("no_proxy", no_proxy),
     ]
