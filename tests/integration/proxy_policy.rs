@@ -215,6 +215,11 @@ fn render_shows_proxy_mode() {
         json["env"]["http_proxy"], "http://127.0.0.1:3128",
         "{output}"
     );
+    // The HTTP proxy for ALL_PROXY too: a SOCKS URL there breaks httpx without socksio.
+    assert_eq!(
+        json["env"]["ALL_PROXY"], "http://127.0.0.1:3128",
+        "{output}"
+    );
     assert_eq!(
         json["env"]["NO_PROXY"], "localhost,127.0.0.1,::1",
         "{output}"
