@@ -116,6 +116,37 @@ fn policy_show_prints_the_rules_and_the_flags_change_them() {
     );
 }
 
+/// `policy show --json`: one object, the same keys and values as the TOML.
+#[test]
+fn policy_show_json_carries_the_rules() {
+    let ws = Workspace::new(&Runner::Caller);
+    let output = boxpy(&ws)
+        .args([
+            "policy",
+            "show",
+            "--json",
+            "-P",
+            "pypi",
+            "--deny-host",
+            "upload.pypi.org",
+        ])
+        .run();
+    assert_exit(&output, 0);
+    let json = output.json();
+    assert_eq!(json["name"], "pypi", "{output}");
+    assert_eq!(json["trusted"], true, "{output}");
+    assert_eq!(
+        json["policy"]["network"],
+        serde_json::json!({
+            "mode": "proxy",
+            "allow": ["pypi.org", "files.pythonhosted.org"],
+            "deny": ["upload.pypi.org"],
+        }),
+        "{output}"
+    );
+    assert_eq!(json["policy"]["limits"]["timeout"], "10m", "{output}");
+}
+
 /// `policy check` explains each rule and warns about the doubtful ones; rules under
 /// another mode are an error located in the file.
 #[test]
