@@ -897,11 +897,22 @@ fn apply_flags(
     Ok(())
 }
 
+/// The end of a certificate mount's origin (`--env SSL_CERT_DIR (certificates, proxy
+/// mode)`): what [`is_certificate_mount`] knows it by.
+const CERTIFICATES: &str = " (certificates, proxy mode)";
+
+/// A mount [`certificate_mounts`] added: read-only, and not walked for the hidden
+/// credential patterns (a CA directory is `*.pem` files; hiding them would break TLS).
+fn is_certificate_mount(mount: &Mount) -> bool {
+    !mount.writable && mount.origin.ends_with(CERTIFICATES)
+}
+
 /// In `proxy` mode, the certificate files the certificate variables name
 /// ([`policy::defaults::CERTIFICATE_VARIABLES`]) when the host's value is passed in
 /// (`env.pass`, `--env NAME`) or the user sets one (`--env NAME=PATH`), as an absolute
 /// path: read-only mounts where they are, optional (a missing file is skipped), through
-/// the gate like every other mount. (Not for `env.set`: a repository's policy could name
+/// the gate like every other mount, not walked for the hidden credential patterns
+/// ([`is_certificate_mount`]). (Not for `env.set`: a repository's policy could name
 /// any host file that way without the trust gate seeing a mount.)
 fn certificate_mounts(policy: &Policy, args: &SandboxArgs, env: EnvLookup) -> Vec<Mount> {
     if policy.network.mode != NetworkMode::Proxy {
@@ -919,11 +930,10 @@ fn certificate_mounts(policy: &Policy, args: &SandboxArgs, env: EnvLookup) -> Ve
                 _ => None,
             });
         let (value, origin) = match from_flag {
-            Some(value) => (value, format!("--env {name}")),
-            None if policy.env.pass.iter().any(|passed| passed == name) => (
-                env(name),
-                format!("`network.mode = \"proxy\"` (`env.pass` {name})"),
-            ),
+            Some(value) => (value, format!("--env {name}{CERTIFICATES}")),
+            None if policy.env.pass.iter().any(|passed| passed == name) => {
+                (env(name), format!("`env.pass` {name}{CERTIFICATES}"))
+            }
             None => continue,
         };
         let Some(path) = value.map(PathBuf::from).filter(|path| path.is_absolute()) else {
@@ -1058,8 +1068,16 @@ fn protect_and_hide(
     let mut hidden = Vec::new();
     // What `hidden` holds, for a constant-time check (thousands of hidden files stay linear).
     let mut covered_once = std::collections::HashSet::new();
+    // A certificate directory proxy mode mounts (`SSL_CERT_DIR`) is shown for its `*.pem`
+    // files: walked only when another mount shows the same place.
+    let walked = |source: &PathBuf| {
+        source == workdir
+            || mounts
+                .iter()
+                .any(|mount| mount.source == *source && !is_certificate_mount(mount))
+    };
     for (source, _, _) in &areas {
-        if !source.is_dir() {
+        if !source.is_dir() || !walked(source) {
             continue;
         }
         let patterns = if guarded.contains(source) {

@@ -336,8 +336,9 @@ runner_tests! {
 }
 
 /// In proxy mode, the certificate files the passed variables name (or `--env NAME=PATH`
-/// sets) are mounted read-only where they are (a corporate CA for pip); not in other
-/// modes, not for a variable the policy does not pass, and a missing file is skipped.
+/// sets) are mounted read-only where they are (a corporate CA for pip), and a certificate
+/// directory's `*.pem` files are not covered as credentials; not in other modes, not for a
+/// variable the policy does not pass, and a missing file is skipped.
 #[test]
 fn certificate_files_are_mounted_in_proxy_mode_only() {
     let ws = Workspace::new(&Runner::Caller);
@@ -376,6 +377,28 @@ fn certificate_files_are_mounted_in_proxy_mode_only() {
         "UNRELATED",
         &ca
     ));
+    // A certificate directory keeps its `*.pem` files (hiding them as credentials would
+    // break TLS); the same directory mounted with `--ro` gets them covered.
+    let dir = ca.parent().unwrap().to_path_buf();
+    let covered = |args: &[&str]| -> bool {
+        let output = boxpy(&ws)
+            .args(["render", "--json", "--target", "linux", "--venv"])
+            .arg(&venv)
+            .args(args)
+            .env("SSL_CERT_DIR", &dir)
+            .run();
+        assert_exit(&output, 0);
+        output.json()["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|file| file["dest"] == ca.to_str().unwrap())
+    };
+    assert!(mounted(&["-P", "pypi"], "SSL_CERT_DIR", &dir));
+    assert!(!covered(&["-P", "pypi"]));
+    let ro = dir.to_str().unwrap();
+    assert!(covered(&["--network", "none", "--ro", ro]));
+    assert!(covered(&["-P", "pypi", "--ro", ro]));
     // Not passed, not proxy mode, or missing: nothing mounted.
     assert!(!mounted(&["--allow-host", "pypi.org"], "PIP_CERT", &ca));
     assert!(!mounted(
