@@ -897,31 +897,60 @@ fn apply_flags(
     Ok(())
 }
 
-/// In `proxy` mode, the certificate files the passed variables name
-/// ([`policy::defaults::CERTIFICATE_VARIABLES`], passed by `env.pass` or `--env NAME` and
-/// set on the host to an absolute path): read-only mounts where they are, optional (a
-/// missing file is skipped), through the gate like every other mount.
+/// The end of a certificate mount's origin (`--env SSL_CERT_DIR (certificates, proxy
+/// mode)`): what [`is_certificate_mount`] knows it by.
+const CERTIFICATES: &str = " (certificates, proxy mode)";
+
+/// A mount [`certificate_mounts`] added: read-only, and not walked for the hidden
+/// credential patterns (a CA directory is `*.pem` files; hiding them would break TLS).
+fn is_certificate_mount(mount: &Mount) -> bool {
+    !mount.writable && mount.origin.ends_with(CERTIFICATES)
+}
+
+/// In `proxy` mode, the certificate files the certificate variables name
+/// ([`policy::defaults::CERTIFICATE_VARIABLES`]) when the host's value is passed in
+/// (`env.pass`, `--env NAME`) or the user sets one (`--env NAME=PATH`), as an absolute
+/// path: read-only mounts where they are, optional (a missing file is skipped), through
+/// the gate like every other mount, not walked for the hidden credential patterns
+/// ([`is_certificate_mount`]). (Not for `env.set`: a repository's policy could name
+/// any host file that way without the trust gate seeing a mount.)
 fn certificate_mounts(policy: &Policy, args: &SandboxArgs, env: EnvLookup) -> Vec<Mount> {
     if policy.network.mode != NetworkMode::Proxy {
         return Vec::new();
     }
-    policy::defaults::CERTIFICATE_VARIABLES
-        .iter()
-        .filter(|name| {
-            policy.env.pass.iter().any(|passed| passed == *name)
-                || args.env.iter().any(|entry| entry == *name)
-        })
-        .filter_map(|name| {
-            let path = PathBuf::from(env(name)?);
-            path.is_absolute().then(|| Mount {
-                source: normalize(&path),
-                dest: normalize(&path),
+    let mut out: Vec<Mount> = Vec::new();
+    for name in policy::defaults::CERTIFICATE_VARIABLES {
+        let from_flag = args
+            .env
+            .iter()
+            .rev()
+            .find_map(|entry| match entry.split_once('=') {
+                Some((key, value)) if key == *name => Some(Some(std::ffi::OsString::from(value))),
+                None if entry == name => Some(env(name)),
+                _ => None,
+            });
+        let (value, origin) = match from_flag {
+            Some(value) => (value, format!("--env {name}{CERTIFICATES}")),
+            None if policy.env.pass.iter().any(|passed| passed == name) => {
+                (env(name), format!("`env.pass` {name}{CERTIFICATES}"))
+            }
+            None => continue,
+        };
+        let Some(path) = value.map(PathBuf::from).filter(|path| path.is_absolute()) else {
+            continue;
+        };
+        let path = normalize(&path);
+        if !out.iter().any(|mount| mount.source == path) {
+            out.push(Mount {
+                source: path.clone(),
+                dest: path,
                 optional: true,
                 writable: false,
-                origin: format!("`network.mode = \"proxy\"` (${name})"),
-            })
-        })
-        .collect()
+                origin,
+            });
+        }
+    }
+    out
 }
 
 /// `--network`, `--allow-host` and `--deny-host` over the policy's `[network]`: a
@@ -944,7 +973,7 @@ fn apply_network_flags(policy: &mut Policy, args: &SandboxArgs) -> Result<()> {
     ] {
         for text in texts {
             let rule = Rule::parse(text).map_err(|error| Error::Usage {
-                message: format!("{flag} `{text}` is not a host rule: {error}"),
+                message: format!("{flag} `{text}`: {error}"),
                 hint: Some(crate::policy::validate::RULE_HINT.to_owned()),
             })?;
             if policy.network.mode == NetworkMode::Full {
@@ -1039,8 +1068,16 @@ fn protect_and_hide(
     let mut hidden = Vec::new();
     // What `hidden` holds, for a constant-time check (thousands of hidden files stay linear).
     let mut covered_once = std::collections::HashSet::new();
+    // A certificate directory proxy mode mounts (`SSL_CERT_DIR`) is shown for its `*.pem`
+    // files: walked only when another mount shows the same place.
+    let walked = |source: &PathBuf| {
+        source == workdir
+            || mounts
+                .iter()
+                .any(|mount| mount.source == *source && !is_certificate_mount(mount))
+    };
     for (source, _, _) in &areas {
-        if !source.is_dir() {
+        if !source.is_dir() || !walked(source) {
             continue;
         }
         let patterns = if guarded.contains(source) {
@@ -1612,5 +1649,117 @@ mod tests {
                 "{dest} should not be covered: {dests:?}"
             );
         }
+    }
+
+    /// `--network`, `--allow-host`, `--deny-host` over a policy's `[network]` (issue 17).
+    #[test]
+    fn network_flags_over_the_policy() {
+        let context = LoadContext {
+            cwd: PathBuf::from("/w"),
+            home: None,
+        };
+        let load =
+            |name: &str| policy::load(&PolicySource::Builtin(name.into()), &context).unwrap();
+        let apply = |name: &str, args: SandboxArgs| -> Result<Policy> {
+            let mut policy = load(name);
+            apply_network_flags(&mut policy, &args)?;
+            Ok(policy)
+        };
+        let shown = |rules: &[crate::network::rules::Rule]| -> Vec<String> {
+            rules.iter().map(ToString::to_string).collect()
+        };
+        let hosts =
+            |list: &[&str]| -> Vec<String> { list.iter().map(|host| (*host).to_owned()).collect() };
+        // `--allow-host` turns `none` and `localhost` into `proxy`, appends, keeps one copy.
+        for (policy, network) in [("default", None), ("default", Some(NetworkMode::Localhost))] {
+            let policy = apply(
+                policy,
+                SandboxArgs {
+                    network,
+                    allow_host: hosts(&["pypi.org", "PyPI.org.", "*.example.com:8443"]),
+                    ..SandboxArgs::default()
+                },
+            )
+            .unwrap();
+            assert_eq!(policy.network.mode, NetworkMode::Proxy);
+            assert_eq!(
+                shown(&policy.network.allow),
+                ["pypi.org", "*.example.com:8443"]
+            );
+        }
+        // `--deny-host` alone: proxy mode, nothing allowed.
+        let policy = apply(
+            "default",
+            SandboxArgs {
+                deny_host: hosts(&["evil.example"]),
+                ..SandboxArgs::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(policy.network.mode, NetworkMode::Proxy);
+        assert!(policy.network.allow.is_empty());
+        // Added to a proxy policy's own rules.
+        let policy = apply(
+            "pypi",
+            SandboxArgs {
+                allow_host: hosts(&["example.org"]),
+                ..SandboxArgs::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            shown(&policy.network.allow),
+            ["pypi.org", "files.pythonhosted.org", "example.org"]
+        );
+        // `--network` other than proxy drops the rules; `--network proxy` keeps them.
+        for (network, kept) in [(NetworkMode::None, false), (NetworkMode::Proxy, true)] {
+            let policy = apply(
+                "pypi",
+                SandboxArgs {
+                    network: Some(network),
+                    ..SandboxArgs::default()
+                },
+            )
+            .unwrap();
+            assert_eq!(policy.network.mode, network);
+            assert_eq!(!policy.network.allow.is_empty(), kept);
+            assert!(policy.network.check().is_ok());
+        }
+        // Under `full` (the flag's or the policy's) the flags are refused; so is a bad rule.
+        for (name, network, flag) in [
+            ("default", Some(NetworkMode::Full), "--allow-host"),
+            ("net", None, "--deny-host"),
+        ] {
+            let mut args = SandboxArgs {
+                network,
+                ..SandboxArgs::default()
+            };
+            if flag == "--allow-host" {
+                args.allow_host = hosts(&["pypi.org"]);
+            } else {
+                args.deny_host = hosts(&["pypi.org"]);
+            }
+            let Err(Error::Usage { message, hint }) = apply(name, args) else {
+                panic!("{name} {flag}: not refused");
+            };
+            assert!(
+                message.starts_with(&format!("{flag} narrows nothing")),
+                "{message}"
+            );
+            assert!(hint.unwrap().contains("--network proxy"));
+        }
+        let Err(Error::Usage { message, .. }) = apply(
+            "default",
+            SandboxArgs {
+                allow_host: hosts(&["https://pypi.org"]),
+                ..SandboxArgs::default()
+            },
+        ) else {
+            panic!("a URL is not a rule");
+        };
+        assert!(
+            message.starts_with("--allow-host `https://pypi.org`: "),
+            "{message}"
+        );
     }
 }

@@ -228,7 +228,14 @@ pub fn warnings(
             ));
         }
     }
-    if policy.network.mode == super::NetworkMode::Full {
+    let reach = match policy.network.mode {
+        NetworkMode::Full => Some(("full", "anywhere")),
+        NetworkMode::Proxy if !policy.network.allow.is_empty() => {
+            Some(("proxy", "to the hosts `network.allow` names"))
+        }
+        _ => None,
+    };
+    if let Some((mode, where_to)) = reach {
         let secrets: Vec<&str> = policy
             .env
             .pass
@@ -239,7 +246,7 @@ pub fn warnings(
             .collect();
         if !secrets.is_empty() {
             out.push(format!(
-                "`network.mode = \"full\"` with secrets in the environment ({}): the program can send them anywhere; pass them only to programs you trust, or drop the network",
+                "`network.mode = \"{mode}\"` with secrets in the environment ({}): the program can send them {where_to}; pass them only to programs you trust, or drop the network",
                 secrets
                     .iter()
                     .map(|name| format!("`{name}`"))
@@ -478,7 +485,7 @@ mod tests {
         let file = dir.path().join("rules.toml");
         std::fs::write(
             &file,
-            "[network]\nmode = \"proxy\"\nallow = [\"pypi.org\", \"*.example.com:8443\", \"*.pythonhosted.org\", \"pythonhosted.org\", \"169.254.169.254\", \"[fd00::1]:8080\", \"8.8.8.8:53\"]\ndeny = [\"upload.pypi.org\"]\n",
+            "[network]\nmode = \"proxy\"\nallow = [\"pypi.org\", \"*.example.com:8443\", \"*.pythonhosted.org\", \"pythonhosted.org\", \"169.254.169.254\", \"[fd00::1]:8080\", \"8.8.8.8:53\"]\ndeny = [\"upload.pypi.org\"]\n[env]\npass = [\"LANG\", \"PYPI_TOKEN\"]\n",
         )
         .unwrap();
         let policy = load(&PolicySource::File(file), &context()).unwrap();
@@ -491,9 +498,16 @@ mod tests {
         assert_eq!(rules.len(), 8);
         let network: Vec<&String> = found
             .iter()
-            .filter(|warning| warning.contains("network.allow"))
+            .filter(|warning| warning.starts_with("`network.allow`"))
             .collect();
         assert_eq!(network.len(), 3, "{found:?}");
+        assert!(
+            found.iter().any(
+                |warning| warning.contains("`network.mode = \"proxy\"` with secrets")
+                    && warning.contains("`PYPI_TOKEN`")
+            ),
+            "{found:?}"
+        );
         // Proxy mode with nothing allowed says so; other modes have no rules to explain.
         let empty = load(&PolicySource::Builtin("default".into()), &context()).unwrap();
         assert!(network_rules(&empty.network).is_empty());

@@ -296,7 +296,7 @@ impl LayerBuilder<'_> {
                 Rule::parse(entry.get_ref()).or_else(|error| {
                     self.error(
                         entry.span().start,
-                        format!("`{key}`: `{}` is not a host rule: {error}", entry.get_ref()),
+                        format!("`{key}` `{}`: {error}", entry.get_ref()),
                         Some(RULE_HINT.to_owned()),
                     )
                 })

@@ -150,20 +150,20 @@ impl Default for ProxyPorts {
 }
 
 /// The variables that point clients at boxpy's proxy: `HTTP_PROXY`, `HTTPS_PROXY`,
-/// `ALL_PROXY` and lower-case twins (pip, requests, httpx, urllib, aiohttp with
-/// `trust_env`, git, curl) name its HTTP port; `NO_PROXY` keeps loopback direct. `ALL_PROXY`
-/// names the HTTP proxy, not SOCKS5: httpx refuses to build any client when it names a
-/// SOCKS proxy and the optional `socksio` is missing. The SOCKS5 port is there for programs
-/// that ask for it (`socks5h://127.0.0.1:1080`).
+/// `ALL_PROXY` and their lower-case twins (pip, requests, httpx, urllib, aiohttp with
+/// `trust_env`, git, curl) name the HTTP proxy, `NO_PROXY` keeps loopback direct.
+/// `ALL_PROXY` names the HTTP proxy too, not the SOCKS5 one: httpx refuses to build any
+/// client when it names a SOCKS proxy and the optional `socksio` is missing. The SOCKS5
+/// port is there for programs that ask for it.
 pub fn proxy_variables(ports: ProxyPorts) -> Vec<(&'static str, String)> {
     let http = format!("http://127.0.0.1:{}", ports.http);
     let no_proxy = "localhost,127.0.0.1,::1".to_owned();
     vec![
         ("HTTP_PROXY", http.clone()),
         ("HTTPS_PROXY", http.clone()),
+        ("ALL_PROXY", http.clone()),
         ("http_proxy", http.clone()),
         ("https_proxy", http.clone()),
-        ("ALL_PROXY", http.clone()),
         ("all_proxy", http),
         ("NO_PROXY", no_proxy.clone()),
         ("no_proxy", no_proxy),

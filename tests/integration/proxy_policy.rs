@@ -28,7 +28,7 @@ fn a_bad_host_rule_is_a_usage_error_naming_the_flag() {
         assert_not_started(&run);
         let stderr = run.stderr_text();
         assert!(stderr.contains(flag), "names {flag}: {run}");
-        assert!(stderr.contains("is not a host rule"), "{run}");
+        assert!(stderr.contains(&format!("{flag} `{rule}`: ")), "{run}");
         assert!(stderr.contains("hint:"), "{run}");
         for command in [vec!["policy", "show"], vec!["render"], vec!["exec", "--"]] {
             let mut args: Vec<String> = command.iter().map(|part| (*part).to_owned()).collect();
@@ -116,6 +116,37 @@ fn policy_show_prints_the_rules_and_the_flags_change_them() {
     );
 }
 
+/// `policy show --json`: one object, the same keys and values as the TOML.
+#[test]
+fn policy_show_json_carries_the_rules() {
+    let ws = Workspace::new(&Runner::Caller);
+    let output = boxpy(&ws)
+        .args([
+            "policy",
+            "show",
+            "--json",
+            "-P",
+            "pypi",
+            "--deny-host",
+            "upload.pypi.org",
+        ])
+        .run();
+    assert_exit(&output, 0);
+    let json = output.json();
+    assert_eq!(json["name"], "pypi", "{output}");
+    assert_eq!(json["trusted"], true, "{output}");
+    assert_eq!(
+        json["policy"]["network"],
+        serde_json::json!({
+            "mode": "proxy",
+            "allow": ["pypi.org", "files.pythonhosted.org"],
+            "deny": ["upload.pypi.org"],
+        }),
+        "{output}"
+    );
+    assert_eq!(json["policy"]["limits"]["timeout"], "10m", "{output}");
+}
+
 /// `policy check` explains each rule and warns about the doubtful ones; rules under
 /// another mode are an error located in the file.
 #[test]
@@ -179,7 +210,7 @@ fn policy_check_explains_host_rules() {
     assert!(
         output
             .stderr_text()
-            .contains("`pypi.org/simple` is not a host rule"),
+            .contains("`network.allow` `pypi.org/simple`: a host rule is a host name"),
         "{output}"
     );
 }
@@ -213,6 +244,11 @@ fn render_shows_proxy_mode() {
     );
     assert_eq!(
         json["env"]["http_proxy"], "http://127.0.0.1:3128",
+        "{output}"
+    );
+    // The HTTP proxy for ALL_PROXY too: a SOCKS URL there breaks httpx without socksio.
+    assert_eq!(
+        json["env"]["ALL_PROXY"], "http://127.0.0.1:3128",
         "{output}"
     );
     assert_eq!(
@@ -299,9 +335,10 @@ runner_tests! {
     }
 }
 
-/// In proxy mode, the certificate files the passed variables name are mounted read-only
-/// where they are (a corporate CA for pip); not in other modes, not for a variable the
-/// policy does not pass, and a missing file is skipped.
+/// In proxy mode, the certificate files the passed variables name (or `--env NAME=PATH`
+/// sets) are mounted read-only where they are (a corporate CA for pip), and a certificate
+/// directory's `*.pem` files are not covered as credentials; not in other modes, not for a
+/// variable the policy does not pass, and a missing file is skipped.
 #[test]
 fn certificate_files_are_mounted_in_proxy_mode_only() {
     let ws = Workspace::new(&Runner::Caller);
@@ -334,6 +371,34 @@ fn certificate_files_are_mounted_in_proxy_mode_only() {
         "SSL_CERT_FILE",
         &ca
     ));
+    let set = format!("SSL_CERT_FILE={}", ca.display());
+    assert!(mounted(
+        &["--allow-host", "pypi.org", "--env", &set],
+        "UNRELATED",
+        &ca
+    ));
+    // A certificate directory keeps its `*.pem` files (hiding them as credentials would
+    // break TLS); the same directory mounted with `--ro` gets them covered.
+    let dir = ca.parent().unwrap().to_path_buf();
+    let covered = |args: &[&str]| -> bool {
+        let output = boxpy(&ws)
+            .args(["render", "--json", "--target", "linux", "--venv"])
+            .arg(&venv)
+            .args(args)
+            .env("SSL_CERT_DIR", &dir)
+            .run();
+        assert_exit(&output, 0);
+        output.json()["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|file| file["dest"] == ca.to_str().unwrap())
+    };
+    assert!(mounted(&["-P", "pypi"], "SSL_CERT_DIR", &dir));
+    assert!(!covered(&["-P", "pypi"]));
+    let ro = dir.to_str().unwrap();
+    assert!(covered(&["--network", "none", "--ro", ro]));
+    assert!(covered(&["-P", "pypi", "--ro", ro]));
     // Not passed, not proxy mode, or missing: nothing mounted.
     assert!(!mounted(&["--allow-host", "pypi.org"], "PIP_CERT", &ca));
     assert!(!mounted(
@@ -351,4 +416,60 @@ fn certificate_files_are_mounted_in_proxy_mode_only() {
         "PIP_CERT",
         &ws.root().join("certs/missing.pem")
     ));
+}
+
+/// The `pypi` policy's recipe: the venv stays read-only, so pip installs into the workdir
+/// (`--target`), with its cache and build space in the private HOME and /tmp; a later run
+/// imports from there. (From a local wheel, `--no-index`: the proxy at run time is
+/// `network.rs`'s.)
+#[test]
+fn pip_installs_into_the_workdir_under_the_pypi_policy() {
+    let ws = Workspace::new(&Runner::Caller);
+    let venv: PathBuf = venv(Venv::Numpy).unwrap_or_else(|error| panic!("{error}"));
+    let run = |args: &[&str]| {
+        boxpy(&ws)
+            .args(["run", "-P", "pypi", "--venv"])
+            .arg(&venv)
+            .args(args)
+            .run()
+    };
+    let wheel = crate::harness::python(
+        "import zipfile\n\
+         files = {'boxpy_hello/__init__.py': 'X = 42\\n',\n\
+           'boxpy_hello-0.1.dist-info/METADATA': 'Metadata-Version: 2.1\\nName: boxpy_hello\\nVersion: 0.1\\n',\n\
+           'boxpy_hello-0.1.dist-info/WHEEL': 'Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n'}\n\
+         files['boxpy_hello-0.1.dist-info/RECORD'] = ''.join(name + ',,\\n' for name in files) + 'boxpy_hello-0.1.dist-info/RECORD,,\\n'\n\
+         import os; os.makedirs('wheels', exist_ok=True)\n\
+         with zipfile.ZipFile('wheels/boxpy_hello-0.1-py3-none-any.whl', 'w') as z:\n\
+         \x20   [z.writestr(name, text) for name, text in files.items()]\n\
+         print('wheel written')\n",
+    );
+    let output = run(&["-c", &wheel]);
+    assert_started(&output);
+    assert!(output.stdout_text().contains("wheel written"), "{output}");
+    let output = run(&[
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-index",
+        "--find-links",
+        "./wheels",
+        "--target",
+        "./vendor",
+        "boxpy_hello",
+    ]);
+    assert_exit(&output, 0);
+    assert!(
+        ws.work().join("vendor/boxpy_hello/__init__.py").is_file(),
+        "{output}"
+    );
+    let output = run(&[
+        "--env",
+        "PYTHONPATH=vendor",
+        "-c",
+        "import boxpy_hello; print('imported', boxpy_hello.X)",
+    ]);
+    assert_exit(&output, 0);
+    assert_eq!(output.line_after("imported "), "42", "{output}");
 }

@@ -216,9 +216,9 @@ fn proxy_mode_keeps_its_own_namespace_and_points_clients_at_the_proxy() {
     for name in [
         "HTTP_PROXY",
         "HTTPS_PROXY",
+        "ALL_PROXY",
         "http_proxy",
         "https_proxy",
-        "ALL_PROXY",
         "all_proxy",
     ] {
         assert_eq!(env(name), [&EnvValue::Literal(http.clone())], "{name}");
