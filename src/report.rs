@@ -369,7 +369,9 @@ pub fn after_run_notices(invocation: &Invocation, outcome: &Outcome) {
     }
     if let Some(text) = outcome.network.as_deref().and_then(format_refusals) {
         after_program_output();
-        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        let _ = std::io::stderr()
+            .lock()
+            .write_all(format!("\n{text}").as_bytes());
     }
     discarded_notice(invocation, outcome);
 }
