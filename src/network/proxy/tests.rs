@@ -855,3 +855,67 @@ fn fuzzing_entry_points_take_odd_input() {
         check_socks_for_fuzzing(bytes);
     }
 }
+
+#[test]
+fn a_name_that_does_not_resolve_answers_502_and_socks_host_unreachable() {
+    let running = start(&["nothing.invalid:80".to_owned()], &[]);
+    let (head, body) = split_response(&ask(
+        running.http,
+        b"GET http://nothing.invalid/ HTTP/1.1\r\n\r\n",
+    ));
+    assert!(head.starts_with("HTTP/1.1 502 "), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("could not resolve nothing.invalid"));
+    let (_, code) = socks_connect(running.socks, &domain("nothing.invalid"), 80);
+    assert_eq!(code, 4);
+    // Not a refusal.
+    assert_eq!(running.proxy.finish(), Vec::new());
+}
+
+#[test]
+fn socks5_connects_to_an_ipv6_address() {
+    let Ok(listener) = TcpListener::bind("[::1]:0") else {
+        return; // No IPv6 loopback on this machine.
+    };
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        if let Ok((stream, _)) = listener.accept() {
+            let _ = std::io::copy(&mut &stream, &mut &stream);
+            let _ = stream.shutdown(Shutdown::Write);
+        }
+    });
+    let running = start(&[format!("[::1]:{port}")], &[]);
+    let mut address = vec![4];
+    address.extend_from_slice(&std::net::Ipv6Addr::LOCALHOST.octets());
+    let (stream, code) = socks_connect(running.socks, &address, port);
+    assert_eq!(code, 0);
+    assert_eq!(echo_through(stream, b"over IPv6"), b"over IPv6");
+    running.proxy.finish();
+}
+
+#[test]
+fn connections_beyond_the_bound_are_turned_away_not_refused() {
+    let running = start(&[], &[]);
+    // Clients that never send their head hold their connections.
+    let mut held = Vec::new();
+    for _ in 0..MAX_CONNECTIONS {
+        held.push(TcpStream::connect(running.http).unwrap());
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lock(&running.proxy.shared.live).connections.len() < MAX_CONNECTIONS {
+        assert!(
+            Instant::now() < deadline,
+            "the proxy did not admit them all"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    let answer = ask(running.http, b"CONNECT pypi.org:443 HTTP/1.1\r\n\r\n");
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 503 "),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    let stopped = running.proxy.stop();
+    assert_eq!(stopped.turned_away, 1);
+    assert_eq!(stopped.refusals, Vec::new());
+    drop(held);
+}
