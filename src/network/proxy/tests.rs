@@ -919,3 +919,39 @@ fn connections_beyond_the_bound_are_turned_away_not_refused() {
     assert_eq!(stopped.refusals, Vec::new());
     drop(held);
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_request_head_is_parsed_decided_and_rewritten_without_panic(
+            method in "(GET|CONNECT|POST|[A-Z]{1,6})",
+            target in "(http://|https://|/|)[a-zA-Z0-9.:\\[\\]@?#/%*_-]{0,40}",
+            headers in prop::collection::vec(("[A-Za-z-]{1,12}", "[ -~\u{80}-\u{ff}]{0,20}"), 0..6),
+            tail in prop::collection::vec(any::<u8>(), 0..16),
+        ) {
+            let mut head = format!("{method} {target} HTTP/1.1\r\n").into_bytes();
+            for (name, value) in headers {
+                head.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+            }
+            head.extend_from_slice(b"\r\n");
+            head.extend_from_slice(&tail);
+            super::check_request_for_fuzzing(&head);
+        }
+
+        #[test]
+        fn any_socks_request_is_answered_without_panic(
+            methods in prop::collection::vec(any::<u8>(), 0..4),
+            command in 0u8..4,
+            address_type in 0u8..6,
+            address in prop::collection::vec(any::<u8>(), 0..40),
+        ) {
+            let mut bytes = vec![5, methods.len() as u8];
+            bytes.extend_from_slice(&methods);
+            bytes.extend_from_slice(&[5, command, 0, address_type]);
+            bytes.extend_from_slice(&address);
+            super::check_socks_for_fuzzing(&bytes);
+        }
+    }
+}
