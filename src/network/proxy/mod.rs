@@ -400,6 +400,51 @@ impl Drop for Proxy {
     }
 }
 
+/// A client's socket read with one deadline for a whole head (HTTP) or greeting and
+/// request (SOCKS5), however slowly the bytes trickle in; the read timeout is cleared
+/// when it is dropped.
+struct Deadline<'a> {
+    stream: &'a TcpStream,
+    deadline: Instant,
+}
+
+impl<'a> Deadline<'a> {
+    fn new(stream: &'a TcpStream) -> Deadline<'a> {
+        Deadline {
+            stream,
+            deadline: Instant::now() + HEAD_TIMEOUT,
+        }
+    }
+}
+
+impl io::Read for Deadline<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        let mut stream = self.stream;
+        stream.read(buffer)
+    }
+}
+
+impl io::Write for Deadline<'_> {
+    fn write(&mut self, buffer: &[u8]) -> io::Result<usize> {
+        let mut stream = self.stream;
+        stream.write(buffer)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for Deadline<'_> {
+    fn drop(&mut self) {
+        let _ = self.stream.set_read_timeout(None);
+    }
+}
+
 /// What the acceptor and the connections share.
 #[derive(Debug)]
 struct Shared {
@@ -787,8 +832,7 @@ fn through_upstream(
     (&stream)
         .write_all(request.as_bytes())
         .map_err(|_| failed("closed the connection"))?;
-    let _ = stream.set_read_timeout(Some(HEAD_TIMEOUT));
-    let (buffer, length) = http::read_head(&stream, |bytes| {
+    let (buffer, length) = http::read_head(Deadline::new(&stream), |bytes| {
         let mut headers = [httparse::EMPTY_HEADER; http::MAX_HEADERS];
         match httparse::Response::new(&mut headers).parse(bytes) {
             Ok(httparse::Status::Complete(length)) => http::HeadStatus::Complete(length),
@@ -797,7 +841,6 @@ fn through_upstream(
         }
     })
     .map_err(|_| failed("sent no answer to `CONNECT`"))?;
-    let _ = stream.set_read_timeout(None);
     let mut headers = [httparse::EMPTY_HEADER; http::MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
     let code = match response.parse(&buffer) {
