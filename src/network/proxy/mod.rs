@@ -352,9 +352,10 @@ impl Proxy {
     /// [`Proxy::finish`], with what else the proxy counted.
     ///
     /// Returns within about half a second whatever the connections do: their sockets are
-    /// shut down both ways, which ends every read, write and relay; a thread still
-    /// resolving a name or connecting (at most [`CONNECT_TIMEOUT`]) is left to end on
-    /// its own, and it closes what it opened as soon as it sees the proxy stopped.
+    /// shut down both ways, which ends every read, write and relay, and a connect in
+    /// progress gives up (on Linux; elsewhere it ends within [`CONNECT_TIMEOUT`]); a
+    /// thread still resolving a name is left to end on its own, and closes what it opens
+    /// as soon as it sees the proxy stopped.
     pub fn stop(mut self) -> Finished {
         self.shut_down();
         let mut record = lock(&self.shared.record);
@@ -793,13 +794,77 @@ fn connect_any(shared: &Shared, addresses: &[IpAddr], port: u16) -> Result<TcpSt
         if shared.stopping() {
             return Err(Failure::Stopping);
         }
-        match TcpStream::connect_timeout(&SocketAddr::new(*address, port), CONNECT_TIMEOUT) {
+        match connect_one(shared, SocketAddr::new(*address, port)) {
             Ok(stream) => return Ok(stream),
+            Err(_) if shared.stopping() => return Err(Failure::Stopping),
             Err(error) if error.kind() == io::ErrorKind::TimedOut => failure = Failure::TimedOut,
             Err(error) => failure = Failure::Connect(error.kind()),
         }
     }
     Err(failure)
+}
+
+/// A connection to `address` within [`CONNECT_TIMEOUT`], given up as soon as the proxy
+/// stops (a non-blocking `connect` polled with the wake pipe).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn connect_one(shared: &Shared, address: SocketAddr) -> io::Result<TcpStream> {
+    use nix::errno::Errno;
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use nix::sys::socket::{
+        connect, getsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrStorage,
+    };
+    use std::os::fd::AsRawFd;
+    let family = match address {
+        SocketAddr::V4(_) => AddressFamily::Inet,
+        SocketAddr::V6(_) => AddressFamily::Inet6,
+    };
+    let socket = socket(
+        family,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )?;
+    match connect(socket.as_raw_fd(), &SockaddrStorage::from(address)) {
+        Ok(()) => {}
+        Err(Errno::EINPROGRESS) => {
+            let deadline = Instant::now() + CONNECT_TIMEOUT;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+                let timeout = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+                let mut fds = [
+                    PollFd::new(socket.as_fd(), PollFlags::POLLOUT),
+                    PollFd::new(shared.wake_read.as_fd(), PollFlags::POLLIN),
+                ];
+                match poll(&mut fds, timeout) {
+                    Ok(_) | Err(Errno::EINTR) => {}
+                    Err(error) => return Err(error.into()),
+                }
+                let ready = |fd: &PollFd<'_>| fd.revents().is_some_and(|events| !events.is_empty());
+                if ready(&fds[1]) {
+                    return Err(io::ErrorKind::Interrupted.into());
+                }
+                if ready(&fds[0]) {
+                    break;
+                }
+            }
+            match getsockopt(&socket, sockopt::SocketError)? {
+                0 => {}
+                error => return Err(io::Error::from_raw_os_error(error)),
+            }
+        }
+        Err(error) => return Err(error.into()),
+    }
+    let stream = TcpStream::from(socket);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn connect_one(_: &Shared, address: SocketAddr) -> io::Result<TcpStream> {
+    TcpStream::connect_timeout(&address, CONNECT_TIMEOUT)
 }
 
 /// A tunnel to `host:port` through the host's own proxy (`CONNECT`).

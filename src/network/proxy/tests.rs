@@ -955,3 +955,33 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn finish_returns_promptly_with_a_connect_in_progress() {
+    // A documentation address: where packets to it are dropped, the connect hangs until
+    // `finish` (where there is no route it fails at once, and the test proves less).
+    let running = start(&["192.0.2.1:80".to_owned()], &[]);
+    let mut stream = TcpStream::connect(running.socks).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .write_all(&[5, 1, 0, 5, 1, 0, 1, 192, 0, 2, 1, 0, 80])
+        .unwrap();
+    let mut choice = [0u8; 2];
+    stream.read_exact(&mut choice).unwrap();
+    thread::sleep(Duration::from_millis(200));
+    let shared = Arc::clone(&running.proxy.shared);
+    let started = Instant::now();
+    let stopped = running.proxy.stop();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(stopped, Finished::default());
+    // No thread is left behind: the connect gave up.
+    assert!(lock(&shared.live).connections.is_empty());
+    let reply = read_all(&stream);
+    assert!(reply.is_empty() || reply[1] != 0, "{reply:?}");
+}
