@@ -37,8 +37,8 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             break
         }
         'boxpy;run' {
-            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
-            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
+            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net, pypi) or a policy file')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net, pypi) or a policy file')
             [CompletionResult]::new('--venv', '--venv', [CompletionResultType]::ParameterName, 'The virtualenv to use')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
             [CompletionResult]::new('--workdir', '--workdir', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
@@ -46,6 +46,8 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             [CompletionResult]::new('--ro', '--ro', [CompletionResultType]::ParameterName, 'Extra read-only mount (repeatable)')
             [CompletionResult]::new('--rw', '--rw', [CompletionResultType]::ParameterName, 'Extra read-write mount (repeatable)')
             [CompletionResult]::new('--network', '--network', [CompletionResultType]::ParameterName, 'Network mode')
+            [CompletionResult]::new('--allow-host', '--allow-host', [CompletionResultType]::ParameterName, 'Let the program reach HOST (`pypi.org`, `*.example.com`, an address; ports 80 and 443 unless `:PORT`) through boxpy''s proxy; implies `--network proxy` (repeatable)')
+            [CompletionResult]::new('--deny-host', '--deny-host', [CompletionResultType]::ParameterName, 'Refuse HOST even where an allow rule names it (needs proxy mode; repeatable)')
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Pass KEY from the host, or set KEY=VALUE (repeatable)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)')
             [CompletionResult]::new('--cpu', '--cpu', [CompletionResultType]::ParameterName, 'CPU-time limit (e.g. 30s)')
@@ -67,8 +69,8 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             break
         }
         'boxpy;nbexec' {
-            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
-            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
+            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net, pypi) or a policy file')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net, pypi) or a policy file')
             [CompletionResult]::new('--venv', '--venv', [CompletionResultType]::ParameterName, 'The virtualenv to use')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
             [CompletionResult]::new('--workdir', '--workdir', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
@@ -76,6 +78,8 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             [CompletionResult]::new('--ro', '--ro', [CompletionResultType]::ParameterName, 'Extra read-only mount (repeatable)')
             [CompletionResult]::new('--rw', '--rw', [CompletionResultType]::ParameterName, 'Extra read-write mount (repeatable)')
             [CompletionResult]::new('--network', '--network', [CompletionResultType]::ParameterName, 'Network mode')
+            [CompletionResult]::new('--allow-host', '--allow-host', [CompletionResultType]::ParameterName, 'Let the program reach HOST (`pypi.org`, `*.example.com`, an address; ports 80 and 443 unless `:PORT`) through boxpy''s proxy; implies `--network proxy` (repeatable)')
+            [CompletionResult]::new('--deny-host', '--deny-host', [CompletionResultType]::ParameterName, 'Refuse HOST even where an allow rule names it (needs proxy mode; repeatable)')
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Pass KEY from the host, or set KEY=VALUE (repeatable)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)')
             [CompletionResult]::new('--cpu', '--cpu', [CompletionResultType]::ParameterName, 'CPU-time limit (e.g. 30s)')
@@ -107,8 +111,8 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             break
         }
         'boxpy;exec' {
-            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
-            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
+            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net, pypi) or a policy file')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net, pypi) or a policy file')
             [CompletionResult]::new('--venv', '--venv', [CompletionResultType]::ParameterName, 'The virtualenv to use')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
             [CompletionResult]::new('--workdir', '--workdir', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
@@ -116,6 +120,8 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             [CompletionResult]::new('--ro', '--ro', [CompletionResultType]::ParameterName, 'Extra read-only mount (repeatable)')
             [CompletionResult]::new('--rw', '--rw', [CompletionResultType]::ParameterName, 'Extra read-write mount (repeatable)')
             [CompletionResult]::new('--network', '--network', [CompletionResultType]::ParameterName, 'Network mode')
+            [CompletionResult]::new('--allow-host', '--allow-host', [CompletionResultType]::ParameterName, 'Let the program reach HOST (`pypi.org`, `*.example.com`, an address; ports 80 and 443 unless `:PORT`) through boxpy''s proxy; implies `--network proxy` (repeatable)')
+            [CompletionResult]::new('--deny-host', '--deny-host', [CompletionResultType]::ParameterName, 'Refuse HOST even where an allow rule names it (needs proxy mode; repeatable)')
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Pass KEY from the host, or set KEY=VALUE (repeatable)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)')
             [CompletionResult]::new('--cpu', '--cpu', [CompletionResultType]::ParameterName, 'CPU-time limit (e.g. 30s)')
@@ -135,8 +141,8 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             break
         }
         'boxpy;render' {
-            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
-            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
+            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net, pypi) or a policy file')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net, pypi) or a policy file')
             [CompletionResult]::new('--venv', '--venv', [CompletionResultType]::ParameterName, 'The virtualenv to use')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
             [CompletionResult]::new('--workdir', '--workdir', [CompletionResultType]::ParameterName, 'Read-write working directory, the program''s cwd [default: current directory]')
@@ -144,6 +150,8 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             [CompletionResult]::new('--ro', '--ro', [CompletionResultType]::ParameterName, 'Extra read-only mount (repeatable)')
             [CompletionResult]::new('--rw', '--rw', [CompletionResultType]::ParameterName, 'Extra read-write mount (repeatable)')
             [CompletionResult]::new('--network', '--network', [CompletionResultType]::ParameterName, 'Network mode')
+            [CompletionResult]::new('--allow-host', '--allow-host', [CompletionResultType]::ParameterName, 'Let the program reach HOST (`pypi.org`, `*.example.com`, an address; ports 80 and 443 unless `:PORT`) through boxpy''s proxy; implies `--network proxy` (repeatable)')
+            [CompletionResult]::new('--deny-host', '--deny-host', [CompletionResultType]::ParameterName, 'Refuse HOST even where an allow rule names it (needs proxy mode; repeatable)')
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'Pass KEY from the host, or set KEY=VALUE (repeatable)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit (e.g. 30s, 5m)')
             [CompletionResult]::new('--cpu', '--cpu', [CompletionResultType]::ParameterName, 'CPU-time limit (e.g. 30s)')
@@ -183,13 +191,15 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             break
         }
         'boxpy;policy;show' {
-            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
-            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net) or a policy file')
+            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net, pypi) or a policy file')
+            [CompletionResult]::new('--policy', '--policy', [CompletionResultType]::ParameterName, 'A shipped policy name (default, strict, net, pypi) or a policy file')
             [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Working directory (where the lookup starts; `filesystem.workdir`)')
             [CompletionResult]::new('--workdir', '--workdir', [CompletionResultType]::ParameterName, 'Working directory (where the lookup starts; `filesystem.workdir`)')
             [CompletionResult]::new('--ro', '--ro', [CompletionResultType]::ParameterName, 'Extra read-only mount (repeatable)')
             [CompletionResult]::new('--rw', '--rw', [CompletionResultType]::ParameterName, 'Extra read-write mount (repeatable)')
             [CompletionResult]::new('--network', '--network', [CompletionResultType]::ParameterName, 'Network mode')
+            [CompletionResult]::new('--allow-host', '--allow-host', [CompletionResultType]::ParameterName, 'Let the program reach HOST (`pypi.org`, `*.example.com`, an address; ports 80 and 443 unless `:PORT`) through boxpy''s proxy; implies `--network proxy` (repeatable)')
+            [CompletionResult]::new('--deny-host', '--deny-host', [CompletionResultType]::ParameterName, 'Refuse HOST even where an allow rule names it (needs proxy mode; repeatable)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Wall-clock limit (e.g. 30s, 5m)')
             [CompletionResult]::new('--cpu', '--cpu', [CompletionResultType]::ParameterName, 'CPU-time limit (e.g. 30s)')
             [CompletionResult]::new('--memory', '--memory', [CompletionResultType]::ParameterName, 'Memory limit (e.g. 512MiB, 2GiB)')

@@ -180,18 +180,18 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__exec)
-            opts="-P -w -q -v -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --env --timeout --cpu --memory --json --quiet --verbose --audit-log --color --help --version"
+            opts="-P -w -q -v -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --allow-host --deny-host --env --timeout --cpu --memory --json --quiet --verbose --audit-log --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --policy)
-                    COMPREPLY=($(compgen -W "default strict net" -- "${cur}") $(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "default strict net pypi" -- "${cur}") $(compgen -f "${cur}"))
                     return 0
                     ;;
                 -P)
-                    COMPREPLY=($(compgen -W "default strict net" -- "${cur}") $(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "default strict net pypi" -- "${cur}") $(compgen -f "${cur}"))
                     return 0
                     ;;
                 --venv)
@@ -219,7 +219,15 @@ _boxpy() {
                     return 0
                     ;;
                 --network)
-                    COMPREPLY=($(compgen -W "none localhost full" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "none localhost full proxy" -- "${cur}"))
+                    return 0
+                    ;;
+                --allow-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deny-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --env)
@@ -450,18 +458,18 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__nbexec)
-            opts="-P -w -q -v -o -p -r -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --env --timeout --cpu --memory --json --quiet --verbose --audit-log --output --inplace --parameter --parameter-raw --cell-timeout --allow-errors --kernel --cwd --max-notebook-size --color --help --version"
+            opts="-P -w -q -v -o -p -r -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --allow-host --deny-host --env --timeout --cpu --memory --json --quiet --verbose --audit-log --output --inplace --parameter --parameter-raw --cell-timeout --allow-errors --kernel --cwd --max-notebook-size --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --policy)
-                    COMPREPLY=($(compgen -W "default strict net" -- "${cur}") $(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "default strict net pypi" -- "${cur}") $(compgen -f "${cur}"))
                     return 0
                     ;;
                 -P)
-                    COMPREPLY=($(compgen -W "default strict net" -- "${cur}") $(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "default strict net pypi" -- "${cur}") $(compgen -f "${cur}"))
                     return 0
                     ;;
                 --venv)
@@ -489,7 +497,15 @@ _boxpy() {
                     return 0
                     ;;
                 --network)
-                    COMPREPLY=($(compgen -W "none localhost full" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "none localhost full proxy" -- "${cur}"))
+                    return 0
+                    ;;
+                --allow-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deny-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --env)
@@ -742,18 +758,18 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__policy__subcmd__show)
-            opts="-P -w -h -V --policy --workdir --ro --rw --network --timeout --cpu --memory --json --color --help --version"
+            opts="-P -w -h -V --policy --workdir --ro --rw --network --allow-host --deny-host --timeout --cpu --memory --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --policy)
-                    COMPREPLY=($(compgen -W "default strict net" -- "${cur}") $(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "default strict net pypi" -- "${cur}") $(compgen -f "${cur}"))
                     return 0
                     ;;
                 -P)
-                    COMPREPLY=($(compgen -W "default strict net" -- "${cur}") $(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "default strict net pypi" -- "${cur}") $(compgen -f "${cur}"))
                     return 0
                     ;;
                 --workdir)
@@ -773,7 +789,15 @@ _boxpy() {
                     return 0
                     ;;
                 --network)
-                    COMPREPLY=($(compgen -W "none localhost full" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "none localhost full proxy" -- "${cur}"))
+                    return 0
+                    ;;
+                --allow-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deny-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --timeout)
@@ -826,18 +850,18 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__render)
-            opts="-P -w -h -V --policy --venv --workdir --hide --ro --rw --network --env --timeout --cpu --memory --json --target --seccomp-out --color --help --version"
+            opts="-P -w -h -V --policy --venv --workdir --hide --ro --rw --network --allow-host --deny-host --env --timeout --cpu --memory --json --target --seccomp-out --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --policy)
-                    COMPREPLY=($(compgen -W "default strict net" -- "${cur}") $(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "default strict net pypi" -- "${cur}") $(compgen -f "${cur}"))
                     return 0
                     ;;
                 -P)
-                    COMPREPLY=($(compgen -W "default strict net" -- "${cur}") $(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "default strict net pypi" -- "${cur}") $(compgen -f "${cur}"))
                     return 0
                     ;;
                 --venv)
@@ -865,7 +889,15 @@ _boxpy() {
                     return 0
                     ;;
                 --network)
-                    COMPREPLY=($(compgen -W "none localhost full" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "none localhost full proxy" -- "${cur}"))
+                    return 0
+                    ;;
+                --allow-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deny-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --env)
@@ -904,18 +936,18 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__run)
-            opts="-P -w -q -v -c -m -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --env --timeout --cpu --memory --json --quiet --verbose --audit-log --color --help --version"
+            opts="-P -w -q -v -c -m -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --allow-host --deny-host --env --timeout --cpu --memory --json --quiet --verbose --audit-log --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --policy)
-                    COMPREPLY=($(compgen -W "default strict net" -- "${cur}") $(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "default strict net pypi" -- "${cur}") $(compgen -f "${cur}"))
                     return 0
                     ;;
                 -P)
-                    COMPREPLY=($(compgen -W "default strict net" -- "${cur}") $(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "default strict net pypi" -- "${cur}") $(compgen -f "${cur}"))
                     return 0
                     ;;
                 --venv)
@@ -943,7 +975,15 @@ _boxpy() {
                     return 0
                     ;;
                 --network)
-                    COMPREPLY=($(compgen -W "none localhost full" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "none localhost full proxy" -- "${cur}"))
+                    return 0
+                    ;;
+                --allow-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deny-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --env)

@@ -33,8 +33,8 @@ set edit:completion:arg-completer[boxpy] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'boxpy;run'= {
-            cand -P 'A shipped policy name (default, strict, net) or a policy file'
-            cand --policy 'A shipped policy name (default, strict, net) or a policy file'
+            cand -P 'A shipped policy name (default, strict, net, pypi) or a policy file'
+            cand --policy 'A shipped policy name (default, strict, net, pypi) or a policy file'
             cand --venv 'The virtualenv to use'
             cand -w 'Read-write working directory, the program''s cwd [default: current directory]'
             cand --workdir 'Read-write working directory, the program''s cwd [default: current directory]'
@@ -42,6 +42,8 @@ set edit:completion:arg-completer[boxpy] = {|@words|
             cand --ro 'Extra read-only mount (repeatable)'
             cand --rw 'Extra read-write mount (repeatable)'
             cand --network 'Network mode'
+            cand --allow-host 'Let the program reach HOST (`pypi.org`, `*.example.com`, an address; ports 80 and 443 unless `:PORT`) through boxpy''s proxy; implies `--network proxy` (repeatable)'
+            cand --deny-host 'Refuse HOST even where an allow rule names it (needs proxy mode; repeatable)'
             cand --env 'Pass KEY from the host, or set KEY=VALUE (repeatable)'
             cand --timeout 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)'
             cand --cpu 'CPU-time limit (e.g. 30s)'
@@ -62,8 +64,8 @@ set edit:completion:arg-completer[boxpy] = {|@words|
             cand --version 'Print version'
         }
         &'boxpy;nbexec'= {
-            cand -P 'A shipped policy name (default, strict, net) or a policy file'
-            cand --policy 'A shipped policy name (default, strict, net) or a policy file'
+            cand -P 'A shipped policy name (default, strict, net, pypi) or a policy file'
+            cand --policy 'A shipped policy name (default, strict, net, pypi) or a policy file'
             cand --venv 'The virtualenv to use'
             cand -w 'Read-write working directory, the program''s cwd [default: current directory]'
             cand --workdir 'Read-write working directory, the program''s cwd [default: current directory]'
@@ -71,6 +73,8 @@ set edit:completion:arg-completer[boxpy] = {|@words|
             cand --ro 'Extra read-only mount (repeatable)'
             cand --rw 'Extra read-write mount (repeatable)'
             cand --network 'Network mode'
+            cand --allow-host 'Let the program reach HOST (`pypi.org`, `*.example.com`, an address; ports 80 and 443 unless `:PORT`) through boxpy''s proxy; implies `--network proxy` (repeatable)'
+            cand --deny-host 'Refuse HOST even where an allow rule names it (needs proxy mode; repeatable)'
             cand --env 'Pass KEY from the host, or set KEY=VALUE (repeatable)'
             cand --timeout 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)'
             cand --cpu 'CPU-time limit (e.g. 30s)'
@@ -101,8 +105,8 @@ set edit:completion:arg-completer[boxpy] = {|@words|
             cand --version 'Print version'
         }
         &'boxpy;exec'= {
-            cand -P 'A shipped policy name (default, strict, net) or a policy file'
-            cand --policy 'A shipped policy name (default, strict, net) or a policy file'
+            cand -P 'A shipped policy name (default, strict, net, pypi) or a policy file'
+            cand --policy 'A shipped policy name (default, strict, net, pypi) or a policy file'
             cand --venv 'The virtualenv to use'
             cand -w 'Read-write working directory, the program''s cwd [default: current directory]'
             cand --workdir 'Read-write working directory, the program''s cwd [default: current directory]'
@@ -110,6 +114,8 @@ set edit:completion:arg-completer[boxpy] = {|@words|
             cand --ro 'Extra read-only mount (repeatable)'
             cand --rw 'Extra read-write mount (repeatable)'
             cand --network 'Network mode'
+            cand --allow-host 'Let the program reach HOST (`pypi.org`, `*.example.com`, an address; ports 80 and 443 unless `:PORT`) through boxpy''s proxy; implies `--network proxy` (repeatable)'
+            cand --deny-host 'Refuse HOST even where an allow rule names it (needs proxy mode; repeatable)'
             cand --env 'Pass KEY from the host, or set KEY=VALUE (repeatable)'
             cand --timeout 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)'
             cand --cpu 'CPU-time limit (e.g. 30s)'
@@ -128,8 +134,8 @@ set edit:completion:arg-completer[boxpy] = {|@words|
             cand --version 'Print version'
         }
         &'boxpy;render'= {
-            cand -P 'A shipped policy name (default, strict, net) or a policy file'
-            cand --policy 'A shipped policy name (default, strict, net) or a policy file'
+            cand -P 'A shipped policy name (default, strict, net, pypi) or a policy file'
+            cand --policy 'A shipped policy name (default, strict, net, pypi) or a policy file'
             cand --venv 'The virtualenv to use'
             cand -w 'Read-write working directory, the program''s cwd [default: current directory]'
             cand --workdir 'Read-write working directory, the program''s cwd [default: current directory]'
@@ -137,6 +143,8 @@ set edit:completion:arg-completer[boxpy] = {|@words|
             cand --ro 'Extra read-only mount (repeatable)'
             cand --rw 'Extra read-write mount (repeatable)'
             cand --network 'Network mode'
+            cand --allow-host 'Let the program reach HOST (`pypi.org`, `*.example.com`, an address; ports 80 and 443 unless `:PORT`) through boxpy''s proxy; implies `--network proxy` (repeatable)'
+            cand --deny-host 'Refuse HOST even where an allow rule names it (needs proxy mode; repeatable)'
             cand --env 'Pass KEY from the host, or set KEY=VALUE (repeatable)'
             cand --timeout 'Wall-clock limit (e.g. 30s, 5m)'
             cand --cpu 'CPU-time limit (e.g. 30s)'
@@ -173,13 +181,15 @@ set edit:completion:arg-completer[boxpy] = {|@words|
             cand --version 'Print version'
         }
         &'boxpy;policy;show'= {
-            cand -P 'A shipped policy name (default, strict, net) or a policy file'
-            cand --policy 'A shipped policy name (default, strict, net) or a policy file'
+            cand -P 'A shipped policy name (default, strict, net, pypi) or a policy file'
+            cand --policy 'A shipped policy name (default, strict, net, pypi) or a policy file'
             cand -w 'Working directory (where the lookup starts; `filesystem.workdir`)'
             cand --workdir 'Working directory (where the lookup starts; `filesystem.workdir`)'
             cand --ro 'Extra read-only mount (repeatable)'
             cand --rw 'Extra read-write mount (repeatable)'
             cand --network 'Network mode'
+            cand --allow-host 'Let the program reach HOST (`pypi.org`, `*.example.com`, an address; ports 80 and 443 unless `:PORT`) through boxpy''s proxy; implies `--network proxy` (repeatable)'
+            cand --deny-host 'Refuse HOST even where an allow rule names it (needs proxy mode; repeatable)'
             cand --timeout 'Wall-clock limit (e.g. 30s, 5m)'
             cand --cpu 'CPU-time limit (e.g. 30s)'
             cand --memory 'Memory limit (e.g. 512MiB, 2GiB)'

@@ -37,7 +37,7 @@ complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "policy" -d 'List, show,
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "doctor" -d 'Check whether this machine can sandbox, and how each limit is enforced'
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "completions" -d 'Generate shell completions'
 complete -c boxpy -n "__fish_boxpy_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r -a "default strict net"
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s P -l policy -d 'A shipped policy name (default, strict, net, pypi) or a policy file' -r -a "default strict net pypi"
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l venv -d 'The virtualenv to use' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s w -l workdir -d 'Read-write working directory, the program\'s cwd [default: current directory]' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l hide -d 'Make matching files read as empty (directories as empty directories), on top of the default credential list: a name glob (`*.csv`), a path (`secrets/prod.yaml`), or `**/GLOB` for any depth; repeatable' -r
@@ -45,7 +45,10 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l ro -d 'Extra read-on
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l rw -d 'Extra read-write mount (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l network -d 'Network mode' -r -f -a "none\t'A private network namespace with only a loopback interface'
 localhost\t'On Linux the same as `none`: a private loopback for servers the program starts itself'
-full\t'The host\'s network, plus resolv.conf, hosts and CA certificates'"
+full\t'The host\'s network, plus resolv.conf, hosts and CA certificates'
+proxy\t'Only the hosts the policy\'s `network.allow` and `--allow-host` name, through boxpy\'s proxy'"
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l allow-host -d 'Let the program reach HOST (`pypi.org`, `*.example.com`, an address; ports 80 and 443 unless `:PORT`) through boxpy\'s proxy; implies `--network proxy` (repeatable)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l deny-host -d 'Refuse HOST even where an allow rule names it (needs proxy mode; repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l env -d 'Pass KEY from the host, or set KEY=VALUE (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l timeout -d 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -l cpu -d 'CPU-time limit (e.g. 30s)' -r
@@ -62,7 +65,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s q -l quiet -d 'No re
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s v -l verbose -d 'Print which policy and venv were used and why, and the sandbox command line, to stderr before running'
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c boxpy -n "__fish_boxpy_using_subcommand run" -s V -l version -d 'Print version'
-complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r -a "default strict net"
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s P -l policy -d 'A shipped policy name (default, strict, net, pypi) or a policy file' -r -a "default strict net pypi"
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l venv -d 'The virtualenv to use' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s w -l workdir -d 'Read-write working directory, the program\'s cwd [default: current directory]' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l hide -d 'Make matching files read as empty (directories as empty directories), on top of the default credential list: a name glob (`*.csv`), a path (`secrets/prod.yaml`), or `**/GLOB` for any depth; repeatable' -r
@@ -70,7 +73,10 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l ro -d 'Extra read
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l rw -d 'Extra read-write mount (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l network -d 'Network mode' -r -f -a "none\t'A private network namespace with only a loopback interface'
 localhost\t'On Linux the same as `none`: a private loopback for servers the program starts itself'
-full\t'The host\'s network, plus resolv.conf, hosts and CA certificates'"
+full\t'The host\'s network, plus resolv.conf, hosts and CA certificates'
+proxy\t'Only the hosts the policy\'s `network.allow` and `--allow-host` name, through boxpy\'s proxy'"
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l allow-host -d 'Let the program reach HOST (`pypi.org`, `*.example.com`, an address; ports 80 and 443 unless `:PORT`) through boxpy\'s proxy; implies `--network proxy` (repeatable)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l deny-host -d 'Refuse HOST even where an allow rule names it (needs proxy mode; repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l env -d 'Pass KEY from the host, or set KEY=VALUE (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l timeout -d 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l cpu -d 'CPU-time limit (e.g. 30s)' -r
@@ -94,7 +100,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l inplace -d 'Overw
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l allow-errors -d 'Run every cell even after one fails; exit 1 at the end if any failed'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s V -l version -d 'Print version'
-complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r -a "default strict net"
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s P -l policy -d 'A shipped policy name (default, strict, net, pypi) or a policy file' -r -a "default strict net pypi"
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l venv -d 'The virtualenv to use' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s w -l workdir -d 'Read-write working directory, the program\'s cwd [default: current directory]' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l hide -d 'Make matching files read as empty (directories as empty directories), on top of the default credential list: a name glob (`*.csv`), a path (`secrets/prod.yaml`), or `**/GLOB` for any depth; repeatable' -r
@@ -102,7 +108,10 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l ro -d 'Extra read-o
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l rw -d 'Extra read-write mount (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l network -d 'Network mode' -r -f -a "none\t'A private network namespace with only a loopback interface'
 localhost\t'On Linux the same as `none`: a private loopback for servers the program starts itself'
-full\t'The host\'s network, plus resolv.conf, hosts and CA certificates'"
+full\t'The host\'s network, plus resolv.conf, hosts and CA certificates'
+proxy\t'Only the hosts the policy\'s `network.allow` and `--allow-host` name, through boxpy\'s proxy'"
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l allow-host -d 'Let the program reach HOST (`pypi.org`, `*.example.com`, an address; ports 80 and 443 unless `:PORT`) through boxpy\'s proxy; implies `--network proxy` (repeatable)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l deny-host -d 'Refuse HOST even where an allow rule names it (needs proxy mode; repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l env -d 'Pass KEY from the host, or set KEY=VALUE (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l timeout -d 'Wall-clock limit; the whole sandbox is killed (e.g. 30s, 5m)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -l cpu -d 'CPU-time limit (e.g. 30s)' -r
@@ -117,7 +126,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s q -l quiet -d 'No r
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s v -l verbose -d 'Print which policy and venv were used and why, and the sandbox command line, to stderr before running'
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c boxpy -n "__fish_boxpy_using_subcommand exec" -s V -l version -d 'Print version'
-complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r -a "default strict net"
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s P -l policy -d 'A shipped policy name (default, strict, net, pypi) or a policy file' -r -a "default strict net pypi"
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l venv -d 'The virtualenv to use' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -s w -l workdir -d 'Read-write working directory, the program\'s cwd [default: current directory]' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l hide -d 'Make matching files read as empty, on top of the default credential list (repeatable; see `boxpy run --help`)' -r
@@ -125,7 +134,10 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l ro -d 'Extra read
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l rw -d 'Extra read-write mount (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l network -d 'Network mode' -r -f -a "none\t'A private network namespace with only a loopback interface'
 localhost\t'On Linux the same as `none`: a private loopback for servers the program starts itself'
-full\t'The host\'s network, plus resolv.conf, hosts and CA certificates'"
+full\t'The host\'s network, plus resolv.conf, hosts and CA certificates'
+proxy\t'Only the hosts the policy\'s `network.allow` and `--allow-host` name, through boxpy\'s proxy'"
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l allow-host -d 'Let the program reach HOST (`pypi.org`, `*.example.com`, an address; ports 80 and 443 unless `:PORT`) through boxpy\'s proxy; implies `--network proxy` (repeatable)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l deny-host -d 'Refuse HOST even where an allow rule names it (needs proxy mode; repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l env -d 'Pass KEY from the host, or set KEY=VALUE (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l timeout -d 'Wall-clock limit (e.g. 30s, 5m)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand render" -l cpu -d 'CPU-time limit (e.g. 30s)' -r
@@ -156,13 +168,16 @@ always\t''
 never\t''"
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
-complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -s P -l policy -d 'A shipped policy name (default, strict, net) or a policy file' -r -a "default strict net"
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -s P -l policy -d 'A shipped policy name (default, strict, net, pypi) or a policy file' -r -a "default strict net pypi"
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -s w -l workdir -d 'Working directory (where the lookup starts; `filesystem.workdir`)' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l ro -d 'Extra read-only mount (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l rw -d 'Extra read-write mount (repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l network -d 'Network mode' -r -f -a "none\t'A private network namespace with only a loopback interface'
 localhost\t'On Linux the same as `none`: a private loopback for servers the program starts itself'
-full\t'The host\'s network, plus resolv.conf, hosts and CA certificates'"
+full\t'The host\'s network, plus resolv.conf, hosts and CA certificates'
+proxy\t'Only the hosts the policy\'s `network.allow` and `--allow-host` name, through boxpy\'s proxy'"
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l allow-host -d 'Let the program reach HOST (`pypi.org`, `*.example.com`, an address; ports 80 and 443 unless `:PORT`) through boxpy\'s proxy; implies `--network proxy` (repeatable)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l deny-host -d 'Refuse HOST even where an allow rule names it (needs proxy mode; repeatable)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l timeout -d 'Wall-clock limit (e.g. 30s, 5m)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l cpu -d 'CPU-time limit (e.g. 30s)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand policy; and __fish_seen_subcommand_from show" -l memory -d 'Memory limit (e.g. 512MiB, 2GiB)' -r

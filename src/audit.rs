@@ -37,7 +37,7 @@ pub fn record(invocation: &Invocation, outcome: &Outcome, exit_code: u8) -> serd
         "workdir": spec.workdir,
         "command": spec.command.iter().map(|arg| arg.to_string_lossy()).collect::<Vec<_>>(),
         "policy": {"name": invocation.policy.name, "sha256": digest},
-        "network": invocation.policy.network.as_str(),
+        "network": invocation.policy.network.mode.as_str(),
         "mounts": spec.mounts.iter().map(|mount| serde_json::json!({
             "source": mount.source, "dest": mount.dest, "writable": mount.writable, "origin": mount.origin,
         })).collect::<Vec<_>>(),
@@ -51,6 +51,7 @@ pub fn record(invocation: &Invocation, outcome: &Outcome, exit_code: u8) -> serd
         "signal": signal,
         "duration_ms": outcome.duration.as_millis() as u64,
         "resources": outcome.resources,
+        "network_refused": outcome.network,
     })
 }
 

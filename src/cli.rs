@@ -200,7 +200,7 @@ fn after_help(command: &str) -> String {
 /// Options shared by every command that builds a sandbox.
 #[derive(Debug, Args, Clone, Default)]
 pub struct SandboxArgs {
-    /// A shipped policy name (default, strict, net) or a policy file
+    /// A shipped policy name (default, strict, net, pypi) or a policy file
     #[arg(short = 'P', long, value_name = "NAME|FILE")]
     pub policy: Option<String>,
     /// The virtualenv to use
@@ -226,6 +226,13 @@ pub struct SandboxArgs {
     /// Network mode
     #[arg(long, value_enum, value_name = "MODE")]
     pub network: Option<NetworkMode>,
+    /// Let the program reach HOST (`pypi.org`, `*.example.com`, an address; ports 80 and
+    /// 443 unless `:PORT`) through boxpy's proxy; implies `--network proxy` (repeatable)
+    #[arg(long = "allow-host", value_name = "HOST[:PORT]")]
+    pub allow_host: Vec<String>,
+    /// Refuse HOST even where an allow rule names it (needs proxy mode; repeatable)
+    #[arg(long = "deny-host", value_name = "HOST[:PORT]")]
+    pub deny_host: Vec<String>,
     /// Pass KEY from the host, or set KEY=VALUE (repeatable)
     #[arg(long = "env", value_name = "KEY[=VALUE]")]
     pub env: Vec<String>,
@@ -384,7 +391,7 @@ pub enum PolicyCommand {
 /// `--quiet`, `--verbose`, `--audit-log`), and nothing that changes the host (`--mkdir`).
 #[derive(Debug, Args, Clone, Default)]
 pub struct RenderSandboxArgs {
-    /// A shipped policy name (default, strict, net) or a policy file
+    /// A shipped policy name (default, strict, net, pypi) or a policy file
     #[arg(short = 'P', long, value_name = "NAME|FILE")]
     pub policy: Option<String>,
     /// The virtualenv to use
@@ -406,6 +413,13 @@ pub struct RenderSandboxArgs {
     /// Network mode
     #[arg(long, value_enum, value_name = "MODE")]
     pub network: Option<NetworkMode>,
+    /// Let the program reach HOST (`pypi.org`, `*.example.com`, an address; ports 80 and
+    /// 443 unless `:PORT`) through boxpy's proxy; implies `--network proxy` (repeatable)
+    #[arg(long = "allow-host", value_name = "HOST[:PORT]")]
+    pub allow_host: Vec<String>,
+    /// Refuse HOST even where an allow rule names it (needs proxy mode; repeatable)
+    #[arg(long = "deny-host", value_name = "HOST[:PORT]")]
+    pub deny_host: Vec<String>,
     /// Pass KEY from the host, or set KEY=VALUE (repeatable)
     #[arg(long = "env", value_name = "KEY[=VALUE]")]
     pub env: Vec<String>,
@@ -435,6 +449,8 @@ impl RenderSandboxArgs {
             read_only: self.read_only.clone(),
             read_write: self.read_write.clone(),
             network: self.network,
+            allow_host: self.allow_host.clone(),
+            deny_host: self.deny_host.clone(),
             env: self.env.clone(),
             timeout: self.timeout.clone(),
             cpu: self.cpu.clone(),
@@ -451,7 +467,7 @@ impl RenderSandboxArgs {
 /// The options `policy show` reads: those that change the policy it prints.
 #[derive(Debug, Args, Clone, Default)]
 pub struct PolicyShowArgs {
-    /// A shipped policy name (default, strict, net) or a policy file
+    /// A shipped policy name (default, strict, net, pypi) or a policy file
     #[arg(short = 'P', long, value_name = "NAME|FILE")]
     pub policy: Option<String>,
     /// Working directory (where the lookup starts; `filesystem.workdir`)
@@ -466,6 +482,13 @@ pub struct PolicyShowArgs {
     /// Network mode
     #[arg(long, value_enum, value_name = "MODE")]
     pub network: Option<NetworkMode>,
+    /// Let the program reach HOST (`pypi.org`, `*.example.com`, an address; ports 80 and
+    /// 443 unless `:PORT`) through boxpy's proxy; implies `--network proxy` (repeatable)
+    #[arg(long = "allow-host", value_name = "HOST[:PORT]")]
+    pub allow_host: Vec<String>,
+    /// Refuse HOST even where an allow rule names it (needs proxy mode; repeatable)
+    #[arg(long = "deny-host", value_name = "HOST[:PORT]")]
+    pub deny_host: Vec<String>,
     /// Wall-clock limit (e.g. 30s, 5m)
     #[arg(long, value_name = "DUR")]
     pub timeout: Option<String>,
@@ -489,6 +512,8 @@ impl PolicyShowArgs {
             read_only: self.read_only.clone(),
             read_write: self.read_write.clone(),
             network: self.network,
+            allow_host: self.allow_host.clone(),
+            deny_host: self.deny_host.clone(),
             timeout: self.timeout.clone(),
             cpu: self.cpu.clone(),
             memory: self.memory.clone(),
@@ -520,7 +545,12 @@ pub struct RenderArgs {
 /// module does not depend on clap, so the impl is here).
 impl ValueEnum for NetworkMode {
     fn value_variants<'a>() -> &'a [Self] {
-        &[NetworkMode::None, NetworkMode::Localhost, NetworkMode::Full]
+        &[
+            NetworkMode::None,
+            NetworkMode::Localhost,
+            NetworkMode::Full,
+            NetworkMode::Proxy,
+        ]
     }
 
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
@@ -530,6 +560,9 @@ impl ValueEnum for NetworkMode {
                 "On Linux the same as `none`: a private loopback for servers the program starts itself"
             }
             NetworkMode::Full => "The host's network, plus resolv.conf, hosts and CA certificates",
+            NetworkMode::Proxy => {
+                "Only the hosts the policy's `network.allow` and `--allow-host` name, through boxpy's proxy"
+            }
         };
         Some(clap::builder::PossibleValue::new(self.as_str()).help(help))
     }
@@ -807,7 +840,10 @@ pub fn parse_run_fast(args: &[OsString]) -> Option<Cli> {
             other => other,
         };
         // Every option but the repeatable ones may appear once (clap's rule too).
-        if !matches!(long, "--ro" | "--rw" | "--env") {
+        if !matches!(
+            long,
+            "--ro" | "--rw" | "--env" | "--allow-host" | "--deny-host"
+        ) {
             if seen.contains(&long) {
                 return None;
             }
@@ -854,6 +890,8 @@ pub fn parse_run_fast(args: &[OsString]) -> Option<Cli> {
             "--rw" => sandbox.read_write.push(value.to_owned()),
             "--network" => sandbox.network = Some(NetworkMode::from_str(value, false).ok()?),
             "--env" => sandbox.env.push(value.to_owned()),
+            "--allow-host" => sandbox.allow_host.push(value.to_owned()),
+            "--deny-host" => sandbox.deny_host.push(value.to_owned()),
             "--timeout" => sandbox.timeout = Some(value.to_owned()),
             "--cpu" => sandbox.cpu = Some(value.to_owned()),
             "--memory" => sandbox.memory = Some(value.to_owned()),
@@ -1161,6 +1199,10 @@ mod tests {
             "--network",
             "none",
             "--network=full",
+            "--network=proxy",
+            "--allow-host",
+            "pypi.org",
+            "--deny-host=*.example.com:8443",
             "--color",
             "always",
             "--timeout",

@@ -21,7 +21,6 @@ pub(crate) mod host;
 pub(crate) mod hostfs;
 pub(crate) mod leftovers;
 pub(crate) mod nbexec;
-#[allow(dead_code, reason = "issue 17: wired into exec and the policy next")]
 pub(crate) mod network;
 pub(crate) mod policy;
 pub(crate) mod report;

@@ -358,7 +358,127 @@ pub fn human_outcome(invocation: &Invocation, outcome: &Outcome) {
         after_program_output();
         let _ = std::io::stderr().lock().write_all(text.as_bytes());
     }
+    after_run_notices(invocation, outcome);
+}
+
+/// What boxpy says after the report (or with none): the connections its network proxy
+/// refused, then the files the sandbox discarded (not with `--quiet`).
+pub fn after_run_notices(invocation: &Invocation, outcome: &Outcome) {
+    if invocation.output.quiet {
+        return;
+    }
+    if let Some(text) = outcome.network.as_deref().and_then(format_refusals) {
+        after_program_output();
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    }
     discarded_notice(invocation, outcome);
+}
+
+/// How many refused hosts the human report lists (`--json` has them all).
+const REFUSALS_SHOWN: usize = 10;
+
+/// The human report of the proxy's refusals; `None` when there were none. The hosts are
+/// the program's choice, but only as the proxy parsed them (a DNS name or an address),
+/// and escaped all the same; the fix is offered as what the program asked for, never as
+/// advice to trust it.
+pub fn format_refusals(refused: &[crate::network::Refusal]) -> Option<String> {
+    if refused.is_empty() {
+        return None;
+    }
+    let total: u64 = refused.iter().map(|refusal| refusal.count).sum();
+    let mut text = format!(
+        "boxpy: the network proxy refused {} ({} {}):\n",
+        match refused.len() {
+            1 => "1 host".to_owned(),
+            hosts => format!("{hosts} hosts"),
+        },
+        total,
+        if total == 1 { "attempt" } else { "attempts" },
+    );
+    for refusal in refused.iter().take(REFUSALS_SHOWN) {
+        let times = match refusal.count {
+            1 => String::new(),
+            count => format!(" ({count}\u{d7})"),
+        };
+        text.push_str(&format!(
+            "  {}{times}: {}\n",
+            escape_control(&refusal_target(refusal)),
+            escape_control(&refusal_reason(refusal)),
+        ));
+        if let Some(fix) = refusal_fix(refusal) {
+            text.push_str(&format!("    = hint: {}\n", escape_control(&fix)));
+        }
+    }
+    if refused.len() > REFUSALS_SHOWN {
+        text.push_str(&format!(
+            "  and {} more (`--json` lists them all)\n",
+            refused.len() - REFUSALS_SHOWN
+        ));
+    }
+    Some(text)
+}
+
+/// `host:port`, an IPv6 address in brackets.
+fn refusal_target(refusal: &crate::network::Refusal) -> String {
+    if refusal.host.contains(':') {
+        format!("[{}]:{}", refusal.host, refusal.port)
+    } else {
+        format!("{}:{}", refusal.host, refusal.port)
+    }
+}
+
+/// Why the proxy refused, in a phrase.
+fn refusal_reason(refusal: &crate::network::Refusal) -> String {
+    use crate::network::Reason;
+    match &refusal.reason {
+        Reason::NotAllowed => "no rule of `network.allow` names this host".to_owned(),
+        Reason::Port => format!(
+            "`network.allow` names this host, but not port {} (a rule without a port allows 80 and 443)",
+            refusal.port
+        ),
+        Reason::Denied { rule } => format!("refused by the `network.deny` rule `{rule}`"),
+        Reason::Address { address, class } => format!(
+            "the name is allowed, but resolved to {address}, {} (refused unless that address is allowed by address)",
+            class.describe()
+        ),
+    }
+}
+
+/// The hint for a refusal: the rule that would allow it, as the flag and the key, or the
+/// deny rule to remove (`None` when the host is not one a rule can name).
+fn refusal_fix(refusal: &crate::network::Refusal) -> Option<String> {
+    if let crate::network::Reason::Denied { rule } = &refusal.reason {
+        return Some(format!(
+            "the policy refuses it on purpose; to allow it, remove `{rule}` from `network.deny`"
+        ));
+    }
+    let rule = allowing_rule(refusal)?;
+    Some(format!(
+        "the program asked for it; if it should reach it, allow it with `--allow-host {rule}`, or add \"{rule}\" to `allow` under `[network]` in the policy"
+    ))
+}
+
+/// The `--allow-host` value that would allow a refused connection: the host (with its
+/// port unless 80 or 443), or the address for one refused by address; `None` for a deny
+/// rule's refusal or a host no rule can name.
+fn allowing_rule(refusal: &crate::network::Refusal) -> Option<String> {
+    use crate::network::Reason;
+    let (host, by_address) = match &refusal.reason {
+        Reason::Address { address, .. } => (address.to_string(), true),
+        Reason::Denied { .. } => return None,
+        Reason::NotAllowed | Reason::Port => (refusal.host.clone(), false),
+    };
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let rule = match refusal.port {
+        80 | 443 if !by_address => host,
+        port => format!("{host}:{port}"),
+    };
+    crate::network::rules::Rule::parse(&rule).ok()?;
+    Some(rule)
 }
 
 /// Says how many files the program left in its private HOME and `/tmp`, which the
@@ -429,6 +549,40 @@ pub struct JsonResult {
     /// What the user asked for that weakens the sandbox (the `boxpy: notice:` lines, which
     /// a program's output can scroll away or erase on a terminal), raw.
     pub notices: Vec<String>,
+    /// `network.mode = "proxy"`: what the proxy refused (absent in the other modes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<JsonNetwork>,
+}
+
+/// The `"network"` object of a run in proxy mode.
+#[derive(Debug, Serialize)]
+pub struct JsonNetwork {
+    /// Each refused `host:port` with its reason and count, the most asked-for first.
+    pub refused: Vec<JsonRefusal>,
+}
+
+/// One refused `host:port`: [`crate::network::Refusal`] with the rule that would allow it.
+#[derive(Debug, Serialize)]
+pub struct JsonRefusal {
+    #[serde(flatten)]
+    pub refusal: crate::network::Refusal,
+    /// The `--allow-host` value that would allow it (null when a deny rule refused it, or
+    /// the host is not one a rule can name).
+    pub allow_with: Option<String>,
+}
+
+impl JsonNetwork {
+    fn of(refused: &[crate::network::Refusal]) -> JsonNetwork {
+        JsonNetwork {
+            refused: refused
+                .iter()
+                .map(|refusal| JsonRefusal {
+                    refusal: refusal.clone(),
+                    allow_with: allowing_rule(refusal),
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -477,7 +631,30 @@ impl From<Diagnosis> for JsonError {
 #[derive(Debug, Serialize)]
 pub struct JsonPolicy {
     pub name: String,
+    /// The network mode (`none`, `localhost`, `full`, `proxy`).
     pub network: &'static str,
+    /// The host rules in their canonical text, in proxy mode only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deny: Option<Vec<String>>,
+}
+
+impl JsonPolicy {
+    /// The run's policy as its JSON result names it.
+    pub fn of(policy: &crate::policy::Policy) -> JsonPolicy {
+        let network = &policy.network;
+        let rules = |rules: &[crate::network::rules::Rule]| {
+            (network.mode == crate::policy::NetworkMode::Proxy)
+                .then(|| rules.iter().map(ToString::to_string).collect())
+        };
+        JsonPolicy {
+            name: policy.name.clone(),
+            network: network.mode.as_str(),
+            allow: rules(&network.allow),
+            deny: rules(&network.deny),
+        }
+    }
 }
 
 /// Builds the JSON result for a run whose sandbox started.
@@ -501,12 +678,10 @@ pub fn json_outcome(invocation: &Invocation, outcome: &Outcome) -> JsonResult {
         stderr_truncated: outcome.stderr.truncated,
         error,
         resources: outcome.resources,
-        policy: Some(JsonPolicy {
-            name: invocation.policy.name.clone(),
-            network: invocation.policy.network.as_str(),
-        }),
+        policy: Some(JsonPolicy::of(&invocation.policy)),
         discarded: outcome.discarded.clone(),
         notices: invocation.notices.clone(),
+        network: outcome.network.as_deref().map(JsonNetwork::of),
     }
 }
 
@@ -542,6 +717,7 @@ pub fn json_error(error: &Error) -> JsonResult {
         policy: None,
         discarded: Vec::new(),
         notices: Vec::new(),
+        network: None,
     }
 }
 
@@ -711,8 +887,11 @@ pub fn policy_trust_revoked(path: &std::path::Path, forgotten: bool) -> String {
 }
 
 /// `boxpy policy check`'s verdict on stdout.
-pub fn policy_check(file: &std::path::Path, warnings: &[String]) {
+pub fn policy_check(file: &std::path::Path, rules: &[String], warnings: &[String]) {
     let mut text = String::new();
+    for rule in rules {
+        text.push_str(&format!("rule: {}\n", escape_control(rule)));
+    }
     for warning in warnings {
         text.push_str(&format!("warning: {}\n", escape_control(warning)));
     }
@@ -896,6 +1075,56 @@ mod escape_tests {
 
     /// Every field of the human report that comes from the program is escaped.
     #[test]
+    fn refusals_name_the_host_the_reason_and_the_rule_that_allows_it() {
+        use crate::network::{rules::AddressClass, Reason, Refusal};
+        let refusal = |host: &str, port, reason, count| Refusal {
+            host: host.to_owned(),
+            port,
+            reason,
+            count,
+        };
+        let refused = [
+            refusal("evil.example", 443, Reason::NotAllowed, 2),
+            refusal("api.example.com", 8443, Reason::Port, 1),
+            refusal(
+                "secret.example.com",
+                443,
+                Reason::Denied {
+                    rule: "*.example.com".to_owned(),
+                },
+                1,
+            ),
+            refusal(
+                "localhost",
+                8000,
+                Reason::Address {
+                    address: "127.0.0.1".parse().unwrap(),
+                    class: AddressClass::Loopback,
+                },
+                1,
+            ),
+            refusal("fd00::1", 80, Reason::NotAllowed, 1),
+            refusal("bad\u{1b}[2Jhost", 80, Reason::NotAllowed, 1),
+        ];
+        let text = format_refusals(&refused).expect("a report");
+        insta::assert_snapshot!(text);
+        assert!(!text.contains('\u{1b}'));
+        assert_eq!(format_refusals(&[]), None);
+        let allow: Vec<Option<String>> = refused.iter().map(allowing_rule).collect();
+        assert_eq!(
+            allow,
+            [
+                Some("evil.example".to_owned()),
+                Some("api.example.com:8443".to_owned()),
+                None,
+                Some("127.0.0.1:8000".to_owned()),
+                Some("[fd00::1]".to_owned()),
+                None,
+            ]
+        );
+    }
+
+    #[test]
     fn the_human_report_escapes_every_field_from_the_program() {
         let place = |file: &str| crate::hints::catalogue::Place {
             file: file.to_owned(),
@@ -928,5 +1157,38 @@ mod escape_tests {
         ] {
             assert!(text.contains(escaped), "{escaped} in {text}");
         }
+    }
+}
+
+#[cfg(test)]
+mod policy_object_tests {
+    use super::*;
+    use crate::policy::{load, LoadContext, NetworkMode, PolicySource};
+
+    /// The run's JSON `"policy"`: `"network"` stays the mode's name; `"allow"` and `"deny"`
+    /// are added in proxy mode only (SPEC: fields are only ever added).
+    #[test]
+    fn the_policy_object_carries_the_rules_in_proxy_mode_only() {
+        let context = LoadContext {
+            cwd: "/w".into(),
+            home: None,
+        };
+        let pypi = load(&PolicySource::Builtin("pypi".into()), &context).unwrap();
+        let json = serde_json::to_value(JsonPolicy::of(&pypi)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "name": "pypi",
+                "network": "proxy",
+                "allow": ["pypi.org", "files.pythonhosted.org"],
+                "deny": [],
+            })
+        );
+        let mut net = load(&PolicySource::Builtin("net".into()), &context).unwrap();
+        let json = serde_json::to_value(JsonPolicy::of(&net)).unwrap();
+        assert_eq!(json, serde_json::json!({"name": "net", "network": "full"}));
+        net.network.mode = NetworkMode::Proxy;
+        let json = serde_json::to_value(JsonPolicy::of(&net)).unwrap();
+        assert_eq!(json["allow"], serde_json::json!([]));
     }
 }

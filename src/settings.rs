@@ -15,7 +15,7 @@ use crate::host::HostFacts;
 use crate::policy::raw::RawMount;
 use crate::policy::units::parse_duration;
 use crate::policy::validate::{mount_from_raw, normalize};
-use crate::policy::{self, LoadContext, Mount, Policy, PolicySource};
+use crate::policy::{self, LoadContext, Mount, NetworkMode, Policy, PolicySource};
 use crate::sandbox::{gate, EnvValue, SandboxSpec};
 use crate::venv::{self, Interpreter};
 
@@ -160,7 +160,19 @@ pub fn resolve(
     // default credential patterns do not cover what they asked to see.
     let mut guarded = Vec::new();
     let workdir = keeper.workdir(&requested_workdir)?;
-    let mut mounts = keeper.mounts(&policy, policy_is_users_word, &mut notices, &mut guarded)?;
+    let certificates = certificate_mounts(&policy, args, env);
+    let mut mounts = if certificates.is_empty() {
+        keeper.mounts(&policy, policy_is_users_word, &mut notices, &mut guarded)?
+    } else {
+        let mut with_certificates = policy.clone();
+        with_certificates.filesystem.read_only.extend(certificates);
+        keeper.mounts(
+            &with_certificates,
+            policy_is_users_word,
+            &mut notices,
+            &mut guarded,
+        )?
+    };
     // bwrap runs on the host as the caller (checked after the gate, so a mount the gate
     // refuses, `--rw /`, is refused for what it is): never one a run could have written (an
     // absolute PATH entry inside the project, `PATH_add bin` in an `.envrc`).
@@ -268,7 +280,9 @@ pub fn resolve(
         mounts,
         interpreter,
         script_mount,
-        network: policy.network,
+        network: policy.network.mode,
+        proxy: (policy.network.mode == NetworkMode::Proxy)
+            .then(crate::sandbox::ProxyPorts::default),
         tmp_size: policy.filesystem.tmp_size,
         limits: policy.limits.clone(),
         home,
@@ -804,6 +818,16 @@ pub fn trust_context(args: &SandboxArgs, host: &HostFacts, env: EnvLookup) -> po
     let mut overridden = Vec::new();
     for (flag, key) in [
         (args.network.is_some(), "network.mode"),
+        // `--network none|localhost|full` drops the policy's host rules (they mean
+        // something only in proxy mode); `--network proxy` keeps them.
+        (
+            args.network.is_some_and(|mode| mode != NetworkMode::Proxy),
+            "network.allow",
+        ),
+        (
+            args.network.is_some_and(|mode| mode != NetworkMode::Proxy),
+            "network.deny",
+        ),
         (args.timeout.is_some(), "limits.timeout"),
         (args.cpu.is_some(), "limits.cpu"),
         (args.memory.is_some(), "limits.memory"),
@@ -846,9 +870,7 @@ fn apply_flags(
             }
         }
     }
-    if let Some(network) = args.network {
-        policy.network = network;
-    }
+    apply_network_flags(policy, args)?;
     if let Some(text) = &args.timeout {
         policy.limits.timeout = Some(
             crate::policy::validate::timeout_flag(text)
@@ -871,6 +893,116 @@ fn apply_flags(
             crate::policy::validate::memory_flag(text)
                 .map_err(|(message, hint)| usage(message, &hint))?,
         );
+    }
+    Ok(())
+}
+
+/// The end of a certificate mount's origin (`--env SSL_CERT_DIR (certificates, proxy
+/// mode)`): what [`is_certificate_mount`] knows it by.
+const CERTIFICATES: &str = " (certificates, proxy mode)";
+
+/// A mount [`certificate_mounts`] added: read-only, and not walked for the hidden
+/// credential patterns (a CA directory is `*.pem` files; hiding them would break TLS).
+fn is_certificate_mount(mount: &Mount) -> bool {
+    !mount.writable && mount.origin.ends_with(CERTIFICATES)
+}
+
+/// In `proxy` mode, the certificate files the certificate variables name
+/// ([`policy::defaults::CERTIFICATE_VARIABLES`]) when the host's value is passed in
+/// (`env.pass`, `--env NAME`) or the user sets one (`--env NAME=PATH`), as an absolute
+/// path: read-only mounts where they are, optional (a missing file is skipped), through
+/// the gate like every other mount, not walked for the hidden credential patterns
+/// ([`is_certificate_mount`]). (Not for `env.set`: a repository's policy could name
+/// any host file that way without the trust gate seeing a mount.)
+fn certificate_mounts(policy: &Policy, args: &SandboxArgs, env: EnvLookup) -> Vec<Mount> {
+    if policy.network.mode != NetworkMode::Proxy {
+        return Vec::new();
+    }
+    let mut out: Vec<Mount> = Vec::new();
+    for name in policy::defaults::CERTIFICATE_VARIABLES {
+        let from_flag = args
+            .env
+            .iter()
+            .rev()
+            .find_map(|entry| match entry.split_once('=') {
+                Some((key, value)) if key == *name => Some(Some(std::ffi::OsString::from(value))),
+                None if entry == name => Some(env(name)),
+                _ => None,
+            });
+        let (value, origin) = match from_flag {
+            Some(value) => (value, format!("--env {name}{CERTIFICATES}")),
+            None if policy.env.pass.iter().any(|passed| passed == name) => {
+                (env(name), format!("`env.pass` {name}{CERTIFICATES}"))
+            }
+            None => continue,
+        };
+        let Some(path) = value.map(PathBuf::from).filter(|path| path.is_absolute()) else {
+            continue;
+        };
+        let path = normalize(&path);
+        if !out.iter().any(|mount| mount.source == path) {
+            out.push(Mount {
+                source: path.clone(),
+                dest: path,
+                optional: true,
+                writable: false,
+                origin,
+            });
+        }
+    }
+    out
+}
+
+/// `--network`, `--allow-host` and `--deny-host` over the policy's `[network]`: a
+/// `--network` other than `proxy` replaces the mode and drops the policy's host rules;
+/// `--allow-host`/`--deny-host` append rules and turn `none` or `localhost` into `proxy`
+/// (under `full` they would narrow nothing, so they are refused).
+fn apply_network_flags(policy: &mut Policy, args: &SandboxArgs) -> Result<()> {
+    use crate::network::rules::Rule;
+    if let Some(mode) = args.network {
+        policy.network.mode = mode;
+        if mode != NetworkMode::Proxy {
+            policy.network.allow.clear();
+            policy.network.deny.clear();
+        }
+    }
+    let mut added = false;
+    for (texts, flag, deny) in [
+        (&args.allow_host, "--allow-host", false),
+        (&args.deny_host, "--deny-host", true),
+    ] {
+        for text in texts {
+            let rule = Rule::parse(text).map_err(|error| Error::Usage {
+                message: format!("{flag} `{text}`: {error}"),
+                hint: Some(crate::policy::validate::RULE_HINT.to_owned()),
+            })?;
+            if policy.network.mode == NetworkMode::Full {
+                let under = if args.network.is_some() {
+                    "`--network full`"
+                } else {
+                    "the policy's `network.mode = \"full\"`"
+                };
+                return Err(Error::Usage {
+                    message: format!("{flag} narrows nothing under {under}"),
+                    hint: Some(
+                        "use `--network proxy`: only the hosts the rules allow are reachable"
+                            .to_owned(),
+                    ),
+                });
+            }
+            let list = if deny {
+                &mut policy.network.deny
+            } else {
+                &mut policy.network.allow
+            };
+            if !list.contains(&rule) {
+                list.push(rule);
+            }
+            added = true;
+        }
+    }
+    if added {
+        policy.network.mode = NetworkMode::Proxy;
     }
     Ok(())
 }
@@ -936,8 +1068,16 @@ fn protect_and_hide(
     let mut hidden = Vec::new();
     // What `hidden` holds, for a constant-time check (thousands of hidden files stay linear).
     let mut covered_once = std::collections::HashSet::new();
+    // A certificate directory proxy mode mounts (`SSL_CERT_DIR`) is shown for its `*.pem`
+    // files: walked only when another mount shows the same place.
+    let walked = |source: &PathBuf| {
+        source == workdir
+            || mounts
+                .iter()
+                .any(|mount| mount.source == *source && !is_certificate_mount(mount))
+    };
     for (source, _, _) in &areas {
-        if !source.is_dir() {
+        if !source.is_dir() || !walked(source) {
             continue;
         }
         let patterns = if guarded.contains(source) {
@@ -1509,5 +1649,117 @@ mod tests {
                 "{dest} should not be covered: {dests:?}"
             );
         }
+    }
+
+    /// `--network`, `--allow-host`, `--deny-host` over a policy's `[network]` (issue 17).
+    #[test]
+    fn network_flags_over_the_policy() {
+        let context = LoadContext {
+            cwd: PathBuf::from("/w"),
+            home: None,
+        };
+        let load =
+            |name: &str| policy::load(&PolicySource::Builtin(name.into()), &context).unwrap();
+        let apply = |name: &str, args: SandboxArgs| -> Result<Policy> {
+            let mut policy = load(name);
+            apply_network_flags(&mut policy, &args)?;
+            Ok(policy)
+        };
+        let shown = |rules: &[crate::network::rules::Rule]| -> Vec<String> {
+            rules.iter().map(ToString::to_string).collect()
+        };
+        let hosts =
+            |list: &[&str]| -> Vec<String> { list.iter().map(|host| (*host).to_owned()).collect() };
+        // `--allow-host` turns `none` and `localhost` into `proxy`, appends, keeps one copy.
+        for (policy, network) in [("default", None), ("default", Some(NetworkMode::Localhost))] {
+            let policy = apply(
+                policy,
+                SandboxArgs {
+                    network,
+                    allow_host: hosts(&["pypi.org", "PyPI.org.", "*.example.com:8443"]),
+                    ..SandboxArgs::default()
+                },
+            )
+            .unwrap();
+            assert_eq!(policy.network.mode, NetworkMode::Proxy);
+            assert_eq!(
+                shown(&policy.network.allow),
+                ["pypi.org", "*.example.com:8443"]
+            );
+        }
+        // `--deny-host` alone: proxy mode, nothing allowed.
+        let policy = apply(
+            "default",
+            SandboxArgs {
+                deny_host: hosts(&["evil.example"]),
+                ..SandboxArgs::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(policy.network.mode, NetworkMode::Proxy);
+        assert!(policy.network.allow.is_empty());
+        // Added to a proxy policy's own rules.
+        let policy = apply(
+            "pypi",
+            SandboxArgs {
+                allow_host: hosts(&["example.org"]),
+                ..SandboxArgs::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            shown(&policy.network.allow),
+            ["pypi.org", "files.pythonhosted.org", "example.org"]
+        );
+        // `--network` other than proxy drops the rules; `--network proxy` keeps them.
+        for (network, kept) in [(NetworkMode::None, false), (NetworkMode::Proxy, true)] {
+            let policy = apply(
+                "pypi",
+                SandboxArgs {
+                    network: Some(network),
+                    ..SandboxArgs::default()
+                },
+            )
+            .unwrap();
+            assert_eq!(policy.network.mode, network);
+            assert_eq!(!policy.network.allow.is_empty(), kept);
+            assert!(policy.network.check().is_ok());
+        }
+        // Under `full` (the flag's or the policy's) the flags are refused; so is a bad rule.
+        for (name, network, flag) in [
+            ("default", Some(NetworkMode::Full), "--allow-host"),
+            ("net", None, "--deny-host"),
+        ] {
+            let mut args = SandboxArgs {
+                network,
+                ..SandboxArgs::default()
+            };
+            if flag == "--allow-host" {
+                args.allow_host = hosts(&["pypi.org"]);
+            } else {
+                args.deny_host = hosts(&["pypi.org"]);
+            }
+            let Err(Error::Usage { message, hint }) = apply(name, args) else {
+                panic!("{name} {flag}: not refused");
+            };
+            assert!(
+                message.starts_with(&format!("{flag} narrows nothing")),
+                "{message}"
+            );
+            assert!(hint.unwrap().contains("--network proxy"));
+        }
+        let Err(Error::Usage { message, .. }) = apply(
+            "default",
+            SandboxArgs {
+                allow_host: hosts(&["https://pypi.org"]),
+                ..SandboxArgs::default()
+            },
+        ) else {
+            panic!("a URL is not a rule");
+        };
+        assert!(
+            message.starts_with("--allow-host `https://pypi.org`: "),
+            "{message}"
+        );
     }
 }

@@ -78,6 +78,7 @@ impl Backend for Seatbelt {
     fn run(&self, invocation: &Invocation, session: Session<'_>) -> Result<Outcome> {
         let observer = session.observer;
         self.validate(invocation)?;
+        super::warn_unusable_upstream(invocation, &session);
         let run_directory = tempfile::Builder::new()
             .prefix("boxpy-")
             .tempdir()
@@ -93,21 +94,37 @@ impl Backend for Seatbelt {
             host::macos::run_tag(),
             self.host.boxpy_executable.clone(),
         );
-        let launch = Launch::Seatbelt(seatbelt::render(&invocation.spec, &facts)?);
+        // Proxy mode: boxpy's proxy listens on two ephemeral ports of the host's loopback
+        // for this run, and the profile lets the program connect to those two only.
+        let (proxy, spec) = match start_proxy(invocation, &session.env)? {
+            Some((proxy, ports)) => {
+                let mut spec = invocation.spec.clone();
+                spec.proxy = Some(ports);
+                (Some(proxy), std::borrow::Cow::Owned(spec))
+            }
+            None => (None, std::borrow::Cow::Borrowed(&invocation.spec)),
+        };
+        let launch = Launch::Seatbelt(seatbelt::render(&spec, &facts)?);
         observer(&Notice::Launch(&launch));
         let Launch::Seatbelt(command) = launch else {
             unreachable!("the Seatbelt backend renders Seatbelt commands")
         };
         // No channel (see `capabilities`: nbexec asks first) and no discarded places to
         // count (HOME and TMPDIR are directories of the run directory, removed with it).
-        let options = session.exec_options(invocation, None, Vec::new());
+        let mut options = session.exec_options(invocation, None, Vec::new());
+        // The proxy is this backend's, already running: exec has no listeners to take.
+        options.network = None;
         let enforcement = exec::limits::plan(&invocation.policy.limits, self.host.uid);
         // macOS has no cgroups: the plan is the one `limits` describes (`plan` only tries
         // to create them and finds none).
         for warning in self.limits(invocation).iter().filter_map(Limit::warning) {
             observer(&Notice::Warning(warning));
         }
-        let outcome = exec::run_seatbelt(&command, &options, &enforcement);
+        let mut outcome = exec::run_seatbelt(&command, &options, &enforcement);
+        let refused = proxy.map(crate::network::proxy::Proxy::finish);
+        if let Ok(outcome) = &mut outcome {
+            outcome.network = refused;
+        }
         drop(run_directory);
         super::sweep_leftovers(invocation, observer);
         outcome
@@ -127,4 +144,34 @@ pub(super) fn planned_limits(plan: &exec::limits::Enforcement, tmp_size: bool) -
         });
     }
     limits
+}
+
+/// In proxy mode: boxpy's proxy on two ephemeral ports of the host's loopback, started,
+/// with the ports the program is pointed at.
+fn start_proxy(
+    invocation: &Invocation,
+    env: &exec::Environment,
+) -> Result<Option<(crate::network::proxy::Proxy, crate::sandbox::ProxyPorts)>> {
+    use crate::network::proxy::{Listener, Proxy};
+    let Some(config) = super::proxy_config(invocation, env) else {
+        return Ok(None);
+    };
+    let failed = |error: std::io::Error| Error::SandboxSetup {
+        detail: format!("starting boxpy's network proxy on the host's loopback: {error}"),
+    };
+    let bind = || std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).map_err(failed);
+    let (http, socks) = (bind()?, bind()?);
+    let port = |listener: &std::net::TcpListener| {
+        listener
+            .local_addr()
+            .map(|address| address.port())
+            .map_err(failed)
+    };
+    let ports = crate::sandbox::ProxyPorts {
+        http: port(&http)?,
+        socks: port(&socks)?,
+    };
+    let proxy = Proxy::start(config, vec![Listener::Http(http), Listener::Socks5(socks)])
+        .map_err(failed)?;
+    Ok(Some((proxy, ports)))
 }

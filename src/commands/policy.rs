@@ -35,6 +35,17 @@ pub(crate) fn policy_command(command: cli::PolicyCommand, color: cli::ColorChoic
             }
             let (policy, trust) =
                 settings::resolve_policy_assessed(&sandbox, &host, &host_environment)?;
+            if sandbox.json {
+                // The same keys and values as the TOML (one serde serialisation), as one
+                // object: `{"name", "trusted", "policy": {"python", "filesystem", ...}}`.
+                let value = serde_json::json!({
+                    "name": policy.name,
+                    "trusted": trust.clone().into_result().is_ok(),
+                    "policy": serde_json::to_value(&policy).map_err(anyhow::Error::from)?,
+                });
+                report::print_json_value(&value);
+                return Ok(0);
+            }
             report::stdout_text(&format!(
                 "{}{}",
                 policy::render::trust_comment(
@@ -74,7 +85,8 @@ pub(crate) fn policy_command(command: cli::PolicyCommand, color: cli::ColorChoic
                     )
                 }));
             }
-            report::policy_check(&file, &warnings);
+            let rules = policy::render::network_rules(&loaded.policy.network);
+            report::policy_check(&file, &rules, &warnings);
             Ok(0)
         }
         cli::PolicyCommand::Trust {

@@ -34,7 +34,7 @@ pub(crate) fn host() -> Option<crate::host::HostFacts> {
 
 /// `boxpy run -c CODE` under the default policy (`--json` when `json`), resolved and
 /// rendered for a run boxpy starts.
-fn code_run(
+pub(crate) fn code_run(
     host: &crate::host::HostFacts,
     code: &str,
     json: bool,
@@ -143,6 +143,7 @@ fn run_one(runtime: &Runtime, host: &crate::host::HostFacts, index: usize) -> Ra
         )
         .ok(),
         channel: None,
+        network: None,
         count_discarded: Vec::new(),
     };
     let mut cgroup = Vec::new();

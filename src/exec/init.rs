@@ -167,6 +167,16 @@ pub fn main(args: &[OsString]) -> i32 {
             Ok(received) => received,
             Err(detail) => return setup_failed(&mut report, &detail),
         };
+        // The network proxy's listeners, bound on the sandbox's loopback and handed to
+        // boxpy, which accepts on them (before the terminal: boxpy reads them first).
+        #[cfg(target_os = "linux")]
+        if received.proxy {
+            if let Err(detail) =
+                bind_proxy_listeners().and_then(|listeners| send_listeners(&socket, &listeners))
+            {
+                return setup_failed(&mut report, &detail);
+            }
+        }
         // The program's pseudo-terminal, from the sandbox's own devpts: boxpy gets the
         // master, the program the slave (see [`TerminalRequest`]).
         #[cfg(target_os = "linux")]
@@ -614,6 +624,10 @@ pub struct Setup<F> {
     pub count: Vec<(Place, PathBuf)>,
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub terminal: Option<TerminalRequest>,
+    /// The init binds the network proxy's listeners on the sandbox's loopback and sends
+    /// them back ([`bind_proxy_listeners`]): `network.mode = "proxy"`.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub proxy: bool,
 }
 
 /// The program's pseudo-terminal, asked of the init: the settings and window size it
@@ -729,7 +743,13 @@ pub fn send_setup(socket: &OwnedFd, setup: &Setup<RawFd>) -> std::io::Result<()>
     use std::os::fd::AsRawFd;
     let roles: Vec<Role> = setup.files.iter().map(|(role, _)| *role).collect();
     let files: Vec<RawFd> = setup.files.iter().map(|(_, fd)| *fd).collect();
-    let message = setup_message(&setup.rlimits, &roles, &setup.count, setup.terminal);
+    let message = setup_message(
+        &setup.rlimits,
+        &roles,
+        &setup.count,
+        setup.terminal,
+        setup.proxy,
+    );
     let files = &files[..];
     let controls = if files.is_empty() {
         Vec::new()
@@ -755,15 +775,20 @@ pub fn send_setup(_: &OwnedFd, _: &Setup<RawFd>) -> std::io::Result<()> {
 /// line per descriptor (in the order of the `SCM_RIGHTS` that travel with it), one
 /// `count PLACE PATH` line per place to count (an absolute path without a line break;
 /// others are left out), a `terminal ...` line when the init opens the program's
-/// pseudo-terminal ([`TerminalRequest`]), then `end`.
+/// pseudo-terminal ([`TerminalRequest`]), a `proxy` line when it binds the network
+/// proxy's listeners, then `end`.
 #[cfg(target_os = "linux")]
 fn setup_message(
     rlimits: &[Rlimit],
     roles: &[Role],
     count: &[(Place, PathBuf)],
     terminal: Option<TerminalRequest>,
+    proxy: bool,
 ) -> String {
     let mut text = String::new();
+    if proxy {
+        text.push_str("proxy\n");
+    }
     if let Some(terminal) = terminal {
         text.push_str("terminal ");
         text.push_str(&terminal.words());
@@ -801,13 +826,15 @@ pub(crate) fn decode_setup_for_fuzzing(text: &str) {
     let _ = parse_setup_message(text);
 }
 
-/// What a setup message's text says: rlimits, roles, places to count, the terminal.
+/// What a setup message's text says: rlimits, roles, places to count, the terminal,
+/// whether to bind the proxy's listeners.
 #[cfg(target_os = "linux")]
 type SetupText = (
     Vec<Rlimit>,
     Vec<Role>,
     Vec<(Place, PathBuf)>,
     Option<TerminalRequest>,
+    bool,
 );
 
 /// Parses [`setup_message`]'s text; `None` when it is malformed or cut short.
@@ -815,11 +842,17 @@ type SetupText = (
 fn parse_setup_message(text: &str) -> Option<SetupText> {
     let (mut limits, mut roles, mut count) = (Vec::new(), Vec::new(), Vec::new());
     let mut terminal = None;
+    let mut proxy = false;
     for line in text.lines() {
         if line == "end" {
-            return Some((limits, roles, count, terminal));
+            return Some((limits, roles, count, terminal, proxy));
         }
-        if let Some(rest) = line.strip_prefix("terminal ") {
+        if line == "proxy" {
+            if proxy {
+                return None;
+            }
+            proxy = true;
+        } else if let Some(rest) = line.strip_prefix("terminal ") {
             if terminal.is_some() {
                 return None;
             }
@@ -887,7 +920,7 @@ fn receive_setup(socket: &OwnedFd) -> Result<Setup<OwnedFd>, String> {
             Err(errno) => return Err(format!("reading boxpy's limits: {}", errno.desc())),
         }
     };
-    let (rlimits, roles, count, terminal) = std::str::from_utf8(&buffer[..length])
+    let (rlimits, roles, count, terminal, proxy) = std::str::from_utf8(&buffer[..length])
         .ok()
         .filter(|_| !truncated)
         .and_then(parse_setup_message)
@@ -904,6 +937,7 @@ fn receive_setup(socket: &OwnedFd) -> Result<Setup<OwnedFd>, String> {
         files: roles.into_iter().zip(files).collect(),
         count,
         terminal,
+        proxy,
     })
 }
 
@@ -993,6 +1027,100 @@ fn send_terminal(socket: &OwnedFd, master: &OwnedFd) -> Result<(), String> {
             errno.desc()
         )
     })
+}
+
+/// The first words of the init's answer that carries the proxy's listeners.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub const LISTENERS_ANSWER: &[u8] = b"listeners http socks\n";
+
+/// Binds the network proxy's listeners in the sandbox's network namespace: the HTTP
+/// proxy on `127.0.0.1:3128` and SOCKS5 on `127.0.0.1:1080` ([`crate::network`]), before
+/// the program exists, so no port of the program's can be in the way.
+#[cfg(target_os = "linux")]
+fn bind_proxy_listeners() -> Result<[std::net::TcpListener; 2], String> {
+    let bind = |port: u16| {
+        std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port)).map_err(|error| {
+            format!("binding the network proxy's port 127.0.0.1:{port} in the sandbox: {error}")
+        })
+    };
+    Ok([
+        bind(crate::network::HTTP_PORT)?,
+        bind(crate::network::SOCKS_PORT)?,
+    ])
+}
+
+/// Sends the proxy's listeners to boxpy over the setup socket, then closes the init's
+/// copies: only boxpy accepts on them.
+#[cfg(target_os = "linux")]
+fn send_listeners(socket: &OwnedFd, listeners: &[std::net::TcpListener; 2]) -> Result<(), String> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let fds = [listeners[0].as_raw_fd(), listeners[1].as_raw_fd()];
+    sendmsg::<()>(
+        socket.as_raw_fd(),
+        &[std::io::IoSlice::new(LISTENERS_ANSWER)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map(drop)
+    .map_err(|errno| {
+        format!(
+            "sending the network proxy's listeners to boxpy: {}",
+            errno.desc()
+        )
+    })
+}
+
+/// Receives the init's [`LISTENERS_ANSWER`]: the HTTP and SOCKS5 listeners, each checked
+/// to be a listening TCP socket (received close-on-exec). Blocks until the init sends
+/// them or its end of the socket is closed (`None`).
+#[cfg(target_os = "linux")]
+pub fn receive_listeners(socket: &OwnedFd) -> Option<[std::net::TcpListener; 2]> {
+    use nix::sys::socket::{getsockopt, recvmsg, sockopt, ControlMessageOwned, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let mut buffer = [0u8; 64];
+    let mut space = nix::cmsg_space!([RawFd; 2]);
+    let mut slices = [std::io::IoSliceMut::new(&mut buffer)];
+    let message = loop {
+        match recvmsg::<()>(
+            socket.as_raw_fd(),
+            &mut slices,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(message) => break message,
+            Err(Errno::EINTR) => continue,
+            Err(_) => return None,
+        }
+    };
+    let mut files: Vec<OwnedFd> = Vec::new();
+    for control in message.cmsgs().ok()? {
+        if let ControlMessageOwned::ScmRights(fds) = control {
+            // SAFETY: the kernel just installed these descriptors in this process for this
+            // message; nothing else owns them.
+            files.extend(
+                fds.into_iter()
+                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+            );
+        }
+    }
+    let whole = !message
+        .flags
+        .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC);
+    let length = message.bytes;
+    if !whole || buffer[..length] != *LISTENERS_ANSWER {
+        return None;
+    }
+    let listening = |fd: &OwnedFd| {
+        getsockopt(fd, sockopt::AcceptConn).unwrap_or(false)
+            && getsockopt(fd, sockopt::SockType).ok() == Some(nix::sys::socket::SockType::Stream)
+    };
+    let [http, socks]: [OwnedFd; 2] = files.try_into().ok()?;
+    if !listening(&http) || !listening(&socks) {
+        return None;
+    }
+    Some([http.into(), socks.into()])
 }
 
 /// Writes one line of the report with a single `write` (under `PIPE_BUF`, so boxpy reads it
@@ -1236,18 +1364,24 @@ mod tests {
         // Not a path a line can carry: left out, never a broken message.
         asked.push((Place::Tmp, PathBuf::from("/x\nend")));
         asked.push((Place::Tmp, PathBuf::from("relative")));
-        let text = setup_message(&limits, &roles, &asked, None);
+        let text = setup_message(&limits, &roles, &asked, None, false);
         assert_eq!(
             text,
             "count home /home/a b\ncount tmp /tmp\nrlimit cpu=30:31\nrlimit nofile=64:64\nfile join\nfile leave\nfile stdout\nfile stderr\nfile channel\nend\n"
         );
         assert_eq!(
             parse_setup_message(&text),
-            Some((limits, roles.to_vec(), count, None))
+            Some((limits, roles.to_vec(), count, None, false))
         );
         assert_eq!(
             parse_setup_message("end\n"),
-            Some((Vec::new(), Vec::new(), Vec::new(), None))
+            Some((Vec::new(), Vec::new(), Vec::new(), None, false))
+        );
+        let text = setup_message(&[], &[], &[], None, true);
+        assert_eq!(text, "proxy\nend\n");
+        assert_eq!(
+            parse_setup_message(&text),
+            Some((Vec::new(), Vec::new(), Vec::new(), None, true))
         );
         // A terminal request travels whole: modes, control characters, speeds, size.
         // SAFETY: an all-zero termios is a valid value.
@@ -1270,9 +1404,9 @@ mod tests {
                 ws_ypixel: 7,
             },
         };
-        let text = setup_message(&[], &[Role::Stdout], &[], Some(terminal));
+        let text = setup_message(&[], &[Role::Stdout], &[], Some(terminal), false);
         assert!(text.starts_with("terminal "), "{text}");
-        let (_, _, _, parsed) = parse_setup_message(&text).expect("parses");
+        let (_, _, _, parsed, _) = parse_setup_message(&text).expect("parses");
         let parsed = parsed.expect("the terminal request");
         assert_eq!(parsed, terminal);
         assert_eq!(parsed.settings.c_cc, settings.c_cc);
@@ -1289,6 +1423,7 @@ mod tests {
             "count tmp tmp\nend\n",
             "terminal 1 2 3\nend\n",
             "terminal x\nend\n",
+            "proxy\nproxy\nend\n",
         ] {
             assert_eq!(parse_setup_message(bad), None, "{bad:?}");
         }
@@ -1313,6 +1448,7 @@ mod tests {
             ],
             count: vec![(Place::Tmp, PathBuf::from("/tmp"))],
             terminal: None,
+            proxy: false,
         };
         send_setup(&ours, &setup).expect("sendmsg");
         drop(write);

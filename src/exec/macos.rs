@@ -243,6 +243,7 @@ pub fn run(
         // Not counted on macOS: HOME and TMPDIR are directories of the run directory,
         // removed with it.
         discarded: Vec::new(),
+        network: None,
         notices: said.take(),
     })
 }

@@ -49,6 +49,8 @@ pub(crate) mod concurrent_tests;
 #[cfg(any(target_os = "macos", test))]
 pub(crate) mod macos;
 mod protocol;
+#[cfg(all(test, target_os = "linux"))]
+mod proxy_tests;
 mod pump;
 mod runtime;
 mod terminal;
@@ -91,6 +93,10 @@ pub struct ExecOptions {
     /// The places the sandbox discards (its private HOME and `/tmp`) whose leftover files
     /// the init counts at the end ([`discarded`]); empty to count nothing.
     pub count_discarded: Vec<(discarded::Place, std::path::PathBuf)>,
+    /// `network.mode = "proxy"`: the init binds the proxy's listeners on the sandbox's
+    /// loopback, and boxpy runs [`crate::network::proxy::Proxy`] on them with this
+    /// configuration for the length of the run.
+    pub network: Option<crate::network::proxy::ProxyConfig>,
 }
 
 /// A run's I/O. The default reads nothing (`/dev/null`) and captures both streams.
@@ -275,7 +281,7 @@ impl Environment {
         Environment(std::sync::Arc::new(variables))
     }
 
-    fn get(&self, name: &str) -> Option<&std::ffi::OsString> {
+    pub(crate) fn get(&self, name: &str) -> Option<&std::ffi::OsString> {
         self.0.get(std::ffi::OsStr::new(name))
     }
 }
@@ -340,6 +346,9 @@ pub struct Outcome {
     /// Files the program left in its private HOME and `/tmp`, discarded with the sandbox:
     /// the places with at least one.
     pub discarded: Vec<Discarded>,
+    /// `network.mode = "proxy"`: the connections the proxy refused, the most asked-for
+    /// first (`None` in the other modes).
+    pub network: Option<Vec<crate::network::Refusal>>,
     /// What the observer was told during the run, in order.
     #[allow(
         dead_code,
@@ -475,14 +484,43 @@ pub fn run_in(
     // waits for them before it starts the program. A failure to send means bwrap or its
     // init is already gone, which the status channels report.
     let enforcement = plan();
-    let _ = send_setup(
+    let sent = send_setup(
         &setup_socket,
         &enforcement,
         &program_pipes,
         &options.count_discarded,
+        options.network.is_some(),
     );
     // The init has its copies (or never will): boxpy's must not keep the pipes open.
     drop(program_pipes);
+    // The proxy's listeners come first on the setup socket (before a terminal's master),
+    // from the init, before the program exists. Without them (the init failed), the
+    // run's report says why.
+    let mut proxy = RunningProxy(None);
+    if let (Some(config), Ok(())) = (&options.network, &sent) {
+        if let Some(listeners) = receive_listeners(&setup_socket) {
+            let [http, socks] = listeners;
+            use crate::network::proxy::{Listener, Proxy};
+            match Proxy::start(
+                config.clone(),
+                vec![Listener::Http(http), Listener::Socks5(socks)],
+            ) {
+                Ok(started) => proxy.0 = Some(started),
+                Err(error) => {
+                    // No run without its proxy: bwrap goes, and with it (`--die-with-parent`)
+                    // the init and the sandbox, before the program starts.
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(bwrap_pid),
+                        Signal::SIGKILL,
+                    );
+                    let _ = wait_for(bwrap_pid);
+                    return Err(Error::SandboxSetup {
+                        detail: format!("starting boxpy's network proxy: {error}"),
+                    });
+                }
+            }
+        }
+    }
     // Stopped, and the terminal's settings put back, when the run ends (or on drop, when
     // boxpy fails before that).
     let mut stdin_relay = stdin_relay.start(&setup_socket)?;
@@ -526,8 +564,9 @@ pub fn run_in(
         options.timeout.map(|timeout| started + timeout),
     )
     .context("waiting for bwrap")?;
-    // The program is gone: nothing more to relay to it.
+    // The program is gone: nothing more to relay to it, and no connection of its left.
     stdin_relay.finish();
+    let network = options.network.as_ref().map(|_| proxy.finish());
     let bwrap_status = waited.status.transpose().context("waiting for bwrap")?;
     let timed_out = waited.timed_out;
     let duration = started.elapsed();
@@ -611,8 +650,38 @@ pub fn run_in(
         stderr: stderr.captured,
         resources: report.resources,
         output_limit_reached,
+        network,
         notices: said.take(),
     })
+}
+
+/// The run's network proxy, stopped when the run ends or, on an early return, on drop.
+struct RunningProxy(Option<crate::network::proxy::Proxy>);
+
+impl RunningProxy {
+    /// Stops the proxy; its refusals (none when it never started).
+    fn finish(&mut self) -> Vec<crate::network::Refusal> {
+        self.0
+            .take()
+            .map(|proxy| proxy.finish())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for RunningProxy {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn receive_listeners(socket: &OwnedFd) -> Option<[std::net::TcpListener; 2]> {
+    init::receive_listeners(socket)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn receive_listeners(_: &OwnedFd) -> Option<[std::net::TcpListener; 2]> {
+    None
 }
 
 /// Runs a rendered Seatbelt command (`sandbox-exec`) and waits for it: macOS only.
@@ -887,6 +956,7 @@ fn send_setup(
     enforcement: &limits::Enforcement,
     pipes: &ProgramPipes,
     count: &[(discarded::Place, std::path::PathBuf)],
+    proxy: bool,
 ) -> std::io::Result<()> {
     use init::Role;
     let mut files: Vec<(Role, RawFd)> = Vec::new();
@@ -923,6 +993,7 @@ fn send_setup(
             files,
             count: count.to_vec(),
             terminal,
+            proxy,
         },
     )
 }

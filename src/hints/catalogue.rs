@@ -626,6 +626,7 @@ fn is_network_failure(kind: &str, message: &str) -> bool {
         "ConnectError",
         "ConnectTimeout",
         "NameResolutionError",
+        "ProxyError",
     ];
     const MESSAGES: &[&str] = &[
         "Name or service not known",
@@ -637,6 +638,9 @@ fn is_network_failure(kind: &str, message: &str) -> bool {
         "Failed to resolve",
         "nodename nor servname",
         "Cannot assign requested address",
+        "Tunnel connection failed",
+        "Forbidden by boxpy",
+        "not allowed by ruleset",
     ];
     TYPES.contains(&kind) || MESSAGES.iter().any(|needle| message.contains(needle))
 }
@@ -655,7 +659,21 @@ fn network_hint(kind: &str, message: &str, context: &HintContext) -> Option<Stri
                 "the connection failed with the host's network (`network.mode = \"full\"`); check the address and the host's DNS".to_owned()
             }
         }
+        NetworkMode::Proxy => proxy_hint(message),
     })
+}
+
+/// A network failure under `network.mode = "proxy"`: boxpy's proxy refused the host (the
+/// run's report then lists each refused host with the rule that allows it), or the client
+/// went around the proxy (its own name lookup, a direct connection), which fails inside.
+fn proxy_hint(message: &str) -> String {
+    // The proxy's HTTP refusal carries its own reason phrase; SOCKS5's is the standard
+    // "not allowed by ruleset".
+    const REFUSED: &[&str] = &["Forbidden by boxpy", "not allowed by ruleset"];
+    if REFUSED.iter().any(|needle| message.contains(needle)) {
+        return "boxpy's network proxy refused the connection: the policy does not allow that host or port (`network.allow`); boxpy lists each refused host after the report (`network.refused` with `--json`), with the `--allow-host` rule that would allow it".to_owned();
+    }
+    "the sandbox reaches the network only through boxpy's proxy, which `HTTPS_PROXY`, `HTTP_PROXY` and `ALL_PROXY` point to; this client looked up a name or connected directly, which fails inside: make it use those variables (pip, requests, httpx, urllib and git do; aiohttp needs `trust_env=True`; a raw socket needs a SOCKS5 client for 127.0.0.1:1080), or allow the whole network with `--network full`".to_owned()
 }
 
 /// A thread that could not start: too many tasks, or (under RLIMIT_DATA, where each

@@ -491,7 +491,7 @@ pub(crate) fn run(
             report::print_diagnosis(diagnosis, invocation.output.color);
         }
         if !diagnoses.is_empty() {
-            report::discarded_notice(&invocation, &outcome);
+            report::after_run_notices(&invocation, &outcome);
         }
     }
     crate::audit::log_run(&invocation, &outcome, code);

@@ -349,7 +349,7 @@ pub enum AddressClass {
     LinkLocal,
     /// A cloud's instance metadata service: 169.254.169.254, fd00:ec2::254, 100.100.100.200.
     Metadata,
-    /// 0.0.0.0/8, ::, multicast, broadcast, reserved and documentation ranges.
+    /// 0.0.0.0/8, ::, multicast, 240.0.0.0/4 and broadcast.
     Reserved,
 }
 
@@ -365,7 +365,7 @@ impl AddressClass {
     }
 
     fn of_v4(address: Ipv4Addr) -> Option<AddressClass> {
-        let [a, b, c, _] = address.octets();
+        let [a, b, _, _] = address.octets();
         if [
             Ipv4Addr::new(169, 254, 169, 254),
             Ipv4Addr::new(100, 100, 100, 200),
@@ -386,14 +386,11 @@ impl AddressClass {
         if a == 169 && b == 254 {
             return Some(AddressClass::LinkLocal);
         }
-        let reserved = a == 0
-            || a >= 224
-            || (a == 192 && b == 0 && (c == 0 || c == 2))
-            || (a == 198 && (b == 18 || b == 19))
-            || (a == 198 && b == 51 && c == 100)
-            || (a == 203 && b == 0 && c == 113)
-            || (a == 192 && b == 88 && c == 99);
-        reserved.then_some(AddressClass::Reserved)
+        // "This network" (0/8: 0.0.0.0 reaches the host itself), multicast, 240/4 and
+        // broadcast. Documentation and benchmarking ranges are not refused: some networks
+        // route them (a registry mirror, a fake-IP resolver), and they reach nothing of the
+        // host's.
+        (a == 0 || a >= 224).then_some(AddressClass::Reserved)
     }
 
     fn of_v6(address: Ipv6Addr) -> Option<AddressClass> {
@@ -413,10 +410,7 @@ impl AddressClass {
         if first & 0xffc0 == 0xfe80 || first & 0xffc0 == 0xfec0 {
             return Some(AddressClass::LinkLocal);
         }
-        let reserved = address.is_unspecified()
-            || first & 0xff00 == 0xff00
-            || first == 0x2001 && address.segments()[1] == 0x0db8
-            || first == 0x0100 && address.segments()[1..4] == [0, 0, 0];
+        let reserved = address.is_unspecified() || first & 0xff00 == 0xff00;
         reserved.then_some(AddressClass::Reserved)
     }
 
@@ -627,7 +621,14 @@ mod tests {
                 "{text}"
             );
         }
-        for public in ["151.101.0.223", "2a04:4e42::223", "8.8.8.8", "172.32.0.1"] {
+        for public in [
+            "151.101.0.223",
+            "2a04:4e42::223",
+            "8.8.8.8",
+            "172.32.0.1",
+            "203.0.113.80",
+            "198.18.0.1",
+        ] {
             let address: IpAddr = public.parse().unwrap();
             assert_eq!(AddressClass::of(address), None, "{public}");
             assert_eq!(rules.check_address(address, 443), Ok(()), "{public}");

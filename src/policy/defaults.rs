@@ -116,3 +116,15 @@ pub const HIDDEN_DEFAULTS: &[&str] = &[
     ".kube/config",
     ".streamlit/secrets.toml",
 ];
+
+/// Variables that name certificate files or directories (pip's `--cert` and
+/// `--client-cert`, requests, OpenSSL). In `proxy` mode the files the passed ones name
+/// (`env.pass`, `--env NAME`) are mounted read-only where they are, so a corporate CA or
+/// client certificate works inside (`settings::certificate_mounts`).
+pub const CERTIFICATE_VARIABLES: &[&str] = &[
+    "PIP_CERT",
+    "PIP_CLIENT_CERT",
+    "REQUESTS_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];

@@ -21,6 +21,7 @@ use std::time::Duration;
 pub use raw::NetworkMode;
 
 use crate::error::{Error, PolicyLocation, Result};
+use crate::network::rules::{Rule, Rules};
 
 /// The shipped policies, compiled into the binary: (name, TOML text, one-line summary).
 pub const BUILTIN_POLICIES: &[(&str, &str, &str)] = &[
@@ -39,6 +40,11 @@ pub const BUILTIN_POLICIES: &[(&str, &str, &str)] = &[
         include_str!("../../policies/net.toml"),
         "the default policy plus the host network, DNS and CA certificates",
     ),
+    (
+        "pypi",
+        include_str!("../../policies/pypi.toml"),
+        "the default policy plus PyPI only, through boxpy's proxy (pip install --target)",
+    ),
 ];
 
 /// The text of a shipped policy.
@@ -54,13 +60,12 @@ pub fn builtin(name: &str) -> Option<&'static str> {
 /// declared once, with each key's merge rule, by `merge::policy_table!`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Policy {
-    /// `default`, `strict`, `net`, or the policy file's path as the user gave it.
+    /// `default`, `strict`, `net`, `pypi`, or the policy file's path as the user gave it.
     #[serde(skip)]
     pub name: String,
     pub python: PythonPolicy,
     pub filesystem: FilesystemPolicy,
-    #[serde(serialize_with = "render::network")]
-    pub network: NetworkMode,
+    pub network: NetworkPolicy,
     pub limits: Limits,
     pub env: EnvPolicy,
     pub guards: Guards,
@@ -79,7 +84,7 @@ pub struct Policy {
 pub(crate) struct Layer {
     pub python: Option<PythonPolicy>,
     pub filesystem: FilesystemLayer,
-    pub network: Option<NetworkMode>,
+    pub network: NetworkLayer,
     pub limits: LimitsLayer,
     pub env: EnvLayer,
     pub guards: GuardsLayer,
@@ -93,7 +98,7 @@ impl Policy {
             name,
             python: PythonPolicy::default(),
             filesystem: FilesystemPolicy::default(),
-            network: NetworkMode::None,
+            network: NetworkPolicy::default(),
             limits: Limits::default(),
             env: EnvPolicy::default(),
             guards: Guards::default(),
@@ -107,9 +112,7 @@ impl Policy {
             merge::replace(&mut self.python, python);
         }
         self.filesystem.apply(layer.filesystem);
-        if let Some(network) = layer.network {
-            merge::replace(&mut self.network, network);
-        }
+        self.network.apply(layer.network);
         self.limits.apply(layer.limits);
         self.env.apply(layer.env);
         self.guards.apply(layer.guards);
@@ -134,7 +137,7 @@ impl Policy {
         let tables: [(&str, &[&str]); 7] = [
             ("python", &["venv", "interpreter"]),
             ("filesystem", FilesystemPolicy::KEYS),
-            ("network", &["mode"]),
+            ("network", NetworkPolicy::KEYS),
             ("limits", Limits::KEYS),
             ("env", EnvPolicy::KEYS),
             ("guards", Guards::KEYS),
@@ -241,6 +244,65 @@ pub struct Mount {
     pub writable: bool,
     /// The policy key or flag it came from, for errors and hints (`filesystem.read_only`, `--ro`).
     pub origin: String,
+}
+
+merge::policy_table! {
+    /// `[network]`: the mode, and in `proxy` mode the host rules boxpy's proxy decides by
+    /// (see [`crate::network::rules`]).
+    #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+    pub struct NetworkPolicy, layer NetworkLayer {
+        #[serde(serialize_with = "render::mode")]
+        pub mode: NetworkMode => replace,
+        #[serde(serialize_with = "render::rules")]
+        pub allow: Vec<Rule> => replace,
+        #[serde(serialize_with = "render::rules")]
+        pub deny: Vec<Rule> => replace,
+    }
+}
+
+impl Default for NetworkPolicy {
+    fn default() -> Self {
+        NetworkPolicy {
+            mode: NetworkMode::None,
+            allow: Vec::new(),
+            deny: Vec::new(),
+        }
+    }
+}
+
+impl NetworkPolicy {
+    /// The rules boxpy's proxy decides by (exec starts the proxy with them).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn rules(&self) -> Rules {
+        Rules {
+            allow: self.allow.clone(),
+            deny: self.deny.clone(),
+        }
+    }
+
+    /// Whether the rules are consistent with the mode: `allow` and `deny` mean something
+    /// only in `proxy` mode. On failure: the key at fault, the message and the hint.
+    pub(crate) fn check(&self) -> std::result::Result<(), (&'static str, String, String)> {
+        if self.mode == NetworkMode::Proxy {
+            return Ok(());
+        }
+        let key = match (self.allow.is_empty(), self.deny.is_empty()) {
+            (true, true) => return Ok(()),
+            (false, _) => "network.allow",
+            (true, false) => "network.deny",
+        };
+        Err((
+            key,
+            format!(
+                "`{key}` needs `network.mode = \"proxy\"`, but the mode is `{}`",
+                self.mode.as_str()
+            ),
+            format!(
+                "set `mode = \"proxy\"` in `[network]` to reach only the hosts the rules allow, or set `{}` to `[]`",
+                key.trim_start_matches("network.")
+            ),
+        ))
+    }
 }
 
 merge::policy_table! {
@@ -427,6 +489,17 @@ pub fn load_with_files(source: &PolicySource, context: &LoadContext) -> Result<L
         }
     };
     let policy = Policy::fold(name, layers);
+    if let Err((_, message, hint)) = policy.network.check() {
+        return Err(Error::Policy {
+            location: PolicyLocation {
+                file: policy.name.clone(),
+                line: None,
+                column: None,
+            },
+            message,
+            hint: Some(hint),
+        });
+    }
     if let Err((_, message, hint)) = validate::check_argument_budget(&policy) {
         return Err(Error::Policy {
             location: PolicyLocation {

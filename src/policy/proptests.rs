@@ -115,7 +115,9 @@ fn put(root: &mut Table, section: &str, key: &str, value: Option<Value>) {
 
 prop_compose! {
     fn valid_policy()(
-        network in prop::option::of(prop_oneof![Just("none"), Just("localhost"), Just("full")]).boxed(),
+        network in prop::option::of(prop_oneof![Just("none"), Just("localhost"), Just("full"), Just("proxy")]).boxed(),
+        allow in prop::option::of(strings("(\\*\\.)?[a-z]{1,6}\\.(org|com)(:[1-9][0-9]{0,3})?")).boxed(),
+        deny_hosts in prop::option::of(strings("[a-z]{1,6}\\.(org|com)|10\\.[0-9]\\.0\\.1")).boxed(),
         venv in prop::option::of(path()).boxed(),
         workdir in prop::option::of(path()).boxed(),
         read_only in prop::option::of(prop::collection::vec(mount(), 0..4)).boxed(),
@@ -136,7 +138,12 @@ prop_compose! {
         log in prop::option::of(path()).boxed(),
     ) -> Table {
         let mut root = Table::new();
+        // Host rules need proxy mode (anything else is a policy error).
+        let rules = allow.is_some() || deny_hosts.is_some();
+        let network = if rules { Some("proxy") } else { network };
         put(&mut root, "network", "mode", network.map(|mode| Value::String(mode.to_owned())));
+        put(&mut root, "network", "allow", allow);
+        put(&mut root, "network", "deny", deny_hosts);
         put(&mut root, "python", "venv", venv.map(Value::String));
         put(&mut root, "filesystem", "workdir", workdir.map(Value::String));
         put(&mut root, "filesystem", "read_only", read_only.map(Value::Array));
@@ -172,6 +179,8 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     ("filesystem", "hide"),
     ("filesystem", "protect"),
     ("network", "mode"),
+    ("network", "allow"),
+    ("network", "deny"),
     ("limits", "timeout"),
     ("limits", "cpu"),
     ("limits", "memory"),
@@ -219,7 +228,14 @@ fn wrong_value(key: &str, kind: u8) -> Value {
     );
     let list_key = matches!(
         key,
-        "read_only" | "read_write" | "hide" | "protect" | "pass" | "deny_imports"
+        "read_only"
+            | "read_write"
+            | "hide"
+            | "protect"
+            | "pass"
+            | "deny_imports"
+            | "allow"
+            | "deny"
     );
     match kind {
         0 => Value::Boolean(true),

@@ -47,6 +47,8 @@ pub(crate) struct RawFilesystem {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawNetwork {
     pub mode: Option<Spanned<NetworkMode>>,
+    pub allow: Option<Vec<Spanned<String>>>,
+    pub deny: Option<Vec<Spanned<String>>>,
 }
 
 /// How much network the sandbox gets. (`--network` takes the same names: `cli.rs`
@@ -60,6 +62,9 @@ pub enum NetworkMode {
     Localhost,
     /// The host's network, plus resolv.conf, hosts and CA certificates.
     Full,
+    /// A private loopback only, and boxpy's proxy (on the host side) as the only way out,
+    /// deciding each connection by `network.allow` and `network.deny` (issue 17).
+    Proxy,
 }
 
 impl NetworkMode {
@@ -69,6 +74,7 @@ impl NetworkMode {
             NetworkMode::None => "none",
             NetworkMode::Localhost => "localhost",
             NetworkMode::Full => "full",
+            NetworkMode::Proxy => "proxy",
         }
     }
 }

@@ -11,6 +11,7 @@ use toml::Value;
 
 use super::units::{format_duration, format_size};
 use super::{Mount, NetworkMode, Policy};
+use crate::network::rules::{AddressClass, List, Rule};
 
 // Serializers of the resolved policy's values as a policy file writes them (see
 // [`Policy`]'s `#[serde(serialize_with)]`): paths as text, sizes and durations with their
@@ -69,14 +70,14 @@ pub(crate) fn count<S: Serializer>(value: &Option<u64>, serializer: S) -> Result
     }
 }
 
-/// `network` as the table `[network] mode = "..."`.
-pub(crate) fn network<S: Serializer>(
-    value: &NetworkMode,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    let mut table = serializer.serialize_map(Some(1))?;
-    table.serialize_entry("mode", value.as_str())?;
-    table.end()
+/// `network.mode` as its name.
+pub(crate) fn mode<S: Serializer>(value: &NetworkMode, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(value.as_str())
+}
+
+/// Host rules (`network.allow`, `network.deny`) in their canonical text.
+pub(crate) fn rules<S: Serializer>(value: &[Rule], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(value.iter().map(ToString::to_string))
 }
 
 /// `audit_log` as the table `[audit] log = "..."`.
@@ -227,7 +228,14 @@ pub fn warnings(
             ));
         }
     }
-    if policy.network == super::NetworkMode::Full {
+    let reach = match policy.network.mode {
+        NetworkMode::Full => Some(("full", "anywhere")),
+        NetworkMode::Proxy if !policy.network.allow.is_empty() => {
+            Some(("proxy", "to the hosts `network.allow` names"))
+        }
+        _ => None,
+    };
+    if let Some((mode, where_to)) = reach {
         let secrets: Vec<&str> = policy
             .env
             .pass
@@ -238,7 +246,7 @@ pub fn warnings(
             .collect();
         if !secrets.is_empty() {
             out.push(format!(
-                "`network.mode = \"full\"` with secrets in the environment ({}): the program can send them anywhere; pass them only to programs you trust, or drop the network",
+                "`network.mode = \"{mode}\"` with secrets in the environment ({}): the program can send them {where_to}; pass them only to programs you trust, or drop the network",
                 secrets
                     .iter()
                     .map(|name| format!("`{name}`"))
@@ -247,6 +255,7 @@ pub fn warnings(
             ));
         }
     }
+    out.extend(network_warnings(&policy.network));
     if !policy.guards.deny_imports.is_empty() {
         out.push("`guards.deny_imports` is a guardrail against accidents, not a security boundary: a program can remove the import hook".to_owned());
     }
@@ -255,6 +264,65 @@ pub fn warnings(
             "`limits.timeout` is unlimited: a program that never ends keeps its sandbox alive"
                 .to_owned(),
         );
+    }
+    out
+}
+
+/// What each host rule means, a sentence each (`boxpy policy check`), in proxy mode.
+pub fn network_rules(network: &super::NetworkPolicy) -> Vec<String> {
+    if network.mode != NetworkMode::Proxy {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    if network.allow.is_empty() {
+        out.push("`network.allow` is empty: every connection is refused (and reported)".to_owned());
+    }
+    for (key, list, rules) in [
+        ("network.allow", List::Allow, &network.allow),
+        ("network.deny", List::Deny, &network.deny),
+    ] {
+        for rule in rules {
+            out.push(format!("`{key}` `{rule}`: {}", rule.explain(list)));
+        }
+    }
+    out
+}
+
+/// Allow rules that may not mean what they seem: an address of a special class (a
+/// metadata service, the LAN, loopback: allowed, but only by this rule), and a wildcard
+/// whose bare domain is not allowed too.
+fn network_warnings(network: &super::NetworkPolicy) -> Vec<String> {
+    let mut out = Vec::new();
+    let host_of = |rule: &Rule| -> String {
+        let text = rule.to_string();
+        if let Some(bracketed) = text.strip_prefix('[') {
+            return bracketed.split(']').next().unwrap_or_default().to_owned();
+        }
+        match (rule.port(), text.rsplit_once(':')) {
+            (Some(_), Some((host, _))) => host.to_owned(),
+            _ => text,
+        }
+    };
+    let hosts: Vec<String> = network.allow.iter().map(host_of).collect();
+    for (rule, host) in network.allow.iter().zip(&hosts) {
+        if rule.is_address() {
+            if let Some(class) = host
+                .parse::<std::net::IpAddr>()
+                .ok()
+                .and_then(AddressClass::of)
+            {
+                out.push(format!(
+                    "`network.allow` `{rule}` names {}: the program may reach it through the proxy (names that resolve there stay refused); fine if that is what you mean",
+                    class.describe()
+                ));
+            }
+        } else if let Some(domain) = host.strip_prefix("*.") {
+            if !hosts.iter().any(|other| other == domain) {
+                out.push(format!(
+                    "`network.allow` `{rule}` allows names below `{domain}`, not `{domain}` itself; add `\"{domain}\"` if the program needs it"
+                ));
+            }
+        }
     }
     out
 }
@@ -291,7 +359,8 @@ read_write = []                 # e.g. ["out"]
 tmp_size = "1GiB"               # private /tmp
 
 [network]
-mode = "none"                   # none | localhost | full
+mode = "none"                   # none | localhost | full | proxy
+# allow = ["pypi.org"]          # proxy mode: the hosts reachable through boxpy's proxy
 
 [limits]
 timeout = "10m"
@@ -406,5 +475,44 @@ mod tests {
         insta::assert_snapshot!("check_risky", found.join("\n"));
         let default = load(&PolicySource::Builtin("default".into()), &context()).unwrap();
         assert!(warnings(&default, Some(Path::new("/home/user")), &|_| false).is_empty());
+    }
+
+    /// `policy check` on host rules (issue 17): each rule in a sentence; a special address
+    /// allowed by address and a wildcard without its bare domain are warned about.
+    #[test]
+    fn host_rules_are_explained_and_doubtful_ones_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rules.toml");
+        std::fs::write(
+            &file,
+            "[network]\nmode = \"proxy\"\nallow = [\"pypi.org\", \"*.example.com:8443\", \"*.pythonhosted.org\", \"pythonhosted.org\", \"169.254.169.254\", \"[fd00::1]:8080\", \"8.8.8.8:53\"]\ndeny = [\"upload.pypi.org\"]\n[env]\npass = [\"LANG\", \"PYPI_TOKEN\"]\n",
+        )
+        .unwrap();
+        let policy = load(&PolicySource::File(file), &context()).unwrap();
+        let rules = network_rules(&policy.network);
+        let found = warnings(&policy, Some(Path::new("/home/user")), &|_| false);
+        insta::assert_snapshot!(
+            "check_host_rules",
+            format!("{}\n--\n{}", rules.join("\n"), found.join("\n"))
+        );
+        assert_eq!(rules.len(), 8);
+        let network: Vec<&String> = found
+            .iter()
+            .filter(|warning| warning.starts_with("`network.allow`"))
+            .collect();
+        assert_eq!(network.len(), 3, "{found:?}");
+        assert!(
+            found.iter().any(
+                |warning| warning.contains("`network.mode = \"proxy\"` with secrets")
+                    && warning.contains("`PYPI_TOKEN`")
+            ),
+            "{found:?}"
+        );
+        // Proxy mode with nothing allowed says so; other modes have no rules to explain.
+        let empty = load(&PolicySource::Builtin("default".into()), &context()).unwrap();
+        assert!(network_rules(&empty.network).is_empty());
+        let mut proxy = empty.network.clone();
+        proxy.mode = NetworkMode::Proxy;
+        assert_eq!(network_rules(&proxy).len(), 1);
     }
 }

@@ -92,12 +92,26 @@ const FILESYSTEM: &[Field] = &[
     field("protect", Kind::StringList, NAMES, "protect = [\".hg\"]"),
 ];
 
-const NETWORK: &[Field] = &[field(
-    "mode",
-    Kind::Choice(&["none", "localhost", "full"]),
-    "one of \"none\", \"localhost\", \"full\"",
-    "mode = \"none\"",
-)];
+const NETWORK: &[Field] = &[
+    field(
+        "mode",
+        Kind::Choice(&["none", "localhost", "full", "proxy"]),
+        "one of \"none\", \"localhost\", \"full\", \"proxy\"",
+        "mode = \"none\"",
+    ),
+    field(
+        "allow",
+        Kind::StringList,
+        "an array of host rules",
+        "allow = [\"pypi.org\", \"*.example.com:8443\"]",
+    ),
+    field(
+        "deny",
+        Kind::StringList,
+        "an array of host rules",
+        "deny = [\"evil.example.com\"]",
+    ),
+];
 
 const LIMITS: &[Field] = &[
     field("timeout", Kind::Text, DURATION, "timeout = \"30s\""),
@@ -152,7 +166,7 @@ const ROOT: &[Field] = &[
     field(
         "extends",
         Kind::Text,
-        "a shipped policy name (`default`, `strict`, `net`) or a path ending in `.toml`",
+        "a shipped policy name (`default`, `strict`, `net`, `pypi`) or a path ending in `.toml`",
         "extends = \"strict\"",
     ),
     field(

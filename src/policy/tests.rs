@@ -58,9 +58,9 @@ fn shipped_policies_mean_what_they_say() {
     let default = load(&PolicySource::Builtin("default".into()), &ctx).unwrap();
     let strict = load(&PolicySource::Builtin("strict".into()), &ctx).unwrap();
     let net = load(&PolicySource::Builtin("net".into()), &ctx).unwrap();
-    assert_eq!(default.network, NetworkMode::None);
-    assert_eq!(strict.network, NetworkMode::None);
-    assert_eq!(net.network, NetworkMode::Full);
+    assert_eq!(default.network.mode, NetworkMode::None);
+    assert_eq!(strict.network.mode, NetworkMode::None);
+    assert_eq!(net.network.mode, NetworkMode::Full);
     assert!(strict.env.pass.is_empty());
     assert!(strict.limits.memory < default.limits.memory);
     assert!(strict.limits.timeout < default.limits.timeout);
@@ -164,7 +164,7 @@ fn extends_and_overrides() {
         &context(Path::new("/elsewhere")),
     )
     .unwrap();
-    assert_eq!(policy.network, NetworkMode::Localhost);
+    assert_eq!(policy.network.mode, NetworkMode::Localhost);
     assert_eq!(policy.limits.cpu, None);
     assert_eq!(policy.limits.memory, Some(512 << 20), "from strict");
     assert_eq!(policy.env.set.get("A").map(String::as_str), Some("1"));
@@ -177,6 +177,90 @@ fn extends_and_overrides() {
     assert_eq!(policy.filesystem.workdir, Path::new("/elsewhere"));
 }
 
+/// Issue 17: `[network] allow`/`deny` are host rules, parsed where they are written.
+#[test]
+fn network_rules_parse_merge_and_need_proxy_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        PolicySource::File(path)
+    };
+    let ctx = context(Path::new("/w"));
+    let pypi = load(&PolicySource::Builtin("pypi".into()), &ctx).unwrap();
+    assert_eq!(pypi.network.mode, NetworkMode::Proxy);
+    let rules = pypi.network.rules();
+    let shown = |rules: &[crate::network::rules::Rule]| -> Vec<String> {
+        rules.iter().map(ToString::to_string).collect()
+    };
+    assert_eq!(shown(&rules.allow), ["pypi.org", "files.pythonhosted.org"]);
+    assert!(rules.deny.is_empty());
+    // A later layer replaces a list (and keeps the one it leaves alone); rules are kept in
+    // their canonical text.
+    let child = load(
+        &write(
+            "child.toml",
+            "extends = \"pypi\"\n[network]\ndeny = [\"Files.PythonHosted.org.\"]\n",
+        ),
+        &ctx,
+    )
+    .unwrap();
+    assert_eq!(shown(&child.network.allow), shown(&pypi.network.allow));
+    assert_eq!(shown(&child.network.deny), ["files.pythonhosted.org"]);
+    let replaced = load(
+        &write(
+            "replaced.toml",
+            "extends = \"pypi\"\n[network]\nallow = [\"*.example.com:8443\"]\n",
+        ),
+        &ctx,
+    )
+    .unwrap();
+    assert_eq!(shown(&replaced.network.allow), ["*.example.com:8443"]);
+    // Proxy mode with nothing allowed is valid: every connection is refused (and reported).
+    let empty = load(&write("empty.toml", "[network]\nmode = \"proxy\"\n"), &ctx).unwrap();
+    assert_eq!(empty.network.mode, NetworkMode::Proxy);
+    assert!(empty.network.allow.is_empty());
+    // Rules under another mode: an error naming the key, with the fix.
+    for (text, key) in [
+        ("[network]\nallow = [\"pypi.org\"]\n", "network.allow"),
+        (
+            "[network]\nmode = \"full\"\ndeny = [\"pypi.org\"]\n",
+            "network.deny",
+        ),
+        // The mode of a later layer, the rules of the policy it extends.
+        (
+            "extends = \"pypi\"\n[network]\nmode = \"none\"\n",
+            "network.allow",
+        ),
+    ] {
+        let error = load(&write("mixed.toml", text), &ctx).unwrap_err();
+        let Error::Policy { message, hint, .. } = error else {
+            panic!("{text}: {error:?}");
+        };
+        assert!(message.contains(&format!("`{key}` needs")), "{message}");
+        assert!(message.contains("mode = \"proxy\""), "{message}");
+        assert!(hint.unwrap().contains("to `[]`"), "{text}");
+    }
+}
+
+#[test]
+fn a_bad_host_rule_is_located_and_named() {
+    let (location, message, hint) = policy_error(
+        "[network]\nmode = \"proxy\"\nallow = [\"pypi.org\",\n  \"https://pypi.org/simple\"]\n",
+    );
+    assert_eq!((location.line, location.column), (Some(4), Some(3)));
+    assert!(message.contains("`network.allow`"), "{message}");
+    assert!(message.contains("`https://pypi.org/simple`"), "{message}");
+    assert!(hint.unwrap().contains("HOST:PORT"));
+    let (location, message, _) =
+        policy_error("[network]\nmode = \"proxy\"\ndeny = [\"a:99999\"]\n");
+    assert_eq!(location.line, Some(3));
+    assert!(message.contains("`network.deny`"), "{message}");
+    let (_, message, hint) = policy_error("[network]\nmode = \"proxy\"\nallow = \"pypi.org\"\n");
+    assert!(message.contains("network.allow"), "{message}");
+    assert!(hint.is_some());
+}
+
 #[test]
 fn a_file_without_extends_starts_from_default() {
     let dir = tempfile::tempdir().unwrap();
@@ -186,7 +270,7 @@ fn a_file_without_extends_starts_from_default() {
         &context(Path::new("/w")),
     )
     .unwrap();
-    assert_eq!(policy.network, NetworkMode::Full);
+    assert_eq!(policy.network.mode, NetworkMode::Full);
     assert_eq!(policy.limits.timeout, Some(Duration::from_secs(600)));
 }
 
@@ -226,7 +310,7 @@ fn pyproject_table() {
         PolicySource::discover(None, &[dir.path().to_path_buf()], None, dir.path(), &owned);
     assert!(matches!(source, PolicySource::PyProject(_)));
     let policy = load(&source, &context(dir.path())).unwrap();
-    assert_eq!(policy.network, NetworkMode::Full);
+    assert_eq!(policy.network.mode, NetworkMode::Full);
     assert_eq!(policy.limits.timeout, Some(Duration::from_secs(7)));
 }
 
@@ -330,7 +414,7 @@ fn pyproject_table_in_every_spelling() {
         );
         let policy = load(&PolicySource::PyProject(path), &context(dir.path()))
             .unwrap_or_else(|error| panic!("{text:?}: {error:?}"));
-        assert_eq!(policy.network, NetworkMode::Localhost, "{text:?}");
+        assert_eq!(policy.network.mode, NetworkMode::Localhost, "{text:?}");
     }
 }
 
@@ -565,7 +649,9 @@ tmp_size = "2GiB"
 hide = ["*.secret", "!.env"]
 protect = [".hg2"]
 [network]
-mode = "full"
+mode = "proxy"
+allow = ["pypi.org", "*.example.com:8443"]
+deny = ["10.0.0.1"]
 [limits]
 timeout = "90s"
 cpu = "2m"

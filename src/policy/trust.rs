@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::{NetworkMode, Policy};
+use crate::network::rules::{List, Rule};
 
 /// Variables the host side obeys before the sandbox exists: the sandbox's environment is
 /// bwrap's environment, and bwrap runs on the host, so its dynamic loader and libc read
@@ -191,13 +192,36 @@ pub fn widenings(
             ),
         );
     }
-    if policy.network != NetworkMode::None && policy.network != default.network {
+    let (network, base_network) = (&policy.network, &default.network);
+    // `proxy` itself widens nothing (a private loopback, as `none`, with boxpy's proxy as
+    // the only way out); each host it allows does, as `full` does from `none`. The
+    // `"network.deny"` rules only narrow.
+    if !matches!(network.mode, NetworkMode::None | NetworkMode::Proxy)
+        && network.mode != base_network.mode
+    {
         push(
             "network.mode",
             format!(
                 "asks for network `{}` (the default is `{}`)",
-                policy.network.as_str(),
-                default.network.as_str()
+                network.mode.as_str(),
+                base_network.mode.as_str()
+            ),
+        );
+    }
+    let base_allow: &[Rule] = match base_network.mode {
+        NetworkMode::Proxy => &base_network.allow,
+        _ => &[],
+    };
+    for rule in network
+        .allow
+        .iter()
+        .filter(|rule| !base_allow.contains(rule))
+    {
+        push(
+            "network.allow",
+            format!(
+                "{} through boxpy's proxy (the default allows no host)",
+                rule.explain(List::Allow)
             ),
         );
     }
@@ -590,6 +614,53 @@ mod tests {
         assert_eq!(
             keys("[filesystem]\nworkdir = \"..\"\n"),
             ["filesystem.workdir"]
+        );
+    }
+
+    /// The attack of issue 17: a hostile repository's boxpy.toml lets the program reach
+    /// the cloud metadata service or the attacker's hosts through boxpy's proxy.
+    #[test]
+    fn a_found_policy_that_allows_hosts_widens_as_full_does() {
+        let hostile =
+            "[network]\nmode = \"proxy\"\nallow = [\"169.254.169.254\", \"*.attacker.com\"]\n";
+        assert_eq!(keys(hostile), ["network.allow", "network.allow"]);
+        let default = load(&PolicySource::Builtin("default".into()), &context()).unwrap();
+        let found = widenings(
+            &policy_from(hostile),
+            &default,
+            Path::new("/project"),
+            &[],
+            &|path| path.to_path_buf(),
+            &[],
+        );
+        assert!(found[0].detail.contains("169.254.169.254"), "{found:?}");
+        assert!(found[1].detail.contains("attacker.com"), "{found:?}");
+        // `--network proxy` replaces the mode, not the file's hosts.
+        let found = widenings(
+            &policy_from(hostile),
+            &default,
+            Path::new("/project"),
+            &[],
+            &|path| path.to_path_buf(),
+            &["network.mode"],
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
+        // The shipped `pypi` policy, extended from a project, widens too.
+        let pypi = keys("extends = \"pypi\"\n");
+        assert_eq!(
+            pypi.iter()
+                .filter(|key| key.starts_with("network."))
+                .collect::<Vec<_>>(),
+            ["network.allow", "network.allow"]
+        );
+    }
+
+    #[test]
+    fn proxy_mode_without_hosts_and_deny_rules_only_narrow() {
+        assert!(keys("[network]\nmode = \"proxy\"\n").is_empty());
+        assert!(
+            keys("[network]\nmode = \"proxy\"\nallow = []\ndeny = [\"*.example.com\"]\n")
+                .is_empty()
         );
     }
 

@@ -14,6 +14,11 @@ use super::schema::{self, ShapeError};
 use super::units::{parse_duration, parse_size};
 use super::{Layer, Mount, Policy, PythonPolicy};
 use crate::error::{Error, PolicyLocation, Result};
+use crate::network::rules::Rule;
+
+/// What a host rule looks like (a policy's `network.allow`, `--allow-host`).
+pub(crate) const RULE_HINT: &str =
+    "a host rule is `HOST`, `HOST:PORT`, `*.DOMAIN` or an address, e.g. `pypi.org`, `*.example.com:8443`, `[fd00::1]:8080`";
 
 /// Parses the TOML text of a policy file (or the `[tool.boxpy]` table of a pyproject.toml).
 /// The shape (keys and value types) is checked first, so every mistake names its key.
@@ -279,6 +284,22 @@ impl LayerBuilder<'_> {
                     ),
                     None => Ok(text.clone()),
                 }
+            })
+            .collect()
+    }
+
+    /// Host rules (`network.allow`, `network.deny`), each parsed by [`Rule::parse`].
+    fn rules(&self, entries: &[Spanned<String>], key: &str) -> Result<Vec<Rule>> {
+        entries
+            .iter()
+            .map(|entry| {
+                Rule::parse(entry.get_ref()).or_else(|error| {
+                    self.error(
+                        entry.span().start,
+                        format!("`{key}` `{}`: {error}", entry.get_ref()),
+                        Some(RULE_HINT.to_owned()),
+                    )
+                })
             })
             .collect()
     }
@@ -569,7 +590,13 @@ pub(crate) fn layer(
     }
 
     if let Some(network) = &raw.network {
-        layer.network = network.mode.as_ref().map(|mode| *mode.get_ref());
+        layer.network.mode = network.mode.as_ref().map(|mode| *mode.get_ref());
+        if let Some(entries) = &network.allow {
+            layer.network.allow = Some(builder.rules(entries, "network.allow")?);
+        }
+        if let Some(entries) = &network.deny {
+            layer.network.deny = Some(builder.rules(entries, "network.deny")?);
+        }
     }
 
     if let Some(limits) = &raw.limits {

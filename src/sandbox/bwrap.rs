@@ -3,7 +3,8 @@
 //!
 //! Invariants this function enforces (each has a test):
 //! - Namespaces: `--unshare-all` (user, ipc, pid, net, uts, cgroup); `--share-net` only for
-//!   `network = "full"`. `--die-with-parent`, `--new-session`, `--cap-drop ALL` always;
+//!   `network = "full"` (`proxy` keeps its own namespace: loopback, where boxpy's init binds
+//!   the proxy's listeners). `--die-with-parent`, `--new-session`, `--cap-drop ALL` always;
 //!   `--disable-userns` (with an explicit `--unshare-user`) when bwrap supports it, and
 //!   then `--cap-add CAP_SYS_RESOURCE --cap-add CAP_SETPCAP` for the init (capabilities in
 //!   the sandbox's user namespace only; the init drops them before the program starts).
@@ -17,7 +18,9 @@
 //!   absent unless a policy names them; protected paths
 //!   ([`crate::host::PROTECTED_PATHS`]) are masked even then.
 //! - `/etc/resolv.conf` and the host's `/etc/hosts` only with `network = "full"`; otherwise a
-//!   generated `/etc/hosts` that knows `localhost`.
+//!   generated `/etc/hosts` that knows `localhost`. CA certificates and the other
+//!   [`crate::host::ETC_NETWORK_ONLY`] entries with `full` and `proxy` (TLS goes through the
+//!   proxy end to end); `proxy` also sets the proxy variables ([`super::proxy_variables`]).
 //! - `/etc` files are copied in (`--file`, mode 0644, read-only once `/` is remounted), links
 //!   into `/usr` recreated, directories bound; a file is mounted only where a user's mount
 //!   of `/etc` leaves nowhere to create it.
@@ -299,7 +302,7 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
             .any(|mount| path.starts_with(&mount.dest))
     };
     let network_only = |path: &Path| {
-        spec.network != NetworkMode::Full
+        !matches!(spec.network, NetworkMode::Full | NetworkMode::Proxy)
             && path.file_name().is_some_and(|name| {
                 crate::host::ETC_NETWORK_ONLY
                     .iter()
@@ -354,7 +357,8 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
                     .filter(|path| !under_user_mount(path)),
             );
         }
-        NetworkMode::None | NetworkMode::Localhost => generate(
+        // Proxy mode: no DNS inside (the proxy resolves on the host), so no resolv.conf.
+        NetworkMode::None | NetworkMode::Localhost | NetworkMode::Proxy => generate(
             &mut ops,
             "/etc/hosts".into(),
             HOSTS_FILE.as_bytes().to_vec(),
@@ -604,7 +608,7 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
     BwrapCommand {
         program: host.bwrap.clone().unwrap_or_else(|| PathBuf::from("bwrap")),
         args,
-        env: spec.env.clone(),
+        env: spec.program_env(),
         data,
         copies,
         pinned,

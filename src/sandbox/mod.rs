@@ -89,6 +89,8 @@ pub struct SandboxSpec {
     /// A script outside every visible path, mounted read-only on its own.
     pub script_mount: Option<PathBuf>,
     pub network: NetworkMode,
+    /// Where the program finds boxpy's proxy: `Some` exactly when `network` is `proxy`.
+    pub proxy: Option<ProxyPorts>,
     pub tmp_size: Option<u64>,
     pub limits: Limits,
     /// The private HOME inside the sandbox.
@@ -125,6 +127,70 @@ impl<'a> From<&'a SandboxSpec> for crate::host::macos::ProbedPaths<'a> {
                 .collect(),
             script_mount: spec.script_mount.as_deref(),
         }
+    }
+}
+
+/// The ports of boxpy's proxy as the program reaches them on loopback. On Linux the
+/// fixed [`crate::network::HTTP_PORT`] and [`crate::network::SOCKS_PORT`] in the sandbox's
+/// own network namespace; on macOS the host loopback ports the backend binds for the run
+/// (`boxpy render` shows the defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxyPorts {
+    pub http: u16,
+    pub socks: u16,
+}
+
+impl Default for ProxyPorts {
+    fn default() -> ProxyPorts {
+        ProxyPorts {
+            http: crate::network::HTTP_PORT,
+            socks: crate::network::SOCKS_PORT,
+        }
+    }
+}
+
+/// The variables that point clients at boxpy's proxy: `HTTP_PROXY`, `HTTPS_PROXY`,
+/// `ALL_PROXY` and their lower-case twins (pip, requests, httpx, urllib, aiohttp with
+/// `trust_env`, git, curl) name the HTTP proxy, `NO_PROXY` keeps loopback direct.
+/// `ALL_PROXY` names the HTTP proxy too, not the SOCKS5 one: httpx refuses to build any
+/// client when it names a SOCKS proxy and the optional `socksio` is missing. The SOCKS5
+/// port is there for programs that ask for it.
+pub fn proxy_variables(ports: ProxyPorts) -> Vec<(&'static str, String)> {
+    let http = format!("http://127.0.0.1:{}", ports.http);
+    let no_proxy = "localhost,127.0.0.1,::1".to_owned();
+    vec![
+        ("HTTP_PROXY", http.clone()),
+        ("HTTPS_PROXY", http.clone()),
+        ("ALL_PROXY", http.clone()),
+        ("http_proxy", http.clone()),
+        ("https_proxy", http.clone()),
+        ("all_proxy", http),
+        ("NO_PROXY", no_proxy.clone()),
+        ("no_proxy", no_proxy),
+    ]
+}
+
+impl SandboxSpec {
+    /// The program's environment: `env`, and in proxy mode [`proxy_variables`] in place of
+    /// any variable of the same name (they say where boxpy's proxy listens, which only boxpy
+    /// knows; a program can still unset them, but the proxy is its only way out anyway).
+    pub fn program_env(&self) -> Vec<(String, EnvValue)> {
+        let Some(ports) = self.proxy else {
+            return self.env.clone();
+        };
+        let proxy = proxy_variables(ports);
+        let mut env: Vec<(String, EnvValue)> = self
+            .env
+            .iter()
+            .filter(|(name, _)| !proxy.iter().any(|(proxy_name, _)| proxy_name == name))
+            .cloned()
+            .collect();
+        env.extend(
+            proxy
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), EnvValue::Literal(value))),
+        );
+        env
     }
 }
 

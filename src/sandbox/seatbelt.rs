@@ -17,7 +17,7 @@
 //!   every allowed path is its resolved form; the symlinks and directories on the way to
 //!   it get metadata access only (stat, readlink: what realpath() and SQLite need).
 //! - Reads: the fixed system paths of [`SYSTEM_CODE`], [`SYSTEM_DATA`] and [`DEVICES`]
-//!   ([`NETWORK_DATA`] too with `network = "full"`);
+//!   ([`NETWORK_DATA`] too with `network = "full"` or `"proxy"`);
 //!   the venv; the base interpreter's own prefix (where its real executable lives, never
 //!   the `/opt/homebrew` or `/usr/local` above it) and the library directories it links;
 //!   `read_only` and `read_write` mounts, the workdir, the private HOME and TMPDIR. Not the
@@ -30,7 +30,8 @@
 //!   mounting them (or anything under them) is refused.
 //! - Network: `none` allows no IP socket; `localhost` bind, accept and connect on loopback
 //!   only; `full` any IP address plus DNS (the mDNSResponder socket) and the configuration
-//!   and certificate-trust services. In every mode Unix-domain sockets only inside writable
+//!   and certificate-trust services; `proxy` connect to the two loopback ports of boxpy's
+//!   proxy only (`SandboxSpec::proxy`), the hosts file and CA certificates, no DNS. In every mode Unix-domain sockets only inside writable
 //!   paths, so no host service (docker, ssh-agent, launchd sockets) is reachable.
 //! - A mount at another path (`SRC:DEST`) cannot be expressed with Seatbelt, which filters
 //!   paths and cannot move them: an error, never a silent difference.
@@ -736,6 +737,12 @@ pub fn render(spec: &SandboxSpec, facts: &MacosFacts) -> Result<SeatbeltCommand,
             .chain(NETWORK_DATA)
             .map(Root::system)
             .collect(),
+        // The proxy resolves names on the host: no resolver, no DNS socket.
+        NetworkMode::Proxy => [ETC_HOSTS]
+            .iter()
+            .chain(NETWORK_DATA)
+            .map(Root::system)
+            .collect(),
     };
     let readable: Vec<&Root> = system_code
         .iter()
@@ -1064,6 +1071,27 @@ pub fn render(spec: &SandboxSpec, facts: &MacosFacts) -> Result<SeatbeltCommand,
                 false,
             );
         }
+        NetworkMode::Proxy => {
+            let ports = spec.proxy.unwrap_or_default();
+            profile.comment(
+                "Only boxpy's proxy, on the host's loopback: it decides each connection by the\n\
+                 policy's host rules. No other connection, no bind, no DNS.",
+            );
+            for port in [ports.http, ports.socks] {
+                profile.line(&format!(
+                    "(allow network-outbound (remote ip \"localhost:{port}\"))"
+                ));
+            }
+            profile.comment(
+                "The hosts file and CA certificates (TLS goes through the proxy end to end).",
+            );
+            profile.rule(
+                "allow",
+                "file-read* file-test-existence",
+                &network_files.iter().collect::<Vec<_>>(),
+                false,
+            );
+        }
     }
 
     // ----- The command -----
@@ -1079,7 +1107,7 @@ pub fn render(spec: &SandboxSpec, facts: &MacosFacts) -> Result<SeatbeltCommand,
             .map(|argument| generated.remap_argument(argument)),
     );
     let mut env = Vec::new();
-    for (key, value) in &spec.env {
+    for (key, value) in &spec.program_env() {
         let value = match key.as_str() {
             "HOME" => EnvValue::Literal(home.to_string_lossy().into_owned()),
             "TMPDIR" => EnvValue::Literal(tmp.to_string_lossy().into_owned()),

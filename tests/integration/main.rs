@@ -6,6 +6,7 @@
 //! unchanged.
 
 mod harness;
+mod servers;
 
 mod differential;
 mod errors;
@@ -22,7 +23,9 @@ mod mounts;
 mod nbexec;
 mod nbexec_escape;
 mod network;
+mod network_proxy;
 mod policy;
+mod proxy_policy;
 mod readme;
 mod render;
 mod reports;

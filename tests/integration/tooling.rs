@@ -414,7 +414,7 @@ fn completions_offer_the_shipped_policies() {
     for (line, expected) in [
         (
             "boxpy run -P ",
-            vec!["default", "strict", "net", "mine.toml"],
+            vec!["default", "strict", "net", "pypi", "mine.toml"],
         ),
         ("boxpy run --policy st", vec!["strict"]),
         ("boxpy exec -P n", vec!["net"]),
@@ -444,7 +444,7 @@ fn completions_offer_the_shipped_policies() {
     }
     let zsh = boxpy(&ws).args(["completions", "zsh"]).run().stdout_text();
     assert!(
-        zsh.contains("'-P+[A shipped policy name (default, strict, net) or a policy file]:NAME|FILE:_alternative \"policies:shipped policy:(default strict net)\" \"files:policy file:_files\"'"),
+        zsh.contains("'-P+[A shipped policy name (default, strict, net, pypi) or a policy file]:NAME|FILE:_alternative \"policies:shipped policy:(default strict net pypi)\" \"files:policy file:_files\"'"),
         "{zsh}"
     );
     let fish = boxpy(&ws).args(["completions", "fish"]).run().stdout_text();
@@ -454,7 +454,10 @@ fn completions_offer_the_shipped_policies() {
         .collect();
     assert!(!policy_lines.is_empty(), "{fish}");
     for line in policy_lines {
-        assert!(line.ends_with("-r -a \"default strict net\""), "{line}");
+        assert!(
+            line.ends_with("-r -a \"default strict net pypi\""),
+            "{line}"
+        );
     }
 }
 

@@ -969,3 +969,33 @@ fn invisible_letters_and_sentences_never_reach_a_hint() {
     assert!(crate::report::needs_escape('\u{3164}'));
     assert!(!crate::report::needs_escape('é'));
 }
+
+#[test]
+fn proxy_mode_tells_a_refusal_from_a_client_that_went_around_the_proxy() {
+    for name in [
+        "gaierror.py312",
+        "connection_refused.py312",
+        "url_error.py311",
+    ] {
+        let hint = Setup {
+            network: NetworkMode::Proxy,
+            ..Setup::default()
+        }
+        .hint(name);
+        assert!(
+            hint.contains("HTTPS_PROXY") && hint.contains("--network full"),
+            "{name}: {hint}"
+        );
+    }
+    for message in [
+        "<urlopen error Tunnel connection failed: 403 Forbidden by boxpy>",
+        "HTTP Error 403: Forbidden by boxpy",
+        "0x02: Connection not allowed by ruleset",
+    ] {
+        let hint = super::proxy_hint(message);
+        assert!(
+            hint.contains("refused") && hint.contains("--allow-host"),
+            "{message}: {hint}"
+        );
+    }
+}

@@ -324,11 +324,17 @@ fn respond(client: &TcpStream, response: &[u8]) {
     }
 }
 
+/// The reason phrase of the proxy's refusals.
+pub const REFUSED_PHRASE: &str = "Forbidden by boxpy";
+
 fn respond_failure(client: &TcpStream, port: u16, host: &str, failure: &Failure) {
     let response = match failure {
+        // The reason phrase is boxpy's own, so a client's error message (`Tunnel connection
+        // failed: 403 Forbidden by boxpy`, `HTTP Error 403: Forbidden by boxpy`) tells the
+        // report the proxy refused, not the server.
         Failure::Refused { host, reason } => answer(
             403,
-            "Forbidden",
+            REFUSED_PHRASE,
             &[("X-Boxpy-Refused", reason_kind(reason))],
             &refusal_text(host, port, reason),
         ),

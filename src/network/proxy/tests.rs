@@ -298,7 +298,10 @@ fn each_refusal_is_answered_and_recorded_with_its_count() {
     // Not allowed, three times (once in capitals), then by SOCKS.
     for target in ["evil.test:443", "EVIL.test:443", "evil.test:443"] {
         let (head, body) = split_response(&connect(target));
-        assert!(head.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{head}");
+        assert!(
+            head.starts_with("HTTP/1.1 403 Forbidden by boxpy\r\n"),
+            "{head}"
+        );
         assert!(
             head.contains("\r\nX-Boxpy-Refused: not_allowed\r\n"),
             "{head}"

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::*;
 use crate::cli::SandboxArgs;
 use crate::policy::{self, LoadContext, Mount, Policy, PolicySource};
-use crate::sandbox::SandboxSpec;
+use crate::sandbox::{EnvValue, SandboxSpec};
 use crate::venv::{Interpreter, Origin};
 
 fn load_builtin(name: &str) -> Policy {
@@ -54,7 +54,9 @@ fn spec_for(policy: &Policy, mounts: Vec<Mount>) -> SandboxSpec {
         ],
         interpreter,
         script_mount: None,
-        network: policy.network,
+        network: policy.network.mode,
+        proxy: (policy.network.mode == crate::policy::NetworkMode::Proxy)
+            .then(crate::sandbox::ProxyPorts::default),
         tmp_size: policy.filesystem.tmp_size,
         limits: policy.limits.clone(),
         home,
@@ -171,8 +173,106 @@ fn private_home_precedes_binds_under_it() {
 }
 
 #[test]
+fn snapshot_pypi() {
+    insta::assert_snapshot!("pypi", rendered("pypi"));
+}
+
+/// Proxy mode (issue 17): its own network namespace with only loopback (as `none`), CA
+/// certificates as `full` shows them, the generated hosts file, no resolv.conf, and the
+/// proxy variables, which win over the policy's own of the same name.
+#[test]
+fn proxy_mode_keeps_its_own_namespace_and_points_clients_at_the_proxy() {
+    let mut policy = load_builtin("pypi");
+    policy
+        .env
+        .set
+        .insert("HTTPS_PROXY".to_owned(), "http://elsewhere:8080".to_owned());
+    let command = render(
+        &spec_for(&policy, Vec::new()),
+        &HostFacts::fixture(),
+        &InitSetup::default(),
+    );
+    let args = args_of(&command);
+    assert!(args.contains(&"--unshare-all".to_owned()));
+    assert!(!args.contains(&"--share-net".to_owned()));
+    assert!(
+        !command
+            .copies
+            .iter()
+            .any(|copy| copy.source == Path::new("/etc/resolv.conf")),
+        "no DNS inside"
+    );
+    let hosts = data_file(&command, "/etc/hosts");
+    assert!(String::from_utf8_lossy(&hosts.contents).contains("localhost"));
+    let env = |name: &str| -> Vec<&EnvValue> {
+        command
+            .env
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value)
+            .collect()
+    };
+    let http = format!("http://127.0.0.1:{}", crate::network::HTTP_PORT);
+    for name in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        assert_eq!(env(name), [&EnvValue::Literal(http.clone())], "{name}");
+    }
+    for name in ["NO_PROXY", "no_proxy"] {
+        assert_eq!(
+            env(name),
+            [&EnvValue::Literal("localhost,127.0.0.1,::1".to_owned())],
+            "{name}"
+        );
+    }
+    // The CA certificates `full` shows, and no proxy variable in any other mode.
+    let net = render(
+        &spec_for(&load_builtin("net"), Vec::new()),
+        &HostFacts::fixture(),
+        &InitSetup::default(),
+    );
+    let network_only = |command: &BwrapCommand| -> Vec<String> {
+        let args = args_of(command);
+        crate::host::ETC_NETWORK_ONLY
+            .iter()
+            .map(|name| format!("/etc/{name}"))
+            .filter(|path| {
+                args.iter().any(|arg| arg == path)
+                    || command
+                        .copies
+                        .iter()
+                        .any(|copy| copy.dest == Path::new(path))
+            })
+            .collect()
+    };
+    assert!(!network_only(&net).is_empty());
+    assert_eq!(network_only(&command), network_only(&net));
+    for name in ["default", "net"] {
+        let other = render(
+            &spec_for(&load_builtin(name), Vec::new()),
+            &HostFacts::fixture(),
+            &InitSetup::default(),
+        );
+        assert!(
+            !other.env.iter().any(|(key, _)| key.ends_with("_PROXY")),
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn share_net_only_for_full() {
-    for (name, expected) in [("default", false), ("strict", false), ("net", true)] {
+    for (name, expected) in [
+        ("default", false),
+        ("strict", false),
+        ("net", true),
+        ("pypi", false),
+    ] {
         let command = render(
             &spec_for(&load_builtin(name), Vec::new()),
             &HostFacts::fixture(),

@@ -129,7 +129,9 @@ fn spec_for(policy: &Policy, interpreter: Interpreter, mounts: Vec<Mount>) -> Sa
         ],
         interpreter,
         script_mount: None,
-        network: policy.network,
+        network: policy.network.mode,
+        proxy: (policy.network.mode == crate::policy::NetworkMode::Proxy)
+            .then(crate::sandbox::ProxyPorts::default),
         tmp_size: policy.filesystem.tmp_size,
         limits: policy.limits.clone(),
         home,
@@ -158,7 +160,7 @@ fn mount(source: &str, dest: &str, writable: bool) -> Mount {
 fn rendered(policy: &str, network: Option<NetworkMode>) -> SeatbeltCommand {
     let mut policy = load_builtin(policy);
     if let Some(network) = network {
-        policy.network = network;
+        policy.network.mode = network;
     }
     let (interpreter, facts) = python_org();
     render(&spec_for(&policy, interpreter, Vec::new()), &facts).expect("renders")
@@ -210,6 +212,7 @@ fn all_cases() -> Vec<(&'static str, SeatbeltCommand)> {
         ("default", rendered("default", None)),
         ("strict", rendered("strict", None)),
         ("net", rendered("net", None)),
+        ("pypi", rendered("pypi", None)),
         (
             "localhost",
             rendered("default", Some(NetworkMode::Localhost)),
@@ -232,6 +235,50 @@ fn snapshot_strict() {
 #[test]
 fn snapshot_net() {
     insta::assert_snapshot!("net", to_shell_script(&rendered("net", None)));
+}
+
+#[test]
+fn snapshot_pypi() {
+    insta::assert_snapshot!("pypi", to_shell_script(&rendered("pypi", None)));
+}
+
+/// Proxy mode (issue 17): outbound to the proxy's two loopback ports only (those the
+/// backend bound, else the defaults), no bind, no DNS socket; the proxy variables name
+/// the same ports.
+#[test]
+fn proxy_mode_reaches_only_the_proxy_ports() {
+    let ip_rules = |command: &SeatbeltCommand| -> Vec<String> {
+        forms_of(&command.profile.text)
+            .into_iter()
+            .filter(|form| form.contains("(local ip") || form.contains("(remote ip"))
+            .collect()
+    };
+    let pypi = rendered("pypi", None);
+    assert_eq!(
+        ip_rules(&pypi),
+        [
+            "(allow network-outbound (remote ip \"localhost:3128\"))",
+            "(allow network-outbound (remote ip \"localhost:1080\"))",
+        ]
+    );
+    assert!(param_value(&pypi, "DNS_SOCKET").is_none());
+    assert!(param_value(&pypi, "RESOLV_CONF").is_none());
+    let (interpreter, facts) = python_org();
+    let mut spec = spec_for(&load_builtin("pypi"), interpreter, Vec::new());
+    spec.proxy = Some(crate::sandbox::ProxyPorts {
+        http: 50123,
+        socks: 50124,
+    });
+    let bound = render(&spec, &facts).expect("renders");
+    assert_eq!(
+        ip_rules(&bound),
+        [
+            "(allow network-outbound (remote ip \"localhost:50123\"))",
+            "(allow network-outbound (remote ip \"localhost:50124\"))",
+        ]
+    );
+    assert!(bound.env.iter().any(|(key, value)| key == "HTTPS_PROXY"
+        && *value == EnvValue::Literal("http://127.0.0.1:50123".to_owned())));
 }
 
 #[test]
