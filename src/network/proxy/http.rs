@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::relay::{self, Mode};
-use super::{open, reason_kind, refusal_text, Connection, Failure, Shared, HEAD_TIMEOUT};
+use super::{open, reason_kind, refusal_text, Connection, Deadline, Failure, Shared};
 
 /// The longest request head read (request line and headers).
 pub(crate) const MAX_HEAD: usize = 64 * 1024;
@@ -51,7 +51,7 @@ pub(crate) enum HeadError {
 /// Reads from `stream` until `status` says the head is complete: the bytes read (possibly
 /// more than the head) and the head's length.
 pub(crate) fn read_head(
-    mut stream: &TcpStream,
+    mut stream: impl Read,
     status: impl Fn(&[u8]) -> HeadStatus,
 ) -> Result<(Vec<u8>, usize), HeadError> {
     let mut buffer = Vec::with_capacity(4096);
@@ -380,8 +380,7 @@ fn respond_failure(client: &TcpStream, port: u16, host: &str, failure: &Failure)
 /// Serves one connection on the HTTP listener.
 pub(super) fn serve(shared: &Shared, connection: &Arc<Connection>) {
     let client = &connection.client;
-    let _ = client.set_read_timeout(Some(HEAD_TIMEOUT));
-    let (buffer, _) = match read_head(client, request_status) {
+    let (buffer, _) = match read_head(Deadline::new(client), request_status) {
         Ok(read) => read,
         Err(error) => return respond_head_error(client, error),
     };
@@ -389,7 +388,6 @@ pub(super) fn serve(shared: &Shared, connection: &Arc<Connection>) {
         Ok(request) => request,
         Err(error) => return respond_head_error(client, error),
     };
-    let _ = client.set_read_timeout(None);
     let rest = &buffer[request.length..];
     match &request.target {
         RequestTarget::Connect { host, port } => match open(shared, connection, host, *port) {

@@ -352,9 +352,10 @@ impl Proxy {
     /// [`Proxy::finish`], with what else the proxy counted.
     ///
     /// Returns within about half a second whatever the connections do: their sockets are
-    /// shut down both ways, which ends every read, write and relay; a thread still
-    /// resolving a name or connecting (at most [`CONNECT_TIMEOUT`]) is left to end on
-    /// its own, and it closes what it opened as soon as it sees the proxy stopped.
+    /// shut down both ways, which ends every read, write and relay, and a connect in
+    /// progress gives up (on Linux; elsewhere it ends within [`CONNECT_TIMEOUT`]); a
+    /// thread still resolving a name is left to end on its own, and closes what it opens
+    /// as soon as it sees the proxy stopped.
     pub fn stop(mut self) -> Finished {
         self.shut_down();
         let mut record = lock(&self.shared.record);
@@ -397,6 +398,51 @@ impl Proxy {
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.shut_down();
+    }
+}
+
+/// A client's socket read with one deadline for a whole head (HTTP) or greeting and
+/// request (SOCKS5), however slowly the bytes trickle in; the read timeout is cleared
+/// when it is dropped.
+struct Deadline<'a> {
+    stream: &'a TcpStream,
+    deadline: Instant,
+}
+
+impl<'a> Deadline<'a> {
+    fn new(stream: &'a TcpStream) -> Deadline<'a> {
+        Deadline {
+            stream,
+            deadline: Instant::now() + HEAD_TIMEOUT,
+        }
+    }
+}
+
+impl io::Read for Deadline<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        let mut stream = self.stream;
+        stream.read(buffer)
+    }
+}
+
+impl io::Write for Deadline<'_> {
+    fn write(&mut self, buffer: &[u8]) -> io::Result<usize> {
+        let mut stream = self.stream;
+        stream.write(buffer)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for Deadline<'_> {
+    fn drop(&mut self) {
+        let _ = self.stream.set_read_timeout(None);
     }
 }
 
@@ -748,13 +794,77 @@ fn connect_any(shared: &Shared, addresses: &[IpAddr], port: u16) -> Result<TcpSt
         if shared.stopping() {
             return Err(Failure::Stopping);
         }
-        match TcpStream::connect_timeout(&SocketAddr::new(*address, port), CONNECT_TIMEOUT) {
+        match connect_one(shared, SocketAddr::new(*address, port)) {
             Ok(stream) => return Ok(stream),
+            Err(_) if shared.stopping() => return Err(Failure::Stopping),
             Err(error) if error.kind() == io::ErrorKind::TimedOut => failure = Failure::TimedOut,
             Err(error) => failure = Failure::Connect(error.kind()),
         }
     }
     Err(failure)
+}
+
+/// A connection to `address` within [`CONNECT_TIMEOUT`], given up as soon as the proxy
+/// stops (a non-blocking `connect` polled with the wake pipe).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn connect_one(shared: &Shared, address: SocketAddr) -> io::Result<TcpStream> {
+    use nix::errno::Errno;
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use nix::sys::socket::{
+        connect, getsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrStorage,
+    };
+    use std::os::fd::AsRawFd;
+    let family = match address {
+        SocketAddr::V4(_) => AddressFamily::Inet,
+        SocketAddr::V6(_) => AddressFamily::Inet6,
+    };
+    let socket = socket(
+        family,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )?;
+    match connect(socket.as_raw_fd(), &SockaddrStorage::from(address)) {
+        Ok(()) => {}
+        Err(Errno::EINPROGRESS) => {
+            let deadline = Instant::now() + CONNECT_TIMEOUT;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+                let timeout = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+                let mut fds = [
+                    PollFd::new(socket.as_fd(), PollFlags::POLLOUT),
+                    PollFd::new(shared.wake_read.as_fd(), PollFlags::POLLIN),
+                ];
+                match poll(&mut fds, timeout) {
+                    Ok(_) | Err(Errno::EINTR) => {}
+                    Err(error) => return Err(error.into()),
+                }
+                let ready = |fd: &PollFd<'_>| fd.revents().is_some_and(|events| !events.is_empty());
+                if ready(&fds[1]) {
+                    return Err(io::ErrorKind::Interrupted.into());
+                }
+                if ready(&fds[0]) {
+                    break;
+                }
+            }
+            match getsockopt(&socket, sockopt::SocketError)? {
+                0 => {}
+                error => return Err(io::Error::from_raw_os_error(error)),
+            }
+        }
+        Err(error) => return Err(error.into()),
+    }
+    let stream = TcpStream::from(socket);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn connect_one(_: &Shared, address: SocketAddr) -> io::Result<TcpStream> {
+    TcpStream::connect_timeout(&address, CONNECT_TIMEOUT)
 }
 
 /// A tunnel to `host:port` through the host's own proxy (`CONNECT`).
@@ -787,8 +897,7 @@ fn through_upstream(
     (&stream)
         .write_all(request.as_bytes())
         .map_err(|_| failed("closed the connection"))?;
-    let _ = stream.set_read_timeout(Some(HEAD_TIMEOUT));
-    let (buffer, length) = http::read_head(&stream, |bytes| {
+    let (buffer, length) = http::read_head(Deadline::new(&stream), |bytes| {
         let mut headers = [httparse::EMPTY_HEADER; http::MAX_HEADERS];
         match httparse::Response::new(&mut headers).parse(bytes) {
             Ok(httparse::Status::Complete(length)) => http::HeadStatus::Complete(length),
@@ -797,7 +906,6 @@ fn through_upstream(
         }
     })
     .map_err(|_| failed("sent no answer to `CONNECT`"))?;
-    let _ = stream.set_read_timeout(None);
     let mut headers = [httparse::EMPTY_HEADER; http::MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
     let code = match response.parse(&buffer) {

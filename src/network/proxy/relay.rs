@@ -5,6 +5,8 @@
 //!
 //! At end of file in one direction, the other side's write half is shut down (so a
 //! request body and its response both finish); an error in either direction ends both.
+//! A `splice` into a socket the peer has reset raises SIGPIPE: boxpy, as every Rust
+//! program, ignores it (the runtime's default), and gets EPIPE instead.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};

@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use super::relay::{self, Mode};
-use super::{open, Connection, Failure, Shared, HEAD_TIMEOUT};
+use super::{open, Connection, Deadline, Failure, Shared};
 
 const VERSION: u8 = 5;
 const NO_AUTHENTICATION: u8 = 0;
@@ -113,12 +113,10 @@ fn failure_code(failure: &Failure) -> Option<u8> {
 /// Serves one connection on the SOCKS5 listener.
 pub(super) fn serve(shared: &Shared, connection: &Arc<Connection>) {
     let client = &connection.client;
-    let _ = client.set_read_timeout(Some(HEAD_TIMEOUT));
-    let mut stream = client;
-    let Some(target) = handshake(&mut stream) else {
+    let Some(target) = handshake(&mut Deadline::new(client)) else {
         return;
     };
-    let _ = client.set_read_timeout(None);
+    let mut stream = client;
     match open(shared, connection, &target.host, target.port) {
         Ok(early) => {
             if stream

@@ -858,3 +858,133 @@ fn fuzzing_entry_points_take_odd_input() {
         check_socks_for_fuzzing(bytes);
     }
 }
+
+#[test]
+fn a_name_that_does_not_resolve_answers_502_and_socks_host_unreachable() {
+    let running = start(&["nothing.invalid:80".to_owned()], &[]);
+    let (head, body) = split_response(&ask(
+        running.http,
+        b"GET http://nothing.invalid/ HTTP/1.1\r\n\r\n",
+    ));
+    assert!(head.starts_with("HTTP/1.1 502 "), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("could not resolve nothing.invalid"));
+    let (_, code) = socks_connect(running.socks, &domain("nothing.invalid"), 80);
+    assert_eq!(code, 4);
+    // Not a refusal.
+    assert_eq!(running.proxy.finish(), Vec::new());
+}
+
+#[test]
+fn socks5_connects_to_an_ipv6_address() {
+    let Ok(listener) = TcpListener::bind("[::1]:0") else {
+        return; // No IPv6 loopback on this machine.
+    };
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        if let Ok((stream, _)) = listener.accept() {
+            let _ = std::io::copy(&mut &stream, &mut &stream);
+            let _ = stream.shutdown(Shutdown::Write);
+        }
+    });
+    let running = start(&[format!("[::1]:{port}")], &[]);
+    let mut address = vec![4];
+    address.extend_from_slice(&std::net::Ipv6Addr::LOCALHOST.octets());
+    let (stream, code) = socks_connect(running.socks, &address, port);
+    assert_eq!(code, 0);
+    assert_eq!(echo_through(stream, b"over IPv6"), b"over IPv6");
+    running.proxy.finish();
+}
+
+#[test]
+fn connections_beyond_the_bound_are_turned_away_not_refused() {
+    let running = start(&[], &[]);
+    // Clients that never send their head hold their connections.
+    let mut held = Vec::new();
+    for _ in 0..MAX_CONNECTIONS {
+        held.push(TcpStream::connect(running.http).unwrap());
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lock(&running.proxy.shared.live).connections.len() < MAX_CONNECTIONS {
+        assert!(
+            Instant::now() < deadline,
+            "the proxy did not admit them all"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    let answer = ask(running.http, b"CONNECT pypi.org:443 HTTP/1.1\r\n\r\n");
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 503 "),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    let stopped = running.proxy.stop();
+    assert_eq!(stopped.turned_away, 1);
+    assert_eq!(stopped.refusals, Vec::new());
+    drop(held);
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_request_head_is_parsed_decided_and_rewritten_without_panic(
+            method in "(GET|CONNECT|POST|[A-Z]{1,6})",
+            target in "(http://|https://|/|)[a-zA-Z0-9.:\\[\\]@?#/%*_-]{0,40}",
+            headers in prop::collection::vec(("[A-Za-z-]{1,12}", "[ -~\u{80}-\u{ff}]{0,20}"), 0..6),
+            tail in prop::collection::vec(any::<u8>(), 0..16),
+        ) {
+            let mut head = format!("{method} {target} HTTP/1.1\r\n").into_bytes();
+            for (name, value) in headers {
+                head.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+            }
+            head.extend_from_slice(b"\r\n");
+            head.extend_from_slice(&tail);
+            super::check_request_for_fuzzing(&head);
+        }
+
+        #[test]
+        fn any_socks_request_is_answered_without_panic(
+            methods in prop::collection::vec(any::<u8>(), 0..4),
+            command in 0u8..4,
+            address_type in 0u8..6,
+            address in prop::collection::vec(any::<u8>(), 0..40),
+        ) {
+            let mut bytes = vec![5, methods.len() as u8];
+            bytes.extend_from_slice(&methods);
+            bytes.extend_from_slice(&[5, command, 0, address_type]);
+            bytes.extend_from_slice(&address);
+            super::check_socks_for_fuzzing(&bytes);
+        }
+    }
+}
+
+#[test]
+fn finish_returns_promptly_with_a_connect_in_progress() {
+    // A documentation address: where packets to it are dropped, the connect hangs until
+    // `finish` (where there is no route it fails at once, and the test proves less).
+    let running = start(&["192.0.2.1:80".to_owned()], &[]);
+    let mut stream = TcpStream::connect(running.socks).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .write_all(&[5, 1, 0, 5, 1, 0, 1, 192, 0, 2, 1, 0, 80])
+        .unwrap();
+    let mut choice = [0u8; 2];
+    stream.read_exact(&mut choice).unwrap();
+    thread::sleep(Duration::from_millis(200));
+    let shared = Arc::clone(&running.proxy.shared);
+    let started = Instant::now();
+    let stopped = running.proxy.stop();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(stopped, Finished::default());
+    // No thread is left behind: the connect gave up.
+    assert!(lock(&shared.live).connections.is_empty());
+    let reply = read_all(&stream);
+    assert!(reply.is_empty() || reply[1] != 0, "{reply:?}");
+}
