@@ -232,6 +232,11 @@ pub const ETC_NETWORK_ONLY: &[&str] = &[
     "ssl",
 ];
 
+/// The [`ETC_NETWORK_ONLY`] entries `network = "proxy"` shows: the TLS certificates and
+/// their policies, for TLS end to end through the proxy. Not name resolution or the
+/// services database: the program resolves nothing itself (the proxy does, on the host).
+pub const ETC_TLS: &[&str] = &["crypto-policies", "pki", "ssl"];
+
 /// Paths below the home directory that hold the user's identity: SSH, GnuPG, cloud,
 /// container and package-index credentials, keyrings, browser profiles, `~/.config`
 /// (token files of `gh`, `gcloud`, ... live there, next to autostart entries and systemd

@@ -301,13 +301,20 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
             .iter()
             .any(|mount| path.starts_with(&mount.dest))
     };
+    // Hidden unless the network mode needs them: all of them with `full`, the TLS ones
+    // with `proxy` (each entry is a mount or a copy: start-up time).
     let network_only = |path: &Path| {
-        !matches!(spec.network, NetworkMode::Full | NetworkMode::Proxy)
-            && path.file_name().is_some_and(|name| {
-                crate::host::ETC_NETWORK_ONLY
-                    .iter()
-                    .any(|entry| name == std::ffi::OsStr::new(entry))
-            })
+        let named = |list: &[&str]| {
+            path.file_name()
+                .is_some_and(|name| list.iter().any(|entry| name == std::ffi::OsStr::new(entry)))
+        };
+        match spec.network {
+            NetworkMode::Full => false,
+            NetworkMode::Proxy => {
+                named(crate::host::ETC_NETWORK_ONLY) && !named(crate::host::ETC_TLS)
+            }
+            NetworkMode::None | NetworkMode::Localhost => named(crate::host::ETC_NETWORK_ONLY),
+        }
     };
     // Host files to copy in: numbered once every generated file has its number.
     let mut to_copy: Vec<PathBuf> = Vec::new();
