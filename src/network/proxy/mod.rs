@@ -40,9 +40,11 @@ use super::{Reason, Refusal};
 
 /// Live connections the proxy serves at once; more are turned away.
 pub const MAX_CONNECTIONS: usize = 1024;
-/// Distinct refusals recorded; refusals of a further distinct (host, port, reason) are
-/// not recorded, only counted ([`Finished::unrecorded`]): the program chooses what it
-/// asks for, so the record must be bounded.
+/// Distinct refusals recorded, in each of two rooms: one for refusals by address class or
+/// by deny rule and for targets asked for by address, one for the others (names not
+/// allowed, ports); refusals of a further distinct (host, port, reason) are not recorded,
+/// only counted ([`Finished::unrecorded`]): the program chooses what it asks for, so the
+/// record must be bounded, and a flood of junk names must not push out what matters.
 pub const MAX_RECORDED: usize = 1000;
 /// How long a client has to send its request head (HTTP) or greeting and request (SOCKS5).
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -290,10 +292,11 @@ enum Protocol {
 /// What a stopped proxy recorded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Finished {
-    /// The refusals, the most asked-for first (ties: the first asked for first).
+    /// The refusals: kinds `Address` and `Denied` first, then the most asked-for first
+    /// (ties: the first asked for first).
     pub refusals: Vec<Refusal>,
     /// Refusals not in `refusals`: their (host, port, reason) came after
-    /// [`MAX_RECORDED`] distinct ones.
+    /// [`MAX_RECORDED`] distinct ones of their room.
     pub unrecorded: u64,
     /// Connections turned away without a decision: beyond [`MAX_CONNECTIONS`], or when
     /// the proxy could not start a thread for them.
@@ -343,8 +346,8 @@ impl Proxy {
         })
     }
 
-    /// Stops accepting, closes every connection still open, and returns the refusals, the
-    /// most asked-for first.
+    /// Stops accepting, closes every connection still open, and returns the refusals
+    /// (kinds `Address` and `Denied` first, then the most asked-for first).
     pub fn finish(self) -> Vec<Refusal> {
         self.stop().refusals
     }
@@ -359,11 +362,8 @@ impl Proxy {
     pub fn stop(mut self) -> Finished {
         self.shut_down();
         let mut record = lock(&self.shared.record);
-        let mut refusals = std::mem::take(&mut record.entries);
-        // Stable: ties stay in the order they were first asked for.
-        refusals.sort_by_key(|refusal| std::cmp::Reverse(refusal.count));
         Finished {
-            refusals,
+            refusals: record.take(),
             unrecorded: record.unrecorded,
             turned_away: self.shared.turned_away.load(Ordering::SeqCst),
         }
@@ -484,15 +484,27 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Record {
     entries: Vec<Refusal>,
     index: HashMap<(String, u16, String), usize>,
+    /// Distinct entries recorded of each room: `[others, telling]` ([`telling`]).
+    recorded: [usize; 2],
     unrecorded: u64,
+}
+
+/// Whether a refusal tells of an attempt on something that matters (an address class, a
+/// deny rule, a target asked for by address): those have room of their own in the record,
+/// so a flood of refused names cannot push them out, and come first in it.
+fn telling(host: &str, reason: &Reason) -> bool {
+    matches!(reason, Reason::Address { .. } | Reason::Denied { .. })
+        || matches!(Host::parse(host), Some(Host::Address(_)))
 }
 
 impl Record {
     fn add(&mut self, host: &str, port: u16, reason: &Reason) {
         let key = (host.to_owned(), port, format!("{reason:?}"));
+        let room = usize::from(telling(host, reason));
         if let Some(&index) = self.index.get(&key) {
             self.entries[index].count += 1;
-        } else if self.entries.len() < MAX_RECORDED {
+        } else if self.recorded[room] < MAX_RECORDED {
+            self.recorded[room] += 1;
             self.index.insert(key, self.entries.len());
             self.entries.push(Refusal {
                 host: host.to_owned(),
@@ -503,6 +515,22 @@ impl Record {
         } else {
             self.unrecorded += 1;
         }
+    }
+
+    /// The refusals in the order reported: kinds `Address` and `Denied` first, then the
+    /// most asked-for first (ties: the first asked for first).
+    fn take(&mut self) -> Vec<Refusal> {
+        let mut refusals = std::mem::take(&mut self.entries);
+        self.index.clear();
+        // Stable: ties stay in the order they were first asked for.
+        refusals.sort_by_key(|refusal| {
+            let first = matches!(
+                refusal.reason,
+                Reason::Address { .. } | Reason::Denied { .. }
+            );
+            (!first, std::cmp::Reverse(refusal.count))
+        });
+        refusals
     }
 }
 

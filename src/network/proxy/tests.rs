@@ -349,7 +349,7 @@ fn each_refusal_is_answered_and_recorded_with_its_count() {
     assert_eq!(
         record,
         vec![
-            refused("evil.test", 443, Reason::NotAllowed, 4),
+            // Refusals by address class and by deny rule first, then the most asked-for.
             refused("localhost", port, Reason::Address { address, class }, 2),
             refused(
                 "secret.example.com",
@@ -359,6 +359,7 @@ fn each_refusal_is_answered_and_recorded_with_its_count() {
                 },
                 1
             ),
+            refused("evil.test", 443, Reason::NotAllowed, 4),
             refused("www.example.com", 22, Reason::Port, 1),
             refused("no host\u{fffd}", 443, Reason::NotAllowed, 1),
         ]
@@ -652,6 +653,35 @@ fn the_record_is_bounded() {
     assert_eq!(record.entries.len(), MAX_RECORDED);
     assert_eq!(record.unrecorded, 10);
     assert_eq!(record.entries[0].count, 2);
+}
+
+#[test]
+fn a_flood_of_junk_names_does_not_push_out_the_refusals_that_matter() {
+    let mut record = Record::default();
+    for index in 0..MAX_RECORDED + 500 {
+        record.add(&format!("junk{index}.example"), 443, &Reason::NotAllowed);
+        record.add(&format!("junk{index}.example"), 443, &Reason::NotAllowed);
+    }
+    let metadata: IpAddr = "169.254.169.254".parse().unwrap();
+    let address = Reason::Address {
+        address: metadata,
+        class: AddressClass::Metadata,
+    };
+    record.add("metadata.example", 80, &address);
+    record.add("127.0.0.1", 8001, &Reason::NotAllowed);
+    let denied = Reason::Denied {
+        rule: "secret.example".to_owned(),
+    };
+    record.add("secret.example", 443, &denied);
+    assert_eq!(record.unrecorded, 1000);
+    let refusals = record.take();
+    assert_eq!(refusals.len(), MAX_RECORDED + 3);
+    // Address and Denied first, whatever the counts; then the most asked-for.
+    assert_eq!(refusals[0], refused("metadata.example", 80, address, 1));
+    assert_eq!(refusals[1], refused("secret.example", 443, denied, 1));
+    assert_eq!(refusals[2].count, 2);
+    assert!(refusals.contains(&refused("127.0.0.1", 8001, Reason::NotAllowed, 1)));
+    assert_eq!(refusals.last().unwrap().count, 1);
 }
 
 #[test]
