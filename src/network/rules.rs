@@ -9,7 +9,8 @@
 //!
 //! A name that is allowed but resolves to a loopback, private, link-local, metadata or
 //! otherwise special address ([`AddressClass`]) is refused unless an address rule allows
-//! that address ([`Rules::check_address`]): an allowed name is not a way into the host's
+//! that address ([`Rules::check_address`]), and so is one of the host's own interface
+//! addresses ([`Rules::check_resolved`]): an allowed name is not a way into the host's
 //! own services or its LAN (DNS rebinding, SSRF).
 
 use std::fmt;
@@ -325,15 +326,42 @@ impl Rules {
         let Some(class) = AddressClass::of(address) else {
             return Ok(());
         };
-        let explicit = self
-            .allow
-            .iter()
-            .any(|rule| rule.is_address() && rule.matches_host(&host) && rule.allows_port(port));
-        if explicit {
+        if self.allows_address(address, port) {
             Ok(())
         } else {
             Err(Reason::Address { address, class })
         }
+    }
+
+    /// [`Rules::check_address`] for an address a name resolved to, knowing the addresses
+    /// of the host's own interfaces (`own`): those lead to the host's services bound to
+    /// `0.0.0.0` or `::` as loopback does, so they are refused the same way
+    /// ([`AddressClass::ThisHost`]) unless an address rule allows that address on `port`.
+    pub fn check_resolved(&self, address: IpAddr, port: u16, own: &[IpAddr]) -> Result<(), Reason> {
+        self.check_address(address, port)?;
+        let embedded = match address {
+            IpAddr::V6(v6) => embedded_v4(v6).map(IpAddr::V4),
+            IpAddr::V4(_) => None,
+        };
+        let of_this_host = own.iter().any(|own| {
+            same_address(*own, address) || embedded.is_some_and(|v4| same_address(*own, v4))
+        });
+        if of_this_host && !self.allows_address(address, port) {
+            return Err(Reason::Address {
+                address,
+                class: AddressClass::ThisHost,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether an address rule allows `address` on `port` (the explicit allow a special
+    /// address needs).
+    fn allows_address(&self, address: IpAddr, port: u16) -> bool {
+        let host = Host::Address(address);
+        self.allow
+            .iter()
+            .any(|rule| rule.is_address() && rule.matches_host(&host) && rule.allows_port(port))
     }
 }
 
@@ -351,6 +379,10 @@ pub enum AddressClass {
     Metadata,
     /// 0.0.0.0/8, ::, multicast, 240.0.0.0/4 and broadcast.
     Reserved,
+    /// An address of one of the host's own interfaces (a public or LAN address on its
+    /// network card): it reaches the host's services bound to every address. Known only
+    /// where the interfaces are ([`Rules::check_resolved`]), never from the address alone.
+    ThisHost,
 }
 
 impl AddressClass {
@@ -422,6 +454,7 @@ impl AddressClass {
             AddressClass::LinkLocal => "a link-local address",
             AddressClass::Metadata => "a cloud metadata address",
             AddressClass::Reserved => "a reserved address",
+            AddressClass::ThisHost => "an address of this host's own network interfaces",
         }
     }
 }
@@ -655,6 +688,56 @@ mod tests {
             rules.check_name(&name("127.0.0.2"), 8000),
             Err(Reason::NotAllowed)
         );
+    }
+
+    #[test]
+    fn the_host_own_addresses_are_refused_like_loopback() {
+        let own: Vec<IpAddr> = ["192.0.2.2", "2001:db8::2", "127.0.0.1"]
+            .iter()
+            .map(|text| text.parse().unwrap())
+            .collect();
+        let rules = rules(&["api.example.test:8443"], &[]);
+        for text in [
+            "192.0.2.2",
+            "::ffff:192.0.2.2",
+            "2001:db8::2",
+            "2002:c000:202::1",
+        ] {
+            let address: IpAddr = text.parse().unwrap();
+            // Not special in itself: only the host's interfaces make it so.
+            assert_eq!(rules.check_address(address, 8443), Ok(()), "{text}");
+            assert_eq!(
+                rules.check_resolved(address, 8443, &own),
+                Err(Reason::Address {
+                    address,
+                    class: AddressClass::ThisHost
+                }),
+                "{text}"
+            );
+        }
+        // Loopback keeps its own class; another public address goes through.
+        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(
+            rules.check_resolved(loopback, 8443, &own),
+            Err(Reason::Address {
+                address: loopback,
+                class: AddressClass::Loopback
+            })
+        );
+        assert_eq!(
+            rules.check_resolved("192.0.2.3".parse().unwrap(), 8443, &own),
+            Ok(())
+        );
+        // An address rule allows it, on its port only.
+        let rules = self::rules(&["api.example.test:8443", "192.0.2.2:8443"], &[]);
+        let address: IpAddr = "192.0.2.2".parse().unwrap();
+        assert_eq!(rules.check_resolved(address, 8443, &own), Ok(()));
+        assert!(rules.check_resolved(address, 443, &own).is_err());
+        // "This host" as a destination: 0.0.0.0/8 and `::` are refused.
+        for text in ["0.0.0.0", "0.1.2.3", "::", "::ffff:0.0.0.0"] {
+            let address: IpAddr = text.parse().unwrap();
+            assert!(rules.check_resolved(address, 8443, &[]).is_err(), "{text}");
+        }
     }
 
     #[test]

@@ -16,9 +16,10 @@
 //!
 //! **Deciding:** the target's host is parsed ([`Host::parse`]; unparsable: refused as
 //! [`Reason::NotAllowed`]) and checked by name ([`Rules::check_name`]); a name is then
-//! resolved here, on the host, and only the addresses [`Rules::check_address`] allows
-//! are connected to: the proxy connects to the very address it checked, never resolving
-//! the name again (DNS rebinding).
+//! resolved here, on the host, and only the addresses [`Rules::check_resolved`] allows
+//! (special classes and the host's own interface addresses only by an address rule) are
+//! connected to: the proxy connects to the very address it checked, never resolving the
+//! name again (DNS rebinding).
 
 mod http;
 mod relay;
@@ -330,6 +331,7 @@ impl Proxy {
             wake_write,
             record: Mutex::new(Record::default()),
             live: Mutex::new(Live::default()),
+            own_addresses: own_addresses(),
             idle: Condvar::new(),
             turned_away: AtomicU64::new(0),
         });
@@ -459,6 +461,9 @@ struct Shared {
     /// Signalled when the last live connection ends.
     idle: Condvar,
     turned_away: AtomicU64,
+    /// The addresses of the host's interfaces when the proxy started: a name resolving to
+    /// one is refused like loopback ([`Rules::check_resolved`]).
+    own_addresses: Vec<IpAddr>,
 }
 
 impl Shared {
@@ -779,22 +784,39 @@ fn open(
 }
 
 fn connect_direct(shared: &Shared, host: &Host, port: u16) -> Result<TcpStream, Failure> {
-    let rules = &shared.config.rules;
-    let addresses: Vec<IpAddr> = match host {
+    let addresses = match host {
         // Checked as an address by `check_name` already.
         Host::Address(address) => vec![*address],
-        Host::Name(name) => match (name.as_str(), port).to_socket_addrs() {
-            Ok(found) => found.map(|address| address.ip()).collect(),
-            Err(_) => return Err(Failure::Unresolvable),
-        },
+        Host::Name(name) => resolve(name, port).ok_or(Failure::Unresolvable)?,
     };
-    if addresses.is_empty() {
-        return Err(Failure::Unresolvable);
-    }
+    let allowed = checked(shared, host, port, &addresses)?;
+    connect_any(shared, &allowed, port)
+}
+
+/// The addresses `name` resolves to on the host; `None` when it does not resolve (or to
+/// nothing).
+fn resolve(name: &str, port: u16) -> Option<Vec<IpAddr>> {
+    let addresses: Vec<IpAddr> = (name, port)
+        .to_socket_addrs()
+        .ok()?
+        .map(|address| address.ip())
+        .collect();
+    (!addresses.is_empty()).then_some(addresses)
+}
+
+/// Of the `addresses` a target resolved to, those [`Rules::check_resolved`] allows (with
+/// the host's own addresses); when none is, the first refusal.
+pub(crate) fn sift(
+    rules: &Rules,
+    own: &[IpAddr],
+    addresses: &[IpAddr],
+    port: u16,
+) -> Result<Vec<IpAddr>, Reason> {
     let mut first_refusal = None;
     let allowed: Vec<IpAddr> = addresses
-        .into_iter()
-        .filter(|address| match rules.check_address(*address, port) {
+        .iter()
+        .copied()
+        .filter(|address| match rules.check_resolved(*address, port, own) {
             Ok(()) => true,
             Err(reason) => {
                 first_refusal.get_or_insert(reason);
@@ -803,15 +825,47 @@ fn connect_direct(shared: &Shared, host: &Host, port: u16) -> Result<TcpStream, 
         })
         .collect();
     if allowed.is_empty() {
-        let reason = first_refusal.unwrap_or(Reason::NotAllowed);
+        return Err(first_refusal.unwrap_or(Reason::NotAllowed));
+    }
+    Ok(allowed)
+}
+
+/// [`sift`], recording and answering the refusal when every address is refused.
+fn checked(
+    shared: &Shared,
+    host: &Host,
+    port: u16,
+    addresses: &[IpAddr],
+) -> Result<Vec<IpAddr>, Failure> {
+    sift(&shared.config.rules, &shared.own_addresses, addresses, port).map_err(|reason| {
         let recorded = host.to_string();
         shared.refuse(&recorded, port, &reason);
-        return Err(Failure::Refused {
+        Failure::Refused {
             host: recorded,
             reason,
-        });
-    }
-    connect_any(shared, &allowed, port)
+        }
+    })
+}
+
+/// The addresses of the host's network interfaces (both families), as far as they can be
+/// read; none when they cannot (loopback and the special classes are refused anyway).
+fn own_addresses() -> Vec<IpAddr> {
+    let Ok(interfaces) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    let mut addresses: Vec<IpAddr> = interfaces
+        .filter_map(|interface| {
+            let address = interface.address?;
+            if let Some(v4) = address.as_sockaddr_in() {
+                Some(IpAddr::V4(v4.ip()))
+            } else {
+                address.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
+            }
+        })
+        .collect();
+    addresses.sort();
+    addresses.dedup();
+    addresses
 }
 
 /// Connects to the first of `addresses` that answers: these very addresses, never the

@@ -531,6 +531,48 @@ fn allowed_targets_go_through_the_host_proxy_with_its_credentials() {
 }
 
 #[test]
+fn a_name_leading_to_the_host_own_interface_address_is_refused() {
+    let own = own_addresses();
+    let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+    assert!(own.contains(&loopback), "{own:?}");
+    let rules = rules(&["api.example.test:8443".to_owned()], &[]);
+    // Every ordinary address of this machine's interfaces (eth0's, say).
+    for address in own
+        .iter()
+        .filter(|address| AddressClass::of(**address).is_none())
+    {
+        assert_eq!(
+            sift(&rules, &own, &[*address], 8443),
+            Err(Reason::Address {
+                address: *address,
+                class: AddressClass::ThisHost
+            }),
+            "{address}"
+        );
+    }
+    // A host whose interface has a documentation address, as a name's DNS may point to.
+    let interface: IpAddr = "192.0.2.2".parse().unwrap();
+    let elsewhere: IpAddr = "198.51.100.7".parse().unwrap();
+    assert_eq!(
+        sift(&rules, &[loopback, interface], &[interface], 8443),
+        Err(Reason::Address {
+            address: interface,
+            class: AddressClass::ThisHost
+        })
+    );
+    assert_eq!(
+        sift(
+            &rules,
+            &[loopback, interface],
+            &[interface, elsewhere],
+            8443
+        ),
+        Ok(vec![elsewhere])
+    );
+    assert_eq!(sift(&rules, &[], &[interface], 8443), Ok(vec![interface]));
+}
+
+#[test]
 fn a_proxy_chains_through_another_boxpy_proxy() {
     let body = pattern(2 << 20);
     let (port, _requests) = http_server(body.clone());
