@@ -19,7 +19,7 @@
 //! resolved here, on the host, and only the addresses [`Rules::check_resolved`] allows
 //! (special classes and the host's own interface addresses only by an address rule) are
 //! connected to: the proxy connects to the very address it checked, never resolving the
-//! name again (DNS rebinding).
+//! name again (DNS rebinding). Through the host's own proxy, see [`Upstream`].
 
 mod http;
 mod relay;
@@ -70,9 +70,14 @@ pub struct ProxyConfig {
 /// An allowed target not matched by [`Upstream::no_proxy`] is reached with `CONNECT
 /// host:port` through this proxy (plain HTTP requests too: tunnel, then the origin-form
 /// request). The rules by name apply to such targets, and an address asked for directly
-/// is checked as an address; but the upstream resolves names itself, so the check of a
-/// name's resolved addresses ([`Rules::check_address`]) cannot apply: an allowed name
-/// that resolves to a private address is reached through the upstream.
+/// is checked as an address. A name is resolved on the host first: when every address
+/// it resolves to is refused ([`Rules::check_resolved`]), it is refused as without the
+/// upstream; otherwise the upstream gets `CONNECT name:port` and resolves the name
+/// itself. What remains open: the upstream's answer for the name is not the one checked
+/// (a name whose DNS changes between the two, or differs between the host's resolver
+/// and the upstream's, can still lead the upstream to a private address), and a name
+/// the host cannot resolve at all (a corporate network whose DNS only the upstream has)
+/// goes to the upstream unchecked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
     pub host: String,
@@ -769,6 +774,15 @@ fn open(
     };
     let (server, early) = match &shared.config.upstream {
         Some(upstream) if !upstream.bypasses(&parsed, port) => {
+            // The upstream resolves the name itself; resolved here first, a name that
+            // leads only to refused addresses is refused as it is without the upstream.
+            // One the host cannot resolve (its DNS may be the upstream's alone) goes by
+            // name, unchecked: see [`Upstream`].
+            if let Host::Name(name) = &parsed {
+                if let Some(addresses) = resolve(name, port) {
+                    checked(shared, &parsed, port, &addresses)?;
+                }
+            }
             through_upstream(shared, upstream, &parsed, port)?
         }
         _ => (connect_direct(shared, &parsed, port)?, Vec::new()),

@@ -531,6 +531,56 @@ fn allowed_targets_go_through_the_host_proxy_with_its_credentials() {
 }
 
 #[test]
+fn through_the_host_proxy_a_name_leading_only_to_refused_addresses_is_refused() {
+    let (upstream_port, heads) = fake_upstream();
+    let upstream = Upstream::from_env(|key| {
+        (key == "HTTPS_PROXY").then(|| format!("http://user:p%40ss@127.0.0.1:{upstream_port}"))
+    })
+    .unwrap()
+    .unwrap();
+    let running = start_with(
+        rules(
+            &[
+                "localhost:7000".to_owned(),
+                "nothing.invalid:7000".to_owned(),
+            ],
+            &[],
+        ),
+        Some(upstream),
+    );
+    // `localhost` resolves, on the host, to loopback only: refused as without the upstream.
+    let (_, code) = socks_connect(running.socks, &domain("localhost"), 7000);
+    assert_eq!(code, 2);
+    let (head, body) = split_response(&ask(
+        running.http,
+        b"CONNECT localhost:7000 HTTP/1.1\r\n\r\n",
+    ));
+    assert!(head.contains("X-Boxpy-Refused: address"), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("a loopback address"));
+    // A name the host cannot resolve goes to the upstream by name (its DNS may be the
+    // upstream's alone); it is the first thing the upstream gets.
+    let (stream, code) = socks_connect(running.socks, &domain("nothing.invalid"), 7000);
+    assert_eq!(code, 0);
+    assert!(echo_through(stream, b"through") == b"through");
+    let head = heads.recv().unwrap();
+    assert!(
+        head.starts_with("CONNECT nothing.invalid:7000 HTTP/1.1\r\n"),
+        "{head}"
+    );
+    let stopped = running.proxy.stop();
+    assert_eq!(stopped.refusals.len(), 1, "{:?}", stopped.refusals);
+    let refusal = &stopped.refusals[0];
+    assert_eq!((refusal.host.as_str(), refusal.count), ("localhost", 2));
+    assert!(matches!(
+        refusal.reason,
+        Reason::Address {
+            class: AddressClass::Loopback,
+            ..
+        }
+    ));
+}
+
+#[test]
 fn a_name_leading_to_the_host_own_interface_address_is_refused() {
     let own = own_addresses();
     let loopback: IpAddr = "127.0.0.1".parse().unwrap();
@@ -582,7 +632,14 @@ fn a_proxy_chains_through_another_boxpy_proxy() {
         Upstream::from_env(|key| (key == "HTTP_PROXY").then(|| format!("{}", outer.http)))
             .unwrap()
             .unwrap();
-    let inner = start_with(rules(&[format!("localhost:{port}")], &[]), Some(upstream));
+    // Resolved on the inner proxy's host too: `localhost` needs its address allowed.
+    let inner = start_with(
+        rules(
+            &[format!("localhost:{port}"), format!("127.0.0.1:{port}")],
+            &[],
+        ),
+        Some(upstream),
+    );
     let response = ask(
         inner.http,
         format!("GET http://localhost:{port}/file HTTP/1.1\r\n\r\n").as_bytes(),
