@@ -28,7 +28,7 @@ mod socks;
 mod tests;
 
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -304,8 +304,9 @@ pub struct Finished {
     /// Refusals not in `refusals`: their (host, port, reason) came after
     /// [`MAX_RECORDED`] distinct ones of their room.
     pub unrecorded: u64,
-    /// Connections turned away without a decision: beyond [`MAX_CONNECTIONS`], or when
-    /// the proxy could not start a thread for them.
+    /// Connections turned away without a decision (a 503, or SOCKS5's general failure):
+    /// beyond [`MAX_CONNECTIONS`], when boxpy was short of descriptors, or when the proxy
+    /// could not start a thread for them.
     pub turned_away: u64,
 }
 
@@ -318,7 +319,11 @@ pub struct Proxy {
 
 impl Proxy {
     /// Starts accepting on `listeners` (on threads of its own) and returns at once.
+    ///
+    /// Raises boxpy's soft `RLIMIT_NOFILE` (once per process) so that the proxy can serve
+    /// [`MAX_CONNECTIONS`] tunnels.
     pub fn start(config: ProxyConfig, listeners: Vec<Listener>) -> io::Result<Proxy> {
+        raise_descriptor_limit();
         let (wake_read, wake_write) = cloexec_pipe()?;
         let mut sockets = Vec::with_capacity(listeners.len());
         for listener in listeners {
@@ -603,28 +608,50 @@ fn cloexec_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     }
 }
 
+/// How long the acceptor waits, short of descriptors, before it accepts again (it polls
+/// only its wake pipe meanwhile: the listeners stay readable, so polling them would spin).
+const SHORT_BACK_OFF: Duration = Duration::from_millis(50);
+
+/// Whether `accept` failed for want of descriptors (or memory for a socket).
+fn short_of_descriptors(error: &io::Error) -> bool {
+    use nix::errno::Errno;
+    error.raw_os_error().is_some_and(|code| {
+        [Errno::EMFILE, Errno::ENFILE, Errno::ENOBUFS, Errno::ENOMEM]
+            .iter()
+            .any(|errno| *errno as i32 == code)
+    })
+}
+
 fn accept_loop(shared: &Arc<Shared>, sockets: &[(TcpListener, Protocol)]) {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    let mut short_of_descriptors = false;
+    // A descriptor held in reserve: short of descriptors, it is given up to accept what
+    // waits and turn it away, so that no connection sits unanswered in the backlog.
+    let mut reserve = shared.wake_read.try_clone().ok();
+    let mut short = false;
     loop {
         if shared.stopping() {
             return;
+        }
+        if short {
+            // Back off: only the wake pipe, for a little while.
+            short = false;
+            let mut wake = [PollFd::new(shared.wake_read.as_fd(), PollFlags::POLLIN)];
+            let timeout = PollTimeout::try_from(SHORT_BACK_OFF).unwrap_or(PollTimeout::MAX);
+            let _ = poll(&mut wake, timeout);
+            continue;
+        }
+        if reserve.is_none() {
+            reserve = shared.wake_read.try_clone().ok();
         }
         let mut fds: Vec<PollFd<'_>> = sockets
             .iter()
             .map(|(socket, _)| PollFd::new(socket.as_fd(), PollFlags::POLLIN))
             .collect();
         fds.push(PollFd::new(shared.wake_read.as_fd(), PollFlags::POLLIN));
-        let timeout = if short_of_descriptors {
-            PollTimeout::from(100u16)
-        } else {
-            PollTimeout::NONE
-        };
-        short_of_descriptors = false;
-        match poll(&mut fds, timeout) {
+        match poll(&mut fds, PollTimeout::NONE) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(_) => {
-                std::thread::sleep(Duration::from_millis(100));
+                short = true;
                 continue;
             }
         }
@@ -646,10 +673,11 @@ fn accept_loop(shared: &Arc<Shared>, sockets: &[(TcpListener, Protocol)]) {
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
                     Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                     Err(error) if error.kind() == io::ErrorKind::ConnectionAborted => {}
-                    Err(_) => {
-                        // EMFILE, ENFILE, ENOBUFS, ENOMEM: wait a little rather than spin
-                        // on a listener that stays readable.
-                        short_of_descriptors = true;
+                    Err(error) => {
+                        if short_of_descriptors(&error) && reserve.take().is_some() {
+                            turn_away_waiting(shared, socket, *protocol);
+                        }
+                        short = true;
                         break;
                     }
                 }
@@ -658,23 +686,47 @@ fn accept_loop(shared: &Arc<Shared>, sockets: &[(TcpListener, Protocol)]) {
     }
 }
 
-fn admit(shared: &Arc<Shared>, stream: TcpStream, protocol: Protocol) {
-    let turn_away = |stream: &TcpStream| {
-        shared.turned_away.fetch_add(1, Ordering::SeqCst);
-        if let Protocol::Http = protocol {
-            // The socket is new and non-blocking: this write never waits.
-            let _ = (&*stream).write(&http::answer(
-                503,
-                "Service Unavailable",
-                &[],
-                "boxpy's proxy is serving as many connections as it allows; retry later.\n",
-            ));
+/// Short of descriptors, with one freed: accepts what waits on `socket` and turns it away,
+/// one at a time (each closed before the next is accepted), until none waits or the
+/// descriptor is taken by another thread.
+fn turn_away_waiting(shared: &Shared, socket: &TcpListener, protocol: Protocol) {
+    for _ in 0..MAX_CONNECTIONS {
+        match socket.accept() {
+            Ok((stream, _)) => turn_away(shared, &stream, protocol),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) if error.kind() == io::ErrorKind::ConnectionAborted => {}
+            Err(_) => return,
         }
+    }
+}
+
+/// Answers a connection the proxy does not serve (a 503, or SOCKS5's general failure) and
+/// counts it in [`Finished::turned_away`]. Never waits: the socket is made non-blocking,
+/// what the client sent already is read (so that closing does not reset the connection
+/// before the answer is read), and the answer fits in a new socket's buffer.
+fn turn_away(shared: &Shared, stream: &TcpStream, protocol: Protocol) {
+    shared.turned_away.fetch_add(1, Ordering::SeqCst);
+    let _ = stream.set_nonblocking(true);
+    let mut sink = [0u8; 1024];
+    let _ = (&*stream).read(&mut sink);
+    let answer = match protocol {
+        Protocol::Http => http::answer(
+            503,
+            "Service Unavailable",
+            &[],
+            "boxpy's proxy is serving as many connections as it can; retry later.\n",
+        ),
+        Protocol::Socks5 => socks::turned_away().to_vec(),
     };
+    let _ = (&*stream).write(&answer);
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+}
+
+fn admit(shared: &Arc<Shared>, stream: TcpStream, protocol: Protocol) {
     let mut live = lock(&shared.live);
     if live.connections.len() >= MAX_CONNECTIONS || shared.stopping() {
         drop(live);
-        turn_away(&stream);
+        turn_away(shared, &stream, protocol);
         return;
     }
     if stream.set_nonblocking(false).is_err() {
@@ -708,6 +760,32 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, protocol: Protocol) {
         // The closure, with the guard, was dropped: the connection left the live set.
         shared.turned_away.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+/// Descriptors boxpy wants for the proxy: about 6 per tunnel (client, server, two splice
+/// pipes) for [`MAX_CONNECTIONS`], and some to spare.
+const DESCRIPTORS_WANTED: u64 = MAX_CONNECTIONS as u64 * 6 + 256;
+
+/// The soft `RLIMIT_NOFILE` to raise to from `soft` (under `hard`): enough for
+/// [`DESCRIPTORS_WANTED`], as far as `hard` allows; `None` when `soft` is enough already
+/// (it is never lowered).
+pub(crate) fn nofile_target(soft: u64, hard: u64) -> Option<u64> {
+    let target = DESCRIPTORS_WANTED.min(hard);
+    (target > soft).then_some(target)
+}
+
+/// Raises boxpy's soft `RLIMIT_NOFILE` towards its hard limit ([`nofile_target`]), once
+/// per process: at the usual 1,024 the proxy runs out after ~170 tunnels.
+fn raise_descriptor_limit() {
+    static RAISED: std::sync::Once = std::sync::Once::new();
+    RAISED.call_once(|| {
+        use nix::sys::resource::{getrlimit, setrlimit, Resource};
+        if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+            if let Some(target) = nofile_target(soft, hard) {
+                let _ = setrlimit(Resource::RLIMIT_NOFILE, target, hard);
+            }
+        }
+    });
 }
 
 /// Why the proxy did not connect a client to its target.

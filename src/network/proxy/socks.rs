@@ -92,6 +92,15 @@ pub(crate) fn handshake(stream: &mut (impl Read + Write)) -> Option<Target> {
     })
 }
 
+/// What a client turned away before its greeting is read gets: the method chosen (none
+/// needed) and a general failure for the request it will send.
+pub(super) fn turned_away() -> [u8; 12] {
+    let mut answer = [0u8; 12];
+    answer[..2].copy_from_slice(&[VERSION, NO_AUTHENTICATION]);
+    answer[2..].copy_from_slice(&reply_bytes(reply::GENERAL_FAILURE));
+    answer
+}
+
 /// A reply with `code`; the bound address is left as 0.0.0.0:0 (the sandbox has no use
 /// for the host's address).
 fn reply_bytes(code: u8) -> [u8; 10] {

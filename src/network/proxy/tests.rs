@@ -1052,6 +1052,105 @@ fn connections_beyond_the_bound_are_turned_away_not_refused() {
     drop(held);
 }
 
+#[test]
+fn the_descriptor_limit_is_raised_towards_the_hard_limit_never_lowered() {
+    let wanted = MAX_CONNECTIONS as u64 * 6 + 256;
+    assert_eq!(nofile_target(1024, 20_000), Some(wanted));
+    assert_eq!(nofile_target(1024, u64::MAX), Some(wanted));
+    assert_eq!(nofile_target(1024, 4096), Some(4096));
+    assert_eq!(nofile_target(1024, 1024), None);
+    assert_eq!(nofile_target(65_536, 1_048_576), None);
+    assert_eq!(nofile_target(wanted, wanted), None);
+}
+
+/// Set in the environment of [`short_of_descriptors_child`]'s process.
+const NOFILE_CHILD: &str = "BOXPY_TEST_PROXY_NOFILE_CHILD";
+
+/// Not a test on its own: run by
+/// [`short_of_descriptors_connections_are_turned_away_not_left_waiting`] in a process of
+/// its own (with [`NOFILE_CHILD`] set), where it runs a proxy under a soft
+/// `RLIMIT_NOFILE` a few descriptors above what is open, prints its ports, and when its
+/// standard input closes, what it turned away.
+#[test]
+#[cfg(target_os = "linux")]
+fn short_of_descriptors_child() {
+    if std::env::var_os(NOFILE_CHILD).is_none() {
+        return;
+    }
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let running = start(&[], &[]);
+    // The acceptor's reserve descriptor exists once it runs.
+    thread::sleep(Duration::from_millis(200));
+    let open = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    setrlimit(Resource::RLIMIT_NOFILE, open + 8, hard).unwrap();
+    println!("ports {} {}", running.http.port(), running.socks.port());
+    let mut line = String::new();
+    while std::io::stdin().read_line(&mut line).unwrap_or(0) > 0 {}
+    let stopped = running.proxy.stop();
+    println!("turned_away {}", stopped.turned_away);
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn short_of_descriptors_connections_are_turned_away_not_left_waiting() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "network::proxy::tests::short_of_descriptors_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(NOFILE_CHILD, "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = |prefix: &str| loop {
+        let line = lines.next().expect("the child's output").unwrap();
+        // libtest's own `test NAME ... ` may come first on the line.
+        if let Some((_, rest)) = line.split_once(prefix) {
+            return rest.to_owned();
+        }
+    };
+    let ports: Vec<u16> = next("ports ")
+        .split(' ')
+        .map(|port| port.parse().unwrap())
+        .collect();
+    let (http, socks): (SocketAddr, SocketAddr) = (
+        ([127, 0, 0, 1], ports[0]).into(),
+        ([127, 0, 0, 1], ports[1]).into(),
+    );
+    // Clients that never send their head hold what the proxy has: far more than 8.
+    let mut held = Vec::new();
+    for _ in 0..30 {
+        held.push(TcpStream::connect(http).unwrap());
+    }
+    // Every later one is answered at once (not left in the backlog).
+    for _ in 0..5 {
+        let answer = ask(http, b"CONNECT pypi.org:443 HTTP/1.1\r\n\r\n");
+        assert!(
+            String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 503 "),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    for _ in 0..3 {
+        let (_, code) = socks_connect(socks, &[1, 1, 1, 1, 1], 443);
+        assert_eq!(code, 1);
+    }
+    drop(child.stdin.take());
+    let turned_away: u64 = next("turned_away ").parse().unwrap();
+    // The 8 above and most of the 30 held.
+    assert!(turned_away >= 8 + 10, "{turned_away}");
+    assert!(child.wait().unwrap().success());
+    drop(held);
+}
+
 mod properties {
     use proptest::prelude::*;
 
