@@ -11,8 +11,9 @@
 //! needs a thread of its own anyway, and a blocking relay with `splice(2)` is the
 //! simplest fast one: a poll loop would buy nothing at the ≤ 1,024 live connections the
 //! proxy admits ([`MAX_CONNECTIONS`]: at most ~2,048 threads, ~6 descriptors each).
-//! Connections beyond the bound are turned away (a failure, counted in
-//! [`Finished::turned_away`], not a refusal).
+//! Connections beyond the bound, or that come when boxpy is short of descriptors, are
+//! turned away (a failure, counted in [`Finished::turned_away`], not a refusal); the proxy
+//! raises boxpy's soft `RLIMIT_NOFILE` when it starts.
 //!
 //! **Deciding:** the target's host is parsed ([`Host::parse`]; unparsable: refused as
 //! [`Reason::NotAllowed`]) and checked by name ([`Rules::check_name`]); a name is then

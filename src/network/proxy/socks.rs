@@ -92,8 +92,8 @@ pub(crate) fn handshake(stream: &mut (impl Read + Write)) -> Option<Target> {
     })
 }
 
-/// What a client turned away before its greeting is read gets: the method chosen (none
-/// needed) and a general failure for the request it will send.
+/// The answer to a client the proxy turns away without reading its greeting: the method
+/// chosen (no authentication), then a general failure for the request it will send.
 pub(super) fn turned_away() -> [u8; 12] {
     let mut answer = [0u8; 12];
     answer[..2].copy_from_slice(&[VERSION, NO_AUTHENTICATION]);
