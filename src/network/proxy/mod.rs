@@ -288,7 +288,7 @@ enum Protocol {
 }
 
 /// What a stopped proxy recorded.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Finished {
     /// The refusals, the most asked-for first (ties: the first asked for first).
     pub refusals: Vec<Refusal>,
@@ -345,6 +345,7 @@ impl Proxy {
 
     /// Stops accepting, closes every connection still open, and returns the refusals, the
     /// most asked-for first.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn finish(self) -> Vec<Refusal> {
         self.stop().refusals
     }
