@@ -529,3 +529,46 @@ fn pip_installs_into_the_workdir_under_the_pypi_policy() {
     assert_exit(&output, 0);
     assert_eq!(output.line_after("imported "), "42", "{output}");
 }
+
+/// F8: `/etc/ssl/private` (the host's TLS keys, which root reads) stays empty inside
+/// wherever `/etc/ssl` is shown: the certificates of `proxy` and `full` mode, a
+/// certificate variable naming `/etc/ssl`, `--ro /etc`.
+#[test]
+fn the_hosts_tls_private_keys_stay_hidden() {
+    let private = std::path::Path::new("/etc/ssl/private");
+    let on_host = std::fs::read_dir(private).map(|entries| entries.count());
+    if !nix::unistd::geteuid().is_root() || !matches!(on_host, Ok(count) if count > 0) {
+        eprintln!("skipped: needs root and a non-empty /etc/ssl/private");
+        return;
+    }
+    let ws = Workspace::new(&Runner::Caller);
+    let venv: PathBuf = venv(Venv::Debian).unwrap_or_else(|error| panic!("{error}"));
+    let cases: [&[&str]; 4] = [
+        &["-P", "pypi"],
+        &["--network", "full"],
+        &["-P", "pypi", "--env", "SSL_CERT_DIR=/etc/ssl"],
+        &["--ro", "/etc"],
+    ];
+    for args in cases {
+        let output = boxpy(&ws)
+            .args(["run", "--venv"])
+            .arg(&venv)
+            .args(args)
+            .code(
+                "import os\n\
+                 print('certs', len(os.listdir('/etc/ssl/certs')) > 0)\n\
+                 print('private', os.listdir('/etc/ssl/private'))\n",
+            )
+            .run();
+        assert_started(&output);
+        let stdout = output.stdout_text();
+        assert!(stdout.contains("certs True"), "{output}");
+        assert!(stdout.contains("private []"), "{output}");
+    }
+    assert_eq!(
+        std::fs::read_dir(private)
+            .map(|entries| entries.count())
+            .ok(),
+        on_host.ok()
+    );
+}
