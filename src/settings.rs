@@ -1608,6 +1608,31 @@ fn seccomp_available() -> bool {
 mod tests {
     use super::*;
 
+    /// A certificate directory (F8): the certificate patterns are left out, every other
+    /// credential pattern (defaults and `--hide`) stays, and `private` is added.
+    #[test]
+    fn a_certificate_directory_keeps_every_pattern_but_the_certificate_ones() {
+        let mut patterns: Vec<String> = policy::defaults::HIDDEN_DEFAULTS
+            .iter()
+            .map(|pattern| (*pattern).to_owned())
+            .collect();
+        patterns.extend(["*.crt".to_owned(), "secret.txt".to_owned()]);
+        let kept = certificate_directory_patterns(&patterns);
+        for certificate in CERTIFICATE_PATTERNS {
+            assert!(
+                !kept.iter().any(|pattern| pattern == certificate),
+                "{certificate}"
+            );
+        }
+        for credential in ["*.key", "id_rsa*", ".env", "*.p12", "secret.txt", "private"] {
+            assert!(
+                kept.iter().any(|pattern| pattern == credential),
+                "{credential}"
+            );
+        }
+        assert_eq!(kept.len(), patterns.len() - 2 + 1);
+    }
+
     /// `--ro ~` with a venv in `~/.cache/pypoetry/virtualenvs/NAME`: the venv's own mount
     /// keeps a place to land (its guard's other entries are covered one by one), inner
     /// guards under an outer covered one are left out, and a guard the user named stays.
