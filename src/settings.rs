@@ -950,7 +950,7 @@ fn certificate_mounts(policy: &Policy, args: &SandboxArgs, env: EnvLookup) -> Ve
         let (value, origin) = match from_flag {
             Some(value) => (value, format!("--env {name}{CERTIFICATES}")),
             None if policy.env.pass.iter().any(|passed| passed == name) => {
-                (env(name), format!("`env.pass` {name}{CERTIFICATES}"))
+                (env(name), format!("env.pass {name}{CERTIFICATES}"))
             }
             None => continue,
         };
@@ -958,6 +958,19 @@ fn certificate_mounts(policy: &Policy, args: &SandboxArgs, env: EnvLookup) -> Ve
             continue;
         };
         let path = normalize(&path);
+        // A passed variable that names the home directory or one holding it (`/`) would
+        // hand the program the user's files for a certificate: not mounted (a user who
+        // means it says so with `--ro`).
+        let home = env("HOME")
+            .map(PathBuf::from)
+            .filter(|home| home.is_absolute());
+        let passed = !origin.starts_with("--env");
+        if passed
+            && (path == Path::new("/")
+                || home.is_some_and(|home| normalize(&home).starts_with(&path)))
+        {
+            continue;
+        }
         if !out.iter().any(|mount| mount.source == path) {
             out.push(Mount {
                 source: path.clone(),

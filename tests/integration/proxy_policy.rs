@@ -366,6 +366,29 @@ fn certificate_files_are_mounted_in_proxy_mode_only() {
     };
     assert!(mounted(&["-P", "pypi"], "PIP_CERT", &ca));
     assert!(mounted(&["-P", "pypi"], "REQUESTS_CA_BUNDLE", &ca));
+    // A passed variable naming HOME or a directory holding it hands over no files of the
+    // user's (the red team's `SSL_CERT_DIR=$HOME`).
+    let home = ws.root().canonicalize().unwrap();
+    let with_home = |args: &[&str], value: &std::path::Path| -> bool {
+        let output = boxpy(&ws)
+            .args(["render", "--json", "--target", "linux", "--venv"])
+            .arg(&venv)
+            .args(args)
+            .env("HOME", &home)
+            .env("SSL_CERT_DIR", value)
+            .run();
+        assert_exit(&output, 0);
+        let json = output.json();
+        let path = value.to_str().unwrap();
+        json["args"]
+            .as_array()
+            .unwrap()
+            .windows(3)
+            .any(|window| window[0] == "--ro-bind" && window[1] == path && window[2] == path)
+    };
+    assert!(!with_home(&["-P", "pypi"], &home));
+    assert!(!with_home(&["-P", "pypi"], home.parent().unwrap()));
+    assert!(with_home(&["-P", "pypi"], ca.parent().unwrap()));
     assert!(mounted(
         &["--allow-host", "pypi.org", "--env", "SSL_CERT_FILE"],
         "SSL_CERT_FILE",
