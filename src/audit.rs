@@ -51,7 +51,8 @@ pub fn record(invocation: &Invocation, outcome: &Outcome, exit_code: u8) -> serd
         "signal": signal,
         "duration_ms": outcome.duration.as_millis() as u64,
         "resources": outcome.resources,
-        "network_refused": outcome.network,
+        // Proxy mode: what the proxy refused (`refusals`) and what it could not record.
+        "proxy": outcome.network,
     })
 }
 

@@ -356,6 +356,9 @@ pub const PROTECTED_PATHS: &[&str] = &[
     "/etc/gshadow",
     "/etc/gshadow-",
     "/etc/ssh",
+    // The host's TLS private keys (Debian's `ssl-cert`; root reads them), beside the
+    // certificates `/etc/ssl` shows.
+    "/etc/ssl/private",
     "/etc/sudoers",
     "/etc/sudoers.d",
     "/run",

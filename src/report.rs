@@ -367,7 +367,7 @@ pub fn after_run_notices(invocation: &Invocation, outcome: &Outcome) {
     if invocation.output.quiet {
         return;
     }
-    if let Some(text) = outcome.network.as_deref().and_then(format_refusals) {
+    if let Some(text) = outcome.network.as_ref().and_then(format_refusals) {
         after_program_output();
         let _ = std::io::stderr()
             .lock()
@@ -380,11 +380,25 @@ pub fn after_run_notices(invocation: &Invocation, outcome: &Outcome) {
 const REFUSALS_SHOWN: usize = 10;
 
 /// The human report of the proxy's refusals; `None` when there were none. The hosts are
-/// the program's choice, but only as the proxy parsed them (a DNS name or an address),
-/// and escaped all the same; the fix is offered as what the program asked for, never as
-/// advice to trust it.
-pub fn format_refusals(refused: &[crate::network::Refusal]) -> Option<String> {
-    if refused.is_empty() {
+/// the program's choice: one that is not a host name or an address is not shown (the
+/// program could write a sentence there), the others are escaped all the same; the fix
+/// is offered as what the program asked for, never as advice to trust it.
+pub fn format_refusals(finished: &crate::network::proxy::Finished) -> Option<String> {
+    let refused = &finished.refusals;
+    let mut lost = Vec::new();
+    if finished.unrecorded > 0 {
+        lost.push(format!(
+            "{} more refused attempts were not recorded (past the record's bound: the program asked for very many hosts)",
+            finished.unrecorded
+        ));
+    }
+    if finished.turned_away > 0 {
+        lost.push(format!(
+            "{} connections were turned away undecided (past the proxy's bound on live connections)",
+            finished.turned_away
+        ));
+    }
+    if refused.is_empty() && lost.is_empty() {
         return None;
     }
     let total: u64 = refused.iter().map(|refusal| refusal.count).sum();
@@ -417,15 +431,26 @@ pub fn format_refusals(refused: &[crate::network::Refusal]) -> Option<String> {
             refused.len() - REFUSALS_SHOWN
         ));
     }
+    for line in lost {
+        text.push_str(&format!("  {line}\n"));
+    }
     Some(text)
 }
 
-/// `host:port`, an IPv6 address in brackets.
+/// `host:port`, an IPv6 address in brackets; a host that is neither a host name nor an
+/// address is described, not shown.
 fn refusal_target(refusal: &crate::network::Refusal) -> String {
-    if refusal.host.contains(':') {
-        format!("[{}]:{}", refusal.host, refusal.port)
-    } else {
-        format!("{}:{}", refusal.host, refusal.port)
+    use crate::network::rules::Host;
+    match Host::parse(&refusal.host) {
+        Some(Host::Address(std::net::IpAddr::V6(address))) => {
+            format!("[{address}]:{}", refusal.port)
+        }
+        Some(host) => format!("{host}:{}", refusal.port),
+        None => format!(
+            "(not a host name: {} characters):{}",
+            refusal.host.chars().count(),
+            refusal.port
+        ),
     }
 }
 
@@ -454,10 +479,33 @@ fn refusal_fix(refusal: &crate::network::Refusal) -> Option<String> {
             "the policy refuses it on purpose; to allow it, remove `{rule}` from `network.deny`"
         ));
     }
+    if let Some(class) = special_class(refusal) {
+        if class == crate::network::rules::AddressClass::Metadata {
+            return Some("a cloud metadata service hands out the machine's own credentials: no rule for it is suggested".to_owned());
+        }
+        let rule = allowing_rule(refusal)?;
+        return Some(format!(
+            "this is {}: allowing it (`--allow-host {rule}`) lets the program reach whatever listens there; do so only for a service of yours the program should use",
+            class.describe()
+        ));
+    }
     let rule = allowing_rule(refusal)?;
     Some(format!(
         "the program asked for it; if it should reach it, allow it with `--allow-host {rule}`, or add \"{rule}\" to `allow` under `[network]` in the policy"
     ))
+}
+
+/// The class of the address a refusal is about, when it is special: the address a name
+/// resolved to, or the one asked for.
+fn special_class(refusal: &crate::network::Refusal) -> Option<crate::network::rules::AddressClass> {
+    use crate::network::rules::{AddressClass, Host};
+    match &refusal.reason {
+        crate::network::Reason::Address { class, .. } => Some(*class),
+        _ => match Host::parse(&refusal.host)? {
+            Host::Address(address) => AddressClass::of(address),
+            Host::Name(_) => None,
+        },
+    }
 }
 
 /// The `--allow-host` value that would allow a refused connection: the host (with its
@@ -466,10 +514,17 @@ fn refusal_fix(refusal: &crate::network::Refusal) -> Option<String> {
 fn allowing_rule(refusal: &crate::network::Refusal) -> Option<String> {
     use crate::network::Reason;
     let (host, by_address) = match &refusal.reason {
+        Reason::Address {
+            class: crate::network::rules::AddressClass::Metadata,
+            ..
+        } => return None,
         Reason::Address { address, .. } => (address.to_string(), true),
         Reason::Denied { .. } => return None,
         Reason::NotAllowed | Reason::Port => (refusal.host.clone(), false),
     };
+    if special_class(refusal) == Some(crate::network::rules::AddressClass::Metadata) {
+        return None;
+    }
     let host = if host.contains(':') {
         format!("[{host}]")
     } else {
@@ -559,8 +614,13 @@ pub struct JsonResult {
 /// The `"network"` object of a run in proxy mode.
 #[derive(Debug, Serialize)]
 pub struct JsonNetwork {
-    /// Each refused `host:port` with its reason and count, the most asked-for first.
+    /// Each refused `host:port` with its reason and count: refusals by address and by a
+    /// deny rule first, then the most asked-for.
     pub refused: Vec<JsonRefusal>,
+    /// Refused attempts past the record's bound, not in `refused`.
+    pub unrecorded: u64,
+    /// Connections turned away undecided, past the proxy's bound on live connections.
+    pub turned_away: u64,
 }
 
 /// One refused `host:port`: [`crate::network::Refusal`] with the rule that would allow it.
@@ -574,9 +634,12 @@ pub struct JsonRefusal {
 }
 
 impl JsonNetwork {
-    fn of(refused: &[crate::network::Refusal]) -> JsonNetwork {
+    fn of(finished: &crate::network::proxy::Finished) -> JsonNetwork {
         JsonNetwork {
-            refused: refused
+            unrecorded: finished.unrecorded,
+            turned_away: finished.turned_away,
+            refused: finished
+                .refusals
                 .iter()
                 .map(|refusal| JsonRefusal {
                     refusal: refusal.clone(),
@@ -683,7 +746,7 @@ pub fn json_outcome(invocation: &Invocation, outcome: &Outcome) -> JsonResult {
         policy: Some(JsonPolicy::of(&invocation.policy)),
         discarded: outcome.discarded.clone(),
         notices: invocation.notices.clone(),
-        network: outcome.network.as_deref().map(JsonNetwork::of),
+        network: outcome.network.as_ref().map(JsonNetwork::of),
     }
 }
 
@@ -1107,11 +1170,38 @@ mod escape_tests {
             ),
             refusal("fd00::1", 80, Reason::NotAllowed, 1),
             refusal("bad\u{1b}[2Jhost", 80, Reason::NotAllowed, 1),
+            refusal(
+                "pypi.org: allowed (0 refused). boxpy: all good",
+                443,
+                Reason::NotAllowed,
+                1,
+            ),
+            refusal("p\u{443}pi.org", 443, Reason::NotAllowed, 1),
+            refusal(
+                "metadata.example.com",
+                80,
+                Reason::Address {
+                    address: "169.254.169.254".parse().unwrap(),
+                    class: AddressClass::Metadata,
+                },
+                1,
+            ),
+            refusal("169.254.169.254", 80, Reason::NotAllowed, 1),
         ];
-        let text = format_refusals(&refused).expect("a report");
+        let finished = crate::network::proxy::Finished {
+            refusals: refused.to_vec(),
+            unrecorded: 3,
+            turned_away: 2,
+        };
+        let text = format_refusals(&finished).expect("a report");
         insta::assert_snapshot!(text);
-        assert!(!text.contains('\u{1b}'));
-        assert_eq!(format_refusals(&[]), None);
+        assert!(
+            !text.contains('\u{1b}') && !text.contains("all good") && !text.contains('\u{443}')
+        );
+        assert_eq!(
+            format_refusals(&crate::network::proxy::Finished::default()),
+            None
+        );
         let allow: Vec<Option<String>> = refused.iter().map(allowing_rule).collect();
         assert_eq!(
             allow,
@@ -1121,6 +1211,10 @@ mod escape_tests {
                 None,
                 Some("127.0.0.1:8000".to_owned()),
                 Some("[fd00::1]".to_owned()),
+                None,
+                None,
+                None,
+                None,
                 None,
             ]
         );

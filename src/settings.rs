@@ -901,18 +901,36 @@ fn apply_flags(
 /// mode)`): what [`is_certificate_mount`] knows it by.
 const CERTIFICATES: &str = " (certificates, proxy mode)";
 
-/// A mount [`certificate_mounts`] added: read-only, and not walked for the hidden
-/// credential patterns (a CA directory is `*.pem` files; hiding them would break TLS).
+/// A mount [`certificate_mounts`] added: read-only, and walked for the hidden credential
+/// patterns less the certificate ones ([`certificate_directory_patterns`]).
 fn is_certificate_mount(mount: &Mount) -> bool {
     !mount.writable && mount.origin.ends_with(CERTIFICATES)
+}
+
+/// Patterns a certificate directory's certificates match (a CA directory is `*.pem` files
+/// and hashed `*.0` links to them; hiding them would break TLS).
+const CERTIFICATE_PATTERNS: &[&str] = &["*.pem", "*.crt", "*.cer", "*.0"];
+
+/// The patterns hidden in a certificate directory only a certificate variable shows:
+/// every hidden pattern except the certificate ones (`id_*`, `*.key`, `.env`, `*.p12`
+/// stay hidden), plus `private`, the directory beside the certificates with the host's
+/// TLS keys (`/etc/ssl/private` when the variable names `/etc/ssl`). With `*.pem` left
+/// out, `/etc/ssl/certs` matches next to nothing: its hundreds of links are not resolved.
+fn certificate_directory_patterns(patterns: &[String]) -> Vec<String> {
+    patterns
+        .iter()
+        .filter(|pattern| !CERTIFICATE_PATTERNS.contains(&pattern.as_str()))
+        .cloned()
+        .chain(std::iter::once("private".to_owned()))
+        .collect()
 }
 
 /// In `proxy` mode, the certificate files the certificate variables name
 /// ([`policy::defaults::CERTIFICATE_VARIABLES`]) when the host's value is passed in
 /// (`env.pass`, `--env NAME`) or the user sets one (`--env NAME=PATH`), as an absolute
 /// path: read-only mounts where they are, optional (a missing file is skipped), through
-/// the gate like every other mount, not walked for the hidden credential patterns
-/// ([`is_certificate_mount`]). (Not for `env.set`: a repository's policy could name
+/// the gate like every other mount, a directory walked for the hidden credential patterns
+/// less the certificate ones ([`certificate_directory_patterns`]). (Not for `env.set`: a repository's policy could name
 /// any host file that way without the trust gate seeing a mount.)
 fn certificate_mounts(policy: &Policy, args: &SandboxArgs, env: EnvLookup) -> Vec<Mount> {
     if policy.network.mode != NetworkMode::Proxy {
@@ -932,7 +950,7 @@ fn certificate_mounts(policy: &Policy, args: &SandboxArgs, env: EnvLookup) -> Ve
         let (value, origin) = match from_flag {
             Some(value) => (value, format!("--env {name}{CERTIFICATES}")),
             None if policy.env.pass.iter().any(|passed| passed == name) => {
-                (env(name), format!("`env.pass` {name}{CERTIFICATES}"))
+                (env(name), format!("env.pass {name}{CERTIFICATES}"))
             }
             None => continue,
         };
@@ -940,6 +958,19 @@ fn certificate_mounts(policy: &Policy, args: &SandboxArgs, env: EnvLookup) -> Ve
             continue;
         };
         let path = normalize(&path);
+        // A passed variable that names the home directory or one holding it (`/`) would
+        // hand the program the user's files for a certificate: not mounted (a user who
+        // means it says so with `--ro`).
+        let home = env("HOME")
+            .map(PathBuf::from)
+            .filter(|home| home.is_absolute());
+        let passed = !origin.starts_with("--env");
+        if passed
+            && (path == Path::new("/")
+                || home.is_some_and(|home| normalize(&home).starts_with(&path)))
+        {
+            continue;
+        }
         if !out.iter().any(|mount| mount.source == path) {
             out.push(Mount {
                 source: path.clone(),
@@ -1068,19 +1099,23 @@ fn protect_and_hide(
     let mut hidden = Vec::new();
     // What `hidden` holds, for a constant-time check (thousands of hidden files stay linear).
     let mut covered_once = std::collections::HashSet::new();
-    // A certificate directory proxy mode mounts (`SSL_CERT_DIR`) is shown for its `*.pem`
-    // files: walked only when another mount shows the same place.
-    let walked = |source: &PathBuf| {
-        source == workdir
-            || mounts
+    // A certificate directory proxy mode mounts (`SSL_CERT_DIR`) is shown for its
+    // certificates: walked for the other patterns, unless another mount shows the same
+    // place (then for all of them).
+    let certificates_only = |source: &PathBuf| {
+        source != workdir
+            && !mounts
                 .iter()
                 .any(|mount| mount.source == *source && !is_certificate_mount(mount))
     };
+    let certificate_patterns = certificate_directory_patterns(patterns);
     for (source, _, _) in &areas {
-        if !source.is_dir() || !walked(source) {
+        if !source.is_dir() {
             continue;
         }
-        let patterns = if guarded.contains(source) {
+        let patterns = if certificates_only(source) {
+            &certificate_patterns
+        } else if guarded.contains(source) {
             flag_patterns
         } else {
             patterns
@@ -1585,6 +1620,31 @@ fn seccomp_available() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A certificate directory (F8): the certificate patterns are left out, every other
+    /// credential pattern (defaults and `--hide`) stays, and `private` is added.
+    #[test]
+    fn a_certificate_directory_keeps_every_pattern_but_the_certificate_ones() {
+        let mut patterns: Vec<String> = policy::defaults::HIDDEN_DEFAULTS
+            .iter()
+            .map(|pattern| (*pattern).to_owned())
+            .collect();
+        patterns.extend(["*.crt".to_owned(), "secret.txt".to_owned()]);
+        let kept = certificate_directory_patterns(&patterns);
+        for certificate in CERTIFICATE_PATTERNS {
+            assert!(
+                !kept.iter().any(|pattern| pattern == certificate),
+                "{certificate}"
+            );
+        }
+        for credential in ["*.key", "id_rsa*", ".env", "*.p12", "secret.txt", "private"] {
+            assert!(
+                kept.iter().any(|pattern| pattern == credential),
+                "{credential}"
+            );
+        }
+        assert_eq!(kept.len(), patterns.len() - 2 + 1);
+    }
 
     /// `--ro ~` with a venv in `~/.cache/pypoetry/virtualenvs/NAME`: the venv's own mount
     /// keeps a place to land (its guard's other entries are covered one by one), inner

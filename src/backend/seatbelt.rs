@@ -121,7 +121,7 @@ impl Backend for Seatbelt {
             observer(&Notice::Warning(warning));
         }
         let mut outcome = exec::run_seatbelt(&command, &options, &enforcement);
-        let refused = proxy.map(crate::network::proxy::Proxy::finish);
+        let refused = proxy.map(crate::network::proxy::Proxy::stop);
         if let Ok(outcome) = &mut outcome {
             outcome.network = refused;
         }

@@ -348,7 +348,7 @@ pub struct Outcome {
     pub discarded: Vec<Discarded>,
     /// `network.mode = "proxy"`: the connections the proxy refused, the most asked-for
     /// first (`None` in the other modes).
-    pub network: Option<Vec<crate::network::Refusal>>,
+    pub network: Option<crate::network::proxy::Finished>,
     /// What the observer was told during the run, in order.
     #[allow(
         dead_code,
@@ -659,12 +659,9 @@ pub fn run_in(
 struct RunningProxy(Option<crate::network::proxy::Proxy>);
 
 impl RunningProxy {
-    /// Stops the proxy; its refusals (none when it never started).
-    fn finish(&mut self) -> Vec<crate::network::Refusal> {
-        self.0
-            .take()
-            .map(|proxy| proxy.finish())
-            .unwrap_or_default()
+    /// Stops the proxy; what it recorded (nothing when it never started).
+    fn finish(&mut self) -> crate::network::proxy::Finished {
+        self.0.take().map(|proxy| proxy.stop()).unwrap_or_default()
     }
 }
 

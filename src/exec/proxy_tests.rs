@@ -114,7 +114,10 @@ fn an_allowed_connect_goes_through_and_a_refused_one_is_recorded() {
     assert!(lines[0].contains(" 200 "), "{stdout}");
     assert_eq!(lines[1], "through the proxy", "{stdout}");
     assert!(lines[2].contains(" 403 "), "{stdout}");
-    let refused = outcome.network.expect("proxy mode records refusals");
+    let refused = outcome
+        .network
+        .expect("proxy mode records refusals")
+        .refusals;
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert_eq!(refused[0].host, "127.0.0.1");
     assert_eq!(refused[0].port, port.wrapping_add(1).max(1));

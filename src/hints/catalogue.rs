@@ -650,7 +650,7 @@ fn network_hint(kind: &str, message: &str, context: &HintContext) -> Option<Stri
         return None;
     }
     Some(match context.network {
-        NetworkMode::None => "the sandbox has no network (`network.mode = \"none\"`); allow it with `--network full` (or `-P net`), or set `mode = \"full\"` under `[network]` in the policy".to_owned(),
+        NetworkMode::None => "the sandbox has no network (`network.mode = \"none\"`); allow only the hosts it needs with `--allow-host HOST` (through boxpy's proxy), or the whole network with `--network full` (or `-P net`), or set `mode` under `[network]` in the policy".to_owned(),
         NetworkMode::Localhost => "`network.mode = \"localhost\"` reaches only servers started inside the sandbox (not the host's); allow the network with `--network full`, or set `mode = \"full\"` under `[network]`".to_owned(),
         NetworkMode::Full => {
             if message.contains("refused") {
@@ -673,7 +673,7 @@ fn proxy_hint(message: &str) -> String {
     if REFUSED.iter().any(|needle| message.contains(needle)) {
         return "boxpy's network proxy refused the connection: the policy does not allow that host or port (`network.allow`); boxpy lists each refused host after the report (`network.refused` with `--json`), with the `--allow-host` rule that would allow it".to_owned();
     }
-    "the sandbox reaches the network only through boxpy's proxy, which `HTTPS_PROXY`, `HTTP_PROXY` and `ALL_PROXY` point to; this client looked up a name or connected directly, which fails inside: make it use those variables (pip, requests, httpx, urllib and git do; aiohttp needs `trust_env=True`; a raw socket needs a SOCKS5 client for 127.0.0.1:1080), or allow the whole network with `--network full`".to_owned()
+    "the sandbox reaches the network only through boxpy's proxy, which `HTTPS_PROXY`, `HTTP_PROXY` and `ALL_PROXY` point to; this client looked up a name or connected directly, which fails inside: make it use those variables (pip, requests, httpx, urllib and git do; aiohttp needs `trust_env=True`), or speak SOCKS5 to 127.0.0.1:1080 (names resolved by the proxy)".to_owned()
 }
 
 /// A thread that could not start: too many tasks, or (under RLIMIT_DATA, where each

@@ -18,7 +18,8 @@ use std::net::IpAddr;
 /// The port of the HTTP proxy (absolute-form requests and `CONNECT`) on the sandbox's
 /// loopback: the program's `HTTP_PROXY` and `HTTPS_PROXY`.
 pub const HTTP_PORT: u16 = 3128;
-/// The port of the SOCKS5 proxy on the sandbox's loopback: the program's `ALL_PROXY`.
+/// The port of the SOCKS5 proxy on the sandbox's loopback (`socks5h://127.0.0.1:1080`, for
+/// programs that ask for it: `ALL_PROXY` names the HTTP proxy).
 pub const SOCKS_PORT: u16 = 1080;
 
 /// A connection the proxy refused, with how many times it was asked for.

@@ -228,12 +228,24 @@ fn normalize(name: &str) -> Result<String, &'static str> {
         if label.is_empty() || label.len() > 63 {
             return Err("each part of a host name between dots is 1 to 63 characters long");
         }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err("a part of a host name neither starts nor ends with `-`");
+        }
         if !label
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
         {
             return Err("a host name holds only letters, digits, `-`, `_` and dots (`*` only as `*.` at its start)");
         }
+    }
+    // A last label of digits is no top-level domain: `127.1`, `2130706433` and `0x7f.1`
+    // are IPv4 shorthands some resolvers take as addresses, not names.
+    if name
+        .rsplit('.')
+        .next()
+        .is_some_and(|last| last.bytes().all(|byte| byte.is_ascii_digit()))
+    {
+        return Err("a host name's last part is not all digits (write an address as four numbers, `10.0.0.1`)");
     }
     Ok(name.to_ascii_lowercase())
 }
@@ -559,6 +571,13 @@ mod tests {
             "[::1]x",
             "[pypi.org]:80",
             "::1:80:zz",
+            "-wtmp",
+            "--rw",
+            "a-.example.com",
+            "127.1",
+            "2130706433",
+            "0x7f.1",
+            "127.000.000.001",
         ] {
             let error = Rule::parse(text).expect_err(text);
             assert!(!error.0.is_empty(), "{text}");

@@ -483,7 +483,7 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
                 let masked = dest.join(relative);
                 let is_directory = matches!(
                     protected.to_str(),
-                    Some("/etc/ssh" | "/etc/sudoers.d" | "/run" | "/var/run")
+                    Some("/etc/ssh" | "/etc/ssl/private" | "/etc/sudoers.d" | "/run" | "/var/run")
                 );
                 masks.push(if is_directory {
                     MountOp::ReadOnlyTmpfs(masked)

@@ -366,6 +366,29 @@ fn certificate_files_are_mounted_in_proxy_mode_only() {
     };
     assert!(mounted(&["-P", "pypi"], "PIP_CERT", &ca));
     assert!(mounted(&["-P", "pypi"], "REQUESTS_CA_BUNDLE", &ca));
+    // A passed variable naming HOME or a directory holding it hands over no files of the
+    // user's (the red team's `SSL_CERT_DIR=$HOME`).
+    let home = ws.root().canonicalize().unwrap();
+    let with_home = |args: &[&str], value: &std::path::Path| -> bool {
+        let output = boxpy(&ws)
+            .args(["render", "--json", "--target", "linux", "--venv"])
+            .arg(&venv)
+            .args(args)
+            .env("HOME", &home)
+            .env("SSL_CERT_DIR", value)
+            .run();
+        assert_exit(&output, 0);
+        let json = output.json();
+        let path = value.to_str().unwrap();
+        json["args"]
+            .as_array()
+            .unwrap()
+            .windows(3)
+            .any(|window| window[0] == "--ro-bind" && window[1] == path && window[2] == path)
+    };
+    assert!(!with_home(&["-P", "pypi"], &home));
+    assert!(!with_home(&["-P", "pypi"], home.parent().unwrap()));
+    assert!(with_home(&["-P", "pypi"], ca.parent().unwrap()));
     assert!(mounted(
         &["--allow-host", "pypi.org", "--env", "SSL_CERT_FILE"],
         "SSL_CERT_FILE",
@@ -416,6 +439,62 @@ fn certificate_files_are_mounted_in_proxy_mode_only() {
         "PIP_CERT",
         &ws.root().join("certs/missing.pem")
     ));
+}
+
+/// F8: a certificate directory proxy mode mounts (`SSL_CERT_DIR`) shows its certificates
+/// (`*.pem`, `*.crt`, hashed `*.0` links) but keeps hiding the credentials beside them
+/// (`id_rsa`, `*.key`, `.env`, `*.p12`) and a `private` directory (`/etc/ssl/private`'s
+/// TLS keys when the variable names `/etc/ssl`), as `--ro` of the same directory would;
+/// the host's files stay as they were.
+#[test]
+fn a_certificate_directory_hides_the_keys_beside_its_certificates() {
+    let ws = Workspace::new(&Runner::Caller);
+    let venv: PathBuf = venv(Venv::Debian).unwrap_or_else(|error| panic!("{error}"));
+    ws.write("certs/ca.pem", "CERT\n");
+    ws.write("certs/ca.crt", "CERT\n");
+    let secrets = [
+        "id_rsa",
+        "server.key",
+        ".env",
+        "client.p12",
+        "private/host.key",
+    ];
+    for name in secrets {
+        ws.write(&format!("certs/{name}"), "SECRET\n");
+    }
+    let dir = ws.root().join("certs");
+    std::os::unix::fs::symlink("ca.pem", dir.join("abcd1234.0")).unwrap();
+    let output = boxpy(&ws)
+        .args(["run", "-P", "pypi", "--venv"])
+        .arg(&venv)
+        .env("SSL_CERT_DIR", &dir)
+        .code(&format!(
+            "import os\n\
+             d = {:?}\n\
+             print('started')\n\
+             for name in ['ca.pem', 'ca.crt', 'abcd1234.0', 'id_rsa', 'server.key', '.env', 'client.p12']:\n\
+             \x20   print(f'{{name}}={{open(os.path.join(d, name)).read()!r}}')\n\
+             print('private=' + repr(sorted(os.listdir(os.path.join(d, 'private')))))\n",
+            dir.to_str().unwrap()
+        ))
+        .run();
+    assert_started(&output);
+    let stdout = output.stdout_text();
+    assert!(stdout.contains("started"), "{output}");
+    for shown in ["ca.pem", "ca.crt", "abcd1234.0"] {
+        assert!(stdout.contains(&format!("{shown}='CERT\\n'")), "{output}");
+    }
+    for hidden in ["id_rsa", "server.key", ".env", "client.p12"] {
+        assert!(stdout.contains(&format!("{hidden}=''")), "{output}");
+    }
+    assert!(stdout.contains("private=[]"), "{output}");
+    for name in secrets {
+        assert_eq!(
+            std::fs::read_to_string(dir.join(name)).unwrap(),
+            "SECRET\n",
+            "{name}"
+        );
+    }
 }
 
 /// The `pypi` policy's recipe: the venv stays read-only, so pip installs into the workdir
@@ -472,4 +551,47 @@ fn pip_installs_into_the_workdir_under_the_pypi_policy() {
     ]);
     assert_exit(&output, 0);
     assert_eq!(output.line_after("imported "), "42", "{output}");
+}
+
+/// F8: `/etc/ssl/private` (the host's TLS keys, which root reads) stays empty inside
+/// wherever `/etc/ssl` is shown: the certificates of `proxy` and `full` mode, a
+/// certificate variable naming `/etc/ssl`, `--ro /etc`.
+#[test]
+fn the_hosts_tls_private_keys_stay_hidden() {
+    let private = std::path::Path::new("/etc/ssl/private");
+    let on_host = std::fs::read_dir(private).map(|entries| entries.count());
+    if !nix::unistd::geteuid().is_root() || !matches!(on_host, Ok(count) if count > 0) {
+        eprintln!("skipped: needs root and a non-empty /etc/ssl/private");
+        return;
+    }
+    let ws = Workspace::new(&Runner::Caller);
+    let venv: PathBuf = venv(Venv::Debian).unwrap_or_else(|error| panic!("{error}"));
+    let cases: [&[&str]; 4] = [
+        &["-P", "pypi"],
+        &["--network", "full"],
+        &["-P", "pypi", "--env", "SSL_CERT_DIR=/etc/ssl"],
+        &["--ro", "/etc"],
+    ];
+    for args in cases {
+        let output = boxpy(&ws)
+            .args(["run", "--venv"])
+            .arg(&venv)
+            .args(args)
+            .code(
+                "import os\n\
+                 print('certs', len(os.listdir('/etc/ssl/certs')) > 0)\n\
+                 print('private', os.listdir('/etc/ssl/private'))\n",
+            )
+            .run();
+        assert_started(&output);
+        let stdout = output.stdout_text();
+        assert!(stdout.contains("certs True"), "{output}");
+        assert!(stdout.contains("private []"), "{output}");
+    }
+    assert_eq!(
+        std::fs::read_dir(private)
+            .map(|entries| entries.count())
+            .ok(),
+        on_host.ok()
+    );
 }

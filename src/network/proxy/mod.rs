@@ -297,7 +297,7 @@ enum Protocol {
 }
 
 /// What a stopped proxy recorded.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Finished {
     /// The refusals: kinds `Address` and `Denied` first, then the most asked-for first
     /// (ties: the first asked for first).
@@ -361,6 +361,7 @@ impl Proxy {
 
     /// Stops accepting, closes every connection still open, and returns the refusals
     /// (kinds `Address` and `Denied` first, then the most asked-for first).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn finish(self) -> Vec<Refusal> {
         self.stop().refusals
     }
