@@ -1064,6 +1064,7 @@ fn the_descriptor_limit_is_raised_towards_the_hard_limit_never_lowered() {
 }
 
 /// Set in the environment of [`short_of_descriptors_child`]'s process.
+#[cfg(target_os = "linux")]
 const NOFILE_CHILD: &str = "BOXPY_TEST_PROXY_NOFILE_CHILD";
 
 /// Not a test on its own: run by
