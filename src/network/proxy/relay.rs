@@ -16,8 +16,6 @@ use super::Connection;
 
 const PUMP_STACK: usize = 64 * 1024;
 const BUFFER: usize = 64 * 1024;
-#[cfg(any(target_os = "linux", target_os = "android"))]
-const PIPE_SIZE: i32 = 1 << 20;
 
 /// How a relay ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,13 +94,10 @@ fn splice_pump(from: &TcpStream, to: &TcpStream) -> Option<io::Result<()>> {
     use nix::errno::Errno;
     use nix::fcntl::{splice, OFlag, SpliceFFlags};
     let (pipe_read, pipe_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).ok()?;
-    // A 1 MiB pipe moves a loopback download in fewer, larger splices (measured: about a
-    // fifth less time through the proxy than the default 64 KiB). Best effort: a user past
-    // `fs.pipe-user-pages-soft` keeps the default size.
-    let _ = nix::fcntl::fcntl(
-        std::os::fd::AsRawFd::as_raw_fd(&pipe_write),
-        nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE),
-    );
+    // The pipe keeps its default size (64 KiB, 16 pages): every page of it counts against
+    // the user's `fs.pipe-user-pages-soft` (16,384 pages), past which each new pipe of that
+    // user anywhere on the host gets a single page. A 1 MiB pipe (256 pages) would reach
+    // that after 32 tunnels, for no speed-up the benchmark could show.
     let flags = SpliceFFlags::SPLICE_F_MOVE;
     let result = (|| loop {
         let moved = match splice(from, None, &pipe_write, None, 1 << 20, flags) {
