@@ -1072,12 +1072,16 @@ fn send_listeners(socket: &OwnedFd, listeners: &[std::net::TcpListener; 2]) -> R
     })
 }
 
-/// Receives the init's [`LISTENERS_ANSWER`]: the HTTP and SOCKS5 listeners, each checked
-/// to be a listening TCP socket (received close-on-exec). Blocks until the init sends
-/// them or its end of the socket is closed (`None`).
+/// Receives one of the init's answers on the setup socket: the message must arrive whole
+/// and be `expected`; its descriptors (at most two, received close-on-exec). `None` when
+/// anything else arrives, or the init's end is closed.
 #[cfg(target_os = "linux")]
-pub fn receive_listeners(socket: &OwnedFd) -> Option<[std::net::TcpListener; 2]> {
-    use nix::sys::socket::{getsockopt, recvmsg, sockopt, ControlMessageOwned, MsgFlags};
+pub(super) fn receive_answer(
+    socket: &OwnedFd,
+    expected: &[u8],
+    flags: nix::sys::socket::MsgFlags,
+) -> Option<Vec<OwnedFd>> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     use std::os::fd::AsRawFd;
     let mut buffer = [0u8; 64];
     let mut space = nix::cmsg_space!([RawFd; 2]);
@@ -1087,7 +1091,7 @@ pub fn receive_listeners(socket: &OwnedFd) -> Option<[std::net::TcpListener; 2]>
             socket.as_raw_fd(),
             &mut slices,
             Some(&mut space),
-            MsgFlags::MSG_CMSG_CLOEXEC,
+            MsgFlags::MSG_CMSG_CLOEXEC | flags,
         ) {
             Ok(message) => break message,
             Err(Errno::EINTR) => continue,
@@ -1109,9 +1113,16 @@ pub fn receive_listeners(socket: &OwnedFd) -> Option<[std::net::TcpListener; 2]>
         .flags
         .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC);
     let length = message.bytes;
-    if !whole || buffer[..length] != *LISTENERS_ANSWER {
-        return None;
-    }
+    (whole && buffer[..length] == *expected).then_some(files)
+}
+
+/// Receives the init's [`LISTENERS_ANSWER`]: the HTTP and SOCKS5 listeners, each checked
+/// to be a listening TCP socket (received close-on-exec). Blocks until the init sends
+/// them or its end of the socket is closed (`None`).
+#[cfg(target_os = "linux")]
+pub fn receive_listeners(socket: &OwnedFd) -> Option<[std::net::TcpListener; 2]> {
+    use nix::sys::socket::{getsockopt, sockopt, MsgFlags};
+    let files = receive_answer(socket, LISTENERS_ANSWER, MsgFlags::empty())?;
     let listening = |fd: &OwnedFd| {
         getsockopt(fd, sockopt::AcceptConn).unwrap_or(false)
             && getsockopt(fd, sockopt::SockType).ok() == Some(nix::sys::socket::SockType::Stream)

@@ -744,41 +744,15 @@ impl PendingTerminal {
 /// descriptor, a terminal (received close-on-exec).
 #[cfg(target_os = "linux")]
 fn receive_master(socket: &OwnedFd) -> Option<OwnedFd> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    let mut buffer = [0u8; 64];
-    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let mut slices = [std::io::IoSliceMut::new(&mut buffer)];
-    let message = loop {
-        match recvmsg::<()>(
-            socket.as_raw_fd(),
-            &mut slices,
-            Some(&mut space),
-            MsgFlags::MSG_CMSG_CLOEXEC | MsgFlags::MSG_DONTWAIT,
-        ) {
-            Ok(message) => break message,
-            Err(Errno::EINTR) => continue,
-            Err(_) => return None,
-        }
-    };
-    let mut files: Vec<OwnedFd> = Vec::new();
-    for control in message.cmsgs().ok()? {
-        if let ControlMessageOwned::ScmRights(fds) = control {
-            // SAFETY: the kernel just installed these descriptors in this process for this
-            // message; nothing else owns them.
-            files.extend(
-                fds.into_iter()
-                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-            );
-        }
-    }
-    let whole = !message
-        .flags
-        .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC);
-    let length = message.bytes;
+    let mut files = super::init::receive_answer(
+        socket,
+        super::init::TERMINAL_ANSWER,
+        nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+    )?;
     let master = files.pop().filter(|_| files.is_empty())?;
     // SAFETY: isatty only inspects the descriptor.
     let terminal = unsafe { libc::isatty(master.as_raw_fd()) } == 1;
-    (whole && terminal && buffer[..length] == *super::init::TERMINAL_ANSWER).then_some(master)
+    terminal.then_some(master)
 }
 
 #[cfg(not(target_os = "linux"))]
