@@ -112,7 +112,6 @@ impl Backend for Bwrap {
     fn run(&self, invocation: &Invocation, session: Session<'_>) -> Result<Outcome> {
         let observer = session.observer;
         let session_runtime = session.runtime;
-        super::warn_unusable_upstream(invocation, &session);
         let host = &self.host;
         // The limits are planned (cgroups created) once bwrap is running; the init waits
         // for them before it starts the program. A retry plans them again, and warns once.

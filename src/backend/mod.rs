@@ -98,7 +98,7 @@ impl Session<'_> {
         seccomp: Option<Vec<u8>>,
         count_discarded: Vec<(exec::discarded::Place, std::path::PathBuf)>,
     ) -> exec::ExecOptions {
-        let network = proxy_config(invocation, &self.env);
+        let network = proxy_config(invocation, &self.env, self.observer);
         exec::ExecOptions {
             io: self.io,
             env: self.env,
@@ -114,40 +114,33 @@ impl Session<'_> {
 }
 
 /// The network proxy's configuration when `invocation`'s network goes through it: its
-/// rules, and the host's own proxy from the caller's environment.
+/// rules, and the host's own proxy from the caller's environment (when the host's proxy
+/// variables name one boxpy cannot chain through, `observer` is warned and the proxy
+/// connects directly).
 fn proxy_config(
     invocation: &Invocation,
     env: &exec::Environment,
+    observer: &dyn Fn(&Notice<'_>),
 ) -> Option<crate::network::proxy::ProxyConfig> {
     let network = &invocation.policy.network;
     if network.mode != crate::policy::NetworkMode::Proxy {
         return None;
     }
-    // A host proxy boxpy cannot chain through was refused when the run was resolved
-    // (`proxy_upstream`); here it is only read again.
-    let upstream = upstream_of(env).ok().flatten();
+    let upstream = upstream_of(env).unwrap_or_else(|why| {
+        observer(&Notice::Warning(format!(
+            "{why}; boxpy's proxy connects to allowed hosts directly"
+        )));
+        None
+    });
     Some(crate::network::proxy::ProxyConfig {
         rules: network.rules(),
         upstream,
     })
 }
 
-/// Warns when the run's network goes through boxpy's proxy and the host's own proxy
-/// variables name one it cannot chain through (it then connects directly).
-fn warn_unusable_upstream(invocation: &Invocation, session: &Session<'_>) {
-    if invocation.policy.network.mode != crate::policy::NetworkMode::Proxy {
-        return;
-    }
-    if let Err(why) = upstream_of(&session.env) {
-        (session.observer)(&Notice::Warning(format!(
-            "{why}; boxpy's proxy connects to allowed hosts directly"
-        )));
-    }
-}
-
 /// The host's own proxy, from the caller's environment (`HTTPS_PROXY`, `HTTP_PROXY`,
 /// `NO_PROXY`), which boxpy's proxy connects through.
-pub(crate) fn upstream_of(
+fn upstream_of(
     env: &exec::Environment,
 ) -> std::result::Result<Option<crate::network::proxy::Upstream>, String> {
     crate::network::proxy::Upstream::from_env(|name| {

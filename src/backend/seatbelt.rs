@@ -78,7 +78,6 @@ impl Backend for Seatbelt {
     fn run(&self, invocation: &Invocation, session: Session<'_>) -> Result<Outcome> {
         let observer = session.observer;
         self.validate(invocation)?;
-        super::warn_unusable_upstream(invocation, &session);
         let run_directory = tempfile::Builder::new()
             .prefix("boxpy-")
             .tempdir()
@@ -94,9 +93,13 @@ impl Backend for Seatbelt {
             host::macos::run_tag(),
             self.host.boxpy_executable.clone(),
         );
+        // No channel (see `capabilities`: nbexec asks first) and no discarded places to
+        // count (HOME and TMPDIR are directories of the run directory, removed with it).
+        let mut options = session.exec_options(invocation, None, Vec::new());
         // Proxy mode: boxpy's proxy listens on two ephemeral ports of the host's loopback
-        // for this run, and the profile lets the program connect to those two only.
-        let (proxy, spec) = match start_proxy(invocation, &session.env)? {
+        // for this run (this backend's, not exec's: exec has no listeners to take), and the
+        // profile lets the program connect to those two only.
+        let (proxy, spec) = match options.network.take().map(start_proxy).transpose()? {
             Some((proxy, ports)) => {
                 let mut spec = invocation.spec.clone();
                 spec.proxy = Some(ports);
@@ -109,11 +112,6 @@ impl Backend for Seatbelt {
         let Launch::Seatbelt(command) = launch else {
             unreachable!("the Seatbelt backend renders Seatbelt commands")
         };
-        // No channel (see `capabilities`: nbexec asks first) and no discarded places to
-        // count (HOME and TMPDIR are directories of the run directory, removed with it).
-        let mut options = session.exec_options(invocation, None, Vec::new());
-        // The proxy is this backend's, already running: exec has no listeners to take.
-        options.network = None;
         let enforcement = exec::limits::plan(&invocation.policy.limits, self.host.uid);
         // macOS has no cgroups: the plan is the one `limits` describes (`plan` only tries
         // to create them and finds none).
@@ -146,16 +144,12 @@ pub(super) fn planned_limits(plan: &exec::limits::Enforcement, tmp_size: bool) -
     limits
 }
 
-/// In proxy mode: boxpy's proxy on two ephemeral ports of the host's loopback, started,
+/// boxpy's proxy with `config` on two ephemeral ports of the host's loopback, started,
 /// with the ports the program is pointed at.
 fn start_proxy(
-    invocation: &Invocation,
-    env: &exec::Environment,
-) -> Result<Option<(crate::network::proxy::Proxy, crate::sandbox::ProxyPorts)>> {
+    config: crate::network::proxy::ProxyConfig,
+) -> Result<(crate::network::proxy::Proxy, crate::sandbox::ProxyPorts)> {
     use crate::network::proxy::{Listener, Proxy};
-    let Some(config) = super::proxy_config(invocation, env) else {
-        return Ok(None);
-    };
     let failed = |error: std::io::Error| Error::SandboxSetup {
         detail: format!("starting boxpy's network proxy on the host's loopback: {error}"),
     };
@@ -173,5 +167,5 @@ fn start_proxy(
     };
     let proxy = Proxy::start(config, vec![Listener::Http(http), Listener::Socks5(socks)])
         .map_err(failed)?;
-    Ok(Some((proxy, ports)))
+    Ok((proxy, ports))
 }
