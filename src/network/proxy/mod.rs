@@ -52,7 +52,7 @@ pub const MAX_RECORDED: usize = 1000;
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a connection to one address may take to be accepted.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long [`Proxy::finish`] waits for the connections' threads once it has shut
+/// How long [`Proxy::stop`] waits for the connections' threads once it has shut
 /// their sockets down.
 const FINISH_WAIT: Duration = Duration::from_millis(500);
 const CONNECTION_STACK: usize = 256 * 1024;
@@ -311,7 +311,7 @@ pub struct Finished {
     pub turned_away: u64,
 }
 
-/// A running proxy; [`Proxy::finish`] stops it.
+/// A running proxy; [`Proxy::stop`] stops it.
 #[derive(Debug)]
 pub struct Proxy {
     shared: Arc<Shared>,
@@ -359,14 +359,15 @@ impl Proxy {
         })
     }
 
-    /// Stops accepting, closes every connection still open, and returns the refusals
-    /// (kinds `Address` and `Denied` first, then the most asked-for first).
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// [`Proxy::stop`]'s refusals alone (the tests' shorthand).
+    #[cfg(test)]
     pub fn finish(self) -> Vec<Refusal> {
         self.stop().refusals
     }
 
-    /// [`Proxy::finish`], with what else the proxy counted.
+    /// Stops accepting, closes every connection still open, and returns what the proxy
+    /// recorded: the refusals (kinds `Address` and `Denied` first, then the most asked-for)
+    /// and what it could not record or turned away.
     ///
     /// Returns within about half a second whatever the connections do: their sockets are
     /// shut down both ways, which ends every read, write and relay, and a connect in
