@@ -639,7 +639,7 @@ fn is_network_failure(kind: &str, message: &str) -> bool {
         "nodename nor servname",
         "Cannot assign requested address",
         "Tunnel connection failed",
-        "Forbidden by boxpy",
+        crate::network::proxy::REFUSED_PHRASE,
         "not allowed by ruleset",
     ];
     TYPES.contains(&kind) || MESSAGES.iter().any(|needle| message.contains(needle))
@@ -669,7 +669,10 @@ fn network_hint(kind: &str, message: &str, context: &HintContext) -> Option<Stri
 fn proxy_hint(message: &str) -> String {
     // The proxy's HTTP refusal carries its own reason phrase; SOCKS5's is the standard
     // "not allowed by ruleset".
-    const REFUSED: &[&str] = &["Forbidden by boxpy", "not allowed by ruleset"];
+    const REFUSED: &[&str] = &[
+        crate::network::proxy::REFUSED_PHRASE,
+        "not allowed by ruleset",
+    ];
     if REFUSED.iter().any(|needle| message.contains(needle)) {
         return "boxpy's network proxy refused the connection: the policy does not allow that host or port (`network.allow`); boxpy lists each refused host after the report (`network.refused` with `--json`), with the `--allow-host` rule that would allow it".to_owned();
     }

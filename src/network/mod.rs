@@ -7,7 +7,7 @@
 //! setup socket; boxpy accepts on them directly ([`proxy`]), so the program's bytes cross
 //! one proxy, with no relay inside and no socket path the program could reach.
 //!
-//! This module depends on nothing of boxpy's: the policy validates its rules with
+//! This module depends on nothing of boxpy's but `text`: the policy validates its rules with
 //! [`rules::Rule::parse`], exec runs the [`proxy::Proxy`] for the length of a run.
 
 pub(crate) mod proxy;

@@ -325,7 +325,7 @@ fn respond(client: &TcpStream, response: &[u8]) {
 }
 
 /// The reason phrase of the proxy's refusals.
-pub const REFUSED_PHRASE: &str = "Forbidden by boxpy";
+pub(crate) const REFUSED_PHRASE: &str = "Forbidden by boxpy";
 
 fn respond_failure(client: &TcpStream, port: u16, host: &str, failure: &Failure) {
     let response = match failure {

@@ -23,6 +23,7 @@
 //! name again (DNS rebinding). Through the host's own proxy, see [`Upstream`].
 
 mod http;
+pub(crate) use http::REFUSED_PHRASE;
 mod relay;
 mod socks;
 #[cfg(test)]
