@@ -947,6 +947,14 @@ fn certificate_mounts(policy: &Policy, args: &SandboxArgs, env: EnvLookup) -> Ve
                 None if entry == name => Some(env(name)),
                 _ => None,
             });
+        // `ambient`: the host's own value (`env.pass`, `--env NAME`), which the user may
+        // never have looked at, as opposed to a path the user wrote (`--env NAME=PATH`).
+        let explicit = args
+            .env
+            .iter()
+            .rev()
+            .find(|entry| entry.split_once('=').map_or(entry.as_str(), |(key, _)| key) == *name)
+            .is_some_and(|entry| entry.contains('='));
         let (value, origin) = match from_flag {
             Some(value) => (value, format!("--env {name}{CERTIFICATES}")),
             None if policy.env.pass.iter().any(|passed| passed == name) => {
@@ -958,17 +966,10 @@ fn certificate_mounts(policy: &Policy, args: &SandboxArgs, env: EnvLookup) -> Ve
             continue;
         };
         let path = normalize(&path);
-        // A passed variable that names the home directory or one holding it (`/`) would
-        // hand the program the user's files for a certificate: not mounted (a user who
-        // means it says so with `--ro`).
         let home = env("HOME")
             .map(PathBuf::from)
             .filter(|home| home.is_absolute());
-        let passed = !origin.starts_with("--env");
-        if passed
-            && (path == Path::new("/")
-                || home.is_some_and(|home| normalize(&home).starts_with(&path)))
-        {
+        if !explicit && !ambient_certificate(&path, home.as_deref()) {
             continue;
         }
         if !out.iter().any(|mount| mount.source == path) {
@@ -982,6 +983,44 @@ fn certificate_mounts(policy: &Policy, args: &SandboxArgs, env: EnvLookup) -> Ve
         }
     }
     out
+}
+
+/// Whether a certificate variable's host value (`SSL_CERT_DIR=...` where boxpy runs) may be
+/// mounted without the user having written the path: resolved through its symlinks, a
+/// directory only outside every home (`/home`, `/root`, `/Users`, HOME) and never `/` or
+/// one holding HOME; a file only when named as a certificate (`.pem`, `.crt`, `.cer`,
+/// `.der`) and not inside a credential directory (`.ssh`, `.aws`, ...). Anything else the
+/// user can still show with `--env NAME=PATH` or `--ro`.
+fn ambient_certificate(path: &Path, home: Option<&Path>) -> bool {
+    const CREDENTIAL_DIRECTORIES: &[&str] = &[
+        ".ssh", ".aws", ".gnupg", ".azure", ".kube", ".docker", ".config", ".netrc",
+    ];
+    let Ok(real) = std::fs::canonicalize(path) else {
+        return false;
+    };
+    let home = home.and_then(|home| std::fs::canonicalize(home).ok());
+    if real == Path::new("/") || home.as_ref().is_some_and(|home| home.starts_with(&real)) {
+        return false;
+    }
+    let in_a_home = ["/home", "/root", "/Users"]
+        .iter()
+        .any(|root| real.starts_with(root))
+        || home.as_ref().is_some_and(|home| real.starts_with(home));
+    if real.is_dir() {
+        return !in_a_home;
+    }
+    let certificate = real
+        .extension()
+        .and_then(|extension| extension.to_str())
+        .is_some_and(|extension| {
+            ["pem", "crt", "cer", "der"].contains(&extension.to_ascii_lowercase().as_str())
+        });
+    let in_credentials = real.components().any(|component| {
+        CREDENTIAL_DIRECTORIES
+            .iter()
+            .any(|name| component.as_os_str() == std::ffi::OsStr::new(name))
+    });
+    certificate && !in_credentials
 }
 
 /// `--network`, `--allow-host` and `--deny-host` over the policy's `[network]`: a

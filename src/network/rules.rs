@@ -238,12 +238,20 @@ fn normalize(name: &str) -> Result<String, &'static str> {
             return Err("a host name holds only letters, digits, `-`, `_` and dots (`*` only as `*.` at its start)");
         }
     }
-    // A last label of digits is no top-level domain: `127.1`, `2130706433` and `0x7f.1`
-    // are IPv4 shorthands some resolvers take as addresses, not names.
-    if name
-        .rsplit('.')
-        .next()
-        .is_some_and(|last| last.bytes().all(|byte| byte.is_ascii_digit()))
+    // A last label of digits is no top-level domain, and labels that are all numbers
+    // (decimal, octal, `0x` hex) are an address to `inet_aton`: `127.1`, `2130706433`,
+    // `0x7f.1`, `0xa9fea9fe` are IPv4 shorthands resolvers take as addresses, not names.
+    let numeric = |label: &str| {
+        let hex = label
+            .strip_prefix("0x")
+            .or_else(|| label.strip_prefix("0X"));
+        match hex {
+            Some(digits) => digits.bytes().all(|byte| byte.is_ascii_hexdigit()),
+            None => label.bytes().all(|byte| byte.is_ascii_digit()),
+        }
+    };
+    if name.rsplit('.').next().is_some_and(numeric)
+        || (name.split('.').count() <= 4 && name.split('.').all(numeric))
     {
         return Err("a host name's last part is not all digits (write an address as four numbers, `10.0.0.1`)");
     }
@@ -578,6 +586,10 @@ mod tests {
             "2130706433",
             "0x7f.1",
             "127.000.000.001",
+            "0xa9fea9fe",
+            "169.254.169.0xfe",
+            "0x7f000001",
+            "127.0.0.0x1",
         ] {
             let error = Rule::parse(text).expect_err(text);
             assert!(!error.0.is_empty(), "{text}");

@@ -388,7 +388,19 @@ fn certificate_files_are_mounted_in_proxy_mode_only() {
     };
     assert!(!with_home(&["-P", "pypi"], &home));
     assert!(!with_home(&["-P", "pypi"], home.parent().unwrap()));
-    assert!(with_home(&["-P", "pypi"], ca.parent().unwrap()));
+    // Nor a directory inside a home, nor HOME through a symlink (the second red team's
+    // `SSL_CERT_DIR=/tmp/x/homelink`), nor with `--env NAME` (the host's value too).
+    assert!(!with_home(&["-P", "pypi"], ca.parent().unwrap()));
+    let link = std::env::temp_dir().join(format!("boxpy-homelink-{}", std::process::id()));
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&home, &link).unwrap();
+    let through_link = with_home(&["-P", "pypi"], &link);
+    let with_flag = with_home(
+        &["--allow-host", "pypi.org", "--env", "SSL_CERT_DIR"],
+        &home,
+    );
+    std::fs::remove_file(&link).unwrap();
+    assert!(!through_link && !with_flag);
     assert!(mounted(
         &["--allow-host", "pypi.org", "--env", "SSL_CERT_FILE"],
         "SSL_CERT_FILE",
