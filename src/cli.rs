@@ -296,7 +296,7 @@ pub struct NbexecArgs {
     /// The notebook to execute (nbformat 4)
     #[arg(value_name = "NOTEBOOK")]
     pub notebook: PathBuf,
-    /// Write the executed notebook to OUT (atomically)
+    /// Write the executed notebook to OUT (atomically; `-` for stdout)
     #[arg(
         short = 'o',
         long = "output",
@@ -307,6 +307,26 @@ pub struct NbexecArgs {
     /// Overwrite NOTEBOOK with the executed notebook (atomically)
     #[arg(long)]
     pub inplace: bool,
+    /// Inject the parameters and write the notebook (with papermill's metadata, outputs
+    /// cleared) without starting a kernel; needs `-o` or `--inplace`
+    #[arg(long)]
+    pub prepare_only: bool,
+    /// Stream what each cell prints (and its text results) to stderr as it arrives
+    #[arg(long)]
+    pub log_output: bool,
+    /// Save the notebook to OUT as each cell starts and ends (and every
+    /// `--autosave-cell-every` seconds of a cell's output), so a run that is killed leaves
+    /// its completed cells; needs `-o` or `--inplace`
+    #[arg(long)]
+    pub request_save_on_cell_execute: bool,
+    /// With `--request-save-on-cell-execute`: save inside a long cell at most every SECS
+    /// seconds, when it outputs (0: never) [default: 30]
+    #[arg(
+        long,
+        value_name = "SECS",
+        requires = "request_save_on_cell_execute"
+    )]
+    pub autosave_cell_every: Option<u64>,
     /// A parameter; VALUE is parsed as a Python literal where it can be, else a string
     #[arg(short = 'p', long = "parameter", num_args = 2, value_names = ["NAME", "VALUE"], allow_hyphen_values = true)]
     pub parameters: Vec<String>,

@@ -101,3 +101,57 @@ impl Runtime {
             .map_err(|_| std::io::Error::other("the runtime's spawning thread is gone"))?
     }
 }
+
+/// The forwarded signals, blocked in the calling thread before it starts threads of its own
+/// (see [`Runtime::block_forwarded_signals`]).
+#[must_use = "dropping it unblocks the signals"]
+pub struct BlockedSignals {
+    /// The mask to restore, while the run has not started.
+    previous: Option<nix::sys::signal::SigSet>,
+}
+
+impl Runtime {
+    /// Blocks the signals the CLI forwards to its run (SIGINT, SIGTERM, SIGHUP, SIGQUIT)
+    /// in the calling thread now, so that threads it starts before the run (`nbexec`'s
+    /// channel reader) inherit the mask: a signal left unblocked in any thread may be
+    /// delivered there and kill boxpy outright, with no report. Once the run has started
+    /// ([`BlockedSignals::started`]) they stay blocked, as the run leaves them; dropped
+    /// before that, the old mask comes back. A library runtime forwards nothing: nothing
+    /// is blocked.
+    pub fn block_forwarded_signals(&self) -> crate::error::Result<BlockedSignals> {
+        use anyhow::Context;
+        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow};
+        if !self.forward_signals {
+            return Ok(BlockedSignals { previous: None });
+        }
+        let mut forwarded = SigSet::empty();
+        for signal in super::FORWARDED_SIGNALS {
+            forwarded.add(signal);
+        }
+        let mut previous = SigSet::empty();
+        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&forwarded), Some(&mut previous))
+            .context("blocking signals")?;
+        Ok(BlockedSignals {
+            previous: Some(previous),
+        })
+    }
+}
+
+impl BlockedSignals {
+    /// The run started: the signals stay blocked (its wait takes them).
+    pub fn started(mut self) {
+        self.previous = None;
+    }
+}
+
+impl Drop for BlockedSignals {
+    fn drop(&mut self) {
+        if let Some(previous) = self.previous.take() {
+            let _ = nix::sys::signal::pthread_sigmask(
+                nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                Some(&previous),
+                None,
+            );
+        }
+    }
+}

@@ -28,6 +28,12 @@ PART = 128 * 1024
 ERROR_TEXT = 64 * 1024
 PR_SET_DUMPABLE = 4
 CONFIG = "/run/boxpy/nbexec/config.json"
+# papermill's error markers (its execute.py): a banner on top of a notebook that failed and
+# an anchor before the failed cell, both tagged so a later run removes them.
+ERROR_MARKER_TAG = "papermill-error-cell-tag"
+ERROR_STYLE = 'style="color:red; font-family:Helvetica Neue, Helvetica, Arial, sans-serif; font-size:2em;"'
+ERROR_MESSAGE = f"<span {ERROR_STYLE}>An Exception was encountered at '<a href=\"#papermill-error-cell\">In [%s]</a>'.</span>"
+ERROR_ANCHOR = f'<span id="papermill-error-cell" {ERROR_STYLE}>Execution using papermill encountered an exception here and stopped:</span>'
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 
 
@@ -47,6 +53,10 @@ def main(channel):
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
+    # SIGINT and SIGTERM (boxpy forwards Ctrl-C and its own SIGTERM to the driver) interrupt
+    # the running cell; the driver then saves what it has and ends by the same signal.
+    interruption = Interruption()
+    interruption.install()
     for variable, value in config["env"].items():
         os.environ[variable] = value
     # The policy's `MPLBACKEND = "Agg"` suits scripts; in a notebook it would keep plots
@@ -79,18 +89,48 @@ def main(channel):
     except Exception:
         pass
 
-    injected_at = inject_parameters(nbformat, notebook, config["parameters"])
-    code_cells = [
-        index for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"
-    ]
-    emit(event="start", cells=len(code_cells) - (1 if injected_at is not None else 0))
+    parameters = [(name, resolve(kind, value)) for name, kind, value in config["parameters"]]
+    injected = inject_parameters(nbformat, notebook, parameters)
+    budget = config.get("notebook_budget")
+    record = Record(notebook, config, parameters)
+    # The code cells as the channel numbers them (the injected cell is not counted).
+    labels = {}
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and cell is not injected:
+            labels[id(cell)] = len(labels) + 1
+    emit(event="start", cells=len(labels))
+
+    def label(cell):
+        return "injected" if cell is injected else labels[id(cell)]
+
+    if config.get("prepare_only"):
+        send_notebook(emit, nbformat.writes(notebook) + "\n", budget)
+        return
+
+    snapshots = config.get("save_snapshots", False)
+    autosave_every = config.get("autosave_every") or 0
+    last_save = [time.monotonic()]
+
+    def snapshot():
+        if snapshots:
+            send_notebook(emit, nbformat.writes(notebook) + "\n", budget, snapshot=True)
+            last_save[0] = time.monotonic()
+
+    class Client(NotebookClient):
+        def process_message(self, msg, cell, cell_index):
+            output = super().process_message(msg, cell, cell_index)
+            if output is not None and config.get("log_output"):
+                log_output(output)
+            if snapshots and autosave_every and time.monotonic() - last_save[0] >= autosave_every:
+                snapshot()
+            return output
 
     kernel = config["kernel"] or notebook.metadata.get("kernelspec", {}).get("name") or "python3"
     # TCP on the sandbox's private loopback (nothing outside can connect; with
     # network = "none" there is no other interface). The IPC transport would avoid TCP, but
     # nbclient's per-cell timeout does not fire over it. The kernel's warning about
     # unencrypted TCP is silenced: on a private loopback there is no one to eavesdrop.
-    client = NotebookClient(
+    client = Client(
         notebook,
         extra_arguments=["--IPKernelApp.log_level=ERROR"],
         timeout=config["cell_timeout"],
@@ -104,19 +144,31 @@ def main(channel):
         },
         resources={"metadata": {"path": config["cwd"]}},
     )
-    failed = False
-    number = 0
+    interruption.client = client
+    stopped = False
+    record.notebook_start()
+    snapshot()
     with client.setup_kernel():
-        for index in code_cells:
-            cell = notebook.cells[index]
-            injected = index == injected_at
-            if not injected:
-                number += 1
-            label = "injected" if injected else number
-            if failed:
-                emit(event="cell_end", index=label, status="skipped", duration_ms=0)
+        # As NotebookClient.execute() does: the kernel's own language_info.
+        try:
+            reply = client.wait_for_reply(client.kc.kernel_info())
+            if reply is not None and "language_info" in reply.get("content", {}):
+                notebook.metadata["language_info"] = reply["content"]["language_info"]
+        except Exception:
+            pass
+        for index, cell in enumerate(notebook.cells):
+            if cell.cell_type != "code":
+                if not stopped:
+                    record.cell_start(cell)
+                    record.cell_complete(cell)
                 continue
-            emit(event="cell_start", index=label)
+            if stopped or interruption.signal is not None:
+                stopped = True
+                emit(event="cell_end", index=label(cell), status="skipped", duration_ms=0)
+                continue
+            emit(event="cell_start", index=label(cell))
+            record.cell_start(cell)
+            snapshot()
             started = time.monotonic()
             status, error = "ok", None
             try:
@@ -128,27 +180,194 @@ def main(channel):
                 status = "dead"
                 error = {"ename": "DeadKernelError", "evalue": str(dead) or "the kernel died"}
             except CellExecutionError as failure:
-                if getattr(failure, "ename", "") == "CellTimeoutError":
+                if interruption.signal is not None and getattr(failure, "ename", "") == "KeyboardInterrupt":
+                    status = "interrupted"
+                    error = None
+                elif getattr(failure, "ename", "") == "CellTimeoutError":
                     status = "timeout"
                     error = {"ename": failure.ename, "evalue": failure.evalue}
                 else:
                     status = "failed"
                     error = cell_error(cell, failure)
             duration = int((time.monotonic() - started) * 1000)
-            emit(event="cell_end", index=label, status=status, duration_ms=duration, error=cut(error))
-            if status != "ok" and (status == "dead" or not config["allow_errors"]):
-                failed = True
-    send_notebook(emit, nbformat.writes(notebook) + "\n", config.get("notebook_budget"))
+            if status != "ok":
+                record.cell_exception(cell)
+            record.cell_complete(cell)
+            emit(event="cell_end", index=label(cell), status=status, duration_ms=duration, error=cut(error))
+            if status == "interrupted" or interruption.signal is not None:
+                stopped = True
+            elif status != "ok" and (status == "dead" or not config["allow_errors"]):
+                stopped = True
+            if not stopped:
+                snapshot()
+        try:
+            client.set_widgets_metadata()
+        except Exception:
+            pass
+    record.notebook_complete()
+    send_notebook(emit, nbformat.writes(notebook) + "\n", budget)
+    interruption.end()
 
 
-def send_notebook(emit, text, budget):
+class Interruption:
+    """SIGINT and SIGTERM while the notebook runs: the first interrupts the kernel (SIGINT
+    to its process group: the running cell raises KeyboardInterrupt) and stops the run after
+    that cell; a second one ends the driver at once. The kernel runs in a session of its
+    own, so a SIGINT to the driver's process group does not reach it."""
+
+    def __init__(self):
+        self.signal = None
+        self.client = None
+
+    def install(self):
+        import signal
+
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, self.handle)
+
+    def handle(self, number, frame):
+        import signal
+
+        if self.signal is not None:
+            signal.signal(number, signal.SIG_DFL)
+            os.kill(os.getpid(), number)
+            return
+        self.signal = number
+        provisioner = getattr(getattr(self.client, "km", None), "provisioner", None)
+        pid = getattr(provisioner, "pid", None)
+        if pid:
+            try:
+                os.killpg(os.getpgid(pid), signal.SIGINT)
+            except OSError:
+                pass
+
+    def end(self):
+        """After an interruption, the driver ends by the same signal (boxpy exits 130/143,
+        as `boxpy run` does)."""
+        if self.signal is None:
+            return
+        import signal
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        signal.signal(self.signal, signal.SIG_DFL)
+        os.kill(os.getpid(), self.signal)
+
+
+class Record:
+    """papermill's metadata (`metadata.papermill`, per notebook and per cell), kept as
+    papermill's NotebookExecutionManager keeps it, and its error marker cells."""
+
+    PENDING, RUNNING, COMPLETED, FAILED = "pending", "running", "completed", "failed"
+
+    def __init__(self, notebook, config, parameters):
+        self.notebook = notebook
+        self.started = None
+        # Each running cell's start (monotonic), by id: a NotebookNode's attributes are
+        # its keys, which would be saved.
+        self.clocks = {}
+        # papermill's own markers from an earlier run go first.
+        notebook.cells = [
+            cell for cell in notebook.cells if ERROR_MARKER_TAG not in cell.get("metadata", {}).get("tags", [])
+        ]
+        metadata = dict(notebook.metadata.get("papermill", {}))
+        for key in ("default_parameters", "parameters", "environment_variables"):
+            metadata.setdefault(key, {})
+        if parameters:
+            metadata["parameters"] = {name: recorded(value) for name, value in parameters}
+        metadata["input_path"] = config.get("input_path")
+        metadata["output_path"] = config.get("output_path")
+        metadata.update(start_time=None, end_time=None, duration=None, exception=None)
+        notebook.metadata["papermill"] = metadata
+        # Nothing of an earlier run stays: no output, no count, every cell pending.
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                cell.execution_count = None
+                cell.outputs = []
+                cell.metadata.pop("execution", None)
+            cell.metadata["papermill"] = self.pending()
+
+    def pending(self):
+        return {"exception": None, "start_time": None, "end_time": None, "duration": None, "status": self.PENDING}
+
+    @staticmethod
+    def now():
+        import datetime
+
+        return datetime.datetime.now(datetime.timezone.utc)
+
+    def notebook_start(self):
+        self.started = self.now()
+        self.notebook.metadata.papermill["start_time"] = self.started.isoformat()
+
+    def cell_start(self, cell):
+        cell.metadata.papermill["start_time"] = self.now().isoformat()
+        cell.metadata.papermill["status"] = self.RUNNING
+        cell.metadata.papermill["exception"] = False
+        self.clocks[id(cell)] = time.monotonic()
+
+    def cell_exception(self, cell):
+        cell.metadata.papermill["exception"] = True
+        cell.metadata.papermill["status"] = self.FAILED
+        self.notebook.metadata.papermill["exception"] = True
+
+    def cell_complete(self, cell):
+        cell.metadata.papermill["end_time"] = self.now().isoformat()
+        started = self.clocks.pop(id(cell), None)
+        if started is not None:
+            cell.metadata.papermill["duration"] = round(time.monotonic() - started, 6)
+        if cell.metadata.papermill["status"] != self.FAILED:
+            cell.metadata.papermill["status"] = self.COMPLETED
+
+    def notebook_complete(self):
+        import nbformat
+
+        ended = self.now()
+        metadata = self.notebook.metadata.papermill
+        metadata["end_time"] = ended.isoformat()
+        if self.started is not None:
+            metadata["duration"] = (ended - self.started).total_seconds()
+        # papermill's error markers: a banner on top naming the failed cell's count, an
+        # anchor just before it.
+        for index, cell in enumerate(self.notebook.cells):
+            if cell.metadata.papermill.get("status") != self.FAILED:
+                continue
+            banner = nbformat.v4.new_markdown_cell(ERROR_MESSAGE % cell.get("execution_count"))
+            anchor = nbformat.v4.new_markdown_cell(ERROR_ANCHOR)
+            for marker in (banner, anchor):
+                marker.metadata["tags"] = [ERROR_MARKER_TAG]
+            self.notebook.cells.insert(index, anchor)
+            self.notebook.cells.insert(0, banner)
+            break
+
+
+def log_output(output):
+    """--log-output: what a cell prints (and its text results) to stderr as it arrives."""
+    if output.get("output_type") == "stream":
+        text = output.get("text", "")
+    elif "text/plain" in output.get("data", {}):
+        text = output["data"]["text/plain"]
+        text = "".join(text) if isinstance(text, list) else text
+        text += "\n"
+    else:
+        return
+    sys.stderr.write("".join(text) if isinstance(text, list) else text)
+    sys.stderr.flush()
+
+
+def send_notebook(emit, text, budget, snapshot=False):
     """The executed notebook in Jupyter's own format, in parts; or, over the budget (the
-    policy's `limits.output` plus the notebook's own size), only its size."""
+    policy's `limits.output` plus the notebook's own size), only its size. A snapshot
+    (progressive saving) over the budget is not sent at all."""
     size = len(text.encode("utf-8", "replace"))
     if budget is not None and size > budget:
-        emit(event="notebook_too_large", bytes=size)
+        if not snapshot:
+            emit(event="notebook_too_large", bytes=size)
         return
-    emit(event="notebook_begin", bytes=size)
+    if snapshot:
+        emit(event="notebook_begin", bytes=size, snapshot=True)
+    else:
+        emit(event="notebook_begin", bytes=size)
     for start in range(0, len(text), PART):
         emit(event="notebook_part", text=text[start : start + PART])
     emit(event="notebook_end")
@@ -165,31 +384,121 @@ def cut(error):
     }
 
 
-def inject_parameters(nbformat, notebook, parameters):
-    """papermill's rule: a new cell tagged `injected-parameters` after the cell tagged
-    `parameters`, or first when there is none. Returns its index, or None."""
-    if not parameters:
+def resolve(kind, value):
+    """A parameter's value from the configuration (see the header): "papermill" (and its
+    old name "literal") resolves the -p text as papermill's command line does, then as a
+    Python literal; "raw" is the string itself; "json" is a value from YAML, where a
+    non-finite float is {"$float": "nan" | "inf" | "-inf"}."""
+    if kind == "raw":
+        return value
+    if kind == "json":
+        return from_json(value)
+    if value == "True":
+        return True
+    if value == "False":
+        return False
+    if value == "None":
         return None
+    for number in (int, float):
+        try:
+            return number(value)
+        except (ValueError, OverflowError):
+            pass
     import ast
 
-    lines = ["# Parameters"]
-    for name, kind, text in parameters:
-        value = text
-        if kind == "literal":
-            try:
-                value = ast.literal_eval(text)
-            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                value = text
-        lines.append(f"{name} = {value!r}")
-    cell = nbformat.v4.new_code_cell("\n".join(lines) + "\n")
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return value
+
+
+def from_json(value):
+    if isinstance(value, dict):
+        if len(value) == 1 and "$float" in value and value["$float"] in ("nan", "inf", "-inf"):
+            return float(value["$float"])
+        return {key: from_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [from_json(item) for item in value]
+    return value
+
+
+def recorded(value):
+    """A value as `metadata.papermill.parameters` records it: as papermill does, except
+    that a non-finite float is its name ("nan", "inf", "-inf"): NaN and Infinity are not
+    JSON, and boxpy (and other strict readers) would refuse the saved notebook."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(key): recorded(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [recorded(item) for item in value]
+    if isinstance(value, (set, frozenset, complex, bytes)):
+        return repr(value)
+    return value
+
+
+def translate_str(value):
+    """papermill's string escaping (`translate_escaped_str`)."""
+    if isinstance(value, str):
+        value = value.encode("unicode_escape").decode("utf-8").replace('"', r"\"")
+    return f'"{value}"'
+
+
+def translate(value):
+    """A value as Python source, as papermill's PythonTranslator writes it (a float that is
+    not finite is `float('nan')`, `float('inf')`, `float('-inf')`); the literals papermill's
+    command line never produces (tuples, sets, complex numbers, bytes) as Python writes them."""
+    import math
+
+    if value is None:
+        return "None"
+    if isinstance(value, str):
+        return translate_str(value)
+    if isinstance(value, (bool, int)):
+        return f"{value}"
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return f"{value}"
+        if math.isnan(value):
+            return "float('nan')"
+        return "float('-inf')" if value < 0 else "float('inf')"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{translate_str(key)}: {translate(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(translate(item) for item in value) + "]"
+    if isinstance(value, tuple):
+        return "(" + "".join(translate(item) + ", " for item in value).rstrip(" ") + ")"
+    if isinstance(value, (set, frozenset)) and value:
+        return "{" + ", ".join(translate(item) for item in value) + "}"
+    if isinstance(value, (set, frozenset, complex, bytes)):
+        return repr(value)
+    return translate_str(value)
+
+
+def inject_parameters(nbformat, notebook, parameters):
+    """papermill's `parameterize_notebook`: a new cell tagged `injected-parameters` replaces
+    the first cell so tagged (an earlier run's), else follows the first cell tagged
+    `parameters`, else goes first. Returns the new cell, or None."""
+    if not parameters:
+        return None
+    source = "# Parameters\n" + "".join(f"{name} = {translate(value)}\n" for name, value in parameters)
+    cell = nbformat.v4.new_code_cell(source)
     cell.metadata["tags"] = ["injected-parameters"]
-    position = 0
-    for index, existing in enumerate(notebook.cells):
-        if "parameters" in existing.get("metadata", {}).get("tags", []):
-            position = index + 1
-            break
-    notebook.cells.insert(position, cell)
-    return position
+
+    def first(tag):
+        for index, existing in enumerate(notebook.cells):
+            if tag in existing.get("metadata", {}).get("tags", []):
+                return index
+        return None
+
+    injected, tagged = first("injected-parameters"), first("parameters")
+    if injected is not None:
+        notebook.cells[injected] = cell
+    else:
+        notebook.cells.insert(0 if tagged is None else tagged + 1, cell)
+    return cell
 
 
 def cell_error(cell, failure):

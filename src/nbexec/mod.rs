@@ -40,6 +40,8 @@ use crate::policy::Mount;
 use crate::report;
 use crate::settings::{self, Invocation, Program};
 
+mod saving;
+
 /// The driver program run inside the sandbox.
 pub const DRIVER: &str = include_str!("driver.py");
 /// Where the driver's files are mounted inside the sandbox.
@@ -87,9 +89,12 @@ enum Event {
         #[serde(default)]
         error: Option<CellError>,
     },
-    /// The executed notebook follows in parts: this many bytes of UTF-8.
+    /// The executed notebook follows in parts: this many bytes of UTF-8. A snapshot
+    /// (`--request-save-on-cell-execute`) is saved as it ends, and cells go on.
     NotebookBegin {
         bytes: u64,
+        #[serde(default)]
+        snapshot: bool,
     },
     NotebookPart {
         text: String,
@@ -183,6 +188,8 @@ enum CellStatus {
     Timeout,
     Dead,
     Skipped,
+    /// Stopped by SIGINT or SIGTERM (the driver interrupted the kernel).
+    Interrupted,
     Unknown(String),
 }
 
@@ -194,6 +201,7 @@ impl From<String> for CellStatus {
             "timeout" => CellStatus::Timeout,
             "dead" => CellStatus::Dead,
             "skipped" => CellStatus::Skipped,
+            "interrupted" => CellStatus::Interrupted,
             _ => CellStatus::Unknown(text),
         }
     }
@@ -208,6 +216,7 @@ impl CellStatus {
             CellStatus::Timeout => "timeout",
             CellStatus::Dead => "dead",
             CellStatus::Skipped => "skipped",
+            CellStatus::Interrupted => "interrupted",
             CellStatus::Unknown(text) => text,
         }
     }
@@ -231,6 +240,13 @@ struct Collected {
     broken: Option<String>,
     missing: Option<String>,
     driver_error: Option<String>,
+    /// The cell that had started and not ended when the channel closed (0: the injected
+    /// cell): the one running at a `--timeout` kill or a signal.
+    running: Option<u64>,
+    /// Snapshots saved to the output (`--request-save-on-cell-execute`).
+    snapshots: usize,
+    /// Why a snapshot could not be saved (the first failure; the run goes on).
+    snapshot_error: Option<String>,
 }
 
 /// Where the collector is in the driver's protocol.
@@ -241,8 +257,13 @@ enum Phase {
     Setup,
     /// Cells run.
     Cells,
-    /// The notebook arrives: this many bytes announced, this many received.
-    Notebook { announced: u64, received: u64 },
+    /// The notebook (or a snapshot of it) arrives: this many bytes announced, this many
+    /// received.
+    Notebook {
+        announced: u64,
+        received: u64,
+        snapshot: bool,
+    },
     /// The notebook arrived, or was too large: nothing may follow.
     Done,
     /// `missing`: the venv lacks a module; nothing may follow.
@@ -251,11 +272,16 @@ enum Phase {
 
 /// The collector's bounds: the notebook's budget, the code cells it may report, and where
 /// the notebook goes (`None`: it is counted, not kept).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Bounds {
     budget: Option<u64>,
     code_cells: usize,
     directory: Option<PathBuf>,
+    /// The output, through the pinned directory, and as the user named it: where snapshots
+    /// go (`--request-save-on-cell-execute`); `None`: no snapshot is expected.
+    snapshots: Option<(PathBuf, PathBuf)>,
+    /// The notebook goes to a private temporary file, for stdout (`-o -`).
+    to_stdout: bool,
 }
 
 /// At most this much error text (names, messages, tracebacks) is kept for the report over
@@ -295,11 +321,26 @@ pub(crate) fn run(
     })?;
     let notebook = read_notebook(&args.notebook, &notebook_path, notebook_limit)?;
     let cell_sources = code_cell_sources(&serde_json::from_slice(&notebook).unwrap_or_default());
+    let to_stdout = args.output.as_deref() == Some(Path::new("-"));
     let output = match (&args.output, args.inplace) {
+        _ if to_stdout => None,
         (Some(output), _) => Some(crate::policy::validate::normalize(&cwd.join(output))),
         (None, true) => Some(notebook_path.clone()),
         (None, false) => None,
     };
+    let needs_output = |flag: &str, stdout: bool| Error::Usage {
+        message: format!(
+            "{flag} writes the notebook: it needs `-o OUT.ipynb`{} or `--inplace`",
+            if stdout { ", `-o -`" } else { "" }
+        ),
+        hint: Some(format!("e.g. `boxpy nbexec {flag} NOTEBOOK -o out.ipynb`")),
+    };
+    if args.prepare_only && output.is_none() && !to_stdout {
+        return Err(needs_output("--prepare-only", true));
+    }
+    if args.request_save_on_cell_execute && output.is_none() {
+        return Err(needs_output("--request-save-on-cell-execute", false));
+    }
     if let Some(output) = &output {
         let directory = output.parent().unwrap_or(Path::new("/"));
         if !directory.is_dir() {
@@ -308,6 +349,7 @@ pub(crate) fn run(
                 hint: Some("create the directory first, or pass another `-o`".to_owned()),
             });
         }
+        saving::refuse_directory(output)?;
     }
     let cell_timeout = args
         .cell_timeout
@@ -326,6 +368,13 @@ pub(crate) fn run(
         host,
         &|name| std::env::var_os(name),
     )?;
+    if to_stdout && invocation.output.json {
+        return Err(Error::Usage {
+            message: "`-o -` writes the notebook to stdout, where `--json` writes its result"
+                .to_owned(),
+            hint: Some("pass `-o OUT.ipynb` with `--json`".to_owned()),
+        });
+    }
     report::resolved_warnings(&invocation);
     if let Some(log) = &invocation.audit_log {
         crate::audit::check_destination(log)?;
@@ -358,14 +407,39 @@ pub(crate) fn run(
             .unwrap_or_else(|| invocation.spec.workdir.clone()),
     };
     let budget = notebook_budget(&invocation.policy.limits, notebook.len() as u64);
+    let directory = pinned_output
+        .as_ref()
+        .map(|(target, _)| target.parent().unwrap_or(Path::new("/")).to_path_buf());
+    // The output's temporary sibling, made now: a directory boxpy cannot write is found
+    // out before any cell runs, not after.
+    let reserved = match (&directory, &output) {
+        (Some(directory), Some(output)) => Some(saving::reserve(directory, output)?),
+        _ => None,
+    };
     let bounds = Bounds {
         budget: budget.map(|(bytes, _)| bytes),
         code_cells: cell_sources.len(),
-        directory: pinned_output
-            .as_ref()
-            .map(|(target, _)| target.parent().unwrap_or(Path::new("/")).to_path_buf()),
+        directory,
+        snapshots: match (&pinned_output, &output) {
+            (Some((target, _)), Some(output)) if args.request_save_on_cell_execute => {
+                Some((target.clone(), output.clone()))
+            }
+            _ => None,
+        },
+        to_stdout,
     };
-    let config = driver_config(&args, &kernel_directory, cell_timeout, bounds.budget)?;
+    let paths = NotebookPaths {
+        input: args.notebook.to_string_lossy().into_owned(),
+        output: if to_stdout {
+            Some("-".to_owned())
+        } else {
+            args.output
+                .as_ref()
+                .or(args.inplace.then_some(&args.notebook))
+                .map(|path| path.to_string_lossy().into_owned())
+        },
+    };
+    let config = driver_config(&args, &kernel_directory, cell_timeout, bounds.budget, &paths)?;
     for (name, contents) in [
         ("driver.py", DRIVER.as_bytes().to_vec()),
         ("config.json", config.into_bytes()),
@@ -381,19 +455,35 @@ pub(crate) fn run(
     let (sender, receiver) = mpsc::sync_channel(4);
     let show_progress =
         !invocation.output.json && !invocation.output.quiet && std::io::stderr().is_terminal();
-    let collector = std::thread::spawn(move || collect(receiver, show_progress, &bounds));
+    // The signals the run forwards are blocked before the channel's reader starts: a
+    // thread that had them unblocked would take a Ctrl-C or a SIGTERM itself and boxpy
+    // would die of it, with no report and nothing saved.
+    let runtime = crate::exec::Runtime::cli();
+    let blocked = runtime.block_forwarded_signals()?;
+    let collector =
+        std::thread::spawn(move || collect(receiver, show_progress, &bounds, reserved));
     report::notices(&invocation);
+    // With `-o -` stdout holds the notebook: what the program writes there goes to stderr.
+    let mut io = crate::exec::Io::inherited(invocation.output.json);
+    if to_stdout {
+        io.stdout = crate::exec::Output::inherit(2);
+    }
     let outcome = backend.run(
         &invocation,
         Session {
             channel: Some(sender),
             observer: &|notice| observer(&invocation, notice),
-            runtime: crate::exec::Runtime::cli(),
-            io: crate::exec::Io::inherited(invocation.output.json),
+            runtime,
+            io,
             env: crate::exec::Environment::of_process(),
             output: report::output_observer(),
         },
     );
+    if outcome.is_ok() {
+        blocked.started();
+    } else {
+        drop(blocked);
+    }
     let mut collected = collector
         .join()
         .map_err(|_| anyhow::anyhow!("the notebook event reader panicked"))?;
@@ -416,10 +506,29 @@ pub(crate) fn run(
             hint: None,
         });
     }
+    // Where the executed notebook went when `-o` could not take it: a file of boxpy's own.
+    let mut kept_at: Option<(PathBuf, String)> = None;
     if let (Some(output), Some((target, _)), Some(saved)) =
         (&output, &pinned_output, collected.saved.take())
     {
-        persist(saved, target, output)?;
+        let mut copy = saved.as_file().try_clone().ok();
+        if let Err(error) = persist(saved, target, output) {
+            let name = output.file_name().unwrap_or_default().to_string_lossy();
+            match copy
+                .as_mut()
+                .and_then(|copy| saving::keep_elsewhere(copy, &name))
+            {
+                Some(path) => kept_at = Some((path, error.summary())),
+                None => return Err(error),
+            }
+        }
+    }
+    if let (true, Some(saved)) = (to_stdout, collected.saved.take()) {
+        saving::to_stdout(&mut saved.as_file().try_clone().map_err(anyhow::Error::from)?)
+            .map_err(|error| Error::Usage {
+                message: format!("cannot write the notebook to stdout: {error}"),
+                hint: None,
+            })?;
     }
 
     let display = args.notebook.display().to_string();
@@ -467,10 +576,13 @@ pub(crate) fn run(
         || collected.too_large.is_some()
         || collected.broken.is_some();
     let code = match outcome.status {
-        Status::Exited(0) if any_failed => 1,
+        Status::Exited(0) if any_failed || kept_at.is_some() => 1,
         Status::Exited(0) if !collected.complete => 1,
         _ => report::exit_code(&outcome),
     };
+    // The cell a signal or `--timeout` stopped: the one the driver marked interrupted, or
+    // the one that had started and not ended when everything was killed.
+    let stopped_in = stopped_cell(&mut collected, &outcome.status);
     if invocation.output.json {
         let mut result = report::json_outcome(&invocation, &outcome);
         if code == 1 && result.status == "ok" {
@@ -482,6 +594,16 @@ pub(crate) fn run(
         }
         let mut value = serde_json::to_value(&result).map_err(anyhow::Error::from)?;
         value["cells"] = serde_json::to_value(&collected.cells).map_err(anyhow::Error::from)?;
+        if let Some(cell) = stopped_in {
+            value["stopped_in_cell"] = cell.into();
+        }
+        if let Some((path, why)) = &kept_at {
+            value["saved_to"] = path.to_string_lossy().into_owned().into();
+            value["save_error"] = why.clone().into();
+        }
+        if let Some(why) = &collected.snapshot_error {
+            value["snapshot_error"] = why.clone().into();
+        }
         report::print_json_value(&value);
     } else if !invocation.output.quiet {
         if diagnoses.is_empty() {
@@ -493,9 +615,61 @@ pub(crate) fn run(
         if !diagnoses.is_empty() {
             report::after_run_notices(&invocation, &outcome);
         }
+        if let Some(cell) = stopped_in {
+            report::warning(&stopped_message(cell, collected.total, &display, &outcome.status));
+        }
+        if let Some(why) = &collected.snapshot_error {
+            report::warning(&format!("a progressive save failed: {why}"));
+        }
+        if let Some((path, why)) = &kept_at {
+            report::warning(&format!(
+                "{why}; the executed notebook is kept at `{}`",
+                path.display()
+            ));
+        }
     }
     crate::audit::log_run(&invocation, &outcome, code);
     Ok(code)
+}
+
+/// The cell a signal or `--timeout` stopped (0: the injected cell): the one the driver
+/// marked `interrupted`, else, when the run did not end on its own, the one that had
+/// started and not ended (added to the cells as `killed`).
+fn stopped_cell(collected: &mut Collected, status: &Status) -> Option<u64> {
+    if let Some(cell) = collected
+        .cells
+        .iter()
+        .find(|cell| cell.status == "interrupted")
+    {
+        return Some(cell.index as u64);
+    }
+    if matches!(status, Status::Exited(_)) {
+        return None;
+    }
+    let running = collected.running?;
+    if running > 0 {
+        collected.cells.push(CellResult {
+            index: usize::try_from(running).unwrap_or(usize::MAX),
+            status: "killed".to_owned(),
+            duration_ms: 0,
+            error: None,
+        });
+    }
+    Some(running)
+}
+
+/// "stopped in cell N of M" for the report.
+fn stopped_message(cell: u64, total: usize, notebook: &str, status: &Status) -> String {
+    let which = if cell == 0 {
+        "the injected-parameters cell".to_owned()
+    } else {
+        format!("cell {cell} of {total}")
+    };
+    let how = match status {
+        Status::TimedOut => "killed at `limits.timeout` while running",
+        _ => "interrupted while running",
+    };
+    format!("{notebook}: {how} {which}")
 }
 
 /// `--cwd DIR`: the kernel's directory. Inside the workdir (or a path the policy already
@@ -712,6 +886,8 @@ fn code_cell_sources(notebook: &serde_json::Value) -> Vec<String> {
 #[derive(Debug, serde::Serialize)]
 struct DriverConfig<'a> {
     allow_errors: bool,
+    /// `--autosave-cell-every`: seconds between snapshots inside a cell (0: never).
+    autosave_every: u64,
     /// Seconds, rounded up.
     cell_timeout: Option<u64>,
     /// The kernel's working directory.
@@ -721,12 +897,28 @@ struct DriverConfig<'a> {
     env: std::collections::BTreeMap<&'static str, String>,
     /// The notebook's copy inside the sandbox.
     input: String,
+    /// The notebook's and the output's paths as the user gave them (`-` for stdout), for
+    /// `metadata.papermill`.
+    input_path: &'a str,
     kernel: Option<&'a str>,
+    /// `--log-output`: cells' output to stderr as it arrives.
+    log_output: bool,
     notebook_budget: Option<u64>,
+    output_path: Option<&'a str>,
     /// `[name, "literal" | "raw", value]`, papermill-style.
     parameters: Vec<(&'a str, &'static str, &'a str)>,
+    /// `--prepare-only`: parameters and metadata, no kernel.
+    prepare_only: bool,
     /// Created by the driver before the kernel starts.
     private_dirs: Vec<String>,
+    /// `--request-save-on-cell-execute`: snapshots as cells start and end.
+    save_snapshots: bool,
+}
+
+/// The notebook's and the output's paths as the user named them.
+struct NotebookPaths {
+    input: String,
+    output: Option<String>,
 }
 
 /// The driver's configuration (JSON, mounted read-only).
@@ -735,6 +927,7 @@ fn driver_config(
     cwd: &Path,
     cell_timeout: Option<std::time::Duration>,
     notebook_budget: Option<u64>,
+    paths: &NotebookPaths,
 ) -> Result<String> {
     let mut parameters = Vec::new();
     for (values, kind) in [(&args.parameters, "literal"), (&args.raw_parameters, "raw")] {
@@ -769,6 +962,12 @@ fn driver_config(
         notebook_budget,
         parameters,
         private_dirs,
+        input_path: &paths.input,
+        output_path: paths.output.as_deref(),
+        prepare_only: args.prepare_only,
+        log_output: args.log_output,
+        save_snapshots: args.request_save_on_cell_execute,
+        autosave_every: args.autosave_cell_every.unwrap_or(30),
     };
     // A directory whose name is not UTF-8 cannot be said in JSON.
     serde_json::to_string(&config).map_err(|error| {
@@ -823,9 +1022,9 @@ pub(crate) fn decode_events_for_fuzzing(text: &str) {
     let bounds = Bounds {
         budget: Some(1 << 20),
         code_cells: 64,
-        directory: None,
+        ..Bounds::default()
     };
-    let collected = collect(receiver, false, &bounds);
+    let collected = collect(receiver, false, &bounds, None);
     for cell in &collected.cells {
         if let Some(error) = &cell.error {
             let _ = ipython_frames(&error.traceback);
@@ -836,13 +1035,19 @@ pub(crate) fn decode_events_for_fuzzing(text: &str) {
 /// Reads the driver's events: progress on a terminal, results for the report. Stops at the
 /// first line that breaks the protocol or at a notebook over its budget; dropping the
 /// receiver then closes the channel.
-fn collect(receiver: mpsc::Receiver<String>, show_progress: bool, bounds: &Bounds) -> Collected {
+fn collect(
+    receiver: mpsc::Receiver<String>,
+    show_progress: bool,
+    bounds: &Bounds,
+    reserved: Option<tempfile::NamedTempFile>,
+) -> Collected {
     let started = Instant::now();
     let mut collector = Collector {
         bounds: bounds.clone(),
         collected: Collected::default(),
         phase: Phase::Setup,
         sink: None,
+        reserved,
         error_text: 0,
         starts: 0,
     };
@@ -880,6 +1085,8 @@ struct Collector {
     phase: Phase,
     /// Where the notebook's text goes while it arrives (with `-o`).
     sink: Option<BufWriter<tempfile::NamedTempFile>>,
+    /// The temporary file reserved beside the output before the run, for the final notebook.
+    reserved: Option<tempfile::NamedTempFile>,
     /// Error text kept so far (against [`ERROR_TEXT_BUDGET`]).
     error_text: usize,
     /// `cell_start` events so far.
@@ -931,6 +1138,11 @@ impl Collector {
                 if self.starts > self.collected.total + 1 {
                     return Err("more cells started than announced".to_owned());
                 }
+                self.collected.running = match index {
+                    CellLabel::Number(number) => Some(number),
+                    CellLabel::Injected => Some(0),
+                    CellLabel::Invalid => None,
+                };
                 return Ok(match index {
                     CellLabel::Number(number) => Some(number),
                     CellLabel::Injected | CellLabel::Invalid => None,
@@ -948,6 +1160,7 @@ impl Collector {
                 if let CellStatus::Unknown(text) = &status {
                     return Err(format!("a cell status `{}`", snippet(text)));
                 }
+                self.collected.running = None;
                 let error = error.map(|error| self.keep(error));
                 match index {
                     CellLabel::Number(number) => {
@@ -977,25 +1190,50 @@ impl Collector {
                 self.collected.too_large = Some(bytes);
                 self.phase = Phase::Done;
             }
-            (Event::NotebookBegin { bytes }, Phase::Cells) => {
+            (Event::NotebookBegin { bytes, snapshot }, Phase::Cells) => {
+                if snapshot {
+                    // Snapshots come only when asked for, within the same budget.
+                    let Some((_, _)) = &self.bounds.snapshots else {
+                        return Err(out_of_order("notebook_begin"));
+                    };
+                    if self.bounds.budget.is_some_and(|budget| bytes > budget) {
+                        return Err(format!("a snapshot of {bytes} bytes, over the budget"));
+                    }
+                    if let Some(directory) = &self.bounds.directory {
+                        match saving::temporary_in(directory) {
+                            Ok(file) => self.sink = Some(BufWriter::new(file)),
+                            Err(error) => self.snapshot_failed(error.to_string()),
+                        }
+                    }
+                    self.phase = Phase::Notebook {
+                        announced: bytes,
+                        received: 0,
+                        snapshot: true,
+                    };
+                    return Ok(None);
+                }
                 if self.bounds.budget.is_some_and(|budget| bytes > budget) {
                     self.collected.too_large = Some(bytes);
                     self.phase = Phase::Done;
                     return Ok(None);
                 }
-                if let Some(directory) = &self.bounds.directory {
-                    match tempfile::Builder::new()
-                        .prefix(".boxpy-nbexec-")
-                        .suffix(".ipynb")
-                        .tempfile_in(directory)
-                    {
-                        Ok(file) => self.sink = Some(BufWriter::new(file)),
-                        Err(error) => self.collected.write_error = Some(error.to_string()),
+                let file = match (self.reserved.take(), &self.bounds.directory) {
+                    (Some(file), _) => Some(Ok(file)),
+                    (None, Some(directory)) => Some(saving::temporary_in(directory)),
+                    (None, None) if self.bounds.to_stdout => {
+                        Some(tempfile::NamedTempFile::new())
                     }
+                    (None, None) => None,
+                };
+                match file {
+                    Some(Ok(file)) => self.sink = Some(BufWriter::new(file)),
+                    Some(Err(error)) => self.collected.write_error = Some(error.to_string()),
+                    None => {}
                 }
                 self.phase = Phase::Notebook {
                     announced: bytes,
                     received: 0,
+                    snapshot: false,
                 };
             }
             (
@@ -1003,6 +1241,7 @@ impl Collector {
                 Phase::Notebook {
                     announced,
                     received,
+                    snapshot,
                 },
             ) => {
                 let received = received.saturating_add(text.len() as u64);
@@ -1012,11 +1251,16 @@ impl Collector {
                 self.phase = Phase::Notebook {
                     announced,
                     received,
+                    snapshot,
                 };
                 if let Some(sink) = &mut self.sink {
                     if let Err(error) = sink.write_all(text.as_bytes()) {
-                        self.collected.write_error = Some(error.to_string());
                         self.sink = None;
+                        if snapshot {
+                            self.snapshot_failed(error.to_string());
+                        } else {
+                            self.collected.write_error = Some(error.to_string());
+                        }
                     }
                 }
             }
@@ -1025,12 +1269,18 @@ impl Collector {
                 Phase::Notebook {
                     announced,
                     received,
+                    snapshot,
                 },
             ) => {
                 if received != announced {
                     return Err(format!(
                         "the notebook ended after {received} of {announced} bytes"
                     ));
+                }
+                if snapshot {
+                    self.phase = Phase::Cells;
+                    self.save_snapshot();
+                    return Ok(None);
                 }
                 self.phase = Phase::Done;
                 self.collected.complete = true;
@@ -1046,6 +1296,28 @@ impl Collector {
             (event, _) => return Err(out_of_order(event.name())),
         }
         Ok(None)
+    }
+
+    /// A snapshot that arrived whole, renamed over the output as the final notebook is
+    /// ([`persist`]): a run killed later leaves it.
+    fn save_snapshot(&mut self) {
+        let (Some(sink), Some((target, shown))) = (self.sink.take(), &self.bounds.snapshots)
+        else {
+            return;
+        };
+        let saved = sink
+            .into_inner()
+            .map_err(|error| error.error().to_string())
+            .and_then(|file| persist(file, target, shown).map_err(|error| error.summary()));
+        match saved {
+            Ok(()) => self.collected.snapshots += 1,
+            Err(why) => self.snapshot_failed(why),
+        }
+    }
+
+    fn snapshot_failed(&mut self, why: String) {
+        self.sink = None;
+        self.collected.snapshot_error.get_or_insert(why);
     }
 
     /// The error as kept for the report: whole until [`ERROR_TEXT_BUDGET`] is spent, then
@@ -1405,8 +1677,9 @@ mod tests {
             budget,
             code_cells: 2,
             directory: directory.map(Path::to_path_buf),
+            ..Bounds::default()
         };
-        collect(receiver, false, &bounds)
+        collect(receiver, false, &bounds, None)
     }
 
     const START: &str = r#"{"event": "start", "cells": 2}"#;
@@ -1534,9 +1807,9 @@ mod tests {
         let bounds = Bounds {
             budget: None,
             code_cells: 2,
-            directory: None,
+            ..Bounds::default()
         };
-        assert!(collect(receiver, false, &bounds)
+        assert!(collect(receiver, false, &bounds, None)
             .broken
             .unwrap()
             .contains("cut short"));
@@ -1701,6 +1974,7 @@ mod tests {
             "status" => serde_json::json!("ok"),
             "error" => serde_json::json!({"ename": "E", "evalue": "v", "traceback": "t"}),
             "text" | "module" | "message" => serde_json::json!("x"),
+            "snapshot" => serde_json::json!(true),
             other => panic!("driver.py writes `{other}`, unknown here: type it in `Event`"),
         };
         let written = events_the_driver_writes();
@@ -1778,12 +2052,21 @@ mod tests {
             kernel: Some("python3".into()),
             cwd: None,
             max_notebook_size: None,
+            prepare_only: false,
+            log_output: true,
+            request_save_on_cell_execute: true,
+            autosave_cell_every: None,
+        };
+        let paths = NotebookPaths {
+            input: "n.ipynb".to_owned(),
+            output: Some("out.ipynb".to_owned()),
         };
         let text = driver_config(
             &args,
             Path::new("/work"),
             Some(std::time::Duration::from_millis(1500)),
             Some(1000),
+            &paths,
         )
         .unwrap();
         let private = |name: &str| format!("{PRIVATE}/{name}");
@@ -1795,6 +2078,12 @@ mod tests {
             "allow_errors": true,
             "notebook_budget": 1000,
             "kernel": "python3",
+            "input_path": "n.ipynb",
+            "output_path": "out.ipynb",
+            "prepare_only": false,
+            "log_output": true,
+            "save_snapshots": true,
+            "autosave_every": 30,
             "env": {
                 "JUPYTER_RUNTIME_DIR": private("runtime"),
                 "JUPYTER_DATA_DIR": private("data"),
@@ -1871,11 +2160,12 @@ mod tests {
             bounds: Bounds {
                 budget: None,
                 code_cells: 0,
-                directory: None,
+                ..Bounds::default()
             },
             collected: Collected::default(),
             phase: Phase::Cells,
             sink: None,
+            reserved: None,
             error_text: 0,
             starts: 0,
         };

@@ -1,0 +1,151 @@
+//! Where `nbexec` saves the executed notebook: the output file, checked and reserved before
+//! the run (a temporary sibling, so a read-only directory is found out before any cell runs),
+//! stdout (`-o -`), and, when the final write fails after all, a file of boxpy's own where
+//! the results are kept.
+
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A temporary file beside the output, in the pinned directory (`directory`, a
+/// `/proc/self/fd/N` path): the executed notebook is written into it, then renamed into
+/// place ([`super::persist`]). Made before the run: a directory boxpy cannot write is
+/// reported before anything runs.
+pub(super) fn reserve(directory: &Path, shown: &Path) -> Result<tempfile::NamedTempFile> {
+    temporary_in(directory).map_err(|error| Error::Usage {
+        message: format!(
+            "cannot write `{}`: {}",
+            shown.display(),
+            error.to_string().to_lowercase()
+        ),
+        hint: Some(
+            "the directory is not writable: pass another `-o` (nothing was run)".to_owned(),
+        ),
+    })
+}
+
+/// A new temporary file in `directory` (the final notebook's, or a snapshot's).
+pub(super) fn temporary_in(directory: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    tempfile::Builder::new()
+        .prefix(".boxpy-nbexec-")
+        .suffix(".ipynb")
+        .tempfile_in(directory)
+}
+
+/// `-o OUT` that is an existing directory: refused before the run.
+pub(super) fn refuse_directory(output: &Path) -> Result<()> {
+    if std::fs::symlink_metadata(output).is_ok_and(|metadata| metadata.is_dir()) {
+        return Err(Error::Usage {
+            message: format!("cannot write `{}`: it is a directory", output.display()),
+            hint: Some("name the notebook file to write: `-o DIR/out.ipynb`".to_owned()),
+        });
+    }
+    Ok(())
+}
+
+/// The executed notebook, whose write to the output failed, copied into a new file of
+/// boxpy's own: `$XDG_STATE_HOME/boxpy/` (or `~/.local/state/boxpy/`), else the system's
+/// temporary directory; created exclusively, mode 0600. Returns where.
+pub(super) fn keep_elsewhere(notebook: &mut std::fs::File, name: &str) -> Option<PathBuf> {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|path| path.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".local/state")));
+    let mut places: Vec<PathBuf> = state.map(|state| state.join("boxpy")).into_iter().collect();
+    places.push(std::env::temp_dir());
+    for place in places {
+        if std::fs::create_dir_all(&place).is_err() {
+            continue;
+        }
+        if let Some(path) = copy_into(notebook, &place, name) {
+            return Some(path);
+        }
+    }
+    None
+}
+
+fn copy_into(notebook: &mut std::fs::File, place: &Path, name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let stem = Path::new(name)
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "notebook".to_owned());
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    for attempt in 0..100u32 {
+        let path = place.join(format!(
+            "nbexec-{stem}-{stamp}-{}-{attempt}.ipynb",
+            std::process::id()
+        ));
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path);
+        let mut file = match file {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(_) => return None,
+        };
+        let copied = notebook
+            .seek(std::io::SeekFrom::Start(0))
+            .and_then(|_| {
+                let mut text = Vec::new();
+                notebook.read_to_end(&mut text)?;
+                file.write_all(&text)?;
+                file.sync_all()
+            });
+        return match copied {
+            Ok(()) => Some(path),
+            Err(_) => {
+                let _ = std::fs::remove_file(&path);
+                None
+            }
+        };
+    }
+    None
+}
+
+/// `-o -`: the executed notebook, complete in a private temporary file, to stdout.
+pub(super) fn to_stdout(file: &mut std::fs::File) -> std::io::Result<()> {
+    file.seek(std::io::SeekFrom::Start(0))?;
+    let mut out = std::io::stdout().lock();
+    std::io::copy(file, &mut out)?;
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_notebook_is_a_new_private_file_with_the_whole_text() {
+        use std::os::unix::fs::PermissionsExt;
+        let place = tempfile::tempdir().unwrap();
+        let mut source = tempfile::tempfile().unwrap();
+        source.write_all(b"{\"cells\": []}\n").unwrap();
+        let first = copy_into(&mut source, place.path(), "analysis.ipynb").unwrap();
+        let second = copy_into(&mut source, place.path(), "analysis.ipynb").unwrap();
+        assert_ne!(first, second, "never over an existing file");
+        for path in [&first, &second] {
+            assert_eq!(std::fs::read(path).unwrap(), b"{\"cells\": []}\n");
+            let mode = std::fs::metadata(path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+            assert!(path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("nbexec-analysis-"));
+        }
+    }
+
+    #[test]
+    fn a_directory_as_the_output_is_refused() {
+        let place = tempfile::tempdir().unwrap();
+        assert!(refuse_directory(place.path()).is_err());
+        assert!(refuse_directory(&place.path().join("out.ipynb")).is_ok());
+    }
+}
