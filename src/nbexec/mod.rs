@@ -508,9 +508,10 @@ pub(crate) fn run(
     }
     // Where the executed notebook went when `-o` could not take it: a file of boxpy's own.
     let mut kept_at: Option<(PathBuf, String)> = None;
-    if let (Some(output), Some((target, _)), Some(saved)) =
-        (&output, &pinned_output, collected.saved.take())
+    if let (Some(output), Some((target, _)), true) =
+        (&output, &pinned_output, collected.saved.is_some())
     {
+        let saved = collected.saved.take().expect("checked");
         let mut copy = saved.as_file().try_clone().ok();
         if let Err(error) = persist(saved, target, output) {
             let name = output.file_name().unwrap_or_default().to_string_lossy();
