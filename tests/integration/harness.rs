@@ -1029,6 +1029,10 @@ pub enum Venv {
     Numpy,
     /// `/usr/bin/python3 -m venv` with nbclient, ipykernel and nbformat (for `nbexec`).
     Jupyter,
+    /// `/usr/bin/python3 -m venv` with papermill, nbclient, ipykernel, nbformat, ipywidgets
+    /// and matplotlib: `nbexec`'s papermill parity (its own `inspect_notebook` reads the
+    /// saved notebooks on the host).
+    Papermill,
 }
 
 /// pyenv's interpreter for [`Venv::Pyenv`].
@@ -1115,6 +1119,7 @@ pub fn venv(kind: Venv) -> Result<PathBuf, String> {
     static UV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     static VIRTUALENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     static NUMPY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    static PAPERMILL: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     static JUPYTER: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     match kind {
         Venv::Pyenv => PYENV
@@ -1178,6 +1183,9 @@ pub fn venv(kind: Venv) -> Result<PathBuf, String> {
             .clone(),
         Venv::Jupyter => JUPYTER
             .get_or_init(|| debian_venv_with("jupyter", &["nbclient", "ipykernel", "nbformat"]))
+            .clone(),
+        Venv::Papermill => PAPERMILL
+            .get_or_init(|| debian_venv_with("papermill", &["papermill", "nbclient", "ipykernel", "nbformat", "ipywidgets", "matplotlib"]))
             .clone(),
     }
 }

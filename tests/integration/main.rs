@@ -22,6 +22,7 @@ mod limits;
 mod mounts;
 mod nbexec;
 mod nbexec_escape;
+mod nbexec_papermill;
 mod network;
 mod network_proxy;
 mod policy;
