@@ -453,3 +453,65 @@ fn a_notebook_whose_write_fails_is_kept_elsewhere() {
     assert_eq!(outputs(&cells(&saved)[0]).trim(), "ran");
     assert!(!ws.work().join("results/out.ipynb").exists());
 }
+
+/// Jupyter's own format: the saved file is what `nbformat.write` writes (checked in
+/// [`papermill_reads`]), and rerunning an executed notebook `--inplace` changes no more
+/// lines than `jupyter execute --inplace` does, apart from papermill's own timing and paths
+/// (`start_time`, `end_time`, `duration`, `input_path`, `output_path`), which change on
+/// every run as papermill's do.
+#[test]
+fn an_inplace_rerun_diffs_like_jupyter_execute() {
+    let venv = require_papermill!();
+    let ws = Workspace::new(&Runner::Caller);
+    ws.write(
+        "work/report.ipynb",
+        notebook(&[
+            ("markdown", "# Report\nSome text.", &[]),
+            ("code", "x = 1", &["parameters"]),
+            ("code", "print(x)\nx * 2", &[]),
+            ("code", "import sys\nprint('warn', file=sys.stderr)", &[]),
+        ]),
+    );
+    let output = nbexec(&ws, &venv)
+        .args(["report.ipynb", "-o", "executed.ipynb"])
+        .run();
+    assert_exit(&output, 0);
+    let executed = ws.work().join("executed.ipynb");
+    papermill_reads(&venv, &executed);
+    let ours = ws.work().join("ours.ipynb");
+    let jupyters = ws.work().join("jupyters.ipynb");
+    std::fs::copy(&executed, &ours).unwrap();
+    std::fs::copy(&executed, &jupyters).unwrap();
+    let output = nbexec(&ws, &venv).args(["ours.ipynb", "--inplace"]).run();
+    assert_exit(&output, 0);
+    // `jupyter execute --inplace` (nbclient's own command), on the host with the test's venv.
+    let status = Command::new(venv.join("bin/python"))
+        .args(["-c", "from nbclient.cli import main; main()", "--inplace"])
+        .arg(&jupyters)
+        .current_dir(ws.work())
+        .output()
+        .expect("run jupyter execute");
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let before = std::fs::read_to_string(&executed).unwrap();
+    let changed = |after: &Path, ignore: &[&str]| -> usize {
+        let after = std::fs::read_to_string(after).unwrap();
+        let (old, new): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
+        assert_eq!(old.len(), new.len(), "the same shape:\n{after}");
+        old.iter()
+            .zip(&new)
+            .filter(|(old, new)| old != new)
+            .filter(|(old, _)| !ignore.iter().any(|key| old.contains(key)))
+            .count()
+    };
+    let papermill_timing = [
+        "\"start_time\"",
+        "\"end_time\"",
+        "\"duration\"",
+        "\"input_path\"",
+        "\"output_path\"",
+    ];
+    let jupyter = changed(&jupyters, &[]);
+    let boxpy = changed(&ours, &papermill_timing);
+    assert!(jupyter > 0, "jupyter execute changed nothing?");
+    assert!(boxpy <= jupyter, "boxpy changed {boxpy} lines, jupyter execute {jupyter}");
+}
