@@ -82,7 +82,8 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l timeout -d 'Wall-
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l cpu -d 'CPU-time limit (e.g. 30s)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l memory -d 'Memory limit (e.g. 512MiB, 2GiB)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l audit-log -d 'Append one JSON line describing the run to FILE (also `[audit] log`)' -r -F
-complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s o -l output -d 'Write the executed notebook to OUT (atomically)' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s o -l output -d 'Write the executed notebook to OUT (atomically; `-` for stdout)' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l autosave-cell-every -d 'With `--request-save-on-cell-execute`: save inside a long cell at most every SECS seconds, when it outputs (0: never) [default: 30]' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s p -l parameter -d 'A parameter; VALUE is parsed as a Python literal where it can be, else a string' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s r -l parameter-raw -d 'A parameter whose VALUE is always a string' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l cell-timeout -d 'Limit for each cell (e.g. 60s); the policy\'s `limits.timeout` bounds the whole run' -r
@@ -97,6 +98,9 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l json -d 'Print on
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s v -l verbose -d 'Print which policy and venv were used and why, and the sandbox command line, to stderr before running'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l inplace -d 'Overwrite NOTEBOOK with the executed notebook (atomically)'
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l prepare-only -d 'Inject the parameters and write the notebook (with papermill\'s metadata, outputs cleared) without starting a kernel; needs `-o` or `--inplace`'
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l log-output -d 'Stream what each cell prints (and its text results) to stderr as it arrives'
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l request-save-on-cell-execute -d 'Save the notebook to OUT as each cell starts and ends (and every `--autosave-cell-every` seconds of a cell\'s output), so a run that is killed leaves its completed cells; needs `-o` or `--inplace`'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l allow-errors -d 'Run every cell even after one fails; exit 1 at the end if any failed'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s V -l version -d 'Print version'

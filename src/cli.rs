@@ -102,7 +102,7 @@ fn note(command: &str) -> Option<&'static str> {
             "Everything after SCRIPT, -c CODE or -m MODULE goes to the program untouched: `boxpy run x.py --policy y` passes `--policy y` to x.py.",
         ),
         "nbexec" => Some(
-            "Parameters follow papermill: a new cell tagged `injected-parameters` goes after the cell tagged `parameters` (or first). Nothing is saved unless -o or --inplace is given.",
+            "Parameters follow papermill: a new cell tagged `injected-parameters` replaces an earlier one, else goes after the cell tagged `parameters` (or first). Nothing is saved unless -o or --inplace is given; the saved notebook carries papermill's metadata. Ctrl-C or SIGTERM interrupts the running cell and saves what ran.",
         ),
         "exec" => Some(
             "A bare CMD is looked up on the sandbox's PATH (the venv's `bin` first); the program gets the same mounts, limits, network and environment as `boxpy run`.",
@@ -161,6 +161,10 @@ pub fn examples(command: &str) -> &'static [(&'static str, &'static str)] {
             (
                 "One JSON result with each cell's status",
                 "boxpy nbexec --json analysis.ipynb",
+            ),
+            (
+                "Save after every cell, so a killed run keeps what ran",
+                "boxpy nbexec long.ipynb -o out.ipynb --request-save-on-cell-execute",
             ),
         ],
         "exec" => &[

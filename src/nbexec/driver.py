@@ -3,20 +3,33 @@
 # ipykernel and reports to boxpy over file descriptor 6, one JSON object per line:
 #   {"event": "start", "cells": M}                  code cells to run (injected cell excluded)
 #   {"event": "cell_start", "index": N}             N counts the notebook's own code cells
-#   {"event": "cell_end", "index": N, "status": "ok|failed|timeout|dead", "duration_ms": T,
-#    "error": {...}}                                 error: ename, evalue, traceback, line
+#   {"event": "cell_end", "index": N, "status": "ok|failed|timeout|dead|skipped|interrupted",
+#    "duration_ms": T, "error": {...}}               error: ename, evalue, traceback, line
 #   {"event": "notebook_begin", "bytes": B}         the executed notebook follows: B bytes
 #   {"event": "notebook_part", "text": "..."}       of its text (Jupyter's own format), in
 #   {"event": "notebook_end"}                        parts of at most PART characters
-#   {"event": "notebook_too_large", "bytes": B}     instead, when B exceeds the budget
+#   {"event": "notebook_begin", "bytes": B, "snapshot": true}  a snapshot of the notebook
+#                                                    (progressive saving), then its parts and
+#                                                    notebook_end; cells go on after it
+#   {"event": "notebook_too_large", "bytes": B}     instead, when B exceeds the budget (a
+#                                                    snapshot over it is not sent at all)
 #   {"event": "missing", "module": "nbclient"}      the venv lacks nbclient/ipykernel/nbformat
 #   {"event": "driver_error", "message": "..."}     anything unexpected, never a traceback
 # Every line is short (boxpy refuses a line over 1 MiB): errors are cut to ERROR_TEXT
 # characters, the notebook is sent in parts. Before anything else the driver makes itself
 # not dumpable, so the kernel (its child, same user, no CAP_SYS_PTRACE) cannot open
 # /proc/<driver>/fd/6 and write events of its own.
+# The notebook it sends is papermill's: parameters injected by papermill's rules and
+# translator, every output of an earlier run cleared, `metadata.papermill` per notebook and
+# per cell, papermill's error markers after a failure, `language_info` and widget state.
+# The configuration (config.json): parameters as [name, kind, value] with kind "papermill"
+# (or its old name "literal"), "raw" or "json"; prepare_only (no kernel), log_output,
+# save_snapshots and autosave_every (progressive saving), input_path/output_path (for the
+# metadata), the kernel, its cwd and timeouts.
 # It exits 0 whatever the cells did; boxpy decides the exit code. After a normal end it
-# leaves with os._exit once everything is flushed: the kernel is already shut down.
+# leaves with os._exit once everything is flushed: the kernel is already shut down. On
+# SIGINT or SIGTERM (boxpy forwards both) it interrupts the kernel, marks the running cell
+# "interrupted", skips the rest, sends the notebook and then dies of the same signal.
 import json
 import os
 import re
