@@ -325,11 +325,7 @@ pub struct NbexecArgs {
     pub request_save_on_cell_execute: bool,
     /// With `--request-save-on-cell-execute`: save inside a long cell at most every SECS
     /// seconds, when it outputs (0: never) [default: 30]
-    #[arg(
-        long,
-        value_name = "SECS",
-        requires = "request_save_on_cell_execute"
-    )]
+    #[arg(long, value_name = "SECS", requires = "request_save_on_cell_execute")]
     pub autosave_cell_every: Option<u64>,
     /// A parameter; VALUE is parsed as a Python literal where it can be, else a string
     #[arg(short = 'p', long = "parameter", num_args = 2, value_names = ["NAME", "VALUE"], allow_hyphen_values = true)]

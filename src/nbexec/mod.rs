@@ -439,7 +439,13 @@ pub(crate) fn run(
                 .map(|path| path.to_string_lossy().into_owned())
         },
     };
-    let config = driver_config(&args, &kernel_directory, cell_timeout, bounds.budget, &paths)?;
+    let config = driver_config(
+        &args,
+        &kernel_directory,
+        cell_timeout,
+        bounds.budget,
+        &paths,
+    )?;
     for (name, contents) in [
         ("driver.py", DRIVER.as_bytes().to_vec()),
         ("config.json", config.into_bytes()),
@@ -460,8 +466,7 @@ pub(crate) fn run(
     // would die of it, with no report and nothing saved.
     let runtime = crate::exec::Runtime::cli();
     let blocked = runtime.block_forwarded_signals()?;
-    let collector =
-        std::thread::spawn(move || collect(receiver, show_progress, &bounds, reserved));
+    let collector = std::thread::spawn(move || collect(receiver, show_progress, &bounds, reserved));
     report::notices(&invocation);
     // With `-o -` stdout holds the notebook: what the program writes there goes to stderr.
     let mut io = crate::exec::Io::inherited(invocation.output.json);
@@ -525,11 +530,12 @@ pub(crate) fn run(
         }
     }
     if let (true, Some(saved)) = (to_stdout, collected.saved.take()) {
-        saving::to_stdout(&mut saved.as_file().try_clone().map_err(anyhow::Error::from)?)
-            .map_err(|error| Error::Usage {
+        saving::to_stdout(&mut saved.as_file().try_clone().map_err(anyhow::Error::from)?).map_err(
+            |error| Error::Usage {
                 message: format!("cannot write the notebook to stdout: {error}"),
                 hint: None,
-            })?;
+            },
+        )?;
     }
 
     let display = args.notebook.display().to_string();
@@ -617,7 +623,12 @@ pub(crate) fn run(
             report::after_run_notices(&invocation, &outcome);
         }
         if let Some(cell) = stopped_in {
-            report::warning(&stopped_message(cell, collected.total, &display, &outcome.status));
+            report::warning(&stopped_message(
+                cell,
+                collected.total,
+                &display,
+                &outcome.status,
+            ));
         }
         if let Some(why) = &collected.snapshot_error {
             report::warning(&format!("a progressive save failed: {why}"));
@@ -1221,9 +1232,7 @@ impl Collector {
                 let file = match (self.reserved.take(), &self.bounds.directory) {
                     (Some(file), _) => Some(Ok(file)),
                     (None, Some(directory)) => Some(saving::temporary_in(directory)),
-                    (None, None) if self.bounds.to_stdout => {
-                        Some(tempfile::NamedTempFile::new())
-                    }
+                    (None, None) if self.bounds.to_stdout => Some(tempfile::NamedTempFile::new()),
                     (None, None) => None,
                 };
                 match file {
@@ -1302,8 +1311,7 @@ impl Collector {
     /// A snapshot that arrived whole, renamed over the output as the final notebook is
     /// ([`persist`]): a run killed later leaves it.
     fn save_snapshot(&mut self) {
-        let (Some(sink), Some((target, shown))) = (self.sink.take(), &self.bounds.snapshots)
-        else {
+        let (Some(sink), Some((target, shown))) = (self.sink.take(), &self.bounds.snapshots) else {
             return;
         };
         let saved = sink
@@ -1711,6 +1719,92 @@ mod tests {
             .saved
             .expect("the notebook waits in a temporary file");
         assert_eq!(std::fs::read_to_string(saved.path()).unwrap(), "{\"a\":1}");
+    }
+
+    /// Progressive saving: each snapshot that arrives whole replaces the output at once
+    /// (atomically) and the cells go on; the final notebook follows as usual. A snapshot
+    /// nobody asked for, or one over the budget, breaks the protocol.
+    #[test]
+    fn snapshots_replace_the_output_and_cells_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.ipynb");
+        let snapshot = |text: &str| {
+            [
+                format!(
+                    r#"{{"event": "notebook_begin", "bytes": {}, "snapshot": true}}"#,
+                    text.len()
+                ),
+                serde_json::json!({"event": "notebook_part", "text": text}).to_string(),
+                r#"{"event": "notebook_end"}"#.to_owned(),
+            ]
+        };
+        let mut lines: Vec<String> = vec![START.to_owned()];
+        lines.extend(snapshot("{\"s\":1}"));
+        lines.push(CELL_1.to_owned());
+        lines.extend(snapshot("{\"s\":2}"));
+        lines.push(r#"{"event": "cell_start", "index": 2}"#.to_owned());
+        let (sender, receiver) = mpsc::sync_channel(lines.len() + 1);
+        for line in &lines {
+            sender.send(format!("{line}\n")).unwrap();
+        }
+        drop(sender);
+        let bounds = Bounds {
+            budget: Some(100),
+            code_cells: 2,
+            directory: Some(dir.path().to_path_buf()),
+            snapshots: Some((target.clone(), target.clone())),
+            to_stdout: false,
+        };
+        let collected = collect(receiver, false, &bounds, None);
+        assert!(collected.broken.is_none(), "{collected:?}");
+        assert_eq!(collected.snapshots, 2);
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "{\"s\":2}");
+        assert_eq!(collected.running, Some(2), "cell 2 had started");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "nothing else"
+        );
+
+        let unasked: Vec<&str> = vec![
+            START,
+            r#"{"event": "notebook_begin", "bytes": 2, "snapshot": true}"#,
+        ];
+        let collected = collect_lines(&unasked, Some(100), Some(dir.path()));
+        assert!(collected.broken.unwrap().contains("out of order"));
+    }
+
+    /// A cell stopped by a signal is `interrupted`; the running cell is forgotten once it
+    /// ends.
+    #[test]
+    fn an_interrupted_cell_is_reported_as_such() {
+        let collected = collect_lines(
+            &[
+                START,
+                r#"{"event": "cell_start", "index": 1}"#,
+                r#"{"event": "cell_end", "index": 1, "status": "interrupted", "duration_ms": 5}"#,
+                r#"{"event": "cell_end", "index": 2, "status": "skipped", "duration_ms": 0}"#,
+            ],
+            None,
+            None,
+        );
+        assert!(collected.broken.is_none(), "{collected:?}");
+        assert_eq!(collected.cells[0].status, "interrupted");
+        assert_eq!(collected.running, None);
+        let mut collected = collected;
+        assert_eq!(stopped_cell(&mut collected, &Status::Signaled(2)), Some(1));
+        // A kill at `limits.timeout` inside cell 2: it is added as `killed`.
+        let mut collected = collect_lines(
+            &[START, CELL_1, r#"{"event": "cell_start", "index": 2}"#],
+            None,
+            None,
+        );
+        assert_eq!(stopped_cell(&mut collected, &Status::TimedOut), Some(2));
+        assert_eq!(collected.cells.last().unwrap().status, "killed");
+        assert_eq!(
+            stopped_message(2, 2, "n.ipynb", &Status::TimedOut),
+            "n.ipynb: killed at `limits.timeout` while running cell 2 of 2"
+        );
     }
 
     /// Anything malformed or out of order is the program's failure (`broken`), never a

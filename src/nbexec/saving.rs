@@ -19,9 +19,7 @@ pub(super) fn reserve(directory: &Path, shown: &Path) -> Result<tempfile::NamedT
             shown.display(),
             error.to_string().to_lowercase()
         ),
-        hint: Some(
-            "the directory is not writable: pass another `-o` (nothing was run)".to_owned(),
-        ),
+        hint: Some("the directory is not writable: pass another `-o` (nothing was run)".to_owned()),
     })
 }
 
@@ -90,14 +88,12 @@ fn copy_into(notebook: &mut std::fs::File, place: &Path, name: &str) -> Option<P
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(_) => return None,
         };
-        let copied = notebook
-            .seek(std::io::SeekFrom::Start(0))
-            .and_then(|_| {
-                let mut text = Vec::new();
-                notebook.read_to_end(&mut text)?;
-                file.write_all(&text)?;
-                file.sync_all()
-            });
+        let copied = notebook.seek(std::io::SeekFrom::Start(0)).and_then(|_| {
+            let mut text = Vec::new();
+            notebook.read_to_end(&mut text)?;
+            file.write_all(&text)?;
+            file.sync_all()
+        });
         return match copied {
             Ok(()) => Some(path),
             Err(_) => {

@@ -1185,7 +1185,19 @@ pub fn venv(kind: Venv) -> Result<PathBuf, String> {
             .get_or_init(|| debian_venv_with("jupyter", &["nbclient", "ipykernel", "nbformat"]))
             .clone(),
         Venv::Papermill => PAPERMILL
-            .get_or_init(|| debian_venv_with("papermill", &["papermill", "nbclient", "ipykernel", "nbformat", "ipywidgets", "matplotlib"]))
+            .get_or_init(|| {
+                debian_venv_with(
+                    "papermill",
+                    &[
+                        "papermill",
+                        "nbclient",
+                        "ipykernel",
+                        "nbformat",
+                        "ipywidgets",
+                        "matplotlib",
+                    ],
+                )
+            })
             .clone(),
     }
 }

@@ -73,9 +73,10 @@ fn outputs(cell: &serde_json::Value) -> String {
         for field in [&output["text"], &output["data"]["text/plain"]] {
             match field {
                 serde_json::Value::String(part) => text.push_str(part),
-                serde_json::Value::Array(parts) => {
-                    parts.iter().filter_map(|p| p.as_str()).for_each(|p| text.push_str(p))
-                }
+                serde_json::Value::Array(parts) => parts
+                    .iter()
+                    .filter_map(|p| p.as_str())
+                    .for_each(|p| text.push_str(p)),
                 _ => {}
             }
         }
@@ -112,7 +113,9 @@ fn tagged(notebook: &serde_json::Value, tag: &str) -> Vec<usize> {
 }
 
 fn status(cell: &serde_json::Value) -> &str {
-    cell["metadata"]["papermill"]["status"].as_str().unwrap_or("none")
+    cell["metadata"]["papermill"]["status"]
+        .as_str()
+        .unwrap_or("none")
 }
 
 /// Parameters over a notebook papermill (or boxpy) already ran: the earlier injected cell
@@ -145,14 +148,20 @@ fn parameters_replace_the_injected_cell_and_metadata_is_papermills() {
     );
     assert_eq!(outputs(&cells(&first)[3]).trim(), "inf 7 nan");
     let papermill = &first["metadata"]["papermill"];
-    assert_eq!(papermill["parameters"], serde_json::json!({"x": "inf", "y": 7, "z": "nan"}));
+    assert_eq!(
+        papermill["parameters"],
+        serde_json::json!({"x": "inf", "y": 7, "z": "nan"})
+    );
     assert_eq!(papermill["input_path"], "params.ipynb");
     assert_eq!(papermill["output_path"], "first.ipynb");
     assert_eq!(papermill["exception"], serde_json::Value::Null);
     assert!(papermill["duration"].as_f64().is_some() && papermill["end_time"].is_string());
     for cell in cells(&first) {
         assert_eq!(status(&cell), "completed", "{cell}");
-        assert!(cell["metadata"]["papermill"]["start_time"].is_string(), "{cell}");
+        assert!(
+            cell["metadata"]["papermill"]["start_time"].is_string(),
+            "{cell}"
+        );
     }
     assert_eq!(first["metadata"]["language_info"]["name"], "python");
     papermill_reads(&venv, &ws.work().join("first.ipynb"));
@@ -163,10 +172,17 @@ fn parameters_replace_the_injected_cell_and_metadata_is_papermills() {
         .run();
     assert_exit(&output, 0);
     let second = read(&ws.work().join("first.ipynb"));
-    assert_eq!(tagged(&second, "injected-parameters"), [2], "replaced, not stacked");
+    assert_eq!(
+        tagged(&second, "injected-parameters"),
+        [2],
+        "replaced, not stacked"
+    );
     assert_eq!(source(&cells(&second)[2]), "# Parameters\nx = 5\n");
     assert_eq!(outputs(&cells(&second)[3]).trim(), "5 'a' 0.5");
-    assert_eq!(second["metadata"]["papermill"]["parameters"], serde_json::json!({"x": 5}));
+    assert_eq!(
+        second["metadata"]["papermill"]["parameters"],
+        serde_json::json!({"x": 5})
+    );
     assert_eq!(cells(&second).len(), 4);
     let inspected = papermill_reads(&venv, &ws.work().join("first.ipynb"));
     assert_eq!(inspected["x"]["default"], "1", "{inspected}");
@@ -187,7 +203,11 @@ fn a_failure_leaves_no_stale_output_and_papermills_markers() {
         ("markdown", "old banner", &["papermill-error-cell-tag"]),
         ("code", "print('fine')", &[]),
         ("code", "raise ValueError('broken')", &[]),
-        ("code", "open('after-the-failure', 'w').close()\nprint('after')", &[]),
+        (
+            "code",
+            "open('after-the-failure', 'w').close()\nprint('after')",
+            &[],
+        ),
     ]))
     .unwrap();
     stale["cells"][3]["execution_count"] = 9.into();
@@ -203,8 +223,16 @@ fn a_failure_leaves_no_stale_output_and_papermills_markers() {
     assert!(!ws.work().join("after-the-failure").exists());
     let saved = read(&ws.work().join("out.ipynb"));
     let all = cells(&saved);
-    assert_eq!(tagged(&saved, "papermill-error-cell-tag"), [0, 2], "banner and anchor");
-    assert!(source(&all[0]).contains("In [2]"), "the banner names the count: {}", all[0]);
+    assert_eq!(
+        tagged(&saved, "papermill-error-cell-tag"),
+        [0, 2],
+        "banner and anchor"
+    );
+    assert!(
+        source(&all[0]).contains("In [2]"),
+        "the banner names the count: {}",
+        all[0]
+    );
     assert!(source(&all[2]).contains("id=\"papermill-error-cell\""));
     assert_eq!(status(&all[1]), "completed");
     assert_eq!(status(&all[3]), "failed");
@@ -227,7 +255,11 @@ fn widget_state_is_saved_and_log_output_streams() {
         "work/widgets.ipynb",
         notebook(&[
             ("code", "print('streamed line')", &[]),
-            ("code", "import ipywidgets\nslider = ipywidgets.IntSlider(value=7)\nslider", &[]),
+            (
+                "code",
+                "import ipywidgets\nslider = ipywidgets.IntSlider(value=7)\nslider",
+                &[],
+            ),
             ("code", "6 * 7", &[]),
         ]),
     );
@@ -236,7 +268,10 @@ fn widget_state_is_saved_and_log_output_streams() {
         .run();
     assert_exit(&output, 0);
     let stderr = output.stderr_text();
-    assert!(stderr.contains("streamed line") && stderr.contains("42"), "{output}");
+    assert!(
+        stderr.contains("streamed line") && stderr.contains("42"),
+        "{output}"
+    );
     let saved = read(&ws.work().join("out.ipynb"));
     let state = &saved["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"];
     let models: Vec<&serde_json::Value> = state["state"].as_object().unwrap().values().collect();
@@ -303,12 +338,23 @@ fn progressive_saving_keeps_the_completed_cells_at_a_timeout() {
         "work/slow.ipynb",
         notebook(&[
             ("code", "print('first done')", &[]),
-            ("code", "import time\nfor _ in range(6000):\n    time.sleep(0.1)", &[]),
+            (
+                "code",
+                "import time\nfor _ in range(6000):\n    time.sleep(0.1)",
+                &[],
+            ),
             ("code", "print('never')", &[]),
         ]),
     );
     let output = nbexec(&ws, &venv)
-        .args(["slow.ipynb", "-o", "out.ipynb", "--json", "--timeout", "15s"])
+        .args([
+            "slow.ipynb",
+            "-o",
+            "out.ipynb",
+            "--json",
+            "--timeout",
+            "15s",
+        ])
         .arg("--request-save-on-cell-execute")
         .run();
     assert_exit(&output, 124);
@@ -374,7 +420,11 @@ fn sigint_and_sigterm_interrupt_the_running_cell_and_save() {
             .iter()
             .map(|cell| cell["status"].as_str().unwrap())
             .collect();
-        assert_eq!(statuses, ["ok", "interrupted", "skipped"], "{signal}: {result}");
+        assert_eq!(
+            statuses,
+            ["ok", "interrupted", "skipped"],
+            "{signal}: {result}"
+        );
         assert!(!ws.work().join("cell-3-ran").exists());
         let saved = read(&ws.work().join("out.ipynb"));
         let all = cells(&saved);
@@ -437,7 +487,11 @@ fn a_notebook_whose_write_fails_is_kept_elsewhere() {
     ws.dir("work/results");
     ws.write(
         "work/lock.ipynb",
-        notebook(&[("code", "import os\nos.chmod('results', 0o555)\nprint('ran')", &[])]),
+        notebook(&[(
+            "code",
+            "import os\nos.chmod('results', 0o555)\nprint('ran')",
+            &[],
+        )]),
     );
     let state = ws.dir("state");
     let output = nbexec(&ws, &venv)
@@ -446,8 +500,12 @@ fn a_notebook_whose_write_fails_is_kept_elsewhere() {
         .run();
     assert_exit(&output, 1);
     let result = output.json();
-    let kept = Path::new(result["saved_to"].as_str().unwrap_or_else(|| panic!("{result}")))
-        .to_path_buf();
+    let kept = Path::new(
+        result["saved_to"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{result}")),
+    )
+    .to_path_buf();
     assert!(kept.starts_with(state.join("boxpy")), "{}", kept.display());
     let saved = read(&kept);
     assert_eq!(outputs(&cells(&saved)[0]).trim(), "ran");
@@ -491,11 +549,16 @@ fn an_inplace_rerun_diffs_like_jupyter_execute() {
         .current_dir(ws.work())
         .output()
         .expect("run jupyter execute");
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let before = std::fs::read_to_string(&executed).unwrap();
     let changed = |after: &Path, ignore: &[&str]| -> usize {
         let after = std::fs::read_to_string(after).unwrap();
-        let (old, new): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
+        let (old, new): (Vec<&str>, Vec<&str>) =
+            (before.lines().collect(), after.lines().collect());
         assert_eq!(old.len(), new.len(), "the same shape:\n{after}");
         old.iter()
             .zip(&new)
@@ -513,5 +576,8 @@ fn an_inplace_rerun_diffs_like_jupyter_execute() {
     let jupyter = changed(&jupyters, &[]);
     let boxpy = changed(&ours, &papermill_timing);
     assert!(jupyter > 0, "jupyter execute changed nothing?");
-    assert!(boxpy <= jupyter, "boxpy changed {boxpy} lines, jupyter execute {jupyter}");
+    assert!(
+        boxpy <= jupyter,
+        "boxpy changed {boxpy} lines, jupyter execute {jupyter}"
+    );
 }
