@@ -83,7 +83,9 @@ def main(channel):
         import nbformat
         from nbclient import NotebookClient
         from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-        import ipykernel  # noqa: F401  (the kernel the client starts)
+
+        if not config.get("prepare_only"):
+            import ipykernel  # noqa: F401  (the kernel the client starts)
     except ImportError as error:
         emit(event="missing", module=(error.name or str(error)).split(".")[0])
         return
@@ -118,6 +120,7 @@ def main(channel):
 
     if config.get("prepare_only"):
         send_notebook(emit, nbformat.writes(notebook) + "\n", budget)
+        interruption.end()
         return
 
     snapshots = config.get("save_snapshots", False)
@@ -508,6 +511,9 @@ def inject_parameters(nbformat, notebook, parameters):
 
     injected, tagged = first("injected-parameters"), first("parameters")
     if injected is not None:
+        # The earlier cell's id stays: a rerun's diff shows the new values, not a new id.
+        if "id" in notebook.cells[injected]:
+            cell["id"] = notebook.cells[injected]["id"]
         notebook.cells[injected] = cell
     else:
         notebook.cells.insert(0 if tagged is None else tagged + 1, cell)
