@@ -658,7 +658,9 @@ fn stopped_cell(collected: &mut Collected, status: &Status) -> Option<u64> {
     if matches!(status, Status::Exited(_)) {
         return None;
     }
-    let running = collected.running?;
+    let running = collected
+        .running
+        .filter(|&running| running <= collected.total as u64)?;
     if running > 0 {
         collected.cells.push(CellResult {
             index: usize::try_from(running).unwrap_or(usize::MAX),
@@ -678,8 +680,10 @@ fn stopped_message(cell: u64, total: usize, notebook: &str, status: &Status) -> 
         format!("cell {cell} of {total}")
     };
     let how = match status {
-        Status::TimedOut => "killed at `limits.timeout` while running",
-        _ => "interrupted while running",
+        Status::TimedOut => "killed at `limits.timeout` while running".to_owned(),
+        Status::Signaled(2 | 15) => "interrupted while running".to_owned(),
+        Status::Signaled(signal) => format!("killed by signal {signal} while running"),
+        Status::Exited(_) => "stopped while running".to_owned(),
     };
     format!("{notebook}: {how} {which}")
 }

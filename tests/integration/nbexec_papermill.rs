@@ -177,7 +177,11 @@ fn parameters_replace_the_injected_cell_and_metadata_is_papermills() {
         [2],
         "replaced, not stacked"
     );
-    assert_eq!(cells(&second)[2]["id"], cells(&first)[2]["id"], "the same cell id");
+    assert_eq!(
+        cells(&second)[2]["id"],
+        cells(&first)[2]["id"],
+        "the same cell id"
+    );
     assert_eq!(source(&cells(&second)[2]), "# Parameters\nx = 5\n");
     assert_eq!(outputs(&cells(&second)[3]).trim(), "5 'a' 0.5");
     assert_eq!(
