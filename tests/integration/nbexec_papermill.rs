@@ -321,6 +321,23 @@ fn prepare_only_writes_without_a_kernel_and_dash_is_stdout() {
     let path = ws.write("work/prepared.ipynb", &output.stdout);
     papermill_reads(&venv, &path);
 
+    // A run to stdout: what the kernel writes to its own stdout goes to stderr, so stdout is
+    // the notebook alone.
+    ws.write(
+        "work/loud.ipynb",
+        notebook(&[(
+            "code",
+            "import os\nos.system('echo raw-stdout')\nprint('cell output')",
+            &[],
+        )]),
+    );
+    let output = nbexec(&ws, &venv).args(["loud.ipynb", "-o", "-"]).run();
+    assert_exit(&output, 0);
+    let executed: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("stdout is the notebook alone ({error}): {output}"));
+    assert!(outputs(&cells(&executed)[0]).contains("cell output"));
+    assert!(output.stderr_text().contains("raw-stdout"), "{output}");
+
     for arguments in [
         &["prep.ipynb", "--prepare-only"][..],
         &["prep.ipynb", "-o", "-", "--json"],
