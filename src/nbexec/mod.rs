@@ -1234,7 +1234,9 @@ impl Collector {
                     return Ok(None);
                 }
                 let file = match (self.reserved.take(), &self.bounds.directory) {
-                    (Some(file), _) => Some(Ok(file)),
+                    // The reserved file lay in the output's directory, which the program
+                    // may write, for the whole run: whatever it holds goes first.
+                    (Some(file), _) => Some(file.as_file().set_len(0).map(|()| file)),
                     (None, Some(directory)) => Some(saving::temporary_in(directory)),
                     (None, None) if self.bounds.to_stdout => Some(tempfile::NamedTempFile::new()),
                     (None, None) => None,
@@ -1299,10 +1301,15 @@ impl Collector {
                 self.phase = Phase::Done;
                 self.collected.complete = true;
                 if let Some(sink) = self.sink.take() {
-                    match sink.into_inner() {
+                    // Exactly the notebook's bytes (nothing another process appended).
+                    let written = sink
+                        .into_inner()
+                        .map_err(|error| error.into_error())
+                        .and_then(|file| file.as_file().set_len(received).map(|()| file));
+                    match written {
                         Ok(file) => self.collected.saved = Some(file),
                         Err(error) => {
-                            self.collected.write_error = Some(error.error().to_string());
+                            self.collected.write_error = Some(error.to_string());
                         }
                     }
                 }
