@@ -131,26 +131,32 @@ fn parameters_replace_the_injected_cell_and_metadata_is_papermills() {
         "work/params.ipynb",
         notebook(&[
             ("markdown", "# Report", &[]),
-            ("code", "x = 1\ny = 'a'\nz = 0.5", &["parameters"]),
-            ("code", "print(repr(x), repr(y), repr(z))", &[]),
+            ("code", "x = 1\ny = 'a'\nz = 0.5\ns = ''", &["parameters"]),
+            (
+                "code",
+                "print(repr(x), repr(y), repr(z), s == 'say \"hi\"\\\\ \\u00e9')",
+                &[],
+            ),
         ]),
     );
     let output = nbexec(&ws, &venv)
         .args(["params.ipynb", "-o", "first.ipynb"])
         .args(["-p", "x", "1e400", "-p", "y", "007", "-p", "z", "nan"])
+        .args(["-r", "s", "say \"hi\"\\ \u{e9}"])
         .run();
     assert_exit(&output, 0);
     let first = read(&ws.work().join("first.ipynb"));
     assert_eq!(tagged(&first, "injected-parameters"), [2]);
     assert_eq!(
         source(&cells(&first)[2]),
-        "# Parameters\nx = float('inf')\ny = 7\nz = float('nan')\n"
+        "# Parameters\nx = float('inf')\ny = 7\nz = float('nan')\ns = \"say \\\"hi\\\"\\\\ \\xe9\"\n",
+        "papermill's escaping"
     );
-    assert_eq!(outputs(&cells(&first)[3]).trim(), "inf 7 nan");
+    assert_eq!(outputs(&cells(&first)[3]).trim(), "inf 7 nan True");
     let papermill = &first["metadata"]["papermill"];
     assert_eq!(
         papermill["parameters"],
-        serde_json::json!({"x": "inf", "y": 7, "z": "nan"})
+        serde_json::json!({"x": "inf", "y": 7, "z": "nan", "s": "say \"hi\"\\ \u{e9}"})
     );
     assert_eq!(papermill["input_path"], "params.ipynb");
     assert_eq!(papermill["output_path"], "first.ipynb");
@@ -183,7 +189,7 @@ fn parameters_replace_the_injected_cell_and_metadata_is_papermills() {
         "the same cell id"
     );
     assert_eq!(source(&cells(&second)[2]), "# Parameters\nx = 5\n");
-    assert_eq!(outputs(&cells(&second)[3]).trim(), "5 'a' 0.5");
+    assert_eq!(outputs(&cells(&second)[3]).trim(), "5 'a' 0.5 False");
     assert_eq!(
         second["metadata"]["papermill"]["parameters"],
         serde_json::json!({"x": 5})
