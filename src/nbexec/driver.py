@@ -4,12 +4,14 @@
 #   {"event": "start", "cells": M}                  code cells to run (injected cell excluded)
 #   {"event": "cell_start", "index": N}             N counts the notebook's own code cells
 #   {"event": "cell_end", "index": N, "status": "ok|failed|timeout|dead", "duration_ms": T,
-#    "error": {...}}                                 error: ename, evalue, traceback, line
+#    "error": {...}, "execution_count": C}           error: ename, evalue, traceback, line
 #   {"event": "notebook_begin", "bytes": B}         the executed notebook follows: B bytes
 #   {"event": "notebook_part", "text": "..."}       of its text (Jupyter's own format), in
 #   {"event": "notebook_end"}                        parts of at most PART characters
 #   {"event": "notebook_too_large", "bytes": B}     instead, when B exceeds the budget
 #   {"event": "missing", "module": "nbclient"}      the venv lacks nbclient/ipykernel/nbformat
+#   {"event": "kernel_error", "kind": "not_installed|bad_kernelspec|died", "kernel": K,
+#    "installed": [...], "message": "..."}          the kernel could not start (no cell ran)
 #   {"event": "driver_error", "message": "..."}     anything unexpected, never a traceback
 # Every line is short (boxpy refuses a line over 1 MiB): errors are cut to ERROR_TEXT
 # characters, the notebook is sent in parts. Before anything else the driver makes itself
@@ -86,6 +88,11 @@ def main(channel):
     emit(event="start", cells=len(code_cells) - (1 if injected_at is not None else 0))
 
     kernel = config["kernel"] or notebook.metadata.get("kernelspec", {}).get("name") or "python3"
+    problem = kernel_problem(kernel)
+    if problem is not None:
+        emit(event="kernel_error", kind=problem["kind"], kernel=kernel, installed=installed_kernels(), message=problem["message"])
+        return
+    KERNEL_STARTING.append(kernel)
     # TCP on the sandbox's private loopback (nothing outside can connect; with
     # network = "none" there is no other interface). The IPC transport would avoid TCP, but
     # nbclient's per-cell timeout does not fire over it. The kernel's warning about
@@ -107,6 +114,7 @@ def main(channel):
     failed = False
     number = 0
     with client.setup_kernel():
+        KERNEL_STARTING.clear()
         for index in code_cells:
             cell = notebook.cells[index]
             injected = index == injected_at
@@ -135,10 +143,41 @@ def main(channel):
                     status = "failed"
                     error = cell_error(cell, failure)
             duration = int((time.monotonic() - started) * 1000)
-            emit(event="cell_end", index=label, status=status, duration_ms=duration, error=cut(error))
+            emit(event="cell_end", index=label, status=status, duration_ms=duration, error=cut(error), execution_count=cell.get("execution_count"))
             if status != "ok" and (status == "dead" or not config["allow_errors"]):
                 failed = True
     send_notebook(emit, nbformat.writes(notebook) + "\n", config.get("notebook_budget"))
+
+
+KERNEL_STARTING = []  # the kernel's name while it starts (its death then is a kernel_error)
+
+
+def installed_kernels():
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        return sorted(KernelSpecManager().find_kernel_specs())
+    except Exception:
+        return []
+
+
+def kernel_problem(name):
+    """Why the kernel `name` cannot start, before starting it: not installed, or a
+    kernelspec whose program is missing. None when it looks startable."""
+    import shutil
+
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+        spec = KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        return {"kind": "not_installed", "message": f"no kernel named {name!r} is installed"}
+    except Exception as error:
+        return {"kind": "bad_kernelspec", "message": f"{type(error).__name__}: {error}"}
+    program = (spec.argv or [""])[0]
+    if program and "{" not in program and shutil.which(program) is None:
+        return {"kind": "bad_kernelspec", "message": f"the kernel's program {program!r} does not exist"}
+    return None
 
 
 def send_notebook(emit, text, budget):
@@ -172,15 +211,41 @@ def inject_parameters(nbformat, notebook, parameters):
         return None
     import ast
 
+    def resolve(kind, value):
+        if kind == "json":  # YAML's values; a non-finite float is {"$float": ...}
+            if isinstance(value, dict) and list(value) == ["$float"]:
+                return float(value["$float"])
+            if isinstance(value, dict):
+                return {key: resolve("json", item) for key, item in value.items()}
+            if isinstance(value, list):
+                return [resolve("json", item) for item in value]
+            return value
+        if kind == "papermill":  # papermill's command line, then a Python literal
+            if value in ("True", "False", "None"):
+                return {"True": True, "False": False, "None": None}[value]
+            for number in (int, float):
+                try:
+                    return number(value)
+                except (ValueError, OverflowError):
+                    pass
+            try:
+                return ast.literal_eval(value)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                return value
+        return value
+
+    def source(value):  # repr, but a non-finite float as papermill writes it
+        if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+            return f"float('{value}')"
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{source(k)}: {source(v)}" for k, v in value.items()) + "}"
+        if isinstance(value, list):
+            return "[" + ", ".join(source(item) for item in value) + "]"
+        return repr(value)
+
     lines = ["# Parameters"]
     for name, kind, text in parameters:
-        value = text
-        if kind == "literal":
-            try:
-                value = ast.literal_eval(text)
-            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                value = text
-        lines.append(f"{name} = {value!r}")
+        lines.append(f"{name} = {source(resolve(kind, text))}")
     cell = nbformat.v4.new_code_cell("\n".join(lines) + "\n")
     cell.metadata["tags"] = ["injected-parameters"]
     position = 0
@@ -226,7 +291,12 @@ if __name__ == "__main__":
         os._exit(0)
     except BaseException as error:  # boxpy reports it; never a traceback from the driver
         try:
-            stream.write(json.dumps({"event": "driver_error", "message": f"{type(error).__name__}: {error}"[:ERROR_TEXT]}) + "\n")
+            message = f"{type(error).__name__}: {error}"[:ERROR_TEXT]
+            if KERNEL_STARTING:
+                event = {"event": "kernel_error", "kind": "died", "kernel": KERNEL_STARTING[0], "installed": installed_kernels(), "message": message}
+            else:
+                event = {"event": "driver_error", "message": message}
+            stream.write(json.dumps(event) + "\n")
             stream.flush()
         except Exception:
             pass
