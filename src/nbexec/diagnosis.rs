@@ -137,6 +137,17 @@ pub fn exit_line(source: &str) -> Option<u32> {
     found
 }
 
+/// A write to a relative path refused as read-only (`[Errno 30] Read-only file system:
+/// 'data.txt'`) or not permitted.
+pub fn relative_write_refused(ename: &str, evalue: &str) -> bool {
+    let refused = evalue.contains("[Errno 30]")
+        || (ename == "PermissionError" && evalue.contains("[Errno 13]"));
+    refused
+        && evalue
+            .rsplit_once(": '")
+            .is_some_and(|(_, path)| !path.starts_with('/'))
+}
+
 /// The hint for a notebook-specific error, or `None` for the catalogue's.
 pub fn notebook_hint(ename: &str, evalue: &str) -> Option<String> {
     match ename {
@@ -202,6 +213,19 @@ mod tests {
             (frames[0].file.as_str(), frames[0].line),
             ("/x/y.py", Some(7))
         );
+    }
+
+    #[test]
+    fn relative_writes() {
+        assert!(relative_write_refused(
+            "OSError",
+            "[Errno 30] Read-only file system: 'data.txt'"
+        ));
+        assert!(!relative_write_refused(
+            "OSError",
+            "[Errno 30] Read-only file system: '/etc/x'"
+        ));
+        assert!(!relative_write_refused("ValueError", "bad: 'x'"));
     }
 
     #[test]

@@ -522,6 +522,7 @@ pub(crate) fn run(
                 &collected.cells,
                 error,
                 &outcome,
+                &kernel_directory,
             ))
         })
         .collect();
@@ -534,6 +535,7 @@ pub(crate) fn run(
             &collected.cells,
             error,
             &outcome,
+            &kernel_directory,
         ));
     }
     // The channel's own failures are reported when the program ended on its own; a
@@ -1423,6 +1425,7 @@ fn cell_diagnosis(
     cells: &[CellResult],
     error: &CellError,
     outcome: &Outcome,
+    kernel_directory: &Path,
 ) -> Diagnosis {
     let (cell_frame, frames) = diagnosis::ipython_traceback(&error.traceback);
     // The cell of the deepest frame, when it is another cell the kernel ran.
@@ -1473,6 +1476,18 @@ fn cell_diagnosis(
         hint = Some("raise `--cell-timeout`, or make the cell faster".to_owned());
     } else if let Some(notebook_hint) = diagnosis::notebook_hint(&error.ename, &error.evalue) {
         hint = Some(notebook_hint);
+    } else if diagnosis::relative_write_refused(&error.ename, &error.evalue)
+        && !kernel_directory.starts_with(&invocation.spec.workdir)
+    {
+        // `--cwd` outside the workdir is mounted read-only: a relative path lands there,
+        // not in the working directory the catalogue's hint would name.
+        hint = Some(format!(
+            "the kernel runs in `{}` (`--cwd`, mounted read-only), where a relative path is written; write to an absolute path under the working directory (`{}`), or make that directory writable too: `--rw {} --cwd {}`",
+            kernel_directory.display(),
+            invocation.spec.workdir.display(),
+            kernel_directory.display(),
+            kernel_directory.display(),
+        ));
     }
     let raised_at = traceback.frames.last().map(|frame| Place {
         file: frame.file.clone(),

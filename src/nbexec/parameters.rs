@@ -199,7 +199,7 @@ pub fn merge(sources: &Sources<'_>, cwd: &Path) -> Result<Vec<Parameter>> {
 fn yaml_error(flag: &str, why: &str) -> Error {
     Error::Usage {
         message: format!("{flag}: {why}"),
-        hint: Some("parameters in YAML are one mapping of names to values, e.g. `-y 'alpha: 0.5\nregions: [west, east]'`".to_owned()),
+        hint: Some("parameters in YAML are one mapping of names to values, e.g. `-y '{alpha: 0.5, regions: [west, east]}'`".to_owned()),
     }
 }
 
