@@ -571,6 +571,23 @@ pub(crate) fn run(
         }
         let mut value = serde_json::to_value(&result).map_err(anyhow::Error::from)?;
         value["cells"] = serde_json::to_value(&collected.cells).map_err(anyhow::Error::from)?;
+        // The run's warnings (papermill's about parameters among them), added to the
+        // object's own `warnings` when it has one.
+        if !invocation.warnings.is_empty() {
+            match value
+                .get_mut("warnings")
+                .and_then(serde_json::Value::as_array_mut)
+            {
+                Some(list) => {
+                    for text in &invocation.warnings {
+                        if !list.iter().any(|item| item == text.as_str()) {
+                            list.push(text.as_str().into());
+                        }
+                    }
+                }
+                None => value["warnings"] = serde_json::json!(invocation.warnings),
+            }
+        }
         report::print_json_value(&value);
     } else if !invocation.output.quiet {
         if diagnoses.is_empty() {

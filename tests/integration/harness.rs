@@ -1029,6 +1029,8 @@ pub enum Venv {
     Numpy,
     /// `/usr/bin/python3 -m venv` with nbclient, ipykernel and nbformat (for `nbexec`).
     Jupyter,
+    /// `/usr/bin/python3 -m venv` with papermill and the Jupyter packages (to compare with).
+    Papermill,
 }
 
 /// pyenv's interpreter for [`Venv::Pyenv`].
@@ -1116,6 +1118,7 @@ pub fn venv(kind: Venv) -> Result<PathBuf, String> {
     static VIRTUALENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     static NUMPY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     static JUPYTER: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    static PAPERMILL: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     match kind {
         Venv::Pyenv => PYENV
             .get_or_init(|| {
@@ -1178,6 +1181,21 @@ pub fn venv(kind: Venv) -> Result<PathBuf, String> {
             .clone(),
         Venv::Jupyter => JUPYTER
             .get_or_init(|| debian_venv_with("jupyter", &["nbclient", "ipykernel", "nbformat"]))
+            .clone(),
+        Venv::Papermill => PAPERMILL
+            .get_or_init(|| {
+                debian_venv_with(
+                    "papermill",
+                    &[
+                        "papermill",
+                        "nbclient",
+                        "ipykernel",
+                        "nbformat",
+                        "ipywidgets",
+                        "matplotlib",
+                    ],
+                )
+            })
             .clone(),
     }
 }

@@ -22,6 +22,7 @@ mod limits;
 mod mounts;
 mod nbexec;
 mod nbexec_escape;
+mod nbexec_params;
 mod network;
 mod network_proxy;
 mod policy;
