@@ -83,8 +83,11 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l cpu -d 'CPU-time 
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l memory -d 'Memory limit (e.g. 512MiB, 2GiB)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l audit-log -d 'Append one JSON line describing the run to FILE (also `[audit] log`)' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s o -l output -d 'Write the executed notebook to OUT (atomically)' -r -F
-complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s p -l parameter -d 'A parameter; VALUE is parsed as a Python literal where it can be, else a string' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s p -l parameter -d 'A parameter, VALUE read as papermill reads it: `True`, `False`, `None`; else an int as Python\'s int() reads it (`007` is 7); else a float as float() reads it (`1e400` is inf, `nan`); else a Python literal (`[1, 2]`, `{\'a\': 1}`, `\'text\'`); else the text itself' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s r -l parameter-raw -d 'A parameter whose VALUE is always a string' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s y -l parameters-yaml -d 'Parameters from YAML text, a mapping (as papermill\'s PyYAML reads it: `yes` is True, `1e3` a string, `1.0e+3` a float)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s f -l parameters-file -d 'Parameters from a YAML file, a mapping' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s b -l parameters-base64 -d 'Parameters from base64-encoded YAML, a mapping' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l cell-timeout -d 'Limit for each cell (e.g. 60s); the policy\'s `limits.timeout` bounds the whole run' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l kernel -d 'The kernel to use (default: the notebook\'s kernelspec, else python3)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l cwd -d 'Run the kernel in DIR (for a notebook\'s relative paths): as it is inside the workdir, else mounted read-only; never HOME or above it, `/`, a system or protected directory' -r -F
@@ -97,6 +100,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l json -d 'Print on
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s q -l quiet -d 'No report of boxpy\'s own; only the program\'s output'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s v -l verbose -d 'Print which policy and venv were used and why, and the sandbox command line, to stderr before running'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l inplace -d 'Overwrite NOTEBOOK with the executed notebook (atomically)'
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l help-notebook -d 'Print the notebook\'s parameters (from its cell tagged `parameters`, as papermill infers them) and exit without running anything'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l allow-errors -d 'Run every cell even after one fails; exit 1 at the end if any failed'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s V -l version -d 'Print version'

@@ -518,8 +518,10 @@ pub(crate) fn run(
                 &invocation,
                 &display,
                 cell.index,
-                &cell_sources,
-                &collected.cells,
+                NotebookCells {
+                    sources: &cell_sources,
+                    results: &collected.cells,
+                },
                 error,
                 &outcome,
                 &kernel_directory,
@@ -531,8 +533,10 @@ pub(crate) fn run(
             &invocation,
             &display,
             0,
-            &cell_sources,
-            &collected.cells,
+            NotebookCells {
+                sources: &cell_sources,
+                results: &collected.cells,
+            },
             error,
             &outcome,
             &kernel_directory,
@@ -1428,6 +1432,13 @@ fn persist(file: tempfile::NamedTempFile, path: &Path, shown: &Path) -> Result<(
     Ok(())
 }
 
+/// The notebook's code cells: their sources and the results the driver reported.
+#[derive(Clone, Copy)]
+struct NotebookCells<'a> {
+    sources: &'a [String],
+    results: &'a [CellResult],
+}
+
 /// The report for a failed cell: located as `notebook.ipynb, cell N, line L`, with the
 /// catalogue's hint for the kernel's error.
 ///
@@ -1438,8 +1449,7 @@ fn cell_diagnosis(
     invocation: &Invocation,
     notebook: &str,
     index: usize,
-    sources: &[String],
-    cells: &[CellResult],
+    cells: NotebookCells<'_>,
     error: &CellError,
     outcome: &Outcome,
     kernel_directory: &Path,
@@ -1450,6 +1460,7 @@ fn cell_diagnosis(
         .and_then(|frame| frame.execution_count)
         .and_then(|count| {
             cells
+                .results
                 .iter()
                 .find(|cell| cell.execution_count == Some(count))
                 .map(|cell| cell.index)
@@ -1458,7 +1469,7 @@ fn cell_diagnosis(
         .unwrap_or(index);
     let source = index
         .checked_sub(1)
-        .and_then(|at| sources.get(at))
+        .and_then(|at| cells.sources.get(at))
         .map(String::as_str);
     let mut line = cell_frame.and_then(|frame| frame.line);
     if error.ename == "SystemExit" && line.is_none() {

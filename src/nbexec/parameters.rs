@@ -328,9 +328,9 @@ pub fn yaml_value(text: &str) -> std::result::Result<Option<Value>, String> {
                 let is_map = matches!(event, Event::MappingStart(..));
                 if let Some(tag) = tag {
                     let expected = if is_map { "map" } else { "seq" };
-                    if !(tag.handle == "!!" && tag.suffix == expected
-                        || tag.handle == "tag:yaml.org,2002:" && tag.suffix == expected)
-                    {
+                    let known = matches!(tag.handle.as_str(), "!!" | "tag:yaml.org,2002:")
+                        && tag.suffix == expected;
+                    if !known {
                         return Err(format!(
                             "the YAML tag `{}` is not supported ({})",
                             show_tag(tag),
