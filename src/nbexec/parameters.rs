@@ -672,6 +672,100 @@ pub struct Inferred {
     pub inferred_type_name: String,
     pub default: String,
     pub help: String,
+    /// The type of the default's Python literal (`int`, `float`, `str`, `bool`,
+    /// `NoneType`, `list`, `dict`, `set`, `tuple`, `bytes`), when it is one; papermill
+    /// does not infer this (its text output shows `Unknown type`; `--json` adds it).
+    pub value_type: Option<&'static str>,
+}
+
+/// The type of a Python literal's text, by its form (nothing is evaluated).
+pub fn literal_type(text: &str) -> Option<&'static str> {
+    let text = text.trim();
+    match text {
+        "True" | "False" => return Some("bool"),
+        "None" => return Some("NoneType"),
+        _ => {}
+    }
+    let unsigned = text.trim_start_matches(['-', '+']);
+    let number = |body: &str| {
+        let lower = body.to_ascii_lowercase();
+        for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] {
+            if let Some(digits) = lower.strip_prefix(prefix) {
+                return (!digits.is_empty()
+                    && digits.chars().all(|c| c == '_' || c.is_digit(radix)))
+                .then_some("int");
+            }
+        }
+        if !body.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+            return None;
+        }
+        let cleaned: String = body.chars().filter(|&c| c != '_').collect();
+        if cleaned.bytes().all(|b| b.is_ascii_digit()) {
+            return Some("int");
+        }
+        cleaned.parse::<f64>().ok().map(|_| "float")
+    };
+    if let Some(kind) = number(unsigned) {
+        return Some(kind);
+    }
+    let prefix_end = text
+        .find(['\'', '"'])
+        .filter(|&at| text[..at].chars().all(|c| "rRbBuUfF".contains(c)) && at <= 2);
+    if let Some(at) = prefix_end {
+        let quote = &text[at..at + 1];
+        if text.len() > at + 1 && text.ends_with(quote) {
+            return Some(if text[..at].contains(['b', 'B']) {
+                "bytes"
+            } else {
+                "str"
+            });
+        }
+        return None;
+    }
+    let closed = |open: char, close: char| text.starts_with(open) && text.ends_with(close);
+    if closed('[', ']') {
+        Some("list")
+    } else if closed('(', ')') {
+        Some("tuple")
+    } else if closed('{', '}') {
+        // `{}` and `{k: v}` are dicts; `{1, 2}` a set.
+        Some(
+            if text == "{}" || top_level_colon(&text[1..text.len() - 1]) {
+                "dict"
+            } else {
+                "set"
+            },
+        )
+    } else {
+        None
+    }
+}
+
+/// A `:` outside brackets and strings.
+fn top_level_colon(text: &str) -> bool {
+    let mut depth = 0i32;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in text.chars() {
+        if let Some(open) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == open {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '[' | '(' | '{' => depth += 1,
+            ']' | ')' | '}' => depth -= 1,
+            ':' if depth == 0 => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// The first cell tagged `parameters` (any kind of cell, as papermill finds it).
@@ -847,6 +941,7 @@ fn match_definition(text: &str) -> Option<Inferred> {
         inferred_type_name: py_strip(type_name).to_owned(),
         default: py_strip(value).to_owned(),
         help: py_strip(help).to_owned(),
+        value_type: literal_type(py_strip(value)),
     })
 }
 

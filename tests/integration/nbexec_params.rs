@@ -236,6 +236,30 @@ fn kernel_errors_are_the_drivers() {
         .args(["--kernel", "python3", "k.ipynb"])
         .run();
     assert_exit(&output, 0);
+    // Kernelspecs of the workdir's own (through JUPYTER_PATH): one whose program does not
+    // exist, one whose program exits at once.
+    ws.write(
+        "work/kernels/bad/kernel.json",
+        r#"{"argv": ["/nonexistent/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "Bad", "language": "python"}"#,
+    );
+    ws.write(
+        "work/kernels/dies/kernel.json",
+        r#"{"argv": ["python", "-c", "import sys; sys.exit(3)", "{connection_file}"], "display_name": "Dies", "language": "python"}"#,
+    );
+    let path = format!("JUPYTER_PATH={}", ws.work().display());
+    for (kernel, needle) in [
+        ("bad", "its kernelspec is broken"),
+        ("dies", "`dies` died while starting"),
+    ] {
+        let output = nbexec(&ws, &venv)
+            .args(["--env", &path, "--kernel", kernel, "k.ipynb"])
+            .run();
+        assert_exit(&output, 125);
+        let stderr = output.stderr_text();
+        assert!(stderr.contains(needle), "{kernel}: {output}");
+        assert!(stderr.contains("--kernel python3"), "{output}");
+        assert!(!stderr.contains("bubblewrap"), "{output}");
+    }
 }
 
 /// A failure inside a function defined in another cell is located at that cell's line,

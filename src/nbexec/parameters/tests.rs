@@ -200,43 +200,50 @@ fn inspection_follows_papermill() {
         "name": "alpha",
         "inferred_type_name": "None",
         "default": "0.1",
-        "help": "the learning rate"
+        "help": "the learning rate",
+        "value_type": "float"
       },
       {
         "name": "name",
         "inferred_type_name": "str",
         "default": "'west'",
-        "help": ""
+        "help": "",
+        "value_type": "str"
       },
       {
         "name": "count",
         "inferred_type_name": "int",
         "default": "3",
-        "help": "how many"
+        "help": "how many",
+        "value_type": "int"
       },
       {
         "name": "items",
         "inferred_type_name": "None",
         "default": "[1,2,]",
-        "help": "the items"
+        "help": "the items",
+        "value_type": "list"
       },
       {
         "name": "flag",
         "inferred_type_name": "bool",
         "default": "True",
-        "help": ""
+        "help": "",
+        "value_type": "bool"
       },
       {
         "name": "x",
         "inferred_type_name": "None",
         "default": "1",
-        "help": "bare"
+        "help": "bare",
+        "value_type": "int"
       },
       {
         "name": "data",
         "inferred_type_name": "Dict[str, int]",
         "default": "{}",
-        "help": ""
+        "help": "",
+        "value_type": "dict"
       }
     ]
     "#);
@@ -286,4 +293,33 @@ fn split_lines_as_python() {
     assert_eq!(split_lines("a\r\nb\rc\n\nd"), vec!["a", "b", "c", "", "d"]);
     assert_eq!(split_lines("a\n"), vec!["a"]);
     assert_eq!(split_lines(""), Vec::<&str>::new());
+}
+
+#[test]
+fn literal_types_by_form() {
+    for (text, kind) in [
+        ("1", Some("int")),
+        ("-1_000", Some("int")),
+        ("0x1F", Some("int")),
+        ("1.5", Some("float")),
+        ("1e3", Some("float")),
+        (".5", Some("float")),
+        ("'a'", Some("str")),
+        ("f\"{x}\"", Some("str")),
+        ("b'x'", Some("bytes")),
+        ("True", Some("bool")),
+        ("None", Some("NoneType")),
+        ("[1, 2]", Some("list")),
+        ("(1,)", Some("tuple")),
+        ("{}", Some("dict")),
+        ("{'a': 1}", Some("dict")),
+        ("{1, 2}", Some("set")),
+        ("{'a:b'}", Some("set")),
+        ("np.zeros(3)", None),
+        ("x", None),
+        ("'open", None),
+        ("", None),
+    ] {
+        assert_eq!(literal_type(text), kind, "{text}");
+    }
 }
