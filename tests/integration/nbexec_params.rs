@@ -374,3 +374,42 @@ fn a_relative_write_in_a_read_only_cwd() {
         "hello\n"
     );
 }
+
+/// The driver failing before the kernel starts (here: nbformat's reading of a cell that is
+/// not an object) is the notebook's preparation failing, exit 125, never bubblewrap's.
+#[test]
+fn a_driver_failure_before_any_cell_is_not_bubblewraps() {
+    let venv = require!(Venv::Jupyter);
+    let ws = Workspace::new(&Runner::Caller);
+    ws.write(
+        "work/w.ipynb",
+        r#"{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [1]}"#,
+    );
+    let output = nbexec(&ws, &venv).arg("w.ipynb").run();
+    assert_exit(&output, 125);
+    let stderr = output.stderr_text();
+    assert!(
+        stderr.contains("the notebook driver failed before any cell ran"),
+        "{output}"
+    );
+    assert!(
+        !stderr.contains("bubblewrap") && !stderr.contains("doctor"),
+        "{output}"
+    );
+}
+
+/// `--help-notebook` reads `-` from stdin too, and runs nothing (no venv needed).
+#[test]
+fn help_notebook_from_stdin() {
+    let ws = Workspace::new(&Runner::Caller);
+    let text = notebook(&[("code", "n: int = 3  # how many\n", &["parameters"])]);
+    let output = boxpy(&ws)
+        .args(["nbexec", "--help-notebook", "-"])
+        .stdin(text)
+        .run();
+    assert_exit(&output, 0);
+    assert_eq!(
+        output.stdout_text(),
+        "Parameters inferred for notebook '<stdin>':\n  n: int (default 3)              how many\n"
+    );
+}
