@@ -9,7 +9,8 @@
 //! octal, `1_000` an integer, `1e3` a string, `1.0e+3` a float, `.inf`/`.nan` floats) and
 //! the explicit tags `!!str`, `!!int`, `!!float`, `!!bool`, `!!null`, `!!seq`, `!!map`.
 //! What papermill's translator could only write as the text of a Python object (`!!binary`,
-//! `!!timestamp`, `!!set`, `!!omap`, other tags), anchors and aliases, several documents,
+//! `!!timestamp`, `!!set`, `!!omap`, other tags), aliases (`*name`; an anchor alone is
+//! ignored), several documents,
 //! a key that is a list or mapping, an integer beyond 64 bits: refused, naming the flag.
 
 use std::path::Path;
@@ -319,12 +320,10 @@ pub fn yaml_value(text: &str) -> std::result::Result<Option<Value>, String> {
                     at()
                 ))
             }
-            Event::Scalar(text, style, anchor, tag) => {
-                refuse_anchor(anchor, &at)?;
+            Event::Scalar(text, style, _anchor, tag) => {
                 scalar(&text, style, tag.as_ref()).map_err(|why| format!("{why} ({})", at()))?
             }
-            Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
-                refuse_anchor(anchor, &at)?;
+            Event::SequenceStart(_, ref tag) | Event::MappingStart(_, ref tag) => {
                 let is_map = matches!(event, Event::MappingStart(..));
                 if let Some(tag) = tag {
                     let expected = if is_map { "map" } else { "seq" };
@@ -371,17 +370,6 @@ pub fn yaml_value(text: &str) -> std::result::Result<Option<Value>, String> {
         }
     }
     Ok(result)
-}
-
-fn refuse_anchor(anchor: usize, at: &dyn Fn() -> String) -> std::result::Result<(), String> {
-    if anchor == 0 {
-        Ok(())
-    } else {
-        Err(format!(
-            "YAML anchors (`&name`) are not supported ({})",
-            at()
-        ))
-    }
 }
 
 fn show_tag(tag: &Tag) -> String {
@@ -441,8 +429,11 @@ fn scalar(
         Some(tag) if tag.handle == "!!" || tag.handle == "tag:yaml.org,2002:" => {
             Some(tag.suffix.as_str())
         }
-        // The non-specific tag `!` makes a string.
-        Some(tag) if tag.handle == "!" && tag.suffix.is_empty() => Some("str"),
+        // The non-specific tag `!`: resolved as a plain scalar, quoted or not (PyYAML's
+        // parser and composer).
+        Some(tag) if format!("{}{}", tag.handle, tag.suffix) == "!" => {
+            return scalar(text, TScalarStyle::Plain, None)
+        }
         Some(tag) => return Err(format!("the YAML tag `{}` is not supported", show_tag(tag))),
         None => None,
     };

@@ -153,12 +153,32 @@ fn help_notebook_matches_papermill() {
         .run()
         .json();
     assert_eq!(json["parameters"][2]["inferred_type_name"], "int", "{json}");
+    // Cells where papermill's rules are easy to get wrong: comments inside a multi-line
+    // value, `#` in a string, two `=` on a line, unicode, tabs, CRLF, `# type:` forms,
+    // the 30-column layout rule, a dotted annotation (not matched), an expression.
+    let tricky = [
+        "d = {\n  'a': 1,  # one\n  'b': 2,\n} # the dict",
+        "s = 'a # b'  # tricky\ny = x == 1\nx : 'int' = 3 # type: float  help text ",
+        "héllo = 'wörld'  # ünïcode\n\tt = 1\t# tab\r\nk = 1 #type:int\nk2 = 1 # type:",
+        "u: Optional[List[int]] = None  # maybe\nv: np.ndarray = None\nf = lambda x: x  # fn",
+        "abcdefghijklmnopq = 12  # exactly\nshort = 1  # hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh\np = 1 # a # b",
+        "import os\npath = os.getcwd()\nq = (1,\n     2)  # tuple\nx = 1; y = 2",
+    ];
+    let mut names = vec!["p.ipynb".to_owned(), "none.ipynb".to_owned()];
+    for (at, source) in tricky.iter().enumerate() {
+        let name = format!("tricky{at}.ipynb");
+        ws.write(
+            &format!("work/{name}"),
+            notebook(&[("code", source, &["parameters"])]),
+        );
+        names.push(name);
+    }
     let papermill = require!(Venv::Papermill);
-    for name in ["p.ipynb", "none.ipynb"] {
+    for name in &names {
         // `python -m papermill`: the cached venv was built elsewhere and renamed, so its
         // scripts' `#!` lines name a path that is gone.
         let theirs = std::process::Command::new(papermill.join("bin/python"))
-            .args(["-m", "papermill", "--help-notebook", name])
+            .args(["-m", "papermill", "--help-notebook", name.as_str()])
             .current_dir(ws.work())
             .output()
             .expect("run papermill");
@@ -166,7 +186,9 @@ fn help_notebook_matches_papermill() {
         let from = theirs
             .find("Parameters inferred")
             .unwrap_or_else(|| panic!("papermill printed: {theirs}"));
-        let ours = boxpy(&ws).args(["nbexec", "--help-notebook", name]).run();
+        let ours = boxpy(&ws)
+            .args(["nbexec", "--help-notebook", name.as_str()])
+            .run();
         assert_eq!(ours.stdout_text(), theirs[from..], "{name}");
     }
 }

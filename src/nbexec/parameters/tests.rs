@@ -43,6 +43,8 @@ fn yaml_scalars_resolve_as_pyyaml_safe_loader() {
         ("!!str 12", "\"12\""),
         ("!!int '12'", "12"),
         ("!!float '2'", "2.0"),
+        ("! '12'", "12"),
+        ("&anchor 5", "5"),
         ("[1, a, {b: 2}]", "[1,\"a\",{\"b\":2}]"),
         (
             "{1: a, true: b, null: c, 1.5: d}",
@@ -61,7 +63,7 @@ fn yaml_refusals_name_the_problem() {
         ("x: !!binary aGk=", "!!binary"),
         ("x: !!timestamp 2024-01-01", "!!timestamp"),
         ("x: !!set {a, b}", "!!set"),
-        ("x: &a 1\ny: *a", "anchors"),
+        ("x: &a 1\ny: *a", "aliases"),
         ("- 1\n- 2", "not a mapping"),
         ("x: 1\n---\ny: 2", "several"),
         ("x: [1", "not valid YAML"),
