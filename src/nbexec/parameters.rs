@@ -713,7 +713,9 @@ pub fn literal_type(text: &str) -> Option<&'static str> {
         }
         return None;
     }
-    let closed = |open: char, close: char| text.starts_with(open) && text.ends_with(close);
+    let closed = |open: char, close: char| {
+        text.len() >= 2 && text.starts_with(open) && text.ends_with(close)
+    };
     if closed('[', ']') {
         Some("list")
     } else if closed('(', ')') {

@@ -320,8 +320,24 @@ fn literal_types_by_form() {
         ("np.zeros(3)", None),
         ("x", None),
         ("'open", None),
+        ("{", None),
+        ("[", None),
+        ("'", None),
         ("", None),
     ] {
         assert_eq!(literal_type(text), kind, "{text}");
+    }
+}
+
+proptest::proptest! {
+    /// The inspection, the YAML reader and the base64 decoder return on any text (the
+    /// notebook is untrusted; the fuzz target `nbexec_parameters` goes further).
+    #[test]
+    fn readers_never_panic(text in "[ -~\t\n\r\u{85}\u{2028}é#=:'\"\\[\\]{}()!&*|>-]{0,80}") {
+        inspect_for_fuzzing(&text);
+        let _ = literal_type(&text);
+        for line in text.lines() {
+            let _ = literal_type(line);
+        }
     }
 }
