@@ -458,7 +458,7 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__nbexec)
-            opts="-P -w -q -v -o -p -r -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --allow-host --deny-host --env --timeout --cpu --memory --json --quiet --verbose --audit-log --output --inplace --prepare-only --log-output --request-save-on-cell-execute --autosave-cell-every --parameter --parameter-raw --cell-timeout --allow-errors --kernel --cwd --max-notebook-size --color --help --version"
+            opts="-P -w -q -v -o -p -r -y -f -b -h -V --policy --venv --workdir --mkdir --hide --ro --rw --network --allow-host --deny-host --env --timeout --cpu --memory --json --quiet --verbose --audit-log --output --inplace --prepare-only --log-output --request-save-on-cell-execute --autosave-cell-every --parameter --parameter-raw --parameters-yaml --parameters-file --parameters-base64 --help-notebook --cell-timeout --allow-errors --kernel --cwd --max-notebook-size --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -553,6 +553,30 @@ _boxpy() {
                     return 0
                     ;;
                 -r)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parameters-yaml)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -y)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parameters-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parameters-base64)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -b)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -84,8 +84,11 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l memory -d 'Memory
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l audit-log -d 'Append one JSON line describing the run to FILE (also `[audit] log`)' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s o -l output -d 'Write the executed notebook to OUT (atomically; `-` for stdout)' -r -F
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l autosave-cell-every -d 'With `--request-save-on-cell-execute`: save inside a long cell at most every SECS seconds, when it outputs (0: never) [default: 30]' -r
-complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s p -l parameter -d 'A parameter; VALUE is parsed as a Python literal where it can be, else a string' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s p -l parameter -d 'A parameter, VALUE read as papermill reads it: `True`, `False`, `None`; else an int as Python\'s int() reads it (`007` is 7); else a float as float() reads it (`1e400` is inf, `nan`); else a Python literal (`[1, 2]`, `{\'a\': 1}`, `\'text\'`); else the text itself' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s r -l parameter-raw -d 'A parameter whose VALUE is always a string' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s y -l parameters-yaml -d 'Parameters from YAML text, a mapping (as papermill\'s PyYAML reads it: `yes` is True, `1e3` a string, `1.0e+3` a float)' -r
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s f -l parameters-file -d 'Parameters from a YAML file, a mapping' -r -F
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s b -l parameters-base64 -d 'Parameters from base64-encoded YAML, a mapping' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l cell-timeout -d 'Limit for each cell (e.g. 60s); the policy\'s `limits.timeout` bounds the whole run' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l kernel -d 'The kernel to use (default: the notebook\'s kernelspec, else python3)' -r
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l cwd -d 'Run the kernel in DIR (for a notebook\'s relative paths): as it is inside the workdir, else mounted read-only; never HOME or above it, `/`, a system or protected directory' -r -F
@@ -101,6 +104,7 @@ complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l inplace -d 'Overw
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l prepare-only -d 'Inject the parameters and write the notebook (with papermill\'s metadata, outputs cleared) without starting a kernel; needs `-o` or `--inplace`'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l log-output -d 'Stream what each cell prints (and its text results) to stderr as it arrives'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l request-save-on-cell-execute -d 'Save the notebook to OUT as each cell starts and ends (and every `--autosave-cell-every` seconds of a cell\'s output), so a run that is killed leaves its completed cells; needs `-o` or `--inplace`'
+complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l help-notebook -d 'Print the notebook\'s parameters (from its cell tagged `parameters`, as papermill infers them) and exit without running anything'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -l allow-errors -d 'Run every cell even after one fails; exit 1 at the end if any failed'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c boxpy -n "__fish_boxpy_using_subcommand nbexec" -s V -l version -d 'Print version'

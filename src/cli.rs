@@ -67,7 +67,7 @@ pub enum Command {
     #[command(
         after_help = after_help("nbexec")
     )]
-    Nbexec(NbexecArgs),
+    Nbexec(Box<NbexecArgs>),
     /// Run any program under the same policy (`boxpy exec -- sh` for a shell inside)
     #[command(
         override_usage = "boxpy exec [OPTIONS] -- <CMD> [ARGS]...",
@@ -102,7 +102,7 @@ fn note(command: &str) -> Option<&'static str> {
             "Everything after SCRIPT, -c CODE or -m MODULE goes to the program untouched: `boxpy run x.py --policy y` passes `--policy y` to x.py.",
         ),
         "nbexec" => Some(
-            "Parameters follow papermill: a new cell tagged `injected-parameters` replaces an earlier one, else goes after the cell tagged `parameters` (or first). Nothing is saved unless -o or --inplace is given; the saved notebook carries papermill's metadata. Ctrl-C or SIGTERM interrupts the running cell and saves what ran.",
+            "Parameters follow papermill: a new cell tagged `injected-parameters` replaces an earlier one, else goes after the cell tagged `parameters` (or first). Their sources are merged in papermill's order, -b, -f, -y, -p, -r, a later value replacing an earlier one; a name must be a Python identifier. -p VALUE becomes `True`/`False`/`None`, an int (`007` is 7), a float (`1e400` is inf), a Python literal, or else the text; -r VALUE is always text; -y/-f/-b values are YAML's (`yes` is True, `.nan` a float). Nothing is saved unless -o or --inplace is given; the saved notebook carries papermill's metadata. Ctrl-C or SIGTERM interrupts the running cell and saves what ran.",
         ),
         "exec" => Some(
             "A bare CMD is looked up on the sandbox's PATH (the venv's `bin` first); the program gets the same mounts, limits, network and environment as `boxpy run`.",
@@ -297,7 +297,7 @@ pub struct RunArgs {
 pub struct NbexecArgs {
     #[command(flatten)]
     pub sandbox: SandboxArgs,
-    /// The notebook to execute (nbformat 4)
+    /// The notebook to execute (nbformat 4), or `-` to read it from stdin
     #[arg(value_name = "NOTEBOOK")]
     pub notebook: PathBuf,
     /// Write the executed notebook to OUT (atomically; `-` for stdout)
@@ -327,12 +327,34 @@ pub struct NbexecArgs {
     /// seconds, when it outputs (0: never) [default: 30]
     #[arg(long, value_name = "SECS", requires = "request_save_on_cell_execute")]
     pub autosave_cell_every: Option<u64>,
-    /// A parameter; VALUE is parsed as a Python literal where it can be, else a string
+    /// A parameter, VALUE read as papermill reads it: `True`, `False`, `None`; else an int
+    /// as Python's int() reads it (`007` is 7); else a float as float() reads it (`1e400`
+    /// is inf, `nan`); else a Python literal (`[1, 2]`, `{'a': 1}`, `'text'`); else the
+    /// text itself
     #[arg(short = 'p', long = "parameter", num_args = 2, value_names = ["NAME", "VALUE"], allow_hyphen_values = true)]
     pub parameters: Vec<String>,
     /// A parameter whose VALUE is always a string
     #[arg(short = 'r', long = "parameter-raw", num_args = 2, value_names = ["NAME", "VALUE"], allow_hyphen_values = true)]
     pub raw_parameters: Vec<String>,
+    /// Parameters from YAML text, a mapping (as papermill's PyYAML reads it: `yes` is True,
+    /// `1e3` a string, `1.0e+3` a float)
+    #[arg(
+        short = 'y',
+        long = "parameters-yaml",
+        value_name = "YAML",
+        allow_hyphen_values = true
+    )]
+    pub yaml_parameters: Vec<String>,
+    /// Parameters from a YAML file, a mapping
+    #[arg(short = 'f', long = "parameters-file", value_name = "FILE.yaml")]
+    pub file_parameters: Vec<PathBuf>,
+    /// Parameters from base64-encoded YAML, a mapping
+    #[arg(short = 'b', long = "parameters-base64", value_name = "BASE64")]
+    pub base64_parameters: Vec<String>,
+    /// Print the notebook's parameters (from its cell tagged `parameters`, as papermill
+    /// infers them) and exit without running anything
+    #[arg(long)]
+    pub help_notebook: bool,
     /// Limit for each cell (e.g. 60s); the policy's `limits.timeout` bounds the whole run
     #[arg(long, value_name = "DUR")]
     pub cell_timeout: Option<String>,

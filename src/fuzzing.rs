@@ -115,6 +115,12 @@ pub fn notebook(bytes: &[u8]) {
     crate::nbexec::check_for_fuzzing(bytes);
 }
 
+/// nbexec's parameters: the parameters cell inspected as papermill does (`--help-notebook`,
+/// the warnings), and the YAML and base64 readers of `-y`/`-f`/`-b`.
+pub fn nbexec_parameters(text: &str) {
+    crate::nbexec::parameters::inspect_for_fuzzing(text);
+}
+
 /// nbexec's event decoding (the driver's JSON lines).
 pub fn nbexec_events(text: &str) {
     crate::nbexec::decode_events_for_fuzzing(text);

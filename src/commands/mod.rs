@@ -22,7 +22,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         Command::Exec(args) => run::exec(args),
         Command::Nbexec(args) => {
             let backend = backend::select(std::env::var_os("PATH").as_deref())?;
-            crate::nbexec::run(args, &*backend, &print_notice)
+            crate::nbexec::run(*args, &*backend, &print_notice)
         }
         Command::Policy(command) => policy::policy_command(command, color),
         Command::Render(args) => render::render(args, color),

@@ -4,7 +4,8 @@
 #   {"event": "start", "cells": M}                  code cells to run (injected cell excluded)
 #   {"event": "cell_start", "index": N}             N counts the notebook's own code cells
 #   {"event": "cell_end", "index": N, "status": "ok|failed|timeout|dead|skipped|interrupted",
-#    "duration_ms": T, "error": {...}}               error: ename, evalue, traceback, line
+#    "duration_ms": T, "error": {...}, "execution_count": C}  error: ename, evalue,
+#                                                    traceback, line
 #   {"event": "notebook_begin", "bytes": B}         the executed notebook follows: B bytes
 #   {"event": "notebook_part", "text": "..."}       of its text (Jupyter's own format), in
 #   {"event": "notebook_end"}                        parts of at most PART characters
@@ -14,6 +15,8 @@
 #   {"event": "notebook_too_large", "bytes": B}     instead, when B exceeds the budget (a
 #                                                    snapshot over it is not sent at all)
 #   {"event": "missing", "module": "nbclient"}      the venv lacks nbclient/ipykernel/nbformat
+#   {"event": "kernel_error", "kind": "not_installed|bad_kernelspec|died", "kernel": K,
+#    "installed": [...], "message": "..."}          the kernel could not start (no cell ran)
 #   {"event": "driver_error", "message": "..."}     anything unexpected, never a traceback
 # Every line is short (boxpy refuses a line over 1 MiB): errors are cut to ERROR_TEXT
 # characters, the notebook is sent in parts. Before anything else the driver makes itself
@@ -142,6 +145,11 @@ def main(channel):
             return output
 
     kernel = config["kernel"] or notebook.metadata.get("kernelspec", {}).get("name") or "python3"
+    problem = kernel_problem(kernel)
+    if problem is not None:
+        emit(event="kernel_error", kind=problem["kind"], kernel=kernel, installed=installed_kernels(), message=problem["message"])
+        return
+    KERNEL_STARTING.append(kernel)
     # TCP on the sandbox's private loopback (nothing outside can connect; with
     # network = "none" there is no other interface). The IPC transport would avoid TCP, but
     # nbclient's per-cell timeout does not fire over it. The kernel's warning about
@@ -165,6 +173,7 @@ def main(channel):
     record.notebook_start()
     snapshot()
     with client.setup_kernel():
+        KERNEL_STARTING.clear()
         # As NotebookClient.execute() does: the kernel's own language_info.
         try:
             reply = client.wait_for_reply(client.kc.kernel_info())
@@ -209,7 +218,7 @@ def main(channel):
             if status != "ok":
                 record.cell_exception(cell)
             record.cell_complete(cell)
-            emit(event="cell_end", index=label(cell), status=status, duration_ms=duration, error=cut(error))
+            emit(event="cell_end", index=label(cell), status=status, duration_ms=duration, error=cut(error), execution_count=cell.get("execution_count"))
             if status == "interrupted" or interruption.signal is not None:
                 stopped = True
             elif status != "ok" and (status == "dead" or not config["allow_errors"]):
@@ -369,6 +378,37 @@ def log_output(output):
         return
     sys.stderr.write("".join(text) if isinstance(text, list) else text)
     sys.stderr.flush()
+
+
+KERNEL_STARTING = []  # the kernel's name while it starts (its death then is a kernel_error)
+
+
+def installed_kernels():
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        return sorted(KernelSpecManager().find_kernel_specs())
+    except Exception:
+        return []
+
+
+def kernel_problem(name):
+    """Why the kernel `name` cannot start, before starting it: not installed, or a
+    kernelspec whose program is missing. None when it looks startable."""
+    import shutil
+
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+        spec = KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        return {"kind": "not_installed", "message": f"no kernel named {name!r} is installed"}
+    except Exception as error:
+        return {"kind": "bad_kernelspec", "message": f"{type(error).__name__}: {error}"}
+    program = (spec.argv or [""])[0]
+    if program and "{" not in program and shutil.which(program) is None:
+        return {"kind": "bad_kernelspec", "message": f"the kernel's program {program!r} does not exist"}
+    return None
 
 
 def send_notebook(emit, text, budget, snapshot=False):
@@ -554,7 +594,12 @@ if __name__ == "__main__":
         os._exit(0)
     except BaseException as error:  # boxpy reports it; never a traceback from the driver
         try:
-            stream.write(json.dumps({"event": "driver_error", "message": f"{type(error).__name__}: {error}"[:ERROR_TEXT]}) + "\n")
+            message = f"{type(error).__name__}: {error}"[:ERROR_TEXT]
+            if KERNEL_STARTING:
+                event = {"event": "kernel_error", "kind": "died", "kernel": KERNEL_STARTING[0], "installed": installed_kernels(), "message": message}
+            else:
+                event = {"event": "driver_error", "message": message}
+            stream.write(json.dumps(event) + "\n")
             stream.flush()
         except Exception:
             pass

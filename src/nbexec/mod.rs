@@ -40,6 +40,8 @@ use crate::policy::Mount;
 use crate::report;
 use crate::settings::{self, Invocation, Program};
 
+mod diagnosis;
+pub mod parameters;
 mod saving;
 
 /// The driver program run inside the sandbox.
@@ -58,6 +60,9 @@ pub struct CellResult {
     pub duration_ms: u64,
     #[serde(skip)]
     pub error: Option<CellError>,
+    /// The kernel's execution count of the cell (IPython's `In[N]`), as the driver saw it.
+    #[serde(skip)]
+    pub execution_count: Option<u64>,
 }
 
 /// The error a cell raised, as the kernel reported it.
@@ -88,6 +93,17 @@ enum Event {
         duration_ms: u64,
         #[serde(default)]
         error: Option<CellError>,
+        #[serde(default)]
+        execution_count: Option<u64>,
+    },
+    /// The kernel could not start (before any cell ran).
+    KernelError {
+        kind: String,
+        kernel: String,
+        #[serde(default)]
+        installed: Vec<String>,
+        #[serde(default)]
+        message: String,
     },
     /// The executed notebook follows in parts: this many bytes of UTF-8. A snapshot
     /// (`--request-save-on-cell-execute`) is saved as it ends, and cells go on.
@@ -247,6 +263,17 @@ struct Collected {
     snapshots: usize,
     /// Why a snapshot could not be saved (the first failure; the run goes on).
     snapshot_error: Option<String>,
+    kernel_error: Option<KernelError>,
+}
+
+/// Why the kernel could not start, as the driver told it.
+#[derive(Debug, Clone, Default)]
+struct KernelError {
+    /// `not_installed`, `bad_kernelspec` or `died`.
+    kind: String,
+    kernel: String,
+    installed: Vec<String>,
+    message: String,
 }
 
 /// Where the collector is in the driver's protocol.
@@ -295,9 +322,16 @@ pub(crate) fn run(
     backend: &dyn Backend,
     observer: &dyn Fn(&Invocation, &Notice<'_>),
 ) -> Result<u8> {
-    backend.capabilities().require_channel()?;
-    let host = backend.host();
     let cwd = std::env::current_dir().map_err(anyhow::Error::from)?;
+    let from_stdin = args.notebook.as_os_str() == "-";
+    if from_stdin && args.inplace {
+        return Err(Error::Usage {
+            message:
+                "--inplace: the notebook is read from stdin (`-`); there is no file to overwrite"
+                    .to_owned(),
+            hint: Some("write the executed notebook with `-o OUT.ipynb`".to_owned()),
+        });
+    }
     let notebook_path = crate::policy::validate::normalize(&cwd.join(&args.notebook));
     let notebook_limit = match args.max_notebook_size.as_deref() {
         Some(text) => crate::policy::units::parse_size(text).map_err(|message| Error::Usage {
@@ -306,21 +340,48 @@ pub(crate) fn run(
         })?,
         None => crate::bounded::NOTEBOOK_LIMIT,
     };
-    // A notebook named through a link a run planted in the project would show the kernel
-    // a file from outside it.
-    let places = [cwd.canonicalize().unwrap_or_else(|_| cwd.clone())];
-    crate::hostfs::resolve_without_planted_links(&notebook_path, &places).map_err(|refusal| {
-        Error::Usage {
-            message: format!(
-                "refusing to read `{}`: {}",
-                args.notebook.display(),
-                refusal.reason
-            ),
-            hint: Some(refusal.hint),
-        }
-    })?;
-    let notebook = read_notebook(&args.notebook, &notebook_path, notebook_limit)?;
-    let cell_sources = code_cell_sources(&serde_json::from_slice(&notebook).unwrap_or_default());
+    let parameters = parameters::merge(
+        &parameters::Sources {
+            base64: &args.base64_parameters,
+            files: &args.file_parameters,
+            yaml: &args.yaml_parameters,
+            papermill: &args.parameters,
+            raw: &args.raw_parameters,
+        },
+        &cwd,
+    )?;
+    let notebook = if from_stdin {
+        read_stdin_notebook(notebook_limit)?
+    } else {
+        // A notebook named through a link a run planted in the project would show the
+        // kernel a file from outside it.
+        let places = [cwd.canonicalize().unwrap_or_else(|_| cwd.clone())];
+        crate::hostfs::resolve_without_planted_links(&notebook_path, &places).map_err(
+            |refusal| Error::Usage {
+                message: format!(
+                    "refusing to read `{}`: {}",
+                    args.notebook.display(),
+                    refusal.reason
+                ),
+                hint: Some(refusal.hint),
+            },
+        )?;
+        read_notebook(&args.notebook, &notebook_path, notebook_limit)?
+    };
+    let shown_notebook = if from_stdin {
+        "<stdin>".to_owned()
+    } else {
+        args.notebook.display().to_string()
+    };
+    let parsed: serde_json::Value = serde_json::from_slice(&notebook).unwrap_or_default();
+    if args.help_notebook {
+        return help_notebook(&shown_notebook, &parsed, args.sandbox.json);
+    }
+    backend.capabilities().require_channel()?;
+    let host = backend.host();
+    let cell_sources = code_cell_sources(&parsed);
+    let parameter_warnings = parameters::warnings(&parameters, &parsed);
+    drop(parsed);
     let to_stdout = args.output.as_deref() == Some(Path::new("-"));
     let output = match (&args.output, args.inplace) {
         _ if to_stdout => None,
@@ -375,6 +436,7 @@ pub(crate) fn run(
             hint: Some("pass `-o OUT.ipynb` with `--json`".to_owned()),
         });
     }
+    invocation.warnings.extend(parameter_warnings);
     report::resolved_warnings(&invocation);
     if let Some(log) = &invocation.audit_log {
         crate::audit::check_destination(log)?;
@@ -441,6 +503,7 @@ pub(crate) fn run(
     };
     let config = driver_config(
         &args,
+        &parameters,
         &kernel_directory,
         cell_timeout,
         bounds.budget,
@@ -500,9 +563,16 @@ pub(crate) fn run(
     if let Some(module) = &collected.missing {
         return Err(missing_module(&invocation, module));
     }
+    if let Some(error) = &collected.kernel_error {
+        return Err(kernel_error(&invocation, error));
+    }
     if let Some(message) = &collected.driver_error {
-        return Err(Error::SandboxSetup {
-            detail: format!("the notebook driver failed: {message}"),
+        return Err(Error::Usage {
+            message: format!(
+                "the notebook driver failed before any cell ran: {}",
+                snippet_long(message)
+            ),
+            hint: Some("the sandbox started; the notebook could not be prepared (nbformat could not read it, or the venv's Jupyter packages are broken): check that it opens with `jupyter nbconvert --to notebook` in the venv".to_owned()),
         });
     }
     if let (Some(output), Some(error)) = (&output, &collected.write_error) {
@@ -538,20 +608,33 @@ pub(crate) fn run(
         )?;
     }
 
-    let display = args.notebook.display().to_string();
+    let display = shown_notebook;
+    // `sys.exit()` or `sys.exit(0)` ends the notebook successfully, as papermill decides:
+    // the cell is `exited`, the cells after it were skipped.
+    for cell in &mut collected.cells {
+        if let Some(error) = &cell.error {
+            if cell.status == "failed" && diagnosis::is_clean_exit(&error.ename, &error.evalue) {
+                cell.status = "exited".to_owned();
+                cell.error = None;
+            }
+        }
+    }
     let mut diagnoses: Vec<Diagnosis> = collected
         .cells
         .iter()
         .filter_map(|cell| {
             let error = cell.error.as_ref()?;
-            let source = cell_sources.get(cell.index - 1).map(String::as_str);
             Some(cell_diagnosis(
                 &invocation,
                 &display,
                 cell.index,
-                source,
+                NotebookCells {
+                    sources: &cell_sources,
+                    results: &collected.cells,
+                },
                 error,
                 &outcome,
+                &kernel_directory,
             ))
         })
         .collect();
@@ -560,9 +643,13 @@ pub(crate) fn run(
             &invocation,
             &display,
             0,
-            None,
+            NotebookCells {
+                sources: &cell_sources,
+                results: &collected.cells,
+            },
             error,
             &outcome,
+            &kernel_directory,
         ));
     }
     // The channel's own failures are reported when the program ended on its own; a
@@ -578,7 +665,7 @@ pub(crate) fn run(
     let any_failed = collected
         .cells
         .iter()
-        .any(|cell| cell.status != "ok" && cell.status != "skipped")
+        .any(|cell| !matches!(cell.status.as_str(), "ok" | "skipped" | "exited"))
         || collected.injected_failure.is_some()
         || collected.too_large.is_some()
         || collected.broken.is_some();
@@ -610,6 +697,23 @@ pub(crate) fn run(
         }
         if let Some(why) = &collected.snapshot_error {
             value["snapshot_error"] = why.clone().into();
+        }
+        // The run's warnings (papermill's about parameters among them), added to the
+        // object's own `warnings` when it has one.
+        if !invocation.warnings.is_empty() {
+            match value
+                .get_mut("warnings")
+                .and_then(serde_json::Value::as_array_mut)
+            {
+                Some(list) => {
+                    for text in &invocation.warnings {
+                        if !list.iter().any(|item| item == text.as_str()) {
+                            list.push(text.as_str().into());
+                        }
+                    }
+                }
+                None => value["warnings"] = serde_json::json!(invocation.warnings),
+            }
         }
         report::print_json_value(&value);
     } else if !invocation.output.quiet {
@@ -667,6 +771,7 @@ fn stopped_cell(collected: &mut Collected, status: &Status) -> Option<u64> {
             status: "killed".to_owned(),
             duration_ms: 0,
             error: None,
+            execution_count: None,
         });
     }
     Some(running)
@@ -827,13 +932,57 @@ fn kernel_cwd(invocation: &mut Invocation, host: &HostFacts, directory: &Path) -
     Ok(canonical)
 }
 
+/// `--help-notebook`: the notebook's parameters as papermill infers them, without a
+/// sandbox or a kernel (the notebook is only read). Exit 0, also when it has no
+/// parameters cell (the text says so).
+fn help_notebook(shown: &str, notebook: &serde_json::Value, json: bool) -> Result<u8> {
+    if json {
+        let cell = parameters::parameters_cell(notebook);
+        let value = serde_json::json!({
+            "notebook": shown,
+            "parameters_cell": cell.is_some(),
+            "parameters": cell.as_deref().map(parameters::inspect).unwrap_or_default(),
+        });
+        report::print_json_value(&value);
+    } else {
+        print!("{}", parameters::help_text(shown, notebook));
+    }
+    Ok(0)
+}
+
+/// The notebook from stdin (`-`), at most `limit` bytes, checked as a file is.
+fn read_stdin_notebook(limit: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|error| Error::Usage {
+            message: format!("cannot read the notebook from stdin: {error}"),
+            hint: None,
+        })?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::Usage {
+            message: format!(
+                "cannot read the notebook from stdin: larger than {}",
+                crate::policy::units::format_size(limit)
+            ),
+            hint: Some("raise the limit with `--max-notebook-size SIZE`".to_owned()),
+        });
+    }
+    check_notebook(Path::new("<stdin>"), &bytes)?;
+    Ok(bytes)
+}
+
 /// Reads and checks the notebook: a regular file of at most `limit` bytes (never a FIFO
 /// or a device, see [`crate::bounded`]), JSON, nbformat 4, a `cells` list.
 fn read_notebook(shown: &Path, path: &Path, limit: u64) -> Result<Vec<u8>> {
     use crate::bounded::ReadError;
     let bytes = crate::bounded::read(path, limit).map_err(|error| match error {
-        error if error.is_not_found() => Error::ScriptNotFound {
-            path: shown.to_path_buf(),
+        error if error.is_not_found() => Error::Usage {
+            message: format!("notebook `{}` not found", shown.display()),
+            hint: Some("pass the path of an `.ipynb` file (relative to the current directory), or `-` to read it from stdin".to_owned()),
         },
         ReadError::TooLarge(_) => Error::Usage {
             message: format!("cannot read `{}`: {error}", shown.display()),
@@ -921,8 +1070,9 @@ struct DriverConfig<'a> {
     log_output: bool,
     notebook_budget: Option<u64>,
     output_path: Option<&'a str>,
-    /// `[name, "literal" | "raw", value]`, papermill-style.
-    parameters: Vec<(&'a str, &'static str, &'a str)>,
+    /// `[name, "papermill" | "raw" | "json", value]`, final and ordered
+    /// ([`parameters::merge`]).
+    parameters: &'a [parameters::Parameter],
     /// `--prepare-only`: parameters and metadata, no kernel.
     prepare_only: bool,
     /// Created by the driver before the kernel starts.
@@ -940,19 +1090,12 @@ struct NotebookPaths {
 /// The driver's configuration (JSON, mounted read-only).
 fn driver_config(
     args: &NbexecArgs,
+    parameters: &[parameters::Parameter],
     cwd: &Path,
     cell_timeout: Option<std::time::Duration>,
     notebook_budget: Option<u64>,
     paths: &NotebookPaths,
 ) -> Result<String> {
-    let mut parameters = Vec::new();
-    for (values, kind) in [(&args.parameters, "literal"), (&args.raw_parameters, "raw")] {
-        for pair in values.chunks(2) {
-            if let [name, value] = pair {
-                parameters.push((name.as_str(), kind, value.as_str()));
-            }
-        }
-    }
     let private = |name: &str| format!("{PRIVATE}/{name}");
     let private_dirs: Vec<String> = ["runtime", "data", "config", "ipython", "matplotlib"]
         .iter()
@@ -1144,6 +1287,27 @@ impl Collector {
                 self.collected.driver_error = Some(message);
                 self.phase = Phase::Done;
             }
+            (
+                Event::KernelError {
+                    kind,
+                    kernel,
+                    installed,
+                    message,
+                },
+                Phase::Setup | Phase::Cells,
+            ) if self.starts == 0 => {
+                self.collected.kernel_error = Some(KernelError {
+                    kind: cut(&kind, 40),
+                    kernel: cut(&kernel, 200),
+                    installed: installed
+                        .iter()
+                        .take(50)
+                        .map(|name| cut(name, 200))
+                        .collect(),
+                    message: cut(&message, 2000),
+                });
+                self.phase = Phase::Done;
+            }
             (Event::DriverError { message }, _) => {
                 return Err(format!(
                     "the driver failed after the kernel started: {message}"
@@ -1170,6 +1334,7 @@ impl Collector {
                     status,
                     duration_ms,
                     error,
+                    execution_count,
                 },
                 Phase::Cells,
             ) => {
@@ -1190,6 +1355,7 @@ impl Collector {
                             status: status.as_str().to_owned(),
                             duration_ms,
                             error,
+                            execution_count,
                         });
                     }
                     CellLabel::Injected => {
@@ -1378,6 +1544,7 @@ impl Event {
             Event::NotebookTooLarge { .. } => "notebook_too_large",
             Event::Missing { .. } => "missing",
             Event::DriverError { .. } => "driver_error",
+            Event::KernelError { .. } => "kernel_error",
         }
     }
 }
@@ -1449,6 +1616,64 @@ fn broken_channel_diagnosis(why: &str) -> Diagnosis {
     }
 }
 
+/// An untrusted message for the report: its control characters escaped, cut short.
+fn snippet_long(text: &str) -> String {
+    let head = cut(text, 2000);
+    head.chars()
+        .flat_map(|c| {
+            if c.is_control() && c != '\n' {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+/// The kernel could not start: the driver's own failure, exit 125 (no cell ran), with
+/// the way to a kernel that works.
+fn kernel_error(invocation: &Invocation, error: &KernelError) -> Error {
+    let python = catalogue::display_path(
+        &invocation.spec.interpreter.executable.to_string_lossy(),
+        &invocation.spec.workdir,
+    );
+    let kernel = snippet(&error.kernel);
+    let installed = if error.installed.is_empty() {
+        "none".to_owned()
+    } else {
+        error
+            .installed
+            .iter()
+            .map(|name| format!("`{}`", snippet(name)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (message, hint) = match error.kind.as_str() {
+        "not_installed" => (
+            format!("the notebook's kernel `{kernel}` is not installed in the venv (installed: {installed})"),
+            format!("run it with the venv's Python kernel: `--kernel python3`; or install the notebook's kernel into the venv (for a Python kernel: `{python} -m ipykernel install --sys-prefix --name NAME`)"),
+        ),
+        "bad_kernelspec" => (
+            format!(
+                "the kernel `{kernel}` cannot start: its kernelspec is broken ({})",
+                snippet_long(&error.message)
+            ),
+            format!("run it with the venv's Python kernel: `--kernel python3`; or reinstall the kernel in the venv (`{python} -m ipykernel install --sys-prefix`)"),
+        ),
+        _ => (
+            format!(
+                "the kernel `{kernel}` died while starting ({}; installed kernels: {installed})",
+                snippet_long(&error.message)
+            ),
+            format!("check that the kernel starts in the sandbox: `boxpy exec -- {python} -m ipykernel_launcher --help`; `--kernel python3` uses the venv's own; a `limits.memory` too small for it kills it"),
+        ),
+    };
+    Error::Usage {
+        message,
+        hint: Some(hint),
+    }
+}
+
 fn missing_module(invocation: &Invocation, module: &str) -> Error {
     let python = catalogue::display_path(
         &invocation.spec.interpreter.executable.to_string_lossy(),
@@ -1494,17 +1719,49 @@ fn persist(file: tempfile::NamedTempFile, path: &Path, shown: &Path) -> Result<(
     Ok(())
 }
 
+/// The notebook's code cells: their sources and the results the driver reported.
+#[derive(Clone, Copy)]
+struct NotebookCells<'a> {
+    sources: &'a [String],
+    results: &'a [CellResult],
+}
+
 /// The report for a failed cell: located as `notebook.ipynb, cell N, line L`, with the
 /// catalogue's hint for the kernel's error.
+///
+/// The location is the user's deepest frame in a cell: IPython names it by its execution
+/// count (`Cell In[2], line 7, in func2(x)`), which the driver's `cell_end` events map
+/// back to the notebook's code cell (a function defined in an earlier cell fails there).
 fn cell_diagnosis(
     invocation: &Invocation,
     notebook: &str,
     index: usize,
-    source: Option<&str>,
+    cells: NotebookCells<'_>,
     error: &CellError,
     outcome: &Outcome,
+    kernel_directory: &Path,
 ) -> Diagnosis {
-    let (line, frames) = ipython_frames(&error.traceback);
+    let (cell_frame, frames) = diagnosis::ipython_traceback(&error.traceback);
+    // The cell of the deepest frame, when it is another cell the kernel ran.
+    let index = cell_frame
+        .and_then(|frame| frame.execution_count)
+        .and_then(|count| {
+            cells
+                .results
+                .iter()
+                .find(|cell| cell.execution_count == Some(count))
+                .map(|cell| cell.index)
+        })
+        .filter(|_| index > 0)
+        .unwrap_or(index);
+    let source = index
+        .checked_sub(1)
+        .and_then(|at| cells.sources.get(at))
+        .map(String::as_str);
+    let mut line = cell_frame.and_then(|frame| frame.line);
+    if error.ename == "SystemExit" && line.is_none() {
+        line = source.and_then(diagnosis::exit_line);
+    }
     let traceback = Traceback {
         exception_type: error.ename.clone(),
         message: error.evalue.clone(),
@@ -1532,6 +1789,20 @@ fn cell_diagnosis(
         });
     } else if error.ename == "CellTimeoutError" {
         hint = Some("raise `--cell-timeout`, or make the cell faster".to_owned());
+    } else if let Some(notebook_hint) = diagnosis::notebook_hint(&error.ename, &error.evalue) {
+        hint = Some(notebook_hint);
+    } else if diagnosis::relative_write_refused(&error.ename, &error.evalue)
+        && !kernel_directory.starts_with(&invocation.spec.workdir)
+    {
+        // `--cwd` outside the workdir is mounted read-only: a relative path lands there,
+        // not in the working directory the catalogue's hint would name.
+        hint = Some(format!(
+            "the kernel runs in `{}` (`--cwd`, mounted read-only), where a relative path is written; write to an absolute path under the working directory (`{}`), or make that directory writable too: `--rw {} --cwd {}`",
+            kernel_directory.display(),
+            invocation.spec.workdir.display(),
+            kernel_directory.display(),
+            kernel_directory.display(),
+        ));
     }
     let raised_at = traceback.frames.last().map(|frame| Place {
         file: frame.file.clone(),
@@ -1570,37 +1841,11 @@ fn cell_diagnosis(
     }
 }
 
-/// From IPython's traceback text: the line in the cell (the last `Cell In[N], line L`) and
-/// the library frames after it (`File /path/x.py:12, in func()`).
+/// From IPython's traceback text: the line in the deepest cell frame and the library
+/// frames after it ([`diagnosis::ipython_traceback`]).
 fn ipython_frames(traceback: &str) -> (Option<u32>, Vec<Frame>) {
-    let mut line = None;
-    let mut frames = Vec::new();
-    for text in traceback.lines() {
-        let text = text.trim();
-        if let Some(rest) = text.strip_prefix("Cell In[") {
-            if let Some((_, after)) = rest.split_once("], line ") {
-                line = after.trim().trim_end_matches(':').parse().ok();
-                frames.clear();
-            }
-        } else if let Some(rest) = text.strip_prefix("File ") {
-            if let Some((location, function)) = rest.rsplit_once(", in ") {
-                if let Some((file, number)) = location.rsplit_once(':') {
-                    frames.push(Frame {
-                        file: file.to_owned(),
-                        line: number.parse().ok(),
-                        function: function
-                            .split('(')
-                            .next()
-                            .unwrap_or(function)
-                            .trim_end_matches(':')
-                            .to_owned(),
-                        source: None,
-                    });
-                }
-            }
-        }
-    }
-    (line, frames)
+    let (cell, frames) = diagnosis::ipython_traceback(traceback);
+    (cell.and_then(|cell| cell.line), frames)
 }
 
 #[cfg(test)]
@@ -2079,8 +2324,10 @@ mod tests {
             "index" => serde_json::json!(1),
             "status" => serde_json::json!("ok"),
             "error" => serde_json::json!({"ename": "E", "evalue": "v", "traceback": "t"}),
-            "text" | "module" | "message" => serde_json::json!("x"),
+            "text" | "module" | "message" | "kind" | "kernel" => serde_json::json!("x"),
             "snapshot" => serde_json::json!(true),
+            "installed" => serde_json::json!(["python3"]),
+            "execution_count" => serde_json::json!(3),
             other => panic!("driver.py writes `{other}`, unknown here: type it in `Event`"),
         };
         let written = events_the_driver_writes();
@@ -2093,6 +2340,7 @@ mod tests {
                 "cell_end",
                 "cell_start",
                 "driver_error",
+                "kernel_error",
                 "missing",
                 "notebook_begin",
                 "notebook_end",
@@ -2162,13 +2410,28 @@ mod tests {
             log_output: true,
             request_save_on_cell_execute: true,
             autosave_cell_every: None,
+            yaml_parameters: vec!["beta: .nan".into()],
+            file_parameters: Vec::new(),
+            base64_parameters: Vec::new(),
+            help_notebook: false,
         };
         let paths = NotebookPaths {
             input: "n.ipynb".to_owned(),
             output: Some("out.ipynb".to_owned()),
         };
+        let parameters = parameters::merge(
+            &parameters::Sources {
+                yaml: &args.yaml_parameters,
+                papermill: &args.parameters,
+                raw: &args.raw_parameters,
+                ..Default::default()
+            },
+            Path::new("/work"),
+        )
+        .unwrap();
         let text = driver_config(
             &args,
+            &parameters,
             Path::new("/work"),
             Some(std::time::Duration::from_millis(1500)),
             Some(1000),
@@ -2179,7 +2442,7 @@ mod tests {
         let expected = serde_json::json!({
             "input": format!("{DRIVER_DIRECTORY}/input.ipynb"),
             "cwd": "/work",
-            "parameters": [["alpha", "literal", "0.1"], ["name", "raw", "x"]],
+            "parameters": [["beta", "json", {"$float": "nan"}], ["alpha", "papermill", "0.1"], ["name", "raw", "x"]],
             "cell_timeout": 2,
             "allow_errors": true,
             "notebook_budget": 1000,

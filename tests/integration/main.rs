@@ -23,6 +23,7 @@ mod mounts;
 mod nbexec;
 mod nbexec_escape;
 mod nbexec_papermill;
+mod nbexec_params;
 mod network;
 mod network_proxy;
 mod policy;
