@@ -8,6 +8,7 @@ mod backend;
 #[doc(hidden)]
 pub mod benching;
 pub(crate) mod bounded;
+pub(crate) mod cache;
 pub(crate) mod cli;
 mod commands;
 pub(crate) mod doctor;
