@@ -379,7 +379,11 @@ pub(crate) fn attach(
                 dest: home.join(found.library.bind_under).join(file),
                 optional: false,
                 writable: false,
-                origin: format!("{}'s cache", found.library.name),
+                origin: format!(
+                    "{} {}",
+                    crate::sandbox::LIBRARY_CACHE_ORIGIN,
+                    found.library.name
+                ),
             };
             settings::admit_mount(invocation, mount, host.home.as_deref())?;
         }

@@ -132,6 +132,9 @@ pub const HOME_RUNS_CODE: &[&str] = &[
     ".cache/pypoetry/virtualenvs",
     ".local/share/systemd",
     ".local/state",
+    // boxpy's library caches (`crate::cache`): every later run of a venv reads them, so
+    // no run may write them.
+    ".cache/boxpy",
     ".pyenv",
     ".rustup",
     ".cargo",
