@@ -58,6 +58,7 @@ pub fn main() -> ExitCode {
         Command::Render(args) => args.sandbox.json,
         Command::Completions { .. } => false,
         Command::Doctor { json, .. } => *json,
+        Command::Cache(command) => command.json(),
     };
     match commands::dispatch(cli) {
         Ok(code) => ExitCode::from(code),

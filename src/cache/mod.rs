@@ -482,3 +482,36 @@ pub(crate) fn prime(
     }
     store.install(found, &staging_path)
 }
+
+/// Why `record`'s entry is stale (`None`: it is the current entry of its venv): the venv
+/// is gone, the library is no longer installed in it, or the key changed (a new version,
+/// a reinstalled venv, new fonts on the host).
+pub(crate) fn staleness(record: &store::Record) -> Option<String> {
+    if !record.venv.join("pyvenv.cfg").is_file() {
+        return Some("the venv is gone".to_owned());
+    }
+    let current = installed(&record.venv)
+        .into_iter()
+        .find(|found| found.library.name == record.library);
+    match current {
+        None => Some(format!("{} is no longer installed", record.library)),
+        Some(found) if found.key.0 != record.key => Some(
+            "its key changed (another version, a reinstalled venv or new fonts); the next run primes it again"
+                .to_owned(),
+        ),
+        Some(_) => None,
+    }
+}
+
+/// A venv named on the command line (`--venv DIR`): its canonical path, when it is one.
+pub(crate) fn venv_argument(venv: &Path) -> Result<PathBuf> {
+    let resolved = venv
+        .canonicalize()
+        .ok()
+        .filter(|path| path.join("pyvenv.cfg").is_file())
+        .ok_or_else(|| crate::error::Error::Usage {
+            message: format!("`{}` is not a venv (no `pyvenv.cfg`)", venv.display()),
+            hint: Some("pass the venv's directory with `--venv DIR`".to_owned()),
+        })?;
+    Ok(resolved)
+}

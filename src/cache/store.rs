@@ -167,10 +167,6 @@ impl Store {
         Ok(Some(store))
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     fn venvs(&self) -> PathBuf {
         self.root.join("venvs")
     }
