@@ -515,3 +515,123 @@ pub(crate) fn venv_argument(venv: &Path) -> Result<PathBuf> {
         })?;
     Ok(resolved)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs() -> KeyInputs {
+        KeyInputs {
+            venv: PathBuf::from("/work/.venv"),
+            site_packages: PathBuf::from("/work/.venv/lib/python3.12/site-packages"),
+            distributions: vec![("matplotlib-3.9.2.dist-info".to_owned(), 1)],
+            version_files: vec![(
+                "matplotlib/_version.py".to_owned(),
+                b"version = '3.9.2'\n".to_vec(),
+            )],
+            fonts: vec![(PathBuf::from("/usr/share/fonts"), 7)],
+        }
+    }
+
+    #[test]
+    fn every_input_changes_the_key() {
+        let library = &LIBRARIES[0];
+        let base = inputs().key(library);
+        assert_eq!(base, inputs().key(library), "the key is a pure function");
+        let changes: Vec<(&str, Box<dyn Fn(&mut KeyInputs)>)> = vec![
+            ("venv", Box::new(|i| i.venv = PathBuf::from("/other/.venv"))),
+            (
+                "python",
+                Box::new(|i| {
+                    i.site_packages = PathBuf::from("/work/.venv/lib/python3.13/site-packages")
+                }),
+            ),
+            (
+                "version",
+                Box::new(|i| i.distributions[0].0 = "matplotlib-3.10.0.dist-info".to_owned()),
+            ),
+            ("reinstall", Box::new(|i| i.distributions[0].1 = 2)),
+            ("version file", Box::new(|i| i.version_files[0].1.push(b'#'))),
+            ("font mtime", Box::new(|i| i.fonts[0].1 = 8)),
+            (
+                "new font directory",
+                Box::new(|i| i.fonts.push((PathBuf::from("/usr/share/fonts/new"), 9))),
+            ),
+        ];
+        for (what, change) in changes {
+            let mut changed = inputs();
+            change(&mut changed);
+            assert_ne!(changed.key(library), base, "{what} must change the key");
+        }
+        // Fields are length-prefixed: moving a byte from one to the next changes the key.
+        let mut shifted = inputs();
+        shifted.venv = PathBuf::from("/work/.venv/lib");
+        shifted.site_packages = PathBuf::from("/python3.12/site-packages");
+        assert_ne!(shifted.key(library), base);
+    }
+
+    #[test]
+    fn the_version_comes_from_the_library_own_dist_info() {
+        let library = &LIBRARIES[0];
+        assert!(is_distribution_of("matplotlib-3.9.2.dist-info", "matplotlib"));
+        assert!(!is_distribution_of("matplotlib_inline-0.1.7.dist-info", "matplotlib"));
+        assert!(!is_distribution_of("matplotlib-3.9.2.egg-info", "matplotlib"));
+        assert_eq!(inputs().version(library).as_deref(), Some("3.9.2"));
+    }
+
+    #[test]
+    fn the_table_binds_only_inside_the_private_home_and_keeps_plain_names() {
+        for library in LIBRARIES {
+            let bind = Path::new(library.bind_under);
+            assert!(bind.is_relative() && !library.bind_under.contains(".."));
+            assert!(!library.keep.is_empty() && !library.overrides.is_empty());
+            assert!(library.overrides.contains(&library.prime_variable));
+            assert!(!library.marker.starts_with('/') && !library.marker.contains(".."));
+            assert!(!library.prime_code.contains('\n'));
+        }
+        let names: std::collections::HashSet<_> = LIBRARIES.iter().map(|l| l.name).collect();
+        assert_eq!(names.len(), LIBRARIES.len(), "one entry per library");
+    }
+
+    #[test]
+    fn a_library_is_found_by_a_file_in_site_packages_and_keyed_by_the_real_path() {
+        let base = tempfile::tempdir().unwrap();
+        let venv = base.path().join("venv");
+        let site = venv.join("lib/python3.12/site-packages");
+        std::fs::create_dir_all(&site).unwrap();
+        std::fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        assert!(installed(&venv).is_empty(), "nothing installed, nothing found");
+        std::fs::create_dir_all(site.join("matplotlib")).unwrap();
+        std::fs::write(site.join("matplotlib/__init__.py"), "").unwrap();
+        std::fs::create_dir(site.join("matplotlib-3.9.2.dist-info")).unwrap();
+        let found = installed(&venv);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].library.name, "matplotlib");
+        assert_eq!(found[0].inputs.version(found[0].library).as_deref(), Some("3.9.2"));
+        let link = base.path().join("link");
+        std::os::unix::fs::symlink(&venv, &link).unwrap();
+        let through_link = installed(&link);
+        assert_eq!(through_link[0].key, found[0].key);
+        assert_eq!(through_link[0].venv, venv.canonicalize().unwrap());
+    }
+
+    #[test]
+    fn the_font_listing_walks_directories_without_following_links() {
+        let base = tempfile::tempdir().unwrap();
+        let fonts = base.path().join("fonts");
+        std::fs::create_dir_all(fonts.join("truetype/dejavu")).unwrap();
+        std::fs::write(fonts.join("truetype/dejavu/a.ttf"), "").unwrap();
+        std::os::unix::fs::symlink("/etc", fonts.join("elsewhere")).unwrap();
+        let root = fonts.to_str().unwrap();
+        let listing = font_listing(&[root, "/nonexistent-boxpy-fonts"]);
+        let paths: Vec<_> = listing.iter().map(|(path, _)| path.clone()).collect();
+        assert_eq!(
+            paths,
+            vec![
+                fonts.clone(),
+                fonts.join("truetype"),
+                fonts.join("truetype/dejavu")
+            ]
+        );
+    }
+}

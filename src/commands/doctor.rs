@@ -134,7 +134,7 @@ fn doctor_policy_and_venv(
 /// The state of each library cache of `venv` (`boxpy cache`), read without creating
 /// anything.
 fn cache_facts(host: &HostFacts, venv: Option<&std::path::Path>) -> Vec<doctor::CacheFacts> {
-    let Some(venv) = venv else {
+    let Some(venv) = venv.filter(|_| cfg!(target_os = "linux")) else {
         return Vec::new();
     };
     let store = crate::cache::store::root(&host_environment, host.home.as_deref())
