@@ -306,24 +306,36 @@ pub(crate) fn attach(
     if !cfg!(target_os = "linux") {
         return Ok(());
     }
+    let host = backend.host();
+    let Some(root) = store::root(env, host.home.as_deref()) else {
+        return Ok(());
+    };
+    // A run that could write the store would decide what later runs of every venv read:
+    // refused while the store exists (the gate already refuses `~/.cache/boxpy`; this
+    // covers an `XDG_CACHE_HOME` elsewhere).
+    if root.symlink_metadata().is_ok() {
+        let writable = invocation.writable_areas();
+        if let Some(area) = writable
+            .iter()
+            .find(|area| root.starts_with(area) || area.starts_with(&root))
+        {
+            return Err(crate::error::Error::Usage {
+                message: format!(
+                    "refusing to run: the program could write `{}`, which holds boxpy's library caches that later runs read",
+                    area.display()
+                ),
+                hint: Some(format!(
+                    "mount a directory that does not hold `{}` writable, or point `XDG_CACHE_HOME` elsewhere",
+                    root.display()
+                )),
+            });
+        }
+    }
     let Some(venv) = invocation.spec.interpreter.venv.clone() else {
         return Ok(());
     };
     let libraries = installed(&venv);
     if libraries.is_empty() {
-        return Ok(());
-    }
-    let host = backend.host();
-    let Some(root) = store::root(env, host.home.as_deref()) else {
-        return Ok(());
-    };
-    // A run that can write the store (`--rw` of a directory holding it) would decide what
-    // later runs read: such a run gets no cache, and primes none.
-    let writable = invocation.writable_areas();
-    if writable
-        .iter()
-        .any(|area| root.starts_with(area) || area.starts_with(&root))
-    {
         return Ok(());
     }
     for found in libraries {

@@ -220,7 +220,10 @@ impl Store {
             if !keeps(found.library, &name) {
                 continue;
             }
-            let (mut source, _) = open_regular(&entry.path())?;
+            // A link, a FIFO or a file too large is not kept (and never followed).
+            let Ok((mut source, _)) = open_regular(&entry.path()) else {
+                continue;
+            };
             let target = temporary.path().join(&name);
             let mut copy = fs::OpenOptions::new()
                 .write(true)
