@@ -73,6 +73,14 @@ fn site_packages(venv: &Path) -> PathBuf {
 
 const PRIMING: &str = "priming matplotlib's cache for this venv";
 
+/// The host's font directories are part of every key here: the test that adds one holds
+/// this for writing, the tests that count primes hold it for reading.
+static FONTS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn fonts_unchanged() -> std::sync::RwLockReadGuard<'static, ()> {
+    FONTS.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Python that prints the bound font list (or that there is none).
 const READ_FONT_LIST: &str = r#"
 import os
@@ -89,6 +97,7 @@ fn cache_show(workspace: &Workspace) -> serde_json::Value {
 
 runner_tests! {
     fn a_cache_is_primed_once_in_its_own_sandbox_and_read_by_later_runs(runner) {
+        let _fonts = fonts_unchanged();
         let workspace = Workspace::new(&runner);
         let probe = workspace.write("work/visible-to-runs.txt", "x");
         let venv = fake_matplotlib_venv(&workspace, &probe);
@@ -135,6 +144,7 @@ runner_tests! {
     }
 
     fn a_new_version_or_a_reinstall_primes_again(runner) {
+        let _fonts = fonts_unchanged();
         let workspace = Workspace::new(&runner);
         let probe = workspace.root().join("nothing");
         let venv = fake_matplotlib_venv(&workspace, &probe);
@@ -388,6 +398,7 @@ fn system_caches_are_shown_read_only() {
 
 runner_tests! {
     fn real_matplotlib_builds_its_font_list_once(runner) {
+        let _fonts = fonts_unchanged();
         let venv = venv(Venv::Matplotlib).unwrap_or_else(|error| panic!("{error}"));
         let workspace = Workspace::new(&runner);
         let snippet = r#"
@@ -419,4 +430,93 @@ runner_tests! {
         assert_eq!(shown["entries"].as_array().unwrap().len(), 1, "{shown}");
         assert_eq!(shown["entries"][0]["stale"], false);
     }
+}
+
+/// Restores a font directory's state when the test ends, however it ends.
+struct NewFontDirectory {
+    path: PathBuf,
+    parent_times: (std::time::SystemTime, std::time::SystemTime),
+}
+
+impl Drop for NewFontDirectory {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.path);
+        let parent = self.path.parent().expect("a parent");
+        let times = std::fs::FileTimes::new()
+            .set_accessed(self.parent_times.0)
+            .set_modified(self.parent_times.1);
+        if let Ok(directory) = std::fs::File::open(parent) {
+            let _ = directory.set_times(times);
+        }
+    }
+}
+
+#[test]
+fn a_new_font_directory_primes_again() {
+    // Adding a font directory on the host needs root; the directory and the parent's
+    // times are restored when the test ends.
+    let fonts = Path::new("/usr/local/share/fonts");
+    if !is_root() || !fonts.is_dir() {
+        return;
+    }
+    let _fonts = FONTS.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let workspace = Workspace::new(&Runner::Caller);
+    let probe = workspace.root().join("nothing");
+    let venv = fake_matplotlib_venv(&workspace, &probe);
+    let run = || {
+        boxpy(&workspace)
+            .args(["run", "--venv"])
+            .arg(&venv)
+            .code("print('ok')")
+            .run()
+    };
+    let primes = |output: &Output| output.stderr_text().matches(PRIMING).count();
+    assert_eq!(primes(&run()), 1);
+    assert_eq!(primes(&run()), 0);
+    let metadata = fonts.metadata().unwrap();
+    let added = NewFontDirectory {
+        path: fonts.join(unique("boxpy-test-font-")),
+        parent_times: (metadata.accessed().unwrap(), metadata.modified().unwrap()),
+    };
+    std::fs::create_dir(&added.path).unwrap();
+    assert_eq!(cache_show(&workspace)["entries"][0]["stale"], true);
+    assert_eq!(primes(&run()), 1, "a new font directory primes again");
+    drop(added);
+    assert_eq!(primes(&run()), 1, "and so does its removal");
+    assert_eq!(primes(&run()), 0);
+}
+
+#[test]
+fn concurrent_primes_leave_one_entry() {
+    let _fonts = fonts_unchanged();
+    let workspace = Workspace::new(&Runner::Caller);
+    let probe = workspace.root().join("nothing");
+    let venv = fake_matplotlib_venv(&workspace, &probe);
+    let primes: Vec<Running> = (0..3)
+        .map(|_| {
+            boxpy(&workspace)
+                .args(["cache", "prime", "--json", "--venv"])
+                .arg(&venv)
+                .spawn()
+        })
+        .collect();
+    for running in primes {
+        let output = running.finish();
+        assert_exit(&output, 0);
+        let status = output.json()["libraries"][0]["status"].clone();
+        assert!(status == "primed" || status == "fresh", "{output}");
+    }
+    let shown = cache_show(&workspace);
+    assert_eq!(shown["entries"].as_array().unwrap().len(), 1, "{shown}");
+    let root = PathBuf::from(shown["root"].as_str().unwrap());
+    let venv_directory = PathBuf::from(shown["entries"][0]["path"].as_str().unwrap())
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let left: Vec<_> = std::fs::read_dir(&venv_directory)
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "no temporary directory is left: {left:?} in {}", root.display());
 }
