@@ -501,10 +501,7 @@ fn python_checks(facts: &DoctorFacts, out: &mut Vec<Check>) {
                     CacheState::Stale(why) => check(
                         Level::Warning,
                         "cache",
-                        format!(
-                            "{}'s cache for this venv is stale: {why}",
-                            cache.library
-                        ),
+                        format!("{}'s cache for this venv is stale: {why}", cache.library),
                         Some("`boxpy cache prime` primes it now".to_owned()),
                     ),
                 });

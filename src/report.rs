@@ -163,11 +163,7 @@ pub fn cache_note(text: &str, quiet: bool) {
     if quiet {
         return;
     }
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "boxpy: {}",
-        escape_control(text)
-    );
+    let _ = writeln!(std::io::stderr().lock(), "boxpy: {}", escape_control(text));
 }
 
 /// What the user asked for that weakens the sandbox, once per run (not with `--quiet`).

@@ -550,7 +550,8 @@ mod tests {
         let library = &LIBRARIES[0];
         let base = inputs().key(library);
         assert_eq!(base, inputs().key(library), "the key is a pure function");
-        let changes: Vec<(&str, Box<dyn Fn(&mut KeyInputs)>)> = vec![
+        type Change = Box<dyn Fn(&mut KeyInputs)>;
+        let changes: Vec<(&str, Change)> = vec![
             ("venv", Box::new(|i| i.venv = PathBuf::from("/other/.venv"))),
             (
                 "python",
@@ -563,7 +564,10 @@ mod tests {
                 Box::new(|i| i.distributions[0].0 = "matplotlib-3.10.0.dist-info".to_owned()),
             ),
             ("reinstall", Box::new(|i| i.distributions[0].1 = 2)),
-            ("version file", Box::new(|i| i.version_files[0].1.push(b'#'))),
+            (
+                "version file",
+                Box::new(|i| i.version_files[0].1.push(b'#')),
+            ),
             ("font mtime", Box::new(|i| i.fonts[0].1 = 8)),
             (
                 "new font directory",
@@ -585,9 +589,18 @@ mod tests {
     #[test]
     fn the_version_comes_from_the_library_own_dist_info() {
         let library = &LIBRARIES[0];
-        assert!(is_distribution_of("matplotlib-3.9.2.dist-info", "matplotlib"));
-        assert!(!is_distribution_of("matplotlib_inline-0.1.7.dist-info", "matplotlib"));
-        assert!(!is_distribution_of("matplotlib-3.9.2.egg-info", "matplotlib"));
+        assert!(is_distribution_of(
+            "matplotlib-3.9.2.dist-info",
+            "matplotlib"
+        ));
+        assert!(!is_distribution_of(
+            "matplotlib_inline-0.1.7.dist-info",
+            "matplotlib"
+        ));
+        assert!(!is_distribution_of(
+            "matplotlib-3.9.2.egg-info",
+            "matplotlib"
+        ));
         assert_eq!(inputs().version(library).as_deref(), Some("3.9.2"));
     }
 
@@ -612,14 +625,20 @@ mod tests {
         let site = venv.join("lib/python3.12/site-packages");
         std::fs::create_dir_all(&site).unwrap();
         std::fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
-        assert!(installed(&venv).is_empty(), "nothing installed, nothing found");
+        assert!(
+            installed(&venv).is_empty(),
+            "nothing installed, nothing found"
+        );
         std::fs::create_dir_all(site.join("matplotlib")).unwrap();
         std::fs::write(site.join("matplotlib/__init__.py"), "").unwrap();
         std::fs::create_dir(site.join("matplotlib-3.9.2.dist-info")).unwrap();
         let found = installed(&venv);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].library.name, "matplotlib");
-        assert_eq!(found[0].inputs.version(found[0].library).as_deref(), Some("3.9.2"));
+        assert_eq!(
+            found[0].inputs.version(found[0].library).as_deref(),
+            Some("3.9.2")
+        );
         let link = base.path().join("link");
         std::os::unix::fs::symlink(&venv, &link).unwrap();
         let through_link = installed(&link);

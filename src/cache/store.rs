@@ -137,7 +137,10 @@ fn open_regular(path: &Path) -> Result<(fs::File, u64), String> {
         return Err(format!("`{}` is not yours", path.display()));
     }
     if metadata.len() > MAX_FILE {
-        return Err(format!("`{}` is larger than {MAX_FILE} bytes", path.display()));
+        return Err(format!(
+            "`{}` is larger than {MAX_FILE} bytes",
+            path.display()
+        ));
     }
     Ok((file, metadata.len()))
 }
@@ -176,8 +179,11 @@ impl Store {
     }
 
     fn entry_directory(&self, found: &Installed) -> PathBuf {
-        self.venv_directory(&found.venv)
-            .join(format!("{}-{}", found.library.name, &found.key.0[..32]))
+        self.venv_directory(&found.venv).join(format!(
+            "{}-{}",
+            found.library.name,
+            &found.key.0[..32]
+        ))
     }
 
     /// `found`'s current entry, checked, or `None` when it is missing (never primed, or
@@ -383,13 +389,14 @@ fn read_entry(directory: &Path, library: &Library) -> Result<Entry, String> {
     let record_path = directory.join(RECORD);
     let text = crate::bounded::read_to_string_no_follow(&record_path, MAX_ENTRY_RECORD)
         .map_err(|error| format!("cannot read `{}`: {error:?}", record_path.display()))?;
-    let record: Record = serde_json::from_str(&text)
-        .map_err(|error| format!("`{}` is not an entry record: {error}", record_path.display()))?;
-    if record.library != library.name {
-        return Err(format!(
-            "`{}` names another library",
+    let record: Record = serde_json::from_str(&text).map_err(|error| {
+        format!(
+            "`{}` is not an entry record: {error}",
             record_path.display()
-        ));
+        )
+    })?;
+    if record.library != library.name {
+        return Err(format!("`{}` names another library", record_path.display()));
     }
     let mut size = 0;
     for name in &record.files {
@@ -471,9 +478,6 @@ mod tests {
         let created = base.path().join("created");
         assert_eq!(private_directory(&created, false), Ok(false));
         assert_eq!(private_directory(&created, true), Ok(true));
-        assert_eq!(
-            created.symlink_metadata().unwrap().mode() & 0o777,
-            0o700
-        );
+        assert_eq!(created.symlink_metadata().unwrap().mode() & 0o777, 0o700);
     }
 }

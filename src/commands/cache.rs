@@ -25,11 +25,12 @@ pub(crate) fn cache(command: CacheCommand) -> Result<u8> {
 /// The store's location, and the store when it exists (`create`: make it).
 fn store(create: bool) -> Result<(PathBuf, Option<Store>)> {
     let host = crate::host::HostFacts::probe(std::env::var_os("PATH").as_deref());
-    let root =
-        cache::store::root(&host_environment, host.home.as_deref()).ok_or_else(|| Error::Usage {
+    let root = cache::store::root(&host_environment, host.home.as_deref()).ok_or_else(|| {
+        Error::Usage {
             message: "no cache directory: neither `XDG_CACHE_HOME` nor `HOME` is set".to_owned(),
             hint: Some("set `XDG_CACHE_HOME` to an absolute directory".to_owned()),
-        })?;
+        }
+    })?;
     let store = Store::open(&root, create).map_err(|problem| Error::Usage {
         message: format!("the cache directory cannot be used: {problem}"),
         hint: Some(format!(
@@ -96,7 +97,8 @@ fn show(venv: Option<&Path>, json: bool) -> Result<u8> {
             entry["version"].as_str().unwrap_or("(version unknown)"),
             entry["venv"].as_str().unwrap_or(""),
             entry["size"],
-            &entry["key"].as_str().unwrap_or("")[..12.min(entry["key"].as_str().unwrap_or("").len())],
+            &entry["key"].as_str().unwrap_or("")
+                [..12.min(entry["key"].as_str().unwrap_or("").len())],
             match entry["reason"].as_str() {
                 Some(reason) => format!("stale: {reason}"),
                 None => "fresh".to_owned(),
@@ -110,9 +112,8 @@ fn show(venv: Option<&Path>, json: bool) -> Result<u8> {
 fn clear(venv: Option<&Path>, json: bool) -> Result<u8> {
     // A venv that is gone is still named by its path: its entries are keyed by it.
     let venv = venv.map(|venv| {
-        cache::venv_argument(venv).unwrap_or_else(|_| {
-            std::path::absolute(venv).unwrap_or_else(|_| venv.to_path_buf())
-        })
+        cache::venv_argument(venv)
+            .unwrap_or_else(|_| std::path::absolute(venv).unwrap_or_else(|_| venv.to_path_buf()))
     });
     let (root, store) = store(false)?;
     let removed = store
@@ -155,7 +156,10 @@ fn prime(venv: Option<&Path>, json: bool) -> Result<u8> {
     };
     let (root, store) = store(true)?;
     let store = store.ok_or_else(|| Error::Usage {
-        message: format!("the cache directory `{}` could not be created", root.display()),
+        message: format!(
+            "the cache directory `{}` could not be created",
+            root.display()
+        ),
         hint: None,
     })?;
     let mut primed = Vec::new();
@@ -210,7 +214,11 @@ fn prime(venv: Option<&Path>, json: bool) -> Result<u8> {
         }
         print_lines(&text);
     }
-    Ok(if failed { crate::exit::SANDBOX_FAILED } else { 0 })
+    Ok(if failed {
+        crate::exit::SANDBOX_FAILED
+    } else {
+        0
+    })
 }
 
 /// Prints `text` on stdout, each line escaped (a path or a library's error quoted in it

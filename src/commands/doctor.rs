@@ -151,7 +151,8 @@ fn cache_facts(host: &HostFacts, venv: Option<&std::path::Path>) -> Vec<doctor::
                     .into_iter()
                     .filter_map(|(_, entry)| entry.ok())
                     .find(|entry| {
-                        entry.record.venv == found.venv && entry.record.library == found.library.name
+                        entry.record.venv == found.venv
+                            && entry.record.library == found.library.name
                     })
                     .and_then(|entry| crate::cache::staleness(&entry.record))
                     .map_or(doctor::CacheState::NotPrimed, doctor::CacheState::Stale),

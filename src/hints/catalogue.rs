@@ -902,7 +902,9 @@ fn refused_hint(path: &Path, refused: Refused, context: &HintContext) -> String 
             );
         }
         if mount.origin == crate::sandbox::SYSTEM_CACHE_ORIGIN
-            || mount.origin.starts_with(crate::sandbox::LIBRARY_CACHE_ORIGIN)
+            || mount
+                .origin
+                .starts_with(crate::sandbox::LIBRARY_CACHE_ORIGIN)
         {
             return format!(
                 "`{}` is a cache boxpy shows read-only to every run (`boxpy cache show` lists the library caches); write the output under the working directory (`{}`) instead",

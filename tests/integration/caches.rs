@@ -78,7 +78,9 @@ const PRIMING: &str = "priming matplotlib's cache for this venv";
 static FONTS: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
 fn fonts_unchanged() -> std::sync::RwLockReadGuard<'static, ()> {
-    FONTS.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    FONTS
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Python that prints the bound font list (or that there is none).
@@ -319,7 +321,9 @@ fn cache_commands_report_as_json() {
     assert_eq!(prime()["libraries"][0]["status"], "fresh");
     let shown = cache_show(&workspace);
     let entry = &shown["entries"][0];
-    for field in ["library", "venv", "version", "key", "files", "size", "path", "stale"] {
+    for field in [
+        "library", "venv", "version", "key", "files", "size", "path", "stale",
+    ] {
         assert!(entry.get(field).is_some(), "`{field}` missing: {shown}");
     }
     assert!(entry["size"].as_u64().unwrap() > 0);
@@ -388,12 +392,16 @@ fn system_caches_are_shown_read_only() {
         .run();
     assert_write_refused(&output, &target, &["EROFS", "EACCES"]);
     let on_host = std::fs::read_dir(fontconfig).unwrap().count();
-    assert_eq!(output.line_after("listed: "), on_host.to_string(), "{output}");
+    assert_eq!(
+        output.line_after("listed: "),
+        on_host.to_string(),
+        "{output}"
+    );
     assert_absent_on_host(&target);
     let shown = boxpy(&workspace).args(["policy", "show"]).run();
-    assert!(shown
-        .stdout_text()
-        .contains("# System caches shown read-only where they exist (data, never run): /var/cache/fontconfig"));
+    assert!(shown.stdout_text().contains(
+        "# System caches shown read-only where they exist (data, never run): /var/cache/fontconfig"
+    ));
 }
 
 runner_tests! {
@@ -459,7 +467,9 @@ fn a_new_font_directory_primes_again() {
     if !is_root() || !fonts.is_dir() {
         return;
     }
-    let _fonts = FONTS.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _fonts = FONTS
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let workspace = Workspace::new(&Runner::Caller);
     let probe = workspace.root().join("nothing");
     let venv = fake_matplotlib_venv(&workspace, &probe);
@@ -518,5 +528,10 @@ fn concurrent_primes_leave_one_entry() {
         .flatten()
         .map(|entry| entry.file_name())
         .collect();
-    assert_eq!(left.len(), 1, "no temporary directory is left: {left:?} in {}", root.display());
+    assert_eq!(
+        left.len(),
+        1,
+        "no temporary directory is left: {left:?} in {}",
+        root.display()
+    );
 }

@@ -450,7 +450,10 @@ impl Boxpy {
             "XDG_CONFIG_HOME",
             self.xdg_config_home.clone().into_os_string(),
         );
-        set("XDG_CACHE_HOME", self.xdg_cache_home.clone().into_os_string());
+        set(
+            "XDG_CACHE_HOME",
+            self.xdg_cache_home.clone().into_os_string(),
+        );
         for (key, value) in &self.env {
             env.retain(|(existing, _)| existing != key);
             env.push((key.clone(), value.clone()));
