@@ -312,24 +312,26 @@ pub(crate) fn attach(
     };
     // A run that could write the store would decide what later runs of every venv read:
     // refused while the store exists (the gate already refuses `~/.cache/boxpy`; this
-    // covers an `XDG_CACHE_HOME` elsewhere).
-    if root.symlink_metadata().is_ok() {
-        let writable = invocation.writable_areas();
-        if let Some(area) = writable
-            .iter()
-            .find(|area| root.starts_with(area) || area.starts_with(&root))
-        {
-            return Err(crate::error::Error::Usage {
-                message: format!(
-                    "refusing to run: the program could write `{}`, which holds boxpy's library caches that later runs read",
-                    area.display()
-                ),
-                hint: Some(format!(
-                    "mount a directory that does not hold `{}` writable, or point `XDG_CACHE_HOME` elsewhere",
-                    root.display()
-                )),
-            });
+    // covers an `XDG_CACHE_HOME` elsewhere); while it does not, the run gets no cache and
+    // primes none (so it never creates a store it could write).
+    let writable = invocation.writable_areas();
+    if let Some(area) = writable
+        .iter()
+        .find(|area| root.starts_with(area) || area.starts_with(&root))
+    {
+        if root.symlink_metadata().is_err() {
+            return Ok(());
         }
+        return Err(crate::error::Error::Usage {
+            message: format!(
+                "refusing to run: the program could write `{}`, which holds boxpy's library caches that later runs read",
+                area.display()
+            ),
+            hint: Some(format!(
+                "mount a directory that does not hold `{}` writable, or point `XDG_CACHE_HOME` elsewhere",
+                root.display()
+            )),
+        });
     }
     let Some(venv) = invocation.spec.interpreter.venv.clone() else {
         return Ok(());

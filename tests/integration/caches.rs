@@ -535,3 +535,23 @@ fn concurrent_primes_leave_one_entry() {
         root.display()
     );
 }
+
+#[test]
+fn a_run_that_could_write_a_store_not_made_yet_primes_none() {
+    let workspace = Workspace::new(&Runner::Caller);
+    let probe = workspace.root().join("nothing");
+    let venv = fake_matplotlib_venv(&workspace, &probe);
+    let store = workspace.root().join("xdg-cache");
+    let output = boxpy(&workspace)
+        .args(["run", "--rw"])
+        .arg(&store)
+        .args(["--venv"])
+        .arg(&venv)
+        .code(READ_FONT_LIST)
+        .run();
+    assert_exit(&output, 0);
+    assert_started(&output);
+    assert_eq!(output.line_after("fontlist: "), "absent", "{output}");
+    assert!(!output.stderr_text().contains(PRIMING), "{output}");
+    assert_absent_on_host(&store.join("boxpy"));
+}
