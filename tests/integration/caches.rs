@@ -555,3 +555,72 @@ fn a_run_that_could_write_a_store_not_made_yet_primes_none() {
     assert!(!output.stderr_text().contains(PRIMING), "{output}");
     assert_absent_on_host(&store.join("boxpy"));
 }
+
+#[test]
+fn doctor_and_render_tell_the_cache_state() {
+    let _fonts = fonts_unchanged();
+    let workspace = Workspace::new(&Runner::Caller);
+    let probe = workspace.root().join("nothing");
+    let venv = fake_matplotlib_venv(&workspace, &probe);
+    let cache_check = || {
+        let output = boxpy(&workspace)
+            .args(["doctor", "--json", "--venv"])
+            .arg(&venv)
+            .run();
+        let json = output.json();
+        json["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|check| check["topic"] == "cache")
+            .cloned()
+            .unwrap_or_else(|| panic!("no cache check: {output}"))
+    };
+    let render = || {
+        let output = boxpy(&workspace)
+            .args(["render", "--venv"])
+            .arg(&venv)
+            .run();
+        assert_exit(&output, 0);
+        output.stdout_text()
+    };
+    let not_primed = cache_check();
+    assert!(
+        not_primed["what"]
+            .as_str()
+            .unwrap()
+            .contains("not primed yet"),
+        "{not_primed}"
+    );
+    assert!(
+        !render().contains("fontlist-v1.json"),
+        "render primes nothing"
+    );
+    assert!(!workspace.root().join("xdg-cache/boxpy").exists());
+
+    let prime = boxpy(&workspace)
+        .args(["cache", "prime", "--venv"])
+        .arg(&venv)
+        .run();
+    assert_exit(&prime, 0);
+    let fresh = cache_check();
+    assert_eq!(fresh["level"], "ok", "{fresh}");
+    assert!(
+        fresh["what"].as_str().unwrap().contains("is primed"),
+        "{fresh}"
+    );
+    let rendered = render();
+    assert!(
+        rendered.contains(".cache/matplotlib/fontlist-v1.json"),
+        "render shows the bind a run gets: {rendered}"
+    );
+
+    std::fs::write(
+        site_packages(&venv).join("matplotlib/_version.py"),
+        "version = '1.1'\n",
+    )
+    .unwrap();
+    let stale = cache_check();
+    assert_eq!(stale["level"], "warning", "{stale}");
+    assert!(stale["what"].as_str().unwrap().contains("stale"), "{stale}");
+}
