@@ -624,3 +624,68 @@ fn doctor_and_render_tell_the_cache_state() {
     assert_eq!(stale["level"], "warning", "{stale}");
     assert!(stale["what"].as_str().unwrap().contains("stale"), "{stale}");
 }
+
+runner_tests! {
+    fn a_plotting_notebook_reads_the_font_list_primed_once(runner) {
+        let _fonts = fonts_unchanged();
+        let venv = venv(Venv::Papermill).unwrap_or_else(|error| panic!("{error}"));
+        let workspace = Workspace::new(&runner);
+        let cell = r#"
+import os, errno
+import matplotlib
+import matplotlib.pyplot as plt
+plt.plot([1, 3, 2])
+plt.show()
+cache = matplotlib.get_cachedir()
+lists = sorted(name for name in os.listdir(cache) if name.startswith("fontlist-"))
+try:
+    open(os.path.join(cache, lists[0]), "a").close()
+    state = "writable"
+except OSError as error:
+    state = errno.errorcode[error.errno]
+print("cache", cache, lists, state)
+"#;
+        let notebook = serde_json::json!({
+            "nbformat": 4, "nbformat_minor": 5,
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+            "cells": [{"cell_type": "code", "id": "plot", "metadata": {}, "outputs": [],
+                       "execution_count": null, "source": cell}],
+        });
+        workspace.write("work/plot.ipynb", notebook.to_string());
+        let run = || {
+            let output = boxpy(&workspace)
+                .args(["nbexec", "--venv"])
+                .arg(&venv)
+                .args(["plot.ipynb", "-o", "out.ipynb"])
+                .run();
+            assert_exit(&output, 0);
+            let saved: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(workspace.work().join("out.ipynb")).unwrap(),
+            )
+            .unwrap();
+            let printed: String = saved["cells"][0]["outputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|output| output["text"].as_str().map(str::to_owned).or_else(|| {
+                    output["text"].as_array().map(|lines| {
+                        lines.iter().filter_map(|line| line.as_str()).collect::<String>()
+                    })
+                }))
+                .collect();
+            (output, printed)
+        };
+        let (first, printed) = run();
+        assert!(first.stderr_text().contains(PRIMING), "{first}");
+        let home = runner.home();
+        let expected = format!(
+            "cache {}/.cache/matplotlib ['fontlist-v",
+            home.display()
+        );
+        assert!(printed.contains(&expected), "{printed}");
+        assert!(printed.trim_end().ends_with("EROFS"), "the list is read-only: {printed}");
+        let (second, printed_again) = run();
+        assert!(!second.stderr_text().contains(PRIMING), "{second}");
+        assert_eq!(printed_again, printed);
+    }
+}

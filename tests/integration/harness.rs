@@ -1043,6 +1043,9 @@ pub enum Venv {
     Jupyter,
     /// `/usr/bin/python3 -m venv` with matplotlib (for the library caches, `boxpy cache`).
     Matplotlib,
+    /// `/usr/bin/python3 -m venv` with papermill, nbclient, ipykernel, nbformat,
+    /// ipywidgets and matplotlib (nbexec's papermill parity; a plotting notebook).
+    Papermill,
 }
 
 /// pyenv's interpreter for [`Venv::Pyenv`].
@@ -1131,6 +1134,7 @@ pub fn venv(kind: Venv) -> Result<PathBuf, String> {
     static NUMPY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     static JUPYTER: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     static MATPLOTLIB: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    static PAPERMILL: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     match kind {
         Venv::Pyenv => PYENV
             .get_or_init(|| {
@@ -1196,6 +1200,21 @@ pub fn venv(kind: Venv) -> Result<PathBuf, String> {
             .clone(),
         Venv::Matplotlib => MATPLOTLIB
             .get_or_init(|| debian_venv_with("matplotlib", &["matplotlib"]))
+            .clone(),
+        Venv::Papermill => PAPERMILL
+            .get_or_init(|| {
+                debian_venv_with(
+                    "papermill",
+                    &[
+                        "papermill",
+                        "nbclient",
+                        "ipykernel",
+                        "nbformat",
+                        "ipywidgets",
+                        "matplotlib",
+                    ],
+                )
+            })
             .clone(),
     }
 }
