@@ -435,6 +435,28 @@ mod tests {
     }
 
     #[test]
+    fn boxpys_library_caches_are_readable_and_never_writable() {
+        for role in [Role::ReadWrite, Role::Workdir] {
+            for path in ["/home/user/.cache/boxpy", "/home/user/.cache/boxpy/venvs/x"] {
+                let refusal = verdict(path, role, true).unwrap_err();
+                assert!(
+                    refusal.reason.contains("boxpy's library caches")
+                        && refusal.reason.contains("decides what later runs read"),
+                    "{path}: {}",
+                    refusal.reason
+                );
+            }
+        }
+        let read = verdict(
+            "/home/user/.cache/boxpy/venvs/x/matplotlib-k/fontlist-v390.json",
+            Role::ReadOnly,
+            false,
+        )
+        .unwrap();
+        assert_eq!(read.notice, None, "read without a notice, as the venv is");
+    }
+
+    #[test]
     fn protected_names_are_never_writable() {
         for path in [
             "/srv/repo/.git",
