@@ -31,6 +31,7 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             [CompletionResult]::new('exec', 'exec', [CompletionResultType]::ParameterValue, 'Run any program under the same policy (`boxpy exec -- sh` for a shell inside)')
             [CompletionResult]::new('render', 'render', [CompletionResultType]::ParameterValue, 'Print the sandbox a policy becomes, as a bash script that runs it by hand; runs nothing')
             [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'List, show, check or create policies')
+            [CompletionResult]::new('cache', 'cache', [CompletionResultType]::ParameterValue, 'Show, clear or prime the per-venv library caches (matplotlib''s font list)')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check whether this machine can sandbox, and how each limit is enforced')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Generate shell completions')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -277,6 +278,67 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
         'boxpy;policy;help;help' {
             break
         }
+        'boxpy;cache' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'List the cached entries: library, venv, key, size, and whether each is stale')
+            [CompletionResult]::new('clear', 'clear', [CompletionResultType]::ParameterValue, 'Remove every entry, or one venv''s')
+            [CompletionResult]::new('prime', 'prime', [CompletionResultType]::ParameterValue, 'Prime the caches of a venv now (for CI images), in a sandbox that can write nothing else; a fresh entry is kept')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'boxpy;cache;show' {
+            [CompletionResult]::new('--venv', '--venv', [CompletionResultType]::ParameterName, 'Only this venv''s entries')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'boxpy;cache;clear' {
+            [CompletionResult]::new('--venv', '--venv', [CompletionResultType]::ParameterName, 'Only this venv''s entries')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'boxpy;cache;prime' {
+            [CompletionResult]::new('--venv', '--venv', [CompletionResultType]::ParameterName, 'The venv [default: the one `run` would use here]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'boxpy;cache;help' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'List the cached entries: library, venv, key, size, and whether each is stale')
+            [CompletionResult]::new('clear', 'clear', [CompletionResultType]::ParameterValue, 'Remove every entry, or one venv''s')
+            [CompletionResult]::new('prime', 'prime', [CompletionResultType]::ParameterValue, 'Prime the caches of a venv now (for CI images), in a sandbox that can write nothing else; a fresh entry is kept')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'boxpy;cache;help;show' {
+            break
+        }
+        'boxpy;cache;help;clear' {
+            break
+        }
+        'boxpy;cache;help;prime' {
+            break
+        }
+        'boxpy;cache;help;help' {
+            break
+        }
         'boxpy;doctor' {
             [CompletionResult]::new('--venv', '--venv', [CompletionResultType]::ParameterName, 'The venv to check (default: what `run` would use here)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal')
@@ -301,6 +363,7 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             [CompletionResult]::new('exec', 'exec', [CompletionResultType]::ParameterValue, 'Run any program under the same policy (`boxpy exec -- sh` for a shell inside)')
             [CompletionResult]::new('render', 'render', [CompletionResultType]::ParameterValue, 'Print the sandbox a policy becomes, as a bash script that runs it by hand; runs nothing')
             [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'List, show, check or create policies')
+            [CompletionResult]::new('cache', 'cache', [CompletionResultType]::ParameterValue, 'Show, clear or prime the per-venv library caches (matplotlib''s font list)')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check whether this machine can sandbox, and how each limit is enforced')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Generate shell completions')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -339,6 +402,21 @@ Register-ArgumentCompleter -Native -CommandName 'boxpy' -ScriptBlock {
             break
         }
         'boxpy;help;policy;init' {
+            break
+        }
+        'boxpy;help;cache' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'List the cached entries: library, venv, key, size, and whether each is stale')
+            [CompletionResult]::new('clear', 'clear', [CompletionResultType]::ParameterValue, 'Remove every entry, or one venv''s')
+            [CompletionResult]::new('prime', 'prime', [CompletionResultType]::ParameterValue, 'Prime the caches of a venv now (for CI images), in a sandbox that can write nothing else; a fresh entry is kept')
+            break
+        }
+        'boxpy;help;cache;show' {
+            break
+        }
+        'boxpy;help;cache;clear' {
+            break
+        }
+        'boxpy;help;cache;prime' {
             break
         }
         'boxpy;help;doctor' {

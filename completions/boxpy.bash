@@ -16,6 +16,9 @@ _boxpy() {
             ",$1")
                 cmd="boxpy"
                 ;;
+            boxpy,cache)
+                cmd="boxpy__subcmd__cache"
+                ;;
             boxpy,completions)
                 cmd="boxpy__subcmd__completions"
                 ;;
@@ -40,6 +43,33 @@ _boxpy() {
             boxpy,run)
                 cmd="boxpy__subcmd__run"
                 ;;
+            boxpy__subcmd__cache,clear)
+                cmd="boxpy__subcmd__cache__subcmd__clear"
+                ;;
+            boxpy__subcmd__cache,help)
+                cmd="boxpy__subcmd__cache__subcmd__help"
+                ;;
+            boxpy__subcmd__cache,prime)
+                cmd="boxpy__subcmd__cache__subcmd__prime"
+                ;;
+            boxpy__subcmd__cache,show)
+                cmd="boxpy__subcmd__cache__subcmd__show"
+                ;;
+            boxpy__subcmd__cache__subcmd__help,clear)
+                cmd="boxpy__subcmd__cache__subcmd__help__subcmd__clear"
+                ;;
+            boxpy__subcmd__cache__subcmd__help,help)
+                cmd="boxpy__subcmd__cache__subcmd__help__subcmd__help"
+                ;;
+            boxpy__subcmd__cache__subcmd__help,prime)
+                cmd="boxpy__subcmd__cache__subcmd__help__subcmd__prime"
+                ;;
+            boxpy__subcmd__cache__subcmd__help,show)
+                cmd="boxpy__subcmd__cache__subcmd__help__subcmd__show"
+                ;;
+            boxpy__subcmd__help,cache)
+                cmd="boxpy__subcmd__help__subcmd__cache"
+                ;;
             boxpy__subcmd__help,completions)
                 cmd="boxpy__subcmd__help__subcmd__completions"
                 ;;
@@ -63,6 +93,15 @@ _boxpy() {
                 ;;
             boxpy__subcmd__help,run)
                 cmd="boxpy__subcmd__help__subcmd__run"
+                ;;
+            boxpy__subcmd__help__subcmd__cache,clear)
+                cmd="boxpy__subcmd__help__subcmd__cache__subcmd__clear"
+                ;;
+            boxpy__subcmd__help__subcmd__cache,prime)
+                cmd="boxpy__subcmd__help__subcmd__cache__subcmd__prime"
+                ;;
+            boxpy__subcmd__help__subcmd__cache,show)
+                cmd="boxpy__subcmd__help__subcmd__cache__subcmd__show"
                 ;;
             boxpy__subcmd__help__subcmd__policy,check)
                 cmd="boxpy__subcmd__help__subcmd__policy__subcmd__check"
@@ -122,12 +161,166 @@ _boxpy() {
 
     case "${cmd}" in
         boxpy)
-            opts="-h -V --color --help --version run nbexec exec render policy doctor completions help"
+            opts="-h -V --color --help --version run nbexec exec render policy cache doctor completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        boxpy__subcmd__cache)
+            opts="-h -V --color --help --version show clear prime help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        boxpy__subcmd__cache__subcmd__clear)
+            opts="-h -V --venv --json --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --venv)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        boxpy__subcmd__cache__subcmd__help)
+            opts="show clear prime help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        boxpy__subcmd__cache__subcmd__help__subcmd__clear)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        boxpy__subcmd__cache__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        boxpy__subcmd__cache__subcmd__help__subcmd__prime)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        boxpy__subcmd__cache__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        boxpy__subcmd__cache__subcmd__prime)
+            opts="-h -V --venv --json --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --venv)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        boxpy__subcmd__cache__subcmd__show)
+            opts="-h -V --venv --json --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --venv)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -262,8 +455,64 @@ _boxpy() {
             return 0
             ;;
         boxpy__subcmd__help)
-            opts="run nbexec exec render policy doctor completions help"
+            opts="run nbexec exec render policy cache doctor completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        boxpy__subcmd__help__subcmd__cache)
+            opts="show clear prime"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        boxpy__subcmd__help__subcmd__cache__subcmd__clear)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        boxpy__subcmd__help__subcmd__cache__subcmd__prime)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        boxpy__subcmd__help__subcmd__cache__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -28,6 +28,7 @@ set edit:completion:arg-completer[boxpy] = {|@words|
             cand exec 'Run any program under the same policy (`boxpy exec -- sh` for a shell inside)'
             cand render 'Print the sandbox a policy becomes, as a bash script that runs it by hand; runs nothing'
             cand policy 'List, show, check or create policies'
+            cand cache 'Show, clear or prime the per-venv library caches (matplotlib''s font list)'
             cand doctor 'Check whether this machine can sandbox, and how each limit is enforced'
             cand completions 'Generate shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -256,6 +257,58 @@ set edit:completion:arg-completer[boxpy] = {|@words|
         }
         &'boxpy;policy;help;help'= {
         }
+        &'boxpy;cache'= {
+            cand --color 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand show 'List the cached entries: library, venv, key, size, and whether each is stale'
+            cand clear 'Remove every entry, or one venv''s'
+            cand prime 'Prime the caches of a venv now (for CI images), in a sandbox that can write nothing else; a fresh entry is kept'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'boxpy;cache;show'= {
+            cand --venv 'Only this venv''s entries'
+            cand --color 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal'
+            cand --json 'Print one JSON object'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'boxpy;cache;clear'= {
+            cand --venv 'Only this venv''s entries'
+            cand --color 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal'
+            cand --json 'Print one JSON object'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'boxpy;cache;prime'= {
+            cand --venv 'The venv [default: the one `run` would use here]'
+            cand --color 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal'
+            cand --json 'Print one JSON object'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'boxpy;cache;help'= {
+            cand show 'List the cached entries: library, venv, key, size, and whether each is stale'
+            cand clear 'Remove every entry, or one venv''s'
+            cand prime 'Prime the caches of a venv now (for CI images), in a sandbox that can write nothing else; a fresh entry is kept'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'boxpy;cache;help;show'= {
+        }
+        &'boxpy;cache;help;clear'= {
+        }
+        &'boxpy;cache;help;prime'= {
+        }
+        &'boxpy;cache;help;help'= {
+        }
         &'boxpy;doctor'= {
             cand --venv 'The venv to check (default: what `run` would use here)'
             cand --color 'When to colour boxpy''s own output: `auto` honours `NO_COLOR` and whether the output is a terminal'
@@ -278,6 +331,7 @@ set edit:completion:arg-completer[boxpy] = {|@words|
             cand exec 'Run any program under the same policy (`boxpy exec -- sh` for a shell inside)'
             cand render 'Print the sandbox a policy becomes, as a bash script that runs it by hand; runs nothing'
             cand policy 'List, show, check or create policies'
+            cand cache 'Show, clear or prime the per-venv library caches (matplotlib''s font list)'
             cand doctor 'Check whether this machine can sandbox, and how each limit is enforced'
             cand completions 'Generate shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -306,6 +360,17 @@ set edit:completion:arg-completer[boxpy] = {|@words|
         &'boxpy;help;policy;trust'= {
         }
         &'boxpy;help;policy;init'= {
+        }
+        &'boxpy;help;cache'= {
+            cand show 'List the cached entries: library, venv, key, size, and whether each is stale'
+            cand clear 'Remove every entry, or one venv''s'
+            cand prime 'Prime the caches of a venv now (for CI images), in a sandbox that can write nothing else; a fresh entry is kept'
+        }
+        &'boxpy;help;cache;show'= {
+        }
+        &'boxpy;help;cache;clear'= {
+        }
+        &'boxpy;help;cache;prime'= {
         }
         &'boxpy;help;doctor'= {
         }

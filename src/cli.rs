@@ -50,6 +50,7 @@ impl Cli {
             )
             | Command::Render(_)
             | Command::Doctor { .. }
+            | Command::Cache(_)
             | Command::Completions { .. } => {}
         }
     }
@@ -79,6 +80,9 @@ pub enum Command {
     /// List, show, check or create policies
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Show, clear or prime the per-venv library caches (matplotlib's font list)
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Check whether this machine can sandbox, and how each limit is enforced
     Doctor {
         /// Print the checks as one JSON object
@@ -93,6 +97,51 @@ pub enum Command {
         /// The shell
         shell: clap_complete::Shell,
     },
+}
+
+/// `boxpy cache`: the library caches boxpy primes once per venv and shows read-only to
+/// every run of it.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List the cached entries: library, venv, key, size, and whether each is stale
+    Show {
+        /// Only this venv's entries
+        #[arg(long, value_name = "DIR")]
+        venv: Option<PathBuf>,
+        /// Print one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove every entry, or one venv's
+    Clear {
+        /// Only this venv's entries
+        #[arg(long, value_name = "DIR")]
+        venv: Option<PathBuf>,
+        /// Print one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prime the caches of a venv now (for CI images), in a sandbox that can write nothing
+    /// else; a fresh entry is kept
+    Prime {
+        /// The venv [default: the one `run` would use here]
+        #[arg(long, value_name = "DIR")]
+        venv: Option<PathBuf>,
+        /// Print one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl CacheCommand {
+    /// Whether the command asked for `--json`.
+    pub fn json(&self) -> bool {
+        match self {
+            CacheCommand::Show { json, .. }
+            | CacheCommand::Clear { json, .. }
+            | CacheCommand::Prime { json, .. } => *json,
+        }
+    }
 }
 
 /// A note on a command that its `--help` and its man page show.

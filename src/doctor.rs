@@ -54,6 +54,25 @@ pub struct VenvFacts {
     /// Whether the working directory holds a notebook (`*.ipynb`): the nbexec check is
     /// shown only where notebooks are used.
     pub notebooks_here: bool,
+    /// The library caches of the venv (`boxpy cache`): one per library installed in it.
+    pub caches: Vec<CacheFacts>,
+}
+
+/// One library cache of the doctor's venv.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheFacts {
+    pub library: String,
+    pub state: CacheState,
+}
+
+/// Whether a library cache is ready for the next run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheState {
+    Fresh,
+    /// Never primed: the first run primes it.
+    NotPrimed,
+    /// Primed for another key (why); the next run primes it again.
+    Stale(String),
 }
 
 /// Everything the checks look at, probed once.
@@ -462,6 +481,31 @@ fn python_checks(facts: &DoctorFacts, out: &mut Vec<Check>) {
                     )
                 });
             }
+            for cache in &venv.caches {
+                out.push(match &cache.state {
+                    CacheState::Fresh => check(
+                        Level::Ok,
+                        "cache",
+                        format!("{}'s cache for this venv is primed", cache.library),
+                        None,
+                    ),
+                    CacheState::NotPrimed => check(
+                        Level::Ok,
+                        "cache",
+                        format!(
+                            "{}'s cache for this venv is not primed yet: the first run primes it",
+                            cache.library
+                        ),
+                        Some("`boxpy cache prime` primes it now".to_owned()),
+                    ),
+                    CacheState::Stale(why) => check(
+                        Level::Warning,
+                        "cache",
+                        format!("{}'s cache for this venv is stale: {why}", cache.library),
+                        Some("`boxpy cache prime` primes it now".to_owned()),
+                    ),
+                });
+            }
         }
         Err(refusal) => out.push(check(
             Level::Error,
@@ -549,6 +593,10 @@ mod tests {
                 has_nbclient: false,
                 has_ipykernel: true,
                 notebooks_here: true,
+                caches: vec![CacheFacts {
+                    library: "matplotlib".to_owned(),
+                    state: CacheState::Stale("its key changed".to_owned()),
+                }],
             }),
             workdir_refusal: None,
         }

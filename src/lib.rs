@@ -8,6 +8,7 @@ mod backend;
 #[doc(hidden)]
 pub mod benching;
 pub(crate) mod bounded;
+pub(crate) mod cache;
 pub(crate) mod cli;
 mod commands;
 pub(crate) mod doctor;
@@ -57,6 +58,7 @@ pub fn main() -> ExitCode {
         Command::Render(args) => args.sandbox.json,
         Command::Completions { .. } => false,
         Command::Doctor { json, .. } => *json,
+        Command::Cache(command) => command.json(),
     };
     match commands::dispatch(cli) {
         Ok(code) => ExitCode::from(code),

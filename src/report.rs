@@ -157,6 +157,15 @@ pub fn warning(text: &str) {
     );
 }
 
+/// What boxpy does with a library cache for this run (priming it, or why it is not used),
+/// once, on stderr (not with `--quiet`).
+pub fn cache_note(text: &str, quiet: bool) {
+    if quiet {
+        return;
+    }
+    let _ = writeln!(std::io::stderr().lock(), "boxpy: {}", escape_control(text));
+}
+
 /// What the user asked for that weakens the sandbox, once per run (not with `--quiet`).
 pub fn notices(invocation: &crate::settings::Invocation) {
     if invocation.output.quiet {

@@ -173,6 +173,7 @@ pub fn resolve(
             &mut guarded,
         )?
     };
+    mounts.extend(system_caches(&keeper, &mounts)?);
     // bwrap runs on the host as the caller (checked after the gate, so a mount the gate
     // refuses, `--rw /`, is refused for what it is): never one a run could have written (an
     // absolute PATH entry inside the project, `PATH_add bin` in an `.envrc`).
@@ -318,6 +319,41 @@ pub fn resolve(
             caller_home: host.home.clone(),
         },
     })
+}
+
+/// The read-only mounts of [`policy::defaults::SYSTEM_CACHES`] that exist here as real
+/// directories no other user can write, each through the gate; none where a mount of the
+/// policy or the flags already shows that place (theirs wins).
+fn system_caches(keeper: &Gatekeeper, mounts: &[Mount]) -> Result<Vec<Mount>> {
+    use std::os::unix::fs::MetadataExt;
+    let mut found = Vec::new();
+    for path in policy::defaults::SYSTEM_CACHES {
+        let path = Path::new(path);
+        let usable = path
+            .symlink_metadata()
+            .is_ok_and(|metadata| metadata.is_dir() && metadata.mode() & 0o002 == 0);
+        let covered = mounts
+            .iter()
+            .any(|mount| path.starts_with(&mount.dest) || mount.dest.starts_with(path));
+        if !usable || covered {
+            continue;
+        }
+        keeper.admit(
+            path,
+            path,
+            gate::Role::ReadOnly,
+            false,
+            crate::sandbox::SYSTEM_CACHE_ORIGIN,
+        )?;
+        found.push(Mount {
+            source: path.to_path_buf(),
+            dest: path.to_path_buf(),
+            optional: true,
+            writable: false,
+            origin: crate::sandbox::SYSTEM_CACHE_ORIGIN.to_owned(),
+        });
+    }
+    Ok(found)
 }
 
 impl Invocation {

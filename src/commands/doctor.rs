@@ -99,6 +99,10 @@ fn doctor_policy_and_venv(
             report::warning(text);
         }
     }
+    let caches_of = interpreter
+        .as_ref()
+        .ok()
+        .and_then(|interpreter| interpreter.venv.clone());
     let venv_result = interpreter.map_err(refusal).map(|interpreter| {
         let (has_nbclient, has_ipykernel) = match &interpreter.venv {
             Some(root) => (
@@ -121,7 +125,43 @@ fn doctor_policy_and_venv(
             has_nbclient,
             has_ipykernel,
             notebooks_here: doctor::notebooks_in(&workdir),
+            caches: cache_facts(host, caches_of.as_deref()),
         }
     });
     (policy_result, venv_result)
+}
+
+/// The state of each library cache of `venv` (`boxpy cache`), read without creating
+/// anything.
+fn cache_facts(host: &HostFacts, venv: Option<&std::path::Path>) -> Vec<doctor::CacheFacts> {
+    let Some(venv) = venv.filter(|_| cfg!(target_os = "linux")) else {
+        return Vec::new();
+    };
+    let store = crate::cache::store::root(&host_environment, host.home.as_deref())
+        .and_then(|root| crate::cache::Store::open(&root, false).ok().flatten());
+    crate::cache::installed(venv)
+        .into_iter()
+        .map(|found| {
+            let state = match &store {
+                Some(store) if matches!(store.entry(&found), Ok(Some(_))) => {
+                    doctor::CacheState::Fresh
+                }
+                Some(store) => store
+                    .entries()
+                    .into_iter()
+                    .filter_map(|(_, entry)| entry.ok())
+                    .find(|entry| {
+                        entry.record.venv == found.venv
+                            && entry.record.library == found.library.name
+                    })
+                    .and_then(|entry| crate::cache::staleness(&entry.record))
+                    .map_or(doctor::CacheState::NotPrimed, doctor::CacheState::Stale),
+                None => doctor::CacheState::NotPrimed,
+            };
+            doctor::CacheFacts {
+                library: found.library.name.to_owned(),
+                state,
+            }
+        })
+        .collect()
 }

@@ -1,6 +1,7 @@
 //! The commands, one module each (uv's shape): each takes its parsed arguments and returns
 //! the process's exit status, or an [`Error`] that `lib.rs` reports and maps to one.
 
+mod cache;
 mod doctor;
 mod policy;
 mod render;
@@ -27,6 +28,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<u8> {
         Command::Policy(command) => policy::policy_command(command, color),
         Command::Render(args) => render::render(args, color),
         Command::Doctor { json, venv } => doctor::doctor(json, venv, color),
+        Command::Cache(command) => cache::cache(command),
         Command::Completions { shell } => {
             report::stdout_text(&String::from_utf8_lossy(&cli::completions(shell)));
             Ok(0)

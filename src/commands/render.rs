@@ -13,13 +13,23 @@ pub(crate) fn render(args: RenderArgs, color: cli::ColorChoice) -> Result<u8> {
         Target::Macos => backend::Kind::Seatbelt,
     };
     let backend = backend::for_target(kind, std::env::var_os("PATH").as_deref());
-    let invocation = settings::resolve(
+    let mut invocation = settings::resolve(
         &args.sandbox.to_sandbox_args(color),
         Program::Interpreter(args.args),
         backend.host(),
         &host_environment,
     )?;
     report::resolved_warnings(&invocation);
+    // The library caches a run would bind, as they are now (nothing is primed).
+    if kind == backend::Kind::Bwrap {
+        crate::cache::attach(
+            &mut invocation,
+            &*backend,
+            crate::cache::Priming::Never,
+            &host_environment,
+            &|_| {},
+        )?;
+    }
     if args.seccomp_out.is_some() && !backend.capabilities().seccomp {
         return Err(Error::Usage {
             message: "`--seccomp-out` is for `--target linux`: macOS has no seccomp".to_owned(),

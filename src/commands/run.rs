@@ -83,8 +83,16 @@ fn unknown_run_option(option: &str) -> Error {
 /// `run` and `exec`: resolve, run, report.
 pub(crate) fn run_program(sandbox: &cli::SandboxArgs, program: Program) -> Result<u8> {
     let backend = backend::select(std::env::var_os("PATH").as_deref())?;
-    let invocation = settings::resolve(sandbox, program, backend.host(), &host_environment)?;
+    let mut invocation = settings::resolve(sandbox, program, backend.host(), &host_environment)?;
     report::resolved_warnings(&invocation);
+    let quiet = invocation.output.quiet;
+    crate::cache::attach(
+        &mut invocation,
+        &*backend,
+        crate::cache::Priming::IfNeeded,
+        &host_environment,
+        &|text| report::cache_note(text, quiet),
+    )?;
     if let Some(log) = &invocation.audit_log {
         audit::check_destination(log)?;
     }

@@ -901,6 +901,17 @@ fn refused_hint(path: &Path, refused: Refused, context: &HintContext) -> String 
                 mount.source.display()
             );
         }
+        if mount.origin == crate::sandbox::SYSTEM_CACHE_ORIGIN
+            || mount
+                .origin
+                .starts_with(crate::sandbox::LIBRARY_CACHE_ORIGIN)
+        {
+            return format!(
+                "`{}` is a cache boxpy shows read-only to every run (`boxpy cache show` lists the library caches); write the output under the working directory (`{}`) instead",
+                mount.dest.display(),
+                context.workdir.display()
+            );
+        }
         if !mount.writable {
             let listed = if mount.origin.starts_with("--") {
                 format!("mounted read-only by `{}`", mount.origin)

@@ -438,6 +438,14 @@ pub(crate) fn run(
     }
     invocation.warnings.extend(parameter_warnings);
     report::resolved_warnings(&invocation);
+    let quiet = invocation.output.quiet;
+    crate::cache::attach(
+        &mut invocation,
+        backend,
+        crate::cache::Priming::IfNeeded,
+        &|name| std::env::var_os(name),
+        &|text| report::cache_note(text, quiet),
+    )?;
     if let Some(log) = &invocation.audit_log {
         crate::audit::check_destination(log)?;
     }
@@ -1097,7 +1105,10 @@ fn driver_config(
     paths: &NotebookPaths,
 ) -> Result<String> {
     let private = |name: &str| format!("{PRIVATE}/{name}");
-    let private_dirs: Vec<String> = ["runtime", "data", "config", "ipython", "matplotlib"]
+    // No `MPLCONFIGDIR`: matplotlib keeps its cache in the private HOME
+    // (`~/.cache/matplotlib`), where `crate::cache` binds the venv's primed font list, and
+    // a user's `--env MPLCONFIGDIR=...` is not overwritten.
+    let private_dirs: Vec<String> = ["runtime", "data", "config", "ipython"]
         .iter()
         .map(|name| private(name))
         .collect();
@@ -1111,7 +1122,6 @@ fn driver_config(
             ("JUPYTER_CONFIG_DIR", private("config")),
             ("JUPYTER_PLATFORM_DIRS", "1".to_owned()),
             ("IPYTHONDIR", private("ipython")),
-            ("MPLCONFIGDIR", private("matplotlib")),
             ("PYDEVD_DISABLE_FILE_VALIDATION", "1".to_owned()),
         ]
         .into_iter()
@@ -2459,7 +2469,6 @@ mod tests {
                 "JUPYTER_CONFIG_DIR": private("config"),
                 "JUPYTER_PLATFORM_DIRS": "1",
                 "IPYTHONDIR": private("ipython"),
-                "MPLCONFIGDIR": private("matplotlib"),
                 "PYDEVD_DISABLE_FILE_VALIDATION": "1",
             },
             "private_dirs": [
@@ -2467,7 +2476,6 @@ mod tests {
                 private("data"),
                 private("config"),
                 private("ipython"),
-                private("matplotlib"),
             ],
         });
         assert_eq!(text, expected.to_string());

@@ -128,3 +128,10 @@ pub const CERTIFICATE_VARIABLES: &[&str] = &[
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
 ];
+
+/// System caches that are data libraries read and never execute, mounted read-only into
+/// every run where they exist as real directories no other user can write (issue 26):
+/// fontconfig's cache, without which every run's fontconfig (and matplotlib's `fc-list`)
+/// rescans every font. Each passes the mount gate like a policy's mount; `policy show`
+/// lists them. What one shows is the names and paths of the host's fonts.
+pub const SYSTEM_CACHES: &[&str] = &["/var/cache/fontconfig"];

@@ -132,6 +132,9 @@ pub const HOME_RUNS_CODE: &[&str] = &[
     ".cache/pypoetry/virtualenvs",
     ".local/share/systemd",
     ".local/state",
+    // boxpy's library caches (`crate::cache`): every later run of a venv reads them, so
+    // no run may write them.
+    LIBRARY_CACHES,
     ".pyenv",
     ".rustup",
     ".cargo",
@@ -167,6 +170,19 @@ pub const HOME_RUNS_CODE: &[&str] = &[
     ".emacs.d",
     "bin",
 ];
+
+/// boxpy's library caches below the home (`crate::cache`), in [`HOME_RUNS_CODE`]: read by
+/// every later run, so never writable.
+pub const LIBRARY_CACHES: &str = ".cache/boxpy";
+
+/// How a refusal says what `guard` (a [`HOME_RUNS_CODE`] entry) is for.
+fn runs_later(guard: &Path) -> String {
+    if guard == Path::new(LIBRARY_CACHES) {
+        format!("`~/{}`, boxpy's library caches", guard.display())
+    } else {
+        format!("`~/{}`, which runs as you later", guard.display())
+    }
+}
 
 /// Checks one path against every rule. Pure: `home` is the caller's home, resolved.
 pub fn check(request: Request, home: Option<&Path>) -> Result<Admission, Refusal> {
@@ -277,8 +293,13 @@ fn home_verdict(
     if role.writable() {
         return Err(Refusal {
             reason: format!(
-                "`{}` {relation}: a program that can write it runs code as you outside the sandbox",
-                source.display()
+                "`{}` {relation}: a program that can write it {}",
+                source.display(),
+                if relation.contains(LIBRARY_CACHES) {
+                    "decides what later runs read"
+                } else {
+                    "runs code as you outside the sandbox"
+                }
             ),
             hint: match role {
                 Role::Workdir => format!(
@@ -363,22 +384,14 @@ fn home_relation(path: &Path, home: &Path) -> Option<(String, bool)> {
         if let Some(credential) = credential_below {
             return Some(holds_credentials(credential));
         }
-        return Some((
-            format!("is your `~/{}`, which runs as you later", guard.display()),
-            true,
-        ));
+        return Some((format!("is your {}", runs_later(guard)), true));
     }
     if let Some(credential) = credential_below {
         return Some(holds_credentials(credential));
     }
     guards()
         .find(|(guard, _)| guard.starts_with(relative))
-        .map(|(guard, _)| {
-            (
-                format!("contains `~/{}`, which runs as you later", guard.display()),
-                true,
-            )
-        })
+        .map(|(guard, _)| (format!("contains {}", runs_later(guard)), true))
 }
 
 fn writable_hint(role: Role) -> String {
@@ -419,6 +432,28 @@ mod tests {
             },
             Some(Path::new("/home/user")),
         )
+    }
+
+    #[test]
+    fn boxpys_library_caches_are_readable_and_never_writable() {
+        for role in [Role::ReadWrite, Role::Workdir] {
+            for path in ["/home/user/.cache/boxpy", "/home/user/.cache/boxpy/venvs/x"] {
+                let refusal = verdict(path, role, true).unwrap_err();
+                assert!(
+                    refusal.reason.contains("boxpy's library caches")
+                        && refusal.reason.contains("decides what later runs read"),
+                    "{path}: {}",
+                    refusal.reason
+                );
+            }
+        }
+        let read = verdict(
+            "/home/user/.cache/boxpy/venvs/x/matplotlib-k/fontlist-v390.json",
+            Role::ReadOnly,
+            false,
+        )
+        .unwrap();
+        assert_eq!(read.notice, None, "read without a notice, as the venv is");
     }
 
     #[test]

@@ -67,6 +67,14 @@ pub const INIT_ARGUMENT: &str = "__sandbox-init";
 /// The `origin` of the read-only mounts over protected names ([`protect`]).
 pub const PROTECTED_ORIGIN: &str = "protected path";
 
+/// The `origin` of the read-only mounts of system caches
+/// ([`crate::policy::defaults::SYSTEM_CACHES`]).
+pub const SYSTEM_CACHE_ORIGIN: &str = "system cache";
+
+/// The start of the `origin` of a library cache's read-only file (`crate::cache`),
+/// followed by the library's name.
+pub const LIBRARY_CACHE_ORIGIN: &str = "library cache of this venv:";
+
 /// A variable for the program's environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnvValue {

@@ -227,6 +227,10 @@ impl Workspace {
         let work = root_path.join("work");
         std::fs::create_dir(&work).expect("create work/");
         runner.chown(&work);
+        let cache = root_path.join("xdg-cache");
+        std::fs::create_dir(&cache).expect("create xdg-cache/");
+        set_mode(&cache, 0o700);
+        runner.chown(&cache);
         Workspace {
             root,
             work,
@@ -340,6 +344,7 @@ pub struct Boxpy {
     env: Vec<(OsString, OsString)>,
     stdin: Option<Vec<u8>>,
     xdg_config_home: PathBuf,
+    xdg_cache_home: PathBuf,
     /// A program (and its arguments) that starts boxpy: it gets boxpy's path and arguments
     /// after its own (see [`Boxpy::through`]).
     wrapper: Vec<OsString>,
@@ -356,6 +361,9 @@ pub fn boxpy(workspace: &Workspace) -> Boxpy {
         // An empty config home, so a developer's own `~/.config/boxpy/policy.toml` never
         // changes what the tests see.
         xdg_config_home: workspace.root().join("no-xdg-config"),
+        // The workspace's own cache directory, so a run that primes a library cache
+        // (`boxpy cache`) never writes into the user's `~/.cache`.
+        xdg_cache_home: workspace.root().join("xdg-cache"),
         wrapper: Vec::new(),
     }
 }
@@ -441,6 +449,10 @@ impl Boxpy {
         set(
             "XDG_CONFIG_HOME",
             self.xdg_config_home.clone().into_os_string(),
+        );
+        set(
+            "XDG_CACHE_HOME",
+            self.xdg_cache_home.clone().into_os_string(),
         );
         for (key, value) in &self.env {
             env.retain(|(existing, _)| existing != key);
@@ -1029,9 +1041,10 @@ pub enum Venv {
     Numpy,
     /// `/usr/bin/python3 -m venv` with nbclient, ipykernel and nbformat (for `nbexec`).
     Jupyter,
-    /// `/usr/bin/python3 -m venv` with papermill, nbclient, ipykernel, nbformat, ipywidgets
-    /// and matplotlib: `nbexec`'s papermill parity (its own `inspect_notebook` reads the
-    /// saved notebooks on the host).
+    /// `/usr/bin/python3 -m venv` with matplotlib (for the library caches, `boxpy cache`).
+    Matplotlib,
+    /// `/usr/bin/python3 -m venv` with papermill, nbclient, ipykernel, nbformat,
+    /// ipywidgets and matplotlib (nbexec's papermill parity; a plotting notebook).
     Papermill,
 }
 
@@ -1119,8 +1132,9 @@ pub fn venv(kind: Venv) -> Result<PathBuf, String> {
     static UV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     static VIRTUALENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     static NUMPY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    static PAPERMILL: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     static JUPYTER: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    static MATPLOTLIB: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    static PAPERMILL: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     match kind {
         Venv::Pyenv => PYENV
             .get_or_init(|| {
@@ -1183,6 +1197,9 @@ pub fn venv(kind: Venv) -> Result<PathBuf, String> {
             .clone(),
         Venv::Jupyter => JUPYTER
             .get_or_init(|| debian_venv_with("jupyter", &["nbclient", "ipykernel", "nbformat"]))
+            .clone(),
+        Venv::Matplotlib => MATPLOTLIB
+            .get_or_init(|| debian_venv_with("matplotlib", &["matplotlib"]))
             .clone(),
         Venv::Papermill => PAPERMILL
             .get_or_init(|| {

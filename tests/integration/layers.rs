@@ -26,6 +26,7 @@ const LAYERS: &[&[&str]] = &[
     &["settings"],
     &["exec"],
     &["backend"],
+    &["cache"],
     &["doctor"],
     &["report"],
     &["audit"],

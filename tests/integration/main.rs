@@ -8,6 +8,7 @@
 mod harness;
 mod servers;
 
+mod caches;
 mod differential;
 mod errors;
 mod escape;
