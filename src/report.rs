@@ -243,7 +243,7 @@ fn ended(outcome: &Outcome) -> Ended<'_> {
 }
 
 /// What to report about a finished run ([`crate::hints::diagnose`] decides).
-fn diagnose(invocation: &Invocation, outcome: &Outcome) -> Option<Diagnosis> {
+pub(crate) fn diagnose(invocation: &Invocation, outcome: &Outcome) -> Option<Diagnosis> {
     crate::hints::diagnose::diagnose(&invocation.diagnosis_run(), &ended(outcome))
 }
 

@@ -81,6 +81,12 @@ def main(channel):
         del os.environ["MPLBACKEND"]
     for directory in config["private_dirs"]:
         os.makedirs(directory, exist_ok=True)
+    # jupyter_client writes the kernel's connection file with tempfile: into Jupyter's
+    # private runtime directory, not /tmp, where a killed run would leave it for the
+    # discarded-files notice to name. Only the driver's own temporary files move.
+    import tempfile
+
+    tempfile.tempdir = config["env"].get("JUPYTER_RUNTIME_DIR") or tempfile.gettempdir()
 
     try:
         import nbformat

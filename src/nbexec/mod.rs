@@ -591,12 +591,15 @@ pub(crate) fn run(
     }
     // Where the executed notebook went when `-o` could not take it: a file of boxpy's own.
     let mut kept_at: Option<(PathBuf, String)> = None;
+    let mut wrote_output = false;
     if let (Some(output), Some((target, _)), true) =
         (&output, &pinned_output, collected.saved.is_some())
     {
         let saved = collected.saved.take().expect("checked");
         let mut copy = saved.as_file().try_clone().ok();
-        if let Err(error) = persist(saved, target, output) {
+        let persisted = persist(saved, target, output);
+        wrote_output = persisted.is_ok();
+        if let Err(error) = persisted {
             let name = output.file_name().unwrap_or_default().to_string_lossy();
             match copy
                 .as_mut()
@@ -685,6 +688,29 @@ pub(crate) fn run(
     // The cell a signal or `--timeout` stopped: the one the driver marked interrupted, or
     // the one that had started and not ended when everything was killed.
     let stopped_in = stopped_cell(&mut collected, &outcome.status);
+    // A run stopped from outside (a signal, `limits.timeout`) with no failed cell to report
+    // is reported as stopped in the cell that was running, with what was saved.
+    let stopped_report = match stopped_in {
+        Some(cell) if diagnoses.is_empty() => report::diagnose(&invocation, &outcome).map(|run| {
+            stopped_diagnosis(
+                run,
+                &Stopped {
+                    cell,
+                    total: collected.total,
+                    notebook: &display,
+                    status: &outcome.status,
+                    output: args
+                        .output
+                        .as_deref()
+                        .or(args.inplace.then_some(args.notebook.as_path())),
+                    saved: wrote_output || collected.snapshots > 0,
+                },
+            )
+        }),
+        _ => None,
+    };
+    let stopped_reported = stopped_report.is_some();
+    diagnoses.extend(stopped_report);
     if invocation.output.json {
         let mut result = report::json_outcome(&invocation, &outcome);
         if code == 1 && result.status == "ok" {
@@ -734,7 +760,7 @@ pub(crate) fn run(
         if !diagnoses.is_empty() {
             report::after_run_notices(&invocation, &outcome);
         }
-        if let Some(cell) = stopped_in {
+        if let (Some(cell), false) = (stopped_in, stopped_reported) {
             report::warning(&stopped_message(
                 cell,
                 collected.total,
@@ -783,6 +809,68 @@ fn stopped_cell(collected: &mut Collected, status: &Status) -> Option<u64> {
         });
     }
     Some(running)
+}
+
+/// A run stopped from outside, for [`stopped_diagnosis`].
+struct Stopped<'a> {
+    cell: u64,
+    total: usize,
+    notebook: &'a str,
+    status: &'a Status,
+    /// `-o OUT` or the notebook itself with `--inplace`, as the user named it.
+    output: Option<&'a Path>,
+    /// Whether OUT holds the cells that ran (the final save or a progressive snapshot).
+    saved: bool,
+}
+
+/// The report of a run a signal or `limits.timeout` stopped, from `run`'s own report of
+/// it: located in the cell that was running, and saying what was saved.
+fn stopped_diagnosis(mut run: Diagnosis, stopped: &Stopped<'_>) -> Diagnosis {
+    let interrupted = matches!(stopped.status, Status::Signaled(2 | 15));
+    if let (true, Status::Signaled(signal)) = (interrupted, stopped.status) {
+        run.exception_type = "Interrupted".to_owned();
+        let name = if *signal == 2 { "SIGINT" } else { "SIGTERM" };
+        let which = if stopped.cell == 0 {
+            "the injected-parameters cell".to_owned()
+        } else {
+            format!("cell {} of {}", stopped.cell, stopped.total)
+        };
+        run.message = format!("{name} stopped the notebook while {which} was running");
+    }
+    if !interrupted {
+        let message = stopped_message(
+            stopped.cell,
+            stopped.total,
+            stopped.notebook,
+            stopped.status,
+        );
+        run.message = message
+            .strip_prefix(&format!("{}: ", stopped.notebook))
+            .unwrap_or(&message)
+            .to_owned();
+    }
+    run.location = Some(Place {
+        file: stopped.notebook.to_owned(),
+        line: None,
+        source: None,
+        column: None,
+        function: None,
+        cell: usize::try_from(stopped.cell).ok().filter(|cell| *cell > 0),
+    });
+    run.raised_at = None;
+    let saving = match (stopped.output, stopped.saved) {
+        (Some(output), true) => format!(
+            "`{}` holds the cells that ran (papermill's metadata marks where it stopped)",
+            output.display()
+        ),
+        (Some(_), false) => "nothing was saved; `--request-save-on-cell-execute` saves the notebook as each cell ends".to_owned(),
+        (None, _) => "nothing is saved without `-o OUT.ipynb` (with `--request-save-on-cell-execute`, as each cell ends)".to_owned(),
+    };
+    run.hint = Some(match run.hint.take() {
+        Some(hint) if !interrupted => format!("{hint}; {saving}"),
+        _ => saving,
+    });
+    run
 }
 
 /// "stopped in cell N of M" for the report.

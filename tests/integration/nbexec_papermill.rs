@@ -389,7 +389,17 @@ fn progressive_saving_keeps_the_completed_cells_at_a_timeout() {
     let result = output.json();
     assert_eq!(result["status"], "timeout");
     assert_eq!(result["stopped_in_cell"], 2, "{result}");
+    assert_eq!(result["error"]["cell"], 2, "{result}");
+    assert!(
+        result["error"]["hint"]
+            .as_str()
+            .is_some_and(|hint| hint.contains("limits.timeout") && hint.contains("out.ipynb")),
+        "{result}"
+    );
     assert_eq!(result["cells"][1]["status"], "killed", "{result}");
+    // The kernel's connection file is Jupyter's private file, not the program's: a kill
+    // leaves nothing in /tmp for the discarded-files notice to name.
+    assert_eq!(result["discarded"], serde_json::json!([]), "{result}");
     let saved = read(&ws.work().join("out.ipynb"));
     let all = cells(&saved);
     assert_eq!(outputs(&all[0]).trim(), "first done");
@@ -442,6 +452,14 @@ fn sigint_and_sigterm_interrupt_the_running_cell_and_save() {
         let result = output.json();
         assert_eq!(result["exit_code"], code, "{result}");
         assert_eq!(result["stopped_in_cell"], 2, "{result}");
+        // Reported as the interruption it is, in the cell that ran, with what was saved.
+        assert_eq!(result["error"]["type"], "Interrupted", "{result}");
+        assert_eq!(result["error"]["cell"], 2, "{result}");
+        let hint = result["error"]["hint"].as_str().unwrap_or_default();
+        assert!(
+            hint.contains("`out.ipynb` holds the cells that ran"),
+            "{result}"
+        );
         let statuses: Vec<&str> = result["cells"]
             .as_array()
             .unwrap()
