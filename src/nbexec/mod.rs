@@ -309,6 +309,8 @@ struct Bounds {
     snapshots: Option<(PathBuf, PathBuf)>,
     /// The notebook goes to a private temporary file, for stdout (`-o -`).
     to_stdout: bool,
+    /// The output's mode, fixed before the run ([`saving::check_output`]).
+    output_mode: Option<u32>,
 }
 
 /// At most this much error text (names, messages, tracebacks) is kept for the report over
@@ -354,18 +356,12 @@ pub(crate) fn run(
         read_stdin_notebook(notebook_limit)?
     } else {
         // A notebook named through a link a run planted in the project would show the
-        // kernel a file from outside it.
-        let places = [cwd.canonicalize().unwrap_or_else(|_| cwd.clone())];
-        crate::hostfs::resolve_without_planted_links(&notebook_path, &places).map_err(
-            |refusal| Error::Usage {
-                message: format!(
-                    "refusing to read `{}`: {}",
-                    args.notebook.display(),
-                    refusal.reason
-                ),
-                hint: Some(refusal.hint),
-            },
-        )?;
+        // kernel a file from outside it: checked against the current directory and the
+        // `-w` flag's directory here, against the resolved workdir and writable mounts
+        // again once the settings are resolved (before anything is sent to the sandbox).
+        let mut places = vec![cwd.clone()];
+        places.extend(args.sandbox.workdir.as_ref().map(|workdir| cwd.join(workdir)));
+        refuse_planted_notebook_link(&args.notebook, &notebook_path, &places)?;
         read_notebook(&args.notebook, &notebook_path, notebook_limit)?
     };
     let shown_notebook = if from_stdin {
@@ -412,6 +408,13 @@ pub(crate) fn run(
         }
         saving::refuse_directory(output)?;
     }
+    // Refused before the run: an output that is a device, FIFO or socket, or lies in a
+    // system directory. The mode the notebook gets is fixed now, from what the user has
+    // there before the run (a program may plant its own file at the name while it runs).
+    let output_mode = output
+        .as_deref()
+        .map(|output| saving::check_output(output, SYSTEM_TREES))
+        .transpose()?;
     let cell_timeout = args
         .cell_timeout
         .as_deref()
@@ -435,6 +438,11 @@ pub(crate) fn run(
                 .to_owned(),
             hint: Some("pass `-o OUT.ipynb` with `--json`".to_owned()),
         });
+    }
+    if !from_stdin {
+        let mut places = invocation.writable_areas();
+        places.push(cwd.clone());
+        refuse_planted_notebook_link(&args.notebook, &notebook_path, &places)?;
     }
     invocation.warnings.extend(parameter_warnings);
     report::resolved_warnings(&invocation);
@@ -469,13 +477,27 @@ pub(crate) fn run(
     // sent below, and runs in the workdir, or in the notebook's directory when the workdir
     // already holds it.
     let kernel_directory = match &args.cwd {
-        Some(directory) => kernel_cwd(&mut invocation, host, &cwd.join(directory))?,
+        Some(directory) => {
+            let mut places = invocation.writable_areas();
+            places.push(cwd.clone());
+            kernel_cwd(&mut invocation, host, &cwd.join(directory), &places)?
+        }
         None => notebook_path
             .parent()
             .filter(|directory| directory.starts_with(&invocation.spec.workdir))
             .map(Path::to_path_buf)
             .unwrap_or_else(|| invocation.spec.workdir.clone()),
     };
+    // `--cwd` as the user typed it, for the read-only hint's `--rw`: only when no link
+    // lies on its way (`--rw` is refused on a link's path, and a link's target is not
+    // the user's word).
+    let typed_cwd = args
+        .cwd
+        .as_ref()
+        .filter(|directory| {
+            crate::policy::validate::normalize(&cwd.join(directory)) == kernel_directory
+        })
+        .cloned();
     let budget = notebook_budget(&invocation.policy.limits, notebook.len() as u64);
     let directory = pinned_output
         .as_ref()
@@ -497,6 +519,7 @@ pub(crate) fn run(
             _ => None,
         },
         to_stdout,
+        output_mode,
     };
     let paths = NotebookPaths {
         input: args.notebook.to_string_lossy().into_owned(),
@@ -597,7 +620,7 @@ pub(crate) fn run(
     {
         let saved = collected.saved.take().expect("checked");
         let mut copy = saved.as_file().try_clone().ok();
-        let persisted = persist(saved, target, output);
+        let persisted = persist(saved, target, output, output_mode);
         wrote_output = persisted.is_ok();
         if let Err(error) = persisted {
             let name = output.file_name().unwrap_or_default().to_string_lossy();
@@ -645,7 +668,7 @@ pub(crate) fn run(
                 },
                 error,
                 &outcome,
-                &kernel_directory,
+                (&kernel_directory, typed_cwd.as_deref()),
             ))
         })
         .collect();
@@ -660,7 +683,7 @@ pub(crate) fn run(
             },
             error,
             &outcome,
-            &kernel_directory,
+            (&kernel_directory, typed_cwd.as_deref()),
         ));
     }
     // The channel's own failures are reported when the program ended on its own; a
@@ -889,12 +912,45 @@ fn stopped_message(cell: u64, total: usize, notebook: &str, status: &Status) -> 
     format!("{notebook}: {how} {which}")
 }
 
+/// System directories: `--cwd` is refused in them and under them, and `-o` never writes
+/// there (with [`crate::host::SYSTEM_PATHS`]).
+const SYSTEM_TREES: &[&str] = &[
+    "/usr",
+    "/etc",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/proc",
+    "/dev",
+    "/sys",
+    "/boot",
+    "/run",
+    "/snap",
+    "/var/run",
+    "/var/lib",
+    "/var/log",
+    "/var/cache",
+    "/var/spool",
+    "/var/mail",
+];
+
 /// `--cwd DIR`: the kernel's directory. Inside the workdir (or a path the policy already
 /// mounts where it is) it needs nothing; elsewhere it is mounted read-only through
 /// the mount gate (`settings::admit_mount`), and refused when it is `/`, a system directory, HOME or a
 /// directory above it, a hidden directory in HOME (`~/.ssh`, `~/.config`, …) or a
 /// protected path.
-fn kernel_cwd(invocation: &mut Invocation, host: &HostFacts, directory: &Path) -> Result<PathBuf> {
+///
+/// A link on the way that lies in the current directory, the workdir or a writable mount
+/// (`places`: where a run may have planted it) is refused, as `--ro` refuses it.
+fn kernel_cwd(
+    invocation: &mut Invocation,
+    host: &HostFacts,
+    directory: &Path,
+    places: &[PathBuf],
+) -> Result<PathBuf> {
     let refuse = |reason: String| {
         Error::Usage {
         message: format!("--cwd `{}`: {reason}", directory.display()),
@@ -903,6 +959,16 @@ fn kernel_cwd(invocation: &mut Invocation, host: &HostFacts, directory: &Path) -
         ),
     }
     };
+    let places: Vec<PathBuf> = places
+        .iter()
+        .map(|place| place.canonicalize().unwrap_or_else(|_| place.clone()))
+        .collect();
+    crate::hostfs::resolve_without_planted_links(directory, &places).map_err(|refusal| {
+        Error::Usage {
+            message: format!("--cwd `{}`: {}", directory.display(), refusal.reason),
+            hint: Some(refusal.hint),
+        }
+    })?;
     let canonical = directory
         .canonicalize()
         .map_err(|error| refuse(error.to_string().to_lowercase()))?;
@@ -923,30 +989,7 @@ fn kernel_cwd(invocation: &mut Invocation, host: &HostFacts, directory: &Path) -
             "`/` would show the kernel the whole host".to_owned(),
         ));
     }
-    // System directories and everything under them; shared parents (where other users'
-    // and services' directories live) themselves only.
-    const SYSTEM_TREES: &[&str] = &[
-        "/usr",
-        "/etc",
-        "/bin",
-        "/sbin",
-        "/lib",
-        "/lib32",
-        "/lib64",
-        "/libx32",
-        "/proc",
-        "/dev",
-        "/sys",
-        "/boot",
-        "/run",
-        "/snap",
-        "/var/run",
-        "/var/lib",
-        "/var/log",
-        "/var/cache",
-        "/var/spool",
-        "/var/mail",
-    ];
+    // Shared parents (where other users' and services' directories live) themselves only.
     const SHARED_PARENTS: &[&str] = &[
         "/tmp", "/var", "/var/tmp", "/home", "/opt", "/srv", "/mnt", "/media", "/Users",
     ];
@@ -1026,6 +1069,21 @@ fn kernel_cwd(invocation: &mut Invocation, host: &HostFacts, directory: &Path) -
         host.home.as_deref(),
     )?;
     Ok(canonical)
+}
+
+/// Refuses a notebook named through a symlink that lies in one of `places` (the current
+/// directory, the workdir, the writable mounts: where a run may have planted it).
+fn refuse_planted_notebook_link(shown: &Path, path: &Path, places: &[PathBuf]) -> Result<()> {
+    let places: Vec<PathBuf> = places
+        .iter()
+        .map(|place| place.canonicalize().unwrap_or_else(|_| place.clone()))
+        .collect();
+    crate::hostfs::resolve_without_planted_links(path, &places)
+        .map(|_| ())
+        .map_err(|refusal| Error::Usage {
+            message: format!("refusing to read `{}`: {}", shown.display(), refusal.reason),
+            hint: Some(refusal.hint),
+        })
 }
 
 /// `--help-notebook`: the notebook's parameters as papermill infers them, without a
@@ -1592,7 +1650,10 @@ impl Collector {
         let saved = sink
             .into_inner()
             .map_err(|error| error.error().to_string())
-            .and_then(|file| persist(file, target, shown).map_err(|error| error.summary()));
+            .and_then(|file| {
+                persist(file, target, shown, self.bounds.output_mode)
+                    .map_err(|error| error.summary())
+            });
         match saved {
             Ok(()) => self.collected.snapshots += 1,
             Err(why) => self.snapshot_failed(why),
@@ -1784,9 +1845,15 @@ fn missing_module(invocation: &Invocation, module: &str) -> Error {
 }
 
 /// Moves the executed notebook, complete in a temporary file beside `path`, into place:
-/// synced, with the permissions of the file it replaces (or 0644), renamed, so a failed or
-/// killed run never leaves a truncated notebook.
-fn persist(file: tempfile::NamedTempFile, path: &Path, shown: &Path) -> Result<()> {
+/// synced, with `mode` (the mode the output had before the run, or 0666 less the umask:
+/// [`saving::check_output`]; 0644 when none was fixed), renamed, so a failed or killed run
+/// never leaves a truncated notebook.
+fn persist(
+    file: tempfile::NamedTempFile,
+    path: &Path,
+    shown: &Path,
+    mode: Option<u32>,
+) -> Result<()> {
     let failed = |error: &dyn std::fmt::Display| Error::Usage {
         message: format!("cannot write `{}`: {error}", shown.display()),
         hint: None,
@@ -1804,12 +1871,9 @@ fn persist(file: tempfile::NamedTempFile, path: &Path, shown: &Path) -> Result<(
             &"the temporary file was replaced while the notebook ran",
         ));
     }
-    // The mode of the file it replaces, never through a link (a link a run left there to
-    // `/usr/bin/su` would lend its setuid bit) and never its special bits.
-    let mode = std::fs::symlink_metadata(path)
-        .ok()
-        .filter(|metadata| metadata.is_file())
-        .map_or(0o644, |metadata| metadata.permissions().mode() & 0o777);
+    // Never the mode of what lies at `path` now (the program may have planted a 0777
+    // file there), and never special bits.
+    let mode = mode.unwrap_or(0o644) & 0o777;
     file.as_file()
         .set_permissions(std::fs::Permissions::from_mode(mode))
         .map_err(|error| failed(&error))?;
@@ -1837,7 +1901,7 @@ fn cell_diagnosis(
     cells: NotebookCells<'_>,
     error: &CellError,
     outcome: &Outcome,
-    kernel_directory: &Path,
+    (kernel_directory, typed_cwd): (&Path, Option<&Path>),
 ) -> Diagnosis {
     let (cell_frame, frames) = diagnosis::ipython_traceback(&error.traceback);
     // The cell of the deepest frame, when it is another cell the kernel ran.
@@ -1894,13 +1958,20 @@ fn cell_diagnosis(
     {
         // `--cwd` outside the workdir is mounted read-only: a relative path lands there,
         // not in the working directory the catalogue's hint would name.
-        hint = Some(format!(
-            "the kernel runs in `{}` (`--cwd`, mounted read-only), where a relative path is written; write to an absolute path under the working directory (`{}`), or make that directory writable too: `--rw {} --cwd {}`",
-            kernel_directory.display(),
-            invocation.spec.workdir.display(),
-            kernel_directory.display(),
-            kernel_directory.display(),
-        ));
+        // `--rw` is offered with the path as the user typed it, and only when no link
+        // lies on its way.
+        let workdir = crate::text::escaped_path(&invocation.spec.workdir);
+        hint = Some(match typed_cwd {
+            Some(typed) => {
+                let typed = crate::text::shell_quote(&typed.to_string_lossy());
+                format!(
+                    "the kernel runs in the `--cwd` directory, mounted read-only, where a relative path is written; write to an absolute path under the working directory (`{workdir}`), or make that directory writable too: `--rw {typed} --cwd {typed}`"
+                )
+            }
+            None => format!(
+                "the kernel runs in the `--cwd` directory, mounted read-only, where a relative path is written; write to an absolute path under the working directory (`{workdir}`)"
+            ),
+        });
     }
     let raised_at = traceback.frames.last().map(|frame| Place {
         file: frame.file.clone(),
@@ -2015,7 +2086,7 @@ mod tests {
         std::fs::write(&path, "old").unwrap();
         let mut file = tempfile::NamedTempFile::new_in(dir.path()).unwrap();
         file.write_all(b"{\"nbformat\": 4}\n").unwrap();
-        persist(file, &path, &path).unwrap();
+        persist(file, &path, &path, None).unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             "{\"nbformat\": 4}\n"

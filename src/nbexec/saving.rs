@@ -42,6 +42,67 @@ pub(super) fn refuse_directory(output: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `-o OUT` checked before the run: refused when it exists and is not a regular file (a
+/// device, a FIFO, a socket: the rename would replace it, `-o /dev/null` as root the
+/// host's own; a symlink is replaced, never followed, as the write-target check says) or
+/// when its directory is a system directory (`system`, and [`crate::host::SYSTEM_PATHS`]).
+/// Returns the mode the written notebook gets: the one the output has now, before anything
+/// runs, or for a new file 0666 less the umask.
+pub(super) fn check_output(output: &Path, system: &[&str]) -> Result<u32> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let refuse = |reason: String| Error::Usage {
+        message: format!("cannot write `{}`: {reason}", output.display()),
+        hint: Some(
+            "name a notebook file in a project directory with `-o`; to run without keeping the executed notebook, leave `-o` out (nothing was run)"
+                .to_owned(),
+        ),
+    };
+    let directory = output.parent().unwrap_or(Path::new("/"));
+    let directory = directory
+        .canonicalize()
+        .unwrap_or_else(|_| directory.to_path_buf());
+    if let Some(tree) = system
+        .iter()
+        .chain(crate::host::SYSTEM_PATHS)
+        .find(|tree| directory.starts_with(tree))
+    {
+        return Err(refuse(format!(
+            "`{tree}` is a system directory, boxpy does not write there"
+        )));
+    }
+    let existing = match std::fs::symlink_metadata(output) {
+        Ok(metadata) => metadata,
+        Err(_) => return Ok(0o666 & !current_umask()),
+    };
+    let kind = existing.file_type();
+    let what = if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_file() {
+        return Ok(existing.permissions().mode() & 0o777);
+    } else {
+        // A symlink (replaced by the rename, not followed) or a directory (refused apart).
+        return Ok(0o666 & !current_umask());
+    };
+    Err(refuse(format!(
+        "it is {what}, not a regular file: writing the notebook would replace it"
+    )))
+}
+
+/// The process's umask. Read while boxpy has a single thread (before the run starts its
+/// threads): setting it back at once leaves nothing changed.
+fn current_umask() -> u32 {
+    use nix::sys::stat::{umask, Mode};
+    let mask = umask(Mode::from_bits_truncate(0o022));
+    umask(mask);
+    u32::from(mask.bits()) & 0o777
+}
+
 /// The executed notebook, whose write to the output failed, copied into a new file of
 /// boxpy's own: `$XDG_STATE_HOME/boxpy/` (or `~/.local/state/boxpy/`), else the system's
 /// temporary directory; created exclusively, mode 0600. Returns where.
