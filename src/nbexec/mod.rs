@@ -1796,32 +1796,40 @@ fn kernel_error(invocation: &Invocation, error: &KernelError) -> Error {
         &invocation.spec.interpreter.executable.to_string_lossy(),
         &invocation.spec.workdir,
     );
-    let kernel = snippet(&error.kernel);
-    let installed = if error.installed.is_empty() {
-        "none".to_owned()
+    // The venv's text (a hostile venv writes the channel): a kernel's name is shown only
+    // when it is a plain kernelspec name.
+    let kernel = if diagnosis::plain_kernel_name(&error.kernel) {
+        format!(" `{}`", error.kernel)
     } else {
-        error
-            .installed
-            .iter()
-            .map(|name| format!("`{}`", snippet(name)))
-            .collect::<Vec<_>>()
-            .join(", ")
+        String::new()
+    };
+    let plain: Vec<String> = error
+        .installed
+        .iter()
+        .filter(|name| diagnosis::plain_kernel_name(name))
+        .map(|name| format!("`{name}`"))
+        .collect();
+    let installed = match (plain.is_empty(), error.installed.len() - plain.len()) {
+        (true, 0) => "none".to_owned(),
+        (true, _) => "none with a plain kernelspec name".to_owned(),
+        (false, 0) => plain.join(", "),
+        (false, _) => format!("{} (and names that are not kernelspec names)", plain.join(", ")),
     };
     let (message, hint) = match error.kind.as_str() {
         "not_installed" => (
-            format!("the notebook's kernel `{kernel}` is not installed in the venv (installed: {installed})"),
+            format!("the notebook's kernel{kernel} is not installed in the venv (installed: {installed})"),
             format!("run it with the venv's Python kernel: `--kernel python3`; or install the notebook's kernel into the venv (for a Python kernel: `{python} -m ipykernel install --sys-prefix --name NAME`)"),
         ),
         "bad_kernelspec" => (
             format!(
-                "the kernel `{kernel}` cannot start: its kernelspec is broken ({})",
+                "the kernel{kernel} cannot start: its kernelspec is broken ({})",
                 snippet_long(&error.message)
             ),
             format!("run it with the venv's Python kernel: `--kernel python3`; or reinstall the kernel in the venv (`{python} -m ipykernel install --sys-prefix`)"),
         ),
         _ => (
             format!(
-                "the kernel `{kernel}` died while starting ({}; installed kernels: {installed})",
+                "the kernel{kernel} died while starting ({}; installed kernels: {installed})",
                 snippet_long(&error.message)
             ),
             format!("check that the kernel starts in the sandbox: `boxpy exec -- {python} -m ipykernel_launcher --help`; `--kernel python3` uses the venv's own; a `limits.memory` too small for it kills it"),
@@ -1838,8 +1846,14 @@ fn missing_module(invocation: &Invocation, module: &str) -> Error {
         &invocation.spec.interpreter.executable.to_string_lossy(),
         &invocation.spec.workdir,
     );
+    // The venv's text: a module's name only when it is a dotted Python identifier.
+    let module = if diagnosis::dotted_identifier(module) {
+        format!("`{module}`")
+    } else {
+        "a module nbexec needs".to_owned()
+    };
     Error::Usage {
-        message: format!("`{module}` is not installed in the venv; `boxpy nbexec` runs notebooks with the venv's own nbclient and ipykernel"),
+        message: format!("{module} is not installed in the venv; `boxpy nbexec` runs notebooks with the venv's own nbclient and ipykernel"),
         hint: Some(format!("install them: `{python} -m pip install nbclient ipykernel`")),
     }
 }
@@ -2080,6 +2094,20 @@ mod tests {
     }
 
     #[test]
+    fn help_notebook_escapes_the_notebooks_text() {
+        let source = "alpha = 1  # \u{1b}]52;c;Y3VybA==\u{7}\u{1b}[2J run\u{202e}\nbeta = 'x\u{1b}[8m'  # \u{1b}]0;PWNED\u{7} hidden\n";
+        let notebook = serde_json::json!({
+            "cells": [{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": source}]
+        });
+        let text = parameters::help_text("nb\u{1b}[31m.ipynb", &notebook);
+        assert!(!text.contains('\u{1b}'), "{text:?}");
+        assert!(!text.contains('\u{7}'), "{text:?}");
+        assert!(!text.contains('\u{202e}'), "{text:?}");
+        assert!(text.contains("(default 'x\\x1b[8m')"), "{text}");
+        assert!(text.contains("\\x1b]0;PWNED\\x07 hidden"), "{text}");
+    }
+
+    #[test]
     fn persist_replaces_whole_files() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.ipynb");
@@ -2179,11 +2207,17 @@ mod tests {
             directory: Some(dir.path().to_path_buf()),
             snapshots: Some((target.clone(), target.clone())),
             to_stdout: false,
+            output_mode: Some(0o640),
         };
         let collected = collect(receiver, false, &bounds, None);
         assert!(collected.broken.is_none(), "{collected:?}");
         assert_eq!(collected.snapshots, 2);
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "{\"s\":2}");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&target).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o640, "the mode fixed before the run");
+        }
         assert_eq!(collected.running, Some(2), "cell 2 had started");
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),

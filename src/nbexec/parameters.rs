@@ -940,7 +940,10 @@ fn match_definition(text: &str) -> Option<Inferred> {
 
 /// `--help-notebook`'s lines, as papermill prints them after its usage line.
 pub fn help_text(shown: &str, notebook: &serde_json::Value) -> String {
-    let mut text = format!("Parameters inferred for notebook '{shown}':\n");
+    let mut text = format!(
+        "Parameters inferred for notebook '{}':\n",
+        crate::text::escape_control(shown)
+    );
     let Some(source) = parameters_cell(notebook) else {
         text.push_str("\n  No cell tagged 'parameters'\n");
         return text;
@@ -950,6 +953,9 @@ pub fn help_text(shown: &str, notebook: &serde_json::Value) -> String {
         text.push_str("\n  Can't infer anything about this notebook's parameters. It may not have any parameter defined.\n");
         return text;
     }
+    // The notebook's text, escaped as a report escapes program text: a default or a
+    // comment cannot reach the terminal as ESC/OSC sequences or start a line of its own.
+    use crate::text::escape_control;
     for parameter in inferred {
         let shown_type = if parameter.inferred_type_name == "None" {
             "Unknown type"
@@ -958,7 +964,9 @@ pub fn help_text(shown: &str, notebook: &serde_json::Value) -> String {
         };
         let definition = format!(
             "  {}: {} (default {})",
-            parameter.name, shown_type, parameter.default
+            escape_control(&parameter.name),
+            escape_control(shown_type),
+            escape_control(&parameter.default)
         );
         let length = definition.chars().count();
         if length > 30 {
@@ -966,12 +974,12 @@ pub fn help_text(shown: &str, notebook: &serde_json::Value) -> String {
             if !parameter.help.is_empty() {
                 text.push('\n');
                 text.push_str(&" ".repeat(34));
-                text.push_str(&parameter.help);
+                text.push_str(&escape_control(&parameter.help));
             }
         } else {
             text.push_str(&definition);
             text.push_str(&" ".repeat(34 - length));
-            text.push_str(&parameter.help);
+            text.push_str(&escape_control(&parameter.help));
         }
         text.push('\n');
     }

@@ -111,17 +111,56 @@ pub(super) fn keep_elsewhere(notebook: &mut std::fs::File, name: &str) -> Option
         .map(PathBuf::from)
         .filter(|path| path.is_absolute())
         .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".local/state")));
-    let mut places: Vec<PathBuf> = state.map(|state| state.join("boxpy")).into_iter().collect();
+    let state = state.map(|state| state.join("boxpy"));
+    let mut places: Vec<PathBuf> = state.iter().cloned().collect();
     places.push(std::env::temp_dir());
     for place in places {
         if std::fs::create_dir_all(&place).is_err() {
             continue;
         }
         if let Some(path) = copy_into(notebook, &place, name) {
+            // A program that fails the final save on every run cannot fill the disk:
+            // boxpy's own directory keeps the newest few.
+            if state.as_ref() == Some(&place) {
+                prune_kept(&place, &path, KEPT_NOTEBOOKS);
+            }
             return Some(path);
         }
     }
     None
+}
+
+/// How many kept notebooks boxpy's state directory holds at most.
+pub(super) const KEPT_NOTEBOOKS: usize = 10;
+
+/// Removes the oldest notebooks boxpy kept in `place` (regular files named
+/// `nbexec-*.ipynb`, as [`copy_into`] names them) beyond the newest `keep`; `just_kept`
+/// stays whatever its time.
+fn prune_kept(place: &Path, just_kept: &Path, keep: usize) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(place) else {
+        return;
+    };
+    let mut kept: Vec<(i64, i64, PathBuf)> = entries
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let name = entry.file_name();
+            let name = name.to_str()?;
+            if !(name.starts_with("nbexec-") && name.ends_with(".ipynb")) {
+                return None;
+            }
+            let metadata = std::fs::symlink_metadata(entry.path()).ok()?;
+            metadata
+                .is_file()
+                .then(|| (metadata.mtime(), metadata.mtime_nsec(), entry.path()))
+        })
+        .filter(|(_, _, path)| path != just_kept)
+        .collect();
+    // Newest first.
+    kept.sort_by(|a, b| b.cmp(a));
+    for (_, _, path) in kept.into_iter().skip(keep.saturating_sub(1)) {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 fn copy_into(notebook: &mut std::fs::File, place: &Path, name: &str) -> Option<PathBuf> {
@@ -197,6 +236,54 @@ mod tests {
                 .to_string_lossy()
                 .starts_with("nbexec-analysis-"));
         }
+    }
+
+    #[test]
+    fn boxpy_keeps_the_newest_few_notebooks() {
+        let place = tempfile::tempdir().unwrap();
+        let mut source = tempfile::tempfile().unwrap();
+        source.write_all(b"{}").unwrap();
+        std::fs::write(place.path().join("notes.txt"), "the user's").unwrap();
+        let mut last = PathBuf::new();
+        for _ in 0..(KEPT_NOTEBOOKS + 5) {
+            last = copy_into(&mut source, place.path(), "a.ipynb").unwrap();
+            prune_kept(place.path(), &last, KEPT_NOTEBOOKS);
+        }
+        let names: Vec<String> = std::fs::read_dir(place.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let notebooks = names.iter().filter(|name| name.starts_with("nbexec-")).count();
+        assert_eq!(notebooks, KEPT_NOTEBOOKS, "{names:?}");
+        assert!(last.exists(), "the newest is kept");
+        assert!(names.contains(&"notes.txt".to_owned()), "other files stay");
+    }
+
+    #[test]
+    fn an_output_that_is_not_a_regular_file_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let place = tempfile::tempdir().unwrap();
+        let fifo = place.path().join("out.fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let error = check_output(&fifo, &[]).unwrap_err();
+        assert!(error.summary().contains("a FIFO"), "{}", error.summary());
+        let socket = place.path().join("out.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        assert!(check_output(&socket, &[]).is_err());
+        for system in ["/dev/null", "/proc/self/x.ipynb", "/sys/x.ipynb", "/etc/x.ipynb"] {
+            let error = check_output(Path::new(system), &["/dev", "/proc", "/sys", "/etc"])
+                .unwrap_err();
+            assert!(error.summary().contains("system directory"), "{system}");
+        }
+        let existing = place.path().join("existing.ipynb");
+        std::fs::write(&existing, "{}").unwrap();
+        std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert_eq!(check_output(&existing, &[]).unwrap(), 0o640);
+        let new = check_output(&place.path().join("new.ipynb"), &[]).unwrap();
+        assert_eq!(new, 0o666 & !current_umask());
+        let link = place.path().join("link.ipynb");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        assert!(check_output(&link, &[]).is_ok(), "a link is replaced, never followed");
     }
 
     #[test]
