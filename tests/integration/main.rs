@@ -23,6 +23,7 @@ mod limits;
 mod mounts;
 mod nbexec;
 mod nbexec_escape;
+mod nbexec_hostfs;
 mod nbexec_papermill;
 mod nbexec_params;
 mod network;
