@@ -360,7 +360,12 @@ pub(crate) fn run(
         // `-w` flag's directory here, against the resolved workdir and writable mounts
         // again once the settings are resolved (before anything is sent to the sandbox).
         let mut places = vec![cwd.clone()];
-        places.extend(args.sandbox.workdir.as_ref().map(|workdir| cwd.join(workdir)));
+        places.extend(
+            args.sandbox
+                .workdir
+                .as_ref()
+                .map(|workdir| cwd.join(workdir)),
+        );
         refuse_planted_notebook_link(&args.notebook, &notebook_path, &places)?;
         read_notebook(&args.notebook, &notebook_path, notebook_limit)?
     };
@@ -1813,7 +1818,10 @@ fn kernel_error(invocation: &Invocation, error: &KernelError) -> Error {
         (true, 0) => "none".to_owned(),
         (true, _) => "none with a plain kernelspec name".to_owned(),
         (false, 0) => plain.join(", "),
-        (false, _) => format!("{} (and names that are not kernelspec names)", plain.join(", ")),
+        (false, _) => format!(
+            "{} (and names that are not kernelspec names)",
+            plain.join(", ")
+        ),
     };
     let (message, hint) = match error.kind.as_str() {
         "not_installed" => (

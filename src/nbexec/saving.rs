@@ -50,12 +50,14 @@ pub(super) fn refuse_directory(output: &Path) -> Result<()> {
 /// runs, or for a new file 0666 less the umask.
 pub(super) fn check_output(output: &Path, system: &[&str]) -> Result<u32> {
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-    let refuse = |reason: String| Error::Usage {
+    let refuse = |reason: String| {
+        Error::Usage {
         message: format!("cannot write `{}`: {reason}", output.display()),
         hint: Some(
             "name a notebook file in a project directory with `-o`; to run without keeping the executed notebook, leave `-o` out (nothing was run)"
                 .to_owned(),
         ),
+    }
     };
     let directory = output.parent().unwrap_or(Path::new("/"));
     let directory = directory
@@ -96,6 +98,8 @@ pub(super) fn check_output(output: &Path, system: &[&str]) -> Result<u32> {
 
 /// The process's umask. Read while boxpy has a single thread (before the run starts its
 /// threads): setting it back at once leaves nothing changed.
+// `mode_t` is a u32 on Linux, a u16 on macOS.
+#[allow(clippy::useless_conversion)]
 fn current_umask() -> u32 {
     use nix::sys::stat::{umask, Mode};
     let mask = umask(Mode::from_bits_truncate(0o022));
@@ -253,7 +257,10 @@ mod tests {
             .unwrap()
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        let notebooks = names.iter().filter(|name| name.starts_with("nbexec-")).count();
+        let notebooks = names
+            .iter()
+            .filter(|name| name.starts_with("nbexec-"))
+            .count();
         assert_eq!(notebooks, KEPT_NOTEBOOKS, "{names:?}");
         assert!(last.exists(), "the newest is kept");
         assert!(names.contains(&"notes.txt".to_owned()), "other files stay");
@@ -270,9 +277,14 @@ mod tests {
         let socket = place.path().join("out.sock");
         let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
         assert!(check_output(&socket, &[]).is_err());
-        for system in ["/dev/null", "/proc/self/x.ipynb", "/sys/x.ipynb", "/etc/x.ipynb"] {
-            let error = check_output(Path::new(system), &["/dev", "/proc", "/sys", "/etc"])
-                .unwrap_err();
+        for system in [
+            "/dev/null",
+            "/proc/self/x.ipynb",
+            "/sys/x.ipynb",
+            "/etc/x.ipynb",
+        ] {
+            let error =
+                check_output(Path::new(system), &["/dev", "/proc", "/sys", "/etc"]).unwrap_err();
             assert!(error.summary().contains("system directory"), "{system}");
         }
         let existing = place.path().join("existing.ipynb");
@@ -283,7 +295,10 @@ mod tests {
         assert_eq!(new, 0o666 & !current_umask());
         let link = place.path().join("link.ipynb");
         std::os::unix::fs::symlink("/dev/null", &link).unwrap();
-        assert!(check_output(&link, &[]).is_ok(), "a link is replaced, never followed");
+        assert!(
+            check_output(&link, &[]).is_ok(),
+            "a link is replaced, never followed"
+        );
     }
 
     #[test]

@@ -48,12 +48,22 @@ fn cwd_through_a_planted_link_is_refused() {
     let text = printed(&read(&ws.work().join("ok.ipynb")));
     assert!(text.contains("the project's own data"), "{text}\n{output}");
     let output = nbexec(&ws, &venv)
-        .args(["read.ipynb", "--cwd", "data", "-o", "out.ipynb", "--log-output"])
+        .args([
+            "read.ipynb",
+            "--cwd",
+            "data",
+            "-o",
+            "out.ipynb",
+            "--log-output",
+        ])
         .run();
     assert_exit(&output, 125);
     let stderr = output.stderr_text();
     assert!(stderr.contains("symbolic link"), "{output}");
-    assert!(!stderr.contains(SECRET) && !output.stdout_text().contains(SECRET), "{output}");
+    assert!(
+        !stderr.contains(SECRET) && !output.stdout_text().contains(SECRET),
+        "{output}"
+    );
     assert!(!ws.work().join("out.ipynb").exists(), "nothing ran");
 }
 
@@ -81,7 +91,10 @@ fn notebook_link_in_the_workdir_is_refused_from_elsewhere() {
         .arg("--log-output")
         .run();
     assert_exit(&output, 0);
-    assert!(output.stderr_text().contains("own notebook ran"), "{output}");
+    assert!(
+        output.stderr_text().contains("own notebook ran"),
+        "{output}"
+    );
     let output = nbexec(&ws, &venv)
         .cwd(&elsewhere)
         .arg("-w")
@@ -101,7 +114,10 @@ fn notebook_link_in_the_workdir_is_refused_from_elsewhere() {
 fn an_output_that_is_not_a_regular_file_is_refused() {
     let venv = require!(Venv::Jupyter);
     let ws = Workspace::new(&Runner::Caller);
-    ws.write("work/nb.ipynb", notebook(&[("code", "print('ran')\n", &[])]));
+    ws.write(
+        "work/nb.ipynb",
+        notebook(&[("code", "print('ran')\n", &[])]),
+    );
     let output = nbexec(&ws, &venv)
         .args(["nb.ipynb", "-o", "ok.ipynb"])
         .run();
@@ -131,14 +147,25 @@ fn an_output_that_is_not_a_regular_file_is_refused() {
         assert_exit(&output, 125);
         assert!(output.stderr_text().contains(what), "{output}");
         let kind = std::fs::symlink_metadata(node).unwrap().file_type();
-        assert!(kind.is_fifo() || kind.is_char_device(), "{} kept", node.display());
+        assert!(
+            kind.is_fifo() || kind.is_char_device(),
+            "{} kept",
+            node.display()
+        );
     }
-    for system in ["/dev/boxpy-test.ipynb", "/proc/boxpy-test.ipynb", "/etc/boxpy-test.ipynb"] {
+    for system in [
+        "/dev/boxpy-test.ipynb",
+        "/proc/boxpy-test.ipynb",
+        "/etc/boxpy-test.ipynb",
+    ] {
         let output = nbexec(&ws, &venv)
             .args(["nb.ipynb", "--prepare-only", "-o", system])
             .run();
         assert_exit(&output, 125);
-        assert!(output.stderr_text().contains("system directory"), "{output}");
+        assert!(
+            output.stderr_text().contains("system directory"),
+            "{output}"
+        );
         assert!(!Path::new(system).exists());
     }
 }
@@ -177,6 +204,9 @@ fn the_output_mode_is_the_umasks_or_the_one_before_the_run() {
         .args(["plant.ipynb", "-o", "out.ipynb"])
         .run();
     assert_exit(&output, 0);
-    assert!(printed(&read(&existing)).contains("planted 0o100777"), "{output}");
+    assert!(
+        printed(&read(&existing)).contains("planted 0o100777"),
+        "{output}"
+    );
     assert_eq!(mode("out.ipynb"), 0o640);
 }
