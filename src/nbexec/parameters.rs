@@ -13,6 +13,7 @@
 //! ignored), several documents,
 //! a key that is a list or mapping, an integer beyond 64 bits: refused, naming the flag.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use yaml_rust2::parser::{Event, Parser, Tag};
@@ -22,6 +23,8 @@ use crate::error::{Error, Result};
 
 /// The most a `-f` file may be.
 pub const FILE_LIMIT: u64 = 4 << 20;
+/// The most parameters a run takes, from all sources together (papermill's users pass tens).
+pub const PARAMETER_LIMIT: usize = 100_000;
 /// The deepest nesting of lists and mappings a YAML value may have.
 const DEPTH_LIMIT: usize = 64;
 
@@ -136,15 +139,33 @@ pub struct Sources<'a> {
 /// The parameters, final and ordered: papermill's order of sources (`-b`, `-f`, `-y`,
 /// `-p`, `-r`), a later value replacing an earlier one where the first stood.
 pub fn merge(sources: &Sources<'_>, cwd: &Path) -> Result<Vec<Parameter>> {
+    merge_at_most(sources, cwd, PARAMETER_LIMIT)
+}
+
+/// [`merge`] with at most `limit` distinct parameters (the tests use a small one).
+fn merge_at_most(sources: &Sources<'_>, cwd: &Path, limit: usize) -> Result<Vec<Parameter>> {
     let mut merged: Vec<Parameter> = Vec::new();
+    // Each name's place in `merged`: a later value replaces the first in one look-up.
+    let mut places: HashMap<String, usize> = HashMap::new();
     let mut put = |flag: &str, name: String, kind: Kind, value: Value| -> Result<()> {
         check_name(flag, &name)?;
-        match merged.iter_mut().find(|parameter| parameter.name == name) {
-            Some(existing) => {
-                existing.kind = kind;
-                existing.value = value;
+        match places.get(&name) {
+            Some(&at) => {
+                merged[at].kind = kind;
+                merged[at].value = value;
             }
-            None => merged.push(Parameter { name, kind, value }),
+            None if merged.len() >= limit => {
+                return Err(Error::Usage {
+                    message: format!("{flag}: more than {limit} parameters"),
+                    hint: Some(
+                        "pass the parameters the notebook's parameters cell defines; put bulk data in a file the notebook reads".to_owned(),
+                    ),
+                })
+            }
+            None => {
+                places.insert(name.clone(), merged.len());
+                merged.push(Parameter { name, kind, value });
+            }
         }
         Ok(())
     };
@@ -291,7 +312,27 @@ pub fn yaml_mapping(text: &str) -> std::result::Result<Vec<(String, Value)>, Str
 enum Open {
     List(Vec<Value>),
     /// The entries so far and the key waiting for its value.
-    Map(Vec<(String, Value)>, Option<String>),
+    Map(Entries, Option<String>),
+}
+
+/// A mapping's entries in the order written, with each key's place: a repeated key
+/// replaces the value where the key first stood (PyYAML builds a dict), in one look-up.
+#[derive(Default)]
+struct Entries {
+    entries: Vec<(String, Value)>,
+    places: HashMap<String, usize>,
+}
+
+impl Entries {
+    fn put(&mut self, key: String, value: Value) {
+        match self.places.get(&key) {
+            Some(&at) => self.entries[at].1 = value,
+            None => {
+                self.places.insert(key.clone(), self.entries.len());
+                self.entries.push((key, value));
+            }
+        }
+    }
 }
 
 /// One YAML document's value (`None`: no document).
@@ -341,7 +382,7 @@ pub fn yaml_value(text: &str) -> std::result::Result<Option<Value>, String> {
                     return Err(format!("YAML nested deeper than {DEPTH_LIMIT} levels"));
                 }
                 stack.push(if is_map {
-                    Open::Map(Vec::new(), None)
+                    Open::Map(Entries::default(), None)
                 } else {
                     Open::List(Vec::new())
                 });
@@ -352,7 +393,7 @@ pub fn yaml_value(text: &str) -> std::result::Result<Option<Value>, String> {
                 _ => return Err("malformed YAML".to_owned()),
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Open::Map(entries, None)) => Value::Map(entries),
+                Some(Open::Map(entries, None)) => Value::Map(entries.entries),
                 _ => return Err("malformed YAML".to_owned()),
             },
             _ => continue,
@@ -362,10 +403,7 @@ pub fn yaml_value(text: &str) -> std::result::Result<Option<Value>, String> {
             Some(Open::List(items)) => items.push(value),
             Some(Open::Map(entries, key)) => match key.take() {
                 None => *key = Some(key_text(value).map_err(|why| format!("{why} ({})", at()))?),
-                Some(name) => match entries.iter_mut().find(|(existing, _)| *existing == name) {
-                    Some(entry) => entry.1 = value,
-                    None => entries.push((name, value)),
-                },
+                Some(name) => entries.put(name, value),
             },
         }
     }

@@ -179,6 +179,61 @@ fn bad_sources_are_usage_errors_naming_the_flag() {
 }
 
 #[test]
+fn parameters_are_capped_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = vec!["a: 1\nb: 2\na: 3".to_owned()];
+    let sources = Sources {
+        yaml: &yaml,
+        ..Default::default()
+    };
+    // A repeated name is one parameter.
+    let merged = merge_at_most(&sources, dir.path(), 2).unwrap();
+    assert_eq!(
+        serde_json::to_string(&merged).unwrap(),
+        r#"[["a","json",3],["b","json",2]]"#
+    );
+    let error = merge_at_most(&sources, dir.path(), 1).unwrap_err();
+    assert_eq!(error.exit_code(), 125);
+    assert_eq!(error.summary(), "-y: more than 1 parameters");
+    assert!(!error.hints().is_empty());
+    // The real cap, from `-r`: 100,000 distinct names pass, one more is refused.
+    let mut raw: Vec<String> = (0..PARAMETER_LIMIT)
+        .flat_map(|i| [format!("p{i}"), String::new()])
+        .collect();
+    let sources = Sources {
+        raw: &raw,
+        ..Default::default()
+    };
+    assert_eq!(merge(&sources, dir.path()).unwrap().len(), PARAMETER_LIMIT);
+    raw.extend(["one_more".to_owned(), String::new()]);
+    let sources = Sources {
+        raw: &raw,
+        ..Default::default()
+    };
+    let error = merge(&sources, dir.path()).unwrap_err();
+    assert_eq!(error.summary(), "-r: more than 100000 parameters");
+}
+
+#[test]
+fn many_yaml_keys_keep_the_first_place() {
+    // 50,000 keys, then the first again: the later value stands where the first did
+    // (a look-up per key: a linear search per key took minutes at a 4 MiB file).
+    let mut text: String = (0..50_000).map(|i| format!("k{i}: {i}\n")).collect();
+    text.push_str("k0: last\nnested: {x: 1, y: 2, x: 3}\n");
+    let entries = yaml_mapping(&text).unwrap();
+    assert_eq!(entries.len(), 50_001);
+    assert_eq!(entries[0], ("k0".to_owned(), Value::Str("last".to_owned())));
+    assert_eq!(entries[49_999].0, "k49999");
+    assert_eq!(
+        entries[50_000].1,
+        Value::Map(vec![
+            ("x".to_owned(), Value::Int(3)),
+            ("y".to_owned(), Value::Int(2))
+        ])
+    );
+}
+
+#[test]
 fn python_float_repr() {
     for (value, text) in [
         (1.5, "1.5"),
