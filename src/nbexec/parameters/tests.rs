@@ -251,7 +251,7 @@ fn python_float_repr() {
 #[test]
 fn inspection_follows_papermill() {
     let source = "# Parameters\nalpha = 0.1  # the learning rate\nname: str = 'west' # type: ignored\ncount = 3 # type: int how many\nitems = [\n  1, # one\n  2,\n]  # the items\na = b = 1\nflag: \"bool\" = True\nshape: np.ndarray = None\nx=1#bare\ndata: Dict[str, int] = {}\n";
-    insta::assert_json_snapshot!(inspect(source), @r#"
+    insta::assert_json_snapshot!(listed(source), @r#"
     [
       {
         "name": "alpha",
@@ -306,6 +306,79 @@ fn inspection_follows_papermill() {
     "#);
 }
 
+fn listed(source: &str) -> Vec<Inferred> {
+    match inspect(source) {
+        Inspection::Listed(inferred) => inferred,
+        Inspection::NotListed(why) => panic!("{why}"),
+    }
+}
+
+#[test]
+fn a_huge_parameters_cell_is_summarised_not_listed() {
+    let cell = |source: String| {
+        serde_json::json!({"cells": [
+            {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": source},
+        ]})
+    };
+    let lines = |count: usize| -> String { (0..count).map(|i| format!("a{i}=1 # h\n")).collect() };
+    // Over the byte cap (1 MiB): not inspected at all, a summary naming the size.
+    let big = lines(200_000);
+    assert!(big.len() > INSPECT_BYTES);
+    let summary = format!(
+        "the parameters cell is {} bytes, more than the 1048576 bytes boxpy inspects: its parameters are not listed (read the cell itself)",
+        big.len()
+    );
+    assert_eq!(inspect(&big), Inspection::NotListed(summary.clone()));
+    let notebook = cell(big.clone());
+    let text = help_text("n.ipynb", &notebook);
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(text.contains("  The parameters cell is"), "{text}");
+    let json = help_json("n.ipynb", &notebook);
+    assert_eq!(json["parameters_cell"], true);
+    assert!(json["parameters"].is_null());
+    assert_eq!(json["not_listed"], summary.as_str());
+    // Under the byte cap but over 10,000 definitions: the inspection stops at the cap.
+    let many = lines(INSPECT_DEFINITIONS + 1);
+    assert!(many.len() < INSPECT_BYTES);
+    assert_eq!(
+        inspect(&many),
+        Inspection::NotListed(
+            "the parameters cell defines more than 10000 parameters: they are not listed (read the cell itself)".to_owned()
+        )
+    );
+    assert_eq!(
+        listed(&lines(INSPECT_DEFINITIONS)).len(),
+        INSPECT_DEFINITIONS
+    );
+    let json = help_json("n.ipynb", &cell(lines(3)));
+    assert_eq!(json["parameters"].as_array().unwrap().len(), 3);
+    assert!(json.get("not_listed").is_none());
+    // The warnings read a cell of any size and keep only the given names; the pass over
+    // the cell stops once every given name is found.
+    let p = |name: &str| Parameter {
+        name: name.to_owned(),
+        kind: Kind::Raw,
+        value: Value::Str(String::new()),
+    };
+    assert_eq!(
+        warnings(&[p("a199999"), p("zz"), p("a0")], &notebook),
+        vec!["unknown parameter `zz`: the notebook's parameters cell does not define it"]
+    );
+    assert!(warnings(&[p("a0"), p("a1")], &notebook).is_empty());
+    let mut visited = 0;
+    each_definition(&big, |definition| {
+        visited += 1;
+        definition.name != "a2"
+    });
+    assert_eq!(visited, 3);
+    let mut visited = 0;
+    each_definition(&big, |_| {
+        visited += 1;
+        true
+    });
+    assert_eq!(visited, 200_000);
+}
+
 #[test]
 fn help_text_lays_out_as_papermill() {
     let notebook = serde_json::json!({"cells": [
@@ -347,9 +420,12 @@ fn warnings_as_papermill() {
 
 #[test]
 fn split_lines_as_python() {
-    assert_eq!(split_lines("a\r\nb\rc\n\nd"), vec!["a", "b", "c", "", "d"]);
-    assert_eq!(split_lines("a\n"), vec!["a"]);
-    assert_eq!(split_lines(""), Vec::<&str>::new());
+    let split = |text| split_lines(text).collect::<Vec<_>>();
+    assert_eq!(split("a\r\nb\rc\n\nd"), vec!["a", "b", "c", "", "d"]);
+    assert_eq!(split("a\n"), vec!["a"]);
+    assert_eq!(split("a\n\n"), vec!["a", ""]);
+    assert_eq!(split("é\u{2028}x"), vec!["é", "x"]);
+    assert_eq!(split(""), Vec::<&str>::new());
 }
 
 #[test]
