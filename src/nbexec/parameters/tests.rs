@@ -460,7 +460,53 @@ fn literal_types_by_form() {
     }
 }
 
+/// The grouping as it was written first (a line list, a string per group), to check the
+/// one-pass reader against it.
+fn grouped_as_before(source: &str) -> Vec<Inferred> {
+    let flatten = |lines: &[&str]| -> String {
+        let mut flat = String::new();
+        if let Some((last, head)) = lines.split_last() {
+            for line in head {
+                match line.find('#') {
+                    Some(at) => flat.push_str(py_strip(&line[..at])),
+                    None => flat.push_str(py_strip(line)),
+                }
+            }
+            flat.push_str(py_strip(last));
+        }
+        flat
+    };
+    let mut groups = Vec::new();
+    let mut accumulator: Vec<&str> = Vec::new();
+    for line in split_lines(source) {
+        let stripped = py_strip(line);
+        if stripped.is_empty() || stripped.starts_with('#') {
+            continue;
+        }
+        let equals = line.matches('=').count();
+        if equals > 0 {
+            groups.push(flatten(&accumulator));
+            accumulator.clear();
+            if equals > 1 {
+                continue;
+            }
+        }
+        accumulator.push(line);
+    }
+    groups.push(flatten(&accumulator));
+    groups
+        .iter()
+        .filter_map(|group| match_definition(group).map(|found| found.inferred()))
+        .collect()
+}
+
 proptest::proptest! {
+    /// The one-pass reader finds what the grouping over a list of lines found.
+    #[test]
+    fn one_pass_inspection_matches_the_grouping(text in "[ a-c:\t\n\r\u{85}#=\\[\\],1'\"]{0,120}") {
+        proptest::prop_assert_eq!(listed(&text), grouped_as_before(&text));
+    }
+
     /// The inspection, the YAML reader and the base64 decoder return on any text (the
     /// notebook is untrusted; the fuzz target `nbexec_parameters` goes further).
     #[test]
