@@ -1096,13 +1096,7 @@ fn refuse_planted_notebook_link(shown: &Path, path: &Path, places: &[PathBuf]) -
 /// parameters cell (the text says so).
 fn help_notebook(shown: &str, notebook: &serde_json::Value, json: bool) -> Result<u8> {
     if json {
-        let cell = parameters::parameters_cell(notebook);
-        let value = serde_json::json!({
-            "notebook": shown,
-            "parameters_cell": cell.is_some(),
-            "parameters": cell.as_deref().map(parameters::inspect).unwrap_or_default(),
-        });
-        report::print_json_value(&value);
+        report::print_json_value(&parameters::help_json(shown, notebook));
     } else {
         print!("{}", parameters::help_text(shown, notebook));
     }

@@ -13,6 +13,8 @@
 //! ignored), several documents,
 //! a key that is a list or mapping, an integer beyond 64 bits: refused, naming the flag.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::Path;
 
 use yaml_rust2::parser::{Event, Parser, Tag};
@@ -22,6 +24,8 @@ use crate::error::{Error, Result};
 
 /// The most a `-f` file may be.
 pub const FILE_LIMIT: u64 = 4 << 20;
+/// The most parameters a run takes, from all sources together (papermill's users pass tens).
+pub const PARAMETER_LIMIT: usize = 100_000;
 /// The deepest nesting of lists and mappings a YAML value may have.
 const DEPTH_LIMIT: usize = 64;
 
@@ -136,15 +140,33 @@ pub struct Sources<'a> {
 /// The parameters, final and ordered: papermill's order of sources (`-b`, `-f`, `-y`,
 /// `-p`, `-r`), a later value replacing an earlier one where the first stood.
 pub fn merge(sources: &Sources<'_>, cwd: &Path) -> Result<Vec<Parameter>> {
+    merge_at_most(sources, cwd, PARAMETER_LIMIT)
+}
+
+/// [`merge`] with at most `limit` distinct parameters (the tests use a small one).
+fn merge_at_most(sources: &Sources<'_>, cwd: &Path, limit: usize) -> Result<Vec<Parameter>> {
     let mut merged: Vec<Parameter> = Vec::new();
+    // Each name's place in `merged`: a later value replaces the first in one look-up.
+    let mut places: HashMap<String, usize> = HashMap::new();
     let mut put = |flag: &str, name: String, kind: Kind, value: Value| -> Result<()> {
         check_name(flag, &name)?;
-        match merged.iter_mut().find(|parameter| parameter.name == name) {
-            Some(existing) => {
-                existing.kind = kind;
-                existing.value = value;
+        match places.get(&name) {
+            Some(&at) => {
+                merged[at].kind = kind;
+                merged[at].value = value;
             }
-            None => merged.push(Parameter { name, kind, value }),
+            None if merged.len() >= limit => {
+                return Err(Error::Usage {
+                    message: format!("{flag}: more than {limit} parameters"),
+                    hint: Some(
+                        "pass the parameters the notebook's parameters cell defines; put bulk data in a file the notebook reads".to_owned(),
+                    ),
+                })
+            }
+            None => {
+                places.insert(name.clone(), merged.len());
+                merged.push(Parameter { name, kind, value });
+            }
         }
         Ok(())
     };
@@ -291,7 +313,27 @@ pub fn yaml_mapping(text: &str) -> std::result::Result<Vec<(String, Value)>, Str
 enum Open {
     List(Vec<Value>),
     /// The entries so far and the key waiting for its value.
-    Map(Vec<(String, Value)>, Option<String>),
+    Map(Entries, Option<String>),
+}
+
+/// A mapping's entries in the order written, with each key's place: a repeated key
+/// replaces the value where the key first stood (PyYAML builds a dict), in one look-up.
+#[derive(Default)]
+struct Entries {
+    entries: Vec<(String, Value)>,
+    places: HashMap<String, usize>,
+}
+
+impl Entries {
+    fn put(&mut self, key: String, value: Value) {
+        match self.places.get(&key) {
+            Some(&at) => self.entries[at].1 = value,
+            None => {
+                self.places.insert(key.clone(), self.entries.len());
+                self.entries.push((key, value));
+            }
+        }
+    }
 }
 
 /// One YAML document's value (`None`: no document).
@@ -341,7 +383,7 @@ pub fn yaml_value(text: &str) -> std::result::Result<Option<Value>, String> {
                     return Err(format!("YAML nested deeper than {DEPTH_LIMIT} levels"));
                 }
                 stack.push(if is_map {
-                    Open::Map(Vec::new(), None)
+                    Open::Map(Entries::default(), None)
                 } else {
                     Open::List(Vec::new())
                 });
@@ -352,7 +394,7 @@ pub fn yaml_value(text: &str) -> std::result::Result<Option<Value>, String> {
                 _ => return Err("malformed YAML".to_owned()),
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Open::Map(entries, None)) => Value::Map(entries),
+                Some(Open::Map(entries, None)) => Value::Map(entries.entries),
                 _ => return Err("malformed YAML".to_owned()),
             },
             _ => continue,
@@ -362,10 +404,7 @@ pub fn yaml_value(text: &str) -> std::result::Result<Option<Value>, String> {
             Some(Open::List(items)) => items.push(value),
             Some(Open::Map(entries, key)) => match key.take() {
                 None => *key = Some(key_text(value).map_err(|why| format!("{why} ({})", at()))?),
-                Some(name) => match entries.iter_mut().find(|(existing, _)| *existing == name) {
-                    Some(entry) => entry.1 = value,
-                    None => entries.push((name, value)),
-                },
+                Some(name) => entries.put(name, value),
             },
         }
     }
@@ -761,8 +800,9 @@ fn top_level_colon(text: &str) -> bool {
     false
 }
 
-/// The first cell tagged `parameters` (any kind of cell, as papermill finds it).
-pub fn parameters_cell(notebook: &serde_json::Value) -> Option<String> {
+/// The first cell tagged `parameters` (any kind of cell, as papermill finds it): its
+/// source, borrowed when the notebook holds it as one string.
+pub fn parameters_cell(notebook: &serde_json::Value) -> Option<Cow<'_, str>> {
     let cells = notebook.get("cells")?.as_array()?;
     cells
         .iter()
@@ -772,48 +812,47 @@ pub fn parameters_cell(notebook: &serde_json::Value) -> Option<String> {
                 .is_some_and(|tags| tags.iter().any(|tag| tag == "parameters"))
         })
         .map(|cell| match cell.get("source") {
-            Some(serde_json::Value::String(text)) => text.clone(),
+            Some(serde_json::Value::String(text)) => Cow::Borrowed(text.as_str()),
             Some(serde_json::Value::Array(parts)) => {
-                parts.iter().filter_map(serde_json::Value::as_str).collect()
+                Cow::Owned(parts.iter().filter_map(serde_json::Value::as_str).collect())
             }
-            _ => String::new(),
+            _ => Cow::Borrowed(""),
         })
 }
 
-/// Python's `str.splitlines()`.
-fn split_lines(text: &str) -> Vec<&str> {
-    let mut lines = Vec::new();
-    let mut start = 0;
-    let mut chars = text.char_indices().peekable();
-    while let Some((at, c)) = chars.next() {
-        let breaks = matches!(
-            c,
-            '\n' | '\r'
-                | '\x0b'
-                | '\x0c'
-                | '\x1c'
-                | '\x1d'
-                | '\x1e'
-                | '\u{85}'
-                | '\u{2028}'
-                | '\u{2029}'
-        );
-        if breaks {
-            lines.push(&text[start..at]);
-            let mut end = at + c.len_utf8();
-            if c == '\r' {
-                if let Some((_, '\n')) = chars.peek() {
-                    chars.next();
-                    end += 1;
-                }
-            }
-            start = end;
+/// Python's `str.splitlines()`, one line at a time.
+fn split_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
         }
-    }
-    if start < text.len() {
-        lines.push(&text[start..]);
-    }
-    lines
+        let Some((at, c)) = rest.char_indices().find(|&(_, c)| {
+            matches!(
+                c,
+                '\n' | '\r'
+                    | '\x0b'
+                    | '\x0c'
+                    | '\x1c'
+                    | '\x1d'
+                    | '\x1e'
+                    | '\u{85}'
+                    | '\u{2028}'
+                    | '\u{2029}'
+            )
+        }) else {
+            let line = rest;
+            rest = "";
+            return Some(line);
+        };
+        let line = &rest[..at];
+        let mut end = at + c.len_utf8();
+        if c == '\r' && rest[end..].starts_with('\n') {
+            end += 1;
+        }
+        rest = &rest[end..];
+        Some(line)
+    })
 }
 
 /// Python's `str.isspace()` for one character (as `strip()` and `\s` see it).
@@ -830,50 +869,115 @@ fn word(c: char) -> bool {
     c == '_' || c.is_alphanumeric()
 }
 
-/// The parameters a parameters cell defines, as papermill's `PythonTranslator.inspect`
-/// infers them: assignments grouped over lines (a list or dict may span several), a
-/// line with more than one `=` skipped, the comment on an assignment's last line its help.
-pub fn inspect(source: &str) -> Vec<Inferred> {
-    let flatten = |lines: &[&str]| -> String {
-        let mut flat = String::new();
-        if let Some((last, head)) = lines.split_last() {
-            for line in head {
-                match line.find('#') {
-                    Some(at) => flat.push_str(py_strip(&line[..at])),
-                    None => flat.push_str(py_strip(line)),
-                }
-            }
-            flat.push_str(py_strip(last));
+/// The largest parameters cell `--help-notebook` inspects; a larger one is summarised.
+pub const INSPECT_BYTES: usize = 1 << 20;
+/// The most definitions `--help-notebook` lists; a cell with more is summarised.
+pub const INSPECT_DEFINITIONS: usize = 10_000;
+
+/// One definition of a parameters cell, borrowed from the text it was found in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Definition<'a> {
+    name: &'a str,
+    type_name: &'a str,
+    default: &'a str,
+    help: &'a str,
+}
+
+impl Definition<'_> {
+    fn inferred(&self) -> Inferred {
+        Inferred {
+            name: self.name.to_owned(),
+            inferred_type_name: self.type_name.to_owned(),
+            default: self.default.to_owned(),
+            help: self.help.to_owned(),
+            value_type: literal_type(self.default),
         }
-        flat
+    }
+}
+
+/// Each definition of a parameters cell, in order, as papermill's
+/// `PythonTranslator.inspect` infers them: assignments grouped over lines (a list or dict
+/// may span several), a line with more than one `=` skipped, the comment on an
+/// assignment's last line its help. `visit` returns `false` to stop. One pass over the
+/// text into one reused buffer (at most the cell's size): nothing is kept per line or per
+/// definition, so the work and the memory are linear in the cell by construction.
+fn each_definition(source: &str, mut visit: impl FnMut(Definition<'_>) -> bool) {
+    // The group's lines so far, flattened, but its last line (whose comment is kept).
+    let mut flat = String::new();
+    let mut last: Option<&str> = None;
+    let mut finish = |flat: &mut String, last: &mut Option<&str>| -> bool {
+        if let Some(line) = last.take() {
+            flat.push_str(py_strip(line));
+        }
+        let going_on = flat.is_empty() || match_definition(flat).is_none_or(&mut visit);
+        flat.clear();
+        going_on
     };
-    let mut groups = Vec::new();
-    let mut accumulator: Vec<&str> = Vec::new();
     for line in split_lines(source) {
         let stripped = py_strip(line);
         if stripped.is_empty() || stripped.starts_with('#') {
             continue;
         }
-        let equals = line.matches('=').count();
+        let equals = line.bytes().filter(|&b| b == b'=').count();
         if equals > 0 {
-            groups.push(flatten(&accumulator));
-            accumulator.clear();
+            if !finish(&mut flat, &mut last) {
+                return;
+            }
             if equals > 1 {
                 continue;
             }
         }
-        accumulator.push(line);
+        if let Some(previous) = last.replace(line) {
+            match previous.find('#') {
+                Some(at) => flat.push_str(py_strip(&previous[..at])),
+                None => flat.push_str(py_strip(previous)),
+            }
+        }
     }
-    groups.push(flatten(&accumulator));
-    groups
-        .iter()
-        .filter(|definition| !definition.is_empty())
-        .filter_map(|definition| match_definition(definition))
-        .collect()
+    finish(&mut flat, &mut last);
+}
+
+/// What `--help-notebook` shows of a parameters cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inspection {
+    /// Its parameters, in order.
+    Listed(Vec<Inferred>),
+    /// Too large to list: why, in a sentence.
+    NotListed(String),
+}
+
+/// The parameters a parameters cell defines, when it is at most [`INSPECT_BYTES`] long
+/// and defines at most [`INSPECT_DEFINITIONS`]; else a summary.
+pub fn inspect(source: &str) -> Inspection {
+    inspect_within(source, INSPECT_BYTES, INSPECT_DEFINITIONS)
+}
+
+fn inspect_within(source: &str, bytes: usize, definitions: usize) -> Inspection {
+    if source.len() > bytes {
+        return Inspection::NotListed(format!(
+            "the parameters cell is {} bytes, more than the {bytes} bytes boxpy inspects: its parameters are not listed (read the cell itself)",
+            source.len()
+        ));
+    }
+    let mut listed = Vec::new();
+    let mut over = false;
+    each_definition(source, |definition| {
+        over = listed.len() >= definitions;
+        if !over {
+            listed.push(definition.inferred());
+        }
+        !over
+    });
+    if over {
+        return Inspection::NotListed(format!(
+            "the parameters cell defines more than {definitions} parameters: they are not listed (read the cell itself)"
+        ));
+    }
+    Inspection::Listed(listed)
 }
 
 /// papermill's `PARAMETER_PATTERN` on one flattened definition.
-fn match_definition(text: &str) -> Option<Inferred> {
+fn match_definition(text: &str) -> Option<Definition<'_>> {
     // ^(?P<target>\w[\w_]*)
     let target_end = text
         .char_indices()
@@ -929,12 +1033,11 @@ fn match_definition(text: &str) -> Option<Inferred> {
         .filter(|text| !text.is_empty())
         .or(type_comment.filter(|text| !text.is_empty()))
         .unwrap_or("None");
-    Some(Inferred {
-        name: py_strip(target).to_owned(),
-        inferred_type_name: py_strip(type_name).to_owned(),
-        default: py_strip(value).to_owned(),
-        help: py_strip(help).to_owned(),
-        value_type: literal_type(py_strip(value)),
+    Some(Definition {
+        name: py_strip(target),
+        type_name: py_strip(type_name),
+        default: py_strip(value),
+        help: py_strip(help),
     })
 }
 
@@ -948,7 +1051,13 @@ pub fn help_text(shown: &str, notebook: &serde_json::Value) -> String {
         text.push_str("\n  No cell tagged 'parameters'\n");
         return text;
     };
-    let inferred = inspect(&source);
+    let inferred = match inspect(&source) {
+        Inspection::Listed(inferred) => inferred,
+        Inspection::NotListed(why) => {
+            text.push_str(&format!("\n  {}\n", capitalised(&why)));
+            return text;
+        }
+    };
     if inferred.is_empty() {
         text.push_str("\n  Can't infer anything about this notebook's parameters. It may not have any parameter defined.\n");
         return text;
@@ -986,6 +1095,34 @@ pub fn help_text(shown: &str, notebook: &serde_json::Value) -> String {
     text
 }
 
+/// `--help-notebook --json`'s object: `parameters` is `null` and `not_listed` says why
+/// when the cell is too large to list.
+pub fn help_json(shown: &str, notebook: &serde_json::Value) -> serde_json::Value {
+    let cell = parameters_cell(notebook);
+    let (listed, not_listed) = match cell.as_deref().map(inspect) {
+        None => (Some(Vec::new()), None),
+        Some(Inspection::Listed(inferred)) => (Some(inferred), None),
+        Some(Inspection::NotListed(why)) => (None, Some(why)),
+    };
+    let mut value = serde_json::json!({
+        "notebook": shown,
+        "parameters_cell": cell.is_some(),
+        "parameters": listed,
+    });
+    if let Some(why) = not_listed {
+        value["not_listed"] = serde_json::Value::String(why);
+    }
+    value
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// papermill's warnings before a run: parameters but no parameters cell, and each
 /// parameter the parameters cell does not define.
 pub fn warnings(parameters: &[Parameter], notebook: &serde_json::Value) -> Vec<String> {
@@ -997,10 +1134,24 @@ pub fn warnings(parameters: &[Parameter], notebook: &serde_json::Value) -> Vec<S
             "the notebook has no cell tagged `parameters`: the parameters go into a new cell at its top".to_owned(),
         ];
     };
-    let known: Vec<String> = inspect(&source).into_iter().map(|p| p.name).collect();
+    // Only the given names are looked for: one pass, nothing kept per definition.
+    let mut defined: HashMap<&str, bool> = parameters
+        .iter()
+        .map(|parameter| (parameter.name.as_str(), false))
+        .collect();
+    let mut missing = defined.len();
+    each_definition(&source, |definition| {
+        if let Some(found) = defined.get_mut(definition.name) {
+            if !*found {
+                *found = true;
+                missing -= 1;
+            }
+        }
+        missing > 0
+    });
     parameters
         .iter()
-        .filter(|parameter| !known.contains(&parameter.name))
+        .filter(|parameter| !defined[parameter.name.as_str()])
         .map(|parameter| {
             format!(
                 "unknown parameter `{}`: the notebook's parameters cell does not define it",
@@ -1013,6 +1164,7 @@ pub fn warnings(parameters: &[Parameter], notebook: &serde_json::Value) -> Vec<S
 /// The inspection and the YAML reader, for the fuzzer (`fuzz/`).
 pub fn inspect_for_fuzzing(text: &str) {
     let _ = inspect(text);
+    each_definition(text, |_| true);
     let _ = yaml_value(text);
     let _ = decode_base64(text);
 }

@@ -179,6 +179,61 @@ fn bad_sources_are_usage_errors_naming_the_flag() {
 }
 
 #[test]
+fn parameters_are_capped_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = vec!["a: 1\nb: 2\na: 3".to_owned()];
+    let sources = Sources {
+        yaml: &yaml,
+        ..Default::default()
+    };
+    // A repeated name is one parameter.
+    let merged = merge_at_most(&sources, dir.path(), 2).unwrap();
+    assert_eq!(
+        serde_json::to_string(&merged).unwrap(),
+        r#"[["a","json",3],["b","json",2]]"#
+    );
+    let error = merge_at_most(&sources, dir.path(), 1).unwrap_err();
+    assert_eq!(error.exit_code(), 125);
+    assert_eq!(error.summary(), "-y: more than 1 parameters");
+    assert!(!error.hints().is_empty());
+    // The real cap, from `-r`: 100,000 distinct names pass, one more is refused.
+    let mut raw: Vec<String> = (0..PARAMETER_LIMIT)
+        .flat_map(|i| [format!("p{i}"), String::new()])
+        .collect();
+    let sources = Sources {
+        raw: &raw,
+        ..Default::default()
+    };
+    assert_eq!(merge(&sources, dir.path()).unwrap().len(), PARAMETER_LIMIT);
+    raw.extend(["one_more".to_owned(), String::new()]);
+    let sources = Sources {
+        raw: &raw,
+        ..Default::default()
+    };
+    let error = merge(&sources, dir.path()).unwrap_err();
+    assert_eq!(error.summary(), "-r: more than 100000 parameters");
+}
+
+#[test]
+fn many_yaml_keys_keep_the_first_place() {
+    // 50,000 keys, then the first again: the later value stands where the first did
+    // (a look-up per key: a linear search per key took minutes at a 4 MiB file).
+    let mut text: String = (0..50_000).map(|i| format!("k{i}: {i}\n")).collect();
+    text.push_str("k0: last\nnested: {x: 1, y: 2, x: 3}\n");
+    let entries = yaml_mapping(&text).unwrap();
+    assert_eq!(entries.len(), 50_001);
+    assert_eq!(entries[0], ("k0".to_owned(), Value::Str("last".to_owned())));
+    assert_eq!(entries[49_999].0, "k49999");
+    assert_eq!(
+        entries[50_000].1,
+        Value::Map(vec![
+            ("x".to_owned(), Value::Int(3)),
+            ("y".to_owned(), Value::Int(2))
+        ])
+    );
+}
+
+#[test]
 fn python_float_repr() {
     for (value, text) in [
         (1.5, "1.5"),
@@ -196,7 +251,7 @@ fn python_float_repr() {
 #[test]
 fn inspection_follows_papermill() {
     let source = "# Parameters\nalpha = 0.1  # the learning rate\nname: str = 'west' # type: ignored\ncount = 3 # type: int how many\nitems = [\n  1, # one\n  2,\n]  # the items\na = b = 1\nflag: \"bool\" = True\nshape: np.ndarray = None\nx=1#bare\ndata: Dict[str, int] = {}\n";
-    insta::assert_json_snapshot!(inspect(source), @r#"
+    insta::assert_json_snapshot!(listed(source), @r#"
     [
       {
         "name": "alpha",
@@ -251,6 +306,79 @@ fn inspection_follows_papermill() {
     "#);
 }
 
+fn listed(source: &str) -> Vec<Inferred> {
+    match inspect(source) {
+        Inspection::Listed(inferred) => inferred,
+        Inspection::NotListed(why) => panic!("{why}"),
+    }
+}
+
+#[test]
+fn a_huge_parameters_cell_is_summarised_not_listed() {
+    let cell = |source: String| {
+        serde_json::json!({"cells": [
+            {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": source},
+        ]})
+    };
+    let lines = |count: usize| -> String { (0..count).map(|i| format!("a{i}=1 # h\n")).collect() };
+    // Over the byte cap (1 MiB): not inspected at all, a summary naming the size.
+    let big = lines(200_000);
+    assert!(big.len() > INSPECT_BYTES);
+    let summary = format!(
+        "the parameters cell is {} bytes, more than the 1048576 bytes boxpy inspects: its parameters are not listed (read the cell itself)",
+        big.len()
+    );
+    assert_eq!(inspect(&big), Inspection::NotListed(summary.clone()));
+    let notebook = cell(big.clone());
+    let text = help_text("n.ipynb", &notebook);
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(text.contains("  The parameters cell is"), "{text}");
+    let json = help_json("n.ipynb", &notebook);
+    assert_eq!(json["parameters_cell"], true);
+    assert!(json["parameters"].is_null());
+    assert_eq!(json["not_listed"], summary.as_str());
+    // Under the byte cap but over 10,000 definitions: the inspection stops at the cap.
+    let many = lines(INSPECT_DEFINITIONS + 1);
+    assert!(many.len() < INSPECT_BYTES);
+    assert_eq!(
+        inspect(&many),
+        Inspection::NotListed(
+            "the parameters cell defines more than 10000 parameters: they are not listed (read the cell itself)".to_owned()
+        )
+    );
+    assert_eq!(
+        listed(&lines(INSPECT_DEFINITIONS)).len(),
+        INSPECT_DEFINITIONS
+    );
+    let json = help_json("n.ipynb", &cell(lines(3)));
+    assert_eq!(json["parameters"].as_array().unwrap().len(), 3);
+    assert!(json.get("not_listed").is_none());
+    // The warnings read a cell of any size and keep only the given names; the pass over
+    // the cell stops once every given name is found.
+    let p = |name: &str| Parameter {
+        name: name.to_owned(),
+        kind: Kind::Raw,
+        value: Value::Str(String::new()),
+    };
+    assert_eq!(
+        warnings(&[p("a199999"), p("zz"), p("a0")], &notebook),
+        vec!["unknown parameter `zz`: the notebook's parameters cell does not define it"]
+    );
+    assert!(warnings(&[p("a0"), p("a1")], &notebook).is_empty());
+    let mut visited = 0;
+    each_definition(&big, |definition| {
+        visited += 1;
+        definition.name != "a2"
+    });
+    assert_eq!(visited, 3);
+    let mut visited = 0;
+    each_definition(&big, |_| {
+        visited += 1;
+        true
+    });
+    assert_eq!(visited, 200_000);
+}
+
 #[test]
 fn help_text_lays_out_as_papermill() {
     let notebook = serde_json::json!({"cells": [
@@ -292,9 +420,12 @@ fn warnings_as_papermill() {
 
 #[test]
 fn split_lines_as_python() {
-    assert_eq!(split_lines("a\r\nb\rc\n\nd"), vec!["a", "b", "c", "", "d"]);
-    assert_eq!(split_lines("a\n"), vec!["a"]);
-    assert_eq!(split_lines(""), Vec::<&str>::new());
+    let split = |text| split_lines(text).collect::<Vec<_>>();
+    assert_eq!(split("a\r\nb\rc\n\nd"), vec!["a", "b", "c", "", "d"]);
+    assert_eq!(split("a\n"), vec!["a"]);
+    assert_eq!(split("a\n\n"), vec!["a", ""]);
+    assert_eq!(split("é\u{2028}x"), vec!["é", "x"]);
+    assert_eq!(split(""), Vec::<&str>::new());
 }
 
 #[test]
@@ -329,7 +460,53 @@ fn literal_types_by_form() {
     }
 }
 
+/// The grouping as it was written first (a line list, a string per group), to check the
+/// one-pass reader against it.
+fn grouped_as_before(source: &str) -> Vec<Inferred> {
+    let flatten = |lines: &[&str]| -> String {
+        let mut flat = String::new();
+        if let Some((last, head)) = lines.split_last() {
+            for line in head {
+                match line.find('#') {
+                    Some(at) => flat.push_str(py_strip(&line[..at])),
+                    None => flat.push_str(py_strip(line)),
+                }
+            }
+            flat.push_str(py_strip(last));
+        }
+        flat
+    };
+    let mut groups = Vec::new();
+    let mut accumulator: Vec<&str> = Vec::new();
+    for line in split_lines(source) {
+        let stripped = py_strip(line);
+        if stripped.is_empty() || stripped.starts_with('#') {
+            continue;
+        }
+        let equals = line.matches('=').count();
+        if equals > 0 {
+            groups.push(flatten(&accumulator));
+            accumulator.clear();
+            if equals > 1 {
+                continue;
+            }
+        }
+        accumulator.push(line);
+    }
+    groups.push(flatten(&accumulator));
+    groups
+        .iter()
+        .filter_map(|group| match_definition(group).map(|found| found.inferred()))
+        .collect()
+}
+
 proptest::proptest! {
+    /// The one-pass reader finds what the grouping over a list of lines found.
+    #[test]
+    fn one_pass_inspection_matches_the_grouping(text in "[ a-c:\t\n\r\u{85}#=\\[\\],1'\"]{0,120}") {
+        proptest::prop_assert_eq!(listed(&text), grouped_as_before(&text));
+    }
+
     /// The inspection, the YAML reader and the base64 decoder return on any text (the
     /// notebook is untrusted; the fuzz target `nbexec_parameters` goes further).
     #[test]
