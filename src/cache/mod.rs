@@ -462,7 +462,6 @@ pub(crate) fn prime_invocation(
             found.library.prime_variable,
             staging.display()
         )],
-        timeout: Some("5m".to_owned()),
         quiet: true,
         ..crate::cli::SandboxArgs::default()
     };

@@ -365,7 +365,7 @@ impl Store {
         }
         if files.is_empty() {
             return Err(format!(
-                "`{}` left none of the files boxpy keeps",
+                "`{}` left none of the files boxpy keeps (regular files, not sparse, at most 16 MiB)",
                 found.library.prime_code
             ));
         }
