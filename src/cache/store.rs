@@ -174,7 +174,7 @@ fn is_sparse(metadata: &fs::Metadata) -> bool {
 fn open_regular(path: &Path) -> Result<(fs::File, u64), String> {
     let file = fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
         .map_err(|error| format!("cannot open `{}`: {error}", path.display()))?;
     let metadata = file
@@ -326,9 +326,13 @@ impl Store {
             let Some(pattern) = pattern_of(found.library, &name) else {
                 continue;
             };
+            // Only regular files are candidates (a FIFO or a link is not even opened).
             let Ok(metadata) = entry.path().symlink_metadata() else {
                 continue;
             };
+            if !metadata.is_file() {
+                continue;
+            }
             candidates[pattern].push((super::mtime(&metadata), name));
         }
         let mut files = Vec::new();
