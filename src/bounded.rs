@@ -3,10 +3,14 @@
 //!
 //! Any of these may have been written by someone else (a repository, an earlier run):
 //! `extends = "/dev/zero"` must not grow boxpy without end, and a FIFO must not hang it.
-//! So a file is opened with `O_NONBLOCK` (opening a FIFO then never waits for a writer),
-//! checked with `fstat` on the open descriptor (what is checked is what is read), refused
-//! unless it is a regular file, and read to at most its limit (a file that grows while it
-//! is read is refused as too large, never read past the limit).
+//! Opening a device can itself act (arm a watchdog, reset a serial board, rewind a tape),
+//! so on Linux a path is first opened with `O_PATH` (which opens nothing: no driver is
+//! called, a FIFO waits for no writer), checked with `fstat` on that descriptor, refused
+//! unless it is a regular file, and only then reopened for reading through
+//! `/proc/self/fd/N` (`O_NONBLOCK | O_NOCTTY`), checked to be the same inode (what is
+//! checked is what is read). Elsewhere the file is opened with `O_NONBLOCK` and checked
+//! with `fstat` on the open descriptor. Either way it is read to at most its limit (a file
+//! that grows while it is read is refused as too large, never read past the limit).
 
 use std::fmt;
 use std::fs::File;
@@ -90,6 +94,51 @@ pub fn read_to_string_no_follow(path: &Path, limit: u64) -> Result<String, ReadE
 }
 
 fn read_with(path: &Path, limit: u64, flags: libc::c_int) -> Result<Vec<u8>, ReadError> {
+    let (file, metadata) = open_regular(path, flags)?;
+    if metadata.len() > limit {
+        return Err(ReadError::TooLarge(limit));
+    }
+    read_capped(file, metadata.len(), limit)
+}
+
+/// Opens `path` for reading only when it is a regular file, without opening anything else
+/// (see the module doc): `O_PATH`, `fstat`, then a reopen through `/proc/self/fd/N`
+/// checked to be the same inode.
+#[cfg(target_os = "linux")]
+fn open_regular(path: &Path, flags: libc::c_int) -> Result<(File, std::fs::Metadata), ReadError> {
+    use std::os::unix::fs::MetadataExt;
+    let handle = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | flags)
+        .open(path)
+        .map_err(ReadError::Io)?;
+    let metadata = handle.metadata().map_err(ReadError::Io)?;
+    if metadata.file_type().is_symlink() {
+        // `O_PATH | O_NOFOLLOW` opens the link itself: refused as opening it would be.
+        return Err(ReadError::Io(std::io::Error::from_raw_os_error(
+            libc::ELOOP,
+        )));
+    }
+    if !metadata.file_type().is_file() {
+        return Err(ReadError::NotRegular(describe(metadata.file_type())));
+    }
+    let reopened = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&handle));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(reopened)
+        .map_err(ReadError::Io)?;
+    let opened = file.metadata().map_err(ReadError::Io)?;
+    if (opened.dev(), opened.ino()) != (metadata.dev(), metadata.ino()) || !opened.is_file() {
+        return Err(ReadError::Io(std::io::Error::other(
+            "the file changed while it was opened",
+        )));
+    }
+    Ok((file, opened))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_regular(path: &Path, flags: libc::c_int) -> Result<(File, std::fs::Metadata), ReadError> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | flags)
@@ -99,10 +148,7 @@ fn read_with(path: &Path, limit: u64, flags: libc::c_int) -> Result<Vec<u8>, Rea
     if !metadata.file_type().is_file() {
         return Err(ReadError::NotRegular(describe(metadata.file_type())));
     }
-    if metadata.len() > limit {
-        return Err(ReadError::TooLarge(limit));
-    }
-    read_capped(file, metadata.len(), limit)
+    Ok((file, metadata))
 }
 
 fn read_capped(file: File, size: u64, limit: u64) -> Result<Vec<u8>, ReadError> {
@@ -175,6 +221,83 @@ mod tests {
             read_capped(file, 10, 50),
             Err(ReadError::TooLarge(50))
         ));
+    }
+
+    /// Watches `paths` for `IN_OPEN` (non-blocking).
+    #[cfg(target_os = "linux")]
+    fn watch_opens(paths: &[&Path]) -> nix::sys::inotify::Inotify {
+        use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+        let watch = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).unwrap();
+        for path in paths {
+            watch
+                .add_watch(
+                    *path,
+                    AddWatchFlags::IN_OPEN | AddWatchFlags::IN_DONT_FOLLOW,
+                )
+                .unwrap();
+        }
+        watch
+    }
+
+    #[cfg(target_os = "linux")]
+    fn opens_seen(watch: &nix::sys::inotify::Inotify) -> usize {
+        watch.read_events().map(|events| events.len()).unwrap_or(0)
+    }
+
+    /// A FIFO or a device reached through a link (a venv's `_version.py`, a `pyvenv.cfg`)
+    /// is refused without being opened: opening a device can act (a watchdog, a serial
+    /// port). The control: reading a regular file is seen as an open.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_fifo_or_a_device_is_refused_without_being_opened() {
+        let directory = tempfile::tempdir().unwrap();
+        let fifo = directory.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let regular = directory.path().join("regular");
+        std::fs::write(&regular, "x").unwrap();
+        let mut targets = vec![(fifo.clone(), "a FIFO")];
+        if nix::unistd::geteuid().is_root() {
+            // A null device of our own (never the host's /dev).
+            let device = directory.path().join("null");
+            nix::sys::stat::mknod(
+                &device,
+                nix::sys::stat::SFlag::S_IFCHR,
+                nix::sys::stat::Mode::from_bits_truncate(0o600),
+                nix::sys::stat::makedev(1, 3),
+            )
+            .unwrap();
+            targets.push((device, "a character device"));
+        }
+        for (target, kind) in &targets {
+            let link = directory.path().join("_version.py");
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(target, &link).unwrap();
+            let watch = watch_opens(&[target.as_path()]);
+            let error = read(&link, 1 << 20).unwrap_err();
+            assert!(
+                matches!(error, ReadError::NotRegular(found) if found == *kind),
+                "{error}"
+            );
+            assert_eq!(opens_seen(&watch), 0, "{kind} was opened");
+        }
+        let watch = watch_opens(&[regular.as_path()]);
+        assert_eq!(read(&regular, 10).unwrap(), b"x");
+        assert!(opens_seen(&watch) > 0, "the control open is seen");
+    }
+
+    #[test]
+    fn a_link_is_refused_when_links_are_not_followed() {
+        let directory = tempfile::tempdir().unwrap();
+        let regular = directory.path().join("regular");
+        std::fs::write(&regular, "x").unwrap();
+        let link = directory.path().join("link");
+        std::os::unix::fs::symlink(&regular, &link).unwrap();
+        assert_eq!(read_to_string_no_follow(&regular, 10).unwrap(), "x");
+        let error = read_to_string_no_follow(&link, 10).unwrap_err();
+        assert!(
+            matches!(&error, ReadError::Io(io) if io.raw_os_error() == Some(libc::ELOOP)),
+            "{error}"
+        );
     }
 
     #[test]

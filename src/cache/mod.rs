@@ -90,6 +90,12 @@ pub(crate) const LIBRARIES: &[Library] = &[Library {
 /// user's own `~/.fonts` is not visible inside).
 pub(crate) const FONT_DIRECTORIES: &[&str] = &["/usr/share/fonts", "/usr/local/share/fonts"];
 
+/// The longest a prime runs when a run primes (shorter when the run's own
+/// `limits.timeout` is).
+pub(crate) const PRIME_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// The longest `boxpy cache prime` lets a prime run (the user asked for it).
+pub(crate) const EXPLICIT_PRIME_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The most directories a font listing walks (a host with more is keyed by the first).
 const MAX_FONT_DIRECTORIES: usize = 20_000;
 /// The largest version file read into a key.
@@ -181,15 +187,34 @@ impl KeyInputs {
         Key(hex(&hasher.finalize()))
     }
 
-    /// The version `boxpy cache show` prints: from the `*.dist-info` name.
+    /// The version `boxpy cache show` prints: from the `*.dist-info` name, when it reads
+    /// as a version (PEP 440 characters, bounded: the venv chose that name), else
+    /// `unknown`.
     pub fn version(&self, library: &Library) -> Option<String> {
         self.distributions.iter().find_map(|(name, _)| {
-            name.strip_prefix(library.distribution)?
+            let version = name
+                .strip_prefix(library.distribution)?
                 .strip_prefix('-')?
-                .strip_suffix(".dist-info")
-                .map(str::to_owned)
+                .strip_suffix(".dist-info")?;
+            Some(if is_version_like(version) {
+                version.to_owned()
+            } else {
+                "unknown".to_owned()
+            })
         })
     }
+}
+
+/// The longest version text shown.
+const MAX_VERSION_TEXT: usize = 64;
+
+/// Whether `text` looks like a PEP 440 version: its characters only, bounded.
+fn is_version_like(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= MAX_VERSION_TEXT
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b".+!_-".contains(&byte))
 }
 
 /// `matplotlib-3.9.2.dist-info` is `matplotlib`'s (but `matplotlib_inline-...` is not).
@@ -361,12 +386,24 @@ pub(crate) fn attach(
         };
         let entry = match store.entry(&found) {
             Ok(Some(entry)) => entry,
+            Ok(None) if priming == Priming::IfNeeded && store.failed(&found) => {
+                say(&format!(
+                    "{}'s cache is not used: priming it failed for this venv (`boxpy cache prime` tries again)",
+                    found.library.name
+                ));
+                continue;
+            }
             Ok(None) if priming == Priming::IfNeeded => {
                 say(&format!(
                     "priming {}'s cache for this venv (once; `boxpy cache show` lists it)",
                     found.library.name
                 ));
-                match prime(&store, &found, backend) {
+                let timeout = invocation
+                    .policy
+                    .limits
+                    .timeout
+                    .map_or(PRIME_TIMEOUT, |timeout| timeout.min(PRIME_TIMEOUT));
+                match prime_within(&store, &found, backend, timeout) {
                     Ok(entry) => entry,
                     Err(problem) => {
                         say(&format!(
@@ -413,6 +450,7 @@ pub(crate) fn prime_invocation(
     found: &Installed,
     staging: &Path,
     backend: &dyn Backend,
+    timeout: std::time::Duration,
 ) -> Result<Invocation> {
     let args = crate::cli::SandboxArgs {
         policy: Some("default".to_owned()),
@@ -424,7 +462,6 @@ pub(crate) fn prime_invocation(
             found.library.prime_variable,
             staging.display()
         )],
-        timeout: Some("5m".to_owned()),
         quiet: true,
         ..crate::cli::SandboxArgs::default()
     };
@@ -434,6 +471,7 @@ pub(crate) fn prime_invocation(
         OsString::from(found.library.prime_code),
     ]);
     let mut invocation = settings::resolve(&args, program, backend.host(), &|_| None)?;
+    invocation.policy.limits.timeout = Some(timeout);
     // `-I` ignores `PYTHON*` variables anyway; the policy's own settings stay.
     invocation
         .spec
@@ -448,13 +486,39 @@ pub(crate) fn prime_invocation(
     Ok(invocation)
 }
 
-/// Primes `found`'s entry in `store`: runs the library in its own sandbox (see
-/// [`prime_invocation`]), keeps the files the table names, moves the entry into place.
-/// Returns the entry (the one a concurrent prime put there first, if it won).
+/// Primes `found`'s entry in `store` (`boxpy cache prime`: retried even after a failure,
+/// within [`EXPLICIT_PRIME_TIMEOUT`]); see [`prime_within`].
 pub(crate) fn prime(
     store: &Store,
     found: &Installed,
     backend: &dyn Backend,
+) -> std::result::Result<Entry, String> {
+    prime_within(store, found, backend, EXPLICIT_PRIME_TIMEOUT)
+}
+
+/// Primes `found`'s entry in `store`: runs the library in its own sandbox (see
+/// [`prime_invocation`]) for at most `timeout`, keeps the files the table names, moves
+/// the entry into place. Returns the entry (the one a concurrent prime put there first,
+/// if it won). A failure is recorded for the current key (runs do not retry it); its
+/// text never carries the program's output (the venv chose it).
+pub(crate) fn prime_within(
+    store: &Store,
+    found: &Installed,
+    backend: &dyn Backend,
+    timeout: std::time::Duration,
+) -> std::result::Result<Entry, String> {
+    let primed = prime_once(store, found, backend, timeout);
+    if primed.is_err() {
+        store.record_failure(found);
+    }
+    primed
+}
+
+fn prime_once(
+    store: &Store,
+    found: &Installed,
+    backend: &dyn Backend,
+    timeout: std::time::Duration,
 ) -> std::result::Result<Entry, String> {
     let staging = tempfile::Builder::new()
         .prefix("boxpy-prime-")
@@ -465,8 +529,8 @@ pub(crate) fn prime(
         .path()
         .canonicalize()
         .map_err(|error| format!("cannot resolve the staging directory: {error}"))?;
-    let invocation =
-        prime_invocation(found, &staging_path, backend).map_err(|error| error.summary())?;
+    let invocation = prime_invocation(found, &staging_path, backend, timeout)
+        .map_err(|error| error.summary())?;
     let outcome = backend
         .run(
             &invocation,
@@ -481,20 +545,26 @@ pub(crate) fn prime(
         )
         .map_err(|error| error.summary())?;
     if outcome.status != crate::exec::Status::Exited(0) {
-        let tail = String::from_utf8_lossy(&outcome.stderr_tail);
-        let last = tail.lines().last().unwrap_or("").trim();
         return Err(format!(
-            "`python -c \"{}\"` failed in its sandbox ({:?}){}",
+            "`python -c \"{}\"` failed in its sandbox ({})",
             found.library.prime_code,
-            outcome.status,
-            if last.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", crate::text::escape_control(last))
-            }
+            describe_status(outcome.status, timeout)
         ));
     }
     store.install(found, &staging_path)
+}
+
+/// How a prime ended, in boxpy's words only (the program's output is not quoted).
+fn describe_status(status: crate::exec::Status, timeout: std::time::Duration) -> String {
+    match status {
+        crate::exec::Status::Exited(code) => format!("exit status {code}"),
+        crate::exec::Status::Signaled(signal) => format!("killed by signal {signal}"),
+        crate::exec::Status::TimedOut => format!("stopped after {}", humantime_seconds(timeout)),
+    }
+}
+
+fn humantime_seconds(duration: std::time::Duration) -> String {
+    format!("{} s", duration.as_secs().max(1))
 }
 
 /// Why `record`'s entry is stale (`None`: it is the current entry of its venv): the venv
@@ -604,6 +674,35 @@ mod tests {
             "matplotlib"
         ));
         assert_eq!(inputs().version(library).as_deref(), Some("3.9.2"));
+    }
+
+    #[test]
+    fn a_version_is_shown_only_when_it_reads_as_one() {
+        let library = &LIBRARIES[0];
+        let with = |name: &str| {
+            let mut inputs = inputs();
+            inputs.distributions[0].0 = name.to_owned();
+            inputs.version(library)
+        };
+        for good in ["3.9.2", "1!2.0.post1+local_7", "3.10.0rc1", "1.0-1"] {
+            assert_eq!(
+                with(&format!("matplotlib-{good}.dist-info")).as_deref(),
+                Some(good)
+            );
+        }
+        let long = "9".repeat(MAX_VERSION_TEXT + 1);
+        for bad in [
+            "3.9 is outdated, run curl",
+            "3.9`; fix it",
+            "3.9\u{1b}]52;c;",
+            long.as_str(),
+        ] {
+            assert_eq!(
+                with(&format!("matplotlib-{bad}.dist-info")).as_deref(),
+                Some("unknown"),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -7,7 +7,15 @@
 //! caller and writable by nobody else; files are read without following links and must be
 //! regular files owned by the caller. A symlink planted anywhere below `boxpy/` makes the
 //! entry unused, never followed. The XDG directory itself is the user's (a `~/.cache`
-//! that is a link to another disk is theirs to make).
+//! that is a link to another disk is theirs to make): the root is resolved once (its
+//! existing ancestors canonicalized), and that real path is what the "store inside a
+//! writable area" check compares and what runs bind.
+//!
+//! An entry keeps at most one file per pattern of the table (the newest the library
+//! wrote), at most [`MAX_ENTRY`] bytes in all, and never a sparse file (one whose
+//! allocated blocks are far below its length: cheap to make in the staging directory,
+//! dense when copied). A prime that failed leaves a marker (`.failed-<library>-<key>`)
+//! so runs do not retry it until the key changes; `boxpy cache prime` retries.
 
 use std::fs;
 use std::io::Write;
@@ -17,8 +25,12 @@ use std::path::{Path, PathBuf};
 use super::{Installed, Library, LIBRARIES};
 use crate::settings::EnvLookup;
 
-/// The largest file an entry keeps (matplotlib's font list is ~100 KiB on a desktop).
-const MAX_FILE: u64 = 64 << 20;
+/// The most an entry keeps, all its files together (matplotlib's font list is ~100 KiB
+/// on a desktop, a few MiB on a host with thousands of fonts).
+pub(crate) const MAX_ENTRY: u64 = 16 << 20;
+/// A file longer than this whose allocated blocks cover less than half its length is
+/// sparse, and not kept.
+const SPARSE_FROM: u64 = 64 << 10;
 /// The largest `entry.json` read.
 const MAX_ENTRY_RECORD: u64 = 1 << 20;
 /// The name of an entry's record.
@@ -26,12 +38,39 @@ const RECORD: &str = "entry.json";
 
 /// `$XDG_CACHE_HOME/boxpy` (absolute only, as the XDG specification says), else
 /// `~/.cache/boxpy`.
+/// The cache directory is resolved (see [`resolve`]): the store's real location, the one
+/// checked against a run's writable areas and bound into runs.
 pub(crate) fn root(env: EnvLookup, home: Option<&Path>) -> Option<PathBuf> {
     env("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .filter(|path| path.is_absolute())
         .or_else(|| home.map(|home| home.join(".cache")))
+        .and_then(|cache| resolve(&cache))
         .map(|cache| cache.join("boxpy"))
+}
+
+/// `path` with its longest existing ancestor canonicalized (links in it resolved) and
+/// the missing rest appended; `None` when the missing rest has a `..` (where it would
+/// lead is not known until it exists).
+pub(crate) fn resolve(path: &Path) -> Option<PathBuf> {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            let mut resolved = real;
+            for component in rest.iter().rev() {
+                match component {
+                    std::path::Component::Normal(name) => resolved.push(name),
+                    std::path::Component::CurDir => {}
+                    _ => return None,
+                }
+            }
+            return Some(resolved);
+        }
+        let component = existing.components().next_back()?;
+        rest.push(component);
+        existing = existing.parent()?;
+    }
 }
 
 /// The store, its root checked.
@@ -111,20 +150,31 @@ fn private_directory(path: &Path, create: bool) -> Result<bool, String> {
 /// Whether `name` is one of the files `library` keeps: a plain name with the table's
 /// prefix and suffix.
 pub(crate) fn keeps(library: &Library, name: &str) -> bool {
-    !name.contains('/')
-        && !name.starts_with('.')
-        && library.keep.iter().any(|(prefix, suffix)| {
-            name.len() >= prefix.len() + suffix.len()
-                && name.starts_with(prefix)
-                && name.ends_with(suffix)
-        })
+    pattern_of(library, name).is_some()
+}
+
+/// Which of `library.keep`'s patterns `name` matches (a plain name only).
+fn pattern_of(library: &Library, name: &str) -> Option<usize> {
+    if name.contains('/') || name.starts_with('.') {
+        return None;
+    }
+    library.keep.iter().position(|(prefix, suffix)| {
+        name.len() >= prefix.len() + suffix.len()
+            && name.starts_with(prefix)
+            && name.ends_with(suffix)
+    })
+}
+
+/// Whether a file's allocated blocks are far below its length (a sparse file).
+fn is_sparse(metadata: &fs::Metadata) -> bool {
+    metadata.len() > SPARSE_FROM && metadata.blocks().saturating_mul(512) < metadata.len() / 2
 }
 
 /// A regular file of the caller's at `path`, opened without following a link.
 fn open_regular(path: &Path) -> Result<(fs::File, u64), String> {
     let file = fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
         .map_err(|error| format!("cannot open `{}`: {error}", path.display()))?;
     let metadata = file
@@ -136,11 +186,14 @@ fn open_regular(path: &Path) -> Result<(fs::File, u64), String> {
     if metadata.uid() != uid() {
         return Err(format!("`{}` is not yours", path.display()));
     }
-    if metadata.len() > MAX_FILE {
+    if metadata.len() > MAX_ENTRY {
         return Err(format!(
-            "`{}` is larger than {MAX_FILE} bytes",
+            "`{}` is larger than {MAX_ENTRY} bytes",
             path.display()
         ));
+    }
+    if is_sparse(&metadata) {
+        return Err(format!("`{}` is a sparse file", path.display()));
     }
     Ok((file, metadata.len()))
 }
@@ -203,9 +256,55 @@ impl Store {
         Ok(Some(entry))
     }
 
+    /// Where a failed prime of `found`'s current key is recorded.
+    fn failure_marker(&self, found: &Installed) -> PathBuf {
+        self.venv_directory(&found.venv).join(format!(
+            ".failed-{}-{}",
+            found.library.name,
+            &found.key.0[..32]
+        ))
+    }
+
+    /// Whether priming `found` failed for its current key (a run does not retry it).
+    pub fn failed(&self, found: &Installed) -> bool {
+        private_directory(&self.venv_directory(&found.venv), false) == Ok(true)
+            && self
+                .failure_marker(found)
+                .symlink_metadata()
+                .is_ok_and(|metadata| metadata.is_file())
+    }
+
+    /// Records that priming `found` failed for its current key (best effort).
+    pub fn record_failure(&self, found: &Installed) {
+        if private_directory(&self.venv_directory(&found.venv), true) != Ok(true) {
+            return;
+        }
+        let _ = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .mode(0o600)
+            .open(self.failure_marker(found));
+    }
+
+    /// Forgets failed primes of `found`'s library and venv (any key).
+    fn clear_failures(&self, found: &Installed) {
+        let prefix = format!(".failed-{}-", found.library.name);
+        let Ok(entries) = fs::read_dir(self.venv_directory(&found.venv)) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                remove(&entry.path());
+            }
+        }
+    }
+
     /// Moves the files `found.library` keeps from `staging` (where the priming sandbox
-    /// wrote) into a new entry: copied without following links, regular files only,
-    /// bounded; written into a private temporary directory beside the entry and renamed
+    /// wrote) into a new entry: for each pattern of the table, the newest file matching
+    /// it that is a regular file (links are never followed), not sparse, and fits in what
+    /// is left of [`MAX_ENTRY`]; written into a private temporary directory beside the entry and renamed
     /// into place whole. A concurrent prime that renamed first wins: its entry is used.
     /// Older entries of the same library and venv are removed.
     pub fn install(&self, found: &Installed, staging: &Path) -> Result<Entry, String> {
@@ -216,37 +315,61 @@ impl Store {
             .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .tempdir_in(&venv_directory)
             .map_err(|error| format!("cannot create a temporary directory: {error}"))?;
-        let mut files = Vec::new();
+        // Per pattern, the candidates, newest first.
+        let mut candidates: Vec<Vec<(i128, String)>> = vec![Vec::new(); found.library.keep.len()];
         let names = fs::read_dir(staging)
             .map_err(|error| format!("cannot read `{}`: {error}", staging.display()))?;
         for entry in names.flatten() {
             let Ok(name) = entry.file_name().into_string() else {
                 continue;
             };
-            if !keeps(found.library, &name) {
-                continue;
-            }
-            // A link, a FIFO or a file too large is not kept (and never followed).
-            let Ok((mut source, _)) = open_regular(&entry.path()) else {
+            let Some(pattern) = pattern_of(found.library, &name) else {
                 continue;
             };
-            let target = temporary.path().join(&name);
-            let mut copy = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&target)
-                .map_err(|error| format!("cannot write `{}`: {error}", target.display()))?;
-            let copied = std::io::copy(&mut std::io::Read::take(&mut source, MAX_FILE), &mut copy)
-                .map_err(|error| format!("cannot copy `{name}`: {error}"))?;
-            if copied >= MAX_FILE {
-                return Err(format!("`{name}` is larger than {MAX_FILE} bytes"));
+            // Only regular files are candidates (a FIFO or a link is not even opened).
+            let Ok(metadata) = entry.path().symlink_metadata() else {
+                continue;
+            };
+            if !metadata.is_file() {
+                continue;
             }
-            files.push(name);
+            candidates[pattern].push((super::mtime(&metadata), name));
+        }
+        let mut files = Vec::new();
+        let mut total = 0u64;
+        for mut names in candidates {
+            names.sort_by(|a, b| b.cmp(a));
+            for (_, name) in names {
+                // A link, a FIFO, a sparse file or one too large is not kept (and never
+                // followed); the next newest is tried.
+                let Ok((mut source, length)) = open_regular(&staging.join(&name)) else {
+                    continue;
+                };
+                if total + length > MAX_ENTRY {
+                    continue;
+                }
+                let target = temporary.path().join(&name);
+                let mut copy = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&target)
+                    .map_err(|error| format!("cannot write `{}`: {error}", target.display()))?;
+                let room = MAX_ENTRY - total;
+                let copied =
+                    std::io::copy(&mut std::io::Read::take(&mut source, room + 1), &mut copy)
+                        .map_err(|error| format!("cannot copy `{name}`: {error}"))?;
+                if copied > room {
+                    return Err(format!("`{name}` grew past {MAX_ENTRY} bytes"));
+                }
+                total += copied;
+                files.push(name);
+                break;
+            }
         }
         if files.is_empty() {
             return Err(format!(
-                "`{}` left none of the files boxpy keeps",
+                "`{}` left none of the files boxpy keeps (regular files, not sparse, at most 16 MiB)",
                 found.library.prime_code
             ));
         }
@@ -285,6 +408,7 @@ impl Store {
             Err(error) => return Err(format!("cannot move the entry into place: {error}")),
         }
         self.remove_other_entries(found);
+        self.clear_failures(found);
         private_directory(&directory, false)?;
         read_entry(&directory, found.library)
     }
@@ -398,6 +522,12 @@ fn read_entry(directory: &Path, library: &Library) -> Result<Entry, String> {
     if record.library != library.name {
         return Err(format!("`{}` names another library", record_path.display()));
     }
+    if record.files.len() > library.keep.len() {
+        return Err(format!(
+            "`{}` names more files than boxpy keeps",
+            record_path.display()
+        ));
+    }
     let mut size = 0;
     for name in &record.files {
         if !keeps(library, name) {
@@ -408,6 +538,12 @@ fn read_entry(directory: &Path, library: &Library) -> Result<Entry, String> {
         }
         let (_, length) = open_regular(&directory.join(name))?;
         size += length;
+    }
+    if size > MAX_ENTRY {
+        return Err(format!(
+            "`{}` is larger than {MAX_ENTRY} bytes",
+            directory.display()
+        ));
     }
     Ok(Entry {
         directory: directory.to_path_buf(),
@@ -440,6 +576,37 @@ mod tests {
             Some(PathBuf::from("/home/me/.cache/boxpy"))
         );
         assert_eq!(root(&with(None), None), None);
+    }
+
+    #[test]
+    fn the_root_is_resolved_through_links_of_its_existing_ancestors() {
+        let base = tempfile::tempdir().unwrap();
+        let real = base.path().canonicalize().unwrap().join("disk/cache");
+        fs::create_dir_all(&real).unwrap();
+        let link = base.path().join("cache-link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert_eq!(resolve(&link), Some(real.clone()));
+        assert_eq!(
+            resolve(&link.join("not/yet")),
+            Some(real.join("not/yet")),
+            "the missing rest is appended"
+        );
+        assert_eq!(resolve(&link.join("missing/../..")), None);
+        let from_xdg = |name: &str| (name == "XDG_CACHE_HOME").then(|| link.clone().into());
+        assert_eq!(root(&from_xdg, None), Some(real.join("boxpy")));
+    }
+
+    #[test]
+    fn sparse_files_are_told_apart() {
+        let base = tempfile::tempdir().unwrap();
+        let sparse = base.path().join("sparse");
+        fs::File::create(&sparse).unwrap().set_len(8 << 20).unwrap();
+        let dense = base.path().join("dense");
+        fs::write(&dense, vec![b'x'; 1 << 20]).unwrap();
+        fs::File::open(&dense).unwrap().sync_all().unwrap();
+        assert!(is_sparse(&sparse.metadata().unwrap()));
+        assert!(!is_sparse(&dense.metadata().unwrap()));
+        assert!(open_regular(&sparse).unwrap_err().contains("sparse"));
     }
 
     #[test]

@@ -689,3 +689,276 @@ print("cache", cache, lists, state)
         assert_eq!(printed_again, printed);
     }
 }
+
+/// A venv with the stand-in matplotlib whose `font_manager` is `code` instead.
+fn venv_priming_with(workspace: &Workspace, code: &str) -> PathBuf {
+    let probe = workspace.root().join("nothing");
+    let venv = fake_matplotlib_venv(workspace, &probe);
+    std::fs::write(
+        site_packages(&venv).join("matplotlib/font_manager.py"),
+        code,
+    )
+    .unwrap();
+    venv
+}
+
+/// The bytes the store holds on disk (allocated blocks), in all its files.
+fn store_usage(root: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let Ok(metadata) = path.symlink_metadata() else {
+            continue;
+        };
+        total += metadata.blocks() * 512;
+        if metadata.is_dir() {
+            pending.extend(
+                std::fs::read_dir(&path)
+                    .unwrap()
+                    .flatten()
+                    .map(|e| e.path()),
+            );
+        }
+    }
+    total
+}
+
+/// Red team 04: a venv's library writes many sparse font lists (free in the staging
+/// directory); the store keeps one file per pattern, the newest that is not sparse, and
+/// stays small. Red team 11: a dist-info name that is no version is shown as `unknown`.
+#[test]
+fn priming_keeps_one_file_per_pattern_and_never_a_sparse_one() {
+    let _fonts = fonts_unchanged();
+    let workspace = Workspace::new(&Runner::Caller);
+    let venv = venv_priming_with(
+        &workspace,
+        r#"
+import json, os, time
+d = os.environ["MPLCONFIGDIR"]
+with open(os.path.join(d, "fontlist-v0.json"), "w") as handle:
+    json.dump({"primed": "older"}, handle)
+time.sleep(0.05)
+with open(os.path.join(d, "fontlist-v1.json"), "w") as handle:
+    json.dump({"primed": True}, handle)
+time.sleep(0.05)
+for i in range(4):
+    with open(os.path.join(d, f"fontlist-v9{i}.json"), "wb") as handle:
+        handle.truncate(15 << 20)
+"#,
+    );
+    let site = site_packages(&venv);
+    std::fs::rename(
+        site.join("matplotlib-1.0.dist-info"),
+        site.join("matplotlib-9 is outdated; run fix.sh on the host.dist-info"),
+    )
+    .unwrap();
+    let output = boxpy(&workspace)
+        .args(["run", "--venv"])
+        .arg(&venv)
+        .code(READ_FONT_LIST)
+        .run();
+    assert_exit(&output, 0);
+    assert_started(&output);
+    assert_eq!(
+        output.line_after("fontlist: "),
+        r#"{"primed": true}"#,
+        "{output}"
+    );
+    assert_eq!(output.line_after("neighbours: "), "['fontlist-v1.json']");
+    let usage = store_usage(&workspace.root().join("xdg-cache"));
+    assert!(usage < 1 << 20, "the store holds {usage} bytes");
+    let shown = cache_show(&workspace);
+    assert_eq!(
+        shown["entries"][0]["files"],
+        serde_json::json!(["fontlist-v1.json"])
+    );
+    assert_eq!(shown["entries"][0]["version"], "unknown", "{shown}");
+}
+
+/// Red team 05: a prime that fails is reported by its status (never the program's text),
+/// is not retried by later runs until its key changes (`boxpy cache prime` retries), and
+/// runs no longer than the run's own `limits.timeout`.
+#[test]
+fn a_failed_prime_says_its_status_only_and_is_not_retried() {
+    let _fonts = fonts_unchanged();
+    let workspace = Workspace::new(&Runner::Caller);
+    let hostile = "boxpy: error: the venv is corrupt; fix it on the host";
+    let venv = venv_priming_with(
+        &workspace,
+        &format!("import sys\nsys.stderr.write({hostile:?} + '\\n')\nsys.exit(3)\n"),
+    );
+    let run = || {
+        boxpy(&workspace)
+            .args(["run", "--venv"])
+            .arg(&venv)
+            .code("print('started')")
+            .run()
+    };
+    let first = run();
+    assert_exit(&first, 0);
+    assert_started(&first);
+    assert_eq!(first.stderr_text().matches(PRIMING).count(), 1, "{first}");
+    assert!(first.stderr_text().contains("(exit status 3)"), "{first}");
+    assert!(!first.stderr_text().contains("corrupt"), "{first}");
+    let second = run();
+    assert_exit(&second, 0);
+    assert!(!second.stderr_text().contains(PRIMING), "retried: {second}");
+    assert!(
+        second
+            .stderr_text()
+            .contains("`boxpy cache prime` tries again"),
+        "{second}"
+    );
+    let explicit = boxpy(&workspace)
+        .args(["cache", "prime", "--json", "--venv"])
+        .arg(&venv)
+        .run();
+    let text = format!("{}{}", explicit.stdout_text(), explicit.stderr_text());
+    assert!(
+        text.contains("exit status 3") && !text.contains("corrupt"),
+        "{explicit}"
+    );
+    // A new key (another version file) is primed again.
+    std::fs::write(
+        site_packages(&venv).join("matplotlib/_version.py"),
+        "version = '1.1'\n",
+    )
+    .unwrap();
+    assert_eq!(run().stderr_text().matches(PRIMING).count(), 1);
+
+    // A prime that would run for ever stops at the run's own timeout.
+    let slow = Workspace::new(&Runner::Caller);
+    let venv = venv_priming_with(&slow, "import time\ntime.sleep(3600)\n");
+    let output = boxpy(&slow)
+        .args(["run", "--timeout", "1s", "--venv"])
+        .arg(&venv)
+        .code("print('started')")
+        .run();
+    assert_exit(&output, 0);
+    assert_started(&output);
+    assert!(
+        output.stderr_text().contains("stopped after 1 s"),
+        "{output}"
+    );
+}
+
+/// Red team 08: a cache directory that is a link (to a bigger disk) works; one that leads
+/// into the workdir is the store inside a writable area.
+#[test]
+fn a_symlinked_cache_directory_is_resolved_once() {
+    let _fonts = fonts_unchanged();
+    let workspace = Workspace::new(&Runner::Caller);
+    let probe = workspace.root().join("nothing");
+    let venv = fake_matplotlib_venv(&workspace, &probe);
+    let disk = workspace.root().join("bigdisk/cache");
+    std::fs::create_dir_all(&disk).unwrap();
+    let link = workspace.root().join("cache-link");
+    std::os::unix::fs::symlink(&disk, &link).unwrap();
+    for round in 0..2 {
+        let output = boxpy(&workspace)
+            .env("XDG_CACHE_HOME", &link)
+            .args(["run", "--venv"])
+            .arg(&venv)
+            .code(READ_FONT_LIST)
+            .run();
+        assert_exit(&output, 0);
+        assert_started(&output);
+        assert!(
+            output.line_after("fontlist: ").contains("primed"),
+            "round {round}: {output}"
+        );
+    }
+    assert!(disk.join("boxpy/venvs").is_dir());
+
+    // A link into the workdir: no store yet, none is made; once one is, runs are refused.
+    let into_work = workspace.root().join("cache-into-work");
+    std::fs::create_dir_all(workspace.work().join(".cache")).unwrap();
+    std::os::unix::fs::symlink(workspace.work().join(".cache"), &into_work).unwrap();
+    let output = boxpy(&workspace)
+        .env("XDG_CACHE_HOME", &into_work)
+        .args(["run", "--venv"])
+        .arg(&venv)
+        .code(READ_FONT_LIST)
+        .run();
+    assert_exit(&output, 0);
+    assert_eq!(output.line_after("fontlist: "), "absent", "{output}");
+    assert_absent_on_host(&workspace.work().join(".cache/boxpy"));
+    let prime = boxpy(&workspace)
+        .env("XDG_CACHE_HOME", &into_work)
+        .args(["cache", "prime", "--venv"])
+        .arg(&venv)
+        .run();
+    assert_exit(&prime, 0);
+    let output = boxpy(&workspace)
+        .env("XDG_CACHE_HOME", &into_work)
+        .args(["run", "--venv"])
+        .arg(&venv)
+        .code("print('started')")
+        .run();
+    assert_not_started(&output);
+    assert_exit(&output, 125);
+    assert!(output.stderr_text().contains("library caches"), "{output}");
+}
+
+/// Red team 10: a venv file boxpy reads (`_version.py` for the cache key, `pyvenv.cfg`)
+/// that is a link to a FIFO or a device is refused without being opened (inotify sees no
+/// open); a FIFO with no writer does not hang the run.
+#[test]
+fn a_fifo_or_device_linked_from_a_venv_is_never_opened() {
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    let workspace = Workspace::new(&Runner::Caller);
+    let probe = workspace.root().join("nothing");
+    let venv = fake_matplotlib_venv(&workspace, &probe);
+    let fifo = workspace.root().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let mut targets = vec![fifo];
+    if is_root() {
+        // A null device of the test's own, in the workspace (never the host's /dev).
+        let device = workspace.root().join("null");
+        nix::sys::stat::mknod(
+            &device,
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+            nix::sys::stat::makedev(1, 3),
+        )
+        .unwrap();
+        targets.push(device);
+    }
+    let version_file = site_packages(&venv).join("matplotlib/_version.py");
+    let config = venv.join("pyvenv.cfg");
+    let original_config = std::fs::read(&config).unwrap();
+    for target in &targets {
+        let watch = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).unwrap();
+        watch
+            .add_watch(
+                target,
+                AddWatchFlags::IN_OPEN | AddWatchFlags::IN_DONT_FOLLOW,
+            )
+            .unwrap();
+        let opens = || watch.read_events().map(|events| events.len()).unwrap_or(0);
+        std::fs::remove_file(&version_file).unwrap();
+        std::os::unix::fs::symlink(target, &version_file).unwrap();
+        let output = boxpy(&workspace)
+            .args(["run", "--venv"])
+            .arg(&venv)
+            .code("print('started')")
+            .run();
+        assert_exit(&output, 0);
+        assert_started(&output);
+        assert_eq!(opens(), 0, "{} was opened: {output}", target.display());
+
+        std::fs::remove_file(&config).unwrap();
+        std::os::unix::fs::symlink(target, &config).unwrap();
+        let output = boxpy(&workspace)
+            .args(["run", "--venv"])
+            .arg(&venv)
+            .code("print('started')")
+            .run();
+        assert_not_started(&output);
+        assert!(output.stderr_text().contains("pyvenv.cfg"), "{output}");
+        assert_eq!(opens(), 0, "{} was opened: {output}", target.display());
+        std::fs::remove_file(&config).unwrap();
+        std::fs::write(&config, &original_config).unwrap();
+    }
+}
