@@ -828,9 +828,34 @@ pub fn progress_done() {
 
 /// Prints a JSON value as one line on stdout (`nbexec --json` adds fields to the result).
 pub fn print_json_value(value: &serde_json::Value) {
+    let text = json_text(value);
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{value}");
+    let _ = writeln!(out, "{text}");
     let _ = out.flush();
+}
+
+/// `value` as one line of JSON where every character a terminal would obey or hide
+/// ([`crate::text::needs_escape`]: C1 controls, DEL, bidirectional and other format
+/// characters) is written as `\uXXXX`, as serde_json writes C0 controls: the same string to
+/// a JSON reader, nothing to a terminal that shows the object. Such characters only occur
+/// inside strings, so the text is rewritten character by character.
+pub fn json_text(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    if !text.chars().any(crate::text::needs_escape) {
+        return text;
+    }
+    let mut escaped = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if crate::text::needs_escape(c) {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                escaped.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
 }
 
 /// `boxpy policy list`: the shipped policies and where the lookup finds one here.
@@ -1038,6 +1063,24 @@ pub fn format_doctor(checks: &[crate::doctor::Check], styles: &Styles) -> String
 #[cfg(test)]
 mod escape_tests {
     use super::*;
+
+    /// `--json` output escapes what a terminal would obey (C1 CSI, bidi overrides, DEL) as
+    /// `\uXXXX` (surrogate pairs beyond the BMP) and is still the same JSON value.
+    #[test]
+    fn json_text_escapes_what_a_terminal_obeys() {
+        let value = serde_json::json!({
+            "help": "x\u{9b}2J\u{202e}evil\u{7f}\u{e0041}é\t\u{1b}",
+        });
+        let text = json_text(&value);
+        assert!(!text.chars().any(crate::text::needs_escape), "{text:?}");
+        assert!(
+            text.contains("\\u009b") && text.contains("\\u202e") && text.contains("\\udb40\\udc41"),
+            "{text}"
+        );
+        assert!(text.contains('é'), "{text}");
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value);
+    }
 
     #[test]
     fn control_characters_are_escaped_and_text_is_kept() {

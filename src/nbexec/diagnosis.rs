@@ -161,11 +161,16 @@ pub fn notebook_hint(ename: &str, evalue: &str) -> Option<String> {
     }
 }
 
-/// A kernelspec's name as Jupyter makes them (`[A-Za-z0-9._-]+`, short): the only kernel
-/// names a report repeats from the driver (a hostile venv writes its channel).
+/// A kernelspec's name as Jupyter makes them (`[A-Za-z0-9._-]+`, short, starting with a
+/// letter or digit): the only kernel names a report repeats from the driver (a hostile venv
+/// writes its channel). No `--` or `..` either: a name such as
+/// `needs--rw-..--network-full` would read as a flag to follow.
 pub fn plain_kernel_name(name: &str) -> bool {
     !name.is_empty()
-        && name.len() <= 64
+        && name.len() <= 40
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && !name.contains("--")
+        && !name.contains("..")
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
@@ -273,7 +278,17 @@ mod tests {
         for name in ["python3", "ir", "julia-1.9", "my_env.2"] {
             assert!(plain_kernel_name(name), "{name}");
         }
-        for name in ["", "a b", "py`thon", "x\u{1b}[2J", "é", &"k".repeat(65)] {
+        for name in [
+            "",
+            "a b",
+            "py`thon",
+            "x\u{1b}[2J",
+            "é",
+            &"k".repeat(41),
+            "boxpy-needs--rw-..--network-full.to-run-this-kernel",
+            "-python3",
+            "a..b",
+        ] {
             assert!(!plain_kernel_name(name), "{name:?}");
         }
         for name in ["nbclient", "jupyter_client.kernelspec", "_x.y2"] {

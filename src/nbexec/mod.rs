@@ -631,7 +631,7 @@ pub(crate) fn run(
             let name = output.file_name().unwrap_or_default().to_string_lossy();
             match copy
                 .as_mut()
-                .and_then(|copy| saving::keep_elsewhere(copy, &name))
+                .and_then(|copy| saving::keep_elsewhere(copy, &name, &invocation.writable_areas()))
             {
                 Some(path) => kept_at = Some((path, error.summary())),
                 None => return Err(error),
@@ -974,6 +974,30 @@ fn kernel_cwd(
             hint: Some(refusal.hint),
         }
     })?;
+    // No link anywhere on the path as typed, walked component by component before any `..`
+    // is folded: `data/..` through a link `data` would otherwise lead wherever the link
+    // points, and a link a repository ships one directory up (`--cwd ../data`) is the
+    // repository's choice, not the user's. The hint never names the link's target.
+    let mut walked = PathBuf::new();
+    for component in directory.components() {
+        walked.push(component);
+        if walked
+            .symlink_metadata()
+            .is_ok_and(|metadata| metadata.file_type().is_symlink())
+        {
+            return Err(Error::Usage {
+                message: format!(
+                    "--cwd `{}`: `{}` is a symbolic link; boxpy does not follow links to the kernel's directory",
+                    crate::text::escaped_path(directory),
+                    crate::text::escaped_path(&walked)
+                ),
+                hint: Some(
+                    "name the directory itself, without a link on its way (if the link is yours, `realpath` shows where it leads)"
+                        .to_owned(),
+                ),
+            });
+        }
+    }
     let canonical = directory
         .canonicalize()
         .map_err(|error| refuse(error.to_string().to_lowercase()))?;

@@ -109,8 +109,15 @@ fn current_umask() -> u32 {
 
 /// The executed notebook, whose write to the output failed, copied into a new file of
 /// boxpy's own: `$XDG_STATE_HOME/boxpy/` (or `~/.local/state/boxpy/`), else the system's
-/// temporary directory; created exclusively, mode 0600. Returns where.
-pub(super) fn keep_elsewhere(notebook: &mut std::fs::File, name: &str) -> Option<PathBuf> {
+/// temporary directory; created exclusively, mode 0600. Returns where. A place that lies in
+/// (or is reached through a link into) `writable`, the run's workdir and writable mounts,
+/// is not boxpy's: the program could have planted it (`XDG_STATE_HOME` inside the project
+/// and a link `boxpy -> elsewhere`), and is skipped.
+pub(super) fn keep_elsewhere(
+    notebook: &mut std::fs::File,
+    name: &str,
+    writable: &[PathBuf],
+) -> Option<PathBuf> {
     let state = std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)
         .filter(|path| path.is_absolute())
@@ -118,20 +125,41 @@ pub(super) fn keep_elsewhere(notebook: &mut std::fs::File, name: &str) -> Option
     let state = state.map(|state| state.join("boxpy"));
     let mut places: Vec<PathBuf> = state.iter().cloned().collect();
     places.push(std::env::temp_dir());
+    let writable: Vec<PathBuf> = writable
+        .iter()
+        .map(|area| area.canonicalize().unwrap_or_else(|_| area.clone()))
+        .collect();
     for place in places {
-        if std::fs::create_dir_all(&place).is_err() {
+        let own = state.as_ref() == Some(&place);
+        let Some(place) = private_place(&place, &writable) else {
             continue;
-        }
+        };
         if let Some(path) = copy_into(notebook, &place, name) {
             // A program that fails the final save on every run cannot fill the disk:
             // boxpy's own directory keeps the newest few.
-            if state.as_ref() == Some(&place) {
+            if own {
                 prune_kept(&place, &path, KEPT_NOTEBOOKS);
             }
             return Some(path);
         }
     }
     None
+}
+
+/// `place` created and resolved, when neither its nearest existing ancestor nor the place
+/// itself resolves into one of `writable`, and it is a real directory (never a link).
+fn private_place(place: &Path, writable: &[PathBuf]) -> Option<PathBuf> {
+    let inside = |path: &Path| writable.iter().any(|area| path.starts_with(area));
+    let existing = place.ancestors().find(|ancestor| ancestor.exists())?;
+    if inside(&existing.canonicalize().ok()?) {
+        return None;
+    }
+    std::fs::create_dir_all(place).ok()?;
+    if !std::fs::symlink_metadata(place).ok()?.is_dir() {
+        return None;
+    }
+    let resolved = place.canonicalize().ok()?;
+    (!inside(&resolved)).then_some(resolved)
 }
 
 /// How many kept notebooks boxpy's state directory holds at most.

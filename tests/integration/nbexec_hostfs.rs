@@ -65,6 +65,34 @@ fn cwd_through_a_planted_link_is_refused() {
         "{output}"
     );
     assert!(!ws.work().join("out.ipynb").exists(), "nothing ran");
+    // Nor around the check: `data2/..` through a link `data2 -> ../private/deep` (the `..`
+    // folded as text would hide the link), nor a link a repository ships one directory up,
+    // outside every writable place (`--cwd ../shipped`, `shipped -> private`).
+    ws.write("private/deep/x", "");
+    std::os::unix::fs::symlink("../private/deep", ws.work().join("data2")).unwrap();
+    std::os::unix::fs::symlink("private", ws.root().join("shipped")).unwrap();
+    for cwd in ["data2/..", "../shipped"] {
+        let output = nbexec(&ws, &venv)
+            .args([
+                "read.ipynb",
+                "--cwd",
+                cwd,
+                "-o",
+                "out.ipynb",
+                "--log-output",
+            ])
+            .run();
+        assert_exit(&output, 125);
+        assert!(
+            output.stderr_text().contains("symbolic link"),
+            "{cwd}: {output}"
+        );
+        assert!(
+            !output.stderr_text().contains(SECRET) && !output.stdout_text().contains(SECRET),
+            "{cwd}: {output}"
+        );
+        assert!(!ws.work().join("out.ipynb").exists(), "{cwd}: nothing ran");
+    }
 }
 
 /// The notebook named through a link planted in the workdir is refused also when nbexec

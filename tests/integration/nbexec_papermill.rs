@@ -556,6 +556,42 @@ fn a_notebook_whose_write_fails_is_kept_elsewhere() {
     let saved = read(&kept);
     assert_eq!(outputs(&cells(&saved)[0]).trim(), "ran");
     assert!(!ws.work().join("results/out.ipynb").exists());
+
+    // A state directory the program could write (inside the workdir) where it planted
+    // `boxpy -> elsewhere`: the kept copy goes to boxpy's next place, never through the link.
+    let elsewhere = ws.dir("elsewhere");
+    ws.dir("work/results2");
+    ws.write(
+        "work/plant.ipynb",
+        notebook(&[(
+            "code",
+            &format!(
+                "import os\nos.makedirs('state', exist_ok=True)\nos.symlink({:?}, 'state/boxpy')\nos.chmod('results2', 0o555)\nprint('ran')",
+                elsewhere.display().to_string()
+            ),
+            &[],
+        )]),
+    );
+    let output = nbexec(&ws, &venv)
+        .env("XDG_STATE_HOME", ws.work().join("state"))
+        .args(["plant.ipynb", "-o", "results2/out.ipynb", "--json"])
+        .run();
+    assert_exit(&output, 1);
+    let result = output.json();
+    let kept = result["saved_to"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{result}"));
+    assert!(
+        !kept.starts_with(ws.work().to_str().unwrap())
+            && !kept.starts_with(elsewhere.to_str().unwrap()),
+        "{kept}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "{result}"
+    );
+    let _ = std::fs::remove_file(kept);
 }
 
 /// Jupyter's own format: the saved file is what `nbformat.write` writes (checked in
