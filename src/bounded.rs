@@ -93,6 +93,11 @@ pub fn read_to_string_no_follow(path: &Path, limit: u64) -> Result<String, ReadE
     text(read_with(path, limit, libc::O_NOFOLLOW)?)
 }
 
+/// [`read`], refusing a symlink at `path` itself (`O_NOFOLLOW`).
+pub fn read_no_follow(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    read_with(path, limit, libc::O_NOFOLLOW)
+}
+
 fn read_with(path: &Path, limit: u64, flags: libc::c_int) -> Result<Vec<u8>, ReadError> {
     let (file, metadata) = open_regular(path, flags)?;
     if metadata.len() > limit {

@@ -139,9 +139,20 @@ impl KeyInputs {
             .version_files
             .iter()
             .map(|relative| {
-                let contents =
-                    crate::bounded::read(&site_packages.join(relative), MAX_VERSION_FILE)
-                        .unwrap_or_default();
+                // Never through a link: one that leads out of the venv (into the workdir)
+                // would let the program change the key, and so force a prime, on every run.
+                // A link is keyed by where it points, not by what it points to.
+                let path = site_packages.join(relative);
+                let contents = match std::fs::read_link(&path) {
+                    Ok(target) => {
+                        let mut keyed = b"link:".to_vec();
+                        keyed.extend_from_slice(target.as_os_str().as_encoded_bytes());
+                        keyed
+                    }
+                    Err(_) => {
+                        crate::bounded::read_no_follow(&path, MAX_VERSION_FILE).unwrap_or_default()
+                    }
+                };
                 ((*relative).to_owned(), contents)
             })
             .collect();
@@ -615,6 +626,30 @@ mod tests {
             )],
             fonts: vec![(PathBuf::from("/usr/share/fonts"), 7)],
         }
+    }
+
+    /// A version file that is a link (into the workdir, say, where the program rewrites
+    /// it) is keyed by where it points: rewriting the target does not change the key, so a
+    /// run cannot force a prime on every run.
+    #[test]
+    fn a_linked_version_file_is_keyed_by_its_target_path() {
+        let root = tempfile::tempdir().unwrap();
+        let site = root.path().join("site-packages");
+        std::fs::create_dir_all(site.join("matplotlib")).unwrap();
+        let outside = root.path().join("outside.py");
+        std::fs::write(&outside, "version = '1'\n").unwrap();
+        std::os::unix::fs::symlink(&outside, site.join("matplotlib/_version.py")).unwrap();
+        let library = &LIBRARIES[0];
+        let first = KeyInputs::probe(library, root.path(), &site).key(library);
+        std::fs::write(&outside, "version = '2'\n").unwrap();
+        let second = KeyInputs::probe(library, root.path(), &site);
+        assert_eq!(second.key(library), first);
+        assert!(second.version_files[0].1.starts_with(b"link:"));
+        // A regular file is keyed by its contents.
+        std::fs::remove_file(site.join("matplotlib/_version.py")).unwrap();
+        std::fs::write(site.join("matplotlib/_version.py"), "version = '1'\n").unwrap();
+        let plain = KeyInputs::probe(library, root.path(), &site);
+        assert_eq!(plain.version_files[0].1, b"version = '1'\n");
     }
 
     #[test]
