@@ -63,7 +63,8 @@ impl fmt::Display for ReadError {
     }
 }
 
-fn describe(file_type: std::fs::FileType) -> &'static str {
+/// What a file that is not a regular file is, for an error ("a FIFO", "a character device", …).
+pub(crate) fn describe(file_type: std::fs::FileType) -> &'static str {
     if file_type.is_dir() {
         "a directory"
     } else if file_type.is_fifo() {

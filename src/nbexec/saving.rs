@@ -49,7 +49,7 @@ pub(super) fn refuse_directory(output: &Path) -> Result<()> {
 /// Returns the mode the written notebook gets: the one the output has now, before anything
 /// runs, or for a new file 0666 less the umask.
 pub(super) fn check_output(output: &Path, system: &[&str]) -> Result<u32> {
-    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    use std::os::unix::fs::PermissionsExt;
     let refuse = |reason: String| {
         Error::Usage {
         message: format!("cannot write `{}`: {reason}", output.display()),
@@ -77,22 +77,16 @@ pub(super) fn check_output(output: &Path, system: &[&str]) -> Result<u32> {
         Err(_) => return Ok(0o666 & !current_umask()),
     };
     let kind = existing.file_type();
-    let what = if kind.is_char_device() {
-        "a character device"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_socket() {
-        "a socket"
-    } else if kind.is_file() {
+    if kind.is_file() {
         return Ok(existing.permissions().mode() & 0o777);
-    } else {
-        // A symlink (replaced by the rename, not followed) or a directory (refused apart).
+    }
+    if kind.is_symlink() || kind.is_dir() {
+        // A symlink is replaced by the rename, not followed; a directory is refused apart.
         return Ok(0o666 & !current_umask());
-    };
+    }
     Err(refuse(format!(
-        "it is {what}, not a regular file: writing the notebook would replace it"
+        "it is {}, not a regular file: writing the notebook would replace it",
+        crate::bounded::describe(kind)
     )))
 }
 

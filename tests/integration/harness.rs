@@ -197,6 +197,21 @@ macro_rules! runner_tests {
 }
 pub(crate) use runner_tests;
 
+/// The cached venv of `kind`, or return from the test with a `SKIPPED` line when it cannot
+/// be made (no network for pip, say).
+macro_rules! require_venv {
+    ($kind:expr) => {
+        match $crate::harness::venv($kind) {
+            Ok(venv) => venv,
+            Err(why) => {
+                eprintln!("SKIPPED: no venv {:?} ({why})", $kind);
+                return;
+            }
+        }
+    };
+}
+pub(crate) use require_venv;
+
 // ---------------------------------------------------------------------------------------
 // Workspaces
 // ---------------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use crate::escape::assert_host_can_fork;
 use crate::harness::{
-    assert_exit, assert_no_process_left, assert_started, boxpy, dedent, py, run_in_venv,
-    runner_tests, unique, venv, Output, Runner, Venv, Workspace, MARKER,
+    assert_exit, assert_no_process_left, assert_started, boxpy, dedent, py, require_venv,
+    run_in_venv, runner_tests, unique, Output, Runner, Venv, Workspace, MARKER,
 };
 
 /// A policy file in the workspace root (outside the workdir), for `--policy`.
@@ -474,13 +474,7 @@ runner_tests! {
     /// `__main__`), `ProcessPoolExecutor`, `subprocess.run(["true"])` and asyncio with a
     /// subprocess.
     fn python_works_under_the_default_policy(runner) {
-        let numpy_venv = match venv(Venv::Numpy) {
-            Ok(path) => path,
-            Err(reason) => {
-                eprintln!("SKIPPED: no numpy venv (pip could not install numpy): {reason}");
-                return;
-            }
-        };
+        let numpy_venv = require_venv!(Venv::Numpy);
         let ws = Workspace::new(&runner);
         let script = ws.write(
             "work/everyday.py",

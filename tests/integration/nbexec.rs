@@ -4,19 +4,9 @@
 
 use std::path::Path;
 
-use crate::harness::{assert_exit, boxpy, runner_tests, venv, Runner, Venv, Workspace};
-
-macro_rules! require_jupyter {
-    () => {
-        match venv(Venv::Jupyter) {
-            Ok(venv) => venv,
-            Err(why) => {
-                eprintln!("SKIPPED: no venv with nbclient/ipykernel ({why})");
-                return;
-            }
-        }
-    };
-}
+use crate::harness::{
+    assert_exit, boxpy, require_venv, runner_tests, venv, Runner, Venv, Workspace,
+};
 
 /// A notebook (nbformat 4.5) from (cell type, source, tags).
 pub(crate) fn notebook(cells: &[(&str, &str, &[&str])]) -> String {
@@ -46,7 +36,8 @@ pub(crate) fn notebook(cells: &[(&str, &str, &[&str])]) -> String {
     .to_string()
 }
 
-fn nbexec(ws: &Workspace, venv: &Path) -> crate::harness::Boxpy {
+/// `boxpy nbexec --venv VENV` in the workspace.
+pub(crate) fn nbexec(ws: &Workspace, venv: &Path) -> crate::harness::Boxpy {
     boxpy(ws).arg("nbexec").arg("--venv").arg(venv)
 }
 
@@ -88,7 +79,7 @@ runner_tests! {
     /// A notebook runs (under the default policy: no network, so the kernel talks over the
     /// sandbox's private IPC), `-o` writes it with outputs, and nothing else appears.
     fn notebook_runs_and_writes_only_the_output(runner) {
-        let venv = require_jupyter!();
+        let venv = require_venv!(Venv::Jupyter);
         let ws = Workspace::new(&runner);
         ws.write(
             "work/analysis.ipynb",
@@ -117,7 +108,7 @@ runner_tests! {
     /// open is flushed by the kernel's own exit (a kernel killed instead would leave it
     /// empty), and an `atexit` handler of the notebook's runs.
     fn the_kernel_ends_gracefully(runner) {
-        let venv = require_jupyter!();
+        let venv = require_venv!(Venv::Jupyter);
         let ws = Workspace::new(&runner);
         ws.write(
             "work/leaves-open.ipynb",
@@ -140,7 +131,7 @@ atexit.register(lambda: open('atexit.txt', 'w').write('ran'))",
     /// A failing cell: exit 1, the report locates it as `NOTEBOOK, cell N, line L` (code
     /// cells counted from 1), with the cell's source line and a hint.
     fn failing_cell_is_located(runner) {
-        let venv = require_jupyter!();
+        let venv = require_venv!(Venv::Jupyter);
         let ws = Workspace::new(&runner);
         ws.write(
             "work/broken.ipynb",
@@ -185,7 +176,7 @@ atexit.register(lambda: open('atexit.txt', 'w').write('ran'))",
     /// Parameters as papermill: typed `-p`, raw `-r`, a new `injected-parameters` cell after
     /// the `parameters` cell; `--inplace` rewrites the notebook.
     fn parameters_are_injected(runner) {
-        let venv = require_jupyter!();
+        let venv = require_venv!(Venv::Jupyter);
         let ws = Workspace::new(&runner);
         let path = ws.write(
             "work/params.ipynb",
@@ -214,7 +205,7 @@ atexit.register(lambda: open('atexit.txt', 'w').write('ran'))",
     /// A kernel killed by the memory limit: a clear report naming `limits.memory` (or the
     /// MemoryError the allocation raised), exit 1, and no Python traceback from the driver.
     fn kernel_killed_by_the_memory_limit(runner) {
-        let venv = require_jupyter!();
+        let venv = require_venv!(Venv::Jupyter);
         let ws = Workspace::new(&runner);
         ws.write(
             "work/hog.ipynb",
@@ -264,7 +255,7 @@ fn bad_input_is_refused_clearly() {
 /// `--cell-timeout` stops a cell that runs too long.
 #[test]
 fn cell_timeout_stops_a_cell() {
-    let venv = require_jupyter!();
+    let venv = require_venv!(Venv::Jupyter);
     let ws = Workspace::new(&Runner::Caller);
     ws.write(
         "work/slow.ipynb",

@@ -4,19 +4,9 @@
 
 use std::path::Path;
 
-use crate::harness::{assert_exit, boxpy, py_path, runner_tests, venv, Venv, Workspace, MARKER};
-
-macro_rules! require_jupyter {
-    () => {
-        match venv(Venv::Jupyter) {
-            Ok(venv) => venv,
-            Err(why) => {
-                eprintln!("SKIPPED: no venv with nbclient/ipykernel ({why})");
-                return;
-            }
-        }
-    };
-}
+use crate::harness::{
+    assert_exit, boxpy, py_path, require_venv, runner_tests, Venv, Workspace, MARKER,
+};
 
 /// A notebook (nbformat 4.5) of code cells.
 fn notebook(cells: &[&str]) -> String {
@@ -52,7 +42,7 @@ runner_tests! {
     /// the notebook's own result stands (exit 0, its outputs saved), and boxpy never says
     /// the program did not run.
     fn kernel_cannot_forge_driver_events(runner) {
-        let venv = require_jupyter!();
+        let venv = require_venv!(Venv::Jupyter);
         for (variant, forged) in FORGERIES {
             let ws = Workspace::new(&runner);
             let cell = format!(
@@ -80,7 +70,7 @@ runner_tests! {
     /// Notebook code that kills the driver (its parent, which it may signal) ends the run as
     /// the program's failure, reported as a kill, never as a sandbox that did not start.
     fn killing_the_driver_is_the_programs_failure(runner) {
-        let venv = require_jupyter!();
+        let venv = require_venv!(Venv::Jupyter);
         let ws = Workspace::new(&runner);
         let cell = format!("import os, signal\nopen('ran.txt', 'w').write({MARKER:?})\nos.kill(os.getppid(), signal.SIGKILL)");
         ws.write("work/kill.ipynb", notebook(&[&cell]));
@@ -99,7 +89,7 @@ runner_tests! {
     /// its own directory: the file beside it is as unreadable as it is to `boxpy run` from
     /// the same place, and the kernel runs in the workdir.
     fn notebook_directory_is_not_mounted(runner) {
-        let venv = require_jupyter!();
+        let venv = require_venv!(Venv::Jupyter);
         let ws = Workspace::new(&runner);
         let home = ws.dir("home");
         let elsewhere = ws.dir("elsewhere");
@@ -149,7 +139,7 @@ runner_tests! {
     /// directory read-only and nothing around it; HOME, a directory above it, a hidden
     /// directory in it, `/` and system directories are refused before anything runs.
     fn cwd_flag_shows_only_its_directory(runner) {
-        let venv = require_jupyter!();
+        let venv = require_venv!(Venv::Jupyter);
         let ws = Workspace::new(&runner);
         let home = ws.dir("home");
         let project = ws.dir("home/project");
@@ -206,7 +196,7 @@ runner_tests! {
     /// the `-o` file. Either way boxpy's own peak memory stays under 64 MiB (read from
     /// `/proc/<boxpy>/status` while boxpy waits to print its JSON into a full pipe).
     fn huge_display_leaves_boxpy_small(runner) {
-        let venv = require_jupyter!();
+        let venv = require_venv!(Venv::Jupyter);
         let ws = Workspace::new(&runner);
         let wrapper = ws.write("peak.py", PEAK_WRAPPER);
         ws.write(
@@ -319,7 +309,7 @@ runner_tests! {
     /// while it ran, and boxpy wrote the saved notebook through it; a link left at `-o`'s
     /// name to a setuid program lent its mode to the saved file.
     fn the_saved_notebook_lands_where_it_was_checked(runner) {
-        let venv = require_jupyter!();
+        let venv = require_venv!(Venv::Jupyter);
         let ws = Workspace::new(&runner);
         let victim = ws.dir("victim");
         ws.dir("work/sub");
@@ -365,7 +355,7 @@ runner_tests! {
     /// a sequence it leaves open cannot conceal or restyle boxpy's cell progress and
     /// report, which each start with the soft reset.
     fn the_kernel_cannot_hide_boxpys_report_on_a_terminal(runner) {
-        let venv = require_jupyter!();
+        let venv = require_venv!(Venv::Jupyter);
         let ws = Workspace::new(&runner);
         let wrapper = ws.write("pty_wrapper.py", crate::reports::PTY_WRAPPER);
         let path = ws.write(

@@ -6,24 +6,8 @@
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 
-use crate::harness::{assert_exit, boxpy, is_root, venv, Runner, Venv, Workspace};
-use crate::nbexec::{notebook, printed, read};
-
-macro_rules! require {
-    ($kind:expr) => {
-        match venv($kind) {
-            Ok(venv) => venv,
-            Err(why) => {
-                eprintln!("SKIPPED: no venv {:?} ({why})", $kind);
-                return;
-            }
-        }
-    };
-}
-
-fn nbexec(ws: &Workspace, venv: &Path) -> crate::harness::Boxpy {
-    boxpy(ws).arg("nbexec").arg("--venv").arg(venv)
-}
+use crate::harness::{assert_exit, is_root, require_venv, Runner, Venv, Workspace};
+use crate::nbexec::{nbexec, notebook, printed, read};
 
 const SECRET: &str = "host secret outside the workdir";
 
@@ -32,7 +16,7 @@ const SECRET: &str = "host secret outside the workdir";
 /// The same notebook runs with a `--cwd` that is a real directory.
 #[test]
 fn cwd_through_a_planted_link_is_refused() {
-    let venv = require!(Venv::Jupyter);
+    let venv = require_venv!(Venv::Jupyter);
     let ws = Workspace::new(&Runner::Caller);
     ws.write("private/secret.txt", SECRET);
     ws.write("work/real/secret.txt", "the project's own data");
@@ -99,7 +83,7 @@ fn cwd_through_a_planted_link_is_refused() {
 /// starts elsewhere and `-w` names the workdir: no host notebook is copied in and run.
 #[test]
 fn notebook_link_in_the_workdir_is_refused_from_elsewhere() {
-    let venv = require!(Venv::Jupyter);
+    let venv = require_venv!(Venv::Jupyter);
     let ws = Workspace::new(&Runner::Caller);
     let elsewhere = ws.dir("elsewhere");
     ws.write(
@@ -140,7 +124,7 @@ fn notebook_link_in_the_workdir_is_refused_from_elsewhere() {
 /// is still what it was.
 #[test]
 fn an_output_that_is_not_a_regular_file_is_refused() {
-    let venv = require!(Venv::Jupyter);
+    let venv = require_venv!(Venv::Jupyter);
     let ws = Workspace::new(&Runner::Caller);
     ws.write(
         "work/nb.ipynb",
@@ -202,7 +186,7 @@ fn an_output_that_is_not_a_regular_file_is_refused() {
 /// the run, not the mode of a file the notebook put at its name (here 0777).
 #[test]
 fn the_output_mode_is_the_umasks_or_the_one_before_the_run() {
-    let venv = require!(Venv::Jupyter);
+    let venv = require_venv!(Venv::Jupyter);
     let ws = Workspace::new(&Runner::Caller);
     ws.write("work/nb.ipynb", notebook(&[("code", "print(1)\n", &[])]));
     let output = nbexec(&ws, &venv)

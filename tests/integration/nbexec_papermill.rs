@@ -15,24 +15,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::harness::{assert_exit, boxpy, is_root, venv, Runner, Venv, Workspace};
-use crate::nbexec::{notebook, read};
-
-macro_rules! require_papermill {
-    () => {
-        match venv(Venv::Papermill) {
-            Ok(venv) => venv,
-            Err(why) => {
-                eprintln!("SKIPPED: no venv with papermill ({why})");
-                return;
-            }
-        }
-    };
-}
-
-fn nbexec(ws: &Workspace, venv: &Path) -> crate::harness::Boxpy {
-    boxpy(ws).arg("nbexec").arg("--venv").arg(venv)
-}
+use crate::harness::{assert_exit, is_root, require_venv, Runner, Venv, Workspace};
+use crate::nbexec::{nbexec, notebook, read};
 
 /// The checks every saved notebook passes, run by the papermill venv's python on the host:
 /// `nbformat.validate`, `papermill.inspect_notebook`, and the file is byte for byte what
@@ -125,7 +109,7 @@ fn status(cell: &serde_json::Value) -> &str {
 /// from the kernel.
 #[test]
 fn parameters_replace_the_injected_cell_and_metadata_is_papermills() {
-    let venv = require_papermill!();
+    let venv = require_venv!(Venv::Papermill);
     let ws = Workspace::new(&Runner::Caller);
     let path = ws.write(
         "work/params.ipynb",
@@ -208,7 +192,7 @@ fn parameters_replace_the_injected_cell_and_metadata_is_papermills() {
 /// completed/failed/pending.
 #[test]
 fn a_failure_leaves_no_stale_output_and_papermills_markers() {
-    let venv = require_papermill!();
+    let venv = require_venv!(Venv::Papermill);
     let ws = Workspace::new(&Runner::Caller);
     let mut stale: serde_json::Value = serde_json::from_str(&notebook(&[
         ("markdown", "old banner", &["papermill-error-cell-tag"]),
@@ -260,7 +244,7 @@ fn a_failure_leaves_no_stale_output_and_papermills_markers() {
 /// `NotebookClient.execute()` saves it) and what the cells print reaches stderr as they run.
 #[test]
 fn widget_state_is_saved_and_log_output_streams() {
-    let venv = require_papermill!();
+    let venv = require_venv!(Venv::Papermill);
     let ws = Workspace::new(&Runner::Caller);
     ws.write(
         "work/widgets.ipynb",
@@ -300,7 +284,7 @@ fn widget_state_is_saved_and_log_output_streams() {
 /// Without somewhere to write, and `-o -` with `--json`: usage errors, exit 125.
 #[test]
 fn prepare_only_writes_without_a_kernel_and_dash_is_stdout() {
-    let venv = require_papermill!();
+    let venv = require_venv!(Venv::Papermill);
     let ws = Workspace::new(&Runner::Caller);
     ws.write(
         "work/prep.ipynb",
@@ -360,7 +344,7 @@ fn prepare_only_writes_without_a_kernel_and_dash_is_stdout() {
 /// last snapshot), nothing temporary is left beside it, and the report names cell 2.
 #[test]
 fn progressive_saving_keeps_the_completed_cells_at_a_timeout() {
-    let venv = require_papermill!();
+    let venv = require_venv!(Venv::Papermill);
     let ws = Workspace::new(&Runner::Caller);
     ws.write(
         "work/slow.ipynb",
@@ -421,7 +405,7 @@ fn progressive_saving_keeps_the_completed_cells_at_a_timeout() {
 /// interrupted cell and exits 130 / 143, as `boxpy run` does.
 #[test]
 fn sigint_and_sigterm_interrupt_the_running_cell_and_save() {
-    let venv = require_papermill!();
+    let venv = require_venv!(Venv::Papermill);
     let ws = Workspace::new(&Runner::Caller);
     ws.write(
         "work/long.ipynb",
@@ -490,7 +474,7 @@ fn sigint_and_sigterm_interrupt_the_running_cell_and_save() {
 /// without root's override) a read-only directory.
 #[test]
 fn the_output_is_checked_before_running() {
-    let venv = require_papermill!();
+    let venv = require_venv!(Venv::Papermill);
     let runners: Vec<Runner> = std::iter::once(Runner::Caller)
         .chain(Runner::unprivileged())
         .collect();
@@ -522,7 +506,7 @@ fn the_output_is_checked_before_running() {
 /// which the report and `--json` (`saved_to`) name.
 #[test]
 fn a_notebook_whose_write_fails_is_kept_elsewhere() {
-    let venv = require_papermill!();
+    let venv = require_venv!(Venv::Papermill);
     let Some(runner) = Runner::unprivileged() else {
         return;
     };
@@ -601,7 +585,7 @@ fn a_notebook_whose_write_fails_is_kept_elsewhere() {
 /// every run as papermill's do.
 #[test]
 fn an_inplace_rerun_diffs_like_jupyter_execute() {
-    let venv = require_papermill!();
+    let venv = require_venv!(Venv::Papermill);
     let ws = Workspace::new(&Runner::Caller);
     ws.write(
         "work/report.ipynb",

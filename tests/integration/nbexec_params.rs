@@ -3,26 +3,8 @@
 //! errors, and the reports of a failing cell (frames through another cell under every
 //! `%xmode`, `input()`, `sys.exit`).
 
-use std::path::Path;
-
-use crate::harness::{assert_exit, boxpy, venv, Runner, Venv, Workspace};
-use crate::nbexec::{notebook, printed, read};
-
-macro_rules! require {
-    ($kind:expr) => {
-        match venv($kind) {
-            Ok(venv) => venv,
-            Err(why) => {
-                eprintln!("SKIPPED: no venv {:?} ({why})", $kind);
-                return;
-            }
-        }
-    };
-}
-
-fn nbexec(ws: &Workspace, venv: &Path) -> crate::harness::Boxpy {
-    boxpy(ws).arg("nbexec").arg("--venv").arg(venv)
-}
+use crate::harness::{assert_exit, boxpy, require_venv, Runner, Venv, Workspace};
+use crate::nbexec::{nbexec, notebook, printed, read};
 
 /// A cell that prints `name repr type` for each name.
 fn show(names: &[&str]) -> String {
@@ -35,7 +17,7 @@ fn show(names: &[&str]) -> String {
 /// Python value papermill would write.
 #[test]
 fn parameters_from_every_source_land_as_python_values() {
-    let venv = require!(Venv::Jupyter);
+    let venv = require_venv!(Venv::Jupyter);
     let ws = Workspace::new(&Runner::Caller);
     ws.write(
         "work/p.ipynb",
@@ -103,7 +85,7 @@ fn parameters_from_every_source_land_as_python_values() {
 /// Bad sources stop boxpy before anything runs, naming the flag.
 #[test]
 fn bad_parameter_sources_are_usage_errors() {
-    let venv = require!(Venv::Jupyter);
+    let venv = require_venv!(Venv::Jupyter);
     let ws = Workspace::new(&Runner::Caller);
     ws.write("work/p.ipynb", notebook(&[("code", "print(1)", &[])]));
     for (args, needle) in [
@@ -173,7 +155,7 @@ fn help_notebook_matches_papermill() {
         );
         names.push(name);
     }
-    let papermill = require!(Venv::Papermill);
+    let papermill = require_venv!(Venv::Papermill);
     for name in &names {
         // `python -m papermill`: the cached venv was built elsewhere and renamed, so its
         // scripts' `#!` lines name a path that is gone.
@@ -196,7 +178,7 @@ fn help_notebook_matches_papermill() {
 /// `-` reads the notebook from stdin, shown as `<stdin>`; `--inplace` with it is refused.
 #[test]
 fn a_notebook_from_stdin() {
-    let venv = require!(Venv::Jupyter);
+    let venv = require_venv!(Venv::Jupyter);
     let ws = Workspace::new(&Runner::Caller);
     let text = notebook(&[("code", "print('from stdin')\n1/0", &[])]);
     let output = nbexec(&ws, &venv)
@@ -229,7 +211,7 @@ fn a_notebook_from_stdin() {
 /// exit 125, the way to `--kernel python3`, never bubblewrap's.
 #[test]
 fn kernel_errors_are_the_drivers() {
-    let venv = require!(Venv::Jupyter);
+    let venv = require_venv!(Venv::Jupyter);
     let ws = Workspace::new(&Runner::Caller);
     let mut missing: serde_json::Value =
         serde_json::from_str(&notebook(&[("code", "print(1)", &[])])).unwrap();
@@ -288,7 +270,7 @@ fn kernel_errors_are_the_drivers() {
 /// under every `%xmode` IPython has (Minimal prints no frame: the failing cell is named).
 #[test]
 fn the_users_frame_under_every_xmode() {
-    let venv = require!(Venv::Jupyter);
+    let venv = require_venv!(Venv::Jupyter);
     let ws = Workspace::new(&Runner::Caller);
     for (mode, expected) in [
         ("Context", "cell 2, line 3"),
@@ -325,7 +307,7 @@ fn the_users_frame_under_every_xmode() {
 /// `sys.exit(0)` ends the notebook successfully (papermill's rule), the rest skipped.
 #[test]
 fn input_and_sys_exit() {
-    let venv = require!(Venv::Jupyter);
+    let venv = require_venv!(Venv::Jupyter);
     let ws = Workspace::new(&Runner::Caller);
     ws.write(
         "work/i.ipynb",
@@ -364,7 +346,7 @@ fn input_and_sys_exit() {
 /// the `--rw` that makes it writable, which works.
 #[test]
 fn a_relative_write_in_a_read_only_cwd() {
-    let venv = require!(Venv::Jupyter);
+    let venv = require_venv!(Venv::Jupyter);
     let ws = Workspace::new(&Runner::Caller);
     let outside = ws.write(
         "elsewhere/w.ipynb",
@@ -401,7 +383,7 @@ fn a_relative_write_in_a_read_only_cwd() {
 /// not an object) is the notebook's preparation failing, exit 125, never bubblewrap's.
 #[test]
 fn a_driver_failure_before_any_cell_is_not_bubblewraps() {
-    let venv = require!(Venv::Jupyter);
+    let venv = require_venv!(Venv::Jupyter);
     let ws = Workspace::new(&Runner::Caller);
     ws.write(
         "work/w.ipynb",

@@ -18,8 +18,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::harness::{
-    assert_exit, assert_started, boxpy, dedent, python, run_in_venv, runner_tests, venv, Boxpy,
-    Output, Runner, Venv, Workspace, MARKER,
+    assert_exit, assert_started, boxpy, dedent, python, require_venv, run_in_venv, runner_tests,
+    venv, Boxpy, Output, Runner, Venv, Workspace, MARKER,
 };
 use crate::servers::{
     copy_into, first_difference, pattern, Certificate, EchoServer, HttpServer, TlsServer,
@@ -840,13 +840,7 @@ runner_tests! {
 
     /// `boxpy nbexec --network proxy`: a one-cell notebook fetches through the proxy.
     fn nbexec_gets_the_same_network(runner) {
-        let venv = match venv(Venv::Jupyter) {
-            Ok(venv) => venv,
-            Err(why) => {
-                eprintln!("SKIPPED: no venv with nbclient/ipykernel ({why})");
-                return;
-            }
-        };
+        let venv = require_venv!(Venv::Jupyter);
         let ws = Workspace::new(&runner);
         let body = pattern(256 << 10, 37);
         let server = HttpServer::start(body.clone());
@@ -881,13 +875,7 @@ runner_tests! {
             eprintln!("SKIPPED: this machine cannot reach pypi.org:443 ({why})");
             return;
         }
-        let venv = match venv(Venv::Numpy) {
-            Ok(venv) => venv,
-            Err(why) => {
-                eprintln!("SKIPPED: no venv with pip ({why})");
-                return;
-            }
-        };
+        let venv = require_venv!(Venv::Numpy);
         let ws = Workspace::new(&runner);
         let output = run_pip(&ws, &venv);
         assert_started(&output);
