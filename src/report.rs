@@ -799,7 +799,7 @@ pub fn json_error(error: &Error) -> JsonResult {
 pub fn print_json(result: &JsonResult) {
     let mut out = std::io::stdout().lock();
     if let Ok(text) = serde_json::to_string(result) {
-        let _ = writeln!(out, "{text}");
+        let _ = writeln!(out, "{}", escape_json_text(text));
     }
     let _ = out.flush();
 }
@@ -840,7 +840,12 @@ pub fn print_json_value(value: &serde_json::Value) {
 /// a JSON reader, nothing to a terminal that shows the object. Such characters only occur
 /// inside strings, so the text is rewritten character by character.
 pub fn json_text(value: &serde_json::Value) -> String {
-    let text = value.to_string();
+    escape_json_text(value.to_string())
+}
+
+/// Serialised JSON with [`json_text`]'s escaping (the text back unchanged when it has
+/// nothing to escape).
+fn escape_json_text(text: String) -> String {
     if !text.chars().any(crate::text::needs_escape) {
         return text;
     }

@@ -83,7 +83,12 @@ runner_tests! {
 
         // `--json`: raw, as JSON escapes (the parsed message without the ANSI sequence,
         // the captured stderr with it).
-        let json = run_in_venv(&ws).arg("--json").code(snippet).run().json();
+        let output = run_in_venv(&ws).arg("--json").code(snippet).run();
+        // Written as JSON escapes: nothing on stdout a terminal would obey.
+        for raw in ['\x1b', '\u{202e}', '\u{9b}'] {
+            assert!(!output.stdout_text().contains(raw), "raw {raw:?} in {output}");
+        }
+        let json = output.json();
         assert_eq!(
             json["error"]["message"],
             "bad\rerror: forged line\u{202e}gnp.exe\0\u{9b}",
