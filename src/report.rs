@@ -596,14 +596,15 @@ pub fn format_discarded(
 
 /// The `--json` result object (SPEC §6). Fields are only ever added, never renamed.
 #[derive(Debug, Serialize)]
-pub struct JsonResult {
+pub struct JsonResult<'a> {
     pub schema: u32,
     pub status: &'static str,
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     pub duration_ms: u64,
-    pub stdout: String,
-    pub stderr: String,
+    /// Borrowed from the run's captured bytes when they are UTF-8 (a copy otherwise).
+    pub stdout: std::borrow::Cow<'a, str>,
+    pub stderr: std::borrow::Cow<'a, str>,
     pub stdout_truncated: bool,
     pub stderr_truncated: bool,
     pub error: Option<JsonError>,
@@ -732,7 +733,7 @@ impl JsonPolicy {
 }
 
 /// Builds the JSON result for a run whose sandbox started.
-pub fn json_outcome(invocation: &Invocation, outcome: &Outcome) -> JsonResult {
+pub fn json_outcome<'a>(invocation: &Invocation, outcome: &'a Outcome) -> JsonResult<'a> {
     let (status, exit_code, signal) = match outcome.status {
         Status::Exited(0) => ("ok", Some(0), None),
         Status::Exited(code) => ("failed", Some(code), None),
@@ -746,8 +747,8 @@ pub fn json_outcome(invocation: &Invocation, outcome: &Outcome) -> JsonResult {
         exit_code,
         signal,
         duration_ms: outcome.duration.as_millis() as u64,
-        stdout: String::from_utf8_lossy(&outcome.stdout.bytes).into_owned(),
-        stderr: String::from_utf8_lossy(&outcome.stderr.bytes).into_owned(),
+        stdout: String::from_utf8_lossy(&outcome.stdout.bytes),
+        stderr: String::from_utf8_lossy(&outcome.stderr.bytes),
         stdout_truncated: outcome.stdout.truncated,
         stderr_truncated: outcome.stderr.truncated,
         error,
@@ -760,7 +761,7 @@ pub fn json_outcome(invocation: &Invocation, outcome: &Outcome) -> JsonResult {
 }
 
 /// The JSON result when boxpy failed before the program ran.
-pub fn json_error(error: &Error) -> JsonResult {
+pub fn json_error(error: &Error) -> JsonResult<'static> {
     let mut message = error.summary();
     for cause in error.causes() {
         message.push_str(": ");
@@ -772,8 +773,8 @@ pub fn json_error(error: &Error) -> JsonResult {
         exit_code: Some(i32::from(error.exit_code())),
         signal: None,
         duration_ms: 0,
-        stdout: String::new(),
-        stderr: String::new(),
+        stdout: "".into(),
+        stderr: "".into(),
         stdout_truncated: false,
         stderr_truncated: false,
         error: Some(JsonError {
@@ -796,10 +797,18 @@ pub fn json_error(error: &Error) -> JsonResult {
 }
 
 /// Prints a JSON result as one line on stdout.
-pub fn print_json(result: &JsonResult) {
-    let mut out = std::io::stdout().lock();
-    if let Ok(text) = serde_json::to_string(result) {
-        let _ = writeln!(out, "{}", escape_json_text(text));
+pub fn print_json(result: &JsonResult<'_>) {
+    write_json_line(result);
+}
+
+/// Writes `value` as one line of JSON on stdout, escaped as [`TerminalSafe`] says, straight
+/// into stdout's buffer: a captured output of many megabytes is never copied into a second
+/// and third string first.
+fn write_json_line(value: &impl serde::Serialize) {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, TerminalSafe);
+    if value.serialize(&mut serializer).is_ok() {
+        let _ = out.write_all(b"\n");
     }
     let _ = out.flush();
 }
@@ -828,39 +837,44 @@ pub fn progress_done() {
 
 /// Prints a JSON value as one line on stdout (`nbexec --json` adds fields to the result).
 pub fn print_json_value(value: &serde_json::Value) {
-    let text = json_text(value);
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{text}");
-    let _ = out.flush();
+    write_json_line(value);
 }
 
-/// `value` as one line of JSON where every character a terminal would obey or hide
-/// ([`crate::text::needs_escape`]: C1 controls, DEL, bidirectional and other format
-/// characters) is written as `\uXXXX`, as serde_json writes C0 controls: the same string to
-/// a JSON reader, nothing to a terminal that shows the object. Such characters only occur
-/// inside strings, so the text is rewritten character by character.
-pub fn json_text(value: &serde_json::Value) -> String {
-    escape_json_text(value.to_string())
-}
+/// serde_json's compact output, but the characters of [`crate::text::needs_escape`] that
+/// serde_json leaves raw (it escapes only C0 controls) are written as `\uXXXX` (surrogate
+/// pairs beyond the BMP). They occur only inside strings, whose unescaped runs reach the
+/// formatter as fragments; a fragment of printable ASCII, the common case, is written as
+/// it is without looking at its characters one by one.
+struct TerminalSafe;
 
-/// Serialised JSON with [`json_text`]'s escaping (the text back unchanged when it has
-/// nothing to escape).
-fn escape_json_text(text: String) -> String {
-    if !text.chars().any(crate::text::needs_escape) {
-        return text;
-    }
-    let mut escaped = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        if crate::text::needs_escape(c) {
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                escaped.push_str(&format!("\\u{unit:04x}"));
+impl serde_json::ser::Formatter for TerminalSafe {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut rest = fragment;
+        loop {
+            // Bytes below 0x7f are printable here (serde_json escaped the C0 controls).
+            let Some(start) = rest.bytes().position(|byte| byte >= 0x7f) else {
+                return writer.write_all(rest.as_bytes());
+            };
+            writer.write_all(&rest.as_bytes()[..start])?;
+            let mut chars = rest[start..].chars();
+            let Some(c) = chars.next() else {
+                return Ok(());
+            };
+            if crate::text::needs_escape(c) {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    write!(writer, "\\u{unit:04x}")?;
+                }
+            } else {
+                writer.write_all(c.encode_utf8(&mut [0; 4]).as_bytes())?;
             }
-        } else {
-            escaped.push(c);
+            rest = chars.as_str();
         }
     }
-    escaped
 }
 
 /// `boxpy policy list`: the shipped policies and where the lookup finds one here.
@@ -1069,6 +1083,18 @@ pub fn format_doctor(checks: &[crate::doctor::Check], styles: &Styles) -> String
 mod escape_tests {
     use super::*;
 
+    /// `value` as one line of JSON where every character a terminal would obey or hide
+    /// ([`crate::text::needs_escape`]: C1 controls, DEL, bidirectional and other format
+    /// characters) is written as `\uXXXX`, as serde_json writes C0 controls: the same string to
+    /// a JSON reader, nothing to a terminal that shows the object.
+    fn json_text(value: &serde_json::Value) -> String {
+        let mut text = Vec::new();
+        let mut serializer = serde_json::Serializer::with_formatter(&mut text, TerminalSafe);
+        // Serialising a `Value` into memory cannot fail, and the escaping keeps it UTF-8.
+        let _ = serde::Serialize::serialize(value, &mut serializer);
+        String::from_utf8(text).unwrap_or_default()
+    }
+
     /// `--json` output escapes what a terminal would obey (C1 CSI, bidi overrides, DEL) as
     /// `\uXXXX` (surrogate pairs beyond the BMP) and is still the same JSON value.
     #[test]
@@ -1085,6 +1111,26 @@ mod escape_tests {
         assert!(text.contains('é'), "{text}");
         let back: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(back, value);
+    }
+
+    /// Long printable runs pass through as serde_json writes them; a character to escape
+    /// inside one, or at either end, is found.
+    #[test]
+    fn json_text_finds_an_escape_anywhere_in_a_long_string() {
+        let plain = "x".repeat(100_000);
+        let value = serde_json::json!({ "stdout": plain });
+        assert_eq!(json_text(&value), serde_json::to_string(&value).unwrap());
+        for at in [0, 50_000, 100_000] {
+            let mut text = plain.clone();
+            text.insert(at, '\u{9b}');
+            text.insert(at, '\u{e9}');
+            let value = serde_json::json!({ "stdout": text });
+            let written = json_text(&value);
+            assert!(written.contains("\u{e9}\\u009b"), "at {at}");
+            assert!(!written.chars().any(crate::text::needs_escape));
+            let back: serde_json::Value = serde_json::from_str(&written).unwrap();
+            assert_eq!(back, value);
+        }
     }
 
     #[test]

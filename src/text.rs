@@ -9,6 +9,9 @@
 /// order mark, tag characters, invisible operators, soft hyphen) and the Unicode line and
 /// paragraph separators, and what shows as nothing ([`is_invisible`]). Tab is kept.
 pub fn needs_escape(c: char) -> bool {
+    if c.is_ascii() {
+        return (c < ' ' && c != '\t') || c == '\x7f';
+    }
     (c.is_control() && c != '\t')
         || is_format_character(c)
         || is_invisible(c)
