@@ -429,7 +429,8 @@ pub fn run_in(
     let (stderr_read, stderr_write) = output_pipe()?;
     let (channel_read, channel_write) = match &options.channel {
         Some(_) => {
-            let (read, write) = pipe()?;
+            // A notebook of many megabytes comes this way (nbexec).
+            let (read, write) = output_pipe()?;
             (Some(read), Some(write))
         }
         None => (None, None),
@@ -1272,24 +1273,14 @@ pub fn detect_namespace_cause() -> NamespaceCause {
     }
 }
 
-/// A pipe for one of the program's output streams, as large as an ordinary user may make
-/// one: each hop through boxpy then moves up to [`OUTPUT_PIPE_BYTES`] a wake-up instead of
-/// the default 64 KiB (see docs/performance.md). Where the size is refused (over
-/// `/proc/sys/fs/pipe-max-size`, or the user's `fs.pipe-user-pages-soft` spent) the pipe
-/// keeps its default size.
+/// A pipe for one of the program's output streams, as large as [`pump::widen`] makes
+/// boxpy's own output pipes (see there).
 fn output_pipe() -> Result<(OwnedFd, OwnedFd)> {
     let (read, write) = pipe()?;
     #[cfg(target_os = "linux")]
-    // SAFETY: F_SETPIPE_SZ only resizes the pipe (empty yet); a refusal changes nothing.
-    unsafe {
-        libc::fcntl(write.as_raw_fd(), libc::F_SETPIPE_SZ, OUTPUT_PIPE_BYTES);
-    }
+    pump::widen(std::os::fd::AsFd::as_fd(&write));
     Ok((read, write))
 }
-
-/// The size [`output_pipe`] asks for: 1 MiB, the default `pipe-max-size`.
-#[cfg(target_os = "linux")]
-const OUTPUT_PIPE_BYTES: libc::c_int = 1 << 20;
 
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     #[cfg(target_os = "linux")]

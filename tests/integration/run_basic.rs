@@ -478,3 +478,41 @@ fn json_reports_honest_memory_usage() {
         "max_rss_kib {rss} for a 200 MiB program: {json}"
     );
 }
+
+/// Both streams into one pipe of the caller's (`2>&1 | reader`), as a shell pipeline
+/// gives them: every byte of each arrives, and boxpy has made the caller's 64 KiB pipe
+/// 1 MiB large, as large as the program's own, so that the hop through boxpy moves as much
+/// a wake-up as the program's writes do (docs/performance.md, bench/run case 3).
+#[test]
+fn both_streams_into_one_pipe_arrive_whole_and_the_pipe_is_widened() {
+    let ws = Workspace::new(&Runner::Caller);
+    const SIZE: usize = 3 * 1024 * 1024;
+    let reader = "import fcntl, sys; data = sys.stdin.buffer.read(); \
+                  print(len(data), data.count(b'O'), data.count(b'E'), fcntl.fcntl(0, 1032))";
+    let output = run_in_venv(&ws)
+        .through([
+            "/bin/sh",
+            "-c",
+            &format!("\"$@\" 2>&1 | /usr/bin/python3 -c \"{reader}\""),
+            "sh",
+        ])
+        .code(&format!(
+            r#"
+            import os
+            for _ in range({SIZE} // 65536):
+                os.write(1, b"O" * 65536)
+                os.write(2, b"E" * 65536)
+            "#
+        ))
+        .run();
+    assert_exit(&output, 0);
+    let seen = output.stdout_text();
+    let numbers: Vec<usize> = seen
+        .split_whitespace()
+        .map(|word| word.parse().unwrap_or(0))
+        .collect();
+    assert_eq!(numbers.len(), 4, "{output}");
+    assert_eq!(numbers[1], SIZE, "stdout bytes: {output}");
+    assert_eq!(numbers[2], SIZE, "stderr bytes: {output}");
+    assert_eq!(numbers[3], 1 << 20, "the caller's pipe size: {output}");
+}
