@@ -276,14 +276,13 @@ fn splice_stderr(
     use nix::errno::Errno;
     use nix::fcntl::{splice, tee, FcntlArg, SpliceFFlags};
     use std::os::fd::{AsFd, AsRawFd};
-    const CHUNK: usize = TAIL_BYTES;
     let Ok((tail_read, tail_write)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
         return (Spliced::Unsupported, Vec::new());
     };
-    let capacity = nix::fcntl::fcntl(
-        tail_write.as_raw_fd(),
-        FcntlArg::F_SETPIPE_SZ(2 * CHUNK as i32),
-    );
+    // As large as the program's pipe, so each round moves as much as a round of stdout's;
+    // where that is refused, the default size (rounds of half of it).
+    widen(tail_write.as_fd());
+    let capacity = nix::fcntl::fcntl(tail_write.as_raw_fd(), FcntlArg::F_GETPIPE_SZ);
     let (Ok(capacity), Ok(null)) = (
         capacity,
         std::fs::OpenOptions::new().write(true).open("/dev/null"),
@@ -291,31 +290,28 @@ fn splice_stderr(
         return (Spliced::Unsupported, Vec::new());
     };
     let capacity = capacity as usize;
+    let keep = TAIL_BYTES.min(capacity / 2);
     let mut held = 0usize;
     // How it ended, and how many bytes at the end of the private pipe are still in the
     // program's pipe too (duplicated, not yet moved).
     let (spliced, pending) = 'stream: loop {
-        let reserved = budget.reserve(CHUNK);
-        if reserved == 0 {
-            break (Spliced::Unsupported, 0);
-        }
-        // Room for the chunk in the private pipe: drop its oldest bytes.
-        if held + reserved > capacity {
-            let drop = held + reserved - capacity;
+        // The private pipe keeps only the last `keep` bytes: the oldest go to /dev/null.
+        if held > keep {
             match splice(
                 tail_read.as_fd(),
                 None,
                 null.as_fd(),
                 None,
-                drop,
+                held - keep,
                 SpliceFFlags::empty(),
             ) {
                 Ok(count) => held -= count,
-                Err(_) => {
-                    budget.give_back(reserved);
-                    break (Spliced::Unsupported, 0);
-                }
+                Err(_) => break (Spliced::Unsupported, 0),
             }
+        }
+        let reserved = budget.reserve(capacity - held);
+        if reserved == 0 {
+            break (Spliced::Unsupported, 0);
         }
         let duplicated = match tee(
             reader.as_fd(),
