@@ -425,12 +425,15 @@ pub fn run_in(
     // a terminal (through a pseudo-terminal the init opens in the sandbox), a socket or a
     // file is relayed (see [`terminal`]).
     let (stdin_read, stdin_relay) = terminal::program_stdin(&options.io.stdin)?.split();
-    let (stdout_read, stdout_write) = output_pipe()?;
-    let (stderr_read, stderr_write) = output_pipe()?;
+    let (stdout_read, stdout_write) = pipe()?;
+    let (stderr_read, stderr_write) = pipe()?;
     let (channel_read, channel_write) = match &options.channel {
         Some(_) => {
-            // A notebook of many megabytes comes this way (nbexec).
-            let (read, write) = output_pipe()?;
+            // A notebook of many megabytes comes this way (nbexec): one pipe a run, as
+            // large as a large output's (`pump::Widening`).
+            let (read, write) = pipe()?;
+            #[cfg(target_os = "linux")]
+            pump::widen(std::os::fd::AsFd::as_fd(&write));
             (Some(read), Some(write))
         }
         None => (None, None),
@@ -1271,15 +1274,6 @@ pub fn detect_namespace_cause() -> NamespaceCause {
     } else {
         NamespaceCause::Unknown
     }
-}
-
-/// A pipe for one of the program's output streams, as large as [`pump::widen`] makes
-/// boxpy's own output pipes (see there).
-fn output_pipe() -> Result<(OwnedFd, OwnedFd)> {
-    let (read, write) = pipe()?;
-    #[cfg(target_os = "linux")]
-    pump::widen(std::os::fd::AsFd::as_fd(&write));
-    Ok((read, write))
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {

@@ -160,6 +160,7 @@ fn splice_stdout(reader: &impl std::os::fd::AsFd, stdout: &File, budget: &Budget
     use nix::errno::Errno;
     use nix::fcntl::{splice, SpliceFFlags};
     use std::os::fd::AsFd;
+    let mut widening = Widening::default();
     loop {
         let reserved = budget.reserve(1 << 20);
         if reserved == 0 {
@@ -178,7 +179,10 @@ fn splice_stdout(reader: &impl std::os::fd::AsFd, stdout: &File, budget: &Budget
                 budget.give_back(reserved);
                 return Spliced::Done;
             }
-            Ok(count) => budget.give_back(reserved - count),
+            Ok(count) => {
+                budget.give_back(reserved - count);
+                widening.moved(count, &[reader.as_fd(), stdout.as_fd()]);
+            }
             Err(Errno::EINTR | Errno::EAGAIN) => budget.give_back(reserved),
             Err(Errno::EPIPE) => {
                 budget.give_back(reserved);
@@ -194,22 +198,12 @@ fn splice_stdout(reader: &impl std::os::fd::AsFd, stdout: &File, budget: &Budget
     }
 }
 
-/// How large boxpy makes the program's output pipes and its own (the caller's) when they
-/// are smaller: 1 MiB, the default `/proc/sys/fs/pipe-max-size`.
+/// How large boxpy makes the pipes a large output crosses: 1 MiB, the default
+/// `/proc/sys/fs/pipe-max-size`.
 #[cfg(target_os = "linux")]
 const PIPE_BYTES: libc::c_int = 1 << 20;
 
 /// Makes the pipe `fd` is an end of [`PIPE_BYTES`] large, if it is a pipe and smaller.
-///
-/// Output crosses one pipe more through boxpy than in a sandbox run by hand (the program's
-/// pipe, then the caller's), and with the default 64 KiB each `splice(2)` moves 64 KiB a
-/// wake-up of boxpy and of the reader: 1.4-1.9x the time of the hand-run sandbox for 500
-/// MB. At 1 MiB a hop the two cost what one does (docs/performance.md, case 3).
-///
-/// Growing never changes what the pipe carries (a write of up to `PIPE_BUF` stays atomic);
-/// the kernel charges the pages to the user who made the pipe, and refuses an ordinary
-/// user past `/proc/sys/fs/pipe-max-size` or once their `fs.pipe-user-pages-soft` is
-/// spent: the pipe then keeps its size, which is slower and nothing else.
 #[cfg(target_os = "linux")]
 pub fn widen(fd: std::os::fd::BorrowedFd<'_>) {
     use std::os::fd::AsRawFd;
@@ -223,9 +217,50 @@ pub fn widen(fd: std::os::fd::BorrowedFd<'_>) {
     }
 }
 
+/// Widens the pipes of a stream once it has moved [`Widening::AFTER`] bytes.
+///
+/// Output crosses one pipe more through boxpy than in a sandbox run by hand (the program's
+/// pipe, then the caller's), and with the default 64 KiB pipes each `splice(2)` moves 64
+/// KiB a wake-up of boxpy and of the reader: 1.5-1.9x the time of the hand-run sandbox for
+/// 500 MB on a quiet machine. With both pipes at 1 MiB the two hops cost what one does
+/// (docs/performance.md, case 3).
+///
+/// Growing never changes what a pipe carries (a write of up to `PIPE_BUF` stays atomic).
+/// The kernel charges the pages to the user who made the pipe, and an ordinary user who
+/// has spent `fs.pipe-user-pages-soft` (16,384 pages) gets two-page pipes for every new
+/// pipe, in every program: so only a stream that is large widens (a run that prints little,
+/// most of them, costs the user's quota nothing), and where the kernel refuses (past
+/// `pipe-max-size` or the soft quota), the pipe keeps its size, which is slower and
+/// nothing else.
+#[cfg(target_os = "linux")]
+#[derive(Default)]
+struct Widening {
+    moved: usize,
+    done: bool,
+}
+
+#[cfg(target_os = "linux")]
+impl Widening {
+    const AFTER: usize = 256 * 1024;
+
+    /// Counts `count` bytes moved; widens `pipes` when they reach [`Widening::AFTER`].
+    /// True when this call widened them.
+    fn moved(&mut self, count: usize, pipes: &[std::os::fd::BorrowedFd<'_>]) -> bool {
+        self.moved = self.moved.saturating_add(count);
+        if self.done || self.moved < Self::AFTER {
+            return false;
+        }
+        self.done = true;
+        for pipe in pipes {
+            widen(*pipe);
+        }
+        true
+    }
+}
+
 /// [`pump`], but a streamed (not captured) stream moves with `splice(2)` while it can (see
-/// [`splice_stdout`], [`splice_stderr`]), into boxpy's own output made as large as the
-/// program's pipe ([`widen`]).
+/// [`splice_stdout`], [`splice_stderr`]), through pipes widened once it is large
+/// ([`Widening`]).
 #[cfg(target_os = "linux")]
 pub fn pump_spliced(
     reader: impl Read + std::os::fd::AsFd,
@@ -235,9 +270,6 @@ pub fn pump_spliced(
     gate: &Gate,
     observer: &Observer,
 ) -> PumpResult {
-    if let Some(out) = out {
-        widen(std::os::fd::AsFd::as_fd(out));
-    }
     if let (Stream::Stdout, Some(stdout)) = (stream, out) {
         if let Spliced::Done = splice_stdout(&reader, stdout, budget) {
             return PumpResult::default();
@@ -279,9 +311,6 @@ fn splice_stderr(
     let Ok((tail_read, tail_write)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
         return (Spliced::Unsupported, Vec::new());
     };
-    // As large as the program's pipe, so each round moves as much as a round of stdout's;
-    // where that is refused, the default size (rounds of half of it).
-    widen(tail_write.as_fd());
     let capacity = nix::fcntl::fcntl(tail_write.as_raw_fd(), FcntlArg::F_GETPIPE_SZ);
     let (Ok(capacity), Ok(null)) = (
         capacity,
@@ -289,7 +318,11 @@ fn splice_stderr(
     ) else {
         return (Spliced::Unsupported, Vec::new());
     };
-    let capacity = capacity as usize;
+    // Rounds of up to the private pipe's size less the tail it keeps: widened with the
+    // others once the stream is large ([`Widening`]); where that is refused, the default
+    // size, whose half is kept.
+    let mut capacity = capacity as usize;
+    let mut widening = Widening::default();
     let keep = TAIL_BYTES.min(capacity / 2);
     let mut held = 0usize;
     // How it ended, and how many bytes at the end of the private pipe are still in the
@@ -335,6 +368,12 @@ fn splice_stderr(
         };
         budget.give_back(reserved - duplicated);
         held += duplicated;
+        let pipes = [reader.as_fd(), stderr.as_fd(), tail_write.as_fd()];
+        if widening.moved(duplicated, &pipes) {
+            if let Ok(size) = nix::fcntl::fcntl(tail_write.as_raw_fd(), FcntlArg::F_GETPIPE_SZ) {
+                capacity = size as usize;
+            }
+        }
         let mut moved = 0;
         while moved < duplicated {
             match splice(

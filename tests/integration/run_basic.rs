@@ -516,3 +516,26 @@ fn both_streams_into_one_pipe_arrive_whole_and_the_pipe_is_widened() {
     assert_eq!(numbers[2], SIZE, "stderr bytes: {output}");
     assert_eq!(numbers[3], 1 << 20, "the caller's pipe size: {output}");
 }
+
+/// A run that prints little leaves the caller's pipe as it was: only a large stream widens
+/// pipes, whose pages count against an ordinary user's `fs.pipe-user-pages-soft`.
+#[test]
+fn a_small_output_leaves_the_callers_pipe_alone() {
+    let ws = Workspace::new(&Runner::Caller);
+    let reader = "import fcntl, sys; data = sys.stdin.buffer.read(); \
+                  print(len(data), fcntl.fcntl(0, 1032))";
+    let output = run_in_venv(&ws)
+        .through([
+            "/bin/sh",
+            "-c",
+            &format!("\"$@\" 2>&1 | /usr/bin/python3 -c \"{reader}\""),
+            "sh",
+        ])
+        .code("import sys; print('x' * 100_000); print('y' * 100_000, file=sys.stderr)")
+        .run();
+    assert_exit(&output, 0);
+    assert!(
+        output.stdout_text().trim_end().ends_with(" 65536"),
+        "the caller's pipe should keep its 64 KiB: {output}"
+    );
+}
