@@ -288,6 +288,71 @@ pub(crate) fn site_packages(venv: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// The site-packages directory of `venv` that holds `marker` (a library's file, relative
+/// to site-packages): how boxpy tells a library is installed, without running anything.
+fn holding(venv: &Path, marker: &str) -> Option<PathBuf> {
+    holding_in(site_packages(venv), marker)
+}
+
+/// Which of `sites` holds `marker` ([`holding`], for several markers in one listing).
+fn holding_in(sites: impl IntoIterator<Item = PathBuf>, marker: &str) -> Option<PathBuf> {
+    sites.into_iter().find(|site| site.join(marker).is_file())
+}
+
+/// Libraries that read the host's font configuration (`/etc/fonts`, fontconfig's cache)
+/// besides the [`LIBRARIES`] whose entry `depends_on_fonts`: by a file of each in
+/// site-packages. fontconfig users (Qt, cairo, Pango, Kivy, SDL_ttf, wxWidgets) and
+/// wrappers of host programs that lay out text with it (Graphviz's `dot`, ImageMagick,
+/// Chromium for Plotly's image export).
+pub(crate) const FONTCONFIG_USERS: &[&str] = &[
+    "PyQt5/__init__.py",
+    "PyQt6/__init__.py",
+    "PySide2/__init__.py",
+    "PySide6/__init__.py",
+    "cairo/__init__.py",
+    "cairocffi/__init__.py",
+    "weasyprint/__init__.py",
+    "manimpango/__init__.py",
+    "kivy/__init__.py",
+    "pygame/__init__.py",
+    "wx/__init__.py",
+    "graphviz/__init__.py",
+    "pydot/__init__.py",
+    "pygraphviz/__init__.py",
+    "wand/__init__.py",
+    "kaleido/__init__.py",
+    "gi/__init__.py",
+    "vl_convert/__init__.py",
+];
+
+/// Whether a run of `venv` needs the host's font configuration: a library of
+/// [`LIBRARIES`] that `depends_on_fonts` or one of [`FONTCONFIG_USERS`] is installed, or
+/// the venv also sees the system's packages (`include-system-site-packages`), which boxpy
+/// does not look through. Without it, `/etc/fonts` and fontconfig's cache stay out of
+/// the sandbox (two mounts fewer at every start; `--ro /etc/fonts` shows them).
+pub(crate) fn uses_fonts(venv: &Path) -> bool {
+    let system_packages =
+        crate::bounded::read(&venv.join("pyvenv.cfg"), crate::bounded::PYVENV_CFG_LIMIT).is_ok_and(
+            |bytes| {
+                crate::venv::pyvenv_value(
+                    &String::from_utf8_lossy(&bytes),
+                    "include-system-site-packages",
+                )
+                .is_some_and(|value| value.eq_ignore_ascii_case("true"))
+            },
+        );
+    if system_packages {
+        return true;
+    }
+    let sites = site_packages(venv);
+    LIBRARIES
+        .iter()
+        .filter(|library| library.depends_on_fonts)
+        .map(|library| library.marker)
+        .chain(FONTCONFIG_USERS.iter().copied())
+        .any(|marker| holding_in(sites.iter().cloned(), marker).is_some())
+}
+
 /// One library installed in one venv, with its current key.
 #[derive(Debug, Clone)]
 pub(crate) struct Installed {
@@ -303,10 +368,7 @@ pub(crate) fn installed(venv: &Path) -> Vec<Installed> {
     let venv = venv.canonicalize().unwrap_or_else(|_| venv.to_path_buf());
     let mut found = Vec::new();
     for library in LIBRARIES {
-        let site = site_packages(&venv)
-            .into_iter()
-            .find(|site| site.join(library.marker).is_file());
-        if let Some(site) = site {
+        if let Some(site) = holding(&venv, library.marker) {
             let inputs = KeyInputs::probe(library, &venv, &site);
             let key = inputs.key(library);
             found.push(Installed {
@@ -800,5 +862,36 @@ mod tests {
                 fonts.join("truetype/dejavu")
             ]
         );
+    }
+
+    /// A venv uses fonts when it holds a font library (matplotlib from [`LIBRARIES`], or
+    /// one of [`FONTCONFIG_USERS`]) or sees the system's packages; not otherwise.
+    #[test]
+    fn a_venv_uses_fonts_only_with_a_font_library_or_the_system_packages() {
+        let root = tempfile::tempdir().unwrap();
+        let venv = root.path();
+        let site = venv.join("lib/python3.11/site-packages");
+        std::fs::create_dir_all(site.join("numpy")).unwrap();
+        std::fs::write(site.join("numpy/__init__.py"), "").unwrap();
+        std::fs::write(
+            venv.join("pyvenv.cfg"),
+            "home = /usr/bin\ninclude-system-site-packages = false\n",
+        )
+        .unwrap();
+        assert!(!uses_fonts(venv));
+        for marker in ["matplotlib/__init__.py", "PyQt6/__init__.py"] {
+            let file = site.join(marker);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, "").unwrap();
+            assert!(uses_fonts(venv), "{marker}");
+            std::fs::remove_file(&file).unwrap();
+        }
+        assert!(!uses_fonts(venv));
+        std::fs::write(
+            venv.join("pyvenv.cfg"),
+            "home = /usr/bin\ninclude-system-site-packages = true\n",
+        )
+        .unwrap();
+        assert!(uses_fonts(venv));
     }
 }

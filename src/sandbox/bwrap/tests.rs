@@ -69,6 +69,7 @@ fn spec_for(policy: &Policy, mounts: Vec<Mount>) -> SandboxSpec {
             .iter()
             .map(|name| (*name).to_owned())
             .collect(),
+        fonts: false,
     }
 }
 
@@ -728,4 +729,79 @@ fn comments_in_the_script_stay_comments() {
         comment_text(Path::new("/w/.env\ntouch /tmp/pwned")),
         "/w/.env?touch /tmp/pwned"
     );
+}
+
+/// A host with two system Pythons' `/etc/pythonX.Y` and the font configuration.
+fn host_with_python_and_font_etc() -> HostFacts {
+    let mut host = HostFacts::fixture();
+    for directory in ["/etc/fonts", "/etc/python3.12"] {
+        host.etc_entries
+            .push(crate::host::EtcEntry::Directory(PathBuf::from(directory)));
+    }
+    host
+}
+
+/// A venv of the system's Python 3.11 (`home = /usr/bin`).
+fn system_interpreter() -> Interpreter {
+    Interpreter {
+        venv: Some(PathBuf::from("/home/user/project/.venv")),
+        executable: PathBuf::from("/home/user/project/.venv/bin/python"),
+        read_only_paths: vec![
+            PathBuf::from("/home/user/project/.venv"),
+            PathBuf::from("/usr"),
+        ],
+        version: Some("3.11.2".to_owned()),
+        origin: Origin::WorkdirDotVenv,
+        warnings: Vec::new(),
+    }
+}
+
+fn binds(args: &[String], dest: &str) -> bool {
+    position(args, &["--ro-bind", dest, dest]).is_some()
+}
+
+#[test]
+fn etc_python_is_mounted_only_for_the_system_python_of_its_version() {
+    let policy = load_builtin("default");
+    let host = host_with_python_and_font_etc();
+    let mut spec = spec_for(&policy, Vec::new());
+    spec.interpreter = system_interpreter();
+    let args = args_of(&render(&spec, &host, &InitSetup::default()));
+    assert!(binds(&args, "/etc/python3.11"), "{args:?}");
+    assert!(!binds(&args, "/etc/python3.12"), "{args:?}");
+    // A Python of its own (pyenv) reads neither.
+    let args = args_of(&render(
+        &spec_for(&policy, Vec::new()),
+        &host,
+        &InitSetup::default(),
+    ));
+    assert!(!binds(&args, "/etc/python3.11"), "{args:?}");
+    assert!(!binds(&args, "/etc/python3.12"), "{args:?}");
+    // A system interpreter of unknown version keeps every one.
+    spec.interpreter.version = None;
+    let args = args_of(&render(&spec, &host, &InitSetup::default()));
+    assert!(binds(&args, "/etc/python3.11"), "{args:?}");
+    assert!(binds(&args, "/etc/python3.12"), "{args:?}");
+    // A free-threaded build's version reads as its X.Y.
+    spec.interpreter.version = Some("3.12.0t".to_owned());
+    let args = args_of(&render(&spec, &host, &InitSetup::default()));
+    assert!(!binds(&args, "/etc/python3.11"), "{args:?}");
+    assert!(binds(&args, "/etc/python3.12"), "{args:?}");
+}
+
+#[test]
+fn etc_fonts_is_mounted_only_when_the_run_uses_fonts() {
+    let policy = load_builtin("default");
+    let host = host_with_python_and_font_etc();
+    let mut spec = spec_for(&policy, Vec::new());
+    let args = args_of(&render(&spec, &host, &InitSetup::default()));
+    assert!(!binds(&args, "/etc/fonts"), "{args:?}");
+    spec.fonts = true;
+    let args = args_of(&render(&spec, &host, &InitSetup::default()));
+    assert!(binds(&args, "/etc/fonts"), "{args:?}");
+}
+
+#[test]
+fn etc_python3_is_not_on_the_allow_list() {
+    assert!(!crate::host::ETC_ALLOW_LIST.contains(&"python3"));
 }
