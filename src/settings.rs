@@ -184,13 +184,18 @@ pub fn resolve(
         env,
         policy_choice.search.as_ref(),
     );
+    // Packages from elsewhere (`PYTHONPATH`) are not looked through either.
+    let packages_elsewhere = policy.env.set.contains_key("PYTHONPATH")
+        || policy.env.pass.iter().any(|name| name == "PYTHONPATH")
+        || args
+            .env
+            .iter()
+            .any(|entry| entry.split('=').next() == Some("PYTHONPATH"));
     let fonts = match (&resolved, &program) {
         // `exec` runs any program, which may lay out text (`dot`, `fc-list`).
         (_, Program::Command(..)) | (Err(_), _) => true,
-        (Ok(interpreter), _) => interpreter
-            .venv
-            .as_deref()
-            .is_none_or(crate::cache::uses_fonts),
+        _ if packages_elsewhere => true,
+        (Ok(interpreter), _) => interpreter.venv.as_deref().is_none_or(venv::uses_fonts),
     };
     mounts.extend(system_caches(&keeper, &mounts, fonts)?);
     // bwrap runs on the host as the caller (checked after the gate, so a mount the gate

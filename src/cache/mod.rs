@@ -274,85 +274,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// The site-packages directories of a venv (`lib/python3.X/site-packages`), sorted.
-pub(crate) fn site_packages(venv: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(venv.join("lib"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|entry| entry.file_name().to_string_lossy().starts_with("python"))
-        .map(|entry| entry.path().join("site-packages"))
-        .filter(|path| path.is_dir())
-        .collect();
-    found.sort();
-    found
-}
-
-/// The site-packages directory of `venv` that holds `marker` (a library's file, relative
-/// to site-packages): how boxpy tells a library is installed, without running anything.
-fn holding(venv: &Path, marker: &str) -> Option<PathBuf> {
-    holding_in(site_packages(venv), marker)
-}
-
-/// Which of `sites` holds `marker` ([`holding`], for several markers in one listing).
-fn holding_in(sites: impl IntoIterator<Item = PathBuf>, marker: &str) -> Option<PathBuf> {
-    sites.into_iter().find(|site| site.join(marker).is_file())
-}
-
-/// Libraries that read the host's font configuration (`/etc/fonts`, fontconfig's cache)
-/// besides the [`LIBRARIES`] whose entry `depends_on_fonts`: by a file of each in
-/// site-packages. fontconfig users (Qt, cairo, Pango, Kivy, SDL_ttf, wxWidgets) and
-/// wrappers of host programs that lay out text with it (Graphviz's `dot`, ImageMagick,
-/// Chromium for Plotly's image export).
-pub(crate) const FONTCONFIG_USERS: &[&str] = &[
-    "PyQt5/__init__.py",
-    "PyQt6/__init__.py",
-    "PySide2/__init__.py",
-    "PySide6/__init__.py",
-    "cairo/__init__.py",
-    "cairocffi/__init__.py",
-    "weasyprint/__init__.py",
-    "manimpango/__init__.py",
-    "kivy/__init__.py",
-    "pygame/__init__.py",
-    "wx/__init__.py",
-    "graphviz/__init__.py",
-    "pydot/__init__.py",
-    "pygraphviz/__init__.py",
-    "wand/__init__.py",
-    "kaleido/__init__.py",
-    "gi/__init__.py",
-    "vl_convert/__init__.py",
-];
-
-/// Whether a run of `venv` needs the host's font configuration: a library of
-/// [`LIBRARIES`] that `depends_on_fonts` or one of [`FONTCONFIG_USERS`] is installed, or
-/// the venv also sees the system's packages (`include-system-site-packages`), which boxpy
-/// does not look through. Without it, `/etc/fonts` and fontconfig's cache stay out of
-/// the sandbox (two mounts fewer at every start; `--ro /etc/fonts` shows them).
-pub(crate) fn uses_fonts(venv: &Path) -> bool {
-    let system_packages =
-        crate::bounded::read(&venv.join("pyvenv.cfg"), crate::bounded::PYVENV_CFG_LIMIT).is_ok_and(
-            |bytes| {
-                crate::venv::pyvenv_value(
-                    &String::from_utf8_lossy(&bytes),
-                    "include-system-site-packages",
-                )
-                .is_some_and(|value| value.eq_ignore_ascii_case("true"))
-            },
-        );
-    if system_packages {
-        return true;
-    }
-    let sites = site_packages(venv);
-    LIBRARIES
-        .iter()
-        .filter(|library| library.depends_on_fonts)
-        .map(|library| library.marker)
-        .chain(FONTCONFIG_USERS.iter().copied())
-        .any(|marker| holding_in(sites.iter().cloned(), marker).is_some())
-}
-
 /// One library installed in one venv, with its current key.
 #[derive(Debug, Clone)]
 pub(crate) struct Installed {
@@ -368,7 +289,7 @@ pub(crate) fn installed(venv: &Path) -> Vec<Installed> {
     let venv = venv.canonicalize().unwrap_or_else(|_| venv.to_path_buf());
     let mut found = Vec::new();
     for library in LIBRARIES {
-        if let Some(site) = holding(&venv, library.marker) {
+        if let Some(site) = crate::venv::holding(&venv, library.marker) {
             let inputs = KeyInputs::probe(library, &venv, &site);
             let key = inputs.key(library);
             found.push(Installed {
@@ -864,8 +785,21 @@ mod tests {
         );
     }
 
-    /// A venv uses fonts when it holds a font library (matplotlib from [`LIBRARIES`], or
-    /// one of [`FONTCONFIG_USERS`]) or sees the system's packages; not otherwise.
+    /// A library whose cache depends on fonts is one of the font users that decide
+    /// whether a run sees the font configuration.
+    #[test]
+    fn every_font_dependent_library_counts_as_a_font_user() {
+        for library in LIBRARIES.iter().filter(|library| library.depends_on_fonts) {
+            assert!(
+                crate::venv::FONTCONFIG_USERS.contains(&library.marker),
+                "{}",
+                library.name
+            );
+        }
+    }
+
+    /// A venv uses fonts when it holds a font library (matplotlib, or another of
+    /// `venv::FONTCONFIG_USERS`) or sees the system's packages; not otherwise.
     #[test]
     fn a_venv_uses_fonts_only_with_a_font_library_or_the_system_packages() {
         let root = tempfile::tempdir().unwrap();
@@ -878,20 +812,20 @@ mod tests {
             "home = /usr/bin\ninclude-system-site-packages = false\n",
         )
         .unwrap();
-        assert!(!uses_fonts(venv));
+        assert!(!crate::venv::uses_fonts(venv));
         for marker in ["matplotlib/__init__.py", "PyQt6/__init__.py"] {
             let file = site.join(marker);
             std::fs::create_dir_all(file.parent().unwrap()).unwrap();
             std::fs::write(&file, "").unwrap();
-            assert!(uses_fonts(venv), "{marker}");
+            assert!(crate::venv::uses_fonts(venv), "{marker}");
             std::fs::remove_file(&file).unwrap();
         }
-        assert!(!uses_fonts(venv));
+        assert!(!crate::venv::uses_fonts(venv));
         std::fs::write(
             venv.join("pyvenv.cfg"),
             "home = /usr/bin\ninclude-system-site-packages = true\n",
         )
         .unwrap();
-        assert!(uses_fonts(venv));
+        assert!(crate::venv::uses_fonts(venv));
     }
 }

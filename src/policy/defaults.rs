@@ -137,5 +137,5 @@ pub const CERTIFICATE_VARIABLES: &[&str] = &[
 pub const SYSTEM_CACHES: &[&str] = &["/var/cache/fontconfig"];
 
 /// The [`SYSTEM_CACHES`] only a font library reads: mounted only when the run uses fonts
-/// (`crate::cache::uses_fonts`), with `/etc/fonts`.
+/// (`crate::venv::uses_fonts`), with `/etc/fonts`.
 pub const FONT_CACHES: &[&str] = &["/var/cache/fontconfig"];

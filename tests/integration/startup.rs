@@ -164,6 +164,33 @@ print("fc-list stderr:", repr(listed.stderr))
         }
     }
 
+    /// Where boxpy cannot look through the packages (`exec` runs any program; a
+    /// `PYTHONPATH` adds packages from elsewhere), the run sees the font configuration.
+    fn runs_boxpy_cannot_look_through_see_the_font_configuration(runner) {
+        if !Path::new("/etc/fonts").is_dir() {
+            return;
+        }
+        let workspace = Workspace::new(&runner);
+        let venv = venv_with_packages(&workspace, &[]);
+        let probe = presence_probe(&["/etc/fonts"]);
+        let code = python(&probe);
+        let exec = boxpy(&workspace)
+            .args(["exec", "--venv"])
+            .arg(&venv)
+            .args(["--", "python", "-c", &code])
+            .run();
+        assert_started(&exec);
+        assert_presence(&exec, "/etc/fonts", true);
+        let with_path = boxpy(&workspace)
+            .args(["run", "--venv"])
+            .arg(&venv)
+            .args(["--env", "PYTHONPATH=/usr/share/nothing-here"])
+            .code(&probe)
+            .run();
+        assert_started(&with_path);
+        assert_presence(&with_path, "/etc/fonts", true);
+    }
+
     /// `/dev` holds the six device nodes bwrap's `--dev` makes (null, zero, full, random,
     /// urandom, tty), the pseudo-terminal multiplexer and nothing else of the host's.
     fn dev_has_only_the_six_device_nodes(runner) {
