@@ -25,8 +25,8 @@
 //!   into `/usr` recreated, directories bound; a file is mounted only where a user's mount
 //!   of `/etc` leaves nowhere to create it.
 //! - No writable kernel interface: `/proc`, `/dev` and `/` are read-only before the
-//!   program starts (`/` by bwrap after every mount; `/proc` and `/dev` by the init, or by
-//!   bwrap without a user namespace of the sandbox's own); the kernel-state files of
+//!   program starts (by the init, one system call each, or by bwrap after every mount
+//!   without a user namespace of the sandbox's own); the kernel-state files of
 //!   [`crate::host::PROC_MASKED`] that exist are covered with empty files; every writable
 //!   tmpfs (`/tmp`, `/dev/shm`, HOME) has `--size` `filesystem.tmp_size`. The seccomp
 //!   filter is loaded by the init, after its own mounts, or by bwrap.
@@ -598,14 +598,12 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
     // (its tmpfs has no size): device nodes still work, `/dev/shm` and `/dev/pts` are
     // mounts of their own. bwrap's root is a tmpfs: without the last one, `/`, `/etc` and
     // every directory created for a mount point would be writable (and unbounded).
-    // The init makes `/proc` and `/dev` read-only itself when it hardens the sandbox (it
-    // writes the inotify budget into `/proc/sys/user` first).
-    let kernel_read_only = ["/proc", "/dev"];
-    for read_only in kernel_read_only
-        .iter()
-        .filter(|_| !init_hardens)
-        .chain(std::iter::once(&"/"))
-    {
+    // The init makes them read-only itself when it hardens the sandbox (it writes the
+    // inotify budget into `/proc/sys/user` first), with one `mount` call each, where
+    // bwrap's `--remount-ro` costs a pass over the mount table. The root comes last:
+    // bwrap creates every mount point and copied file in it before the init runs.
+    let read_only_at_start = ["/proc", "/dev", "/"];
+    for read_only in read_only_at_start.iter().filter(|_| !init_hardens) {
         args.push("--remount-ro".into());
         args.push((*read_only).into());
     }
@@ -650,7 +648,7 @@ pub fn render(spec: &SandboxSpec, host: &HostFacts, setup: &InitSetup) -> BwrapC
             args.push("--mask".into());
             args.push(path.clone().into());
         }
-        for path in kernel_read_only {
+        for path in read_only_at_start {
             args.push("--read-only".into());
             args.push(path.into());
         }

@@ -191,6 +191,28 @@ print("fc-list stderr:", repr(listed.stderr))
         assert_presence(&with_path, "/etc/fonts", true);
     }
 
+    /// The sandbox's root (where bwrap made every mount point and copied `/etc`'s files)
+    /// is read-only before the program starts: the init remounts it, one system call.
+    fn the_root_and_copied_etc_files_are_read_only(runner) {
+        let workspace = Workspace::new(&runner);
+        let targets = ["/planted", "/etc/planted", "/etc/nsswitch.conf"];
+        let writes: String = targets
+            .iter()
+            .map(|target| format!("attempt_write({})\n", py(target)))
+            .collect();
+        let output = run_in_venv(&workspace)
+            .code(&probe_then(&format!(
+                "{writes}\nwith open('/proc/self/mountinfo') as handle:\n    root = [line for line in handle if line.split()[4] == '/'][0]\nprint('root options:', root.split()[5])\n"
+            )))
+            .run();
+        assert_started(&output);
+        for target in targets {
+            assert_write_refused(&output, Path::new(target), &["EROFS"]);
+        }
+        let options = output.line_after("root options: ");
+        assert!(options.split(',').any(|option| option == "ro"), "{output}");
+    }
+
     /// `/dev` holds the six device nodes bwrap's `--dev` makes (null, zero, full, random,
     /// urandom, tty), the pseudo-terminal multiplexer and nothing else of the host's.
     fn dev_has_only_the_six_device_nodes(runner) {
