@@ -202,7 +202,7 @@ pub const ETC_ALLOW_LIST: &[&str] = &[
     "passwd",
     "pki",
     "protocols",
-    "python3",
+    // Not `python3` (Debian's `debian_config`): only its byte-compiling tools read it.
     "python3.8",
     "python3.9",
     "python3.10",

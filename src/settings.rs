@@ -173,7 +173,31 @@ pub fn resolve(
             &mut guarded,
         )?
     };
-    mounts.extend(system_caches(&keeper, &mounts)?);
+    // The interpreter is looked up here (its errors still come after the mounts' and the
+    // hidden paths'): whether its venv uses fonts decides the font mounts.
+    let (resolved, search) = find_interpreter(
+        args,
+        &policy,
+        &cwd,
+        &workdir,
+        host,
+        env,
+        policy_choice.search.as_ref(),
+    );
+    // Packages from elsewhere (`PYTHONPATH`) are not looked through either.
+    let packages_elsewhere = policy.env.set.contains_key("PYTHONPATH")
+        || policy.env.pass.iter().any(|name| name == "PYTHONPATH")
+        || args
+            .env
+            .iter()
+            .any(|entry| entry.split('=').next() == Some("PYTHONPATH"));
+    let fonts = match (&resolved, &program) {
+        // `exec` runs any program, which may lay out text (`dot`, `fc-list`).
+        (_, Program::Command(..)) | (Err(_), _) => true,
+        _ if packages_elsewhere => true,
+        (Ok(interpreter), _) => interpreter.venv.as_deref().is_none_or(venv::uses_fonts),
+    };
+    mounts.extend(system_caches(&keeper, &mounts, fonts)?);
     // bwrap runs on the host as the caller (checked after the gate, so a mount the gate
     // refuses, `--rw /`, is refused for what it is): never one a run could have written (an
     // absolute PATH entry inside the project, `PATH_add bin` in an `.envrc`).
@@ -207,15 +231,6 @@ pub fn resolve(
         &guarded,
     )?;
 
-    let (resolved, search) = find_interpreter(
-        args,
-        &policy,
-        &cwd,
-        &workdir,
-        host,
-        env,
-        policy_choice.search.as_ref(),
-    );
     let interpreter = match (resolved, &program) {
         (Ok(interpreter), _) => {
             choices.push(explain_interpreter(&interpreter, &cwd, &search));
@@ -294,6 +309,7 @@ pub fn resolve(
         disable_userns: true,
         hidden,
         protected_names,
+        fonts,
     };
     let audit_log = args
         .audit_log
@@ -323,11 +339,15 @@ pub fn resolve(
 
 /// The read-only mounts of [`policy::defaults::SYSTEM_CACHES`] that exist here as real
 /// directories no other user can write, each through the gate; none where a mount of the
-/// policy or the flags already shows that place (theirs wins).
-fn system_caches(keeper: &Gatekeeper, mounts: &[Mount]) -> Result<Vec<Mount>> {
+/// policy or the flags already shows that place (theirs wins), and none of the font
+/// caches when the run does not use `fonts` ([`SandboxSpec::fonts`]).
+fn system_caches(keeper: &Gatekeeper, mounts: &[Mount], fonts: bool) -> Result<Vec<Mount>> {
     use std::os::unix::fs::MetadataExt;
     let mut found = Vec::new();
     for path in policy::defaults::SYSTEM_CACHES {
+        if !fonts && policy::defaults::FONT_CACHES.contains(path) {
+            continue;
+        }
         let path = Path::new(path);
         let usable = path
             .symlink_metadata()

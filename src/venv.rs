@@ -369,6 +369,84 @@ pub fn made_by_uv_without_pip(venv: &Path) -> bool {
             .any(|pip| venv.join("bin").join(pip).symlink_metadata().is_ok())
 }
 
+/// The site-packages directories of a venv (`lib/python3.X/site-packages`), sorted.
+pub(crate) fn site_packages(venv: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(venv.join("lib"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with("python"))
+        .map(|entry| entry.path().join("site-packages"))
+        .filter(|path| path.is_dir())
+        .collect();
+    found.sort();
+    found
+}
+
+/// The site-packages directory of `venv` that holds `marker` (a library's file, relative
+/// to site-packages): how boxpy tells a library is installed, without running anything
+/// (`crate::cache`'s libraries, the font users).
+pub(crate) fn holding(venv: &Path, marker: &str) -> Option<PathBuf> {
+    holding_in(site_packages(venv), marker)
+}
+
+/// Which of `sites` holds `marker` ([`holding`], for several markers in one listing).
+fn holding_in(sites: impl IntoIterator<Item = PathBuf>, marker: &str) -> Option<PathBuf> {
+    sites.into_iter().find(|site| site.join(marker).is_file())
+}
+
+/// Libraries that read the host's font configuration (`/etc/fonts`, fontconfig's cache),
+/// by a file of each in site-packages: matplotlib (its font list runs `fc-list`; every
+/// library of `crate::cache`'s table whose cache depends on fonts is here, a unit test
+/// checks), fontconfig users (Qt, cairo, Pango, Kivy, SDL_ttf, wxWidgets) and wrappers of
+/// host programs that lay out text with it (Graphviz's `dot`, ImageMagick, Chromium for
+/// Plotly's image export).
+pub(crate) const FONTCONFIG_USERS: &[&str] = &[
+    "matplotlib/__init__.py",
+    "PyQt5/__init__.py",
+    "PyQt6/__init__.py",
+    "PySide2/__init__.py",
+    "PySide6/__init__.py",
+    "cairo/__init__.py",
+    "cairocffi/__init__.py",
+    "weasyprint/__init__.py",
+    "manimpango/__init__.py",
+    "kivy/__init__.py",
+    "pygame/__init__.py",
+    "wx/__init__.py",
+    "graphviz/__init__.py",
+    "pydot/__init__.py",
+    "pygraphviz/__init__.py",
+    "wand/__init__.py",
+    "kaleido/__init__.py",
+    "gi/__init__.py",
+    "vl_convert/__init__.py",
+];
+
+/// Whether a run of `venv` needs the host's font configuration: one of
+/// [`FONTCONFIG_USERS`] is installed, or the venv also sees the system's packages (`include-system-site-packages`), which boxpy
+/// does not look through. Without it, `/etc/fonts` and fontconfig's cache stay out of
+/// the sandbox (two mounts fewer at every start; `--ro /etc/fonts` shows them).
+pub(crate) fn uses_fonts(venv: &Path) -> bool {
+    let system_packages =
+        crate::bounded::read(&venv.join("pyvenv.cfg"), crate::bounded::PYVENV_CFG_LIMIT).is_ok_and(
+            |bytes| {
+                pyvenv_value(
+                    &String::from_utf8_lossy(&bytes),
+                    "include-system-site-packages",
+                )
+                .is_some_and(|value| value.eq_ignore_ascii_case("true"))
+            },
+        );
+    if system_packages {
+        return true;
+    }
+    let sites = site_packages(venv);
+    FONTCONFIG_USERS
+        .iter()
+        .any(|marker| holding_in(sites.iter().cloned(), marker).is_some())
+}
+
 pub use crate::host::prefix_of_bin_dir;
 
 /// Whether `$CONDA_PREFIX` is conda's base environment: `$CONDA_DEFAULT_ENV` says `base`

@@ -274,20 +274,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// The site-packages directories of a venv (`lib/python3.X/site-packages`), sorted.
-pub(crate) fn site_packages(venv: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(venv.join("lib"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|entry| entry.file_name().to_string_lossy().starts_with("python"))
-        .map(|entry| entry.path().join("site-packages"))
-        .filter(|path| path.is_dir())
-        .collect();
-    found.sort();
-    found
-}
-
 /// One library installed in one venv, with its current key.
 #[derive(Debug, Clone)]
 pub(crate) struct Installed {
@@ -303,10 +289,7 @@ pub(crate) fn installed(venv: &Path) -> Vec<Installed> {
     let venv = venv.canonicalize().unwrap_or_else(|_| venv.to_path_buf());
     let mut found = Vec::new();
     for library in LIBRARIES {
-        let site = site_packages(&venv)
-            .into_iter()
-            .find(|site| site.join(library.marker).is_file());
-        if let Some(site) = site {
+        if let Some(site) = crate::venv::holding(&venv, library.marker) {
             let inputs = KeyInputs::probe(library, &venv, &site);
             let key = inputs.key(library);
             found.push(Installed {
@@ -800,5 +783,49 @@ mod tests {
                 fonts.join("truetype/dejavu")
             ]
         );
+    }
+
+    /// A library whose cache depends on fonts is one of the font users that decide
+    /// whether a run sees the font configuration.
+    #[test]
+    fn every_font_dependent_library_counts_as_a_font_user() {
+        for library in LIBRARIES.iter().filter(|library| library.depends_on_fonts) {
+            assert!(
+                crate::venv::FONTCONFIG_USERS.contains(&library.marker),
+                "{}",
+                library.name
+            );
+        }
+    }
+
+    /// A venv uses fonts when it holds a font library (matplotlib, or another of
+    /// `venv::FONTCONFIG_USERS`) or sees the system's packages; not otherwise.
+    #[test]
+    fn a_venv_uses_fonts_only_with_a_font_library_or_the_system_packages() {
+        let root = tempfile::tempdir().unwrap();
+        let venv = root.path();
+        let site = venv.join("lib/python3.11/site-packages");
+        std::fs::create_dir_all(site.join("numpy")).unwrap();
+        std::fs::write(site.join("numpy/__init__.py"), "").unwrap();
+        std::fs::write(
+            venv.join("pyvenv.cfg"),
+            "home = /usr/bin\ninclude-system-site-packages = false\n",
+        )
+        .unwrap();
+        assert!(!crate::venv::uses_fonts(venv));
+        for marker in ["matplotlib/__init__.py", "PyQt6/__init__.py"] {
+            let file = site.join(marker);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, "").unwrap();
+            assert!(crate::venv::uses_fonts(venv), "{marker}");
+            std::fs::remove_file(&file).unwrap();
+        }
+        assert!(!crate::venv::uses_fonts(venv));
+        std::fs::write(
+            venv.join("pyvenv.cfg"),
+            "home = /usr/bin\ninclude-system-site-packages = true\n",
+        )
+        .unwrap();
+        assert!(crate::venv::uses_fonts(venv));
     }
 }

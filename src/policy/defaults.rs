@@ -135,3 +135,7 @@ pub const CERTIFICATE_VARIABLES: &[&str] = &[
 /// rescans every font. Each passes the mount gate like a policy's mount; `policy show`
 /// lists them. What one shows is the names and paths of the host's fonts.
 pub const SYSTEM_CACHES: &[&str] = &["/var/cache/fontconfig"];
+
+/// The [`SYSTEM_CACHES`] only a font library reads: mounted only when the run uses fonts
+/// (`crate::venv::uses_fonts`), with `/etc/fonts`.
+pub const FONT_CACHES: &[&str] = &["/var/cache/fontconfig"];

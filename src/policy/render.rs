@@ -168,7 +168,7 @@ pub fn to_toml(policy: &Policy) -> String {
         .and_then(|value| toml::to_string(&value))
         .unwrap_or_default();
     format!(
-        "# The resolved policy `{}`: every key, after `extends`, lookup and flags.\n# Saved as a file, it loads back to the same policy.\n#\n# Hidden in the workdir and every mount (read as empty): {}\n# Protected at the top of the workdir and each writable mount (read-only; moved aside\n# when the program creates them): {}\n# System caches shown read-only where they exist (data, never run): {}\n\n{body}",
+        "# The resolved policy `{}`: every key, after `extends`, lookup and flags.\n# Saved as a file, it loads back to the same policy.\n#\n# Hidden in the workdir and every mount (read as empty): {}\n# Protected at the top of the workdir and each writable mount (read-only; moved aside\n# when the program creates them): {}\n# System caches shown read-only where they exist (data, never run; fontconfig's only to\n# a venv with a font library, or when boxpy cannot tell): {}\n\n{body}",
         policy.name,
         policy.filesystem.hidden_patterns().join(" "),
         policy.filesystem.protected_names().join(" "),

@@ -119,6 +119,13 @@ pub struct SandboxSpec {
     /// The names host tools run or obey, at the top of the workdir and each writable mount
     /// (`filesystem.protect` and the defaults): Seatbelt forbids creating them.
     pub protected_names: Vec<String>,
+    /// Whether the run sees the host's font configuration (`/etc/fonts`; settings adds
+    /// fontconfig's cache, [`crate::policy::defaults::SYSTEM_CACHES`], on the same word):
+    /// when the venv holds a library that reads it ([`crate::venv::uses_fonts`]), or
+    /// boxpy cannot tell (no venv, a venv that sees the system's packages, `PYTHONPATH`,
+    /// `exec`). Each is
+    /// a bind mount, which costs bwrap a pass over its mount table at every start.
+    pub fonts: bool,
 }
 
 impl<'a> From<&'a SandboxSpec> for crate::host::macos::ProbedPaths<'a> {

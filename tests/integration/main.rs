@@ -34,6 +34,7 @@ mod readme;
 mod render;
 mod reports;
 mod run_basic;
+mod startup;
 mod steering;
 mod terminal;
 mod tooling;

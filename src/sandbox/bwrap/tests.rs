@@ -69,6 +69,7 @@ fn spec_for(policy: &Policy, mounts: Vec<Mount>) -> SandboxSpec {
             .iter()
             .map(|name| (*name).to_owned())
             .collect(),
+        fonts: false,
     }
 }
 
@@ -354,6 +355,8 @@ fn capabilities_only_in_the_sandbox_user_namespace() {
     assert!(!args.contains(&"--unshare-user".to_owned()), "{args:?}");
     // Then bwrap hardens the sandbox itself.
     assert!(position(&args, &["--remount-ro", "/proc"]).is_some());
+    assert!(position(&args, &["--remount-ro", "/"]).is_some());
+    assert!(position(&args, &["--read-only", "/"]).is_none());
     assert!(position(&args, &["--seccomp", "5"]).is_some());
 }
 
@@ -466,11 +469,10 @@ fn proc_dev_and_root_are_remounted_read_only_after_every_mount() {
                 )
             })
             .expect("mounts");
-        let remount = position(&args, &["--remount-ro", "/"]).expect("/ remounted read-only");
-        assert!(remount > last_mount, "{name}: / remounted before a mount");
-        // `/proc` and `/dev` by the init, after bwrap's mounts, before the program.
+        // `/proc`, `/dev` and `/` by the init, after bwrap's mounts, before the program.
+        assert!(last_mount < chdir, "{name}");
         let separator = args.iter().rposition(|arg| arg == "--").unwrap();
-        for dest in ["/proc", "/dev"] {
+        for dest in ["/proc", "/dev", "/"] {
             let at = position(&args, &["--read-only", dest])
                 .unwrap_or_else(|| panic!("{name}: the init does not make {dest} read-only"));
             assert!(at > chdir && at < separator);
@@ -663,7 +665,8 @@ fn etc_files_are_copied_links_recreated_directories_bound() {
         .iter()
         .any(|arg| *arg == HostFacts::fixture().boxpy_executable.to_string_lossy()));
     assert!(!args.iter().any(|arg| arg == "--rlimit"));
-    let remount = position(&args, &["--remount-ro", "/"]).expect("remount");
+    // `/` becomes read-only in the init, after bwrap has copied every file.
+    let remount = position(&args, &["--read-only", "/"]).expect("remount");
     let copy = position(&args, &["--file", &fd, "/etc/ld.so.cache"]).expect("copy");
     assert!(
         copy < remount,
@@ -728,4 +731,79 @@ fn comments_in_the_script_stay_comments() {
         comment_text(Path::new("/w/.env\ntouch /tmp/pwned")),
         "/w/.env?touch /tmp/pwned"
     );
+}
+
+/// A host with two system Pythons' `/etc/pythonX.Y` and the font configuration.
+fn host_with_python_and_font_etc() -> HostFacts {
+    let mut host = HostFacts::fixture();
+    for directory in ["/etc/fonts", "/etc/python3.12"] {
+        host.etc_entries
+            .push(crate::host::EtcEntry::Directory(PathBuf::from(directory)));
+    }
+    host
+}
+
+/// A venv of the system's Python 3.11 (`home = /usr/bin`).
+fn system_interpreter() -> Interpreter {
+    Interpreter {
+        venv: Some(PathBuf::from("/home/user/project/.venv")),
+        executable: PathBuf::from("/home/user/project/.venv/bin/python"),
+        read_only_paths: vec![
+            PathBuf::from("/home/user/project/.venv"),
+            PathBuf::from("/usr"),
+        ],
+        version: Some("3.11.2".to_owned()),
+        origin: Origin::WorkdirDotVenv,
+        warnings: Vec::new(),
+    }
+}
+
+fn binds(args: &[String], dest: &str) -> bool {
+    position(args, &["--ro-bind", dest, dest]).is_some()
+}
+
+#[test]
+fn etc_python_is_mounted_only_for_the_system_python_of_its_version() {
+    let policy = load_builtin("default");
+    let host = host_with_python_and_font_etc();
+    let mut spec = spec_for(&policy, Vec::new());
+    spec.interpreter = system_interpreter();
+    let args = args_of(&render(&spec, &host, &InitSetup::default()));
+    assert!(binds(&args, "/etc/python3.11"), "{args:?}");
+    assert!(!binds(&args, "/etc/python3.12"), "{args:?}");
+    // A Python of its own (pyenv) reads neither.
+    let args = args_of(&render(
+        &spec_for(&policy, Vec::new()),
+        &host,
+        &InitSetup::default(),
+    ));
+    assert!(!binds(&args, "/etc/python3.11"), "{args:?}");
+    assert!(!binds(&args, "/etc/python3.12"), "{args:?}");
+    // A system interpreter of unknown version keeps every one.
+    spec.interpreter.version = None;
+    let args = args_of(&render(&spec, &host, &InitSetup::default()));
+    assert!(binds(&args, "/etc/python3.11"), "{args:?}");
+    assert!(binds(&args, "/etc/python3.12"), "{args:?}");
+    // A free-threaded build's version reads as its X.Y.
+    spec.interpreter.version = Some("3.12.0t".to_owned());
+    let args = args_of(&render(&spec, &host, &InitSetup::default()));
+    assert!(!binds(&args, "/etc/python3.11"), "{args:?}");
+    assert!(binds(&args, "/etc/python3.12"), "{args:?}");
+}
+
+#[test]
+fn etc_fonts_is_mounted_only_when_the_run_uses_fonts() {
+    let policy = load_builtin("default");
+    let host = host_with_python_and_font_etc();
+    let mut spec = spec_for(&policy, Vec::new());
+    let args = args_of(&render(&spec, &host, &InitSetup::default()));
+    assert!(!binds(&args, "/etc/fonts"), "{args:?}");
+    spec.fonts = true;
+    let args = args_of(&render(&spec, &host, &InitSetup::default()));
+    assert!(binds(&args, "/etc/fonts"), "{args:?}");
+}
+
+#[test]
+fn etc_python3_is_not_on_the_allow_list() {
+    assert!(!crate::host::ETC_ALLOW_LIST.contains(&"python3"));
 }

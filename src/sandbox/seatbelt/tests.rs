@@ -144,6 +144,7 @@ fn spec_for(policy: &Policy, interpreter: Interpreter, mounts: Vec<Mount>) -> Sa
             .iter()
             .map(|name| (*name).to_owned())
             .collect(),
+        fonts: false,
     }
 }
 
