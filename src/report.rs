@@ -747,8 +747,8 @@ pub fn json_outcome<'a>(invocation: &Invocation, outcome: &'a Outcome) -> JsonRe
         exit_code,
         signal,
         duration_ms: outcome.duration.as_millis() as u64,
-        stdout: String::from_utf8_lossy(&outcome.stdout.bytes),
-        stderr: String::from_utf8_lossy(&outcome.stderr.bytes),
+        stdout: utf8_text(&outcome.stdout.bytes),
+        stderr: utf8_text(&outcome.stderr.bytes),
         stdout_truncated: outcome.stdout.truncated,
         stderr_truncated: outcome.stderr.truncated,
         error,
@@ -840,6 +840,37 @@ pub fn print_json_value(value: &serde_json::Value) {
     write_json_line(value);
 }
 
+/// Captured output as text: borrowed when it is UTF-8 (checked by `from_utf8`, several
+/// times faster on long ASCII than the lossy decoder), else with U+FFFD for each bad byte.
+fn utf8_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
+/// The index of the first byte of `bytes` at or above 0x7f (DEL, or part of a non-ASCII
+/// character), looking at eight bytes a step.
+fn first_non_printable_ascii(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut words = bytes.chunks_exact(8);
+    let mut start = 0;
+    for word in words.by_ref() {
+        let value = u64::from_ne_bytes(word.try_into().unwrap_or_default());
+        // A byte >= 0x80 has its high bit set; 0x7f gets it by adding one. A carry out of
+        // a byte comes only from 0xff, which is found anyway.
+        if (value | value.wrapping_add(ONES)) & HIGH != 0 {
+            break;
+        }
+        start += 8;
+    }
+    bytes[start..]
+        .iter()
+        .position(|byte| *byte >= 0x7f)
+        .map(|position| start + position)
+}
+
 /// serde_json's compact output, but the characters of [`crate::text::needs_escape`] that
 /// serde_json leaves raw (it escapes only C0 controls) are written as `\uXXXX` (surrogate
 /// pairs beyond the BMP). They occur only inside strings, whose unescaped runs reach the
@@ -856,7 +887,7 @@ impl serde_json::ser::Formatter for TerminalSafe {
         let mut rest = fragment;
         loop {
             // Bytes below 0x7f are printable here (serde_json escaped the C0 controls).
-            let Some(start) = rest.bytes().position(|byte| byte >= 0x7f) else {
+            let Some(start) = first_non_printable_ascii(rest.as_bytes()) else {
                 return writer.write_all(rest.as_bytes());
             };
             writer.write_all(&rest.as_bytes()[..start])?;
@@ -1131,6 +1162,23 @@ mod escape_tests {
             let back: serde_json::Value = serde_json::from_str(&written).unwrap();
             assert_eq!(back, value);
         }
+    }
+
+    #[test]
+    fn the_first_byte_past_printable_ascii_is_found_at_every_position() {
+        for length in 0..40 {
+            for at in 0..=length {
+                for byte in [0x7f_u8, 0x80, 0xc3, 0xff] {
+                    let mut bytes = vec![b'a'; length];
+                    let expected = (at < length).then(|| {
+                        bytes[at] = byte;
+                        at
+                    });
+                    assert_eq!(first_non_printable_ascii(&bytes), expected, "{bytes:?}");
+                }
+            }
+        }
+        assert_eq!(first_non_printable_ascii(b"~~~~~~~~~~~~ !"), None);
     }
 
     #[test]
