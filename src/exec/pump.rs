@@ -311,7 +311,12 @@ fn splice_stderr(
     let Ok((tail_read, tail_write)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
         return (Spliced::Unsupported, Vec::new());
     };
-    let capacity = nix::fcntl::fcntl(tail_write.as_raw_fd(), FcntlArg::F_GETPIPE_SZ);
+    // Room for the whole tail and as much again: the tail is never cut short of
+    // TAIL_BYTES, however small the pipe's rounds.
+    let capacity = nix::fcntl::fcntl(
+        tail_write.as_raw_fd(),
+        FcntlArg::F_SETPIPE_SZ(2 * TAIL_BYTES as i32),
+    );
     let (Ok(capacity), Ok(null)) = (
         capacity,
         std::fs::OpenOptions::new().write(true).open("/dev/null"),
@@ -319,8 +324,7 @@ fn splice_stderr(
         return (Spliced::Unsupported, Vec::new());
     };
     // Rounds of up to the private pipe's size less the tail it keeps: widened with the
-    // others once the stream is large ([`Widening`]); where that is refused, the default
-    // size, whose half is kept.
+    // others once the stream is large ([`Widening`]).
     let mut capacity = capacity as usize;
     let mut widening = Widening::default();
     let keep = TAIL_BYTES.min(capacity / 2);
