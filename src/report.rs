@@ -805,12 +805,35 @@ pub fn print_json(result: &JsonResult<'_>) {
 /// into stdout's buffer: a captured output of many megabytes is never copied into a second
 /// and third string first.
 fn write_json_line(value: &impl serde::Serialize) {
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    use std::os::fd::AsFd;
+    // Whatever went through std's stdout buffer first; then the object straight to a copy
+    // of descriptor 1, waiting out a non-blocking stdout that is full (the caller's
+    // choice) instead of leaving a cut-off object.
+    let mut standard = std::io::stdout();
+    let _ = standard.flush();
+    let Ok(stdout) = standard.as_fd().try_clone_to_owned() else {
+        return;
+    };
+    let stdout = std::fs::File::from(stdout);
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, Patient(&stdout));
     let mut serializer = serde_json::Serializer::with_formatter(&mut out, TerminalSafe);
     if value.serialize(&mut serializer).is_ok() {
         let _ = out.write_all(b"\n");
     }
     let _ = out.flush();
+}
+
+/// A writer that waits for room in a non-blocking output ([`crate::exec::write_patiently`]).
+struct Patient<'a>(&'a std::fs::File);
+
+impl Write for Patient<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        crate::exec::write_patiently(self.0, bytes).map(|()| bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Prints one diagnosis on stderr (nbexec reports each failed cell).

@@ -52,6 +52,7 @@ mod protocol;
 #[cfg(all(test, target_os = "linux"))]
 mod proxy_tests;
 mod pump;
+pub(crate) use pump::write_patiently;
 mod runtime;
 mod terminal;
 #[cfg(test)]
@@ -429,11 +430,7 @@ pub fn run_in(
     let (stderr_read, stderr_write) = pipe()?;
     let (channel_read, channel_write) = match &options.channel {
         Some(_) => {
-            // A notebook of many megabytes comes this way (nbexec): one pipe a run, as
-            // large as a large output's (`pump::Widening`).
             let (read, write) = pipe()?;
-            #[cfg(target_os = "linux")]
-            pump::widen(std::os::fd::AsFd::as_fd(&write));
             (Some(read), Some(write))
         }
         None => (None, None),
@@ -1022,12 +1019,25 @@ fn wait_for(pid: i32) -> std::io::Result<std::process::ExitStatus> {
 fn read_channel(read: OwnedFd, sender: &mpsc::SyncSender<String>) {
     let mut reader = std::io::BufReader::new(std::fs::File::from(read));
     let mut line = Vec::new();
+    // A notebook of many megabytes comes this way (nbexec): once 256 KiB came, the pipe is
+    // widened as a large output's are (`pump::Widening`), never for a small run.
+    #[cfg(target_os = "linux")]
+    let mut unwidened: usize = 256 * 1024;
     loop {
+        #[cfg(target_os = "linux")]
+        if unwidened == 0 {
+            pump::widen(std::os::fd::AsFd::as_fd(reader.get_ref()));
+            unwidened = usize::MAX;
+        }
         line.clear();
         let mut limited = std::io::Read::take(&mut reader, CHANNEL_LINE_LIMIT as u64);
         match std::io::BufRead::read_until(&mut limited, b'\n', &mut line) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
+        }
+        #[cfg(target_os = "linux")]
+        {
+            unwidened = unwidened.saturating_sub(line.len());
         }
         let text = if line.last() != Some(&b'\n') && line.len() >= CHANNEL_LINE_LIMIT {
             skip_line(&mut reader);

@@ -152,9 +152,9 @@ enum Spliced {
 }
 
 /// Streams stdout with `splice(2)`: the kernel moves the bytes from the program's pipe to
-/// boxpy's stdout without copying them through boxpy. Each call reserves its length from
-/// the budget first, so `limits.output` is never overshot; once the budget is spent, the
-/// ordinary pump reads and drops the rest.
+/// boxpy's stdout without copying them through boxpy. Each round reserves its length from
+/// the budget first ([`next_round`]), so `limits.output` is never overshot; once the budget
+/// is spent, the ordinary pump reads and drops the rest.
 #[cfg(target_os = "linux")]
 fn splice_stdout(reader: &impl std::os::fd::AsFd, stdout: &File, budget: &Budget) -> Spliced {
     use nix::errno::Errno;
@@ -162,7 +162,7 @@ fn splice_stdout(reader: &impl std::os::fd::AsFd, stdout: &File, budget: &Budget
     use std::os::fd::AsFd;
     let mut widening = Widening::default();
     loop {
-        let reserved = budget.reserve(1 << 20);
+        let reserved = next_round(reader.as_fd(), budget, PIPE_BYTES as usize);
         if reserved == 0 {
             return Spliced::Unsupported;
         }
@@ -183,7 +183,12 @@ fn splice_stdout(reader: &impl std::os::fd::AsFd, stdout: &File, budget: &Budget
                 budget.give_back(reserved - count);
                 widening.moved(count, &[reader.as_fd(), stdout.as_fd()]);
             }
-            Err(Errno::EINTR | Errno::EAGAIN) => budget.give_back(reserved),
+            Err(Errno::EINTR) => budget.give_back(reserved),
+            // The caller's stdout is non-blocking and full: wait for room, not in a spin.
+            Err(Errno::EAGAIN) => {
+                budget.give_back(reserved);
+                wait_for(stdout.as_fd(), nix::poll::PollFlags::POLLOUT);
+            }
             Err(Errno::EPIPE) => {
                 budget.give_back(reserved);
                 return Spliced::Done;
@@ -196,6 +201,46 @@ fn splice_stdout(reader: &impl std::os::fd::AsFd, stdout: &File, budget: &Budget
             }
         }
     }
+}
+
+/// The budget for the next round of a spliced stream: 0 when the stream ended or the
+/// budget is spent (the ordinary pump takes over), else how many bytes the round may move.
+///
+/// Under a `limits.output` the round waits until the program's pipe holds something and
+/// reserves exactly what it holds: a reservation taken before the wait would keep budget
+/// from the other stream while this one is idle (a 1 MiB limit reached by a stream that had
+/// printed nothing, and the notice printed while bytes still came). Without a limit the
+/// budget cannot run out, and the round is up to `most` bytes with no extra system call.
+#[cfg(target_os = "linux")]
+fn next_round(reader: std::os::fd::BorrowedFd<'_>, budget: &Budget, most: usize) -> usize {
+    if budget.limit.is_none() {
+        return budget.reserve(most);
+    }
+    wait_for(reader, nix::poll::PollFlags::POLLIN);
+    let mut available: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int, the bytes the pipe holds.
+    let asked = unsafe {
+        libc::ioctl(
+            std::os::fd::AsRawFd::as_raw_fd(&reader),
+            libc::FIONREAD,
+            &mut available,
+        )
+    };
+    let available = if asked < 0 {
+        most
+    } else {
+        available.max(0) as usize
+    };
+    budget.reserve(available.min(most))
+}
+
+/// Waits until `fd` is ready for `events` (or hung up, or in error: the next call says
+/// which).
+pub(crate) fn wait_for(fd: std::os::fd::BorrowedFd<'_>, events: nix::poll::PollFlags) {
+    let mut fds = [nix::poll::PollFd::new(fd, events)];
+    while let Err(nix::errno::Errno::EINTR) =
+        nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE)
+    {}
 }
 
 /// How large boxpy makes the pipes a large output crosses: 1 MiB, the default
@@ -329,6 +374,17 @@ fn splice_stderr(
     let mut widening = Widening::default();
     let keep = TAIL_BYTES.min(capacity / 2);
     let mut held = 0usize;
+    // The private pipe is read without blocking: when it is compacted, and at the end.
+    if nix::fcntl::fcntl(
+        tail_read.as_raw_fd(),
+        FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .is_err()
+    {
+        return (Spliced::Unsupported, Vec::new());
+    }
+    // Rounds in a row that found the private pipe full just after compacting it.
+    let mut full_again = 0;
     // How it ended, and how many bytes at the end of the private pipe are still in the
     // program's pipe too (duplicated, not yet moved).
     let (spliced, pending) = 'stream: loop {
@@ -346,23 +402,44 @@ fn splice_stderr(
                 Err(_) => break (Spliced::Unsupported, 0),
             }
         }
-        let reserved = budget.reserve(capacity - held);
+        // Waits for the program's next bytes, so the `tee` below never waits: it must not
+        // wait for room in the private pipe either, which only this thread makes.
+        let reserved = next_round(reader.as_fd(), budget, capacity - held);
         if reserved == 0 {
             break (Spliced::Unsupported, 0);
+        }
+        if budget.limit.is_none() {
+            wait_for(reader.as_fd(), nix::poll::PollFlags::POLLIN);
         }
         let duplicated = match tee(
             reader.as_fd(),
             tail_write.as_fd(),
             reserved,
-            SpliceFFlags::empty(),
+            SpliceFFlags::SPLICE_F_NONBLOCK,
         ) {
             Ok(0) => {
                 budget.give_back(reserved);
                 break (Spliced::Done, 0);
             }
             Ok(count) => count,
-            Err(Errno::EINTR | Errno::EAGAIN) => {
+            Err(Errno::EINTR) => {
                 budget.give_back(reserved);
+                continue;
+            }
+            // The program's pipe holds bytes (the wait said so), so the private pipe is
+            // out of room: not of bytes but of slots, one per buffer `tee` duplicated (a
+            // program writing a few bytes at a time fills its 32 slots with a few bytes).
+            // Copy the tail out and back in whole pages; twice in a row, give up splicing.
+            Err(Errno::EAGAIN) => {
+                budget.give_back(reserved);
+                full_again += 1;
+                if full_again > 1 {
+                    break (Spliced::Unsupported, 0);
+                }
+                match compact(&tail_read, &tail_write, keep) {
+                    Some(kept) => held = kept,
+                    None => break (Spliced::Unsupported, 0),
+                }
                 continue;
             }
             Err(_) => {
@@ -370,6 +447,7 @@ fn splice_stderr(
                 break (Spliced::Unsupported, 0);
             }
         };
+        full_again = 0;
         budget.give_back(reserved - duplicated);
         held += duplicated;
         let pipes = [reader.as_fd(), stderr.as_fd(), tail_write.as_fd()];
@@ -390,7 +468,9 @@ fn splice_stderr(
             ) {
                 Ok(0) => break,
                 Ok(count) => moved += count,
-                Err(Errno::EINTR | Errno::EAGAIN) => {}
+                Err(Errno::EINTR) => {}
+                // The caller's stderr is non-blocking and full: wait for room.
+                Err(Errno::EAGAIN) => wait_for(stderr.as_fd(), nix::poll::PollFlags::POLLOUT),
                 // boxpy's stderr cannot take splice (a terminal) or is gone.
                 Err(_) => break 'stream (Spliced::Unsupported, duplicated - moved),
             }
@@ -402,19 +482,37 @@ fn splice_stderr(
         let mut bytes = vec![0u8; pending];
         if let Ok(fd) = reader.as_fd().try_clone_to_owned() {
             if std::io::Read::read_exact(&mut std::fs::File::from(fd), &mut bytes).is_ok() {
-                let _ = std::io::Write::write_all(&mut { stderr }, &bytes);
+                let _ = write_patiently(stderr, &bytes);
             }
         }
     }
     // What the private pipe holds is the tail (its write end stays open: read until empty).
     let mut kept = Vec::new();
-    let _ = nix::fcntl::fcntl(
-        tail_read.as_raw_fd(),
-        FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-    );
     let _ = std::io::Read::read_to_end(&mut std::fs::File::from(tail_read), &mut kept);
     keep_tail(&mut kept);
     (spliced, kept)
+}
+
+/// Rewrites the private tail pipe with its last `keep` bytes in whole pages (read out,
+/// written back: at most `keep` bytes copied, only when `tee` found it out of slots).
+/// Returns how many bytes it holds now, or None when the pipe failed.
+#[cfg(target_os = "linux")]
+fn compact(
+    tail_read: &std::os::fd::OwnedFd,
+    tail_write: &std::os::fd::OwnedFd,
+    keep: usize,
+) -> Option<usize> {
+    let mut bytes = Vec::new();
+    let mut reading = std::fs::File::from(tail_read.try_clone().ok()?);
+    match std::io::Read::read_to_end(&mut reading, &mut bytes) {
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+        Err(_) => return None,
+    }
+    let start = bytes.len().saturating_sub(keep);
+    let mut writing = std::fs::File::from(tail_write.try_clone().ok()?);
+    std::io::Write::write_all(&mut writing, &bytes[start..]).ok()?;
+    Some(bytes.len() - start)
 }
 
 /// Elsewhere there is no `splice`: the ordinary pump.
@@ -428,6 +526,24 @@ pub fn pump_spliced(
     observer: &Observer,
 ) -> PumpResult {
     pump(reader, stream, out, budget, gate, observer)
+}
+
+/// `write_all`, but a non-blocking output (the caller may hand boxpy one) that is full is
+/// waited for instead of taken for gone: nothing is dropped or cut short.
+pub(crate) fn write_patiently(mut out: &File, bytes: &[u8]) -> std::io::Result<()> {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        match out.write(rest) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(count) => rest = &rest[count..],
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                wait_for(std::os::fd::AsFd::as_fd(out), nix::poll::PollFlags::POLLOUT);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
 }
 
 /// Trims a stderr tail to its last [`TAIL_BYTES`].
@@ -483,7 +599,7 @@ pub fn pump(
                 result.captured.truncated = true;
             }
         } else if let (true, true, Some(mut out)) = (forward, allowed > 0, out) {
-            let written = out.write_all(&bytes[..allowed]).and_then(|()| out.flush());
+            let written = write_patiently(out, &bytes[..allowed]).and_then(|()| out.flush());
             if written.is_err() && stream == Stream::Stdout {
                 // Our stdout is gone (`boxpy run x.py | head`): close the program's end
                 // too, as if it had been writing to the closed pipe itself.

@@ -28,6 +28,7 @@ mod nbexec_papermill;
 mod nbexec_params;
 mod network;
 mod network_proxy;
+mod output;
 mod policy;
 mod proxy_policy;
 mod readme;
