@@ -369,18 +369,39 @@ pub fn made_by_uv_without_pip(venv: &Path) -> bool {
             .any(|pip| venv.join("bin").join(pip).symlink_metadata().is_ok())
 }
 
-/// The site-packages directories of a venv (`lib/python3.X/site-packages`), sorted.
+/// The site-packages directories of a venv (`lib/python3.X/site-packages`, PyPy's
+/// `lib/pypy3.X/site-packages`), sorted; none in an unusual venv ([`site_packages_bounded`]).
 pub(crate) fn site_packages(venv: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(venv.join("lib"))
+    site_packages_bounded(venv).unwrap_or_default()
+}
+
+/// At most this many entries of a venv's `lib/` are looked at: a real venv has one or two,
+/// and a hostile one with 200,000 made every start take seconds.
+const LIB_ENTRIES_LIMIT: usize = 64;
+
+/// [`site_packages`], or None when `lib/` has more than [`LIB_ENTRIES_LIMIT`] entries
+/// (boxpy cannot tell cheaply what the venv holds).
+fn site_packages_bounded(venv: &Path) -> Option<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let entries = std::fs::read_dir(venv.join("lib"))
         .into_iter()
         .flatten()
-        .flatten()
-        .filter(|entry| entry.file_name().to_string_lossy().starts_with("python"))
-        .map(|entry| entry.path().join("site-packages"))
-        .filter(|path| path.is_dir())
-        .collect();
+        .flatten();
+    for (index, entry) in entries.enumerate() {
+        if index >= LIB_ENTRIES_LIMIT {
+            return None;
+        }
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("python") || name.starts_with("pypy") {
+            let site = entry.path().join("site-packages");
+            if site.is_dir() {
+                found.push(site);
+            }
+        }
+    }
     found.sort();
-    found
+    Some(found)
 }
 
 /// The site-packages directory of `venv` that holds `marker` (a library's file, relative
@@ -398,9 +419,10 @@ fn holding_in(sites: impl IntoIterator<Item = PathBuf>, marker: &str) -> Option<
 /// Libraries that read the host's font configuration (`/etc/fonts`, fontconfig's cache),
 /// by a file of each in site-packages: matplotlib (its font list runs `fc-list`; every
 /// library of `crate::cache`'s table whose cache depends on fonts is here, a unit test
-/// checks), fontconfig users (Qt, cairo, Pango, Kivy, SDL_ttf, wxWidgets) and wrappers of
-/// host programs that lay out text with it (Graphviz's `dot`, ImageMagick, Chromium for
-/// Plotly's image export).
+/// checks), fontconfig users (Qt, cairo, Pango, Kivy, SDL_ttf, wxWidgets, libvips, pyglet)
+/// and wrappers of host programs that lay out text with it (Graphviz's `dot`, ImageMagick,
+/// Poppler's `pdftoppm`, wkhtmltopdf, Chromium for Plotly's image export and browser
+/// automation, ffmpeg for moviepy).
 pub(crate) const FONTCONFIG_USERS: &[&str] = &[
     "matplotlib/__init__.py",
     "PyQt5/__init__.py",
@@ -421,6 +443,16 @@ pub(crate) const FONTCONFIG_USERS: &[&str] = &[
     "kaleido/__init__.py",
     "gi/__init__.py",
     "vl_convert/__init__.py",
+    "playwright/__init__.py",
+    "selenium/__init__.py",
+    "pyppeteer/__init__.py",
+    "html2image/__init__.py",
+    "pdf2image/__init__.py",
+    "pdfkit/__init__.py",
+    "imgkit/__init__.py",
+    "pyvips/__init__.py",
+    "pyglet/__init__.py",
+    "moviepy/__init__.py",
 ];
 
 /// Whether a run of `venv` needs the host's font configuration: one of
@@ -441,7 +473,9 @@ pub(crate) fn uses_fonts(venv: &Path) -> bool {
     if system_packages {
         return true;
     }
-    let sites = site_packages(venv);
+    let Some(sites) = site_packages_bounded(venv) else {
+        return true;
+    };
     FONTCONFIG_USERS
         .iter()
         .any(|marker| holding_in(sites.iter().cloned(), marker).is_some())

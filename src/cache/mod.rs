@@ -828,4 +828,24 @@ mod tests {
         .unwrap();
         assert!(crate::venv::uses_fonts(venv));
     }
+
+    /// A venv with more entries in `lib/` than boxpy looks through (a hostile one had
+    /// 200,000, each looked at at every start) is one boxpy cannot tell about: fonts shown.
+    #[test]
+    fn a_venv_with_a_crowded_lib_is_taken_to_use_fonts() {
+        let root = tempfile::tempdir().unwrap();
+        let venv = root.path();
+        std::fs::write(
+            venv.join("pyvenv.cfg"),
+            "home = /usr/bin
+",
+        )
+        .unwrap();
+        std::fs::create_dir_all(venv.join("lib/python3.11/site-packages")).unwrap();
+        assert!(!crate::venv::uses_fonts(venv));
+        for index in 0..64 {
+            std::fs::create_dir_all(venv.join(format!("lib/python0.{index}"))).unwrap();
+        }
+        assert!(crate::venv::uses_fonts(venv));
+    }
 }

@@ -353,4 +353,34 @@ print("paris:", datetime.datetime(2024, 7, 1, 12, tzinfo=zone).utcoffset())
             "{output}"
         );
     }
+
+    /// A venv whose packages live in `lib/pypyX.Y/site-packages` (PyPy 3.8+'s layout): its
+    /// font library gets the font configuration too (only `lib/python*` was looked at).
+    fn a_font_library_in_a_pypy_layout_sees_the_font_configuration(runner) {
+        if !Path::new("/etc/fonts").is_dir() {
+            return;
+        }
+        let workspace = Workspace::new(&runner);
+        let venv = venv_with_packages(&workspace, &[]);
+        let python_dir = std::fs::read_dir(venv.join("lib"))
+            .unwrap()
+            .flatten()
+            .map(|entry| entry.path())
+            .find(|path| path.join("site-packages").is_dir())
+            .expect("lib/pythonX.Y");
+        let version = python_dir.file_name().unwrap().to_str().unwrap()["python".len()..].to_owned();
+        let marker = venv
+            .join("lib")
+            .join(format!("pypy{version}"))
+            .join("site-packages/matplotlib/__init__.py");
+        let relative = marker.strip_prefix(workspace.root()).unwrap();
+        workspace.write(relative.to_str().unwrap(), "");
+        let output = boxpy(&workspace)
+            .args(["run", "--venv"])
+            .arg(&venv)
+            .code(&presence_probe(&["/etc/fonts"]))
+            .run();
+        assert_started(&output);
+        assert_presence(&output, "/etc/fonts", true);
+    }
 }
