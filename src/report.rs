@@ -95,12 +95,12 @@ fn escape_control_lines(text: &str, indent: &str) -> String {
 pub fn error(error: &Error, color: ColorChoice) {
     after_program_output();
     let text = format_error(error, &Styles::for_stderr(color));
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    let _ = stderr_out().write_all(text.as_bytes());
 }
 
 /// `--verbose`: which policy and which venv were used, and why (one line each).
 pub fn verbose_choices(choices: &[String]) {
-    let mut err = std::io::stderr().lock();
+    let mut err = stderr_out();
     for choice in choices {
         let _ = writeln!(err, "boxpy: {}", escape_control(choice));
     }
@@ -108,7 +108,7 @@ pub fn verbose_choices(choices: &[String]) {
 
 /// `--verbose`: the sandbox command line, before running.
 pub fn verbose_command(text: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "boxpy: running\n{text}");
+    let _ = writeln!(stderr_out(), "boxpy: running\n{text}");
 }
 
 /// Plain text on stdout (`render`, `completions`).
@@ -139,9 +139,8 @@ pub const TERMINAL_RESET: &[u8] = b"\x18\x1b\\\x0f\x1b(B\x1b[!p\x1b[0m\x1b]8;;\x
 /// Writes [`TERMINAL_RESET`] when stderr is a terminal.
 pub fn after_program_output() {
     use std::io::IsTerminal;
-    let mut err = std::io::stderr().lock();
-    if err.is_terminal() {
-        let _ = err.write_all(TERMINAL_RESET);
+    if std::io::stderr().is_terminal() {
+        let _ = stderr_out().write_all(TERMINAL_RESET);
     }
 }
 
@@ -150,11 +149,7 @@ pub fn after_program_output() {
 /// policy) is escaped, a line break included, so it cannot start a line of its own.
 pub fn warning(text: &str) {
     after_program_output();
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "boxpy: warning: {}",
-        escape_control(text)
-    );
+    let _ = writeln!(stderr_out(), "boxpy: warning: {}", escape_control(text));
 }
 
 /// What boxpy does with a library cache for this run (priming it, or why it is not used),
@@ -163,7 +158,7 @@ pub fn cache_note(text: &str, quiet: bool) {
     if quiet {
         return;
     }
-    let _ = writeln!(std::io::stderr().lock(), "boxpy: {}", escape_control(text));
+    let _ = writeln!(stderr_out(), "boxpy: {}", escape_control(text));
 }
 
 /// What the user asked for that weakens the sandbox, once per run (not with `--quiet`).
@@ -175,7 +170,7 @@ pub fn notices(invocation: &crate::settings::Invocation) {
         return;
     }
     after_program_output();
-    let mut err = std::io::stderr().lock();
+    let mut err = stderr_out();
     for notice in &invocation.notices {
         let _ = writeln!(err, "boxpy: notice: {}", escape_control(notice));
     }
@@ -208,9 +203,9 @@ pub fn output_limit_notice(limit: u64) {
     // output another pump writes to the same terminal meanwhile cannot come between them
     // (a terminal serialises its writers per write).
     use std::io::IsTerminal;
-    let mut err = std::io::stderr().lock();
+    let mut err = stderr_out();
     let mut text = Vec::new();
-    if err.is_terminal() {
+    if std::io::stderr().is_terminal() {
         text.extend_from_slice(TERMINAL_RESET);
     }
     text.extend_from_slice(
@@ -365,7 +360,7 @@ pub fn human_outcome(invocation: &Invocation, outcome: &Outcome) {
         let styles = Styles::for_stderr(invocation.output.color);
         let text = format!("\n{}", format_diagnosis(&diagnosis, &styles));
         after_program_output();
-        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        let _ = stderr_out().write_all(text.as_bytes());
     }
     after_run_notices(invocation, outcome);
 }
@@ -378,9 +373,7 @@ pub fn after_run_notices(invocation: &Invocation, outcome: &Outcome) {
     }
     if let Some(text) = outcome.network.as_ref().and_then(format_refusals) {
         after_program_output();
-        let _ = std::io::stderr()
-            .lock()
-            .write_all(format!("\n{text}").as_bytes());
+        let _ = stderr_out().write_all(format!("\n{text}").as_bytes());
     }
     discarded_notice(invocation, outcome);
 }
@@ -556,7 +549,7 @@ pub fn discarded_notice(invocation: &Invocation, outcome: &Outcome) {
     }
     if let Some(text) = format_discarded(&outcome.discarded, &invocation.spec.workdir) {
         after_program_output();
-        let _ = writeln!(std::io::stderr().lock(), "boxpy: notice: {text}");
+        let _ = writeln!(stderr_out(), "boxpy: notice: {text}");
     }
 }
 
@@ -823,12 +816,24 @@ fn write_json_line(value: &impl serde::Serialize) {
     let _ = out.flush();
 }
 
-/// A writer that waits for room in a non-blocking output ([`crate::exec::write_patiently`]).
-struct Patient<'a>(&'a std::fs::File);
+/// boxpy's own stderr for its reports and notices: a copy of descriptor 2, buffered and
+/// flushed when dropped, that waits for room when the caller's stderr is non-blocking and
+/// full (a report written with `write_all` to it was dropped on EAGAIN).
+fn stderr_out() -> Box<dyn Write> {
+    use std::os::fd::AsFd;
+    match std::io::stderr().as_fd().try_clone_to_owned() {
+        Ok(fd) => Box::new(std::io::BufWriter::new(Patient(std::fs::File::from(fd)))),
+        // No descriptor to spare: the report is lost, as a failed write would lose it.
+        Err(_) => Box::new(std::io::sink()),
+    }
+}
 
-impl Write for Patient<'_> {
+/// A writer that waits for room in a non-blocking output ([`crate::exec::write_patiently`]).
+struct Patient<F: std::borrow::Borrow<std::fs::File>>(F);
+
+impl<F: std::borrow::Borrow<std::fs::File>> Write for Patient<F> {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        crate::exec::write_patiently(self.0, bytes).map(|()| bytes.len())
+        crate::exec::write_patiently(self.0.borrow(), bytes).map(|()| bytes.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -843,19 +848,19 @@ pub fn print_diagnosis(diagnosis: &Diagnosis, color: ColorChoice) {
         "\n{}",
         format_diagnosis(diagnosis, &Styles::for_stderr(color))
     );
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    let _ = stderr_out().write_all(text.as_bytes());
 }
 
 /// A progress line on a terminal, rewritten in place.
 pub fn progress(text: &str) {
     // Between cells: the kernel's output so far may have left a sequence open.
     after_program_output();
-    let _ = write!(std::io::stderr().lock(), "\r\x1b[2Kboxpy: {text}");
+    let _ = write!(stderr_out(), "\r\x1b[2Kboxpy: {text}");
 }
 
 /// Clears the progress line.
 pub fn progress_done() {
-    let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
+    let _ = write!(stderr_out(), "\r\x1b[2K");
 }
 
 /// Prints a JSON value as one line on stdout (`nbexec --json` adds fields to the result).

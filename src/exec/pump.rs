@@ -184,9 +184,12 @@ fn splice_stdout(reader: &impl std::os::fd::AsFd, stdout: &File, budget: &Budget
                 widening.moved(count, &[reader.as_fd(), stdout.as_fd()]);
             }
             Err(Errno::EINTR) => budget.give_back(reserved),
-            // The caller's stdout is non-blocking and full: wait for room, not in a spin.
+            // The caller's stdout is non-blocking: the kernel then treats both pipes as
+            // non-blocking, so either the program's is empty or the caller's is full. Wait
+            // for bytes, then for room, not in a spin.
             Err(Errno::EAGAIN) => {
                 budget.give_back(reserved);
+                wait_for(reader.as_fd(), nix::poll::PollFlags::POLLIN);
                 wait_for(stdout.as_fd(), nix::poll::PollFlags::POLLOUT);
             }
             Err(Errno::EPIPE) => {
@@ -436,7 +439,7 @@ fn splice_stderr(
                 if full_again > 1 {
                     break (Spliced::Unsupported, 0);
                 }
-                match compact(&tail_read, &tail_write, keep) {
+                match compact(&tail_read, &tail_write, keep, capacity) {
                     Some(kept) => held = kept,
                     None => break (Spliced::Unsupported, 0),
                 }
@@ -469,7 +472,8 @@ fn splice_stderr(
                 Ok(0) => break,
                 Ok(count) => moved += count,
                 Err(Errno::EINTR) => {}
-                // The caller's stderr is non-blocking and full: wait for room.
+                // The caller's stderr is non-blocking and full (the program's pipe holds
+                // the bytes `tee` saw): wait for room.
                 Err(Errno::EAGAIN) => wait_for(stderr.as_fd(), nix::poll::PollFlags::POLLOUT),
                 // boxpy's stderr cannot take splice (a terminal) or is gone.
                 Err(_) => break 'stream (Spliced::Unsupported, duplicated - moved),
@@ -487,10 +491,26 @@ fn splice_stderr(
         }
     }
     // What the private pipe holds is the tail (its write end stays open: read until empty).
-    let mut kept = Vec::new();
-    let _ = std::io::Read::read_to_end(&mut std::fs::File::from(tail_read), &mut kept);
+    let mut kept = drain(&tail_read, capacity).unwrap_or_default();
     keep_tail(&mut kept);
     (spliced, kept)
+}
+
+/// Everything the (non-blocking) private tail pipe holds. Each read asks for the pipe's
+/// whole size: `tee` copies a packet-mode buffer's flag (a program may set `O_DIRECT` on
+/// its stderr), and a read shorter than such a buffer throws the rest of it away.
+#[cfg(target_os = "linux")]
+fn drain(tail_read: &std::os::fd::OwnedFd, capacity: usize) -> Option<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let mut chunk = vec![0u8; capacity.max(TAIL_BYTES)];
+    loop {
+        match nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(tail_read), &mut chunk) {
+            Ok(0) | Err(nix::errno::Errno::EAGAIN) => return Some(bytes),
+            Ok(count) => bytes.extend_from_slice(&chunk[..count]),
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return None,
+        }
+    }
 }
 
 /// Rewrites the private tail pipe with its last `keep` bytes in whole pages (read out,
@@ -501,14 +521,9 @@ fn compact(
     tail_read: &std::os::fd::OwnedFd,
     tail_write: &std::os::fd::OwnedFd,
     keep: usize,
+    capacity: usize,
 ) -> Option<usize> {
-    let mut bytes = Vec::new();
-    let mut reading = std::fs::File::from(tail_read.try_clone().ok()?);
-    match std::io::Read::read_to_end(&mut reading, &mut bytes) {
-        Ok(_) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
-        Err(_) => return None,
-    }
+    let bytes = drain(tail_read, capacity)?;
     let start = bytes.len().saturating_sub(keep);
     let mut writing = std::fs::File::from(tail_write.try_clone().ok()?);
     std::io::Write::write_all(&mut writing, &bytes[start..]).ok()?;

@@ -233,10 +233,24 @@ fn copy_into(notebook: &mut std::fs::File, place: &Path, name: &str) -> Option<P
 
 /// `-o -`: the executed notebook, complete in a private temporary file, to stdout.
 pub(super) fn to_stdout(file: &mut std::fs::File) -> std::io::Result<()> {
+    use std::io::Read;
+    use std::os::fd::AsFd;
     file.seek(std::io::SeekFrom::Start(0))?;
-    let mut out = std::io::stdout().lock();
-    std::io::copy(file, &mut out)?;
-    out.flush()
+    let mut standard = std::io::stdout();
+    standard.flush()?;
+    // A copy of descriptor 1, written with waits for room: a non-blocking stdout that is
+    // full (the caller's choice) is not taken for a failed one.
+    let out = std::fs::File::from(standard.as_fd().try_clone_to_owned()?);
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        let count = match file.read(&mut chunk) {
+            Ok(0) => return Ok(()),
+            Ok(count) => count,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        crate::exec::write_patiently(&out, &chunk[..count])?;
+    }
 }
 
 #[cfg(test)]
