@@ -31,6 +31,8 @@ pub(super) struct Waited {
     pub diagnostics: Vec<u8>,
     /// boxpy stopped the sandbox at the deadline.
     pub timed_out: bool,
+    /// boxpy was sent a signal it forwarded to the program (it was asked to stop).
+    pub signalled: bool,
     pub record: BwrapRecord,
     pub report: InitReport,
 }
@@ -55,6 +57,7 @@ pub(super) fn wait_for_sandbox(
     let exit = ExitWatch::new(bwrap_pid)?;
     // A library runtime forwards nothing: no signalfd for signals it did not block.
     let signals = forwarded.map(SignalWatch::new).transpose()?;
+    let mut signalled = false;
     let mut status = Some(Channel::new(status_read));
     let mut report = Some(Channel::new(report_read));
     let mut diagnostics = Some(Channel::new(diagnostics_read));
@@ -138,6 +141,7 @@ pub(super) fn wait_for_sandbox(
                 Source::Exit => exited = Some(exit.reap()),
                 Source::Signal => {
                     if let Some(signal) = signals.as_ref().and_then(SignalWatch::take) {
+                        signalled = true;
                         let target = init_pid(&record).unwrap_or(-bwrap_pid);
                         let _ = kill(Pid::from_raw(target), signal);
                     }
@@ -186,6 +190,7 @@ pub(super) fn wait_for_sandbox(
         status: exited,
         diagnostics,
         timed_out,
+        signalled,
         record,
         report: init_report,
     })

@@ -538,7 +538,7 @@ pub fn run_in(
     let stdout_thread = {
         let (budget, gate, out) = (budget.clone(), gate.clone(), options.io.stdout.file());
         let observer = observer.clone();
-        helper_thread(move || {
+        Pump::start(move || {
             let out = out.as_deref();
             pump::pump_spliced(stdout, pump::Stream::Stdout, out, &budget, &gate, &observer)
         })
@@ -546,7 +546,7 @@ pub fn run_in(
     let stderr_thread = {
         let (budget, gate, out) = (budget.clone(), gate.clone(), options.io.stderr.file());
         let observer = observer.clone();
-        helper_thread(move || {
+        Pump::start(move || {
             let out = out.as_deref();
             pump::pump_spliced(stderr, pump::Stream::Stderr, out, &budget, &gate, &observer)
         })
@@ -574,12 +574,16 @@ pub fn run_in(
 
     let bwrap_record = waited.record;
     let report = waited.report;
-    let stdout = stdout_thread
-        .join()
-        .map_err(|_| anyhow::anyhow!("stdout pump panicked"))?;
-    let stderr = stderr_thread
-        .join()
-        .map_err(|_| anyhow::anyhow!("stderr pump panicked"))?;
+    // The program is gone, but its last output may still be on its way to a caller that
+    // reads slowly, or never. A signal now is not the program's: the forwarded ones are let
+    // through (their default action ends boxpy), so a stuck caller's Ctrl-C or SIGTERM
+    // still works. After a timeout, or a signal boxpy forwarded (it was asked to stop),
+    // the pumps get a grace period, then are left behind (what the caller has not taken is
+    // lost): the run ends at its timeout.
+    let _unblocked = forwarded.as_ref().map(SignalsLetThrough::new);
+    let grace = (timed_out || waited.signalled).then(|| Instant::now() + PUMP_GRACE);
+    let stdout = stdout_thread.finish(grace, "stdout")?;
+    let stderr = stderr_thread.finish(grace, "stderr")?;
     if let Some(thread) = channel_thread {
         thread
             .join()
@@ -784,6 +788,60 @@ fn helper_thread<T: Send + 'static>(
         .stack_size(HELPER_STACK)
         .spawn(work)
         .expect("starting a helper thread")
+}
+
+/// How long the output pumps may go on after a timeout killed the sandbox.
+const PUMP_GRACE: Duration = Duration::from_secs(2);
+
+/// An output pump on a helper thread, whose result comes back over a channel so that it
+/// can be waited for with a deadline.
+struct Pump(mpsc::Receiver<pump::PumpResult>);
+
+impl Pump {
+    fn start(work: impl FnOnce() -> pump::PumpResult + Send + 'static) -> Pump {
+        let (sender, receiver) = mpsc::sync_channel(1);
+        helper_thread(move || {
+            let _ = sender.send(work());
+        });
+        Pump(receiver)
+    }
+
+    /// The pump's result; by `deadline`, or nothing (a pump still blocked on a caller that
+    /// does not read is left behind, and ends with boxpy).
+    fn finish(self, deadline: Option<Instant>, name: &str) -> Result<pump::PumpResult> {
+        let received = match deadline {
+            None => self
+                .0
+                .recv()
+                .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+            Some(deadline) => self
+                .0
+                .recv_timeout(deadline.saturating_duration_since(Instant::now())),
+        };
+        match received {
+            Ok(result) => Ok(result),
+            Err(mpsc::RecvTimeoutError::Timeout) => Ok(pump::PumpResult::default()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                Err(anyhow::anyhow!("{name} pump panicked").into())
+            }
+        }
+    }
+}
+
+/// Unblocks the forwarded signals in this thread until dropped, then blocks them again.
+struct SignalsLetThrough(SigSet);
+
+impl SignalsLetThrough {
+    fn new(signals: &SigSet) -> SignalsLetThrough {
+        let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(signals), None);
+        SignalsLetThrough(*signals)
+    }
+}
+
+impl Drop for SignalsLetThrough {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&self.0), None);
+    }
 }
 
 /// The write ends of the program's pipes, for the init (see [`init::Role`]).

@@ -21,6 +21,27 @@ for i in range(40):
 print("all written", flush=True)
 "#;
 
+/// A wrapper that starts boxpy (its arguments follow) with stdout a pipe nobody ever reads,
+/// waits for boxpy with no deadline of its own and prints how it ended. boxpy dies with the
+/// wrapper (PR_SET_PDEATHSIG), so the harness's deadline cleans up a hang.
+const NEVER_READS_STDOUT: &str = "import ctypes, os, signal, subprocess, sys\n\
+    read, write = os.pipe()\n\
+    def die_with_parent():\n    ctypes.CDLL(None).prctl(1, signal.SIGKILL)\n\
+    child = subprocess.Popen(sys.argv[1:], stdout=write, preexec_fn=die_with_parent)\n\
+    os.close(write)\n\
+    print('boxpy exited', child.wait(), flush=True)\n";
+
+/// [`NEVER_READS_STDOUT`], but after 3 s it sends boxpy SIGTERM (as a supervisor would to a
+/// stuck job) before waiting for it.
+const NEVER_READS_THEN_TERMINATES: &str = "import ctypes, os, signal, subprocess, sys, time\n\
+    read, write = os.pipe()\n\
+    def die_with_parent():\n    ctypes.CDLL(None).prctl(1, signal.SIGKILL)\n\
+    child = subprocess.Popen(sys.argv[1:], stdout=write, preexec_fn=die_with_parent)\n\
+    os.close(write)\n\
+    time.sleep(3)\n\
+    child.send_signal(signal.SIGTERM)\n\
+    print('boxpy exited', child.wait(), flush=True)\n";
+
 /// A wrapper that gives boxpy a non-blocking pipe for stdout (read at once), waits for it
 /// and prints the CPU time boxpy and its children used (`wait4`).
 const NON_BLOCKING_STDOUT_CPU: &str = "import ctypes, fcntl, os, signal, subprocess, sys, threading\n\
@@ -244,4 +265,37 @@ runner_tests! {
         assert!(line.contains("'error: ValueError: rrr"), "no report: {output}");
     }
 
+    /// The caller's stdout is a pipe nobody reads and the program prints forever under
+    /// `--timeout 2s`: boxpy ends at its timeout (124), its pumps left behind after a short
+    /// grace (it waited on the stdout pump, blocked on the full pipe, for ever).
+    fn a_caller_that_never_reads_does_not_keep_boxpy_past_the_timeout(runner) {
+        let ws = Workspace::new(&runner);
+        let output = run_in_venv(&ws)
+            .through(["/usr/bin/python3", "-c", NEVER_READS_STDOUT])
+            .arg("--timeout")
+            .arg("2s")
+            .code("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n")
+            .run();
+        assert_exit(&output, 0);
+        assert!(
+            output.stdout_text().contains("boxpy exited 124"),
+            "boxpy did not end at its timeout: {output}"
+        );
+    }
+
+    /// The same stuck caller and no timeout: SIGTERM to boxpy is forwarded to the program,
+    /// and boxpy then ends too (it stayed blocked in the pump with the signals blocked, so
+    /// Ctrl-C, SIGTERM and SIGHUP did nothing more; only SIGKILL ended it).
+    fn sigterm_ends_boxpy_whose_caller_never_reads(runner) {
+        let ws = Workspace::new(&runner);
+        let output = run_in_venv(&ws)
+            .through(["/usr/bin/python3", "-c", NEVER_READS_THEN_TERMINATES])
+            .code("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n")
+            .run();
+        assert_exit(&output, 0);
+        assert!(
+            output.stdout_text().contains("boxpy exited "),
+            "boxpy ignored SIGTERM: {output}"
+        );
+    }
 }
