@@ -575,15 +575,13 @@ pub fn run_in(
     let bwrap_record = waited.record;
     let report = waited.report;
     // The program is gone, but its last output may still be on its way to a caller that
-    // reads slowly, or never. A signal now is not the program's: the forwarded ones are let
-    // through (their default action ends boxpy), so a stuck caller's Ctrl-C or SIGTERM
-    // still works. After a timeout, or a signal boxpy forwarded (it was asked to stop),
-    // the pumps get a grace period, then are left behind (what the caller has not taken is
-    // lost): the run ends at its timeout.
-    let _unblocked = forwarded.as_ref().map(SignalsLetThrough::new);
+    // reads slowly, or never. After a timeout, or a signal boxpy forwarded (it was asked
+    // to stop), the pumps get a grace period, then are left behind (what the caller has
+    // not taken is lost): the run ends at its timeout. A pump that takes long has the
+    // forwarded signals let through while boxpy waits for it ([`Pump::finish`]).
     let grace = (timed_out || waited.signalled).then(|| Instant::now() + PUMP_GRACE);
-    let stdout = stdout_thread.finish(grace, "stdout")?;
-    let stderr = stderr_thread.finish(grace, "stderr")?;
+    let stdout = stdout_thread.finish(grace, "stdout", forwarded.as_ref())?;
+    let stderr = stderr_thread.finish(grace, "stderr", forwarded.as_ref())?;
     if let Some(thread) = channel_thread {
         thread
             .join()
@@ -793,6 +791,13 @@ fn helper_thread<T: Send + 'static>(
 /// How long the output pumps may go on after a timeout killed the sandbox.
 const PUMP_GRACE: Duration = Duration::from_secs(2);
 
+/// How long a pump may take after the program ended before boxpy lets the forwarded
+/// signals through while it waits for it (a caller that reads slowly, or not at all): a
+/// signal now is not the program's, and its default action ends boxpy, so a stuck
+/// caller's Ctrl-C or SIGTERM still works. Before that, a signal stays pending and is
+/// dropped at boxpy's exit, as it always was.
+const PUMP_PATIENCE: Duration = Duration::from_millis(200);
+
 /// An output pump on a helper thread, whose result comes back over a channel so that it
 /// can be waited for with a deadline.
 struct Pump(mpsc::Receiver<pump::PumpResult>);
@@ -808,16 +813,30 @@ impl Pump {
 
     /// The pump's result; by `deadline`, or nothing (a pump still blocked on a caller that
     /// does not read is left behind, and ends with boxpy).
-    fn finish(self, deadline: Option<Instant>, name: &str) -> Result<pump::PumpResult> {
-        let received = match deadline {
-            None => self
-                .0
-                .recv()
-                .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
-            Some(deadline) => self
-                .0
-                .recv_timeout(deadline.saturating_duration_since(Instant::now())),
-        };
+    fn finish(
+        self,
+        deadline: Option<Instant>,
+        name: &str,
+        forwarded: Option<&SigSet>,
+    ) -> Result<pump::PumpResult> {
+        let patience = Instant::now() + PUMP_PATIENCE;
+        let first_wait = deadline.map_or(patience, |deadline| deadline.min(patience));
+        let mut received = self
+            .0
+            .recv_timeout(first_wait.saturating_duration_since(Instant::now()));
+        let more_time = deadline.is_none_or(|deadline| deadline > Instant::now());
+        if matches!(received, Err(mpsc::RecvTimeoutError::Timeout)) && more_time {
+            let _unblocked = forwarded.map(SignalsLetThrough::new);
+            received = match deadline {
+                None => self
+                    .0
+                    .recv()
+                    .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                Some(deadline) => self
+                    .0
+                    .recv_timeout(deadline.saturating_duration_since(Instant::now())),
+            };
+        }
         match received {
             Ok(result) => Ok(result),
             Err(mpsc::RecvTimeoutError::Timeout) => Ok(pump::PumpResult::default()),
