@@ -3,6 +3,16 @@
 //!
 //! A pump never stops reading before end-of-file, so the program never blocks on a full
 //! pipe; bytes over the limit are read and dropped.
+//!
+//! On Linux a streamed stream moves with `splice(2)` (stderr's tail duplicated with
+//! `tee(2)` into a private pipe), never through boxpy's memory. Invariants, each with a
+//! test in `tests/integration/output.rs`:
+//! - nothing here waits on a pipe only this thread could empty (the private pipe is teed
+//!   into without blocking and compacted when its slots run out);
+//! - a round reserves from `limits.output` only what the program's pipe holds, so an idle
+//!   stream never holds budget the other needs;
+//! - a non-blocking caller is waited for with `poll`, never spun on nor taken for gone;
+//! - only a stream that has moved 256 KiB widens pipes ([`Widening`]).
 
 use std::fs::File;
 use std::io::{Read, Write};
