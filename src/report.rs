@@ -808,7 +808,7 @@ fn write_json_line(value: &impl serde::Serialize) {
         return;
     };
     let stdout = std::fs::File::from(stdout);
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, Patient(&stdout));
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, Patient(stdout));
     let mut serializer = serde_json::Serializer::with_formatter(&mut out, TerminalSafe);
     if value.serialize(&mut serializer).is_ok() {
         let _ = out.write_all(b"\n");
@@ -829,11 +829,11 @@ fn stderr_out() -> Box<dyn Write> {
 }
 
 /// A writer that waits for room in a non-blocking output ([`crate::exec::write_patiently`]).
-struct Patient<F: std::borrow::Borrow<std::fs::File>>(F);
+struct Patient(std::fs::File);
 
-impl<F: std::borrow::Borrow<std::fs::File>> Write for Patient<F> {
+impl Write for Patient {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        crate::exec::write_patiently(self.0.borrow(), bytes).map(|()| bytes.len())
+        crate::exec::write_patiently(&self.0, bytes).map(|()| bytes.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {

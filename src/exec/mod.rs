@@ -1096,16 +1096,11 @@ fn wait_for(pid: i32) -> std::io::Result<std::process::ExitStatus> {
 fn read_channel(read: OwnedFd, sender: &mpsc::SyncSender<String>) {
     let mut reader = std::io::BufReader::new(std::fs::File::from(read));
     let mut line = Vec::new();
-    // A notebook of many megabytes comes this way (nbexec): once 256 KiB came, the pipe is
-    // widened as a large output's are (`pump::Widening`), never for a small run.
+    // A notebook of many megabytes comes this way (nbexec): its pipe is widened as a
+    // large output's are, never for a small run.
     #[cfg(target_os = "linux")]
-    let mut unwidened: usize = 256 * 1024;
+    let mut widening = pump::Widening::default();
     loop {
-        #[cfg(target_os = "linux")]
-        if unwidened == 0 {
-            pump::widen(std::os::fd::AsFd::as_fd(reader.get_ref()));
-            unwidened = usize::MAX;
-        }
         line.clear();
         let mut limited = std::io::Read::take(&mut reader, CHANNEL_LINE_LIMIT as u64);
         match std::io::BufRead::read_until(&mut limited, b'\n', &mut line) {
@@ -1113,9 +1108,7 @@ fn read_channel(read: OwnedFd, sender: &mpsc::SyncSender<String>) {
             Ok(_) => {}
         }
         #[cfg(target_os = "linux")]
-        {
-            unwidened = unwidened.saturating_sub(line.len());
-        }
+        widening.moved(line.len(), &[std::os::fd::AsFd::as_fd(reader.get_ref())]);
         let text = if line.last() != Some(&b'\n') && line.len() >= CHANNEL_LINE_LIMIT {
             skip_line(&mut reader);
             CHANNEL_OVERLONG.to_owned()

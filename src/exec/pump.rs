@@ -263,7 +263,7 @@ const PIPE_BYTES: libc::c_int = 1 << 20;
 
 /// Makes the pipe `fd` is an end of [`PIPE_BYTES`] large, if it is a pipe and smaller.
 #[cfg(target_os = "linux")]
-pub fn widen(fd: std::os::fd::BorrowedFd<'_>) {
+fn widen(fd: std::os::fd::BorrowedFd<'_>) {
     use std::os::fd::AsRawFd;
     // SAFETY: F_GETPIPE_SZ reads, F_SETPIPE_SZ only grows the pipe; on anything but a pipe
     // both fail with EBADF/EINVAL and change nothing.
@@ -292,7 +292,7 @@ pub fn widen(fd: std::os::fd::BorrowedFd<'_>) {
 /// nothing else.
 #[cfg(target_os = "linux")]
 #[derive(Default)]
-struct Widening {
+pub(super) struct Widening {
     moved: usize,
     done: bool,
 }
@@ -303,7 +303,7 @@ impl Widening {
 
     /// Counts `count` bytes moved; widens `pipes` when they reach [`Widening::AFTER`].
     /// True when this call widened them.
-    fn moved(&mut self, count: usize, pipes: &[std::os::fd::BorrowedFd<'_>]) -> bool {
+    pub(super) fn moved(&mut self, count: usize, pipes: &[std::os::fd::BorrowedFd<'_>]) -> bool {
         self.moved = self.moved.saturating_add(count);
         if self.done || self.moved < Self::AFTER {
             return false;

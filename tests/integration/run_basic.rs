@@ -479,6 +479,17 @@ fn json_reports_honest_memory_usage() {
     );
 }
 
+/// A shell that runs boxpy with both streams into one pipe, read by the Python `reader`
+/// (`boxpy ... 2>&1 | python3 -c READER`).
+fn into_one_pipe_read_by(reader: &str) -> [String; 4] {
+    [
+        "/bin/sh".to_owned(),
+        "-c".to_owned(),
+        format!("\"$@\" 2>&1 | /usr/bin/python3 -c \"{reader}\""),
+        "sh".to_owned(),
+    ]
+}
+
 /// Both streams into one pipe of the caller's (`2>&1 | reader`), as a shell pipeline
 /// gives them: every byte of each arrives, and boxpy has made the caller's 64 KiB pipe
 /// 1 MiB large, as large as the program's own, so that the hop through boxpy moves as much
@@ -490,12 +501,7 @@ fn both_streams_into_one_pipe_arrive_whole_and_the_pipe_is_widened() {
     let reader = "import fcntl, sys; data = sys.stdin.buffer.read(); \
                   print(len(data), data.count(b'O'), data.count(b'E'), fcntl.fcntl(0, 1032))";
     let output = run_in_venv(&ws)
-        .through([
-            "/bin/sh",
-            "-c",
-            &format!("\"$@\" 2>&1 | /usr/bin/python3 -c \"{reader}\""),
-            "sh",
-        ])
+        .through(into_one_pipe_read_by(reader))
         .code(&format!(
             r#"
             import os
@@ -525,12 +531,7 @@ fn a_small_output_leaves_the_callers_pipe_alone() {
     let reader = "import fcntl, sys; data = sys.stdin.buffer.read(); \
                   print(len(data), fcntl.fcntl(0, 1032))";
     let output = run_in_venv(&ws)
-        .through([
-            "/bin/sh",
-            "-c",
-            &format!("\"$@\" 2>&1 | /usr/bin/python3 -c \"{reader}\""),
-            "sh",
-        ])
+        .through(into_one_pipe_read_by(reader))
         .code("import sys; print('x' * 100_000); print('y' * 100_000, file=sys.stderr)")
         .run();
     assert_exit(&output, 0);
